@@ -1,0 +1,76 @@
+package inventory
+
+import "time"
+
+// RootUserName is the name the credential report gives the account's root user.
+const RootUserName = "<root_account>"
+
+// Snapshot is everything keywarden knows about one account's credentials at
+// one moment. Times are UTC; a zero time means "never" or "not applicable".
+type Snapshot struct {
+	AccountID    string
+	AccountAlias string
+	// ReportGeneratedAt is when AWS generated the credential report.
+	ReportGeneratedAt time.Time
+	// Users are the IAM users, sorted by name. The root user is not among
+	// them; it is in Root.
+	Users []User
+	// Root is the root user's row of the credential report, or nil when the
+	// report has none (some emulators omit it).
+	Root *User
+	// PasswordPolicy is the account password policy, or nil when the account
+	// has none (or it is unknown, as in offline mode; see PasswordPolicyKnown).
+	PasswordPolicy *PasswordPolicy
+	// PasswordPolicyKnown is false when the password policy was not read
+	// (offline mode), so evaluation falls back to the configured max_age.
+	PasswordPolicyKnown bool
+}
+
+// User is one IAM user: the credential report's row joined with the user's
+// tags, groups and path from GetAccountAuthorizationDetails.
+type User struct {
+	Name      string
+	ARN       string
+	Path      string // "/" when unknown
+	CreatedAt time.Time
+	Tags      map[string]string
+	Groups    []string
+
+	// PasswordEnabled reports whether the user has a console password. The
+	// password dates below are meaningful only when it is true.
+	PasswordEnabled     bool
+	PasswordLastUsed    time.Time // zero: never used (or no information)
+	PasswordLastChanged time.Time
+	// PasswordNextRotation is when the account policy makes the password
+	// expire, when the report says so (zero otherwise).
+	PasswordNextRotation time.Time
+	MFAActive            bool
+
+	// AccessKeys are the report's access key slots that hold a key (at most
+	// two), in slot order.
+	AccessKeys []AccessKey
+}
+
+// AccessKey is one access key slot of the credential report.
+type AccessKey struct {
+	Slot int // 1 or 2
+	// ID is the access key ID. The credential report does not carry it; it is
+	// resolved with ListAccessKeys only for keys that have a finding.
+	ID              string
+	Active          bool
+	CreatedAt       time.Time // the report's access_key_N_last_rotated
+	LastUsedAt      time.Time // zero: never used
+	LastUsedRegion  string
+	LastUsedService string
+}
+
+// PasswordPolicy is the part of the account password policy keywarden uses.
+type PasswordPolicy struct {
+	// MaxPasswordAge is the number of days a password is valid; 0 means
+	// passwords never expire.
+	MaxPasswordAge int
+	HardExpiry     bool
+}
+
+// IsRoot reports whether u is the account's root user.
+func (u *User) IsRoot() bool { return u.Name == RootUserName }

@@ -1,0 +1,263 @@
+package policy
+
+// CurrentVersion is the only config version this build understands.
+const CurrentVersion = 1
+
+// Actions a stage or rule can take.
+const (
+	ActionNotify         = "notify"
+	ActionDisable        = "disable"
+	ActionDelete         = "delete"
+	ActionRemovePassword = "remove_password"
+)
+
+// Severities, lowest first.
+const (
+	SeverityLow      = "low"
+	SeverityMedium   = "medium"
+	SeverityHigh     = "high"
+	SeverityCritical = "critical"
+)
+
+// Rule names, as they appear in config and in findings.
+const (
+	RuleAccessKeyAge    = "access_key_age"
+	RuleAccessKeyUnused = "access_key_unused"
+	RulePasswordExpiry  = "password_expiry"
+	RulePasswordUnused  = "password_unused"
+	RuleMFAMissing      = "mfa_missing"
+	RuleRootAccessKey   = "root_access_key"
+)
+
+// Credential kinds, as they appear in findings.
+const (
+	CredentialAccessKey = "access_key"
+	CredentialPassword  = "password"
+	CredentialMFA       = "mfa"
+	CredentialRoot      = "root"
+)
+
+// DefaultClass is the class of every user that no class matches.
+const DefaultClass = "human"
+
+// Config is the whole keywarden configuration file.
+type Config struct {
+	Version    int         `yaml:"version" json:"version"`
+	Accounts   Accounts    `yaml:"accounts,omitempty" json:"accounts,omitempty"`
+	Classes    []Class     `yaml:"classes,omitempty" json:"classes,omitempty"`
+	Rules      Rules       `yaml:"rules,omitempty" json:"rules,omitempty"`
+	Exemptions []Exemption `yaml:"exemptions,omitempty" json:"exemptions,omitempty"`
+	Notify     Notify      `yaml:"notify,omitempty" json:"notify,omitempty"`
+	Enforce    Enforce     `yaml:"enforce,omitempty" json:"enforce,omitempty"`
+	State      State       `yaml:"state,omitempty" json:"state,omitempty"`
+}
+
+// Accounts says which accounts to scan. With neither Organization nor List
+// set, keywarden scans the caller's own account.
+type Accounts struct {
+	Organization *Organization   `yaml:"organization,omitempty" json:"organization,omitempty"`
+	List         []AccountTarget `yaml:"list,omitempty" json:"list,omitempty"`
+	// Parallel is how many accounts are scanned at once (default 8).
+	Parallel int `yaml:"parallel,omitempty" json:"parallel,omitempty"`
+}
+
+// Organization scans every ACTIVE account of the caller's AWS Organization.
+type Organization struct {
+	RoleName string   `yaml:"role_name" json:"role_name"`
+	Exclude  []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
+	// OUs limits the scan to these organizational units (and their children).
+	OUs []string `yaml:"ous,omitempty" json:"ous,omitempty"`
+}
+
+// AccountTarget is one explicitly listed account.
+type AccountTarget struct {
+	ID         string `yaml:"id" json:"id"`
+	RoleARN    string `yaml:"role_arn,omitempty" json:"role_arn,omitempty"`
+	ExternalID string `yaml:"external_id,omitempty" json:"external_id,omitempty"`
+}
+
+// Class is a named group of users with its own access-key tiers.
+type Class struct {
+	Name  string `yaml:"name" json:"name"`
+	Match Match  `yaml:"match" json:"match"`
+}
+
+// Match selects users. Every field that is set must match (AND); within a
+// field, any value matches (OR), except Tags where every pair must match.
+type Match struct {
+	// Tags maps a tag key to a value; "*" matches any value of that key.
+	Tags map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	// PathPrefix matches users whose IAM path starts with it.
+	PathPrefix string `yaml:"path_prefix,omitempty" json:"path_prefix,omitempty"`
+	// Groups matches users in any of these IAM groups.
+	Groups []string `yaml:"groups,omitempty" json:"groups,omitempty"`
+	// Names are shell-style globs (path.Match) on the user name.
+	Names []string `yaml:"names,omitempty" json:"names,omitempty"`
+}
+
+// Rules holds the six rules.
+type Rules struct {
+	// AccessKeyAge maps a class name to its stages. A class without an entry
+	// uses the "human" stages.
+	AccessKeyAge    map[string][]Stage `yaml:"access_key_age,omitempty" json:"access_key_age,omitempty"`
+	AccessKeyUnused *UnusedRule        `yaml:"access_key_unused,omitempty" json:"access_key_unused,omitempty"`
+	PasswordExpiry  *ExpiryRule        `yaml:"password_expiry,omitempty" json:"password_expiry,omitempty"`
+	PasswordUnused  *UnusedRule        `yaml:"password_unused,omitempty" json:"password_unused,omitempty"`
+	MFAMissing      *FlagRule          `yaml:"mfa_missing,omitempty" json:"mfa_missing,omitempty"`
+	RootAccessKey   *FlagRule          `yaml:"root_access_key,omitempty" json:"root_access_key,omitempty"`
+}
+
+// Stage is one tier of the access-key age rule: at At days, take Action.
+type Stage struct {
+	At       int    `yaml:"at" json:"at"`
+	Action   string `yaml:"action" json:"action"`
+	Severity string `yaml:"severity,omitempty" json:"severity,omitempty"`
+}
+
+// UnusedRule fires when a credential has not been used for After days.
+type UnusedRule struct {
+	Enabled  *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	After    int    `yaml:"after" json:"after"`
+	Action   string `yaml:"action,omitempty" json:"action,omitempty"`
+	Severity string `yaml:"severity,omitempty" json:"severity,omitempty"`
+}
+
+// ExpiryRule warns WarnBefore days before a console password expires.
+type ExpiryRule struct {
+	Enabled    *bool `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	WarnBefore int   `yaml:"warn_before" json:"warn_before"`
+	// MaxAge is used when the account has no password policy with a maximum
+	// age (0: then passwords are not checked for expiry).
+	MaxAge   int    `yaml:"max_age,omitempty" json:"max_age,omitempty"`
+	Severity string `yaml:"severity,omitempty" json:"severity,omitempty"`
+}
+
+// FlagRule is a rule without a threshold (mfa_missing, root_access_key).
+type FlagRule struct {
+	Enabled  *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	Action   string `yaml:"action,omitempty" json:"action,omitempty"`
+	Severity string `yaml:"severity,omitempty" json:"severity,omitempty"`
+}
+
+// Exemption excludes matching credentials from enforcement and from owner
+// notifications. Findings still appear in reports, marked exempt.
+type Exemption struct {
+	Users  []string          `yaml:"users,omitempty" json:"users,omitempty"` // globs
+	Tags   map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	Groups []string          `yaml:"groups,omitempty" json:"groups,omitempty"`
+	// Accounts limits the exemption to these account IDs (default: all).
+	Accounts []string `yaml:"accounts,omitempty" json:"accounts,omitempty"`
+	// Rules limits the exemption to these rules (default: all).
+	Rules  []string `yaml:"rules,omitempty" json:"rules,omitempty"`
+	Reason string   `yaml:"reason" json:"reason"`
+	// Until is the last day (inclusive, UTC) the exemption applies.
+	Until *Date `yaml:"until,omitempty" json:"until,omitempty"`
+}
+
+// Notify configures who is told. The scan uses Users to work out each
+// finding's recipients; the notify stage uses the rest.
+type Notify struct {
+	From          string      `yaml:"from,omitempty" json:"from,omitempty"`
+	Users         NotifyUsers `yaml:"users,omitempty" json:"users,omitempty"`
+	Admins        NotifyAdmin `yaml:"admins,omitempty" json:"admins,omitempty"`
+	RatePerSecond float64     `yaml:"rate_per_second,omitempty" json:"rate_per_second,omitempty"`
+}
+
+// NotifyUsers says how owners are found and reached.
+type NotifyUsers struct {
+	// EmailTags are tag keys tried in order for the owner's address.
+	EmailTags []string `yaml:"email_tags,omitempty" json:"email_tags,omitempty"`
+	// UsernameIsEmail uses the user name when it is an address.
+	UsernameIsEmail *bool `yaml:"username_is_email,omitempty" json:"username_is_email,omitempty"`
+	// AllowedDomains: addresses outside them are never mailed (empty: any).
+	AllowedDomains []string `yaml:"allowed_domains,omitempty" json:"allowed_domains,omitempty"`
+	// RemindEvery is the number of days before the same stage is told again.
+	RemindEvery int    `yaml:"remind_every,omitempty" json:"remind_every,omitempty"`
+	Via         string `yaml:"via,omitempty" json:"via,omitempty"`
+}
+
+// NotifyAdmin configures the admin digest.
+type NotifyAdmin struct {
+	Emails          []string `yaml:"emails,omitempty" json:"emails,omitempty"`
+	SNSTopicARN     string   `yaml:"sns_topic_arn,omitempty" json:"sns_topic_arn,omitempty"`
+	SlackWebhookEnv string   `yaml:"slack_webhook_env,omitempty" json:"slack_webhook_env,omitempty"`
+	SendWhen        string   `yaml:"send_when,omitempty" json:"send_when,omitempty"`
+}
+
+// Enforce configures remediation and its guards.
+type Enforce struct {
+	Mode              string   `yaml:"mode,omitempty" json:"mode,omitempty"`
+	AllowedAccounts   []string `yaml:"allowed_accounts,omitempty" json:"allowed_accounts,omitempty"`
+	MaxActionsPerRun  int      `yaml:"max_actions_per_run,omitempty" json:"max_actions_per_run,omitempty"`
+	MaxFraction       float64  `yaml:"max_fraction,omitempty" json:"max_fraction,omitempty"`
+	GraceAfterDisable int      `yaml:"grace_after_disable,omitempty" json:"grace_after_disable,omitempty"`
+}
+
+// State says where keywarden remembers what it sent and did.
+type State struct {
+	URL string `yaml:"url,omitempty" json:"url,omitempty"`
+}
+
+// Enforce modes.
+const (
+	ModeDryRun = "dry_run"
+	ModeApply  = "apply"
+)
+
+// Admin digest send_when values.
+const (
+	SendWhenFindings = "findings"
+	SendWhenAlways   = "always"
+)
+
+// Enabled reports whether an optional rule is switched on: a rule present
+// in the config is on unless it says enabled: false.
+func enabled(p *bool) bool { return p == nil || *p }
+
+// Default returns the built-in configuration: what keywarden uses without a
+// config file, and what every omitted key falls back to.
+func Default() *Config {
+	t := true
+	return &Config{
+		Version:  CurrentVersion,
+		Accounts: Accounts{Parallel: 8},
+		Classes: []Class{
+			{Name: "machine", Match: Match{Tags: map[string]string{"UserType": "machine"}}},
+		},
+		Rules: Rules{
+			AccessKeyAge: map[string][]Stage{
+				"human": {
+					{At: 70, Action: ActionNotify, Severity: SeverityMedium},
+					{At: 80, Action: ActionDisable, Severity: SeverityHigh},
+					{At: 90, Action: ActionDelete, Severity: SeverityHigh},
+				},
+				"machine": {
+					{At: 70, Action: ActionNotify, Severity: SeverityMedium},
+					{At: 80, Action: ActionNotify, Severity: SeverityHigh},
+					{At: 90, Action: ActionNotify, Severity: SeverityCritical},
+				},
+			},
+			AccessKeyUnused: &UnusedRule{Enabled: &t, After: 45, Action: ActionNotify, Severity: SeverityMedium},
+			PasswordExpiry:  &ExpiryRule{Enabled: &t, WarnBefore: 14, MaxAge: 90, Severity: SeverityMedium},
+			PasswordUnused:  &UnusedRule{Enabled: &t, After: 90, Action: ActionNotify, Severity: SeverityMedium},
+			MFAMissing:      &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityHigh},
+			RootAccessKey:   &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityCritical},
+		},
+		Notify: Notify{
+			Users: NotifyUsers{
+				EmailTags:       []string{"Email", "email"},
+				UsernameIsEmail: &t,
+				RemindEvery:     3,
+				Via:             "outbox",
+			},
+			Admins: NotifyAdmin{SendWhen: SendWhenFindings},
+		},
+		Enforce: Enforce{
+			Mode:              ModeDryRun,
+			MaxActionsPerRun:  25,
+			MaxFraction:       0.2,
+			GraceAfterDisable: 10,
+		},
+		State: State{URL: "sqlite://keywarden.db"},
+	}
+}

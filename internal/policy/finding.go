@@ -1,0 +1,53 @@
+package policy
+
+import "time"
+
+// Finding is one credential that breaks one rule. Its JSON form is the
+// "findings" element of the keywarden.report/v1 contract.
+type Finding struct {
+	// ID is a stable hash of account, user, credential (for access keys, the
+	// key's creation time, so a rotated key is a new finding) and rule.
+	ID           string `json:"id"`
+	Account      string `json:"account"`
+	AccountAlias string `json:"-"`
+	User         string `json:"user"`
+	Class        string `json:"class"`
+	Credential   string `json:"credential"`
+	// KeyID is set for every access-key finding of a live scan; an offline
+	// credential report carries no key IDs, so it is empty there.
+	KeyID string `json:"key_id,omitempty"`
+	// Slot is the credential report's access key slot (1 or 2); 0 otherwise.
+	Slot    int    `json:"slot,omitempty"`
+	Rule    string `json:"rule"`
+	AgeDays int    `json:"age_days"`
+	// DaysLeft is set for password expiry (negative: already expired).
+	DaysLeft *int   `json:"days_left"`
+	StageAt  int    `json:"stage_at"`
+	Action   string `json:"action"`
+	Severity string `json:"severity"`
+	// NextStageOn is the day the next stage applies (YYYY-MM-DD), if any.
+	NextStageOn  *Date  `json:"next_stage_on"`
+	Exempt       bool   `json:"exempt"`
+	ExemptReason string `json:"exempt_reason"`
+	// Recipients are the owner's addresses; empty when the owner has none
+	// (the admins are told instead) or for root.
+	Recipients []string `json:"recipients"`
+	Reason     string   `json:"reason"`
+	// KeyCreatedAt identifies an access key before its ID is resolved.
+	KeyCreatedAt time.Time `json:"-"`
+}
+
+// SeverityRank orders severities: low 1 … critical 4; unknown 0.
+func SeverityRank(s string) int {
+	switch s {
+	case SeverityLow:
+		return 1
+	case SeverityMedium:
+		return 2
+	case SeverityHigh:
+		return 3
+	case SeverityCritical:
+		return 4
+	}
+	return 0
+}
