@@ -1,0 +1,532 @@
+package inventory
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// at parses an RFC 3339 time for expectations.
+func at(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t.UTC()
+}
+
+func parseFile(t testing.TB, name string) (*CredentialReport, error) {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return ParseCredentialReport(f)
+}
+
+const acct = "123456789012"
+
+func arn(name string) string { return "arn:aws:iam::" + acct + ":user/" + name }
+
+// booleanCase is what booleans-{lower,upper,mixed}.csv all hold.
+var booleanCase = &CredentialReport{
+	AccountID: acct,
+	Users: []User{
+		{
+			Name: "alice", ARN: arn("alice"), Path: "/", CreatedAt: at("2025-02-01T10:00:00Z"),
+			PasswordEnabled: true, PasswordLastUsed: at("2026-11-18T08:00:00Z"), PasswordLastChanged: at("2026-10-01T10:00:00Z"),
+			MFAActive: true,
+			AccessKeys: []AccessKey{
+				{Slot: 1, Active: true, CreatedAt: at("2026-09-01T10:00:00Z"), LastUsedAt: at("2026-11-19T12:00:00Z"), LastUsedRegion: "eu-west-1", LastUsedService: "sts"},
+				{Slot: 2, Active: false, CreatedAt: at("2026-01-05T10:00:00Z"), LastUsedAt: at("2026-02-01T10:00:00Z"), LastUsedRegion: "eu-west-1", LastUsedService: "s3"},
+			},
+		},
+		{
+			Name: "bob", ARN: arn("bob"), Path: "/", CreatedAt: at("2025-03-01T10:00:00Z"),
+			AccessKeys: []AccessKey{{Slot: 2, Active: true, CreatedAt: at("2026-10-01T10:00:00Z")}},
+		},
+	},
+}
+
+func TestParseCredentialReport(t *testing.T) {
+	tests := []struct {
+		file string
+		want *CredentialReport
+	}{
+		{
+			// AWS's documented example (AWS Tools for PowerShell,
+			// Get-IAMCredentialReport -AsTextArray) in today's 22-column
+			// layout; its own 16-column form is TestParseCredentialReportErrors'.
+			file: "aws-docs-example-22col.csv",
+			want: &CredentialReport{
+				AccountID: acct,
+				Root: &User{
+					Name: RootUserName, ARN: "arn:aws:iam::123456789012:root", Path: "/", CreatedAt: at("2014-10-15T16:31:25Z"),
+					PasswordEnabled: true, PasswordLastUsed: at("2015-04-20T17:41:10Z"), MFAActive: true,
+				},
+				Users: []User{
+					{
+						Name: "Administrator", ARN: arn("Administrator"), Path: "/", CreatedAt: at("2014-10-16T16:03:09Z"),
+						PasswordEnabled: true, PasswordLastUsed: at("2015-04-20T15:18:32Z"), PasswordLastChanged: at("2014-10-16T16:06:00Z"),
+						AccessKeys: []AccessKey{
+							{Slot: 1, Active: true, CreatedAt: at("2014-12-03T18:53:41Z")},
+							{Slot: 2, Active: true, CreatedAt: at("2015-03-25T20:38:14Z")},
+						},
+					},
+					{Name: "Bill", ARN: arn("Bill"), Path: "/", CreatedAt: at("2015-04-15T18:27:44Z")},
+				},
+			},
+		},
+		{
+			file: "root.csv",
+			want: &CredentialReport{
+				AccountID: acct,
+				Root: &User{
+					Name: RootUserName, ARN: "arn:aws:iam::123456789012:root", Path: "/", CreatedAt: at("2019-03-04T10:00:00Z"),
+					// password_enabled is not_supported for root: it always has one.
+					PasswordEnabled: true, PasswordLastUsed: at("2026-11-02T08:15:00Z"), MFAActive: true,
+					AccessKeys: []AccessKey{{Slot: 1, Active: true, CreatedAt: at("2021-06-01T12:00:00Z"),
+						LastUsedAt: at("2026-10-30T09:00:00Z"), LastUsedRegion: "us-east-1", LastUsedService: "s3"}},
+				},
+				Users: []User{{
+					Name: "zoe", ARN: arn("zoe"), Path: "/", CreatedAt: at("2024-01-10T09:00:00Z"),
+					PasswordEnabled: true, PasswordLastUsed: at("2026-11-19T16:20:00Z"), PasswordLastChanged: at("2026-09-01T09:00:00Z"),
+					MFAActive: true,
+				}},
+			},
+		},
+		{file: "booleans-lower.csv", want: booleanCase},
+		{file: "booleans-upper.csv", want: booleanCase},
+		{file: "booleans-mixed.csv", want: booleanCase},
+		{
+			// Upper-case, padded, reordered headers; an unknown column with a
+			// quoted comma; no cert_* columns; CRLF line ends.
+			file: "reordered-headers.csv",
+			want: &CredentialReport{
+				AccountID: acct,
+				Users: []User{
+					{Name: "adam", ARN: arn("adam"), Path: "/", CreatedAt: at("2024-04-04T04:04:04Z")},
+					{
+						Name: "carol", ARN: arn("carol"), Path: "/", CreatedAt: at("2023-05-05T05:05:05Z"),
+						PasswordEnabled: true, PasswordLastUsed: at("2026-11-20T07:45:00Z"), PasswordLastChanged: at("2026-08-01T07:00:00Z"),
+						PasswordNextRotation: at("2026-10-30T07:00:00Z"), MFAActive: true,
+						AccessKeys: []AccessKey{
+							{Slot: 1, Active: true, CreatedAt: at("2026-07-01T07:00:00Z"), LastUsedAt: at("2026-11-19T22:10:00Z"), LastUsedRegion: "us-west-2", LastUsedService: "ec2"},
+							{Slot: 2, Active: true, CreatedAt: at("2026-10-10T07:30:00Z"), LastUsedAt: at("2026-11-20T01:00:00Z"), LastUsedRegion: "us-west-2", LastUsedService: "sqs"},
+						},
+					},
+				},
+			},
+		},
+		{
+			// Byte order mark, every field quoted, CRLF.
+			file: "spreadsheet-saved.csv",
+			want: &CredentialReport{
+				AccountID: acct,
+				Users: []User{{Name: "dave", ARN: arn("dave"), Path: "/", CreatedAt: at("2025-06-06T06:06:06Z"),
+					AccessKeys: []AccessKey{{Slot: 1, Active: true, CreatedAt: at("2026-09-09T09:09:09Z")}}}},
+			},
+		},
+		{
+			// moto fills password_last_changed for users without a password:
+			// dropped. Unsorted rows come back sorted.
+			file: "moto.csv",
+			want: &CredentialReport{
+				AccountID: acct,
+				Users: []User{
+					{Name: "erin", ARN: arn("erin"), Path: "/", CreatedAt: at("2026-11-20T09:00:02Z"),
+						PasswordEnabled: true, PasswordLastChanged: at("2026-11-20T09:00:02Z")},
+					{Name: "svc-build", ARN: arn("svc-build"), Path: "/", CreatedAt: at("2026-11-20T09:00:00Z"),
+						AccessKeys: []AccessKey{{Slot: 1, Active: true, CreatedAt: at("2026-11-20T09:00:01Z")}}},
+				},
+			},
+		},
+		{
+			// password_enabled=false with every password date filled: all dropped.
+			file: "password-disabled.csv",
+			want: &CredentialReport{
+				AccountID: acct,
+				Users:     []User{{Name: "frank", ARN: arn("frank"), Path: "/", CreatedAt: at("2022-02-02T12:00:00Z")}},
+			},
+		},
+		{
+			file: "two-keys.csv",
+			want: &CredentialReport{
+				AccountID: acct,
+				Users: []User{
+					{Name: "gina", ARN: arn("gina"), Path: "/", CreatedAt: at("2023-01-01T00:00:00Z"),
+						AccessKeys: []AccessKey{
+							{Slot: 1, Active: true, CreatedAt: at("2026-06-01T10:00:00Z"), LastUsedAt: at("2026-11-19T10:00:00Z"), LastUsedRegion: "us-east-1", LastUsedService: "s3"},
+							{Slot: 2, Active: true, CreatedAt: at("2026-10-15T10:00:00Z"), LastUsedAt: at("2026-11-20T03:00:00Z"), LastUsedRegion: "eu-central-1", LastUsedService: "dynamodb"},
+						}},
+					{Name: "hank", ARN: arn("hank"), Path: "/", CreatedAt: at("2023-01-01T00:00:00Z"),
+						AccessKeys: []AccessKey{
+							{Slot: 1, Active: false, CreatedAt: at("2025-08-01T10:00:00Z"), LastUsedAt: at("2025-09-01T10:00:00Z"), LastUsedRegion: "us-east-1", LastUsedService: "iam"},
+							{Slot: 2, Active: true, CreatedAt: at("2026-09-20T10:00:00Z")},
+						}},
+					{Name: "ivan", ARN: arn("ivan"), Path: "/", CreatedAt: at("2023-01-01T00:00:00Z"),
+						AccessKeys: []AccessKey{
+							{Slot: 2, Active: true, CreatedAt: at("2026-11-01T10:00:00Z"), LastUsedAt: at("2026-11-02T10:00:00Z"), LastUsedRegion: "ap-south-1", LastUsedService: "lambda"},
+						}},
+				},
+			},
+		},
+		{
+			// N/A, no_information and empty fields everywhere.
+			file: "all-na.csv",
+			want: &CredentialReport{
+				AccountID: acct,
+				Users: []User{
+					{Name: "jack", ARN: arn("jack"), Path: "/", CreatedAt: at("2024-07-07T07:07:07Z")},
+					{Name: "kate", ARN: arn("kate"), Path: "/", CreatedAt: at("2014-01-01T00:00:00Z"), PasswordEnabled: true},
+					{Name: "liam", ARN: arn("liam"), Path: "/", CreatedAt: at("2024-07-07T07:07:07Z")},
+				},
+			},
+		},
+		{
+			file: "user-paths.csv",
+			want: &CredentialReport{
+				AccountID: acct,
+				Users: []User{
+					{Name: "mia", ARN: arn("division/mia"), Path: "/division/", CreatedAt: at("2024-01-01T00:00:00Z")},
+					{Name: "ned", ARN: "arn:aws-us-gov:iam::123456789012:user/eng/platform/ned", Path: "/eng/platform/", CreatedAt: at("2024-01-01T00:00:00Z")},
+					{Name: "olga", ARN: arn("olga"), Path: "/", CreatedAt: at("2024-01-01T00:00:00Z")},
+				},
+			},
+		},
+		{
+			file: "timezones.csv",
+			want: &CredentialReport{
+				AccountID: acct,
+				Users: []User{{
+					Name: "pat", ARN: arn("pat"), Path: "/", CreatedAt: at("2024-01-01T00:00:00Z"),
+					PasswordEnabled: true, PasswordLastUsed: at("2026-11-20T04:30:00Z"), PasswordLastChanged: at("2026-09-30T22:00:00Z"),
+					PasswordNextRotation: at("2026-12-29T22:00:00.123Z"), MFAActive: true,
+					AccessKeys: []AccessKey{{Slot: 1, Active: true, CreatedAt: at("2026-08-15T19:04:50Z"),
+						LastUsedAt: at("2026-11-19T19:32:03Z"), LastUsedRegion: "ap-south-1", LastUsedService: "s3"}},
+				}},
+			},
+		},
+		{file: "header-only.csv", want: &CredentialReport{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			got, err := parseFile(t, tt.file)
+			if err != nil {
+				t.Fatalf("ParseCredentialReport(%s) error: %v", tt.file, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ParseCredentialReport(%s) mismatch (-want +got):\n%s", tt.file, diff)
+			}
+			// cmp compares times with Equal, which ignores the location.
+			if loc := nonUTC(got); loc != "" {
+				t.Errorf("ParseCredentialReport(%s): %s is not in UTC", tt.file, loc)
+			}
+		})
+	}
+}
+
+// nonUTC names the first time in r that is not in UTC, or returns "".
+func nonUTC(r *CredentialReport) string {
+	users := r.Users
+	if r.Root != nil {
+		users = append([]User{*r.Root}, users...)
+	}
+	for _, u := range users {
+		times := map[string]time.Time{
+			"CreatedAt": u.CreatedAt, "PasswordLastUsed": u.PasswordLastUsed,
+			"PasswordLastChanged": u.PasswordLastChanged, "PasswordNextRotation": u.PasswordNextRotation,
+		}
+		for _, k := range u.AccessKeys {
+			times[fmt.Sprintf("AccessKeys[%d].CreatedAt", k.Slot)] = k.CreatedAt
+			times[fmt.Sprintf("AccessKeys[%d].LastUsedAt", k.Slot)] = k.LastUsedAt
+		}
+		for name, t := range times {
+			if t.Location() != time.UTC {
+				return u.Name + "." + name
+			}
+		}
+	}
+	return ""
+}
+
+func TestParseCredentialReportErrors(t *testing.T) {
+	tests := []struct {
+		file       string
+		wantLine   int
+		wantColumn string
+		wantMsg    string // a part of the error message
+	}{
+		{
+			// AWS's documented example, verbatim but for two slips of the
+			// page's rendering (header and root row run together, "<root_account>"
+			// eaten as an HTML tag). It predates the access_key_N_last_used_*
+			// columns; without them keywarden cannot tell an unused key.
+			file: "aws-docs-example.csv", wantLine: 1, wantColumn: "access_key_1_last_used_date",
+			wantMsg: "missing from the header (also missing: access_key_1_last_used_region, access_key_1_last_used_service, access_key_2_last_used_date",
+		},
+		{
+			file: "missing-column.csv", wantLine: 1, wantColumn: "access_key_2_last_used_region",
+			wantMsg: "credential report line 1, column access_key_2_last_used_region: missing from the header: this does not look like an IAM credential report",
+		},
+		{
+			file: "foreign.csv", wantLine: 1, wantColumn: "user",
+			wantMsg: "missing from the header, as are all the other credential report columns: this does not look like an IAM credential report",
+		},
+		{
+			file: "truncated.csv", wantLine: 4,
+			wantMsg: "credential report line 4: wrong number of fields: the row has 10, the header 22 (truncated or hand-edited file?)",
+		},
+		{
+			file: "bad-boolean.csv", wantLine: 3, wantColumn: "mfa_active",
+			wantMsg: `credential report line 3, column mfa_active: "yes" is not a boolean (want true or false)`,
+		},
+		{
+			file: "bad-timestamp.csv", wantLine: 2, wantColumn: "access_key_1_last_rotated",
+			wantMsg: `credential report line 2, column access_key_1_last_rotated: "2026-08-15 19:04:50" is not a timestamp`,
+		},
+		{
+			file: "duplicate-column.csv", wantLine: 1, wantColumn: "user",
+			wantMsg: "column user: appears twice in the header (fields 1 and 23)",
+		},
+		{
+			file: "duplicate-user.csv", wantLine: 4, wantColumn: "user",
+			wantMsg: `user "jack" appears twice (first on line 2)`,
+		},
+		{
+			file: "two-accounts.csv", wantLine: 3, wantColumn: "arn",
+			wantMsg: "arn is in account 210987654321 but line 2's is in account 123456789012",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			got, err := parseFile(t, tt.file)
+			if err == nil {
+				t.Fatalf("ParseCredentialReport(%s) = %+v; want an error", tt.file, got)
+			}
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("ParseCredentialReport(%s) error = %v (%T); want a *ParseError", tt.file, err, err)
+			}
+			if pe.Line != tt.wantLine || pe.Column != tt.wantColumn {
+				t.Errorf("ParseCredentialReport(%s) error at line %d, column %q; want line %d, column %q",
+					tt.file, pe.Line, pe.Column, tt.wantLine, tt.wantColumn)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("ParseCredentialReport(%s) error = %q; want it to contain %q", tt.file, err, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestParseCredentialReportHeaderAfterBlankLines(t *testing.T) {
+	in := "\n\nuser,arn\n"
+	_, err := ParseCredentialReport(strings.NewReader(in))
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Line != 3 || pe.Column != "user_creation_time" {
+		t.Errorf("ParseCredentialReport(%q) error = %v; want a *ParseError at line 3, column user_creation_time", in, err)
+	}
+}
+
+func TestParseCredentialReportEmpty(t *testing.T) {
+	for _, in := range []string{"", "\n\n"} {
+		_, err := ParseCredentialReport(strings.NewReader(in))
+		if err == nil || err.Error() != "empty credential report" {
+			t.Errorf("ParseCredentialReport(%q) error = %v; want \"empty credential report\"", in, err)
+		}
+	}
+	if _, err := parseFile(t, "empty.csv"); err == nil || err.Error() != "empty credential report" {
+		t.Errorf("ParseCredentialReport(empty.csv) error = %v; want \"empty credential report\"", err)
+	}
+}
+
+func TestParseCredentialReportMalformedCSV(t *testing.T) {
+	in := header + "\n" + `jack,arn:aws:iam::123456789012:user/jack,2024-07-07T07:07:07+00:00,fal"se,N/A,N/A,N/A,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A` + "\n"
+	_, err := ParseCredentialReport(strings.NewReader(in))
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Line != 2 || !strings.Contains(err.Error(), "bare \"") {
+		t.Errorf("ParseCredentialReport(bare quote on line 2) error = %v; want a *ParseError on line 2 about the bare quote", err)
+	}
+}
+
+func TestParseErrorError(t *testing.T) {
+	tests := []struct {
+		err  *ParseError
+		want string
+	}{
+		{&ParseError{Line: 7, Column: "access_key_1_last_rotated", Err: errors.New("bad")}, "credential report line 7, column access_key_1_last_rotated: bad"},
+		{&ParseError{Line: 4, Err: errors.New("short row")}, "credential report line 4: short row"},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("(%#v).Error() = %q; want %q", tt.err, got, tt.want)
+		}
+	}
+	inner := errors.New("inner")
+	if err := error(&ParseError{Line: 1, Err: inner}); !errors.Is(err, inner) {
+		t.Errorf("errors.Is(ParseError{Err: inner}, inner) = false; want true")
+	}
+}
+
+// TestExampleReport keeps examples/credential-report.csv parsing and doing
+// what examples/README.md says each user is there for, as of 2026-11-23.
+func TestExampleReport(t *testing.T) {
+	f, err := os.Open(filepath.Join("..", "..", "examples", "credential-report.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := ParseCredentialReport(f)
+	if err != nil {
+		t.Fatalf("ParseCredentialReport(examples/credential-report.csv) error: %v", err)
+	}
+	if rep.AccountID != acct || rep.Root == nil || len(rep.Users) != 15 {
+		t.Fatalf("example report: account %q, root %v, %d users; want %s, a root row, 15 users",
+			rep.AccountID, rep.Root != nil, len(rep.Users), acct)
+	}
+	asOf := at("2026-11-23T00:00:00Z")
+	days := func(t time.Time) int {
+		if t.IsZero() {
+			return -1
+		}
+		return int(asOf.Sub(t) / (24 * time.Hour))
+	}
+	// What each user is there for, as whole days before asOf (-1: none).
+	type keyAges struct{ age, unused int } // unused: since last use, or creation when never used
+	type facts struct {
+		keys             []keyAges
+		active           []bool
+		pwChanged, pwUse int
+		mfa              bool
+	}
+	want := map[string]facts{
+		RootUserName:        {keys: []keyAges{{1998, 24}}, active: []bool{true}, pwChanged: -1, pwUse: 21, mfa: true},
+		"alice@example.com": {keys: []keyAges{{50, 3}}, active: []bool{true}, pwChanged: 34, pwUse: 3, mfa: true},
+		"bob@example.com":   {keys: []keyAges{{75, 3}}, active: []bool{true}, pwChanged: -1, pwUse: -1},
+		"carol@example.com": {keys: []keyAges{{85, 4}}, active: []bool{true}, pwChanged: 41, pwUse: 5, mfa: true},
+		"ci-legacy":         {keys: []keyAges{{203, 3}}, active: []bool{true}, pwChanged: -1, pwUse: -1},
+		"dana@example.com":  {keys: []keyAges{{95, 8}}, active: []bool{true}, pwChanged: 22, pwUse: 6},
+		"erik@example.com":  {keys: []keyAges{{141, 119}, {19, 3}}, active: []bool{false, true}, pwChanged: -1, pwUse: -1},
+		"farah@example.com": {keys: []keyAges{{61, 61}}, active: []bool{true}, pwChanged: -1, pwUse: -1},
+		"gus@example.com":   {keys: []keyAges{{66, 60}}, active: []bool{true}, pwChanged: -1, pwUse: -1},
+		"hana@example.com":  {pwChanged: 19, pwUse: 4},
+		"ivan@example.com":  {pwChanged: 206, pwUse: 131, mfa: true},
+		"jo@example.com":    {pwChanged: 80, pwUse: 5, mfa: true},
+		"kim@example.com":   {pwChanged: 100, pwUse: 7, mfa: true},
+		"lee@example.com":   {keys: []keyAges{{10, 3}}, active: []bool{true}, pwChanged: 12, pwUse: 3, mfa: true},
+		"nora@example.com":  {pwChanged: -1, pwUse: -1},
+		"svc-deploy":        {keys: []keyAges{{87, 3}}, active: []bool{true}, pwChanged: -1, pwUse: -1},
+	}
+	users := append([]User{*rep.Root}, rep.Users...)
+	for _, u := range users {
+		w, ok := want[u.Name]
+		if !ok {
+			t.Errorf("example report: unexpected user %q", u.Name)
+			continue
+		}
+		got := facts{pwChanged: days(u.PasswordLastChanged), pwUse: days(u.PasswordLastUsed), mfa: u.MFAActive}
+		for _, k := range u.AccessKeys {
+			last := k.LastUsedAt
+			if last.IsZero() {
+				last = k.CreatedAt
+			}
+			got.keys = append(got.keys, keyAges{days(k.CreatedAt), days(last)})
+			got.active = append(got.active, k.Active)
+		}
+		if diff := cmp.Diff(w, got, cmp.AllowUnexported(facts{}, keyAges{})); diff != "" {
+			t.Errorf("example report user %s (-want +got):\n%s", u.Name, diff)
+		}
+		for _, k := range u.AccessKeys {
+			if !k.LastUsedAt.IsZero() && k.LastUsedAt.Before(k.CreatedAt) || k.CreatedAt.Before(u.CreatedAt) {
+				t.Errorf("example report user %s key %d: used %v, created %v, user created %v: out of order",
+					u.Name, k.Slot, k.LastUsedAt, k.CreatedAt, u.CreatedAt)
+			}
+		}
+	}
+}
+
+const header = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active," +
+	"access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service," +
+	"access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service," +
+	"cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated"
+
+func FuzzParseCredentialReport(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.csv"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		rep, err := ParseCredentialReport(bytes.NewReader(in))
+		if err != nil {
+			var pe *ParseError
+			if errors.As(err, &pe) && pe.Line < 1 {
+				t.Errorf("ParseCredentialReport error %q has line %d; want >= 1", err, pe.Line)
+			}
+			return
+		}
+		if rep.Root != nil && !rep.Root.IsRoot() {
+			t.Errorf("Root.Name = %q; want %q", rep.Root.Name, RootUserName)
+		}
+		for i, u := range rep.Users {
+			if u.IsRoot() {
+				t.Errorf("Users[%d] is the root user", i)
+			}
+			if i > 0 && rep.Users[i-1].Name >= u.Name {
+				t.Errorf("Users[%d] = %q after %q; want sorted, unique names", i, u.Name, rep.Users[i-1].Name)
+			}
+			if !u.PasswordEnabled && !(u.PasswordLastUsed.IsZero() && u.PasswordLastChanged.IsZero() && u.PasswordNextRotation.IsZero()) {
+				t.Errorf("user %q has no password but password dates", u.Name)
+			}
+			for j, k := range u.AccessKeys {
+				if k.Slot < 1 || k.Slot > 2 || j > 0 && u.AccessKeys[j-1].Slot >= k.Slot {
+					t.Errorf("user %q: access key slots %+v; want 1 and/or 2 in order", u.Name, u.AccessKeys)
+				}
+			}
+		}
+		if s := nonUTC(rep); s != "" {
+			t.Errorf("%s is not in UTC", s)
+		}
+	})
+}
+
+// BenchmarkParseCredentialReport parses a 5,000-user report.
+func BenchmarkParseCredentialReport(b *testing.B) {
+	var buf bytes.Buffer
+	buf.WriteString(header + "\n")
+	buf.WriteString("<root_account>,arn:aws:iam::123456789012:root,2019-03-04T10:00:00+00:00,not_supported,2026-11-02T08:15:00+00:00,not_supported,not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n")
+	for i := range 5000 {
+		created := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour)
+		ts := func(d time.Duration) string { return created.Add(d).Format("2006-01-02T15:04:05+00:00") }
+		fmt.Fprintf(&buf, "user%05d@example.com,arn:aws:iam::123456789012:user/team%d/user%05d@example.com,%s,true,%s,%s,N/A,%t,"+
+			"true,%s,%s,us-east-1,s3,%t,%s,N/A,N/A,N/A,false,N/A,false,N/A\n",
+			i, i%7, i, ts(0), ts(400*time.Hour), ts(300*time.Hour), i%3 == 0,
+			ts(10*time.Hour), ts(500*time.Hour), i%2 == 0, ts(20*time.Hour))
+	}
+	in := buf.Bytes()
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rep, err := ParseCredentialReport(bytes.NewReader(in))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(rep.Users) != 5000 {
+			b.Fatalf("parsed %d users; want 5000", len(rep.Users))
+		}
+	}
+}
