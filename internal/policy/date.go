@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -34,6 +35,22 @@ func (d *Date) UnmarshalText(b []byte) error {
 	}
 	*d = p
 	return nil
+}
+
+// MarshalJSON writes "YYYY-MM-DD". Without it, the embedded time.Time's
+// MarshalJSON would win over MarshalText and write a full timestamp.
+func (d Date) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
+
+// UnmarshalJSON reads "YYYY-MM-DD"; null leaves d unchanged.
+func (d *Date) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("%s is not a date (want \"YYYY-MM-DD\")", b)
+	}
+	return d.UnmarshalText([]byte(s))
 }
 
 // AgeDays is the number of whole days from t to now:

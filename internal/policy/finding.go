@@ -14,10 +14,13 @@ type Finding struct {
 	Class        string `json:"class"`
 	Credential   string `json:"credential"`
 	// KeyID is set for every access-key finding of a live scan; an offline
-	// credential report carries no key IDs, so it is empty there.
-	KeyID string `json:"key_id,omitempty"`
+	// credential report carries no key IDs, so it is empty there. It is
+	// always written (empty for other credentials), so every finding in
+	// the JSON report has the same keys.
+	KeyID string `json:"key_id"`
 	// Slot is the credential report's access key slot (1 or 2); 0 otherwise.
-	Slot    int    `json:"slot,omitempty"`
+	// Always written, like KeyID.
+	Slot    int    `json:"slot"`
 	Rule    string `json:"rule"`
 	AgeDays int    `json:"age_days"`
 	// DaysLeft is set for password expiry (negative: already expired).

@@ -1,0 +1,482 @@
+package policy
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/inventory"
+)
+
+// Evaluate checks every credential of snap against cfg as of now and
+// returns one Finding per credential and rule it breaks. It is pure: no
+// clock, no I/O; cfg is expected to be validated (Default or Load). It never
+// returns nil.
+//
+// Ages are whole days, AgeDays(t, now) = floor((now - t) / 24h), and a
+// threshold of N days is reached when the age is >= N, so a missed run never
+// skips a stage. Dates (next_stage_on, until) are UTC days.
+//
+// Every finding carries the account (ID and alias), the user, the user's
+// class (ClassOf), the owner's Recipients (an empty list for root), a
+// human Reason, the exemption that applies, and ID = FindingID(account,
+// user, credential, slot, key creation time (zero for passwords and MFA), rule).
+// KeyID is left empty: the collector resolves it for findings that need it.
+// A stage or rule without a severity gets one from its action: notify
+// medium, disable, delete and remove_password high.
+//
+// The rules:
+//   - access_key_age (credential "access_key"): each key on its own, by its
+//     creation date (keys without one are skipped), against the stages of the
+//     user's class, or the "human" stages when the class has none. An active
+//     key is reported at the highest stage it reached (stage_at, action,
+//     severity); next_stage_on is the UTC day of created + the next stage's
+//     days, nil at the last stage. An inactive key is only cleaned up: only
+//     delete stages count for it, never notify or disable.
+//   - access_key_unused (credential "access_key"): an active key whose last
+//     use, or creation when it was never used, is >= after days ago.
+//   - password_expiry (credential "password"): users with a console
+//     password. The maximum age is the account password policy's
+//     MaxPasswordAge when it sets one, else the rule's max_age (0: no check).
+//     The password's age counts from its last change (or the user's
+//     creation); days_left = max age - age, and a finding is made when
+//     days_left <= warn_before, negative once expired. stage_at is
+//     max age - warn_before, or max age once expired (days_left <= 0), when
+//     the severity is also raised to at least high. next_stage_on is the
+//     expiry day while the password has not expired.
+//   - password_unused (credential "password"): a console password last used
+//     (else last changed, else the user's creation) >= after days ago.
+//   - mfa_missing (credential "mfa"): a console password without MFA, for
+//     users and for root; age_days counts from the password's last change
+//     (or the user's creation), stage_at is 0. For root the severity is
+//     always critical and the action always notify (IAM cannot remove the
+//     root password).
+//   - root_access_key (credential "root"): every active root access key;
+//     action notify, severity the rule's (default critical), and no
+//     recipients: only the admins are told. Root keys get no other
+//     access-key rule, and root no password rule but mfa_missing.
+//
+// Exemptions (see matchExempt): the first exemption that selects the finding
+// and is in force (now's UTC day <= until) makes it exempt, with its reason.
+// An exempt finding keeps its recipients; the plan decides not to mail it.
+// When only an expired exemption selects it, the finding is enforceable and
+// its reason ends with "; exemption expired on DATE (REASON)".
+//
+// Order: root's findings first, then users in snapshot order; for each user,
+// its access keys in slot order (access_key_age, then access_key_unused for
+// each key), then password_expiry, password_unused and mfa_missing. Root's
+// are root_access_key by slot, then mfa_missing.
+func Evaluate(snap *inventory.Snapshot, cfg *Config, now time.Time) []Finding {
+	out := []Finding{}
+	if snap == nil || cfg == nil {
+		return out
+	}
+	e := &evaluator{
+		cfg:   cfg,
+		snap:  snap,
+		now:   now,
+		today: evalDay(now),
+		tiers: map[string]evalTiers{},
+	}
+	root := snap.Root
+	if root == nil {
+		// The contract keeps root out of Users; accept it there too.
+		for i := range snap.Users {
+			if snap.Users[i].IsRoot() {
+				root = &snap.Users[i]
+				break
+			}
+		}
+	}
+	if root != nil {
+		out = e.root(out, root)
+	}
+	for i := range snap.Users {
+		u := &snap.Users[i]
+		if u.IsRoot() {
+			continue
+		}
+		out = e.user(out, u)
+	}
+	return out
+}
+
+// FindingID is the stable identity of a finding: the first 16 hex digits of
+// the SHA-256 of "account|user|credential|slot|keyCreated|rule", keyCreated
+// in RFC 3339 (UTC; the zero time for passwords and MFA, slot 0 for them).
+// A rotated key has a new creation time, so its findings are new findings;
+// the slot keeps two keys created in the same second apart.
+func FindingID(account, user, credential string, slot int, keyCreated time.Time, rule string) string {
+	sum := sha256.Sum256([]byte(account + "|" + user + "|" + credential + "|" + strconv.Itoa(slot) + "|" +
+		keyCreated.UTC().Format(time.RFC3339) + "|" + rule))
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+// evaluator holds what Evaluate needs for one snapshot.
+type evaluator struct {
+	cfg   *Config
+	snap  *inventory.Snapshot
+	now   time.Time
+	today time.Time // now's UTC day, for exemptions' until
+	tiers map[string]evalTiers
+}
+
+// evalTiers are a class's access-key stages, sorted by At.
+type evalTiers struct {
+	all    []Stage // for active keys
+	delete []Stage // the delete stages, for inactive keys
+}
+
+// tiersFor returns the stages of class, or of "human" when the class has
+// no entry.
+func (e *evaluator) tiersFor(class string) evalTiers {
+	if t, ok := e.tiers[class]; ok {
+		return t
+	}
+	stages, ok := e.cfg.Rules.AccessKeyAge[class]
+	if !ok {
+		stages = e.cfg.Rules.AccessKeyAge[DefaultClass]
+	}
+	t := evalTiers{all: slices.Clone(stages)}
+	slices.SortStableFunc(t.all, func(a, b Stage) int { return cmp.Compare(a.At, b.At) })
+	for _, s := range t.all {
+		if s.Action == ActionDelete {
+			t.delete = append(t.delete, s)
+		}
+	}
+	e.tiers[class] = t
+	return t
+}
+
+// user appends u's findings to out.
+func (e *evaluator) user(out []Finding, u *inventory.User) []Finding {
+	class := ClassOf(u, e.cfg.Classes)
+	rcpt := Recipients(u, e.cfg.Notify.Users)
+	for i := range u.AccessKeys {
+		k := &u.AccessKeys[i]
+		if f, ok := e.keyAge(class, k); ok {
+			out = e.add(out, u, class, rcpt, f)
+		}
+		if f, ok := e.keyUnused(k); ok {
+			out = e.add(out, u, class, rcpt, f)
+		}
+	}
+	if f, ok := e.passwordExpiry(u); ok {
+		out = e.add(out, u, class, rcpt, f)
+	}
+	if f, ok := e.passwordUnused(u); ok {
+		out = e.add(out, u, class, rcpt, f)
+	}
+	if f, ok := e.mfaMissing(u, false); ok {
+		out = e.add(out, u, class, rcpt, f)
+	}
+	return out
+}
+
+// root appends the root user's findings to out.
+func (e *evaluator) root(out []Finding, u *inventory.User) []Finding {
+	class := ClassOf(u, e.cfg.Classes)
+	rcpt := Recipients(u, e.cfg.Notify.Users) // always empty
+	if r := e.cfg.Rules.RootAccessKey; r != nil && enabled(r.Enabled) {
+		for i := range u.AccessKeys {
+			if f, ok := e.rootKey(r, &u.AccessKeys[i]); ok {
+				out = e.add(out, u, class, rcpt, f)
+			}
+		}
+	}
+	if f, ok := e.mfaMissing(u, true); ok {
+		out = e.add(out, u, class, rcpt, f)
+	}
+	return out
+}
+
+// add completes f with what every finding carries and appends it.
+func (e *evaluator) add(out []Finding, u *inventory.User, class string, rcpt []string, f Finding) []Finding {
+	f.Account = e.snap.AccountID
+	f.AccountAlias = e.snap.AccountAlias
+	f.User = u.Name
+	f.Class = class
+	f.Recipients = append([]string{}, rcpt...)
+	f.Reason += matchExempt(&f, u, e.cfg.Exemptions, e.today)
+	f.ID = FindingID(f.Account, f.User, f.Credential, f.Slot, f.KeyCreatedAt, f.Rule)
+	return append(out, f)
+}
+
+// keyAge is access_key_age for one key.
+func (e *evaluator) keyAge(class string, k *inventory.AccessKey) (Finding, bool) {
+	if k.CreatedAt.IsZero() {
+		return Finding{}, false
+	}
+	t := e.tiersFor(class)
+	stages, what, stage := t.all, fmt.Sprintf("access key %d", k.Slot), "stage"
+	if !k.Active {
+		stages, what, stage = t.delete, fmt.Sprintf("inactive access key %d", k.Slot), "clean-up stage"
+	}
+	age := AgeDays(k.CreatedAt, e.now)
+	i := -1
+	for j, s := range stages {
+		if age >= s.At {
+			i = j
+		}
+	}
+	if i < 0 {
+		return Finding{}, false
+	}
+	s := stages[i]
+	f := Finding{
+		Credential:   CredentialAccessKey,
+		Slot:         k.Slot,
+		Rule:         RuleAccessKeyAge,
+		AgeDays:      age,
+		StageAt:      s.At,
+		Action:       s.Action,
+		Severity:     evalSeverity(s.Severity, s.Action),
+		KeyCreatedAt: k.CreatedAt,
+	}
+	f.Reason = fmt.Sprintf("%s is %s old (created %s) and reached the %d-day %s (%s, %s)",
+		what, evalDays(age), evalDate(k.CreatedAt), s.At, stage, f.Action, f.Severity)
+	if i+1 < len(stages) {
+		next := stages[i+1]
+		d := evalDateAfter(k.CreatedAt, next.At)
+		f.NextStageOn = &d
+		f.Reason += fmt.Sprintf("; next: the %d-day %s (%s, %s) on %s",
+			next.At, stage, next.Action, evalSeverity(next.Severity, next.Action), d)
+	}
+	return f, true
+}
+
+// keyUnused is access_key_unused for one key.
+func (e *evaluator) keyUnused(k *inventory.AccessKey) (Finding, bool) {
+	r := e.cfg.Rules.AccessKeyUnused
+	if r == nil || !enabled(r.Enabled) || !k.Active {
+		return Finding{}, false
+	}
+	since, never := k.LastUsedAt, k.LastUsedAt.IsZero()
+	if never {
+		since = k.CreatedAt
+	}
+	days, ok := e.unusedFor(since, r.After)
+	if !ok {
+		return Finding{}, false
+	}
+	action := evalAction(r.Action)
+	f := Finding{
+		Credential:   CredentialAccessKey,
+		Slot:         k.Slot,
+		Rule:         RuleAccessKeyUnused,
+		AgeDays:      days,
+		StageAt:      r.After,
+		Action:       action,
+		Severity:     evalSeverity(r.Severity, action),
+		KeyCreatedAt: k.CreatedAt,
+	}
+	if never {
+		f.Reason = fmt.Sprintf("access key %d has never been used since it was created %s ago, on %s (limit %s)",
+			k.Slot, evalDays(days), evalDate(since), evalDays(r.After))
+	} else {
+		f.Reason = fmt.Sprintf("access key %d was last used %s ago, on %s (limit %s)",
+			k.Slot, evalDays(days), evalDate(since), evalDays(r.After))
+	}
+	return f, true
+}
+
+// passwordExpiry is password_expiry for one user.
+func (e *evaluator) passwordExpiry(u *inventory.User) (Finding, bool) {
+	r := e.cfg.Rules.PasswordExpiry
+	if r == nil || !enabled(r.Enabled) || !u.PasswordEnabled {
+		return Finding{}, false
+	}
+	maxAge, source := e.maxPasswordAge(r)
+	if maxAge <= 0 {
+		return Finding{}, false
+	}
+	changed, how := u.PasswordLastChanged, "last changed on "
+	if changed.IsZero() {
+		changed, how = u.CreatedAt, "never changed since the user was created on "
+	}
+	if changed.IsZero() {
+		return Finding{}, false
+	}
+	age := AgeDays(changed, e.now)
+	left := maxAge - age
+	if left > r.WarnBefore {
+		return Finding{}, false
+	}
+	expiry := evalDateAfter(changed, maxAge)
+	f := Finding{
+		Credential: CredentialPassword,
+		Rule:       RulePasswordExpiry,
+		AgeDays:    age,
+		DaysLeft:   &left,
+		Action:     ActionNotify,
+		Severity:   evalSeverity(r.Severity, ActionNotify),
+	}
+	switch {
+	case left > 0:
+		f.StageAt = maxAge - r.WarnBefore
+		f.NextStageOn = &expiry
+		f.Reason = fmt.Sprintf("console password expires in %s, on %s", evalDays(left), expiry)
+	case left == 0:
+		f.StageAt = maxAge
+		f.Reason = fmt.Sprintf("console password expired today, on %s", expiry)
+	default:
+		f.StageAt = maxAge
+		f.Reason = fmt.Sprintf("console password expired %s ago, on %s", evalDays(-left), expiry)
+	}
+	if left <= 0 && SeverityRank(f.Severity) < SeverityRank(SeverityHigh) {
+		f.Severity = SeverityHigh
+	}
+	f.Reason += " (" + how + evalDate(changed) + "; " + source + ")"
+	return f, true
+}
+
+// maxPasswordAge returns the maximum password age that applies to the
+// account and a phrase saying where it comes from.
+func (e *evaluator) maxPasswordAge(r *ExpiryRule) (int, string) {
+	p := e.snap.PasswordPolicy
+	if p != nil && p.MaxPasswordAge > 0 {
+		return p.MaxPasswordAge, fmt.Sprintf("the account password policy's maximum age is %s", evalDays(p.MaxPasswordAge))
+	}
+	why := "the account password policy sets no maximum age"
+	switch {
+	case p == nil && !e.snap.PasswordPolicyKnown:
+		why = "the account password policy was not read"
+	case p == nil:
+		why = "the account has no password policy"
+	}
+	return r.MaxAge, fmt.Sprintf("keywarden's max_age of %s applies because %s", evalDays(r.MaxAge), why)
+}
+
+// passwordUnused is password_unused for one user.
+func (e *evaluator) passwordUnused(u *inventory.User) (Finding, bool) {
+	r := e.cfg.Rules.PasswordUnused
+	if r == nil || !enabled(r.Enabled) || !u.PasswordEnabled {
+		return Finding{}, false
+	}
+	since, how := u.PasswordLastUsed, "console password was last used %s ago, on %s"
+	if since.IsZero() {
+		since, how = u.PasswordLastChanged, "console password has never been used since it was set %s ago, on %s"
+	}
+	if since.IsZero() {
+		since, how = u.CreatedAt, "console password has never been used since the user was created %s ago, on %s"
+	}
+	days, ok := e.unusedFor(since, r.After)
+	if !ok {
+		return Finding{}, false
+	}
+	action := evalAction(r.Action)
+	f := Finding{
+		Credential: CredentialPassword,
+		Rule:       RulePasswordUnused,
+		AgeDays:    days,
+		StageAt:    r.After,
+		Action:     action,
+		Severity:   evalSeverity(r.Severity, action),
+	}
+	f.Reason = fmt.Sprintf(how, evalDays(days), evalDate(since)) + " (limit " + evalDays(r.After) + ")"
+	return f, true
+}
+
+// mfaMissing is mfa_missing for one user, or for root.
+func (e *evaluator) mfaMissing(u *inventory.User, root bool) (Finding, bool) {
+	r := e.cfg.Rules.MFAMissing
+	if r == nil || !enabled(r.Enabled) || !u.PasswordEnabled || u.MFAActive {
+		return Finding{}, false
+	}
+	action := evalAction(r.Action)
+	f := Finding{
+		Credential: CredentialMFA,
+		Rule:       RuleMFAMissing,
+		Action:     action,
+		Severity:   evalSeverity(r.Severity, action),
+	}
+	f.Reason = "console password without MFA"
+	if root {
+		f.Action, f.Severity = ActionNotify, SeverityCritical
+		f.Reason = "root user has a console password without MFA"
+	}
+	since, how := u.PasswordLastChanged, "password set %s ago, on %s"
+	if since.IsZero() {
+		since, how = u.CreatedAt, "user created %s ago, on %s"
+	}
+	if !since.IsZero() {
+		f.AgeDays = AgeDays(since, e.now)
+		f.Reason += " (" + fmt.Sprintf(how, evalDays(f.AgeDays), evalDate(since)) + ")"
+	}
+	return f, true
+}
+
+// rootKey is root_access_key for one of root's keys.
+func (e *evaluator) rootKey(r *FlagRule, k *inventory.AccessKey) (Finding, bool) {
+	if !k.Active {
+		return Finding{}, false
+	}
+	f := Finding{
+		Credential:   CredentialRoot,
+		Slot:         k.Slot,
+		Rule:         RuleRootAccessKey,
+		Action:       ActionNotify,
+		Severity:     cmp.Or(r.Severity, SeverityCritical),
+		KeyCreatedAt: k.CreatedAt,
+	}
+	f.Reason = fmt.Sprintf("root user has an active access key in slot %d", k.Slot)
+	if !k.CreatedAt.IsZero() {
+		f.AgeDays = AgeDays(k.CreatedAt, e.now)
+		f.Reason += fmt.Sprintf(", created %s ago, on %s", evalDays(f.AgeDays), evalDate(k.CreatedAt))
+	}
+	f.Reason += "; root access keys should be deleted"
+	return f, true
+}
+
+// evalAction is a rule's action, notify when unset.
+func evalAction(a string) string { return cmp.Or(a, ActionNotify) }
+
+// evalSeverity is the explicit severity, or the one the action implies:
+// notify medium; disable, delete and remove_password high.
+func evalSeverity(explicit, action string) string {
+	if explicit != "" {
+		return explicit
+	}
+	switch action {
+	case ActionDisable, ActionDelete, ActionRemovePassword:
+		return SeverityHigh
+	}
+	return SeverityMedium
+}
+
+// evalDay is t's UTC day, at midnight.
+func evalDay(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// evalDateAfter is the UTC day on which a credential created at t is days
+// old.
+func evalDateAfter(t time.Time, days int) Date {
+	return Date{evalDay(t.Add(time.Duration(days) * 24 * time.Hour))}
+}
+
+// evalDate formats t's UTC day.
+func evalDate(t time.Time) string { return t.UTC().Format(DateLayout) }
+
+// evalDays is "1 day" or "N days".
+func evalDays(n int) string {
+	if n == 1 {
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", n)
+}
+
+// unusedFor is the number of whole days since a credential was last used
+// (or set), and whether that reaches after days. A zero time never does.
+func (e *evaluator) unusedFor(since time.Time, after int) (int, bool) {
+	if since.IsZero() {
+		return 0, false
+	}
+	days := AgeDays(since, e.now)
+	return days, days >= after
+}

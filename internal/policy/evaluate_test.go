@@ -1,0 +1,868 @@
+package policy_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keywarden/keywarden/internal/inventory"
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+// evalNow is the "now" of every evaluation test: 2026-06-15 12:00 UTC.
+var evalNow = time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
+
+// evalAgo is exactly n days before evalNow.
+func evalAgo(n int) time.Time { return evalNow.Add(-time.Duration(n) * 24 * time.Hour) }
+
+// evalAccount is the account of every test snapshot.
+const evalAccount = "123456789012"
+
+// evalSnap is a snapshot of evalAccount holding users, with a known but
+// absent password policy.
+func evalSnap(users ...inventory.User) *inventory.Snapshot {
+	return &inventory.Snapshot{
+		AccountID:           evalAccount,
+		AccountAlias:        "acme-prod",
+		Users:               users,
+		PasswordPolicyKnown: true,
+	}
+}
+
+// evalBrief is a one-line summary of a finding for table tests.
+func evalBrief(f policy.Finding) string {
+	next := "-"
+	if f.NextStageOn != nil {
+		next = f.NextStageOn.String()
+	}
+	s := fmt.Sprintf("%s %s/%s slot=%d age=%d at=%d %s %s next=%s",
+		f.User, f.Rule, f.Credential, f.Slot, f.AgeDays, f.StageAt, f.Action, f.Severity, next)
+	if f.DaysLeft != nil {
+		s += fmt.Sprintf(" left=%d", *f.DaysLeft)
+	}
+	if f.Exempt {
+		s += " exempt"
+	}
+	return s
+}
+
+// evalOnly returns the briefs of the findings of rule.
+func evalOnly(fs []policy.Finding, rule string) []string {
+	var out []string
+	for _, f := range fs {
+		if f.Rule == rule {
+			out = append(out, evalBrief(f))
+		}
+	}
+	return out
+}
+
+// evalFind returns the only finding of rule for user, failing otherwise.
+func evalFind(t *testing.T, fs []policy.Finding, user, rule string) policy.Finding {
+	t.Helper()
+	var got []policy.Finding
+	for _, f := range fs {
+		if f.User == user && f.Rule == rule {
+			got = append(got, f)
+		}
+	}
+	if len(got) != 1 {
+		t.Fatalf("Evaluate() has %d %s findings for %s; want 1 (all: %v)", len(got), rule, user, evalBriefs(fs))
+	}
+	return got[0]
+}
+
+func evalBriefs(fs []policy.Finding) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = evalBrief(f)
+	}
+	return out
+}
+
+// evalKey is an access key created age days before evalNow, used yesterday.
+func evalKey(slot, age int, active bool) inventory.AccessKey {
+	return inventory.AccessKey{Slot: slot, Active: active, CreatedAt: evalAgo(age), LastUsedAt: evalAgo(1)}
+}
+
+func TestEvaluateAccessKeyAge(t *testing.T) {
+	machine := map[string]string{"UserType": "machine"}
+	tests := []struct {
+		name string
+		tags map[string]string
+		key  inventory.AccessKey
+		want []string
+	}{
+		{"human 69 days", nil, evalKey(1, 69, true), nil},
+		{"human 69 days 23h59m is still 69", nil, inventory.AccessKey{Slot: 1, Active: true, CreatedAt: evalAgo(70).Add(time.Minute)}, nil},
+		{"human 70 days", nil, evalKey(1, 70, true), []string{"u access_key_age/access_key slot=1 age=70 at=70 notify medium next=2026-06-25"}},
+		{"human 79 days", nil, evalKey(1, 79, true), []string{"u access_key_age/access_key slot=1 age=79 at=70 notify medium next=2026-06-16"}},
+		{"human 80 days", nil, evalKey(1, 80, true), []string{"u access_key_age/access_key slot=1 age=80 at=80 disable high next=2026-06-25"}},
+		{"human 89 days", nil, evalKey(1, 89, true), []string{"u access_key_age/access_key slot=1 age=89 at=80 disable high next=2026-06-16"}},
+		{"human 90 days", nil, evalKey(1, 90, true), []string{"u access_key_age/access_key slot=1 age=90 at=90 delete high next=-"}},
+		{"human 400 days", nil, evalKey(2, 400, true), []string{"u access_key_age/access_key slot=2 age=400 at=90 delete high next=-"}},
+		{"machine 69 days", machine, evalKey(1, 69, true), nil},
+		{"machine 70 days", machine, evalKey(1, 70, true), []string{"u access_key_age/access_key slot=1 age=70 at=70 notify medium next=2026-06-25"}},
+		{"machine 79 days", machine, evalKey(1, 79, true), []string{"u access_key_age/access_key slot=1 age=79 at=70 notify medium next=2026-06-16"}},
+		{"machine 80 days", machine, evalKey(1, 80, true), []string{"u access_key_age/access_key slot=1 age=80 at=80 notify high next=2026-06-25"}},
+		{"machine 89 days", machine, evalKey(1, 89, true), []string{"u access_key_age/access_key slot=1 age=89 at=80 notify high next=2026-06-16"}},
+		{"machine 90 days", machine, evalKey(1, 90, true), []string{"u access_key_age/access_key slot=1 age=90 at=90 notify critical next=-"}},
+		{"inactive human 85 days", nil, evalKey(1, 85, false), nil},
+		{"inactive human 89 days", nil, evalKey(1, 89, false), nil},
+		{"inactive human 90 days", nil, evalKey(1, 90, false), []string{"u access_key_age/access_key slot=1 age=90 at=90 delete high next=-"}},
+		{"inactive human 300 days", nil, evalKey(2, 300, false), []string{"u access_key_age/access_key slot=2 age=300 at=90 delete high next=-"}},
+		{"inactive machine 300 days has no delete stage", machine, evalKey(1, 300, false), nil},
+		{"key without creation date", nil, inventory.AccessKey{Slot: 1, Active: true}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := inventory.User{Name: "u", Path: "/", CreatedAt: evalAgo(1000), Tags: tt.tags, AccessKeys: []inventory.AccessKey{tt.key}}
+			got := evalOnly(policy.Evaluate(evalSnap(u), policy.Default(), evalNow), policy.RuleAccessKeyAge)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Evaluate(key %d days, active=%v) access_key_age mismatch (-want +got):\n%s",
+					policy.AgeDays(tt.key.CreatedAt, evalNow), tt.key.Active, diff)
+			}
+		})
+	}
+}
+
+func TestEvaluateAccessKeyAgeReasons(t *testing.T) {
+	u := inventory.User{Name: "u", Path: "/", AccessKeys: []inventory.AccessKey{evalKey(1, 80, true), evalKey(2, 95, false)}}
+	fs := policy.Evaluate(evalSnap(u), policy.Default(), evalNow)
+	want := []string{
+		"access key 1 is 80 days old (created 2026-03-27) and reached the 80-day stage (disable, high); next: the 90-day stage (delete, high) on 2026-06-25",
+		"inactive access key 2 is 95 days old (created 2026-03-12) and reached the 90-day clean-up stage (delete, high)",
+	}
+	var got []string
+	for _, f := range fs {
+		if f.Rule == policy.RuleAccessKeyAge {
+			got = append(got, f.Reason)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Evaluate() access_key_age reasons mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestEvaluateTwoKeysEachOnItsOwn(t *testing.T) {
+	u := inventory.User{Name: "alice@example.com", Path: "/", AccessKeys: []inventory.AccessKey{
+		evalKey(1, 95, true),
+		evalKey(2, 72, true),
+	}}
+	fs := policy.Evaluate(evalSnap(u), policy.Default(), evalNow)
+	want := []string{
+		"alice@example.com access_key_age/access_key slot=1 age=95 at=90 delete high next=-",
+		"alice@example.com access_key_age/access_key slot=2 age=72 at=70 notify medium next=2026-06-23",
+	}
+	if diff := cmp.Diff(want, evalBriefs(fs)); diff != "" {
+		t.Errorf("Evaluate(two keys, 95 and 72 days) mismatch (-want +got):\n%s", diff)
+	}
+	if len(fs) == 2 {
+		if !fs[0].KeyCreatedAt.Equal(evalAgo(95)) || !fs[1].KeyCreatedAt.Equal(evalAgo(72)) {
+			t.Errorf("Evaluate() KeyCreatedAt = %v, %v; want %v, %v", fs[0].KeyCreatedAt, fs[1].KeyCreatedAt, evalAgo(95), evalAgo(72))
+		}
+		if fs[0].ID == fs[1].ID {
+			t.Errorf("Evaluate() gave both keys the ID %s; want distinct IDs", fs[0].ID)
+		}
+		if fs[0].KeyID != "" {
+			t.Errorf("Evaluate() KeyID = %q; want empty (resolved by the collector)", fs[0].KeyID)
+		}
+	}
+}
+
+func TestEvaluateClassWithoutTiersUsesHuman(t *testing.T) {
+	cfg := policy.Default()
+	cfg.Classes = append(cfg.Classes, policy.Class{Name: "service", Match: policy.Match{PathPrefix: "/service/"}})
+	u := inventory.User{Name: "svc", Path: "/service/", AccessKeys: []inventory.AccessKey{evalKey(1, 85, true)}}
+	fs := policy.Evaluate(evalSnap(u), cfg, evalNow)
+	f := evalFind(t, fs, "svc", policy.RuleAccessKeyAge)
+	if f.Class != "service" || f.Action != policy.ActionDisable || f.StageAt != 80 {
+		t.Errorf("Evaluate(class service without tiers, 85 days) = class %q, %s at %d; want class service, disable at 80 (human stages)",
+			f.Class, f.Action, f.StageAt)
+	}
+}
+
+func TestEvaluateStagesSortedByAt(t *testing.T) {
+	cfg := policy.Default()
+	cfg.Rules.AccessKeyAge["human"] = []policy.Stage{
+		{At: 90, Action: policy.ActionDelete},
+		{At: 30, Action: policy.ActionNotify, Severity: policy.SeverityLow},
+		{At: 60, Action: policy.ActionDisable},
+	}
+	u := inventory.User{Name: "u", AccessKeys: []inventory.AccessKey{evalKey(1, 61, true)}}
+	got := evalOnly(policy.Evaluate(evalSnap(u), cfg, evalNow), policy.RuleAccessKeyAge)
+	want := []string{"u access_key_age/access_key slot=1 age=61 at=60 disable high next=2026-07-14"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Evaluate(unsorted stages, 61 days) mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestEvaluateAccessKeyUnused(t *testing.T) {
+	tests := []struct {
+		name   string
+		key    inventory.AccessKey
+		want   []string
+		reason string
+	}{
+		{"used 44 days ago", inventory.AccessKey{Slot: 1, Active: true, CreatedAt: evalAgo(60), LastUsedAt: evalAgo(44)}, nil, ""},
+		{"used 45 days ago", inventory.AccessKey{Slot: 1, Active: true, CreatedAt: evalAgo(60), LastUsedAt: evalAgo(45)},
+			[]string{"u access_key_unused/access_key slot=1 age=45 at=45 notify medium next=-"},
+			"access key 1 was last used 45 days ago, on 2026-05-01 (limit 45 days)"},
+		{"never used, created 44 days ago", inventory.AccessKey{Slot: 2, Active: true, CreatedAt: evalAgo(44)}, nil, ""},
+		{"never used, created 45 days ago", inventory.AccessKey{Slot: 2, Active: true, CreatedAt: evalAgo(45)},
+			[]string{"u access_key_unused/access_key slot=2 age=45 at=45 notify medium next=-"},
+			"access key 2 has never been used since it was created 45 days ago, on 2026-05-01 (limit 45 days)"},
+		{"inactive, never used, 60 days", inventory.AccessKey{Slot: 1, Active: false, CreatedAt: evalAgo(60)}, nil, ""},
+		{"never used, no creation date", inventory.AccessKey{Slot: 1, Active: true}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := inventory.User{Name: "u", AccessKeys: []inventory.AccessKey{tt.key}}
+			fs := policy.Evaluate(evalSnap(u), policy.Default(), evalNow)
+			if diff := cmp.Diff(tt.want, evalOnly(fs, policy.RuleAccessKeyUnused)); diff != "" {
+				t.Errorf("Evaluate(%s) access_key_unused mismatch (-want +got):\n%s", tt.name, diff)
+			}
+			if tt.reason != "" {
+				if f := evalFind(t, fs, "u", policy.RuleAccessKeyUnused); f.Reason != tt.reason {
+					t.Errorf("Evaluate(%s) reason = %q; want %q", tt.name, f.Reason, tt.reason)
+				}
+			}
+		})
+	}
+}
+
+func TestEvaluatePasswordExpiry(t *testing.T) {
+	user := func(changedDaysAgo int) inventory.User {
+		return inventory.User{Name: "p", CreatedAt: evalAgo(500), PasswordEnabled: true, MFAActive: true,
+			PasswordLastUsed: evalAgo(1), PasswordLastChanged: evalAgo(changedDaysAgo)}
+	}
+	policy60 := &inventory.PasswordPolicy{MaxPasswordAge: 60}
+	tests := []struct {
+		name   string
+		pp     *inventory.PasswordPolicy
+		known  bool
+		cfg    func(*policy.Config)
+		user   inventory.User
+		want   []string
+		reason string
+	}{
+		{name: "account 60: 15 days left", pp: policy60, known: true, user: user(45)},
+		{name: "account 60: 14 days left", pp: policy60, known: true, user: user(46),
+			want:   []string{"p password_expiry/password slot=0 age=46 at=46 notify medium next=2026-06-29 left=14"},
+			reason: "console password expires in 14 days, on 2026-06-29 (last changed on 2026-04-30; the account password policy's maximum age is 60 days)"},
+		{name: "account 60: 1 day left", pp: policy60, known: true, user: user(59),
+			want: []string{"p password_expiry/password slot=0 age=59 at=46 notify medium next=2026-06-16 left=1"}},
+		{name: "account 60: expires today", pp: policy60, known: true, user: user(60),
+			want:   []string{"p password_expiry/password slot=0 age=60 at=60 notify high next=- left=0"},
+			reason: "console password expired today, on 2026-06-15 (last changed on 2026-04-16; the account password policy's maximum age is 60 days)"},
+		{name: "account 60: expired 5 days ago", pp: policy60, known: true, user: user(65),
+			want:   []string{"p password_expiry/password slot=0 age=65 at=60 notify high next=- left=-5"},
+			reason: "console password expired 5 days ago, on 2026-06-10 (last changed on 2026-04-11; the account password policy's maximum age is 60 days)"},
+		{name: "no policy, max_age 90: 15 days left", known: true, user: user(75)},
+		{name: "no policy, max_age 90: 14 days left", known: true, user: user(76),
+			want:   []string{"p password_expiry/password slot=0 age=76 at=76 notify medium next=2026-06-29 left=14"},
+			reason: "console password expires in 14 days, on 2026-06-29 (last changed on 2026-03-31; keywarden's max_age of 90 days applies because the account has no password policy)"},
+		{name: "no policy, max_age 90: expired", known: true, user: user(100),
+			want: []string{"p password_expiry/password slot=0 age=100 at=90 notify high next=- left=-10"}},
+		{name: "policy without max age uses max_age", pp: &inventory.PasswordPolicy{}, known: true, user: user(80),
+			want:   []string{"p password_expiry/password slot=0 age=80 at=76 notify medium next=2026-06-25 left=10"},
+			reason: "console password expires in 10 days, on 2026-06-25 (last changed on 2026-03-27; keywarden's max_age of 90 days applies because the account password policy sets no maximum age)"},
+		{name: "policy unknown (offline) uses max_age", known: false, user: user(80),
+			want:   []string{"p password_expiry/password slot=0 age=80 at=76 notify medium next=2026-06-25 left=10"},
+			reason: "console password expires in 10 days, on 2026-06-25 (last changed on 2026-03-27; keywarden's max_age of 90 days applies because the account password policy was not read)"},
+		{name: "no policy and max_age 0: off", known: true, cfg: func(c *policy.Config) { c.Rules.PasswordExpiry.MaxAge = 0 }, user: user(400)},
+		{name: "account policy beats max_age 0", pp: policy60, known: true, cfg: func(c *policy.Config) { c.Rules.PasswordExpiry.MaxAge = 0 }, user: user(61),
+			want: []string{"p password_expiry/password slot=0 age=61 at=60 notify high next=- left=-1"}},
+		{name: "warn_before 0 warns only once expired", pp: policy60, known: true, cfg: func(c *policy.Config) { c.Rules.PasswordExpiry.WarnBefore = 0 }, user: user(59)},
+		{name: "critical severity stays critical when expired", pp: policy60, known: true,
+			cfg: func(c *policy.Config) { c.Rules.PasswordExpiry.Severity = policy.SeverityCritical }, user: user(70),
+			want: []string{"p password_expiry/password slot=0 age=70 at=60 notify critical next=- left=-10"}},
+		{name: "low severity before expiry, raised to high after", pp: policy60, known: true,
+			cfg: func(c *policy.Config) { c.Rules.PasswordExpiry.Severity = policy.SeverityLow }, user: user(50),
+			want: []string{"p password_expiry/password slot=0 age=50 at=46 notify low next=2026-06-25 left=10"}},
+		{name: "never changed counts from user creation", pp: policy60, known: true,
+			user:   inventory.User{Name: "p", CreatedAt: evalAgo(50), PasswordEnabled: true, MFAActive: true, PasswordLastUsed: evalAgo(1)},
+			want:   []string{"p password_expiry/password slot=0 age=50 at=46 notify medium next=2026-06-25 left=10"},
+			reason: "console password expires in 10 days, on 2026-06-25 (never changed since the user was created on 2026-04-26; the account password policy's maximum age is 60 days)"},
+		{name: "password_enabled false", pp: policy60, known: true,
+			user: inventory.User{Name: "p", CreatedAt: evalAgo(500), PasswordLastChanged: evalAgo(400)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := policy.Default()
+			if tt.cfg != nil {
+				tt.cfg(cfg)
+			}
+			snap := evalSnap(tt.user)
+			snap.PasswordPolicy, snap.PasswordPolicyKnown = tt.pp, tt.known
+			fs := policy.Evaluate(snap, cfg, evalNow)
+			if diff := cmp.Diff(tt.want, evalOnly(fs, policy.RulePasswordExpiry)); diff != "" {
+				t.Errorf("Evaluate(%s) password_expiry mismatch (-want +got):\n%s", tt.name, diff)
+			}
+			if tt.reason != "" {
+				if f := evalFind(t, fs, "p", policy.RulePasswordExpiry); f.Reason != tt.reason {
+					t.Errorf("Evaluate(%s) reason = %q; want %q", tt.name, f.Reason, tt.reason)
+				}
+			}
+		})
+	}
+}
+
+func TestEvaluatePasswordUnused(t *testing.T) {
+	tests := []struct {
+		name   string
+		user   inventory.User
+		want   []string
+		reason string
+	}{
+		{"used 89 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(300), PasswordLastChanged: evalAgo(20), PasswordLastUsed: evalAgo(89)}, nil, ""},
+		{"used 90 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(300), PasswordLastChanged: evalAgo(20), PasswordLastUsed: evalAgo(90)},
+			[]string{"p password_unused/password slot=0 age=90 at=90 notify medium next=-"},
+			"console password was last used 90 days ago, on 2026-03-17 (limit 90 days)"},
+		{"never used, set 89 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(300), PasswordLastChanged: evalAgo(89)}, nil, ""},
+		{"never used, set 90 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(300), PasswordLastChanged: evalAgo(90)},
+			[]string{"p password_unused/password slot=0 age=90 at=90 notify medium next=-"},
+			"console password has never been used since it was set 90 days ago, on 2026-03-17 (limit 90 days)"},
+		{"never used, never changed, user 120 days old", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(120)},
+			[]string{"p password_unused/password slot=0 age=120 at=90 notify medium next=-"},
+			"console password has never been used since the user was created 120 days ago, on 2026-02-15 (limit 90 days)"},
+		{"password_enabled false", inventory.User{Name: "p", CreatedAt: evalAgo(300), PasswordLastChanged: evalAgo(200), PasswordLastUsed: evalAgo(200)}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := policy.Evaluate(evalSnap(tt.user), policy.Default(), evalNow)
+			if diff := cmp.Diff(tt.want, evalOnly(fs, policy.RulePasswordUnused)); diff != "" {
+				t.Errorf("Evaluate(%s) password_unused mismatch (-want +got):\n%s", tt.name, diff)
+			}
+			if tt.reason != "" {
+				if f := evalFind(t, fs, "p", policy.RulePasswordUnused); f.Reason != tt.reason {
+					t.Errorf("Evaluate(%s) reason = %q; want %q", tt.name, f.Reason, tt.reason)
+				}
+			}
+		})
+	}
+}
+
+func TestEvaluateMFAMissing(t *testing.T) {
+	removePassword := func(c *policy.Config) {
+		c.Rules.MFAMissing.Action = policy.ActionRemovePassword
+		c.Rules.MFAMissing.Severity = ""
+	}
+	tests := []struct {
+		name   string
+		cfg    func(*policy.Config)
+		user   inventory.User
+		root   bool
+		want   []string
+		reason string
+	}{
+		{name: "password without MFA", user: inventory.User{Name: "m", PasswordEnabled: true, CreatedAt: evalAgo(40), PasswordLastChanged: evalAgo(30), PasswordLastUsed: evalAgo(1)},
+			want:   []string{"m mfa_missing/mfa slot=0 age=30 at=0 notify high next=-"},
+			reason: "console password without MFA (password set 30 days ago, on 2026-05-16)"},
+		{name: "never changed counts from creation", user: inventory.User{Name: "m", PasswordEnabled: true, CreatedAt: evalAgo(40), PasswordLastUsed: evalAgo(1)},
+			want:   []string{"m mfa_missing/mfa slot=0 age=40 at=0 notify high next=-"},
+			reason: "console password without MFA (user created 40 days ago, on 2026-05-06)"},
+		{name: "MFA active", user: inventory.User{Name: "m", PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(40), PasswordLastUsed: evalAgo(1)}},
+		{name: "no password", user: inventory.User{Name: "m", CreatedAt: evalAgo(40)}},
+		{name: "action without severity gets the action's", cfg: removePassword,
+			user: inventory.User{Name: "m", PasswordEnabled: true, CreatedAt: evalAgo(40), PasswordLastUsed: evalAgo(1)},
+			want: []string{"m mfa_missing/mfa slot=0 age=40 at=0 remove_password high next=-"}},
+		{name: "root without MFA is critical", root: true, cfg: func(c *policy.Config) { c.Rules.MFAMissing.Severity = policy.SeverityLow },
+			user:   inventory.User{Name: inventory.RootUserName, PasswordEnabled: true, CreatedAt: evalAgo(900), PasswordLastUsed: evalAgo(3)},
+			want:   []string{"<root_account> mfa_missing/mfa slot=0 age=900 at=0 notify critical next=-"},
+			reason: "root user has a console password without MFA (user created 900 days ago, on 2023-12-28)"},
+		{name: "root is only ever notified", root: true, cfg: removePassword,
+			user: inventory.User{Name: inventory.RootUserName, PasswordEnabled: true, CreatedAt: evalAgo(900)},
+			want: []string{"<root_account> mfa_missing/mfa slot=0 age=900 at=0 notify critical next=-"}},
+		{name: "root with MFA", root: true, user: inventory.User{Name: inventory.RootUserName, PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(900)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := policy.Default()
+			if tt.cfg != nil {
+				tt.cfg(cfg)
+			}
+			snap := evalSnap()
+			if tt.root {
+				u := tt.user
+				snap.Root = &u
+			} else {
+				snap.Users = []inventory.User{tt.user}
+			}
+			fs := policy.Evaluate(snap, cfg, evalNow)
+			if diff := cmp.Diff(tt.want, evalOnly(fs, policy.RuleMFAMissing)); diff != "" {
+				t.Errorf("Evaluate(%s) mfa_missing mismatch (-want +got):\n%s", tt.name, diff)
+			}
+			if tt.reason != "" {
+				if f := evalFind(t, fs, tt.user.Name, policy.RuleMFAMissing); f.Reason != tt.reason {
+					t.Errorf("Evaluate(%s) reason = %q; want %q", tt.name, f.Reason, tt.reason)
+				}
+			}
+		})
+	}
+}
+
+func TestEvaluateRoot(t *testing.T) {
+	root := inventory.User{
+		Name:      inventory.RootUserName,
+		CreatedAt: evalAgo(900),
+		Tags:      map[string]string{"Email": "root@example.com"},
+		AccessKeys: []inventory.AccessKey{
+			{Slot: 1, Active: true, CreatedAt: evalAgo(400)},  // old, never used
+			{Slot: 2, Active: false, CreatedAt: evalAgo(500)}, // inactive: not reported
+		},
+		PasswordEnabled: true,
+	}
+	user := inventory.User{Name: "alice@example.com", PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(10), PasswordLastUsed: evalAgo(1)}
+	snap := evalSnap(user)
+	snap.Root = &root
+	fs := policy.Evaluate(snap, policy.Default(), evalNow)
+	want := []string{
+		"<root_account> root_access_key/root slot=1 age=400 at=0 notify critical next=-",
+		"<root_account> mfa_missing/mfa slot=0 age=900 at=0 notify critical next=-",
+	}
+	if diff := cmp.Diff(want, evalBriefs(fs)); diff != "" {
+		t.Errorf("Evaluate(root with an active and an inactive key, no MFA) mismatch (-want +got):\n%s", diff)
+	}
+	for _, f := range fs {
+		if f.Recipients == nil || len(f.Recipients) != 0 {
+			t.Errorf("Evaluate() root %s recipients = %#v; want []string{} (admins only)", f.Rule, f.Recipients)
+		}
+	}
+	if len(fs) > 0 {
+		f := fs[0]
+		if wantReason := "root user has an active access key in slot 1, created 400 days ago, on 2025-05-11; root access keys should be deleted"; f.Reason != wantReason {
+			t.Errorf("Evaluate() root_access_key reason = %q; want %q", f.Reason, wantReason)
+		}
+		if !f.KeyCreatedAt.Equal(evalAgo(400)) {
+			t.Errorf("Evaluate() root_access_key KeyCreatedAt = %v; want %v", f.KeyCreatedAt, evalAgo(400))
+		}
+	}
+
+	cfg := policy.Default()
+	cfg.Rules.RootAccessKey.Severity = policy.SeverityHigh
+	f := evalFind(t, policy.Evaluate(snap, cfg, evalNow), inventory.RootUserName, policy.RuleRootAccessKey)
+	if f.Severity != policy.SeverityHigh {
+		t.Errorf("Evaluate(root_access_key severity high) severity = %s; want high", f.Severity)
+	}
+}
+
+func TestEvaluateRootInUsersIsEvaluatedAsRoot(t *testing.T) {
+	root := inventory.User{Name: inventory.RootUserName, CreatedAt: evalAgo(900),
+		AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: evalAgo(400)}}}
+	fs := policy.Evaluate(evalSnap(root), policy.Default(), evalNow)
+	want := []string{"<root_account> root_access_key/root slot=1 age=400 at=0 notify critical next=-"}
+	if diff := cmp.Diff(want, evalBriefs(fs)); diff != "" {
+		t.Errorf("Evaluate(root row among users) mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// evalEverything is a snapshot that breaks every rule once.
+func evalEverything() *inventory.Snapshot {
+	snap := evalSnap(inventory.User{
+		Name:                "everything@example.com",
+		CreatedAt:           evalAgo(300),
+		PasswordEnabled:     true,
+		PasswordLastChanged: evalAgo(200),
+		AccessKeys:          []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: evalAgo(100)}},
+	})
+	snap.Root = &inventory.User{Name: inventory.RootUserName, AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: evalAgo(10)}}}
+	return snap
+}
+
+func TestEvaluateDisabledRules(t *testing.T) {
+	off := false
+	all := []string{policy.RuleRootAccessKey, policy.RuleAccessKeyAge, policy.RuleAccessKeyUnused,
+		policy.RulePasswordExpiry, policy.RulePasswordUnused, policy.RuleMFAMissing}
+	tests := []struct {
+		name string
+		rule string
+		off  func(*policy.Rules)
+	}{
+		{"access_key_age without stages", policy.RuleAccessKeyAge, func(r *policy.Rules) { r.AccessKeyAge = nil }},
+		{"access_key_unused enabled false", policy.RuleAccessKeyUnused, func(r *policy.Rules) { r.AccessKeyUnused.Enabled = &off }},
+		{"access_key_unused absent", policy.RuleAccessKeyUnused, func(r *policy.Rules) { r.AccessKeyUnused = nil }},
+		{"password_expiry enabled false", policy.RulePasswordExpiry, func(r *policy.Rules) { r.PasswordExpiry.Enabled = &off }},
+		{"password_expiry absent", policy.RulePasswordExpiry, func(r *policy.Rules) { r.PasswordExpiry = nil }},
+		{"password_unused enabled false", policy.RulePasswordUnused, func(r *policy.Rules) { r.PasswordUnused.Enabled = &off }},
+		{"password_unused absent", policy.RulePasswordUnused, func(r *policy.Rules) { r.PasswordUnused = nil }},
+		{"mfa_missing enabled false", policy.RuleMFAMissing, func(r *policy.Rules) { r.MFAMissing.Enabled = &off }},
+		{"mfa_missing absent", policy.RuleMFAMissing, func(r *policy.Rules) { r.MFAMissing = nil }},
+		{"root_access_key enabled false", policy.RuleRootAccessKey, func(r *policy.Rules) { r.RootAccessKey.Enabled = &off }},
+		{"root_access_key absent", policy.RuleRootAccessKey, func(r *policy.Rules) { r.RootAccessKey = nil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := policy.Default()
+			tt.off(&cfg.Rules)
+			var got []string
+			for _, f := range policy.Evaluate(evalEverything(), cfg, evalNow) {
+				got = append(got, f.Rule)
+			}
+			var want []string
+			for _, r := range all {
+				if r != tt.rule {
+					want = append(want, r)
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Evaluate(%s) rules mismatch (-want +got):\n%s", tt.name, diff)
+			}
+		})
+	}
+}
+
+func TestEvaluateOrder(t *testing.T) {
+	snap := evalEverything()
+	u := &snap.Users[0]
+	u.AccessKeys = []inventory.AccessKey{
+		{Slot: 1, Active: true, CreatedAt: evalAgo(100)},
+		{Slot: 2, Active: true, CreatedAt: evalAgo(75)},
+	}
+	snap.Users = append(snap.Users, inventory.User{Name: "after", CreatedAt: evalAgo(10), PasswordEnabled: true})
+	snap.Root.PasswordEnabled = true
+	fs := policy.Evaluate(snap, policy.Default(), evalNow)
+	var got []string
+	for _, f := range fs {
+		got = append(got, fmt.Sprintf("%s %s %d", f.User, f.Rule, f.Slot))
+	}
+	want := []string{
+		"<root_account> root_access_key 1",
+		"<root_account> mfa_missing 0",
+		"everything@example.com access_key_age 1",
+		"everything@example.com access_key_unused 1",
+		"everything@example.com access_key_age 2",
+		"everything@example.com access_key_unused 2",
+		"everything@example.com password_expiry 0",
+		"everything@example.com password_unused 0",
+		"everything@example.com mfa_missing 0",
+		"after mfa_missing 0",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Evaluate() order mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestEvaluateCommonFields(t *testing.T) {
+	cfg := policy.Default()
+	cfg.Classes = append(cfg.Classes, policy.Class{Name: "ops", Match: policy.Match{Groups: []string{"ops"}}})
+	u := inventory.User{Name: "dana", Groups: []string{"ops"}, Tags: map[string]string{"Email": "Dana <dana@Example.com>"},
+		AccessKeys: []inventory.AccessKey{evalKey(2, 71, true)}}
+	fs := policy.Evaluate(evalSnap(u), cfg, evalNow)
+	if len(fs) != 1 {
+		t.Fatalf("Evaluate() = %v; want one access_key_age finding", evalBriefs(fs))
+	}
+	got := fs[0]
+	want := policy.Finding{
+		ID:           policy.FindingID(evalAccount, "dana", policy.CredentialAccessKey, 2, evalAgo(71), policy.RuleAccessKeyAge),
+		Account:      evalAccount,
+		AccountAlias: "acme-prod",
+		User:         "dana",
+		Class:        "ops",
+		Credential:   policy.CredentialAccessKey,
+		Slot:         2,
+		Rule:         policy.RuleAccessKeyAge,
+		AgeDays:      71,
+		StageAt:      70,
+		Action:       policy.ActionNotify,
+		Severity:     policy.SeverityMedium,
+		NextStageOn:  &policy.Date{Time: time.Date(2026, 6, 24, 0, 0, 0, 0, time.UTC)},
+		Recipients:   []string{"dana@example.com"},
+		Reason:       "access key 2 is 71 days old (created 2026-04-05) and reached the 70-day stage (notify, medium); next: the 80-day stage (disable, high) on 2026-06-24",
+		KeyCreatedAt: evalAgo(71),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Evaluate() finding mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestEvaluateEmpty(t *testing.T) {
+	for name, snap := range map[string]*inventory.Snapshot{"nil snapshot": nil, "no users": evalSnap()} {
+		got := policy.Evaluate(snap, policy.Default(), evalNow)
+		if got == nil || len(got) != 0 {
+			t.Errorf("Evaluate(%s) = %#v; want an empty, non-nil slice", name, got)
+		}
+	}
+}
+
+func TestFindingID(t *testing.T) {
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name string
+		got  string
+		want string
+	}{
+		// Expected values: printf '%s' 'ACCOUNT|USER|CREDENTIAL|SLOT|TIME|RULE' | sha256sum | cut -c1-16
+		{"access key", policy.FindingID(evalAccount, "alice", "access_key", 1, created, "access_key_age"), "2f5e0e8fe48ac611"},
+		{"same instant in another zone", policy.FindingID(evalAccount, "alice", "access_key", 1, created.In(time.FixedZone("x", 3600)), "access_key_age"), "2f5e0e8fe48ac611"},
+		{"password, zero time", policy.FindingID(evalAccount, "alice", "password", 0, time.Time{}, "password_expiry"), "5dafdeb9107819f0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("FindingID(%s) = %s; want %s", tt.name, tt.got, tt.want)
+			}
+		})
+	}
+	ids := map[string]string{
+		"key 1":             policy.FindingID(evalAccount, "alice", "access_key", 1, created, "access_key_age"),
+		"key 2":             policy.FindingID(evalAccount, "alice", "access_key", 2, created.Add(time.Hour), "access_key_age"),
+		"key 2 same second": policy.FindingID(evalAccount, "alice", "access_key", 2, created, "access_key_age"),
+		"key 1 unused":      policy.FindingID(evalAccount, "alice", "access_key", 1, created, "access_key_unused"),
+		"other user":        policy.FindingID(evalAccount, "bob", "access_key", 1, created, "access_key_age"),
+		"other account":     policy.FindingID("210987654321", "alice", "access_key", 1, created, "access_key_age"),
+		"password expiry":   policy.FindingID(evalAccount, "alice", "password", 0, time.Time{}, "password_expiry"),
+		"password unused":   policy.FindingID(evalAccount, "alice", "password", 0, time.Time{}, "password_unused"),
+		"mfa":               policy.FindingID(evalAccount, "alice", "mfa", 0, time.Time{}, "mfa_missing"),
+	}
+	seen := map[string]string{}
+	for name, id := range ids {
+		if len(id) != 16 {
+			t.Errorf("FindingID(%s) = %q; want 16 hex digits", name, id)
+		}
+		if other, ok := seen[id]; ok {
+			t.Errorf("FindingID(%s) = FindingID(%s) = %s; want distinct IDs", name, other, id)
+		}
+		seen[id] = name
+	}
+}
+
+func TestPolicyDoesNotImportAWSSDK(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) == 0 {
+		t.Fatal("go list -deps listed nothing; want at least the package itself")
+	}
+	for _, d := range deps {
+		if strings.HasPrefix(d, "github.com/aws/") {
+			t.Errorf("internal/policy depends on %s; want no AWS SDK dependency (DESIGN.md: policy never imports it)", d)
+		}
+	}
+}
+
+// update rewrites the golden files instead of comparing with them:
+//
+//	go test ./internal/policy -run Golden -update
+//
+// It reuses an "update" flag another test file of the binary already
+// defined, since defining a flag twice panics.
+var update = evalUpdateFlag()
+
+func evalUpdateFlag() func() bool {
+	if f := flag.Lookup("update"); f != nil {
+		return func() bool { return f.Value.String() == "true" }
+	}
+	b := flag.Bool("update", false, "rewrite the golden files in testdata")
+	return func() bool { return *b }
+}
+
+// evalRichConfig is the default config plus classes (with and without their
+// own tiers), exemptions (active, expired, by tag, scoped to a rule) and an
+// allowed-domain list.
+func evalRichConfig(t *testing.T) *policy.Config {
+	t.Helper()
+	date := func(s string) *policy.Date {
+		d, err := policy.ParseDate(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &d
+	}
+	cfg := policy.Default()
+	cfg.Classes = []policy.Class{
+		{Name: "machine", Match: policy.Match{Tags: map[string]string{"UserType": "machine"}}},
+		{Name: "admin", Match: policy.Match{Groups: []string{"admins"}}},
+		{Name: "service", Match: policy.Match{PathPrefix: "/service/"}}, // no tiers: human's
+		{Name: "ci", Match: policy.Match{Names: []string{"*-ci"}}},
+		{Name: "contractor", Match: policy.Match{Tags: map[string]string{"Contractor": "*"}}}, // no tiers
+	}
+	cfg.Rules.AccessKeyAge["admin"] = []policy.Stage{
+		{At: 30, Action: policy.ActionNotify},
+		{At: 60, Action: policy.ActionDisable},
+	}
+	cfg.Rules.AccessKeyAge["ci"] = []policy.Stage{{At: 30, Action: policy.ActionNotify, Severity: policy.SeverityLow}}
+	cfg.Exemptions = []policy.Exemption{
+		{Users: []string{"ci-legacy"}, Reason: "vendor rotates on 2027-01-31", Until: date("2027-01-31")},
+		{Users: []string{"old-vendor"}, Reason: "vendor contract ended", Until: date("2026-05-31")},
+		{Tags: map[string]string{"keywarden:exempt": "true"}, Reason: "managed elsewhere"},
+		{Users: []string{"reporting-bot"}, Rules: []string{policy.RuleAccessKeyUnused}, Reason: "runs quarterly"},
+	}
+	cfg.Notify.Users.AllowedDomains = []string{"example.com"}
+	return cfg
+}
+
+// evalRichSnapshot is an account with a root user and 25 users covering
+// every rule, each boundary's both sides and the class and exemption
+// variants. Each user's comment says what it should produce at evalNow.
+func evalRichSnapshot() *inventory.Snapshot {
+	key := func(slot, age int, active bool, usedAgo int) inventory.AccessKey {
+		k := inventory.AccessKey{Slot: slot, Active: active, CreatedAt: evalAgo(age)}
+		if usedAgo >= 0 {
+			k.LastUsedAt = evalAgo(usedAgo)
+			k.LastUsedRegion, k.LastUsedService = "us-east-1", "s3"
+		}
+		return k
+	}
+	const never = -1
+	machine := func(email string) map[string]string {
+		return map[string]string{"UserType": "machine", "Email": email}
+	}
+	email := func(a string) map[string]string { return map[string]string{"Email": a} }
+	users := []inventory.User{
+		// age 71 -> notify (70), next disable 2026-06-24
+		{Name: "alice@example.com", PasswordEnabled: true, MFAActive: true, PasswordLastChanged: evalAgo(10), PasswordLastUsed: evalAgo(1),
+			AccessKeys: []inventory.AccessKey{key(1, 71, true, 1)}},
+		// key 1: 80 -> disable; key 2: 30 days old, last used 50 days ago -> unused
+		{Name: "bob", Tags: email("bob@example.com"),
+			AccessKeys: []inventory.AccessKey{key(1, 80, true, 2), key(2, 30, true, 50)}},
+		// class ci by name glob, one stage: 40 -> notify low, no next stage
+		{Name: "build-ci", Tags: email("ci@example.com"), AccessKeys: []inventory.AccessKey{key(1, 40, true, 1)}},
+		// inactive 85 -> nothing; inactive 120 -> delete (clean-up)
+		{Name: "carol", Tags: email("Carol <carol@Example.com>"),
+			AccessKeys: []inventory.AccessKey{key(1, 85, false, 90), key(2, 120, false, never)}},
+		// machine 200 -> notify critical, exempt until 2027-01-31
+		{Name: "ci-legacy", Tags: machine("ci-team@example.com"),
+			AccessKeys: []inventory.AccessKey{key(1, 200, true, 1)}},
+		// 90 -> delete; gmail.com is not an allowed domain: no recipients
+		{Name: "dave@gmail.com", AccessKeys: []inventory.AccessKey{key(1, 90, true, 0)}},
+		// machine 89 -> notify high (80); key 2 never used but only 10 days old
+		{Name: "deploy-bot", Tags: machine("ops@example.com"),
+			AccessKeys: []inventory.AccessKey{key(1, 89, true, 3), key(2, 10, true, never)}},
+		// password 46 days old, policy 60: 14 days left; no MFA
+		{Name: "eve", Tags: email("eve@example.com"), PasswordEnabled: true, PasswordLastChanged: evalAgo(46), PasswordLastUsed: evalAgo(1)},
+		// password 61 days old: expired yesterday
+		{Name: "frank", Tags: email("frank@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: evalAgo(61), PasswordLastUsed: evalAgo(5)},
+		// password set 100 days ago, never used: expired 40 days ago, unused
+		{Name: "grace", Tags: email("grace@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: evalAgo(100)},
+		// no console password (stale dates from an old report): nothing
+		{Name: "heidi", Tags: email("heidi@example.com"), PasswordLastChanged: evalAgo(400), PasswordLastUsed: evalAgo(300)},
+		// machine, inactive 300: machine tiers have no delete stage: nothing
+		{Name: "ivan", Tags: machine("ivan@example.com"), AccessKeys: []inventory.AccessKey{key(1, 300, false, 200)}},
+		// class service has no tiers: human's; 95 -> delete
+		{Name: "judy", Path: "/service/", Tags: email("judy@example.com"), AccessKeys: []inventory.AccessKey{key(1, 95, true, 1)}},
+		// exempt by tag: 100 -> delete and never used -> unused, both exempt
+		{Name: "mallory", Tags: map[string]string{"keywarden:exempt": "true", "Email": "mallory@example.com"},
+			AccessKeys: []inventory.AccessKey{key(1, 100, true, never)}},
+		// 75 -> notify; its exemption expired on 2026-05-31
+		{Name: "old-vendor", Tags: email("vendor@example.com"), AccessKeys: []inventory.AccessKey{key(1, 75, true, 2)}},
+		// key 1: 69 days, used 44 days ago -> nothing; key 2: 45 days, never used -> unused
+		{Name: "oscar", Tags: email("oscar@example.com"),
+			AccessKeys: []inventory.AccessKey{key(1, 69, true, 44), key(2, 45, true, never)}},
+		// 79 -> notify, next 2026-06-16; last used 45 days ago -> unused
+		{Name: "peggy", Tags: email("peggy@example.com"), AccessKeys: []inventory.AccessKey{key(1, 79, true, 45)}},
+		// machine 70 -> notify (not exempt); never used -> unused, exempt (rule-scoped)
+		{Name: "reporting-bot", Tags: machine("data@example.com"), AccessKeys: []inventory.AccessKey{key(1, 70, true, never)}},
+		// invalid first tag, second tag used; password without MFA, user 5 days old
+		{Name: "sybil", CreatedAt: evalAgo(5), Tags: map[string]string{"Email": "sybil", "email": "sybil@example.com"}, PasswordEnabled: true},
+		// class admin (own tiers): 45 -> notify (30), next disable 2026-06-30
+		{Name: "trent", Groups: []string{"admins", "dev"}, Tags: email("trent@example.com"), AccessKeys: []inventory.AccessKey{key(1, 45, true, 1)}},
+		// key without a creation date: skipped; password last used 90 days ago -> unused
+		{Name: "ursula", Tags: email("ursula@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: evalAgo(20), PasswordLastUsed: evalAgo(90),
+			AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true}}},
+		// inactive 100 -> delete; active 5 never used -> nothing; password 1 day left
+		{Name: "victor", Tags: email("victor@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: evalAgo(59), PasswordLastUsed: evalAgo(2),
+			AccessKeys: []inventory.AccessKey{key(1, 100, false, 99), key(2, 5, true, never)}},
+		// class contractor (tag "*", no tiers): human's; 80 -> disable
+		{Name: "xavier", Tags: map[string]string{"Contractor": "acme", "Email": "xavier@example.com"}, AccessKeys: []inventory.AccessKey{key(1, 80, true, 1)}},
+		// clean: nothing
+		{Name: "yolanda", Tags: email("yolanda@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: evalAgo(3), PasswordLastUsed: evalAgo(1),
+			AccessKeys: []inventory.AccessKey{key(1, 10, true, 1)}},
+		// password expired 90 days ago, unused 200 days, no MFA
+		{Name: "zoe@example.com", PasswordEnabled: true, PasswordLastChanged: evalAgo(150), PasswordLastUsed: evalAgo(200)},
+	}
+	for i := range users {
+		u := &users[i]
+		if u.Path == "" {
+			u.Path = "/"
+		}
+		if u.CreatedAt.IsZero() {
+			u.CreatedAt = evalAgo(500)
+		}
+		u.ARN = fmt.Sprintf("arn:aws:iam::%s:user%s%s", evalAccount, u.Path, u.Name)
+	}
+	snap := evalSnap(users...)
+	snap.PasswordPolicy = &inventory.PasswordPolicy{MaxPasswordAge: 60}
+	snap.Root = &inventory.User{
+		Name:            inventory.RootUserName,
+		ARN:             "arn:aws:iam::" + evalAccount + ":root",
+		CreatedAt:       evalAgo(900),
+		PasswordEnabled: true,
+		// 400 days, active -> root_access_key; inactive -> nothing
+		AccessKeys: []inventory.AccessKey{key(1, 400, true, 30), key(2, 500, false, never)},
+	}
+	return snap
+}
+
+func TestEvaluateGolden(t *testing.T) {
+	got := policy.Evaluate(evalRichSnapshot(), evalRichConfig(t), evalNow)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "<root_account>", as the JSON report writes it
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(got); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	path := filepath.Join("testdata", "evaluate", "rich.golden.json")
+	if update() {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run with -update to create it): %v", err)
+	}
+	if !bytes.Equal(want, b) {
+		t.Errorf("Evaluate(rich snapshot) differs from %s (-want +got):\n%s", path, cmp.Diff(string(want), string(b)))
+	}
+}
+
+func BenchmarkEvaluate5000Users(b *testing.B) {
+	snap := evalSnap()
+	snap.PasswordPolicy = &inventory.PasswordPolicy{MaxPasswordAge: 90}
+	for i := range 5000 {
+		u := inventory.User{
+			Name:                fmt.Sprintf("user-%04d@example.com", i),
+			Path:                "/",
+			CreatedAt:           evalAgo(400 + i%50),
+			Groups:              []string{"dev"},
+			PasswordEnabled:     i%3 == 0,
+			MFAActive:           i%6 == 0,
+			PasswordLastChanged: evalAgo(i % 120),
+			PasswordLastUsed:    evalAgo(i % 150),
+			AccessKeys: []inventory.AccessKey{
+				{Slot: 1, Active: true, CreatedAt: evalAgo(i % 130), LastUsedAt: evalAgo(i % 60)},
+				{Slot: 2, Active: i%4 != 0, CreatedAt: evalAgo(i % 100)},
+			},
+		}
+		if i%5 == 0 {
+			u.Tags = map[string]string{"UserType": "machine"}
+		}
+		snap.Users = append(snap.Users, u)
+	}
+	cfg := policy.Default()
+	cfg.Exemptions = []policy.Exemption{{Users: []string{"user-00*"}, Reason: "bench"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if fs := policy.Evaluate(snap, cfg, evalNow); len(fs) == 0 {
+			b.Fatal("Evaluate() found nothing; want findings")
+		}
+	}
+}

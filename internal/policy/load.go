@@ -1,0 +1,730 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ConfigError is one problem with a config file. Its Error() reads
+// "FILE:LINE: KEY.PATH: message"; File and Line are empty when the problem
+// comes from Config.Validate on a Config that was not read from a file, and
+// Path is empty for YAML syntax errors.
+type ConfigError struct {
+	File string
+	Line int
+	// Path names the key, e.g. rules.access_key_age.human[1].action. Map
+	// keys that are not plain identifiers are quoted: tags["a.b"].
+	Path string
+	Msg  string
+}
+
+// Error formats the problem as FILE:LINE: PATH: MSG, leaving out the parts
+// that are unknown.
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	switch {
+	case e.File != "" && e.Line > 0:
+		fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
+	case e.File != "":
+		b.WriteString(e.File + ": ")
+	case e.Line > 0:
+		fmt.Fprintf(&b, "line %d: ", e.Line)
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Load reads and validates the config file at path. Keys the file leaves
+// out take Default()'s values (see Parse for how they merge). Every
+// problem found is returned, joined with errors.Join; each is a
+// *ConfigError naming the file, line and key.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a config held in memory; name (usually the
+// file name) prefixes every error message.
+//
+// Decoding is strict: an unknown key or a value of the wrong type is an
+// error. The file is laid over Default():
+//   - mappings that stand for structs (accounts, rules, notify, …) merge
+//     key by key: a key the file leaves out keeps its default;
+//   - rules.access_key_age merges per class: a class given in the file
+//     replaces that class's stages; classes the file does not mention keep
+//     their default stages (defaults for a class that the file's classes
+//     no longer define are dropped);
+//   - lists (classes, exemptions, email_tags, allowed_domains, …) replace
+//     the default list when present;
+//   - a null value (`key:` with nothing after it, or `~`) counts as absent.
+//
+// A stage without a severity gets medium (notify) or high (disable,
+// delete).
+func Parse(name string, data []byte) (*Config, error) {
+	root, perr := cfgParseYAML(name, data)
+	if perr != nil {
+		return nil, errors.Join(perr)
+	}
+	cfg := Default()
+	cfg.Version = 0 // a file must say which version it is written for
+	d := &cfgDecoder{file: name}
+	if root != nil {
+		d.decode(root, reflect.ValueOf(cfg).Elem(), nil, root.Line, 0)
+	}
+	cfgDropOrphanStages(cfg, root)
+	cfgFillSeverities(cfg)
+
+	errs := d.errs
+	for _, e := range cfg.cfgProblems() {
+		if cfgUnderAny(e.Path, d.errs) || cfgUnderAny(e.Path, d.meant) {
+			continue // already reported as a decoding error
+		}
+		e.File = name
+		e.Line = cfgLineOf(root, e.Path)
+		errs = append(errs, e)
+	}
+	if len(errs) == 0 {
+		return cfg, nil
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	all := make([]error, len(errs))
+	for i, e := range errs {
+		all[i] = e
+	}
+	return nil, errors.Join(all...)
+}
+
+var cfgYAMLLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// cfgParseYAML reads exactly one YAML document and returns its root node,
+// nil for an empty file.
+func cfgParseYAML(name string, data []byte) (*yaml.Node, *ConfigError) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, cfgSyntaxError(name, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &ConfigError{File: name, Line: extra.Line,
+			Msg: "more than one YAML document; keywarden reads one (remove the extra ---)"}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, cfgSyntaxError(name, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.AliasNode && root.Alias != nil {
+		root = root.Alias
+	}
+	if cfgIsNull(root) {
+		return nil, nil
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, &ConfigError{File: name, Line: root.Line,
+			Msg: fmt.Sprintf("the config must be a mapping of keys (version, rules, …), got %s", cfgDescribe(root))}
+	}
+	return root, nil
+}
+
+func cfgSyntaxError(name string, err error) *ConfigError {
+	msg := err.Error()
+	if m := cfgYAMLLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &ConfigError{File: name, Line: line, Msg: "invalid YAML: " + m[2]}
+	}
+	return &ConfigError{File: name, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// cfgUnderAny reports whether path is one of the errors' paths or lies
+// below one of them.
+func cfgUnderAny(path string, errs []*ConfigError) bool {
+	for _, e := range errs {
+		if e.Path == "" {
+			continue
+		}
+		if path == e.Path || strings.HasPrefix(path, e.Path+".") || strings.HasPrefix(path, e.Path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// cfgDropOrphanStages removes default access_key_age entries for classes
+// the file's classes no longer define, so replacing the classes list does
+// not leave the defaults pointing at a class that is gone.
+func cfgDropOrphanStages(cfg *Config, root *yaml.Node) {
+	inFile := map[string]bool{}
+	if n := cfgNodeAt(root, cfgPath{{key: "rules"}, {key: "access_key_age"}}); n != nil && n.Kind == yaml.MappingNode {
+		for _, kv := range cfgPairs(n, nil) {
+			inFile[kv.k.Value] = true
+		}
+	}
+	defined := map[string]bool{DefaultClass: true}
+	for _, c := range cfg.Classes {
+		defined[c.Name] = true
+	}
+	for class := range cfg.Rules.AccessKeyAge {
+		if !defined[class] && !inFile[class] {
+			delete(cfg.Rules.AccessKeyAge, class)
+		}
+	}
+}
+
+// cfgFillSeverities gives stages without a severity the one their action
+// implies: high for disable and delete, medium for notify.
+func cfgFillSeverities(cfg *Config) {
+	for _, stages := range cfg.Rules.AccessKeyAge {
+		for i := range stages {
+			if stages[i].Severity != "" {
+				continue
+			}
+			stages[i].Severity = SeverityMedium
+			if stages[i].Action == ActionDisable || stages[i].Action == ActionDelete {
+				stages[i].Severity = SeverityHigh
+			}
+		}
+	}
+}
+
+// ---- paths ----
+
+// cfgSeg is one step of a key path: a mapping key or a list index.
+type cfgSeg struct {
+	key   string
+	index int
+	isIdx bool
+}
+
+// cfgPath is a key path such as rules.access_key_age.human[1].action.
+type cfgPath []cfgSeg
+
+func (p cfgPath) key(k string) cfgPath {
+	q := make(cfgPath, len(p), len(p)+1)
+	copy(q, p)
+	return append(q, cfgSeg{key: k})
+}
+
+func (p cfgPath) idx(i int) cfgPath {
+	q := make(cfgPath, len(p), len(p)+1)
+	copy(q, p)
+	return append(q, cfgSeg{index: i, isIdx: true})
+}
+
+var cfgPlainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+func (p cfgPath) String() string {
+	var b strings.Builder
+	for i, s := range p {
+		switch {
+		case s.isIdx:
+			fmt.Fprintf(&b, "[%d]", s.index)
+		case cfgPlainKey.MatchString(s.key):
+			if i > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(s.key)
+		default:
+			b.WriteString("[" + strconv.Quote(s.key) + "]")
+		}
+	}
+	return b.String()
+}
+
+// cfgParsePath is the inverse of cfgPath.String.
+func cfgParsePath(s string) (cfgPath, bool) {
+	var p cfgPath
+	for s != "" {
+		switch {
+		case s[0] == '.':
+			s = s[1:]
+		case strings.HasPrefix(s, `["`):
+			q, err := strconv.QuotedPrefix(s[1:])
+			if err != nil || !strings.HasPrefix(s[1+len(q):], "]") {
+				return nil, false
+			}
+			k, _ := strconv.Unquote(q)
+			p = append(p, cfgSeg{key: k})
+			s = s[1+len(q)+1:]
+		case s[0] == '[':
+			end := strings.IndexByte(s, ']')
+			if end < 0 {
+				return nil, false
+			}
+			i, err := strconv.Atoi(s[1:end])
+			if err != nil {
+				return nil, false
+			}
+			p = append(p, cfgSeg{index: i, isIdx: true})
+			s = s[end+1:]
+		default:
+			end := strings.IndexAny(s, ".[")
+			if end < 0 {
+				end = len(s)
+			}
+			p = append(p, cfgSeg{key: s[:end]})
+			s = s[end:]
+		}
+	}
+	return p, true
+}
+
+// cfgLineOf is the line of the key (or list item) that path names in the
+// file, or of its nearest ancestor present in the file; 0 without a file.
+func cfgLineOf(root *yaml.Node, path string) int {
+	if root == nil {
+		return 0
+	}
+	p, ok := cfgParsePath(path)
+	if !ok {
+		return root.Line
+	}
+	line := root.Line
+	cur := root
+	for _, s := range p {
+		cur = cfgDeref(cur)
+		if s.isIdx {
+			if cur.Kind != yaml.SequenceNode || s.index >= len(cur.Content) {
+				break
+			}
+			cur = cur.Content[s.index]
+			line = cur.Line
+			continue
+		}
+		if cur.Kind != yaml.MappingNode {
+			break
+		}
+		kv, found := cfgFind(cur, s.key)
+		if !found {
+			break
+		}
+		line = kv.k.Line
+		cur = kv.v
+	}
+	return line
+}
+
+// cfgNodeAt returns the node at path, or nil.
+func cfgNodeAt(root *yaml.Node, p cfgPath) *yaml.Node {
+	cur := root
+	for _, s := range p {
+		if cur == nil {
+			return nil
+		}
+		cur = cfgDeref(cur)
+		if s.isIdx {
+			if cur.Kind != yaml.SequenceNode || s.index >= len(cur.Content) {
+				return nil
+			}
+			cur = cur.Content[s.index]
+			continue
+		}
+		if cur.Kind != yaml.MappingNode {
+			return nil
+		}
+		kv, found := cfgFind(cur, s.key)
+		if !found {
+			return nil
+		}
+		cur = kv.v
+	}
+	if cur != nil {
+		cur = cfgDeref(cur)
+	}
+	return cur
+}
+
+func cfgFind(m *yaml.Node, key string) (cfgPair, bool) {
+	var last cfgPair
+	found := false
+	for _, kv := range cfgPairs(m, nil) {
+		if kv.k.Value == key {
+			last, found = kv, true
+		}
+	}
+	return last, found
+}
+
+// ---- YAML nodes ----
+
+// cfgPair is one key: value of a mapping; merged is set for pairs that
+// come from a merge key (<<).
+type cfgPair struct {
+	k, v   *yaml.Node
+	merged bool
+}
+
+// cfgPairs lists a mapping's pairs, pairs brought in by merge keys (<<)
+// first so the mapping's own keys override them. bad, when not nil, is
+// called with every merge value that is not a mapping (or list of them).
+func cfgPairs(m *yaml.Node, bad func(*yaml.Node)) []cfgPair {
+	var merged, own []cfgPair
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+			src := cfgDeref(v)
+			var srcs []*yaml.Node
+			switch src.Kind {
+			case yaml.MappingNode:
+				srcs = []*yaml.Node{src}
+			case yaml.SequenceNode:
+				// Earlier mappings take precedence: add them last.
+				for j := len(src.Content) - 1; j >= 0; j-- {
+					srcs = append(srcs, cfgDeref(src.Content[j]))
+				}
+			}
+			for _, s := range srcs {
+				if s.Kind != yaml.MappingNode {
+					if bad != nil {
+						bad(s)
+					}
+					continue
+				}
+				for _, kv := range cfgPairs(s, bad) {
+					kv.merged = true
+					merged = append(merged, kv)
+				}
+			}
+			if src.Kind != yaml.MappingNode && src.Kind != yaml.SequenceNode && bad != nil {
+				bad(src)
+			}
+			continue
+		}
+		own = append(own, cfgPair{k: k, v: v})
+	}
+	return append(merged, own...)
+}
+
+func cfgDeref(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func cfgIsNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// cfgDescribe says what a node holds, for "want X, got Y" messages.
+func cfgDescribe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!str" {
+			return strconv.Quote(n.Value)
+		}
+		return n.Value
+	}
+	return "an unsupported YAML node"
+}
+
+// ---- decoding ----
+
+var cfgDateType = reflect.TypeFor[Date]()
+
+// cfgDecoder lays YAML nodes over Go values, strictly, collecting errors.
+type cfgDecoder struct {
+	file string
+	errs []*ConfigError
+	// meant are the paths that unknown keys were probably meant to be
+	// (did you mean …); "required" for them would only repeat the typo.
+	meant []*ConfigError
+}
+
+func (d *cfgDecoder) fail(line int, p cfgPath, format string, args ...any) {
+	d.errs = append(d.errs, &ConfigError{File: d.file, Line: line, Path: p.String(), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (d *cfgDecoder) wrongType(line int, p cfgPath, t reflect.Type, n *yaml.Node) {
+	d.fail(line, p, "want %s, got %s", cfgTypeName(t), cfgDescribe(n))
+}
+
+func cfgTypeName(t reflect.Type) string {
+	if t == cfgDateType {
+		return "a date (YYYY-MM-DD)"
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return cfgTypeName(t.Elem())
+	case reflect.Struct, reflect.Map:
+		return "a mapping"
+	case reflect.Slice:
+		return "a list"
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int64:
+		return "a whole number"
+	case reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return t.String()
+}
+
+// decode lays n over v. line is where errors about n itself are reported
+// (the line of its key, or of its list item).
+func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, p cfgPath, line, depth int) {
+	if depth > 50 {
+		d.fail(line, p, "nested too deeply (an alias that refers to itself?)")
+		return
+	}
+	n = cfgDeref(n)
+	if cfgIsNull(n) {
+		return // absent: keep what is there
+	}
+	if v.Type() == cfgDateType {
+		d.decodeDate(n, v, p, line)
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		nv := reflect.New(v.Type().Elem())
+		if !v.IsNil() {
+			nv.Elem().Set(v.Elem()) // never write through a shared default pointer
+		}
+		d.decode(n, nv.Elem(), p, line, depth+1)
+		v.Set(nv)
+	case reflect.Struct:
+		d.decodeStruct(n, v, p, line, depth)
+	case reflect.Map:
+		d.decodeMap(n, v, p, line, depth)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			d.wrongType(line, p, v.Type(), n)
+			return
+		}
+		if len(n.Content) == 0 {
+			v.Set(reflect.Zero(v.Type()))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, e := range n.Content {
+			d.decode(e, s.Index(i), p.idx(i), e.Line, depth+1)
+		}
+		v.Set(s)
+	default:
+		d.decodeScalar(n, v, p, line)
+	}
+}
+
+func (d *cfgDecoder) decodeStruct(n *yaml.Node, v reflect.Value, p cfgPath, line, depth int) {
+	if n.Kind != yaml.MappingNode {
+		d.wrongType(line, p, v.Type(), n)
+		return
+	}
+	fields, names := cfgFields(v.Type())
+	for _, kv := range d.keys(n, p) {
+		k := kv.k
+		kp := p.key(k.Value)
+		i, ok := fields[k.Value]
+		if !ok {
+			hint := cfgSuggest(k.Value, names, "valid keys here")
+			d.fail(k.Line, kp, "unknown key %s", hint)
+			if meant, ok := strings.CutPrefix(hint, "(did you mean "); ok {
+				d.meant = append(d.meant, &ConfigError{Path: p.key(strings.TrimSuffix(meant, "?)")).String()})
+			}
+			continue
+		}
+		d.decode(kv.v, v.Field(i), kp, k.Line, depth+1)
+	}
+}
+
+func (d *cfgDecoder) decodeMap(n *yaml.Node, v reflect.Value, p cfgPath, line, depth int) {
+	if n.Kind != yaml.MappingNode {
+		d.wrongType(line, p, v.Type(), n)
+		return
+	}
+	t := v.Type()
+	m := reflect.MakeMapWithSize(t, v.Len())
+	for it := v.MapRange(); it.Next(); {
+		m.SetMapIndex(it.Key(), it.Value())
+	}
+	for _, kv := range d.keys(n, p) {
+		k := kv.k
+		kp := p.key(k.Value)
+		if cfgIsNull(cfgDeref(kv.v)) {
+			continue // absent: keep the default entry, if any
+		}
+		e := reflect.New(t.Elem()).Elem() // each entry given replaces the default one
+		d.decode(kv.v, e, kp, k.Line, depth+1)
+		m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), e)
+	}
+	if m.Len() == 0 && v.IsNil() {
+		return
+	}
+	v.Set(m)
+}
+
+// keys returns the pairs of mapping n whose keys are usable: plain scalars,
+// each given once (a key from a merge (<<) may be overridden). It reports
+// the others.
+func (d *cfgDecoder) keys(n *yaml.Node, p cfgPath) []cfgPair {
+	var out []cfgPair
+	own := map[string]int{}
+	for _, kv := range d.pairs(n, p) {
+		k := kv.k
+		if k.Kind != yaml.ScalarNode {
+			d.fail(k.Line, p, "keys must be plain names, got %s", cfgDescribe(k))
+			continue
+		}
+		if !kv.merged {
+			if first, dup := own[k.Value]; dup {
+				d.fail(k.Line, p.key(k.Value), "duplicate key (first at line %d)", first)
+				continue
+			}
+			own[k.Value] = k.Line
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+func (d *cfgDecoder) pairs(n *yaml.Node, p cfgPath) []cfgPair {
+	return cfgPairs(n, func(bad *yaml.Node) {
+		d.fail(bad.Line, p, "a merge key (<<) needs a mapping or a list of mappings, got %s", cfgDescribe(bad))
+	})
+}
+
+func (d *cfgDecoder) decodeScalar(n *yaml.Node, v reflect.Value, p cfgPath, line int) {
+	if n.Kind != yaml.ScalarNode {
+		d.wrongType(line, p, v.Type(), n)
+		return
+	}
+	tag := n.ShortTag()
+	switch v.Kind() {
+	case reflect.String:
+		// Any scalar reads as written, so account IDs need no quotes.
+		v.SetString(n.Value)
+	case reflect.Int, reflect.Int64:
+		var i int64
+		if tag != "!!int" || n.Decode(&i) != nil || v.OverflowInt(i) {
+			d.wrongType(line, p, v.Type(), n)
+			return
+		}
+		v.SetInt(i)
+	case reflect.Float64:
+		var f float64
+		if (tag != "!!int" && tag != "!!float") || n.Decode(&f) != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			d.wrongType(line, p, v.Type(), n)
+			return
+		}
+		v.SetFloat(f)
+	case reflect.Bool:
+		var b bool
+		if tag != "!!bool" || n.Decode(&b) != nil {
+			d.wrongType(line, p, v.Type(), n)
+			return
+		}
+		v.SetBool(b)
+	default:
+		d.fail(line, p, "cannot decode into %s", v.Type())
+	}
+}
+
+func (d *cfgDecoder) decodeDate(n *yaml.Node, v reflect.Value, p cfgPath, line int) {
+	tag := n.ShortTag()
+	if n.Kind != yaml.ScalarNode || (tag != "!!str" && tag != "!!timestamp") {
+		d.wrongType(line, p, v.Type(), n)
+		return
+	}
+	dt, err := ParseDate(n.Value)
+	if err != nil {
+		d.wrongType(line, p, v.Type(), n)
+		return
+	}
+	v.Set(reflect.ValueOf(dt))
+}
+
+// cfgFields maps a struct's yaml key names to field indexes; names lists
+// the keys in declaration order.
+func cfgFields(t reflect.Type) (map[string]int, []string) {
+	fields := map[string]int{}
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fields[name] = i
+		names = append(names, name)
+	}
+	return fields, names
+}
+
+// cfgSuggest returns "(did you mean X?)" when one of known is close to
+// got, else "(LABEL: a, b, c)".
+func cfgSuggest(got string, known []string, label string) string {
+	best, bestD := "", math.MaxInt
+	for _, k := range known {
+		if d := cfgDistance(strings.ToLower(got), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best != "" && bestD <= 2 && bestD < max(len(best)/2, 1)+1 {
+		return fmt.Sprintf("(did you mean %s?)", best)
+	}
+	if len(known) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("(%s: %s)", label, strings.Join(known, ", "))
+}
+
+// cfgDistance is the optimal-string-alignment edit distance: insertions,
+// deletions, substitutions and swaps of neighbours each cost 1.
+func cfgDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(rb)]
+}

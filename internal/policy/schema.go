@@ -1,0 +1,258 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+
+	"github.com/invopop/jsonschema"
+)
+
+// SchemaID is the $id of the config's JSON Schema.
+const SchemaID = "https://github.com/keywarden/keywarden/schema/config-v1.json"
+
+// JSONSchema returns the JSON Schema (draft 2020-12) of the config file,
+// for `keywarden config schema` and editors. Every mapping of keys is
+// closed (additionalProperties: false); actions, severities, modes and
+// channels are enums. Nothing is required but version and the keys a list
+// item needs, because omitted keys take their defaults.
+func JSONSchema() ([]byte, error) {
+	r := &jsonschema.Reflector{
+		DoNotReference:             true,
+		ExpandedStruct:             true,
+		RequiredFromJSONSchemaTags: true, // required is set below, by hand
+		Mapper: func(t reflect.Type) *jsonschema.Schema {
+			if t == cfgDateType {
+				return &jsonschema.Schema{Type: "string", Format: "date", Pattern: `^[0-9]{4}-[0-9]{2}-[0-9]{2}$`}
+			}
+			return nil
+		},
+		LookupComment: func(t reflect.Type, field string) string {
+			if field == "" {
+				return ""
+			}
+			return cfgFieldDocs[t.Name()+"."+field]
+		},
+	}
+	s := r.Reflect(&Config{})
+	s.ID = SchemaID
+	s.Title = "keywarden configuration"
+	s.Description = "keywarden's config file (version 1). Omitted keys take their defaults; see docs/configuration.md."
+	if err := cfgRefineSchema(s); err != nil {
+		return nil, fmt.Errorf("build config schema: %w", err)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return nil, fmt.Errorf("encode config schema: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// cfgRefineSchema adds what reflection cannot know: enums, bounds,
+// patterns and required keys.
+func cfgRefineSchema(s *jsonschema.Schema) error {
+	var missing []string
+	at := func(path ...string) *jsonschema.Schema {
+		cur := s
+		for _, p := range path {
+			switch {
+			case cur == nil:
+			case p == "[]":
+				cur = cur.Items
+			case p == "{}":
+				cur = cur.AdditionalProperties
+			case cur.Properties == nil:
+				cur = nil
+			default:
+				cur, _ = cur.Properties.Get(p)
+			}
+		}
+		if cur == nil {
+			missing = append(missing, fmt.Sprint(path))
+			return &jsonschema.Schema{} // keep going; the error is reported below
+		}
+		return cur
+	}
+	enum := func(vals ...string) []any {
+		out := make([]any, len(vals))
+		for i, v := range vals {
+			out[i] = v
+		}
+		return out
+	}
+	severities := enum(cfgSeverities...)
+	// Account IDs: a 12-digit string, or a number (unquoted in YAML; the
+	// loader reads it as written).
+	accountID := func(p *jsonschema.Schema) {
+		p.Type = ""
+		p.AnyOf = []*jsonschema.Schema{
+			{Type: "string", Pattern: `^[0-9]{12}$`},
+			{Type: "integer", Minimum: "0", Maximum: "999999999999"},
+		}
+	}
+	optional := func(re string) string { return "^$|" + re } // "" is the default
+
+	s.Required = []string{"version"}
+	at("version").Const = CurrentVersion
+
+	at("accounts").Not = &jsonschema.Schema{Required: []string{"organization", "list"}}
+	at("accounts", "parallel").Minimum = "1"
+	at("accounts", "parallel").Maximum = "64"
+	at("accounts", "organization").Required = []string{"role_name"}
+	at("accounts", "organization", "role_name").Pattern = cfgRoleName.String()
+	accountID(at("accounts", "organization", "exclude", "[]"))
+	at("accounts", "organization", "ous", "[]").Pattern = cfgOU.String()
+	at("accounts", "list", "[]").Required = []string{"id"}
+	accountID(at("accounts", "list", "[]", "id"))
+	at("accounts", "list", "[]", "role_arn").Pattern = cfgRoleARN.String()
+
+	at("classes", "[]").Required = []string{"name", "match"}
+	at("classes", "[]", "name").Pattern = cfgClassName.String()
+	at("classes", "[]", "name").Not = &jsonschema.Schema{Const: DefaultClass}
+	one := uint64(1)
+	at("classes", "[]", "match").MinProperties = &one
+	at("classes", "[]", "match", "path_prefix").Pattern = "^/"
+
+	stage := at("rules", "access_key_age", "{}", "[]")
+	stage.Required = []string{"at", "action"}
+	at("rules", "access_key_age", "{}", "[]", "at").Minimum = "1"
+	at("rules", "access_key_age", "{}", "[]", "action").Enum = enum(ActionNotify, ActionDisable, ActionDelete)
+	at("rules", "access_key_age", "{}", "[]", "severity").Enum = severities
+	for rule, actions := range map[string][]string{
+		"access_key_unused": {ActionNotify, ActionDisable},
+		"password_unused":   {ActionNotify, ActionRemovePassword},
+		"mfa_missing":       {ActionNotify},
+		"root_access_key":   {ActionNotify},
+	} {
+		at("rules", rule, "action").Enum = enum(actions...)
+	}
+	for _, rule := range []string{"access_key_unused", "password_expiry", "password_unused", "mfa_missing", "root_access_key"} {
+		at("rules", rule, "severity").Enum = severities
+	}
+	at("rules", "access_key_unused", "after").Minimum = "1"
+	at("rules", "password_unused", "after").Minimum = "1"
+	at("rules", "password_expiry", "warn_before").Minimum = "0"
+	at("rules", "password_expiry", "max_age").Minimum = "0"
+
+	ex := at("exemptions", "[]")
+	ex.Required = []string{"reason"}
+	ex.AnyOf = []*jsonschema.Schema{{Required: []string{"users"}}, {Required: []string{"tags"}}, {Required: []string{"groups"}}}
+	at("exemptions", "[]", "reason").MinLength = &one
+	at("exemptions", "[]", "rules", "[]").Enum = enum(cfgRuleNames...)
+	accountID(at("exemptions", "[]", "accounts", "[]"))
+
+	at("notify", "rate_per_second").Minimum = "0"
+	at("notify", "users", "via").Enum = enum(cfgChannels...)
+	at("notify", "users", "remind_every").Minimum = "1"
+	at("notify", "users", "allowed_domains", "[]").Pattern = cfgDomain.String()
+	at("notify", "admins", "send_when").Enum = enum(SendWhenFindings, SendWhenAlways)
+	at("notify", "admins", "sns_topic_arn").Pattern = optional(cfgSNSTopic.String())
+	at("notify", "admins", "slack_webhook_env").Pattern = optional(cfgEnvName.String())
+
+	at("enforce", "mode").Enum = enum(ModeDryRun, ModeApply)
+	accountID(at("enforce", "allowed_accounts", "[]"))
+	at("enforce", "max_actions_per_run").Minimum = "0"
+	at("enforce", "max_fraction").ExclusiveMinimum = "0"
+	at("enforce", "max_fraction").Maximum = "1"
+	at("enforce", "grace_after_disable").Minimum = "0"
+
+	at("state", "url").Pattern = `^(sqlite://.+|dynamodb://[A-Za-z0-9_.-]{3,255})$`
+
+	if len(missing) > 0 {
+		return fmt.Errorf("no schema for %v", missing)
+	}
+	return nil
+}
+
+// cfgFieldDocs describes each key (TYPE.Field) in the JSON Schema.
+var cfgFieldDocs = map[string]string{
+	"Config.Version":    "Config format version; required, and 1 is the only one.",
+	"Config.Accounts":   "Which accounts to scan. Without organization or list: the caller's own account.",
+	"Config.Classes":    "Named groups of users, each with its own access_key_age stages. First match wins; users no class matches are class \"human\".",
+	"Config.Rules":      "The six rules. Each omitted key keeps its default.",
+	"Config.Exemptions": "Credentials that are not enforced nor mailed to their owners; findings still appear in reports, marked exempt.",
+	"Config.Notify":     "Who is told, and how.",
+	"Config.Enforce":    "Remediation and its guards.",
+	"Config.State":      "Where keywarden remembers what it sent and did.",
+
+	"Accounts.Organization": "Scan every ACTIVE account of the caller's AWS Organization through AssumeRole. Not together with list.",
+	"Accounts.List":         "Scan exactly these accounts. Not together with organization.",
+	"Accounts.Parallel":     "How many accounts are scanned at once (1-64; default 8).",
+
+	"Organization.RoleName": "Name of the role assumed in each member account, e.g. KeywardenAudit.",
+	"Organization.Exclude":  "Account IDs to skip.",
+	"Organization.OUs":      "Only scan accounts under these organizational units or roots (ou-… or r-…), children included.",
+
+	"AccountTarget.ID":         "12-digit AWS account ID.",
+	"AccountTarget.RoleARN":    "Role to assume in that account (omitted: the current credentials).",
+	"AccountTarget.ExternalID": "sts:ExternalId to pass when assuming the role.",
+
+	"Class.Name":  "Class name (letters, digits, - and _), used in rules.access_key_age and in findings; \"human\" is reserved.",
+	"Class.Match": "Which users belong to the class; every criterion given must match.",
+
+	"Match.Tags":       "Tag key to value; every pair must match. \"*\" matches any value of that key.",
+	"Match.PathPrefix": "The user's IAM path starts with this, e.g. /service/.",
+	"Match.Groups":     "The user is in any of these IAM groups.",
+	"Match.Names":      "The user name matches any of these globs (path.Match syntax).",
+
+	"Rules.AccessKeyAge":    "Per class (human or a defined class): stages by the age of an active access key in days. Inactive keys only get the delete stage.",
+	"Rules.AccessKeyUnused": "An active access key not used (never used: since its creation) for `after` days.",
+	"Rules.PasswordExpiry":  "A console password that expires within warn_before days, or has expired.",
+	"Rules.PasswordUnused":  "A console password not used (never used: since it was set) for `after` days.",
+	"Rules.MFAMissing":      "A console password without an MFA device (root included).",
+	"Rules.RootAccessKey":   "The root user has an active access key (told to the admins only).",
+
+	"Stage.At":       "The stage applies when age_days >= at (at >= 1; stages ascend).",
+	"Stage.Action":   "notify, disable or delete; disable never after delete.",
+	"Stage.Severity": "low, medium, high or critical (omitted: medium for notify, high for disable and delete).",
+
+	"UnusedRule.Enabled":  "false turns the rule off.",
+	"UnusedRule.After":    "Days without use before the rule applies (>= 1).",
+	"UnusedRule.Action":   "What to do: notify, or disable (access keys) / remove_password (passwords).",
+	"UnusedRule.Severity": "low, medium, high or critical.",
+
+	"ExpiryRule.Enabled":    "false turns the rule off.",
+	"ExpiryRule.WarnBefore": "A finding when the password has this many days left or fewer (negative: expired).",
+	"ExpiryRule.MaxAge":     "Password lifetime in days when the account policy sets no MaxPasswordAge (0: passwords never expire).",
+	"ExpiryRule.Severity":   "low, medium, high or critical.",
+
+	"FlagRule.Enabled":  "false turns the rule off.",
+	"FlagRule.Action":   "notify only: keywarden never remediates missing MFA or root credentials.",
+	"FlagRule.Severity": "low, medium, high or critical.",
+
+	"Exemption.Users":    "User-name globs (path.Match syntax).",
+	"Exemption.Tags":     "Tag key to value; every pair must match (\"*\": any value).",
+	"Exemption.Groups":   "IAM groups; a member of any is exempt.",
+	"Exemption.Accounts": "Only in these account IDs (omitted: all).",
+	"Exemption.Rules":    "Only for these rules (omitted: all).",
+	"Exemption.Reason":   "Why; required and shown in every report.",
+	"Exemption.Until":    "Last day (inclusive, UTC) the exemption applies, YYYY-MM-DD; afterwards findings say it expired.",
+
+	"Notify.From":          "Sender address; required when users.via is ses or smtp.",
+	"Notify.Users":         "How credential owners are found and reached.",
+	"Notify.Admins":        "The admin digest.",
+	"Notify.RatePerSecond": "At most this many messages per second (0: the channel's own limit).",
+
+	"NotifyUsers.EmailTags":       "Tag keys tried in order for the owner's address.",
+	"NotifyUsers.UsernameIsEmail": "Use the user name as the address when it is one.",
+	"NotifyUsers.AllowedDomains":  "Only mail addresses in these domains (empty: any).",
+	"NotifyUsers.RemindEvery":     "Days before the same stage is told again (>= 1).",
+	"NotifyUsers.Via":             "Channel for owner mail: ses, smtp or outbox.",
+
+	"NotifyAdmin.Emails":          "Addresses that get the admin digest.",
+	"NotifyAdmin.SNSTopicARN":     "Also publish the digest to this SNS topic.",
+	"NotifyAdmin.SlackWebhookEnv": "Name of the environment variable holding a Slack webhook URL (never the URL itself).",
+	"NotifyAdmin.SendWhen":        "findings (only when there are some) or always.",
+
+	"Enforce.Mode":              "dry_run, or apply: act without --apply, in allowed_accounts only.",
+	"Enforce.AllowedAccounts":   "Account IDs where keywarden may act.",
+	"Enforce.MaxActionsPerRun":  "At most this many remediation actions per run (0: no limit).",
+	"Enforce.MaxFraction":       "Never act on more than this fraction of an account's active keys in one run (0 < x <= 1).",
+	"Enforce.GraceAfterDisable": "Days a key stays disabled before keywarden may delete it.",
+
+	"State.URL": "sqlite://PATH or dynamodb://TABLE.",
+}

@@ -1,0 +1,404 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/mail"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Validate checks the config's meaning: known actions and severities,
+// ascending stages, defined classes, well-formed account IDs, ARNs,
+// addresses and URLs, and so on. It returns every problem joined with
+// errors.Join, each a *ConfigError with its key path (File and Line are
+// empty; Parse and Load fill them in).
+func (c *Config) Validate() error {
+	probs := c.cfgProblems()
+	if len(probs) == 0 {
+		return nil
+	}
+	errs := make([]error, len(probs))
+	for i, p := range probs {
+		errs[i] = p
+	}
+	return errors.Join(errs...)
+}
+
+var (
+	cfgAccountID  = regexp.MustCompile(`^[0-9]{12}$`)
+	cfgRoleARN    = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/([\w+=,.@/-]+)$`)
+	cfgRoleName   = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	cfgOU         = regexp.MustCompile(`^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32})$`)
+	cfgClassName  = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	cfgDomain     = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$`)
+	cfgSNSTopic   = regexp.MustCompile(`^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[\w-]{1,256}(\.fifo)?$`)
+	cfgEnvName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	cfgTableName  = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
+	cfgRuleNames  = []string{RuleAccessKeyAge, RuleAccessKeyUnused, RulePasswordExpiry, RulePasswordUnused, RuleMFAMissing, RuleRootAccessKey}
+	cfgSeverities = []string{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+)
+
+// Channels notify.users.via may name.
+var cfgChannels = []string{"ses", "smtp", "outbox"}
+
+// cfgChecker collects problems with their key paths.
+type cfgChecker struct{ probs []*ConfigError }
+
+func (k *cfgChecker) add(p cfgPath, format string, args ...any) {
+	k.probs = append(k.probs, &ConfigError{Path: p.String(), Msg: fmt.Sprintf(format, args...)})
+}
+
+// cfgProblems is Validate's list of problems, without file positions.
+func (c *Config) cfgProblems() []*ConfigError {
+	k := &cfgChecker{}
+	root := cfgPath{}
+	switch c.Version {
+	case CurrentVersion:
+	case 0:
+		k.add(root.key("version"), "required; add `version: %d`", CurrentVersion)
+	default:
+		k.add(root.key("version"), "unsupported config version %d (this keywarden understands %d)", c.Version, CurrentVersion)
+	}
+	k.accounts(&c.Accounts, root.key("accounts"))
+	classes := k.classes(c.Classes, root.key("classes"))
+	k.rules(&c.Rules, classes, root.key("rules"))
+	k.exemptions(c.Exemptions, root.key("exemptions"))
+	k.notify(&c.Notify, root.key("notify"))
+	k.enforce(&c.Enforce, root.key("enforce"))
+	k.state(&c.State, root.key("state"))
+	return k.probs
+}
+
+func (k *cfgChecker) accountID(p cfgPath, id string) {
+	if !cfgAccountID.MatchString(id) {
+		k.add(p, "%q is not an AWS account ID (want 12 digits)", id)
+	}
+}
+
+func (k *cfgChecker) accounts(a *Accounts, p cfgPath) {
+	if a.Organization != nil && len(a.List) > 0 {
+		k.add(p, "organization and list are mutually exclusive; keep one")
+	}
+	if o := a.Organization; o != nil {
+		op := p.key("organization")
+		switch {
+		case o.RoleName == "":
+			k.add(op.key("role_name"), "required (the role keywarden assumes in each account, e.g. KeywardenAudit)")
+		case strings.HasPrefix(o.RoleName, "arn:"):
+			k.add(op.key("role_name"), "want the role's name, not its ARN (%q)", o.RoleName)
+		case !cfgRoleName.MatchString(o.RoleName):
+			k.add(op.key("role_name"), "%q is not an IAM role name", o.RoleName)
+		}
+		for i, id := range o.Exclude {
+			k.accountID(op.key("exclude").idx(i), id)
+		}
+		for i, ou := range o.OUs {
+			if !cfgOU.MatchString(ou) {
+				k.add(op.key("ous").idx(i), "%q is not an organizational unit or root ID (want ou-xxxx-xxxxxxxx or r-xxxx)", ou)
+			}
+		}
+	}
+	seen := map[string]int{}
+	for i, t := range a.List {
+		ip := p.key("list").idx(i)
+		if t.ID == "" {
+			k.add(ip.key("id"), "required")
+		} else {
+			k.accountID(ip.key("id"), t.ID)
+			if first, dup := seen[t.ID]; dup {
+				k.add(ip.key("id"), "duplicate account %s (also accounts.list[%d])", t.ID, first)
+			} else {
+				seen[t.ID] = i
+			}
+		}
+		if t.RoleARN != "" {
+			m := cfgRoleARN.FindStringSubmatch(t.RoleARN)
+			switch {
+			case m == nil:
+				k.add(ip.key("role_arn"), "%q is not an IAM role ARN (want arn:aws:iam::ACCOUNT:role/NAME)", t.RoleARN)
+			case cfgAccountID.MatchString(t.ID) && m[2] != t.ID:
+				k.add(ip.key("role_arn"), "the role is in account %s, not %s", m[2], t.ID)
+			}
+		}
+	}
+	if a.Parallel < 1 || a.Parallel > 64 {
+		k.add(p.key("parallel"), "must be between 1 and 64 (got %d)", a.Parallel)
+	}
+}
+
+// classes checks the class list and returns the names it defines.
+func (k *cfgChecker) classes(cs []Class, p cfgPath) map[string]bool {
+	names := map[string]bool{}
+	first := map[string]int{}
+	for i, c := range cs {
+		cp := p.idx(i)
+		switch {
+		case c.Name == "":
+			k.add(cp.key("name"), "required")
+		case c.Name == DefaultClass:
+			k.add(cp.key("name"), "%q is reserved for users no class matches; pick another name", DefaultClass)
+		case !cfgClassName.MatchString(c.Name):
+			k.add(cp.key("name"), "%q is not a valid class name (use letters, digits, - and _)", c.Name)
+		default:
+			if j, dup := first[c.Name]; dup {
+				k.add(cp.key("name"), "duplicate class %q (first defined at classes[%d])", c.Name, j)
+			} else {
+				first[c.Name] = i
+				names[c.Name] = true
+			}
+		}
+		k.match(&c.Match, cp.key("match"))
+	}
+	return names
+}
+
+func (k *cfgChecker) match(m *Match, p cfgPath) {
+	if len(m.Tags) == 0 && m.PathPrefix == "" && len(m.Groups) == 0 && len(m.Names) == 0 {
+		k.add(p, "needs at least one of tags, path_prefix, groups or names")
+		return
+	}
+	if _, empty := m.Tags[""]; empty {
+		k.add(p.key("tags"), "empty tag key")
+	}
+	if m.PathPrefix != "" && !strings.HasPrefix(m.PathPrefix, "/") {
+		k.add(p.key("path_prefix"), "%q must start with / (IAM paths look like /service/)", m.PathPrefix)
+	}
+	for i, g := range m.Groups {
+		if g == "" {
+			k.add(p.key("groups").idx(i), "empty group name")
+		}
+	}
+	k.globs(m.Names, p.key("names"))
+}
+
+func (k *cfgChecker) globs(gs []string, p cfgPath) {
+	for i, g := range gs {
+		if g == "" {
+			k.add(p.idx(i), "empty name pattern")
+		} else if _, err := path.Match(g, ""); err != nil {
+			k.add(p.idx(i), "bad glob %q: %v", g, err)
+		}
+	}
+}
+
+// cfgWant lists values for "(want a, b or c)".
+func cfgWant(vals ...string) string {
+	if len(vals) == 1 {
+		return vals[0]
+	}
+	return strings.Join(vals[:len(vals)-1], ", ") + " or " + vals[len(vals)-1]
+}
+
+func cfgOneOf(v string, vals ...string) bool { return slices.Contains(vals, v) }
+
+// action checks an action against the allowed ones.
+func (k *cfgChecker) action(p cfgPath, got string, allowed ...string) {
+	switch {
+	case got == "":
+		k.add(p, "required (want %s)", cfgWant(allowed...))
+	case !cfgOneOf(got, allowed...):
+		k.add(p, "unknown action %q (want %s)", got, cfgWant(allowed...))
+	}
+}
+
+// severity accepts "" (the default severity applies).
+func (k *cfgChecker) severity(p cfgPath, got string) {
+	if got != "" && !cfgOneOf(got, cfgSeverities...) {
+		k.add(p, "unknown severity %q (want %s)", got, cfgWant(cfgSeverities...))
+	}
+}
+
+func (k *cfgChecker) rules(r *Rules, classes map[string]bool, p cfgPath) {
+	ap := p.key("access_key_age")
+	known := append([]string{DefaultClass}, slices.Sorted(maps.Keys(classes))...)
+	for _, class := range slices.Sorted(maps.Keys(r.AccessKeyAge)) {
+		cp := ap.key(class)
+		if class != DefaultClass && !classes[class] {
+			hint := " (define it under classes, or use human)"
+			if s := cfgSuggest(class, known, ""); strings.HasPrefix(s, "(did you mean") {
+				hint = " " + s
+			}
+			k.add(cp, "unknown class %q%s", class, hint)
+		}
+		k.stages(r.AccessKeyAge[class], cp)
+	}
+	k.unused(p.key("access_key_unused"), r.AccessKeyUnused, ActionNotify, ActionDisable)
+	if e := r.PasswordExpiry; e != nil {
+		ep := p.key("password_expiry")
+		if e.WarnBefore < 0 {
+			k.add(ep.key("warn_before"), "must be 0 or more (got %d)", e.WarnBefore)
+		}
+		if e.MaxAge < 0 {
+			k.add(ep.key("max_age"), "must be 0 or more (got %d)", e.MaxAge)
+		}
+		k.severity(ep.key("severity"), e.Severity)
+	}
+	k.unused(p.key("password_unused"), r.PasswordUnused, ActionNotify, ActionRemovePassword)
+	if f := r.MFAMissing; f != nil {
+		fp := p.key("mfa_missing")
+		if f.Action != ActionNotify {
+			k.add(fp.key("action"), "only notify is allowed; keywarden cannot add MFA for a user (got %q)", f.Action)
+		}
+		k.severity(fp.key("severity"), f.Severity)
+	}
+	if f := r.RootAccessKey; f != nil {
+		fp := p.key("root_access_key")
+		if f.Action != ActionNotify {
+			k.add(fp.key("action"), "only notify is allowed; the root user's credentials are never remediated (got %q)", f.Action)
+		}
+		k.severity(fp.key("severity"), f.Severity)
+	}
+}
+
+func (k *cfgChecker) stages(st []Stage, p cfgPath) {
+	deleteAt := -1
+	for i, s := range st {
+		sp := p.idx(i)
+		if s.At < 1 {
+			k.add(sp.key("at"), "must be at least 1 (got %d)", s.At)
+		} else if i > 0 && s.At <= st[i-1].At {
+			k.add(sp.key("at"), "stages must ascend: %d is not after the previous stage's %d", s.At, st[i-1].At)
+		}
+		k.action(sp.key("action"), s.Action, ActionNotify, ActionDisable, ActionDelete)
+		if s.Action == ActionDisable && deleteAt >= 0 {
+			k.add(sp.key("action"), "disable after the delete stage at %d days; a deleted key cannot be disabled", deleteAt)
+		}
+		if s.Action == ActionDelete && deleteAt < 0 {
+			deleteAt = s.At
+		}
+		k.severity(sp.key("severity"), s.Severity)
+	}
+}
+
+func (k *cfgChecker) exemptions(es []Exemption, p cfgPath) {
+	for i, e := range es {
+		ep := p.idx(i)
+		if strings.TrimSpace(e.Reason) == "" {
+			k.add(ep.key("reason"), "required; say why the exemption exists (it is shown in every report)")
+		}
+		if len(e.Users) == 0 && len(e.Tags) == 0 && len(e.Groups) == 0 {
+			k.add(ep, "needs at least one of users, tags or groups")
+		}
+		k.globs(e.Users, ep.key("users"))
+		if _, empty := e.Tags[""]; empty {
+			k.add(ep.key("tags"), "empty tag key")
+		}
+		for j, g := range e.Groups {
+			if g == "" {
+				k.add(ep.key("groups").idx(j), "empty group name")
+			}
+		}
+		for j, id := range e.Accounts {
+			k.accountID(ep.key("accounts").idx(j), id)
+		}
+		for j, r := range e.Rules {
+			if !cfgOneOf(r, cfgRuleNames...) {
+				k.add(ep.key("rules").idx(j), "unknown rule %q %s", r, cfgSuggest(r, cfgRuleNames, "rules"))
+			}
+		}
+	}
+}
+
+func (k *cfgChecker) address(p cfgPath, a string) {
+	if _, err := mail.ParseAddress(a); err != nil {
+		k.add(p, "%q is not an email address", a)
+	}
+}
+
+func (k *cfgChecker) notify(n *Notify, p cfgPath) {
+	if n.From != "" {
+		k.address(p.key("from"), n.From)
+	} else if n.Users.Via == "ses" || n.Users.Via == "smtp" {
+		k.add(p.key("from"), "required when notify.users.via is %s", n.Users.Via)
+	}
+	if n.RatePerSecond < 0 {
+		k.add(p.key("rate_per_second"), "must be 0 or more (got %g)", n.RatePerSecond)
+	}
+	up := p.key("users")
+	for i, t := range n.Users.EmailTags {
+		if t == "" {
+			k.add(up.key("email_tags").idx(i), "empty tag key")
+		}
+	}
+	for i, d := range n.Users.AllowedDomains {
+		if !cfgDomain.MatchString(d) {
+			k.add(up.key("allowed_domains").idx(i), "%q is not a domain name (want e.g. example.com)", d)
+		}
+	}
+	if n.Users.RemindEvery < 1 {
+		k.add(up.key("remind_every"), "must be at least 1 (got %d)", n.Users.RemindEvery)
+	}
+	if !cfgOneOf(n.Users.Via, cfgChannels...) {
+		k.add(up.key("via"), "unknown channel %q (want %s)", n.Users.Via, cfgWant(cfgChannels...))
+	}
+	ap := p.key("admins")
+	for i, e := range n.Admins.Emails {
+		k.address(ap.key("emails").idx(i), e)
+	}
+	if t := n.Admins.SNSTopicARN; t != "" && !cfgSNSTopic.MatchString(t) {
+		k.add(ap.key("sns_topic_arn"), "%q is not an SNS topic ARN (want arn:aws:sns:REGION:ACCOUNT:NAME)", t)
+	}
+	if e := n.Admins.SlackWebhookEnv; e != "" && !cfgEnvName.MatchString(e) {
+		if strings.Contains(e, "://") {
+			k.add(ap.key("slack_webhook_env"), "name the environment variable that holds the webhook URL, not the URL itself (secrets never go in the config file)")
+		} else {
+			k.add(ap.key("slack_webhook_env"), "%q is not an environment variable name", e)
+		}
+	}
+	if !cfgOneOf(n.Admins.SendWhen, SendWhenFindings, SendWhenAlways) {
+		k.add(ap.key("send_when"), "unknown value %q (want %s)", n.Admins.SendWhen, cfgWant(SendWhenFindings, SendWhenAlways))
+	}
+}
+
+func (k *cfgChecker) enforce(e *Enforce, p cfgPath) {
+	if !cfgOneOf(e.Mode, ModeDryRun, ModeApply) {
+		k.add(p.key("mode"), "unknown mode %q (want %s)", e.Mode, cfgWant(ModeDryRun, ModeApply))
+	}
+	for i, id := range e.AllowedAccounts {
+		k.accountID(p.key("allowed_accounts").idx(i), id)
+	}
+	if e.MaxActionsPerRun < 0 {
+		k.add(p.key("max_actions_per_run"), "must be 0 or more (got %d)", e.MaxActionsPerRun)
+	}
+	if !(e.MaxFraction > 0 && e.MaxFraction <= 1) {
+		k.add(p.key("max_fraction"), "must be more than 0 and at most 1 (got %g)", e.MaxFraction)
+	}
+	if e.GraceAfterDisable < 0 {
+		k.add(p.key("grace_after_disable"), "must be 0 or more (got %d)", e.GraceAfterDisable)
+	}
+}
+
+func (k *cfgChecker) state(s *State, p cfgPath) {
+	up := p.key("url")
+	const want = "want sqlite://PATH or dynamodb://TABLE"
+	switch {
+	case s.URL == "":
+		k.add(up, "required (%s)", want)
+	case strings.HasPrefix(s.URL, "sqlite://"):
+		if strings.TrimPrefix(s.URL, "sqlite://") == "" {
+			k.add(up, "sqlite:// needs a file path, e.g. sqlite://keywarden.db")
+		}
+	case strings.HasPrefix(s.URL, "dynamodb://"):
+		if t := strings.TrimPrefix(s.URL, "dynamodb://"); !cfgTableName.MatchString(t) {
+			k.add(up, "%q is not a DynamoDB table name (3-255 letters, digits, _ . -)", t)
+		}
+	default:
+		k.add(up, "%q is not a state URL (%s)", s.URL, want)
+	}
+}
+
+// unused checks an access_key_unused or password_unused rule at p.
+func (k *cfgChecker) unused(p cfgPath, u *UnusedRule, actions ...string) {
+	if u == nil {
+		return
+	}
+	if u.After < 1 {
+		k.add(p.key("after"), "must be at least 1 (got %d)", u.After)
+	}
+	k.action(p.key("action"), u.Action, actions...)
+	k.severity(p.key("severity"), u.Severity)
+}

@@ -1,0 +1,90 @@
+package policy
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestValidateDefault(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Errorf("Default().Validate() = %v; want nil", err)
+	}
+}
+
+// TestValidateWithoutFile checks Validate on configs built in code: the
+// errors carry the key path but no file or line.
+func TestValidateWithoutFile(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		want   string
+	}{
+		{"zero version", func(c *Config) { c.Version = 0 }, "version: required; add `version: 1`"},
+		{"future version", func(c *Config) { c.Version = 3 }, "version: unsupported config version 3 (this keywarden understands 1)"},
+		{"missing stage action", func(c *Config) { c.Rules.AccessKeyAge["machine"][1].Action = "" },
+			"rules.access_key_age.machine[1].action: required (want notify, disable or delete)"},
+		{"nil rules are allowed", func(c *Config) { c.Rules = Rules{} }, ""},
+		{"stage without severity is allowed", func(c *Config) { c.Rules.AccessKeyAge["human"][0].Severity = "" }, ""},
+		{"class name that needs quoting in the path", func(c *Config) {
+			c.Rules.AccessKeyAge["svc.bots"] = []Stage{{At: 1, Action: ActionNotify}}
+		}, `rules.access_key_age["svc.bots"]: unknown class "svc.bots" (define it under classes, or use human)`},
+		{"unused action missing", func(c *Config) { c.Rules.PasswordUnused.Action = "" },
+			"rules.password_unused.action: required (want notify or remove_password)"},
+		{"several, in order", func(c *Config) {
+			c.Accounts.Parallel = 0
+			c.Enforce.Mode = ""
+			c.State.URL = ""
+		}, "accounts.parallel: must be between 1 and 64 (got 0)\n" +
+			`enforce.mode: unknown mode "" (want dry_run or apply)` + "\n" +
+			"state.url: required (want sqlite://PATH or dynamodb://TABLE)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.mutate(c)
+			err := c.Validate()
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Fatalf("Validate() = %q; want %q", got, tt.want)
+			}
+			if err == nil {
+				return
+			}
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				var ce *ConfigError
+				if !errors.As(e, &ce) {
+					t.Fatalf("Validate() error %v is %T; want *ConfigError", e, e)
+				}
+				if ce.File != "" || ce.Line != 0 || ce.Path == "" {
+					t.Errorf("Validate() error %#v: want a Path and no File or Line", ce)
+				}
+			}
+		})
+	}
+}
+
+// TestValidateEveryBadValueOfZeroConfig lists what an empty Config lacks:
+// everything Default() fills in.
+func TestValidateZeroConfig(t *testing.T) {
+	err := (&Config{}).Validate()
+	if err == nil {
+		t.Fatal("Config{}.Validate() = nil; want errors")
+	}
+	want := []string{
+		"version: required; add `version: 1`",
+		"accounts.parallel: must be between 1 and 64 (got 0)",
+		"notify.users.remind_every: must be at least 1 (got 0)",
+		`notify.users.via: unknown channel "" (want ses, smtp or outbox)`,
+		`notify.admins.send_when: unknown value "" (want findings or always)`,
+		`enforce.mode: unknown mode "" (want dry_run or apply)`,
+		"enforce.max_fraction: must be more than 0 and at most 1 (got 0)",
+		"state.url: required (want sqlite://PATH or dynamodb://TABLE)",
+	}
+	if got := err.Error(); got != strings.Join(want, "\n") {
+		t.Errorf("Config{}.Validate() =\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+}
