@@ -1,0 +1,85 @@
+package report
+
+import (
+	"encoding/csv"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// csvHeader names the CSV columns, one row per finding.
+var csvHeader = []string{
+	"id", "account", "account_alias", "user", "class", "credential", "key_id", "slot",
+	"rule", "age_days", "days_left", "stage_at", "action", "severity", "next_stage_on",
+	"exempt", "exempt_reason", "recipients", "reason",
+}
+
+// renderCSV writes a header row and one row per finding. Text cells are
+// guarded against formula injection (see csvText); numbers are written as
+// numbers; unset values (days_left, next_stage_on, slot 0) are empty cells;
+// recipients are joined with ";". Accounts that failed have no rows: the
+// JSON, table and Markdown formats show them.
+func renderCSV(w io.Writer, r *Report, _ Options) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return err
+	}
+	aliases := accountAliases(r)
+	row := make([]string, len(csvHeader))
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		row = row[:0]
+		slot, daysLeft, next := "", "", ""
+		if f.Slot != 0 {
+			slot = strconv.Itoa(f.Slot)
+		}
+		if f.DaysLeft != nil {
+			daysLeft = strconv.Itoa(*f.DaysLeft)
+		}
+		if f.NextStageOn != nil {
+			next = f.NextStageOn.String()
+		}
+		row = append(row,
+			csvText(f.ID),
+			csvText(f.Account),
+			csvText(findingAlias(f, aliases)),
+			csvText(f.User),
+			csvText(f.Class),
+			csvText(f.Credential),
+			csvText(f.KeyID),
+			slot,
+			csvText(f.Rule),
+			strconv.Itoa(f.AgeDays),
+			daysLeft,
+			strconv.Itoa(f.StageAt),
+			csvText(f.Action),
+			csvText(f.Severity),
+			next,
+			strconv.FormatBool(f.Exempt),
+			csvText(f.ExemptReason),
+			csvText(strings.Join(f.Recipients, ";")),
+			csvText(f.Reason),
+		)
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvText guards a text cell against CSV (formula) injection as OWASP
+// recommends: a cell that starts with = + - @ TAB or CR gets a leading
+// single quote, so a spreadsheet shows it as text instead of evaluating it.
+// IAM user names may start with =, + and @, and tags and aliases are free
+// text. Quoting of commas, quotes and newlines is left to encoding/csv.
+func csvText(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
+}

@@ -1,0 +1,144 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+// renderMarkdown writes a GitHub-flavoured Markdown report for a ticket or a
+// chat message: a heading, a summary line, an accounts table and a findings
+// table ("No findings." when there are none). Every cell that can hold
+// user-controlled text goes through mdCell.
+func renderMarkdown(w io.Writer, r *Report, _ Options) error {
+	ew := &errWriter{w: w}
+	ew.printf("# keywarden report\n\n")
+	ew.printf("As of %s (generated %s).\n\n", jsonTime(r.AsOf).Format(time.RFC3339), jsonTime(r.GeneratedAt).Format(time.RFC3339))
+
+	accounts := plural(len(r.Accounts), "account", "accounts")
+	if failed := len(failedAccounts(r)); failed > 0 {
+		accounts += fmt.Sprintf(" (%d failed)", failed)
+	}
+	ew.printf("**%s · %s**\n\n", accounts, summaryLine(r))
+
+	if len(r.Accounts) > 0 {
+		ew.printf("## Accounts\n\n")
+		ew.printf("| Account | Alias | Status | Users | Keys | API calls | Error |\n")
+		ew.printf("| --- | --- | --- | ---: | ---: | ---: | --- |\n")
+		for _, a := range r.Accounts {
+			ew.printf("| %s | %s | %s | %d | %d | %d | %s |\n",
+				mdCell(a.ID), mdCell(a.Alias), mdCell(a.Status), a.Users, a.AccessKeys, a.APICalls, mdCell(a.Error))
+		}
+		ew.printf("\n")
+	}
+
+	ew.printf("## Findings\n\n")
+	if len(r.Findings) == 0 {
+		ew.printf("No findings.\n")
+		return ew.err
+	}
+	aliases := accountAliases(r)
+	ew.printf("| Severity | Account | User | Credential | Rule | Age (days) | Action | Next stage | Reason |\n")
+	ew.printf("| --- | --- | --- | --- | --- | ---: | --- | --- | --- |\n")
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		account := f.Account
+		if alias := findingAlias(f, aliases); alias != "" {
+			account += " (" + alias + ")"
+		}
+		action, reason := f.Action, f.Reason
+		if f.Exempt {
+			action = "exempt"
+			reason += " (exempt: " + f.ExemptReason + ")"
+		}
+		ew.printf("| %s | %s | %s | %s | %s | %d | %s | %s | %s |\n",
+			mdCell(f.Severity), mdCell(account), mdCell(f.User), mdCell(mdCredential(f)),
+			mdCell(f.Rule), f.AgeDays, mdCell(action), mdCell(nextStage(f)), mdCell(reason))
+	}
+	return ew.err
+}
+
+// mdCredential is credentialLabel with the whole key ID: a ticket has room,
+// and the reader may search for it.
+func mdCredential(f *policy.Finding) string {
+	if f.Credential == policy.CredentialAccessKey && f.KeyID != "" {
+		s := "key"
+		if f.Slot > 0 {
+			s += " " + strconv.Itoa(f.Slot)
+		}
+		return s + " " + f.KeyID
+	}
+	return credentialLabel(f)
+}
+
+// nextStage is the finding's next stage date, or "-" when there is none.
+func nextStage(f *policy.Finding) string {
+	if f.NextStageOn == nil {
+		return "-"
+	}
+	return f.NextStageOn.String()
+}
+
+// mdCell escapes text for a Markdown table cell. Line breaks become spaces;
+// | [ ] ` and \ are backslash-escaped (so a cell can neither end the cell
+// nor start code or a link); < > & become entities (no raw HTML, no
+// autolinks); other control characters become U+FFFD as in cleanText.
+// Emphasis characters (* _ ~) are left alone: at worst they change the
+// look of the text, and escaping them would garble user names in plain
+// text views.
+func mdCell(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for _, c := range cleanNewlines(s) {
+		switch c {
+		case '\\', '|', '`', '[', ']':
+			b.WriteByte('\\')
+			b.WriteRune(c)
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '&':
+			b.WriteString("&amp;")
+		default:
+			if isUnsafeRune(c) {
+				c = unicode.ReplacementChar
+			}
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// cleanNewlines turns CR LF, LF and CR into single spaces.
+func cleanNewlines(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+}
+
+// errWriter keeps the first write error so a renderer can check once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err != nil {
+		return
+	}
+	_, e.err = fmt.Fprintf(e.w, format, args...)
+}
+
+func (e *errWriter) write(s string) {
+	if e.err != nil {
+		return
+	}
+	_, e.err = io.WriteString(e.w, s)
+}

@@ -1,0 +1,243 @@
+package report
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// Hostile user names: user-controlled strings must not drive a terminal,
+// break a Markdown table or run as a spreadsheet formula.
+const (
+	userHTMLPipe = "<script>alert(1)</script>|=cmd"
+	userANSI     = "eve\x1b[31m"
+	userFormula  = "=1+2"
+)
+
+func intp(n int) *int { return &n }
+
+func datep(s string) *policy.Date {
+	d, err := policy.ParseDate(s)
+	if err != nil {
+		panic(err)
+	}
+	return &d
+}
+
+// sampleReport is the fixed report every golden file renders: two accounts
+// (one failed), a finding for every rule, two keys of one user, an exempt
+// key and hostile user names.
+func sampleReport() *Report {
+	generated := time.Date(2026, 11, 23, 8, 5, 0, 0, time.UTC)
+	asOf := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	accounts := []Account{
+		{
+			ID: "222222222222", Alias: "staging", Status: StatusError, APICalls: 1,
+			Error: "assume role arn:aws:iam::222222222222:role/KeywardenAudit: operation error STS: AssumeRole, " +
+				"https response error StatusCode: 403, RequestID: 0f1e2d3c, api error AccessDenied: User: " +
+				"arn:aws:iam::111111111111:user/keywarden is not authorized to perform: sts:AssumeRole",
+		},
+		{ID: "111111111111", Alias: "prod-main", Status: StatusOK, Users: 120, AccessKeys: 150, APICalls: 7},
+	}
+	created := time.Date(2026, 8, 24, 10, 0, 0, 0, time.UTC)
+	findings := []policy.Finding{
+		{
+			ID: "3f9c1a7be2d04c11", Account: "111111111111", AccountAlias: "prod-main", User: "alice", Class: "human",
+			Credential: policy.CredentialAccessKey, KeyID: "AKIAIOSFODNN7EXAMPLE", Slot: 1,
+			Rule: policy.RuleAccessKeyAge, AgeDays: 91, StageAt: 90, Action: policy.ActionDelete, Severity: policy.SeverityHigh,
+			Recipients: []string{"alice@example.com"}, Reason: "access key 1 is 91 days old (delete at 90)",
+			KeyCreatedAt: created,
+		},
+		{
+			ID: "8b2e4d6f10a3c5e7", Account: "111111111111", AccountAlias: "prod-main", User: "alice", Class: "human",
+			Credential: policy.CredentialAccessKey, KeyID: "AKIAI44QH8DHBEXAMPLE", Slot: 2,
+			Rule: policy.RuleAccessKeyUnused, AgeDays: 50, StageAt: 45, Action: policy.ActionNotify, Severity: policy.SeverityMedium,
+			Recipients: []string{"alice@example.com"}, Reason: "access key 2 not used for 50 days (limit 45)",
+		},
+		{
+			ID: "c0ffee0012345678", Account: "111111111111", User: "build-bot", Class: "machine",
+			Credential: policy.CredentialAccessKey, KeyID: "AKIAJ7Q2EXAMPLEBUILD", Slot: 1,
+			Rule: policy.RuleAccessKeyAge, AgeDays: 85, StageAt: 80, Action: policy.ActionNotify, Severity: policy.SeverityHigh,
+			NextStageOn: datep("2026-11-28"), Reason: "access key 1 is 85 days old (next stage at 90 days)",
+		},
+		{
+			ID: "d15ab1ed00c1e9ac", Account: "111111111111", User: "ci-legacy", Class: "machine",
+			Credential: policy.CredentialAccessKey, KeyID: "AKIAZZLEGACY00000001", Slot: 1,
+			Rule: policy.RuleAccessKeyAge, AgeDays: 400, StageAt: 90, Action: policy.ActionNotify, Severity: policy.SeverityCritical,
+			Exempt: true, ExemptReason: "vendor rotates on 2027-01-31", Reason: "access key 1 is 400 days old (limit 90)",
+		},
+		{
+			ID: "e7e7e7e7a1b2c3d4", Account: "111111111111", User: userHTMLPipe, Class: "human",
+			Credential: policy.CredentialPassword, Rule: policy.RulePasswordExpiry, AgeDays: 93, DaysLeft: intp(-3),
+			Action: policy.ActionNotify, Severity: policy.SeverityHigh, Recipients: []string{"ops@example.com", "sec@example.com"},
+			Reason: "console password expired 3 days ago (max age 90)",
+		},
+		{
+			ID: "0a0b0c0d0e0f1011", Account: "111111111111", User: userANSI, Class: "human",
+			Credential: policy.CredentialMFA, Rule: policy.RuleMFAMissing,
+			Action: policy.ActionNotify, Severity: policy.SeverityHigh, Reason: "console password without MFA",
+		},
+		{
+			ID: "1234abcd5678ef90", Account: "111111111111", User: userFormula, Class: "human",
+			Credential: policy.CredentialPassword, Rule: policy.RulePasswordUnused, AgeDays: 120, StageAt: 90,
+			Action: policy.ActionNotify, Severity: policy.SeverityLow, Reason: "console password not used for 120 days (limit 90)",
+		},
+		{
+			ID: "9999aaaabbbbcccc", Account: "111111111111", User: "<root_account>", Class: "root",
+			Credential: policy.CredentialRoot, Slot: 1, Rule: policy.RuleRootAccessKey, AgeDays: 700,
+			Action: policy.ActionNotify, Severity: policy.SeverityCritical, Reason: "root has an active access key (key 1, 700 days old)",
+		},
+	}
+	return New(generated, asOf, accounts, findings)
+}
+
+func emptyReport() *Report {
+	at := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	return New(at, at, []Account{{ID: "111111111111", Status: StatusOK, Users: 3, APICalls: 6}}, nil)
+}
+
+// render renders r or fails the test.
+func render(t testing.TB, r *Report, format string, o Options) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Render(&b, r, format, o); err != nil {
+		t.Fatalf("Render(%s) = %v; want nil", format, err)
+	}
+	return b.String()
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/report -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs (-want +got; go test ./internal/report -update rewrites it):\n%s", path, diff)
+	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	tests := []struct {
+		file   string
+		report *Report
+		format string
+		opts   Options
+	}{
+		{"sample.json.golden", sampleReport(), FormatJSON, Options{}},
+		{"sample.csv.golden", sampleReport(), FormatCSV, Options{}},
+		{"sample.md.golden", sampleReport(), FormatMarkdown, Options{}},
+		{"sample.table80.golden", sampleReport(), FormatTable, Options{}},
+		{"sample.table140.golden", sampleReport(), FormatTable, Options{Width: 140}},
+		{"sample.table80-color.golden", sampleReport(), FormatTable, Options{Width: 80, Color: true}},
+		{"empty.json.golden", emptyReport(), FormatJSON, Options{}},
+		{"empty.csv.golden", emptyReport(), FormatCSV, Options{}},
+		{"empty.md.golden", emptyReport(), FormatMarkdown, Options{}},
+		{"empty.table.golden", emptyReport(), FormatTable, Options{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			golden(t, tt.file, render(t, tt.report, tt.format, tt.opts))
+		})
+	}
+}
+
+func TestFormats(t *testing.T) {
+	want := []string{"table", "json", "csv", "markdown"}
+	if got := Formats(); !cmp.Equal(got, want) {
+		t.Errorf("Formats() = %q; want %q", got, want)
+	}
+	for _, f := range Formats() {
+		if err := Render(&bytes.Buffer{}, sampleReport(), f, Options{}); err != nil {
+			t.Errorf("Render(%s) = %v; want nil for every listed format", f, err)
+		}
+	}
+}
+
+func TestRenderUnknownFormat(t *testing.T) {
+	var b bytes.Buffer
+	err := Render(&b, sampleReport(), "xml", Options{})
+	want := `unknown report format "xml": want one of table, json, csv, markdown`
+	if err == nil || err.Error() != want {
+		t.Errorf("Render(xml) = %v; want %s", err, want)
+	}
+	if b.Len() != 0 {
+		t.Errorf("Render(xml) wrote %q; want nothing", b.String())
+	}
+}
+
+func TestRenderNilReport(t *testing.T) {
+	if err := Render(&bytes.Buffer{}, nil, FormatJSON, Options{}); err == nil {
+		t.Error("Render(nil report) = nil; want an error")
+	}
+}
+
+type failingWriter struct{ err error }
+
+func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
+
+func TestRenderWriteError(t *testing.T) {
+	broken := errors.New("disk full")
+	for _, f := range Formats() {
+		t.Run(f, func(t *testing.T) {
+			err := Render(failingWriter{broken}, sampleReport(), f, Options{})
+			if !errors.Is(err, broken) {
+				t.Fatalf("Render(%s) to a failing writer = %v; want it to wrap %v", f, err, broken)
+			}
+			if want := "write " + f + " report: "; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("Render(%s) error = %q; want prefix %q", f, err, want)
+			}
+		})
+	}
+}
+
+// bigReport has n findings over two accounts, for benchmarks and the table
+// width check.
+func bigReport(n int) *Report {
+	base := sampleReport()
+	fs := make([]policy.Finding, 0, n)
+	for i := range n {
+		f := base.Findings[i%len(base.Findings)]
+		f.ID = fmt.Sprintf("%016x", i)
+		f.User = fmt.Sprintf("%s-%d", f.User, i)
+		f.Account = []string{"111111111111", "333333333333"}[i%2]
+		fs = append(fs, f)
+	}
+	return New(base.GeneratedAt, base.AsOf, append(base.Accounts,
+		Account{ID: "333333333333", Alias: "a-very-long-account-alias-that-a-team-chose-years-ago", Status: StatusOK, Users: 2500, AccessKeys: 3100, APICalls: 12}), fs)
+}
+
+func BenchmarkRender(b *testing.B) {
+	r := bigReport(5000)
+	for _, f := range Formats() {
+		b.Run(f, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := Render(io.Discard, r, f, Options{Width: 120}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
