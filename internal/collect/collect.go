@@ -1,0 +1,387 @@
+package collect
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/keywarden/keywarden/internal/inventory"
+)
+
+// IAM is the part of the IAM API the collector calls; *iam.Client satisfies
+// it.
+type IAM interface {
+	GenerateCredentialReport(ctx context.Context, in *iam.GenerateCredentialReportInput, optFns ...func(*iam.Options)) (*iam.GenerateCredentialReportOutput, error)
+	GetCredentialReport(ctx context.Context, in *iam.GetCredentialReportInput, optFns ...func(*iam.Options)) (*iam.GetCredentialReportOutput, error)
+	GetAccountAuthorizationDetails(ctx context.Context, in *iam.GetAccountAuthorizationDetailsInput, optFns ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error)
+	GetAccountPasswordPolicy(ctx context.Context, in *iam.GetAccountPasswordPolicyInput, optFns ...func(*iam.Options)) (*iam.GetAccountPasswordPolicyOutput, error)
+	ListAccountAliases(ctx context.Context, in *iam.ListAccountAliasesInput, optFns ...func(*iam.Options)) (*iam.ListAccountAliasesOutput, error)
+	ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
+}
+
+// STS is the part of the STS API the collector calls; *sts.Client satisfies
+// it.
+type STS interface {
+	GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+}
+
+var (
+	_ IAM = (*iam.Client)(nil)
+	_ STS = (*sts.Client)(nil)
+)
+
+// Defaults for the zero values of Collector's fields.
+const (
+	DefaultKeyLookupParallel = 8
+	DefaultPollInitial       = time.Second
+	DefaultPollMax           = 15 * time.Second
+	DefaultMaxWait           = 5 * time.Minute
+)
+
+// gaadPageSize is the MaxItems of each GetAccountAuthorizationDetails page:
+// the API's maximum.
+const gaadPageSize = 1000
+
+// maxRegenerations bounds how often a missing or expired report is
+// generated again before the collector gives up.
+const maxRegenerations = 3
+
+// CredentialsHint is what the error of a failed credentials check tells the
+// user to do next.
+const CredentialsHint = "configure AWS credentials (AWS_PROFILE, `aws sso login`, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or scan a downloaded report offline with --credential-report FILE"
+
+// Collector reads one account's IAM users and credentials over the IAM API,
+// at the fewest calls: 6 + ceil(users/1000) for a Snapshot, plus one
+// ListAccessKeys per user passed to ResolveKeyIDs.
+type Collector struct {
+	IAM    IAM
+	STS    STS
+	Logger *slog.Logger // nil: discard
+	// KeyLookupParallel bounds concurrent ListAccessKeys calls
+	// (default DefaultKeyLookupParallel).
+	KeyLookupParallel int
+	// PollInitial and PollMax bound the exponential backoff, with jitter,
+	// between polls while the credential report is generated (defaults
+	// DefaultPollInitial and DefaultPollMax).
+	PollInitial, PollMax time.Duration
+	// MaxWait bounds the wait for the credential report (default
+	// DefaultMaxWait).
+	MaxWait time.Duration
+}
+
+// CredentialsError is returned when the caller's AWS credentials could not
+// be used at all. Its message keeps the SDK's and adds what to do next.
+type CredentialsError struct{ Err error }
+
+func (e *CredentialsError) Error() string {
+	return fmt.Sprintf("check AWS credentials: %v; %s", e.Err, CredentialsHint)
+}
+
+// Unwrap returns the SDK's error.
+func (e *CredentialsError) Unwrap() error { return e.Err }
+
+func (c *Collector) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}
+
+// Snapshot reads the account: caller identity, credential report, users'
+// tags, groups and paths, password policy and alias. Access key IDs are left
+// empty; ResolveKeyIDs fills them for the users that need them.
+func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
+	log := c.logger()
+	id, err := c.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		if isCredentialsError(err) {
+			return nil, &CredentialsError{Err: err}
+		}
+		return nil, fmt.Errorf("check AWS credentials: %w", err)
+	}
+	snap := &inventory.Snapshot{AccountID: aws.ToString(id.Account)}
+	log = log.With("account", snap.AccountID)
+
+	out, err := c.credentialReport(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := inventory.ParseCredentialReport(bytes.NewReader(out.Content))
+	if err != nil {
+		return nil, fmt.Errorf("parse credential report of account %s: %w", snap.AccountID, err)
+	}
+	if rep.AccountID != "" && rep.AccountID != snap.AccountID {
+		log.Warn("credential report is of another account", "report_account", rep.AccountID)
+	}
+	snap.ReportGeneratedAt = aws.ToTime(out.GeneratedTime).UTC()
+	snap.Root = rep.Root
+
+	// An account with no users needs no GAAD call.
+	if len(rep.Users) > 0 {
+		if snap.Users, err = c.joinUserDetails(ctx, log, rep.Users); err != nil {
+			return nil, err
+		}
+	}
+
+	if snap.PasswordPolicy, err = c.passwordPolicy(ctx); err != nil {
+		return nil, err
+	}
+	snap.PasswordPolicyKnown = true
+
+	aliases, err := c.IAM.ListAccountAliases(ctx, &iam.ListAccountAliasesInput{})
+	switch {
+	case isAccessDenied(err):
+		log.Warn("cannot read the account alias; continuing without it", "error", err)
+	case err != nil:
+		return nil, fmt.Errorf("list account aliases: %w", err)
+	case len(aliases.AccountAliases) > 0:
+		snap.AccountAlias = aliases.AccountAliases[0]
+	}
+	return snap, nil
+}
+
+// credentialReport generates the credential report and gets it, waiting
+// (with backoff) while AWS builds it and generating it again when it is
+// missing or expired.
+func (c *Collector) credentialReport(ctx context.Context, log *slog.Logger) (*iam.GetCredentialReportOutput, error) {
+	maxWait := orDefault(c.MaxWait, DefaultMaxWait)
+	ctx, cancel := context.WithTimeoutCause(ctx, maxWait, fmt.Errorf("credential report not ready after %s", maxWait))
+	defer cancel()
+
+	b := c.newBackoff()
+	for generation := 0; ; generation++ {
+		if err := c.generateReport(ctx, log, b); err != nil {
+			return nil, fmt.Errorf("generate credential report: %w", err)
+		}
+		b.reset()
+		for {
+			out, err := c.IAM.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+			switch {
+			case err == nil:
+				return out, nil
+			case isNotReady(err):
+				log.Debug("credential report in progress", "error", err)
+				if err := b.wait(ctx); err != nil {
+					return nil, fmt.Errorf("get credential report: %w", err)
+				}
+				continue
+			case isNotPresent(err) || isExpired(err):
+				if generation >= maxRegenerations {
+					return nil, fmt.Errorf("get credential report (generated %d times): %w", generation+1, err)
+				}
+				log.Debug("credential report missing or expired; generating it again", "error", err)
+			default:
+				return nil, fmt.Errorf("get credential report: %w", err)
+			}
+			break
+		}
+	}
+}
+
+// generateReport calls GenerateCredentialReport until the report is
+// COMPLETE.
+func (c *Collector) generateReport(ctx context.Context, log *slog.Logger, b *backoff) error {
+	for {
+		out, err := c.IAM.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+		switch {
+		case err == nil && out.State == types.ReportStateTypeComplete:
+			return nil
+		case err == nil:
+			log.Debug("credential report being generated", "state", out.State)
+		case isLimitExceeded(err) || isNotReady(err):
+			log.Debug("credential report generation throttled; backing off", "error", err)
+		default:
+			return err
+		}
+		if err := b.wait(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// joinUserDetails adds each report user's tags, groups and path from
+// GetAccountAuthorizationDetails. Users no longer there were deleted since
+// the report and are dropped; users created after it are not in the report
+// and are ignored.
+func (c *Collector) joinUserDetails(ctx context.Context, log *slog.Logger, users []inventory.User) ([]inventory.User, error) {
+	details := make(map[string]types.UserDetail, len(users))
+	p := iam.NewGetAccountAuthorizationDetailsPaginator(c.IAM, &iam.GetAccountAuthorizationDetailsInput{
+		Filter:   []types.EntityType{types.EntityTypeUser},
+		MaxItems: aws.Int32(gaadPageSize),
+	})
+	for page := 1; p.HasMorePages(); page++ {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("get account authorization details (page %d): %w", page, err)
+		}
+		for _, d := range out.UserDetailList {
+			details[aws.ToString(d.UserName)] = d
+		}
+	}
+
+	joined := make([]inventory.User, 0, len(users))
+	for _, u := range users {
+		d, ok := details[u.Name]
+		if !ok {
+			log.Debug("user in the credential report is gone (deleted since the report); dropping it", "user", u.Name)
+			continue
+		}
+		if p := aws.ToString(d.Path); p != "" {
+			u.Path = p
+		}
+		if u.Path == "" {
+			u.Path = "/"
+		}
+		if len(d.Tags) > 0 {
+			u.Tags = make(map[string]string, len(d.Tags))
+			for _, t := range d.Tags {
+				u.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+		}
+		if len(d.GroupList) > 0 {
+			u.Groups = slices.Sorted(slices.Values(d.GroupList))
+		}
+		joined = append(joined, u)
+	}
+	slices.SortFunc(joined, func(a, b inventory.User) int { return strings.Compare(a.Name, b.Name) })
+	return joined, nil
+}
+
+// passwordPolicy reads the account password policy; nil when the account
+// has none.
+func (c *Collector) passwordPolicy(ctx context.Context) (*inventory.PasswordPolicy, error) {
+	out, err := c.IAM.GetAccountPasswordPolicy(ctx, &iam.GetAccountPasswordPolicyInput{})
+	var noSuch *types.NoSuchEntityException
+	switch {
+	case errors.As(err, &noSuch):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("get account password policy: %w", err)
+	case out.PasswordPolicy == nil:
+		return nil, nil
+	}
+	pp := &inventory.PasswordPolicy{HardExpiry: aws.ToBool(out.PasswordPolicy.HardExpiry)}
+	if age := aws.ToInt32(out.PasswordPolicy.MaxPasswordAge); age > 0 {
+		pp.MaxPasswordAge = int(age)
+	}
+	return pp, nil
+}
+
+// orDefault returns v, or def when v is not positive.
+func orDefault[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// backoff is a context-aware exponential backoff with jitter.
+type backoff struct {
+	initial, max, next time.Duration
+}
+
+func (c *Collector) newBackoff() *backoff {
+	initial := orDefault(c.PollInitial, DefaultPollInitial)
+	b := &backoff{initial: initial, max: max(orDefault(c.PollMax, DefaultPollMax), initial)}
+	b.reset()
+	return b
+}
+
+func (b *backoff) reset() { b.next = b.initial }
+
+// wait sleeps between half and all of the current interval ("equal
+// jitter"), then doubles it up to max. It returns early with the context's
+// cause when ctx is done.
+func (b *backoff) wait(ctx context.Context) error {
+	d := b.next/2 + rand.N(b.next/2+1)
+	b.next = min(2*b.next, b.max)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
+
+// errorCode is the AWS error code of err, "" when it is not an API error.
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func isNotReady(err error) bool {
+	var e *types.CredentialReportNotReadyException
+	return errors.As(err, &e) || errorCode(err) == "ReportInProgress"
+}
+
+func isNotPresent(err error) bool {
+	var e *types.CredentialReportNotPresentException
+	return errors.As(err, &e) || errorCode(err) == "ReportNotPresent"
+}
+
+func isExpired(err error) bool {
+	var e *types.CredentialReportExpiredException
+	return errors.As(err, &e) || errorCode(err) == "ReportExpired"
+}
+
+func isLimitExceeded(err error) bool {
+	var le *types.LimitExceededException
+	var rle *types.ReportGenerationLimitExceededException
+	return errors.As(err, &le) || errors.As(err, &rle) || errorCode(err) == "LimitExceeded"
+}
+
+func isAccessDenied(err error) bool {
+	switch errorCode(err) {
+	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
+		return true
+	}
+	return false
+}
+
+// credentialErrorCodes are the codes AWS answers when the request's
+// credentials are wrong, expired or missing.
+var credentialErrorCodes = map[string]bool{
+	"InvalidClientTokenId":        true,
+	"SignatureDoesNotMatch":       true,
+	"ExpiredToken":                true,
+	"ExpiredTokenException":       true,
+	"InvalidAccessKeyId":          true,
+	"UnrecognizedClientException": true,
+	"IncompleteSignature":         true,
+	"MissingAuthenticationToken":  true,
+	"AuthFailure":                 true,
+	"InvalidToken":                true,
+}
+
+// isCredentialsError reports whether err says the credentials could not be
+// found or were refused.
+func isCredentialsError(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if code := errorCode(err); code != "" {
+		return credentialErrorCodes[code]
+	}
+	// The SDK's own failure to find credentials is a wrapped error
+	// ("get identity: get credentials: failed to refresh cached
+	// credentials, no EC2 IMDS role found, …").
+	msg := err.Error()
+	return strings.Contains(msg, "get identity") || strings.Contains(msg, "credentials")
+}

@@ -1,0 +1,327 @@
+package testenv
+
+import (
+	"context"
+	"encoding/csv"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+func TestMain(m *testing.M) { Main(m) }
+
+// daysSince is the whole days from t to now.
+func daysSince(t time.Time) int { return int(time.Since(t) / (24 * time.Hour)) }
+
+func TestSetClockBackdatesAccessKey(t *testing.T) {
+	m := Moto(t)
+	ctx := context.Background()
+	client := iam.NewFromConfig(m.Config(t))
+	if _, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("old")}); err != nil {
+		t.Fatal(err)
+	}
+	m.SetClock(t, "-100d")
+	if _, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("old")}); err != nil {
+		t.Fatal(err)
+	}
+	m.SetClock(t, "+0")
+	if _, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("old")}); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("old")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ages []int
+	for _, k := range out.AccessKeyMetadata {
+		ages = append(ages, daysSince(aws.ToTime(k.CreateDate)))
+	}
+	slices.Sort(ages)
+	// A day boundary may pass between creating and reading.
+	if len(ages) != 2 || ages[0] > 1 || ages[1] < 99 || ages[1] > 101 {
+		t.Errorf("ages of keys created at +0 and -100d = %v days; want [0 100]", ages)
+	}
+}
+
+func TestMotoResetsBetweenTests(t *testing.T) {
+	for i := range 2 {
+		m := Moto(t)
+		client := iam.NewFromConfig(m.Config(t))
+		out, err := client.ListUsers(context.Background(), &iam.ListUsersInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Users) != 0 {
+			t.Fatalf("round %d: ListUsers after Moto = %d users; want 0 (reset)", i, len(out.Users))
+		}
+		m.SetClock(t, "-10d")
+		if _, err := client.CreateUser(context.Background(), &iam.CreateUserInput{UserName: aws.String("u")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The second Moto call put the clock back at +0.
+	m := Moto(t)
+	client := iam.NewFromConfig(m.Config(t))
+	out, err := client.CreateUser(context.Background(), &iam.CreateUserInput{UserName: aws.String("now")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := daysSince(aws.ToTime(out.User.CreateDate)); d != 0 {
+		t.Errorf("user created after Moto is %d days old; want 0 (clock reset to +0)", d)
+	}
+}
+
+func TestSeed(t *testing.T) {
+	m := Moto(t)
+	ctx := context.Background()
+	users := []SeedUser{
+		{
+			Name: "alice", Path: "/people/", Tags: map[string]string{"Email": "alice@example.com"}, Groups: []string{"devs", "admins"},
+			Keys:            []SeedKey{{AgeDays: 30, LastUsedDaysAgo: 2}, {AgeDays: 120, LastUsedDaysAgo: -1, Inactive: true}},
+			PasswordAgeDays: 200, PasswordLastUsedDaysAgo: 10, MFA: true,
+		},
+		{
+			Name: "ci-bot", Tags: map[string]string{"UserType": "machine"}, Groups: []string{"devs"},
+			Keys:            []SeedKey{{AgeDays: 95, LastUsedDaysAgo: 95}},
+			PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1, CreatedDaysAgo: 300,
+		},
+		{Name: "newbie", PasswordAgeDays: 0, PasswordLastUsedDaysAgo: -1},
+	}
+	ids := m.Seed(t, users)
+
+	client := iam.NewFromConfig(m.Config(t))
+	for _, u := range users {
+		if len(ids[u.Name]) != len(u.Keys) {
+			t.Fatalf("Seed returned %d key IDs for %s; want %d", len(ids[u.Name]), u.Name, len(u.Keys))
+		}
+		listed, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(u.Name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range u.Keys {
+			id := ids[u.Name][i]
+			j := slices.IndexFunc(listed.AccessKeyMetadata, func(k types.AccessKeyMetadata) bool { return aws.ToString(k.AccessKeyId) == id })
+			if j < 0 {
+				t.Fatalf("key %d of %s (%s) not listed by ListAccessKeys", i+1, u.Name, id)
+			}
+			k := listed.AccessKeyMetadata[j]
+			if got := daysSince(aws.ToTime(k.CreateDate)); got != want.AgeDays {
+				t.Errorf("%s key %d: %d days old; want %d", u.Name, i+1, got, want.AgeDays)
+			}
+			wantStatus := types.StatusTypeActive
+			if want.Inactive {
+				wantStatus = types.StatusTypeInactive
+			}
+			if k.Status != wantStatus {
+				t.Errorf("%s key %d: status %s; want %s", u.Name, i+1, k.Status, wantStatus)
+			}
+			used, err := client.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(id)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lastUsed := used.AccessKeyLastUsed.LastUsedDate
+			switch {
+			case want.LastUsedDaysAgo < 0 && lastUsed != nil:
+				t.Errorf("%s key %d: last used %v; want never", u.Name, i+1, *lastUsed)
+			case want.LastUsedDaysAgo >= 0 && lastUsed == nil:
+				t.Errorf("%s key %d: never used; want %d days ago", u.Name, i+1, want.LastUsedDaysAgo)
+			case want.LastUsedDaysAgo >= 0 && daysSince(*lastUsed) != want.LastUsedDaysAgo:
+				t.Errorf("%s key %d: last used %d days ago; want %d", u.Name, i+1, daysSince(*lastUsed), want.LastUsedDaysAgo)
+			}
+		}
+	}
+
+	// Tags, groups and path, as GetAccountAuthorizationDetails shows them.
+	gaad, err := client.GetAccountAuthorizationDetails(ctx, &iam.GetAccountAuthorizationDetailsInput{Filter: []types.EntityType{types.EntityTypeUser}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	details := map[string]types.UserDetail{}
+	for _, d := range gaad.UserDetailList {
+		details[aws.ToString(d.UserName)] = d
+	}
+	alice := details["alice"]
+	if aws.ToString(alice.Path) != "/people/" {
+		t.Errorf("alice's path = %q; want /people/", aws.ToString(alice.Path))
+	}
+	if g := slices.Sorted(slices.Values(alice.GroupList)); !slices.Equal(g, []string{"admins", "devs"}) {
+		t.Errorf("alice's groups = %v; want [admins devs]", g)
+	}
+	if len(alice.Tags) != 1 || aws.ToString(alice.Tags[0].Key) != "Email" || aws.ToString(alice.Tags[0].Value) != "alice@example.com" {
+		t.Errorf("alice's tags = %v; want Email=alice@example.com", alice.Tags)
+	}
+	if d := daysSince(aws.ToTime(details["ci-bot"].CreateDate)); d != 300 {
+		t.Errorf("ci-bot created %d days ago; want 300", d)
+	}
+
+	// Password dates and MFA, as the credential report shows them.
+	rows := credentialReport(t, client)
+	a := rows["alice"]
+	if a["password_enabled"] != "true" || a["mfa_active"] != "true" {
+		t.Errorf("alice: password_enabled=%s mfa_active=%s; want true true", a["password_enabled"], a["mfa_active"])
+	}
+	for col, want := range map[string]int{"password_last_changed": 200, "password_last_used": 10, "access_key_1_last_rotated": 120, "access_key_2_last_rotated": 30} {
+		ts, err := time.Parse(time.RFC3339, a[col])
+		if err != nil {
+			t.Errorf("alice's %s = %q: %v", col, a[col], err)
+			continue
+		}
+		if got := daysSince(ts); got != want {
+			t.Errorf("alice's %s is %d days ago; want %d", col, got, want)
+		}
+	}
+	if got := rows["newbie"]["password_last_used"]; got != "no_information" {
+		t.Errorf("newbie's password_last_used = %q; want no_information (never used)", got)
+	}
+	if got := rows["ci-bot"]["password_enabled"]; got != "false" {
+		t.Errorf("ci-bot's password_enabled = %q; want false", got)
+	}
+}
+
+// credentialReport returns moto's report rows by user name and column.
+func credentialReport(t *testing.T, client *iam.Client) map[string]map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(strings.NewReader(string(out.Content))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]map[string]string{}
+	for _, r := range recs[1:] {
+		row := map[string]string{}
+		for i, col := range recs[0] {
+			row[col] = r[i]
+		}
+		rows[r[0]] = row
+	}
+	return rows
+}
+
+func TestConfigWithKeyMarksKeyUsed(t *testing.T) {
+	m := Moto(t)
+	ctx := context.Background()
+	client := iam.NewFromConfig(m.Config(t))
+	if _, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("signer")}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("signer")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(key.AccessKey.AccessKeyId)
+	me, err := sts.NewFromConfig(m.ConfigWithKey(t, id, aws.ToString(key.AccessKey.SecretAccessKey))).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := aws.ToString(me.Arn), "arn:aws:iam::"+AccountID+":user/signer"; got != want {
+		t.Errorf("GetCallerIdentity with signer's key: ARN %s; want %s", got, want)
+	}
+	used, err := client.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used.AccessKeyLastUsed.LastUsedDate == nil {
+		t.Errorf("GetAccessKeyLastUsed(%s) after signing with it: never used; want used", id)
+	}
+}
+
+func TestEnv(t *testing.T) {
+	m := &MotoServer{URL: "http://127.0.0.1:5"}
+	env := map[string]string{}
+	for _, kv := range m.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for k, want := range map[string]string{
+		"AWS_ENDPOINT_URL":            "http://127.0.0.1:5",
+		"AWS_ACCESS_KEY_ID":           "testing",
+		"AWS_SECRET_ACCESS_KEY":       "testing",
+		"AWS_REGION":                  "us-east-1",
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_CONFIG_FILE":             os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+		"AWS_PROFILE":                 "",
+	} {
+		if got, ok := env[k]; !ok || got != want {
+			t.Errorf("Env()[%s] = %q (set: %v); want %q", k, got, ok, want)
+		}
+	}
+}
+
+func TestSetClockRejectsBadOffset(t *testing.T) {
+	m := &MotoServer{clockFile: t.TempDir() + "/clock"}
+	for _, bad := range []string{"", "100d", "yesterday"} {
+		if err := m.writeClock(bad); err == nil {
+			t.Errorf("writeClock(%q) = nil; want an error", bad)
+		}
+	}
+	if err := m.writeClock("-3d"); err != nil {
+		t.Fatalf("writeClock(-3d) = %v", err)
+	}
+	if b, _ := os.ReadFile(m.clockFile); string(b) != "-3d\n" {
+		t.Errorf("clock file after writeClock(-3d) = %q; want \"-3d\\n\"", b)
+	}
+}
+
+func TestSeedEvents(t *testing.T) {
+	ev, err := seedEvents([]SeedUser{
+		{Name: "a", PasswordAgeDays: -1, Keys: []SeedKey{{AgeDays: 10, LastUsedDaysAgo: 5}, {AgeDays: 40, LastUsedDaysAgo: -1}}},
+		{Name: "b", PasswordAgeDays: 20, PasswordLastUsedDaysAgo: 3},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type step struct {
+		days int
+		kind seedKind
+		user int
+	}
+	var got []step
+	for _, e := range ev {
+		got = append(got, step{e.daysAgo, e.kind, e.user})
+	}
+	want := []step{
+		{40, evCreateUser, 0}, // raised to the oldest key
+		{40, evCreateKeys, 0},
+		{20, evCreateUser, 1}, // the password's age
+		{10, evCreateKeys, 0},
+		{5, evUseKeys, 0},
+		{3, evUsePassword, 1},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("seedEvents = %v; want %v", got, want)
+	}
+
+	for _, tc := range []struct {
+		name string
+		u    SeedUser
+		want string
+	}{
+		{"used before created", SeedUser{Name: "x", PasswordAgeDays: -1, Keys: []SeedKey{{AgeDays: 1, LastUsedDaysAgo: 2}}}, "before it was created"},
+		{"created differs from password", SeedUser{Name: "x", PasswordAgeDays: 5, CreatedDaysAgo: 9}, "password_last_changed"},
+		{"key older than password", SeedUser{Name: "x", PasswordAgeDays: 5, Keys: []SeedKey{{AgeDays: 9}}}, "older than the user's password"},
+		{"three keys", SeedUser{Name: "x", PasswordAgeDays: -1, Keys: make([]SeedKey, 3)}, "IAM allows 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := seedEvents([]SeedUser{tc.u})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("seedEvents(%+v) = %v; want an error containing %q", tc.u, err, tc.want)
+			}
+		})
+	}
+}
