@@ -24,6 +24,10 @@ type Report struct {
 	Accounts    []Account        `json:"accounts"`
 	Findings    []policy.Finding `json:"findings"`
 	Summary     Summary          `json:"summary"`
+	// Inventory describes every credential scanned, flagged or not (what
+	// the HTML report's charts need). Optional: nil for a report built
+	// without snapshots, and then absent from the JSON.
+	Inventory *Inventory `json:"inventory,omitempty"`
 }
 
 // Account is one scanned account.

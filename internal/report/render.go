@@ -27,6 +27,9 @@ type Options struct {
 	// Color adds ANSI colors to the table (severity, failed accounts). The
 	// caller sets it only when writing to a terminal that wants colors.
 	Color bool
+	// Region is the AWS region ASFF findings name (ProductArn, resources);
+	// empty means ASFFDefaultRegion.
+	Region string
 }
 
 // renderer writes one format to a buffered writer; Render flushes it.
@@ -41,6 +44,8 @@ var formats = []struct {
 	{FormatJSON, renderJSON},
 	{FormatCSV, renderCSV},
 	{FormatMarkdown, renderMarkdown},
+	{FormatHTML, renderHTML},
+	{FormatASFF, renderASFF},
 }
 
 // Formats lists the formats this build renders, in --help order.

@@ -101,7 +101,23 @@ func sampleReport() *Report {
 			Action: policy.ActionNotify, Severity: policy.SeverityCritical, Reason: "root has an active access key (key 1, 700 days old)",
 		},
 	}
-	return New(generated, asOf, accounts, findings)
+	r := New(generated, asOf, accounts, findings)
+	r.Inventory = sampleInventory()
+	return r
+}
+
+// sampleInventory is the key-age inventory of sampleReport: the default
+// stages and active keys of every age band, one far past the last stage.
+func sampleInventory() *Inventory {
+	return &Inventory{
+		ActiveKeyAges: []KeyAgeCount{
+			{Class: "human", AgeDays: 3, Keys: 40}, {Class: "human", AgeDays: 25, Keys: 31}, {Class: "human", AgeDays: 50, Keys: 22},
+			{Class: "human", AgeDays: 72, Keys: 9}, {Class: "human", AgeDays: 91, Keys: 1}, {Class: "machine", AgeDays: 12, Keys: 18},
+			{Class: "machine", AgeDays: 85, Keys: 1}, {Class: "machine", AgeDays: 400, Keys: 1},
+		},
+		InactiveKeys: 4,
+		KeyAgeStages: policy.Default().Rules.AccessKeyAge,
+	}
 }
 
 func emptyReport() *Report {
@@ -155,6 +171,10 @@ func TestRenderGolden(t *testing.T) {
 		{"empty.csv.golden", emptyReport(), FormatCSV, Options{}},
 		{"empty.md.golden", emptyReport(), FormatMarkdown, Options{}},
 		{"empty.table.golden", emptyReport(), FormatTable, Options{}},
+		{"sample.html.golden", sampleReport(), FormatHTML, Options{}},
+		{"empty.html.golden", emptyReport(), FormatHTML, Options{}},
+		{"sample.asff.golden", sampleReport(), FormatASFF, Options{Region: "eu-west-1"}},
+		{"empty.asff.golden", emptyReport(), FormatASFF, Options{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -164,7 +184,7 @@ func TestRenderGolden(t *testing.T) {
 }
 
 func TestFormats(t *testing.T) {
-	want := []string{"table", "json", "csv", "markdown"}
+	want := []string{"table", "json", "csv", "markdown", "html", "asff"}
 	if got := Formats(); !cmp.Equal(got, want) {
 		t.Errorf("Formats() = %q; want %q", got, want)
 	}
@@ -178,7 +198,7 @@ func TestFormats(t *testing.T) {
 func TestRenderUnknownFormat(t *testing.T) {
 	var b bytes.Buffer
 	err := Render(&b, sampleReport(), "xml", Options{})
-	want := `unknown report format "xml": want one of table, json, csv, markdown`
+	want := `unknown report format "xml": want one of table, json, csv, markdown, html, asff`
 	if err == nil || err.Error() != want {
 		t.Errorf("Render(xml) = %v; want %s", err, want)
 	}

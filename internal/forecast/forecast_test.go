@@ -1,0 +1,374 @@
+package forecast
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	ical "github.com/arran4/golang-ical"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keywarden/keywarden/internal/inventory"
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+var (
+	asOf      = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	generated = time.Date(2026, 11, 23, 8, 5, 0, 0, time.UTC)
+)
+
+func at(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// hostileName is a user name with iCalendar and terminal metacharacters.
+const hostileName = "mallory, the; \\admin\nEND:VEVENT"
+
+// testConfig is the default policy plus an exemption that ends inside the
+// window.
+func testConfig() *policy.Config {
+	cfg := policy.Default()
+	until, _ := policy.ParseDate("2026-12-01")
+	cfg.Exemptions = []policy.Exemption{{Users: []string{"vendor"}, Reason: "vendor rotates", Until: &until}}
+	return cfg
+}
+
+// testSnapshots are two accounts with credentials whose stage dates are
+// known (see TestForecastKnownKeys).
+func testSnapshots() []*inventory.Snapshot {
+	a := &inventory.Snapshot{
+		AccountID: "111111111111", AccountAlias: "prod",
+		Users: []inventory.User{
+			{Name: "alice", CreatedAt: at("2026-01-01T00:00:00Z"), AccessKeys: []inventory.AccessKey{
+				{Slot: 1, ID: "AKIAALICE00000000001", Active: true, CreatedAt: at("2026-09-20T12:00:00Z"), LastUsedAt: at("2026-11-01T00:00:00Z")},
+			}},
+			{Name: "bot", CreatedAt: at("2026-01-01T00:00:00Z"), Tags: map[string]string{"UserType": "machine"}, AccessKeys: []inventory.AccessKey{
+				// 90 days old exactly at as_of: at its last stage already.
+				{Slot: 1, Active: true, CreatedAt: at("2026-08-25T08:00:00Z"), LastUsedAt: at("2026-11-22T00:00:00Z")},
+			}},
+			{Name: "pat", CreatedAt: at("2026-01-01T00:00:00Z"), PasswordEnabled: true,
+				PasswordLastChanged: at("2026-09-10T09:00:00Z"), PasswordLastUsed: at("2026-11-20T00:00:00Z")},
+			{Name: "vendor", CreatedAt: at("2025-01-01T00:00:00Z"), AccessKeys: []inventory.AccessKey{
+				{Slot: 1, Active: true, CreatedAt: at("2026-08-01T00:00:00Z"), LastUsedAt: at("2026-11-22T00:00:00Z")},
+			}},
+			{Name: hostileName, CreatedAt: at("2026-01-01T00:00:00Z"), AccessKeys: []inventory.AccessKey{
+				{Slot: 1, Active: true, CreatedAt: at("2026-10-01T06:00:00Z"), LastUsedAt: at("2026-11-22T00:00:00Z")},
+			}},
+			{Name: "fresh", CreatedAt: at("2026-11-01T00:00:00Z"), AccessKeys: []inventory.AccessKey{
+				{Slot: 1, Active: true, CreatedAt: at("2026-11-01T00:00:00Z"), LastUsedAt: at("2026-11-22T00:00:00Z")},
+			}},
+		},
+		PasswordPolicyKnown: false,
+	}
+	b := &inventory.Snapshot{
+		AccountID: "222222222222", PasswordPolicyKnown: true, PasswordPolicy: &inventory.PasswordPolicy{MaxPasswordAge: 60},
+		Users: []inventory.User{
+			{Name: "pp", CreatedAt: at("2026-01-01T00:00:00Z"), PasswordEnabled: true, MFAActive: true,
+				PasswordLastChanged: at("2026-10-01T00:00:00Z"), PasswordLastUsed: at("2026-11-22T00:00:00Z")},
+		},
+		Root: &inventory.User{Name: inventory.RootUserName, PasswordEnabled: true, MFAActive: true,
+			PasswordLastUsed: at("2026-11-22T00:00:00Z"), AccessKeys: []inventory.AccessKey{
+				{Slot: 1, Active: true, CreatedAt: at("2025-01-01T00:00:00Z")},
+			}},
+	}
+	return []*inventory.Snapshot{a, b}
+}
+
+func testForecast() *Forecast {
+	return New(testSnapshots(), testConfig(), generated, asOf, 30)
+}
+
+// TestForecastKnownKeys: the exact instants and stages of every event.
+func TestForecastKnownKeys(t *testing.T) {
+	type ev struct {
+		at, account, user, rule  string
+		stage                    int
+		action, severity, change string
+		exempt                   bool
+	}
+	want := []ev{
+		// pat's password (offline: max_age 90, warn 14): warned at 76 days.
+		{"2026-11-25T09:00:00Z", "111111111111", "pat", "password_expiry", 76, "notify", "medium", "new", false},
+		// alice's key: 70 days after 2026-09-20T12:00.
+		{"2026-11-29T12:00:00Z", "111111111111", "alice", "access_key_age", 70, "notify", "medium", "new", false},
+		// pp's password: the account policy's 60 days.
+		{"2026-11-30T00:00:00Z", "222222222222", "pp", "password_expiry", 60, "notify", "high", "stage", false},
+		// vendor's exemption covers 2026-12-01 and ends at midnight after.
+		{"2026-12-02T00:00:00Z", "111111111111", "vendor", "access_key_age", 90, "delete", "high", "exemption_ends", false},
+		{"2026-12-09T09:00:00Z", "111111111111", "pat", "password_expiry", 90, "notify", "high", "stage", false},
+		{"2026-12-09T12:00:00Z", "111111111111", "alice", "access_key_age", 80, "disable", "high", "stage", false},
+		{"2026-12-10T06:00:00Z", "111111111111", hostileName, "access_key_age", 70, "notify", "medium", "new", false},
+		// alice's key was last used 2026-11-01: unused for 45 days.
+		{"2026-12-16T00:00:00Z", "111111111111", "alice", "access_key_unused", 45, "notify", "medium", "new", false},
+		{"2026-12-19T12:00:00Z", "111111111111", "alice", "access_key_age", 90, "delete", "high", "stage", false},
+		{"2026-12-20T06:00:00Z", "111111111111", hostileName, "access_key_age", 80, "disable", "high", "stage", false},
+	}
+	fc := testForecast()
+	var got []ev
+	for _, e := range fc.Events {
+		got = append(got, ev{e.At.Format(time.RFC3339), e.Account, e.User, e.Rule, e.StageAt, e.Action, e.Severity, e.Change, e.Exempt})
+	}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(ev{})); diff != "" {
+		t.Errorf("New() events differ (-want +got):\n%s", diff)
+	}
+	if fc.Until != at("2026-12-23T08:00:00Z") {
+		t.Errorf("Until = %s; want as_of + 30 days", fc.Until)
+	}
+	for _, e := range fc.Events {
+		if e.On.String() != e.At.Format("2006-01-02") {
+			t.Errorf("event %s %s: On = %s; want At's UTC day", e.User, e.Rule, e.On)
+		}
+		if e.User == "alice" && e.KeyID != "AKIAALICE00000000001" {
+			t.Errorf("alice's event key ID = %q; want the snapshot's", e.KeyID)
+		}
+	}
+}
+
+// TestForecastNextStageOnAgrees: an event's day is the next_stage_on that
+// Evaluate gives the finding the day before.
+func TestForecastNextStageOnAgrees(t *testing.T) {
+	fc := testForecast()
+	snaps := testSnapshots()
+	for _, e := range fc.Events {
+		if e.Change != ChangeStage || e.Rule != policy.RuleAccessKeyAge {
+			continue
+		}
+		before := findingsAt(snaps, testConfig(), e.At.Add(-time.Second))
+		f, ok := before[e.FindingID]
+		if !ok || f.NextStageOn == nil || f.NextStageOn.String() != e.On.String() {
+			t.Errorf("%s %s: Evaluate a second before says next_stage_on %v; want %s", e.User, e.Rule, f.NextStageOn, e.On)
+		}
+	}
+}
+
+func findingsAt(snaps []*inventory.Snapshot, cfg *policy.Config, t time.Time) map[string]policy.Finding {
+	m := map[string]policy.Finding{}
+	for _, s := range snaps {
+		for _, f := range policy.Evaluate(s, cfg, t) {
+			m[f.ID] = f
+		}
+	}
+	return m
+}
+
+// TestForecastEqualsSteppingEvaluate replays the events over the stages at
+// as_of and compares the result with Evaluate over the whole snapshots,
+// every hour of the window and a nanosecond either side of every event.
+func TestForecastEqualsSteppingEvaluate(t *testing.T) {
+	cfg, snaps := testConfig(), testSnapshots()
+	fc := New(snaps, cfg, generated, asOf, 30)
+	stages := func(m map[string]policy.Finding) map[string]stage {
+		out := map[string]stage{}
+		for id, f := range m {
+			out[id] = stageOf(&f)
+		}
+		return out
+	}
+	start := stages(findingsAt(snaps, cfg, asOf))
+	replay := func(t time.Time) map[string]stage {
+		s := maps.Clone(start)
+		for _, e := range fc.Events {
+			if !e.At.After(t) {
+				s[e.FindingID] = stage{e.StageAt, e.Action, e.Severity, e.Exempt}
+			}
+		}
+		return s
+	}
+	var instants []time.Time
+	for h := 0; h <= 30*24; h++ {
+		instants = append(instants, asOf.Add(time.Duration(h)*time.Hour))
+	}
+	for _, e := range fc.Events {
+		instants = append(instants, e.At.Add(-time.Nanosecond), e.At, e.At.Add(time.Nanosecond))
+	}
+	for _, at := range instants {
+		want := stages(findingsAt(snaps, cfg, at))
+		if diff := cmp.Diff(want, replay(at), cmp.AllowUnexported(stage{})); diff != "" {
+			t.Fatalf("at %s the forecast differs from Evaluate (-evaluate +forecast):\n%s", at.Format(time.RFC3339Nano), diff)
+		}
+	}
+}
+
+func TestForecastWindow(t *testing.T) {
+	for _, tt := range []struct {
+		days int
+		want int
+	}{{0, 0}, {2, 0}, {3, 1}, {7, 3}, {30, 10}} {
+		if got := len(New(testSnapshots(), testConfig(), generated, asOf, tt.days).Events); got != tt.want {
+			t.Errorf("New(days=%d) = %d events; want %d", tt.days, got, tt.want)
+		}
+	}
+	if fc := New(nil, nil, generated, asOf, 30); fc.Events == nil || len(fc.Events) != 0 {
+		t.Errorf("New(no config) = %+v; want no events, not nil", fc.Events)
+	}
+}
+
+func renderString(t *testing.T, fc *Forecast, format string) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Render(&b, fc, format); err != nil {
+		t.Fatalf("Render(%s) = %v", format, err)
+	}
+	return b.String()
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/forecast -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs (-want +got; go test ./internal/forecast -update rewrites it):\n%s", path, diff)
+	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	empty := New(nil, testConfig(), generated, asOf, 30)
+	for _, tt := range []struct {
+		file   string
+		fc     *Forecast
+		format string
+	}{
+		{"forecast.table.golden", testForecast(), FormatTable},
+		{"forecast.json.golden", testForecast(), FormatJSON},
+		{"forecast.ics.golden", testForecast(), FormatICS},
+		{"empty.table.golden", empty, FormatTable},
+		{"empty.json.golden", empty, FormatJSON},
+		{"empty.ics.golden", empty, FormatICS},
+	} {
+		t.Run(tt.file, func(t *testing.T) { golden(t, tt.file, renderString(t, tt.fc, tt.format)) })
+	}
+}
+
+// TestICSParsesBack: the calendar parses with an iCalendar parser into one
+// all-day event per forecast event, with stable UIDs, the right days and
+// the hostile user name intact.
+func TestICSParsesBack(t *testing.T) {
+	fc := testForecast()
+	out := renderString(t, fc, FormatICS)
+	for i, line := range strings.Split(strings.TrimSuffix(out, "\r\n"), "\r\n") {
+		if strings.Contains(line, "\n") || len(line) > 75 {
+			t.Errorf("line %d is %d octets or has a bare LF: %q; want CRLF lines of at most 75 octets", i+1, len(line), line)
+		}
+	}
+	cal, err := ical.ParseCalendar(strings.NewReader(out))
+	if err != nil {
+		t.Fatalf("ParseCalendar = %v", err)
+	}
+	events := cal.Events()
+	if len(events) != len(fc.Events) {
+		t.Fatalf("parsed %d events; want %d", len(events), len(fc.Events))
+	}
+	seen := map[string]bool{}
+	for i, ev := range events {
+		e := fc.Events[i]
+		if got := ev.Id(); got != EventUID(&e) || seen[got] {
+			t.Errorf("event %d UID = %q; want unique %q", i, got, EventUID(&e))
+		}
+		seen[ev.Id()] = true
+		start, err := ev.GetAllDayStartAt()
+		if err != nil || start.Format("2006-01-02") != e.On.String() {
+			t.Errorf("event %d DTSTART = %v (%v); want %s", i, start, err, e.On)
+		}
+		end, err := ev.GetAllDayEndAt()
+		if err != nil || end.Format("2006-01-02") != e.On.AddDate(0, 0, 1).Format("2006-01-02") {
+			t.Errorf("event %d DTEND = %v (%v); want the day after", i, end, err)
+		}
+		if got := ev.GetProperty(ical.ComponentPropertySummary).Value; got != Summary(&e) {
+			t.Errorf("event %d SUMMARY = %q; want %q", i, got, Summary(&e))
+		}
+		var cats []string
+		for _, p := range ev.GetProperties(ical.ComponentPropertyCategories) {
+			cats = append(cats, p.Value)
+		}
+		if want := []string{"keywarden", e.Rule, e.Severity}; !slices.Equal(cats, want) {
+			t.Errorf("event %d CATEGORIES = %q; want %q", i, cats, want)
+		}
+	}
+	hostile := fc.Events[slices.IndexFunc(fc.Events, func(e Event) bool { return e.User == hostileName })]
+	want := "keywarden: notify access key 1 of mallory, the; \\admin\uFFFDEND:VEVENT (70 days old)"
+	if got := Summary(&hostile); got != want {
+		t.Errorf("Summary(hostile) = %q; want %q", got, want)
+	}
+	if strings.Count(out, "\r\nEND:VEVENT\r\n") != len(fc.Events) {
+		t.Errorf("the calendar has %d END:VEVENT lines; want %d (a user name must not end an event)", strings.Count(out, "\r\nEND:VEVENT\r\n"), len(fc.Events))
+	}
+}
+
+func TestJSONDecodes(t *testing.T) {
+	fc := testForecast()
+	var got Forecast
+	dec := json.NewDecoder(strings.NewReader(renderString(t, fc, FormatJSON)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("decode the JSON forecast: %v", err)
+	}
+	if diff := cmp.Diff(fc, &got); diff != "" {
+		t.Errorf("JSON forecast decoded differs (-want +got):\n%s", diff)
+	}
+	if got.Schema != "keywarden.forecast/v1" {
+		t.Errorf("schema = %q", got.Schema)
+	}
+}
+
+func TestTableCleansText(t *testing.T) {
+	out := renderString(t, testForecast(), FormatTable)
+	if strings.Contains(out, "\\admin\nEND") {
+		t.Error("the table prints a user name's line break")
+	}
+	if !strings.HasPrefix(out, "Forecast from 2026-11-23T08:00:00Z to 2026-12-23T08:00:00Z (30 days): 10 stage changes\n") {
+		t.Errorf("table heading = %q", strings.SplitN(out, "\n", 2)[0])
+	}
+}
+
+func TestRenderUnknownFormat(t *testing.T) {
+	err := Render(&bytes.Buffer{}, testForecast(), "xml")
+	if err == nil || err.Error() != `unknown forecast format "xml": want one of table, json, ics` {
+		t.Errorf("Render(xml) = %v", err)
+	}
+}
+
+// BenchmarkForecast: 5000 users with two keys and a password each, 90 days.
+func BenchmarkForecast(b *testing.B) {
+	snap := &inventory.Snapshot{AccountID: "111111111111"}
+	for i := range 5000 {
+		created := asOf.Add(-time.Duration(i%120)*24*time.Hour - time.Duration(i)*time.Minute)
+		snap.Users = append(snap.Users, inventory.User{
+			Name: fmt.Sprintf("user%05d", i), CreatedAt: created, PasswordEnabled: i%3 == 0, PasswordLastChanged: created,
+			AccessKeys: []inventory.AccessKey{
+				{Slot: 1, Active: true, CreatedAt: created, LastUsedAt: created.Add(24 * time.Hour)},
+				{Slot: 2, Active: true, CreatedAt: created.Add(10 * 24 * time.Hour)},
+			},
+		})
+	}
+	cfg := policy.Default()
+	b.ReportAllocs()
+	for b.Loop() {
+		New([]*inventory.Snapshot{snap}, cfg, generated, asOf, 90)
+	}
+}

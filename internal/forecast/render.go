@@ -1,0 +1,188 @@
+package forecast
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	ical "github.com/arran4/golang-ical"
+
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+// Forecast formats, as --format spells them.
+const (
+	FormatTable = "table"
+	FormatJSON  = "json"
+	FormatICS   = "ics"
+)
+
+// Formats lists the formats in --help order.
+func Formats() []string { return []string{FormatTable, FormatJSON, FormatICS} }
+
+// Render writes fc to w in format.
+func Render(w io.Writer, fc *Forecast, format string) error {
+	if fc == nil {
+		return errors.New("render forecast: no forecast")
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var err error
+	switch format {
+	case FormatTable:
+		err = renderTable(bw, fc)
+	case FormatJSON:
+		err = renderJSON(bw, fc)
+	case FormatICS:
+		err = renderICS(bw, fc)
+	default:
+		return fmt.Errorf("unknown forecast format %q: want one of %s", format, strings.Join(Formats(), ", "))
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("write %s forecast: %w", format, err)
+	}
+	return nil
+}
+
+// renderJSON writes the keywarden.forecast/v1 document: two-space indent,
+// times in RFC 3339 UTC to the second, events always an array.
+func renderJSON(w io.Writer, fc *Forecast) error {
+	out := *fc
+	out.Schema = Schema
+	out.GeneratedAt = fc.GeneratedAt.UTC().Truncate(time.Second)
+	out.AsOf = fc.AsOf.UTC().Truncate(time.Second)
+	out.Until = fc.Until.UTC().Truncate(time.Second)
+	if out.Events == nil {
+		out.Events = []Event{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(&out)
+}
+
+// renderTable writes one line per event under a heading; user-controlled
+// text has its control characters replaced.
+func renderTable(w io.Writer, fc *Forecast) error {
+	head := fmt.Sprintf("Forecast from %s to %s (%d days): %s\n", fc.AsOf.Format(time.RFC3339), fc.Until.Format(time.RFC3339),
+		fc.Days, plural(len(fc.Events), "stage change", "stage changes"))
+	if _, err := io.WriteString(w, head); err != nil {
+		return err
+	}
+	if len(fc.Events) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nDATE\tACCOUNT\tUSER\tCREDENTIAL\tRULE\tSTAGE\tACTION\tSEVERITY\tCHANGE")
+	for _, e := range fc.Events {
+		stage := "-"
+		if e.StageAt > 0 {
+			stage = fmt.Sprintf("%d d", e.StageAt)
+		}
+		change := e.Change
+		if e.Exempt {
+			change += " (exempt)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.On, clean(e.Account), clean(e.User), credential(&e),
+			e.Rule, stage, e.Action, e.Severity, change)
+	}
+	return tw.Flush()
+}
+
+// renderICS writes an iCalendar (RFC 5545) calendar with one all-day event
+// per stage change. UIDs are stable (finding, rule, stage), so a calendar
+// that subscribes to the file updates events rather than duplicating them.
+func renderICS(w io.Writer, fc *Forecast) error {
+	cal := ical.NewCalendarFor("keywarden")
+	cal.SetMethod(ical.MethodPublish)
+	cal.SetXWRCalName("keywarden forecast")
+	cal.SetXWRCalDesc(fmt.Sprintf("Credentials reaching a keywarden stage between %s and %s", fc.AsOf.Format(policy.DateLayout), fc.Until.Format(policy.DateLayout)))
+	for _, e := range fc.Events {
+		ev := cal.AddEvent(EventUID(&e))
+		ev.SetDtStampTime(fc.GeneratedAt.UTC())
+		ev.SetAllDayStartAt(e.On.Time)
+		ev.SetAllDayEndAt(e.On.AddDate(0, 0, 1))
+		ev.SetSummary(Summary(&e))
+		ev.SetDescription(clean(e.Reason) + "\n\nAccount " + clean(e.Account) + ", user " + clean(e.User) +
+			", " + credential(&e) + ". Finding " + e.FindingID + "; stage from " + e.At.UTC().Format(time.RFC3339) + ".")
+		for _, c := range []string{"keywarden", e.Rule, e.Severity} {
+			ev.AddProperty(ical.ComponentPropertyCategories, c)
+		}
+		ev.SetTimeTransparency(ical.TransparencyTransparent)
+	}
+	return cal.SerializeTo(w, ical.WithNewLineWindows)
+}
+
+// EventUID is an event's iCalendar UID: stable across runs for the same
+// credential, rule and stage.
+func EventUID(e *Event) string {
+	return fmt.Sprintf("%s-%s-%d-%s@keywarden", e.FindingID, e.Rule, e.StageAt, e.Action)
+}
+
+// Summary is an event's one-line title, e.g. "keywarden: disable access key
+// 1 of alice (80 days)".
+func Summary(e *Event) string {
+	var what string
+	switch e.Rule {
+	case policy.RuleAccessKeyAge:
+		what = fmt.Sprintf("%s access key %d of %s (%d days old)", e.Action, e.Slot, clean(e.User), e.StageAt)
+	case policy.RuleAccessKeyUnused:
+		what = fmt.Sprintf("%s: access key %d of %s unused %d days", e.Action, e.Slot, clean(e.User), e.StageAt)
+	case policy.RulePasswordExpiry:
+		what = fmt.Sprintf("%s: console password of %s expiring (%d days)", e.Action, clean(e.User), e.StageAt)
+	case policy.RulePasswordUnused:
+		what = fmt.Sprintf("%s: console password of %s unused %d days", e.Action, clean(e.User), e.StageAt)
+	default:
+		what = fmt.Sprintf("%s: %s of %s", e.Action, e.Rule, clean(e.User))
+	}
+	s := "keywarden: " + what
+	if e.Exempt {
+		s += " [exempt]"
+	}
+	if e.Change == ChangeExemptionEnds {
+		s += " [exemption ends]"
+	}
+	return s
+}
+
+// credential names an event's credential: "key 1 AKIA…", "password".
+func credential(e *Event) string {
+	switch e.Credential {
+	case policy.CredentialAccessKey, policy.CredentialRoot:
+		s := fmt.Sprintf("key %d", e.Slot)
+		if e.Credential == policy.CredentialRoot {
+			s = "root " + s
+		}
+		if e.KeyID != "" {
+			s += " " + e.KeyID
+		}
+		return s
+	}
+	return e.Credential
+}
+
+// clean replaces control and bidi characters (terminal escapes, line
+// breaks) in user-controlled text.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return unicode.ReplacementChar
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

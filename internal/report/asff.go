@@ -1,0 +1,327 @@
+package report
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+// FormatASFF is the AWS Security Finding Format.
+const FormatASFF = "asff"
+
+// ASFF constants: the schema version, the generator prefix, and the finding
+// type every keywarden finding has.
+const (
+	ASFFSchemaVersion   = "2018-10-08"
+	ASFFGeneratorPrefix = "keywarden/"
+	ASFFType            = "Software and Configuration Checks/AWS Security Best Practices"
+	// ASFFDefaultRegion is used when no region is known (offline reports).
+	ASFFDefaultRegion = "us-east-1"
+)
+
+// Security Hub workflow statuses and record states keywarden sets.
+const (
+	ASFFWorkflowNew        = "NEW"
+	ASFFWorkflowResolved   = "RESOLVED"
+	ASFFWorkflowSuppressed = "SUPPRESSED"
+	ASFFRecordActive       = "ACTIVE"
+	ASFFRecordArchived     = "ARCHIVED"
+)
+
+// Length limits of ASFF fields (characters), from the Security Hub API.
+const (
+	asffTitleMax       = 256
+	asffDescriptionMax = 1024
+	asffRemediationMax = 512
+)
+
+// ASFFDocument is the --format asff output: the input of
+// `aws securityhub batch-import-findings --cli-input-json` (which takes at
+// most 100 findings; `keywarden scan --security-hub` batches for you).
+type ASFFDocument struct {
+	Findings []ASFFFinding `json:"Findings"`
+}
+
+// ASFFFinding is the subset of AwsSecurityFinding keywarden writes. Field
+// names are ASFF's.
+type ASFFFinding struct {
+	SchemaVersion         string             `json:"SchemaVersion"`
+	ID                    string             `json:"Id"`
+	ProductArn            string             `json:"ProductArn"`
+	GeneratorID           string             `json:"GeneratorId"`
+	AwsAccountID          string             `json:"AwsAccountId"`
+	Types                 []string           `json:"Types"`
+	CreatedAt             string             `json:"CreatedAt"`
+	UpdatedAt             string             `json:"UpdatedAt"`
+	FirstObservedAt       string             `json:"FirstObservedAt"`
+	LastObservedAt        string             `json:"LastObservedAt"`
+	Severity              ASFFSeverity       `json:"Severity"`
+	FindingProviderFields ASFFProviderFields `json:"FindingProviderFields"`
+	Title                 string             `json:"Title"`
+	Description           string             `json:"Description"`
+	Remediation           ASFFRemediation    `json:"Remediation"`
+	ProductFields         map[string]string  `json:"ProductFields"`
+	Resources             []ASFFResource     `json:"Resources"`
+	Workflow              ASFFWorkflow       `json:"Workflow"`
+	RecordState           string             `json:"RecordState"`
+}
+
+// ASFFSeverity is a finding's severity: Label is Security Hub's, Original
+// keywarden's.
+type ASFFSeverity struct {
+	Label    string `json:"Label"`
+	Original string `json:"Original"`
+}
+
+// ASFFProviderFields carries the provider's severity and types, which
+// Security Hub keeps apart from the customer's BatchUpdateFindings edits.
+type ASFFProviderFields struct {
+	Severity ASFFSeverity `json:"Severity"`
+	Types    []string     `json:"Types"`
+}
+
+// ASFFRemediation says what to do.
+type ASFFRemediation struct {
+	Recommendation ASFFRecommendation `json:"Recommendation"`
+}
+
+// ASFFRecommendation is the remediation text.
+type ASFFRecommendation struct {
+	Text string `json:"Text"`
+}
+
+// ASFFResource is the IAM user, access key or account a finding is about.
+type ASFFResource struct {
+	Type      string               `json:"Type"`
+	ID        string               `json:"Id"`
+	Partition string               `json:"Partition"`
+	Region    string               `json:"Region"`
+	Details   *ASFFResourceDetails `json:"Details,omitempty"`
+}
+
+// ASFFResourceDetails holds the access key's or user's details.
+type ASFFResourceDetails struct {
+	AwsIamAccessKey *ASFFAccessKeyDetails `json:"AwsIamAccessKey,omitempty"`
+	AwsIamUser      *ASFFUserDetails      `json:"AwsIamUser,omitempty"`
+}
+
+// ASFFAccessKeyDetails describes an access key.
+type ASFFAccessKeyDetails struct {
+	AccessKeyID   string `json:"AccessKeyId,omitempty"`
+	AccountID     string `json:"AccountId"`
+	CreatedAt     string `json:"CreatedAt,omitempty"`
+	PrincipalName string `json:"PrincipalName"`
+	PrincipalType string `json:"PrincipalType"`
+	UserName      string `json:"UserName"`
+}
+
+// ASFFUserDetails describes an IAM user.
+type ASFFUserDetails struct {
+	UserName string `json:"UserName"`
+}
+
+// ASFFWorkflow is the finding's investigation status.
+type ASFFWorkflow struct {
+	Status string `json:"Status"`
+}
+
+// ASFFProductArn is the default product ARN of account in region: the one
+// BatchImportFindings accepts from the account itself.
+func ASFFProductArn(region, account string) string {
+	return fmt.Sprintf("arn:%s:securityhub:%s:%s:product/%s/default", Partition(region), region, account, account)
+}
+
+// ASFFID is the finding's Security Hub ID: stable across runs because the
+// finding ID is, and scoped by account.
+func ASFFID(f *policy.Finding) string {
+	return ASFFGeneratorPrefix + f.Account + "/" + f.ID
+}
+
+// Partition is the AWS partition of region.
+func Partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	case strings.HasPrefix(region, "us-iso-"):
+		return "aws-iso"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "aws-iso-b"
+	}
+	return "aws"
+}
+
+// ASFFSeverityLabel maps a keywarden severity to Security Hub's label:
+// low LOW, medium MEDIUM, high HIGH, critical CRITICAL, anything else
+// INFORMATIONAL.
+func ASFFSeverityLabel(severity string) string {
+	switch severity {
+	case policy.SeverityLow, policy.SeverityMedium, policy.SeverityHigh, policy.SeverityCritical:
+		return strings.ToUpper(severity)
+	}
+	return "INFORMATIONAL"
+}
+
+// ASFFFindings converts every finding of r to ASFF in region, stamped at
+// the report's generation time (CreatedAt, UpdatedAt, FirstObservedAt and
+// LastObservedAt; Security Hub sync keeps the first CreatedAt of findings it
+// already holds). A finding that is not exempt is ACTIVE with workflow NEW;
+// an exempt one is ARCHIVED and SUPPRESSED, with the exemption's reason.
+func ASFFFindings(r *Report, region string) []ASFFFinding {
+	region = cmp.Or(region, ASFFDefaultRegion)
+	at := jsonTime(r.GeneratedAt).Format(time.RFC3339)
+	asOf := jsonTime(r.AsOf).Format(time.RFC3339)
+	out := make([]ASFFFinding, 0, len(r.Findings))
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		sev := ASFFSeverity{Label: ASFFSeverityLabel(f.Severity), Original: f.Severity}
+		a := ASFFFinding{
+			SchemaVersion:         ASFFSchemaVersion,
+			ID:                    ASFFID(f),
+			ProductArn:            ASFFProductArn(region, f.Account),
+			GeneratorID:           ASFFGeneratorPrefix + f.Rule,
+			AwsAccountID:          f.Account,
+			Types:                 []string{ASFFType},
+			CreatedAt:             at,
+			UpdatedAt:             at,
+			FirstObservedAt:       at,
+			LastObservedAt:        at,
+			Severity:              sev,
+			FindingProviderFields: ASFFProviderFields{Severity: sev, Types: []string{ASFFType}},
+			Title:                 truncateRunes(asffTitle(f), asffTitleMax),
+			Description:           truncateRunes(cleanText(f.Reason), asffDescriptionMax),
+			Remediation:           ASFFRemediation{ASFFRecommendation{Text: truncateRunes(asffRemediation(f), asffRemediationMax)}},
+			ProductFields:         asffProductFields(f, asOf),
+			Resources:             []ASFFResource{asffResource(f, region)},
+			Workflow:              ASFFWorkflow{Status: ASFFWorkflowNew},
+			RecordState:           ASFFRecordActive,
+		}
+		if f.Exempt {
+			a.Workflow.Status, a.RecordState = ASFFWorkflowSuppressed, ASFFRecordArchived
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func asffTitle(f *policy.Finding) string {
+	user := cleanText(f.User)
+	switch f.Rule {
+	case policy.RuleAccessKeyAge:
+		return fmt.Sprintf("IAM access key %d of %s is %d days old (%s stage at %d days)", f.Slot, user, f.AgeDays, f.Action, f.StageAt)
+	case policy.RuleAccessKeyUnused:
+		return fmt.Sprintf("IAM access key %d of %s unused for %d days", f.Slot, user, f.AgeDays)
+	case policy.RulePasswordExpiry:
+		if f.DaysLeft != nil && *f.DaysLeft <= 0 {
+			return fmt.Sprintf("IAM console password of %s has expired", user)
+		}
+		return fmt.Sprintf("IAM console password of %s expires soon", user)
+	case policy.RulePasswordUnused:
+		return fmt.Sprintf("IAM console password of %s unused for %d days", user, f.AgeDays)
+	case policy.RuleMFAMissing:
+		return fmt.Sprintf("IAM user %s has a console password without MFA", user)
+	case policy.RuleRootAccessKey:
+		return "The root user has an active access key"
+	}
+	return fmt.Sprintf("%s: %s", f.Rule, user)
+}
+
+func asffRemediation(f *policy.Finding) string {
+	switch f.Rule {
+	case policy.RuleAccessKeyAge:
+		return "Rotate the access key: create a new key, move its users to it, then deactivate and delete the old one."
+	case policy.RuleAccessKeyUnused:
+		return "Deactivate the unused access key, then delete it if nothing breaks."
+	case policy.RulePasswordExpiry:
+		return "Change the console password, or remove it if the user no longer signs in to the console."
+	case policy.RulePasswordUnused:
+		return "Remove the unused console password (delete the login profile)."
+	case policy.RuleMFAMissing:
+		return "Enable an MFA device for the user, or remove the console password."
+	case policy.RuleRootAccessKey:
+		return "Delete the root user's access keys; use IAM roles or users instead."
+	}
+	return "See the keywarden report."
+}
+
+func asffProductFields(f *policy.Finding, asOf string) map[string]string {
+	m := map[string]string{
+		"keywarden/finding_id": f.ID,
+		"keywarden/rule":       f.Rule,
+		"keywarden/credential": f.Credential,
+		"keywarden/class":      cleanText(f.Class),
+		"keywarden/action":     f.Action,
+		"keywarden/severity":   f.Severity,
+		"keywarden/age_days":   strconv.Itoa(f.AgeDays),
+		"keywarden/stage_at":   strconv.Itoa(f.StageAt),
+		"keywarden/as_of":      asOf,
+		"keywarden/user":       cleanText(f.User),
+	}
+	if f.Slot > 0 {
+		m["keywarden/slot"] = strconv.Itoa(f.Slot)
+	}
+	if f.KeyID != "" {
+		m["keywarden/key_id"] = f.KeyID
+	}
+	if f.NextStageOn != nil {
+		m["keywarden/next_stage_on"] = f.NextStageOn.String()
+	}
+	if f.DaysLeft != nil {
+		m["keywarden/days_left"] = strconv.Itoa(*f.DaysLeft)
+	}
+	if f.Exempt {
+		m["keywarden/exempt_reason"] = truncateRunes(cleanText(f.ExemptReason), 1024)
+	}
+	return m
+}
+
+// asffResource is the finding's resource: the access key when its ID is
+// known (AwsIamAccessKey, "AWS::IAM::AccessKey:ID"); the account for root
+// (AwsAccount); else the IAM user (AwsIamUser, its ARN without the path,
+// which the finding does not carry).
+func asffResource(f *policy.Finding, region string) ASFFResource {
+	part := Partition(region)
+	switch {
+	case f.Credential == policy.CredentialRoot || f.User == "<root_account>":
+		return ASFFResource{Type: "AwsAccount", ID: "AWS::::Account:" + f.Account, Partition: part, Region: region}
+	case f.Credential == policy.CredentialAccessKey && f.KeyID != "":
+		d := &ASFFAccessKeyDetails{
+			AccessKeyID: f.KeyID, AccountID: f.Account, PrincipalName: f.User, PrincipalType: "IAMUser", UserName: f.User,
+		}
+		if !f.KeyCreatedAt.IsZero() {
+			d.CreatedAt = f.KeyCreatedAt.UTC().Format(time.RFC3339)
+		}
+		return ASFFResource{Type: "AwsIamAccessKey", ID: "AWS::IAM::AccessKey:" + f.KeyID, Partition: part, Region: region,
+			Details: &ASFFResourceDetails{AwsIamAccessKey: d}}
+	}
+	return ASFFResource{
+		Type: "AwsIamUser", ID: fmt.Sprintf("arn:%s:iam::%s:user/%s", part, f.Account, f.User), Partition: part, Region: region,
+		Details: &ASFFResourceDetails{AwsIamUser: &ASFFUserDetails{UserName: f.User}},
+	}
+}
+
+// truncateRunes cuts s to at most n characters, ending with "…" when cut.
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// renderASFF writes {"Findings": [...]} with a two-space indent and a
+// trailing newline. The region is Options.Region (default us-east-1).
+func renderASFF(w io.Writer, r *Report, o Options) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(ASFFDocument{Findings: ASFFFindings(r, o.Region)})
+}

@@ -1,0 +1,352 @@
+package report
+
+import (
+	"cmp"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+// chromiumPath finds Debian's chromium (scripts/test-deps.sh installs it).
+// Without it the browser test skips locally and fails when CI is set.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	const hint = "install Debian's chromium (apt-get install chromium; scripts/test-deps.sh does)"
+	if os.Getenv("CI") != "" {
+		t.Fatalf("browser test cannot run: chromium not found; %s", hint)
+	}
+	t.Skipf("browser test skipped: chromium not found (%s; set CI=1 to make this a failure)", hint)
+	return ""
+}
+
+// artifactDir is where screenshots go: $KEYWARDEN_ARTIFACTS when set, else
+// the test's temporary directory.
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("KEYWARDEN_ARTIFACTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// browser starts headless Chromium with a fresh profile and no background
+// networking, and returns a tab context and the console messages the page
+// writes (collected until the test ends).
+func browser(t *testing.T) (context.Context, func() []chromedp.ConsoleMessage) {
+	t.Helper()
+	exe := chromiumPath(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	actx, acancel := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	t.Cleanup(acancel)
+	tctx, tcancel := chromedp.NewContext(actx)
+	t.Cleanup(tcancel)
+	// Start the browser and the tab, so the console subscription below sees
+	// every message of the report page.
+	if err := chromedp.Do(tctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium (%s): %v", exe, err)
+	}
+	var (
+		mu   sync.Mutex
+		msgs []chromedp.ConsoleMessage
+	)
+	cctx, ccancel := context.WithCancel(tctx)
+	done := make(chan struct{})
+	messages := chromedp.Console(cctx)
+	go func() {
+		defer close(done)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			msgs = append(msgs, m)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { ccancel(); <-done })
+	return tctx, func() []chromedp.ConsoleMessage {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(msgs)
+	}
+}
+
+func run[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// visible lists the data-finding IDs of the rows shown, in table order.
+const visibleJS = `Array.from(document.querySelectorAll('tr[data-finding]')).filter(r => !r.hidden).map(r => r.dataset.finding)`
+
+// TestHTMLInBrowser opens the HTML report in headless Chromium: no console
+// errors, one rendered row per finding, the three charts drawn, sorting and
+// filtering by clicking, hostile IAM text kept as text, a usable phone
+// layout; it writes desktop and phone screenshots as artifacts.
+func TestHTMLInBrowser(t *testing.T) {
+	r := htmlReport()
+	dir := t.TempDir()
+	page := filepath.Join(dir, "report.html")
+	if err := os.WriteFile(page, []byte(render(t, r, FormatHTML, Options{})), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, console := browser(t)
+	do(t, ctx, "open the report",
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate("file://"+page),
+		chromedp.WaitReady(chromedp.ID("findings")),
+	)
+
+	ids := func() []string { return run(t, ctx, "list visible rows", chromedp.Evaluate[[]string](visibleJS)) }
+	ofReport := func(keep func(f *policy.Finding) bool) []string {
+		var out []string
+		for i := range r.Findings {
+			if keep(&r.Findings[i]) {
+				out = append(out, r.Findings[i].ID)
+			}
+		}
+		return out
+	}
+	all := ofReport(func(*policy.Finding) bool { return true })
+
+	t.Run("rows", func(t *testing.T) {
+		if got := ids(); !slices.Equal(got, all) {
+			t.Errorf("rendered rows = %v; want the %d findings in report order %v", got, len(all), all)
+		}
+	})
+
+	t.Run("charts", func(t *testing.T) {
+		counts := run(t, ctx, "count chart elements", chromedp.Evaluate[map[string]int](`({
+			bars: document.querySelectorAll('#chart-key-age rect.bar').length,
+			marks: document.querySelectorAll('#chart-key-age .mark').length,
+			segs: document.querySelectorAll('#chart-by-account rect.seg').length,
+			days: document.querySelectorAll('#chart-calendar .day').length,
+			busy: document.querySelectorAll('#chart-calendar .day[data-count]:not([data-count="0"])').length,
+			drawn: Array.from(document.querySelectorAll('svg')).filter(s => s.getBoundingClientRect().width > 300).length,
+		})`))
+		want := map[string]int{"bars": 13, "marks": 3, "segs": 6, "days": 30, "busy": 3, "drawn": 3}
+		for k, v := range want {
+			if counts[k] != v {
+				t.Errorf("chart %s = %d; want %d (all: %v)", k, counts[k], v, counts)
+			}
+		}
+	})
+
+	t.Run("hostile names stay text", func(t *testing.T) {
+		pwned := run(t, ctx, "read window.pwned", chromedp.Evaluate[string](`String(window.pwned)`))
+		if pwned != "undefined" {
+			t.Errorf("window.pwned = %s; want undefined (a user name ran as script)", pwned)
+		}
+		got := run(t, ctx, "read the hostile cell", chromedp.Evaluate[map[string]string](`({
+			user: document.querySelector('tr[data-finding="beefbeefbeef0001"] td.user').textContent,
+			attr: document.querySelector('tr[data-finding="beefbeefbeef0001"]').dataset.user,
+			injected: String(document.querySelectorAll('tbody script, tbody img, svg script').length),
+		})`))
+		if got["user"] != hostileUser || got["attr"] != hostileUser {
+			t.Errorf("hostile user cell = %q, data-user = %q; want the name as text %q", got["user"], got["attr"], hostileUser)
+		}
+		if got["injected"] != "0" {
+			t.Errorf("elements injected into the table: %s; want 0", got["injected"])
+		}
+	})
+
+	t.Run("sort by clicking", func(t *testing.T) {
+		ages := func() []int {
+			return run(t, ctx, "read ages", chromedp.Evaluate[[]int](
+				`Array.from(document.querySelectorAll('tr[data-finding]')).map(r => Number(r.dataset.age))`))
+		}
+		do(t, ctx, "click Age", chromedp.Click(chromedp.CSS(`button[data-sort="age"]`)))
+		if got := ages(); !slices.IsSorted(got) {
+			t.Errorf("after one click on Age, ages = %v; want ascending", got)
+		}
+		do(t, ctx, "click Age again", chromedp.Click(chromedp.CSS(`button[data-sort="age"]`)))
+		got := ages()
+		if !slices.IsSortedFunc(got, func(a, b int) int { return cmp.Compare(b, a) }) {
+			t.Errorf("after two clicks on Age, ages = %v; want descending", got)
+		}
+		sort := run(t, ctx, "read aria-sort", chromedp.Evaluate[string](
+			`document.querySelector('button[data-sort="age"]').parentNode.getAttribute('aria-sort')`))
+		if sort != "descending" {
+			t.Errorf("Age header aria-sort = %q; want descending", sort)
+		}
+		// Severity, highest first; equal severities keep the report order.
+		do(t, ctx, "click Severity twice",
+			chromedp.Click(chromedp.CSS(`button[data-sort="sev"]`)), chromedp.Click(chromedp.CSS(`button[data-sort="sev"]`)))
+		want := slices.Clone(r.Findings)
+		slices.SortStableFunc(want, func(a, b policy.Finding) int {
+			return cmp.Compare(policy.SeverityRank(b.Severity), policy.SeverityRank(a.Severity))
+		})
+		var wantIDs []string
+		for _, f := range want {
+			wantIDs = append(wantIDs, f.ID)
+		}
+		if got := ids(); !slices.Equal(got, wantIDs) {
+			t.Errorf("sorted by severity descending = %v; want %v", got, wantIDs)
+		}
+	})
+
+	t.Run("filter by clicking", func(t *testing.T) {
+		sorted := func(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+		check := func(what string, want []string) {
+			t.Helper()
+			if got := sorted(ids()); !slices.Equal(got, sorted(want)) {
+				t.Errorf("%s: rows shown = %v; want %v", what, got, sorted(want))
+			}
+			status := run(t, ctx, "read status", chromedp.Text(chromedp.ID("status")))
+			wantStatus := "Showing " + strconv.Itoa(len(want)) + " of " + strconv.Itoa(len(all)) + " findings"
+			if len(want) == len(all) {
+				wantStatus = strconv.Itoa(len(all)) + " findings"
+			}
+			if status != wantStatus {
+				t.Errorf("%s: status = %q; want %q", what, status, wantStatus)
+			}
+		}
+		do(t, ctx, "click the access_key_age bar of 111111111111",
+			chromedp.Click(chromedp.CSS(`#chart-by-account rect.seg[data-account="111111111111"][data-rule="access_key_age"]`)))
+		check("account 111111111111, rule access_key_age", ofReport(func(f *policy.Finding) bool {
+			return f.Account == "111111111111" && f.Rule == policy.RuleAccessKeyAge
+		}))
+		sel := run(t, ctx, "read the rule filter", chromedp.Value(chromedp.CSS(`select[data-filter="rule"]`)))
+		if sel != policy.RuleAccessKeyAge {
+			t.Errorf("rule filter after the chart click = %q; want access_key_age", sel)
+		}
+
+		do(t, ctx, "click 2026-11-28 in the calendar", chromedp.Click(chromedp.CSS(`#chart-calendar .day[data-date="2026-11-28"]`)))
+		check("next stage on 2026-11-28", ofReport(func(f *policy.Finding) bool {
+			return f.NextStageOn != nil && f.NextStageOn.String() == "2026-11-28"
+		}))
+
+		do(t, ctx, "click the high severity chip", chromedp.Click(chromedp.CSS(`button[data-set-filter="severity"][data-value="high"]`)))
+		check("severity high", ofReport(func(f *policy.Finding) bool { return f.Severity == policy.SeverityHigh }))
+
+		do(t, ctx, "click Clear filters", chromedp.Click(chromedp.ID("reset")))
+		check("no filter", all)
+
+		do(t, ctx, "type in the user filter", chromedp.SendKeys(chromedp.CSS(`input[data-filter="q"]`), "ALI"))
+		check("user contains ali", ofReport(func(f *policy.Finding) bool { return strings.Contains(f.User, "ali") }))
+		do(t, ctx, "click Clear filters", chromedp.Click(chromedp.ID("reset")))
+		check("no filter again", all)
+	})
+
+	shots := artifactDir(t)
+	png := run(t, ctx, "desktop screenshot", chromedp.FullScreenshot(100))
+	if err := os.WriteFile(filepath.Join(shots, "report-desktop.png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("phone layout", func(t *testing.T) {
+		do(t, ctx, "emulate a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
+		m := run(t, ctx, "measure the page", chromedp.Evaluate[map[string]float64](`({
+			overflow: document.documentElement.scrollWidth - window.innerWidth,
+			theadShown: document.querySelector('thead').getBoundingClientRect().height,
+			rowWidth: document.querySelector('tr[data-finding]').getBoundingClientRect().width,
+			width: window.innerWidth,
+		})`))
+		if m["overflow"] > 0 {
+			t.Errorf("phone layout scrolls sideways by %vpx; want it to fit", m["overflow"])
+		}
+		if m["theadShown"] != 0 {
+			t.Errorf("phone layout shows the table header (%vpx); want rows as cards", m["theadShown"])
+		}
+		if m["rowWidth"] > m["width"] {
+			t.Errorf("phone row is %vpx wide in a %vpx viewport", m["rowWidth"], m["width"])
+		}
+		// Two screens, as a phone shows them: the top, and the findings.
+		for _, shot := range []struct{ file, scroll string }{
+			{"report-phone-top.png", `window.scrollTo(0, 0); true`},
+			{"report-phone-findings.png", `document.getElementById('status').scrollIntoView(); true`},
+		} {
+			run(t, ctx, "scroll", chromedp.Evaluate[bool](shot.scroll))
+			png := run(t, ctx, "phone screenshot", chromedp.CaptureScreenshot())
+			if err := os.WriteFile(filepath.Join(shots, shot.file), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+
+	// Let late messages (a CSP report arrives asynchronously) come in.
+	time.Sleep(200 * time.Millisecond)
+	for _, m := range console() {
+		if m.Type == chromedp.ConsoleError || m.IsException() || m.Type == chromedp.ConsoleWarning {
+			t.Errorf("console %s: %s", m.Type, m.Text)
+		}
+	}
+	resources := run(t, ctx, "count loaded resources", chromedp.Evaluate[int](`performance.getEntriesByType('resource').length`))
+	if resources != 0 {
+		t.Errorf("the page loaded %d resources; want 0 (self-contained)", resources)
+	}
+	t.Logf("screenshots in %s", shots)
+}
+
+// TestHTMLEmptyInBrowser: a report without findings or inventory opens
+// without errors and says so.
+func TestHTMLEmptyInBrowser(t *testing.T) {
+	page := filepath.Join(t.TempDir(), "empty.html")
+	if err := os.WriteFile(page, []byte(render(t, emptyReport(), FormatHTML, Options{})), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, console := browser(t)
+	do(t, ctx, "open the empty report", chromedp.Navigate("file://"+page), chromedp.WaitReady(chromedp.ID("status")))
+	got := run(t, ctx, "read the page", chromedp.Evaluate[map[string]string](`({
+		status: document.getElementById('status').textContent,
+		none: document.querySelector('.none') ? document.querySelector('.none').textContent : '',
+		rows: String(document.querySelectorAll('tr[data-finding]').length),
+		calendar: String(document.querySelectorAll('#chart-calendar .day').length),
+	})`))
+	want := map[string]string{"status": "0 findings", "none": "No findings.", "rows": "0", "calendar": "30"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("empty report %s = %q; want %q", k, got[k], v)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	for _, m := range console() {
+		if m.Type == chromedp.ConsoleError || m.IsException() {
+			t.Errorf("console %s: %s", m.Type, m.Text)
+		}
+	}
+}
