@@ -161,6 +161,53 @@ type Notify struct {
 	Users         NotifyUsers `yaml:"users,omitempty" json:"users,omitempty"`
 	Admins        NotifyAdmin `yaml:"admins,omitempty" json:"admins,omitempty"`
 	RatePerSecond float64     `yaml:"rate_per_second,omitempty" json:"rate_per_second,omitempty"`
+	// ConsoleURL is the sign-in URL put in messages; "" derives it from the
+	// account (https://ALIAS_OR_ID.signin.aws.amazon.com/console). {account}
+	// and {alias} in it are replaced.
+	ConsoleURL string          `yaml:"console_url,omitempty" json:"console_url,omitempty"`
+	SES        NotifySES       `yaml:"ses,omitempty" json:"ses,omitempty"`
+	SMTP       NotifySMTP      `yaml:"smtp,omitempty" json:"smtp,omitempty"`
+	Outbox     NotifyOutbox    `yaml:"outbox,omitempty" json:"outbox,omitempty"`
+	Templates  NotifyTemplates `yaml:"templates,omitempty" json:"templates,omitempty"`
+}
+
+// NotifySES configures the SES v2 channel (notify.users.via: ses).
+type NotifySES struct {
+	// Region overrides the SDK's region for SES ("": the SDK's).
+	Region string `yaml:"region,omitempty" json:"region,omitempty"`
+	// ConfigurationSet is passed to SendEmail when set.
+	ConfigurationSet string `yaml:"configuration_set,omitempty" json:"configuration_set,omitempty"`
+}
+
+// NotifySMTP configures the SMTP channel (notify.users.via: smtp).
+type NotifySMTP struct {
+	Host     string `yaml:"host,omitempty" json:"host,omitempty"`
+	Port     int    `yaml:"port,omitempty" json:"port,omitempty"`
+	Username string `yaml:"username,omitempty" json:"username,omitempty"`
+	// PasswordEnv names the environment variable holding the password.
+	PasswordEnv string `yaml:"password_env,omitempty" json:"password_env,omitempty"`
+	// PasswordSSM names an SSM parameter holding the password; it wins
+	// over PasswordEnv.
+	PasswordSSM string `yaml:"password_ssm,omitempty" json:"password_ssm,omitempty"`
+	// StartTLS requires STARTTLS before anything is sent (default true).
+	StartTLS *bool `yaml:"starttls,omitempty" json:"starttls,omitempty"`
+}
+
+// NotifyOutbox configures the outbox channel: one .eml file per message.
+type NotifyOutbox struct {
+	Dir string `yaml:"dir,omitempty" json:"dir,omitempty"`
+}
+
+// NotifyTemplates names files that replace the embedded message templates
+// ("": the embedded default). Subjects and text use text/template, HTML
+// uses html/template.
+type NotifyTemplates struct {
+	UserSubject   string `yaml:"user_subject,omitempty" json:"user_subject,omitempty"`
+	UserText      string `yaml:"user_text,omitempty" json:"user_text,omitempty"`
+	UserHTML      string `yaml:"user_html,omitempty" json:"user_html,omitempty"`
+	DigestSubject string `yaml:"digest_subject,omitempty" json:"digest_subject,omitempty"`
+	DigestText    string `yaml:"digest_text,omitempty" json:"digest_text,omitempty"`
+	DigestHTML    string `yaml:"digest_html,omitempty" json:"digest_html,omitempty"`
 }
 
 // NotifyUsers says how owners are found and reached.
@@ -182,6 +229,13 @@ type NotifyAdmin struct {
 	SNSTopicARN     string   `yaml:"sns_topic_arn,omitempty" json:"sns_topic_arn,omitempty"`
 	SlackWebhookEnv string   `yaml:"slack_webhook_env,omitempty" json:"slack_webhook_env,omitempty"`
 	SendWhen        string   `yaml:"send_when,omitempty" json:"send_when,omitempty"`
+	// SlackWebhookSSM names an SSM parameter holding the Slack webhook URL
+	// (instead of SlackWebhookEnv).
+	SlackWebhookSSM string `yaml:"slack_webhook_ssm,omitempty" json:"slack_webhook_ssm,omitempty"`
+	// WebhookURLEnv / WebhookURLSSM name where the generic JSON webhook's
+	// URL is kept (one of them).
+	WebhookURLEnv string `yaml:"webhook_url_env,omitempty" json:"webhook_url_env,omitempty"`
+	WebhookURLSSM string `yaml:"webhook_url_ssm,omitempty" json:"webhook_url_ssm,omitempty"`
 }
 
 // Enforce configures remediation and its guards.
@@ -251,6 +305,8 @@ func Default() *Config {
 				Via:             "outbox",
 			},
 			Admins: NotifyAdmin{SendWhen: SendWhenFindings},
+			SMTP:   NotifySMTP{Port: 587, PasswordEnv: "KEYWARDEN_SMTP_PASSWORD", StartTLS: &t},
+			Outbox: NotifyOutbox{Dir: "keywarden-outbox"},
 		},
 		Enforce: Enforce{
 			Mode:              ModeDryRun,

@@ -123,6 +123,8 @@ type evaluator struct {
 	now   time.Time
 	today time.Time // now's UTC day, for exemptions' until
 	tiers map[string]evalTiers
+	// rcptProblems are the current user's RecipientsDetailed problems.
+	rcptProblems []RecipientProblem
 }
 
 // evalTiers are a class's access-key stages, sorted by At.
@@ -155,7 +157,9 @@ func (e *evaluator) tiersFor(class string) evalTiers {
 // user appends u's findings to out.
 func (e *evaluator) user(out []Finding, u *inventory.User) []Finding {
 	class := ClassOf(u, e.cfg.Classes)
-	rcpt := Recipients(u, e.cfg.Notify.Users)
+	rcpt, probs := RecipientsDetailed(u, e.cfg.Notify.Users)
+	e.rcptProblems = probs
+	defer func() { e.rcptProblems = nil }()
 	for i := range u.AccessKeys {
 		k := &u.AccessKeys[i]
 		if f, ok := e.keyAge(class, k); ok {
@@ -201,6 +205,7 @@ func (e *evaluator) add(out []Finding, u *inventory.User, class string, rcpt []s
 	f.User = u.Name
 	f.Class = class
 	f.Recipients = append([]string{}, rcpt...)
+	f.RecipientProblems = slices.Clone(e.rcptProblems)
 	f.Reason += matchExempt(&f, u, e.cfg.Exemptions, e.today)
 	f.ID = FindingID(f.Account, f.User, f.Credential, f.Slot, f.KeyCreatedAt, f.Rule)
 	return append(out, f)

@@ -36,6 +36,10 @@ type Finding struct {
 	// (the admins are told instead) or for root.
 	Recipients []string `json:"recipients"`
 	Reason     string   `json:"reason"`
+	// RecipientProblems are owner addresses found but not used (malformed,
+	// or outside allowed_domains); nil when there are none. Not part of the
+	// report/v1 JSON; `keywarden run` reports them to the admins.
+	RecipientProblems []RecipientProblem `json:"-"`
 	// KeyCreatedAt identifies an access key before its ID is resolved.
 	KeyCreatedAt time.Time `json:"-"`
 }

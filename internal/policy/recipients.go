@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"net/mail"
 	"strings"
 
@@ -26,25 +27,64 @@ import (
 // example.com). The choice is made before the domain check: an address in
 // a tag outside the allowed domains does not fall back to the user name.
 func Recipients(u *inventory.User, n NotifyUsers) []string {
+	addrs, _ := RecipientsDetailed(u, n)
+	return addrs
+}
+
+// RecipientProblem is an owner address that keywarden found but will not
+// mail. Address is the value as found: it comes from IAM, so escape it
+// before showing it.
+type RecipientProblem struct {
+	// Source is where the value was found: `tag "Email"` or "user name".
+	Source  string `json:"source"`
+	Address string `json:"address"`
+	// Reason says why it is not used, e.g. "not an email address".
+	Reason string `json:"reason"`
+}
+
+// String reads `tag "Email": "x@y" is not an email address`.
+func (p RecipientProblem) String() string {
+	return fmt.Sprintf("%s: %q %s", p.Source, p.Address, p.Reason)
+}
+
+// RecipientsDetailed is Recipients, plus the problems met on the way: tag
+// values (of n.EmailTags, tried before the chosen one) that are not one
+// valid address, and the chosen address when its domain is outside
+// n.AllowedDomains. A user name that is not an address is not a problem
+// (most are not), unless it contains an @. The addresses are exactly
+// Recipients'; problems is nil when there are none.
+func RecipientsDetailed(u *inventory.User, n NotifyUsers) (addrs []string, problems []RecipientProblem) {
 	if u == nil || u.IsRoot() {
-		return []string{}
+		return []string{}, nil
 	}
-	addr := ""
+	addr, source := "", ""
 	for _, key := range n.EmailTags {
-		if a, ok := recipAddress(u.Tags[key]); ok {
-			addr = a
+		v, present := u.Tags[key]
+		if a, ok := recipAddress(v); ok {
+			addr, source = a, fmt.Sprintf("tag %q", key)
 			break
+		}
+		if present && strings.TrimSpace(v) != "" {
+			problems = append(problems, RecipientProblem{Source: fmt.Sprintf("tag %q", key), Address: v, Reason: "is not an email address"})
 		}
 	}
 	if addr == "" && enabled(n.UsernameIsEmail) {
 		if a, ok := recipAddress(u.Name); ok {
-			addr = a
+			addr, source = a, "user name"
+		} else if strings.Contains(u.Name, "@") {
+			problems = append(problems, RecipientProblem{Source: "user name", Address: u.Name, Reason: "is not an email address"})
 		}
 	}
-	if addr == "" || !recipAllowed(addr, n.AllowedDomains) {
-		return []string{}
+	if addr == "" {
+		return []string{}, problems
 	}
-	return []string{addr}
+	if !recipAllowed(addr, n.AllowedDomains) {
+		domain := addr[strings.LastIndexByte(addr, '@')+1:]
+		problems = append(problems, RecipientProblem{Source: source, Address: addr,
+			Reason: fmt.Sprintf("is outside notify.users.allowed_domains (%s is not one of %s)", domain, strings.Join(n.AllowedDomains, ", "))})
+		return []string{}, problems
+	}
+	return []string{addr}, problems
 }
 
 // recipAddress parses s as exactly one address and returns the bare address

@@ -152,6 +152,17 @@ func cfgRefineSchema(s *jsonschema.Schema) error {
 	at("notify", "admins", "send_when").Enum = enum(SendWhenFindings, SendWhenAlways)
 	at("notify", "admins", "sns_topic_arn").Pattern = optional(cfgSNSTopic.String())
 	at("notify", "admins", "slack_webhook_env").Pattern = optional(cfgEnvName.String())
+	at("notify", "admins", "slack_webhook_ssm").Pattern = optional(cfgSSMName.String())
+	at("notify", "admins", "webhook_url_env").Pattern = optional(cfgEnvName.String())
+	at("notify", "admins", "webhook_url_ssm").Pattern = optional(cfgSSMName.String())
+	at("notify", "console_url").Pattern = optional(cfgHTTPSURL.String())
+	at("notify", "ses", "region").Pattern = optional(cfgRegion.String())
+	at("notify", "ses", "configuration_set").Pattern = optional(cfgSESConfigSet.String())
+	at("notify", "smtp", "port").Minimum = "1"
+	at("notify", "smtp", "port").Maximum = "65535"
+	at("notify", "smtp", "password_env").Pattern = optional(cfgEnvName.String())
+	at("notify", "smtp", "password_ssm").Pattern = optional(cfgSSMName.String())
+	at("notify", "outbox", "dir").MinLength = &one
 
 	at("enforce", "mode").Enum = enum(ModeDryRun, ModeApply)
 	accountID(at("enforce", "allowed_accounts", "[]"))
@@ -247,6 +258,34 @@ var cfgFieldDocs = map[string]string{
 	"NotifyAdmin.SNSTopicARN":     "Also publish the digest to this SNS topic.",
 	"NotifyAdmin.SlackWebhookEnv": "Name of the environment variable holding a Slack webhook URL (never the URL itself).",
 	"NotifyAdmin.SendWhen":        "findings (only when there are some) or always.",
+	"NotifyAdmin.SlackWebhookSSM": "Name of the SSM parameter holding the Slack webhook URL (instead of slack_webhook_env).",
+	"NotifyAdmin.WebhookURLEnv":   "Name of the environment variable holding a generic JSON webhook URL that gets the digest.",
+	"NotifyAdmin.WebhookURLSSM":   "Name of the SSM parameter holding the generic JSON webhook URL (instead of webhook_url_env).",
+
+	"Notify.ConsoleURL": "Sign-in URL put in messages; empty derives https://ALIAS_OR_ID.signin.aws.amazon.com/console. {account} and {alias} are replaced.",
+	"Notify.SES":        "The SES v2 channel (users.via: ses).",
+	"Notify.SMTP":       "The SMTP channel (users.via: smtp).",
+	"Notify.Outbox":     "The outbox channel: one .eml file per message in a directory.",
+	"Notify.Templates":  "Files that replace the built-in message templates (empty: built-in).",
+
+	"NotifySES.Region":           "Region for SES (empty: the SDK's region).",
+	"NotifySES.ConfigurationSet": "SES configuration set passed with every message (empty: none).",
+
+	"NotifySMTP.Host":        "Mail server host name; required when users.via is smtp.",
+	"NotifySMTP.Port":        "Mail server port (default 587, submission).",
+	"NotifySMTP.Username":    "User name to authenticate with (empty: no authentication).",
+	"NotifySMTP.PasswordEnv": "Name of the environment variable holding the SMTP password.",
+	"NotifySMTP.PasswordSSM": "Name of the SSM parameter holding the SMTP password (wins over password_env).",
+	"NotifySMTP.StartTLS":    "Require STARTTLS before authenticating or sending (default true).",
+
+	"NotifyOutbox.Dir": "Directory the outbox channel writes .eml files to (created when missing).",
+
+	"NotifyTemplates.UserSubject":   "File with the owner message's subject template (text/template).",
+	"NotifyTemplates.UserText":      "File with the owner message's plain-text template (text/template).",
+	"NotifyTemplates.UserHTML":      "File with the owner message's HTML template (html/template).",
+	"NotifyTemplates.DigestSubject": "File with the admin digest's subject template (text/template).",
+	"NotifyTemplates.DigestText":    "File with the admin digest's plain-text template (text/template).",
+	"NotifyTemplates.DigestHTML":    "File with the admin digest's HTML template (html/template).",
 
 	"Enforce.Mode":              "dry_run, or apply: act without --apply, in allowed_accounts only.",
 	"Enforce.AllowedAccounts":   "Account IDs where keywarden may act.",

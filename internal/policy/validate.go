@@ -42,6 +42,14 @@ var (
 	cfgSeverities = []string{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
 )
 
+// Patterns for the notification channels' keys (keywarden run).
+var (
+	cfgSSMName      = regexp.MustCompile(`^(arn:aws(-[a-z]+)*:ssm:[a-z0-9-]+:[0-9]{12}:parameter)?/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$`)
+	cfgRegion       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	cfgSESConfigSet = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	cfgHTTPSURL     = regexp.MustCompile(`^https://[^\s/?#]+[^\s]*$`)
+)
+
 // Channels notify.users.via may name.
 var cfgChannels = []string{"ses", "smtp", "outbox"}
 
@@ -351,6 +359,79 @@ func (k *cfgChecker) notify(n *Notify, p cfgPath) {
 	}
 	if !cfgOneOf(n.Admins.SendWhen, SendWhenFindings, SendWhenAlways) {
 		k.add(ap.key("send_when"), "unknown value %q (want %s)", n.Admins.SendWhen, cfgWant(SendWhenFindings, SendWhenAlways))
+	}
+	k.notifyChannels(n, p)
+}
+
+// notifyChannels checks the channel settings that `keywarden run` uses:
+// secrets named by environment variable or SSM parameter, SES, SMTP, the
+// outbox and template files.
+func (k *cfgChecker) notifyChannels(n *Notify, p cfgPath) {
+	ap := p.key("admins")
+	k.secretRef(ap, "slack_webhook_env", n.Admins.SlackWebhookEnv, "slack_webhook_ssm", n.Admins.SlackWebhookSSM, "the webhook URL")
+	k.secretRef(ap, "webhook_url_env", n.Admins.WebhookURLEnv, "webhook_url_ssm", n.Admins.WebhookURLSSM, "the webhook URL")
+	if u := n.ConsoleURL; u != "" && !cfgHTTPSURL.MatchString(u) {
+		k.add(p.key("console_url"), "%q is not an https:// URL", u)
+	}
+	sp := p.key("ses")
+	if r := n.SES.Region; r != "" && !cfgRegion.MatchString(r) {
+		k.add(sp.key("region"), "%q is not an AWS region (want e.g. eu-west-1)", r)
+	}
+	if c := n.SES.ConfigurationSet; c != "" && !cfgSESConfigSet.MatchString(c) {
+		k.add(sp.key("configuration_set"), "%q is not an SES configuration set name (1-64 letters, digits, _ and -)", c)
+	}
+	mp := p.key("smtp")
+	if n.Users.Via == "smtp" && strings.TrimSpace(n.SMTP.Host) == "" {
+		k.add(mp.key("host"), "required when notify.users.via is smtp (the mail server, e.g. smtp.example.com)")
+	}
+	if h := n.SMTP.Host; h != "" && strings.ContainsAny(h, " /:") {
+		k.add(mp.key("host"), "%q is not a host name (give the port in smtp.port)", h)
+	}
+	if n.SMTP.Port < 1 || n.SMTP.Port > 65535 {
+		k.add(mp.key("port"), "must be between 1 and 65535 (got %d)", n.SMTP.Port)
+	}
+	if e := n.SMTP.PasswordEnv; e != "" && !cfgEnvName.MatchString(e) {
+		k.add(mp.key("password_env"), "%q is not an environment variable name (the password itself never goes in the config file)", e)
+	}
+	if s := n.SMTP.PasswordSSM; s != "" && !cfgSSMName.MatchString(s) {
+		k.add(mp.key("password_ssm"), "%q is not an SSM parameter name (want /path/name or its ARN)", s)
+	}
+	if strings.TrimSpace(n.Outbox.Dir) == "" {
+		k.add(p.key("outbox").key("dir"), "required (the directory the outbox channel writes .eml files to)")
+	}
+	tp := p.key("templates")
+	for _, t := range []struct{ key, val string }{
+		{"user_subject", n.Templates.UserSubject}, {"user_text", n.Templates.UserText}, {"user_html", n.Templates.UserHTML},
+		{"digest_subject", n.Templates.DigestSubject}, {"digest_text", n.Templates.DigestText}, {"digest_html", n.Templates.DigestHTML},
+	} {
+		if t.val != "" && strings.TrimSpace(t.val) == "" {
+			k.add(tp.key(t.key), "a file name, or leave it out for the built-in template")
+		}
+	}
+}
+
+// secretRef checks a secret named by an environment variable (envKey) or an
+// SSM parameter (ssmKey), at most one of them.
+func (k *cfgChecker) secretRef(p cfgPath, envKey, env, ssmKey, ssm, what string) {
+	if env != "" && ssm != "" {
+		k.add(p.key(ssmKey), "set %s or %s, not both", envKey, ssmKey)
+	}
+	if ssm != "" && !cfgSSMName.MatchString(ssm) {
+		if strings.Contains(ssm, "://") {
+			k.add(p.key(ssmKey), "name the SSM parameter that holds %s, not the URL itself (secrets never go in the config file)", what)
+		} else {
+			k.add(p.key(ssmKey), "%q is not an SSM parameter name (want /path/name or its ARN)", ssm)
+		}
+	}
+	if envKey == "slack_webhook_env" {
+		return // checked with the other admin keys above
+	}
+	if env != "" && !cfgEnvName.MatchString(env) {
+		if strings.Contains(env, "://") {
+			k.add(p.key(envKey), "name the environment variable that holds %s, not the URL itself (secrets never go in the config file)", what)
+		} else {
+			k.add(p.key(envKey), "%q is not an environment variable name", env)
+		}
 	}
 }
 

@@ -80,6 +80,8 @@ func TestValidateZeroConfig(t *testing.T) {
 		"notify.users.remind_every: must be at least 1 (got 0)",
 		`notify.users.via: unknown channel "" (want ses, smtp or outbox)`,
 		`notify.admins.send_when: unknown value "" (want findings or always)`,
+		"notify.smtp.port: must be between 1 and 65535 (got 0)",
+		"notify.outbox.dir: required (the directory the outbox channel writes .eml files to)",
 		`enforce.mode: unknown mode "" (want dry_run or apply)`,
 		"enforce.max_fraction: must be more than 0 and at most 1 (got 0)",
 		"state.url: required (want sqlite://PATH or dynamodb://TABLE)",

@@ -1,0 +1,85 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/plan"
+)
+
+// Kind says what a message is.
+type Kind string
+
+// Message kinds.
+const (
+	KindUser   Kind = "user"   // an owner message
+	KindDigest Kind = "digest" // the admin digest
+)
+
+// Message is one rendered notification. Mail channels (ses, smtp, outbox)
+// send From, To, Subject, Text and HTML as a MIME message; the others use
+// Subject and Text (sns) or the structured Digest (slack, webhook).
+type Message struct {
+	Kind Kind
+	// ID is unique per message; it makes the Message-ID header and the
+	// outbox file name.
+	ID      string
+	From    string
+	To      []string
+	Subject string
+	Text    string
+	HTML    string
+	// Date is the Date header (the run's wall-clock time).
+	Date time.Time
+	// User is the owner message this was rendered from (KindUser).
+	User *plan.Message
+	// Digest is the digest this was rendered from (KindDigest).
+	Digest *plan.Digest
+}
+
+// Channel delivers messages. Send returns an error when the message was
+// not delivered (it is then not recorded, and the next run tries again).
+type Channel interface {
+	// Name is the channel's name in logs and errors: ses, smtp, sns, slack,
+	// webhook or outbox.
+	Name() string
+	Send(ctx context.Context, m *Message) error
+}
+
+// RedactURL removes the URL from err's text (net/http puts the whole URL,
+// a secret for webhooks, into its errors) and keeps the rest.
+func RedactURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s [URL redacted]: %w", ue.Op, redacted{ue.Err})
+	}
+	return err
+}
+
+// redacted wraps an error so that errors.Is/As still see it.
+type redacted struct{ err error }
+
+func (r redacted) Error() string {
+	if r.err == nil {
+		return "error"
+	}
+	return r.err.Error()
+}
+func (r redacted) Unwrap() error { return r.err }
+
+// Failing is a channel that could not be set up (a missing secret, say):
+// every Send fails with Err, so the other channels still deliver and the
+// failure is reported with theirs.
+type Failing struct {
+	ChannelName string
+	Err         error
+}
+
+// Name implements Channel.
+func (f *Failing) Name() string { return f.ChannelName }
+
+// Send implements Channel.
+func (f *Failing) Send(context.Context, *Message) error { return f.Err }

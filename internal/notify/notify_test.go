@@ -1,0 +1,264 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keywarden/keywarden/internal/notify"
+	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/testenv"
+)
+
+var date = time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
+
+func TestMIMEParsesBack(t *testing.T) {
+	m := &notify.Message{Kind: notify.KindUser, ID: "run1.u1", From: "Security Team <security@example.com>",
+		To: []string{"Ålice <alice@example.com>"}, Subject: "Key\r\nBcc: victim@example.com — rotate ✓",
+		Text: "line one\nline two with a very long tail " + strings.Repeat("x", 120) + "\n", HTML: "<p>hello &amp; bye</p>", Date: date}
+	raw, err := m.MIME()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := testenv.ParseMail(t, string(raw))
+	for k, want := range map[string]string{
+		"From":             `"Security Team" <security@example.com>`,
+		"Message-ID":       "<run1.u1@example.com>",
+		"Date":             "Mon, 23 Nov 2026 09:30:00 +0000",
+		"Auto-Submitted":   "auto-generated",
+		"X-Keywarden-Kind": "user",
+		"Bcc":              "",
+	} {
+		if v := got.Header.Get(k); v != want {
+			t.Errorf("header %s = %q; want %q", k, v, want)
+		}
+	}
+	if to, err := got.Header.AddressList("To"); err != nil || len(to) != 1 || to[0].Address != "alice@example.com" || to[0].Name != "Ålice" {
+		t.Errorf("To = %v, %v; want Ålice <alice@example.com>", to, err)
+	}
+	// CR/LF in the subject cannot add a header.
+	if got.Subject != "Key Bcc: victim@example.com — rotate ✓" {
+		t.Errorf("Subject = %q", got.Subject)
+	}
+	if diff := cmp.Diff([]string{"text/plain", "text/html"}, got.Parts); diff != "" {
+		t.Errorf("parts (-want +got):\n%s", diff)
+	}
+	if got.Text != m.Text || got.HTML != m.HTML {
+		t.Errorf("bodies = %q / %q; want %q / %q", got.Text, got.HTML, m.Text, m.HTML)
+	}
+	for _, line := range strings.Split(string(raw), "\r\n") {
+		if len(line) > 998 {
+			t.Errorf("a line of %d characters; RFC 5322 allows 998", len(line))
+		}
+	}
+	again, _ := m.MIME()
+	if string(again) != string(raw) {
+		t.Error("MIME() is not deterministic")
+	}
+}
+
+func TestMIMEErrors(t *testing.T) {
+	for name, m := range map[string]*notify.Message{
+		"bad from": {From: "nobody", To: []string{"a@example.com"}, Text: "x"},
+		"bad to":   {From: "a@example.com", To: []string{"not an address"}, Text: "x"},
+		"no body":  {From: "a@example.com", To: []string{"b@example.com"}},
+	} {
+		if _, err := m.MIME(); err == nil {
+			t.Errorf("MIME(%s) = nil error; want one", name)
+		}
+	}
+}
+
+func TestDefaultTemplatesRenderSample(t *testing.T) {
+	tp := notify.DefaultTemplates()
+	msg, p, digests := notify.Sample()
+	u, err := tp.User(msg, p, "sec@example.com", "id", date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Subject != "[keywarden] 3 AWS credentials need your attention" {
+		t.Errorf("subject = %q", u.Subject)
+	}
+	for _, s := range []string{"AKIAIOSFODNN7EXAMPLE", "AKIAI44QH8DHBEXAMPLE", "It is past the 80-day limit.",
+		"https://acme-prod.signin.aws.amazon.com/console", "aws iam create-access-key --user-name alice<b>", "last told 2026-11-19"} {
+		if !strings.Contains(u.Text, s) {
+			t.Errorf("user text lacks %q:\n%s", s, u.Text)
+		}
+	}
+	// HTML: the user name from IAM is escaped, never markup.
+	if strings.Contains(u.HTML, "alice<b>") || !strings.Contains(u.HTML, "alice&lt;b&gt;") {
+		t.Errorf("user HTML does not escape the user name:\n%s", u.HTML)
+	}
+	d, err := tp.Digest(&digests[0], "sec@example.com", "id2", date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Subject != "[keywarden] 2026-11-23: 4 findings, 4 new or due, 1 action in 2 accounts" {
+		t.Errorf("digest subject = %q", d.Subject)
+	}
+	for _, s := range []string{"210987654321: error (AccessDenied", "would disable access key AKIAI44QH8DHBEXAMPLE",
+		`bob (1 finding): not mailed: tag "Email": "bob at example" is not an email address`, "access_key_age at 70 days (notify): 1"} {
+		if !strings.Contains(d.Text, s) {
+			t.Errorf("digest text lacks %q:\n%s", s, d.Text)
+		}
+	}
+	if strings.Contains(d.HTML, "alice<b>") {
+		t.Errorf("digest HTML does not escape the user name")
+	}
+	c, err := tp.Digest(&digests[len(digests)-1], "sec@example.com", "id3", date)
+	if err != nil || !strings.Contains(c.Subject, "all compliant") || !strings.Contains(c.Text, "All compliant: no findings in 1 account.") {
+		t.Errorf("compliant digest: %q\n%s (%v)", c.Subject, c.Text, err)
+	}
+}
+
+func TestLoadTemplatesFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("subject.txt", "Keys for {{.To}}")
+	write("user.html", "<p>{{range .Items}}{{.User}} {{end}}</p>")
+	tp, err := notify.LoadTemplates(policy.NotifyTemplates{UserSubject: "subject.txt", UserHTML: filepath.Join(dir, "user.html")}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, p, _ := notify.Sample()
+	u, err := tp.User(msg, p, "sec@example.com", "id", date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Subject != "Keys for alice@example.com" || u.HTML != "<p>alice&lt;b&gt; alice&lt;b&gt; alice&lt;b&gt; </p>" {
+		t.Errorf("overridden templates: subject %q, HTML %q", u.Subject, u.HTML)
+	}
+	if !strings.Contains(u.Text, "keywarden checks AWS IAM credentials") {
+		t.Error("the text template is not the default one")
+	}
+}
+
+func TestTemplateErrorsNameTemplateAndLine(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("syntax.html", "<p>\n{{range .Items}}\n{{.User}\n{{end}}</p>")
+	write("exec.txt", "Hello\n\n{{.NoSuchField}}\n")
+	write("digest.txt", "{{range .Findings}}{{.Nope}}{{end}}")
+	tests := []struct {
+		name string
+		cfg  policy.NotifyTemplates
+		want []string
+	}{
+		{"unreadable", policy.NotifyTemplates{UserText: "missing.txt"},
+			[]string{"notify.templates.user_text: read template: open " + filepath.Join(dir, "missing.txt")}},
+		{"syntax", policy.NotifyTemplates{UserHTML: "syntax.html"},
+			[]string{"notify.templates.user_html: template: syntax.html:3: bad character U+007D '}'"}},
+		{"execution", policy.NotifyTemplates{UserText: "exec.txt"},
+			[]string{"notify.templates.user_text: template: exec.txt:3:2: executing \"exec.txt\" at <.NoSuchField>: can't evaluate field NoSuchField"}},
+		{"digest execution", policy.NotifyTemplates{DigestText: "digest.txt"},
+			[]string{"notify.templates.digest_text: template: digest.txt:1:21: executing \"digest.txt\" at <.Nope>"}},
+		{"two at once", policy.NotifyTemplates{UserText: "missing.txt", UserHTML: "syntax.html"},
+			[]string{"notify.templates.user_text: read template", "notify.templates.user_html: template: syntax.html:3:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := notify.CheckTemplates(tt.cfg, dir)
+			if err == nil {
+				t.Fatal("CheckTemplates() = nil; want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("CheckTemplates() = %q; want it to contain %q", err, w)
+				}
+			}
+			var te *notify.TemplateError
+			if !errors.As(err, &te) || te.File == "" {
+				t.Errorf("CheckTemplates() = %T; want a *TemplateError with the file", err)
+			}
+		})
+	}
+	if err := notify.CheckTemplates(policy.NotifyTemplates{}, ""); err != nil {
+		t.Errorf("CheckTemplates(defaults) = %v", err)
+	}
+}
+
+// fakeChannel records what it was asked to send.
+type fakeChannel struct {
+	sent []string
+	err  error
+}
+
+func (f *fakeChannel) Name() string { return "fake" }
+func (f *fakeChannel) Send(_ context.Context, m *notify.Message) error {
+	f.sent = append(f.sent, m.ID)
+	return f.err
+}
+
+type fakeSSM struct {
+	in    []*ssm.GetParameterInput
+	value string
+	err   error
+}
+
+func (f *fakeSSM) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
+	f.in = append(f.in, in)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &ssm.GetParameterOutput{Parameter: &types.Parameter{Value: aws.String(f.value)}}, nil
+}
+
+func TestSecrets(t *testing.T) {
+	env := map[string]string{"HOOK": " https://hooks.example.com/secret \n"}
+	fake := &fakeSSM{value: "ssm-secret"}
+	s := &notify.Secrets{Getenv: func(k string) string { return env[k] }, SSM: fake}
+	ctx := context.Background()
+	if v, err := s.Get(ctx, "HOOK", "", "the webhook URL"); err != nil || v != "https://hooks.example.com/secret" {
+		t.Errorf("Get(env) = %q, %v", v, err)
+	}
+	if v, err := s.Get(ctx, "HOOK", "/kw/hook", "the webhook URL"); err != nil || v != "ssm-secret" {
+		t.Errorf("Get(ssm) = %q, %v; want the SSM value (it wins)", v, err)
+	}
+	if len(fake.in) != 1 || aws.ToString(fake.in[0].Name) != "/kw/hook" || !aws.ToBool(fake.in[0].WithDecryption) {
+		t.Errorf("GetParameter inputs = %+v; want /kw/hook with decryption", fake.in)
+	}
+	if _, err := s.Get(ctx, "MISSING", "", "the Slack webhook URL"); err == nil ||
+		err.Error() != "the Slack webhook URL: environment variable MISSING is not set" {
+		t.Errorf("Get(unset env) = %v", err)
+	}
+	fake.err = errors.New("ParameterNotFound")
+	if _, err := s.Get(ctx, "", "/kw/none", "the SMTP password"); err == nil ||
+		err.Error() != "read the SMTP password from SSM parameter /kw/none: ParameterNotFound" {
+		t.Errorf("Get(missing parameter) = %v", err)
+	}
+}
+
+func TestPostJSONRedactsTheURL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "invalid_token", http.StatusForbidden)
+	}))
+	defer srv.Close()
+	err := notify.PostJSON(context.Background(), nil, srv.URL+"/services/T0/B0/tok-123", map[string]string{"a": "b"})
+	if err == nil || !strings.Contains(err.Error(), "403 Forbidden: invalid_token") || strings.Contains(err.Error(), "tok-123") {
+		t.Errorf("PostJSON(403) = %v; want the status and body, without the URL", err)
+	}
+	srv.Close()
+	err = notify.PostJSON(context.Background(), nil, srv.URL+"/services/T0/B0/tok-123", nil)
+	if err == nil || strings.Contains(err.Error(), "tok-123") || !strings.Contains(err.Error(), "URL redacted") {
+		t.Errorf("PostJSON(closed server) = %v; want a connection error without the URL", err)
+	}
+}

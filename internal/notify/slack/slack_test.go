@@ -1,0 +1,127 @@
+package slack_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/keywarden/keywarden/internal/notify"
+	"github.com/keywarden/keywarden/internal/notify/slack"
+	"github.com/keywarden/keywarden/internal/plan"
+)
+
+func digestMessage(t *testing.T, d *plan.Digest) *notify.Message {
+	t.Helper()
+	m, err := notify.DefaultTemplates().Digest(d, "sec@example.com", "r.d1", d.AsOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestPostsBlockKit(t *testing.T) {
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	_, _, digests := notify.Sample()
+	if err := slack.New(srv.URL, nil).Send(context.Background(), digestMessage(t, &digests[0])); err != nil {
+		t.Fatal(err)
+	}
+	var payload struct {
+		Text   string `json:"text"`
+		Blocks []struct {
+			Type string `json:"type"`
+			Text *struct {
+				Type string `json:"type"`
+				Text string `json:"text"`
+			} `json:"text"`
+			Elements []struct {
+				Text string `json:"text"`
+			} `json:"elements"`
+		} `json:"blocks"`
+	}
+	if err := json.Unmarshal(got, &payload); err != nil {
+		t.Fatalf("payload is not JSON: %v", err)
+	}
+	var types, texts []string
+	for _, b := range payload.Blocks {
+		types = append(types, b.Type)
+		if b.Text != nil {
+			texts = append(texts, b.Text.Text)
+		}
+	}
+	if strings.Join(types, ",") != "header,section,section,section,section,section,section,context" {
+		t.Errorf("block types = %v", types)
+	}
+	if payload.Blocks[0].Text.Type != "plain_text" || payload.Blocks[0].Text.Text != "keywarden digest for 2026-11-23" {
+		t.Errorf("header = %+v", payload.Blocks[0].Text)
+	}
+	want := []string{
+		"*4 findings* (4 new or due) in 2 accounts · 1 action · 1 owner message · 0 exempt",
+		"*<https://acme-prod.signin.aws.amazon.com/console|123456789012>* (acme-prod): 4 findings, 0 exempt\n• access_key_age at 70 days (notify): 1",
+		"|210987654321>*: :x: error: AccessDenied: not authorized to perform sts:AssumeRole",
+		"*New or due*\n• [medium] `123456789012` *alice&lt;b&gt;*: access key AKIAIOSFODNN7EXAMPLE (key 1). It will be past the 80-day limit on 2026-11-28. Owner: alice@example.com",
+		"*Actions*\n• would disable access key AKIAI44QH8DHBEXAMPLE (key 2) of *alice&lt;b&gt;* in `123456789012`: remediation is not available in this version of keywarden",
+		"*Owners keywarden cannot mail*\n• `123456789012` *bob*: not mailed: tag \"Email\": \"bob at example\" is not an email address",
+	}
+	all := strings.Join(texts, "\n\n")
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			t.Errorf("Block Kit texts lack %q:\n%s", w, all)
+		}
+	}
+	if strings.Contains(string(got), "alice<b>") {
+		t.Error("the user name reaches Slack unescaped")
+	}
+	if !strings.HasPrefix(payload.Text, "[keywarden] 2026-11-23") {
+		t.Errorf("fallback text = %q", payload.Text)
+	}
+}
+
+func TestCompliantAndLimits(t *testing.T) {
+	_, _, digests := notify.Sample()
+	p := slack.Payload(digestMessage(t, &digests[len(digests)-1]))
+	if len(p.Blocks) != 4 || !strings.Contains(p.Blocks[1].Text.Text, "*All compliant*: no findings in 1 account.") {
+		t.Errorf("compliant payload = %+v", p.Blocks)
+	}
+	// A large digest stays within Slack's limits.
+	d := digests[0]
+	for i := range 500 {
+		it := d.Findings[0]
+		it.User = strings.Repeat("u", 40) + string(rune('a'+i%26))
+		d.Findings = append(d.Findings, it)
+	}
+	big := slack.Payload(digestMessage(t, &d))
+	if len(big.Blocks) > 50 {
+		t.Errorf("%d blocks; Slack allows 50", len(big.Blocks))
+	}
+	for _, b := range big.Blocks {
+		if b.Text != nil && len([]rune(b.Text.Text)) > 3000 {
+			t.Errorf("a section of %d characters; Slack allows 3000", len([]rune(b.Text.Text)))
+		}
+	}
+	if !strings.Contains(mustJSON(t, big), "…and 474 more in the email digest") {
+		t.Error("the payload does not say how many findings it left out")
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestEscape(t *testing.T) {
+	if got := slack.Escape("<!channel> & <http://x|y>\n"); got != "&lt;!channel&gt; &amp; &lt;http://x|y&gt;" {
+		t.Errorf("Escape() = %q", got)
+	}
+}

@@ -1,0 +1,258 @@
+package notify
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"os"
+	"path/filepath"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/plan"
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+//go:embed templates/*.tmpl
+var embedded embed.FS
+
+// The six templates, by their notify.templates key.
+const (
+	TplUserSubject   = "user_subject"
+	TplUserText      = "user_text"
+	TplUserHTML      = "user_html"
+	TplDigestSubject = "digest_subject"
+	TplDigestText    = "digest_text"
+	TplDigestHTML    = "digest_html"
+)
+
+// templateKeys lists the templates with their embedded default file.
+var templateKeys = []struct{ key, file string }{
+	{TplUserSubject, "user_subject.tmpl"},
+	{TplUserText, "user.txt.tmpl"},
+	{TplUserHTML, "user.html.tmpl"},
+	{TplDigestSubject, "digest_subject.tmpl"},
+	{TplDigestText, "digest.txt.tmpl"},
+	{TplDigestHTML, "digest.html.tmpl"},
+}
+
+// TemplateError is a template that could not be read, parsed or rendered.
+type TemplateError struct {
+	// Key is the config key naming the template, e.g.
+	// notify.templates.user_html.
+	Key string
+	// File is the template file ("" for an embedded default).
+	File string
+	Err  error
+}
+
+func (e *TemplateError) Error() string {
+	if e.File == "" {
+		return fmt.Sprintf("%s (built-in): %v", e.Key, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Key, e.Err)
+}
+
+func (e *TemplateError) Unwrap() error { return e.Err }
+
+// Templates are the six parsed templates.
+type Templates struct {
+	text  map[string]*texttemplate.Template
+	html  map[string]*htmltemplate.Template
+	files map[string]string // key → file, "" for embedded
+}
+
+// UserData is what the owner templates see: the plan's message (To, Items,
+// Notices, Reminder) and the run's Day, Mode and From; Subject is set for
+// the body templates.
+type UserData struct {
+	plan.Message
+	Day     string
+	Mode    plan.Mode
+	From    string
+	Subject string
+}
+
+// DigestData is what the digest templates see: the plan's digest, Due (how
+// many findings are new or due for a reminder) and From; Subject is set
+// for the body templates.
+type DigestData struct {
+	plan.Digest
+	Due     int
+	From    string
+	Subject string
+}
+
+var funcs = map[string]any{
+	"plural": func(n int, one, many string) string {
+		if n == 1 {
+			return one
+		}
+		return many
+	},
+	"join": strings.Join,
+	"add":  func(a, b int) int { return a + b },
+	"modeText": func(m plan.Mode) string {
+		switch m {
+		case plan.ModeDryRun:
+			return "dry run: nothing was sent or changed"
+		case plan.ModeApply:
+			return "apply: notifications sent; remediation where enforcement is on"
+		}
+		return "notifications sent; remediation is only listed"
+	},
+}
+
+// DefaultTemplates returns the embedded templates.
+func DefaultTemplates() *Templates {
+	t, err := LoadTemplates(policy.NotifyTemplates{}, "")
+	if err != nil {
+		panic("embedded templates: " + err.Error()) // tested
+	}
+	return t
+}
+
+// LoadTemplates parses the templates, reading the files that cfg names
+// (relative to baseDir) and the embedded defaults for the others. Every
+// problem is returned, joined; each is a *TemplateError naming the config
+// key and the file, with text/template's "template: FILE:LINE: …" message.
+func LoadTemplates(cfg policy.NotifyTemplates, baseDir string) (*Templates, error) {
+	named := map[string]string{
+		TplUserSubject: cfg.UserSubject, TplUserText: cfg.UserText, TplUserHTML: cfg.UserHTML,
+		TplDigestSubject: cfg.DigestSubject, TplDigestText: cfg.DigestText, TplDigestHTML: cfg.DigestHTML,
+	}
+	t := &Templates{text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}, files: map[string]string{}}
+	var errs []error
+	for _, k := range templateKeys {
+		file := named[k.key]
+		var src []byte
+		var err error
+		name := k.file
+		if file == "" {
+			src, err = embedded.ReadFile("templates/" + k.file)
+		} else {
+			name = file
+			path := file
+			if !filepath.IsAbs(path) && baseDir != "" {
+				path = filepath.Join(baseDir, path)
+			}
+			src, err = os.ReadFile(path)
+			if err != nil {
+				err = fmt.Errorf("read template: %w", err)
+			}
+		}
+		t.files[k.key] = file
+		if err != nil {
+			errs = append(errs, &TemplateError{Key: "notify.templates." + k.key, File: file, Err: err})
+			continue
+		}
+		if strings.HasSuffix(k.key, "_html") {
+			tpl, err := htmltemplate.New(name).Funcs(funcs).Option("missingkey=error").Parse(string(src))
+			if err != nil {
+				errs = append(errs, &TemplateError{Key: "notify.templates." + k.key, File: file, Err: err})
+				continue
+			}
+			t.html[k.key] = tpl
+			continue
+		}
+		tpl, err := texttemplate.New(name).Funcs(funcs).Option("missingkey=error").Parse(string(src))
+		if err != nil {
+			errs = append(errs, &TemplateError{Key: "notify.templates." + k.key, File: file, Err: err})
+			continue
+		}
+		t.text[k.key] = tpl
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return t, nil
+}
+
+func (t *Templates) exec(key string, data any) (string, error) {
+	var b bytes.Buffer
+	var err error
+	if tpl, ok := t.html[key]; ok {
+		err = tpl.Execute(&b, data)
+	} else {
+		err = t.text[key].Execute(&b, data)
+	}
+	if err != nil {
+		return "", &TemplateError{Key: "notify.templates." + key, File: t.files[key], Err: err}
+	}
+	return b.String(), nil
+}
+
+// User renders an owner message.
+func (t *Templates) User(m *plan.Message, p *plan.Plan, from, id string, date time.Time) (*Message, error) {
+	d := UserData{Message: *m, Day: p.Day, Mode: p.Mode, From: from}
+	subject, err := t.exec(TplUserSubject, d)
+	if err != nil {
+		return nil, err
+	}
+	d.Subject = HeaderText(subject)
+	text, err := t.exec(TplUserText, d)
+	if err != nil {
+		return nil, err
+	}
+	html, err := t.exec(TplUserHTML, d)
+	if err != nil {
+		return nil, err
+	}
+	return &Message{Kind: KindUser, ID: id, From: from, To: []string{m.To}, Subject: d.Subject, Text: text, HTML: html,
+		Date: date, User: m}, nil
+}
+
+// Digest renders an admin digest.
+func (t *Templates) Digest(dg *plan.Digest, from, id string, date time.Time) (*Message, error) {
+	d := DigestData{Digest: *dg, From: from}
+	for _, it := range dg.Findings {
+		if it.Status != "not_due" {
+			d.Due++
+		}
+	}
+	subject, err := t.exec(TplDigestSubject, d)
+	if err != nil {
+		return nil, err
+	}
+	d.Subject = HeaderText(subject)
+	text, err := t.exec(TplDigestText, d)
+	if err != nil {
+		return nil, err
+	}
+	html, err := t.exec(TplDigestHTML, d)
+	if err != nil {
+		return nil, err
+	}
+	return &Message{Kind: KindDigest, ID: id, From: from, To: dg.To, Subject: d.Subject, Text: text, HTML: html,
+		Date: date, Digest: dg}, nil
+}
+
+// Check renders every template against sample data (an owner message, a
+// digest with findings, a compliant digest), so a template that fails on
+// real data fails here first.
+func (t *Templates) Check() error {
+	msg, p, digests := Sample()
+	var errs []error
+	if _, err := t.User(msg, p, "keywarden@example.com", "check-user", p.AsOf); err != nil {
+		errs = append(errs, err)
+	}
+	for i := range digests {
+		if _, err := t.Digest(&digests[i], "keywarden@example.com", "check-digest", p.AsOf); err != nil {
+			errs = append(errs, err)
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CheckTemplates loads and checks the templates that cfg names.
+func CheckTemplates(cfg policy.NotifyTemplates, baseDir string) error {
+	t, err := LoadTemplates(cfg, baseDir)
+	if err != nil {
+		return err
+	}
+	return t.Check()
+}

@@ -1,0 +1,551 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/report"
+	"github.com/keywarden/keywarden/internal/state"
+)
+
+// Mode is how a run acts on its plan.
+type Mode string
+
+// Modes of `keywarden run`.
+const (
+	// ModeDryRun prints the plan; nothing is sent, changed or recorded.
+	ModeDryRun Mode = "dry_run"
+	// ModeNotify sends the notifications and records them; actions are
+	// only listed ("would disable").
+	ModeNotify Mode = "notify"
+	// ModeApply also remediates, where enforcement is on.
+	ModeApply Mode = "apply"
+)
+
+// Digest targets: the channels that carry the admin digest.
+const (
+	TargetEmail   = "email"   // notify.admins.emails, through notify.users.via
+	TargetSNS     = "sns"     // notify.admins.sns_topic_arn
+	TargetSlack   = "slack"   // notify.admins.slack_webhook_env / _ssm
+	TargetWebhook = "webhook" // notify.admins.webhook_url_env / _ssm
+	TargetOutbox  = "outbox"  // the local default, when none of the above is set
+)
+
+// DigestAudience is the state.NoticeKey audience of a digest target.
+func DigestAudience(target string) string { return "digest:" + target }
+
+// AccountErrorRule is the rule of the notice that tells the admins an
+// account could not be scanned; its finding ID is "account:ID".
+const AccountErrorRule = "account_error"
+
+// Action statuses in a plan. The enforce feature adds done, skipped and
+// failed when it carries planned actions out.
+const (
+	// ActionListed: the policy calls for it, but enforcement is off for
+	// the account; nothing will change ("would disable").
+	ActionListed = "listed"
+	// ActionPlanned: enforcement is on; the run is to carry it out.
+	ActionPlanned = "planned"
+)
+
+// Exact reasons an action is only listed.
+const (
+	ReasonNoRemediation = "remediation is not available in this version of keywarden"
+	ReasonNotApplying   = "enforcement is off: run with --apply, or set enforce.mode: apply"
+	reasonNotAllowedFmt = "account %s is not in enforce.allowed_accounts; add it there to allow changes"
+)
+
+// Input is everything Build needs.
+type Input struct {
+	Config *policy.Config
+	// AsOf is the run's time (its --as-of); its UTC day is the cadence's day.
+	AsOf time.Time
+	// Accounts are the scanned accounts; only findings of accounts whose
+	// status is ok are planned.
+	Accounts []report.Account
+	Findings []policy.Finding
+	// Notices are the open notices of these accounts (state.Store.Notices).
+	Notices []state.Notice
+	// Mode is the run's mode; Apply asks for remediation (--apply, or
+	// enforce.mode: apply).
+	Mode  Mode
+	Apply bool
+	// Remediation is whether this build can remediate at all.
+	Remediation bool
+}
+
+// Plan is what one run will tell and do.
+type Plan struct {
+	Mode Mode      `json:"mode"`
+	AsOf time.Time `json:"as_of"`
+	// Day is AsOf's UTC day, the cadence's day.
+	Day string `json:"day"`
+	// Messages are the owner messages that are due, by address.
+	Messages []Message `json:"messages"`
+	// NotDue counts owners who have findings but nothing due this run.
+	NotDue int `json:"owners_not_due"`
+	// Digests are the admin digests that are due, one per target.
+	Digests []Digest `json:"digests"`
+	// Actions are the changes the policy calls for.
+	Actions []Action `json:"actions"`
+	// Undeliverable are owners keywarden cannot mail; the admins are told.
+	Undeliverable []Undeliverable `json:"undeliverable"`
+	// Resolve are findings whose open notices are closed (resolved since).
+	Resolve []string `json:"resolve"`
+	// Findings and Exempt count the planned accounts' findings.
+	Findings int `json:"findings"`
+	Exempt   int `json:"exempt"`
+}
+
+// Notice is one notice a run claims before it delivers a message.
+type Notice struct {
+	Key     state.NoticeKey `json:"key"`
+	Account string          `json:"account"`
+	User    string          `json:"user"`
+	KeyID   string          `json:"key_id,omitempty"`
+	Rule    string          `json:"rule"`
+	Stage   int             `json:"stage"`
+	Status  state.Status    `json:"status"`
+}
+
+// Message is one owner message: every current credential finding of one
+// address, across accounts.
+type Message struct {
+	To    string `json:"to"`
+	Items []Item `json:"items"`
+	// Notices are the due items' notices: what the message is sent for.
+	Notices []Notice `json:"notices"`
+	// Reminder is true when every due item is a reminder (nothing new).
+	Reminder bool `json:"reminder"`
+}
+
+// Item is one finding as a message shows it.
+type Item struct {
+	policy.Finding
+	// Title names the credential: "access key AKIA… (key 1)".
+	Title string `json:"title"`
+	// Status is why it is in this message: new, stage, reminder, or
+	// not_due (listed so the message is complete, not the reason it is sent).
+	Status state.Status `json:"status"`
+	// LastTold is the day it was last told to this audience ("": never).
+	LastTold string `json:"last_told,omitempty"`
+	// Next says, truthfully for the mode, what happens next and when.
+	Next string `json:"next"`
+	// Fix are the steps to resolve it.
+	Fix []string `json:"fix"`
+	// ConsoleURL is the account's sign-in URL.
+	ConsoleURL string `json:"console_url"`
+	// Enforced is whether keywarden will change this credential.
+	Enforced bool `json:"enforced"`
+}
+
+// Digest is the admin digest for one target.
+type Digest struct {
+	Target string `json:"target"`
+	// To are the admin addresses (email and outbox targets).
+	To   []string  `json:"to,omitempty"`
+	Mode Mode      `json:"mode"`
+	Day  string    `json:"day"`
+	AsOf time.Time `json:"as_of"`
+	// Accounts are every scanned account, with counts.
+	Accounts []AccountSummary `json:"accounts"`
+	// Findings are every non-exempt finding of the planned accounts; their
+	// Status is for this target.
+	Findings []Item `json:"findings"`
+	// Exempt counts exempt findings (never mailed, never changed).
+	Exempt        int             `json:"exempt"`
+	Undeliverable []Undeliverable `json:"undeliverable"`
+	Actions       []Action        `json:"actions"`
+	// Messages counts the owner messages of this run.
+	Messages int `json:"messages"`
+	// Compliant is true when there are no findings and no failed account.
+	Compliant bool `json:"compliant"`
+	// Notices are this target's due notices ("always" digests may have
+	// none).
+	Notices []Notice `json:"notices"`
+}
+
+// AccountSummary is one account in the digest.
+type AccountSummary struct {
+	ID         string  `json:"id"`
+	Alias      string  `json:"alias"`
+	Status     string  `json:"status"`
+	Error      string  `json:"error,omitempty"`
+	Users      int     `json:"users"`
+	AccessKeys int     `json:"access_keys"`
+	Findings   int     `json:"findings"`
+	Exempt     int     `json:"exempt"`
+	Counts     []Count `json:"counts"`
+	ConsoleURL string  `json:"console_url"`
+}
+
+// Count is how many findings of an account are at one rule's stage.
+type Count struct {
+	Rule   string `json:"rule"`
+	Stage  int    `json:"stage"`
+	Action string `json:"action"`
+	Count  int    `json:"count"`
+}
+
+// Undeliverable is an owner keywarden cannot mail.
+type Undeliverable struct {
+	Account string `json:"account"`
+	User    string `json:"user"`
+	// Findings counts the user's non-exempt findings.
+	Findings int `json:"findings"`
+	// Reason says why, e.g. "no address: …".
+	Reason   string                    `json:"reason"`
+	Problems []policy.RecipientProblem `json:"problems,omitempty"`
+}
+
+// Action is a change the policy calls for.
+type Action struct {
+	// Kind is disable, delete or remove_password.
+	Kind         string `json:"action"`
+	FindingID    string `json:"finding_id"`
+	Account      string `json:"account"`
+	AccountAlias string `json:"account_alias,omitempty"`
+	User         string `json:"user"`
+	Credential   string `json:"credential"`
+	KeyID        string `json:"key_id,omitempty"`
+	Slot         int    `json:"slot,omitempty"`
+	Rule         string `json:"rule"`
+	StageAt      int    `json:"stage_at"`
+	// Title names the credential: "access key AKIA… (key 1)".
+	Title string `json:"title"`
+	// Status is listed or planned (and, once carried out, the enforce
+	// feature's statuses).
+	Status string `json:"status"`
+	// Reason says why an action is only listed.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Verb is how the action reads in a sentence: "would disable" (listed) or
+// "disable" (planned).
+func (a Action) Verb() string {
+	v := strings.ReplaceAll(a.Kind, "_", " ")
+	if a.Status == ActionListed {
+		return "would " + v
+	}
+	return v
+}
+
+// Build makes the plan.
+func Build(in Input) *Plan {
+	cfg := in.Config
+	if cfg == nil {
+		cfg = policy.Default()
+	}
+	b := &builder{in: in, cfg: cfg, day: state.Day(in.AsOf), notices: map[state.NoticeKey]*state.Notice{}}
+	for i := range in.Notices {
+		b.notices[in.Notices[i].NoticeKey] = &in.Notices[i]
+	}
+	b.ok = map[string]report.Account{}
+	for _, a := range in.Accounts {
+		if a.Status == report.StatusOK || a.Status == "" {
+			b.ok[a.ID] = a
+		}
+	}
+	p := &Plan{Mode: in.Mode, AsOf: in.AsOf.UTC(), Day: b.day, Messages: []Message{}, Digests: []Digest{},
+		Actions: []Action{}, Undeliverable: []Undeliverable{}, Resolve: []string{}}
+
+	findings := slices.Clone(in.Findings)
+	report.SortFindings(findings)
+	var items []Item // non-exempt findings of ok accounts
+	current := map[string]bool{}
+	for _, f := range findings {
+		if _, ok := b.ok[f.Account]; !ok {
+			continue
+		}
+		current[f.ID] = true
+		if f.Exempt {
+			p.Exempt++
+			continue
+		}
+		p.Findings++
+		items = append(items, b.item(f))
+	}
+
+	p.Messages, p.NotDue = b.messages(items)
+	p.Undeliverable = b.undeliverable(items)
+	p.Actions = b.actions(items)
+	p.Resolve = b.resolve(current)
+	p.Digests = b.digests(items, p)
+	return p
+}
+
+type builder struct {
+	in      Input
+	cfg     *policy.Config
+	day     string
+	notices map[state.NoticeKey]*state.Notice
+	ok      map[string]report.Account
+}
+
+func (b *builder) enforced(account string) bool {
+	return b.actionReason(account) == ""
+}
+
+// actionReason is "" when enforcement is on for account, else why not.
+func (b *builder) actionReason(account string) string {
+	switch {
+	case !b.in.Remediation:
+		return ReasonNoRemediation
+	case !b.in.Apply:
+		return ReasonNotApplying
+	case !slices.Contains(b.cfg.Enforce.AllowedAccounts, account):
+		return fmt.Sprintf(reasonNotAllowedFmt, account)
+	}
+	return ""
+}
+
+func (b *builder) alias(f *policy.Finding) string {
+	if f.AccountAlias != "" {
+		return f.AccountAlias
+	}
+	return b.ok[f.Account].Alias
+}
+
+// ConsoleURL is the sign-in URL of an account: notify.console_url with
+// {account} and {alias} replaced, or the account's own sign-in page.
+func ConsoleURL(cfg *policy.Config, account, alias string) string {
+	if cfg != nil && cfg.Notify.ConsoleURL != "" {
+		return strings.NewReplacer("{account}", account, "{alias}", cmp.Or(alias, account)).Replace(cfg.Notify.ConsoleURL)
+	}
+	return "https://" + cmp.Or(alias, account) + ".signin.aws.amazon.com/console"
+}
+
+func (b *builder) item(f policy.Finding) Item {
+	f.AccountAlias = b.alias(&f)
+	enf := b.enforced(f.Account) && f.Credential != policy.CredentialRoot
+	it := Item{Finding: f, Title: title(&f), ConsoleURL: ConsoleURL(b.cfg, f.Account, f.AccountAlias), Enforced: enf}
+	it.Next = b.next(&f, enf)
+	it.Fix = fix(&f, it.ConsoleURL)
+	return it
+}
+
+// status is an item's cadence status for audience.
+func (b *builder) status(it *Item, audience string) (state.Status, string) {
+	n := b.notices[state.NoticeKey{Finding: it.ID, Audience: audience}]
+	last := ""
+	if n != nil && n.ClosedDay == "" {
+		last = n.LastDay
+	}
+	return state.Due(n, it.StageAt, b.day, b.cfg.Notify.Users.RemindEvery), last
+}
+
+func notice(it *Item, audience string, st state.Status) Notice {
+	return Notice{Key: state.NoticeKey{Finding: it.ID, Audience: audience}, Account: it.Account, User: it.User,
+		KeyID: it.KeyID, Rule: it.Rule, Stage: it.StageAt, Status: st}
+}
+
+// messages groups items by owner address: one message per address with
+// at least one due item.
+func (b *builder) messages(items []Item) ([]Message, int) {
+	byAddr := map[string][]Item{}
+	for _, it := range items {
+		for _, to := range it.Recipients {
+			byAddr[to] = append(byAddr[to], it)
+		}
+	}
+	out := []Message{}
+	notDue := 0
+	for _, to := range slices.Sorted(maps.Keys(byAddr)) {
+		m := Message{To: to, Reminder: true}
+		for _, it := range byAddr[to] {
+			it.Status, it.LastTold = b.status(&it, to)
+			if it.Status != state.StatusNotDue {
+				m.Notices = append(m.Notices, notice(&it, to, it.Status))
+				if it.Status != state.StatusReminder {
+					m.Reminder = false
+				}
+			}
+			m.Items = append(m.Items, it)
+		}
+		if len(m.Notices) == 0 {
+			notDue++
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, notDue
+}
+
+// undeliverable lists users with findings but no address (root aside:
+// its findings are for the admins by design).
+func (b *builder) undeliverable(items []Item) []Undeliverable {
+	out := []Undeliverable{}
+	idx := map[[2]string]int{}
+	for _, it := range items {
+		if len(it.Recipients) > 0 || it.Credential == policy.CredentialRoot || it.User == "<root_account>" {
+			continue
+		}
+		k := [2]string{it.Account, it.User}
+		if i, ok := idx[k]; ok {
+			out[i].Findings++
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, Undeliverable{Account: it.Account, User: it.User, Findings: 1,
+			Reason: b.noAddressReason(it.RecipientProblems), Problems: it.RecipientProblems})
+	}
+	return out
+}
+
+func (b *builder) noAddressReason(probs []policy.RecipientProblem) string {
+	if len(probs) > 0 {
+		parts := make([]string, len(probs))
+		for i, p := range probs {
+			parts[i] = p.String()
+		}
+		return "not mailed: " + strings.Join(parts, "; ")
+	}
+	u := b.cfg.Notify.Users
+	var why []string
+	if len(u.EmailTags) > 0 {
+		why = append(why, fmt.Sprintf("no tag of %s holds an address", strings.Join(u.EmailTags, ", ")))
+	}
+	if u.UsernameIsEmail == nil || *u.UsernameIsEmail {
+		why = append(why, "the user name is not an address")
+	} else {
+		why = append(why, "username_is_email is off")
+	}
+	return "no address: " + strings.Join(why, " and ")
+}
+
+// actions lists what the policy calls for, listed or planned.
+func (b *builder) actions(items []Item) []Action {
+	out := []Action{}
+	for _, it := range items {
+		switch it.Action {
+		case policy.ActionDisable, policy.ActionDelete, policy.ActionRemovePassword:
+		default:
+			continue
+		}
+		if it.Credential == policy.CredentialRoot {
+			continue // never the root user's credentials
+		}
+		a := Action{Kind: it.Action, FindingID: it.ID, Account: it.Account, AccountAlias: it.AccountAlias, User: it.User,
+			Credential: it.Credential, KeyID: it.KeyID, Slot: it.Slot, Rule: it.Rule, StageAt: it.StageAt, Title: it.Title, Status: ActionPlanned}
+		if r := b.actionReason(it.Account); r != "" {
+			a.Status, a.Reason = ActionListed, r
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// resolve lists findings with open notices in planned accounts that are no
+// longer found, and accounts scanned fine again after an error.
+func (b *builder) resolve(current map[string]bool) []string {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, n := range b.in.Notices {
+		if n.ClosedDay != "" || seen[n.Finding] {
+			continue
+		}
+		if _, ok := b.ok[n.Account]; !ok {
+			continue // not scanned (or failed) this run: nothing is known
+		}
+		if current[n.Finding] {
+			continue
+		}
+		seen[n.Finding] = true
+		out = append(out, n.Finding)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Targets lists the digest targets the config sets up.
+func Targets(cfg *policy.Config) []string {
+	a := cfg.Notify.Admins
+	var t []string
+	if len(a.Emails) > 0 {
+		t = append(t, TargetEmail)
+	}
+	if a.SNSTopicARN != "" {
+		t = append(t, TargetSNS)
+	}
+	if a.SlackWebhookEnv != "" || a.SlackWebhookSSM != "" {
+		t = append(t, TargetSlack)
+	}
+	if a.WebhookURLEnv != "" || a.WebhookURLSSM != "" {
+		t = append(t, TargetWebhook)
+	}
+	if len(t) == 0 {
+		t = append(t, TargetOutbox)
+	}
+	return t
+}
+
+func (b *builder) digests(items []Item, p *Plan) []Digest {
+	var accounts []AccountSummary
+	accIdx := map[string]int{}
+	failed := []report.Account{}
+	for _, a := range slices.SortedFunc(slices.Values(b.in.Accounts), func(x, y report.Account) int { return cmp.Compare(x.ID, y.ID) }) {
+		accIdx[a.ID] = len(accounts)
+		accounts = append(accounts, AccountSummary{ID: a.ID, Alias: a.Alias, Status: cmp.Or(a.Status, report.StatusOK), Error: a.Error,
+			Users: a.Users, AccessKeys: a.AccessKeys, Counts: []Count{}, ConsoleURL: ConsoleURL(b.cfg, a.ID, a.Alias)})
+		if _, ok := b.ok[a.ID]; !ok {
+			failed = append(failed, a)
+		}
+	}
+	for _, f := range b.in.Findings {
+		i, ok := accIdx[f.Account]
+		if !ok || accounts[i].Status != report.StatusOK {
+			continue
+		}
+		if f.Exempt {
+			accounts[i].Exempt++
+			continue
+		}
+		accounts[i].Findings++
+		c := &accounts[i].Counts
+		j := slices.IndexFunc(*c, func(x Count) bool { return x.Rule == f.Rule && x.Stage == f.StageAt && x.Action == f.Action })
+		if j < 0 {
+			*c = append(*c, Count{Rule: f.Rule, Stage: f.StageAt, Action: f.Action})
+			j = len(*c) - 1
+		}
+		(*c)[j].Count++
+	}
+	for i := range accounts {
+		slices.SortFunc(accounts[i].Counts, func(x, y Count) int {
+			return cmp.Or(cmp.Compare(x.Rule, y.Rule), cmp.Compare(x.Stage, y.Stage), cmp.Compare(x.Action, y.Action))
+		})
+	}
+
+	always := b.cfg.Notify.Admins.SendWhen == policy.SendWhenAlways
+	out := []Digest{}
+	for _, target := range Targets(b.cfg) {
+		aud := DigestAudience(target)
+		d := Digest{Target: target, Mode: b.in.Mode, Day: b.day, AsOf: b.in.AsOf.UTC(), Accounts: accounts,
+			Exempt: p.Exempt, Undeliverable: p.Undeliverable, Actions: p.Actions, Messages: len(p.Messages),
+			Compliant: len(items) == 0 && len(failed) == 0, Findings: make([]Item, len(items)), Notices: []Notice{}}
+		if target == TargetEmail || target == TargetOutbox {
+			d.To = slices.Clone(b.cfg.Notify.Admins.Emails)
+		}
+		for i, it := range items {
+			it.Status, it.LastTold = b.status(&it, aud)
+			if it.Status != state.StatusNotDue {
+				d.Notices = append(d.Notices, notice(&it, aud, it.Status))
+			}
+			d.Findings[i] = it
+		}
+		for _, a := range failed {
+			key := state.NoticeKey{Finding: "account:" + a.ID, Audience: aud}
+			if st := state.Due(b.notices[key], 0, b.day, b.cfg.Notify.Users.RemindEvery); st != state.StatusNotDue {
+				d.Notices = append(d.Notices, Notice{Key: key, Account: a.ID, Rule: AccountErrorRule, Status: st})
+			}
+		}
+		if len(d.Notices) > 0 || always {
+			out = append(out, d)
+		}
+	}
+	return out
+}

@@ -1,0 +1,352 @@
+package plan_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keywarden/keywarden/internal/plan"
+	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/report"
+	"github.com/keywarden/keywarden/internal/state"
+)
+
+var asOf = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+
+const acct = "123456789012"
+
+func date(s string) *policy.Date {
+	d, err := policy.ParseDate(s)
+	if err != nil {
+		panic(err)
+	}
+	return &d
+}
+
+// keyFinding is an access_key_age finding of user's key slot at age days.
+func keyFinding(user string, slot, age int, to ...string) policy.Finding {
+	f := policy.Finding{ID: fmt.Sprintf("%s-%d", user, slot), Account: acct, User: user, Class: "human",
+		Credential: policy.CredentialAccessKey, KeyID: fmt.Sprintf("AKIA%s%d", strings.ToUpper(user), slot), Slot: slot,
+		Rule: policy.RuleAccessKeyAge, AgeDays: age, Severity: policy.SeverityMedium, Recipients: to,
+		Reason: fmt.Sprintf("access key %d is %d days old", slot, age)}
+	switch {
+	case age >= 90:
+		f.StageAt, f.Action = 90, policy.ActionDelete
+	case age >= 80:
+		f.StageAt, f.Action = 80, policy.ActionDisable
+		f.NextStageOn = date(asOf.AddDate(0, 0, 90-age).Format(policy.DateLayout))
+	default:
+		f.StageAt, f.Action = 70, policy.ActionNotify
+		f.NextStageOn = date(asOf.AddDate(0, 0, 80-age).Format(policy.DateLayout))
+	}
+	if to == nil {
+		f.Recipients = []string{}
+	}
+	return f
+}
+
+func okAccounts(ids ...string) []report.Account {
+	var out []report.Account
+	for _, id := range ids {
+		out = append(out, report.Account{ID: id, Status: report.StatusOK})
+	}
+	return out
+}
+
+func build(cfg *policy.Config, fs []policy.Finding, notices ...state.Notice) *plan.Plan {
+	if cfg == nil {
+		cfg = policy.Default()
+	}
+	return plan.Build(plan.Input{Config: cfg, AsOf: asOf, Accounts: okAccounts(acct), Findings: fs, Notices: notices, Mode: plan.ModeNotify})
+}
+
+func TestBuildOneMessagePerRecipient(t *testing.T) {
+	exempt := keyFinding("carol", 1, 95, "carol@example.com")
+	exempt.Exempt, exempt.ExemptReason = true, "vendor"
+	other := keyFinding("dave", 1, 75, "dave@example.com")
+	other.Account = "999999999999" // not scanned: not planned
+	p := build(nil, []policy.Finding{
+		keyFinding("bob", 1, 72, "bob@example.com"),
+		keyFinding("alice", 2, 85, "alice@example.com"),
+		keyFinding("alice", 1, 75, "alice@example.com"),
+		exempt,
+		other,
+	})
+	var got []string
+	for _, m := range p.Messages {
+		var keys []string
+		for _, it := range m.Items {
+			keys = append(keys, it.KeyID+":"+string(it.Status))
+		}
+		got = append(got, m.To+" "+strings.Join(keys, ","))
+	}
+	want := []string{
+		"alice@example.com AKIAALICE1:new,AKIAALICE2:new",
+		"bob@example.com AKIABOB1:new",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Build() messages (-want +got):\n%s", diff)
+	}
+	if p.Findings != 3 || p.Exempt != 1 {
+		t.Errorf("Build() counts %d findings, %d exempt; want 3, 1 (the other account's finding is not planned)", p.Findings, p.Exempt)
+	}
+	if n := len(p.Messages[0].Notices); n != 2 {
+		t.Errorf("alice's message has %d notices; want 2", n)
+	}
+}
+
+func TestBuildFailedAccountIsNotPlanned(t *testing.T) {
+	cfg := policy.Default()
+	p := plan.Build(plan.Input{Config: cfg, AsOf: asOf, Mode: plan.ModeNotify,
+		Accounts: []report.Account{{ID: acct, Status: report.StatusError, Error: "AccessDenied"}},
+		Findings: []policy.Finding{keyFinding("alice", 1, 85, "alice@example.com")},
+		Notices:  []state.Notice{{NoticeKey: state.NoticeKey{Finding: "gone", Audience: "x@example.com"}, Account: acct, Stage: 70, LastDay: "2026-11-01"}},
+	})
+	if len(p.Messages) != 0 || len(p.Actions) != 0 || len(p.Resolve) != 0 {
+		t.Errorf("failed account: %d messages, %d actions, resolve %v; want nothing planned and nothing resolved", len(p.Messages), len(p.Actions), p.Resolve)
+	}
+	// The admins hear of the failure, as a notice with the usual cadence.
+	if len(p.Digests) != 1 || len(p.Digests[0].Notices) != 1 || p.Digests[0].Notices[0].Key.Finding != "account:"+acct ||
+		p.Digests[0].Notices[0].Rule != plan.AccountErrorRule || p.Digests[0].Compliant {
+		t.Errorf("digests = %+v; want one with the account error notice", p.Digests)
+	}
+}
+
+func TestBuildCadence(t *testing.T) {
+	told := func(id, to string, stage int, last string) state.Notice {
+		return state.Notice{NoticeKey: state.NoticeKey{Finding: id, Audience: to}, Account: acct, Stage: stage, FirstDay: last, LastDay: last, Count: 1}
+	}
+	fs := []policy.Finding{
+		keyFinding("alice", 1, 75, "alice@example.com"), // told yesterday: not due
+		keyFinding("alice", 2, 85, "alice@example.com"), // told at 70, now at 80: due at once
+		keyFinding("bob", 1, 75, "bob@example.com"),     // told 3 days ago: reminder
+		keyFinding("carol", 1, 75, "carol@example.com"), // told today: not due
+	}
+	p := build(nil, fs,
+		told("alice-1", "alice@example.com", 70, "2026-11-22"),
+		told("alice-2", "alice@example.com", 70, "2026-11-20"),
+		told("bob-1", "bob@example.com", 70, "2026-11-20"),
+		told("carol-1", "carol@example.com", 70, "2026-11-23"),
+		told("gone-1", "dan@example.com", 70, "2026-11-20"), // no longer found
+	)
+	var got []string
+	for _, m := range p.Messages {
+		for _, it := range m.Items {
+			got = append(got, fmt.Sprintf("%s %s %s last=%s reminder=%v", m.To, it.ID, it.Status, it.LastTold, m.Reminder))
+		}
+	}
+	want := []string{
+		"alice@example.com alice-1 not_due last=2026-11-22 reminder=false",
+		"alice@example.com alice-2 stage last=2026-11-20 reminder=false",
+		"bob@example.com bob-1 reminder last=2026-11-20 reminder=true",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Build() message items (-want +got):\n%s", diff)
+	}
+	if len(p.Messages[0].Notices) != 1 || p.Messages[0].Notices[0].Key.Finding != "alice-2" || p.Messages[0].Notices[0].Stage != 80 {
+		t.Errorf("alice's notices = %+v; want only alice-2 at stage 80 (alice-1 is listed, not re-told)", p.Messages[0].Notices)
+	}
+	if p.NotDue != 1 {
+		t.Errorf("NotDue = %d; want 1 (carol)", p.NotDue)
+	}
+	if diff := cmp.Diff([]string{"gone-1"}, p.Resolve); diff != "" {
+		t.Errorf("Resolve (-want +got):\n%s", diff)
+	}
+}
+
+func TestBuildUndeliverable(t *testing.T) {
+	malformed := keyFinding("badtag", 1, 75)
+	malformed.RecipientProblems = []policy.RecipientProblem{{Source: `tag "Email"`, Address: "not an address", Reason: "is not an email address"}}
+	foreign := keyFinding("foreign", 1, 75)
+	foreign.RecipientProblems = []policy.RecipientProblem{{Source: `tag "Email"`, Address: "eve@evil.test", Reason: "is outside notify.users.allowed_domains (evil.test is not one of example.com)"}}
+	none := keyFinding("svc", 1, 75)
+	none2 := keyFinding("svc", 2, 85)
+	root := policy.Finding{ID: "root-mfa", Account: acct, User: "<root_account>", Credential: policy.CredentialMFA, Rule: policy.RuleMFAMissing,
+		Action: policy.ActionNotify, Recipients: []string{}}
+	p := build(nil, []policy.Finding{malformed, foreign, none, none2, root})
+	var got []string
+	for _, u := range p.Undeliverable {
+		got = append(got, fmt.Sprintf("%s (%d): %s", u.User, u.Findings, u.Reason))
+	}
+	want := []string{
+		`badtag (1): not mailed: tag "Email": "not an address" is not an email address`,
+		`foreign (1): not mailed: tag "Email": "eve@evil.test" is outside notify.users.allowed_domains (evil.test is not one of example.com)`,
+		"svc (2): no address: no tag of Email, email holds an address and the user name is not an address",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Undeliverable (-want +got):\n%s", diff)
+	}
+	if len(p.Messages) != 0 {
+		t.Errorf("messages = %+v; want none", p.Messages)
+	}
+	// The admins get them: the digest lists every finding, root's too.
+	if len(p.Digests) != 1 || len(p.Digests[0].Findings) != 5 || len(p.Digests[0].Undeliverable) != 3 {
+		t.Errorf("digest: %d findings, %d undeliverable; want 5 and 3", len(p.Digests[0].Findings), len(p.Digests[0].Undeliverable))
+	}
+}
+
+func TestBuildActions(t *testing.T) {
+	fs := []policy.Finding{keyFinding("alice", 1, 75, "a@example.com"), keyFinding("alice", 2, 85, "a@example.com"),
+		keyFinding("bob", 1, 95, "b@example.com")}
+	allowed := policy.Default()
+	allowed.Enforce.AllowedAccounts = []string{acct}
+	tests := []struct {
+		name        string
+		cfg         *policy.Config
+		apply, remd bool
+		status      string
+		reason      string
+		next        string // alice-2's Next
+	}{
+		{"this version cannot remediate", allowed, true, false, plan.ActionListed,
+			"remediation is not available in this version of keywarden", "It is past the 80-day limit."},
+		{"not applying", allowed, false, true, plan.ActionListed,
+			"enforcement is off: run with --apply, or set enforce.mode: apply", "It is past the 80-day limit."},
+		{"account not allowed", policy.Default(), true, true, plan.ActionListed,
+			"account 123456789012 is not in enforce.allowed_accounts; add it there to allow changes", "It is past the 80-day limit."},
+		{"enforced", allowed, true, true, plan.ActionPlanned, "", "It is past the 80-day limit and will be disabled on 2026-11-23."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := plan.Build(plan.Input{Config: tt.cfg, AsOf: asOf, Accounts: okAccounts(acct), Findings: fs, Mode: plan.ModeApply,
+				Apply: tt.apply, Remediation: tt.remd})
+			var got []string
+			for _, a := range p.Actions {
+				got = append(got, fmt.Sprintf("%s %s %s %q", a.Verb(), a.KeyID, a.Status, a.Reason))
+			}
+			verb := func(v string) string {
+				if tt.status == plan.ActionListed {
+					return "would " + v
+				}
+				return v
+			}
+			want := []string{
+				fmt.Sprintf("%s AKIAALICE2 %s %q", verb("disable"), tt.status, tt.reason),
+				fmt.Sprintf("%s AKIABOB1 %s %q", verb("delete"), tt.status, tt.reason),
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Build() actions (-want +got):\n%s", diff)
+			}
+			next := p.Messages[0].Items[1].Next
+			if next != tt.next {
+				t.Errorf("alice's 85-day key: Next = %q; want %q", next, tt.next)
+			}
+		})
+	}
+}
+
+// TestNextIsTruthful: "will be disabled" only where enforcement is on.
+func TestNextIsTruthful(t *testing.T) {
+	allowed := policy.Default()
+	allowed.Enforce.AllowedAccounts = []string{acct}
+	left, expired := 5, -3
+	pwExpiry := policy.Finding{ID: "pw", Account: acct, User: "u", Credential: policy.CredentialPassword, Rule: policy.RulePasswordExpiry,
+		DaysLeft: &left, StageAt: 76, Action: policy.ActionNotify, NextStageOn: date("2026-11-28"), Recipients: []string{"u@example.com"}}
+	pwExpired := pwExpiry
+	pwExpired.ID, pwExpired.DaysLeft, pwExpired.NextStageOn = "pw2", &expired, nil
+	unused := policy.Finding{ID: "un", Account: acct, User: "u", Credential: policy.CredentialAccessKey, Rule: policy.RuleAccessKeyUnused,
+		AgeDays: 50, StageAt: 45, Action: policy.ActionDisable, Recipients: []string{"u@example.com"}}
+	machine := keyFinding("m", 1, 75, "u@example.com")
+	machine.Class = "machine"
+	tests := []struct {
+		name     string
+		f        policy.Finding
+		enforced string
+		off      string
+	}{
+		{"notify stage before disable", keyFinding("a", 1, 75, "u@example.com"),
+			"It will be disabled on 2026-11-28 unless it is rotated before then.", "It will be past the 80-day limit on 2026-11-28."},
+		{"disable stage", keyFinding("a", 1, 85, "u@example.com"),
+			"It is past the 80-day limit and will be disabled on 2026-11-23.", "It is past the 80-day limit."},
+		{"delete stage", keyFinding("a", 1, 95, "u@example.com"),
+			"It is past the 90-day limit and will be deleted: an active key is disabled on 2026-11-23 and deleted 10 days later.", "It is past the 90-day limit."},
+		{"machine notify stage", machine, "It reaches the 80-day stage on 2026-11-28.", "It reaches the 80-day stage on 2026-11-28."},
+		{"unused, disable", unused, "It has not been used for 50 days and will be disabled on 2026-11-23.",
+			"It has not been used for 50 days (limit 45); if nothing needs it, deactivate and delete it."},
+		{"password expiring", pwExpiry, "It expires on 2026-11-28, in 5 days; change it before then.", "It expires on 2026-11-28, in 5 days; change it before then."},
+		{"password expired", pwExpired, "It expired on 2026-11-20; you will have to change it at your next sign-in.",
+			"It expired on 2026-11-20; you will have to change it at your next sign-in."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, c := range []struct {
+				remediation bool
+				want        string
+			}{{true, tt.enforced}, {false, tt.off}} {
+				p := plan.Build(plan.Input{Config: allowed, AsOf: asOf, Accounts: okAccounts(acct), Findings: []policy.Finding{tt.f},
+					Mode: plan.ModeApply, Apply: true, Remediation: c.remediation})
+				it := p.Messages[0].Items[0]
+				if it.Next != c.want || it.Enforced != c.remediation {
+					t.Errorf("enforced=%v: Next = %q (Enforced %v); want %q", c.remediation, it.Next, it.Enforced, c.want)
+				}
+			}
+		})
+	}
+}
+
+func TestBuildDigests(t *testing.T) {
+	cfg := policy.Default()
+	cfg.Notify.Admins.Emails = []string{"sec@example.com"}
+	cfg.Notify.Admins.SNSTopicARN = "arn:aws:sns:us-east-1:123456789012:t"
+	cfg.Notify.Admins.SlackWebhookEnv = "SLACK"
+	cfg.Notify.Admins.WebhookURLSSM = "/kw/hook"
+	fs := []policy.Finding{keyFinding("alice", 1, 75, "a@example.com")}
+	// SNS already told the finding today; the others have not.
+	n := state.Notice{NoticeKey: state.NoticeKey{Finding: "alice-1", Audience: plan.DigestAudience(plan.TargetSNS)}, Account: acct, Stage: 70, LastDay: "2026-11-23"}
+	p := build(cfg, fs, n)
+	var got []string
+	for _, d := range p.Digests {
+		got = append(got, fmt.Sprintf("%s to=%v notices=%d", d.Target, d.To, len(d.Notices)))
+	}
+	want := []string{"email to=[sec@example.com] notices=1", "slack to=[] notices=1", "webhook to=[] notices=1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("digests (-want +got):\n%s", diff)
+	}
+
+	// Nothing to report: no digest, unless send_when is always.
+	if p := build(nil, nil); len(p.Digests) != 0 {
+		t.Errorf("no findings, send_when findings: %d digests; want none", len(p.Digests))
+	}
+	always := policy.Default()
+	always.Notify.Admins.SendWhen = policy.SendWhenAlways
+	p = build(always, nil)
+	if len(p.Digests) != 1 || p.Digests[0].Target != plan.TargetOutbox || !p.Digests[0].Compliant {
+		t.Errorf("send_when always, compliant: %+v; want one compliant outbox digest", p.Digests)
+	}
+	p = build(always, fs, state.Notice{NoticeKey: state.NoticeKey{Finding: "alice-1", Audience: "digest:outbox"}, Account: acct, Stage: 70, LastDay: "2026-11-23"})
+	if len(p.Digests) != 1 || len(p.Digests[0].Notices) != 0 || p.Digests[0].Compliant {
+		t.Errorf("send_when always, nothing due: %+v; want a digest with no due notices", p.Digests)
+	}
+}
+
+func TestDigestCounts(t *testing.T) {
+	exempt := keyFinding("e", 1, 95, "e@example.com")
+	exempt.Exempt = true
+	p := build(nil, []policy.Finding{keyFinding("a", 1, 75, "a@example.com"), keyFinding("b", 1, 72, "b@example.com"),
+		keyFinding("c", 1, 85, "c@example.com"), exempt})
+	got := p.Digests[0].Accounts[0]
+	want := []plan.Count{
+		{Rule: policy.RuleAccessKeyAge, Stage: 70, Action: policy.ActionNotify, Count: 2},
+		{Rule: policy.RuleAccessKeyAge, Stage: 80, Action: policy.ActionDisable, Count: 1},
+	}
+	if diff := cmp.Diff(want, got.Counts); diff != "" || got.Findings != 3 || got.Exempt != 1 {
+		t.Errorf("account summary: %d findings, %d exempt, counts (-want +got):\n%s", got.Findings, got.Exempt, diff)
+	}
+	if got.ConsoleURL != "https://123456789012.signin.aws.amazon.com/console" {
+		t.Errorf("ConsoleURL = %q", got.ConsoleURL)
+	}
+}
+
+func TestConsoleURL(t *testing.T) {
+	cfg := policy.Default()
+	if got := plan.ConsoleURL(cfg, acct, "acme"); got != "https://acme.signin.aws.amazon.com/console" {
+		t.Errorf("ConsoleURL(alias) = %q", got)
+	}
+	cfg.Notify.ConsoleURL = "https://sso.example.com/start#/?account={account}&name={alias}"
+	if got := plan.ConsoleURL(cfg, acct, ""); got != "https://sso.example.com/start#/?account=123456789012&name=123456789012" {
+		t.Errorf("ConsoleURL(template) = %q", got)
+	}
+}

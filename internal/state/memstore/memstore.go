@@ -1,0 +1,144 @@
+// Package memstore is a state.Store held in memory: for tests, and for dry
+// runs when no state file exists yet. It forgets everything when the
+// process ends.
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/state"
+)
+
+// Store is an in-memory state.Store, safe for concurrent use.
+type Store struct {
+	mu      sync.Mutex
+	notices map[state.NoticeKey]*state.Notice
+	runs    map[string]state.Run
+}
+
+var _ state.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{notices: map[state.NoticeKey]*state.Notice{}, runs: map[string]state.Run{}}
+}
+
+// Notices implements state.Store.
+func (s *Store) Notices(_ context.Context, accounts []string) ([]state.Notice, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []state.Notice
+	for _, n := range s.notices {
+		if n.ClosedDay != "" || (len(accounts) > 0 && !slices.Contains(accounts, n.Account)) {
+			continue
+		}
+		out = append(out, *n)
+	}
+	slices.SortFunc(out, func(a, b state.Notice) int {
+		return cmp.Or(cmp.Compare(a.Finding, b.Finding), cmp.Compare(a.Audience, b.Audience))
+	})
+	return out, nil
+}
+
+// Claim implements state.Store.
+func (s *Store) Claim(_ context.Context, c state.Claim) (bool, error) {
+	if err := c.Validate(); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.notices[c.Key]
+	if n != nil {
+		if state.Due(n, c.Stage, c.Day, c.RemindEvery) == state.StatusNotDue {
+			return false, nil
+		}
+		if n.ClaimRun != "" && n.ClaimRun != c.Run && !n.ClaimedAt.Before(c.LeaseCutoff()) {
+			return false, nil
+		}
+	} else {
+		n = &state.Notice{NoticeKey: c.Key}
+		s.notices[c.Key] = n
+	}
+	n.Account, n.User, n.KeyID, n.Rule = c.Account, c.User, c.KeyID, c.Rule
+	n.ClaimRun, n.ClaimedAt, n.ClaimStage = c.Run, c.Now.UTC(), c.Stage
+	n.UpdatedAt = c.Now.UTC()
+	return true, nil
+}
+
+// Sent implements state.Store.
+func (s *Store) Sent(_ context.Context, key state.NoticeKey, run, day string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.notices[key]
+	if n == nil || n.ClaimRun != run || run == "" {
+		return state.ErrClaimLost
+	}
+	if n.ClosedDay != "" || n.LastDay == "" || n.Stage != n.ClaimStage {
+		n.FirstDay, n.Count = day, 0
+	}
+	n.Stage, n.LastDay, n.ClosedDay = n.ClaimStage, day, ""
+	n.Count++
+	n.ClaimRun, n.ClaimedAt, n.ClaimStage = "", time.Time{}, 0
+	n.UpdatedAt = now.UTC()
+	return nil
+}
+
+// Release implements state.Store.
+func (s *Store) Release(_ context.Context, key state.NoticeKey, run string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.notices[key]; n != nil && n.ClaimRun == run {
+		n.ClaimRun, n.ClaimedAt, n.ClaimStage = "", time.Time{}, 0
+	}
+	return nil
+}
+
+// Resolve implements state.Store.
+func (s *Store) Resolve(_ context.Context, findings []string, day string, now time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want := map[string]bool{}
+	for _, f := range findings {
+		want[f] = true
+	}
+	closed := 0
+	for _, n := range s.notices {
+		if want[n.Finding] && n.ClosedDay == "" {
+			n.ClosedDay, n.UpdatedAt = day, now.UTC()
+			closed++
+		}
+	}
+	return closed, nil
+}
+
+// RecordRun implements state.Store.
+func (s *Store) RecordRun(_ context.Context, r state.Run) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runs[r.ID] = r
+	return nil
+}
+
+// Runs implements state.Store.
+func (s *Store) Runs(_ context.Context, limit int) ([]state.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []state.Run
+	for _, r := range s.runs {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b state.Run) int {
+		return cmp.Or(b.StartedAt.Compare(a.StartedAt), cmp.Compare(b.ID, a.ID))
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// Close implements state.Store; it keeps the data.
+func (s *Store) Close() error { return nil }

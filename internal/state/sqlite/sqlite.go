@@ -1,0 +1,357 @@
+// Package sqlite is the state.Store kept in a local SQLite file, through
+// the pure-Go modernc.org/sqlite driver (no cgo). It is keywarden's
+// default state (sqlite://keywarden.db).
+//
+// The schema is versioned with PRAGMA user_version and migrated forward on
+// Open, in one immediate transaction, so two processes opening an old file
+// at once migrate it once. Writes are single statements whose WHERE clause
+// carries the cadence and the claim rules, so two runs sharing the file
+// cannot both claim a notice.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/keywarden/keywarden/internal/state"
+)
+
+// Store is a state.Store in a SQLite file.
+type Store struct {
+	db       *sql.DB
+	path     string
+	readOnly bool
+}
+
+var _ state.Store = (*Store)(nil)
+
+// Options configure Open.
+type Options struct {
+	// ReadOnly opens an existing file without changing it (dry runs): a
+	// missing file is an error wrapping os.ErrNotExist, and a file whose
+	// schema is older than this build's is an error (migrating writes).
+	ReadOnly bool
+}
+
+// timeLayout is how timestamps are stored: UTC, fixed width, so they
+// compare as strings.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// migrations[i] moves the schema from version i to i+1.
+var migrations = []string{
+	// 1: notices, one row per (finding, audience).
+	`CREATE TABLE notices (
+		finding_id  TEXT    NOT NULL,
+		audience    TEXT    NOT NULL,
+		account     TEXT    NOT NULL DEFAULT '',
+		user_name   TEXT    NOT NULL DEFAULT '',
+		key_id      TEXT    NOT NULL DEFAULT '',
+		rule        TEXT    NOT NULL DEFAULT '',
+		stage       INTEGER NOT NULL DEFAULT 0,
+		first_day   TEXT    NOT NULL DEFAULT '',
+		last_day    TEXT    NOT NULL DEFAULT '',
+		count       INTEGER NOT NULL DEFAULT 0,
+		claim_run   TEXT    NOT NULL DEFAULT '',
+		claimed_at  TEXT    NOT NULL DEFAULT '',
+		claim_stage INTEGER NOT NULL DEFAULT 0,
+		closed_day  TEXT    NOT NULL DEFAULT '',
+		updated_at  TEXT    NOT NULL DEFAULT '',
+		PRIMARY KEY (finding_id, audience)
+	) WITHOUT ROWID;
+	CREATE INDEX notices_open_by_account ON notices (account) WHERE closed_day = '';`,
+	// 2: runs, one row per run that changed state.
+	`CREATE TABLE runs (
+		id          TEXT    PRIMARY KEY,
+		mode        TEXT    NOT NULL DEFAULT '',
+		as_of       TEXT    NOT NULL DEFAULT '',
+		started_at  TEXT    NOT NULL DEFAULT '',
+		finished_at TEXT    NOT NULL DEFAULT '',
+		accounts    INTEGER NOT NULL DEFAULT 0,
+		findings    INTEGER NOT NULL DEFAULT 0,
+		sent        INTEGER NOT NULL DEFAULT 0,
+		failed      INTEGER NOT NULL DEFAULT 0,
+		error       TEXT    NOT NULL DEFAULT ''
+	);
+	CREATE INDEX runs_by_start ON runs (started_at);`,
+}
+
+// SchemaVersion is the schema version this build writes.
+var SchemaVersion = len(migrations)
+
+// Open opens (creating and migrating, unless read-only) the state file at
+// path.
+func Open(ctx context.Context, path string, o Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("open state: empty SQLite path")
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open state %s: the path may not contain ? or #", path)
+	}
+	if o.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open state %s: %w", path, err)
+		}
+	}
+	db, err := sql.Open("sqlite", dsn(path, o.ReadOnly))
+	if err != nil {
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, readOnly: o.ReadOnly}
+	if err := s.migrate(ctx, migrations); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func dsn(path string, readOnly bool) string {
+	p := strings.ReplaceAll(path, "%", "%25")
+	q := "_pragma=busy_timeout(15000)&_txlock=immediate"
+	if readOnly {
+		return "file:" + p + "?mode=ro&" + q
+	}
+	return "file:" + p + "?" + q + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+}
+
+// migrate brings the schema to len(ms).
+func (s *Store) migrate(ctx context.Context, ms []string) error {
+	var v int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("open state %s: read schema version: %w", s.path, err)
+	}
+	switch {
+	case v > len(ms):
+		return fmt.Errorf("open state %s: schema version %d is newer than this keywarden understands (%d); use a newer keywarden", s.path, v, len(ms))
+	case v == len(ms):
+		return nil
+	case s.readOnly:
+		return fmt.Errorf("open state %s: schema version %d is older than this keywarden's (%d); run keywarden once without --dry-run to migrate it", s.path, v, len(ms))
+	}
+	tx, err := s.db.BeginTx(ctx, nil) // immediate (_txlock): one migrator at a time
+	if err != nil {
+		return fmt.Errorf("open state %s: migrate: %w", s.path, err)
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("open state %s: read schema version: %w", s.path, err)
+	}
+	for ; v < len(ms); v++ {
+		if _, err := tx.ExecContext(ctx, ms[v]); err != nil {
+			return fmt.Errorf("open state %s: migrate schema to version %d: %w", s.path, v+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
+		return fmt.Errorf("open state %s: set schema version: %w", s.path, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("open state %s: migrate: %w", s.path, err)
+	}
+	return nil
+}
+
+// Version returns the file's schema version.
+func (s *Store) Version(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	return v, err
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+func parseTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, _ := time.Parse(timeLayout, s)
+	return t
+}
+
+const noticeColumns = `finding_id, audience, account, user_name, key_id, rule, stage, first_day, last_day,
+	count, claim_run, claimed_at, claim_stage, closed_day, updated_at`
+
+// Notices implements state.Store.
+func (s *Store) Notices(ctx context.Context, accounts []string) ([]state.Notice, error) {
+	q := `SELECT ` + noticeColumns + ` FROM notices WHERE closed_day = ''`
+	args := make([]any, len(accounts))
+	if len(accounts) > 0 {
+		q += ` AND account IN (?` + strings.Repeat(`, ?`, len(accounts)-1) + `)`
+		for i, a := range accounts {
+			args[i] = a
+		}
+	}
+	q += ` ORDER BY finding_id, audience`
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read notices: %w", err)
+	}
+	defer rows.Close()
+	var out []state.Notice
+	for rows.Next() {
+		var n state.Notice
+		var claimedAt, updatedAt string
+		if err := rows.Scan(&n.Finding, &n.Audience, &n.Account, &n.User, &n.KeyID, &n.Rule, &n.Stage,
+			&n.FirstDay, &n.LastDay, &n.Count, &n.ClaimRun, &claimedAt, &n.ClaimStage, &n.ClosedDay, &updatedAt); err != nil {
+			return nil, fmt.Errorf("read notices: %w", err)
+		}
+		n.ClaimedAt, n.UpdatedAt = parseTime(claimedAt), parseTime(updatedAt)
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read notices: %w", err)
+	}
+	return out, nil
+}
+
+// Claim implements state.Store: one upsert whose WHERE clause is
+// state.Due (not due only when open, delivered, at the same stage and
+// LastDay after the reminder cutoff) and the claim rule.
+func (s *Store) Claim(ctx context.Context, c state.Claim) (bool, error) {
+	if err := c.Validate(); err != nil {
+		return false, err
+	}
+	now := fmtTime(c.Now)
+	res, err := s.db.ExecContext(ctx, `
+		INSERT INTO notices (finding_id, audience, account, user_name, key_id, rule, claim_run, claimed_at, claim_stage, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (finding_id, audience) DO UPDATE SET
+			account = excluded.account, user_name = excluded.user_name, key_id = excluded.key_id, rule = excluded.rule,
+			claim_run = excluded.claim_run, claimed_at = excluded.claimed_at, claim_stage = excluded.claim_stage,
+			updated_at = excluded.updated_at
+		WHERE (notices.closed_day <> '' OR notices.last_day = '' OR notices.stage <> excluded.claim_stage OR notices.last_day <= ?)
+		  AND (notices.claim_run = '' OR notices.claim_run = excluded.claim_run OR notices.claimed_at < ?)`,
+		c.Key.Finding, c.Key.Audience, c.Account, c.User, c.KeyID, c.Rule, c.Run, now, c.Stage, now,
+		state.RemindCutoff(c.Day, c.RemindEvery), fmtTime(c.LeaseCutoff()))
+	if err != nil {
+		return false, fmt.Errorf("claim notice %v: %w", c.Key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("claim notice %v: %w", c.Key, err)
+	}
+	return n == 1, nil
+}
+
+// Sent implements state.Store.
+func (s *Store) Sent(ctx context.Context, key state.NoticeKey, run, day string, now time.Time) error {
+	if run == "" {
+		return state.ErrClaimLost
+	}
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE notices SET
+			first_day = CASE WHEN closed_day <> '' OR last_day = '' OR stage <> claim_stage THEN ? ELSE first_day END,
+			count     = CASE WHEN closed_day <> '' OR last_day = '' OR stage <> claim_stage THEN 1 ELSE count + 1 END,
+			stage = claim_stage, last_day = ?, closed_day = '',
+			claim_run = '', claimed_at = '', claim_stage = 0, updated_at = ?
+		WHERE finding_id = ? AND audience = ? AND claim_run = ?`,
+		day, day, fmtTime(now), key.Finding, key.Audience, run)
+	if err != nil {
+		return fmt.Errorf("record notice %v sent: %w", key, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("record notice %v sent: %w", key, err)
+	} else if n == 0 {
+		return fmt.Errorf("record notice %v sent: %w", key, state.ErrClaimLost)
+	}
+	return nil
+}
+
+// Release implements state.Store.
+func (s *Store) Release(ctx context.Context, key state.NoticeKey, run string) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE notices SET claim_run = '', claimed_at = '', claim_stage = 0
+		WHERE finding_id = ? AND audience = ? AND claim_run = ? AND claim_run <> ''`,
+		key.Finding, key.Audience, run)
+	if err != nil {
+		return fmt.Errorf("release notice %v: %w", key, err)
+	}
+	return nil
+}
+
+// Resolve implements state.Store.
+func (s *Store) Resolve(ctx context.Context, findings []string, day string, now time.Time) (int, error) {
+	if len(findings) == 0 {
+		return 0, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("resolve notices: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `UPDATE notices SET closed_day = ?, updated_at = ? WHERE finding_id = ? AND closed_day = ''`)
+	if err != nil {
+		return 0, fmt.Errorf("resolve notices: %w", err)
+	}
+	defer stmt.Close()
+	total := int64(0)
+	for _, f := range findings {
+		res, err := stmt.ExecContext(ctx, day, fmtTime(now), f)
+		if err != nil {
+			return 0, fmt.Errorf("resolve notices of %s: %w", f, err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("resolve notices: %w", err)
+	}
+	return int(total), nil
+}
+
+// RecordRun implements state.Store.
+func (s *Store) RecordRun(ctx context.Context, r state.Run) error {
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO runs (id, mode, as_of, started_at, finished_at, accounts, findings, sent, failed, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET mode = excluded.mode, as_of = excluded.as_of, started_at = excluded.started_at,
+			finished_at = excluded.finished_at, accounts = excluded.accounts, findings = excluded.findings,
+			sent = excluded.sent, failed = excluded.failed, error = excluded.error`,
+		r.ID, r.Mode, fmtTime(r.AsOf), fmtTime(r.StartedAt), fmtTime(r.FinishedAt), r.Accounts, r.Findings, r.Sent, r.Failed, r.Error)
+	if err != nil {
+		return fmt.Errorf("record run %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// Runs implements state.Store.
+func (s *Store) Runs(ctx context.Context, limit int) ([]state.Run, error) {
+	q := `SELECT id, mode, as_of, started_at, finished_at, accounts, findings, sent, failed, error FROM runs ORDER BY started_at DESC, id DESC`
+	var args []any
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read runs: %w", err)
+	}
+	defer rows.Close()
+	var out []state.Run
+	for rows.Next() {
+		var r state.Run
+		var asOf, started, finished string
+		if err := rows.Scan(&r.ID, &r.Mode, &asOf, &started, &finished, &r.Accounts, &r.Findings, &r.Sent, &r.Failed, &r.Error); err != nil {
+			return nil, fmt.Errorf("read runs: %w", err)
+		}
+		r.AsOf, r.StartedAt, r.FinishedAt = parseTime(asOf), parseTime(started), parseTime(finished)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read runs: %w", err)
+	}
+	return out, nil
+}
+
+// Close implements state.Store.
+func (s *Store) Close() error { return s.db.Close() }

@@ -1,0 +1,394 @@
+// Package statetest is the conformance suite every state.Store passes:
+// the cadence (state.Due) applied by Claim, claims and their leases,
+// delivery and release, resolution, runs, and two stores on the same
+// backing data racing for one notice.
+//
+// An implementation's test calls
+//
+//	statetest.Run(t, func(t *testing.T) statetest.Opener { … })
+//
+// where the function creates fresh, empty backing storage and returns an
+// Opener that opens a new handle on it (a second process, as far as the
+// store can tell).
+package statetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/keywarden/keywarden/internal/state"
+)
+
+// Opener opens a new handle on one backing store.
+type Opener func(t *testing.T) state.Store
+
+// Backend creates fresh, empty backing storage for one test.
+type Backend func(t *testing.T) Opener
+
+// t0 is the suite's wall clock.
+var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+
+var keyA = state.NoticeKey{Finding: "f-alice-1", Audience: "alice@example.com"}
+
+func claim(key state.NoticeKey, stage int, day, run string, now time.Time) state.Claim {
+	return state.Claim{Key: key, Account: "123456789012", User: "alice", KeyID: "AKIAEXAMPLE", Rule: "access_key_age",
+		Stage: stage, Day: day, RemindEvery: 3, Run: run, Now: now}
+}
+
+// Run runs the whole suite.
+func Run(t *testing.T, backend Backend) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, open Opener)
+	}{
+		{"EmptyStoreHasNoNotices", testEmpty},
+		{"ClaimSendRecord", testClaimSendRecord},
+		{"Cadence", testCadence},
+		{"ClaimHeldByAnotherRun", testClaimHeld},
+		{"ExpiredClaimIsTakenOver", testLease},
+		{"ReleaseLetsTheNextRunRetry", testRelease},
+		{"SentWithoutClaimIsLost", testSentWithoutClaim},
+		{"ResolveClosesEveryAudience", testResolve},
+		{"NoticesFilterByAccount", testFilter},
+		{"Runs", testRuns},
+		{"DataOutlivesTheHandle", testReopen},
+		{"ConcurrentClaimsOneWinner", testRace},
+		{"InvalidClaimIsRejected", testInvalidClaim},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, backend(t)) })
+	}
+}
+
+func mustClaim(t *testing.T, s state.Store, c state.Claim, want bool) {
+	t.Helper()
+	got, err := s.Claim(context.Background(), c)
+	if err != nil {
+		t.Fatalf("Claim(%v stage %d day %s run %s) error: %v", c.Key, c.Stage, c.Day, c.Run, err)
+	}
+	if got != want {
+		t.Fatalf("Claim(%v stage %d day %s run %s) = %v; want %v", c.Key, c.Stage, c.Day, c.Run, got, want)
+	}
+}
+
+func mustSent(t *testing.T, s state.Store, key state.NoticeKey, run, day string, now time.Time) {
+	t.Helper()
+	if err := s.Sent(context.Background(), key, run, day, now); err != nil {
+		t.Fatalf("Sent(%v, %s, %s) error: %v", key, run, day, err)
+	}
+}
+
+func notices(t *testing.T, s state.Store, accounts ...string) []state.Notice {
+	t.Helper()
+	ns, err := s.Notices(context.Background(), accounts)
+	if err != nil {
+		t.Fatalf("Notices(%v) error: %v", accounts, err)
+	}
+	return ns
+}
+
+func one(t *testing.T, s state.Store, key state.NoticeKey) state.Notice {
+	t.Helper()
+	for _, n := range notices(t, s) {
+		if n.NoticeKey == key {
+			return n
+		}
+	}
+	t.Fatalf("Notices() has no open %v", key)
+	return state.Notice{}
+}
+
+var ignoreTimes = cmpopts.IgnoreFields(state.Notice{}, "UpdatedAt", "ClaimedAt")
+
+func testEmpty(t *testing.T, open Opener) {
+	s := open(t)
+	if ns := notices(t, s); len(ns) != 0 {
+		t.Errorf("Notices() of an empty store = %v; want none", ns)
+	}
+	if rs, err := s.Runs(context.Background(), 0); err != nil || len(rs) != 0 {
+		t.Errorf("Runs() of an empty store = %v, %v; want none", rs, err)
+	}
+}
+
+func testClaimSendRecord(t *testing.T, open Opener) {
+	s := open(t)
+	mustClaim(t, s, claim(keyA, 70, "2026-11-23", "run-1", t0), true)
+	got := one(t, s, keyA)
+	want := state.Notice{NoticeKey: keyA, Account: "123456789012", User: "alice", KeyID: "AKIAEXAMPLE", Rule: "access_key_age",
+		ClaimRun: "run-1", ClaimStage: 70}
+	if diff := cmp.Diff(want, got, ignoreTimes); diff != "" {
+		t.Errorf("notice after Claim (-want +got):\n%s", diff)
+	}
+	if !got.ClaimedAt.Equal(t0) {
+		t.Errorf("ClaimedAt = %v; want %v", got.ClaimedAt, t0)
+	}
+	if st := state.Due(&got, 70, "2026-11-23", 3); st != state.StatusNew {
+		t.Errorf("Due(claimed, never sent) = %s; want new", st)
+	}
+	mustSent(t, s, keyA, "run-1", "2026-11-23", t0.Add(time.Minute))
+	got = one(t, s, keyA)
+	want = state.Notice{NoticeKey: keyA, Account: "123456789012", User: "alice", KeyID: "AKIAEXAMPLE", Rule: "access_key_age",
+		Stage: 70, FirstDay: "2026-11-23", LastDay: "2026-11-23", Count: 1}
+	if diff := cmp.Diff(want, got, ignoreTimes); diff != "" {
+		t.Errorf("notice after Sent (-want +got):\n%s", diff)
+	}
+	if !got.UpdatedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("UpdatedAt = %v; want %v", got.UpdatedAt, t0.Add(time.Minute))
+	}
+}
+
+// testCadence walks one notice through stage entry, same-day repeats,
+// reminders, a stage change and a missed day.
+func testCadence(t *testing.T, open Opener) {
+	s := open(t)
+	steps := []struct {
+		day   string
+		stage int
+		want  bool
+		first string
+		count int
+	}{
+		{"2026-11-01", 70, true, "2026-11-01", 1},  // stage entry: told now
+		{"2026-11-01", 70, false, "2026-11-01", 1}, // same day: nothing new
+		{"2026-11-02", 70, false, "2026-11-01", 1},
+		{"2026-11-03", 70, false, "2026-11-01", 1},
+		{"2026-11-04", 70, true, "2026-11-01", 2},  // remind_every 3 days later
+		{"2026-11-05", 80, true, "2026-11-05", 1},  // a later stage: at once
+		{"2026-11-07", 80, false, "2026-11-05", 1}, // (11-06 missed)
+		{"2026-11-09", 80, true, "2026-11-05", 2},  // 11-08 missed: caught up on 11-09
+		{"2026-11-09", 80, false, "2026-11-05", 2},
+	}
+	for i, st := range steps {
+		run := fmt.Sprintf("run-%d", i)
+		mustClaim(t, s, claim(keyA, st.stage, st.day, run, t0.AddDate(0, 0, i)), st.want)
+		if st.want {
+			mustSent(t, s, keyA, run, st.day, t0.AddDate(0, 0, i))
+		}
+		n := one(t, s, keyA)
+		if n.Stage != st.stage || n.FirstDay != st.first || n.Count != st.count || n.ClaimRun != "" {
+			t.Errorf("step %d (%s, stage %d): notice stage %d first %s count %d claim %q; want stage %d first %s count %d, no claim",
+				i, st.day, st.stage, n.Stage, n.FirstDay, n.Count, n.ClaimRun, st.stage, st.first, st.count)
+		}
+	}
+}
+
+func testClaimHeld(t *testing.T, open Opener) {
+	s := open(t)
+	mustClaim(t, s, claim(keyA, 70, "2026-11-23", "run-1", t0), true)
+	mustClaim(t, s, claim(keyA, 70, "2026-11-23", "run-1", t0.Add(time.Second)), true) // the holder may claim again
+	mustClaim(t, s, claim(keyA, 70, "2026-11-23", "run-2", t0.Add(59*time.Minute)), false)
+	mustClaim(t, s, claim(keyA, 80, "2026-11-24", "run-2", t0.Add(59*time.Minute)), false) // even for a later stage
+	if n := one(t, s, keyA); n.ClaimRun != "run-1" {
+		t.Errorf("ClaimRun = %q after run-2's failed claims; want run-1", n.ClaimRun)
+	}
+}
+
+func testLease(t *testing.T, open Opener) {
+	s := open(t)
+	mustClaim(t, s, claim(keyA, 70, "2026-11-23", "run-1", t0), true)
+	c := claim(keyA, 70, "2026-11-23", "run-2", t0.Add(10*time.Minute))
+	c.Lease = 5 * time.Minute
+	mustClaim(t, s, c, true)
+	if n := one(t, s, keyA); n.ClaimRun != "run-2" {
+		t.Errorf("ClaimRun = %q; want run-2 (run-1's claim expired)", n.ClaimRun)
+	}
+	err := s.Sent(context.Background(), keyA, "run-1", "2026-11-23", t0.Add(11*time.Minute))
+	if !errors.Is(err, state.ErrClaimLost) {
+		t.Errorf("Sent by run-1 after the takeover = %v; want ErrClaimLost", err)
+	}
+	mustSent(t, s, keyA, "run-2", "2026-11-23", t0.Add(11*time.Minute))
+}
+
+func testRelease(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := context.Background()
+	// A delivered notice, then a failed reminder: the record keeps the
+	// earlier delivery and the next run may try again.
+	mustClaim(t, s, claim(keyA, 70, "2026-11-01", "run-1", t0), true)
+	mustSent(t, s, keyA, "run-1", "2026-11-01", t0)
+	mustClaim(t, s, claim(keyA, 80, "2026-11-05", "run-2", t0), true)
+	if err := s.Release(ctx, keyA, "run-3"); err != nil { // not the holder: no effect
+		t.Fatal(err)
+	}
+	if n := one(t, s, keyA); n.ClaimRun != "run-2" {
+		t.Fatalf("Release by another run dropped the claim: %+v", n)
+	}
+	if err := s.Release(ctx, keyA, "run-2"); err != nil {
+		t.Fatal(err)
+	}
+	n := one(t, s, keyA)
+	if n.ClaimRun != "" || n.Stage != 70 || n.LastDay != "2026-11-01" || n.Count != 1 {
+		t.Errorf("after Release: %+v; want no claim, stage 70 last told 2026-11-01 once", n)
+	}
+	mustClaim(t, s, claim(keyA, 80, "2026-11-05", "run-4", t0.Add(time.Minute)), true)
+
+	// A first notice that failed: released, it stays new.
+	keyB := state.NoticeKey{Finding: "f-bob-1", Audience: "bob@example.com"}
+	mustClaim(t, s, claim(keyB, 70, "2026-11-05", "run-4", t0), true)
+	if err := s.Release(ctx, keyB, "run-4"); err != nil {
+		t.Fatal(err)
+	}
+	nb := one(t, s, keyB)
+	if st := state.Due(&nb, 70, "2026-11-05", 3); st != state.StatusNew {
+		t.Errorf("Due(released first notice) = %s; want new", st)
+	}
+	mustClaim(t, s, claim(keyB, 70, "2026-11-05", "run-5", t0.Add(time.Minute)), true)
+}
+
+func testSentWithoutClaim(t *testing.T, open Opener) {
+	s := open(t)
+	if err := s.Sent(context.Background(), keyA, "run-1", "2026-11-23", t0); !errors.Is(err, state.ErrClaimLost) {
+		t.Errorf("Sent without a claim = %v; want ErrClaimLost", err)
+	}
+	if err := s.Sent(context.Background(), keyA, "", "2026-11-23", t0); !errors.Is(err, state.ErrClaimLost) {
+		t.Errorf("Sent with an empty run = %v; want ErrClaimLost", err)
+	}
+}
+
+func testResolve(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := context.Background()
+	digest := state.NoticeKey{Finding: keyA.Finding, Audience: "digest:sns"}
+	other := state.NoticeKey{Finding: "f-other", Audience: "carol@example.com"}
+	for _, k := range []state.NoticeKey{keyA, digest, other} {
+		mustClaim(t, s, claim(k, 70, "2026-11-01", "run-1", t0), true)
+		mustSent(t, s, k, "run-1", "2026-11-01", t0)
+	}
+	n, err := s.Resolve(ctx, []string{keyA.Finding, "f-unknown"}, "2026-11-02", t0)
+	if err != nil || n != 2 {
+		t.Fatalf("Resolve() = %d, %v; want 2 (both audiences of %s)", n, err, keyA.Finding)
+	}
+	if got := notices(t, s); len(got) != 1 || got[0].NoticeKey != other {
+		t.Errorf("open notices after Resolve = %v; want only %v", got, other)
+	}
+	if n, err := s.Resolve(ctx, []string{keyA.Finding}, "2026-11-03", t0); err != nil || n != 0 {
+		t.Errorf("Resolve() again = %d, %v; want 0", n, err)
+	}
+	// The finding comes back: told as new the same day, whatever the cadence.
+	mustClaim(t, s, claim(keyA, 70, "2026-11-02", "run-2", t0), true)
+	mustSent(t, s, keyA, "run-2", "2026-11-02", t0)
+	if got := one(t, s, keyA); got.FirstDay != "2026-11-02" || got.Count != 1 || got.ClosedDay != "" {
+		t.Errorf("reopened notice = %+v; want first told 2026-11-02, count 1, open", got)
+	}
+}
+
+func testFilter(t *testing.T, open Opener) {
+	s := open(t)
+	for _, c := range []state.Claim{
+		{Key: state.NoticeKey{Finding: "f1", Audience: "a@example.com"}, Account: "111111111111", Stage: 1, Day: "2026-11-01", RemindEvery: 1, Run: "r", Now: t0},
+		{Key: state.NoticeKey{Finding: "f2", Audience: "b@example.com"}, Account: "222222222222", Stage: 1, Day: "2026-11-01", RemindEvery: 1, Run: "r", Now: t0},
+		{Key: state.NoticeKey{Finding: "f3", Audience: "c@example.com"}, Account: "333333333333", Stage: 1, Day: "2026-11-01", RemindEvery: 1, Run: "r", Now: t0},
+	} {
+		mustClaim(t, s, c, true)
+	}
+	var got []string
+	for _, n := range notices(t, s, "111111111111", "333333333333") {
+		got = append(got, n.Finding)
+	}
+	if diff := cmp.Diff([]string{"f1", "f3"}, got); diff != "" {
+		t.Errorf("Notices(111…, 333…) findings (-want +got):\n%s", diff)
+	}
+	if n := len(notices(t, s)); n != 3 {
+		t.Errorf("Notices() = %d notices; want 3", n)
+	}
+}
+
+func testRuns(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := context.Background()
+	r1 := state.Run{ID: "run-1", Mode: "notify", AsOf: t0, StartedAt: t0, FinishedAt: t0.Add(time.Minute), Accounts: 1, Findings: 4, Sent: 3, Failed: 1, Error: "ses: rejected"}
+	r2 := state.Run{ID: "run-2", Mode: "notify", AsOf: t0.Add(24 * time.Hour), StartedAt: t0.Add(24 * time.Hour), FinishedAt: t0.Add(25 * time.Hour)}
+	for _, r := range []state.Run{r1, r2} {
+		if err := s.RecordRun(ctx, r); err != nil {
+			t.Fatalf("RecordRun(%s) error: %v", r.ID, err)
+		}
+	}
+	r1.Sent = 4 // replaced
+	if err := s.RecordRun(ctx, r1); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Runs(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]state.Run{r2, r1}, got, cmpopts.EquateApproxTime(0)); diff != "" {
+		t.Errorf("Runs(0) (-want +got):\n%s", diff)
+	}
+	if got, _ := s.Runs(ctx, 1); len(got) != 1 || got[0].ID != "run-2" {
+		t.Errorf("Runs(1) = %v; want run-2 only", got)
+	}
+}
+
+func testReopen(t *testing.T, open Opener) {
+	s := open(t)
+	mustClaim(t, s, claim(keyA, 70, "2026-11-01", "run-1", t0), true)
+	mustSent(t, s, keyA, "run-1", "2026-11-01", t0)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close() error: %v", err)
+	}
+	s2 := open(t)
+	if n := one(t, s2, keyA); n.LastDay != "2026-11-01" || n.Stage != 70 {
+		t.Errorf("after reopening: %+v; want last told 2026-11-01 at stage 70", n)
+	}
+	mustClaim(t, s2, claim(keyA, 70, "2026-11-01", "run-2", t0), false)
+}
+
+// testRace: several handles (as several processes would) claim the same
+// notice at once; exactly one wins.
+func testRace(t *testing.T, open Opener) {
+	const runs = 8
+	stores := make([]state.Store, runs)
+	for i := range stores {
+		stores[i] = open(t)
+	}
+	for round, day := range []string{"2026-11-01", "2026-11-04"} {
+		var wg sync.WaitGroup
+		won := make([]bool, runs)
+		errs := make([]error, runs)
+		for i := range runs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				won[i], errs[i] = stores[i].Claim(context.Background(), claim(keyA, 70, day, fmt.Sprintf("run-%d-%d", round, i), t0))
+			}()
+		}
+		wg.Wait()
+		winners := 0
+		for i := range runs {
+			if errs[i] != nil {
+				t.Fatalf("round %d: Claim by run %d error: %v", round, i, errs[i])
+			}
+			if won[i] {
+				winners++
+				mustSent(t, stores[i], keyA, fmt.Sprintf("run-%d-%d", round, i), day, t0)
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("round %d (%s): %d runs won the claim; want exactly 1", round, day, winners)
+		}
+	}
+	if n := one(t, stores[0], keyA); n.Count != 2 {
+		t.Errorf("Count = %d after two rounds; want 2 deliveries", n.Count)
+	}
+}
+
+func testInvalidClaim(t *testing.T, open Opener) {
+	s := open(t)
+	for name, c := range map[string]state.Claim{
+		"no run":          {Key: keyA, Stage: 1, Day: "2026-11-01", RemindEvery: 1, Now: t0},
+		"no audience":     {Key: state.NoticeKey{Finding: "f"}, Stage: 1, Day: "2026-11-01", RemindEvery: 1, Run: "r", Now: t0},
+		"bad day":         {Key: keyA, Stage: 1, Day: "01/11/2026", RemindEvery: 1, Run: "r", Now: t0},
+		"no remind_every": {Key: keyA, Stage: 1, Day: "2026-11-01", Run: "r", Now: t0},
+	} {
+		if ok, err := s.Claim(context.Background(), c); err == nil || ok {
+			t.Errorf("Claim(%s) = %v, %v; want an error", name, ok, err)
+		}
+	}
+}
