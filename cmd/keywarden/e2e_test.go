@@ -1,0 +1,382 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/report"
+	"github.com/keywarden/keywarden/internal/testenv"
+)
+
+// binary is the keywarden binary built once for these tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "keywarden-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "keywarden")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		os.RemoveAll(dir)
+		panic("build keywarden: " + err.Error() + "\n" + string(out))
+	}
+	defer os.RemoveAll(dir)
+	testenv.Main(m)
+}
+
+// result is one run of the binary.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// keywarden runs the binary with args in env (plus PATH/HOME) and dir.
+func keywarden(t *testing.T, env []string, dir string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run keywarden %v: %v", args, err)
+	}
+	return result{code, stdout.String(), stderr.String()}
+}
+
+const e2eConfig = `version: 1
+classes:
+  - name: machine
+    match: { tags: { UserType: machine } }
+  - name: contractor
+    match: { path_prefix: /contractors/ }
+rules:
+  access_key_age:
+    human:
+      - { at: 70, action: notify }
+      - { at: 80, action: disable }
+      - { at: 90, action: delete }
+    contractor:
+      - { at: 30, action: notify }
+      - { at: 45, action: disable }
+  access_key_unused: { after: 45 }
+  password_expiry: { warn_before: 14, max_age: 90 }
+  password_unused: { after: 90 }
+exemptions:
+  - { users: ["ci-legacy"], reason: "vendor rotates on 2099-01-31", until: 2099-01-31 }
+  - { tags: { "keywarden:exempt": "true" }, reason: "managed elsewhere" }
+  - { groups: ["breakglass"], reason: "break-glass users are audited separately" }
+  - { users: ["old-exempt"], reason: "was being rotated", until: 2020-01-01 }
+notify:
+  users: { email_tags: [Email, OwnerEmail], username_is_email: true, allowed_domains: [example.com] }
+`
+
+// e2eUsers seeds every rule. Keys are used a day ago unless said otherwise.
+func e2eUsers() []testenv.SeedUser {
+	key := func(age int) testenv.SeedKey { return testenv.SeedKey{AgeDays: age, LastUsedDaysAgo: 1} }
+	user := func(name string, keys ...testenv.SeedKey) testenv.SeedUser {
+		return testenv.SeedUser{Name: name, Tags: map[string]string{"Email": name + "@example.com"}, Keys: keys,
+			PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1}
+	}
+	withPassword := func(u testenv.SeedUser, age, lastUsed int, mfa bool) testenv.SeedUser {
+		u.PasswordAgeDays, u.PasswordLastUsedDaysAgo, u.MFA = age, lastUsed, mfa
+		return u
+	}
+	tagged := func(u testenv.SeedUser, k, v string) testenv.SeedUser {
+		u.Tags[k] = v
+		return u
+	}
+	machine := func(name string, age int) testenv.SeedUser {
+		return tagged(user(name, key(age)), "UserType", "machine")
+	}
+	contractor := user("contractor50", key(50))
+	contractor.Path = "/contractors/"
+	breakglass := user("breakglass", key(100))
+	breakglass.Groups = []string{"breakglass"}
+	dana := user("dana@example.com", key(75))
+	dana.Tags = nil
+	foreign := user("foreign", key(75))
+	foreign.Tags = map[string]string{"Email": "eve@evil.test"}
+	badTag := user("badtag", key(75))
+	badTag.Tags = map[string]string{"Email": "not an address", "OwnerEmail": "frank@example.com"}
+	return []testenv.SeedUser{
+		user("fresh", key(10)),
+		user("age69", key(69)),
+		user("age70", key(70)),
+		user("age79", key(79)),
+		user("age80", key(80)),
+		user("age89", key(89)),
+		user("age90", key(90)),
+		user("twokeys", key(95), key(10)),
+		user("inactive100", testenv.SeedKey{AgeDays: 100, LastUsedDaysAgo: 98, Inactive: true}),
+		user("inactive85", testenv.SeedKey{AgeDays: 85, LastUsedDaysAgo: 84, Inactive: true}),
+		user("neverused50", testenv.SeedKey{AgeDays: 50, LastUsedDaysAgo: -1}),
+		user("unused44", testenv.SeedKey{AgeDays: 60, LastUsedDaysAgo: 44}),
+		user("unused45", testenv.SeedKey{AgeDays: 60, LastUsedDaysAgo: 45}),
+		machine("machine75", 75),
+		machine("machine85", 85),
+		machine("machine95", 95),
+		contractor,
+		user("ci-legacy", key(120)),
+		tagged(user("tagexempt", key(100)), "keywarden:exempt", "true"),
+		breakglass,
+		user("old-exempt", key(100)),
+		withPassword(user("pw-ok"), 10, 1, true),
+		withPassword(user("pw-warn"), 50, 1, true),
+		withPassword(user("pw-expired"), 70, 1, true),
+		withPassword(user("pw-unused"), 100, -1, true),
+		withPassword(user("pw-unused-used"), 120, 95, true),
+		withPassword(user("nomfa"), 5, 1, false),
+		withPassword(user("nomfa-key", key(72)), 72, 1, false),
+		dana,
+		foreign,
+		badTag,
+		user("nocreds"),
+		withPassword(user("compliant", key(20)), 20, 1, true),
+	}
+}
+
+// want is the projection of a finding this test checks. nextStage is the
+// number of days after the credential was created or set (-1: none).
+type want struct {
+	User, Class, Credential string
+	Slot                    int
+	Rule                    string
+	AgeDays, StageAt        int
+	DaysLeft                *int
+	Action, Severity        string
+	NextStage               int
+	Exempt                  bool
+	Recipients              []string
+}
+
+func intp(n int) *int { return &n }
+
+// e2eWant lists every finding the seeded account must produce, and no other.
+func e2eWant() []want {
+	k := func(user string, slot, age, at int, action, sev string, next int) want {
+		return want{User: user, Class: "human", Credential: "access_key", Slot: slot, Rule: "access_key_age",
+			AgeDays: age, StageAt: at, Action: action, Severity: sev, NextStage: next, Recipients: []string{user + "@example.com"}}
+	}
+	unused := func(user string, age int) want {
+		return want{User: user, Class: "human", Credential: "access_key", Slot: 1, Rule: "access_key_unused",
+			AgeDays: age, StageAt: 45, Action: "notify", Severity: "medium", NextStage: -1, Recipients: []string{user + "@example.com"}}
+	}
+	pw := func(user, rule string, age, at int, left *int, sev string, next int) want {
+		return want{User: user, Class: "human", Credential: "password", Rule: rule, AgeDays: age, StageAt: at,
+			DaysLeft: left, Action: "notify", Severity: sev, NextStage: next, Recipients: []string{user + "@example.com"}}
+	}
+	class := func(w want, c string) want { w.Class = c; return w }
+	exempt := func(w want) want { w.Exempt = true; return w }
+	to := func(w want, r ...string) want { w.Recipients = append([]string{}, r...); return w }
+	return []want{
+		k("age70", 1, 70, 70, "notify", "medium", 80),
+		k("age79", 1, 79, 70, "notify", "medium", 80),
+		k("age80", 1, 80, 80, "disable", "high", 90),
+		k("age89", 1, 89, 80, "disable", "high", 90),
+		k("age90", 1, 90, 90, "delete", "high", -1),
+		to(k("badtag", 1, 75, 70, "notify", "medium", 80), "frank@example.com"),
+		exempt(k("breakglass", 1, 100, 90, "delete", "high", -1)),
+		exempt(k("ci-legacy", 1, 120, 90, "delete", "high", -1)),
+		class(k("contractor50", 1, 50, 45, "disable", "high", -1), "contractor"),
+		to(k("dana@example.com", 1, 75, 70, "notify", "medium", 80), "dana@example.com"),
+		to(k("foreign", 1, 75, 70, "notify", "medium", 80)),
+		// An inactive key gets only the clean-up (delete) stage.
+		k("inactive100", 1, 100, 90, "delete", "high", -1),
+		class(k("machine75", 1, 75, 70, "notify", "medium", 80), "machine"),
+		class(k("machine85", 1, 85, 80, "notify", "high", 90), "machine"),
+		class(k("machine95", 1, 95, 90, "notify", "critical", -1), "machine"),
+		unused("neverused50", 50),
+		{User: "nomfa", Class: "human", Credential: "mfa", Rule: "mfa_missing", AgeDays: 5, Action: "notify",
+			Severity: "high", NextStage: -1, Recipients: []string{"nomfa@example.com"}},
+		k("nomfa-key", 1, 72, 70, "notify", "medium", 80),
+		{User: "nomfa-key", Class: "human", Credential: "mfa", Rule: "mfa_missing", AgeDays: 72, Action: "notify",
+			Severity: "high", NextStage: -1, Recipients: []string{"nomfa-key@example.com"}},
+		pw("nomfa-key", "password_expiry", 72, 60, intp(-12), "high", -1),
+		k("old-exempt", 1, 100, 90, "delete", "high", -1),
+		// The account password policy (MaxPasswordAge 60) wins over max_age 90.
+		pw("pw-expired", "password_expiry", 70, 60, intp(-10), "high", -1),
+		pw("pw-unused", "password_expiry", 100, 60, intp(-40), "high", -1),
+		pw("pw-unused", "password_unused", 100, 90, nil, "medium", -1),
+		pw("pw-unused-used", "password_expiry", 120, 60, intp(-60), "high", -1),
+		pw("pw-unused-used", "password_unused", 95, 90, nil, "medium", -1),
+		pw("pw-warn", "password_expiry", 50, 46, intp(10), "medium", 60),
+		exempt(k("tagexempt", 1, 100, 90, "delete", "high", -1)),
+		k("twokeys", 1, 95, 90, "delete", "high", -1),
+		unused("unused45", 45),
+	}
+}
+
+func TestScanEndToEnd(t *testing.T) {
+	m := testenv.Moto(t)
+	users := e2eUsers()
+	seedStart := time.Now().UTC()
+	keyIDs := m.Seed(t, users)
+	seedEnd := time.Now().UTC()
+	_, err := iam.NewFromConfig(m.Config(t)).UpdateAccountPasswordPolicy(context.Background(),
+		&iam.UpdateAccountPasswordPolicyInput{MaxPasswordAge: aws.Int32(60), MinimumPasswordLength: aws.Int32(14)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "keywarden.yaml"), []byte(e2eConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// keywarden.yaml in the working directory is read without --config.
+	r := keywarden(t, m.Env(), dir, "scan", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("keywarden scan exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	var rep report.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("stdout is not a JSON report: %v\n%s", err, r.stdout)
+	}
+
+	// Every finding, and nothing else.
+	var got []want
+	byUser := map[string]testenv.SeedUser{}
+	for _, u := range users {
+		byUser[u.Name] = u
+	}
+	for _, f := range rep.Findings {
+		w := want{User: f.User, Class: f.Class, Credential: f.Credential, Slot: f.Slot, Rule: f.Rule,
+			AgeDays: f.AgeDays, StageAt: f.StageAt, DaysLeft: f.DaysLeft, Action: f.Action, Severity: f.Severity,
+			NextStage: -1, Exempt: f.Exempt, Recipients: f.Recipients}
+		if f.NextStageOn != nil {
+			// Days from creation to the next stage, checked against both ends
+			// of the seeding window (a run across midnight shifts the day).
+			created := daysBefore(byUser[f.User], f)
+			w.NextStage = -2
+			for _, at := range []time.Time{seedStart, seedEnd} {
+				base := at.AddDate(0, 0, -created)
+				if d := int(f.NextStageOn.Sub(time.Date(base.Year(), base.Month(), base.Day(), 0, 0, 0, 0, time.UTC)).Hours() / 24); d > 0 {
+					w.NextStage = d
+					break
+				}
+			}
+		}
+		got = append(got, w)
+		// Key IDs: the very keys seeded, resolved through ListAccessKeys.
+		if f.Credential == "access_key" {
+			if ids := keyIDs[f.User]; f.Slot < 1 || f.Slot > len(ids) || f.KeyID != ids[f.Slot-1] {
+				t.Errorf("%s slot %d: key_id = %q; want %q (seeded %v)", f.User, f.Slot, f.KeyID, ids, ids)
+			}
+		}
+		if f.Reason == "" || len(f.ID) != 16 {
+			t.Errorf("%s %s: id %q, reason %q; want a 16-digit id and a reason", f.User, f.Rule, f.ID, f.Reason)
+		}
+		if f.Exempt != (f.ExemptReason != "") {
+			t.Errorf("%s %s: exempt %v with reason %q", f.User, f.Rule, f.Exempt, f.ExemptReason)
+		}
+	}
+	if diff := cmp.Diff(e2eWant(), got); diff != "" {
+		t.Errorf("findings mismatch (-want +got):\n%s", diff)
+	}
+	for _, f := range rep.Findings {
+		if f.User == "old-exempt" && !strings.Contains(f.Reason, "exemption expired on 2020-01-01") {
+			t.Errorf("old-exempt reason = %q; want it to say the exemption expired", f.Reason)
+		}
+	}
+
+	// The account line, and the API-call budget: 6 + ceil(N/1000) + F.
+	if len(rep.Accounts) != 1 {
+		t.Fatalf("accounts = %+v; want one", rep.Accounts)
+	}
+	a := rep.Accounts[0]
+	keys := 0
+	for _, u := range users {
+		keys += len(u.Keys)
+	}
+	if a.ID != "123456789012" || a.Status != "ok" || a.Users != len(users) || a.AccessKeys != keys {
+		t.Errorf("account = %+v; want 123456789012, ok, %d users, %d keys", a, len(users), keys)
+	}
+	flagged := map[string]bool{}
+	for _, f := range rep.Findings {
+		if f.Credential == "access_key" {
+			flagged[f.User] = true
+		}
+	}
+	budget := 6 + (len(users)+999)/1000 + len(flagged)
+	if a.APICalls <= 0 || a.APICalls > budget {
+		t.Errorf("api_calls = %d; want 1..%d (6 + ceil(%d/1000) + %d flagged users)", a.APICalls, budget, len(users), len(flagged))
+	}
+	t.Logf("%d users, %d findings, %d API calls (budget %d)", len(users), len(rep.Findings), a.APICalls, budget)
+	if rep.Summary.Exempt != 3 || rep.Summary.Findings != len(rep.Findings)-3 {
+		t.Errorf("summary = %+v; want 3 exempt and %d findings", rep.Summary, len(rep.Findings)-3)
+	}
+
+	// --fail-on: critical (machine95) → exit 3, report still written.
+	r = keywarden(t, m.Env(), dir, "scan", "--format", "csv", "--fail-on", "critical")
+	if r.code != 3 || !strings.HasPrefix(r.stdout, "id,account,") {
+		t.Errorf("scan --fail-on critical = exit %d, stdout %.40q; want 3 and the CSV report", r.code, r.stdout)
+	}
+}
+
+// daysBefore is how many days before seeding the finding's credential was
+// created (keys) or set (passwords).
+func daysBefore(u testenv.SeedUser, f policy.Finding) int {
+	if f.Credential == "access_key" {
+		return u.Keys[f.Slot-1].AgeDays
+	}
+	return u.PasswordAgeDays
+}
+
+func TestScanEmptyAccount(t *testing.T) {
+	m := testenv.Moto(t)
+	r := keywarden(t, m.Env(), t.TempDir(), "scan", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var rep report.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 0 || len(rep.Accounts) != 1 || rep.Accounts[0].Users != 0 {
+		t.Errorf("empty account: findings %v, accounts %+v; want none and one account with 0 users", rep.Findings, rep.Accounts)
+	}
+	if !strings.Contains(r.stdout, `"findings": []`) {
+		t.Errorf("findings should be an empty array, got:\n%s", r.stdout)
+	}
+}
+
+func TestScanWithoutCredentials(t *testing.T) {
+	m := testenv.Moto(t)
+	env := []string{}
+	for _, kv := range m.Env() {
+		if !strings.HasPrefix(kv, "AWS_ACCESS_KEY_ID=") && !strings.HasPrefix(kv, "AWS_SECRET_ACCESS_KEY=") {
+			env = append(env, kv)
+		}
+	}
+	r := keywarden(t, env, t.TempDir(), "scan")
+	if r.code != 1 {
+		t.Errorf("exit %d; want 1", r.code)
+	}
+	for _, s := range []string{"credentials", "AWS_PROFILE", "--credential-report"} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("stderr = %q; want it to contain %q (the SDK's message and what to do next)", r.stderr, s)
+		}
+	}
+}

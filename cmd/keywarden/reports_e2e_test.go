@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	sh "github.com/aws/aws-sdk-go-v2/service/securityhub"
+	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+
+	"github.com/keywarden/keywarden/internal/forecast"
+	"github.com/keywarden/keywarden/internal/report"
+	"github.com/keywarden/keywarden/internal/testenv"
+)
+
+// reportUsers: keys at every default stage, one about to reach the next.
+func reportUsers() []testenv.SeedUser {
+	key := func(name string, age int) testenv.SeedUser {
+		return testenv.SeedUser{Name: name, Tags: map[string]string{"Email": name + "@example.com"},
+			Keys: []testenv.SeedKey{{AgeDays: age, LastUsedDaysAgo: 1}}, PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1}
+	}
+	return []testenv.SeedUser{key("fresh", 10), key("soon", 65), key("notify", 72), key("disable", 85), key("delete", 95)}
+}
+
+// shFindings lists the Security Hub findings moto holds, by ID.
+func shFindings(t *testing.T, c *sh.Client) map[string]shtypes.AwsSecurityFinding {
+	t.Helper()
+	out := map[string]shtypes.AwsSecurityFinding{}
+	p := sh.NewGetFindingsPaginator(c, &sh.GetFindingsInput{MaxResults: aws.Int32(100)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("GetFindings: %v", err)
+		}
+		for _, f := range page.Findings {
+			if _, dup := out[aws.ToString(f.Id)]; dup {
+				t.Errorf("Security Hub holds %s twice", aws.ToString(f.Id))
+			}
+			out[aws.ToString(f.Id)] = f
+		}
+	}
+	return out
+}
+
+// TestScanSecurityHubEndToEnd runs `keywarden scan --security-hub` against
+// moto three times: the first imports every finding, the second re-imports
+// them (no duplicates), and after a key is deleted the third resolves its
+// finding (archived, workflow RESOLVED).
+func TestScanSecurityHubEndToEnd(t *testing.T) {
+	m := testenv.Moto(t)
+	keyIDs := m.Seed(t, reportUsers())
+	ctx := context.Background()
+	hub := sh.NewFromConfig(m.Config(t))
+	if _, err := hub.EnableSecurityHub(ctx, &sh.EnableSecurityHubInput{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+
+	scan := func() report.Report {
+		t.Helper()
+		r := keywarden(t, m.Env(), dir, "scan", "--security-hub", "--format", "json")
+		if r.code != 0 {
+			t.Fatalf("keywarden scan --security-hub exit %d\nstderr: %s", r.code, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "security hub findings synced") {
+			t.Errorf("stderr does not report the sync:\n%s", r.stderr)
+		}
+		var rep report.Report
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("stdout is not a JSON report: %v", err)
+		}
+		return rep
+	}
+	ids := func(rep report.Report) []string {
+		var out []string
+		for i := range rep.Findings {
+			out = append(out, report.ASFFID(&rep.Findings[i]))
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	first := scan()
+	if len(first.Findings) != 3 {
+		t.Fatalf("first scan: %d findings; want 3 (notify, disable, delete)", len(first.Findings))
+	}
+	held := shFindings(t, hub)
+	var heldIDs []string
+	for id, f := range held {
+		heldIDs = append(heldIDs, id)
+		if f.RecordState != shtypes.RecordStateActive || aws.ToString(f.ProductArn) != report.ASFFProductArn(testenv.Region, testenv.AccountID) {
+			t.Errorf("%s: %s, product %s; want ACTIVE with the account's default product ARN", id, f.RecordState, aws.ToString(f.ProductArn))
+		}
+	}
+	slices.Sort(heldIDs)
+	if !slices.Equal(heldIDs, ids(first)) {
+		t.Fatalf("Security Hub holds %v; want the report's findings %v", heldIDs, ids(first))
+	}
+
+	second := scan()
+	if again := shFindings(t, hub); len(again) != len(first.Findings) {
+		t.Errorf("after the re-import Security Hub holds %d findings; want %d (no duplicates)", len(again), len(first.Findings))
+	}
+	if !slices.Equal(ids(second), ids(first)) {
+		t.Errorf("finding IDs changed between runs: %v then %v", ids(first), ids(second))
+	}
+
+	// The delete-stage key is deleted: its finding disappears.
+	if _, err := iam.NewFromConfig(m.Config(t)).DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{
+		UserName: aws.String("delete"), AccessKeyId: aws.String(keyIDs["delete"][0]),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	third := scan()
+	if len(third.Findings) != 2 {
+		t.Fatalf("third scan: %d findings; want 2", len(third.Findings))
+	}
+	final := shFindings(t, hub)
+	if len(final) != 3 {
+		t.Fatalf("after resolving Security Hub holds %d findings; want 3", len(final))
+	}
+	for id, f := range final {
+		gone := !slices.Contains(ids(third), id)
+		switch {
+		case gone && (f.RecordState != shtypes.RecordStateArchived || f.Workflow == nil || f.Workflow.Status != shtypes.WorkflowStatusResolved):
+			t.Errorf("%s (key deleted): %s/%v; want ARCHIVED/RESOLVED", id, f.RecordState, f.Workflow)
+		case !gone && f.RecordState != shtypes.RecordStateActive:
+			t.Errorf("%s (still current): %s; want ACTIVE", id, f.RecordState)
+		}
+	}
+}
+
+// TestReportsEndToEnd: the HTML report of a live scan has one row per
+// finding and the key-age chart counts every active key; the forecast
+// finds the key that reaches 70 days in 5 days, and its .ics parses.
+func TestReportsEndToEnd(t *testing.T) {
+	m := testenv.Moto(t)
+	m.Seed(t, reportUsers())
+	dir := t.TempDir()
+
+	r := keywarden(t, m.Env(), dir, "scan", "--format", "json")
+	var rep report.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
+		t.Fatalf("scan: exit %d, %v\n%s", r.code, err, r.stderr)
+	}
+	if rep.Inventory == nil {
+		t.Fatal("JSON report has no inventory")
+	}
+	keys := 0
+	for _, c := range rep.Inventory.ActiveKeyAges {
+		keys += c.Keys
+	}
+	if keys != 5 || len(rep.Inventory.KeyAgeStages["human"]) != 3 {
+		t.Errorf("inventory = %+v; want 5 active keys and the 3 human stages", rep.Inventory)
+	}
+
+	html := filepath.Join(dir, "report.html")
+	if r := keywarden(t, m.Env(), dir, "scan", "--output", html); r.code != 0 {
+		t.Fatalf("scan --output report.html: exit %d\n%s", r.code, r.stderr)
+	}
+	b, err := os.ReadFile(html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(string(b), "<tr data-finding="); got != len(rep.Findings) {
+		t.Errorf("report.html has %d finding rows; want %d", got, len(rep.Findings))
+	}
+	if !strings.Contains(string(b), `<svg id="chart-key-age"`) {
+		t.Error("report.html has no key-age chart")
+	}
+
+	r = keywarden(t, m.Env(), dir, "forecast", "--days", "30", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("forecast: exit %d\n%s", r.code, r.stderr)
+	}
+	var fc forecast.Forecast
+	if err := json.Unmarshal([]byte(r.stdout), &fc); err != nil {
+		t.Fatal(err)
+	}
+	// "soon" (65 days) reaches 70 in 5 days: notify; "notify" (72) reaches
+	// 80 in 8: disable; "disable" (85) reaches 90 in 5: delete.
+	want := map[string]string{"soon": "notify/70/5", "notify": "disable/80/8", "disable": "delete/90/5"}
+	got := map[string]string{}
+	today := time.Now().UTC()
+	for _, e := range fc.Events {
+		if _, seen := got[e.User]; seen || e.Rule != "access_key_age" {
+			continue // the first stage change of each key
+		}
+		days := int(e.On.Sub(time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)) / (24 * time.Hour))
+		got[e.User] = e.Action + "/" + itoa(e.StageAt) + "/" + itoa(days)
+	}
+	for u, w := range want {
+		if got[u] != w {
+			t.Errorf("forecast for %s = %q; want %q (action/stage/days from today)", u, got[u], w)
+		}
+	}
+
+	ics := filepath.Join(dir, "keywarden.ics")
+	if r := keywarden(t, m.Env(), dir, "forecast", "--days", "30", "-o", ics); r.code != 0 {
+		t.Fatalf("forecast -o keywarden.ics: exit %d\n%s", r.code, r.stderr)
+	}
+	b, err = os.ReadFile(ics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "BEGIN:VCALENDAR\r\n") || strings.Count(string(b), "BEGIN:VEVENT") != len(fc.Events) {
+		t.Errorf("keywarden.ics: want a calendar with %d events:\n%s", len(fc.Events), b)
+	}
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+// NewCmdConfig builds `keywarden config check|schema|init`.
+func NewCmdConfig(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Validate, describe or create a config file",
+	}
+	cmd.AddCommand(newCmdConfigCheck(f), newCmdConfigSchema(f), newCmdConfigInit(f))
+	return cmd
+}
+
+func newCmdConfigCheck(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check FILE",
+		Short: "Validate a config file; errors name FILE:LINE and the key",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			cfg, err := policy.Load(args[0])
+			if err != nil {
+				return usageError(err)
+			}
+			if err := checkTemplates(args[0], cfg); err != nil {
+				return usageError(err)
+			}
+			_, err = fmt.Fprintf(f.Out, "%s: ok\n", args[0])
+			return err
+		},
+	}
+}
+
+func newCmdConfigSchema(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the config file's JSON Schema",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			b, err := policy.JSONSchema()
+			if err != nil {
+				return err
+			}
+			_, err = f.Out.Write(b)
+			return err
+		},
+	}
+}
+
+func newCmdConfigInit(f *Factory) *cobra.Command {
+	var output string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Write a commented starter config with every default",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if output == "" || output == "-" {
+				_, err := f.Out.Write(policy.InitYAML())
+				return err
+			}
+			flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+			if force {
+				flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+			}
+			fh, err := os.OpenFile(output, flags, 0o644)
+			if errors.Is(err, os.ErrExist) {
+				return usageError(fmt.Errorf("%s already exists; use --force to overwrite it", output))
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := fh.Write(policy.InitYAML()); err != nil {
+				fh.Close()
+				return err
+			}
+			if err := fh.Close(); err != nil {
+				return err
+			}
+			f.Logger().Info("config written", "file", output)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of stdout")
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
+	return cmd
+}

@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Main runs keywarden with args (without the program name) and returns the
+// process exit code.
+func Main(ctx context.Context, f *Factory, args []string) int {
+	root := NewCmdRoot(f)
+	root.SetArgs(args)
+	root.SetIn(f.In)
+	root.SetOut(f.Out)
+	root.SetErr(f.ErrOut)
+	err := root.ExecuteContext(ctx)
+	code := exitCode(err)
+	if err != nil {
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.err != nil {
+			fmt.Fprintf(f.ErrOut, "keywarden: %v\n", err)
+		}
+		if isFlagError(err) {
+			code = ExitUsage
+		}
+	}
+	return code
+}
+
+// NewCmdRoot builds the command tree.
+func NewCmdRoot(f *Factory) *cobra.Command {
+	var logLevel, logFormat string
+	var verbose bool
+	root := &cobra.Command{
+		Use:   "keywarden",
+		Short: "Keep AWS IAM passwords and access keys from going stale",
+		Long: `keywarden scans an AWS account's IAM users (or a downloaded credential report),
+evaluates every console password and access key against a versioned policy,
+and reports what is stale, unused, expiring or unprotected.
+
+Data goes to stdout; logs and progress go to stderr.
+
+` + exitCodesHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if verbose {
+				logLevel = "debug"
+			}
+			l, err := newLogger(f, logLevel, logFormat)
+			if err != nil {
+				return usageError(err)
+			}
+			f.logger = l
+			return nil
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
+	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "debug logging (same as --log-level debug)")
+
+	root.AddCommand(NewCmdScan(f, nil))
+	root.AddCommand(NewCmdRun(f, nil))
+	root.AddCommand(NewCmdForecast(f, nil))
+	root.AddCommand(NewCmdConfig(f))
+	root.AddCommand(NewCmdVersion(f))
+	root.SetHelpTemplate(root.HelpTemplate())
+	return root
+}
+
+func newLogger(f *Factory, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	o := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(f.ErrOut, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(f.ErrOut, o)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// isFlagError recognises cobra's argument errors, which it does not route
+// through the flag error func.
+func isFlagError(err error) bool {
+	s := err.Error()
+	return strings.HasPrefix(s, "unknown command") || strings.Contains(s, "arg(s)") ||
+		strings.HasPrefix(s, "unknown flag") || strings.HasPrefix(s, "unknown shorthand flag")
+}

@@ -1,0 +1,302 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/spf13/cobra"
+
+	"github.com/keywarden/keywarden/internal/awsapi"
+	"github.com/keywarden/keywarden/internal/notify"
+	"github.com/keywarden/keywarden/internal/plan"
+	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/report"
+	"github.com/keywarden/keywarden/internal/run"
+	"github.com/keywarden/keywarden/internal/state"
+)
+
+// RunOptions are the parsed flags of `keywarden run`: scan's, plus the
+// mode and the state.
+type RunOptions struct {
+	ScanOptions
+	State  string
+	DryRun bool
+	Apply  bool
+}
+
+const runModesHelp = `Modes:
+  keywarden run --dry-run  print the plan (every message with its recipients, every
+                           action); send nothing, change nothing, record nothing
+  keywarden run            send the notifications and record them; remediation is
+                           only listed ("would disable")
+  keywarden run --apply    also remediate where enforcement is on.
+                           Remediation is not available in this version yet:
+                           --apply is accepted, says so, and actions stay listed`
+
+// NewCmdRun builds `keywarden run`. runF replaces the behaviour in tests.
+func NewCmdRun(f *Factory, runF func(context.Context, *RunOptions) error) *cobra.Command {
+	o := &RunOptions{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Scan, then tell owners and admins what is stale, once per reminder period",
+		Long: `Run is the scheduled job: it scans (like keywarden scan), decides who must hear
+what, tells them through the configured channels, and records what it told whom,
+so nobody is told the same thing twice before notify.users.remind_every days
+have passed, and a missed run never loses an alert.
+
+` + runModesHelp + `
+
+State (what was told, when) is kept at --state, else state.url, else
+sqlite://keywarden.db in the working directory. Owner mail goes through
+notify.users.via (ses, smtp, or the local outbox directory, the default); the
+admin digest through notify.admins (email, SNS, Slack, a JSON webhook; else the
+outbox).
+
+The output is the plan and what was done: a table on a terminal, JSON
+(keywarden.run/v1) otherwise or with --format json. A notification that failed
+is reported (exit 1) and retried on the next run; the others are still sent.`,
+		Example: `  keywarden run --dry-run
+  keywarden run --state sqlite:///var/lib/keywarden/state.db
+  keywarden run --as-of 2026-12-01 --dry-run --format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runRun(cmd.Context(), f, o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&o.DryRun, "dry-run", false, "print the plan; send, change and record nothing")
+	fl.BoolVar(&o.Apply, "apply", false, "also remediate where enforcement is on (not available in this version: actions stay listed)")
+	fl.StringVar(&o.State, "state", "", "where to keep state: sqlite://PATH (default: state.url, else "+state.DefaultURL+")")
+	fl.StringVar(&o.ConfigFile, "config", "", "config file (default: ./keywarden.yaml if present, else built-in defaults)")
+	fl.StringVar(&o.Format, "format", "", "output format: table or json (default: table on a terminal, json otherwise)")
+	fl.StringVarP(&o.Output, "output", "o", "", "write the output to this file instead of stdout")
+	fl.StringVar(&o.AsOf, "as-of", "", "run as if it were this time (RFC 3339, or YYYY-MM-DD for midnight UTC); the cadence's day too")
+	fl.StringVar(&o.CredentialReport, "credential-report", "", "evaluate this downloaded credential report (CSV) offline, without IAM calls")
+	fl.StringSliceVar(&o.Accounts, "account", nil, "limit the run to this account ID (repeatable)")
+	fl.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a non-exempt finding is at or above this severity: low, medium, high or critical")
+	fl.StringVar(&o.Region, "region", "", "AWS region for API calls (default: the SDK's, else "+awsapi.DefaultRegion+")")
+	fl.StringVar(&o.Profile, "profile", "", "AWS shared config profile (default: the SDK's, AWS_PROFILE)")
+	return cmd
+}
+
+func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
+	log := f.Logger()
+	if o.DryRun && o.Apply {
+		return usageError(errors.New("--dry-run and --apply contradict each other; pick one"))
+	}
+	cfg, err := loadConfig(f, o.ConfigFile)
+	if err != nil {
+		return err
+	}
+	now := f.Now().UTC()
+	asOf, err := parseAsOf(o.AsOf, now)
+	if err != nil {
+		return usageError(err)
+	}
+	format, err := resolveFormat(f, o.Format, o.Output)
+	if err != nil {
+		return usageError(err)
+	}
+	if format != report.FormatTable && format != report.FormatJSON {
+		return usageError(fmt.Errorf("--format %q: keywarden run writes table or json (use keywarden scan for the other report formats)", format))
+	}
+	failOn := 0
+	if o.FailOn != "" {
+		if failOn = policy.SeverityRank(strings.ToLower(o.FailOn)); failOn == 0 {
+			return usageError(fmt.Errorf("--fail-on %q: want low, medium, high or critical", o.FailOn))
+		}
+	}
+	for _, id := range o.Accounts {
+		if !isAccountID(id) {
+			return usageError(fmt.Errorf("--account %q: an AWS account ID is 12 digits", id))
+		}
+	}
+	if o.State != "" && !strings.HasPrefix(o.State, "sqlite://") && !strings.HasPrefix(o.State, "dynamodb://") ||
+		o.State == "sqlite://" {
+		return usageError(fmt.Errorf("--state %q: want sqlite://PATH", o.State))
+	}
+	templateDir := "."
+	if o.ConfigFile != "" {
+		templateDir = filepath.Dir(o.ConfigFile)
+	}
+
+	res, err := run.Run(ctx, run.RunOptions{
+		Scan: run.ScanOptions{
+			Config:           cfg,
+			AsOf:             asOf,
+			Now:              now,
+			CredentialReport: o.CredentialReport,
+			Accounts:         o.Accounts,
+			LoadAWSConfig: func(ctx context.Context) (aws.Config, error) {
+				return f.LoadAWSConfig(ctx, awsapi.Options{Region: o.Region, Profile: o.Profile})
+			},
+			Logger: log,
+		},
+		DryRun:      o.DryRun,
+		Apply:       o.Apply,
+		StateURL:    o.State,
+		Getenv:      f.Getenv,
+		TemplateDir: templateDir,
+		Clock:       func() time.Time { return f.Now().UTC() },
+	})
+	if err != nil {
+		var te *notify.TemplateError
+		if errors.As(err, &te) {
+			return usageError(err)
+		}
+		return err
+	}
+	write := func(w io.Writer) error {
+		if format == report.FormatJSON {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(res)
+		}
+		return writeRunText(w, res)
+	}
+	if o.Output == "" {
+		err = write(f.Out)
+	} else {
+		err = writeFileAtomic(o.Output, write)
+	}
+	if err != nil {
+		return err
+	}
+	log.Info("run finished", "mode", res.Mode, "accounts", len(res.Accounts), "findings", res.Summary.Findings,
+		"sent", res.Sent, "failed", res.Failed, "resolved", res.Resolved)
+	if n := res.Report.FailedAccounts(); n > 0 {
+		return &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; nothing was planned for them", n, len(res.Accounts))}
+	}
+	if res.Err != nil {
+		return fmt.Errorf("%d of %d notifications failed (they will be retried on the next run):\n%w", res.Failed, len(res.Deliveries), res.Err)
+	}
+	if failOn > 0 && res.Report.MaxSeverity() >= failOn {
+		return &exitError{code: ExitFindings, err: fmt.Errorf("findings at or above %s severity", strings.ToLower(o.FailOn))}
+	}
+	return nil
+}
+
+// clean makes text from IAM safe for a terminal: control characters
+// (escape sequences) become spaces.
+func clean(s string) string { return notify.HeaderText(s) }
+
+var modeLines = map[plan.Mode]string{
+	plan.ModeDryRun: "dry run: nothing was sent, changed or recorded",
+	plan.ModeNotify: "notifications sent and recorded; remediation is only listed",
+	plan.ModeApply:  "apply: notifications sent and recorded; remediation where enforcement is on",
+}
+
+// writeRunText prints the run for a person: the mode, every message with
+// its recipients and credentials, the digests, every action, the owners
+// that cannot be mailed.
+func writeRunText(w io.Writer, res *run.Result) error {
+	p := res.Plan
+	var b strings.Builder
+	pf := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	pf("keywarden run · %s\n", modeLines[res.Mode])
+	pf("as of %s · run %s · state %s\n", res.AsOf.Format(time.RFC3339), res.RunID, res.State)
+	for _, n := range res.Notes {
+		pf("note: %s\n", n)
+	}
+	failed := res.Report.FailedAccounts()
+	pf("\n%d %s scanned", len(res.Accounts), plural(len(res.Accounts), "account", "accounts"))
+	if failed > 0 {
+		pf(" (%d failed: nothing is planned for them)", failed)
+	}
+	pf(" · %d %s, %d exempt\n", p.Findings, plural(p.Findings, "finding", "findings"), p.Exempt)
+	for _, a := range res.Accounts {
+		if a.Status != report.StatusOK {
+			pf("  account %s: %s\n", a.ID, clean(a.Error))
+		}
+	}
+
+	verb := map[string]string{run.DeliveryPlanned: "would send", run.DeliverySent: "sent", run.DeliveryFailed: "FAILED", run.DeliverySkipped: "skipped"}
+	users := 0
+	for _, d := range res.Deliveries {
+		if d.Kind == notify.KindUser {
+			users++
+		}
+	}
+	pf("\nOwner messages (%d):\n", users)
+	if users == 0 {
+		pf("  none due\n")
+	}
+	ui := 0
+	for _, d := range res.Deliveries {
+		if d.Kind != notify.KindUser {
+			continue
+		}
+		m := p.Messages[ui]
+		ui++
+		pf("  %-10s %s via %s: %s\n", verb[d.Status], clean(m.To), d.Channel, clean(d.Subject))
+		for _, it := range m.Items {
+			pf("    - %s · %s · %s · %s (%s)\n", it.Account, clean(it.User), clean(it.Title), it.Rule, it.Status)
+		}
+		if d.Error != "" {
+			pf("    error: %s\n", clean(d.Error))
+		}
+	}
+	if p.NotDue > 0 {
+		pf("  (%d other %s nothing due: told recently)\n", p.NotDue, plural(p.NotDue, "owner has", "owners have"))
+	}
+
+	pf("\nAdmin digest:\n")
+	digests := 0
+	for _, d := range res.Deliveries {
+		if d.Kind != notify.KindDigest {
+			continue
+		}
+		digests++
+		to := ""
+		if len(d.To) > 0 {
+			to = " to " + clean(strings.Join(d.To, ", "))
+		}
+		pf("  %-10s %s via %s%s: %s\n", verb[d.Status], d.Target, d.Channel, to, clean(d.Subject))
+		if d.Error != "" {
+			pf("    error: %s\n", clean(d.Error))
+		}
+	}
+	if digests == 0 {
+		pf("  nothing new for the admins\n")
+	}
+
+	pf("\nActions (%d):\n", len(p.Actions))
+	if len(p.Actions) == 0 {
+		pf("  none\n")
+	}
+	for _, a := range p.Actions {
+		pf("  %-16s %s · %s · %s · %s (%d-day stage)", a.Verb(), a.Account, clean(a.User), clean(a.Title), a.Rule, a.StageAt)
+		if a.Reason != "" {
+			pf(": %s", a.Reason)
+		}
+		pf("\n")
+	}
+	if len(p.Undeliverable) > 0 {
+		pf("\nOwners keywarden cannot mail (%d; the admins are told):\n", len(p.Undeliverable))
+		for _, u := range p.Undeliverable {
+			pf("  %s · %s: %s\n", u.Account, clean(u.User), clean(u.Reason))
+		}
+	}
+	if res.Mode != plan.ModeDryRun {
+		pf("\n%d sent, %d failed; %d %s closed (fixed since last told)\n", res.Sent, res.Failed, res.Resolved, plural(res.Resolved, "notice", "notices"))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/keywarden/keywarden/internal/run"
+	"github.com/keywarden/keywarden/internal/testenv"
+)
+
+func TestRunFlagsParse(t *testing.T) {
+	f, _, _ := testFactory(false)
+	var got *RunOptions
+	cmd := NewCmdRun(f, func(_ context.Context, o *RunOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--config", "k.yaml", "--format", "json", "-o", "run.json", "--as-of", "2026-12-01",
+		"--credential-report", "cr.csv", "--account", "111111111111", "--fail-on", "high", "--region", "eu-west-1",
+		"--profile", "audit", "--state", "sqlite:///var/lib/kw.db", "--dry-run"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	want := &RunOptions{ScanOptions: ScanOptions{ConfigFile: "k.yaml", Format: "json", Output: "run.json", AsOf: "2026-12-01",
+		CredentialReport: "cr.csv", Accounts: []string{"111111111111"}, FailOn: "high", Region: "eu-west-1", Profile: "audit"},
+		State: "sqlite:///var/lib/kw.db", DryRun: true}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("parsed options = %+v; want %+v", got, want)
+	}
+}
+
+// runDir writes a config whose outbox and state live in a temporary
+// directory, and returns the directory and the config's path.
+func runDir(t *testing.T, extra string) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := "version: 1\nnotify:\n  outbox: { dir: " + filepath.Join(dir, "outbox") + " }\n" + extra +
+		"state: { url: sqlite://" + filepath.Join(dir, "state.db") + " }\n"
+	path := filepath.Join(dir, "keywarden.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, path
+}
+
+func TestRunOffline(t *testing.T) {
+	dir, cfg := runDir(t, "")
+	report := writeReportFile(t)
+	args := []string{"run", "--config", cfg, "--credential-report", report, "--as-of", "2026-11-23"}
+
+	// --dry-run on a terminal: the plan as text; nothing written.
+	f, out, errOut := testFactory(true)
+	if code := Main(context.Background(), f, append(args, "--dry-run")); code != 0 {
+		t.Fatalf("run --dry-run exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"keywarden run · dry run: nothing was sent, changed or recorded",
+		"Owner messages (0):",
+		"Admin digest:\n  would send outbox via outbox: [keywarden] 2026-11-23: 1 finding, 1 new or due, 1 action in 1 account",
+		"would delete     123456789012 · alice · access key 1 · access_key_age (90-day stage): remediation is not available in this version of keywarden",
+		"Owners keywarden cannot mail (1; the admins are told):\n  123456789012 · alice: no address",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("dry-run output lacks %q:\n%s", want, out)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("a dry run wrote to %s: %d entries; want only the config", dir, len(entries))
+	}
+
+	// A real run: the digest in the outbox, the state recorded.
+	f, out, errOut = testFactory(false)
+	if code := Main(context.Background(), f, args); code != 0 {
+		t.Fatalf("run exit %d: %s", code, errOut)
+	}
+	var res run.Result
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("run output is not JSON: %v\n%s", err, out)
+	}
+	if res.Schema != run.RunSchema || res.Mode != "notify" || res.Sent != 1 || len(res.Plan.Actions) != 1 {
+		t.Errorf("run: schema %s, mode %s, %d sent, %d actions; want keywarden.run/v1, notify, 1, 1", res.Schema, res.Mode, res.Sent, len(res.Plan.Actions))
+	}
+	eml, _ := filepath.Glob(filepath.Join(dir, "outbox", "*_digest_admins_*.eml"))
+	if len(eml) != 1 {
+		t.Fatalf("outbox digests = %v; want one", eml)
+	}
+	b, _ := os.ReadFile(eml[0])
+	if m := testenv.ParseMail(t, string(b)); !strings.Contains(m.Text, "would delete access key 1 of alice in 123456789012") {
+		t.Errorf("outbox digest text:\n%s", m.Text)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state.db")); err != nil {
+		t.Errorf("state not written: %v", err)
+	}
+
+	// --apply is accepted and says remediation is not available.
+	f, out, errOut = testFactory(false)
+	if code := Main(context.Background(), f, append(args, "--apply", "--as-of", "2026-11-30")); code != 0 {
+		t.Fatalf("run --apply exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut.String(), run.NoteNoRemediation) || !strings.Contains(out.String(), run.NoteNoRemediation) {
+		t.Errorf("run --apply does not say remediation is not available:\nstderr: %s\nstdout: %s", errOut, out)
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	_, cfg := runDir(t, "")
+	report := writeReportFile(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"dry-run and apply", []string{"--dry-run", "--apply"}, "--dry-run and --apply contradict each other"},
+		{"report format", []string{"--format", "csv"}, `--format "csv": keywarden run writes table or json`},
+		{"bad state", []string{"--state", "redis://x"}, `--state "redis://x": want sqlite://PATH`},
+		{"bad fail-on", []string{"--fail-on", "severe"}, `--fail-on "severe"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, _, errOut := testFactory(false)
+			args := append([]string{"run", "--config", cfg, "--credential-report", report}, tt.args...)
+			if code := Main(context.Background(), f, args); code != ExitUsage || !strings.Contains(errOut.String(), tt.want) {
+				t.Errorf("Main(%v) = %d, %q; want exit 2 and %q", tt.args, code, errOut, tt.want)
+			}
+		})
+	}
+}
+
+func TestRunHelpShowsModes(t *testing.T) {
+	f, out, _ := testFactory(false)
+	if code := Main(context.Background(), f, []string{"run", "--help"}); code != 0 {
+		t.Fatalf("run --help exit %d", code)
+	}
+	for _, want := range []string{"keywarden run --dry-run", "keywarden run --apply", "--state", "Remediation is not available in this version"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("run --help lacks %q", want)
+		}
+	}
+}
+
+// TestConfigCheckTemplates: config check reads and renders the templates a
+// config names; a broken or unreadable one fails, naming the config line,
+// the template and its line.
+func TestConfigCheckTemplates(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("ok.txt", "{{range .Items}}{{.KeyID}}\n{{end}}")
+	write("broken.html", "<ul>\n{{range .Items}}\n<li>{{.Title}</li>\n{{end}}</ul>\n")
+	write("exec.txt", "Hello {{.To}}\n{{.NoSuchField}}\n")
+	tests := []struct {
+		name      string
+		templates string
+		code      int
+		want      []string
+	}{
+		{"good", "{ user_text: ok.txt }", 0, []string{"ok"}},
+		{"unreadable", "{ user_text: ok.txt,\n    user_html: missing.html }", ExitUsage,
+			[]string{"k.yaml:5: notify.templates.user_html: read template: open " + filepath.Join(dir, "missing.html")}},
+		{"syntax", "{ user_html: broken.html }", ExitUsage,
+			[]string{"k.yaml:4: notify.templates.user_html: template: broken.html:3: bad character U+007D '}'"}},
+		{"execution", "{ user_text: exec.txt }", ExitUsage,
+			[]string{`k.yaml:4: notify.templates.user_text: template: exec.txt:2:2: executing "exec.txt" at <.NoSuchField>`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := write("k.yaml", "version: 1\nnotify:\n  from: sec@example.com\n  templates: "+tt.templates+"\n")
+			f, out, errOut := testFactory(false)
+			code := Main(context.Background(), f, []string{"config", "check", cfg})
+			if code != tt.code {
+				t.Errorf("config check = %d; want %d (stderr %s)", code, tt.code, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errOut.String()+out.String(), strings.Replace(w, "k.yaml", cfg, 1)) {
+					t.Errorf("config check output lacks %q:\nstdout: %s\nstderr: %s", strings.Replace(w, "k.yaml", cfg, 1), out, errOut)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,262 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/spf13/cobra"
+
+	"github.com/keywarden/keywarden/internal/awsapi"
+	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/report"
+	"github.com/keywarden/keywarden/internal/run"
+)
+
+// DefaultConfigFile is read when --config is not given and it exists.
+const DefaultConfigFile = "keywarden.yaml"
+
+// ScanOptions are the parsed flags of `keywarden scan`.
+type ScanOptions struct {
+	ConfigFile       string
+	Format           string
+	Output           string
+	AsOf             string
+	CredentialReport string
+	Accounts         []string
+	FailOn           string
+	Region           string
+	Profile          string
+	// SecurityHub posts the findings to AWS Security Hub after the report
+	// is written (see securityhub.go).
+	SecurityHub bool
+}
+
+// NewCmdScan builds `keywarden scan`. runF replaces the behaviour in tests.
+func NewCmdScan(f *Factory, runF func(context.Context, *ScanOptions) error) *cobra.Command {
+	o := &ScanOptions{}
+	cmd := &cobra.Command{
+		Use:   "scan",
+		Short: "Evaluate an account's IAM credentials against the policy (read-only)",
+		Long: `Scan reads the caller's AWS account — or, with --credential-report, a downloaded
+IAM credential report, with no AWS call at all — and prints every credential that
+breaks the policy. It changes nothing.
+
+The AWS endpoint, region and credentials come from the SDK's standard settings
+(AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).`,
+		Example: `  keywarden scan
+  keywarden scan --credential-report examples/credential-report.csv --as-of 2026-11-23
+  keywarden scan --format json --output report.json --fail-on high`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return scanRun(cmd.Context(), f, o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.ConfigFile, "config", "", "config file (default: ./keywarden.yaml if present, else built-in defaults)")
+	fl.StringVar(&o.Format, "format", "", "output format: "+strings.Join(report.Formats(), ", ")+" (default: table on a terminal, json otherwise)")
+	fl.StringVarP(&o.Output, "output", "o", "", "write the report to this file instead of stdout")
+	fl.StringVar(&o.AsOf, "as-of", "", "evaluate as if it were this time (RFC 3339, or YYYY-MM-DD for midnight UTC)")
+	fl.StringVar(&o.CredentialReport, "credential-report", "", "evaluate this downloaded credential report (CSV) offline, without AWS calls")
+	fl.StringSliceVar(&o.Accounts, "account", nil, "limit the scan to this account ID (repeatable)")
+	fl.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a non-exempt finding is at or above this severity: low, medium, high or critical")
+	fl.StringVar(&o.Region, "region", "", "AWS region for API calls (default: the SDK's, else "+awsapi.DefaultRegion+")")
+	fl.StringVar(&o.Profile, "profile", "", "AWS shared config profile (default: the SDK's, AWS_PROFILE)")
+	fl.BoolVar(&o.SecurityHub, "security-hub", false, "also import the findings into AWS Security Hub (caller's account and region) and resolve the ones that disappeared")
+	return cmd
+}
+
+func scanRun(ctx context.Context, f *Factory, o *ScanOptions) error {
+	log := f.Logger()
+	cfg, err := loadConfig(f, o.ConfigFile)
+	if err != nil {
+		return err
+	}
+	now := f.Now().UTC()
+	asOf, err := parseAsOf(o.AsOf, now)
+	if err != nil {
+		return usageError(err)
+	}
+	format, err := resolveFormat(f, o.Format, o.Output)
+	if err != nil {
+		return usageError(err)
+	}
+	failOn := 0
+	if o.FailOn != "" {
+		if failOn = policy.SeverityRank(strings.ToLower(o.FailOn)); failOn == 0 {
+			return usageError(fmt.Errorf("--fail-on %q: want low, medium, high or critical", o.FailOn))
+		}
+	}
+	for _, id := range o.Accounts {
+		if !isAccountID(id) {
+			return usageError(fmt.Errorf("--account %q: an AWS account ID is 12 digits", id))
+		}
+	}
+
+	rep, err := run.Scan(ctx, run.ScanOptions{
+		Config:           cfg,
+		AsOf:             asOf,
+		Now:              now,
+		CredentialReport: o.CredentialReport,
+		Accounts:         o.Accounts,
+		LoadAWSConfig: func(ctx context.Context) (aws.Config, error) {
+			return f.LoadAWSConfig(ctx, awsapi.Options{Region: o.Region, Profile: o.Profile})
+		},
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	renderOpts := report.Options{}
+	if format == report.FormatASFF {
+		renderOpts.Region = asffRegion(ctx, f, o)
+	}
+	if err := writeReportWith(f, rep, format, o.Output, renderOpts); err != nil {
+		return err
+	}
+	if o.SecurityHub {
+		if err := postSecurityHub(ctx, f, o, rep); err != nil {
+			return err
+		}
+	}
+	log.Info("scan finished", "accounts", len(rep.Accounts), "findings", rep.Summary.Findings, "exempt", rep.Summary.Exempt)
+	if n := rep.FailedAccounts(); n > 0 {
+		return &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; see the report's accounts[].error", n, len(rep.Accounts))}
+	}
+	if failOn > 0 && rep.MaxSeverity() >= failOn {
+		return &exitError{code: ExitFindings, err: fmt.Errorf("findings at or above %s severity", strings.ToLower(o.FailOn))}
+	}
+	return nil
+}
+
+// loadConfig reads the config named by --config, else ./keywarden.yaml when
+// it exists, else the built-in defaults. An invalid config is a usage error.
+func loadConfig(f *Factory, path string) (*policy.Config, error) {
+	log := f.Logger()
+	if path == "" {
+		if _, err := os.Stat(DefaultConfigFile); err == nil {
+			path = DefaultConfigFile
+		}
+	}
+	if path == "" {
+		log.Debug("no config file; using built-in defaults")
+		return policy.Default(), nil
+	}
+	cfg, err := policy.Load(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, usageError(fmt.Errorf("config file: %w", err))
+		}
+		return nil, usageError(err)
+	}
+	log.Debug("config loaded", "file", path)
+	return cfg, nil
+}
+
+// parseAsOf reads --as-of; empty means now.
+func parseAsOf(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return now, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(policy.DateLayout, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--as-of %q: want RFC 3339 (2026-11-23T09:00:00Z) or a date (2026-11-23)", s)
+}
+
+// resolveFormat picks the output format: the flag; else from the output
+// file's extension; else table on a terminal and json otherwise.
+func resolveFormat(f *Factory, format, output string) (string, error) {
+	if format != "" {
+		format = strings.ToLower(format)
+		if !slices.Contains(report.Formats(), format) {
+			return "", fmt.Errorf("--format %q: want one of %s", format, strings.Join(report.Formats(), ", "))
+		}
+		return format, nil
+	}
+	if output != "" {
+		switch strings.ToLower(filepath.Ext(output)) {
+		case ".csv":
+			return report.FormatCSV, nil
+		case ".md", ".markdown":
+			return report.FormatMarkdown, nil
+		case ".txt":
+			return report.FormatTable, nil
+		case ".html", ".htm":
+			return report.FormatHTML, nil
+		}
+		return report.FormatJSON, nil
+	}
+	if f.IsTerminal(f.Out) {
+		return report.FormatTable, nil
+	}
+	return report.FormatJSON, nil
+}
+
+// writeReport renders to stdout, or atomically to a file (written beside it
+// and renamed, so a failed run never leaves half a report).
+func writeReport(f *Factory, rep *report.Report, format, output string) error {
+	return writeReportWith(f, rep, format, output, report.Options{})
+}
+
+// writeReportWith is writeReport with render options (the ASFF region);
+// the terminal width and color are filled in here.
+func writeReportWith(f *Factory, rep *report.Report, format, output string, opts report.Options) error {
+	if output == "" {
+		if f.IsTerminal(f.Out) {
+			opts.Width = f.TerminalWidth(f.Out)
+			opts.Color = f.Getenv("NO_COLOR") == ""
+		}
+		return report.Render(f.Out, rep, format, opts)
+	}
+	return writeFileAtomic(output, func(w io.Writer) error { return report.Render(w, rep, format, opts) })
+}
+
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

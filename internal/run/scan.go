@@ -1,0 +1,184 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/keywarden/keywarden/internal/awsapi"
+	"github.com/keywarden/keywarden/internal/collect"
+	"github.com/keywarden/keywarden/internal/inventory"
+	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/report"
+)
+
+// ScanOptions configure one scan.
+type ScanOptions struct {
+	Config *policy.Config
+	// AsOf is the moment the policy is evaluated at.
+	AsOf time.Time
+	// Now is the wall-clock time the report is generated at.
+	Now time.Time
+	// CredentialReport, when set, is a downloaded credential report (CSV)
+	// evaluated offline: no AWS call is made.
+	CredentialReport string
+	// Accounts, when not empty, limits the scan to these account IDs.
+	Accounts []string
+	// LoadAWSConfig loads the SDK configuration of the caller (live scans).
+	LoadAWSConfig func(ctx context.Context) (aws.Config, error)
+	Logger        *slog.Logger
+	// OnSnapshots, when set, receives the snapshots the report was
+	// evaluated from (key IDs resolved where the scan resolved them), once,
+	// before Scan returns: `keywarden forecast` steps them through time.
+	OnSnapshots func([]*inventory.Snapshot)
+}
+
+// ErrAccountNotSelected is returned when --account excludes every account
+// that could be scanned.
+var ErrAccountNotSelected = errors.New("no account to scan")
+
+// Scan runs inventory and evaluation and returns the report. It has no side
+// effects besides reading AWS (or the offline report file).
+func Scan(ctx context.Context, o ScanOptions) (*report.Report, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.CredentialReport != "" {
+		return scanOffline(o)
+	}
+	return scanLive(ctx, o)
+}
+
+func scanOffline(o ScanOptions) (*report.Report, error) {
+	f, err := os.Open(o.CredentialReport)
+	if err != nil {
+		return nil, fmt.Errorf("read credential report: %w", err)
+	}
+	defer f.Close()
+	cr, err := inventory.ParseCredentialReport(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.CredentialReport, err)
+	}
+	snap := &inventory.Snapshot{
+		AccountID: cr.AccountID,
+		Users:     cr.Users,
+		Root:      cr.Root,
+		// The report does not carry the account's password policy, so
+		// evaluation falls back to password_expiry.max_age.
+		PasswordPolicyKnown: false,
+	}
+	if err := checkSelected(snap.AccountID, o.Accounts); err != nil {
+		return nil, err
+	}
+	o.Logger.Info("evaluating offline credential report", "file", o.CredentialReport,
+		"account", snap.AccountID, "users", len(snap.Users))
+	findings := policy.Evaluate(snap, o.Config, o.AsOf)
+	return finish(report.New(o.Now, o.AsOf, []report.Account{accountSummary(snap, 0)}, findings), o, snap), nil
+}
+
+func scanLive(ctx context.Context, o ScanOptions) (*report.Report, error) {
+	cfg, err := o.LoadAWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	counter := awsapi.NewCounter()
+	cfg = counter.Instrument(cfg)
+	c := &collect.Collector{
+		IAM:    iam.NewFromConfig(cfg),
+		STS:    sts.NewFromConfig(cfg),
+		Logger: o.Logger,
+	}
+	snap, err := c.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSelected(snap.AccountID, o.Accounts); err != nil {
+		return nil, err
+	}
+	findings := policy.Evaluate(snap, o.Config, o.AsOf)
+	if err := c.ResolveKeyIDs(ctx, snap, usersWithKeyFindings(findings)); err != nil {
+		return nil, fmt.Errorf("account %s: %w", snap.AccountID, err)
+	}
+	fillKeyIDs(findings, snap)
+	o.Logger.Debug("scan complete", "account", snap.AccountID, "api_calls", counter.Total(),
+		"by_operation", counter.ByOperation())
+	return finish(report.New(o.Now, o.AsOf, []report.Account{accountSummary(snap, counter.Total())}, findings), o, snap), nil
+}
+
+func checkSelected(account string, selected []string) error {
+	if len(selected) == 0 || slices.Contains(selected, account) {
+		return nil
+	}
+	return fmt.Errorf("%w: the credentials belong to account %s, which --account does not select (%v)",
+		ErrAccountNotSelected, account, selected)
+}
+
+// usersWithKeyFindings lists, once each, the IAM users that have an
+// access-key finding: only their key IDs are looked up.
+func usersWithKeyFindings(fs []policy.Finding) []string {
+	var users []string
+	seen := map[string]bool{}
+	for _, f := range fs {
+		if f.Credential == policy.CredentialAccessKey && !seen[f.User] {
+			seen[f.User] = true
+			users = append(users, f.User)
+		}
+	}
+	return users
+}
+
+// fillKeyIDs copies resolved key IDs from the snapshot into the findings.
+func fillKeyIDs(fs []policy.Finding, snap *inventory.Snapshot) {
+	ids := map[string]map[int]string{}
+	for _, u := range snap.Users {
+		for _, k := range u.AccessKeys {
+			if k.ID == "" {
+				continue
+			}
+			if ids[u.Name] == nil {
+				ids[u.Name] = map[int]string{}
+			}
+			ids[u.Name][k.Slot] = k.ID
+		}
+	}
+	for i := range fs {
+		if fs[i].Credential == policy.CredentialAccessKey {
+			fs[i].KeyID = ids[fs[i].User][fs[i].Slot]
+		}
+	}
+}
+
+func accountSummary(snap *inventory.Snapshot, calls int) report.Account {
+	keys := 0
+	for _, u := range snap.Users {
+		keys += len(u.AccessKeys)
+	}
+	return report.Account{
+		ID:         snap.AccountID,
+		Alias:      snap.AccountAlias,
+		Status:     report.StatusOK,
+		Users:      len(snap.Users),
+		AccessKeys: keys,
+		APICalls:   calls,
+	}
+}
+
+// finish completes a report with what needs the snapshots, not only the
+// findings: the inventory the HTML report's charts draw (ages of every
+// active key, stage thresholds), and the snapshots for OnSnapshots. Call it
+// once with every account's snapshot.
+func finish(rep *report.Report, o ScanOptions, snaps ...*inventory.Snapshot) *report.Report {
+	rep.Inventory = report.NewInventory(o.Config, o.AsOf, snaps...)
+	if o.OnSnapshots != nil {
+		o.OnSnapshots(snaps)
+	}
+	return rep
+}
