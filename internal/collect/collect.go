@@ -111,7 +111,7 @@ func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 		}
 		return nil, fmt.Errorf("check AWS credentials: %w", err)
 	}
-	snap := &inventory.Snapshot{AccountID: aws.ToString(id.Account)}
+	snap := &inventory.Snapshot{AccountID: aws.ToString(id.Account), CallerARN: aws.ToString(id.Arn)}
 	log = log.With("account", snap.AccountID)
 
 	out, err := c.credentialReport(ctx, log)

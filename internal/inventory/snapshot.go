@@ -10,6 +10,9 @@ const RootUserName = "<root_account>"
 type Snapshot struct {
 	AccountID    string
 	AccountAlias string
+	// CallerARN is the identity that read the account
+	// (sts:GetCallerIdentity): remediation never acts on its own key.
+	CallerARN string
 	// ReportGeneratedAt is when AWS generated the credential report.
 	ReportGeneratedAt time.Time
 	// Users are the IAM users, sorted by name. The root user is not among

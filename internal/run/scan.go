@@ -39,6 +39,11 @@ type ScanOptions struct {
 	// evaluated from (key IDs resolved where the scan resolved them), once,
 	// before Scan returns: `keywarden forecast` steps them through time.
 	OnSnapshots func([]*inventory.Snapshot)
+	// OnAccount, when set, is called once for every account scanned
+	// without error, with the AWS configuration that scanned it (the
+	// account's credentials, the call counter attached), so that later
+	// stages (remediation) act in that account as the scan did.
+	OnAccount func(accountID string, cfg aws.Config)
 }
 
 // ErrAccountNotSelected is returned when --account excludes every account
@@ -108,6 +113,9 @@ func scanLive(ctx context.Context, o ScanOptions) (*report.Report, error) {
 		return nil, fmt.Errorf("account %s: %w", snap.AccountID, err)
 	}
 	fillKeyIDs(findings, snap)
+	if o.OnAccount != nil {
+		o.OnAccount(snap.AccountID, cfg)
+	}
 	o.Logger.Debug("scan complete", "account", snap.AccountID, "api_calls", counter.Total(),
 		"by_operation", counter.ByOperation())
 	return finish(report.New(o.Now, o.AsOf, []report.Account{accountSummary(snap, counter.Total())}, findings), o, snap), nil

@@ -1,0 +1,264 @@
+package testenv
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// Op is one AWS request that went through a Proxy.
+type Op struct {
+	// Service is the SigV4 signing name: iam, sts, organizations, ses,
+	// sns, dynamodb, securityhub, ssm…
+	Service string
+	// Operation is the API operation: ListAccessKeys, AssumeRole,
+	// SendEmail… ("" when the proxy cannot tell).
+	Operation string
+	// AccessKeyID signed the request; it tells accounts apart (moto maps
+	// assumed-role keys to the role's account).
+	AccessKeyID string
+	// Params are the form parameters of query-protocol requests (IAM,
+	// STS, SNS), e.g. Params.Get("UserName").
+	Params url.Values
+	// Body is the request body of JSON-protocol requests.
+	Body []byte
+}
+
+// Name is "service:Operation", as IAM policies spell actions.
+func (o Op) Name() string { return o.Service + ":" + o.Operation }
+
+// Fault is an error (or delay, or dropped connection) the proxy answers
+// instead of moto for requests that Match.
+type Fault struct {
+	// Match selects the requests; nil matches all.
+	Match func(Op) bool
+	// Times bounds how many requests the fault answers (0: every one).
+	Times int
+	// Delay is waited before answering (or forwarding, with no Code).
+	Delay time.Duration
+	// Drop closes the connection without an answer.
+	Drop bool
+	// Status and Code make an AWS error answer; Message is its text.
+	// Status defaults to 400.
+	Status  int
+	Code    string
+	Message string
+
+	hits int
+}
+
+// Proxy is a reverse proxy in front of moto that records every AWS
+// operation and injects faults: AccessDenied for one account, Throttling,
+// 5xx, latency, dropped connections. Point clients at URL (EnvVia, or
+// ConfigVia).
+type Proxy struct {
+	URL string
+
+	mu     sync.Mutex
+	ops    []Op
+	faults []*Fault
+	delay  time.Duration
+}
+
+// NewProxy starts a proxy in front of m, closed when the test ends.
+func (m *MotoServer) NewProxy(t testing.TB) *Proxy {
+	t.Helper()
+	target, err := url.Parse(m.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op := describe(r)
+		f, delay := p.record(op)
+		if delay > 0 {
+			time.Sleep(delay)
+		}
+		if f != nil {
+			if f.Drop {
+				if hj, ok := w.(http.Hijacker); ok {
+					if c, _, err := hj.Hijack(); err == nil {
+						c.Close()
+						return
+					}
+				}
+				panic(http.ErrAbortHandler)
+			}
+			if f.Code != "" {
+				writeAWSError(w, op, f)
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	p.URL = srv.URL
+	return p
+}
+
+// record stores op and returns the fault that answers it, if any, and how
+// long to wait first.
+func (p *Proxy) record(op Op) (*Fault, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ops = append(p.ops, op)
+	for _, f := range p.faults {
+		if f.Match != nil && !f.Match(op) {
+			continue
+		}
+		if f.Times > 0 && f.hits >= f.Times {
+			continue
+		}
+		f.hits++
+		return f, p.delay + f.Delay
+	}
+	return nil, p.delay
+}
+
+// Inject adds a fault; faults are tried in the order they were added.
+func (p *Proxy) Inject(f Fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = append(p.faults, &f)
+}
+
+// SetDelay makes every request wait d before it is forwarded: a stand-in
+// for real AWS round trips.
+func (p *Proxy) SetDelay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = d
+}
+
+// Ops returns the requests seen so far, in arrival order.
+func (p *Proxy) Ops() []Op {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Op(nil), p.ops...)
+}
+
+// Reset forgets the recorded requests (faults stay).
+func (p *Proxy) Reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ops = nil
+}
+
+// Count is how many recorded requests were of operation name
+// ("iam:ListAccessKeys").
+func (p *Proxy) Count(name string) int {
+	n := 0
+	for _, op := range p.Ops() {
+		if op.Name() == name {
+			n++
+		}
+	}
+	return n
+}
+
+// Env is m.Env() with the endpoint pointed at the proxy.
+func (p *Proxy) Env(m *MotoServer) []string {
+	return append(m.Env(), "AWS_ENDPOINT_URL="+p.URL)
+}
+
+// Config is m.Config(t) pointed at the proxy.
+func (p *Proxy) Config(t testing.TB, m *MotoServer) aws.Config {
+	t.Helper()
+	cfg := m.Config(t)
+	cfg.BaseEndpoint = aws.String(p.URL)
+	return cfg
+}
+
+// IsOp returns a Fault matcher for one "service:Operation".
+func IsOp(name string) func(Op) bool {
+	return func(o Op) bool { return o.Name() == name }
+}
+
+var credentialScope = regexp.MustCompile(`Credential=([^/,\s]+)/[0-9]{8}/[^/]+/([^/]+)/aws4_request`)
+
+// restOps names the operations of REST-protocol services by method and
+// path prefix (the query and JSON protocols name themselves).
+var restOps = []struct {
+	service, method, prefix, op string
+}{
+	{"ses", http.MethodPost, "/v2/email/outbound-emails", "SendEmail"},
+	{"ses", http.MethodPost, "/v2/email/identities", "CreateEmailIdentity"},
+	{"securityhub", http.MethodPost, "/findings/import", "BatchImportFindings"},
+	{"securityhub", http.MethodPost, "/findings", "GetFindings"},
+	{"securityhub", http.MethodPatch, "/findings/batchupdate", "BatchUpdateFindings"},
+	{"securityhub", http.MethodPost, "/accounts", "EnableSecurityHub"},
+	{"lambda", http.MethodPost, "/2015-03-31/functions/", "Invoke"},
+	{"s3", http.MethodGet, "/", "GetObject"},
+}
+
+// describe reads what operation r is, leaving its body readable.
+func describe(r *http.Request) Op {
+	var op Op
+	if m := credentialScope.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+		op.AccessKeyID, op.Service = m[1], m[2]
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	switch target := r.Header.Get("X-Amz-Target"); {
+	case target != "":
+		// JSON protocol: "DynamoDB_20120810.PutItem".
+		op.Operation = target[strings.LastIndex(target, ".")+1:]
+		op.Body = body
+	case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):
+		op.Params, _ = url.ParseQuery(string(body))
+		op.Operation = op.Params.Get("Action")
+	default:
+		if a := r.URL.Query().Get("Action"); a != "" {
+			op.Params, op.Operation = r.URL.Query(), a
+			break
+		}
+		op.Body = body
+		for _, ro := range restOps {
+			if ro.service == op.Service && ro.method == r.Method && strings.HasPrefix(r.URL.Path, ro.prefix) {
+				op.Operation = ro.op
+				break
+			}
+		}
+	}
+	return op
+}
+
+// writeAWSError answers in the protocol the request used: XML for query
+// services, JSON otherwise.
+func writeAWSError(w http.ResponseWriter, op Op, f *Fault) {
+	status := f.Status
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	msg := f.Message
+	if msg == "" {
+		msg = fmt.Sprintf("injected %s by the test proxy", f.Code)
+	}
+	if op.Params != nil {
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(status)
+		var code, text strings.Builder
+		_ = xml.EscapeText(&code, []byte(f.Code))
+		_ = xml.EscapeText(&text, []byte(msg))
+		fmt.Fprintf(w, `<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>keywarden-test</RequestId></ErrorResponse>`,
+			code.String(), text.String())
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-ErrorType", f.Code)
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"__type":%q,"message":%q}`, f.Code, msg)
+}

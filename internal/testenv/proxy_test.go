@@ -1,0 +1,93 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+)
+
+// TestProxyRecordsOperations: query-protocol (IAM, STS) and REST (SES v2)
+// operations are named, with the signing key and the form parameters.
+func TestProxyRecordsOperations(t *testing.T) {
+	m := Moto(t)
+	p := m.NewProxy(t)
+	ctx := context.Background()
+	cfg := p.Config(t, m)
+	client := iam.NewFromConfig(cfg)
+	if _, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("alice")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("alice")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Fatal(err)
+	}
+	ses := sesv2.NewFromConfig(cfg)
+	if _, err := ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String("example.com")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ses.SendEmail(ctx, &sesv2.SendEmailInput{FromEmailAddress: aws.String("a@example.com"),
+		Destination: &sestypes.Destination{ToAddresses: []string{"b@example.com"}},
+		Content: &sestypes.EmailContent{Simple: &sestypes.Message{Subject: &sestypes.Content{Data: aws.String("s")},
+			Body: &sestypes.Body{Text: &sestypes.Content{Data: aws.String("b")}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var names []string
+	for _, op := range p.Ops() {
+		names = append(names, op.Name())
+		if op.AccessKeyID != TestCredential {
+			t.Errorf("%s signed by %q; want %q", op.Name(), op.AccessKeyID, TestCredential)
+		}
+	}
+	want := []string{"iam:CreateUser", "iam:ListAccessKeys", "sts:GetCallerIdentity", "ses:CreateEmailIdentity", "ses:SendEmail"}
+	if !slices.Equal(names, want) {
+		t.Errorf("operations = %v; want %v", names, want)
+	}
+	if got := p.Ops()[1].Params.Get("UserName"); got != "alice" {
+		t.Errorf("ListAccessKeys UserName param = %q; want alice", got)
+	}
+	if p.Count("iam:ListAccessKeys") != 1 {
+		t.Errorf("Count(iam:ListAccessKeys) = %d; want 1", p.Count("iam:ListAccessKeys"))
+	}
+}
+
+// TestProxyInjectsFaults: an AccessDenied answer reaches the SDK with its
+// code; a Throttling fault limited to two answers is retried through by the
+// SDK; the request never reaches moto while the fault answers.
+func TestProxyInjectsFaults(t *testing.T) {
+	m := Moto(t)
+	p := m.NewProxy(t)
+	ctx := context.Background()
+	client := iam.NewFromConfig(p.Config(t, m))
+
+	p.Inject(Fault{Match: IsOp("iam:CreateUser"), Times: 1, Code: "AccessDenied", Status: http.StatusForbidden,
+		Message: "User is not authorized to perform: iam:CreateUser"})
+	_, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("denied")})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDenied" {
+		t.Fatalf("CreateUser through an AccessDenied fault: err = %v; want code AccessDenied", err)
+	}
+	if _, err := iam.NewFromConfig(m.Config(t)).GetUser(ctx, &iam.GetUserInput{UserName: aws.String("denied")}); err == nil {
+		t.Error("the denied CreateUser reached moto")
+	}
+
+	p.Inject(Fault{Match: IsOp("iam:ListUsers"), Times: 2, Code: "Throttling", Message: "Rate exceeded"})
+	if _, err := client.ListUsers(ctx, &iam.ListUsersInput{}); err != nil {
+		t.Fatalf("ListUsers after two throttled attempts (3 allowed): %v", err)
+	}
+	if n := p.Count("iam:ListUsers"); n != 3 {
+		t.Errorf("ListUsers attempts = %d; want 3 (two throttled, one through)", n)
+	}
+}
