@@ -97,7 +97,7 @@ type Run struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Store keeps notices (and runs). Implementations are safe for concurrent
+// Store keeps notices, runs and the audit trail of actions. Implementations are safe for concurrent
 // use, also by several processes sharing the same backing store.
 type Store interface {
 	// Notices returns the open notices (ClosedDay "") of these accounts, or
@@ -122,6 +122,23 @@ type Store interface {
 	// recent first, at most limit (all when limit <= 0).
 	RecordRun(ctx context.Context, r Run) error
 	Runs(ctx context.Context, limit int) ([]Run, error)
+
+	// RecordAction stores a new action record. A planned action fails
+	// with ErrActionInFlight while another planned action has the same
+	// Target, so two runs never act on one credential at once.
+	RecordAction(ctx context.Context, a Action) error
+	// FinishAction moves a planned action to its outcome. It returns
+	// ErrActionNotPlanned when the action is unknown or finished already.
+	FinishAction(ctx context.Context, id string, o Outcome) error
+	// Actions lists the recorded actions f selects, most recent first.
+	Actions(ctx context.Context, f ActionFilter) ([]Action, error)
+	// InactiveSince returns the day keywarden first knew k to be inactive,
+	// recording day as that day when nothing was known.
+	InactiveSince(ctx context.Context, k KeyRef, day string) (string, error)
+	// SetInactive records that k became inactive on day (keywarden
+	// disabled it), replacing what was known; day "" forgets it (the key
+	// is active again).
+	SetInactive(ctx context.Context, k KeyRef, day string) error
 	// Close releases the store's resources.
 	Close() error
 }

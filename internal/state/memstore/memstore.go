@@ -6,6 +6,7 @@ package memstore
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -18,13 +19,18 @@ type Store struct {
 	mu      sync.Mutex
 	notices map[state.NoticeKey]*state.Notice
 	runs    map[string]state.Run
+	actions map[string]*state.Action
+	// order keeps actions in the order they were recorded.
+	order    []string
+	inactive map[[2]string]string // account, key ID → since day
 }
 
 var _ state.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{notices: map[state.NoticeKey]*state.Notice{}, runs: map[string]state.Run{}}
+	return &Store{notices: map[state.NoticeKey]*state.Notice{}, runs: map[string]state.Run{},
+		actions: map[string]*state.Action{}, inactive: map[[2]string]string{}}
 }
 
 // Notices implements state.Store.
@@ -138,6 +144,83 @@ func (s *Store) Runs(_ context.Context, limit int) ([]state.Run, error) {
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// RecordAction implements state.Store.
+func (s *Store) RecordAction(_ context.Context, a state.Action) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.actions[a.ID]; ok {
+		return fmt.Errorf("record action %s: an action with this ID exists", a.ID)
+	}
+	if a.Status == state.ActionPlanned {
+		for _, b := range s.actions {
+			if b.Status == state.ActionPlanned && b.Target() == a.Target() {
+				return fmt.Errorf("record action %s on %s: %w (%s of run %s)", a.ID, a.Target(), state.ErrActionInFlight, b.ID, b.Run)
+			}
+		}
+	}
+	a.At = a.At.UTC()
+	s.actions[a.ID] = &a
+	s.order = append(s.order, a.ID)
+	return nil
+}
+
+// FinishAction implements state.Store.
+func (s *Store) FinishAction(_ context.Context, id string, o state.Outcome) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.actions[id]
+	if a == nil || a.Status != state.ActionPlanned {
+		return fmt.Errorf("finish action %s: %w", id, state.ErrActionNotPlanned)
+	}
+	a.Status, a.Reason, a.After, a.FinishedAt = o.Status, o.Reason, o.After, o.At.UTC()
+	return nil
+}
+
+// Actions implements state.Store.
+func (s *Store) Actions(_ context.Context, f state.ActionFilter) ([]state.Action, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []state.Action
+	for i := len(s.order) - 1; i >= 0; i-- {
+		if a := s.actions[s.order[i]]; f.Match(a) {
+			out = append(out, *a)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b state.Action) int { return b.At.Compare(a.At) })
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}
+
+// InactiveSince implements state.Store.
+func (s *Store) InactiveSince(_ context.Context, k state.KeyRef, day string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := [2]string{k.Account, k.KeyID}
+	if since, ok := s.inactive[key]; ok {
+		return since, nil
+	}
+	s.inactive[key] = day
+	return day, nil
+}
+
+// SetInactive implements state.Store.
+func (s *Store) SetInactive(_ context.Context, k state.KeyRef, day string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := [2]string{k.Account, k.KeyID}
+	if day == "" {
+		delete(s.inactive, key)
+	} else {
+		s.inactive[key] = day
+	}
+	return nil
 }
 
 // Close implements state.Store; it keeps the data.

@@ -80,6 +80,37 @@ var migrations = []string{
 		error       TEXT    NOT NULL DEFAULT ''
 	);
 	CREATE INDEX runs_by_start ON runs (started_at);`,
+	// 3: the audit trail of actions, and when keys were first known inactive.
+	`CREATE TABLE actions (
+		id          TEXT    PRIMARY KEY,
+		run         TEXT    NOT NULL DEFAULT '',
+		account     TEXT    NOT NULL,
+		user_name   TEXT    NOT NULL,
+		credential  TEXT    NOT NULL DEFAULT '',
+		key_id      TEXT    NOT NULL DEFAULT '',
+		kind        TEXT    NOT NULL,
+		rule        TEXT    NOT NULL DEFAULT '',
+		stage       INTEGER NOT NULL DEFAULT 0,
+		finding_id  TEXT    NOT NULL DEFAULT '',
+		status      TEXT    NOT NULL,
+		reason      TEXT    NOT NULL DEFAULT '',
+		before      TEXT    NOT NULL DEFAULT '',
+		after       TEXT    NOT NULL DEFAULT '',
+		undo_of     TEXT    NOT NULL DEFAULT '',
+		target      TEXT    NOT NULL,
+		at          TEXT    NOT NULL,
+		finished_at TEXT    NOT NULL DEFAULT '',
+		seq         INTEGER NOT NULL
+	);
+	CREATE INDEX actions_by_time ON actions (at, seq);
+	CREATE UNIQUE INDEX actions_in_flight ON actions (target) WHERE status = 'planned';
+	CREATE TABLE inactive_keys (
+		account   TEXT NOT NULL,
+		key_id    TEXT NOT NULL,
+		user_name TEXT NOT NULL DEFAULT '',
+		since_day TEXT NOT NULL,
+		PRIMARY KEY (account, key_id)
+	) WITHOUT ROWID;`,
 }
 
 // SchemaVersion is the schema version this build writes.
@@ -351,6 +382,135 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]state.Run, error) {
 		return nil, fmt.Errorf("read runs: %w", err)
 	}
 	return out, nil
+}
+
+const actionColumns = `id, run, account, user_name, credential, key_id, kind, rule, stage, finding_id, status, reason,
+	before, after, undo_of, at, finished_at`
+
+// RecordAction implements state.Store. The partial unique index on planned
+// actions' targets is the in-flight lock.
+func (s *Store) RecordAction(ctx context.Context, a state.Action) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO actions (`+actionColumns+`, target, seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM actions))`,
+		a.ID, a.Run, a.Account, a.User, a.Credential, a.KeyID, a.Kind, a.Rule, a.Stage, a.FindingID, string(a.Status), a.Reason,
+		a.Before, a.After, a.UndoOf, fmtTime(a.At), fmtTime(a.FinishedAt), a.Target())
+	if err != nil {
+		if strings.Contains(err.Error(), "UNIQUE constraint failed: actions.target") {
+			var other, run string
+			_ = s.db.QueryRowContext(ctx, `SELECT id, run FROM actions WHERE target = ? AND status = 'planned'`, a.Target()).Scan(&other, &run)
+			return fmt.Errorf("record action %s on %s: %w (%s of run %s)", a.ID, a.Target(), state.ErrActionInFlight, other, run)
+		}
+		return fmt.Errorf("record action %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+// FinishAction implements state.Store.
+func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE actions SET status = ?, reason = ?, after = ?, finished_at = ? WHERE id = ? AND status = 'planned'`,
+		string(o.Status), o.Reason, o.After, fmtTime(o.At), id)
+	if err != nil {
+		return fmt.Errorf("finish action %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("finish action %s: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("finish action %s: %w", id, state.ErrActionNotPlanned)
+	}
+	return nil
+}
+
+// Actions implements state.Store.
+func (s *Store) Actions(ctx context.Context, f state.ActionFilter) ([]state.Action, error) {
+	var where []string
+	var args []any
+	in := func(col string, vals []string) {
+		if len(vals) == 0 {
+			return
+		}
+		where = append(where, col+` IN (?`+strings.Repeat(`, ?`, len(vals)-1)+`)`)
+		for _, v := range vals {
+			args = append(args, v)
+		}
+	}
+	eq := func(col, val string) {
+		if val != "" {
+			where = append(where, col+` = ?`)
+			args = append(args, val)
+		}
+	}
+	in("id", f.IDs)
+	in("account", f.Accounts)
+	eq("user_name", f.User)
+	eq("key_id", f.KeyID)
+	eq("status", string(f.Status))
+	eq("run", f.Run)
+	if !f.Since.IsZero() {
+		where = append(where, `at >= ?`)
+		args = append(args, fmtTime(f.Since))
+	}
+	q := `SELECT ` + actionColumns + ` FROM actions`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	q += ` ORDER BY at DESC, seq DESC`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read actions: %w", err)
+	}
+	defer rows.Close()
+	var out []state.Action
+	for rows.Next() {
+		var a state.Action
+		var status, at, finished string
+		if err := rows.Scan(&a.ID, &a.Run, &a.Account, &a.User, &a.Credential, &a.KeyID, &a.Kind, &a.Rule, &a.Stage, &a.FindingID,
+			&status, &a.Reason, &a.Before, &a.After, &a.UndoOf, &at, &finished); err != nil {
+			return nil, fmt.Errorf("read actions: %w", err)
+		}
+		a.Status, a.At, a.FinishedAt = state.ActionStatus(status), parseTime(at), parseTime(finished)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read actions: %w", err)
+	}
+	return out, nil
+}
+
+// InactiveSince implements state.Store.
+func (s *Store) InactiveSince(ctx context.Context, k state.KeyRef, day string) (string, error) {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO inactive_keys (account, key_id, user_name, since_day) VALUES (?, ?, ?, ?)
+		ON CONFLICT (account, key_id) DO NOTHING`, k.Account, k.KeyID, k.User, day); err != nil {
+		return "", fmt.Errorf("record %s inactive: %w", k.KeyID, err)
+	}
+	var since string
+	if err := s.db.QueryRowContext(ctx, `SELECT since_day FROM inactive_keys WHERE account = ? AND key_id = ?`, k.Account, k.KeyID).Scan(&since); err != nil {
+		return "", fmt.Errorf("read when %s became inactive: %w", k.KeyID, err)
+	}
+	return since, nil
+}
+
+// SetInactive implements state.Store.
+func (s *Store) SetInactive(ctx context.Context, k state.KeyRef, day string) error {
+	var err error
+	if day == "" {
+		_, err = s.db.ExecContext(ctx, `DELETE FROM inactive_keys WHERE account = ? AND key_id = ?`, k.Account, k.KeyID)
+	} else {
+		_, err = s.db.ExecContext(ctx, `INSERT INTO inactive_keys (account, key_id, user_name, since_day) VALUES (?, ?, ?, ?)
+			ON CONFLICT (account, key_id) DO UPDATE SET since_day = excluded.since_day, user_name = excluded.user_name`,
+			k.Account, k.KeyID, k.User, day)
+	}
+	if err != nil {
+		return fmt.Errorf("record when %s became inactive: %w", k.KeyID, err)
+	}
+	return nil
 }
 
 // Close implements state.Store.

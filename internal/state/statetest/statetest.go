@@ -1,7 +1,8 @@
 // Package statetest is the conformance suite every state.Store passes:
 // the cadence (state.Due) applied by Claim, claims and their leases,
-// delivery and release, resolution, runs, and two stores on the same
-// backing data racing for one notice.
+// delivery and release, resolution, runs, the audit trail of actions and
+// its in-flight lock, when keys became inactive, and several stores on the
+// same backing data racing for one notice or one key.
 //
 // An implementation's test calls
 //
@@ -61,6 +62,12 @@ func Run(t *testing.T, backend Backend) {
 		{"DataOutlivesTheHandle", testReopen},
 		{"ConcurrentClaimsOneWinner", testRace},
 		{"InvalidClaimIsRejected", testInvalidClaim},
+		{"ActionPlannedThenFinished", testActionLifecycle},
+		{"ActionInFlightLock", testActionInFlight},
+		{"ConcurrentActionsOneWinner", testActionRace},
+		{"ActionsFilter", testActionsFilter},
+		{"InactiveSince", testInactiveSince},
+		{"InvalidActionIsRejected", testInvalidAction},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, backend(t)) })
@@ -389,6 +396,208 @@ func testInvalidClaim(t *testing.T, open Opener) {
 	} {
 		if ok, err := s.Claim(context.Background(), c); err == nil || ok {
 			t.Errorf("Claim(%s) = %v, %v; want an error", name, ok, err)
+		}
+	}
+}
+
+func action(id, run, keyID string, status state.ActionStatus, at time.Time) state.Action {
+	return state.Action{ID: id, Run: run, Account: "123456789012", User: "alice", Credential: "access_key", KeyID: keyID,
+		Kind: state.KindDisable, Rule: "access_key_age", Stage: 80, FindingID: "f-" + keyID, Status: status,
+		Reason: "", Before: state.KeyActive, At: at}
+}
+
+func actions(t *testing.T, s state.Store, f state.ActionFilter) []state.Action {
+	t.Helper()
+	got, err := s.Actions(context.Background(), f)
+	if err != nil {
+		t.Fatalf("Actions(%+v) error: %v", f, err)
+	}
+	return got
+}
+
+// testActionLifecycle: planned → done keeps every field, is read back by
+// another handle, and cannot be finished twice.
+func testActionLifecycle(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := context.Background()
+	a := action("run-1.1", "run-1", "AKIA1", state.ActionPlanned, t0)
+	if err := s.RecordAction(ctx, a); err != nil {
+		t.Fatalf("RecordAction(planned) error: %v", err)
+	}
+	if err := s.RecordAction(ctx, a); err == nil {
+		t.Error("RecordAction(same ID twice) = nil; want an error")
+	}
+	out := state.Outcome{Status: state.ActionDone, Reason: "disabled: 81 days old (limit 80)", After: state.KeyInactive, At: t0.Add(time.Second)}
+	if err := s.FinishAction(ctx, a.ID, out); err != nil {
+		t.Fatalf("FinishAction error: %v", err)
+	}
+	if err := s.FinishAction(ctx, a.ID, out); !errors.Is(err, state.ErrActionNotPlanned) {
+		t.Errorf("FinishAction(finished) error = %v; want ErrActionNotPlanned", err)
+	}
+	if err := s.FinishAction(ctx, "nope", out); !errors.Is(err, state.ErrActionNotPlanned) {
+		t.Errorf("FinishAction(unknown) error = %v; want ErrActionNotPlanned", err)
+	}
+	want := a
+	want.Status, want.Reason, want.After, want.FinishedAt = out.Status, out.Reason, out.After, out.At
+	if diff := cmp.Diff([]state.Action{want}, actions(t, open(t), state.ActionFilter{}), cmpopts.EquateApproxTime(0)); diff != "" {
+		t.Errorf("Actions() from another handle (-want +got):\n%s", diff)
+	}
+}
+
+// testActionInFlight: while one planned action on a key is open, a second
+// planned action on that key is refused, whichever its kind; other keys and
+// finished records are not held up.
+func testActionInFlight(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := context.Background()
+	if err := s.RecordAction(ctx, action("run-1.1", "run-1", "AKIA1", state.ActionPlanned, t0)); err != nil {
+		t.Fatal(err)
+	}
+	second := action("run-2.1", "run-2", "AKIA1", state.ActionPlanned, t0)
+	second.Kind = state.KindDelete
+	if err := open(t).RecordAction(ctx, second); !errors.Is(err, state.ErrActionInFlight) {
+		t.Fatalf("RecordAction(planned, same key, other run) error = %v; want ErrActionInFlight", err)
+	}
+	if err := s.RecordAction(ctx, action("run-2.2", "run-2", "AKIA2", state.ActionPlanned, t0)); err != nil {
+		t.Errorf("RecordAction(planned, another key) error: %v", err)
+	}
+	if err := s.RecordAction(ctx, action("run-2.3", "run-2", "AKIA1", state.ActionSkipped, t0)); err != nil {
+		t.Errorf("RecordAction(skipped, the held key) error: %v", err)
+	}
+	if err := s.FinishAction(ctx, "run-1.1", state.Outcome{Status: state.ActionFailed, Reason: "boom", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordAction(ctx, second); err != nil {
+		t.Errorf("RecordAction(planned, key released) error: %v", err)
+	}
+}
+
+// testActionRace: several handles plan an action on the same key at once;
+// exactly one is recorded as planned.
+func testActionRace(t *testing.T, open Opener) {
+	const runs = 8
+	stores := make([]state.Store, runs)
+	for i := range stores {
+		stores[i] = open(t)
+	}
+	errs := make([]error, runs)
+	var wg sync.WaitGroup
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = stores[i].RecordAction(context.Background(), action(fmt.Sprintf("run-%d.1", i), fmt.Sprintf("run-%d", i), "AKIA1", state.ActionPlanned, t0))
+		}()
+	}
+	wg.Wait()
+	winners := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winners++
+		case !errors.Is(err, state.ErrActionInFlight):
+			t.Errorf("run %d: RecordAction error = %v; want nil or ErrActionInFlight", i, err)
+		}
+	}
+	if winners != 1 {
+		t.Errorf("%d runs recorded a planned action on one key; want exactly 1", winners)
+	}
+	if got := actions(t, stores[0], state.ActionFilter{}); len(got) != 1 {
+		t.Errorf("Actions() = %d records; want 1", len(got))
+	}
+}
+
+func testActionsFilter(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := context.Background()
+	recs := []state.Action{
+		action("r1.1", "r1", "AKIA1", state.ActionDone, t0),
+		action("r1.2", "r1", "AKIA2", state.ActionSkipped, t0.Add(time.Minute)),
+		action("r2.1", "r2", "AKIA3", state.ActionFailed, t0.Add(48*time.Hour)),
+	}
+	recs[2].Account, recs[2].User = "210987654321", "bob"
+	for _, a := range recs {
+		if err := s.RecordAction(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(as []state.Action) []string {
+		out := []string{}
+		for _, a := range as {
+			out = append(out, a.ID)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name string
+		f    state.ActionFilter
+		want []string
+	}{
+		{"all, most recent first", state.ActionFilter{}, []string{"r2.1", "r1.2", "r1.1"}},
+		{"by ID", state.ActionFilter{IDs: []string{"r1.1", "r2.1"}}, []string{"r2.1", "r1.1"}},
+		{"by account", state.ActionFilter{Accounts: []string{"123456789012"}}, []string{"r1.2", "r1.1"}},
+		{"by user", state.ActionFilter{User: "bob"}, []string{"r2.1"}},
+		{"by key", state.ActionFilter{KeyID: "AKIA2"}, []string{"r1.2"}},
+		{"by status", state.ActionFilter{Status: state.ActionDone}, []string{"r1.1"}},
+		{"by run", state.ActionFilter{Run: "r1"}, []string{"r1.2", "r1.1"}},
+		{"since", state.ActionFilter{Since: t0.Add(time.Minute)}, []string{"r2.1", "r1.2"}},
+		{"limit", state.ActionFilter{Limit: 2}, []string{"r2.1", "r1.2"}},
+	} {
+		if got := ids(actions(t, s, tt.f)); !cmp.Equal(got, tt.want) {
+			t.Errorf("Actions(%s) = %v; want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// testInactiveSince: the first day recorded sticks; SetInactive replaces it
+// (keywarden disabled the key) or forgets it (active again).
+func testInactiveSince(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := context.Background()
+	k := state.KeyRef{Account: "123456789012", User: "alice", KeyID: "AKIA1"}
+	since := func(day string) string {
+		t.Helper()
+		got, err := s.InactiveSince(ctx, k, day)
+		if err != nil {
+			t.Fatalf("InactiveSince(%s) error: %v", day, err)
+		}
+		return got
+	}
+	if got := since("2026-11-01"); got != "2026-11-01" {
+		t.Errorf("InactiveSince first seen 2026-11-01 = %s; want 2026-11-01", got)
+	}
+	if got := since("2026-11-05"); got != "2026-11-01" {
+		t.Errorf("InactiveSince seen again 2026-11-05 = %s; want the first day, 2026-11-01", got)
+	}
+	other := state.KeyRef{Account: "210987654321", User: "alice", KeyID: "AKIA1"}
+	if got, _ := s.InactiveSince(ctx, other, "2026-11-07"); got != "2026-11-07" {
+		t.Errorf("InactiveSince(same key ID, other account) = %s; want its own day", got)
+	}
+	if err := s.SetInactive(ctx, k, "2026-11-10"); err != nil {
+		t.Fatal(err)
+	}
+	if got := since("2026-11-12"); got != "2026-11-10" {
+		t.Errorf("after SetInactive(2026-11-10): %s; want 2026-11-10", got)
+	}
+	if err := s.SetInactive(ctx, k, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := since("2026-11-20"); got != "2026-11-20" {
+		t.Errorf("after SetInactive(\"\") (active again): %s; want the new first day 2026-11-20", got)
+	}
+}
+
+func testInvalidAction(t *testing.T, open Opener) {
+	s := open(t)
+	for name, a := range map[string]state.Action{
+		"no ID":      {Account: "1", User: "u", Kind: "disable", Status: state.ActionDone, At: t0},
+		"no account": {ID: "x", User: "u", Kind: "disable", Status: state.ActionDone, At: t0},
+		"no kind":    {ID: "x", Account: "1", User: "u", Status: state.ActionDone, At: t0},
+		"bad status": {ID: "x", Account: "1", User: "u", Kind: "disable", Status: "maybe", At: t0},
+		"no time":    {ID: "x", Account: "1", User: "u", Kind: "disable", Status: state.ActionDone},
+	} {
+		if err := s.RecordAction(context.Background(), a); err == nil {
+			t.Errorf("RecordAction(%s) = nil; want an error", name)
 		}
 	}
 }

@@ -1,0 +1,154 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Action kinds, as recorded. Enable is what `keywarden undo` does.
+const (
+	KindDisable        = "disable"
+	KindDelete         = "delete"
+	KindRemovePassword = "remove_password"
+	KindEnable         = "enable"
+)
+
+// ActionStatus is where a recorded action stands.
+type ActionStatus string
+
+// Action statuses. An action is recorded as planned before it is carried
+// out and finished as done or failed afterwards; an action decided against
+// (re-check, guard, grace period) is recorded as skipped at once.
+const (
+	ActionPlanned ActionStatus = "planned"
+	ActionDone    ActionStatus = "done"
+	ActionSkipped ActionStatus = "skipped"
+	ActionFailed  ActionStatus = "failed"
+)
+
+// Credential states recorded as an action's Before and After.
+const (
+	KeyActive     = "Active"
+	KeyInactive   = "Inactive"
+	KeyDeleted    = "deleted"
+	PasswordSet   = "password"
+	PasswordNone  = "no password"
+	StateNotFound = "not found"
+)
+
+// ErrActionInFlight is returned by RecordAction when another planned
+// action on the same credential has not finished: another run is acting on
+// it (or was killed while it did, until a run reconciles it).
+var ErrActionInFlight = errors.New("another action on this credential has not finished")
+
+// ErrActionNotPlanned is returned by FinishAction when the action is not
+// (or no longer) planned: unknown, or finished already.
+var ErrActionNotPlanned = errors.New("action is not planned")
+
+// Action is the audit record of one remediation: planned, done, skipped
+// (with the reason) or failed.
+type Action struct {
+	// ID identifies the action (`keywarden undo ID`).
+	ID string `json:"id"`
+	// Run is the run that recorded it.
+	Run     string `json:"run"`
+	Account string `json:"account"`
+	User    string `json:"user"`
+	// Credential is access_key or password; KeyID is set for keys.
+	Credential string `json:"credential"`
+	KeyID      string `json:"key_id"`
+	// Kind is what was (to be) done: disable, delete, remove_password or
+	// enable.
+	Kind string `json:"action"`
+	// Rule and Stage are the finding's (empty for undo).
+	Rule      string       `json:"rule,omitempty"`
+	Stage     int          `json:"stage,omitempty"`
+	FindingID string       `json:"finding_id,omitempty"`
+	Status    ActionStatus `json:"status"`
+	Reason    string       `json:"reason"`
+	// Before and After are the credential's state around the action
+	// (Active, Inactive, deleted, password, no password, not found).
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+	// UndoOf is the action an enable undoes.
+	UndoOf string `json:"undo_of,omitempty"`
+	// At is when the action was recorded; FinishedAt when it was finished
+	// (zero while planned).
+	At         time.Time `json:"at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+// Target names the credential an action changes: the in-flight lock's key.
+func (a *Action) Target() string {
+	if a.KeyID != "" {
+		return a.Account + "/" + a.User + "/" + a.KeyID
+	}
+	return a.Account + "/" + a.User + "/" + a.Credential
+}
+
+// Validate checks an action before it is recorded.
+func (a *Action) Validate() error {
+	switch {
+	case a.ID == "":
+		return errors.New("record action: empty ID")
+	case a.Account == "" || a.User == "":
+		return fmt.Errorf("record action %s: account and user are required", a.ID)
+	case a.Kind == "":
+		return fmt.Errorf("record action %s: no kind", a.ID)
+	case a.At.IsZero():
+		return fmt.Errorf("record action %s: no time", a.ID)
+	}
+	switch a.Status {
+	case ActionPlanned, ActionDone, ActionSkipped, ActionFailed:
+	default:
+		return fmt.Errorf("record action %s: unknown status %q", a.ID, a.Status)
+	}
+	return nil
+}
+
+// Outcome finishes a planned action.
+type Outcome struct {
+	Status ActionStatus // done or failed (or skipped, when a re-check says so)
+	Reason string
+	After  string
+	At     time.Time
+}
+
+// ActionFilter selects recorded actions; zero fields select everything.
+type ActionFilter struct {
+	IDs      []string
+	Accounts []string
+	User     string
+	KeyID    string
+	Status   ActionStatus
+	Run      string
+	// Since selects actions recorded at or after it.
+	Since time.Time
+	// Limit bounds the result (most recent first); 0 means no bound.
+	Limit int
+}
+
+// Match reports whether a is selected by f (Limit aside). Stores that
+// cannot filter in their query filter with it.
+func (f *ActionFilter) Match(a *Action) bool {
+	switch {
+	case len(f.IDs) > 0 && !slices.Contains(f.IDs, a.ID),
+		len(f.Accounts) > 0 && !slices.Contains(f.Accounts, a.Account),
+		f.User != "" && a.User != f.User,
+		f.KeyID != "" && a.KeyID != f.KeyID,
+		f.Status != "" && a.Status != f.Status,
+		f.Run != "" && a.Run != f.Run,
+		!f.Since.IsZero() && a.At.Before(f.Since):
+		return false
+	}
+	return true
+}
+
+// KeyRef names one access key.
+type KeyRef struct {
+	Account string
+	User    string
+	KeyID   string
+}
