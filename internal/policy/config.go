@@ -245,6 +245,23 @@ type Enforce struct {
 	MaxActionsPerRun  int      `yaml:"max_actions_per_run,omitempty" json:"max_actions_per_run,omitempty"`
 	MaxFraction       float64  `yaml:"max_fraction,omitempty" json:"max_fraction,omitempty"`
 	GraceAfterDisable int      `yaml:"grace_after_disable,omitempty" json:"grace_after_disable,omitempty"`
+	// Window, when set, is when changes may be made; outside it, planned
+	// actions wait for the next run inside it.
+	Window *Window `yaml:"window,omitempty" json:"window,omitempty"`
+	// AuditFile, when set, is a file every action record is appended to,
+	// one JSON object per line, besides the state.
+	AuditFile string `yaml:"audit_file,omitempty" json:"audit_file,omitempty"`
+}
+
+// Window is a weekly time window: on Days, from Start to End, in Timezone.
+type Window struct {
+	// Days are the weekdays (mon … sun); empty means every day.
+	Days []string `yaml:"days,omitempty" json:"days,omitempty"`
+	// Start and End are HH:MM, Start before End; empty means the whole day.
+	Start string `yaml:"start,omitempty" json:"start,omitempty"`
+	End   string `yaml:"end,omitempty" json:"end,omitempty"`
+	// Timezone is an IANA name (Europe/Berlin); empty means UTC.
+	Timezone string `yaml:"timezone,omitempty" json:"timezone,omitempty"`
 }
 
 // State says where keywarden remembers what it sent and did.

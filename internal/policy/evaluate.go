@@ -241,6 +241,7 @@ func (e *evaluator) keyAge(class string, k *inventory.AccessKey) (Finding, bool)
 		Action:       s.Action,
 		Severity:     evalSeverity(s.Severity, s.Action),
 		KeyCreatedAt: k.CreatedAt,
+		KeyActive:    k.Active,
 	}
 	f.Reason = fmt.Sprintf("%s is %s old (created %s) and reached the %d-day %s (%s, %s)",
 		what, evalDays(age), evalDate(k.CreatedAt), s.At, stage, f.Action, f.Severity)
@@ -278,6 +279,7 @@ func (e *evaluator) keyUnused(k *inventory.AccessKey) (Finding, bool) {
 		Action:       action,
 		Severity:     evalSeverity(r.Severity, action),
 		KeyCreatedAt: k.CreatedAt,
+		KeyActive:    true,
 	}
 	if never {
 		f.Reason = fmt.Sprintf("access key %d has never been used since it was created %s ago, on %s (limit %s)",

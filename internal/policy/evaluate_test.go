@@ -143,13 +143,18 @@ func TestEvaluateAccessKeyAgeReasons(t *testing.T) {
 		"inactive access key 2 is 95 days old (created 2026-03-12) and reached the 90-day clean-up stage (delete, high)",
 	}
 	var got []string
+	var active []bool
 	for _, f := range fs {
 		if f.Rule == policy.RuleAccessKeyAge {
 			got = append(got, f.Reason)
+			active = append(active, f.KeyActive)
 		}
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Evaluate() access_key_age reasons mismatch (-want +got):\n%s", diff)
+	}
+	if !cmp.Equal(active, []bool{true, false}) {
+		t.Errorf("Evaluate() KeyActive = %v; want [true false] (key 1 active, key 2 inactive)", active)
 	}
 }
 
@@ -579,6 +584,7 @@ func TestEvaluateCommonFields(t *testing.T) {
 		Recipients:   []string{"dana@example.com"},
 		Reason:       "access key 2 is 71 days old (created 2026-04-05) and reached the 70-day stage (notify, medium); next: the 80-day stage (disable, high) on 2026-06-24",
 		KeyCreatedAt: evalAgo(71),
+		KeyActive:    true,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Evaluate() finding mismatch (-want +got):\n%s", diff)

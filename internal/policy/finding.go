@@ -42,6 +42,8 @@ type Finding struct {
 	RecipientProblems []RecipientProblem `json:"-"`
 	// KeyCreatedAt identifies an access key before its ID is resolved.
 	KeyCreatedAt time.Time `json:"-"`
+	// KeyActive is whether the access key was active in the report.
+	KeyActive bool `json:"-"`
 }
 
 // SeverityRank orders severities: low 1 … critical 4; unknown 0.

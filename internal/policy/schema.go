@@ -170,6 +170,10 @@ func cfgRefineSchema(s *jsonschema.Schema) error {
 	at("enforce", "max_fraction").ExclusiveMinimum = "0"
 	at("enforce", "max_fraction").Maximum = "1"
 	at("enforce", "grace_after_disable").Minimum = "0"
+	at("enforce", "window", "days", "[]").Enum = enum("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+	at("enforce", "window", "start").Pattern = optional(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	at("enforce", "window", "end").Pattern = optional(`^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$`)
+	at("enforce", "audit_file").MinLength = &one
 
 	at("state", "url").Pattern = `^(sqlite://.+|dynamodb://[A-Za-z0-9_.-]{3,255})$`
 
@@ -292,6 +296,13 @@ var cfgFieldDocs = map[string]string{
 	"Enforce.MaxActionsPerRun":  "At most this many remediation actions per run (0: no limit).",
 	"Enforce.MaxFraction":       "Never act on more than this fraction of an account's active keys in one run (0 < x <= 1).",
 	"Enforce.GraceAfterDisable": "Days a key stays disabled before keywarden may delete it.",
+	"Enforce.Window":            "When changes may be made (a weekly window); outside it, planned actions wait. Omitted: any time.",
+	"Enforce.AuditFile":         "Also append every action record to this file, one JSON object per line.",
+
+	"Window.Days":     "Weekdays (mon … sun); empty: every day.",
+	"Window.Start":    "Start time of day, HH:MM; empty: midnight.",
+	"Window.End":      "End time of day, HH:MM (24:00 for midnight), after start; empty: midnight at the end of the day.",
+	"Window.Timezone": "IANA time zone of start and end, e.g. Europe/Berlin; empty: UTC.",
 
 	"State.URL": "sqlite://PATH or dynamodb://TABLE.",
 }

@@ -451,6 +451,28 @@ func (k *cfgChecker) enforce(e *Enforce, p cfgPath) {
 	if e.GraceAfterDisable < 0 {
 		k.add(p.key("grace_after_disable"), "must be 0 or more (got %d)", e.GraceAfterDisable)
 	}
+	if w := e.Window; w != nil {
+		wp := p.key("window")
+		for i, d := range w.Days {
+			if _, ok := Weekdays[strings.ToLower(d)]; !ok {
+				k.add(wp.key("days").idx(i), "unknown day %q (want mon, tue, wed, thu, fri, sat or sun)", d)
+			}
+		}
+		start, okS := parseClock(w.Start)
+		end, okE := parseClock(w.End)
+		if !okS {
+			k.add(wp.key("start"), "%q is not a time of day (want HH:MM, e.g. 09:00)", w.Start)
+		}
+		if !okE {
+			k.add(wp.key("end"), "%q is not a time of day (want HH:MM, e.g. 17:00)", w.End)
+		}
+		if okS && okE && w.Start != "" && w.End != "" && end <= start {
+			k.add(wp.key("end"), "must be after start (%s), on the same day", w.Start)
+		}
+		if _, err := loadZone(w.Timezone); err != nil {
+			k.add(wp.key("timezone"), "%q is not a time zone (want an IANA name such as Europe/Berlin)", w.Timezone)
+		}
+	}
 }
 
 func (k *cfgChecker) state(s *State, p cfgPath) {

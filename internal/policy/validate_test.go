@@ -31,6 +31,17 @@ func TestValidateWithoutFile(t *testing.T) {
 		}, `rules.access_key_age["svc.bots"]: unknown class "svc.bots" (define it under classes, or use human)`},
 		{"unused action missing", func(c *Config) { c.Rules.PasswordUnused.Action = "" },
 			"rules.password_unused.action: required (want notify or remove_password)"},
+		{"window", func(c *Config) {
+			c.Enforce.Window = &Window{Days: []string{"Mon", "fri"}, Start: "09:00", End: "17:30", Timezone: "Europe/Berlin"}
+		}, ""},
+		{"window with bad values", func(c *Config) {
+			c.Enforce.Window = &Window{Days: []string{"mon", "funday"}, Start: "9am", End: "25:00", Timezone: "Mars/Olympus"}
+		}, `enforce.window.days[1]: unknown day "funday" (want mon, tue, wed, thu, fri, sat or sun)` + "\n" +
+			`enforce.window.start: "9am" is not a time of day (want HH:MM, e.g. 09:00)` + "\n" +
+			`enforce.window.end: "25:00" is not a time of day (want HH:MM, e.g. 17:00)` + "\n" +
+			`enforce.window.timezone: "Mars/Olympus" is not a time zone (want an IANA name such as Europe/Berlin)`},
+		{"window ending before it starts", func(c *Config) { c.Enforce.Window = &Window{Start: "17:00", End: "09:00"} },
+			"enforce.window.end: must be after start (17:00), on the same day"},
 		{"several, in order", func(c *Config) {
 			c.Accounts.Parallel = 0
 			c.Enforce.Mode = ""
