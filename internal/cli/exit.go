@@ -12,6 +12,7 @@ const (
 	ExitUsage          = 2 // bad flags, or an invalid config file
 	ExitFindings       = 3 // findings at or above --fail-on
 	ExitAccountsFailed = 4 // some accounts failed; the others completed
+	ExitGuard          = 5 // a guard stopped every change in an account
 )
 
 const exitCodesHelp = `Exit codes:
@@ -19,7 +20,9 @@ const exitCodesHelp = `Exit codes:
   1  error (AWS, I/O, malformed credential report)
   2  usage error or invalid config file
   3  findings at or above --fail-on
-  4  some accounts failed (the others completed)`
+  4  some accounts failed (the others completed)
+  5  a guard (max_actions_per_run, max_fraction) stopped every change in an account
+When several apply, the first of 4, 1, 5, 3 wins.`
 
 // ExitError carries an exit code out of a command. A nil Err means the
 // command already said everything it had to (for example exit 3).

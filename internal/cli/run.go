@@ -36,9 +36,14 @@ const runModesHelp = `Modes:
                            action); send nothing, change nothing, record nothing
   keywarden run            send the notifications and record them; remediation is
                            only listed ("would disable")
-  keywarden run --apply    also remediate where enforcement is on.
-                           Remediation is not available in this version yet:
-                           --apply is accepted, says so, and actions stay listed`
+  keywarden run --apply    also remediate, in enforce.allowed_accounts only: disable
+                           keys past their disable stage, delete keys inactive for
+                           enforce.grace_after_disable days, remove passwords where a
+                           rule says remove_password; each credential is re-checked
+                           first, every action recorded (keywarden history) and a
+                           disable can be undone (keywarden undo ID).
+                           enforce.mode: apply in the config does the same without
+                           the flag; --dry-run always wins`
 
 // NewCmdRun builds `keywarden run`. runF replaces the behaviour in tests.
 func NewCmdRun(f *Factory, runF func(context.Context, *RunOptions) error) *cobra.Command {
@@ -61,7 +66,14 @@ outbox).
 
 The output is the plan and what was done: a table on a terminal, JSON
 (keywarden.run/v1) otherwise or with --format json. A notification that failed
-is reported (exit 1) and retried on the next run; the others are still sent.`,
+is reported (exit 1) and retried on the next run; the others are still sent.
+
+Guards: an account where the planned changes exceed enforce.max_actions_per_run,
+or touch more than enforce.max_fraction of its active keys, is left unchanged and
+the admins are told (exit 5). Never the root user, never the key keywarden runs
+with, never an exempt credential; outside enforce.window actions wait.
+
+` + exitCodesHelp,
 		Example: `  keywarden run --dry-run
   keywarden run --state sqlite:///var/lib/keywarden/state.db
   keywarden run --as-of 2026-12-01 --dry-run --format json`,
@@ -75,7 +87,7 @@ is reported (exit 1) and retried on the next run; the others are still sent.`,
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print the plan; send, change and record nothing")
-	fl.BoolVar(&o.Apply, "apply", false, "also remediate where enforcement is on (not available in this version: actions stay listed)")
+	fl.BoolVar(&o.Apply, "apply", false, "also remediate, in enforce.allowed_accounts only (disable, delete after the grace period, remove passwords)")
 	fl.StringVar(&o.State, "state", "", "where to keep state: sqlite://PATH (default: state.url, else "+state.DefaultURL+")")
 	fl.StringVar(&o.ConfigFile, "config", "", "config file (default: ./keywarden.yaml if present, else built-in defaults)")
 	fl.StringVar(&o.Format, "format", "", "output format: table or json (default: table on a terminal, json otherwise)")
@@ -93,6 +105,9 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	log := f.Logger()
 	if o.DryRun && o.Apply {
 		return usageError(errors.New("--dry-run and --apply contradict each other; pick one"))
+	}
+	if o.Apply && o.CredentialReport != "" {
+		return usageError(errors.New("--apply changes live accounts; it cannot be used with --credential-report (an offline report has no account to act in)"))
 	}
 	cfg, err := loadConfig(f, o.ConfigFile)
 	if err != nil {
@@ -178,7 +193,12 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 		return &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; nothing was planned for them", n, len(res.Accounts))}
 	}
 	if res.Err != nil {
-		return fmt.Errorf("%d of %d notifications failed (they will be retried on the next run):\n%w", res.Failed, len(res.Deliveries), res.Err)
+		return fmt.Errorf("%d of %d notifications and %d actions failed (they are tried again on the next run):\n%w",
+			res.Failed, len(res.Deliveries), res.ActionsFailed, res.Err)
+	}
+	if n := len(res.Plan.Guards); n > 0 {
+		return &exitError{code: ExitGuard, err: fmt.Errorf("a guard stopped every change in %d %s; the admins are told:\n%s",
+			n, plural(n, "account", "accounts"), guardLines(res.Plan.Guards))}
 	}
 	if failOn > 0 && res.Report.MaxSeverity() >= failOn {
 		return &exitError{code: ExitFindings, err: fmt.Errorf("findings at or above %s severity", strings.ToLower(o.FailOn))}
@@ -276,10 +296,16 @@ func writeRunText(w io.Writer, res *run.Result) error {
 	}
 	for _, a := range p.Actions {
 		pf("  %-16s %s · %s · %s · %s (%d-day stage)", a.Verb(), a.Account, clean(a.User), clean(a.Title), a.Rule, a.StageAt)
+		if a.ID != "" {
+			pf(" [%s]", a.ID)
+		}
 		if a.Reason != "" {
-			pf(": %s", a.Reason)
+			pf(": %s", clean(a.Reason))
 		}
 		pf("\n")
+	}
+	for _, g := range p.Guards {
+		pf("  GUARD: %s\n", clean(g.Reason))
 	}
 	if len(p.Undeliverable) > 0 {
 		pf("\nOwners keywarden cannot mail (%d; the admins are told):\n", len(p.Undeliverable))
@@ -290,8 +316,23 @@ func writeRunText(w io.Writer, res *run.Result) error {
 	if res.Mode != plan.ModeDryRun {
 		pf("\n%d sent, %d failed; %d %s closed (fixed since last told)\n", res.Sent, res.Failed, res.Resolved, plural(res.Resolved, "notice", "notices"))
 	}
+	if res.ActionsDone+res.ActionsSkipped+res.ActionsFailed > 0 {
+		what := "done"
+		if res.Mode == plan.ModeDryRun {
+			what = "would be done"
+		}
+		pf("%d %s %s, %d skipped, %d failed\n", res.ActionsDone, plural(res.ActionsDone, "action", "actions"), what, res.ActionsSkipped, res.ActionsFailed)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func guardLines(gs []plan.Guard) string {
+	lines := make([]string, len(gs))
+	for i, g := range gs {
+		lines[i] = "  " + g.Reason
+	}
+	return strings.Join(lines, "\n")
 }
 
 func plural(n int, one, many string) string {

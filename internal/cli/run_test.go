@@ -59,7 +59,7 @@ func TestRunOffline(t *testing.T) {
 		"keywarden run · dry run: nothing was sent, changed or recorded",
 		"Owner messages (0):",
 		"Admin digest:\n  would send outbox via outbox: [keywarden] 2026-11-23: 1 finding, 1 new or due, 1 action in 1 account",
-		"would delete     123456789012 · alice · access key 1 · access_key_age (90-day stage): remediation is not available in this version of keywarden",
+		"would delete     123456789012 · alice · access key 1 · access_key_age (90-day stage): an offline credential report has no account to act in: nothing is changed",
 		"Owners keywarden cannot mail (1; the admins are told):\n  123456789012 · alice: no address",
 	} {
 		if !strings.Contains(out.String(), want) {
@@ -93,15 +93,6 @@ func TestRunOffline(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "state.db")); err != nil {
 		t.Errorf("state not written: %v", err)
 	}
-
-	// --apply is accepted and says remediation is not available.
-	f, out, errOut = testFactory(false)
-	if code := Main(context.Background(), f, append(args, "--apply", "--as-of", "2026-11-30")); code != 0 {
-		t.Fatalf("run --apply exit %d: %s", code, errOut)
-	}
-	if !strings.Contains(errOut.String(), run.NoteNoRemediation) || !strings.Contains(out.String(), run.NoteNoRemediation) {
-		t.Errorf("run --apply does not say remediation is not available:\nstderr: %s\nstdout: %s", errOut, out)
-	}
 }
 
 func TestRunUsageErrors(t *testing.T) {
@@ -113,6 +104,7 @@ func TestRunUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"dry-run and apply", []string{"--dry-run", "--apply"}, "--dry-run and --apply contradict each other"},
+		{"apply offline", []string{"--apply"}, "--apply changes live accounts; it cannot be used with --credential-report (an offline report has no account to act in)"},
 		{"report format", []string{"--format", "csv"}, `--format "csv": keywarden run writes table or json`},
 		{"bad state", []string{"--state", "redis://x"}, `--state "redis://x": want sqlite://PATH`},
 		{"bad fail-on", []string{"--fail-on", "severe"}, `--fail-on "severe"`},
@@ -133,7 +125,8 @@ func TestRunHelpShowsModes(t *testing.T) {
 	if code := Main(context.Background(), f, []string{"run", "--help"}); code != 0 {
 		t.Fatalf("run --help exit %d", code)
 	}
-	for _, want := range []string{"keywarden run --dry-run", "keywarden run --apply", "--state", "Remediation is not available in this version"} {
+	for _, want := range []string{"keywarden run --dry-run", "keywarden run --apply", "--state", "enforce.allowed_accounts",
+		"5  a guard (max_actions_per_run, max_fraction) stopped every change in an account"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("run --help lacks %q", want)
 		}

@@ -43,23 +43,6 @@ func DigestAudience(target string) string { return "digest:" + target }
 // account could not be scanned; its finding ID is "account:ID".
 const AccountErrorRule = "account_error"
 
-// Action statuses in a plan. The enforce feature adds done, skipped and
-// failed when it carries planned actions out.
-const (
-	// ActionListed: the policy calls for it, but enforcement is off for
-	// the account; nothing will change ("would disable").
-	ActionListed = "listed"
-	// ActionPlanned: enforcement is on; the run is to carry it out.
-	ActionPlanned = "planned"
-)
-
-// Exact reasons an action is only listed.
-const (
-	ReasonNoRemediation = "remediation is not available in this version of keywarden"
-	ReasonNotApplying   = "enforcement is off: run with --apply, or set enforce.mode: apply"
-	reasonNotAllowedFmt = "account %s is not in enforce.allowed_accounts; add it there to allow changes"
-)
-
 // Input is everything Build needs.
 type Input struct {
 	Config *policy.Config
@@ -75,8 +58,19 @@ type Input struct {
 	// enforce.mode: apply).
 	Mode  Mode
 	Apply bool
-	// Remediation is whether this build can remediate at all.
-	Remediation bool
+	// Offline is true for a run over a downloaded credential report:
+	// actions are listed only.
+	Offline bool
+	// ActiveKeys counts each account's active access keys (the
+	// max_fraction guard).
+	ActiveKeys map[string]int
+	// Self are, by account, the access keys the run signs its own calls
+	// with: never acted on.
+	Self map[string][]string
+	// Executed, when set, are this run's actions as remediation left them
+	// (done, skipped, failed, with IDs): Build then reports them instead of
+	// planning anew, tells owners what was done, and the digest lists them.
+	Executed []Action
 }
 
 // Plan is what one run will tell and do.
@@ -93,6 +87,8 @@ type Plan struct {
 	Digests []Digest `json:"digests"`
 	// Actions are the changes the policy calls for.
 	Actions []Action `json:"actions"`
+	// Guards are the accounts where a guard stopped every change.
+	Guards []Guard `json:"guards"`
 	// Undeliverable are owners keywarden cannot mail; the admins are told.
 	Undeliverable []Undeliverable `json:"undeliverable"`
 	// Resolve are findings whose open notices are closed (resolved since).
@@ -142,6 +138,9 @@ type Item struct {
 	ConsoleURL string `json:"console_url"`
 	// Enforced is whether keywarden will change this credential.
 	Enforced bool `json:"enforced"`
+	// ActionID is the action this run carried out on the credential
+	// ("": none); what was done is news, whatever the cadence says.
+	ActionID string `json:"action_id,omitempty"`
 }
 
 // Digest is the admin digest for one target.
@@ -161,6 +160,8 @@ type Digest struct {
 	Exempt        int             `json:"exempt"`
 	Undeliverable []Undeliverable `json:"undeliverable"`
 	Actions       []Action        `json:"actions"`
+	// Guards are the accounts where a guard stopped every change.
+	Guards []Guard `json:"guards"`
 	// Messages counts the owner messages of this run.
 	Messages int `json:"messages"`
 	// Compliant is true when there are no findings and no failed account.
@@ -203,38 +204,6 @@ type Undeliverable struct {
 	Problems []policy.RecipientProblem `json:"problems,omitempty"`
 }
 
-// Action is a change the policy calls for.
-type Action struct {
-	// Kind is disable, delete or remove_password.
-	Kind         string `json:"action"`
-	FindingID    string `json:"finding_id"`
-	Account      string `json:"account"`
-	AccountAlias string `json:"account_alias,omitempty"`
-	User         string `json:"user"`
-	Credential   string `json:"credential"`
-	KeyID        string `json:"key_id,omitempty"`
-	Slot         int    `json:"slot,omitempty"`
-	Rule         string `json:"rule"`
-	StageAt      int    `json:"stage_at"`
-	// Title names the credential: "access key AKIA… (key 1)".
-	Title string `json:"title"`
-	// Status is listed or planned (and, once carried out, the enforce
-	// feature's statuses).
-	Status string `json:"status"`
-	// Reason says why an action is only listed.
-	Reason string `json:"reason,omitempty"`
-}
-
-// Verb is how the action reads in a sentence: "would disable" (listed) or
-// "disable" (planned).
-func (a Action) Verb() string {
-	v := strings.ReplaceAll(a.Kind, "_", " ")
-	if a.Status == ActionListed {
-		return "would " + v
-	}
-	return v
-}
-
 // Build makes the plan.
 func Build(in Input) *Plan {
 	cfg := in.Config
@@ -252,7 +221,7 @@ func Build(in Input) *Plan {
 		}
 	}
 	p := &Plan{Mode: in.Mode, AsOf: in.AsOf.UTC(), Day: b.day, Messages: []Message{}, Digests: []Digest{},
-		Actions: []Action{}, Undeliverable: []Undeliverable{}, Resolve: []string{}}
+		Actions: []Action{}, Guards: []Guard{}, Undeliverable: []Undeliverable{}, Resolve: []string{}}
 
 	findings := slices.Clone(in.Findings)
 	report.SortFindings(findings)
@@ -271,9 +240,13 @@ func Build(in Input) *Plan {
 		items = append(items, b.item(f))
 	}
 
+	p.Actions, p.Guards = b.actions(items)
+	for _, g := range p.Guards {
+		current[GuardFinding(g.Account)] = true
+	}
+	items = b.withOutcomes(items, p.Actions)
 	p.Messages, p.NotDue = b.messages(items)
 	p.Undeliverable = b.undeliverable(items)
-	p.Actions = b.actions(items)
 	p.Resolve = b.resolve(current)
 	p.Digests = b.digests(items, p)
 	return p
@@ -294,8 +267,8 @@ func (b *builder) enforced(account string) bool {
 // actionReason is "" when enforcement is on for account, else why not.
 func (b *builder) actionReason(account string) string {
 	switch {
-	case !b.in.Remediation:
-		return ReasonNoRemediation
+	case b.in.Offline:
+		return ReasonOffline
 	case !b.in.Apply:
 		return ReasonNotApplying
 	case !slices.Contains(b.cfg.Enforce.AllowedAccounts, account):
@@ -339,6 +312,13 @@ func (b *builder) status(it *Item, audience string) (state.Status, string) {
 	return state.Due(n, it.StageAt, b.day, b.cfg.Notify.Users.RemindEvery), last
 }
 
+// actionNotice is the notice that tells audience what an action did to
+// it's credential: told once (its ID is new), closed by the next run.
+func actionNotice(it *Item, audience string) Notice {
+	return Notice{Key: state.NoticeKey{Finding: ActionFinding(it.ActionID), Audience: audience}, Account: it.Account,
+		User: it.User, KeyID: it.KeyID, Rule: it.Rule, Stage: it.StageAt, Status: state.StatusNew}
+}
+
 func notice(it *Item, audience string, st state.Status) Notice {
 	return Notice{Key: state.NoticeKey{Finding: it.ID, Audience: audience}, Account: it.Account, User: it.User,
 		KeyID: it.KeyID, Rule: it.Rule, Stage: it.StageAt, Status: st}
@@ -364,6 +344,11 @@ func (b *builder) messages(items []Item) ([]Message, int) {
 				if it.Status != state.StatusReminder {
 					m.Reminder = false
 				}
+			}
+			if it.ActionID != "" {
+				// What keywarden did to the credential is news.
+				m.Notices = append(m.Notices, actionNotice(&it, to))
+				it.Status, m.Reminder = state.StatusNew, false
 			}
 			m.Items = append(m.Items, it)
 		}
@@ -416,28 +401,6 @@ func (b *builder) noAddressReason(probs []policy.RecipientProblem) string {
 		why = append(why, "username_is_email is off")
 	}
 	return "no address: " + strings.Join(why, " and ")
-}
-
-// actions lists what the policy calls for, listed or planned.
-func (b *builder) actions(items []Item) []Action {
-	out := []Action{}
-	for _, it := range items {
-		switch it.Action {
-		case policy.ActionDisable, policy.ActionDelete, policy.ActionRemovePassword:
-		default:
-			continue
-		}
-		if it.Credential == policy.CredentialRoot {
-			continue // never the root user's credentials
-		}
-		a := Action{Kind: it.Action, FindingID: it.ID, Account: it.Account, AccountAlias: it.AccountAlias, User: it.User,
-			Credential: it.Credential, KeyID: it.KeyID, Slot: it.Slot, Rule: it.Rule, StageAt: it.StageAt, Title: it.Title, Status: ActionPlanned}
-		if r := b.actionReason(it.Account); r != "" {
-			a.Status, a.Reason = ActionListed, r
-		}
-		out = append(out, a)
-	}
-	return out
 }
 
 // resolve lists findings with open notices in planned accounts that are no
@@ -525,7 +488,7 @@ func (b *builder) digests(items []Item, p *Plan) []Digest {
 	for _, target := range Targets(b.cfg) {
 		aud := DigestAudience(target)
 		d := Digest{Target: target, Mode: b.in.Mode, Day: b.day, AsOf: b.in.AsOf.UTC(), Accounts: accounts,
-			Exempt: p.Exempt, Undeliverable: p.Undeliverable, Actions: p.Actions, Messages: len(p.Messages),
+			Exempt: p.Exempt, Undeliverable: p.Undeliverable, Actions: p.Actions, Guards: p.Guards, Messages: len(p.Messages),
 			Compliant: len(items) == 0 && len(failed) == 0, Findings: make([]Item, len(items)), Notices: []Notice{}}
 		if target == TargetEmail || target == TargetOutbox {
 			d.To = slices.Clone(b.cfg.Notify.Admins.Emails)
@@ -536,6 +499,18 @@ func (b *builder) digests(items []Item, p *Plan) []Digest {
 				d.Notices = append(d.Notices, notice(&it, aud, it.Status))
 			}
 			d.Findings[i] = it
+		}
+		for _, a := range p.Actions {
+			if (a.Status == ActionDone || a.Status == ActionFailed) && a.ID != "" {
+				d.Notices = append(d.Notices, Notice{Key: state.NoticeKey{Finding: ActionFinding(a.ID), Audience: aud}, Account: a.Account,
+					User: a.User, KeyID: a.KeyID, Rule: a.Rule, Stage: a.StageAt, Status: state.StatusNew})
+			}
+		}
+		for _, g := range p.Guards {
+			key := state.NoticeKey{Finding: GuardFinding(g.Account), Audience: aud}
+			if st := state.Due(b.notices[key], 0, b.day, b.cfg.Notify.Users.RemindEvery); st != state.StatusNotDue {
+				d.Notices = append(d.Notices, Notice{Key: key, Account: g.Account, Rule: GuardRule, Status: st})
+			}
 		}
 		for _, a := range failed {
 			key := state.NoticeKey{Finding: "account:" + a.ID, Audience: aud}

@@ -30,7 +30,7 @@ func date(s string) *policy.Date {
 func keyFinding(user string, slot, age int, to ...string) policy.Finding {
 	f := policy.Finding{ID: fmt.Sprintf("%s-%d", user, slot), Account: acct, User: user, Class: "human",
 		Credential: policy.CredentialAccessKey, KeyID: fmt.Sprintf("AKIA%s%d", strings.ToUpper(user), slot), Slot: slot,
-		Rule: policy.RuleAccessKeyAge, AgeDays: age, Severity: policy.SeverityMedium, Recipients: to,
+		Rule: policy.RuleAccessKeyAge, AgeDays: age, Severity: policy.SeverityMedium, Recipients: to, KeyActive: true,
 		Reason: fmt.Sprintf("access key %d is %d days old", slot, age)}
 	switch {
 	case age >= 90:
@@ -194,25 +194,23 @@ func TestBuildActions(t *testing.T) {
 	allowed := policy.Default()
 	allowed.Enforce.AllowedAccounts = []string{acct}
 	tests := []struct {
-		name        string
-		cfg         *policy.Config
-		apply, remd bool
-		status      string
-		reason      string
-		next        string // alice-2's Next
+		name   string
+		cfg    *policy.Config
+		apply  bool
+		status string
+		reason string
+		next   string // alice-2's Next
 	}{
-		{"this version cannot remediate", allowed, true, false, plan.ActionListed,
-			"remediation is not available in this version of keywarden", "It is past the 80-day limit."},
-		{"not applying", allowed, false, true, plan.ActionListed,
+		{"not applying", allowed, false, plan.ActionListed,
 			"enforcement is off: run with --apply, or set enforce.mode: apply", "It is past the 80-day limit."},
-		{"account not allowed", policy.Default(), true, true, plan.ActionListed,
+		{"account not allowed", policy.Default(), true, plan.ActionListed,
 			"account 123456789012 is not in enforce.allowed_accounts; add it there to allow changes", "It is past the 80-day limit."},
-		{"enforced", allowed, true, true, plan.ActionPlanned, "", "It is past the 80-day limit and will be disabled on 2026-11-23."},
+		{"enforced", allowed, true, plan.ActionPlanned, "", "It is past the 80-day limit and will be disabled on 2026-11-23."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := plan.Build(plan.Input{Config: tt.cfg, AsOf: asOf, Accounts: okAccounts(acct), Findings: fs, Mode: plan.ModeApply,
-				Apply: tt.apply, Remediation: tt.remd})
+				Apply: tt.apply, ActiveKeys: map[string]int{acct: 10}})
 			var got []string
 			for _, a := range p.Actions {
 				got = append(got, fmt.Sprintf("%s %s %s %q", a.Verb(), a.KeyID, a.Status, a.Reason))
@@ -273,14 +271,14 @@ func TestNextIsTruthful(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, c := range []struct {
-				remediation bool
-				want        string
+				apply bool
+				want  string
 			}{{true, tt.enforced}, {false, tt.off}} {
 				p := plan.Build(plan.Input{Config: allowed, AsOf: asOf, Accounts: okAccounts(acct), Findings: []policy.Finding{tt.f},
-					Mode: plan.ModeApply, Apply: true, Remediation: c.remediation})
+					Mode: plan.ModeApply, Apply: c.apply})
 				it := p.Messages[0].Items[0]
-				if it.Next != c.want || it.Enforced != c.remediation {
-					t.Errorf("enforced=%v: Next = %q (Enforced %v); want %q", c.remediation, it.Next, it.Enforced, c.want)
+				if it.Next != c.want || it.Enforced != c.apply {
+					t.Errorf("enforced=%v: Next = %q (Enforced %v); want %q", c.apply, it.Next, it.Enforced, c.want)
 				}
 			}
 		})

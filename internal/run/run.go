@@ -13,6 +13,7 @@ import (
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/remediate"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/state"
 )
@@ -20,14 +21,9 @@ import (
 // RunSchema identifies `keywarden run`'s JSON output.
 const RunSchema = "keywarden.run/v1"
 
-// RemediationAvailable is whether this build can remediate. It is false
-// until the enforce feature lands: --apply and enforce.mode: apply are
-// accepted, and actions are listed ("would disable"), never carried out.
-const RemediationAvailable = false
-
-// NoteNoRemediation is said (on stderr and in the output) when remediation
-// was asked for but this build cannot remediate.
-const NoteNoRemediation = "remediation is not available in this version of keywarden: actions are listed only, nothing is disabled or deleted"
+// NoteOffline is said when remediation was asked for on an offline
+// credential report: there is no account to act in.
+const NoteOffline = "an offline credential report cannot be remediated: actions are listed only, nothing is changed"
 
 // RunOptions configure one `keywarden run`.
 type RunOptions struct {
@@ -54,6 +50,10 @@ type RunOptions struct {
 	Lease time.Duration
 	// RunID identifies the run (default: random).
 	RunID string
+	// Clients, when set, returns an account's IAM client for remediation
+	// (tests); by default the client is built from the configuration that
+	// scanned the account.
+	Clients func(ctx context.Context, account string) (remediate.IAM, error)
 }
 
 // Result is what a run planned and did. Its JSON form is the
@@ -70,6 +70,11 @@ type Result struct {
 	Summary     report.Summary   `json:"summary"`
 	Plan        *plan.Plan       `json:"plan"`
 	Deliveries  []Delivery       `json:"deliveries"`
+	// ActionsDone, ActionsSkipped and ActionsFailed count what
+	// remediation did (or, in a dry run with enforcement on, would do).
+	ActionsDone    int `json:"actions_done"`
+	ActionsSkipped int `json:"actions_skipped"`
+	ActionsFailed  int `json:"actions_failed"`
 	// Resolved counts notices closed because their finding is gone.
 	Resolved int `json:"resolved"`
 	// Sent and Failed count deliveries.
@@ -78,7 +83,7 @@ type Result struct {
 
 	// Report is the scan's report (not part of the run JSON: `scan` has it).
 	Report *report.Report `json:"-"`
-	// Err joins every delivery failure (nil when all were delivered).
+	// Err joins every delivery and action failure (nil when there was none).
 	Err error `json:"-"`
 }
 
@@ -126,19 +131,21 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	if runID == "" {
 		runID = newRunID(o.Scan.AsOf)
 	}
+	apply := o.Apply || cfg.Enforce.Mode == policy.ModeApply
 	mode := plan.ModeNotify
 	switch {
 	case o.DryRun:
 		mode = plan.ModeDryRun
-	case o.Apply:
+	case apply:
 		mode = plan.ModeApply
 	}
-	apply := o.Apply || cfg.Enforce.Mode == policy.ModeApply
 	res := &Result{Schema: RunSchema, RunID: runID, Mode: mode, GeneratedAt: o.Scan.Now.UTC(), AsOf: o.Scan.AsOf.UTC(),
 		Notes: []string{}, Deliveries: []Delivery{}}
-	if apply && !RemediationAvailable {
-		res.Notes = append(res.Notes, NoteNoRemediation)
-		log.Warn(NoteNoRemediation)
+	offline := o.Scan.CredentialReport != ""
+	if apply && offline {
+		apply = false
+		res.Notes = append(res.Notes, NoteOffline)
+		log.Warn(NoteOffline)
 	}
 
 	// Templates first: a broken one stops the run before anything is sent.
@@ -147,7 +154,8 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 		return nil, err
 	}
 
-	rep, err := Scan(ctx, o.Scan)
+	accounts := newAccountSet(o.Scan)
+	rep, err := Scan(ctx, accounts.options())
 	if err != nil {
 		return nil, err
 	}
@@ -171,9 +179,28 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := plan.Build(plan.Input{Config: cfg, AsOf: o.Scan.AsOf, Accounts: rep.Accounts, Findings: rep.Findings,
-		Notices: notices, Mode: mode, Apply: apply, Remediation: RemediationAvailable})
+	in := plan.Input{Config: cfg, AsOf: o.Scan.AsOf, Accounts: rep.Accounts, Findings: rep.Findings,
+		Notices: notices, Mode: mode, Apply: apply, Offline: offline, ActiveKeys: accounts.activeKeys, Self: accounts.self(ctx, log)}
+	p := plan.Build(in)
+	var actionErrs []error
+	if apply {
+		in.Executed, actionErrs = remediateAll(ctx, o, cfg, accounts, store, rep, p, runID, clock, log)
+		p = plan.Build(in)
+		for _, a := range p.Actions {
+			switch a.Status {
+			case plan.ActionDone:
+				res.ActionsDone++
+			case plan.ActionSkipped:
+				res.ActionsSkipped++
+			case plan.ActionFailed:
+				res.ActionsFailed++
+			}
+		}
+	}
 	res.Plan = p
+	for _, g := range p.Guards {
+		log.Warn("a guard stopped every change in the account; the admins are told", "account", g.Account, "reason", g.Reason)
+	}
 	for _, u := range p.Undeliverable {
 		log.Warn("owner cannot be mailed; the admins are told", "account", u.Account, "user", u.User, "reason", u.Reason)
 	}
@@ -184,7 +211,7 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	}
 
 	d := &deliverer{store: store, tpls: tpls, plan: p, from: fromAddress(cfg), runID: runID, clock: clock,
-		lease: o.Lease, remindEvery: cfg.Notify.Users.RemindEvery, log: log, dry: o.DryRun}
+		lease: o.Lease, remindEvery: cfg.Notify.Users.RemindEvery, log: log, dry: o.DryRun, errs: actionErrs}
 	chs := o.Channels
 	if chs == nil && !o.DryRun {
 		chs = BuildChannels(ctx, cfg, ChannelDeps{AWS: o.Scan.LoadAWSConfig, Getenv: o.Getenv})

@@ -289,9 +289,10 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 }
 
-// TestApplyIsAcceptedAndSaysSo: --apply (or enforce.mode: apply) notifies,
-// says remediation is not available, and keeps the wording truthful.
-func TestApplyIsAcceptedAndSaysSo(t *testing.T) {
+// TestApplyOfflineListsOnly: an offline credential report has no account
+// to act in: --apply (or enforce.mode: apply) says so, lists the actions
+// and keeps the wording truthful.
+func TestApplyOfflineListsOnly(t *testing.T) {
 	cfg := cadenceConfig()
 	cfg.Enforce.Mode = policy.ModeApply
 	cfg.Enforce.AllowedAccounts = []string{"123456789012"}
@@ -303,15 +304,15 @@ func TestApplyIsAcceptedAndSaysSo(t *testing.T) {
 	if err != nil || res.Err != nil {
 		t.Fatal(err, res.Err)
 	}
-	if res.Mode != plan.ModeApply || !slices.Contains(res.Notes, NoteNoRemediation) {
-		t.Errorf("mode %s, notes %v; want apply and the note that remediation is not available", res.Mode, res.Notes)
+	if res.Mode != plan.ModeApply || !slices.Contains(res.Notes, NoteOffline) {
+		t.Errorf("mode %s, notes %v; want apply and the note that an offline report cannot be remediated", res.Mode, res.Notes)
 	}
 	sent := mail.take()
 	if len(sent) != 2 || strings.Contains(sent[0].Text, "will be disabled") || !strings.Contains(sent[0].Text, "It is past the 80-day limit.") {
 		t.Errorf("owner mail under --apply says:\n%s\nwant the truthful, not-enforced wording", sent[0].Text)
 	}
-	if a := res.Plan.Actions; len(a) != 1 || a[0].Status != plan.ActionListed || a[0].Reason != plan.ReasonNoRemediation {
-		t.Errorf("actions = %+v; want listed, remediation not available", a)
+	if a := res.Plan.Actions; len(a) != 1 || a[0].Status != plan.ActionListed || a[0].Reason != plan.ReasonOffline {
+		t.Errorf("actions = %+v; want listed", a)
 	}
 }
 

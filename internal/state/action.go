@@ -112,6 +112,12 @@ func (a *Action) Validate() error {
 type Outcome struct {
 	Status ActionStatus // done or failed (or skipped, when a re-check says so)
 	Reason string
+	// Kind, when set, is what was done instead of the planned kind (an
+	// active key at its delete stage is disabled first).
+	Kind string
+	// Before and After are the credential's state the re-check found and
+	// the action left.
+	Before string
 	After  string
 	At     time.Time
 }

@@ -132,13 +132,16 @@ type Store interface {
 	FinishAction(ctx context.Context, id string, o Outcome) error
 	// Actions lists the recorded actions f selects, most recent first.
 	Actions(ctx context.Context, f ActionFilter) ([]Action, error)
-	// InactiveSince returns the day keywarden first knew k to be inactive,
-	// recording day as that day when nothing was known.
-	InactiveSince(ctx context.Context, k KeyRef, day string) (string, error)
-	// SetInactive records that k became inactive on day (keywarden
-	// disabled it), replacing what was known; day "" forgets it (the key
-	// is active again).
-	SetInactive(ctx context.Context, k KeyRef, day string) error
+	// InactiveSince returns the day keywarden first knew k to be inactive
+	// ("" when it knows nothing).
+	InactiveSince(ctx context.Context, k KeyRef) (string, error)
+	// RecordInactive records that k is inactive since day: when nothing is
+	// known (a run first sees it inactive), or, with replace, whatever was
+	// known (keywarden disabled it just now).
+	RecordInactive(ctx context.Context, k KeyRef, day string, replace bool) error
+	// ForgetInactive forgets k's inactive day (it is active again, or
+	// gone).
+	ForgetInactive(ctx context.Context, k KeyRef) error
 	// Close releases the store's resources.
 	Close() error
 }

@@ -68,7 +68,7 @@ func TestPostsBlockKit(t *testing.T) {
 		"*<https://acme-prod.signin.aws.amazon.com/console|123456789012>* (acme-prod): 4 findings, 0 exempt\n• access_key_age at 70 days (notify): 1",
 		"|210987654321>*: :x: error: AccessDenied: not authorized to perform sts:AssumeRole",
 		"*New or due*\n• [medium] `123456789012` *alice&lt;b&gt;*: access key AKIAIOSFODNN7EXAMPLE (key 1). It will be past the 80-day limit on 2026-11-28. Owner: alice@example.com",
-		"*Actions*\n• would disable access key AKIAI44QH8DHBEXAMPLE (key 2) of *alice&lt;b&gt;* in `123456789012`: remediation is not available in this version of keywarden",
+		"*Actions*\n• would disable access key AKIAI44QH8DHBEXAMPLE (key 2) of *alice&lt;b&gt;* in `123456789012`: enforcement is off: run with --apply, or set enforce.mode: apply",
 		"*Owners keywarden cannot mail*\n• `123456789012` *bob*: not mailed: tag \"Email\": \"bob at example\" is not an email address",
 	}
 	all := strings.Join(texts, "\n\n")

@@ -177,7 +177,8 @@ func (s *Store) FinishAction(_ context.Context, id string, o state.Outcome) erro
 	if a == nil || a.Status != state.ActionPlanned {
 		return fmt.Errorf("finish action %s: %w", id, state.ErrActionNotPlanned)
 	}
-	a.Status, a.Reason, a.After, a.FinishedAt = o.Status, o.Reason, o.After, o.At.UTC()
+	a.Status, a.Reason, a.Before, a.After, a.FinishedAt = o.Status, o.Reason, o.Before, o.After, o.At.UTC()
+	a.Kind = cmp.Or(o.Kind, a.Kind)
 	return nil
 }
 
@@ -199,27 +200,28 @@ func (s *Store) Actions(_ context.Context, f state.ActionFilter) ([]state.Action
 }
 
 // InactiveSince implements state.Store.
-func (s *Store) InactiveSince(_ context.Context, k state.KeyRef, day string) (string, error) {
+func (s *Store) InactiveSince(_ context.Context, k state.KeyRef) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := [2]string{k.Account, k.KeyID}
-	if since, ok := s.inactive[key]; ok {
-		return since, nil
-	}
-	s.inactive[key] = day
-	return day, nil
+	return s.inactive[[2]string{k.Account, k.KeyID}], nil
 }
 
-// SetInactive implements state.Store.
-func (s *Store) SetInactive(_ context.Context, k state.KeyRef, day string) error {
+// RecordInactive implements state.Store.
+func (s *Store) RecordInactive(_ context.Context, k state.KeyRef, day string, replace bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := [2]string{k.Account, k.KeyID}
-	if day == "" {
-		delete(s.inactive, key)
-	} else {
+	if _, ok := s.inactive[key]; !ok || replace {
 		s.inactive[key] = day
 	}
+	return nil
+}
+
+// ForgetInactive implements state.Store.
+func (s *Store) ForgetInactive(_ context.Context, k state.KeyRef) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.inactive, [2]string{k.Account, k.KeyID})
 	return nil
 }
 

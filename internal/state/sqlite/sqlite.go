@@ -411,8 +411,9 @@ func (s *Store) RecordAction(ctx context.Context, a state.Action) error {
 
 // FinishAction implements state.Store.
 func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE actions SET status = ?, reason = ?, after = ?, finished_at = ? WHERE id = ? AND status = 'planned'`,
-		string(o.Status), o.Reason, o.After, fmtTime(o.At), id)
+	res, err := s.db.ExecContext(ctx, `UPDATE actions SET status = ?, reason = ?, kind = COALESCE(NULLIF(?, ''), kind), before = ?, after = ?, finished_at = ?
+		WHERE id = ? AND status = 'planned'`,
+		string(o.Status), o.Reason, o.Kind, o.Before, o.After, fmtTime(o.At), id)
 	if err != nil {
 		return fmt.Errorf("finish action %s: %w", id, err)
 	}
@@ -485,30 +486,32 @@ func (s *Store) Actions(ctx context.Context, f state.ActionFilter) ([]state.Acti
 }
 
 // InactiveSince implements state.Store.
-func (s *Store) InactiveSince(ctx context.Context, k state.KeyRef, day string) (string, error) {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO inactive_keys (account, key_id, user_name, since_day) VALUES (?, ?, ?, ?)
-		ON CONFLICT (account, key_id) DO NOTHING`, k.Account, k.KeyID, k.User, day); err != nil {
-		return "", fmt.Errorf("record %s inactive: %w", k.KeyID, err)
-	}
+func (s *Store) InactiveSince(ctx context.Context, k state.KeyRef) (string, error) {
 	var since string
-	if err := s.db.QueryRowContext(ctx, `SELECT since_day FROM inactive_keys WHERE account = ? AND key_id = ?`, k.Account, k.KeyID).Scan(&since); err != nil {
+	err := s.db.QueryRowContext(ctx, `SELECT since_day FROM inactive_keys WHERE account = ? AND key_id = ?`, k.Account, k.KeyID).Scan(&since)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("read when %s became inactive: %w", k.KeyID, err)
 	}
 	return since, nil
 }
 
-// SetInactive implements state.Store.
-func (s *Store) SetInactive(ctx context.Context, k state.KeyRef, day string) error {
-	var err error
-	if day == "" {
-		_, err = s.db.ExecContext(ctx, `DELETE FROM inactive_keys WHERE account = ? AND key_id = ?`, k.Account, k.KeyID)
-	} else {
-		_, err = s.db.ExecContext(ctx, `INSERT INTO inactive_keys (account, key_id, user_name, since_day) VALUES (?, ?, ?, ?)
-			ON CONFLICT (account, key_id) DO UPDATE SET since_day = excluded.since_day, user_name = excluded.user_name`,
-			k.Account, k.KeyID, k.User, day)
+// RecordInactive implements state.Store.
+func (s *Store) RecordInactive(ctx context.Context, k state.KeyRef, day string, replace bool) error {
+	q := `INSERT INTO inactive_keys (account, key_id, user_name, since_day) VALUES (?, ?, ?, ?) ON CONFLICT (account, key_id) DO NOTHING`
+	if replace {
+		q = `INSERT INTO inactive_keys (account, key_id, user_name, since_day) VALUES (?, ?, ?, ?)
+			ON CONFLICT (account, key_id) DO UPDATE SET since_day = excluded.since_day, user_name = excluded.user_name`
 	}
-	if err != nil {
+	if _, err := s.db.ExecContext(ctx, q, k.Account, k.KeyID, k.User, day); err != nil {
 		return fmt.Errorf("record when %s became inactive: %w", k.KeyID, err)
+	}
+	return nil
+}
+
+// ForgetInactive implements state.Store.
+func (s *Store) ForgetInactive(ctx context.Context, k state.KeyRef) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM inactive_keys WHERE account = ? AND key_id = ?`, k.Account, k.KeyID); err != nil {
+		return fmt.Errorf("forget when %s became inactive: %w", k.KeyID, err)
 	}
 	return nil
 }

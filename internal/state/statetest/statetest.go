@@ -427,7 +427,9 @@ func testActionLifecycle(t *testing.T, open Opener) {
 	if err := s.RecordAction(ctx, a); err == nil {
 		t.Error("RecordAction(same ID twice) = nil; want an error")
 	}
-	out := state.Outcome{Status: state.ActionDone, Reason: "disabled: 81 days old (limit 80)", After: state.KeyInactive, At: t0.Add(time.Second)}
+	a.Kind = state.KindDelete
+	out := state.Outcome{Status: state.ActionDone, Reason: "disabled first: 91 days old", Kind: state.KindDisable,
+		Before: state.KeyActive, After: state.KeyInactive, At: t0.Add(time.Second)}
 	if err := s.FinishAction(ctx, a.ID, out); err != nil {
 		t.Fatalf("FinishAction error: %v", err)
 	}
@@ -438,7 +440,7 @@ func testActionLifecycle(t *testing.T, open Opener) {
 		t.Errorf("FinishAction(unknown) error = %v; want ErrActionNotPlanned", err)
 	}
 	want := a
-	want.Status, want.Reason, want.After, want.FinishedAt = out.Status, out.Reason, out.After, out.At
+	want.Status, want.Reason, want.Kind, want.Before, want.After, want.FinishedAt = out.Status, out.Reason, out.Kind, out.Before, out.After, out.At
 	if diff := cmp.Diff([]state.Action{want}, actions(t, open(t), state.ActionFilter{}), cmpopts.EquateApproxTime(0)); diff != "" {
 		t.Errorf("Actions() from another handle (-want +got):\n%s", diff)
 	}
@@ -549,41 +551,52 @@ func testActionsFilter(t *testing.T, open Opener) {
 	}
 }
 
-// testInactiveSince: the first day recorded sticks; SetInactive replaces it
-// (keywarden disabled the key) or forgets it (active again).
+// testInactiveSince: the first day recorded sticks unless replaced
+// (keywarden disabled the key); forgetting it (active again) starts over.
+// Keys are per account.
 func testInactiveSince(t *testing.T, open Opener) {
 	s := open(t)
 	ctx := context.Background()
 	k := state.KeyRef{Account: "123456789012", User: "alice", KeyID: "AKIA1"}
-	since := func(day string) string {
+	since := func(s state.Store) string {
 		t.Helper()
-		got, err := s.InactiveSince(ctx, k, day)
+		got, err := s.InactiveSince(ctx, k)
 		if err != nil {
-			t.Fatalf("InactiveSince(%s) error: %v", day, err)
+			t.Fatalf("InactiveSince error: %v", err)
 		}
 		return got
 	}
-	if got := since("2026-11-01"); got != "2026-11-01" {
-		t.Errorf("InactiveSince first seen 2026-11-01 = %s; want 2026-11-01", got)
+	record := func(day string, replace bool) {
+		t.Helper()
+		if err := s.RecordInactive(ctx, k, day, replace); err != nil {
+			t.Fatalf("RecordInactive(%s, %v) error: %v", day, replace, err)
+		}
 	}
-	if got := since("2026-11-05"); got != "2026-11-01" {
-		t.Errorf("InactiveSince seen again 2026-11-05 = %s; want the first day, 2026-11-01", got)
+	if got := since(s); got != "" {
+		t.Errorf("InactiveSince(unknown key) = %q; want \"\"", got)
+	}
+	record("2026-11-01", false)
+	record("2026-11-05", false)
+	if got := since(open(t)); got != "2026-11-01" {
+		t.Errorf("first seen 2026-11-01, seen again 2026-11-05: %q; want the first day, 2026-11-01", got)
 	}
 	other := state.KeyRef{Account: "210987654321", User: "alice", KeyID: "AKIA1"}
-	if got, _ := s.InactiveSince(ctx, other, "2026-11-07"); got != "2026-11-07" {
-		t.Errorf("InactiveSince(same key ID, other account) = %s; want its own day", got)
+	if got, _ := s.InactiveSince(ctx, other); got != "" {
+		t.Errorf("InactiveSince(same key ID, other account) = %q; want \"\"", got)
 	}
-	if err := s.SetInactive(ctx, k, "2026-11-10"); err != nil {
+	record("2026-11-10", true)
+	if got := since(s); got != "2026-11-10" {
+		t.Errorf("after a replacing record of 2026-11-10: %q; want 2026-11-10", got)
+	}
+	if err := s.ForgetInactive(ctx, k); err != nil {
 		t.Fatal(err)
 	}
-	if got := since("2026-11-12"); got != "2026-11-10" {
-		t.Errorf("after SetInactive(2026-11-10): %s; want 2026-11-10", got)
+	if got := since(s); got != "" {
+		t.Errorf("after ForgetInactive: %q; want \"\"", got)
 	}
-	if err := s.SetInactive(ctx, k, ""); err != nil {
-		t.Fatal(err)
-	}
-	if got := since("2026-11-20"); got != "2026-11-20" {
-		t.Errorf("after SetInactive(\"\") (active again): %s; want the new first day 2026-11-20", got)
+	record("2026-11-20", false)
+	if got := since(s); got != "2026-11-20" {
+		t.Errorf("seen inactive again after being forgotten: %q; want 2026-11-20", got)
 	}
 }
 

@@ -1,0 +1,255 @@
+package plan_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keywarden/keywarden/internal/plan"
+	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/state"
+)
+
+func enforcing() *policy.Config {
+	cfg := policy.Default()
+	cfg.Enforce.AllowedAccounts = []string{acct}
+	return cfg
+}
+
+func applying(cfg *policy.Config, fs []policy.Finding, active int, mut ...func(*plan.Input)) *plan.Plan {
+	in := plan.Input{Config: cfg, AsOf: asOf, Accounts: okAccounts(acct), Findings: fs, Mode: plan.ModeApply, Apply: true,
+		ActiveKeys: map[string]int{acct: active}}
+	for _, m := range mut {
+		m(&in)
+	}
+	return plan.Build(in)
+}
+
+func statuses(p *plan.Plan) []string {
+	var out []string
+	for _, a := range p.Actions {
+		out = append(out, fmt.Sprintf("%s %s %s", a.KeyID, a.Kind, a.Status))
+	}
+	return out
+}
+
+// TestBuildOneActionPerCredential: a key that reaches both a disable stage
+// (age) and a disable (unused) rule gets one action, the strongest.
+func TestBuildOneActionPerCredential(t *testing.T) {
+	old := keyFinding("alice", 1, 95, "a@example.com") // delete
+	unused := keyFinding("alice", 1, 95, "a@example.com")
+	unused.ID, unused.Rule, unused.StageAt, unused.Action = "alice-1-unused", policy.RuleAccessKeyUnused, 45, policy.ActionDisable
+	p := applying(enforcing(), []policy.Finding{unused, old}, 10)
+	if got, want := statuses(p), []string{"AKIAALICE1 delete planned"}; !cmp.Equal(got, want) {
+		t.Errorf("actions = %v; want %v", got, want)
+	}
+}
+
+func TestBuildNeverActsOnItsOwnKeyOrRoot(t *testing.T) {
+	root := keyFinding("<root_account>", 1, 400)
+	root.Credential, root.Rule, root.Action = policy.CredentialRoot, policy.RuleRootAccessKey, policy.ActionDelete
+	p := applying(enforcing(), []policy.Finding{keyFinding("bot", 1, 85, "b@example.com"), keyFinding("alice", 1, 85, "a@example.com"), root}, 10,
+		func(in *plan.Input) { in.Self = map[string][]string{acct: {"AKIABOT1"}} })
+	want := []string{"AKIAALICE1 disable planned", "AKIABOT1 disable skipped"}
+	if got := statuses(p); !cmp.Equal(got, want) {
+		t.Fatalf("actions = %v; want %v (root never)", got, want)
+	}
+	if r := p.Actions[1].Reason; r != plan.ReasonSelf {
+		t.Errorf("own key's reason = %q; want %q", r, plan.ReasonSelf)
+	}
+}
+
+// TestBuildGuards: over max_actions_per_run, or over max_fraction of the
+// account's active keys, nothing in the account is changed, with these
+// exact messages; at the limit everything goes ahead.
+func TestBuildGuards(t *testing.T) {
+	var fs []policy.Finding
+	for i := range 5 {
+		fs = append(fs, keyFinding(fmt.Sprintf("u%d", i), 1, 85, "u@example.com"))
+	}
+	inactive := keyFinding("old", 1, 95, "o@example.com")
+	inactive.KeyActive = false
+	tests := []struct {
+		name      string
+		maxAct    int
+		maxFrac   float64
+		active    int
+		findings  []policy.Finding
+		wantGuard string
+	}{
+		{"at both limits", 5, 0.5, 10, fs, ""},
+		{"over max_actions_per_run", 4, 1, 10, fs,
+			"account 123456789012: 5 actions planned, more than enforce.max_actions_per_run (4): nothing is changed in this account; " +
+				"check the plan with keywarden run --dry-run, then raise the limit if it is right"},
+		{"over max_fraction", 0, 0.2, 10, fs,
+			"account 123456789012: 5 of its 10 active access keys (50%) would be disabled or deleted, more than enforce.max_fraction (20%): " +
+				"nothing is changed in this account; check the plan with keywarden run --dry-run, then raise the limit if it is right"},
+		{"inactive keys do not count toward max_fraction", 0, 0.2, 5, []policy.Finding{fs[0], inactive}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := enforcing()
+			cfg.Enforce.MaxActionsPerRun, cfg.Enforce.MaxFraction = tt.maxAct, tt.maxFrac
+			p := applying(cfg, tt.findings, tt.active)
+			want := plan.ActionPlanned
+			var guards []plan.Guard
+			if tt.wantGuard != "" {
+				want, guards = plan.ActionBlocked, []plan.Guard{{Account: acct, Reason: tt.wantGuard}}
+			}
+			for _, a := range p.Actions {
+				if a.Status != want || (tt.wantGuard != "" && a.Reason != tt.wantGuard) {
+					t.Errorf("%s: status %s, reason %q; want %s", a.KeyID, a.Status, a.Reason, want)
+				}
+			}
+			if diff := cmp.Diff(guards, nilIfEmpty(p.Guards)); diff != "" {
+				t.Errorf("Guards (-want +got):\n%s", diff)
+			}
+			if tt.wantGuard == "" {
+				return
+			}
+			// The admins are told once per remind_every days, through the digest.
+			d := p.Digests[0]
+			if !hasNotice(d.Notices, plan.GuardFinding(acct)) {
+				t.Errorf("digest notices %v; want the guard notice %s", d.Notices, plan.GuardFinding(acct))
+			}
+			told := state.Notice{NoticeKey: state.NoticeKey{Finding: plan.GuardFinding(acct), Audience: plan.DigestAudience(plan.TargetOutbox)},
+				Account: acct, Rule: plan.GuardRule, LastDay: "2026-11-22"}
+			p = applying(cfg, tt.findings, tt.active, func(in *plan.Input) { in.Notices = []state.Notice{told} })
+			for _, d := range p.Digests {
+				if hasNotice(d.Notices, plan.GuardFinding(acct)) {
+					t.Errorf("guard told yesterday is due again today: %v", d.Notices)
+				}
+			}
+		})
+	}
+}
+
+// TestGuardNoticeIsResolved: once the guard no longer trips, its notice
+// is closed.
+func TestGuardNoticeIsResolved(t *testing.T) {
+	told := state.Notice{NoticeKey: state.NoticeKey{Finding: plan.GuardFinding(acct), Audience: plan.DigestAudience(plan.TargetOutbox)},
+		Account: acct, Rule: plan.GuardRule, LastDay: "2026-11-20"}
+	p := applying(enforcing(), []policy.Finding{keyFinding("alice", 1, 85, "a@example.com")}, 10,
+		func(in *plan.Input) { in.Notices = []state.Notice{told} })
+	if !cmp.Equal(p.Resolve, []string{plan.GuardFinding(acct)}) {
+		t.Errorf("Resolve = %v; want the guard notice closed", p.Resolve)
+	}
+}
+
+func TestBuildActionWindow(t *testing.T) {
+	cfg := enforcing()
+	cfg.Enforce.Window = &policy.Window{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "09:00", End: "17:00", Timezone: "Europe/Berlin"}
+	fs := []policy.Finding{keyFinding("alice", 1, 85, "a@example.com")}
+	for _, tt := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC), plan.ActionPlanned},  // Monday 10:00 in Berlin
+		{time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC), plan.ActionWaiting}, // Monday 17:00 in Berlin
+		{time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC), plan.ActionWaiting}, // Sunday
+	} {
+		p := applying(cfg, fs, 10, func(in *plan.Input) { in.AsOf = tt.at })
+		a := p.Actions[0]
+		if a.Status != tt.want {
+			t.Errorf("at %s: status %s; want %s", tt.at, a.Status, tt.want)
+		}
+		if want := "outside the action window (mon,tue,wed,thu,fri 09:00-17:00 Europe/Berlin); the first run inside it acts"; tt.want == plan.ActionWaiting && a.Reason != want {
+			t.Errorf("at %s: reason %q; want %q", tt.at, a.Reason, want)
+		}
+	}
+}
+
+// TestBuildExecuted: with remediation's outcomes, the owner is told what
+// was done even when the finding itself is not due, each digest lists it,
+// a failed action reaches the admins, not the owner.
+func TestBuildExecuted(t *testing.T) {
+	cfg := enforcing()
+	fs := []policy.Finding{keyFinding("alice", 1, 85, "a@example.com"), keyFinding("alice", 2, 95, "a@example.com"),
+		keyFinding("bob", 1, 85, "b@example.com")}
+	p := applying(cfg, fs, 10)
+	executed := append([]plan.Action(nil), p.Actions...)
+	executed[0].ID, executed[0].Status, executed[0].Done = "r.1", plan.ActionDone, policy.ActionDisable
+	executed[1].ID, executed[1].Status, executed[1].Done = "r.2", plan.ActionDone, policy.ActionDisable // delete stage: disabled first
+	executed[2].ID, executed[2].Status, executed[2].Reason = "r.3", plan.ActionFailed, "AccessDenied"
+	// alice's stage-80 and stage-90 notices were told yesterday: not due.
+	var notices []state.Notice
+	for _, f := range fs[:2] {
+		notices = append(notices, state.Notice{NoticeKey: state.NoticeKey{Finding: f.ID, Audience: "a@example.com"},
+			Account: acct, Stage: f.StageAt, LastDay: "2026-11-22"})
+	}
+	p = applying(cfg, fs, 10, func(in *plan.Input) { in.Executed, in.Notices = executed, notices })
+
+	if len(p.Messages) != 2 {
+		t.Fatalf("messages to %v; want alice and bob", p.Messages)
+	}
+	alice := p.Messages[0]
+	var next, keys []string
+	for _, it := range alice.Items {
+		next = append(next, it.Next)
+	}
+	for _, n := range alice.Notices {
+		keys = append(keys, n.Key.Finding)
+	}
+	wantNext := []string{"keywarden disabled it on 2026-11-23.",
+		"keywarden disabled it on 2026-11-23. It is deleted once it has been inactive for 10 days."}
+	if diff := cmp.Diff(wantNext, next); diff != "" {
+		t.Errorf("alice's items Next (-want +got):\n%s", diff)
+	}
+	if !cmp.Equal(keys, []string{"action:r.1", "action:r.2"}) {
+		t.Errorf("alice's notices = %v; want the two action notices (the findings were told yesterday)", keys)
+	}
+	if bob := p.Messages[1]; hasNotice(bob.Notices, "action:r.3") {
+		t.Errorf("bob's message carries the failed action's notice: %v", bob.Notices)
+	}
+	d := p.Digests[0]
+	for _, id := range []string{"action:r.1", "action:r.2", "action:r.3"} {
+		if !hasNotice(d.Notices, id) {
+			t.Errorf("digest notices lack %s: %v", id, d.Notices)
+		}
+	}
+	var verbs []string
+	for _, a := range d.Actions {
+		verbs = append(verbs, a.Verb())
+	}
+	if want := []string{"disabled", "disabled", "FAILED disable"}; !cmp.Equal(verbs, want) {
+		t.Errorf("digest action verbs = %v; want %v", verbs, want)
+	}
+}
+
+func TestActionVerb(t *testing.T) {
+	for _, tt := range []struct {
+		a    plan.Action
+		want string
+	}{
+		{plan.Action{Kind: "disable", Status: plan.ActionListed}, "would disable"},
+		{plan.Action{Kind: "remove_password", Status: plan.ActionPlanned}, "remove password"},
+		{plan.Action{Kind: "delete", Status: plan.ActionDone}, "deleted"},
+		{plan.Action{Kind: "delete", Status: plan.ActionDone, Done: "disable"}, "disabled"},
+		{plan.Action{Kind: "delete", Status: plan.ActionSkipped}, "skipped delete"},
+		{plan.Action{Kind: "disable", Status: plan.ActionBlocked}, "blocked disable"},
+		{plan.Action{Kind: "disable", Status: plan.ActionWaiting}, "waiting disable"},
+		{plan.Action{Kind: "disable", Status: plan.ActionFailed}, "FAILED disable"},
+	} {
+		if got := tt.a.Verb(); got != tt.want {
+			t.Errorf("%+v.Verb() = %q; want %q", tt.a, got, tt.want)
+		}
+	}
+}
+
+func hasNotice(ns []plan.Notice, finding string) bool {
+	for _, n := range ns {
+		if n.Key.Finding == finding {
+			return true
+		}
+	}
+	return false
+}
+
+func nilIfEmpty(g []plan.Guard) []plan.Guard {
+	if len(g) == 0 {
+		return nil
+	}
+	return g
+}

@@ -1,0 +1,19 @@
+// Package remediate carries out a plan's actions — disable an access key,
+// delete it, remove a console password — and undoes disables.
+//
+// Every action is recorded as planned before it is made (the record is
+// the in-flight lock: two runs never act on one credential at once), then
+// the credential is re-read (ListAccessKeys, GetAccessKeyLastUsed, or the
+// login profile) because the credential report can be hours old, and the
+// action is skipped, with its reason, when the key is gone, rotated,
+// already in the target state, or (for unused rules) used since. An
+// active key at its delete stage is disabled first; an inactive key is
+// deleted only once it has been inactive for enforce.grace_after_disable
+// days, counted from keywarden's own record of disabling it or from the
+// first run that saw it inactive. A run killed between acting and
+// recording leaves a planned record that the next run reconciles from the
+// credential's state, so no action is made twice and no record is lost.
+//
+// A dry run is the same code with writes replaced at one seam (Writer) and
+// the audit left untouched.
+package remediate

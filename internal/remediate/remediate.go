@@ -1,0 +1,420 @@
+package remediate
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/keywarden/keywarden/internal/plan"
+	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/state"
+)
+
+// Reader is the part of the IAM API that re-checks a credential.
+type Reader interface {
+	ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
+	GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKeyLastUsedInput, optFns ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error)
+	GetUser(ctx context.Context, in *iam.GetUserInput, optFns ...func(*iam.Options)) (*iam.GetUserOutput, error)
+	GetLoginProfile(ctx context.Context, in *iam.GetLoginProfileInput, optFns ...func(*iam.Options)) (*iam.GetLoginProfileOutput, error)
+}
+
+// Writer is the part of the IAM API that changes credentials: the one
+// seam a dry run replaces.
+type Writer interface {
+	UpdateAccessKey(ctx context.Context, in *iam.UpdateAccessKeyInput, optFns ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error)
+	DeleteAccessKey(ctx context.Context, in *iam.DeleteAccessKeyInput, optFns ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error)
+	DeleteLoginProfile(ctx context.Context, in *iam.DeleteLoginProfileInput, optFns ...func(*iam.Options)) (*iam.DeleteLoginProfileOutput, error)
+}
+
+// IAM is what the executor needs of one account; *iam.Client satisfies it.
+type IAM interface {
+	Reader
+	Writer
+}
+
+var _ IAM = (*iam.Client)(nil)
+
+// Audit is where actions are recorded; state.Store satisfies it.
+type Audit interface {
+	RecordAction(ctx context.Context, a state.Action) error
+	FinishAction(ctx context.Context, id string, o state.Outcome) error
+	Actions(ctx context.Context, f state.ActionFilter) ([]state.Action, error)
+	InactiveSince(ctx context.Context, k state.KeyRef) (string, error)
+	RecordInactive(ctx context.Context, k state.KeyRef, day string, replace bool) error
+	ForgetInactive(ctx context.Context, k state.KeyRef) error
+}
+
+var _ Audit = state.Store(nil)
+
+// DefaultLease is how old a planned action of another run must be before
+// a run that finds it unfinished, and cannot confirm it was made, marks it
+// failed (the other run is presumed dead).
+const DefaultLease = state.DefaultLease
+
+// Executor carries out a plan's actions, one account's IAM at a time,
+// re-checking each credential first and recording every step.
+type Executor struct {
+	// Clients returns the IAM client of an account (its scan's
+	// credentials).
+	Clients func(ctx context.Context, account string) (IAM, error)
+	Audit   Audit
+	// DryRun replaces every write — IAM and Audit — with nothing: the
+	// same decisions, nothing changed, nothing recorded.
+	DryRun bool
+	// RunID names the run; action IDs are RunID.N.
+	RunID string
+	// AsOf is the run's time; its UTC day counts the grace period.
+	AsOf time.Time
+	// Now is the wall clock of the records (default: AsOf).
+	Now func() time.Time
+	// Grace is enforce.grace_after_disable, in days.
+	Grace int
+	// Lease is DefaultLease when zero.
+	Lease time.Duration
+	// OnRecord, when set, sees every record as it is written (the JSON
+	// lines audit file).
+	OnRecord func(state.Action)
+	Logger   *slog.Logger
+
+	seq int
+}
+
+func (e *Executor) now() time.Time {
+	if e.Now == nil {
+		return e.AsOf.UTC()
+	}
+	return e.Now().UTC()
+}
+
+func (e *Executor) day() string { return state.Day(e.AsOf) }
+
+func (e *Executor) log() *slog.Logger {
+	if e.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return e.Logger
+}
+
+func (e *Executor) nextID() string {
+	e.seq++
+	return fmt.Sprintf("%s.%d", e.RunID, e.seq)
+}
+
+// Execute carries out the planned actions and records every one the plan
+// decided (planned, blocked, skipped); listed and waiting actions are left
+// as they are. It returns the actions with their outcomes, in order.
+func (e *Executor) Execute(ctx context.Context, actions []plan.Action) []plan.Action {
+	out := make([]plan.Action, len(actions))
+	for i, a := range actions {
+		switch a.Status {
+		case plan.ActionPlanned:
+			out[i] = e.execute(ctx, a)
+		case plan.ActionBlocked, plan.ActionSkipped:
+			a.ID = e.nextID()
+			a.Status = plan.ActionSkipped
+			e.record(ctx, e.newRecord(&a, state.ActionSkipped, a.Reason))
+			out[i] = a
+		default:
+			out[i] = a
+		}
+	}
+	return out
+}
+
+// newRecord is the audit record of a (with a.ID).
+func (e *Executor) newRecord(a *plan.Action, st state.ActionStatus, reason string) state.Action {
+	return state.Action{ID: a.ID, Run: e.RunID, Account: a.Account, User: a.User, Credential: a.Credential, KeyID: a.KeyID,
+		Kind: a.Kind, Rule: a.Rule, Stage: a.StageAt, FindingID: a.FindingID, Status: st, Reason: reason,
+		Before: a.Before, After: a.After, At: e.now()}
+}
+
+// record writes a finished (skipped) record, or a planned one.
+func (e *Executor) record(ctx context.Context, r state.Action) error {
+	if e.DryRun {
+		return nil
+	}
+	if err := e.Audit.RecordAction(ctx, r); err != nil {
+		e.log().Error("cannot record action", "id", r.ID, "error", err)
+		return err
+	}
+	if e.OnRecord != nil {
+		e.OnRecord(r)
+	}
+	return nil
+}
+
+// finish closes a planned record with a's outcome.
+func (e *Executor) finish(ctx context.Context, r state.Action, a *plan.Action) {
+	if e.DryRun {
+		return
+	}
+	o := state.Outcome{Status: state.ActionStatus(a.Status), Reason: a.Reason, Kind: a.Done, Before: a.Before, After: a.After, At: e.now()}
+	if err := e.Audit.FinishAction(ctx, r.ID, o); err != nil {
+		e.log().Error("cannot record the outcome of an action", "id", r.ID, "status", o.Status, "error", err)
+		return
+	}
+	if e.OnRecord != nil {
+		r.Status, r.Reason, r.Before, r.After, r.FinishedAt = o.Status, o.Reason, o.Before, o.After, o.At
+		r.Kind = cmp.Or(o.Kind, r.Kind)
+		e.OnRecord(r)
+	}
+}
+
+// execute records a as planned (the in-flight lock), re-checks the
+// credential, acts, and records the outcome.
+func (e *Executor) execute(ctx context.Context, a plan.Action) plan.Action {
+	a.ID = e.nextID()
+	log := e.log().With("action", a.ID, "account", a.Account, "user", a.User, "key_id", a.KeyID, "kind", a.Kind)
+	if a.Credential == policy.CredentialAccessKey && a.KeyID == "" {
+		return e.skip(ctx, a, "the access key's ID is not known (it could not be matched to the credential report); nothing was changed")
+	}
+	// The planned record's Before is what the report saw; the re-check
+	// under the lock replaces it.
+	a.Before = reportState(&a)
+	r := e.newRecord(&a, state.ActionPlanned, "")
+	if err := e.record(ctx, r); err != nil {
+		if errors.Is(err, state.ErrActionInFlight) {
+			a.Status, a.Reason = plan.ActionSkipped, "another keywarden run is acting on this credential now ("+err.Error()+"); nothing was changed"
+			log.Warn("action skipped", "reason", a.Reason)
+			return a
+		}
+		a.Status, a.Reason = plan.ActionFailed, "cannot record the action before making it, so it was not made: "+err.Error()
+		return a
+	}
+	client, err := e.Clients(ctx, a.Account)
+	if err == nil {
+		err = e.act(ctx, e.writer(client), client, &a)
+	}
+	if err != nil {
+		a.Status, a.Reason = plan.ActionFailed, err.Error()
+		log.Error("action failed", "error", err)
+	} else {
+		log.Info("action "+a.Status, "done", a.Done, "reason", a.Reason)
+	}
+	e.finish(ctx, r, &a)
+	return a
+}
+
+// skip records a as skipped at once.
+func (e *Executor) skip(ctx context.Context, a plan.Action, reason string) plan.Action {
+	a.Status, a.Reason = plan.ActionSkipped, reason
+	e.record(ctx, e.newRecord(&a, state.ActionSkipped, reason))
+	e.log().Info("action skipped", "action", a.ID, "account", a.Account, "user", a.User, "key_id", a.KeyID, "reason", reason)
+	return a
+}
+
+func (e *Executor) writer(c IAM) Writer {
+	if e.DryRun {
+		return dryWriter{}
+	}
+	return c
+}
+
+// act re-checks a's credential and changes it; it sets a's status (done or
+// skipped), reason, before and after. An error means the action failed.
+func (e *Executor) act(ctx context.Context, w Writer, r Reader, a *plan.Action) error {
+	if a.Credential == policy.CredentialPassword {
+		return e.removePassword(ctx, w, r, a)
+	}
+	key, lastUsed, err := recheckKey(ctx, r, a.User, a.KeyID)
+	if err != nil {
+		return err
+	}
+	if key == nil {
+		a.Status, a.Before, a.After = plan.ActionSkipped, state.StateNotFound, state.StateNotFound
+		a.Reason = "the key no longer exists (rotated or deleted since the credential report); nothing was changed"
+		return nil
+	}
+	a.Before = string(key.Status)
+	if !a.KeyCreated.IsZero() && !aws.ToTime(key.CreateDate).Truncate(time.Second).Equal(a.KeyCreated.Truncate(time.Second)) {
+		a.Status, a.After = plan.ActionSkipped, a.Before
+		a.Reason = fmt.Sprintf("the key was created %s, not %s as in the credential report: it was rotated since; nothing was changed",
+			aws.ToTime(key.CreateDate).UTC().Format(time.RFC3339), a.KeyCreated.UTC().Format(time.RFC3339))
+		return nil
+	}
+	if a.Rule == policy.RuleAccessKeyUnused {
+		if cutoff := e.AsOf.AddDate(0, 0, -a.StageAt); lastUsed.After(cutoff) {
+			a.Status, a.After = plan.ActionSkipped, a.Before
+			a.Reason = fmt.Sprintf("the key was used on %s, since the credential report: it is no longer unused for %d days; nothing was changed",
+				lastUsed.UTC().Format(time.RFC3339), a.StageAt)
+			return nil
+		}
+	}
+	ref := state.KeyRef{Account: a.Account, User: a.User, KeyID: a.KeyID}
+	active := key.Status == types.StatusTypeActive
+	switch {
+	case a.Kind == policy.ActionDisable && !active:
+		a.Status, a.After, a.Reason = plan.ActionSkipped, a.Before, "the key is already inactive; nothing was changed"
+		return nil
+	case a.Kind == policy.ActionDisable || a.Kind == policy.ActionDelete && active:
+		if _, err := w.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(a.User), AccessKeyId: aws.String(a.KeyID),
+			Status: types.StatusTypeInactive}); err != nil {
+			return fmt.Errorf("disable access key %s of %s in account %s: %w", a.KeyID, a.User, a.Account, err)
+		}
+		a.Status, a.Done, a.After = plan.ActionDone, policy.ActionDisable, state.KeyInactive
+		a.Reason = fmt.Sprintf("disabled: the key reached its %d-day %s stage", a.StageAt, a.Kind)
+		if a.Kind == policy.ActionDelete {
+			a.DeleteOn = addDays(e.day(), e.Grace)
+			a.Reason += fmt.Sprintf(" while active, so it is disabled first and deleted once inactive for %d days (on %s)", e.Grace, a.DeleteOn)
+		}
+		return e.inactive(ctx, ref, e.day(), true)
+	}
+	// Delete an inactive key, once it has been inactive for the grace period.
+	since, err := e.inactiveSince(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if days := daysBetween(since, e.day()); days < e.Grace {
+		a.Status, a.After, a.DeleteOn = plan.ActionSkipped, a.Before, addDays(since, e.Grace)
+		a.Reason = fmt.Sprintf("inactive since %s (%d of the %d days of enforce.grace_after_disable): it will be deleted on %s",
+			since, days, e.Grace, a.DeleteOn)
+		return nil
+	}
+	if _, err := w.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(a.User), AccessKeyId: aws.String(a.KeyID)}); err != nil {
+		return fmt.Errorf("delete access key %s of %s in account %s: %w", a.KeyID, a.User, a.Account, err)
+	}
+	a.Status, a.Done, a.After = plan.ActionDone, policy.ActionDelete, state.KeyDeleted
+	a.Reason = fmt.Sprintf("deleted: inactive since %s, past the %d days of enforce.grace_after_disable", since, e.Grace)
+	if !e.DryRun {
+		if err := e.Audit.ForgetInactive(ctx, ref); err != nil {
+			e.log().Warn("key deleted, but its inactive record is kept", "key_id", a.KeyID, "error", err)
+		}
+	}
+	return nil
+}
+
+// inactiveSince is the day keywarden first knew the key inactive,
+// recording today when it knew nothing.
+func (e *Executor) inactiveSince(ctx context.Context, k state.KeyRef) (string, error) {
+	since, err := e.Audit.InactiveSince(ctx, k)
+	if err != nil {
+		return "", err
+	}
+	if since != "" {
+		return since, nil
+	}
+	return e.day(), e.inactive(ctx, k, e.day(), false)
+}
+
+func (e *Executor) inactive(ctx context.Context, k state.KeyRef, day string, replace bool) error {
+	if e.DryRun {
+		return nil
+	}
+	return e.Audit.RecordInactive(ctx, k, day, replace)
+}
+
+func (e *Executor) removePassword(ctx context.Context, w Writer, r Reader, a *plan.Action) error {
+	_, err := r.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(a.User)})
+	var noSuch *types.NoSuchEntityException
+	switch {
+	case errors.As(err, &noSuch):
+		a.Status, a.Before, a.After = plan.ActionSkipped, state.PasswordNone, state.PasswordNone
+		a.Reason = "the user has no console password any more; nothing was changed"
+		return nil
+	case err != nil:
+		return fmt.Errorf("re-check the console password of %s in account %s: %w", a.User, a.Account, err)
+	}
+	a.Before = state.PasswordSet
+	if a.Rule == policy.RulePasswordUnused {
+		u, err := r.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(a.User)})
+		if err != nil {
+			return fmt.Errorf("re-check when %s in account %s last signed in: %w", a.User, a.Account, err)
+		}
+		if used := aws.ToTime(u.User.PasswordLastUsed); used.After(e.AsOf.AddDate(0, 0, -a.StageAt)) {
+			a.Status, a.After = plan.ActionSkipped, a.Before
+			a.Reason = fmt.Sprintf("the password was used on %s, since the credential report; nothing was changed", used.UTC().Format(time.RFC3339))
+			return nil
+		}
+	}
+	if _, err := w.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String(a.User)}); err != nil {
+		return fmt.Errorf("remove the console password of %s in account %s: %w", a.User, a.Account, err)
+	}
+	a.Status, a.Done, a.After = plan.ActionDone, policy.ActionRemovePassword, state.PasswordNone
+	a.Reason = fmt.Sprintf("console password removed: not used for %d days or more", a.StageAt)
+	return nil
+}
+
+// recheckKey reads the key's current metadata and last use; a nil key
+// means it no longer exists (or its user does not).
+func recheckKey(ctx context.Context, r Reader, user, keyID string) (*types.AccessKeyMetadata, time.Time, error) {
+	p := iam.NewListAccessKeysPaginator(r, &iam.ListAccessKeysInput{UserName: aws.String(user)})
+	var key *types.AccessKeyMetadata
+	for p.HasMorePages() && key == nil {
+		out, err := p.NextPage(ctx)
+		var noSuch *types.NoSuchEntityException
+		if errors.As(err, &noSuch) {
+			return nil, time.Time{}, nil
+		}
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("re-check the access keys of %s: %w", user, err)
+		}
+		for i := range out.AccessKeyMetadata {
+			if aws.ToString(out.AccessKeyMetadata[i].AccessKeyId) == keyID {
+				key = &out.AccessKeyMetadata[i]
+			}
+		}
+	}
+	if key == nil {
+		return nil, time.Time{}, nil
+	}
+	lu, err := r.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(keyID)})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("re-check the last use of access key %s of %s: %w", keyID, user, err)
+	}
+	var used time.Time
+	if lu.AccessKeyLastUsed != nil {
+		used = aws.ToTime(lu.AccessKeyLastUsed.LastUsedDate)
+	}
+	return key, used, nil
+}
+
+// reportState is the credential's state as the credential report saw it.
+func reportState(a *plan.Action) string {
+	switch {
+	case a.Credential == policy.CredentialPassword:
+		return state.PasswordSet
+	case a.KeyActive:
+		return state.KeyActive
+	}
+	return state.KeyInactive
+}
+
+// dryWriter is the dry run's seam: every write succeeds and changes
+// nothing.
+type dryWriter struct{}
+
+func (dryWriter) UpdateAccessKey(context.Context, *iam.UpdateAccessKeyInput, ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error) {
+	return &iam.UpdateAccessKeyOutput{}, nil
+}
+
+func (dryWriter) DeleteAccessKey(context.Context, *iam.DeleteAccessKeyInput, ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error) {
+	return &iam.DeleteAccessKeyOutput{}, nil
+}
+
+func (dryWriter) DeleteLoginProfile(context.Context, *iam.DeleteLoginProfileInput, ...func(*iam.Options)) (*iam.DeleteLoginProfileOutput, error) {
+	return &iam.DeleteLoginProfileOutput{}, nil
+}
+
+func daysBetween(from, to string) int {
+	a, err1 := time.Parse(state.DayLayout, from)
+	b, err2 := time.Parse(state.DayLayout, to)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return int(b.Sub(a).Hours() / 24)
+}
+
+func addDays(day string, n int) string {
+	t, err := time.Parse(state.DayLayout, day)
+	if err != nil {
+		return day
+	}
+	return t.AddDate(0, 0, n).Format(state.DayLayout)
+}
