@@ -41,7 +41,10 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 		Short: "Keep AWS IAM passwords and access keys from going stale",
 		Long: `keywarden scans an AWS account's IAM users (or a downloaded credential report),
 evaluates every console password and access key against a versioned policy,
-and reports what is stale, unused, expiring or unprotected.
+and reports what is stale, unused, expiring or unprotected. keywarden run tells
+the owners and admins, and with --apply disables and later deletes what stayed
+stale (dry-run by default; keywarden history shows what was done, keywarden undo
+re-enables a disabled key).
 
 Data goes to stdout; logs and progress go to stderr.
 
@@ -68,6 +71,8 @@ Data goes to stdout; logs and progress go to stderr.
 	root.AddCommand(NewCmdScan(f, nil))
 	root.AddCommand(NewCmdRun(f, nil))
 	root.AddCommand(NewCmdForecast(f, nil))
+	root.AddCommand(NewCmdHistory(f, nil))
+	root.AddCommand(NewCmdUndo(f, nil))
 	root.AddCommand(NewCmdConfig(f))
 	root.AddCommand(NewCmdVersion(f))
 	root.SetHelpTemplate(root.HelpTemplate())

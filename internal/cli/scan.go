@@ -165,9 +165,13 @@ func loadConfig(f *Factory, path string) (*policy.Config, error) {
 }
 
 // parseAsOf reads --as-of; empty means now.
-func parseAsOf(s string, now time.Time) (time.Time, error) {
+func parseAsOf(s string, now time.Time) (time.Time, error) { return parseTimeFlag("--as-of", s, now) }
+
+// parseTimeFlag reads a time flag: RFC 3339, or a date (midnight UTC);
+// empty means def.
+func parseTimeFlag(flag, s string, def time.Time) (time.Time, error) {
 	if s == "" {
-		return now, nil
+		return def, nil
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
@@ -175,7 +179,7 @@ func parseAsOf(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(policy.DateLayout, s); err == nil {
 		return t, nil
 	}
-	return time.Time{}, fmt.Errorf("--as-of %q: want RFC 3339 (2026-11-23T09:00:00Z) or a date (2026-11-23)", s)
+	return time.Time{}, fmt.Errorf("%s %q: want RFC 3339 (2026-11-23T09:00:00Z) or a date (2026-11-23)", flag, s)
 }
 
 // resolveFormat picks the output format: the flag; else from the output

@@ -108,8 +108,8 @@ func (e *Executor) nextID() string {
 }
 
 // Execute carries out the planned actions and records every one the plan
-// decided (planned, blocked, skipped); listed and waiting actions are left
-// as they are. It returns the actions with their outcomes, in order.
+// decided (planned; blocked and skipped as skipped); listed and waiting
+// actions are left as they are, unrecorded. It returns the actions with their outcomes, in order.
 func (e *Executor) Execute(ctx context.Context, actions []plan.Action) []plan.Action {
 	out := make([]plan.Action, len(actions))
 	for i, a := range actions {
@@ -117,8 +117,10 @@ func (e *Executor) Execute(ctx context.Context, actions []plan.Action) []plan.Ac
 		case plan.ActionPlanned:
 			out[i] = e.execute(ctx, a)
 		case plan.ActionBlocked, plan.ActionSkipped:
+			// Decided against by the plan (a guard, keywarden's own key):
+			// recorded as skipped; a blocked action stays blocked in the
+			// plan, so the run reports the guard.
 			a.ID = e.nextID()
-			a.Status = plan.ActionSkipped
 			e.record(ctx, e.newRecord(&a, state.ActionSkipped, a.Reason))
 			out[i] = a
 		default:

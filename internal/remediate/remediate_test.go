@@ -296,13 +296,18 @@ func TestExecuteRecordsDecisionsAndLeavesListed(t *testing.T) {
 	for _, a := range got {
 		summary = append(summary, a.ID+" "+a.Status)
 	}
-	want := []string{"run-1.1 skipped", "run-1.2 skipped", " listed", " waiting", "run-1.3 skipped"}
+	want := []string{"run-1.1 blocked", "run-1.2 skipped", " listed", " waiting", "run-1.3 skipped"}
 	if diff := cmp.Diff(want, summary); diff != "" {
 		t.Errorf("Execute() statuses (-want +got):\n%s", diff)
 	}
 	recs, _ := store.Actions(context.Background(), state.ActionFilter{})
 	if len(recs) != 3 {
 		t.Errorf("recorded %d actions; want 3 (blocked, own key, unknown key ID)", len(recs))
+	}
+	for _, r := range recs {
+		if r.Status != state.ActionSkipped {
+			t.Errorf("record %s: %s; want skipped", r.ID, r.Status)
+		}
 	}
 	if len(f.calls) != 0 {
 		t.Errorf("IAM calls %v; want none", f.calls)

@@ -120,15 +120,14 @@ func remediateAll(ctx context.Context, o RunOptions, cfg *policy.Config, account
 	e := &remediate.Executor{Clients: clients, Audit: store, DryRun: o.DryRun, RunID: runID, AsOf: o.Scan.AsOf, Now: clock,
 		Grace: cfg.Enforce.GraceAfterDisable, Lease: o.Lease, Logger: log}
 	if path := cfg.Enforce.AuditFile; path != "" && !o.DryRun {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		write, closeFn, err := openAuditFile(path)
 		if err != nil {
-			return nil, []error{fmt.Errorf("open enforce.audit_file: %w; nothing was changed", err)}
+			return nil, []error{fmt.Errorf("%w; nothing was changed", err)}
 		}
-		defer f.Close()
-		enc := json.NewEncoder(f)
+		defer closeFn()
 		e.OnRecord = func(a state.Action) {
-			if err := enc.Encode(a); err != nil {
-				errs = append(errs, fmt.Errorf("write enforce.audit_file %s: %w", path, err))
+			if err := write(a); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
@@ -150,4 +149,20 @@ func remediateAll(ctx context.Context, o RunOptions, cfg *policy.Config, account
 		}
 	}
 	return executed, errs
+}
+
+// openAuditFile opens enforce.audit_file for appending: write adds one
+// record as a JSON line.
+func openAuditFile(path string) (write func(state.Action) error, closeFn func() error, err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open enforce.audit_file: %w", err)
+	}
+	enc := json.NewEncoder(f)
+	return func(a state.Action) error {
+		if err := enc.Encode(a); err != nil {
+			return fmt.Errorf("write enforce.audit_file %s: %w", path, err)
+		}
+		return nil
+	}, f.Close, nil
 }

@@ -55,6 +55,12 @@ type Fault struct {
 	Status  int
 	Code    string
 	Message string
+	// Before runs before the request is answered or forwarded; After runs
+	// once moto has answered a forwarded request, before the answer goes
+	// back (a test can change moto between a read and the next call, or
+	// kill the client right after a write reached AWS).
+	Before func(Op)
+	After  func(Op)
 
 	hits int
 }
@@ -87,6 +93,9 @@ func (m *MotoServer) NewProxy(t testing.TB) *Proxy {
 		if delay > 0 {
 			time.Sleep(delay)
 		}
+		if f != nil && f.Before != nil {
+			f.Before(op)
+		}
 		if f != nil {
 			if f.Drop {
 				if hj, ok := w.(http.Hijacker); ok {
@@ -99,6 +108,17 @@ func (m *MotoServer) NewProxy(t testing.TB) *Proxy {
 			}
 			if f.Code != "" {
 				writeAWSError(w, op, f)
+				return
+			}
+			if f.After != nil {
+				rec := httptest.NewRecorder()
+				rp.ServeHTTP(rec, r)
+				f.After(op)
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(rec.Code)
+				_, _ = w.Write(rec.Body.Bytes())
 				return
 			}
 		}

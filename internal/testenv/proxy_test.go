@@ -91,3 +91,32 @@ func TestProxyInjectsFaults(t *testing.T) {
 		t.Errorf("ListUsers attempts = %d; want 3 (two throttled, one through)", n)
 	}
 }
+
+// TestProxyHooks: Before changes moto ahead of the request it matched;
+// After runs once moto has answered, before the client gets the answer.
+func TestProxyHooks(t *testing.T) {
+	m := Moto(t)
+	p := m.NewProxy(t)
+	ctx := context.Background()
+	direct := iam.NewFromConfig(m.Config(t))
+	var order []string
+	p.Inject(Fault{Match: IsOp("iam:ListUsers"), Times: 1,
+		Before: func(Op) {
+			order = append(order, "before")
+			if _, err := direct.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("late")}); err != nil {
+				t.Error(err)
+			}
+		},
+		After: func(Op) { order = append(order, "after") }})
+	out, err := iam.NewFromConfig(p.Config(t, m)).ListUsers(ctx, &iam.ListUsersInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	order = append(order, "answered")
+	if len(out.Users) != 1 || aws.ToString(out.Users[0].UserName) != "late" {
+		t.Errorf("ListUsers = %v; want the user Before created", out.Users)
+	}
+	if !slices.Equal(order, []string{"before", "after", "answered"}) {
+		t.Errorf("order = %v; want before, after, answered", order)
+	}
+}

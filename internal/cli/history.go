@@ -1,0 +1,240 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keywarden/keywarden/internal/run"
+	"github.com/keywarden/keywarden/internal/state"
+)
+
+// HistoryOptions are the parsed flags of `keywarden history`.
+type HistoryOptions struct {
+	ConfigFile string
+	State      string
+	Format     string
+	Output     string
+	Accounts   []string
+	User       string
+	KeyID      string
+	Status     string
+	Run        string
+	Since      string
+	Limit      int
+	Notices    bool
+	Runs       bool
+}
+
+// NewCmdHistory builds `keywarden history`. runF replaces the behaviour in
+// tests.
+func NewCmdHistory(f *Factory, runF func(context.Context, *HistoryOptions) error) *cobra.Command {
+	o := &HistoryOptions{}
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "Show the recorded actions (and, with --notices or --runs, notifications and runs)",
+		Long: `History reads keywarden's state (--state, else state.url of --config, else
+sqlite://keywarden.db) and prints the recorded actions, most recent first: every
+disable, delete, password removal and undo, planned, done, skipped (with the
+reason) or failed. It changes nothing.
+
+--format json prints a list of records, each with at least id, account, user,
+key_id, action, status (planned, done, skipped or failed), reason and at.
+--notices lists the open notices instead (what was told to whom, and when, for
+findings not yet resolved), --runs the runs.`,
+		Example: `  keywarden history
+  keywarden history --account 123456789012 --status done --since 2026-11-01
+  keywarden history --format json | jq '.[] | select(.action == "disable")'
+  keywarden history --notices --user alice`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return historyRun(cmd.Context(), f, o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.ConfigFile, "config", "", "config file whose state.url to read (default: ./keywarden.yaml if present)")
+	fl.StringVar(&o.State, "state", "", "state to read: sqlite://PATH (default: state.url, else "+state.DefaultURL+")")
+	fl.StringVar(&o.Format, "format", "", "output format: table or json (default: table on a terminal, json otherwise)")
+	fl.StringVarP(&o.Output, "output", "o", "", "write to this file instead of stdout")
+	fl.StringSliceVar(&o.Accounts, "account", nil, "only this account ID (repeatable)")
+	fl.StringVar(&o.User, "user", "", "only this IAM user")
+	fl.StringVar(&o.KeyID, "key-id", "", "only this access key ID")
+	fl.StringVar(&o.Status, "status", "", "only actions with this status: planned, done, skipped or failed")
+	fl.StringVar(&o.Run, "run", "", "only actions of this run ID")
+	fl.StringVar(&o.Since, "since", "", "only records from this time on (RFC 3339, or YYYY-MM-DD)")
+	fl.IntVar(&o.Limit, "limit", 0, "at most this many records, the most recent (0: all)")
+	fl.BoolVar(&o.Notices, "notices", false, "list the open notices (who was told what, and when) instead of actions")
+	fl.BoolVar(&o.Runs, "runs", false, "list the runs instead of actions")
+	return cmd
+}
+
+func historyRun(ctx context.Context, f *Factory, o *HistoryOptions) error {
+	if o.Notices && o.Runs {
+		return usageError(fmt.Errorf("--notices and --runs: pick one"))
+	}
+	var since time.Time
+	if o.Since != "" {
+		t, err := parseTimeFlag("--since", o.Since, time.Time{})
+		if err != nil {
+			return usageError(err)
+		}
+		since = t
+	}
+	switch st := state.ActionStatus(o.Status); st {
+	case "", state.ActionPlanned, state.ActionDone, state.ActionSkipped, state.ActionFailed:
+	default:
+		return usageError(fmt.Errorf("--status %q: want planned, done, skipped or failed", o.Status))
+	}
+	if o.Limit < 0 {
+		return usageError(fmt.Errorf("--limit %d: want 0 or more", o.Limit))
+	}
+	format, err := tableOrJSON(f, o.Format, o.Output)
+	if err != nil {
+		return err
+	}
+	store, url, err := openStateFor(ctx, f, o.ConfigFile, o.State, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	f.Logger().Debug("reading history", "state", url)
+
+	var records any
+	var table func(w io.Writer) error
+	switch {
+	case o.Runs:
+		runs, err := store.Runs(ctx, o.Limit)
+		if err != nil {
+			return err
+		}
+		records, table = nonNil(runs), func(w io.Writer) error { return runsTable(w, runs) }
+	case o.Notices:
+		ns, err := store.Notices(ctx, o.Accounts)
+		if err != nil {
+			return err
+		}
+		var kept []state.Notice
+		for _, n := range ns {
+			if (o.User == "" || n.User == o.User) && (o.KeyID == "" || n.KeyID == o.KeyID) && (since.IsZero() || !n.UpdatedAt.Before(since)) {
+				kept = append(kept, n)
+			}
+		}
+		if o.Limit > 0 && len(kept) > o.Limit {
+			kept = kept[:o.Limit]
+		}
+		records, table = nonNil(kept), func(w io.Writer) error { return noticesTable(w, kept) }
+	default:
+		as, err := store.Actions(ctx, state.ActionFilter{Accounts: o.Accounts, User: o.User, KeyID: o.KeyID,
+			Status: state.ActionStatus(o.Status), Run: o.Run, Since: since, Limit: o.Limit})
+		if err != nil {
+			return err
+		}
+		records, table = nonNil(as), func(w io.Writer) error { return actionsTable(w, as) }
+	}
+	write := func(w io.Writer) error {
+		if format == "json" {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(records)
+		}
+		return table(w)
+	}
+	if o.Output == "" {
+		return write(f.Out)
+	}
+	return writeFileAtomic(o.Output, write)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// tableOrJSON resolves --format for commands that write a table or JSON.
+func tableOrJSON(f *Factory, format, output string) (string, error) {
+	switch strings.ToLower(format) {
+	case "table", "json":
+		return strings.ToLower(format), nil
+	case "":
+		if output == "" && f.IsTerminal(f.Out) {
+			return "table", nil
+		}
+		if strings.HasSuffix(strings.ToLower(output), ".txt") {
+			return "table", nil
+		}
+		return "json", nil
+	}
+	return "", usageError(fmt.Errorf("--format %q: want table or json", format))
+}
+
+// openStateFor opens the state named by --state, else the config's
+// state.url, else the default.
+func openStateFor(ctx context.Context, f *Factory, configFile, stateURL string, readOnly bool) (state.Store, string, error) {
+	if stateURL != "" && !validStateURL(stateURL) {
+		return nil, "", usageError(fmt.Errorf("--state %q: want sqlite://PATH or dynamodb://TABLE", stateURL))
+	}
+	cfg, err := loadConfig(f, configFile)
+	if err != nil {
+		return nil, "", err
+	}
+	url := cmp.Or(stateURL, cfg.State.URL, state.DefaultURL)
+	s, err := run.OpenState(ctx, url, readOnly)
+	return s, url, err
+}
+
+func validStateURL(u string) bool {
+	return strings.HasPrefix(u, "sqlite://") && u != "sqlite://" || strings.HasPrefix(u, "dynamodb://") && u != "dynamodb://"
+}
+
+func actionsTable(w io.Writer, as []state.Action) error {
+	rows := make([][]string, len(as))
+	for i, a := range as {
+		rows[i] = []string{a.At.Format(time.RFC3339), a.ID, a.Account, clean(a.User), cmp.Or(a.KeyID, a.Credential), a.Kind,
+			string(a.Status), cmp.Or(a.Before, "-") + "→" + cmp.Or(a.After, "-"), clean(a.Reason)}
+	}
+	return writeTable(w, "AT\tID\tACCOUNT\tUSER\tKEY\tACTION\tSTATUS\tBEFORE→AFTER\tREASON", rows, "(no actions recorded)")
+}
+
+func noticesTable(w io.Writer, ns []state.Notice) error {
+	rows := make([][]string, len(ns))
+	for i, n := range ns {
+		rows[i] = []string{cmp.Or(n.LastDay, "(claimed)"), clean(n.Audience), n.Account, clean(n.User), n.KeyID, n.Rule,
+			fmt.Sprint(n.Stage), fmt.Sprint(n.Count), n.FirstDay}
+	}
+	return writeTable(w, "LAST TOLD\tTO\tACCOUNT\tUSER\tKEY\tRULE\tSTAGE\tTIMES\tFIRST TOLD", rows, "(no open notices)")
+}
+
+func runsTable(w io.Writer, rs []state.Run) error {
+	rows := make([][]string, len(rs))
+	for i, r := range rs {
+		rows[i] = []string{r.StartedAt.Format(time.RFC3339), r.ID, r.Mode, r.AsOf.Format(time.RFC3339), fmt.Sprint(r.Accounts),
+			fmt.Sprint(r.Findings), fmt.Sprint(r.Sent), fmt.Sprint(r.Failed), clean(r.Error)}
+	}
+	return writeTable(w, "STARTED\tRUN\tMODE\tAS OF\tACCOUNTS\tFINDINGS\tSENT\tFAILED\tERROR", rows, "(no runs recorded)")
+}
+
+// writeTable writes a tab-aligned table: the header, the rows (cells
+// already made safe for a terminal), or empty when there are none.
+func writeTable(w io.Writer, header string, rows [][]string, empty string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(tw, empty)
+	}
+	return tw.Flush()
+}

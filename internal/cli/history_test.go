@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keywarden/keywarden/internal/state"
+	"github.com/keywarden/keywarden/internal/state/sqlite"
+)
+
+// historyState writes a state file with three actions and returns its URL.
+func historyState(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	for _, a := range []state.Action{
+		{ID: "r1.1", Run: "r1", Account: "123456789012", User: "alice", Credential: "access_key", KeyID: "AKIA1", Kind: "disable",
+			Rule: "access_key_age", Stage: 80, Status: state.ActionDone, Reason: "disabled: the key reached its 80-day disable stage",
+			Before: "Active", After: "Inactive", At: t0},
+		{ID: "r1.2", Run: "r1", Account: "123456789012", User: "bob\x1b[31m", Credential: "access_key", KeyID: "AKIA2", Kind: "delete",
+			Status: state.ActionSkipped, Reason: "inactive since 2026-11-20", At: t0.Add(time.Minute)},
+		{ID: "r2.1", Run: "r2", Account: "210987654321", User: "carol", Credential: "password", Kind: "remove_password",
+			Status: state.ActionFailed, Reason: "AccessDenied", At: t0.Add(48 * time.Hour)},
+	} {
+		if err := s.RecordAction(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return "sqlite://" + path
+}
+
+func TestHistoryJSON(t *testing.T) {
+	url := historyState(t)
+	tests := []struct {
+		name  string
+		flags []string
+		want  []string
+	}{
+		{"all, most recent first", nil, []string{"r2.1", "r1.2", "r1.1"}},
+		{"status", []string{"--status", "done"}, []string{"r1.1"}},
+		{"account", []string{"--account", "210987654321"}, []string{"r2.1"}},
+		{"user and key", []string{"--user", "alice", "--key-id", "AKIA1"}, []string{"r1.1"}},
+		{"run", []string{"--run", "r1"}, []string{"r1.2", "r1.1"}},
+		{"since", []string{"--since", "2026-11-21"}, []string{"r2.1"}},
+		{"limit", []string{"--limit", "1"}, []string{"r2.1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, out, errOut := testFactory(false)
+			if code := Main(context.Background(), f, append([]string{"history", "--state", url, "--format", "json"}, tt.flags...)); code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			var recs []map[string]any
+			if err := json.Unmarshal(out.Bytes(), &recs); err != nil {
+				t.Fatalf("output is not a JSON list: %v\n%s", err, out)
+			}
+			var ids []string
+			for _, r := range recs {
+				ids = append(ids, r["id"].(string))
+				for _, k := range []string{"id", "account", "user", "key_id", "action", "status", "reason", "at"} {
+					if _, ok := r[k]; !ok {
+						t.Errorf("record %v lacks %q", r["id"], k)
+					}
+				}
+			}
+			if diff := cmp.Diff(tt.want, ids); diff != "" {
+				t.Errorf("history %v ids (-want +got):\n%s", tt.flags, diff)
+			}
+		})
+	}
+}
+
+func TestHistoryTableAndEmpty(t *testing.T) {
+	url := historyState(t)
+	f, out, _ := testFactory(true)
+	if code := Main(context.Background(), f, []string{"history", "--state", url}); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"r1.1", "disable", "done", "Active→Inactive", "disabled: the key reached its 80-day disable stage", "password"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out.String(), "\x1b") {
+		t.Error("table passes a terminal escape from a user name through")
+	}
+	// A state file that does not exist reads as empty, and is not created.
+	missing := "sqlite://" + filepath.Join(t.TempDir(), "none.db")
+	f, out, _ = testFactory(false)
+	if code := Main(context.Background(), f, []string{"history", "--state", missing, "--format", "json"}); code != 0 || strings.TrimSpace(out.String()) != "[]" {
+		t.Errorf("history of a missing state: exit %d, %q; want 0 and []", code, out)
+	}
+}
+
+func TestHistoryUsageErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--status", "maybe"}, `--status "maybe": want planned, done, skipped or failed`},
+		{[]string{"--since", "yesterday"}, `--since "yesterday": want RFC 3339`},
+		{[]string{"--notices", "--runs"}, "--notices and --runs: pick one"},
+		{[]string{"--format", "csv"}, `--format "csv": want table or json`},
+		{[]string{"--state", "redis://x"}, `--state "redis://x": want sqlite://PATH or dynamodb://TABLE`},
+	} {
+		f, _, errOut := testFactory(false)
+		if code := Main(context.Background(), f, append([]string{"history"}, tt.args...)); code != ExitUsage || !strings.Contains(errOut.String(), tt.want) {
+			t.Errorf("history %v: exit %d, %q; want 2 and %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+func TestUndoNeedsIDs(t *testing.T) {
+	f, _, errOut := testFactory(false)
+	if code := Main(context.Background(), f, []string{"undo"}); code != ExitUsage {
+		t.Errorf("undo without IDs: exit %d (%s); want 2", code, errOut)
+	}
+}
