@@ -528,3 +528,34 @@ func TestEnforceCrashSafety(t *testing.T) {
 		}
 	}
 }
+
+// TestEnforceNeverItsOwnKey: keywarden runs with an IAM user's access key
+// that is itself past its disable stage: it is skipped with the exact
+// reason, the other stale key is disabled.
+func TestEnforceNeverItsOwnKey(t *testing.T) {
+	m := testenv.Moto(t)
+	users := []testenv.SeedUser{keyUser("keywarden-bot", 85), keyUser("alice", 85)}
+	for i := range 8 {
+		users = append(users, keyUser(fmt.Sprintf("fresh%d", i), 5))
+	}
+	dir, ids := enforceSetup(t, m, users, enforceConfig)
+	own := ids["keywarden-bot"][0]
+	env := append(m.Env(), "AWS_ACCESS_KEY_ID="+own) // moto does not check the secret
+	r := keywarden(t, env, dir, "run", "--apply", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("run --apply: exit %d\n%s", r.code, r.stderr)
+	}
+	got := map[string]plan.Action{}
+	for _, a := range decodeRun(t, r).Plan.Actions {
+		got[a.User] = a
+	}
+	if a := got["keywarden-bot"]; a.Status != plan.ActionSkipped || a.Reason != plan.ReasonSelf {
+		t.Errorf("keywarden's own key: %s %q; want skipped: %q", a.Status, a.Reason, plan.ReasonSelf)
+	}
+	if st := keyStatus(t, m, "keywarden-bot"); st[own] != "Active" {
+		t.Errorf("keywarden's own key: %v; want Active", st)
+	}
+	if a := got["alice"]; a.Status != plan.ActionDone {
+		t.Errorf("alice's key: %s %q; want done", a.Status, a.Reason)
+	}
+}
