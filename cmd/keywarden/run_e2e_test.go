@@ -141,9 +141,13 @@ func TestRunEndToEnd(t *testing.T) {
 	dir, topic, ids := runSetup(t, m, runUsers(), runConfig)
 	webhook := newHook(t, http.StatusOK)
 	env := append(m.Env(), "KW_WEBHOOK_URL="+webhook.srv.URL+"/hooks/secret-token")
+	// Every run is pinned to one moment (or 3 days after it), so the
+	// cadence's days cannot shift if the test crosses midnight.
+	base := time.Now().UTC()
+	now := base.Format(time.RFC3339)
 
 	// 1. --dry-run: the plan, and nothing sent or recorded.
-	r := keywarden(t, env, dir, "run", "--dry-run", "--format", "json")
+	r := keywarden(t, env, dir, "run", "--dry-run", "--format", "json", "--as-of", now)
 	if r.code != 0 {
 		t.Fatalf("run --dry-run: exit %d\n%s", r.code, r.stderr)
 	}
@@ -167,7 +171,7 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 
 	// 2. The first real run: one message per owner, listing all their keys.
-	r = keywarden(t, env, dir, "run", "--format", "json")
+	r = keywarden(t, env, dir, "run", "--format", "json", "--as-of", now)
 	if r.code != 0 {
 		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
 	}
@@ -245,7 +249,7 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 
 	// 3. The same run again: nothing new is sent.
-	r = keywarden(t, env, dir, "run", "--format", "json")
+	r = keywarden(t, env, dir, "run", "--format", "json", "--as-of", now)
 	if r.code != 0 {
 		t.Fatalf("second run: exit %d\n%s", r.code, r.stderr)
 	}
@@ -260,10 +264,16 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 
 	// 4. remind_every (3) days later: reminders to every owner, a new digest.
-	later := time.Now().UTC().Add(72*time.Hour + time.Minute).Format(time.RFC3339)
+	later := base.Add(72 * time.Hour).Format(time.RFC3339)
 	r = keywarden(t, env, dir, "run", "--dry-run", "--as-of", later, "--format", "json")
-	if dry := decodeRun(t, r); r.code != 0 || len(dry.Plan.Messages) != 2 || !dry.Plan.Messages[0].Reminder {
+	if dry := decodeRun(t, r); r.code != 0 || len(dry.Plan.Messages) != 2 {
 		t.Errorf("dry run at +3 days: exit %d, %d messages; want 2 reminders", r.code, len(dry.Plan.Messages))
+	} else {
+		for _, msg := range dry.Plan.Messages {
+			if !msg.Reminder {
+				t.Errorf("dry run at +3 days: the message to %s is not a reminder", msg.To)
+			}
+		}
 	}
 	if n := len(testenv.SESSent(t, m.Data(t))); n != 2 {
 		t.Errorf("dry run at +3 days sent mail: SES has %d messages; want still 2", n)
@@ -273,13 +283,19 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatalf("run at +3 days: exit %d\n%s", r.code, r.stderr)
 	}
 	mails = mailsByRecipient(t, m)
-	for _, addr := range []string{"alice@example.com", "bob@example.com"} {
+	for addr, keys := range map[string][]string{"alice@example.com": ids["alice"], "bob@example.com": ids["bob@example.com"]} {
 		if len(mails[addr]) != 2 || !strings.HasPrefix(mails[addr][1].Subject, "[keywarden] Reminder: ") {
 			var subjects []string
 			for _, x := range mails[addr] {
 				subjects = append(subjects, x.Subject)
 			}
 			t.Errorf("%s after +3 days: subjects %q; want a second message, a reminder", addr, subjects)
+			continue
+		}
+		for _, id := range keys {
+			if !strings.Contains(mails[addr][1].Text, id) {
+				t.Errorf("%s's reminder lacks key %s", addr, id)
+			}
 		}
 	}
 	if n := len(testenv.SNSSent(t, m.Data(t), topic)); n != 2 {

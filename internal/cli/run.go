@@ -141,8 +141,13 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 		return usageError(fmt.Errorf("--state %q: want sqlite://PATH", o.State))
 	}
 	templateDir := "."
-	if o.ConfigFile != "" {
-		templateDir = filepath.Dir(o.ConfigFile)
+	if file := configFileUsed(o.ConfigFile); file != "" {
+		templateDir = filepath.Dir(file)
+		// A broken template stops the run before anything is scanned, with
+		// the config line and the template's line, as config check says it.
+		if err := checkTemplates(file, cfg); err != nil {
+			return usageError(err)
+		}
 	}
 
 	res, err := run.Run(ctx, run.RunOptions{

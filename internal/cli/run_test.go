@@ -175,6 +175,18 @@ func TestConfigCheckTemplates(t *testing.T) {
 					t.Errorf("config check output lacks %q:\nstdout: %s\nstderr: %s", strings.Replace(w, "k.yaml", cfg, 1), out, errOut)
 				}
 			}
+			if tt.code == 0 {
+				return
+			}
+			// keywarden run stops on it too, before scanning, with the same
+			// message (exit 2).
+			f, _, errOut = testFactory(false)
+			code = Main(context.Background(), f, []string{"run", "--config", cfg, "--dry-run", "--credential-report", "no-such-report.csv"})
+			for _, w := range tt.want {
+				if code != ExitUsage || !strings.Contains(errOut.String(), strings.Replace(w, "k.yaml", cfg, 1)) || strings.Contains(errOut.String(), "no-such-report") {
+					t.Errorf("run with a broken template: exit %d\n%s\nwant exit 2, %q, and no scan", code, errOut, w)
+				}
+			}
 		})
 	}
 }

@@ -139,15 +139,22 @@ func scanRun(ctx context.Context, f *Factory, o *ScanOptions) error {
 	return nil
 }
 
+// configFileUsed is the config file loadConfig reads: --config, else
+// ./keywarden.yaml when it exists, else "" (the built-in defaults).
+func configFileUsed(path string) string {
+	if path == "" {
+		if _, err := os.Stat(DefaultConfigFile); err == nil {
+			return DefaultConfigFile
+		}
+	}
+	return path
+}
+
 // loadConfig reads the config named by --config, else ./keywarden.yaml when
 // it exists, else the built-in defaults. An invalid config is a usage error.
 func loadConfig(f *Factory, path string) (*policy.Config, error) {
 	log := f.Logger()
-	if path == "" {
-		if _, err := os.Stat(DefaultConfigFile); err == nil {
-			path = DefaultConfigFile
-		}
-	}
+	path = configFileUsed(path)
 	if path == "" {
 		log.Debug("no config file; using built-in defaults")
 		return policy.Default(), nil

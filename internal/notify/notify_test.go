@@ -108,13 +108,22 @@ func TestDefaultTemplatesRenderSample(t *testing.T) {
 		t.Errorf("digest subject = %q", d.Subject)
 	}
 	for _, s := range []string{"210987654321: error (AccessDenied", "would disable access key AKIAI44QH8DHBEXAMPLE",
-		`bob (1 finding): not mailed: tag "Email": "bob at example" is not an email address`, "access_key_age at 70 days (notify): 1"} {
+		`bob (1 finding): not mailed: tag "Email": "bob <b>at</b> example" is not an email address`, "access_key_age at 70 days (notify): 1",
+		`alice<b>: mailed at alice@example.com, but not mailed: tag "OwnerEmail": "<script>alert(1)</script>" is not an email address`} {
 		if !strings.Contains(d.Text, s) {
 			t.Errorf("digest text lacks %q:\n%s", s, d.Text)
 		}
 	}
-	if strings.Contains(d.HTML, "alice<b>") {
-		t.Errorf("digest HTML does not escape the user name")
+	// Names and tags from IAM are text in the HTML, never markup.
+	for _, raw := range []string{"alice<b>", "<script>", "<b>at</b>"} {
+		if strings.Contains(d.HTML, raw) {
+			t.Errorf("digest HTML contains %q unescaped", raw)
+		}
+	}
+	for _, esc := range []string{"alice&lt;b&gt;", "&lt;script&gt;alert(1)&lt;/script&gt;", "bob &lt;b&gt;at&lt;/b&gt; example"} {
+		if !strings.Contains(d.HTML, esc) {
+			t.Errorf("digest HTML lacks the escaped %q", esc)
+		}
 	}
 	c, err := tp.Digest(&digests[len(digests)-1], "sec@example.com", "id3", date)
 	if err != nil || !strings.Contains(c.Subject, "all compliant") || !strings.Contains(c.Text, "All compliant: no findings in 1 account.") {
@@ -194,18 +203,6 @@ func TestTemplateErrorsNameTemplateAndLine(t *testing.T) {
 	if err := notify.CheckTemplates(policy.NotifyTemplates{}, ""); err != nil {
 		t.Errorf("CheckTemplates(defaults) = %v", err)
 	}
-}
-
-// fakeChannel records what it was asked to send.
-type fakeChannel struct {
-	sent []string
-	err  error
-}
-
-func (f *fakeChannel) Name() string { return "fake" }
-func (f *fakeChannel) Send(_ context.Context, m *notify.Message) error {
-	f.sent = append(f.sent, m.ID)
-	return f.err
 }
 
 type fakeSSM struct {

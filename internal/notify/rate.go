@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"io"
 	"sync"
 	"time"
 )
@@ -27,6 +28,17 @@ type throttled struct {
 }
 
 func (t *throttled) Name() string { return t.ch.Name() }
+
+// Close closes the paced channel when it holds a connection (SMTP).
+func (t *throttled) Close() error {
+	if c, ok := t.ch.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// Unwrap returns the paced channel.
+func (t *throttled) Unwrap() Channel { return t.ch }
 
 func (t *throttled) Send(ctx context.Context, m *Message) error {
 	t.mu.Lock()

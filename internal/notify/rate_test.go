@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -51,5 +52,29 @@ func TestSleepStopsOnCancel(t *testing.T) {
 	ch := &throttled{ch: &recordChannel{}, interval: time.Hour, wait: sleep, started: true}
 	if err := ch.Send(ctx, &Message{ID: "x"}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Send(cancelled) = %v; want context.Canceled", err)
+	}
+}
+
+type closingChannel struct {
+	recordChannel
+	closed int
+}
+
+func (c *closingChannel) Close() error { c.closed++; return nil }
+
+// TestThrottleCloses: a paced channel that holds a connection (SMTP) is
+// still closed at the end of a run (a regression: the wrapper hid Close).
+func TestThrottleCloses(t *testing.T) {
+	inner := &closingChannel{}
+	ch := Throttle(inner, 2)
+	c, ok := ch.(io.Closer)
+	if !ok {
+		t.Fatal("a throttled channel is not an io.Closer")
+	}
+	if err := c.Close(); err != nil || inner.closed != 1 {
+		t.Errorf("Close() = %v, inner closed %d times; want nil, 1", err, inner.closed)
+	}
+	if err := Throttle(&recordChannel{}, 2).(io.Closer).Close(); err != nil {
+		t.Errorf("Close() of a throttled channel without a connection = %v; want nil", err)
 	}
 }

@@ -12,7 +12,7 @@ import (
 // Sample returns an owner message, its plan and two digests (one with
 // findings, actions and an undeliverable owner; one all compliant) built by
 // plan.Build from made-up findings: the data templates are checked against.
-// The user names carry HTML, as IAM data may.
+// The user names and tags carry HTML, as IAM data may.
 func Sample() (*plan.Message, *plan.Plan, []plan.Digest) {
 	asOf := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	cfg := policy.Default()
@@ -23,7 +23,8 @@ func Sample() (*plan.Message, *plan.Plan, []plan.Digest) {
 		{ID: "sample-1", Account: "123456789012", AccountAlias: "acme-prod", User: "alice<b>", Class: "human",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAIOSFODNN7EXAMPLE", Slot: 1, Rule: policy.RuleAccessKeyAge,
 			AgeDays: 75, StageAt: 70, Action: policy.ActionNotify, Severity: policy.SeverityMedium, NextStageOn: day("2026-11-28"),
-			Recipients: []string{"alice@example.com"}, Reason: "access key 1 is 75 days old (created 2026-09-09) and reached the 70-day stage (notify, medium)"},
+			Recipients: []string{"alice@example.com"}, Reason: "access key 1 is 75 days old (created 2026-09-09) and reached the 70-day stage (notify, medium)",
+			RecipientProblems: []policy.RecipientProblem{{Source: `tag "OwnerEmail"`, Address: "<script>alert(1)</script>", Reason: "is not an email address"}}},
 		{ID: "sample-2", Account: "123456789012", AccountAlias: "acme-prod", User: "alice<b>", Class: "human",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAI44QH8DHBEXAMPLE", Slot: 2, Rule: policy.RuleAccessKeyAge,
 			AgeDays: 85, StageAt: 80, Action: policy.ActionDisable, Severity: policy.SeverityHigh, NextStageOn: day("2026-11-28"),
@@ -35,7 +36,7 @@ func Sample() (*plan.Message, *plan.Plan, []plan.Digest) {
 		{ID: "sample-4", Account: "123456789012", AccountAlias: "acme-prod", User: "bob", Class: "human",
 			Credential: policy.CredentialMFA, Rule: policy.RuleMFAMissing, Action: policy.ActionNotify, Severity: policy.SeverityHigh,
 			Recipients: []string{}, Reason: "console password without MFA",
-			RecipientProblems: []policy.RecipientProblem{{Source: `tag "Email"`, Address: "bob at example", Reason: "is not an email address"}}},
+			RecipientProblems: []policy.RecipientProblem{{Source: `tag "Email"`, Address: "bob <b>at</b> example", Reason: "is not an email address"}}},
 	}
 	accounts := []report.Account{
 		{ID: "123456789012", Alias: "acme-prod", Status: report.StatusOK, Users: 3, AccessKeys: 2},

@@ -91,6 +91,10 @@ type Plan struct {
 	Guards []Guard `json:"guards"`
 	// Undeliverable are owners keywarden cannot mail; the admins are told.
 	Undeliverable []Undeliverable `json:"undeliverable"`
+	// AddressProblems are owners mailed at one address whose other
+	// addresses (a malformed tag, a disallowed domain) were skipped; the
+	// admins are told so they can fix the tags.
+	AddressProblems []Undeliverable `json:"address_problems"`
 	// Resolve are findings whose open notices are closed (resolved since).
 	Resolve []string `json:"resolve"`
 	// Findings and Exempt count the planned accounts' findings.
@@ -159,7 +163,9 @@ type Digest struct {
 	// Exempt counts exempt findings (never mailed, never changed).
 	Exempt        int             `json:"exempt"`
 	Undeliverable []Undeliverable `json:"undeliverable"`
-	Actions       []Action        `json:"actions"`
+	// AddressProblems are owners mailed, with skipped addresses.
+	AddressProblems []Undeliverable `json:"address_problems"`
+	Actions         []Action        `json:"actions"`
 	// Guards are the accounts where a guard stopped every change.
 	Guards []Guard `json:"guards"`
 	// Messages counts the owner messages of this run.
@@ -221,7 +227,7 @@ func Build(in Input) *Plan {
 		}
 	}
 	p := &Plan{Mode: in.Mode, AsOf: in.AsOf.UTC(), Day: b.day, Messages: []Message{}, Digests: []Digest{},
-		Actions: []Action{}, Guards: []Guard{}, Undeliverable: []Undeliverable{}, Resolve: []string{}}
+		Actions: []Action{}, Guards: []Guard{}, Undeliverable: []Undeliverable{}, AddressProblems: []Undeliverable{}, Resolve: []string{}}
 
 	findings := slices.Clone(in.Findings)
 	report.SortFindings(findings)
@@ -246,7 +252,7 @@ func Build(in Input) *Plan {
 	}
 	items = b.withOutcomes(items, p.Actions)
 	p.Messages, p.NotDue = b.messages(items)
-	p.Undeliverable = b.undeliverable(items)
+	p.Undeliverable, p.AddressProblems = b.undeliverable(items)
 	p.Resolve = b.resolve(current)
 	p.Digests = b.digests(items, p)
 	return p
@@ -362,33 +368,54 @@ func (b *builder) messages(items []Item) ([]Message, int) {
 }
 
 // undeliverable lists users with findings but no address (root aside:
-// its findings are for the admins by design).
-func (b *builder) undeliverable(items []Item) []Undeliverable {
-	out := []Undeliverable{}
-	idx := map[[2]string]int{}
+// its findings are for the admins by design), and users mailed at one
+// address whose other addresses were skipped.
+func (b *builder) undeliverable(items []Item) (none, problems []Undeliverable) {
+	none, problems = []Undeliverable{}, []Undeliverable{}
+	type at struct {
+		mailed bool
+		i      int
+	}
+	idx := map[[2]string]at{}
 	for _, it := range items {
-		if len(it.Recipients) > 0 || it.Credential == policy.CredentialRoot || it.User == "<root_account>" {
+		if it.Credential == policy.CredentialRoot || it.User == "<root_account>" || len(it.Recipients) > 0 && len(it.RecipientProblems) == 0 {
 			continue
 		}
 		k := [2]string{it.Account, it.User}
-		if i, ok := idx[k]; ok {
-			out[i].Findings++
+		if x, ok := idx[k]; ok {
+			if x.mailed {
+				problems[x.i].Findings++
+			} else {
+				none[x.i].Findings++
+			}
 			continue
 		}
-		idx[k] = len(out)
-		out = append(out, Undeliverable{Account: it.Account, User: it.User, Findings: 1,
-			Reason: b.noAddressReason(it.RecipientProblems), Problems: it.RecipientProblems})
+		u := Undeliverable{Account: it.Account, User: it.User, Findings: 1, Problems: it.RecipientProblems}
+		if len(it.Recipients) > 0 {
+			u.Reason = "mailed at " + strings.Join(it.Recipients, ", ") + ", but " + problemList(it.RecipientProblems)
+			idx[k] = at{true, len(problems)}
+			problems = append(problems, u)
+			continue
+		}
+		u.Reason = b.noAddressReason(it.RecipientProblems)
+		idx[k] = at{false, len(none)}
+		none = append(none, u)
 	}
-	return out
+	return none, problems
+}
+
+// problemList is "not mailed: tag "Email": "…" is not an email address; …".
+func problemList(probs []policy.RecipientProblem) string {
+	parts := make([]string, len(probs))
+	for i, p := range probs {
+		parts[i] = p.String()
+	}
+	return "not mailed: " + strings.Join(parts, "; ")
 }
 
 func (b *builder) noAddressReason(probs []policy.RecipientProblem) string {
 	if len(probs) > 0 {
-		parts := make([]string, len(probs))
-		for i, p := range probs {
-			parts[i] = p.String()
-		}
-		return "not mailed: " + strings.Join(parts, "; ")
+		return problemList(probs)
 	}
 	u := b.cfg.Notify.Users
 	var why []string
@@ -488,7 +515,7 @@ func (b *builder) digests(items []Item, p *Plan) []Digest {
 	for _, target := range Targets(b.cfg) {
 		aud := DigestAudience(target)
 		d := Digest{Target: target, Mode: b.in.Mode, Day: b.day, AsOf: b.in.AsOf.UTC(), Accounts: accounts,
-			Exempt: p.Exempt, Undeliverable: p.Undeliverable, Actions: p.Actions, Guards: p.Guards, Messages: len(p.Messages),
+			Exempt: p.Exempt, Undeliverable: p.Undeliverable, AddressProblems: p.AddressProblems, Actions: p.Actions, Guards: p.Guards, Messages: len(p.Messages),
 			Compliant: len(items) == 0 && len(failed) == 0, Findings: make([]Item, len(items)), Notices: []Notice{}}
 		if target == TargetEmail || target == TargetOutbox {
 			d.To = slices.Clone(b.cfg.Notify.Admins.Emails)

@@ -186,6 +186,32 @@ func TestBuildUndeliverable(t *testing.T) {
 	if len(p.Digests) != 1 || len(p.Digests[0].Findings) != 5 || len(p.Digests[0].Undeliverable) != 3 {
 		t.Errorf("digest: %d findings, %d undeliverable; want 5 and 3", len(p.Digests[0].Findings), len(p.Digests[0].Undeliverable))
 	}
+	if len(p.AddressProblems) != 0 {
+		t.Errorf("AddressProblems = %+v; want none (every problem owner is undeliverable)", p.AddressProblems)
+	}
+}
+
+// TestBuildAddressProblemsOfMailedOwners: an owner mailed at the user name
+// whose Email tag is malformed is mailed, and the admins hear about the
+// tag (a regression: the problem used to be dropped).
+func TestBuildAddressProblemsOfMailedOwners(t *testing.T) {
+	f := keyFinding("bob@example.com", 1, 75, "bob@example.com")
+	f2 := keyFinding("bob@example.com", 2, 76, "bob@example.com")
+	for _, x := range []*policy.Finding{&f, &f2} {
+		x.RecipientProblems = []policy.RecipientProblem{{Source: `tag "Email"`, Address: "not an address", Reason: "is not an email address"}}
+	}
+	p := build(nil, []policy.Finding{f, f2})
+	if len(p.Messages) != 1 || p.Messages[0].To != "bob@example.com" {
+		t.Fatalf("messages = %+v; want one to bob@example.com", p.Messages)
+	}
+	want := []plan.Undeliverable{{Account: acct, User: "bob@example.com", Findings: 2, Problems: f.RecipientProblems,
+		Reason: `mailed at bob@example.com, but not mailed: tag "Email": "not an address" is not an email address`}}
+	if diff := cmp.Diff(want, p.AddressProblems); diff != "" {
+		t.Errorf("AddressProblems (-want +got):\n%s", diff)
+	}
+	if len(p.Undeliverable) != 0 || len(p.Digests[0].AddressProblems) != 1 {
+		t.Errorf("undeliverable %v, digest address problems %v; want none and bob's", p.Undeliverable, p.Digests[0].AddressProblems)
+	}
 }
 
 func TestBuildActions(t *testing.T) {

@@ -99,7 +99,13 @@ func recipAddress(s string) (string, bool) {
 		return "", false
 	}
 	at := strings.LastIndexByte(a.Address, '@')
-	if at <= 0 || at == len(a.Address)-1 {
+	if at <= 0 || at == len(a.Address)-1 || strings.IndexByte(a.Address, '@') != at {
+		// A quoted local part may hold another @ ("eve@evil.test"@example.com):
+		// such an address cannot be sent to safely, and its domain is not
+		// what it seems.
+		return "", false
+	}
+	if _, err := mail.ParseAddress(a.Address); err != nil {
 		return "", false
 	}
 	return a.Address[:at+1] + strings.ToLower(a.Address[at+1:]), true

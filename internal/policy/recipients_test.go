@@ -38,6 +38,8 @@ func TestRecipients(t *testing.T) {
 			policy.NotifyUsers{EmailTags: []string{"Email"}, UsernameIsEmail: &no}, []string{}},
 		{"user name not an address", inventory.User{Name: "bob"},
 			tagsFirst, []string{}},
+		{"quoted local part with an @ is refused", inventory.User{Name: "eve", Tags: map[string]string{"Email": `"eve@evil.test"@example.com`}},
+			policy.NotifyUsers{EmailTags: []string{"Email"}, AllowedDomains: []string{"example.com"}}, []string{}},
 		{"allowed domain", inventory.User{Name: "bob@Example.com"},
 			policy.NotifyUsers{AllowedDomains: []string{"example.com"}}, []string{"bob@example.com"}},
 		{"allowed domain compared case-insensitively", inventory.User{Name: "bob@example.com"},

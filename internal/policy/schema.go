@@ -250,7 +250,7 @@ var cfgFieldDocs = map[string]string{
 	"Notify.From":          "Sender address; required when users.via is ses or smtp.",
 	"Notify.Users":         "How credential owners are found and reached.",
 	"Notify.Admins":        "The admin digest.",
-	"Notify.RatePerSecond": "At most this many messages per second (0: the channel's own limit).",
+	"Notify.RatePerSecond": "At most this many messages per second (0: no pacing; set it to your SES sending rate, e.g. 14).",
 
 	"NotifyUsers.EmailTags":       "Tag keys tried in order for the owner's address.",
 	"NotifyUsers.UsernameIsEmail": "Use the user name as the address when it is one.",

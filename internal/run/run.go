@@ -148,8 +148,12 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 		log.Warn(NoteOffline)
 	}
 
-	// Templates first: a broken one stops the run before anything is sent.
+	// Templates first, rendered against sample data: a broken one stops
+	// the run before anything is scanned, sent or changed.
 	tpls, err := notify.LoadTemplates(cfg.Notify.Templates, o.TemplateDir)
+	if err == nil {
+		err = tpls.Check()
+	}
 	if err != nil {
 		return nil, err
 	}

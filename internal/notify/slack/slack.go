@@ -1,7 +1,3 @@
-// Package slack is the admin digest's channel to a Slack incoming webhook,
-// as Block Kit: a header, the summary, each account's counts, the findings
-// that are new or due (the first ones; the email digest has them all),
-// the actions and the owners keywarden cannot mail.
 package slack
 
 import (
@@ -177,6 +173,13 @@ func Payload(m *notify.Message) Message {
 			lines = append(lines, fmt.Sprintf("• `%s` *%s*: %s", Escape(u.Account), Escape(u.User), Escape(u.Reason)))
 		}
 		addLines(add, "*Owners keywarden cannot mail*", lines)
+	}
+	if len(d.AddressProblems) > 0 {
+		var lines []string
+		for _, u := range d.AddressProblems {
+			lines = append(lines, fmt.Sprintf("• `%s` *%s*: %s", Escape(u.Account), Escape(u.User), Escape(u.Reason)))
+		}
+		addLines(add, "*Addresses keywarden skipped*", lines)
 	}
 	msg.Blocks = append(msg.Blocks, Block{Type: "context", Elements: []*Text{{Type: "mrkdwn", Text: Escape(modeLine(d.Mode))}}})
 	return msg

@@ -57,7 +57,7 @@ func TestPostsBlockKit(t *testing.T) {
 			texts = append(texts, b.Text.Text)
 		}
 	}
-	if strings.Join(types, ",") != "header,section,section,section,section,section,section,context" {
+	if strings.Join(types, ",") != "header,section,section,section,section,section,section,section,context" {
 		t.Errorf("block types = %v", types)
 	}
 	if payload.Blocks[0].Text.Type != "plain_text" || payload.Blocks[0].Text.Text != "keywarden digest for 2026-11-23" {
@@ -69,7 +69,8 @@ func TestPostsBlockKit(t *testing.T) {
 		"|210987654321>*: :x: error: AccessDenied: not authorized to perform sts:AssumeRole",
 		"*New or due*\n• [medium] `123456789012` *alice&lt;b&gt;*: access key AKIAIOSFODNN7EXAMPLE (key 1). It will be past the 80-day limit on 2026-11-28. Owner: alice@example.com",
 		"*Actions*\n• would disable access key AKIAI44QH8DHBEXAMPLE (key 2) of *alice&lt;b&gt;* in `123456789012`: enforcement is off: run with --apply, or set enforce.mode: apply",
-		"*Owners keywarden cannot mail*\n• `123456789012` *bob*: not mailed: tag \"Email\": \"bob at example\" is not an email address",
+		"*Owners keywarden cannot mail*\n• `123456789012` *bob*: not mailed: tag \"Email\": \"bob &lt;b&gt;at&lt;/b&gt; example\" is not an email address",
+		"*Addresses keywarden skipped*\n• `123456789012` *alice&lt;b&gt;*: mailed at alice@example.com, but not mailed: tag \"OwnerEmail\": \"&lt;script&gt;alert(1)&lt;/script&gt;\" is not an email address",
 	}
 	all := strings.Join(texts, "\n\n")
 	for _, w := range want {
@@ -77,8 +78,10 @@ func TestPostsBlockKit(t *testing.T) {
 			t.Errorf("Block Kit texts lack %q:\n%s", w, all)
 		}
 	}
-	if strings.Contains(string(got), "alice<b>") {
-		t.Error("the user name reaches Slack unescaped")
+	for _, raw := range []string{"alice<b>", "<script>", "<b>at</b>"} {
+		if strings.Contains(all, raw) {
+			t.Errorf("%q from IAM reaches Slack unescaped", raw)
+		}
 	}
 	if !strings.HasPrefix(payload.Text, "[keywarden] 2026-11-23") {
 		t.Errorf("fallback text = %q", payload.Text)
