@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -143,6 +144,11 @@ func TestScanSecurityHubEndToEnd(t *testing.T) {
 func TestReportsEndToEnd(t *testing.T) {
 	m := testenv.Moto(t)
 	m.Seed(t, reportUsers())
+	// The reference time, taken once the keys exist: the forecast runs as
+	// of it, so its days do not depend on when the test gets to count them
+	// (a run across midnight counted one day less).
+	seeded := time.Now().UTC().Truncate(time.Second)
+	asOf := seeded.Format(time.RFC3339)
 	dir := t.TempDir()
 
 	r := keywarden(t, m.Env(), dir, "scan", "--format", "json")
@@ -176,7 +182,7 @@ func TestReportsEndToEnd(t *testing.T) {
 		t.Error("report.html has no key-age chart")
 	}
 
-	r = keywarden(t, m.Env(), dir, "forecast", "--days", "30", "--format", "json")
+	r = keywarden(t, m.Env(), dir, "forecast", "--days", "30", "--as-of", asOf, "--format", "json")
 	if r.code != 0 {
 		t.Fatalf("forecast: exit %d\n%s", r.code, r.stderr)
 	}
@@ -184,26 +190,32 @@ func TestReportsEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &fc); err != nil {
 		t.Fatal(err)
 	}
+	if !fc.AsOf.Equal(seeded) {
+		t.Errorf("forecast as_of = %s; want --as-of %s", fc.AsOf, asOf)
+	}
 	// "soon" (65 days) reaches 70 in 5 days: notify; "notify" (72) reaches
-	// 80 in 8: disable; "disable" (85) reaches 90 in 5: delete.
+	// 80 in 8: disable; "disable" (85) reaches 90 in 5: delete. The keys
+	// were created during seeding, just before seeded: an event is a whole
+	// number of days after its key's creation, so it is that many days
+	// after seeded to within the seeding's duration, and rounds to it.
 	want := map[string]string{"soon": "notify/70/5", "notify": "disable/80/8", "disable": "delete/90/5"}
 	got := map[string]string{}
-	today := time.Now().UTC()
 	for _, e := range fc.Events {
 		if _, seen := got[e.User]; seen || e.Rule != "access_key_age" {
 			continue // the first stage change of each key
 		}
-		days := int(e.On.Sub(time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)) / (24 * time.Hour))
+		days := int(math.Round(e.At.Sub(seeded).Hours() / 24))
 		got[e.User] = e.Action + "/" + itoa(e.StageAt) + "/" + itoa(days)
 	}
 	for u, w := range want {
 		if got[u] != w {
-			t.Errorf("forecast for %s = %q; want %q (action/stage/days from today)", u, got[u], w)
+			t.Errorf("forecast for %s = %q; want %q (action/stage/days after seeding)", u, got[u], w)
 		}
 	}
 
 	ics := filepath.Join(dir, "keywarden.ics")
-	if r := keywarden(t, m.Env(), dir, "forecast", "--days", "30", "-o", ics); r.code != 0 {
+	// The same as-of: the calendar holds the same events as the JSON.
+	if r := keywarden(t, m.Env(), dir, "forecast", "--days", "30", "--as-of", asOf, "-o", ics); r.code != 0 {
 		t.Fatalf("forecast -o keywarden.ics: exit %d\n%s", r.code, r.stderr)
 	}
 	b, err = os.ReadFile(ics)
