@@ -50,10 +50,20 @@ func shFindings(t *testing.T, c *sh.Client) map[string]shtypes.AwsSecurityFindin
 	return out
 }
 
+// workflowWarning is what Sync logs when BatchUpdateFindings fails.
+const workflowWarning = "security hub workflow update failed; the findings are archived"
+
 // TestScanSecurityHubEndToEnd runs `keywarden scan --security-hub` against
 // moto three times: the first imports every finding, the second re-imports
 // them (no duplicates), and after a key is deleted the third resolves its
 // finding (archived, workflow RESOLVED).
+//
+// moto 5.2.1 has no BatchUpdateFindings (its route answers 404), so the
+// RESOLVED workflow moto shows comes from the archiving import, and the
+// BatchUpdateFindings call is proven only against the fake in
+// internal/securityhub. The third scan therefore asserts the warning that
+// the call failed: when moto gains the operation, that assertion fails, and
+// this test should then assert the workflow note BatchUpdateFindings sets.
 func TestScanSecurityHubEndToEnd(t *testing.T) {
 	m := testenv.Moto(t)
 	keyIDs := m.Seed(t, reportUsers())
@@ -64,6 +74,7 @@ func TestScanSecurityHubEndToEnd(t *testing.T) {
 	}
 	dir := t.TempDir()
 
+	var stderr string // the last scan's
 	scan := func() report.Report {
 		t.Helper()
 		r := keywarden(t, m.Env(), dir, "scan", "--security-hub", "--format", "json")
@@ -73,11 +84,23 @@ func TestScanSecurityHubEndToEnd(t *testing.T) {
 		if !strings.Contains(r.stderr, "security hub findings synced") {
 			t.Errorf("stderr does not report the sync:\n%s", r.stderr)
 		}
+		stderr = r.stderr
 		var rep report.Report
 		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 			t.Fatalf("stdout is not a JSON report: %v", err)
 		}
 		return rep
+	}
+	// warnings are the stderr lines of the last scan that warn about the
+	// workflow update.
+	warnings := func() []string {
+		var out []string
+		for line := range strings.Lines(stderr) {
+			if strings.Contains(line, workflowWarning) {
+				out = append(out, line)
+			}
+		}
+		return out
 	}
 	ids := func(rep report.Report) []string {
 		var out []string
@@ -105,7 +128,14 @@ func TestScanSecurityHubEndToEnd(t *testing.T) {
 		t.Fatalf("Security Hub holds %v; want the report's findings %v", heldIDs, ids(first))
 	}
 
+	if w := warnings(); len(w) != 0 {
+		t.Errorf("first scan warns about the workflow update %q; want no warning (nothing to resolve)", w)
+	}
+
 	second := scan()
+	if w := warnings(); len(w) != 0 {
+		t.Errorf("second scan warns about the workflow update %q; want no warning (nothing to resolve)", w)
+	}
 	if again := shFindings(t, hub); len(again) != len(first.Findings) {
 		t.Errorf("after the re-import Security Hub holds %d findings; want %d (no duplicates)", len(again), len(first.Findings))
 	}
@@ -122,6 +152,16 @@ func TestScanSecurityHubEndToEnd(t *testing.T) {
 	third := scan()
 	if len(third.Findings) != 2 {
 		t.Fatalf("third scan: %d findings; want 2", len(third.Findings))
+	}
+	if !strings.Contains(stderr, "resolved=1") {
+		t.Errorf("third scan's sync log does not count 1 resolved finding:\n%s", stderr)
+	}
+	// moto lacks BatchUpdateFindings: one warning, for the RESOLVED update
+	// of the one finding, naming the call and moto's 404.
+	if w := warnings(); len(w) != 1 || !strings.Contains(w[0], "set workflow RESOLVED on 1 findings") ||
+		!strings.Contains(w[0], "BatchUpdateFindings") || !strings.Contains(w[0], "StatusCode: 404") {
+		t.Errorf("third scan's workflow warnings = %q; want one that BatchUpdateFindings (RESOLVED on 1 finding) "+
+			"failed with moto's 404. If moto now implements it, assert the workflow note instead", w)
 	}
 	final := shFindings(t, hub)
 	if len(final) != 3 {
