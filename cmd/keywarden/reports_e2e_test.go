@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	sh "github.com/aws/aws-sdk-go-v2/service/securityhub"
 	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/keywarden/keywarden/internal/forecast"
 	"github.com/keywarden/keywarden/internal/report"
@@ -191,7 +192,7 @@ func TestReportsEndToEnd(t *testing.T) {
 	asOf := seeded.Format(time.RFC3339)
 	dir := t.TempDir()
 
-	r := keywarden(t, m.Env(), dir, "scan", "--format", "json")
+	r := keywarden(t, m.Env(), dir, "scan", "--as-of", asOf, "--format", "json")
 	var rep report.Report
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
 		t.Fatalf("scan: exit %d, %v\n%s", r.code, err, r.stderr)
@@ -251,6 +252,21 @@ func TestReportsEndToEnd(t *testing.T) {
 		if got[u] != w {
 			t.Errorf("forecast for %s = %q; want %q (action/stage/days after seeding)", u, got[u], w)
 		}
+	}
+	// The report's calendar data is this forecast, for the 30 days from
+	// as_of's date.
+	end := time.Date(seeded.Year(), seeded.Month(), seeded.Day()+report.UpcomingDays, 0, 0, 0, 0, time.UTC)
+	var calendar []forecast.Event
+	for _, e := range fc.Events {
+		if e.On.Before(end) {
+			calendar = append(calendar, e)
+		}
+	}
+	if len(calendar) < 3 {
+		t.Errorf("forecast events before %s: %d; want at least the 3 above", end, len(calendar))
+	}
+	if diff := cmp.Diff(calendar, rep.Inventory.Upcoming); diff != "" {
+		t.Errorf("the scan's inventory.upcoming differs from the forecast's events before %s (-forecast +scan):\n%s", end, diff)
 	}
 
 	ics := filepath.Join(dir, "keywarden.ics")

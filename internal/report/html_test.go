@@ -3,11 +3,18 @@ package report
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/forecast"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -38,7 +45,15 @@ func htmlReport() *Report {
 		},
 	)
 	out := New(r.GeneratedAt, r.AsOf, r.Accounts, fs)
-	out.Inventory = r.Inventory
+	inv := *r.Inventory
+	// The two findings' next stages, as the forecast lists them.
+	inv.Upcoming = append(slices.Clone(inv.Upcoming),
+		upcomingAt("2026-11-25T07:00:00Z", forecast.Event{Change: forecast.ChangeStage, FindingID: "beefbeefbeef0002", User: "zoe", Class: "human",
+			KeyID: "AKIAZOE0000000000001", StageAt: 80, Action: policy.ActionDisable, Severity: policy.SeverityHigh, Reason: "access key 1 is 80 days old"}),
+		upcomingAt("2026-12-01T12:00:00Z", forecast.Event{Change: forecast.ChangeStage, FindingID: "beefbeefbeef0001", User: hostileUser, Class: "human",
+			KeyID: "AKIAHOSTILE000000001", StageAt: 80, Action: policy.ActionDisable, Severity: policy.SeverityHigh, Reason: "access key 1 is 80 days old"}),
+	)
+	out.Inventory = &inv
 	return out
 }
 
@@ -141,6 +156,147 @@ func TestHTMLCharts(t *testing.T) {
 	}
 }
 
+// calendarDay is one day of the HTML calendar as rendered.
+type calendarDay struct {
+	count     int
+	clickable bool
+	title     string
+}
+
+var calendarDayRE = regexp.MustCompile(`<g class="day l\d" data-date="(\d{4}-\d\d-\d\d)" data-count="(\d+)"( tabindex="0" role="button")?><title>([^<]*)</title>`)
+
+// calendarDays reads the calendar of an HTML report, by date.
+func calendarDays(t *testing.T, html string) map[string]calendarDay {
+	t.Helper()
+	days := map[string]calendarDay{}
+	for _, m := range calendarDayRE.FindAllStringSubmatch(html, -1) {
+		n, _ := strconv.Atoi(m[2])
+		days[m[1]] = calendarDay{n, m[3] != "", m[4]}
+	}
+	if len(days) != UpcomingDays {
+		t.Fatalf("read %d calendar days; want %d", len(days), UpcomingDays)
+	}
+	return days
+}
+
+// TestHTMLCalendarCountsUpcoming: the calendar counts the inventory's
+// upcoming stage changes that are not exempt — keys that start to break a
+// rule, second stages, exemptions that end — and only a day with a
+// finding whose next stage it is can be clicked (it filters the table).
+func TestHTMLCalendarCountsUpcoming(t *testing.T) {
+	days := calendarDays(t, render(t, htmlReport(), FormatHTML, Options{}))
+	want := map[string]calendarDay{
+		"2026-11-25": {1, true, "2026-11-25: 1 stage change: zoe (access_key_age: disable)"},
+		"2026-11-26": {1, false, "2026-11-26: 1 stage change: dana (access_key_age: notify, starts)"},
+		"2026-11-28": {1, true, "2026-11-28: 1 stage change: build-bot (access_key_age: notify)"},
+		"2026-11-30": {0, false, "2026-11-30: no stage changes"}, // vendor's, while exempt
+		"2026-12-02": {1, false, "2026-12-02: 1 stage change: contractor (access_key_age: disable, exemption ends)"},
+		"2026-12-06": {1, false, "2026-12-06: 1 stage change: dana (access_key_age: disable)"},
+	}
+	for date, day := range days {
+		w, ok := want[date]
+		if date == "2026-12-01" { // the hostile user's: checked by the escaping tests
+			w, ok = day, true
+			if day.count != 1 || !day.clickable {
+				t.Errorf("calendar %s = %+v; want 1 stage change, clickable", date, day)
+			}
+		}
+		if !ok {
+			w = calendarDay{0, false, date + ": no stage changes"}
+		}
+		if day != w {
+			t.Errorf("calendar %s = %+v; want %+v", date, day, w)
+		}
+	}
+}
+
+// TestHTMLCalendarIsTheForecast: the calendar of the example credential
+// report, scanned as `keywarden scan` does, counts exactly what `keywarden
+// forecast` lists for the same 30 days: 13 stage changes (counting only
+// next_stage_on, it showed 4).
+func TestHTMLCalendarIsTheForecast(t *testing.T) {
+	f, err := os.Open(filepath.Join("..", "..", "examples", "credential-report.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cr, err := inventory.ParseCredentialReport(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := &inventory.Snapshot{AccountID: cr.AccountID, Users: cr.Users, Root: cr.Root}
+	cfg, asOf := policy.Default(), time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	r := New(asOf, asOf, []Account{{ID: snap.AccountID, Status: StatusOK}}, policy.Evaluate(snap, cfg, asOf))
+	r.Inventory = NewInventory(cfg, asOf, snap)
+
+	want := map[string]int{}
+	total := 0
+	for _, e := range forecast.New([]*inventory.Snapshot{snap}, cfg, asOf, asOf, UpcomingDays).Events {
+		if !e.Exempt {
+			want[e.On.String()]++
+			total++
+		}
+	}
+	if total != 13 {
+		t.Fatalf("the example's forecast has %d stage changes in 30 days; want the 13 keywarden forecast lists", total)
+	}
+	got := 0
+	for date, day := range calendarDays(t, render(t, r, FormatHTML, Options{})) {
+		got += day.count
+		if day.count != want[date] {
+			t.Errorf("calendar %s counts %d (%s); want %d, as the forecast", date, day.count, day.title, want[date])
+		}
+	}
+	if got != total {
+		t.Errorf("calendar counts %d stage changes; want %d", got, total)
+	}
+}
+
+// TestNewInventoryUpcoming: Upcoming is the forecast of the snapshots for
+// the 30 days that start with as_of's date, exempt changes included: a
+// change after the last of those days is left out even when it is within
+// 30×24 hours of as_of.
+func TestNewInventoryUpcoming(t *testing.T) {
+	asOf := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	key := func(name string, reaches70 time.Time) inventory.User {
+		return inventory.User{Name: name, CreatedAt: at(t, "2025-01-01T00:00:00Z"), AccessKeys: []inventory.AccessKey{
+			{Slot: 1, Active: true, CreatedAt: reaches70.Add(-70 * 24 * time.Hour), LastUsedAt: asOf.Add(-time.Hour)},
+		}}
+	}
+	snap := &inventory.Snapshot{AccountID: "111111111111", Users: []inventory.User{
+		key("last-day", at(t, "2026-12-22T23:00:00Z")),
+		key("day-after", at(t, "2026-12-23T02:00:00Z")), // before asOf + 30 × 24 h, after the last day
+		key("exempt", at(t, "2026-11-24T10:00:00Z")),
+	}}
+	cfg := policy.Default()
+	cfg.Exemptions = []policy.Exemption{{Users: []string{"exempt"}, Reason: "test"}}
+	var got []string
+	for _, e := range NewInventory(cfg, asOf, snap).Upcoming {
+		got = append(got, fmt.Sprintf("%s %s %s %d exempt=%v", e.At.Format(time.RFC3339), e.User, e.Change, e.StageAt, e.Exempt))
+	}
+	want := []string{
+		"2026-11-24T10:00:00Z exempt new 70 exempt=true",
+		"2026-12-04T10:00:00Z exempt stage 80 exempt=true",
+		"2026-12-14T10:00:00Z exempt stage 90 exempt=true",
+		"2026-12-22T23:00:00Z last-day new 70 exempt=false",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("NewInventory().Upcoming = %q; want %q", got, want)
+	}
+	if inv := NewInventory(nil, asOf); inv.Upcoming == nil || len(inv.Upcoming) != 0 {
+		t.Errorf("NewInventory(no config).Upcoming = %#v; want empty, not nil", inv.Upcoming)
+	}
+}
+
+func at(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func TestHistogram(t *testing.T) {
 	h := newHistogram(sampleInventory())
 	// Stages up to 90 days: bins of 10 days up to 120, then "120+".
@@ -208,5 +364,19 @@ func TestNewInventory(t *testing.T) {
 	empty := NewInventory(nil, asOf)
 	if empty.ActiveKeyAges == nil || empty.KeyAgeStages == nil {
 		t.Errorf("NewInventory(nil) = %+v; want empty, non-nil slices and maps", empty)
+	}
+}
+
+// TestReportDoesNotImportAWSSDK: report (and forecast, which it calls for
+// the calendar) stay free of the AWS SDK, even transitively.
+func TestReportDoesNotImportAWSSDK(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "/internal/forecast\n") {
+		t.Fatalf("go list -deps = %v; want the report's dependencies, forecast among them:\n%s", err, out)
+	}
+	for d := range strings.FieldsSeq(string(out)) {
+		if strings.HasPrefix(d, "github.com/aws/") {
+			t.Errorf("internal/report depends on %s; want no AWS SDK (DESIGN.md: report never imports it)", d)
+		}
 	}
 }
