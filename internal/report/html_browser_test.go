@@ -120,6 +120,18 @@ func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action
 	}
 }
 
+// expect evaluates js, an object literal, in the page and checks each of
+// want's keys against it; what names the page part in failures.
+func expect[T comparable](t *testing.T, ctx context.Context, what, js string, want map[string]T) {
+	t.Helper()
+	got := run(t, ctx, "read "+what, chromedp.Evaluate[map[string]T](js))
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s %s = %v; want %v (all: %v)", what, k, got[k], v, got)
+		}
+	}
+}
+
 // visible lists the data-finding IDs of the rows shown, in table order.
 const visibleJS = `Array.from(document.querySelectorAll('tr[data-finding]')).filter(r => !r.hidden).map(r => r.dataset.finding)`
 
@@ -160,22 +172,16 @@ func TestHTMLInBrowser(t *testing.T) {
 	})
 
 	t.Run("charts", func(t *testing.T) {
-		counts := run(t, ctx, "count chart elements", chromedp.Evaluate[map[string]int](`({
+		// Busy days: the six days of htmlReport's upcoming stage changes
+		// that are not exempt.
+		expect(t, ctx, "chart", `({
 			bars: document.querySelectorAll('#chart-key-age rect.bar').length,
 			marks: document.querySelectorAll('#chart-key-age .mark').length,
 			segs: document.querySelectorAll('#chart-by-account rect.seg').length,
 			days: document.querySelectorAll('#chart-calendar .day').length,
 			busy: document.querySelectorAll('#chart-calendar .day[data-count]:not([data-count="0"])').length,
 			drawn: Array.from(document.querySelectorAll('svg')).filter(s => s.getBoundingClientRect().width > 300).length,
-		})`))
-		// Busy days: the six days of htmlReport's upcoming stage changes
-		// that are not exempt.
-		want := map[string]int{"bars": 13, "marks": 3, "segs": 6, "days": 30, "busy": 6, "drawn": 3}
-		for k, v := range want {
-			if counts[k] != v {
-				t.Errorf("chart %s = %d; want %d (all: %v)", k, counts[k], v, counts)
-			}
-		}
+		})`, map[string]int{"bars": 13, "marks": 3, "segs": 6, "days": 30, "busy": 6, "drawn": 3})
 	})
 
 	t.Run("hostile names stay text", func(t *testing.T) {
@@ -194,6 +200,24 @@ func TestHTMLInBrowser(t *testing.T) {
 		if got["injected"] != "0" {
 			t.Errorf("elements injected into the table: %s; want 0", got["injected"])
 		}
+	})
+
+	t.Run("hostile alias and error stay text", func(t *testing.T) {
+		// As text, and no element made of it.
+		alias := "111111111111 (" + hostileAlias + ")"
+		expect(t, ctx, "hostile text", `({
+			failed: document.querySelector('.failed li').textContent,
+			cell: document.querySelector('tr[data-finding="beefbeefbeef0001"] td[data-label="Account"]').textContent,
+			label: document.querySelector('#chart-by-account text.label').textContent,
+			option: document.querySelector('select[data-filter="account"] option[value="111111111111"]').textContent,
+			images: String(document.images.length),
+			scripts: String(document.scripts.length),
+			bold: String(document.querySelectorAll('.failed b').length),
+		})`, map[string]string{
+			"failed": "222222222222 (staging): " + hostileError,
+			"cell":   alias, "label": alias, "option": alias,
+			"images": "0", "scripts": "1", "bold": "0",
+		})
 	})
 
 	t.Run("sort by clicking", func(t *testing.T) {
@@ -333,18 +357,12 @@ func TestHTMLEmptyInBrowser(t *testing.T) {
 	}
 	ctx, console := browser(t)
 	do(t, ctx, "open the empty report", chromedp.Navigate("file://"+page), chromedp.WaitReady(chromedp.ID("status")))
-	got := run(t, ctx, "read the page", chromedp.Evaluate[map[string]string](`({
+	expect(t, ctx, "empty report", `({
 		status: document.getElementById('status').textContent,
 		none: document.querySelector('.none') ? document.querySelector('.none').textContent : '',
 		rows: String(document.querySelectorAll('tr[data-finding]').length),
 		calendar: String(document.querySelectorAll('#chart-calendar .day').length),
-	})`))
-	want := map[string]string{"status": "0 findings", "none": "No findings.", "rows": "0", "calendar": "30"}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("empty report %s = %q; want %q", k, got[k], v)
-		}
-	}
+	})`, map[string]string{"status": "0 findings", "none": "No findings.", "rows": "0", "calendar": "30"})
 	time.Sleep(200 * time.Millisecond)
 	for _, m := range console() {
 		if m.Type == chromedp.ConsoleError || m.IsException() {

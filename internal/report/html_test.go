@@ -24,27 +24,50 @@ import (
 // handler. The browser test checks that window.pwned stays unset.
 const hostileUser = `<script>window.pwned=1</script><img src=x onerror="window.pwned=2">"' onmouseover=window.pwned=3 x='`
 
-// htmlReport is sampleReport plus findings whose user names and account
-// alias are hostile, with next stages inside the calendar window.
+// hostileAlias is an account alias, and hostileError a failed account's
+// error, that run script if the HTML report fails to escape them.
+const (
+	hostileAlias = `prod<img src=x onerror="window.pwned=5">`
+	hostileError = `AccessDenied: <b>not authorized</b><img src=x onerror="window.pwned=6"> to perform sts:AssumeRole`
+)
+
+// htmlReport is sampleReport plus findings whose user names are hostile,
+// with next stages inside the calendar window; account 111111111111 has
+// the hostile alias, and the failed account 222222222222 the hostile
+// error.
 func htmlReport() *Report {
 	r := sampleReport()
+	accounts := slices.Clone(r.Accounts)
+	for i := range accounts {
+		switch accounts[i].ID {
+		case "111111111111":
+			accounts[i].Alias = hostileAlias
+		case "222222222222":
+			accounts[i].Error = hostileError
+		}
+	}
 	fs := append([]policy.Finding(nil), r.Findings...)
+	for i := range fs {
+		if fs[i].AccountAlias != "" {
+			fs[i].AccountAlias = hostileAlias
+		}
+	}
 	fs = append(fs,
 		policy.Finding{
-			ID: "beefbeefbeef0001", Account: "111111111111", AccountAlias: "prod-main", User: hostileUser, Class: "human",
+			ID: "beefbeefbeef0001", Account: "111111111111", AccountAlias: hostileAlias, User: hostileUser, Class: "human",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAHOSTILE000000001", Slot: 1,
 			Rule: policy.RuleAccessKeyAge, AgeDays: 72, StageAt: 70, Action: policy.ActionNotify, Severity: policy.SeverityMedium,
 			NextStageOn: datep("2026-12-01"), Recipients: []string{"x@example.com"},
 			Reason: `access key 1 is 72 days old </td></tr><script>window.pwned=4</script>`,
 		},
 		policy.Finding{
-			ID: "beefbeefbeef0002", Account: "111111111111", AccountAlias: "prod-main", User: "zoe", Class: "human",
+			ID: "beefbeefbeef0002", Account: "111111111111", AccountAlias: hostileAlias, User: "zoe", Class: "human",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAZOE0000000000001", Slot: 1,
 			Rule: policy.RuleAccessKeyAge, AgeDays: 78, StageAt: 70, Action: policy.ActionNotify, Severity: policy.SeverityMedium,
 			NextStageOn: datep("2026-11-25"), Reason: "access key 1 is 78 days old",
 		},
 	)
-	out := New(r.GeneratedAt, r.AsOf, r.Accounts, fs)
+	out := New(r.GeneratedAt, r.AsOf, accounts, fs)
 	inv := *r.Inventory
 	// The two findings' next stages, as the forecast lists them.
 	inv.Upcoming = append(slices.Clone(inv.Upcoming),
@@ -71,10 +94,11 @@ func TestHTMLOneRowPerFinding(t *testing.T) {
 }
 
 // TestHTMLEscapesIAMText: no user-controlled string reaches the page as
-// markup; it appears only escaped.
+// markup — user names, reasons, the account alias, a failed account's
+// error; it appears only escaped, wherever the page shows it.
 func TestHTMLEscapesIAMText(t *testing.T) {
 	out := render(t, htmlReport(), FormatHTML, Options{})
-	for _, bad := range []string{"<script>window.pwned", "<script>alert", "<img src=x", `onerror="window`, "</td></tr><script>"} {
+	for _, bad := range []string{"<script>window.pwned", "<script>alert", "<img src=x", `onerror="window`, "</td></tr><script>", "<b>not authorized"} {
 		if strings.Contains(out, bad) {
 			t.Errorf("HTML report contains %q unescaped", bad)
 		}
@@ -88,6 +112,20 @@ func TestHTMLEscapesIAMText(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("HTML report lacks the escaped text %q", want)
+		}
+	}
+	alias := "111111111111 (prod&lt;img src=x onerror=&#34;window.pwned=5&#34;&gt;)"
+	failed := "<li><strong>222222222222</strong> (staging): AccessDenied: &lt;b&gt;not authorized&lt;/b&gt;" +
+		"&lt;img src=x onerror=&#34;window.pwned=6&#34;&gt; to perform sts:AssumeRole</li>"
+	for _, want := range []struct{ where, re string }{
+		{"the failed accounts", regexp.QuoteMeta(failed)},
+		{"an account cell", regexp.QuoteMeta(`<td data-label="Account">` + alias + `</td>`)},
+		{"the account filter", regexp.QuoteMeta(`<option value="111111111111">` + alias + `</option>`)},
+		{"the chart's bar label", `<text class="label" x="0" y="[0-9.]+">` + regexp.QuoteMeta(alias) + `</text>`},
+		{"the chart's segment titles", `<title>` + regexp.QuoteMeta(alias+", access_key_age: ")},
+	} {
+		if !regexp.MustCompile(want.re).MatchString(out) {
+			t.Errorf("%s: HTML report lacks the escaped text (%s)", want.where, want.re)
 		}
 	}
 }
