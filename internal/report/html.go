@@ -74,13 +74,19 @@ type htmlView struct {
 	AsOf      string
 	Generated string
 	Cards     []htmlCard
-	Failed    []Account
+	Failed    []htmlFailed
 	Severity  []htmlCount
 	KeyAge    *htmlHistogram
 	ByAccount *htmlStacked
 	Calendar  *htmlCalendar
 	Filters   []htmlFilter
 	Rows      []htmlRow
+}
+
+// htmlFailed is an account whose scan failed, its alias and error
+// cleaned.
+type htmlFailed struct {
+	ID, Alias, Error string
 }
 
 // htmlCard is one summary card.
@@ -121,7 +127,7 @@ func newHTMLView(r *Report) *htmlView {
 	}
 	for _, a := range r.Accounts {
 		if a.Status == StatusError {
-			v.Failed = append(v.Failed, a)
+			v.Failed = append(v.Failed, htmlFailed{ID: a.ID, Alias: cleanText(a.Alias), Error: cleanText(a.Error)})
 		}
 	}
 	v.Cards, v.Severity = htmlCards(r)
@@ -429,6 +435,7 @@ func newStacked(r *Report) *htmlStacked {
 		if a := aliases[id]; a != "" {
 			label += " (" + a + ")"
 		}
+		label = cleanText(label)
 		row := htmlStackRow{Label: label, Y: num(y), TextY: num(y + stackRow/2 + 4)}
 		x := stackLeft
 		for _, rule := range rules {

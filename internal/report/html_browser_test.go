@@ -172,7 +172,7 @@ func TestHTMLInBrowser(t *testing.T) {
 	})
 
 	t.Run("charts", func(t *testing.T) {
-		// Busy days: the six days of htmlReport's upcoming stage changes
+		// Busy days: the seven days of htmlReport's upcoming stage changes
 		// that are not exempt.
 		expect(t, ctx, "chart", `({
 			bars: document.querySelectorAll('#chart-key-age rect.bar').length,
@@ -181,7 +181,7 @@ func TestHTMLInBrowser(t *testing.T) {
 			days: document.querySelectorAll('#chart-calendar .day').length,
 			busy: document.querySelectorAll('#chart-calendar .day[data-count]:not([data-count="0"])').length,
 			drawn: Array.from(document.querySelectorAll('svg')).filter(s => s.getBoundingClientRect().width > 300).length,
-		})`, map[string]int{"bars": 13, "marks": 3, "segs": 6, "days": 30, "busy": 6, "drawn": 3})
+		})`, map[string]int{"bars": 13, "marks": 3, "segs": 6, "days": 30, "busy": 7, "drawn": 3})
 	})
 
 	t.Run("hostile names stay text", func(t *testing.T) {
@@ -204,7 +204,7 @@ func TestHTMLInBrowser(t *testing.T) {
 
 	t.Run("hostile alias and error stay text", func(t *testing.T) {
 		// As text, and no element made of it.
-		alias := "111111111111 (" + hostileAlias + ")"
+		alias := "111111111111 (" + hostileAliasShown + ")"
 		expect(t, ctx, "hostile text", `({
 			failed: document.querySelector('.failed li').textContent,
 			cell: document.querySelector('tr[data-finding="beefbeefbeef0001"] td[data-label="Account"]').textContent,
@@ -213,9 +213,11 @@ func TestHTMLInBrowser(t *testing.T) {
 			images: String(document.images.length),
 			scripts: String(document.scripts.length),
 			bold: String(document.querySelectorAll('.failed b').length),
+			calendar: document.querySelector('#chart-calendar .day[data-date="2026-12-03"] title').textContent,
 		})`, map[string]string{
-			"failed": "222222222222 (staging): " + hostileError,
-			"cell":   alias, "label": alias, "option": alias,
+			"calendar": "2026-12-03: 1 stage change: " + bidiUserShown + " (access_key_age: notify, starts)",
+			"failed":   "222222222222 (staging): " + hostileErrorShown,
+			"cell":     alias, "label": alias, "option": alias,
 			"images": "0", "scripts": "1", "bold": "0",
 		})
 	})

@@ -25,10 +25,17 @@ import (
 const hostileUser = `<script>window.pwned=1</script><img src=x onerror="window.pwned=2">"' onmouseover=window.pwned=3 x='`
 
 // hostileAlias is an account alias, and hostileError a failed account's
-// error, that run script if the HTML report fails to escape them.
+// error, that run script if the HTML report fails to escape them. Both
+// hold control and bidi characters, as does bidiUser, whose key starts to
+// break a rule in the calendar's window: the report shows each as U+FFFD
+// (the *Shown strings).
 const (
-	hostileAlias = `prod<img src=x onerror="window.pwned=5">`
-	hostileError = `AccessDenied: <b>not authorized</b><img src=x onerror="window.pwned=6"> to perform sts:AssumeRole`
+	hostileAlias      = `prod<img src=x onerror="window.pwned=5">` + "\u202e\x1b[31m" + "main"
+	hostileAliasShown = `prod<img src=x onerror="window.pwned=5">` + "\uFFFD\uFFFD[31m" + "main"
+	hostileError      = `AccessDenied: <b>not authorized</b>` + "\n\u2066" + `<img src=x onerror="window.pwned=6"> to perform sts:AssumeRole`
+	hostileErrorShown = `AccessDenied: <b>not authorized</b>` + "\uFFFD\uFFFD" + `<img src=x onerror="window.pwned=6"> to perform sts:AssumeRole`
+	bidiUser          = "mallory\u202e\u0007nimda"
+	bidiUserShown     = "mallory\uFFFD\uFFFDnimda"
 )
 
 // htmlReport is sampleReport plus findings whose user names are hostile,
@@ -75,6 +82,8 @@ func htmlReport() *Report {
 			KeyID: "AKIAZOE0000000000001", StageAt: 80, Action: policy.ActionDisable, Severity: policy.SeverityHigh, Reason: "access key 1 is 80 days old"}),
 		upcomingAt("2026-12-01T12:00:00Z", forecast.Event{Change: forecast.ChangeStage, FindingID: "beefbeefbeef0001", User: hostileUser, Class: "human",
 			KeyID: "AKIAHOSTILE000000001", StageAt: 80, Action: policy.ActionDisable, Severity: policy.SeverityHigh, Reason: "access key 1 is 80 days old"}),
+		upcomingAt("2026-12-03T10:00:00Z", forecast.Event{Change: forecast.ChangeNew, FindingID: "b1d1b1d1b1d10001", User: bidiUser, Class: "human",
+			StageAt: 70, Action: policy.ActionNotify, Severity: policy.SeverityMedium, Reason: "access key 1 is 70 days old"}),
 	)
 	out.Inventory = &inv
 	return out
@@ -114,8 +123,8 @@ func TestHTMLEscapesIAMText(t *testing.T) {
 			t.Errorf("HTML report lacks the escaped text %q", want)
 		}
 	}
-	alias := "111111111111 (prod&lt;img src=x onerror=&#34;window.pwned=5&#34;&gt;)"
-	failed := "<li><strong>222222222222</strong> (staging): AccessDenied: &lt;b&gt;not authorized&lt;/b&gt;" +
+	alias := "111111111111 (prod&lt;img src=x onerror=&#34;window.pwned=5&#34;&gt;\uFFFD\uFFFD[31mmain)"
+	failed := "<li><strong>222222222222</strong> (staging): AccessDenied: &lt;b&gt;not authorized&lt;/b&gt;\uFFFD\uFFFD" +
 		"&lt;img src=x onerror=&#34;window.pwned=6&#34;&gt; to perform sts:AssumeRole</li>"
 	for _, want := range []struct{ where, re string }{
 		{"the failed accounts", regexp.QuoteMeta(failed)},
@@ -194,6 +203,29 @@ func TestHTMLCharts(t *testing.T) {
 	}
 }
 
+// TestHTMLReplacesControlCharacters: control and bidi characters from IAM
+// become U+FFFD everywhere the page shows them — the table, the failed
+// accounts, the chart labels, the calendar's titles — so none reaches the
+// page, where it could reorder the text around it or hide.
+func TestHTMLReplacesControlCharacters(t *testing.T) {
+	out := render(t, htmlReport(), FormatHTML, Options{})
+	for i, c := range out {
+		if c != '\n' && isUnsafeRune(c) {
+			t.Errorf("HTML report holds %U at byte %d: %q", c, i, out[max(i-60, 0):min(i+20, len(out))])
+		}
+	}
+	for _, want := range []struct{ where, text string }{
+		{"the failed accounts", "\uFFFD\uFFFD&lt;img src=x onerror=&#34;window.pwned=6&#34;&gt; to perform"},
+		{"the chart's bar label", `<text class="label" x="0" y="26.0">111111111111 (prod&lt;img src=x onerror=&#34;window.pwned=5&#34;&gt;` + "\uFFFD\uFFFD[31mmain)</text>"},
+		{"the calendar", "<title>2026-12-03: 1 stage change: " + bidiUserShown + " (access_key_age: notify, starts)</title>"},
+		{"the table", `<td data-label="Account">111111111111 (prod&lt;img src=x onerror=&#34;window.pwned=5&#34;&gt;` + "\uFFFD\uFFFD[31mmain)</td>"},
+	} {
+		if !strings.Contains(out, want.text) {
+			t.Errorf("%s: HTML report lacks %q", want.where, want.text)
+		}
+	}
+}
+
 // calendarDay is one day of the HTML calendar as rendered.
 type calendarDay struct {
 	count     int
@@ -229,6 +261,7 @@ func TestHTMLCalendarCountsUpcoming(t *testing.T) {
 		"2026-11-28": {1, true, "2026-11-28: 1 stage change: build-bot (access_key_age: notify)"},
 		"2026-11-30": {0, false, "2026-11-30: no stage changes"}, // vendor's, while exempt
 		"2026-12-02": {1, false, "2026-12-02: 1 stage change: contractor (access_key_age: disable, exemption ends)"},
+		"2026-12-03": {1, false, "2026-12-03: 1 stage change: " + bidiUserShown + " (access_key_age: notify, starts)"},
 		"2026-12-06": {1, false, "2026-12-06: 1 stage change: dana (access_key_age: disable)"},
 	}
 	for date, day := range days {
