@@ -39,9 +39,10 @@ const (
 )
 
 // htmlReport is sampleReport plus findings whose user names are hostile,
-// with next stages inside the calendar window; account 111111111111 has
-// the hostile alias, and the failed account 222222222222 the hostile
-// error.
+// with next stages inside the calendar window, one (Zoe) whose capital
+// sorts it first by bytes but last by name, and one (svc-batch) whose
+// next stage is after the window; account 111111111111 has the hostile
+// alias, and the failed account 222222222222 the hostile error.
 func htmlReport() *Report {
 	r := sampleReport()
 	accounts := slices.Clone(r.Accounts)
@@ -68,17 +69,23 @@ func htmlReport() *Report {
 			Reason: `access key 1 is 72 days old </td></tr><script>window.pwned=4</script>`,
 		},
 		policy.Finding{
-			ID: "beefbeefbeef0002", Account: "111111111111", AccountAlias: hostileAlias, User: "zoe", Class: "human",
+			ID: "beefbeefbeef0002", Account: "111111111111", AccountAlias: hostileAlias, User: "Zoe", Class: "human",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAZOE0000000000001", Slot: 1,
 			Rule: policy.RuleAccessKeyAge, AgeDays: 78, StageAt: 70, Action: policy.ActionNotify, Severity: policy.SeverityMedium,
 			NextStageOn: datep("2026-11-25"), Reason: "access key 1 is 78 days old",
+		},
+		policy.Finding{
+			ID: "5bc0ba7c00000001", Account: "111111111111", AccountAlias: hostileAlias, User: "svc-batch", Class: "service",
+			Credential: policy.CredentialAccessKey, KeyID: "AKIASVCBATCH00000001", Slot: 1,
+			Rule: policy.RuleAccessKeyAge, AgeDays: 100, StageAt: 90, Action: policy.ActionNotify, Severity: policy.SeverityHigh,
+			NextStageOn: datep("2027-01-20"), Reason: "access key 1 is 100 days old (next stage at 180 days)",
 		},
 	)
 	out := New(r.GeneratedAt, r.AsOf, accounts, fs)
 	inv := *r.Inventory
 	// The two findings' next stages, as the forecast lists them.
 	inv.Upcoming = append(slices.Clone(inv.Upcoming),
-		upcomingAt("2026-11-25T07:00:00Z", forecast.Event{Change: forecast.ChangeStage, FindingID: "beefbeefbeef0002", User: "zoe", Class: "human",
+		upcomingAt("2026-11-25T07:00:00Z", forecast.Event{Change: forecast.ChangeStage, FindingID: "beefbeefbeef0002", User: "Zoe", Class: "human",
 			KeyID: "AKIAZOE0000000000001", StageAt: 80, Action: policy.ActionDisable, Severity: policy.SeverityHigh, Reason: "access key 1 is 80 days old"}),
 		upcomingAt("2026-12-01T12:00:00Z", forecast.Event{Change: forecast.ChangeStage, FindingID: "beefbeefbeef0001", User: hostileUser, Class: "human",
 			KeyID: "AKIAHOSTILE000000001", StageAt: 80, Action: policy.ActionDisable, Severity: policy.SeverityHigh, Reason: "access key 1 is 80 days old"}),
@@ -194,7 +201,7 @@ func TestHTMLCharts(t *testing.T) {
 	if n := strings.Count(out, `<g class="day `); n != 30 {
 		t.Errorf("calendar days = %d; want 30", n)
 	}
-	// build-bot's next stage is 2026-11-28, zoe's 2026-11-25, the hostile
+	// build-bot's next stage is 2026-11-28, Zoe's 2026-11-25, the hostile
 	// user's 2026-12-01: one finding on each of those days.
 	for _, d := range []string{"2026-11-25", "2026-11-28", "2026-12-01"} {
 		if !strings.Contains(out, `data-date="`+d+`" data-count="1"`) {
@@ -223,6 +230,19 @@ func TestHTMLReplacesControlCharacters(t *testing.T) {
 		if !strings.Contains(out, want.text) {
 			t.Errorf("%s: HTML report lacks %q", want.where, want.text)
 		}
+	}
+}
+
+// TestHTMLCalendarLater: the caption counts the findings whose next stage
+// is after the calendar's last day.
+func TestHTMLCalendarLater(t *testing.T) {
+	out := render(t, htmlReport(), FormatHTML, Options{})
+	want := `<span id="calendar-later" data-later="1">1 more finding reaches its next stage after 2026-12-22</span>`
+	if !strings.Contains(out, want) {
+		t.Errorf("calendar caption lacks %s", want)
+	}
+	if out := render(t, sampleReport(), FormatHTML, Options{}); strings.Contains(out, `id="calendar-later"`) {
+		t.Error("calendar caption counts findings after the window; sampleReport has none")
 	}
 }
 
@@ -256,7 +276,7 @@ func calendarDays(t *testing.T, html string) map[string]calendarDay {
 func TestHTMLCalendarCountsUpcoming(t *testing.T) {
 	days := calendarDays(t, render(t, htmlReport(), FormatHTML, Options{}))
 	want := map[string]calendarDay{
-		"2026-11-25": {1, true, "2026-11-25: 1 stage change: zoe (access_key_age: disable)"},
+		"2026-11-25": {1, true, "2026-11-25: 1 stage change: Zoe (access_key_age: disable)"},
 		"2026-11-26": {1, false, "2026-11-26: 1 stage change: dana (access_key_age: notify, starts)"},
 		"2026-11-28": {1, true, "2026-11-28: 1 stage change: build-bot (access_key_age: notify)"},
 		"2026-11-30": {0, false, "2026-11-30: no stage changes"}, // vendor's, while exempt
