@@ -36,19 +36,6 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// artifactDir is where screenshots go: $KEYWARDEN_ARTIFACTS when set, else
-// the test's temporary directory.
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("KEYWARDEN_ARTIFACTS"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	return t.TempDir()
-}
-
 // browser starts headless Chromium with a fresh profile and no background
 // networking, and returns a tab context and the console messages the page
 // writes (collected until the test ends).
@@ -361,7 +348,10 @@ func TestHTMLInBrowser(t *testing.T) {
 		})`, map[string]string{"later": "1", "text": "1 more finding reaches its next stage after 2026-12-22"})
 	})
 
-	shots := artifactDir(t)
+	// Kept with go test -artifacts (make test passes it) under
+	// -outputdir's _artifacts/internal/report/TestHTMLInBrowser/; without
+	// it, removed when the test ends.
+	shots := t.ArtifactDir()
 	png := run(t, ctx, "desktop screenshot", chromedp.FullScreenshot(100))
 	if err := os.WriteFile(filepath.Join(shots, "report-desktop.png"), png, 0o644); err != nil {
 		t.Fatal(err)
