@@ -11,11 +11,14 @@ AS_OF    ?= 2026-11-23
 demo:
 	$(GO) run ./cmd/keywarden scan --credential-report examples/credential-report.csv --as-of $(AS_OF) --format table
 
-## test: install what the tests need, then vet and run every test
+## test: install what the tests need, then vet and run every test; test
+## artifacts (the HTML report's screenshots) are kept in $(TEST_OUTPUT)/_artifacts
+TEST_OUTPUT ?= $(CURDIR)/.cache/test-output
 test: test-deps
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
-	$(GO) test -count=1 -timeout 30m ./...
+	mkdir -p $(TEST_OUTPUT)
+	$(GO) test -count=1 -timeout 30m -artifacts -outputdir $(TEST_OUTPUT) ./...
 
 test-deps:
 	./scripts/test-deps.sh

@@ -42,6 +42,18 @@ func asffRegion(ctx context.Context, f *Factory, o *ScanOptions) string {
 	return cfg.Region
 }
 
+// callerIdentifier is the STS call postSecurityHub makes; production
+// passes *sts.Client.
+type callerIdentifier interface {
+	GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+}
+
+// securityHubClients builds the clients postSecurityHub calls from the
+// caller's SDK configuration. Tests replace it to pass fakes.
+var securityHubClients = func(cfg aws.Config) (callerIdentifier, securityhub.API) {
+	return sts.NewFromConfig(cfg), sh.NewFromConfig(cfg)
+}
+
 // postSecurityHub syncs the report's findings to Security Hub in the
 // caller's account and region (see securityhub.Sync). Security Hub takes
 // findings with the default product ARN only from the account they are
@@ -54,13 +66,13 @@ func postSecurityHub(ctx context.Context, f *Factory, o *ScanOptions, rep *repor
 	if err != nil {
 		return fmt.Errorf("security hub: %w", err)
 	}
-	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	stsClient, client := securityHubClients(cfg)
+	id, err := stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return fmt.Errorf("security hub: identify the caller: %w", err)
 	}
 	caller := aws.ToString(id.Account)
 	findings := report.ASFFFindings(rep, cfg.Region)
-	client := sh.NewFromConfig(cfg)
 	var errs []error
 	synced := 0
 	for _, a := range rep.Accounts {

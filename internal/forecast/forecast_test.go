@@ -320,6 +320,90 @@ func TestICSParsesBack(t *testing.T) {
 	}
 }
 
+// exemptThenDue is testSnapshots plus a key that reaches its delete stage
+// while exempt (90 days on 2026-11-30) and whose exemption ends inside the
+// window (after 2026-12-05): two events of one finding at one stage and
+// action, first exempt, then not.
+func exemptThenDue() ([]*inventory.Snapshot, *policy.Config) {
+	cfg := testConfig()
+	until, _ := policy.ParseDate("2026-12-05")
+	cfg.Exemptions = append(cfg.Exemptions, policy.Exemption{Users: []string{"contractor"}, Reason: "leaves in December", Until: &until})
+	snap := &inventory.Snapshot{AccountID: "333333333333", Users: []inventory.User{
+		{Name: "contractor", CreatedAt: at("2026-01-01T00:00:00Z"), AccessKeys: []inventory.AccessKey{
+			{Slot: 1, Active: true, CreatedAt: at("2026-09-01T00:00:00Z"), LastUsedAt: at("2026-11-22T00:00:00Z")},
+		}},
+	}}
+	return append(testSnapshots(), snap), cfg
+}
+
+// TestICSUIDsUnique: every event of a forecast has its own UID, also when
+// a key reaches a stage while exempt and the exemption ends later in the
+// window (calendar clients keep one event per UID).
+func TestICSUIDsUnique(t *testing.T) {
+	snaps, cfg := exemptThenDue()
+	fc := New(snaps, cfg, generated, asOf, 30)
+	var contractor []string
+	for _, e := range fc.Events {
+		if e.User == "contractor" {
+			contractor = append(contractor, fmt.Sprintf("%s %s %d %s exempt=%v %s", e.On, e.Rule, e.StageAt, e.Action, e.Exempt, EventUID(&e)))
+		}
+	}
+	i := slices.IndexFunc(fc.Events, func(e Event) bool { return e.User == "contractor" })
+	if i < 0 {
+		t.Fatal("the forecast has no event of contractor; want two")
+	}
+	id := fc.Events[i].FindingID
+	want := []string{
+		"2026-11-30 access_key_age 90 delete exempt=true " + id + "-access_key_age-90-delete-exempt@keywarden",
+		"2026-12-06 access_key_age 90 delete exempt=false " + id + "-access_key_age-90-delete@keywarden",
+	}
+	if !slices.Equal(contractor, want) {
+		t.Errorf("contractor's events = %q; want %q", contractor, want)
+	}
+
+	cal, err := ical.ParseCalendar(strings.NewReader(renderString(t, fc, FormatICS)))
+	if err != nil {
+		t.Fatalf("ParseCalendar = %v", err)
+	}
+	seen := map[string]int{}
+	for _, ev := range cal.Events() {
+		seen[ev.Id()]++
+	}
+	for uid, n := range seen {
+		if n > 1 {
+			t.Errorf("UID %s is on %d events; want each UID once", uid, n)
+		}
+	}
+	if len(seen) != len(fc.Events) {
+		t.Errorf("the calendar has %d distinct UIDs; want %d, one per event", len(seen), len(fc.Events))
+	}
+}
+
+// TestICSUIDsStableAcrossRuns: an event keeps its UID when the forecast is
+// made again days later (a subscribed calendar updates it in place).
+func TestICSUIDsStableAcrossRuns(t *testing.T) {
+	snaps, cfg := exemptThenDue()
+	first := New(snaps, cfg, generated, asOf, 30)
+	later := New(snaps, cfg, generated, asOf.Add(3*24*time.Hour), 30)
+	compared, exempt := 0, 0
+	for _, e := range later.Events {
+		i := slices.IndexFunc(first.Events, func(f Event) bool { return f.FindingID == e.FindingID && f.At.Equal(e.At) })
+		if i < 0 {
+			continue
+		}
+		compared++
+		if e.Exempt {
+			exempt++
+		}
+		if a, b := EventUID(&first.Events[i]), EventUID(&e); a != b {
+			t.Errorf("%s %s on %s: UID %s, three days later %s; want the same", e.User, e.Rule, e.On, a, b)
+		}
+	}
+	if compared < 5 || exempt == 0 {
+		t.Errorf("compared %d events (%d exempt); want at least 5, one of them exempt", compared, exempt)
+	}
+}
+
 func TestJSONDecodes(t *testing.T) {
 	fc := testForecast()
 	var got Forecast

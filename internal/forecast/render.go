@@ -98,8 +98,9 @@ func renderTable(w io.Writer, fc *Forecast) error {
 }
 
 // renderICS writes an iCalendar (RFC 5545) calendar with one all-day event
-// per stage change. UIDs are stable (finding, rule, stage), so a calendar
-// that subscribes to the file updates events rather than duplicating them.
+// per stage change. UIDs are unique per event and stable across runs (see
+// EventUID), so a calendar that subscribes to the file updates events
+// rather than duplicating or dropping them.
 func renderICS(w io.Writer, fc *Forecast) error {
 	cal := ical.NewCalendarFor("keywarden")
 	cal.SetMethod(ical.MethodPublish)
@@ -121,10 +122,19 @@ func renderICS(w io.Writer, fc *Forecast) error {
 	return cal.SerializeTo(w, ical.WithNewLineWindows)
 }
 
-// EventUID is an event's iCalendar UID: stable across runs for the same
-// credential, rule and stage.
+// EventUID is an event's iCalendar UID, FINDING-RULE-STAGE-ACTION@keywarden,
+// with "-exempt" before the "@" for a stage reached while exempt: a key can
+// reach a stage while exempt and then, when the exemption ends, have that
+// same stage apply (an exemption_ends event), and calendar clients keep
+// only one event per UID. A finding's stages ascend and an exemption only
+// ends, so no two events of a forecast share a UID, and an event keeps its
+// UID from run to run.
 func EventUID(e *Event) string {
-	return fmt.Sprintf("%s-%s-%d-%s@keywarden", e.FindingID, e.Rule, e.StageAt, e.Action)
+	exempt := ""
+	if e.Exempt {
+		exempt = "-exempt"
+	}
+	return fmt.Sprintf("%s-%s-%d-%s%s@keywarden", e.FindingID, e.Rule, e.StageAt, e.Action, exempt)
 }
 
 // Summary is an event's one-line title, e.g. "keywarden: disable access key

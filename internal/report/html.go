@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/forecast"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -58,7 +59,7 @@ var htmlPage = func() struct {
 
 // renderHTML writes one self-contained HTML file: summary cards, three SVG
 // charts (key-age histogram with the stage thresholds, findings by account
-// and rule, a 30-day calendar of next-stage dates) and a findings table
+// and rule, a 30-day calendar of stage changes) and a findings table
 // that can be sorted and filtered. html/template escapes every value from
 // IAM for its context; the page makes no request to any host.
 func renderHTML(w io.Writer, r *Report, _ Options) error {
@@ -73,13 +74,19 @@ type htmlView struct {
 	AsOf      string
 	Generated string
 	Cards     []htmlCard
-	Failed    []Account
+	Failed    []htmlFailed
 	Severity  []htmlCount
 	KeyAge    *htmlHistogram
 	ByAccount *htmlStacked
 	Calendar  *htmlCalendar
 	Filters   []htmlFilter
 	Rows      []htmlRow
+}
+
+// htmlFailed is an account whose scan failed, its alias and error
+// cleaned.
+type htmlFailed struct {
+	ID, Alias, Error string
 }
 
 // htmlCard is one summary card.
@@ -120,7 +127,7 @@ func newHTMLView(r *Report) *htmlView {
 	}
 	for _, a := range r.Accounts {
 		if a.Status == StatusError {
-			v.Failed = append(v.Failed, a)
+			v.Failed = append(v.Failed, htmlFailed{ID: a.ID, Alias: cleanText(a.Alias), Error: cleanText(a.Error)})
 		}
 	}
 	v.Cards, v.Severity = htmlCards(r)
@@ -428,6 +435,7 @@ func newStacked(r *Report) *htmlStacked {
 		if a := aliases[id]; a != "" {
 			label += " (" + a + ")"
 		}
+		label = cleanText(label)
 		row := htmlStackRow{Label: label, Y: num(y), TextY: num(y + stackRow/2 + 4)}
 		x := stackLeft
 		for _, rule := range rules {
@@ -463,56 +471,80 @@ func ruleColor(rules []string, rule string) string {
 
 // Calendar geometry.
 const (
-	calCell, calCellH, calTop, calDays = 88.0, 58.0, 22.0, 30
+	calCell, calCellH, calTop = 88.0, 58.0, 22.0
 )
 
-// htmlCalendar is the 30-day calendar of next-stage dates, Monday first.
+// htmlCalendar is the calendar of stage changes in the UpcomingDays days
+// from as_of's date, Monday first.
 type htmlCalendar struct {
 	W, H     string
 	Weekdays []htmlTick
 	Cells    []htmlCell
-	Later    int // findings whose next stage is after the 30 days
-	Until    string
+	// Later counts the findings whose next stage is after the last day,
+	// LaterText says so.
+	Later     int
+	LaterText string
+	Until     string
 }
 
 type htmlCell struct {
 	X, Y, W, H, TextX, DayY, CountY string
 	Date, Day, Level, Title         string
-	N                               int
+	// N counts the day's stage changes that are not exempt; Rows the
+	// findings in the table (not exempt) whose next stage is that day,
+	// which a click on the day filters to.
+	N, Rows int
 }
 
-// newCalendar counts the non-exempt findings whose next stage falls on
-// each of the 30 days from as_of's date on; a click on a day filters the
-// table.
+// newCalendar counts, for each of the UpcomingDays days from as_of's date
+// on, the stage changes that are not exempt: the report's
+// inventory.upcoming, which is the forecast over the scanned snapshots (new
+// findings, further stages, ends of exemptions). A report without an
+// inventory counts its findings' next stages instead. A click on a day with
+// findings whose next stage it is filters the table to them.
 func newCalendar(r *Report) *htmlCalendar {
-	start := time.Date(r.AsOf.UTC().Year(), r.AsOf.UTC().Month(), r.AsOf.UTC().Day(), 0, 0, 0, 0, time.UTC)
-	end := start.AddDate(0, 0, calDays)
+	start, end := upcomingDays(r.AsOf)
 	byDay := map[string][]string{}
+	rows := map[string]int{}
 	c := &htmlCalendar{Until: end.AddDate(0, 0, -1).Format(policy.DateLayout)}
+	if r.Inventory != nil {
+		for i := range r.Inventory.Upcoming {
+			e := &r.Inventory.Upcoming[i]
+			if !e.Exempt && !e.On.Before(start) && e.On.Before(end) {
+				byDay[e.On.String()] = append(byDay[e.On.String()], upcomingLabel(e))
+			}
+		}
+	}
 	for _, f := range r.Findings {
-		if f.Exempt || f.NextStageOn == nil {
+		if f.Exempt || f.NextStageOn == nil || f.NextStageOn.Before(start) {
 			continue
 		}
-		d := f.NextStageOn.Time
-		if d.Before(start) {
-			continue
-		}
-		if !d.Before(end) {
+		date := f.NextStageOn.String()
+		if !f.NextStageOn.Before(end) {
 			c.Later++
 			continue
 		}
-		byDay[f.NextStageOn.String()] = append(byDay[f.NextStageOn.String()], f.User+" ("+f.Rule+")")
+		rows[date]++
+		if r.Inventory == nil {
+			byDay[date] = append(byDay[date], cleanText(f.User)+" ("+f.Rule+")")
+		}
+	}
+	if c.Later > 0 {
+		c.LaterText = fmt.Sprintf("%d more findings reach their next stage after %s", c.Later, c.Until)
+		if c.Later == 1 {
+			c.LaterText = "1 more finding reaches its next stage after " + c.Until
+		}
 	}
 	offset := (int(start.Weekday()) + 6) % 7 // Monday = 0
 	for i, d := range []string{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"} {
 		c.Weekdays = append(c.Weekdays, htmlTick{Pos: num(float64(i)*calCell + calCell/2), Label: d})
 	}
-	rows := 0
-	for i := range calDays {
+	nrows := 0
+	for i := range UpcomingDays {
 		day := start.AddDate(0, 0, i)
 		slot := offset + i
 		x, y := float64(slot%7)*calCell, calTop+float64(slot/7)*calCellH
-		rows = slot/7 + 1
+		nrows = slot/7 + 1
 		date := day.Format(policy.DateLayout)
 		who := byDay[date]
 		label := strconv.Itoa(day.Day())
@@ -525,16 +557,30 @@ func newCalendar(r *Report) *htmlCalendar {
 			if len(list) > 8 {
 				list = append(slices.Clone(list[:8]), fmt.Sprintf("and %d more", len(who)-8))
 			}
-			title = fmt.Sprintf("%s: %s reach their next stage: %s", date, plural(len(who), "finding", "findings"), strings.Join(list, ", "))
+			title = fmt.Sprintf("%s: %s: %s", date, plural(len(who), "stage change", "stage changes"), strings.Join(list, ", "))
 		}
 		c.Cells = append(c.Cells, htmlCell{
 			X: num(x + 2), Y: num(y + 2), W: num(calCell - 4), H: num(calCellH - 4),
 			TextX: num(x + 8), DayY: num(y + 18), CountY: num(y + 46),
-			Date: date, Day: label, Level: calLevel(len(who)), Title: title, N: len(who),
+			Date: date, Day: label, Level: calLevel(len(who)), Title: title, N: len(who), Rows: rows[date],
 		})
 	}
-	c.W, c.H = num(7*calCell), num(calTop+float64(rows)*calCellH)
+	c.W, c.H = num(7*calCell), num(calTop+float64(nrows)*calCellH)
 	return c
+}
+
+// upcomingLabel names a stage change in a calendar day's title, e.g.
+// "alice (access_key_age: disable)" or "bob (access_key_age: notify,
+// starts)".
+func upcomingLabel(e *forecast.Event) string {
+	what := e.Rule + ": " + strings.ReplaceAll(e.Action, "_", " ")
+	switch e.Change {
+	case forecast.ChangeNew:
+		what += ", starts"
+	case forecast.ChangeExemptionEnds:
+		what += ", exemption ends"
+	}
+	return cleanText(e.User) + " (" + what + ")"
 }
 
 // calLevel is a day's color class by its count.

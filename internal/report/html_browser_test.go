@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/keywarden/keywarden/internal/policy"
@@ -33,19 +34,6 @@ func chromiumPath(t *testing.T) string {
 	}
 	t.Skipf("browser test skipped: chromium not found (%s; set CI=1 to make this a failure)", hint)
 	return ""
-}
-
-// artifactDir is where screenshots go: $KEYWARDEN_ARTIFACTS when set, else
-// the test's temporary directory.
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("KEYWARDEN_ARTIFACTS"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	return t.TempDir()
 }
 
 // browser starts headless Chromium with a fresh profile and no background
@@ -120,13 +108,27 @@ func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action
 	}
 }
 
+// expect evaluates js, an object literal, in the page and checks each of
+// want's keys against it; what names the page part in failures.
+func expect[T comparable](t *testing.T, ctx context.Context, what, js string, want map[string]T) {
+	t.Helper()
+	got := run(t, ctx, "read "+what, chromedp.Evaluate[map[string]T](js))
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s %s = %v; want %v (all: %v)", what, k, got[k], v, got)
+		}
+	}
+}
+
 // visible lists the data-finding IDs of the rows shown, in table order.
 const visibleJS = `Array.from(document.querySelectorAll('tr[data-finding]')).filter(r => !r.hidden).map(r => r.dataset.finding)`
 
 // TestHTMLInBrowser opens the HTML report in headless Chromium: no console
-// errors, one rendered row per finding, the three charts drawn, sorting and
-// filtering by clicking, hostile IAM text kept as text, a usable phone
-// layout; it writes desktop and phone screenshots as artifacts.
+// errors, one rendered row per finding, the three charts drawn, sorting
+// (numbers, severity, names) and filtering (chart clicks, chips, the Stage
+// filter, the user search) by clicking, hostile IAM text kept as text, the
+// calendar's count of later stages, the print layout and a usable phone
+// layout; it writes desktop, print and phone screenshots as artifacts.
 func TestHTMLInBrowser(t *testing.T) {
 	r := htmlReport()
 	dir := t.TempDir()
@@ -160,20 +162,16 @@ func TestHTMLInBrowser(t *testing.T) {
 	})
 
 	t.Run("charts", func(t *testing.T) {
-		counts := run(t, ctx, "count chart elements", chromedp.Evaluate[map[string]int](`({
+		// Busy days: the seven days of htmlReport's upcoming stage changes
+		// that are not exempt.
+		expect(t, ctx, "chart", `({
 			bars: document.querySelectorAll('#chart-key-age rect.bar').length,
 			marks: document.querySelectorAll('#chart-key-age .mark').length,
 			segs: document.querySelectorAll('#chart-by-account rect.seg').length,
 			days: document.querySelectorAll('#chart-calendar .day').length,
 			busy: document.querySelectorAll('#chart-calendar .day[data-count]:not([data-count="0"])').length,
 			drawn: Array.from(document.querySelectorAll('svg')).filter(s => s.getBoundingClientRect().width > 300).length,
-		})`))
-		want := map[string]int{"bars": 13, "marks": 3, "segs": 6, "days": 30, "busy": 3, "drawn": 3}
-		for k, v := range want {
-			if counts[k] != v {
-				t.Errorf("chart %s = %d; want %d (all: %v)", k, counts[k], v, counts)
-			}
-		}
+		})`, map[string]int{"bars": 13, "marks": 3, "segs": 6, "days": 30, "busy": 7, "drawn": 3})
 	})
 
 	t.Run("hostile names stay text", func(t *testing.T) {
@@ -192,6 +190,26 @@ func TestHTMLInBrowser(t *testing.T) {
 		if got["injected"] != "0" {
 			t.Errorf("elements injected into the table: %s; want 0", got["injected"])
 		}
+	})
+
+	t.Run("hostile alias and error stay text", func(t *testing.T) {
+		// As text, and no element made of it.
+		alias := "111111111111 (" + hostileAliasShown + ")"
+		expect(t, ctx, "hostile text", `({
+			failed: document.querySelector('.failed li').textContent,
+			cell: document.querySelector('tr[data-finding="beefbeefbeef0001"] td[data-label="Account"]').textContent,
+			label: document.querySelector('#chart-by-account text.label').textContent,
+			option: document.querySelector('select[data-filter="account"] option[value="111111111111"]').textContent,
+			images: String(document.images.length),
+			scripts: String(document.scripts.length),
+			bold: String(document.querySelectorAll('.failed b').length),
+			calendar: document.querySelector('#chart-calendar .day[data-date="2026-12-03"] title').textContent,
+		})`, map[string]string{
+			"calendar": "2026-12-03: 1 stage change: " + bidiUserShown + " (access_key_age: notify, starts)",
+			"failed":   "222222222222 (staging): " + hostileErrorShown,
+			"cell":     alias, "label": alias, "option": alias,
+			"images": "0", "scripts": "1", "bold": "0",
+		})
 	})
 
 	t.Run("sort by clicking", func(t *testing.T) {
@@ -226,6 +244,34 @@ func TestHTMLInBrowser(t *testing.T) {
 		}
 		if got := ids(); !slices.Equal(got, wantIDs) {
 			t.Errorf("sorted by severity descending = %v; want %v", got, wantIDs)
+		}
+
+		// User, a text column, by name (localeCompare): Zoe, first by bytes
+		// and so in the report's order, sorts last; alice's two keys keep
+		// the report's order either way. Of the names that start with a
+		// letter, in table order:
+		named := func() []string {
+			return run(t, ctx, "list rows by name", chromedp.Evaluate[[]string](
+				`Array.from(document.querySelectorAll('tr[data-finding]')).filter(r => /^[A-Za-z]/.test(r.dataset.user)).map(r => r.dataset.finding)`))
+		}
+		inOrder := func(sign string) bool {
+			return run(t, ctx, "compare neighbouring names", chromedp.Evaluate[bool](`Array.from(document.querySelectorAll('tr[data-finding]'))
+				.map(r => r.dataset.user).every((u, i, a) => i === 0 || `+sign+`a[i-1].localeCompare(u) <= 0)`))
+		}
+		ascending := []string{
+			"3f9c1a7be2d04c11", "8b2e4d6f10a3c5e7", // alice, keys 1 and 2
+			"c0ffee0012345678", "d15ab1ed00c1e9ac", "0a0b0c0d0e0f1011", "5bc0ba7c00000001", // build-bot, ci-legacy, eve, svc-batch
+			"beefbeefbeef0002", // Zoe
+		}
+		do(t, ctx, "click User", chromedp.Click(chromedp.CSS(`button[data-sort="user"]`)))
+		if got := named(); !slices.Equal(got, ascending) || !inOrder("") {
+			t.Errorf("sorted by user = %v (every neighbour in order: %v); want %v", got, inOrder(""), ascending)
+		}
+		descending := []string{"beefbeefbeef0002", "5bc0ba7c00000001", "0a0b0c0d0e0f1011", "d15ab1ed00c1e9ac", "c0ffee0012345678",
+			"3f9c1a7be2d04c11", "8b2e4d6f10a3c5e7"} // ties in the report's order
+		do(t, ctx, "click User again", chromedp.Click(chromedp.CSS(`button[data-sort="user"]`)))
+		if got := named(); !slices.Equal(got, descending) || !inOrder("-") {
+			t.Errorf("sorted by user descending = %v (every neighbour in order: %v); want %v", got, inOrder("-"), descending)
 		}
 	})
 
@@ -270,13 +316,86 @@ func TestHTMLInBrowser(t *testing.T) {
 		check("user contains ali", ofReport(func(f *policy.Finding) bool { return strings.Contains(f.User, "ali") }))
 		do(t, ctx, "click Clear filters", chromedp.Click(chromedp.ID("reset")))
 		check("no filter again", all)
+
+		// The Stage filter: an action, or exempt.
+		choose := func(filter, value string) {
+			t.Helper()
+			ok := run(t, ctx, "choose "+value, chromedp.Evaluate[bool](`(() => {
+				const s = document.querySelector('select[data-filter="`+filter+`"]');
+				if (!Array.from(s.options).some(o => o.value === '`+value+`')) { return false; }
+				s.value = '`+value+`';
+				s.dispatchEvent(new Event('change'));
+				return true;
+			})()`))
+			if !ok {
+				t.Fatalf("the %s filter has no option %q", filter, value)
+			}
+		}
+		choose("stage", policy.ActionDelete)
+		check("stage delete", ofReport(func(f *policy.Finding) bool { return !f.Exempt && f.Action == policy.ActionDelete }))
+		choose("stage", "exempt")
+		check("stage exempt", ofReport(func(f *policy.Finding) bool { return f.Exempt }))
+		choose("stage", policy.ActionNotify)
+		check("stage notify", ofReport(func(f *policy.Finding) bool { return !f.Exempt && f.Action == policy.ActionNotify }))
+		do(t, ctx, "click Clear filters", chromedp.Click(chromedp.ID("reset")))
+		check("no filter after the stage filter", all)
 	})
 
-	shots := artifactDir(t)
+	t.Run("calendar counts what comes after", func(t *testing.T) {
+		expect(t, ctx, "calendar caption", `({
+			later: document.getElementById('calendar-later').dataset.later,
+			text: document.getElementById('calendar-later').textContent,
+		})`, map[string]string{"later": "1", "text": "1 more finding reaches its next stage after 2026-12-22"})
+	})
+
+	// Kept with go test -artifacts (make test passes it) under
+	// -outputdir's _artifacts/internal/report/TestHTMLInBrowser/; without
+	// it, removed when the test ends.
+	shots := t.ArtifactDir()
 	png := run(t, ctx, "desktop screenshot", chromedp.FullScreenshot(100))
 	if err := os.WriteFile(filepath.Join(shots, "report-desktop.png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+
+	t.Run("print layout", func(t *testing.T) {
+		// The print rules of report.css: filters, the reset button and the
+		// footer hidden, charts two to a row, rows and charts never split
+		// across pages, headers not sticky, badge colors kept. On screen
+		// the same 1600 px wide page shows the filters and three charts a
+		// row (at 1280 px the screen layout has two as well).
+		layout := `(() => {
+			const charts = Array.from(document.querySelectorAll('.charts > .chart')).map(c => c.getBoundingClientRect().top);
+			const css = (sel, prop) => getComputedStyle(document.querySelector(sel))[prop];
+			return {
+				filters: css('#filters', 'display'), reset: css('#reset', 'display'), footer: css('footer', 'display'),
+				columns: String(css('.charts', 'gridTemplateColumns').split(' ').length),
+				firstRow: String(charts.filter(top => top === charts[0]).length),
+				row: css('tr[data-finding]', 'breakInside'), chart: css('.chart', 'breakInside'),
+				th: css('th', 'position'), colors: css('.badge', 'printColorAdjust'),
+			};
+		})()`
+		media := func(m string) {
+			t.Helper()
+			if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: m}); err != nil {
+				t.Fatalf("emulate %q media: %v", m, err)
+			}
+		}
+		do(t, ctx, "widen the page", chromedp.EmulateViewport(1600, 900))
+		media("print")
+		expect(t, ctx, "print layout", layout, map[string]string{
+			"filters": "none", "reset": "none", "footer": "none", "columns": "2", "firstRow": "2",
+			"row": "avoid", "chart": "avoid", "th": "static", "colors": "exact",
+		})
+		png := run(t, ctx, "print screenshot", chromedp.FullScreenshot(100))
+		if err := os.WriteFile(filepath.Join(shots, "report-print.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		media("")
+		expect(t, ctx, "screen layout", layout, map[string]string{
+			"filters": "flex", "footer": "block", "columns": "3", "firstRow": "3", "th": "sticky",
+		})
+		do(t, ctx, "restore the page width", chromedp.EmulateViewport(1280, 900))
+	})
 
 	t.Run("phone layout", func(t *testing.T) {
 		do(t, ctx, "emulate a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
@@ -331,18 +450,12 @@ func TestHTMLEmptyInBrowser(t *testing.T) {
 	}
 	ctx, console := browser(t)
 	do(t, ctx, "open the empty report", chromedp.Navigate("file://"+page), chromedp.WaitReady(chromedp.ID("status")))
-	got := run(t, ctx, "read the page", chromedp.Evaluate[map[string]string](`({
+	expect(t, ctx, "empty report", `({
 		status: document.getElementById('status').textContent,
 		none: document.querySelector('.none') ? document.querySelector('.none').textContent : '',
 		rows: String(document.querySelectorAll('tr[data-finding]').length),
 		calendar: String(document.querySelectorAll('#chart-calendar .day').length),
-	})`))
-	want := map[string]string{"status": "0 findings", "none": "No findings.", "rows": "0", "calendar": "30"}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("empty report %s = %q; want %q", k, got[k], v)
-		}
-	}
+	})`, map[string]string{"status": "0 findings", "none": "No findings.", "rows": "0", "calendar": "30"})
 	time.Sleep(200 * time.Millisecond)
 	for _, m := range console() {
 		if m.Type == chromedp.ConsoleError || m.IsException() {

@@ -6,9 +6,14 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/forecast"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/policy"
 )
+
+// UpcomingDays is how many days Inventory.Upcoming (and the HTML report's
+// calendar) covers: as_of's UTC day and the days after it.
+const UpcomingDays = 30
 
 // Inventory describes every credential a scan saw, not only the flagged
 // ones: the HTML report's key-age histogram needs the ages of all active
@@ -24,6 +29,13 @@ type Inventory struct {
 	// KeyAgeStages are the access_key_age stages of every class the
 	// config names, sorted by at. A class without an entry uses "human".
 	KeyAgeStages map[string][]policy.Stage `json:"key_age_stages"`
+	// Upcoming are the stage changes from as_of to the end of the
+	// UpcomingDays days that start with as_of's UTC day, exactly as
+	// `keywarden forecast` lists them (forecast.New over the same
+	// snapshots): credentials that start to break a rule, further stages,
+	// exemptions that end; exempt ones included. The HTML report's
+	// calendar counts those that are not exempt.
+	Upcoming []forecast.Event `json:"upcoming"`
 }
 
 // KeyAgeCount is the number of active access keys of one class that are
@@ -35,10 +47,15 @@ type KeyAgeCount struct {
 }
 
 // NewInventory counts the access keys of snaps as of asOf, with the
-// access_key_age stages of cfg. Keys without a creation date are not
-// counted. It never returns nil, and its slices and maps are never nil.
+// access_key_age stages of cfg, and steps snaps through the coming days for
+// Upcoming. Keys without a creation date are not counted. It never returns
+// nil, and its slices and maps are never nil.
 func NewInventory(cfg *policy.Config, asOf time.Time, snaps ...*inventory.Snapshot) *Inventory {
-	inv := &Inventory{ActiveKeyAges: []KeyAgeCount{}, KeyAgeStages: map[string][]policy.Stage{}}
+	inv := &Inventory{
+		ActiveKeyAges: []KeyAgeCount{},
+		KeyAgeStages:  map[string][]policy.Stage{},
+		Upcoming:      upcoming(cfg, asOf, snaps),
+	}
 	var classes []policy.Class
 	if cfg != nil {
 		classes = cfg.Classes
@@ -80,4 +97,25 @@ func NewInventory(cfg *policy.Config, asOf time.Time, snaps ...*inventory.Snapsh
 		inv.ActiveKeyAges = append(inv.ActiveKeyAges, KeyAgeCount{Class: k.class, AgeDays: k.age, Keys: counts[k]})
 	}
 	return inv
+}
+
+// upcoming is the forecast of snaps under cfg for the UpcomingDays days
+// that start with asOf's UTC day.
+func upcoming(cfg *policy.Config, asOf time.Time, snaps []*inventory.Snapshot) []forecast.Event {
+	_, end := upcomingDays(asOf)
+	out := []forecast.Event{}
+	for _, e := range forecast.New(snaps, cfg, asOf, asOf, UpcomingDays).Events {
+		if e.On.Before(end) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// upcomingDays are the first and the day after the last of the
+// UpcomingDays days that start with asOf's UTC day (midnight UTC).
+func upcomingDays(asOf time.Time) (start, end time.Time) {
+	a := asOf.UTC()
+	start = time.Date(a.Year(), a.Month(), a.Day(), 0, 0, 0, 0, time.UTC)
+	return start, start.AddDate(0, 0, UpcomingDays)
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/forecast"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -39,6 +40,15 @@ func jsonReport(r *Report) *Report {
 			f.Recipients = []string{}
 		}
 		out.Findings[i] = f
+	}
+	if r.Inventory != nil {
+		inv := *r.Inventory
+		inv.Upcoming = make([]forecast.Event, len(r.Inventory.Upcoming))
+		for i, e := range r.Inventory.Upcoming {
+			e.At = jsonTime(e.At)
+			inv.Upcoming[i] = e
+		}
+		out.Inventory = &inv
 	}
 	out.Summary.ByRule = nonNilMap(r.Summary.ByRule)
 	out.Summary.ByAction = nonNilMap(r.Summary.ByAction)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/keywarden/keywarden/internal/forecast"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -161,5 +163,45 @@ func TestJSONDoesNotModifyReport(t *testing.T) {
 	}
 	if !slices.Equal(r.Findings[0].Recipients, nil) {
 		t.Error("recipients changed")
+	}
+}
+
+// TestJSONInventoryUpcoming: inventory.upcoming is always an array of
+// keywarden.forecast/v1 events, their times RFC 3339 UTC to the second.
+func TestJSONInventoryUpcoming(t *testing.T) {
+	e := sampleUpcoming()[0]
+	e.At = e.At.Add(123 * time.Millisecond)
+	for _, tt := range []struct {
+		name     string
+		upcoming []forecast.Event
+		want     int
+	}{{"nil", nil, 0}, {"one event", []forecast.Event{e}, 1}} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := emptyReport()
+			r.Inventory = &Inventory{Upcoming: tt.upcoming}
+			var doc struct {
+				Inventory struct {
+					Upcoming []map[string]any `json:"upcoming"`
+				} `json:"inventory"`
+			}
+			out := render(t, r, FormatJSON, Options{})
+			if err := json.Unmarshal([]byte(out), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out, `"upcoming": [`) || len(doc.Inventory.Upcoming) != tt.want {
+				t.Fatalf("inventory.upcoming = %v; want an array of %d", doc.Inventory.Upcoming, tt.want)
+			}
+			for _, ev := range doc.Inventory.Upcoming {
+				keys := slices.Sorted(maps.Keys(ev))
+				want := []string{"account", "account_alias", "action", "at", "change", "class", "credential", "exempt",
+					"finding_id", "key_id", "on", "reason", "rule", "severity", "slot", "stage_at", "user"}
+				if !slices.Equal(keys, want) {
+					t.Errorf("upcoming event keys = %q; want the forecast/v1 event's %q", keys, want)
+				}
+				if ev["at"] != "2026-11-26T09:00:00Z" || ev["on"] != "2026-11-26" {
+					t.Errorf("upcoming event at, on = %v, %v; want 2026-11-26T09:00:00Z (to the second), 2026-11-26", ev["at"], ev["on"])
+				}
+			}
+		})
 	}
 }

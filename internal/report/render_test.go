@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/forecast"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -106,10 +107,45 @@ func sampleReport() *Report {
 	return r
 }
 
+// upcomingAt is a stage change of access key 1 of a user of account
+// 111111111111 under access_key_age, at the RFC 3339 time at (its day is
+// On).
+func upcomingAt(at string, e forecast.Event) forecast.Event {
+	t, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		panic(err)
+	}
+	e.At, e.On = t, policy.Date{Time: time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)}
+	e.Account, e.AccountAlias = "111111111111", "prod-main"
+	e.Credential, e.Slot, e.Rule = policy.CredentialAccessKey, 1, policy.RuleAccessKeyAge
+	return e
+}
+
+// sampleUpcoming are sampleReport's stage changes in its 30 days:
+// build-bot's next stage, a key that starts to break a rule and reaches
+// the next stage within the window (dana), an exemption that ends
+// (contractor) and a stage reached while exempt (vendor, not counted).
+func sampleUpcoming() []forecast.Event {
+	return []forecast.Event{
+		upcomingAt("2026-11-26T09:00:00Z", forecast.Event{Change: forecast.ChangeNew, FindingID: "da7a000000000001", User: "dana", Class: "human",
+			StageAt: 70, Action: policy.ActionNotify, Severity: policy.SeverityMedium, Reason: "access key 1 is 70 days old (next stage at 80 days)"}),
+		upcomingAt("2026-11-28T10:00:00Z", forecast.Event{Change: forecast.ChangeStage, FindingID: "c0ffee0012345678", User: "build-bot", Class: "machine",
+			KeyID: "AKIAJ7Q2EXAMPLEBUILD", StageAt: 90, Action: policy.ActionNotify, Severity: policy.SeverityCritical, Reason: "access key 1 is 90 days old (limit 90)"}),
+		upcomingAt("2026-11-30T00:00:00Z", forecast.Event{Change: forecast.ChangeStage, FindingID: "7e7d000000000001", User: "vendor", Class: "human",
+			StageAt: 90, Action: policy.ActionDelete, Severity: policy.SeverityHigh, Exempt: true, Reason: "access key 1 is 90 days old (limit 90)"}),
+		upcomingAt("2026-12-02T00:00:00Z", forecast.Event{Change: forecast.ChangeExemptionEnds, FindingID: "c0c0000000000001", User: "contractor", Class: "human",
+			StageAt: 80, Action: policy.ActionDisable, Severity: policy.SeverityHigh, Reason: "access key 1 is 84 days old (next stage at 90 days)"}),
+		upcomingAt("2026-12-06T09:00:00Z", forecast.Event{Change: forecast.ChangeStage, FindingID: "da7a000000000001", User: "dana", Class: "human",
+			StageAt: 80, Action: policy.ActionDisable, Severity: policy.SeverityHigh, Reason: "access key 1 is 80 days old (next stage at 90 days)"}),
+	}
+}
+
 // sampleInventory is the key-age inventory of sampleReport: the default
-// stages and active keys of every age band, one far past the last stage.
+// stages and active keys of every age band, one far past the last stage,
+// and the stage changes of the coming 30 days.
 func sampleInventory() *Inventory {
 	return &Inventory{
+		Upcoming: sampleUpcoming(),
 		ActiveKeyAges: []KeyAgeCount{
 			{Class: "human", AgeDays: 3, Keys: 40}, {Class: "human", AgeDays: 25, Keys: 31}, {Class: "human", AgeDays: 50, Keys: 22},
 			{Class: "human", AgeDays: 72, Keys: 9}, {Class: "human", AgeDays: 91, Keys: 1}, {Class: "machine", AgeDays: 12, Keys: 18},
