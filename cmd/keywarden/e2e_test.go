@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +26,8 @@ import (
 
 // binary is the keywarden binary built once for these tests.
 var binary string
+
+var update = flag.Bool("update", false, "rewrite the golden files")
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "keywarden-e2e-")
@@ -254,6 +259,7 @@ func TestScanEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("stdout is not a JSON report: %v\n%s", err, r.stdout)
 	}
+	checkReportKeys(t, r.stdout)
 
 	// Every finding, and nothing else.
 	var got []want
@@ -335,6 +341,98 @@ func TestScanEndToEnd(t *testing.T) {
 	}
 }
 
+// reportV1 are the keys of keywarden.report/v1 (DESIGN.md), and its
+// findings' keys: every finding carries all of them.
+var (
+	reportV1Keys  = []string{"schema", "generated_at", "as_of", "accounts", "findings", "summary"}
+	accountV1Keys = []string{"id", "alias", "status", "error", "users", "access_keys", "api_calls"}
+	findingV1Keys = []string{"id", "account", "user", "class", "credential", "key_id", "slot", "rule", "age_days", "days_left",
+		"stage_at", "action", "severity", "next_stage_on", "exempt", "exempt_reason", "recipients", "reason"}
+)
+
+// checkReportKeys checks the raw JSON against the report/v1 contract: the
+// schema, every required key at the top, on each account and on each
+// finding, and no finding key outside the contract.
+func checkReportKeys(t *testing.T, raw string) {
+	t.Helper()
+	var doc struct {
+		Schema   string                       `json:"schema"`
+		Accounts []map[string]json.RawMessage `json:"accounts"`
+		Findings []map[string]json.RawMessage `json:"findings"`
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &top); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Schema != "keywarden.report/v1" {
+		t.Errorf("schema = %q; want keywarden.report/v1", doc.Schema)
+	}
+	has := func(what string, m map[string]json.RawMessage, keys []string) {
+		for _, k := range keys {
+			if _, ok := m[k]; !ok {
+				t.Errorf("%s lacks %q", what, k)
+			}
+		}
+	}
+	has("report", top, reportV1Keys)
+	for _, a := range doc.Accounts {
+		has("account", a, accountV1Keys)
+	}
+	for i, f := range doc.Findings {
+		has(fmt.Sprintf("finding %d", i), f, findingV1Keys)
+		for k := range f {
+			if !slices.Contains(findingV1Keys, k) {
+				t.Errorf("finding %d has %q, which is not in keywarden.report/v1", i, k)
+			}
+		}
+	}
+}
+
+// TestScanExampleReport runs the README's main command (the sample report
+// in examples/, which has a root row: the only way to see root_access_key
+// end to end, moto's report has none) and compares the findings with a
+// golden file (-update rewrites it).
+func TestScanExampleReport(t *testing.T) {
+	r := keywarden(t, nil, "../..", "scan", "--credential-report", "examples/credential-report.csv", "--as-of", "2026-11-23", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	checkReportKeys(t, r.stdout)
+	var rep struct {
+		Findings json.RawMessage `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, rep.Findings, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	buf.WriteByte('\n')
+	path := filepath.Join("testdata", "example-findings.golden.json")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s (run with -update to create it): %v", path, err)
+	}
+	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
+		t.Errorf("findings of examples/credential-report.csv differ from %s (-want +got):\n%s", path, diff)
+	}
+	if !strings.Contains(buf.String(), `"rule": "root_access_key"`) {
+		t.Error("the example's root access key is not reported")
+	}
+}
+
 // daysBefore is how many days before seeding the finding's credential was
 // created (keys) or set (passwords).
 func daysBefore(u testenv.SeedUser, f policy.Finding) int {
@@ -374,7 +472,8 @@ func TestScanWithoutCredentials(t *testing.T) {
 	if r.code != 1 {
 		t.Errorf("exit %d; want 1", r.code)
 	}
-	for _, s := range []string{"credentials", "AWS_PROFILE", "--credential-report"} {
+	// The SDK's own words (it found no credentials anywhere), then what to do.
+	for _, s := range []string{"get identity: get credentials: failed to refresh cached credentials", "AWS_PROFILE", "aws sso login", "--credential-report"} {
 		if !strings.Contains(r.stderr, s) {
 			t.Errorf("stderr = %q; want it to contain %q (the SDK's message and what to do next)", r.stderr, s)
 		}

@@ -74,6 +74,10 @@ func TestMainExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	badConfig := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(badConfig, []byte("version: 1\nrules:\n  acess_key_age: {}\n"), 0o644)
+	wrongType := filepath.Join(dir, "type.yaml")
+	os.WriteFile(wrongType, []byte("version: 1\nrules:\n  access_key_unused:\n    after: soon\n"), 0o644)
+	foreign := filepath.Join(dir, "foreign.csv")
+	os.WriteFile(foreign, []byte("name,email,team\nalice,alice@example.com,ops\n"), 0o644)
 	truncated := filepath.Join(dir, "truncated.csv")
 	b, _ := os.ReadFile(reportFile)
 	os.WriteFile(truncated, b[:len(b)-40], 0o644)
@@ -94,12 +98,16 @@ func TestMainExitCodes(t *testing.T) {
 		{"bad format", []string{"scan", "--credential-report", reportFile, "--format", "xml"}, ExitUsage, `--format "xml"`},
 		{"bad account", []string{"scan", "--credential-report", reportFile, "--account", "12345"}, ExitUsage, `--account "12345"`},
 		{"account not selected", []string{"scan", "--credential-report", reportFile, "--account", "999999999999"}, ExitError, "does not select"},
-		{"invalid config", []string{"scan", "--config", badConfig, "--credential-report", reportFile}, ExitUsage, badConfig + ":3"},
+		{"unknown config key", []string{"scan", "--config", badConfig, "--credential-report", reportFile}, ExitUsage,
+			badConfig + ":3: rules.acess_key_age: unknown key (did you mean access_key_age?)"},
+		{"wrong config type", []string{"scan", "--config", wrongType, "--credential-report", reportFile}, ExitUsage,
+			wrongType + `:4: rules.access_key_unused.after: want a whole number, got "soon"`},
+		{"foreign CSV", []string{"scan", "--credential-report", foreign}, ExitError, foreign + ": credential report line 1, column user: missing from the header"},
 		{"missing config", []string{"scan", "--config", filepath.Join(dir, "none.yaml")}, ExitUsage, "none.yaml"},
 		{"truncated report", []string{"scan", "--credential-report", truncated}, ExitError, "line 3"},
 		{"missing report", []string{"scan", "--credential-report", filepath.Join(dir, "none.csv")}, ExitError, "none.csv"},
 		{"live scan without AWS", []string{"scan"}, ExitError, "no AWS in unit tests"},
-		{"config check bad", []string{"config", "check", badConfig}, ExitUsage, "acess_key_age"},
+		{"config check bad", []string{"config", "check", badConfig}, ExitUsage, badConfig + ":3: rules.acess_key_age: unknown key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,13 +209,16 @@ func TestConfigInitRefusesOverwrite(t *testing.T) {
 }
 
 func TestHelpListsExitCodes(t *testing.T) {
-	f, out, _ := testFactory(false)
-	if code := Main(context.Background(), f, []string{"--help"}); code != 0 {
-		t.Fatalf("--help exit %d", code)
-	}
-	for _, want := range []string{"Exit codes:", "3  findings at or above --fail-on", "4  some accounts failed"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("--help lacks %q", want)
+	for _, args := range [][]string{{"--help"}, {"scan", "--help"}, {"run", "--help"}} {
+		f, out, _ := testFactory(false)
+		if code := Main(context.Background(), f, args); code != 0 {
+			t.Fatalf("%v exit %d", args, code)
+		}
+		for _, want := range []string{"Exit codes:", "2  usage error or invalid config file", "3  findings at or above --fail-on",
+			"4  some accounts failed", "5  a guard"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%v lacks %q", args, want)
+			}
 		}
 	}
 }

@@ -50,7 +50,9 @@ IAM credential report, with no AWS call at all — and prints every credential t
 breaks the policy. It changes nothing.
 
 The AWS endpoint, region and credentials come from the SDK's standard settings
-(AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).`,
+(AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).
+
+` + exitCodesHelp,
 		Example: `  keywarden scan
   keywarden scan --credential-report examples/credential-report.csv --as-of 2026-11-23
   keywarden scan --format json --output report.json --fail-on high`,
