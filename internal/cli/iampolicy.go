@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keywarden/keywarden/internal/iampolicy"
+)
+
+// IAMPolicyOptions are the parsed flags of `keywarden iam-policy`.
+type IAMPolicyOptions struct {
+	ConfigFile  string
+	Role        string
+	SecurityHub bool
+	ConfigSSM   string
+	ConfigS3    string
+	KMSKeys     []string
+	Format      string
+}
+
+// NewCmdIAMPolicy builds `keywarden iam-policy`. runF replaces the
+// behaviour in tests.
+func NewCmdIAMPolicy(f *Factory, runF func(context.Context, *IAMPolicyOptions) error) *cobra.Command {
+	o := &IAMPolicyOptions{}
+	cmd := &cobra.Command{
+		Use:   "iam-policy",
+		Short: "Print the least-privilege IAM policy this config needs",
+		Long: `iam-policy prints the IAM policy document (JSON) keywarden needs to run with the
+config: read-only IAM for the scan; the write actions (iam:UpdateAccessKey,
+iam:DeleteAccessKey, iam:DeleteLoginProfile) and their re-checks only for the
+remediation the config's rules can take; ses:SendEmail on the notify.from
+identity, sns:Publish on the topic, ssm:GetParameter on the named secrets,
+dynamodb on the state table, sts:AssumeRole on the member role. No wildcard
+actions. It is the truth the Terraform module and CloudFormation template follow.
+
+--role runner (default) is the identity keywarden runs as (a Lambda execution role
+or a cron job's role); --role member is the role it assumes in each member account
+(IAM only).`,
+		Example: `  keywarden iam-policy --config keywarden.yaml > keywarden-policy.json
+  keywarden iam-policy --config keywarden.yaml --role member
+  keywarden iam-policy --config keywarden.yaml --config-ssm /keywarden/config --format actions`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return iamPolicyRun(f, o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.ConfigFile, "config", "", "config file (default: ./keywarden.yaml if present, else built-in defaults)")
+	fl.StringVar(&o.Role, "role", iampolicy.RoleRunner, "whose policy: runner (keywarden's own identity) or member (the role assumed in member accounts)")
+	fl.BoolVar(&o.SecurityHub, "security-hub", false, "also grant what scan --security-hub needs")
+	fl.StringVar(&o.ConfigSSM, "config-ssm", "", "the SSM parameter the Lambda reads its config from (KEYWARDEN_CONFIG_SSM)")
+	fl.StringVar(&o.ConfigS3, "config-s3", "", "the s3://BUCKET/KEY the Lambda reads its config from (KEYWARDEN_CONFIG_S3)")
+	fl.StringSliceVar(&o.KMSKeys, "kms-key", nil, "ARN of a customer managed KMS key that encrypts the SSM parameters (repeatable)")
+	fl.StringVar(&o.Format, "format", "json", "json (the policy document) or actions (one action per line)")
+	return cmd
+}
+
+func iamPolicyRun(f *Factory, o *IAMPolicyOptions) error {
+	cfg, err := loadConfig(f, o.ConfigFile)
+	if err != nil {
+		return err
+	}
+	doc, err := iampolicy.For(cfg, iampolicy.Options{Role: o.Role, SecurityHub: o.SecurityHub, ConfigSSM: o.ConfigSSM,
+		ConfigS3: o.ConfigS3, KMSKeyARNs: o.KMSKeys})
+	if err != nil {
+		return usageError(err)
+	}
+	switch strings.ToLower(o.Format) {
+	case "json":
+		b, err := doc.JSON()
+		if err != nil {
+			return err
+		}
+		_, err = f.Out.Write(b)
+		return err
+	case "actions":
+		_, err := fmt.Fprintln(f.Out, strings.Join(doc.Actions(), "\n"))
+		return err
+	}
+	return usageError(fmt.Errorf("--format %q: want json or actions", o.Format))
+}

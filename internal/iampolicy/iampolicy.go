@@ -1,0 +1,311 @@
+package iampolicy
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
+
+	"github.com/keywarden/keywarden/internal/policy"
+)
+
+// Version is the IAM policy language version.
+const Version = "2012-10-17"
+
+// Roles a policy is for.
+const (
+	// RoleRunner is the identity keywarden runs as: the Lambda execution
+	// role, or the user or role of a cron job. It reads (and, when the
+	// policy can act, changes) IAM in its own account, assumes the member
+	// role in the other accounts, and reaches notify and state.
+	RoleRunner = "runner"
+	// RoleMember is the role keywarden assumes in each member account of
+	// accounts.organization or accounts.list: IAM only.
+	RoleMember = "member"
+)
+
+// Document is an IAM policy document.
+type Document struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// Statement is one Allow statement.
+type Statement struct {
+	Sid      string   `json:"Sid"`
+	Effect   string   `json:"Effect"`
+	Action   []string `json:"Action"`
+	Resource []string `json:"Resource"`
+}
+
+// Options say what the configuration file does not: how keywarden is run.
+type Options struct {
+	// Role is RoleRunner (default) or RoleMember.
+	Role string
+	// SecurityHub grants what scan --security-hub needs.
+	SecurityHub bool
+	// ConfigSSM and ConfigS3 name where the Lambda reads its config from
+	// (KEYWARDEN_CONFIG_SSM, KEYWARDEN_CONFIG_S3: s3://BUCKET/KEY).
+	ConfigSSM string
+	ConfigS3  string
+	// KMSKeyARNs are customer managed keys that encrypt the SSM
+	// SecureString parameters (kms:Decrypt); the AWS managed aws/ssm key
+	// needs none.
+	KMSKeyARNs []string
+}
+
+// The IAM actions each feature needs. Read-only ones are granted for any
+// scan; the write actions only for the remediation the policy can take.
+var (
+	scanActions = []string{
+		"iam:GenerateCredentialReport",
+		"iam:GetCredentialReport",
+		"iam:GetAccountAuthorizationDetails",
+		"iam:GetAccountPasswordPolicy",
+		"iam:ListAccountAliases",
+		"iam:ListAccessKeys",
+	}
+	// keyRecheck is the re-check before an access key is changed.
+	keyRecheck        = []string{"iam:GetAccessKeyLastUsed"}
+	passwordRecheck   = []string{"iam:GetLoginProfile", "iam:GetUser"}
+	disableActions    = []string{"iam:UpdateAccessKey"} // disable, and undo
+	deleteActions     = []string{"iam:DeleteAccessKey"}
+	removePwActions   = []string{"iam:DeleteLoginProfile"}
+	orgActions        = []string{"organizations:ListAccounts"}
+	orgUnitActions    = []string{"organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"}
+	securityHubAction = []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"}
+	// sesActions: SES authorizes an SES v2 SendEmail with raw MIME content
+	// (keywarden's multipart messages) as ses:SendRawEmail, and a simple
+	// one as ses:SendEmail; AWS's own CDK grant for sending gives both.
+	sesActions = []string{"ses:SendEmail", "ses:SendRawEmail"}
+	// DynamoDBActions are the calls the DynamoDB state store makes.
+	DynamoDBActions = []string{
+		"dynamodb:DescribeTable",
+		"dynamodb:GetItem",
+		"dynamodb:PutItem",
+		"dynamodb:UpdateItem",
+		"dynamodb:DeleteItem",
+		"dynamodb:Query",
+		"dynamodb:ConditionCheckItem",
+	}
+)
+
+// NoPermission lists the API operations keywarden calls that IAM does not
+// authorize (they need no permission).
+var NoPermission = []string{"sts:GetCallerIdentity"}
+
+// For returns the least-privilege policy that cfg needs for role. It never
+// grants a wildcard action; resources are as narrow as the config allows
+// (account and region are wildcards where the config does not name them).
+func For(cfg *policy.Config, o Options) (*Document, error) {
+	if cfg == nil {
+		cfg = policy.Default()
+	}
+	role := cmp.Or(o.Role, RoleRunner)
+	if role != RoleRunner && role != RoleMember {
+		return nil, fmt.Errorf("role %q: want %s or %s", o.Role, RoleRunner, RoleMember)
+	}
+	d := &Document{Version: Version}
+	add := func(sid string, actions, resources []string) {
+		if len(actions) == 0 || len(resources) == 0 {
+			return
+		}
+		d.Statement = append(d.Statement, Statement{Sid: sid, Effect: "Allow", Action: sortedUnique(actions), Resource: sortedUnique(resources)})
+	}
+
+	// IAM in the account the identity lives in: the runner's own account
+	// (scanned with its own credentials), or each member account.
+	add("ReadIAMCredentials", scanActions, []string{"*"})
+	rem := RemediationOf(cfg)
+	var recheck, write []string
+	if rem.Disable || rem.Delete {
+		recheck = append(recheck, keyRecheck...)
+		write = append(write, disableActions...) // a delete stage disables an active key first
+	}
+	if rem.Delete {
+		write = append(write, deleteActions...)
+	}
+	if rem.RemovePassword {
+		recheck = append(recheck, passwordRecheck...)
+		write = append(write, removePwActions...)
+	}
+	users := []string{"arn:aws:iam::*:user/*"}
+	add("RecheckCredentials", recheck, users)
+	add("RemediateCredentials", write, users)
+	if role == RoleMember {
+		return d, nil
+	}
+
+	// Other accounts: organization discovery and the member role.
+	if org := cfg.Accounts.Organization; org != nil {
+		add("ListOrganizationAccounts", orgActions, []string{"*"})
+		if len(org.OUs) > 0 {
+			add("ListOrganizationalUnits", orgUnitActions, []string{"*"})
+		}
+		add("AssumeMemberRole", []string{"sts:AssumeRole"}, []string{"arn:aws:iam::*:role/" + org.RoleName})
+	}
+	var roles []string
+	for _, t := range cfg.Accounts.List {
+		if t.RoleARN != "" {
+			roles = append(roles, t.RoleARN)
+		}
+	}
+	add("AssumeListedRoles", []string{"sts:AssumeRole"}, roles)
+
+	// Notifications.
+	n := cfg.Notify
+	mailVia := cmp.Or(n.Users.Via, "outbox")
+	if mailVia == "ses" {
+		res, err := sesResources(n)
+		if err != nil {
+			return nil, err
+		}
+		add("SendMailWithSES", sesActions, res)
+	}
+	if n.Admins.SNSTopicARN != "" {
+		add("PublishDigest", []string{"sns:Publish"}, []string{n.Admins.SNSTopicARN})
+	}
+	// SSM parameters read: the SMTP password (only when SMTP logs in),
+	// the webhook URLs, and the config itself.
+	names := []string{n.Admins.SlackWebhookSSM, n.Admins.WebhookURLSSM, o.ConfigSSM}
+	if mailVia == "smtp" && n.SMTP.Username != "" {
+		names = append(names, n.SMTP.PasswordSSM)
+	}
+	var params []string
+	for _, name := range names {
+		if name != "" {
+			params = append(params, ssmParameterARN(name))
+		}
+	}
+	add("ReadSecretParameters", []string{"ssm:GetParameter"}, params)
+	if len(params) > 0 {
+		add("DecryptSecretParameters", []string{"kms:Decrypt"}, o.KMSKeyARNs)
+	}
+
+	// Configuration from S3.
+	if o.ConfigS3 != "" {
+		bucket, key, ok := strings.Cut(strings.TrimPrefix(o.ConfigS3, "s3://"), "/")
+		if !strings.HasPrefix(o.ConfigS3, "s3://") || !ok || bucket == "" || key == "" {
+			return nil, fmt.Errorf("config S3 URI %q: want s3://BUCKET/KEY", o.ConfigS3)
+		}
+		add("ReadConfigObject", []string{"s3:GetObject"}, []string{"arn:aws:s3:::" + bucket + "/" + key})
+	}
+
+	// State.
+	if table, ok := strings.CutPrefix(cfg.State.URL, "dynamodb://"); ok {
+		arn := "arn:aws:dynamodb:*:*:table/" + table
+		add("KeepStateInDynamoDB", DynamoDBActions, []string{arn, arn + "/index/*"})
+	}
+
+	if o.SecurityHub {
+		add("ImportSecurityHubFindings", securityHubAction, []string{"*"})
+	}
+	return d, nil
+}
+
+// Remediation is what a policy's rules can change.
+type Remediation struct{ Disable, Delete, RemovePassword bool }
+
+// Any reports whether anything can be changed.
+func (r Remediation) Any() bool { return r.Disable || r.Delete || r.RemovePassword }
+
+// RemediationOf reports which changes cfg's rules can call for, whether or
+// not enforce.mode applies them (--apply can).
+func RemediationOf(cfg *policy.Config) Remediation {
+	var r Remediation
+	for _, stages := range cfg.Rules.AccessKeyAge {
+		for _, s := range stages {
+			switch s.Action {
+			case policy.ActionDisable:
+				r.Disable = true
+			case policy.ActionDelete:
+				r.Delete = true
+			}
+		}
+	}
+	if u := cfg.Rules.AccessKeyUnused; u != nil && (u.Enabled == nil || *u.Enabled) && u.Action == policy.ActionDisable {
+		r.Disable = true
+	}
+	if u := cfg.Rules.PasswordUnused; u != nil && (u.Enabled == nil || *u.Enabled) && u.Action == policy.ActionRemovePassword {
+		r.RemovePassword = true
+	}
+	return r
+}
+
+// sesResources are the SES identities keywarden sends from: the address of
+// notify.from and its domain (either may be the verified identity), and
+// the configuration set.
+func sesResources(n policy.Notify) ([]string, error) {
+	if n.From == "" {
+		return nil, fmt.Errorf("notify.from is required for notify.users.via: ses")
+	}
+	a, err := mail.ParseAddress(n.From)
+	if err != nil {
+		return nil, fmt.Errorf("notify.from %q: %w", n.From, err)
+	}
+	region := cmp.Or(n.SES.Region, "*")
+	domain := a.Address[strings.LastIndexByte(a.Address, '@')+1:]
+	res := []string{
+		fmt.Sprintf("arn:aws:ses:%s:*:identity/%s", region, a.Address),
+		fmt.Sprintf("arn:aws:ses:%s:*:identity/%s", region, domain),
+	}
+	if n.SES.ConfigurationSet != "" {
+		res = append(res, fmt.Sprintf("arn:aws:ses:%s:*:configuration-set/%s", region, n.SES.ConfigurationSet))
+	}
+	return res, nil
+}
+
+// ssmParameterARN is the ARN of a parameter name ("/keywarden/slack" or
+// "keywarden-slack").
+func ssmParameterARN(name string) string {
+	if strings.HasPrefix(name, "arn:") {
+		return name
+	}
+	return "arn:aws:ssm:*:*:parameter/" + strings.TrimPrefix(name, "/")
+}
+
+// Actions lists every action the document grants, sorted.
+func (d *Document) Actions() []string {
+	var out []string
+	for _, s := range d.Statement {
+		out = append(out, s.Action...)
+	}
+	return sortedUnique(out)
+}
+
+// JSON is the document, indented.
+func (d *Document) JSON() ([]byte, error) {
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+func sortedUnique(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Covers reports whether d grants what the API operation op
+// ("service:Operation", as a request is signed) needs, and the action
+// that does. Operations in NoPermission are always covered.
+func (d *Document) Covers(op string) (bool, string) {
+	if slices.Contains(NoPermission, op) {
+		return true, ""
+	}
+	needed := []string{op}
+	if op == "ses:SendEmail" {
+		needed = sesActions // SES v2 SendEmail with raw content
+	}
+	granted := d.Actions()
+	for _, a := range needed {
+		if slices.Contains(granted, a) {
+			return true, a
+		}
+	}
+	return false, ""
+}
