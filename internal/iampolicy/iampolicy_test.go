@@ -174,8 +174,8 @@ func TestBadOptions(t *testing.T) {
 		o    iampolicy.Options
 		want string
 	}{
-		"role":      {"version: 1\n", iampolicy.Options{Role: "admin"}, `role "admin": want runner or member`},
-		"s3 uri":    {"version: 1\n", iampolicy.Options{ConfigS3: "cfg-bucket/key"}, `config S3 URI "cfg-bucket/key": want s3://BUCKET/KEY`},
+		"role":   {"version: 1\n", iampolicy.Options{Role: "admin"}, `role "admin": want runner or member`},
+		"s3 uri": {"version: 1\n", iampolicy.Options{ConfigS3: "cfg-bucket/key"}, `config S3 URI "cfg-bucket/key": want s3://BUCKET/KEY`},
 	} {
 		if _, err := iampolicy.For(cfgOf(t, tt.yaml), tt.o); err == nil || err.Error() != tt.want {
 			t.Errorf("%s: error %v; want %q", name, err, tt.want)
