@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/keywarden/keywarden/internal/cli.Version=$(VERSION)
 AS_OF    ?= 2026-11-23
 
-.PHONY: demo test test-deps build lint bench clean
+.PHONY: demo test test-deps build lambda lint bench clean
 
 ## demo: scan the sample credential report in examples/ (no AWS account needed)
 demo:
@@ -26,6 +26,14 @@ test-deps:
 ## build: the keywarden binary in bin/
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/keywarden
+
+## lambda: the Lambda bundle — bootstrap for provided.al2023 on arm64, zipped (dist/keywarden-lambda.zip)
+lambda:
+	mkdir -p dist
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags '$(LDFLAGS)' -o dist/bootstrap ./cmd/keywarden
+	cd dist && rm -f keywarden-lambda.zip && python3 -m zipfile -c keywarden-lambda.zip bootstrap
+	@python3 -c 'import zipfile,stat,sys; i=zipfile.ZipFile("dist/keywarden-lambda.zip").getinfo("bootstrap"); sys.exit(0 if (i.external_attr>>16) & stat.S_IXUSR else "bootstrap is not executable in the zip")'
+	@echo "dist/keywarden-lambda.zip: bootstrap for provided.al2023, arm64"
 
 lint:
 	$(GO) vet ./...

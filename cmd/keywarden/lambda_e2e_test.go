@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/lambda"
+	"github.com/keywarden/keywarden/internal/testenv"
+)
+
+// fakeRuntime is the Lambda runtime API (2018-06-01) serving one event and
+// collecting the function's answer.
+type fakeRuntime struct {
+	srv    *httptest.Server
+	answer chan string
+	failed chan string
+}
+
+func newFakeRuntime(t *testing.T, event string, timeout time.Duration) *fakeRuntime {
+	rt := &fakeRuntime{answer: make(chan string, 1), failed: make(chan string, 1)}
+	served := false
+	done := make(chan struct{})
+	rt.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/2018-06-01/runtime/invocation/next":
+			if served { // one invocation only: hold the next poll until the test ends
+				select {
+				case <-done:
+				case <-r.Context().Done():
+				}
+				return
+			}
+			served = true
+			w.Header().Set("Lambda-Runtime-Aws-Request-Id", "req-1")
+			w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(time.Now().Add(timeout).UnixMilli(), 10))
+			w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:keywarden")
+			io.WriteString(w, event)
+		case r.Method == http.MethodPost && r.URL.Path == "/2018-06-01/runtime/invocation/req-1/response":
+			b, _ := io.ReadAll(r.Body)
+			rt.answer <- string(b)
+			w.WriteHeader(http.StatusAccepted)
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/error"):
+			b, _ := io.ReadAll(r.Body)
+			rt.failed <- string(b)
+			w.WriteHeader(http.StatusAccepted)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(func() { close(done); rt.srv.Close() })
+	return rt
+}
+
+// TestLambdaBinaryServesTheHandler: the same binary, started by a Lambda
+// runtime (AWS_LAMBDA_RUNTIME_API), takes a scheduled event, runs against
+// moto and answers with the run summary.
+func TestLambdaBinaryServesTheHandler(t *testing.T) {
+	m := testenv.Moto(t)
+	m.Seed(t, []testenv.SeedUser{keyUser("alice", 85), keyUser("bob", 3)})
+	dir := t.TempDir()
+	config := `version: 1
+notify:
+  users: { email_tags: [Email], via: outbox }
+  outbox: { dir: ` + filepath.Join(dir, "outbox") + ` }
+state: { url: "sqlite://` + filepath.Join(dir, "state.db") + `" }
+`
+	rt := newFakeRuntime(t, `{"version":"0","detail-type":"Scheduled Event","source":"aws.scheduler","detail":{}}`, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+		"AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(rt.srv.URL, "http://"), lambda.EnvConfig + "=" + config}, m.Env()...)
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	select {
+	case answer := <-rt.answer:
+		var s lambda.Summary
+		if err := json.Unmarshal([]byte(answer), &s); err != nil {
+			t.Fatalf("answer is not a summary: %v\n%s", err, answer)
+		}
+		if s.Schema != lambda.SummarySchema || s.Findings != 1 || s.Sent != 2 || len(s.Accounts) != 1 || s.Accounts[0].Status != "ok" {
+			t.Errorf("summary = %+v; want 1 finding, 2 sent (alice, the digest), one ok account", s)
+		}
+	case e := <-rt.failed:
+		t.Fatalf("the function failed: %s\nlogs:\n%s", e, logs.String())
+	case <-ctx.Done():
+		t.Fatalf("no answer from the function\nlogs:\n%s", logs.String())
+	}
+	if eml, _ := filepath.Glob(filepath.Join(dir, "outbox", "*alice*.eml")); len(eml) != 1 {
+		t.Errorf("outbox for alice = %v; want one message", eml)
+	}
+	if !strings.Contains(logs.String(), `"msg":"keywarden run finished"`) {
+		t.Errorf("the function's logs are not JSON lines with the run summary:\n%s", logs.String())
+	}
+}

@@ -1,0 +1,285 @@
+package lambda
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	awslambda "github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/keywarden/keywarden/internal/awsapi"
+	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/report"
+	"github.com/keywarden/keywarden/internal/run"
+)
+
+// The environment variables the function reads its config from: exactly
+// one of them.
+const (
+	EnvConfig    = "KEYWARDEN_CONFIG"     // the YAML itself
+	EnvConfigSSM = "KEYWARDEN_CONFIG_SSM" // an SSM parameter name
+	EnvConfigS3  = "KEYWARDEN_CONFIG_S3"  // s3://BUCKET/KEY
+)
+
+// DefaultMargin is how long before the function's deadline the run is
+// stopped, so that it can still record what it did and answer.
+const DefaultMargin = 20 * time.Second
+
+// Event is the invocation payload: an EventBridge Scheduler target input
+// (or the "detail" of an EventBridge event) with optional overrides.
+type Event struct {
+	// DryRun prints the plan only; Apply also remediates (as --dry-run and
+	// --apply). Neither: the config's enforce.mode decides.
+	DryRun bool `json:"dry_run"`
+	Apply  bool `json:"apply"`
+	// AsOf evaluates at another time (RFC 3339 or YYYY-MM-DD).
+	AsOf string `json:"as_of"`
+	// Accounts limits the run to these account IDs.
+	Accounts []string `json:"accounts"`
+}
+
+// Summary is what the function returns.
+type Summary struct {
+	Schema   string           `json:"schema"`
+	RunID    string           `json:"run_id"`
+	Mode     string           `json:"mode"`
+	AsOf     time.Time        `json:"as_of"`
+	Accounts []report.Account `json:"accounts"`
+	Findings int              `json:"findings"`
+	Sent     int              `json:"sent"`
+	Failed   int              `json:"failed"`
+	// ActionsDone, ActionsSkipped and ActionsFailed count remediation.
+	ActionsDone    int `json:"actions_done"`
+	ActionsSkipped int `json:"actions_skipped"`
+	ActionsFailed  int `json:"actions_failed"`
+	// Guards are the accounts a guard left unchanged.
+	Guards []string `json:"guards"`
+	// NotReached lists what the deadline cut short: accounts not scanned,
+	// messages not sent (all tried again on the next run).
+	NotReached []string `json:"not_reached"`
+	Notes      []string `json:"notes"`
+}
+
+// SummarySchema identifies the function's answer.
+const SummarySchema = "keywarden.lambda/v1"
+
+// Deps are what the handler needs from outside.
+type Deps struct {
+	Getenv        func(string) string
+	LoadAWSConfig func(ctx context.Context) (aws.Config, error)
+	Now           func() time.Time
+	Logs          io.Writer
+	// Margin is DefaultMargin when zero.
+	Margin time.Duration
+}
+
+// Handler runs keywarden once per invocation. The config is loaded once
+// per container (the first invocation) and kept.
+type Handler struct {
+	deps Deps
+	log  *slog.Logger
+
+	once   sync.Once
+	cfg    *policy.Config
+	cfgErr error
+}
+
+// New returns a handler; logs are JSON lines (log/slog) on deps.Logs.
+func New(deps Deps) *Handler {
+	if deps.Margin == 0 {
+		deps.Margin = DefaultMargin
+	}
+	return &Handler{deps: deps, log: slog.New(slog.NewJSONHandler(deps.Logs, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+}
+
+// Invoke handles one invocation.
+func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary, error) {
+	ev, err := parseEvent(payload)
+	if err != nil {
+		return nil, err
+	}
+	h.once.Do(func() { h.cfg, h.cfgErr = h.loadConfig(ctx) })
+	if h.cfgErr != nil {
+		return nil, h.cfgErr
+	}
+	now := h.deps.Now().UTC()
+	asOf := now
+	if ev.AsOf != "" {
+		if asOf, err = parseTime(ev.AsOf); err != nil {
+			return nil, err
+		}
+	}
+	if ev.DryRun && ev.Apply {
+		return nil, errors.New("event: dry_run and apply contradict each other; pick one")
+	}
+	// Stop before the function's deadline, leaving time to record and
+	// answer: the margin, or a fifth of the time left when that is less.
+	runCtx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		margin := min(h.deps.Margin, time.Until(dl)/5)
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
+		defer cancel()
+	}
+	h.log.Info("keywarden run starting", "as_of", asOf, "dry_run", ev.DryRun, "apply", ev.Apply, "accounts", ev.Accounts)
+	res, err := run.Run(runCtx, run.RunOptions{
+		Scan: run.ScanOptions{Config: h.cfg, AsOf: asOf, Now: now, Accounts: ev.Accounts,
+			LoadAWSConfig: h.deps.LoadAWSConfig, Logger: h.log},
+		DryRun: ev.DryRun,
+		Apply:  ev.Apply,
+		Getenv: h.deps.Getenv,
+		Clock:  func() time.Time { return h.deps.Now().UTC() },
+	})
+	if err != nil {
+		h.log.Error("keywarden run failed", "error", err)
+		return nil, err
+	}
+	s := summarize(res, runCtx.Err() != nil)
+	h.log.Info("keywarden run finished", "run_id", s.RunID, "mode", s.Mode, "findings", s.Findings, "sent", s.Sent,
+		"failed", s.Failed, "actions_done", s.ActionsDone, "not_reached", len(s.NotReached))
+	if res.Err != nil {
+		h.log.Error("some notifications or actions failed; they are tried again on the next run", "error", res.Err)
+	}
+	return s, nil
+}
+
+func summarize(res *run.Result, deadline bool) *Summary {
+	s := &Summary{Schema: SummarySchema, RunID: res.RunID, Mode: string(res.Mode), AsOf: res.AsOf, Accounts: res.Accounts,
+		Findings: res.Summary.Findings, Sent: res.Sent, Failed: res.Failed, ActionsDone: res.ActionsDone,
+		ActionsSkipped: res.ActionsSkipped, ActionsFailed: res.ActionsFailed, Guards: []string{}, NotReached: []string{}, Notes: res.Notes}
+	for _, g := range res.Plan.Guards {
+		s.Guards = append(s.Guards, g.Account)
+	}
+	if deadline {
+		for _, a := range res.Accounts {
+			if a.Status != report.StatusOK {
+				s.NotReached = append(s.NotReached, "account "+a.ID+": "+a.Error)
+			}
+		}
+		for _, d := range res.Deliveries {
+			if d.Status == run.DeliveryFailed {
+				s.NotReached = append(s.NotReached, fmt.Sprintf("%s message to %s: %s", d.Kind, strings.Join(d.To, ", "), d.Error))
+			}
+		}
+	}
+	return s
+}
+
+// parseEvent reads the payload: the overrides themselves, or an EventBridge
+// event whose detail holds them. An empty payload is an empty event.
+func parseEvent(payload json.RawMessage) (Event, error) {
+	var ev Event
+	if len(bytes.TrimSpace(payload)) == 0 || string(bytes.TrimSpace(payload)) == "null" {
+		return ev, nil
+	}
+	var envelope struct {
+		DetailType string          `json:"detail-type"`
+		Detail     json.RawMessage `json:"detail"`
+	}
+	if err := json.Unmarshal(payload, &envelope); err == nil && envelope.DetailType != "" {
+		payload = envelope.Detail
+		if len(payload) == 0 || string(payload) == "{}" {
+			return ev, nil
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		return ev, fmt.Errorf("event: %w (want {\"dry_run\", \"apply\", \"as_of\", \"accounts\"}, all optional)", err)
+	}
+	return ev, nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(policy.DateLayout, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("event: as_of %q: want RFC 3339 or YYYY-MM-DD", s)
+}
+
+// loadConfig reads the config from the one environment variable set.
+func (h *Handler) loadConfig(ctx context.Context) (*policy.Config, error) {
+	inline, param, uri := h.deps.Getenv(EnvConfig), h.deps.Getenv(EnvConfigSSM), h.deps.Getenv(EnvConfigS3)
+	set := 0
+	for _, v := range []string{inline, param, uri} {
+		if v != "" {
+			set++
+		}
+	}
+	if set != 1 {
+		return nil, fmt.Errorf("set exactly one of %s (the YAML), %s (an SSM parameter name) or %s (s3://BUCKET/KEY); %d are set",
+			EnvConfig, EnvConfigSSM, EnvConfigS3, set)
+	}
+	var src, name string
+	var data []byte
+	switch {
+	case inline != "":
+		src, name, data = "inline", EnvConfig, []byte(inline)
+	case param != "":
+		cfg, err := h.deps.LoadAWSConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out, err := ssm.NewFromConfig(cfg).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(param), WithDecryption: aws.Bool(true)})
+		if err != nil {
+			return nil, fmt.Errorf("read the config from SSM parameter %s (%s): %w", param, EnvConfigSSM, err)
+		}
+		src, name, data = "ssm", "ssm:"+param, []byte(aws.ToString(out.Parameter.Value))
+	default:
+		bucket, key, ok := strings.Cut(strings.TrimPrefix(uri, "s3://"), "/")
+		if !strings.HasPrefix(uri, "s3://") || !ok || bucket == "" || key == "" {
+			return nil, fmt.Errorf("%s %q: want s3://BUCKET/KEY", EnvConfigS3, uri)
+		}
+		cfg, err := h.deps.LoadAWSConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out, err := s3.NewFromConfig(cfg).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			return nil, fmt.Errorf("read the config from %s (%s): %w", uri, EnvConfigS3, err)
+		}
+		defer out.Body.Close()
+		if data, err = io.ReadAll(io.LimitReader(out.Body, 1<<20)); err != nil {
+			return nil, fmt.Errorf("read the config from %s: %w", uri, err)
+		}
+		src, name = "s3", uri
+	}
+	cfg, err := policy.Parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(cfg.State.URL, "sqlite://") {
+		h.log.Warn("state.url is a SQLite file: in Lambda it is lost with the container; use dynamodb://TABLE", "state", cfg.State.URL)
+	}
+	h.log.Info("config loaded", "source", src, "name", name)
+	return cfg, nil
+}
+
+// Detect reports whether the process was started by the Lambda runtime.
+func Detect() bool { return os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" }
+
+// Main serves the handler to the Lambda runtime; it does not return.
+func Main() {
+	h := New(Deps{Getenv: os.Getenv, LoadAWSConfig: LoadAWSConfig, Now: time.Now, Logs: os.Stderr})
+	awslambda.Start(h.Invoke)
+}
+
+// LoadAWSConfig is the function's SDK configuration: the execution role's
+// credentials, the function's region, adaptive retries.
+func LoadAWSConfig(ctx context.Context) (aws.Config, error) {
+	return awsapi.LoadConfig(ctx, awsapi.Options{})
+}

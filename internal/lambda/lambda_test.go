@@ -1,0 +1,177 @@
+package lambda
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keywarden/keywarden/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func TestParseEvent(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload string
+		want    Event
+		err     string
+	}{
+		{"empty", "", Event{}, ""},
+		{"null", "null", Event{}, ""},
+		{"scheduler input", `{"dry_run": true, "as_of": "2026-12-01", "accounts": ["123456789012"]}`,
+			Event{DryRun: true, AsOf: "2026-12-01", Accounts: []string{"123456789012"}}, ""},
+		{"EventBridge scheduled event", `{"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`, Event{}, ""},
+		{"EventBridge event with overrides", `{"detail-type":"keywarden","detail":{"apply":true}}`, Event{Apply: true}, ""},
+		{"unknown field", `{"dryrun": true}`, Event{}, `event: json: unknown field "dryrun"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseEvent(json.RawMessage(tt.payload))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("parseEvent error = %v; want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("parseEvent (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestConfigSourceErrors(t *testing.T) {
+	for name, tt := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"none": {map[string]string{}, "set exactly one of KEYWARDEN_CONFIG (the YAML), KEYWARDEN_CONFIG_SSM (an SSM parameter name) or KEYWARDEN_CONFIG_S3 (s3://BUCKET/KEY); 0 are set"},
+		"two":  {map[string]string{EnvConfig: "version: 1\n", EnvConfigSSM: "/kw"}, "; 2 are set"},
+		"bad inline": {map[string]string{EnvConfig: "version: 1\nrules:\n  nope: 1\n"},
+			"KEYWARDEN_CONFIG:3: rules.nope: unknown key"},
+		"bad s3 uri": {map[string]string{EnvConfigS3: "bucket/key"}, `KEYWARDEN_CONFIG_S3 "bucket/key": want s3://BUCKET/KEY`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var logs bytes.Buffer
+			h := New(Deps{Getenv: envOf(tt.env), Now: time.Now, Logs: &logs,
+				LoadAWSConfig: func(context.Context) (aws.Config, error) { t.Fatal("no AWS needed"); return aws.Config{}, nil }})
+			_, err := h.Invoke(context.Background(), nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Invoke error = %v; want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// lambdaConfig is the function's config for the moto tests: SES mail,
+// state in dir.
+func lambdaConfig(dir string) string {
+	return `version: 1
+notify:
+  from: security@example.com
+  users: { email_tags: [Email], via: ses }
+  admins: { emails: [sec@example.com] }
+state: { url: "sqlite://` + filepath.Join(dir, "state.db") + `" }
+`
+}
+
+func seed(t *testing.T, m *testenv.MotoServer) {
+	t.Helper()
+	m.Seed(t, []testenv.SeedUser{
+		{Name: "alice", Tags: map[string]string{"Email": "alice@example.com"}, Keys: []testenv.SeedKey{{AgeDays: 85, LastUsedDaysAgo: 1}},
+			PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1},
+		{Name: "bob", Tags: map[string]string{"Email": "bob@example.com"}, Keys: []testenv.SeedKey{{AgeDays: 5, LastUsedDaysAgo: 1}},
+			PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1},
+	})
+	if _, err := sesv2.NewFromConfig(m.Config(t)).CreateEmailIdentity(context.Background(),
+		&sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String("example.com")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInvokeScheduledEvent: a scheduled event runs the whole pipeline
+// against moto with the config from each source; the owner's mail is read
+// back from SES; a second invocation in the same container reuses the
+// config and sends nothing new.
+func TestInvokeScheduledEvent(t *testing.T) {
+	for _, source := range []string{"inline", "ssm", "s3"} {
+		t.Run(source, func(t *testing.T) {
+			m := testenv.Moto(t)
+			seed(t, m)
+			ctx := context.Background()
+			yaml := lambdaConfig(t.TempDir())
+			env := map[string]string{}
+			switch source {
+			case "inline":
+				env[EnvConfig] = yaml
+			case "ssm":
+				if _, err := ssm.NewFromConfig(m.Config(t)).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/keywarden/config"),
+					Value: aws.String(yaml), Type: ssmtypes.ParameterTypeString}); err != nil {
+					t.Fatal(err)
+				}
+				env[EnvConfigSSM] = "/keywarden/config"
+			case "s3":
+				c := s3.NewFromConfig(m.Config(t), func(o *s3.Options) { o.UsePathStyle = true })
+				if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("kw-config")}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("kw-config"), Key: aws.String("keywarden.yaml"),
+					Body: strings.NewReader(yaml)}); err != nil {
+					t.Fatal(err)
+				}
+				env[EnvConfigS3] = "s3://kw-config/keywarden.yaml"
+			}
+			var logs bytes.Buffer
+			h := New(Deps{Getenv: envOf(env), Now: time.Now, Logs: &logs, LoadAWSConfig: func(context.Context) (aws.Config, error) {
+				return m.Config(t), nil
+			}})
+			ev := json.RawMessage(`{"version":"0","detail-type":"Scheduled Event","source":"aws.scheduler","detail":{}}`)
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+			defer cancel()
+			s, err := h.Invoke(ctx, ev)
+			if err != nil {
+				t.Fatalf("Invoke: %v\nlogs:\n%s", err, logs.String())
+			}
+			if s.Schema != SummarySchema || s.Mode != "notify" || s.Findings != 1 || s.Sent != 2 || len(s.NotReached) != 0 {
+				t.Errorf("summary = %+v; want notify, 1 finding, 2 sent (alice, the digest), nothing cut short", s)
+			}
+			sent := testenv.SESSent(t, m.Data(t))
+			if len(sent) != 2 || !strings.Contains(sent[0].Raw+sent[1].Raw, "alice@example.com") {
+				t.Errorf("SES sent %d messages; want alice's and the digest", len(sent))
+			}
+			// Logs are JSON lines.
+			for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				if !json.Valid([]byte(line)) {
+					t.Errorf("log line is not JSON: %s", line)
+				}
+			}
+			if !strings.Contains(logs.String(), `"source":"`+source+`"`) {
+				t.Errorf("logs do not say where the config came from:\n%s", logs.String())
+			}
+			s, err = h.Invoke(ctx, ev)
+			if err != nil || s.Sent != 0 {
+				t.Errorf("second invocation: %+v, %v; want nothing new sent", s, err)
+			}
+			if strings.Count(logs.String(), "config loaded") != 1 {
+				t.Errorf("the config was loaded %d times; want once per container", strings.Count(logs.String(), "config loaded"))
+			}
+		})
+	}
+}
