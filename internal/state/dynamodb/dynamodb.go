@@ -84,9 +84,6 @@ func Open(ctx context.Context, client API, table string, opts ...Option) (*Store
 	return s, nil
 }
 
-// Table is the store's table name.
-func (s *Store) Table() string { return s.table }
-
 // Partition and sort key values, and the index partitions. See doc.go.
 const (
 	noticePrefix   = "NOTICE#"
