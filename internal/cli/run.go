@@ -138,7 +138,7 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	}
 	if o.State != "" && !strings.HasPrefix(o.State, "sqlite://") && !strings.HasPrefix(o.State, "dynamodb://") ||
 		o.State == "sqlite://" {
-		return usageError(fmt.Errorf("--state %q: want sqlite://PATH", o.State))
+		return usageError(fmt.Errorf("--state %q: want sqlite://PATH or dynamodb://TABLE", o.State))
 	}
 	templateDir := "."
 	if file := configFileUsed(o.ConfigFile); file != "" {

@@ -169,7 +169,7 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	res.State = url
 	store := o.Store
 	if store == nil {
-		store, err = OpenState(ctx, url, o.DryRun)
+		store, err = OpenStateWith(ctx, url, o.DryRun, o.Scan.LoadAWSConfig)
 		if err != nil {
 			return nil, err
 		}

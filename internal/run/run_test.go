@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,12 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/state"
+	dynamostate "github.com/keywarden/keywarden/internal/state/dynamodb"
 	"github.com/keywarden/keywarden/internal/state/memstore"
 	"github.com/keywarden/keywarden/internal/state/sqlite"
 )
@@ -343,10 +349,66 @@ func TestOpenState(t *testing.T) {
 		t.Errorf("OpenState(existing, read-only) = %T; want the SQLite store", ro)
 	}
 	ro.Close()
-	for _, bad := range []string{"dynamodb://table", "redis://x"} {
-		if _, err := OpenState(ctx, bad, false); err == nil {
-			t.Errorf("OpenState(%s) = nil error", bad)
-		}
+	if _, err := OpenState(ctx, "redis://x", false); err == nil || err.Error() != `state "redis://x": want sqlite://PATH or dynamodb://TABLE` {
+		t.Errorf("OpenState(redis://x) error = %v; want the URL refused", err)
 	}
 	var _ state.Store = rw
+
+	// DynamoDB, against a fake endpoint that knows one table.
+	var mu sync.Mutex
+	var ops []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
+		mu.Lock()
+		ops = append(ops, op)
+		mu.Unlock()
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		if op != "DescribeTable" || !strings.Contains(string(body), `"state-table"`) {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}`)
+			return
+		}
+		keys := func(h, r string) string {
+			return `[{"AttributeName":"` + h + `","KeyType":"HASH"},{"AttributeName":"` + r + `","KeyType":"RANGE"}]`
+		}
+		fmt.Fprint(w, `{"Table":{"TableName":"state-table","TableStatus":"ACTIVE","KeySchema":`+keys("pk", "sk")+
+			`,"GlobalSecondaryIndexes":[{"IndexName":"gsi1","KeySchema":`+keys("gsi1pk", "gsi1sk")+`,"Projection":{"ProjectionType":"ALL"}}]}}`)
+	}))
+	defer srv.Close()
+	loads := 0
+	loadAWS := func(context.Context) (aws.Config, error) {
+		loads++
+		return aws.Config{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+			Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")}, nil
+	}
+	dro, err := OpenStateWith(ctx, "dynamodb://state-table", true, loadAWS)
+	if err != nil {
+		t.Fatalf("OpenStateWith(dynamodb://state-table, read-only) error: %v", err)
+	}
+	if _, ok := dro.(*dynamostate.Store); !ok {
+		t.Errorf("OpenStateWith(dynamodb://state-table) = %T; want the DynamoDB store", dro)
+	}
+	if _, err := dro.Claim(ctx, state.Claim{Key: state.NoticeKey{Finding: "f", Audience: "a@example.com"}, Stage: 1, Day: "2026-11-01",
+		RemindEvery: 1, Run: "r"}); !errors.Is(err, dynamostate.ErrReadOnly) {
+		t.Errorf("Claim on read-only DynamoDB state error = %v; want ErrReadOnly", err)
+	}
+	mu.Lock()
+	got := slices.Clone(ops)
+	mu.Unlock()
+	if diff := cmp.Diff([]string{"DescribeTable"}, got); diff != "" {
+		t.Errorf("DynamoDB operations of a read-only open and a refused claim (-want +got):\n%s", diff)
+	}
+	_, err = OpenStateWith(ctx, "dynamodb://missing-table", false, loadAWS)
+	if want := "open state dynamodb://missing-table (region eu-west-1): DynamoDB table missing-table: table not found: create it with"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("OpenStateWith(missing table) error = %v; want it to start %q", err, want)
+	}
+	loads = 0
+	if _, err := OpenStateWith(ctx, "dynamodb://a", false, loadAWS); err == nil || !strings.Contains(err.Error(), `"a" is not a DynamoDB table name`) || loads != 0 {
+		t.Errorf("OpenStateWith(dynamodb://a) error = %v, %d AWS config loads; want the name refused first", err, loads)
+	}
+	failing := func(context.Context) (aws.Config, error) { return aws.Config{}, errors.New("no credentials") }
+	if _, err := OpenStateWith(ctx, "dynamodb://state-table", false, failing); err == nil || err.Error() != "open state dynamodb://state-table: no credentials" {
+		t.Errorf("OpenStateWith(config fails) error = %v; want it passed on", err)
+	}
 }

@@ -7,16 +7,32 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/state"
+	dynamostate "github.com/keywarden/keywarden/internal/state/dynamodb"
 	"github.com/keywarden/keywarden/internal/state/memstore"
 	"github.com/keywarden/keywarden/internal/state/sqlite"
 )
 
 // OpenState opens the store a state URL names: sqlite://PATH (a local
-// file, created when missing). readOnly opens it without changing it, for
-// dry runs: a file that does not exist yet reads as empty state (an
-// in-memory store), and nothing is created.
+// file, created when missing) or dynamodb://TABLE (an existing table,
+// reached with the SDK's standard configuration: environment, shared
+// config, AWS_PROFILE, AWS_REGION). readOnly opens it without changing it,
+// for dry runs: a SQLite file that does not exist yet reads as empty state
+// (an in-memory store), and nothing is created.
 func OpenState(ctx context.Context, url string, readOnly bool) (state.Store, error) {
+	return OpenStateWith(ctx, url, readOnly, nil)
+}
+
+// OpenStateWith is OpenState with the AWS configuration for DynamoDB state
+// loaded by loadAWS (nil: the SDK's standard configuration); it is called
+// only for dynamodb:// URLs. A read-only DynamoDB store refuses every write.
+// A missing table is an error, in dry runs too: keywarden never creates
+// it, the deployment does.
+func OpenStateWith(ctx context.Context, url string, readOnly bool, loadAWS func(context.Context) (aws.Config, error)) (state.Store, error) {
 	switch {
 	case strings.HasPrefix(url, "sqlite://"):
 		path := strings.TrimPrefix(url, "sqlite://")
@@ -29,7 +45,26 @@ func OpenState(ctx context.Context, url string, readOnly bool) (state.Store, err
 		}
 		return s, nil
 	case strings.HasPrefix(url, "dynamodb://"):
-		return nil, fmt.Errorf("state %s: DynamoDB state is not available in this version of keywarden; use sqlite://PATH", url)
+		table := strings.TrimPrefix(url, "dynamodb://")
+		if !dynamostate.ValidTableName(table) {
+			return nil, fmt.Errorf("state %s: %q is not a DynamoDB table name (3-255 letters, digits, _ . -)", url, table)
+		}
+		if loadAWS == nil {
+			loadAWS = func(ctx context.Context) (aws.Config, error) { return awsapi.LoadConfig(ctx, awsapi.Options{}) }
+		}
+		cfg, err := loadAWS(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("open state %s: %w", url, err)
+		}
+		var opts []dynamostate.Option
+		if readOnly {
+			opts = append(opts, dynamostate.ReadOnly())
+		}
+		s, err := dynamostate.Open(ctx, ddb.NewFromConfig(cfg), table, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("open state %s (region %s): %w", url, cfg.Region, err)
+		}
+		return s, nil
 	}
-	return nil, fmt.Errorf("state %q: want sqlite://PATH", url)
+	return nil, fmt.Errorf("state %q: want sqlite://PATH or dynamodb://TABLE", url)
 }

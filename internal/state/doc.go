@@ -3,10 +3,10 @@
 // were delivered, at which stage and on which day, so that `keywarden run`
 // tells each thing once per reminder period and a missed run loses nothing.
 //
-// Store is the one interface; sqlite (a local file, the default) and
-// memstore (in memory, for tests and dry runs without a state file)
-// implement it, and DynamoDB will. Every implementation passes the
-// conformance suite in statetest.
+// Store is the one interface; sqlite (a local file, the default), dynamodb
+// (one DynamoDB table, for Lambda) and memstore (in memory, for tests and
+// dry runs without a state file) implement it. Every implementation passes
+// the conformance suite in statetest.
 //
 // The cadence is day-based (UTC days written YYYY-MM-DD, which compare as
 // strings) and decided by Due. Delivery is claim → send → Sent (or

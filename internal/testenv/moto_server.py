@@ -6,10 +6,22 @@ reachable in-process), so this wrapper adds:
     POST /_keywarden/iam/password-used?user=NAME[&account=ID]
 
 which stamps the user's password_last_used with moto's "now" (under
-libfaketime, the shifted clock). Everything else is plain moto.server; the
-arguments are moto.server's (-H HOST -p PORT).
+libfaketime, the shifted clock).
+
+It also serialises DynamoDB requests. DynamoDB applies each conditional
+write and each transaction atomically; moto's threaded server does not: it
+reads the item, checks the condition and writes in separate steps that
+concurrent requests interleave (two racing `attribute_not_exists` writes
+can both succeed), and a cancelled TransactWriteItems restores a copy of
+the whole table, undoing writes made meanwhile. keywarden's state store
+relies on that atomicity, and its tests race several clients, so the
+harness runs one DynamoDB request at a time.
+
+Everything else is plain moto.server; the arguments are moto.server's
+(-H HOST -p PORT).
 """
 import sys
+import threading
 
 from moto import server
 
@@ -38,6 +50,9 @@ def _password_used(environ, start_response):
 
 _moto_call = server.DomainDispatcherApplication.__call__
 
+# One DynamoDB request at a time: see the module's docstring.
+_dynamodb_lock = threading.Lock()
+
 
 def _dispatch(self, environ, start_response):
     if (
@@ -45,6 +60,9 @@ def _dispatch(self, environ, start_response):
         and environ.get("REQUEST_METHOD") == "POST"
     ):
         return _password_used(environ, start_response)
+    if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+        with _dynamodb_lock:
+            return _moto_call(self, environ, start_response)
     return _moto_call(self, environ, start_response)
 
 
