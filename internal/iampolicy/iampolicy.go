@@ -80,15 +80,16 @@ var (
 	// (keywarden's multipart messages) as ses:SendRawEmail, and a simple
 	// one as ses:SendEmail; AWS's own CDK grant for sending gives both.
 	sesActions = []string{"ses:SendEmail", "ses:SendRawEmail"}
-	// DynamoDBActions are the calls the DynamoDB state store makes.
+	// DynamoDBActions are what the DynamoDB state store's calls need
+	// (internal/state/dynamodb.Operations; its transactions are authorized
+	// by their items' PutItem and UpdateItem).
 	DynamoDBActions = []string{
+		"dynamodb:DeleteItem",
 		"dynamodb:DescribeTable",
 		"dynamodb:GetItem",
 		"dynamodb:PutItem",
-		"dynamodb:UpdateItem",
-		"dynamodb:DeleteItem",
 		"dynamodb:Query",
-		"dynamodb:ConditionCheckItem",
+		"dynamodb:UpdateItem",
 	}
 )
 
@@ -290,22 +291,43 @@ func sortedUnique(s []string) []string {
 	return slices.Compact(out)
 }
 
+// authorizedBy lists, for the operations IAM does not authorize by an
+// action of their own name, the actions that do: any one of AnyOf, or all
+// of AllOf.
+var authorizedBy = map[string]struct{ AnyOf, AllOf []string }{
+	// SES v2 SendEmail with raw content is authorized as ses:SendRawEmail
+	// (simple content as ses:SendEmail).
+	"ses:SendEmail": {AnyOf: sesActions},
+	// A transaction is authorized by its items' actions: keywarden's put
+	// and update items.
+	"dynamodb:TransactWriteItems": {AllOf: []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}},
+}
+
 // Covers reports whether d grants what the API operation op
-// ("service:Operation", as a request is signed) needs, and the action
-// that does. Operations in NoPermission are always covered.
-func (d *Document) Covers(op string) (bool, string) {
+// ("service:Operation", as a request is signed) needs, and the actions
+// that do. Operations in NoPermission are covered by nothing.
+func (d *Document) Covers(op string) (bool, []string) {
 	if slices.Contains(NoPermission, op) {
-		return true, ""
-	}
-	needed := []string{op}
-	if op == "ses:SendEmail" {
-		needed = sesActions // SES v2 SendEmail with raw content
+		return true, nil
 	}
 	granted := d.Actions()
-	for _, a := range needed {
+	by, ok := authorizedBy[op]
+	if !ok {
+		by.AnyOf = []string{op}
+	}
+	if len(by.AllOf) > 0 {
+		for _, a := range by.AllOf {
+			if !slices.Contains(granted, a) {
+				return false, nil
+			}
+		}
+		return true, by.AllOf
+	}
+	var have []string
+	for _, a := range by.AnyOf {
 		if slices.Contains(granted, a) {
-			return true, a
+			have = append(have, a)
 		}
 	}
-	return false, ""
+	return len(have) > 0, have
 }

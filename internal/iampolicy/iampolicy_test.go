@@ -84,7 +84,7 @@ state: { url: "dynamodb://keywarden" }
   admins: { sns_topic_arn: "arn:aws:sns:us-east-1:111111111111:kw", slack_webhook_ssm: /kw/slack }
 state: { url: "dynamodb://keywarden" }
 `, iampolicy.Options{ConfigS3: "s3://cfg-bucket/keywarden.yaml", SecurityHub: true}, with(scan,
-			"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem",
+			"dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem",
 			"dynamodb:Query", "dynamodb:UpdateItem", "s3:GetObject", "securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings",
 			"securityhub:GetFindings", "ses:SendEmail", "ses:SendRawEmail", "sns:Publish", "ssm:GetParameter")},
 		{"SMTP password from SSM only when SMTP logs in", notifyOnly + `notify:
@@ -161,7 +161,7 @@ func TestCovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for op, want := range map[string]bool{"iam:ListAccessKeys": true, "sts:GetCallerIdentity": true, "ses:SendEmail": true,
-		"iam:DeleteLoginProfile": false, "sns:Publish": false} {
+		"iam:DeleteLoginProfile": false, "sns:Publish": false, "dynamodb:TransactWriteItems": false} {
 		if got, _ := d.Covers(op); got != want {
 			t.Errorf("Covers(%s) = %v; want %v", op, got, want)
 		}

@@ -112,8 +112,10 @@
 //
 // # Permissions
 //
-// IAMActions lists the DynamoDB actions the store calls, on the table and
-// its index (arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE and …/index/*);
+// Operations lists the DynamoDB operations the store calls, on the table
+// and its index (arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE and
+// …/index/*); iampolicy.DynamoDBActions are the IAM actions they need (a
+// transaction is authorized by its items' PutItem and UpdateItem).
 // CreateTable (not in it) is only for tests and operators.
 //
 // A store opened with ReadOnly (dry runs) refuses every write with

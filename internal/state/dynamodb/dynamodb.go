@@ -30,11 +30,12 @@ type API interface {
 
 var _ API = (*ddb.Client)(nil)
 
-// IAMActions are the IAM actions for the operations of API: what a role
-// needs on the table and its index (…:table/TABLE, …:table/TABLE/index/*)
-// to use the store. A read-only store (dry runs) calls only DescribeTable,
+// Operations are the DynamoDB API operations the store calls on the table
+// and its index. IAM authorizes a TransactWriteItems by its items' own
+// actions (PutItem, UpdateItem); iampolicy.DynamoDBActions is what a role
+// needs for them. A read-only store (dry runs) calls only DescribeTable,
 // GetItem and Query.
-var IAMActions = []string{
+var Operations = []string{
 	"dynamodb:DeleteItem",
 	"dynamodb:DescribeTable",
 	"dynamodb:GetItem",

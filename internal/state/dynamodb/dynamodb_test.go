@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/keywarden/keywarden/internal/awsapi"
+	"github.com/keywarden/keywarden/internal/iampolicy"
+	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/state"
 	"github.com/keywarden/keywarden/internal/state/dynamodb"
 	"github.com/keywarden/keywarden/internal/state/memstore"
@@ -60,7 +62,9 @@ func open(t *testing.T, m *testenv.MotoServer, table string, opts ...dynamodb.Op
 }
 
 // TestConformance runs the suite, each handle with its own client, and
-// checks that the operations it called are IAMActions, no more, no fewer.
+// checks that the operations it called are Operations, no more, no fewer,
+// and that the IAM actions keywarden iam-policy grants for a DynamoDB state
+// cover every one of them and grant nothing they do not need.
 func TestConformance(t *testing.T) {
 	called := awsapi.NewCounter()
 	statetest.Run(t, func(t *testing.T) statetest.Opener {
@@ -75,11 +79,32 @@ func TestConformance(t *testing.T) {
 		}
 	})
 	var want []string
-	for _, a := range dynamodb.IAMActions {
+	for _, a := range dynamodb.Operations {
 		want = append(want, "DynamoDB."+strings.TrimPrefix(a, "dynamodb:"))
 	}
 	if diff := cmp.Diff(want, called.Operations()); diff != "" {
-		t.Errorf("operations called by the conformance suite (-IAMActions +called):\n%s", diff)
+		t.Errorf("operations called by the conformance suite (-Operations +called):\n%s", diff)
+	}
+	cfg := policy.Default()
+	cfg.State.URL = "dynamodb://keywarden"
+	doc, err := iampolicy.For(cfg, iampolicy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, op := range dynamodb.Operations {
+		ok, by := doc.Covers(op)
+		if !ok {
+			t.Errorf("iam-policy for a DynamoDB state does not cover %s", op)
+		}
+		for _, a := range by {
+			used[a] = true
+		}
+	}
+	for _, a := range iampolicy.DynamoDBActions {
+		if !used[a] {
+			t.Errorf("iam-policy grants %s, which no operation of the store needs", a)
+		}
 	}
 }
 
