@@ -10,8 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
+	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/run"
 	"github.com/keywarden/keywarden/internal/state"
 )
@@ -31,6 +33,8 @@ type HistoryOptions struct {
 	Limit      int
 	Notices    bool
 	Runs       bool
+	Region     string
+	Profile    string
 }
 
 // NewCmdHistory builds `keywarden history`. runF replaces the behaviour in
@@ -63,7 +67,9 @@ findings not yet resolved), --runs the runs.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.ConfigFile, "config", "", "config file whose state.url to read (default: ./keywarden.yaml if present)")
-	fl.StringVar(&o.State, "state", "", "state to read: sqlite://PATH (default: state.url, else "+state.DefaultURL+")")
+	fl.StringVar(&o.State, "state", "", "state to read: sqlite://PATH or dynamodb://TABLE (default: state.url, else "+state.DefaultURL+")")
+	fl.StringVar(&o.Region, "region", "", "AWS region of a DynamoDB state (default: the SDK's)")
+	fl.StringVar(&o.Profile, "profile", "", "AWS shared config profile for a DynamoDB state (default: the SDK's, AWS_PROFILE)")
 	fl.StringVar(&o.Format, "format", "", "output format: table or json (default: table on a terminal, json otherwise)")
 	fl.StringVarP(&o.Output, "output", "o", "", "write to this file instead of stdout")
 	fl.StringSliceVar(&o.Accounts, "account", nil, "only this account ID (repeatable)")
@@ -102,7 +108,7 @@ func historyRun(ctx context.Context, f *Factory, o *HistoryOptions) error {
 	if err != nil {
 		return err
 	}
-	store, url, err := openStateFor(ctx, f, o.ConfigFile, o.State, true)
+	store, url, err := openStateFor(ctx, f, o.ConfigFile, o.State, true, awsapi.Options{Region: o.Region, Profile: o.Profile})
 	if err != nil {
 		return err
 	}
@@ -180,8 +186,8 @@ func tableOrJSON(f *Factory, format, output string) (string, error) {
 }
 
 // openStateFor opens the state named by --state, else the config's
-// state.url, else the default.
-func openStateFor(ctx context.Context, f *Factory, configFile, stateURL string, readOnly bool) (state.Store, string, error) {
+// state.url, else the default; a DynamoDB state with the AWS settings aws.
+func openStateFor(ctx context.Context, f *Factory, configFile, stateURL string, readOnly bool, aws awsapi.Options) (state.Store, string, error) {
 	if stateURL != "" && !validStateURL(stateURL) {
 		return nil, "", usageError(fmt.Errorf("--state %q: want sqlite://PATH or dynamodb://TABLE", stateURL))
 	}
@@ -190,7 +196,7 @@ func openStateFor(ctx context.Context, f *Factory, configFile, stateURL string, 
 		return nil, "", err
 	}
 	url := cmp.Or(stateURL, cfg.State.URL, state.DefaultURL)
-	s, err := run.OpenState(ctx, url, readOnly)
+	s, err := run.OpenStateWith(ctx, url, readOnly, func(ctx context.Context) (awssdk.Config, error) { return f.LoadAWSConfig(ctx, aws) })
 	return s, url, err
 }
 

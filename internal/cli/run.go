@@ -88,7 +88,7 @@ with, never an exempt credential; outside enforce.window actions wait.
 	fl := cmd.Flags()
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print the plan; send, change and record nothing")
 	fl.BoolVar(&o.Apply, "apply", false, "also remediate, in enforce.allowed_accounts only (disable, delete after the grace period, remove passwords)")
-	fl.StringVar(&o.State, "state", "", "where to keep state: sqlite://PATH (default: state.url, else "+state.DefaultURL+")")
+	fl.StringVar(&o.State, "state", "", "where to keep state: sqlite://PATH or dynamodb://TABLE (default: state.url, else "+state.DefaultURL+")")
 	fl.StringVar(&o.ConfigFile, "config", "", "config file (default: ./keywarden.yaml if present, else built-in defaults)")
 	fl.StringVar(&o.Format, "format", "", "output format: table or json (default: table on a terminal, json otherwise)")
 	fl.StringVarP(&o.Output, "output", "o", "", "write the output to this file instead of stdout")

@@ -53,7 +53,7 @@ The credentials (AWS_PROFILE, --profile…) must be for the action's account.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.ConfigFile, "config", "", "config file whose state.url and enforce.audit_file to use (default: ./keywarden.yaml if present)")
-	fl.StringVar(&o.State, "state", "", "state: sqlite://PATH (default: state.url, else "+state.DefaultURL+")")
+	fl.StringVar(&o.State, "state", "", "state: sqlite://PATH or dynamodb://TABLE (default: state.url, else "+state.DefaultURL+")")
 	fl.StringVar(&o.Format, "format", "", "output format: table or json (default: table on a terminal, json otherwise)")
 	fl.StringVar(&o.Region, "region", "", "AWS region for API calls (default: the SDK's, else "+awsapi.DefaultRegion+")")
 	fl.StringVar(&o.Profile, "profile", "", "AWS shared config profile (default: the SDK's, AWS_PROFILE)")
@@ -69,7 +69,7 @@ func undoRun(ctx context.Context, f *Factory, o *UndoOptions) error {
 	if err != nil {
 		return err
 	}
-	store, _, err := openStateFor(ctx, f, o.ConfigFile, o.State, false)
+	store, _, err := openStateFor(ctx, f, o.ConfigFile, o.State, false, awsapi.Options{Region: o.Region, Profile: o.Profile})
 	if err != nil {
 		return err
 	}
