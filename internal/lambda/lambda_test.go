@@ -4,18 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/state"
+	dynamostate "github.com/keywarden/keywarden/internal/state/dynamodb"
 	"github.com/keywarden/keywarden/internal/testenv"
 )
 
@@ -81,15 +83,28 @@ func TestConfigSourceErrors(t *testing.T) {
 }
 
 // lambdaConfig is the function's config for the moto tests: SES mail,
-// state in dir.
-func lambdaConfig(dir string) string {
-	return `version: 1
+// state in the DynamoDB table keywarden-state (stateTable creates it).
+const lambdaConfig = `version: 1
 notify:
   from: security@example.com
   users: { email_tags: [Email], via: ses }
   admins: { emails: [sec@example.com] }
-state: { url: "sqlite://` + filepath.Join(dir, "state.db") + `" }
+state: { url: "dynamodb://keywarden-state" }
 `
+
+// stateTable creates the state table in moto and returns a store on it.
+func stateTable(t *testing.T, m *testenv.MotoServer) state.Store {
+	t.Helper()
+	ctx := context.Background()
+	client := ddb.NewFromConfig(m.Config(t))
+	if err := dynamostate.CreateTable(ctx, client, "keywarden-state", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s, err := dynamostate.Open(ctx, client, "keywarden-state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func seed(t *testing.T, m *testenv.MotoServer) {
@@ -116,7 +131,8 @@ func TestInvokeScheduledEvent(t *testing.T) {
 			m := testenv.Moto(t)
 			seed(t, m)
 			ctx := context.Background()
-			yaml := lambdaConfig(t.TempDir())
+			yaml := lambdaConfig
+			store := stateTable(t, m)
 			env := map[string]string{}
 			switch source {
 			case "inline":
@@ -151,6 +167,14 @@ func TestInvokeScheduledEvent(t *testing.T) {
 			}
 			if s.Schema != SummarySchema || s.Mode != "notify" || s.Findings != 1 || s.Sent != 2 || len(s.NotReached) != 0 {
 				t.Errorf("summary = %+v; want notify, 1 finding, 2 sent (alice, the digest), nothing cut short", s)
+			}
+			// The DynamoDB state holds what was told, and the run.
+			notices, err := store.Notices(ctx, nil)
+			if err != nil || len(notices) != 2 {
+				t.Errorf("DynamoDB notices = %+v, %v; want alice's and the digest's", notices, err)
+			}
+			if runs, err := store.Runs(ctx, 0); err != nil || len(runs) != 1 || runs[0].ID != s.RunID || runs[0].Sent != 2 {
+				t.Errorf("DynamoDB runs = %+v, %v; want this run, 2 sent", runs, err)
 			}
 			sent := testenv.SESSent(t, m.Data(t))
 			if len(sent) != 2 || !strings.Contains(sent[0].Raw+sent[1].Raw, "alice@example.com") {
