@@ -40,15 +40,10 @@ func TestMain(m *testing.M) {
 
 // tool finds an external command the test needs. Missing, it fails the
 // test when CI is set and skips it otherwise, saying how to get it.
-func tool(t *testing.T, name, hint string, also ...string) string {
+func tool(t *testing.T, name, hint string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p
-	}
-	for _, p := range also {
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
 	}
 	if os.Getenv("CI") != "" {
 		t.Fatalf("%s is not installed: %s (scripts/test-deps.sh checks it)", name, hint)
