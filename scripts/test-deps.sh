@@ -32,5 +32,19 @@ if ! python3 -c 'import moto.server' 2>/dev/null; then
 	[ -z "${CI:-}" ] || exit 1
 fi
 
+# Terraform and cfn-lint, for the deployment templates' tests (deploy/).
+# Neither can be installed from here: Terraform is not a Debian package and
+# `go install github.com/hashicorp/terraform@v1.11.4` fails (its go.mod
+# replaces nested modules that the module proxy's zip leaves out); cfn-lint
+# comes from PyPI only.
+if ! command -v terraform >/dev/null; then
+	echo "test-deps: terraform is missing: install Terraform 1.5 or later from HashiCorp's releases or apt repository (deploy/ tests run it offline, without providers)" >&2
+	[ -z "${CI:-}" ] || exit 1
+fi
+if ! command -v cfn-lint >/dev/null; then
+	echo "test-deps: cfn-lint is missing: install it with 'pip install cfn-lint' (deploy/ tests lint the CloudFormation templates with it)" >&2
+	[ -z "${CI:-}" ] || exit 1
+fi
+
 go mod download
-echo "test-deps: ok (faketime: $(faketime_lib), moto: $(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo missing), chromium: $(/usr/bin/chromium --version 2>/dev/null || echo missing))" >&2
+echo "test-deps: ok (faketime: $(faketime_lib), moto: $(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo missing), chromium: $(/usr/bin/chromium --version 2>/dev/null || echo missing), terraform: $(terraform version 2>/dev/null | head -1 || echo missing), cfn-lint: $(cfn-lint --version 2>/dev/null || echo missing))" >&2

@@ -1,0 +1,97 @@
+# The least-privilege policy keywarden needs, computed the way
+# internal/iampolicy.For computes it: the same statements, in the same order,
+# with the same sorted actions and resources. deploy/deploy_test.go applies
+# this module for several configurations and compares the document with
+# `keywarden iam-policy` for the equivalent config, statement by statement.
+
+locals {
+  scan_actions = [
+    "iam:GenerateCredentialReport",
+    "iam:GetCredentialReport",
+    "iam:GetAccountAuthorizationDetails",
+    "iam:GetAccountPasswordPolicy",
+    "iam:ListAccountAliases",
+    "iam:ListAccessKeys",
+  ]
+  # What the DynamoDB state store's calls need (iampolicy.DynamoDBActions;
+  # its transactions are authorized by their items' PutItem and UpdateItem).
+  dynamodb_actions = [
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+  ]
+  # SES authorizes an SES v2 SendEmail with raw MIME content as
+  # ses:SendRawEmail and a simple one as ses:SendEmail.
+  ses_actions          = ["ses:SendEmail", "ses:SendRawEmail"]
+  security_hub_actions = ["securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"]
+  users                = ["arn:aws:iam::*:user/*"]
+
+  disable_keys     = contains(var.remediation, "disable") || contains(var.remediation, "delete")
+  delete_keys      = contains(var.remediation, "delete")
+  remove_passwords = contains(var.remediation, "remove_password")
+  recheck = concat(
+    local.disable_keys ? ["iam:GetAccessKeyLastUsed"] : [],
+    local.remove_passwords ? ["iam:GetLoginProfile", "iam:GetUser"] : [],
+  )
+  # A delete stage disables an active key first.
+  write = concat(
+    local.disable_keys ? ["iam:UpdateAccessKey"] : [],
+    local.delete_keys ? ["iam:DeleteAccessKey"] : [],
+    local.remove_passwords ? ["iam:DeleteLoginProfile"] : [],
+  )
+
+  org_role = try(var.organization.role_name, "")
+  org_ous  = length(try(var.organization.ous, [])) > 0
+
+  ses_address = try(regex("<([^<>]+)>\\s*$", var.ses_from)[0], trimspace(var.ses_from))
+  ses_domain  = try(regex("@([^@]+)$", local.ses_address)[0], "")
+  ses_region  = var.ses_region != "" ? var.ses_region : "*"
+  ses_resources = var.ses_from == "" ? [] : concat(
+    ["arn:aws:ses:${local.ses_region}:*:identity/${local.ses_address}", "arn:aws:ses:${local.ses_region}:*:identity/${local.ses_domain}"],
+    var.ses_configuration_set != "" ? ["arn:aws:ses:${local.ses_region}:*:configuration-set/${var.ses_configuration_set}"] : [],
+  )
+
+  parameters = [
+    for name in concat(var.secret_parameters, [var.config_ssm]) :
+    startswith(name, "arn:") ? name : "arn:aws:ssm:*:*:parameter/${trimprefix(name, "/")}" if name != ""
+  ]
+  table_arn = "arn:aws:dynamodb:*:*:table/${var.dynamodb_table}"
+
+  # IAM in the account the identity lives in: the runner's own account, or
+  # each member account.
+  member_statements = [
+    { sid = "ReadIAMCredentials", actions = local.scan_actions, resources = ["*"] },
+    { sid = "RecheckCredentials", actions = local.recheck, resources = local.users },
+    { sid = "RemediateCredentials", actions = local.write, resources = local.users },
+  ]
+  runner_statements = [
+    { sid = "ListOrganizationAccounts", actions = local.org_role != "" ? ["organizations:ListAccounts"] : [], resources = ["*"] },
+    { sid = "ListOrganizationalUnits", actions = local.org_role != "" && local.org_ous ? ["organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"] : [], resources = ["*"] },
+    { sid = "AssumeMemberRole", actions = ["sts:AssumeRole"], resources = local.org_role != "" ? ["arn:aws:iam::*:role/${local.org_role}"] : [] },
+    { sid = "AssumeListedRoles", actions = ["sts:AssumeRole"], resources = [for arn in var.listed_role_arns : arn if arn != ""] },
+    { sid = "SendMailWithSES", actions = local.ses_actions, resources = local.ses_resources },
+    { sid = "PublishDigest", actions = ["sns:Publish"], resources = var.sns_topic_arn != "" ? [var.sns_topic_arn] : [] },
+    { sid = "ReadSecretParameters", actions = ["ssm:GetParameter"], resources = local.parameters },
+    { sid = "DecryptSecretParameters", actions = ["kms:Decrypt"], resources = length(local.parameters) > 0 ? var.kms_key_arns : [] },
+    { sid = "ReadConfigObject", actions = ["s3:GetObject"], resources = var.config_s3 != "" ? ["arn:aws:s3:::${trimprefix(var.config_s3, "s3://")}"] : [] },
+    { sid = "KeepStateInDynamoDB", actions = local.dynamodb_actions, resources = var.dynamodb_table != "" ? [local.table_arn, "${local.table_arn}/index/*"] : [] },
+    { sid = "ImportSecurityHubFindings", actions = var.security_hub ? local.security_hub_actions : [], resources = ["*"] },
+  ]
+
+  # A statement without actions or resources is left out, as iampolicy does.
+  statements = [
+    for s in concat(local.member_statements, var.role == "runner" ? local.runner_statements : []) : {
+      Sid      = s.sid
+      Effect   = "Allow"
+      Action   = sort(distinct(s.actions))
+      Resource = sort(distinct(s.resources))
+    } if length(s.actions) > 0 && length(s.resources) > 0
+  ]
+  document = {
+    Version   = "2012-10-17"
+    Statement = local.statements
+  }
+}

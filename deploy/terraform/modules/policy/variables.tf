@@ -1,0 +1,127 @@
+# Each input mirrors what `keywarden iam-policy` reads from the config file or
+# from its flags; the README says which config key or flag.
+
+variable "role" {
+  description = "Whose policy: \"runner\" (the identity keywarden runs as: --role runner) or \"member\" (the role it assumes in member accounts: --role member; IAM only)."
+  type        = string
+  default     = "runner"
+  nullable    = false
+
+  validation {
+    condition     = contains(["runner", "member"], var.role)
+    error_message = "role: want runner or member."
+  }
+}
+
+variable "remediation" {
+  description = "The changes the config's rules can call for: any of \"disable\" (an access_key_age stage or access_key_unused with action: disable), \"delete\" (an access_key_age stage with action: delete; it disables an active key first) and \"remove_password\" (password_unused with action: remove_password). Empty: read-only."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for r in var.remediation : contains(["disable", "delete", "remove_password"], r)])
+    error_message = "remediation: each item is disable, delete or remove_password."
+  }
+}
+
+variable "organization" {
+  description = "accounts.organization: role_name (the member role keywarden assumes) and ous (accounts.organization.ous; only whether it is empty matters to the policy). null: no organization."
+  type = object({
+    role_name = string
+    ous       = optional(list(string), [])
+  })
+  default = null
+
+  validation {
+    condition     = var.organization == null || can(regex("^[\\w+=,.@-]{1,64}$", var.organization.role_name))
+    error_message = "organization.role_name: want an IAM role name (not an ARN), e.g. KeywardenAudit."
+  }
+}
+
+variable "listed_role_arns" {
+  description = "accounts.list[].role_arn: the roles keywarden assumes in listed accounts."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "ses_from" {
+  description = "notify.from, when notify.users.via is ses (\"security@example.com\" or \"Security <security@example.com>\"). Empty: no SES."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.ses_from == "" || can(regex("^[^@<>\\s]+@[^@<>\\s]+$", try(regex("<([^<>]+)>\\s*$", var.ses_from)[0], trimspace(var.ses_from))))
+    error_message = "ses_from: want an address, e.g. security@example.com or \"Security <security@example.com>\"."
+  }
+}
+
+variable "ses_region" {
+  description = "notify.ses.region (empty: any region)."
+  type        = string
+  default     = ""
+  nullable    = false
+}
+
+variable "ses_configuration_set" {
+  description = "notify.ses.configuration_set (empty: none)."
+  type        = string
+  default     = ""
+  nullable    = false
+}
+
+variable "sns_topic_arn" {
+  description = "notify.admins.sns_topic_arn (empty: none)."
+  type        = string
+  default     = ""
+  nullable    = false
+}
+
+variable "secret_parameters" {
+  description = "Names (or ARNs) of the SSM parameters keywarden reads secrets from: notify.admins.slack_webhook_ssm, notify.admins.webhook_url_ssm, and notify.smtp.password_ssm only when notify.users.via is smtp and notify.smtp.username is set."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "config_ssm" {
+  description = "The SSM parameter the Lambda reads its config from (KEYWARDEN_CONFIG_SSM; --config-ssm). Empty: none."
+  type        = string
+  default     = ""
+  nullable    = false
+}
+
+variable "config_s3" {
+  description = "The s3://BUCKET/KEY the Lambda reads its config from (KEYWARDEN_CONFIG_S3; --config-s3). Empty: none."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.config_s3 == "" || can(regex("^s3://[^/]+/.+$", var.config_s3))
+    error_message = "config_s3: want s3://BUCKET/KEY."
+  }
+}
+
+variable "kms_key_arns" {
+  description = "Customer managed KMS keys that encrypt the SSM SecureString parameters above (--kms-key): kms:Decrypt, granted only when a parameter is read. The AWS managed aws/ssm key needs none."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "dynamodb_table" {
+  description = "The state table's name, when state.url is dynamodb://TABLE. Empty: no DynamoDB state."
+  type        = string
+  default     = ""
+  nullable    = false
+}
+
+variable "security_hub" {
+  description = "Grant what `keywarden scan --security-hub` needs (--security-hub)."
+  type        = bool
+  default     = false
+  nullable    = false
+}

@@ -1,0 +1,184 @@
+package deploy_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keywarden/keywarden/internal/iampolicy"
+)
+
+// terraformHint: Terraform cannot be built from the Go module proxy (its
+// go.mod replaces nested modules that the proxy's zip leaves out), so it
+// is installed from HashiCorp's releases.
+const terraformHint = "install Terraform 1.5 or later from HashiCorp's releases or apt repository (the tests use no provider)"
+
+// terraform returns the terraform command and the environment that keeps
+// it offline and quiet: no update check, no CLI config of the machine's.
+func terraform(t *testing.T) (string, []string) {
+	t.Helper()
+	tf := tool(t, "terraform", terraformHint)
+	rc := filepath.Join(t.TempDir(), "terraformrc")
+	if err := os.WriteFile(rc, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return tf, []string{"CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1", "TF_INPUT=0", "TF_CLI_CONFIG_FILE=" + rc}
+}
+
+// notifyOnly is a config whose rules only notify.
+const notifyOnly = `version: 1
+rules:
+  access_key_age:
+    human: [ {at: 70, action: notify}, {at: 90, action: notify} ]
+`
+
+// policyCase is one configuration: the YAML and iam-policy flags, and the
+// policy module's inputs that say the same.
+type policyCase struct {
+	name   string
+	yaml   string
+	flags  []string
+	inputs map[string]any
+}
+
+var policyCases = []policyCase{
+	{"read-only notify-only rules", notifyOnly, nil, map[string]any{}},
+	{"default rules disable and delete", "version: 1\n", nil,
+		map[string]any{"remediation": []string{"disable", "delete"}}},
+	{"unused keys disabled", notifyOnly + "  access_key_unused: { after: 45, action: disable }\n", nil,
+		map[string]any{"remediation": []string{"disable"}}},
+	{"remove_password", notifyOnly + "  password_unused: { after: 90, action: remove_password }\n", nil,
+		map[string]any{"remediation": []string{"remove_password"}}},
+	{"organization with OUs", notifyOnly + `accounts:
+  organization: { role_name: KeywardenAudit, ous: [ou-ab12-cdef3456], exclude: ["111111111111"] }
+`, nil, map[string]any{"organization": map[string]any{"role_name": "KeywardenAudit", "ous": []string{"ou-ab12-cdef3456"}}}},
+	{"organization without OUs", notifyOnly + "accounts: { organization: { role_name: Audit } }\n", nil,
+		map[string]any{"organization": map[string]any{"role_name": "Audit"}}},
+	{"listed roles", notifyOnly + `accounts:
+  list:
+    - { id: "222222222222", role_arn: "arn:aws:iam::222222222222:role/KeywardenAudit" }
+    - { id: "333333333333", role_arn: "arn:aws:iam::333333333333:role/Audit", external_id: kw-ext }
+`, nil, map[string]any{"listed_role_arns": []string{"arn:aws:iam::333333333333:role/Audit", "arn:aws:iam::222222222222:role/KeywardenAudit"}}},
+	{"SES, SNS, SSM secrets, DynamoDB, config from SSM with a KMS key", `version: 1
+rules:
+  password_unused: { after: 90, action: remove_password }
+notify:
+  from: "Security <security@example.com>"
+  users: { via: ses }
+  ses: { region: eu-west-1, configuration_set: kw-events }
+  admins:
+    sns_topic_arn: "arn:aws:sns:eu-west-1:111111111111:keywarden-digest"
+    slack_webhook_ssm: /keywarden/slack
+    webhook_url_ssm: keywarden-hook
+state: { url: "dynamodb://keywarden-state" }
+`, []string{"--config-ssm", "/keywarden/config", "--kms-key", "arn:aws:kms:eu-west-1:111111111111:key/1234abcd"},
+		map[string]any{
+			"remediation": []string{"disable", "delete", "remove_password"},
+			"ses_from":    "Security <security@example.com>", "ses_region": "eu-west-1", "ses_configuration_set": "kw-events",
+			"sns_topic_arn":     "arn:aws:sns:eu-west-1:111111111111:keywarden-digest",
+			"secret_parameters": []string{"/keywarden/slack", "keywarden-hook"},
+			"config_ssm":        "/keywarden/config", "kms_key_arns": []string{"arn:aws:kms:eu-west-1:111111111111:key/1234abcd"},
+			"dynamodb_table": "keywarden-state",
+		}},
+	{"SES in any region", notifyOnly + "notify: { from: sec@example.org, users: { via: ses } }\n", nil,
+		map[string]any{"ses_from": "sec@example.org"}},
+	{"SMTP password from SSM when SMTP logs in", notifyOnly + `notify:
+  from: sec@example.com
+  users: { via: smtp }
+  smtp: { host: smtp.example.com, username: kw, password_ssm: /keywarden/smtp }
+`, nil, map[string]any{"secret_parameters": []string{"/keywarden/smtp"}}},
+	{"KMS key without parameters grants nothing", notifyOnly, []string{"--kms-key", "arn:aws:kms:us-east-1:111111111111:key/x"},
+		map[string]any{"kms_key_arns": []string{"arn:aws:kms:us-east-1:111111111111:key/x"}}},
+	{"config from S3", notifyOnly + "state: { url: \"dynamodb://kw-state\" }\n", []string{"--config-s3", "s3://cfg-bucket/keywarden/config.yaml"},
+		map[string]any{"config_s3": "s3://cfg-bucket/keywarden/config.yaml", "dynamodb_table": "kw-state"}},
+	{"Security Hub", "version: 1\n", []string{"--security-hub"},
+		map[string]any{"remediation": []string{"disable", "delete"}, "security_hub": true}},
+	{"member role: IAM only", `version: 1
+rules:
+  password_unused: { after: 90, action: remove_password }
+accounts: { organization: { role_name: KeywardenAudit, ous: [ou-ab12-cdef3456] } }
+notify: { from: sec@example.com, users: { via: ses }, admins: { sns_topic_arn: "arn:aws:sns:us-east-1:111111111111:kw" } }
+state: { url: "dynamodb://keywarden" }
+`, []string{"--role", "member", "--security-hub"}, map[string]any{
+		"role": "member", "remediation": []string{"delete", "disable", "remove_password"},
+		"organization": map[string]any{"role_name": "KeywardenAudit", "ous": []string{"ou-ab12-cdef3456"}},
+		"ses_from":     "sec@example.com", "sns_topic_arn": "arn:aws:sns:us-east-1:111111111111:kw", "dynamodb_table": "keywarden",
+		"security_hub": true,
+	}},
+	{"member role read-only", notifyOnly, []string{"--role", "member"}, map[string]any{"role": "member"}},
+}
+
+// TestTerraformPolicyModuleMatchesIAMPolicy applies deploy/terraform/modules/policy
+// (no provider, so offline) once per configuration and compares each
+// document with `keywarden iam-policy` for the equivalent config: the same
+// statements in the same order, with the same actions and resources.
+func TestTerraformPolicyModuleMatchesIAMPolicy(t *testing.T) {
+	tf, env := terraform(t)
+	module, err := filepath.Abs(filepath.Join("terraform", "modules", "policy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One root calls the module once per case: one init and one apply.
+	modules, outputs := map[string]any{}, map[string]any{}
+	for i, c := range policyCases {
+		name := "case_" + string(rune('a'+i))
+		block := map[string]any{"source": module}
+		for k, v := range c.inputs {
+			block[k] = v
+		}
+		modules[name] = block
+		outputs[name] = map[string]any{"value": "${module." + name + ".json}"}
+	}
+	root := t.TempDir()
+	b, err := json.MarshalIndent(map[string]any{"module": modules, "output": outputs}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "main.tf.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, root, env, tf, "init", "-input=false", "-no-color")
+	run(t, root, env, tf, "apply", "-auto-approve", "-input=false", "-no-color")
+	var got map[string]struct {
+		Value string `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(run(t, root, env, tf, "output", "-json", "-no-color")), &got); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range policyCases {
+		t.Run(c.name, func(t *testing.T) {
+			want := iamPolicy(t, c.yaml, c.flags...)
+			var doc iampolicy.Document
+			if err := json.Unmarshal([]byte(got["case_"+string(rune('a'+i))].Value), &doc); err != nil {
+				t.Fatalf("module output is not a policy document: %v", err)
+			}
+			comparePolicies(t, want, doc)
+		})
+	}
+}
+
+// comparePolicies reports every statement that differs, by position and Sid.
+func comparePolicies(t *testing.T, want, got iampolicy.Document) {
+	t.Helper()
+	if want.Version != got.Version {
+		t.Errorf("Version = %q; want %q", got.Version, want.Version)
+	}
+	var wantSids, gotSids []string
+	for _, s := range want.Statement {
+		wantSids = append(wantSids, s.Sid)
+	}
+	for _, s := range got.Statement {
+		gotSids = append(gotSids, s.Sid)
+	}
+	if diff := cmp.Diff(wantSids, gotSids); diff != "" {
+		t.Errorf("statements (-iam-policy +template):\n%s", diff)
+	}
+	for i := range min(len(want.Statement), len(got.Statement)) {
+		if diff := cmp.Diff(want.Statement[i], got.Statement[i]); diff != "" {
+			t.Errorf("statement %d (%s) (-iam-policy +template):\n%s", i, want.Statement[i].Sid, diff)
+		}
+	}
+}
