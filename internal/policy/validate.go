@@ -29,17 +29,18 @@ func (c *Config) Validate() error {
 }
 
 var (
-	cfgAccountID  = regexp.MustCompile(`^[0-9]{12}$`)
-	cfgRoleARN    = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/([\w+=,.@/-]+)$`)
-	cfgRoleName   = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	cfgOU         = regexp.MustCompile(`^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32})$`)
-	cfgClassName  = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	cfgDomain     = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$`)
-	cfgSNSTopic   = regexp.MustCompile(`^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[\w-]{1,256}(\.fifo)?$`)
-	cfgEnvName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	cfgTableName  = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
-	cfgRuleNames  = []string{RuleAccessKeyAge, RuleAccessKeyUnused, RulePasswordExpiry, RulePasswordUnused, RuleMFAMissing, RuleRootAccessKey}
-	cfgSeverities = []string{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+	cfgAccountID   = regexp.MustCompile(`^[0-9]{12}$`)
+	cfgRoleARN     = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/([\w+=,.@/-]+)$`)
+	cfgRoleName    = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	cfgSessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	cfgOU          = regexp.MustCompile(`^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32})$`)
+	cfgClassName   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	cfgDomain      = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$`)
+	cfgSNSTopic    = regexp.MustCompile(`^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[\w-]{1,256}(\.fifo)?$`)
+	cfgEnvName     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	cfgTableName   = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
+	cfgRuleNames   = []string{RuleAccessKeyAge, RuleAccessKeyUnused, RulePasswordExpiry, RulePasswordUnused, RuleMFAMissing, RuleRootAccessKey}
+	cfgSeverities  = []string{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
 )
 
 // Patterns for the notification channels' keys (keywarden run).
@@ -135,6 +136,12 @@ func (k *cfgChecker) accounts(a *Accounts, p cfgPath) {
 	}
 	if a.Parallel < 1 || a.Parallel > 64 {
 		k.add(p.key("parallel"), "must be between 1 and 64 (got %d)", a.Parallel)
+	}
+	if !cfgSessionName.MatchString(a.SessionName) {
+		k.add(p.key("session_name"), "%q is not an AssumeRole session name (2-64 letters, digits and =,.@_-)", a.SessionName)
+	}
+	if a.MaxAttempts < 1 || a.MaxAttempts > 20 {
+		k.add(p.key("max_attempts"), "must be between 1 and 20 (got %d)", a.MaxAttempts)
 	}
 }
 
