@@ -165,4 +165,28 @@ func TestScanFailingAccountEndToEnd(t *testing.T) {
 	if !strings.Contains(r.stderr, "1 of 4 accounts could not be scanned") || !strings.Contains(r.stderr, denied) {
 		t.Errorf("stderr = %q; want the failed count and the account named", r.stderr)
 	}
+
+	// keywarden run plans nothing for the failed account.
+	r = keywarden(t, p.Env(e.m), dir, "run", "--dry-run", "--format", "json")
+	if r.code != 4 {
+		t.Fatalf("run --dry-run exit %d; want 4\nstderr: %s", r.code, r.stderr)
+	}
+	var res struct {
+		Plan struct {
+			Findings int               `json:"findings"`
+			Messages []json.RawMessage `json:"messages"`
+			Actions  []json.RawMessage `json:"actions"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("run output: %v\n%s", err, r.stdout)
+	}
+	if res.Plan.Findings != 3 || len(res.Plan.Actions) != 3 {
+		t.Errorf("plan: %d findings, %d actions; want 3 and 3 (the old keys of the accounts scanned)", res.Plan.Findings, len(res.Plan.Actions))
+	}
+	for _, raw := range append(res.Plan.Messages, res.Plan.Actions...) {
+		if strings.Contains(string(raw), denied) {
+			t.Errorf("plan entry %s is for the failed account %s", raw, denied)
+		}
+	}
 }
