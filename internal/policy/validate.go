@@ -29,19 +29,21 @@ func (c *Config) Validate() error {
 }
 
 var (
-	cfgAccountID   = regexp.MustCompile(`^[0-9]{12}$`)
-	cfgRoleARN     = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/([\w+=,.@/-]+)$`)
-	cfgRoleName    = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	cfgSessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	cfgOU          = regexp.MustCompile(`^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32})$`)
-	cfgClassName   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	cfgDomain      = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$`)
-	cfgSNSTopic    = regexp.MustCompile(`^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[\w-]{1,256}(\.fifo)?$`)
-	cfgEnvName     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	cfgTableName   = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
-	cfgRuleNames   = []string{RuleAccessKeyAge, RuleAccessKeyUnused, RulePasswordExpiry, RulePasswordUnused, RuleMFAMissing, RuleRootAccessKey}
-	cfgSeverities  = []string{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+	cfgAccountID  = regexp.MustCompile(`^[0-9]{12}$`)
+	cfgRoleARN    = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/([\w+=,.@/-]+)$`)
+	cfgRoleName   = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	cfgOU         = regexp.MustCompile(`^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32})$`)
+	cfgClassName  = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	cfgDomain     = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$`)
+	cfgSNSTopic   = regexp.MustCompile(`^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[\w-]{1,256}(\.fifo)?$`)
+	cfgEnvName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	cfgTableName  = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
+	cfgRuleNames  = []string{RuleAccessKeyAge, RuleAccessKeyUnused, RulePasswordExpiry, RulePasswordUnused, RuleMFAMissing, RuleRootAccessKey}
+	cfgSeverities = []string{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
 )
+
+// cfgSessionName is an sts:AssumeRole session name.
+var cfgSessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
 // Patterns for the notification channels' keys (keywarden run).
 var (
