@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/keywarden/keywarden/internal/cli.Version=$(VERSION)
 AS_OF    ?= 2026-11-23
 
-.PHONY: demo test test-deps build lambda lint bench clean
+.PHONY: demo test test-deps build lambda lint bench bench-org clean
 
 ## demo: scan the sample credential report in examples/ (no AWS account needed)
 demo:
@@ -42,6 +42,11 @@ lint:
 ## bench: benchmarks (they seed moto; not part of `make test`)
 bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-org: organization scale, keywarden beside a baseline scanner (docs/performance.md); BENCH_DELAY=20ms
+BENCH_DELAY ?= 20ms
+bench-org: test-deps
+	$(GO) test -run '^$$' -bench OrgScale -benchtime 1x -timeout 90m ./bench/ -args -org.delay=$(BENCH_DELAY)
 
 clean:
 	rm -rf bin dist

@@ -2,6 +2,7 @@ package awsapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -31,13 +33,9 @@ type Options struct {
 // LoadConfig loads the SDK configuration from the standard sources, with the
 // adaptive retry mode (IAM throttles hard) and a region fallback.
 func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
-	attempts := o.MaxAttempts
-	if attempts <= 0 {
-		attempts = DefaultMaxAttempts
-	}
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryMode(aws.RetryModeAdaptive),
-		config.WithRetryMaxAttempts(attempts),
+		config.WithRetryMaxAttempts(attempts(o.MaxAttempts)),
 	}
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
@@ -53,6 +51,35 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 		cfg.Region = DefaultRegion
 	}
 	return cfg, nil
+}
+
+// WithRetries returns a copy of cfg whose clients retry in the SDK's
+// adaptive mode (client-side rate limiting once throttled) up to
+// maxAttempts attempts per operation (0: DefaultMaxAttempts). A scan
+// applies it to whatever configuration it was given, so the attempt limit
+// of the config file holds however the caller loaded the SDK settings.
+func WithRetries(cfg aws.Config, maxAttempts int) aws.Config {
+	cfg = cfg.Copy()
+	cfg.RetryMode = aws.RetryModeAdaptive
+	cfg.RetryMaxAttempts = attempts(maxAttempts)
+	return cfg
+}
+
+func attempts(n int) int {
+	if n <= 0 {
+		return DefaultMaxAttempts
+	}
+	return n
+}
+
+// ErrorCode is the AWS error code of err ("AccessDenied", "Throttling",
+// …), "" when err is not an API error.
+func ErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
 }
 
 // Counter counts SDK operations (not retry attempts) by "Service.Operation".

@@ -98,6 +98,7 @@ with, never an exempt credential; outside enforce.window actions wait.
 	fl.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a non-exempt finding is at or above this severity: low, medium, high or critical")
 	fl.StringVar(&o.Region, "region", "", "AWS region for API calls (default: the SDK's, else "+awsapi.DefaultRegion+")")
 	fl.StringVar(&o.Profile, "profile", "", "AWS shared config profile (default: the SDK's, AWS_PROFILE)")
+	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar (there is none unless stderr is a terminal)")
 	return cmd
 }
 
@@ -160,7 +161,8 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 			LoadAWSConfig: func(ctx context.Context) (aws.Config, error) {
 				return f.LoadAWSConfig(ctx, awsapi.Options{Region: o.Region, Profile: o.Profile})
 			},
-			Logger: log,
+			Logger:   log,
+			Progress: newProgress(f, o.Quiet),
 		},
 		DryRun:      o.DryRun,
 		Apply:       o.Apply,

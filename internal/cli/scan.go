@@ -37,6 +37,9 @@ type ScanOptions struct {
 	// SecurityHub posts the findings to AWS Security Hub after the report
 	// is written (see securityhub.go).
 	SecurityHub bool
+	// Quiet suppresses the progress bar (drawn only when stderr is a
+	// terminal anyway).
+	Quiet bool
 }
 
 // NewCmdScan builds `keywarden scan`. runF replaces the behaviour in tests.
@@ -45,9 +48,13 @@ func NewCmdScan(f *Factory, runF func(context.Context, *ScanOptions) error) *cob
 	cmd := &cobra.Command{
 		Use:   "scan",
 		Short: "Evaluate an account's IAM credentials against the policy (read-only)",
-		Long: `Scan reads the caller's AWS account — or, with --credential-report, a downloaded
-IAM credential report, with no AWS call at all — and prints every credential that
-breaks the policy. It changes nothing.
+		Long: `Scan reads the caller's AWS account, the accounts listed in accounts.list, or
+every ACTIVE account of the AWS Organization (accounts.organization) — or, with
+--credential-report, a downloaded IAM credential report, with no AWS call at
+all — and prints every credential that breaks the policy. It changes nothing.
+Accounts are scanned accounts.parallel at a time; one that fails is reported
+with status error and the others complete (exit 4). On a terminal a progress
+bar on stderr shows the accounts and users done (not with --quiet).
 
 The AWS endpoint, region and credentials come from the SDK's standard settings
 (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).
@@ -74,6 +81,7 @@ The AWS endpoint, region and credentials come from the SDK's standard settings
 	fl.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a non-exempt finding is at or above this severity: low, medium, high or critical")
 	fl.StringVar(&o.Region, "region", "", "AWS region for API calls (default: the SDK's, else "+awsapi.DefaultRegion+")")
 	fl.StringVar(&o.Profile, "profile", "", "AWS shared config profile (default: the SDK's, AWS_PROFILE)")
+	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar (there is none unless stderr is a terminal)")
 	fl.BoolVar(&o.SecurityHub, "security-hub", false, "also import the findings into AWS Security Hub (caller's account and region) and resolve the ones that disappeared")
 	return cmd
 }
@@ -114,7 +122,8 @@ func scanRun(ctx context.Context, f *Factory, o *ScanOptions) error {
 		LoadAWSConfig: func(ctx context.Context) (aws.Config, error) {
 			return f.LoadAWSConfig(ctx, awsapi.Options{Region: o.Region, Profile: o.Profile})
 		},
-		Logger: log,
+		Logger:   log,
+		Progress: newProgress(f, o.Quiet),
 	})
 	if err != nil {
 		return err

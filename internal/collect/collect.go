@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 
+	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/inventory"
 )
 
@@ -79,6 +79,8 @@ type Collector struct {
 	// MaxWait bounds the wait for the credential report (default
 	// DefaultMaxWait).
 	MaxWait time.Duration
+
+	begun *begun // set by Begin, consumed by Snapshot
 }
 
 // CredentialsError is returned when the caller's AWS credentials could not
@@ -99,22 +101,66 @@ func (c *Collector) logger() *slog.Logger {
 	return c.Logger
 }
 
+// Begin identifies the account (sts:GetCallerIdentity, which also proves
+// the credentials) and asks IAM for its credential report
+// (GenerateCredentialReport), without waiting for it. A scan of many
+// accounts calls Begin in every account before it awaits any report, so
+// that IAM builds them all at once. Snapshot calls Begin itself when it
+// was not called. It returns the account ID.
+//
+// IAM answers COMPLETE at once when the account has a report less than
+// four hours old: that report is reused, not generated again. A
+// LimitExceeded answer is not an error here: Snapshot backs off and asks
+// again.
+func (c *Collector) Begin(ctx context.Context) (string, error) {
+	id, err := c.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		if isCredentialsError(err) {
+			return "", &CredentialsError{Err: err}
+		}
+		return "", fmt.Errorf("check AWS credentials: %w", err)
+	}
+	b := &begun{account: aws.ToString(id.Account), caller: aws.ToString(id.Arn)}
+	out, err := c.IAM.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+	b.at = time.Now()
+	switch {
+	case err == nil:
+		b.complete = out.State == types.ReportStateTypeComplete
+	case isLimitExceeded(err) || isNotReady(err):
+		c.logger().Debug("credential report generation throttled; Snapshot asks again", "account", b.account, "error", err)
+	default:
+		return "", fmt.Errorf("generate credential report: %w", err)
+	}
+	c.begun = b
+	return b.account, nil
+}
+
+// begun is what Begin learnt, for the Snapshot that follows it.
+type begun struct {
+	account, caller string
+	// complete: the report is ready (GenerateCredentialReport answered
+	// COMPLETE), so Snapshot need not ask for it again.
+	complete bool
+	// at is when GenerateCredentialReport answered: Snapshot's first
+	// backoff counts the time since.
+	at time.Time
+}
+
 // Snapshot reads the account: caller identity, credential report, users'
 // tags, groups and paths, password policy and alias. Access key IDs are left
 // empty; ResolveKeyIDs fills them for the users that need them.
 func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
-	log := c.logger()
-	id, err := c.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		if isCredentialsError(err) {
-			return nil, &CredentialsError{Err: err}
+	if c.begun == nil {
+		if _, err := c.Begin(ctx); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("check AWS credentials: %w", err)
 	}
-	snap := &inventory.Snapshot{AccountID: aws.ToString(id.Account), CallerARN: aws.ToString(id.Arn)}
-	log = log.With("account", snap.AccountID)
+	b := c.begun
+	c.begun = nil // the next Snapshot begins afresh
+	snap := &inventory.Snapshot{AccountID: b.account, CallerARN: b.caller}
+	log := c.logger().With("account", snap.AccountID)
 
-	out, err := c.credentialReport(ctx, log)
+	out, err := c.credentialReport(ctx, log, b)
 	if err != nil {
 		return nil, err
 	}
@@ -155,15 +201,24 @@ func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 // credentialReport generates the credential report and gets it, waiting
 // (with backoff) while AWS builds it and generating it again when it is
 // missing or expired.
-func (c *Collector) credentialReport(ctx context.Context, log *slog.Logger) (*iam.GetCredentialReportOutput, error) {
+func (c *Collector) credentialReport(ctx context.Context, log *slog.Logger, begun *begun) (*iam.GetCredentialReportOutput, error) {
 	maxWait := orDefault(c.MaxWait, DefaultMaxWait)
 	ctx, cancel := context.WithTimeoutCause(ctx, maxWait, fmt.Errorf("credential report not ready after %s", maxWait))
 	defer cancel()
 
 	b := c.newBackoff()
 	for generation := 0; ; generation++ {
-		if err := c.generateReport(ctx, log, b); err != nil {
-			return nil, fmt.Errorf("generate credential report: %w", err)
+		// Begin's COMPLETE answer stands for the first generation; after
+		// any other answer, wait out what is left of the first interval.
+		if generation == 0 && !begun.complete {
+			if err := b.waitSince(ctx, time.Since(begun.at)); err != nil {
+				return nil, fmt.Errorf("generate credential report: %w", err)
+			}
+		}
+		if generation > 0 || !begun.complete {
+			if err := c.generateReport(ctx, log, b); err != nil {
+				return nil, fmt.Errorf("generate credential report: %w", err)
+			}
 		}
 		b.reset()
 		for {
@@ -304,9 +359,16 @@ func (b *backoff) reset() { b.next = b.initial }
 // wait sleeps between half and all of the current interval ("equal
 // jitter"), then doubles it up to max. It returns early with the context's
 // cause when ctx is done.
-func (b *backoff) wait(ctx context.Context) error {
-	d := b.next/2 + rand.N(b.next/2+1)
+func (b *backoff) wait(ctx context.Context) error { return b.waitSince(ctx, 0) }
+
+// waitSince is wait, less elapsed (time already spent since the last
+// call): it does not sleep when the jittered interval has passed already.
+func (b *backoff) waitSince(ctx context.Context, elapsed time.Duration) error {
+	d := b.next/2 + rand.N(b.next/2+1) - elapsed
 	b.next = min(2*b.next, b.max)
+	if d <= 0 {
+		return context.Cause(ctx)
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -317,38 +379,29 @@ func (b *backoff) wait(ctx context.Context) error {
 	}
 }
 
-// errorCode is the AWS error code of err, "" when it is not an API error.
-func errorCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
-}
-
 func isNotReady(err error) bool {
 	var e *types.CredentialReportNotReadyException
-	return errors.As(err, &e) || errorCode(err) == "ReportInProgress"
+	return errors.As(err, &e) || awsapi.ErrorCode(err) == "ReportInProgress"
 }
 
 func isNotPresent(err error) bool {
 	var e *types.CredentialReportNotPresentException
-	return errors.As(err, &e) || errorCode(err) == "ReportNotPresent"
+	return errors.As(err, &e) || awsapi.ErrorCode(err) == "ReportNotPresent"
 }
 
 func isExpired(err error) bool {
 	var e *types.CredentialReportExpiredException
-	return errors.As(err, &e) || errorCode(err) == "ReportExpired"
+	return errors.As(err, &e) || awsapi.ErrorCode(err) == "ReportExpired"
 }
 
 func isLimitExceeded(err error) bool {
 	var le *types.LimitExceededException
 	var rle *types.ReportGenerationLimitExceededException
-	return errors.As(err, &le) || errors.As(err, &rle) || errorCode(err) == "LimitExceeded"
+	return errors.As(err, &le) || errors.As(err, &rle) || awsapi.ErrorCode(err) == "LimitExceeded"
 }
 
 func isAccessDenied(err error) bool {
-	switch errorCode(err) {
+	switch awsapi.ErrorCode(err) {
 	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
 		return true
 	}
@@ -376,7 +429,7 @@ func isCredentialsError(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	if code := errorCode(err); code != "" {
+	if code := awsapi.ErrorCode(err); code != "" {
 		return credentialErrorCodes[code]
 	}
 	// The SDK's own failure to find credentials is a wrapped error

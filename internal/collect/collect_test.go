@@ -710,3 +710,51 @@ func TestResolveKeyIDsError(t *testing.T) {
 		t.Errorf("ResolveKeyIDs() = %v; want %q", err, want)
 	}
 }
+
+// TestBeginThenSnapshot: Begin asks for the report once; a COMPLETE answer
+// (a report under four hours old, reused by IAM) is not asked again, and
+// any other answer is asked again by Snapshot after a backoff.
+func TestBeginThenSnapshot(t *testing.T) {
+	report := reportCSV(reportUser{name: "alice"})
+	for _, tc := range []struct {
+		name         string
+		generate     []generateAnswer
+		wantGenerate int
+	}{
+		{"complete at once: reused", []generateAnswer{{state: types.ReportStateTypeComplete}}, 1},
+		{"started, then complete", []generateAnswer{{state: types.ReportStateTypeStarted}, {state: types.ReportStateTypeComplete}}, 2},
+		{"limit exceeded, then complete", []generateAnswer{{err: &types.LimitExceededException{Message: aws.String("slow down")}}, {state: types.ReportStateTypeComplete}}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeIAM{generate: tc.generate, get: []getAnswer{{content: report}},
+				gaadPages: []*iam.GetAccountAuthorizationDetailsOutput{{UserDetailList: []types.UserDetail{userDetail("alice", "/", nil)}}}}
+			c := newCollector(t, f)
+			st := &fakeSTS{}
+			c.STS = st
+			id, err := c.Begin(context.Background())
+			if err != nil || id != testAccount {
+				t.Fatalf("Begin() = %q, %v; want %s", id, err, testAccount)
+			}
+			if got := f.count("GenerateCredentialReport"); got != 1 || f.count("GetCredentialReport") != 0 {
+				t.Fatalf("after Begin: %v; want one GenerateCredentialReport and nothing else", f.calls)
+			}
+			snap, err := c.Snapshot(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.count("GenerateCredentialReport"); got != tc.wantGenerate {
+				t.Errorf("GenerateCredentialReport calls = %d; want %d", got, tc.wantGenerate)
+			}
+			if st.calls != 1 || snap.AccountID != testAccount || len(snap.Users) != 1 {
+				t.Errorf("GetCallerIdentity calls %d, snapshot %s with %d users; want 1 call, %s, 1 user", st.calls, snap.AccountID, len(snap.Users), testAccount)
+			}
+			// The next Snapshot begins afresh.
+			if _, err := c.Snapshot(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if st.calls != 2 {
+				t.Errorf("GetCallerIdentity calls after a second Snapshot = %d; want 2", st.calls)
+			}
+		})
+	}
+}

@@ -59,6 +59,13 @@ type Accounts struct {
 	List         []AccountTarget `yaml:"list,omitempty" json:"list,omitempty"`
 	// Parallel is how many accounts are scanned at once (default 8).
 	Parallel int `yaml:"parallel,omitempty" json:"parallel,omitempty"`
+	// SessionName is the sts:AssumeRole session name, which CloudTrail in
+	// each member account records (default "keywarden").
+	SessionName string `yaml:"session_name,omitempty" json:"session_name,omitempty"`
+	// MaxAttempts bounds the SDK's attempts per AWS call, throttling
+	// retries included (adaptive mode; default 8). An account whose calls
+	// are still throttled after them is reported as failed.
+	MaxAttempts int `yaml:"max_attempts,omitempty" json:"max_attempts,omitempty"`
 }
 
 // Organization scans every ACTIVE account of the caller's AWS Organization.
@@ -291,7 +298,7 @@ func Default() *Config {
 	t := true
 	return &Config{
 		Version:  CurrentVersion,
-		Accounts: Accounts{Parallel: 8},
+		Accounts: Accounts{Parallel: 8, SessionName: "keywarden", MaxAttempts: 8},
 		Classes: []Class{
 			{Name: "machine", Match: Match{Tags: map[string]string{"UserType": "machine"}}},
 		},

@@ -102,6 +102,9 @@ func cfgRefineSchema(s *jsonschema.Schema) error {
 	at("accounts").Not = &jsonschema.Schema{Required: []string{"organization", "list"}}
 	at("accounts", "parallel").Minimum = "1"
 	at("accounts", "parallel").Maximum = "64"
+	at("accounts", "session_name").Pattern = cfgSessionName.String()
+	at("accounts", "max_attempts").Minimum = "1"
+	at("accounts", "max_attempts").Maximum = "20"
 	at("accounts", "organization").Required = []string{"role_name"}
 	at("accounts", "organization", "role_name").Pattern = cfgRoleName.String()
 	accountID(at("accounts", "organization", "exclude", "[]"))
@@ -197,6 +200,8 @@ var cfgFieldDocs = map[string]string{
 	"Accounts.Organization": "Scan every ACTIVE account of the caller's AWS Organization through AssumeRole. Not together with list.",
 	"Accounts.List":         "Scan exactly these accounts. Not together with organization.",
 	"Accounts.Parallel":     "How many accounts are scanned at once (1-64; default 8).",
+	"Accounts.SessionName":  "sts:AssumeRole session name, recorded by CloudTrail in each member account (default keywarden).",
+	"Accounts.MaxAttempts":  "Attempts per AWS call, throttling retries included, in the SDK's adaptive retry mode (1-20; default 8). An account still throttled after them is reported as failed.",
 
 	"Organization.RoleName": "Name of the role assumed in each member account, e.g. KeywardenAudit.",
 	"Organization.Exclude":  "Account IDs to skip.",

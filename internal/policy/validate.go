@@ -42,6 +42,9 @@ var (
 	cfgSeverities = []string{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
 )
 
+// cfgSessionName is an sts:AssumeRole session name.
+var cfgSessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+
 // Patterns for the notification channels' keys (keywarden run).
 var (
 	cfgSSMName      = regexp.MustCompile(`^(arn:aws(-[a-z]+)*:ssm:[a-z0-9-]+:[0-9]{12}:parameter)?/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$`)
@@ -135,6 +138,12 @@ func (k *cfgChecker) accounts(a *Accounts, p cfgPath) {
 	}
 	if a.Parallel < 1 || a.Parallel > 64 {
 		k.add(p.key("parallel"), "must be between 1 and 64 (got %d)", a.Parallel)
+	}
+	if !cfgSessionName.MatchString(a.SessionName) {
+		k.add(p.key("session_name"), "%q is not an AssumeRole session name (2-64 letters, digits and =,.@_-)", a.SessionName)
+	}
+	if a.MaxAttempts < 1 || a.MaxAttempts > 20 {
+		k.add(p.key("max_attempts"), "must be between 1 and 20 (got %d)", a.MaxAttempts)
 	}
 }
 

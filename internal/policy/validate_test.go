@@ -42,6 +42,10 @@ func TestValidateWithoutFile(t *testing.T) {
 			`enforce.window.timezone: "Mars/Olympus" is not a time zone (want an IANA name such as Europe/Berlin)`},
 		{"window ending before it starts", func(c *Config) { c.Enforce.Window = &Window{Start: "17:00", End: "09:00"} },
 			"enforce.window.end: must be after start (17:00), on the same day"},
+		{"session name with a space", func(c *Config) { c.Accounts.SessionName = "key warden" },
+			`accounts.session_name: "key warden" is not an AssumeRole session name (2-64 letters, digits and =,.@_-)`},
+		{"too many attempts", func(c *Config) { c.Accounts.MaxAttempts = 50 },
+			"accounts.max_attempts: must be between 1 and 20 (got 50)"},
 		{"several, in order", func(c *Config) {
 			c.Accounts.Parallel = 0
 			c.Enforce.Mode = ""
@@ -88,6 +92,8 @@ func TestValidateZeroConfig(t *testing.T) {
 	want := []string{
 		"version: required; add `version: 1`",
 		"accounts.parallel: must be between 1 and 64 (got 0)",
+		`accounts.session_name: "" is not an AssumeRole session name (2-64 letters, digits and =,.@_-)`,
+		"accounts.max_attempts: must be between 1 and 20 (got 0)",
 		"notify.users.remind_every: must be at least 1 (got 0)",
 		`notify.users.via: unknown channel "" (want ses, smtp or outbox)`,
 		`notify.admins.send_when: unknown value "" (want findings or always)`,

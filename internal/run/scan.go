@@ -10,11 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/keywarden/keywarden/internal/awsapi"
-	"github.com/keywarden/keywarden/internal/collect"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/report"
@@ -41,9 +37,15 @@ type ScanOptions struct {
 	OnSnapshots func([]*inventory.Snapshot)
 	// OnAccount, when set, is called once for every account scanned
 	// without error, with the AWS configuration that scanned it (the
-	// account's credentials, the call counter attached), so that later
-	// stages (remediation) act in that account as the scan did.
+	// account's credentials — assumed-role ones for a member account — and
+	// its call counter attached), so that later stages (remediation) act in
+	// that account as the scan did. It is never called for a failed
+	// account. Scan calls it after every account is done, from its own
+	// goroutine, in account ID order: never concurrently.
 	OnAccount func(accountID string, cfg aws.Config)
+	// Progress, when set, is told how a live scan advances (the CLI draws
+	// a progress bar on a terminal).
+	Progress Progress
 }
 
 // ErrAccountNotSelected is returned when --account excludes every account
@@ -87,38 +89,6 @@ func scanOffline(o ScanOptions) (*report.Report, error) {
 		"account", snap.AccountID, "users", len(snap.Users))
 	findings := policy.Evaluate(snap, o.Config, o.AsOf)
 	return finish(report.New(o.Now, o.AsOf, []report.Account{accountSummary(snap, 0)}, findings), o, snap), nil
-}
-
-func scanLive(ctx context.Context, o ScanOptions) (*report.Report, error) {
-	cfg, err := o.LoadAWSConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	counter := awsapi.NewCounter()
-	cfg = counter.Instrument(cfg)
-	c := &collect.Collector{
-		IAM:    iam.NewFromConfig(cfg),
-		STS:    sts.NewFromConfig(cfg),
-		Logger: o.Logger,
-	}
-	snap, err := c.Snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkSelected(snap.AccountID, o.Accounts); err != nil {
-		return nil, err
-	}
-	findings := policy.Evaluate(snap, o.Config, o.AsOf)
-	if err := c.ResolveKeyIDs(ctx, snap, usersWithKeyFindings(findings)); err != nil {
-		return nil, fmt.Errorf("account %s: %w", snap.AccountID, err)
-	}
-	fillKeyIDs(findings, snap)
-	if o.OnAccount != nil {
-		o.OnAccount(snap.AccountID, cfg)
-	}
-	o.Logger.Debug("scan complete", "account", snap.AccountID, "api_calls", counter.Total(),
-		"by_operation", counter.ByOperation())
-	return finish(report.New(o.Now, o.AsOf, []report.Account{accountSummary(snap, counter.Total())}, findings), o, snap), nil
 }
 
 func checkSelected(account string, selected []string) error {

@@ -387,13 +387,13 @@ func (m *MotoServer) Data(t testing.TB) map[string]any {
 // around moto.server adds a test-only endpoint.
 func (m *MotoServer) MarkPasswordUsed(t testing.TB, user string) {
 	t.Helper()
-	if err := m.markPasswordUsed(user); err != nil {
+	if err := m.markPasswordUsed(AccountID, user); err != nil {
 		t.Fatalf("mark password of %s used: %v", user, err)
 	}
 }
 
-func (m *MotoServer) markPasswordUsed(user string) error {
-	return m.post("/_keywarden/iam/password-used?"+url.Values{"user": {user}, "account": {AccountID}}.Encode(), nil)
+func (m *MotoServer) markPasswordUsed(account, user string) error {
+	return m.post("/_keywarden/iam/password-used?"+url.Values{"user": {user}, "account": {account}}.Encode(), nil)
 }
 
 func (m *MotoServer) post(path string, body []byte) error {

@@ -325,3 +325,51 @@ func TestSeedEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestSeedIntoMemberAccount: an organization's member account, reached
+// through AssumeRole, is seeded with backdated keys that live in that
+// account only.
+func TestSeedIntoMemberAccount(t *testing.T) {
+	m := Moto(t)
+	ctx := context.Background()
+	org := m.CreateOrganization(t, 2)
+	if len(org.Members) != 2 || org.Members[0] == AccountID {
+		t.Fatalf("CreateOrganization(2) members = %v; want two accounts other than %s", org.Members, AccountID)
+	}
+	member := org.Members[1]
+	cfg := m.AssumeRoleConfig(t, "arn:aws:iam::"+member+":role/OrganizationAccountAccessRole")
+	ids := m.SeedInto(t, cfg, []SeedUser{{Name: "mallory", Keys: []SeedKey{{AgeDays: 120, LastUsedDaysAgo: 3}},
+		PasswordAgeDays: 150, PasswordLastUsedDaysAgo: 7}})
+
+	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil || aws.ToString(who.Account) != member {
+		t.Fatalf("assumed-role identity = %v, %v; want account %s", who, err, member)
+	}
+	keys, err := iam.NewFromConfig(cfg).ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("mallory")})
+	if err != nil || len(keys.AccessKeyMetadata) != 1 || aws.ToString(keys.AccessKeyMetadata[0].AccessKeyId) != ids["mallory"][0] {
+		t.Fatalf("ListAccessKeys(mallory) in %s = %v, %v; want the seeded key %v", member, keys, err, ids["mallory"])
+	}
+	if d := daysSince(aws.ToTime(keys.AccessKeyMetadata[0].CreateDate)); d != 120 {
+		t.Errorf("mallory's key is %d days old; want 120", d)
+	}
+	users, err := iam.NewFromConfig(m.Config(t)).ListUsers(ctx, &iam.ListUsersInput{})
+	if err != nil || len(users.Users) != 0 {
+		t.Errorf("management account users = %v, %v; want none (seeded into %s only)", users, err, member)
+	}
+	// The password's last use reached the member account's report.
+	client := iam.NewFromConfig(cfg)
+	if _, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(string(rep.Content))).ReadAll()
+	if err != nil || len(rows) != 2 || rows[1][0] != "mallory" || rows[1][4] == "N/A" || rows[1][4] == "no_information" {
+		t.Errorf("member credential report rows = %v, %v; want mallory with a password_last_used", rows, err)
+	}
+}

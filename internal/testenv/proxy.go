@@ -29,6 +29,10 @@ type Op struct {
 	// AccessKeyID signed the request; it tells accounts apart (moto maps
 	// assumed-role keys to the role's account).
 	AccessKeyID string
+	// Account is the account the request acts in, as moto will serve it:
+	// AccountID for the harness's own key, the role's account for keys
+	// that an sts:AssumeRole through this proxy returned, "" otherwise.
+	Account string
 	// Params are the form parameters of query-protocol requests (IAM,
 	// STS, SNS), e.g. Params.Get("UserName").
 	Params url.Values
@@ -76,6 +80,9 @@ type Proxy struct {
 	ops    []Op
 	faults []*Fault
 	delay  time.Duration
+	// assumed maps access keys returned by AssumeRole to the role's
+	// account.
+	assumed map[string]string
 }
 
 // NewProxy starts a proxy in front of m, closed when the test ends.
@@ -85,11 +92,11 @@ func (m *MotoServer) NewProxy(t testing.TB) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{}
+	p := &Proxy{assumed: map[string]string{}}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op := describe(r)
-		f, delay := p.record(op)
+		f, delay := p.record(&op)
 		if delay > 0 {
 			time.Sleep(delay)
 		}
@@ -122,6 +129,12 @@ func (m *MotoServer) NewProxy(t testing.TB) *Proxy {
 				return
 			}
 		}
+		if op.Name() == "sts:AssumeRole" {
+			rec := &bodyRecorder{ResponseWriter: w}
+			rp.ServeHTTP(rec, r)
+			p.learnAssumed(op, rec.body.Bytes())
+			return
+		}
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
@@ -129,14 +142,20 @@ func (m *MotoServer) NewProxy(t testing.TB) *Proxy {
 	return p
 }
 
-// record stores op and returns the fault that answers it, if any, and how
-// long to wait first.
-func (p *Proxy) record(op Op) (*Fault, time.Duration) {
+// record fills in op's account, stores op and returns the fault that
+// answers it, if any, and how long to wait first.
+func (p *Proxy) record(op *Op) (*Fault, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.ops = append(p.ops, op)
+	switch {
+	case op.AccessKeyID == TestCredential:
+		op.Account = AccountID
+	default:
+		op.Account = p.assumed[op.AccessKeyID]
+	}
+	p.ops = append(p.ops, *op)
 	for _, f := range p.faults {
-		if f.Match != nil && !f.Match(op) {
+		if f.Match != nil && !f.Match(*op) {
 			continue
 		}
 		if f.Times > 0 && f.hits >= f.Times {
@@ -146,6 +165,52 @@ func (p *Proxy) record(op Op) (*Fault, time.Duration) {
 		return f, p.delay + f.Delay
 	}
 	return nil, p.delay
+}
+
+var (
+	assumedKey  = regexp.MustCompile(`<AccessKeyId>([^<]+)</AccessKeyId>`)
+	roleAccount = regexp.MustCompile(`^arn:[^:]+:iam::([0-9]{12}):role/`)
+)
+
+// learnAssumed remembers which account the keys of an AssumeRole answer
+// act in.
+func (p *Proxy) learnAssumed(op Op, body []byte) {
+	k := assumedKey.FindSubmatch(body)
+	a := roleAccount.FindStringSubmatch(op.Params.Get("RoleArn"))
+	if k == nil || a == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.assumed[string(k[1])] = a[1]
+}
+
+// bodyRecorder passes a response through and keeps a copy of its body.
+type bodyRecorder struct {
+	http.ResponseWriter
+	body bytes.Buffer
+}
+
+func (b *bodyRecorder) Write(p []byte) (int, error) {
+	b.body.Write(p)
+	return b.ResponseWriter.Write(p)
+}
+
+// CountIn is how many recorded requests acted in account.
+func (p *Proxy) CountIn(account string) int {
+	n := 0
+	for _, op := range p.Ops() {
+		if op.Account == account {
+			n++
+		}
+	}
+	return n
+}
+
+// InAccount returns a Fault matcher for one "service:Operation" acting in
+// account.
+func InAccount(account, name string) func(Op) bool {
+	return func(o Op) bool { return o.Account == account && o.Name() == name }
 }
 
 // Inject adds a fault; faults are tried in the order they were added.

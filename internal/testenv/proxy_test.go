@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
@@ -118,5 +119,42 @@ func TestProxyHooks(t *testing.T) {
 	}
 	if !slices.Equal(order, []string{"before", "after", "answered"}) {
 		t.Errorf("order = %v; want before, after, answered", order)
+	}
+}
+
+// TestProxyTellsAccounts: requests signed with keys from an AssumeRole
+// through the proxy are attributed to the role's account, and a fault can
+// target one account's operation.
+func TestProxyTellsAccounts(t *testing.T) {
+	m := Moto(t)
+	p := m.NewProxy(t)
+	ctx := context.Background()
+	const member = "222222222222"
+	out, err := sts.NewFromConfig(p.Config(t, m)).AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn: aws.String("arn:aws:iam::" + member + ":role/Audit"), RoleSessionName: aws.String("t")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := p.Config(t, m)
+	c := out.Credentials
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
+	p.Inject(Fault{Match: InAccount(member, "iam:ListUsers"), Code: "AccessDenied", Status: http.StatusForbidden})
+
+	if _, err := iam.NewFromConfig(cfg).ListUsers(ctx, &iam.ListUsersInput{}); err == nil {
+		t.Error("ListUsers in the member account went through; want the injected AccessDenied")
+	}
+	if _, err := iam.NewFromConfig(p.Config(t, m)).ListUsers(ctx, &iam.ListUsersInput{}); err != nil {
+		t.Errorf("ListUsers in %s: %v; want the fault to spare other accounts", AccountID, err)
+	}
+	var got []string
+	for _, op := range p.Ops() {
+		got = append(got, op.Name()+"@"+op.Account)
+	}
+	want := []string{"sts:AssumeRole@" + AccountID, "iam:ListUsers@" + member, "iam:ListUsers@" + AccountID}
+	if !slices.Equal(got, want) {
+		t.Errorf("operations = %v; want %v", got, want)
+	}
+	if p.CountIn(member) != 1 {
+		t.Errorf("CountIn(%s) = %d; want 1", member, p.CountIn(member))
 	}
 }

@@ -63,8 +63,21 @@ type SeedKey struct {
 // slot 1.
 func (m *MotoServer) Seed(t testing.TB, users []SeedUser) map[string][]string {
 	t.Helper()
+	return m.SeedInto(t, m.Config(t), users)
+}
+
+// SeedInto is Seed in the account that cfg signs for: moto maps
+// credentials from sts:AssumeRole to the role's account, so
+// SeedInto(t, m.AssumeRoleConfig(t, arn), users) seeds a member account.
+func (m *MotoServer) SeedInto(t testing.TB, cfg aws.Config, users []SeedUser) map[string][]string {
+	t.Helper()
 	ctx := context.Background()
-	client := iam.NewFromConfig(m.Config(t))
+	client := iam.NewFromConfig(cfg)
+	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatalf("seed: identify the account: %v", err)
+	}
+	account := aws.ToString(who.Account)
 
 	ev, err := seedEvents(users)
 	if err != nil {
@@ -156,7 +169,7 @@ func (m *MotoServer) Seed(t testing.TB, users []SeedUser) map[string][]string {
 				}
 			}
 		case evUsePassword:
-			if err := m.markPasswordUsed(u.Name); err != nil {
+			if err := m.markPasswordUsed(account, u.Name); err != nil {
 				return fmt.Errorf("mark password of %s used: %w", u.Name, err)
 			}
 		}

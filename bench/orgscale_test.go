@@ -1,0 +1,345 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/keywarden/keywarden/internal/report"
+	"github.com/keywarden/keywarden/internal/testenv"
+)
+
+var (
+	delay    = flag.Duration("org.delay", 20*time.Millisecond, "fixed delay the proxy adds to every request, standing in for an AWS round trip")
+	baseline = flag.Bool("org.baseline", true, "also run the baseline scanner (slow: one call per user and per key list)")
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// staleEvery: one user in staleEvery has a key 100 days old (an
+// access_key_age finding under the default policy); the others' keys are
+// 10 days old. Every key was used yesterday.
+const staleEvery = 10
+
+// users describes n users of one account, 10% of them with a stale key.
+func users(prefix string, n int) []testenv.SeedUser {
+	out := make([]testenv.SeedUser, n)
+	for i := range out {
+		age := 10
+		if i%staleEvery == 0 {
+			age = 100
+		}
+		out[i] = testenv.SeedUser{
+			Name:            fmt.Sprintf("%s-%05d", prefix, i),
+			Tags:            map[string]string{"Email": fmt.Sprintf("%s-%05d@example.com", prefix, i)},
+			Keys:            []testenv.SeedKey{{AgeDays: age, LastUsedDaysAgo: 1}},
+			PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1,
+		}
+	}
+	return out
+}
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// keywardenBinary builds cmd/keywarden once.
+func keywardenBinary(b *testing.B) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "keywarden-bench-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "keywarden")
+		out, err := exec.Command("go", "build", "-o", binary, "../cmd/keywarden").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("build keywarden: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		b.Fatal(buildErr)
+	}
+	return binary
+}
+
+// measured is one scanner's run.
+type measured struct {
+	name     string
+	wall     time.Duration
+	calls    int     // requests that reached the proxy
+	rssMB    float64 // peak resident set (keywarden only)
+	stale    int     // stale keys found
+	accounts []report.Account
+}
+
+// runKeywarden runs `keywarden scan` with config through the proxy and
+// measures it: wall time, the proxy's request count, and the process's
+// peak RSS (rusage ru_maxrss).
+func runKeywarden(b *testing.B, m *testenv.MotoServer, p *testenv.Proxy, name, config string) (measured, *report.Report) {
+	b.Helper()
+	dir := b.TempDir()
+	cfgFile := filepath.Join(dir, "keywarden.yaml")
+	if err := os.WriteFile(cfgFile, []byte(config), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, keywardenBinary(b), "scan", "--config", cfgFile, "--format", "json", "--quiet", "--log-level", "warn")
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, p.Env(m)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	p.Reset()
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		b.Fatalf("keywarden scan (%s): %v\nstderr: %s", name, err, stderr.String())
+	}
+	var rep report.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		b.Fatalf("keywarden scan (%s): %v", name, err)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	res := measured{name: name, wall: wall, calls: len(p.Ops()), rssMB: float64(ru.Maxrss) / 1024, accounts: rep.Accounts}
+	for _, f := range rep.Findings {
+		if f.Rule == "access_key_age" {
+			res.stale++
+		}
+	}
+	return res, &rep
+}
+
+// baselineScan is how the common blog scripts scan an account: every page
+// of ListUsers, then per user ListAccessKeys and ListUserTags, one after
+// the other, and a key is stale at 90 days.
+func baselineScan(ctx context.Context, cfg aws.Config, now time.Time) (stale int, err error) {
+	client := iam.NewFromConfig(cfg)
+	p := iam.NewListUsersPaginator(client, &iam.ListUsersInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return 0, err
+		}
+		for _, u := range page.Users {
+			keys, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: u.UserName})
+			if err != nil {
+				return 0, err
+			}
+			if _, err := client.ListUserTags(ctx, &iam.ListUserTagsInput{UserName: u.UserName}); err != nil {
+				return 0, err
+			}
+			for _, k := range keys.AccessKeyMetadata {
+				if k.Status == "Active" && now.Sub(aws.ToTime(k.CreateDate)) >= 90*24*time.Hour {
+					stale++
+				}
+			}
+		}
+	}
+	return stale, nil
+}
+
+// runBaseline runs baselineScan in each account config in turn.
+func runBaseline(b *testing.B, p *testenv.Proxy, cfgs []aws.Config) measured {
+	b.Helper()
+	p.Reset()
+	start := time.Now()
+	res := measured{name: "baseline (ListUsers + ListAccessKeys + ListUserTags per user)"}
+	for _, cfg := range cfgs {
+		n, err := baselineScan(context.Background(), cfg, start)
+		if err != nil {
+			b.Fatalf("baseline: %v", err)
+		}
+		res.stale += n
+	}
+	res.wall = time.Since(start)
+	res.calls = len(p.Ops())
+	return res
+}
+
+// table is the side-by-side result, as Markdown.
+func table(title string, rows ...measured) string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "\n%s (per-request delay %s)\n\n", title, *delay)
+	s.WriteString("| scanner | wall time | API calls | peak RSS | stale keys found |\n|---|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		rss := "—"
+		if r.rssMB > 0 {
+			rss = fmt.Sprintf("%.1f MB", r.rssMB)
+		}
+		fmt.Fprintf(&s, "| %s | %.2f s | %d | %s | %d |\n", r.name, r.wall.Seconds(), r.calls, rss, r.stale)
+	}
+	return s.String()
+}
+
+// checkBudget checks each account's API calls against
+// 6 + ceil(N/1000) + F, with F the users with an access-key finding, and
+// against the requests the proxy saw in that account.
+func checkBudget(b *testing.B, rep *report.Report, p *testenv.Proxy, caller string) {
+	b.Helper()
+	flagged := map[string]map[string]bool{}
+	for _, f := range rep.Findings {
+		if f.Credential == "access_key" {
+			if flagged[f.Account] == nil {
+				flagged[f.Account] = map[string]bool{}
+			}
+			flagged[f.Account][f.User] = true
+		}
+	}
+	worst := 0.0
+	for _, a := range rep.Accounts {
+		if a.Status != report.StatusOK {
+			b.Errorf("account %s: %s", a.ID, a.Error)
+			continue
+		}
+		budget := 6 + (a.Users+999)/1000 + len(flagged[a.ID])
+		if a.APICalls > budget {
+			b.Errorf("account %s: %d API calls; budget 6 + ceil(%d/1000) + %d = %d", a.ID, a.APICalls, a.Users, len(flagged[a.ID]), budget)
+		}
+		if a.ID != caller && a.APICalls != p.CountIn(a.ID) {
+			b.Errorf("account %s: report says %d API calls, the proxy saw %d", a.ID, a.APICalls, p.CountIn(a.ID))
+		}
+		worst = max(worst, float64(a.APICalls)/float64(budget))
+	}
+	b.ReportMetric(worst, "max-calls/budget")
+}
+
+// motoFloor is how long moto takes to serve one small request
+// (ListAccessKeys), without the proxy: the serial floor under every scan.
+func motoFloor(b *testing.B, cfg aws.Config, user string) time.Duration {
+	b.Helper()
+	c := iam.NewFromConfig(cfg)
+	const n = 200
+	start := time.Now()
+	for range n {
+		if _, err := c.ListAccessKeys(context.Background(), &iam.ListAccessKeysInput{UserName: aws.String(user)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start) / n
+}
+
+// BenchmarkOrgScaleOneAccount5000Users: one account of 5,000 users, 10%
+// with a stale key, scanned by keywarden and by the baseline scanner.
+// Targets: ≥ 20× faster than the baseline, ≤ 6 + ceil(N/1000) + F calls,
+// peak RSS ≤ 100 MB.
+func BenchmarkOrgScaleOneAccount5000Users(b *testing.B) {
+	const n = 5000
+	m := testenv.Moto(b)
+	start := time.Now()
+	m.Seed(b, users("user", n))
+	b.Logf("seeded %d users in %s", n, time.Since(start).Round(time.Second))
+	p := m.NewProxy(b)
+	p.SetDelay(*delay)
+
+	for range b.N {
+		kw, rep := runKeywarden(b, m, p, "keywarden scan", "version: 1\n")
+		checkBudget(b, rep, p, "")
+		rows := []measured{kw}
+		if *baseline {
+			base := runBaseline(b, p, []aws.Config{p.Config(b, m)})
+			rows = append(rows, base)
+			speedup := base.wall.Seconds() / kw.wall.Seconds()
+			b.ReportMetric(speedup, "speedup-vs-baseline")
+			if speedup < 20 {
+				b.Errorf("keywarden %.2fs vs baseline %.2fs: %.1f× faster; target 20×", kw.wall.Seconds(), base.wall.Seconds(), speedup)
+			}
+			if base.stale != kw.stale {
+				b.Errorf("baseline found %d stale keys, keywarden %d", base.stale, kw.stale)
+			}
+		}
+		b.ReportMetric(kw.wall.Seconds(), "keywarden-s")
+		b.ReportMetric(float64(kw.calls), "keywarden-calls")
+		b.ReportMetric(kw.rssMB, "keywarden-peak-rss-MB")
+		if kw.rssMB > 100 {
+			b.Errorf("keywarden peak RSS %.1f MB; target ≤ 100 MB", kw.rssMB)
+		}
+		if kw.stale != n/staleEvery {
+			b.Errorf("keywarden found %d stale keys; want %d", kw.stale, n/staleEvery)
+		}
+		b.Log(table(fmt.Sprintf("One account, %d users, %d%% stale", n, 100/staleEvery), rows...))
+	}
+}
+
+// BenchmarkOrgScale20Accounts500Users: an organization of 20 member
+// accounts of 500 users each (created and seeded through the
+// Organizations API and AssumeRole), scanned by keywarden with
+// accounts.parallel 8 and 1, and by the baseline scanner. Target: parallel
+// 8 ≥ 4× faster than parallel 1.
+func BenchmarkOrgScale20Accounts500Users(b *testing.B) {
+	const accounts, n = 20, 500
+	m := testenv.Moto(b)
+	start := time.Now()
+	org := m.CreateOrganization(b, accounts)
+	var cfgs []aws.Config
+	for _, id := range org.Members {
+		cfg := m.AssumeRoleConfig(b, "arn:aws:iam::"+id+":role/OrganizationAccountAccessRole")
+		m.SeedInto(b, cfg, users("u"+id[:4], n))
+		cfgs = append(cfgs, cfg)
+	}
+	b.Logf("seeded %d accounts × %d users in %s", accounts, n, time.Since(start).Round(time.Second))
+	floor := motoFloor(b, cfgs[0], users("u"+org.Members[0][:4], 1)[0].Name)
+	p := m.NewProxy(b)
+	p.SetDelay(*delay)
+	config := func(parallel int) string {
+		// The management account (the caller, with no users) is left out:
+		// 20 accounts of 500 users each.
+		return fmt.Sprintf("version: 1\naccounts:\n  organization: { role_name: KeywardenAudit, exclude: [%q] }\n  parallel: %d\n", testenv.AccountID, parallel)
+	}
+
+	for range b.N {
+		// The first scan generates every account's credential report; the
+		// two compared after it both reuse them (IAM, and moto, answer
+		// COMPLETE for a report under four hours old), so they start
+		// from the same state.
+		cold, rep := runKeywarden(b, m, p, "keywarden scan, parallel: 8, first scan (reports generated)", config(8))
+		checkBudget(b, rep, p, testenv.AccountID)
+		assumed := p.Count("sts:AssumeRole")
+		p8, _ := runKeywarden(b, m, p, "keywarden scan, parallel: 8", config(8))
+		p1, _ := runKeywarden(b, m, p, "keywarden scan, parallel: 1", config(1))
+		rows := []measured{cold, p8, p1}
+		if *baseline {
+			// The baseline's AssumeRole happened at seeding; its configs
+			// sign straight into each member, through the proxy.
+			var viaProxy []aws.Config
+			for _, c := range cfgs {
+				c.BaseEndpoint = aws.String(p.URL)
+				viaProxy = append(viaProxy, c)
+			}
+			base := runBaseline(b, p, viaProxy)
+			rows = append(rows, base)
+			b.ReportMetric(base.wall.Seconds()/cold.wall.Seconds(), "speedup-vs-baseline")
+		}
+		speedup := p1.wall.Seconds() / p8.wall.Seconds()
+		b.ReportMetric(speedup, "parallel8-vs-1")
+		b.ReportMetric(cold.rssMB, "keywarden-peak-rss-MB")
+		if speedup < 4 {
+			b.Errorf("parallel 8 %.2fs vs parallel 1 %.2fs: %.1f× faster; target 4×", p8.wall.Seconds(), p1.wall.Seconds(), speedup)
+		}
+		for _, r := range []measured{cold, p8, p1} {
+			if len(r.accounts) != accounts || r.stale != accounts*n/staleEvery {
+				b.Errorf("%s: %d accounts, %d stale keys; want %d and %d", r.name, len(r.accounts), r.stale, accounts, accounts*n/staleEvery)
+			}
+		}
+		b.ReportMetric(float64(floor.Microseconds())/1000, "moto-ms-per-request")
+		b.Logf("moto alone serves a request in %s, one at a time (one Python process): the %d requests of a scan need at least %.1f s of moto's time, whatever the parallelism",
+			floor.Round(10*time.Microsecond), p8.calls, floor.Seconds()*float64(p8.calls))
+		b.Logf("keywarden (parallel 8) made %d AssumeRole calls as the caller, counted apart from the accounts' calls", assumed)
+		b.Log(table(fmt.Sprintf("%d accounts × %d users, %d%% stale", accounts, n, 100/staleEvery), rows...))
+	}
+}

@@ -1,0 +1,258 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/keywarden/keywarden/internal/accounts"
+	"github.com/keywarden/keywarden/internal/awsapi"
+	"github.com/keywarden/keywarden/internal/collect"
+	"github.com/keywarden/keywarden/internal/inventory"
+	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/report"
+)
+
+// Progress is told how a live scan advances. Its methods are called from
+// the scan's workers, concurrently: implementations must be safe for
+// concurrent use.
+type Progress interface {
+	// Start is called once, with the number of accounts to scan.
+	Start(accounts int)
+	// AccountDone is called once per account, when it has been scanned
+	// (users: its IAM users) or has failed (err set).
+	AccountDone(accountID string, users int, err error)
+	// Finish is called once, when every account is done.
+	Finish()
+}
+
+// IAMReadPermissions are the IAM actions a scan needs in every account.
+const IAMReadPermissions = "iam:GenerateCredentialReport, iam:GetCredentialReport, iam:GetAccountAuthorizationDetails, iam:GetAccountPasswordPolicy, iam:ListAccountAliases and iam:ListAccessKeys"
+
+// accountScan is one account's scan, from its target to its findings or
+// its error.
+type accountScan struct {
+	target    accounts.Target
+	id        string // known after Begin
+	cfg       aws.Config
+	counter   *awsapi.Counter
+	collector *collect.Collector
+	snap      *inventory.Snapshot
+	findings  []policy.Finding
+	err       error
+}
+
+// scanLive scans every account the config selects: the caller's own (the
+// default), a list, or the organization's. Accounts are scanned
+// accounts.parallel at a time, in two passes: the first checks each
+// account's credentials (AssumeRole) and starts its credential report, the
+// second waits for the reports and reads and evaluates each account. So
+// IAM builds every report at once, and a slow account never holds up the
+// others' reports. An account that fails in either pass is reported with
+// status error and its message; the others complete.
+func scanLive(ctx context.Context, o ScanOptions) (*report.Report, error) {
+	base, err := o.LoadAWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ac := o.Config.Accounts
+	base = awsapi.WithRetries(base, ac.MaxAttempts)
+	// Calls made by the caller for discovery and AssumeRole are counted
+	// apart from every account's own (accounts[].api_calls).
+	callerCounter := awsapi.NewCounter()
+	callerCfg := callerCounter.Instrument(base)
+	targets, err := accounts.Targets(ctx, ac, accounts.Deps{
+		Organizations: organizations.NewFromConfig(callerCfg),
+		STS:           sts.NewFromConfig(callerCfg),
+		Logger:        o.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if targets, err = accounts.Select(targets, o.Accounts); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrAccountNotSelected, err)
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("%w: the organization has no ACTIVE account left after accounts.organization.exclude", ErrAccountNotSelected)
+	}
+	// The caller's account alone (no accounts config) fails the scan as a
+	// whole, as before: there are no other accounts to complete.
+	single := len(targets) == 1 && targets[0].ID == ""
+
+	scans := make([]*accountScan, len(targets))
+	for i, t := range targets {
+		scans[i] = &accountScan{target: t, id: t.ID}
+	}
+	parallel := max(ac.Parallel, 1)
+	assumer := sts.NewFromConfig(callerCfg)
+	if o.Progress != nil {
+		o.Progress.Start(len(scans))
+	}
+	done := func(a *accountScan) {
+		if o.Progress != nil {
+			users := 0
+			if a.snap != nil {
+				users = len(a.snap.Users)
+			}
+			o.Progress.AccountDone(a.id, users, a.err)
+		}
+	}
+	forEach(scans, parallel, func(a *accountScan) {
+		a.begin(ctx, o, base, assumer)
+		if a.err != nil {
+			done(a)
+		}
+	})
+	forEach(scans, parallel, func(a *accountScan) {
+		if a.err == nil {
+			a.collect(ctx, o)
+			done(a)
+		}
+	})
+	if o.Progress != nil {
+		o.Progress.Finish()
+	}
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	o.Logger.Debug("caller API calls (discovery, AssumeRole)", "api_calls", callerCounter.Total(), "by_operation", callerCounter.ByOperation())
+
+	if single && scans[0].err != nil {
+		return nil, scans[0].err
+	}
+	var (
+		summaries []report.Account
+		findings  []policy.Finding
+		snaps     []*inventory.Snapshot
+	)
+	for _, a := range scans {
+		if a.err != nil {
+			o.Logger.Warn("account could not be scanned; the others are reported", "account", a.id, "error", a.err)
+			summaries = append(summaries, report.Account{ID: a.id, Status: report.StatusError, Error: a.err.Error(), APICalls: a.counter.Total()})
+			continue
+		}
+		summaries = append(summaries, accountSummary(a.snap, a.counter.Total()))
+		findings = append(findings, a.findings...)
+		snaps = append(snaps, a.snap)
+	}
+	// After every account is done, one at a time, in account ID order.
+	if o.OnAccount != nil {
+		for _, a := range scans {
+			if a.err == nil {
+				o.OnAccount(a.id, a.cfg)
+			}
+		}
+	}
+	return finish(report.New(o.Now, o.AsOf, summaries, findings), o, snaps...), nil
+}
+
+// forEach runs f on every item, at most n at once, and waits for them.
+func forEach[T any](items []T, n int, f func(T)) {
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for _, it := range items {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(it)
+		})
+	}
+	wg.Wait()
+}
+
+// begin builds the account's configuration (AssumeRole credentials for a
+// member account, its own call counter), proves the credentials, and
+// starts its credential report.
+func (a *accountScan) begin(ctx context.Context, o ScanOptions, base aws.Config, assumer *sts.Client) {
+	a.counter = awsapi.NewCounter()
+	a.cfg = a.counter.Instrument(accounts.Config(base, a.target, assumer, o.Config.Accounts.SessionName))
+	if err := accounts.Check(ctx, a.cfg, a.target); err != nil {
+		a.fail(err)
+		return
+	}
+	a.collector = &collect.Collector{
+		IAM:    iam.NewFromConfig(a.cfg),
+		STS:    sts.NewFromConfig(a.cfg),
+		Logger: o.Logger,
+	}
+	id, err := a.collector.Begin(ctx)
+	switch {
+	case err != nil:
+		a.fail(err)
+	case a.target.ID == "":
+		a.id = id
+		if err := checkSelected(id, o.Accounts); err != nil {
+			a.err = err
+		}
+	case id != a.target.ID:
+		a.fail(fmt.Errorf("the credentials used for it belong to account %s; give accounts.list[].role_arn for a role in account %s", id, a.target.ID))
+	}
+}
+
+// collect waits for the account's credential report, reads the account,
+// evaluates it and resolves the key IDs of the users with key findings.
+func (a *accountScan) collect(ctx context.Context, o ScanOptions) {
+	defer func() { a.collector = nil }()
+	snap, err := a.collector.Snapshot(ctx)
+	if err != nil {
+		a.fail(err)
+		return
+	}
+	findings := policy.Evaluate(snap, o.Config, o.AsOf)
+	if err := a.collector.ResolveKeyIDs(ctx, snap, usersWithKeyFindings(findings)); err != nil {
+		a.fail(err)
+		return
+	}
+	fillKeyIDs(findings, snap)
+	a.snap, a.findings = snap, findings
+	o.Logger.Debug("account scanned", "account", a.id, "users", len(snap.Users), "findings", len(findings),
+		"api_calls", a.counter.Total(), "by_operation", a.counter.ByOperation())
+}
+
+// fail records err as the account's error, naming the account and saying
+// what to do next for the failures that have a known remedy.
+func (a *accountScan) fail(err error) {
+	var are *accounts.AssumeRoleError
+	var ce *collect.CredentialsError
+	var maxAttempts *retry.MaxAttemptsError
+	switch {
+	case errors.As(err, &are):
+		a.err = err // names the account and the role, and what to do
+		return
+	case a.id == "" || errors.As(err, &ce):
+		// The caller's unidentified account: the error says what to do.
+		a.err = err
+		return
+	case isAccessDenied(err):
+		err = fmt.Errorf("%w; grant the role keywarden uses in account %s %s", err, a.id, IAMReadPermissions)
+	case errors.As(err, &maxAttempts) && isThrottled(err):
+		err = fmt.Errorf("%w; still throttled after %d attempts: raise accounts.max_attempts or lower accounts.parallel", err, maxAttempts.Attempt)
+	case isThrottled(err):
+		err = fmt.Errorf("%w; throttled: raise accounts.max_attempts or lower accounts.parallel", err)
+	}
+	a.err = fmt.Errorf("account %s: %w", a.id, err)
+}
+
+// throttleCodes are the error codes AWS throttles with.
+var throttleCodes = map[string]bool{
+	"Throttling": true, "ThrottlingException": true, "ThrottledException": true,
+	"RequestThrottled": true, "RequestThrottledException": true, "TooManyRequestsException": true,
+	"RequestLimitExceeded": true, "SlowDown": true, "LimitExceeded": true, "LimitExceededException": true,
+}
+
+func isThrottled(err error) bool { return throttleCodes[awsapi.ErrorCode(err)] }
+
+func isAccessDenied(err error) bool {
+	switch awsapi.ErrorCode(err) {
+	case "AccessDenied", "AccessDeniedException":
+		return true
+	}
+	return false
+}
