@@ -75,8 +75,9 @@ func undoRun(ctx context.Context, f *Factory, o *UndoOptions) error {
 	}
 	defer store.Close()
 	recs, undoErr := run.Undo(ctx, run.UndoOptions{
-		IDs:   o.IDs,
-		Store: store,
+		IDs:    o.IDs,
+		Store:  store,
+		Config: cfg,
 		LoadAWSConfig: func(ctx context.Context) (aws.Config, error) {
 			return f.LoadAWSConfig(ctx, awsapi.Options{Region: o.Region, Profile: o.Profile})
 		},

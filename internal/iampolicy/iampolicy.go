@@ -141,8 +141,11 @@ func For(cfg *policy.Config, o Options) (*Document, error) {
 
 	// Other accounts: organization discovery and the member role.
 	if org := cfg.Accounts.Organization; org != nil {
-		add("ListOrganizationAccounts", orgActions, []string{"*"})
-		if len(org.OUs) > 0 {
+		// The whole organization is listed with ListAccounts; OUs are
+		// walked with the parent listings instead.
+		if len(org.OUs) == 0 {
+			add("ListOrganizationAccounts", orgActions, []string{"*"})
+		} else {
 			add("ListOrganizationalUnits", orgUnitActions, []string{"*"})
 		}
 		add("AssumeMemberRole", []string{"sts:AssumeRole"}, []string{"arn:aws:iam::*:role/" + org.RoleName})

@@ -71,8 +71,11 @@ rules: { access_key_age: { human: [ {at: 80, action: disable} ] } }
 			iampolicy.Options{}, scan},
 		{"organization with OUs", notifyOnly + `accounts:
   organization: { role_name: KeywardenAudit, ous: [ou-ab12-cdef3456] }
-`, iampolicy.Options{}, with(scan, "organizations:ListAccounts", "organizations:ListAccountsForParent",
+`, iampolicy.Options{}, with(scan, "organizations:ListAccountsForParent",
 			"organizations:ListOrganizationalUnitsForParent", "sts:AssumeRole")},
+		{"whole organization", notifyOnly + `accounts:
+  organization: { role_name: KeywardenAudit }
+`, iampolicy.Options{}, with(scan, "organizations:ListAccounts", "sts:AssumeRole")},
 		{"member role: IAM only", notifyOnly + `accounts:
   organization: { role_name: KeywardenAudit }
 notify: { from: sec@example.com, users: { via: ses }, admins: { sns_topic_arn: "arn:aws:sns:us-east-1:111111111111:kw" } }

@@ -1,16 +1,19 @@
 package run
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/keywarden/keywarden/internal/awsapi"
+	"github.com/keywarden/keywarden/internal/accounts"
+	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/remediate"
 	"github.com/keywarden/keywarden/internal/state"
 )
@@ -19,6 +22,9 @@ import (
 type UndoOptions struct {
 	IDs   []string
 	Store state.Store
+	// Config says how to reach other accounts (accounts.list role ARNs,
+	// accounts.organization.role_name); nil: the caller's account only.
+	Config *policy.Config
 	// LoadAWSConfig loads the caller's SDK configuration.
 	LoadAWSConfig func(ctx context.Context) (aws.Config, error)
 	// Clients, when set, replaces the clients built from LoadAWSConfig
@@ -44,7 +50,7 @@ func Undo(ctx context.Context, o UndoOptions) ([]state.Action, error) {
 	clients := o.Clients
 	if clients == nil {
 		var err error
-		if clients, err = callerClients(ctx, o.LoadAWSConfig); err != nil {
+		if clients, err = accountClients(ctx, o.LoadAWSConfig, o.Config); err != nil {
 			return nil, err
 		}
 	}
@@ -69,25 +75,57 @@ func Undo(ctx context.Context, o UndoOptions) ([]state.Action, error) {
 	return recs, err
 }
 
-// callerClients returns IAM clients for the caller's own account (the
-// one its credentials are in).
-func callerClients(ctx context.Context, load func(ctx context.Context) (aws.Config, error)) (func(context.Context, string) (remediate.IAM, error), error) {
-	cfg, err := load(ctx)
+// accountClients returns IAM clients for the caller's own account and,
+// through the role the config names, for the other accounts it scans.
+func accountClients(ctx context.Context, load func(ctx context.Context) (aws.Config, error), cfg *policy.Config) (func(context.Context, string) (remediate.IAM, error), error) {
+	base, err := load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cfg = awsapi.NewCounter().Instrument(cfg)
-	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	stsClient := sts.NewFromConfig(base)
+	id, err := stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return nil, fmt.Errorf("check AWS credentials: %w", err)
 	}
 	caller := aws.ToString(id.Account)
-	client := iam.NewFromConfig(cfg)
-	return func(_ context.Context, account string) (remediate.IAM, error) {
-		if account != caller {
-			return nil, fmt.Errorf("the action is in account %s, but the credentials are for account %s: run keywarden undo with credentials for %s (for example AWS_PROFILE=…)",
-				account, caller, account)
+	partition := "aws"
+	if a, err := arn.Parse(aws.ToString(id.Arn)); err == nil {
+		partition = a.Partition
+	}
+	clients := map[string]remediate.IAM{}
+	return func(ctx context.Context, account string) (remediate.IAM, error) {
+		if c, ok := clients[account]; ok {
+			return c, nil
 		}
-		return client, nil
+		t := accounts.Target{ID: account}
+		if account != caller {
+			if cfg != nil {
+				for _, l := range cfg.Accounts.List {
+					if l.ID == account {
+						t.RoleARN, t.ExternalID = l.RoleARN, l.ExternalID
+					}
+				}
+				if o := cfg.Accounts.Organization; o != nil && t.RoleARN == "" {
+					t.RoleARN = accounts.RoleARN(partition, account, o.RoleName)
+				}
+			}
+			if t.RoleARN == "" {
+				return nil, fmt.Errorf("the action is in account %s, but the credentials are for account %s and the config names no role for it: "+
+					"run keywarden undo with credentials for %s (for example AWS_PROFILE=…), or with the config that scanned it (--config)", account, caller, account)
+			}
+		}
+		c := accounts.Config(base, t, stsClient, cmp.Or(sessionName(cfg), accounts.DefaultSessionName))
+		if err := accounts.Check(ctx, c, t); err != nil {
+			return nil, err
+		}
+		clients[account] = iam.NewFromConfig(c)
+		return clients[account], nil
 	}, nil
+}
+
+func sessionName(cfg *policy.Config) string {
+	if cfg == nil {
+		return ""
+	}
+	return cfg.Accounts.SessionName
 }

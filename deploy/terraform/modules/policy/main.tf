@@ -68,7 +68,7 @@ locals {
     { sid = "RemediateCredentials", actions = local.write, resources = local.users },
   ]
   runner_statements = [
-    { sid = "ListOrganizationAccounts", actions = local.org_role != "" ? ["organizations:ListAccounts"] : [], resources = ["*"] },
+    { sid = "ListOrganizationAccounts", actions = local.org_role != "" && !local.org_ous ? ["organizations:ListAccounts"] : [], resources = ["*"] },
     { sid = "ListOrganizationalUnits", actions = local.org_role != "" && local.org_ous ? ["organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"] : [], resources = ["*"] },
     { sid = "AssumeMemberRole", actions = ["sts:AssumeRole"], resources = local.org_role != "" ? ["arn:aws:iam::*:role/${local.org_role}"] : [] },
     { sid = "AssumeListedRoles", actions = ["sts:AssumeRole"], resources = [for arn in var.listed_role_arns : arn if arn != ""] },
