@@ -106,7 +106,8 @@ func (c *Collector) logger() *slog.Logger {
 // (GenerateCredentialReport), without waiting for it. A scan of many
 // accounts calls Begin in every account before it awaits any report, so
 // that IAM builds them all at once. Snapshot calls Begin itself when it
-// was not called. It returns the account ID.
+// was not called. It returns the account ID (also with the error of a
+// report that could not be started, once the account is known).
 //
 // IAM answers COMPLETE at once when the account has a report less than
 // four hours old: that report is reused, not generated again. A
@@ -129,7 +130,9 @@ func (c *Collector) Begin(ctx context.Context) (string, error) {
 	case isLimitExceeded(err) || isNotReady(err):
 		c.logger().Debug("credential report generation throttled; Snapshot asks again", "account", b.account, "error", err)
 	default:
-		return "", fmt.Errorf("generate credential report: %w", err)
+		// The account is known even though its report could not be
+		// started: the caller's error names it.
+		return b.account, fmt.Errorf("generate credential report: %w", err)
 	}
 	c.begun = b
 	return b.account, nil

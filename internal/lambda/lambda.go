@@ -123,29 +123,33 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary
 	if ev.DryRun && ev.Apply {
 		return nil, errors.New("event: dry_run and apply contradict each other; pick one")
 	}
-	// Stop before the function's deadline, leaving time to record and
-	// answer: the margin, or a fifth of the time left when that is less.
-	runCtx := ctx
+	// Stop working (scanning, remediating) a margin before the function's
+	// deadline — the margin, or a fifth of the time left when that is less
+	// — and the whole run a quarter of the margin before it, so that it can
+	// record what it did, tell it, and answer.
+	runCtx, work := ctx, time.Time{}
 	if dl, ok := ctx.Deadline(); ok {
 		margin := min(h.deps.Margin, time.Until(dl)/5)
+		work = dl.Add(-margin)
 		var cancel context.CancelFunc
-		runCtx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
+		runCtx, cancel = context.WithDeadline(ctx, dl.Add(-margin/4))
 		defer cancel()
 	}
 	h.log.Info("keywarden run starting", "as_of", asOf, "dry_run", ev.DryRun, "apply", ev.Apply, "accounts", ev.Accounts)
 	res, err := run.Run(runCtx, run.RunOptions{
 		Scan: run.ScanOptions{Config: h.cfg, AsOf: asOf, Now: now, Accounts: ev.Accounts,
 			LoadAWSConfig: h.deps.LoadAWSConfig, Logger: h.log},
-		DryRun: ev.DryRun,
-		Apply:  ev.Apply,
-		Getenv: h.deps.Getenv,
-		Clock:  func() time.Time { return h.deps.Now().UTC() },
+		DryRun:       ev.DryRun,
+		Apply:        ev.Apply,
+		Getenv:       h.deps.Getenv,
+		WorkDeadline: work,
+		Clock:        func() time.Time { return h.deps.Now().UTC() },
 	})
 	if err != nil {
 		h.log.Error("keywarden run failed", "error", err)
 		return nil, err
 	}
-	s := summarize(res, runCtx.Err() != nil)
+	s := summarize(res, !work.IsZero() && !time.Now().Before(work))
 	h.log.Info("keywarden run finished", "run_id", s.RunID, "mode", s.Mode, "findings", s.Findings, "sent", s.Sent,
 		"failed", s.Failed, "actions_done", s.ActionsDone, "not_reached", len(s.NotReached))
 	if res.Err != nil {

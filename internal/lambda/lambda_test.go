@@ -199,3 +199,30 @@ func TestInvokeScheduledEvent(t *testing.T) {
 		})
 	}
 }
+
+// TestInvokeStopsBeforeTheDeadline: every IAM round trip takes 2s (a delay
+// the proxy injects) and the function has 5s: the scan stops a fifth of
+// that before the deadline, the run reports the account it could not
+// finish as not reached, records the run, and still answers in time.
+func TestInvokeStopsBeforeTheDeadline(t *testing.T) {
+	m := testenv.Moto(t)
+	seed(t, m)
+	stateTable(t, m)
+	p := m.NewProxy(t)
+	p.Inject(testenv.Fault{Match: func(op testenv.Op) bool { return op.Service == "iam" }, Delay: 2 * time.Second})
+	var logs bytes.Buffer
+	h := New(Deps{Getenv: envOf(map[string]string{EnvConfig: lambdaConfig}), Now: time.Now, Logs: &logs,
+		LoadAWSConfig: func(context.Context) (aws.Config, error) { return p.Config(t, m), nil }})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := h.Invoke(ctx, json.RawMessage(`{"dry_run": true}`))
+	if err != nil {
+		t.Fatalf("Invoke error = %v; want an answer listing what was not reached\n%s", err, logs.String())
+	}
+	if ctx.Err() != nil {
+		t.Errorf("the function answered after its deadline")
+	}
+	if len(s.NotReached) != 1 || !strings.HasPrefix(s.NotReached[0], "account ") || !strings.Contains(s.NotReached[0], "deadline") {
+		t.Errorf("summary = %+v; want the account listed as not reached because of the deadline", s)
+	}
+}

@@ -119,12 +119,16 @@ func scanLive(ctx context.Context, o ScanOptions) (*report.Report, error) {
 	if o.Progress != nil {
 		o.Progress.Finish()
 	}
-	if err := context.Cause(ctx); err != nil {
+	// The work deadline (the Lambda handler's margin) cuts the scan short
+	// but not the run: the accounts it did not finish are reported as not
+	// reached. Any other end of ctx (an interrupt) ends the scan.
+	deadline := errors.Is(context.Cause(ctx), ErrWorkDeadline)
+	if err := context.Cause(ctx); err != nil && !deadline {
 		return nil, err
 	}
 	o.Logger.Debug("caller API calls (discovery, AssumeRole)", "api_calls", callerCounter.Total(), "by_operation", callerCounter.ByOperation())
 
-	if single && scans[0].err != nil {
+	if single && scans[0].err != nil && !deadline {
 		return nil, scans[0].err
 	}
 	var (
@@ -133,6 +137,9 @@ func scanLive(ctx context.Context, o ScanOptions) (*report.Report, error) {
 		snaps     []*inventory.Snapshot
 	)
 	for _, a := range scans {
+		if a.err != nil && deadline {
+			a.err = fmt.Errorf("%w (it is scanned again on the next run): %w", ErrWorkDeadline, a.err)
+		}
 		if a.err != nil {
 			o.Logger.Warn("account could not be scanned; the others are reported", "account", a.id, "error", a.err)
 			summaries = append(summaries, report.Account{ID: a.id, Status: report.StatusError, Error: a.err.Error(), APICalls: a.counter.Total()})
@@ -183,6 +190,9 @@ func (a *accountScan) begin(ctx context.Context, o ScanOptions, base aws.Config,
 		Logger: o.Logger,
 	}
 	id, err := a.collector.Begin(ctx)
+	if a.id == "" {
+		a.id = id
+	}
 	switch {
 	case err != nil:
 		a.fail(err)

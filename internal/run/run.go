@@ -21,6 +21,10 @@ import (
 // RunSchema identifies `keywarden run`'s JSON output.
 const RunSchema = "keywarden.run/v1"
 
+// ErrWorkDeadline is the cause of a scan or remediation cut short by
+// RunOptions.WorkDeadline.
+var ErrWorkDeadline = errors.New("not reached before the run's deadline")
+
 // NoteOffline is said when remediation was asked for on an offline
 // credential report: there is no account to act in.
 const NoteOffline = "an offline credential report cannot be remediated: actions are listed only, nothing is changed"
@@ -50,6 +54,11 @@ type RunOptions struct {
 	Lease time.Duration
 	// RunID identifies the run (default: random).
 	RunID string
+	// WorkDeadline, when set, is when scanning and remediation stop (what
+	// is not reached is reported as failed accounts, or actions left for
+	// the next run), so that the rest of ctx's time is left to record the
+	// run and tell what it did: the Lambda handler's margin.
+	WorkDeadline time.Time
 	// Clients, when set, returns an account's IAM client for remediation
 	// (tests); by default the client is built from the configuration that
 	// scanned the account.
@@ -158,8 +167,14 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 		return nil, err
 	}
 
+	workCtx := ctx
+	if !o.WorkDeadline.IsZero() {
+		var cancel context.CancelFunc
+		workCtx, cancel = context.WithDeadlineCause(ctx, o.WorkDeadline, ErrWorkDeadline)
+		defer cancel()
+	}
 	accounts := newAccountSet(o.Scan)
-	rep, err := Scan(ctx, accounts.options())
+	rep, err := Scan(workCtx, accounts.options())
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +203,7 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	p := plan.Build(in)
 	var actionErrs []error
 	if apply {
-		in.Executed, actionErrs = remediateAll(ctx, o, cfg, accounts, store, rep, p, runID, clock, log)
+		in.Executed, actionErrs = remediateAll(workCtx, o, cfg, accounts, store, rep, p, runID, clock, log)
 		p = plan.Build(in)
 		for _, a := range p.Actions {
 			switch a.Status {
