@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/keywarden/keywarden/internal/plan"
+	"github.com/keywarden/keywarden/internal/remediate"
 	"github.com/keywarden/keywarden/internal/state"
 	"github.com/keywarden/keywarden/internal/testenv"
 )
@@ -557,5 +558,42 @@ func TestEnforceNeverItsOwnKey(t *testing.T) {
 	}
 	if a := got["alice"]; a.Status != plan.ActionDone {
 		t.Errorf("alice's key: %s %q; want done", a.Status, a.Reason)
+	}
+}
+
+// TestEnforceDryRunWithApplyConfig: enforce.mode: apply and --dry-run:
+// every credential is re-checked and the plan says what a real run would
+// do, but nothing is written to IAM and no state is created.
+func TestEnforceDryRunWithApplyConfig(t *testing.T) {
+	m := testenv.Moto(t)
+	users := []testenv.SeedUser{keyUser("alice", 85)}
+	for i := range 8 {
+		users = append(users, keyUser(fmt.Sprintf("fresh%d", i), 5))
+	}
+	dir, ids := enforceSetup(t, m, users, strings.Replace(enforceConfig, "enforce:\n", "enforce:\n  mode: apply\n", 1))
+	p := m.NewProxy(t)
+	r := keywarden(t, p.Env(m), dir, "run", "--dry-run", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("run --dry-run: exit %d\n%s", r.code, r.stderr)
+	}
+	res := decodeRun(t, r)
+	if len(res.Plan.Actions) != 1 {
+		t.Fatalf("actions = %+v; want alice's", res.Plan.Actions)
+	}
+	a := res.Plan.Actions[0]
+	if a.Status != plan.ActionPlanned || !strings.HasPrefix(a.Reason, remediate.DryRunPrefix) || res.ActionsDone != 1 {
+		t.Errorf("dry run action: %s %q (%d would be done); want planned, saying what a real run does", a.Status, a.Reason, res.ActionsDone)
+	}
+	if p.Count("iam:ListAccessKeys") < 2 || p.Count("iam:GetAccessKeyLastUsed") != 1 {
+		t.Errorf("the dry run did not re-check the key (ListAccessKeys %d, GetAccessKeyLastUsed %d)", p.Count("iam:ListAccessKeys"), p.Count("iam:GetAccessKeyLastUsed"))
+	}
+	if w := iamWritesBy(p); len(w) != 0 {
+		t.Errorf("a dry run wrote to IAM: %v", w)
+	}
+	if st := keyStatus(t, m, "alice"); st[ids["alice"][0]] != "Active" {
+		t.Errorf("alice's key after a dry run: %v; want Active", st)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state.db")); !os.IsNotExist(err) {
+		t.Errorf("a dry run created the state (stat: %v)", err)
 	}
 }

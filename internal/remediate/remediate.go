@@ -194,15 +194,24 @@ func (e *Executor) execute(ctx context.Context, a plan.Action) plan.Action {
 	if err == nil {
 		err = e.act(ctx, e.writer(client), client, &a)
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		a.Status, a.Reason = plan.ActionFailed, err.Error()
 		log.Error("action failed", "error", err)
-	} else {
+	case e.DryRun && a.Status == plan.ActionDone:
+		// The re-check agrees and the write went to the dry run's seam:
+		// it stays planned, and says what a real run would do.
+		a.Status, a.Reason = plan.ActionPlanned, DryRunPrefix+a.Reason
+		a.After, a.DeleteOn = "", ""
+	default:
 		log.Info("action "+a.Status, "done", a.Done, "reason", a.Reason)
 	}
 	e.finish(ctx, r, &a)
 	return a
 }
+
+// DryRunPrefix starts the reason of an action a dry run would make.
+const DryRunPrefix = "dry run, re-checked; a real run does this: "
 
 // skip records a as skipped at once.
 func (e *Executor) skip(ctx context.Context, a plan.Action, reason string) plan.Action {

@@ -332,9 +332,13 @@ func TestExecuteDryRunChangesNothing(t *testing.T) {
 		st = append(st, a.Status+" "+a.Done)
 	}
 	// The same decisions: the disable and the password removal would be
-	// done; the inactive key is first seen today, so it waits.
-	if want := []string{"done disable", "skipped ", "done remove_password"}; !cmp.Equal(st, want) {
+	// done (they stay planned, saying so); the inactive key is first seen
+	// today, so it waits.
+	if want := []string{"planned disable", "skipped ", "planned remove_password"}; !cmp.Equal(st, want) {
 		t.Errorf("dry run outcomes = %v; want %v", st, want)
+	}
+	if r := got[0].Reason; r != remediate.DryRunPrefix+"disabled: the key reached its 80-day disable stage" {
+		t.Errorf("dry run reason = %q", r)
 	}
 	if w := f.writes(); len(w) != 0 {
 		t.Errorf("dry run wrote to IAM: %v", w)

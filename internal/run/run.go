@@ -206,12 +206,12 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 		in.Executed, actionErrs = remediateAll(workCtx, o, cfg, accounts, store, rep, p, runID, clock, log)
 		p = plan.Build(in)
 		for _, a := range p.Actions {
-			switch a.Status {
-			case plan.ActionDone:
-				res.ActionsDone++
-			case plan.ActionSkipped:
+			switch {
+			case a.Status == plan.ActionDone, o.DryRun && a.Status == plan.ActionPlanned && a.ID != "":
+				res.ActionsDone++ // a dry run counts what it would do
+			case a.Status == plan.ActionSkipped:
 				res.ActionsSkipped++
-			case plan.ActionFailed:
+			case a.Status == plan.ActionFailed:
 				res.ActionsFailed++
 			}
 		}
