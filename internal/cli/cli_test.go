@@ -47,9 +47,9 @@ func TestScanFlagsParse(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	want := &ScanOptions{ConfigFile: "k.yaml", Format: "csv", Output: "r.csv", AsOf: "2026-12-01",
-		CredentialReport: "cr.csv", Accounts: []string{"111111111111", "222222222222"}, FailOn: "high",
-		Region: "eu-west-1", Profile: "audit"}
+	want := &ScanOptions{Source: Source{ConfigFile: "k.yaml", AsOf: "2026-12-01", CredentialReport: "cr.csv",
+		Accounts: []string{"111111111111", "222222222222"}, Region: "eu-west-1", Profile: "audit"},
+		Format: "csv", Output: "r.csv", FailOn: "high"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parsed options = %+v; want %+v", got, want)
 	}

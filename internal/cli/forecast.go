@@ -8,10 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
-	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/forecast"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/run"
@@ -25,15 +23,10 @@ const maxForecastDays = 3660
 
 // ForecastOptions are the parsed flags of `keywarden forecast`.
 type ForecastOptions struct {
-	ConfigFile       string
-	Format           string
-	Output           string
-	AsOf             string
-	CredentialReport string
-	Accounts         []string
-	Region           string
-	Profile          string
-	Days             int
+	Source
+	Format string
+	Output string
+	Days   int
 }
 
 // NewCmdForecast builds `keywarden forecast`. runF replaces the behaviour
@@ -62,28 +55,17 @@ stable UIDs) that a calendar can import or subscribe to.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.ConfigFile, "config", "", "config file (default: ./keywarden.yaml if present, else built-in defaults)")
+	o.addFlags(fl, sourceHelp{asOf: "forecast from this time", report: "forecast from this", account: "limit to this"})
 	fl.StringVar(&o.Format, "format", "", "output format: "+strings.Join(forecast.Formats(), ", ")+" (default: table on a terminal, json otherwise; from --output's extension)")
 	fl.StringVarP(&o.Output, "output", "o", "", "write the forecast to this file instead of stdout")
-	fl.StringVar(&o.AsOf, "as-of", "", "forecast from this time (RFC 3339, or YYYY-MM-DD for midnight UTC)")
-	fl.StringVar(&o.CredentialReport, "credential-report", "", "forecast from this downloaded credential report (CSV) offline, without AWS calls")
-	fl.StringSliceVar(&o.Accounts, "account", nil, "limit to this account ID (repeatable)")
-	fl.StringVar(&o.Region, "region", "", "AWS region for API calls (default: the SDK's, else "+awsapi.DefaultRegion+")")
-	fl.StringVar(&o.Profile, "profile", "", "AWS shared config profile (default: the SDK's, AWS_PROFILE)")
 	fl.IntVar(&o.Days, "days", DefaultForecastDays, "how many days ahead to look")
 	return cmd
 }
 
 func forecastRun(ctx context.Context, f *Factory, o *ForecastOptions) error {
-	log := f.Logger()
-	cfg, err := loadConfig(f, o.ConfigFile)
+	src, err := o.resolve(f)
 	if err != nil {
 		return err
-	}
-	now := f.Now().UTC()
-	asOf, err := parseAsOf(o.AsOf, now)
-	if err != nil {
-		return usageError(err)
 	}
 	if o.Days < 1 || o.Days > maxForecastDays {
 		return usageError(fmt.Errorf("--days %d: want 1 to %d", o.Days, maxForecastDays))
@@ -92,29 +74,14 @@ func forecastRun(ctx context.Context, f *Factory, o *ForecastOptions) error {
 	if err != nil {
 		return usageError(err)
 	}
-	for _, id := range o.Accounts {
-		if !isAccountID(id) {
-			return usageError(fmt.Errorf("--account %q: an AWS account ID is 12 digits", id))
-		}
-	}
-
 	var snaps []*inventory.Snapshot
-	rep, err := run.Scan(ctx, run.ScanOptions{
-		Config:           cfg,
-		AsOf:             asOf,
-		Now:              now,
-		CredentialReport: o.CredentialReport,
-		Accounts:         o.Accounts,
-		LoadAWSConfig: func(ctx context.Context) (aws.Config, error) {
-			return f.LoadAWSConfig(ctx, awsapi.Options{Region: o.Region, Profile: o.Profile})
-		},
-		Logger:      log,
-		OnSnapshots: func(s []*inventory.Snapshot) { snaps = append(snaps, s...) },
-	})
+	so := o.scanOptions(f, src)
+	so.OnSnapshots = func(s []*inventory.Snapshot) { snaps = append(snaps, s...) }
+	rep, err := run.Scan(ctx, so)
 	if err != nil {
 		return err
 	}
-	fc := forecast.New(snaps, cfg, now, asOf, o.Days)
+	fc := forecast.New(snaps, src.cfg, src.now, src.asOf, o.Days)
 	write := func(w io.Writer) error { return forecast.Render(w, fc, format) }
 	if o.Output == "" {
 		err = write(f.Out)
@@ -124,7 +91,7 @@ func forecastRun(ctx context.Context, f *Factory, o *ForecastOptions) error {
 	if err != nil {
 		return err
 	}
-	log.Info("forecast finished", "accounts", len(rep.Accounts), "days", o.Days, "stage_changes", len(fc.Events))
+	f.Logger().Info("forecast finished", "accounts", len(rep.Accounts), "days", o.Days, "stage_changes", len(fc.Events))
 	if n := rep.FailedAccounts(); n > 0 {
 		return &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; their credentials are not in the forecast", n, len(rep.Accounts))}
 	}

@@ -23,8 +23,8 @@ func TestForecastFlagsParse(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	want := &ForecastOptions{ConfigFile: "k.yaml", Format: "ics", Output: "f.ics", AsOf: "2026-12-01", CredentialReport: "cr.csv",
-		Accounts: []string{"111111111111"}, Region: "eu-west-1", Profile: "audit", Days: 14}
+	want := &ForecastOptions{Source: Source{ConfigFile: "k.yaml", AsOf: "2026-12-01", CredentialReport: "cr.csv",
+		Accounts: []string{"111111111111"}, Region: "eu-west-1", Profile: "audit"}, Format: "ics", Output: "f.ics", Days: 14}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parsed options = %+v; want %+v", got, want)
 	}

@@ -10,13 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
-	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/plan"
-	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/run"
 	"github.com/keywarden/keywarden/internal/state"
@@ -89,16 +86,10 @@ with, never an exempt credential; outside enforce.window actions wait.
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print the plan; send, change and record nothing")
 	fl.BoolVar(&o.Apply, "apply", false, "also remediate, in enforce.allowed_accounts only (disable, delete after the grace period, remove passwords)")
 	fl.StringVar(&o.State, "state", "", "where to keep state: sqlite://PATH or dynamodb://TABLE (default: state.url, else "+state.DefaultURL+")")
-	fl.StringVar(&o.ConfigFile, "config", "", "config file (default: ./keywarden.yaml if present, else built-in defaults)")
+	o.addFlags(fl, sourceHelp{asOf: "run as if it were this time, the cadence's day too", report: "evaluate this", account: "limit the run to this"})
 	fl.StringVar(&o.Format, "format", "", "output format: table or json (default: table on a terminal, json otherwise)")
 	fl.StringVarP(&o.Output, "output", "o", "", "write the output to this file instead of stdout")
-	fl.StringVar(&o.AsOf, "as-of", "", "run as if it were this time (RFC 3339, or YYYY-MM-DD for midnight UTC); the cadence's day too")
-	fl.StringVar(&o.CredentialReport, "credential-report", "", "evaluate this downloaded credential report (CSV) offline, without IAM calls")
-	fl.StringSliceVar(&o.Accounts, "account", nil, "limit the run to this account ID (repeatable)")
-	fl.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a non-exempt finding is at or above this severity: low, medium, high or critical")
-	fl.StringVar(&o.Region, "region", "", "AWS region for API calls (default: the SDK's, else "+awsapi.DefaultRegion+")")
-	fl.StringVar(&o.Profile, "profile", "", "AWS shared config profile (default: the SDK's, AWS_PROFILE)")
-	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar (there is none unless stderr is a terminal)")
+	addReportingFlags(fl, &o.ScanOptions)
 	return cmd
 }
 
@@ -110,15 +101,11 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	if o.Apply && o.CredentialReport != "" {
 		return usageError(errors.New("--apply changes live accounts; it cannot be used with --credential-report (an offline report has no account to act in)"))
 	}
-	cfg, err := loadConfig(f, o.ConfigFile)
+	src, err := o.resolve(f)
 	if err != nil {
 		return err
 	}
-	now := f.Now().UTC()
-	asOf, err := parseAsOf(o.AsOf, now)
-	if err != nil {
-		return usageError(err)
-	}
+	cfg := src.cfg
 	format, err := resolveFormat(f, o.Format, o.Output)
 	if err != nil {
 		return usageError(err)
@@ -126,16 +113,9 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	if format != report.FormatTable && format != report.FormatJSON {
 		return usageError(fmt.Errorf("--format %q: keywarden run writes table or json (use keywarden scan for the other report formats)", format))
 	}
-	failOn := 0
-	if o.FailOn != "" {
-		if failOn = policy.SeverityRank(strings.ToLower(o.FailOn)); failOn == 0 {
-			return usageError(fmt.Errorf("--fail-on %q: want low, medium, high or critical", o.FailOn))
-		}
-	}
-	for _, id := range o.Accounts {
-		if !isAccountID(id) {
-			return usageError(fmt.Errorf("--account %q: an AWS account ID is 12 digits", id))
-		}
+	failOn, err := parseFailOn(o.FailOn)
+	if err != nil {
+		return err
 	}
 	if o.State != "" && !strings.HasPrefix(o.State, "sqlite://") && !strings.HasPrefix(o.State, "dynamodb://") ||
 		o.State == "sqlite://" {
@@ -151,19 +131,10 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 		}
 	}
 
+	so := o.scanOptions(f, src)
+	so.Progress = newProgress(f, o.Quiet)
 	res, err := run.Run(ctx, run.RunOptions{
-		Scan: run.ScanOptions{
-			Config:           cfg,
-			AsOf:             asOf,
-			Now:              now,
-			CredentialReport: o.CredentialReport,
-			Accounts:         o.Accounts,
-			LoadAWSConfig: func(ctx context.Context) (aws.Config, error) {
-				return f.LoadAWSConfig(ctx, awsapi.Options{Region: o.Region, Profile: o.Profile})
-			},
-			Logger:   log,
-			Progress: newProgress(f, o.Quiet),
-		},
+		Scan:        so,
 		DryRun:      o.DryRun,
 		Apply:       o.Apply,
 		StateURL:    o.State,

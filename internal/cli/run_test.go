@@ -23,8 +23,8 @@ func TestRunFlagsParse(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	want := &RunOptions{ScanOptions: ScanOptions{ConfigFile: "k.yaml", Format: "json", Output: "run.json", AsOf: "2026-12-01",
-		CredentialReport: "cr.csv", Accounts: []string{"111111111111"}, FailOn: "high", Region: "eu-west-1", Profile: "audit"},
+	want := &RunOptions{ScanOptions: ScanOptions{Source: Source{ConfigFile: "k.yaml", AsOf: "2026-12-01", CredentialReport: "cr.csv",
+		Accounts: []string{"111111111111"}, Region: "eu-west-1", Profile: "audit"}, Format: "json", Output: "run.json", FailOn: "high"},
 		State: "sqlite:///var/lib/kw.db", DryRun: true}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parsed options = %+v; want %+v", got, want)

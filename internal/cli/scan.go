@@ -11,10 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
-	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/run"
@@ -25,15 +24,10 @@ const DefaultConfigFile = "keywarden.yaml"
 
 // ScanOptions are the parsed flags of `keywarden scan`.
 type ScanOptions struct {
-	ConfigFile       string
-	Format           string
-	Output           string
-	AsOf             string
-	CredentialReport string
-	Accounts         []string
-	FailOn           string
-	Region           string
-	Profile          string
+	Source
+	Format string
+	Output string
+	FailOn string
 	// SecurityHub posts the findings to AWS Security Hub after the report
 	// is written (see securityhub.go).
 	SecurityHub bool
@@ -72,59 +66,38 @@ The AWS endpoint, region and credentials come from the SDK's standard settings
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.ConfigFile, "config", "", "config file (default: ./keywarden.yaml if present, else built-in defaults)")
+	o.addFlags(fl, sourceHelp{asOf: "evaluate as if it were this time", report: "evaluate this", account: "limit the scan to this"})
 	fl.StringVar(&o.Format, "format", "", "output format: "+strings.Join(report.Formats(), ", ")+" (default: table on a terminal, json otherwise)")
 	fl.StringVarP(&o.Output, "output", "o", "", "write the report to this file instead of stdout")
-	fl.StringVar(&o.AsOf, "as-of", "", "evaluate as if it were this time (RFC 3339, or YYYY-MM-DD for midnight UTC)")
-	fl.StringVar(&o.CredentialReport, "credential-report", "", "evaluate this downloaded credential report (CSV) offline, without AWS calls")
-	fl.StringSliceVar(&o.Accounts, "account", nil, "limit the scan to this account ID (repeatable)")
-	fl.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a non-exempt finding is at or above this severity: low, medium, high or critical")
-	fl.StringVar(&o.Region, "region", "", "AWS region for API calls (default: the SDK's, else "+awsapi.DefaultRegion+")")
-	fl.StringVar(&o.Profile, "profile", "", "AWS shared config profile (default: the SDK's, AWS_PROFILE)")
-	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar (there is none unless stderr is a terminal)")
+	addReportingFlags(fl, o)
 	fl.BoolVar(&o.SecurityHub, "security-hub", false, "also import the findings into AWS Security Hub (caller's account and region) and resolve the ones that disappeared")
 	return cmd
 }
 
+// addReportingFlags adds scan's flags that run shares: --fail-on and
+// --quiet (and, for scan alone, --security-hub).
+func addReportingFlags(fl *pflag.FlagSet, o *ScanOptions) {
+	fl.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a non-exempt finding is at or above this severity: low, medium, high or critical")
+	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar (there is none unless stderr is a terminal)")
+}
+
 func scanRun(ctx context.Context, f *Factory, o *ScanOptions) error {
 	log := f.Logger()
-	cfg, err := loadConfig(f, o.ConfigFile)
+	src, err := o.resolve(f)
 	if err != nil {
 		return err
-	}
-	now := f.Now().UTC()
-	asOf, err := parseAsOf(o.AsOf, now)
-	if err != nil {
-		return usageError(err)
 	}
 	format, err := resolveFormat(f, o.Format, o.Output)
 	if err != nil {
 		return usageError(err)
 	}
-	failOn := 0
-	if o.FailOn != "" {
-		if failOn = policy.SeverityRank(strings.ToLower(o.FailOn)); failOn == 0 {
-			return usageError(fmt.Errorf("--fail-on %q: want low, medium, high or critical", o.FailOn))
-		}
+	failOn, err := parseFailOn(o.FailOn)
+	if err != nil {
+		return err
 	}
-	for _, id := range o.Accounts {
-		if !isAccountID(id) {
-			return usageError(fmt.Errorf("--account %q: an AWS account ID is 12 digits", id))
-		}
-	}
-
-	rep, err := run.Scan(ctx, run.ScanOptions{
-		Config:           cfg,
-		AsOf:             asOf,
-		Now:              now,
-		CredentialReport: o.CredentialReport,
-		Accounts:         o.Accounts,
-		LoadAWSConfig: func(ctx context.Context) (aws.Config, error) {
-			return f.LoadAWSConfig(ctx, awsapi.Options{Region: o.Region, Profile: o.Profile})
-		},
-		Logger:   log,
-		Progress: newProgress(f, o.Quiet),
-	})
+	so := o.scanOptions(f, src)
+	so.Progress = newProgress(f, o.Quiet)
+	rep, err := run.Scan(ctx, so)
 	if err != nil {
 		return err
 	}
