@@ -109,11 +109,18 @@ func (c clock) at(d int) string  { return time.Time(c).AddDate(0, 0, d).Format(t
 func (c clock) day(d int) string { return time.Time(c).AddDate(0, 0, d).Format("2006-01-02") }
 
 // outboxMail returns the parsed .eml files in dir/outbox whose names
-// contain part.
+// contain part, oldest first (by the time they were written: two runs in
+// one second give names that sort by their random run IDs).
 func outboxMail(t *testing.T, dir, part string) []testenv.Mail {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "outbox", "*.eml"))
-	slices.Sort(files)
+	written := map[string]time.Time{}
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			written[f] = st.ModTime()
+		}
+	}
+	slices.SortStableFunc(files, func(a, b string) int { return written[a].Compare(written[b]) })
 	var out []testenv.Mail
 	for _, f := range files {
 		if strings.Contains(filepath.Base(f), part) {
