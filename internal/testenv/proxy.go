@@ -41,6 +41,8 @@ type Op struct {
 	// Replayed: the proxy answered it with an answer recorded earlier
 	// (Replay), not moto.
 	Replayed bool
+	// At is when the request reached the proxy.
+	At time.Time
 
 	// method, path and query locate REST-protocol requests (replay
 	// identity).
@@ -379,7 +381,7 @@ var restOps = []struct {
 
 // describe reads what operation r is, leaving its body readable.
 func describe(r *http.Request) Op {
-	op := Op{method: r.Method, path: r.URL.Path}
+	op := Op{At: time.Now(), method: r.Method, path: r.URL.Path}
 	if m := credentialScope.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
 		op.AccessKeyID, op.Service = m[1], m[2]
 	}
