@@ -41,8 +41,9 @@ type Op struct {
 	// Replayed: the proxy answered it with an answer recorded earlier
 	// (Replay), not moto.
 	Replayed bool
-	// At is when the request reached the proxy.
-	At time.Time
+	// At is when the request reached the proxy; Done, when the proxy had
+	// answered it (zero while it is in flight).
+	At, Done time.Time
 
 	// method, path and query locate REST-protocol requests (replay
 	// identity).
@@ -99,6 +100,9 @@ type Proxy struct {
 	mode    replayMode
 	answers map[string]*answer
 	missed  []Op
+	// generation counts the Resets, so that a request answered after one
+	// does not stamp another's entry in ops.
+	generation int
 }
 
 // NewProxy starts a proxy in front of m, closed when the test ends.
@@ -137,6 +141,7 @@ func (m *MotoServer) NewProxy(t testing.TB) *Proxy {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op := describe(r)
 		rt := p.record(&op)
+		defer p.answered(rt)
 		f := rt.fault
 		if rt.delay > 0 {
 			time.Sleep(rt.delay)
@@ -185,6 +190,8 @@ type route struct {
 	// keep, the identity to keep moto's answer under (Record).
 	replay *answer
 	keep   string
+	// index is the request's place in ops, of the generation-th Reset.
+	index, generation int
 }
 
 // record fills in op's account, stores op and returns how to answer it:
@@ -227,8 +234,19 @@ func (p *Proxy) record(op *Op) route {
 			p.missed = append(p.missed, *op)
 		}
 	}
+	rt.index, rt.generation = len(p.ops), p.generation
 	p.ops = append(p.ops, *op)
 	return rt
+}
+
+// answered stamps the request of rt with the time its answer was done,
+// unless Reset forgot it meanwhile.
+func (p *Proxy) answered(rt route) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if rt.generation == p.generation && rt.index < len(p.ops) {
+		p.ops[rt.index].Done = time.Now()
+	}
 }
 
 var (
@@ -330,6 +348,7 @@ func (p *Proxy) Reset() {
 	defer p.mu.Unlock()
 	p.ops = nil
 	p.missed = nil
+	p.generation++
 }
 
 // Count is how many recorded requests were of operation name

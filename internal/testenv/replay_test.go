@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -160,6 +161,8 @@ func TestProxyRecordReplay(t *testing.T) {
 	p.mu.Unlock()
 	p.Reset()
 	p.Replay()
+	const delay = 30 * time.Millisecond
+	p.SetDelay(delay)
 	hits := motoHits.Load()
 	key, users, policyErr := scan()
 	replayed := raw.take()
@@ -190,6 +193,9 @@ func TestProxyRecordReplay(t *testing.T) {
 	for _, op := range p.Ops() {
 		if !op.Replayed {
 			t.Errorf("%s: Replayed = false; want true", op.Name())
+		}
+		if d := op.Done.Sub(op.At); d < delay {
+			t.Errorf("%s: replayed %s after it arrived; want the proxy's delay, %s, first", op.Name(), d, delay)
 		}
 	}
 	if len(p.Missed()) != 0 {
