@@ -27,129 +27,146 @@ func chainOf(op testenv.Op) string {
 	return op.Account
 }
 
-// round is requests of one account sent together (the concurrent
-// ListAccessKeys of a key lookup), or one request.
-type round struct {
-	op    string
-	n     int
-	at    time.Time
-	next  time.Duration // until the account's next round arrives; 0 for the last
-	index int
+// stretch is a time during which one account had at least one request
+// in flight; last is the operation whose answer ended it.
+type stretch struct {
+	from, to time.Time
+	last     string
 }
 
-// rounds groups an account's requests (in arrival order) into rounds:
-// requests of the same operation arriving within window of the round's
-// first.
-func rounds(ops []testenv.Op, window time.Duration) []round {
-	var rs []round
+// stretches merges the [At, Done] intervals of an account's requests (in
+// arrival order): the requests sent together (the concurrent
+// ListAccessKeys of a key lookup) make one stretch, and the number of
+// stretches is the number of round trips made one after the other.
+func stretches(ops []testenv.Op) []stretch {
+	var out []stretch
 	for _, op := range ops {
-		if k := len(rs) - 1; k >= 0 && rs[k].op == op.Operation && op.At.Sub(rs[k].at) <= window {
-			rs[k].n++
+		done := op.Done
+		if done.IsZero() {
+			done = op.At
+		}
+		if k := len(out) - 1; k >= 0 && !op.At.After(out[k].to) {
+			if done.After(out[k].to) {
+				out[k].to, out[k].last = done, op.Operation
+			}
 			continue
 		}
-		rs = append(rs, round{op: op.Operation, n: 1, at: op.At, index: len(rs)})
+		out = append(out, stretch{from: op.At, to: done, last: op.Operation})
 	}
-	for i := 0; i+1 < len(rs); i++ {
-		rs[i].next = rs[i+1].at.Sub(rs[i].at)
-	}
-	return rs
+	return out
 }
 
-// trace says where a keywarden run's wall time went, from the arrival
-// times of its requests at the proxy: the time before the first request
-// and after the last, the two passes (AssumeRole, GetCallerIdentity,
-// GenerateCredentialReport in every account; then the rest), and per
-// operation the mean time from an account's request to its next one
-// (delay, server and transfer time, and keywarden's own work before it
-// sends the next), over the accounts.
+// mean is a running mean of durations, by name, in first-seen order.
+type mean struct {
+	names []string
+	n     map[string]int
+	sum   map[string]time.Duration
+}
+
+func (m *mean) add(name string, d time.Duration) {
+	if m.n == nil {
+		m.n, m.sum = map[string]int{}, map[string]time.Duration{}
+	}
+	if _, ok := m.n[name]; !ok {
+		m.names = append(m.names, name)
+	}
+	m.n[name]++
+	m.sum[name] += d
+}
+
+func (m *mean) String() string {
+	var parts []string
+	for _, k := range m.names {
+		parts = append(parts, fmt.Sprintf("%s %.1f ms", k, ms(m.sum[k])/float64(m.n[k])))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// passStats adds up one pass of the accounts.
+type passStats struct {
+	span, inFlight time.Duration
+	stretches      int
+	from, to       time.Time
+}
+
+func (ps *passStats) add(ops []testenv.Op, after *mean) {
+	st := stretches(ops)
+	if len(st) == 0 {
+		return
+	}
+	if ps.from.IsZero() || st[0].from.Before(ps.from) {
+		ps.from = st[0].from
+	}
+	if end := st[len(st)-1].to; end.After(ps.to) {
+		ps.to = end
+	}
+	ps.span += st[len(st)-1].to.Sub(st[0].from)
+	ps.stretches += len(st)
+	for i, x := range st {
+		ps.inFlight += x.to.Sub(x.from)
+		if i+1 < len(st) {
+			after.add(x.last, st[i+1].from.Sub(x.to))
+		}
+	}
+}
+
+// trace says where a keywarden run's wall time went, from when each of
+// its requests reached the proxy and was answered: the time before the
+// first request and after the last answer; the two passes (AssumeRole,
+// GetCallerIdentity and GenerateCredentialReport in every account, then
+// the rest), per account split into time with a request in flight
+// (delay, and moto's time when live) and time between an answer and the
+// account's next request (keywarden's own work, or its wait for a core);
+// the answer time per operation; and keywarden's time after each
+// operation's answer.
 func trace(r measured, delay time.Duration) string {
 	if len(r.ops) == 0 {
 		return r.name + ": no requests"
 	}
 	byAccount := map[string][]testenv.Op{}
+	var first, last time.Time
+	var answer mean
 	for _, op := range r.ops {
 		byAccount[chainOf(op)] = append(byAccount[chainOf(op)], op)
-	}
-	end := r.start.Add(r.wall)
-	first, last := r.ops[0].At, r.ops[0].At
-	var pass1End, pass2Start time.Time
-	type agg struct {
-		n     int
-		total time.Duration
-	}
-	gaps := map[string]*agg{}
-	var order []string
-	var pass1, pass2 time.Duration
-	var accts, trips int
-	for acct, ops := range byAccount {
-		slices.SortFunc(ops, func(a, b testenv.Op) int { return a.At.Compare(b.At) })
-		for _, op := range ops {
-			if op.At.Before(first) {
-				first = op.At
-			}
-			if op.At.After(last) {
-				last = op.At
-			}
+		if first.IsZero() || op.At.Before(first) {
+			first = op.At
 		}
+		if op.Done.After(last) {
+			last = op.Done
+		}
+		answer.add(op.Operation, op.Done.Sub(op.At))
+	}
+	var p1, p2 passStats
+	var after mean
+	accts := 0
+	for acct, ops := range byAccount {
 		if acct == "" {
 			continue
 		}
 		accts++
-		rs := rounds(ops, max(delay/4, time.Millisecond))
-		trips += len(rs)
-		// Pass 1 ends with GenerateCredentialReport's answer, pass 2
-		// starts with GetCredentialReport (or a second
-		// GenerateCredentialReport).
-		split := slices.IndexFunc(rs, func(x round) bool { return x.op == "GenerateCredentialReport" })
-		for i, x := range rs {
-			name := x.op
-			if x.n > 1 {
-				name = fmt.Sprintf("%s ×%d", x.op, x.n)
-			}
-			if x.op == "ListAccessKeys" {
-				name = "ListAccessKeys round"
-			}
-			switch {
-			case i == split:
-				name = "GenerateCredentialReport (end of pass 1)"
-				if i+1 < len(rs) {
-					pass1 += x.at.Sub(rs[0].at) + delay
-					if rs[i+1].at.Before(pass2Start) || pass2Start.IsZero() {
-						pass2Start = rs[i+1].at
-					}
-					pass2 += ops[len(ops)-1].At.Sub(rs[i+1].at) + delay
-				}
-				if x.at.After(pass1End) {
-					pass1End = x.at
-				}
-				continue // its next is the wait between passes
-			case i == len(rs)-1:
-				continue
-			}
-			if gaps[name] == nil {
-				gaps[name] = &agg{}
-				order = append(order, name)
-			}
-			gaps[name].n++
-			gaps[name].total += x.next
-		}
+		slices.SortFunc(ops, func(a, b testenv.Op) int { return a.At.Compare(b.At) })
+		split := 1 + slices.IndexFunc(ops, func(op testenv.Op) bool { return op.Operation == "GenerateCredentialReport" })
+		p1.add(ops[:split], &after)
+		p2.add(ops[split:], &after)
+	}
+	at := func(t time.Time) float64 { return t.Sub(r.start).Seconds() }
+	perAccount := func(ps passStats) string {
+		n := float64(accts)
+		return fmt.Sprintf("%.0f ms = %.0f ms with a request in flight, in %.1f round trips one after the other, + %.0f ms between an answer and the next request",
+			ms(ps.span)/n, ms(ps.inFlight)/n, float64(ps.stretches)/n, ms(ps.span-ps.inFlight)/n)
 	}
 	var s strings.Builder
-	fmt.Fprintf(&s, "trace of %q (delay %s, wall %.2f s, keywarden CPU %.2f s, proxy CPU %.2f s, moto CPU %.2f s):\n",
+	fmt.Fprintf(&s, "trace of %q (delay %s): wall %.2f s; CPU: keywarden %.2f s, proxy %.2f s, moto %.2f s\n",
 		r.name, delay, r.wall.Seconds(), r.cpu.Seconds(), r.proxyCPU.Seconds(), r.motoCPU.Seconds())
-	fmt.Fprintf(&s, "  start → first request %.0f ms; last request → exit %.0f ms\n",
-		ms(first.Sub(r.start)), ms(end.Sub(last)))
+	fmt.Fprintf(&s, "  start → first request %.0f ms; pass 1 +%.2f → +%.2f s; pass 2 +%.2f → +%.2f s; last answer → exit %.0f ms\n",
+		ms(first.Sub(r.start)), at(p1.from), at(p1.to), at(p2.from), at(p2.to), ms(r.start.Add(r.wall).Sub(last)))
 	if accts > 0 {
-		fmt.Fprintf(&s, "  pass 1 until +%.2f s, pass 2 from +%.2f s; per account (mean of %d): pass 1 %.0f ms, pass 2 %.0f ms, %.1f round trips one after the other (%.0f ms of delay)\n",
-			pass1End.Add(delay).Sub(r.start).Seconds(), pass2Start.Sub(r.start).Seconds(), accts,
-			ms(pass1)/float64(accts), ms(pass2)/float64(accts), float64(trips)/float64(accts), ms(delay)*float64(trips)/float64(accts))
+		fmt.Fprintf(&s, "  per account (mean of %d): pass 1 %s\n", accts, perAccount(p1))
+		fmt.Fprintf(&s, "                          pass 2 %s\n", perAccount(p2))
 	}
-	s.WriteString("  mean time from an account's request to its next, per operation:")
-	for _, name := range order {
-		g := gaps[name]
-		fmt.Fprintf(&s, " %s %.1f ms (n %d);", name, ms(g.total)/float64(g.n), g.n)
-	}
-	return strings.TrimSuffix(s.String(), ";")
+	fmt.Fprintf(&s, "  answer time (arrival → answered): %s\n", &answer)
+	fmt.Fprintf(&s, "  keywarden's time from an answer to the account's next request, after: %s", &after)
+	return s.String()
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
