@@ -35,9 +35,9 @@ type stretch struct {
 }
 
 // stretches merges the [At, Done] intervals of an account's requests (in
-// arrival order): the requests sent together (the concurrent
-// ListAccessKeys of a key lookup) make one stretch, and the number of
-// stretches is the number of round trips made one after the other.
+// arrival order): requests in flight together make one stretch (a key
+// lookup, which keeps up to 8 ListAccessKeys in flight, is mostly one),
+// and one request after another makes one stretch each.
 func stretches(ops []testenv.Op) []stretch {
 	var out []stretch
 	for _, op := range ops {
@@ -152,7 +152,7 @@ func trace(r measured, delay time.Duration) string {
 	at := func(t time.Time) float64 { return t.Sub(r.start).Seconds() }
 	perAccount := func(ps passStats) string {
 		n := float64(accts)
-		return fmt.Sprintf("%.0f ms = %.0f ms with a request in flight, in %.1f round trips one after the other, + %.0f ms between an answer and the next request",
+		return fmt.Sprintf("%.0f ms = %.0f ms with a request in flight, in %.1f stretches one after the other, + %.0f ms between an answer and the next request",
 			ms(ps.span)/n, ms(ps.inFlight)/n, float64(ps.stretches)/n, ms(ps.span-ps.inFlight)/n)
 	}
 	var s strings.Builder
