@@ -75,7 +75,9 @@ func (p *Proxy) Record() { p.setMode(recording) }
 // the proxy's delay does. Requests with no kept answer are forwarded to
 // moto and listed by Missed. A replayed sts:AssumeRole answer gives the
 // recorded temporary credentials, and the proxy attributes their
-// requests to the role's account as it does live.
+// requests to the role's account as it does live. Those credentials
+// expire when the recorded ones did (moto: an hour after the AssumeRole),
+// so replay soon after recording.
 func (p *Proxy) Replay() { p.setMode(replaying) }
 
 // Live stops recording and replaying: every request goes to moto again.
