@@ -1,6 +1,10 @@
 // Package bench measures keywarden against the way the common "rotate old
 // keys" scripts scan IAM, on a moto organization: wall time, API calls and
-// peak memory, side by side in one run. It holds only benchmarks, which
-// seed thousands of users and take minutes; `make test` compiles them and
-// runs none. Run them with `make bench-org` (see docs/performance.md).
+// peak memory, side by side in one run. moto serves one request at a time,
+// so the organization benchmark compares accounts.parallel 8 and 1 twice:
+// live, and replayed from a recording of moto's answers (the proxy's
+// Record and Replay), so that moto's own time does not cap the parallelism
+// measured. It holds only benchmarks, which seed thousands of users and
+// take minutes; `make test` compiles them and runs none. Run them with
+// `make bench-org` (see docs/performance.md).
 package bench

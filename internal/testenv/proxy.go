@@ -38,6 +38,17 @@ type Op struct {
 	Params url.Values
 	// Body is the request body of JSON-protocol requests.
 	Body []byte
+	// Replayed: the proxy answered it with an answer recorded earlier
+	// (Replay), not moto.
+	Replayed bool
+	// At is when the request reached the proxy; Done, when the proxy had
+	// answered it (zero while it is in flight).
+	At, Done time.Time
+
+	// method, path and query locate REST-protocol requests (replay
+	// identity).
+	method, path string
+	query        url.Values
 }
 
 // Name is "service:Operation", as IAM policies spell actions.
@@ -83,6 +94,15 @@ type Proxy struct {
 	// assumed maps access keys returned by AssumeRole to the role's
 	// account.
 	assumed map[string]string
+	// mode, answers and missed are the record/replay layer (replay.go):
+	// answers holds moto's answers by request identity, missed the
+	// requests replay had no answer for.
+	mode    replayMode
+	answers map[string]*answer
+	missed  []Op
+	// generation counts the Resets, so that a request answered after one
+	// does not stamp another's entry in ops.
+	generation int
 }
 
 // NewProxy starts a proxy in front of m, closed when the test ends.
@@ -94,11 +114,37 @@ func (m *MotoServer) NewProxy(t testing.TB) *Proxy {
 	}
 	p := &Proxy{assumed: map[string]string{}}
 	rp := httputil.NewSingleHostReverseProxy(target)
+	// forward answers r: with rt's replayed answer, else through moto,
+	// keeping moto's answer when recording and learning the accounts of
+	// AssumeRole answers.
+	forward := func(w http.ResponseWriter, r *http.Request, op Op, rt route) {
+		assume := op.Name() == "sts:AssumeRole"
+		switch {
+		case rt.replay != nil:
+			rt.replay.write(w)
+			if assume {
+				p.learnAssumed(op, rt.replay.body)
+			}
+		case rt.keep != "" || assume:
+			rec := &bodyRecorder{ResponseWriter: w}
+			rp.ServeHTTP(rec, r)
+			if assume {
+				p.learnAssumed(op, rec.body.Bytes())
+			}
+			if rt.keep != "" {
+				p.keep(rt.keep, keptAnswer(rec.status(), rec.header, rec.body.Bytes()))
+			}
+		default:
+			rp.ServeHTTP(w, r)
+		}
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op := describe(r)
-		f, delay := p.record(&op)
-		if delay > 0 {
-			time.Sleep(delay)
+		rt := p.record(&op)
+		defer p.answered(rt)
+		f := rt.fault
+		if rt.delay > 0 {
+			time.Sleep(rt.delay)
 		}
 		if f != nil && f.Before != nil {
 			f.Before(op)
@@ -119,7 +165,7 @@ func (m *MotoServer) NewProxy(t testing.TB) *Proxy {
 			}
 			if f.After != nil {
 				rec := httptest.NewRecorder()
-				rp.ServeHTTP(rec, r)
+				forward(rec, r, op, rt)
 				f.After(op)
 				for k, v := range rec.Header() {
 					w.Header()[k] = v
@@ -129,22 +175,29 @@ func (m *MotoServer) NewProxy(t testing.TB) *Proxy {
 				return
 			}
 		}
-		if op.Name() == "sts:AssumeRole" {
-			rec := &bodyRecorder{ResponseWriter: w}
-			rp.ServeHTTP(rec, r)
-			p.learnAssumed(op, rec.body.Bytes())
-			return
-		}
-		rp.ServeHTTP(w, r)
+		forward(w, r, op, rt)
 	}))
 	t.Cleanup(srv.Close)
 	p.URL = srv.URL
 	return p
 }
 
-// record fills in op's account, stores op and returns the fault that
-// answers it, if any, and how long to wait first.
-func (p *Proxy) record(op *Op) (*Fault, time.Duration) {
+// route is how the proxy answers one request.
+type route struct {
+	fault *Fault        // the fault that answers it, if any
+	delay time.Duration // waited first
+	// replay is the recorded answer to send instead of moto's (Replay);
+	// keep, the identity to keep moto's answer under (Record).
+	replay *answer
+	keep   string
+	// index is the request's place in ops, of the generation-th Reset.
+	index, generation int
+}
+
+// record fills in op's account, stores op and returns how to answer it:
+// the fault that answers it, if any, how long to wait first, and, when
+// recording or replaying, what to do with moto's answer.
+func (p *Proxy) record(op *Op) route {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
@@ -153,7 +206,7 @@ func (p *Proxy) record(op *Op) (*Fault, time.Duration) {
 	default:
 		op.Account = p.assumed[op.AccessKeyID]
 	}
-	p.ops = append(p.ops, *op)
+	var rt route
 	for _, f := range p.faults {
 		if f.Match != nil && !f.Match(*op) {
 			continue
@@ -162,9 +215,38 @@ func (p *Proxy) record(op *Op) (*Fault, time.Duration) {
 			continue
 		}
 		f.hits++
-		return f, p.delay + f.Delay
+		rt.fault = f
+		break
 	}
-	return nil, p.delay
+	rt.delay = p.delay
+	if rt.fault != nil {
+		rt.delay += rt.fault.Delay
+	}
+	// A fault that answers itself leaves moto's answer out of it.
+	forwarded := rt.fault == nil || (rt.fault.Code == "" && !rt.fault.Drop)
+	switch {
+	case p.mode == recording && forwarded:
+		rt.keep = identity(*op)
+	case p.mode == replaying && forwarded:
+		rt.replay = p.answers[identity(*op)]
+		op.Replayed = rt.replay != nil
+		if rt.replay == nil {
+			p.missed = append(p.missed, *op)
+		}
+	}
+	rt.index, rt.generation = len(p.ops), p.generation
+	p.ops = append(p.ops, *op)
+	return rt
+}
+
+// answered stamps the request of rt with the time its answer was done,
+// unless Reset forgot it meanwhile.
+func (p *Proxy) answered(rt route) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if rt.generation == p.generation && rt.index < len(p.ops) {
+		p.ops[rt.index].Done = time.Now()
+	}
 }
 
 var (
@@ -185,15 +267,39 @@ func (p *Proxy) learnAssumed(op Op, body []byte) {
 	p.assumed[string(k[1])] = a[1]
 }
 
-// bodyRecorder passes a response through and keeps a copy of its body.
+// bodyRecorder passes a response through and keeps a copy of its status,
+// headers and body.
 type bodyRecorder struct {
 	http.ResponseWriter
-	body bytes.Buffer
+	code   int
+	header http.Header
+	body   bytes.Buffer
+}
+
+func (b *bodyRecorder) WriteHeader(code int) {
+	if b.code == 0 {
+		b.code, b.header = code, b.ResponseWriter.Header().Clone()
+	}
+	b.ResponseWriter.WriteHeader(code)
 }
 
 func (b *bodyRecorder) Write(p []byte) (int, error) {
+	if b.code == 0 {
+		b.WriteHeader(http.StatusOK)
+	}
 	b.body.Write(p)
 	return b.ResponseWriter.Write(p)
+}
+
+// Unwrap gives http.ResponseController the proxy server's writer.
+func (b *bodyRecorder) Unwrap() http.ResponseWriter { return b.ResponseWriter }
+
+// status is the answer's status code (200 when nothing was written).
+func (b *bodyRecorder) status() int {
+	if b.code == 0 {
+		return http.StatusOK
+	}
+	return b.code
 }
 
 // CountIn is how many recorded requests acted in account.
@@ -235,11 +341,14 @@ func (p *Proxy) Ops() []Op {
 	return append([]Op(nil), p.ops...)
 }
 
-// Reset forgets the recorded requests (faults stay).
+// Reset forgets the recorded requests and replay misses (faults, and the
+// answers kept by Record, stay).
 func (p *Proxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.ops = nil
+	p.missed = nil
+	p.generation++
 }
 
 // Count is how many recorded requests were of operation name
@@ -291,7 +400,7 @@ var restOps = []struct {
 
 // describe reads what operation r is, leaving its body readable.
 func describe(r *http.Request) Op {
-	var op Op
+	op := Op{At: time.Now(), method: r.Method, path: r.URL.Path}
 	if m := credentialScope.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
 		op.AccessKeyID, op.Service = m[1], m[2]
 	}
@@ -310,7 +419,7 @@ func describe(r *http.Request) Op {
 			op.Params, op.Operation = r.URL.Query(), a
 			break
 		}
-		op.Body = body
+		op.Body, op.query = body, r.URL.Query()
 		for _, ro := range restOps {
 			if ro.service == op.Service && ro.method == r.Method && strings.HasPrefix(r.URL.Path, ro.prefix) {
 				op.Operation = ro.op
