@@ -31,26 +31,6 @@ func reportUsers() []testenv.SeedUser {
 	return []testenv.SeedUser{key("fresh", 10), key("soon", 65), key("notify", 72), key("disable", 85), key("delete", 95)}
 }
 
-// shFindings lists the Security Hub findings moto holds, by ID.
-func shFindings(t *testing.T, c *sh.Client) map[string]shtypes.AwsSecurityFinding {
-	t.Helper()
-	out := map[string]shtypes.AwsSecurityFinding{}
-	p := sh.NewGetFindingsPaginator(c, &sh.GetFindingsInput{MaxResults: aws.Int32(100)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatalf("GetFindings: %v", err)
-		}
-		for _, f := range page.Findings {
-			if _, dup := out[aws.ToString(f.Id)]; dup {
-				t.Errorf("Security Hub holds %s twice", aws.ToString(f.Id))
-			}
-			out[aws.ToString(f.Id)] = f
-		}
-	}
-	return out
-}
-
 // workflowWarning is what Sync logs when BatchUpdateFindings fails.
 const workflowWarning = "security hub workflow update failed; the findings are archived"
 
@@ -116,7 +96,7 @@ func TestScanSecurityHubEndToEnd(t *testing.T) {
 	if len(first.Findings) != 3 {
 		t.Fatalf("first scan: %d findings; want 3 (notify, disable, delete)", len(first.Findings))
 	}
-	held := shFindings(t, hub)
+	held := testenv.SecurityHubFindings(t, hub)
 	var heldIDs []string
 	for id, f := range held {
 		heldIDs = append(heldIDs, id)
@@ -137,7 +117,7 @@ func TestScanSecurityHubEndToEnd(t *testing.T) {
 	if w := warnings(); len(w) != 0 {
 		t.Errorf("second scan warns about the workflow update %q; want no warning (nothing to resolve)", w)
 	}
-	if again := shFindings(t, hub); len(again) != len(first.Findings) {
+	if again := testenv.SecurityHubFindings(t, hub); len(again) != len(first.Findings) {
 		t.Errorf("after the re-import Security Hub holds %d findings; want %d (no duplicates)", len(again), len(first.Findings))
 	}
 	if !slices.Equal(ids(second), ids(first)) {
@@ -164,7 +144,7 @@ func TestScanSecurityHubEndToEnd(t *testing.T) {
 		t.Errorf("third scan's workflow warnings = %q; want one that BatchUpdateFindings (RESOLVED on 1 finding) "+
 			"failed with moto's 404. If moto now implements it, assert the workflow note instead", w)
 	}
-	final := shFindings(t, hub)
+	final := testenv.SecurityHubFindings(t, hub)
 	if len(final) != 3 {
 		t.Fatalf("after resolving Security Hub holds %d findings; want 3", len(final))
 	}

@@ -8,7 +8,27 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
+
+// Poster posts JSON payloads to one URL: what the Slack and webhook
+// channels share.
+type Poster struct {
+	url    string
+	client *http.Client
+}
+
+// NewPoster returns a poster to url; client nil uses a client with a
+// 30-second timeout.
+func NewPoster(url string, client *http.Client) Poster {
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	return Poster{url: url, client: client}
+}
+
+// Post posts v (PostJSON).
+func (p Poster) Post(ctx context.Context, v any) error { return PostJSON(ctx, p.client, p.url, v) }
 
 // PostJSON posts v as JSON to url and fails on a non-2xx answer. Errors
 // never contain the URL (a webhook URL is a secret).

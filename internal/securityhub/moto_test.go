@@ -18,26 +18,6 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// hubFindings lists every finding moto holds, through the SDK paginator.
-func hubFindings(t *testing.T, c *sh.Client) map[string]types.AwsSecurityFinding {
-	t.Helper()
-	out := map[string]types.AwsSecurityFinding{}
-	p := sh.NewGetFindingsPaginator(c, &sh.GetFindingsInput{MaxResults: aws.Int32(100)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatalf("GetFindings: %v", err)
-		}
-		for _, f := range page.Findings {
-			if _, dup := out[aws.ToString(f.Id)]; dup {
-				t.Errorf("GetFindings returned %s twice", aws.ToString(f.Id))
-			}
-			out[aws.ToString(f.Id)] = f
-		}
-	}
-	return out
-}
-
 // TestSyncAgainstMoto runs Sync against moto's Security Hub: import 250
 // findings (three BatchImportFindings calls), re-import them (no
 // duplicates, CreatedAt kept), then drop 50 (archived, RESOLVED).
@@ -69,7 +49,7 @@ func TestSyncAgainstMoto(t *testing.T) {
 	if got := counter.ByOperation()["SecurityHub.BatchImportFindings"]; got != 3 || res.ImportCalls != 3 {
 		t.Errorf("BatchImportFindings calls = %d (result %d); want 3 for 250 findings", got, res.ImportCalls)
 	}
-	first := hubFindings(t, c)
+	first := testenv.SecurityHubFindings(t, c)
 	if len(first) != 250 || res.Created != 250 {
 		t.Fatalf("after the first sync moto holds %d findings (created %d); want 250", len(first), res.Created)
 	}
@@ -85,7 +65,7 @@ func TestSyncAgainstMoto(t *testing.T) {
 	if err != nil {
 		t.Fatalf("re-import: %v", err)
 	}
-	second := hubFindings(t, c)
+	second := testenv.SecurityHubFindings(t, c)
 	if len(second) != 250 || res.Created != 0 || res.Resolved != 0 {
 		t.Fatalf("after the re-import moto holds %d findings (created %d, resolved %d); want 250, 0, 0", len(second), res.Created, res.Resolved)
 	}
@@ -106,7 +86,7 @@ func TestSyncAgainstMoto(t *testing.T) {
 	for _, w := range res.Warnings {
 		t.Logf("warning (moto lacks BatchUpdateFindings): %s", w)
 	}
-	third := hubFindings(t, c)
+	third := testenv.SecurityHubFindings(t, c)
 	if len(third) != 250 {
 		t.Fatalf("after resolving moto holds %d findings; want 250 (50 archived)", len(third))
 	}

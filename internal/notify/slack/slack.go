@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/keywarden/keywarden/internal/notify"
@@ -23,20 +22,14 @@ const (
 )
 
 // Channel posts to one incoming webhook.
-type Channel struct {
-	url    string
-	client *http.Client
-}
+type Channel struct{ poster notify.Poster }
 
 var _ notify.Channel = (*Channel)(nil)
 
-// New returns a channel posting to the webhook url; client nil uses a
-// client with a 30-second timeout.
+// New returns a channel posting to webhook url; client nil uses a client
+// with a 30-second timeout.
 func New(url string, client *http.Client) *Channel {
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &Channel{url: url, client: client}
+	return &Channel{poster: notify.NewPoster(url, client)}
 }
 
 // Name implements notify.Channel.
@@ -44,7 +37,7 @@ func (c *Channel) Name() string { return "slack" }
 
 // Send implements notify.Channel.
 func (c *Channel) Send(ctx context.Context, m *notify.Message) error {
-	if err := notify.PostJSON(ctx, c.client, c.url, Payload(m)); err != nil {
+	if err := c.poster.Post(ctx, Payload(m)); err != nil {
 		return fmt.Errorf("slack: post %s: %w", m.Kind, err)
 	}
 	return nil

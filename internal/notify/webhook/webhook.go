@@ -29,20 +29,14 @@ type Payload struct {
 }
 
 // Channel posts to one URL.
-type Channel struct {
-	url    string
-	client *http.Client
-}
+type Channel struct{ poster notify.Poster }
 
 var _ notify.Channel = (*Channel)(nil)
 
-// New returns a channel posting to url; client nil uses a client with a
-// 30-second timeout.
+// New returns a channel posting to url; client nil uses a client
+// with a 30-second timeout.
 func New(url string, client *http.Client) *Channel {
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &Channel{url: url, client: client}
+	return &Channel{poster: notify.NewPoster(url, client)}
 }
 
 // Name implements notify.Channel.
@@ -52,7 +46,7 @@ func (c *Channel) Name() string { return "webhook" }
 func (c *Channel) Send(ctx context.Context, m *notify.Message) error {
 	p := Payload{Schema: Schema, Kind: string(m.Kind), ID: m.ID, Date: m.Date.UTC(), Subject: m.Subject, Text: m.Text,
 		Digest: m.Digest, Message: m.User}
-	if err := notify.PostJSON(ctx, c.client, c.url, p); err != nil {
+	if err := c.poster.Post(ctx, p); err != nil {
 		return fmt.Errorf("webhook: post %s: %w", m.Kind, err)
 	}
 	return nil
