@@ -3,6 +3,7 @@ package collect
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -71,14 +72,12 @@ func BenchmarkCollect2000Users(b *testing.B) {
 			b.Fatal(err)
 		}
 		snapshotCalls += counter.Total() - before
-		now := time.Now()
+		// The users whose key IDs a scan looks up: those with an
+		// access-key finding under the default policy.
 		var names []string
-		for _, u := range snap.Users {
-			for _, k := range u.AccessKeys {
-				if policy.AgeDays(k.CreatedAt, now) >= 90 {
-					names = append(names, u.Name)
-					break
-				}
+		for _, f := range policy.Evaluate(snap, policy.Default(), time.Now()) {
+			if f.Credential == policy.CredentialAccessKey && !slices.Contains(names, f.User) {
+				names = append(names, f.User)
 			}
 		}
 		if err := c.ResolveKeyIDs(ctx, snap, names); err != nil {
