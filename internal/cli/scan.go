@@ -105,7 +105,7 @@ func scanRun(ctx context.Context, f *Factory, o *ScanOptions) error {
 	if format == report.FormatASFF {
 		renderOpts.Region = asffRegion(ctx, f, o)
 	}
-	if err := writeReportWith(f, rep, format, o.Output, renderOpts); err != nil {
+	if err := writeReport(f, rep, format, o.Output, renderOpts); err != nil {
 		return err
 	}
 	if o.SecurityHub {
@@ -203,14 +203,9 @@ func resolveFormat(f *Factory, format, output string) (string, error) {
 }
 
 // writeReport renders to stdout, or atomically to a file (written beside it
-// and renamed, so a failed run never leaves half a report).
-func writeReport(f *Factory, rep *report.Report, format, output string) error {
-	return writeReportWith(f, rep, format, output, report.Options{})
-}
-
-// writeReportWith is writeReport with render options (the ASFF region);
-// the terminal width and color are filled in here.
-func writeReportWith(f *Factory, rep *report.Report, format, output string, opts report.Options) error {
+// and renamed, so a failed run never leaves half a report), with render
+// options (the ASFF region); the terminal width and color are filled in here.
+func writeReport(f *Factory, rep *report.Report, format, output string, opts report.Options) error {
 	if output == "" {
 		if f.IsTerminal(f.Out) {
 			opts.Width = f.TerminalWidth(f.Out)

@@ -212,9 +212,6 @@ func For(cfg *policy.Config, o Options) (*Document, error) {
 // Remediation is what a policy's rules can change.
 type Remediation struct{ Disable, Delete, RemovePassword bool }
 
-// Any reports whether anything can be changed.
-func (r Remediation) Any() bool { return r.Disable || r.Delete || r.RemovePassword }
-
 // RemediationOf reports which changes cfg's rules can call for, whether or
 // not enforce.mode applies them (--apply can).
 func RemediationOf(cfg *policy.Config) Remediation {

@@ -99,12 +99,6 @@ func (u *update) num(name string, v int) *update {
 	return u
 }
 
-// expr adds raw SET clauses; their values are added with value.
-func (u *update) expr(clauses ...string) *update {
-	u.set = append(u.set, clauses...)
-	return u
-}
-
 // del removes attributes.
 func (u *update) del(names ...string) *update {
 	for _, n := range names {
