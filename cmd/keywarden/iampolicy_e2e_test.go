@@ -21,8 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/iampolicy"
-	"github.com/keywarden/keywarden/internal/policy"
 	dynamostate "github.com/keywarden/keywarden/internal/state/dynamodb"
 	"github.com/keywarden/keywarden/internal/testenv"
 )
@@ -84,7 +84,7 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	config := fmt.Sprintf(`version: 1
+	configYAML := fmt.Sprintf(`version: 1
 accounts:
   organization: { role_name: KeywardenAudit, ous: [%s] }
 rules:
@@ -100,7 +100,7 @@ enforce:
 state: { url: "dynamodb://keywarden-state" }
 `, ou, aws.ToString(topic.TopicArn), testenv.AccountID, org.Members[0], org.Members[1])
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "keywarden.yaml"), []byte(config), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "keywarden.yaml"), []byte(configYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p := m.NewProxy(t)
@@ -139,7 +139,7 @@ state: { url: "dynamodb://keywarden-state" }
 	}
 	mustRun(0, "undo", undo)
 
-	cfg, err := policy.Load(filepath.Join(dir, "keywarden.yaml"))
+	cfg, err := config.Load(filepath.Join(dir, "keywarden.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keywarden/keywarden/internal/awsapi"
-	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/config"
 )
 
 // DefaultSessionName is the sts:AssumeRole session name keywarden uses
@@ -80,7 +80,7 @@ type Deps struct {
 //     caller's own account (normally the management account) is read
 //     with the caller's credentials, every other account through
 //     role_name.
-func Targets(ctx context.Context, cfg policy.Accounts, d Deps) ([]Target, error) {
+func Targets(ctx context.Context, cfg config.Accounts, d Deps) ([]Target, error) {
 	log := d.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -99,7 +99,7 @@ func Targets(ctx context.Context, cfg policy.Accounts, d Deps) ([]Target, error)
 	return []Target{{}}, nil
 }
 
-func organizationTargets(ctx context.Context, o *policy.Organization, d Deps, log *slog.Logger) ([]Target, error) {
+func organizationTargets(ctx context.Context, o *config.Organization, d Deps, log *slog.Logger) ([]Target, error) {
 	id, err := d.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return nil, fmt.Errorf("identify the caller's account: %w", err)

@@ -21,7 +21,7 @@ import (
 	"github.com/aws/smithy-go"
 	gocmp "github.com/google/go-cmp/cmp"
 
-	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/config"
 )
 
 const caller = "111111111111"
@@ -125,7 +125,7 @@ func TestTargetsOrganizationPaginates(t *testing.T) {
 		{Id: aws.String("777777777777"), Status: orgtypes.AccountStatusActive}, // only the older Status field
 	}}
 	st := &fakeSTS{}
-	got, err := Targets(context.Background(), policy.Accounts{Organization: &policy.Organization{
+	got, err := Targets(context.Background(), config.Accounts{Organization: &config.Organization{
 		RoleName: "KeywardenAudit", Exclude: []string{"444444444444"},
 	}}, Deps{Organizations: org, STS: st})
 	if err != nil {
@@ -169,7 +169,7 @@ func TestTargetsOUsRecurse(t *testing.T) {
 			"ou-root-eu000001": {"ou-root-eudeep01"},
 		},
 	}
-	got, err := Targets(context.Background(), policy.Accounts{Organization: &policy.Organization{
+	got, err := Targets(context.Background(), config.Accounts{Organization: &config.Organization{
 		RoleName: "Audit", OUs: []string{"ou-root-prod0001"}, Exclude: []string{"400000000001"},
 	}}, Deps{Organizations: org, STS: &fakeSTS{}})
 	if err != nil {
@@ -197,7 +197,7 @@ func TestTargetsOUsRecurse(t *testing.T) {
 
 func TestTargetsPartitionFromCaller(t *testing.T) {
 	org := &fakeOrg{pageSize: 10, all: []orgtypes.Account{acct("222222222222", orgtypes.AccountStateActive)}}
-	got, err := Targets(context.Background(), policy.Accounts{Organization: &policy.Organization{RoleName: "Audit"}},
+	got, err := Targets(context.Background(), config.Accounts{Organization: &config.Organization{RoleName: "Audit"}},
 		Deps{Organizations: org, STS: &fakeSTS{arn: "arn:aws-us-gov:iam::" + caller + ":user/scanner"}})
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +208,7 @@ func TestTargetsPartitionFromCaller(t *testing.T) {
 }
 
 func TestTargetsListAndDefault(t *testing.T) {
-	got, err := Targets(context.Background(), policy.Accounts{List: []policy.AccountTarget{
+	got, err := Targets(context.Background(), config.Accounts{List: []config.AccountTarget{
 		{ID: "333333333333", RoleARN: "arn:aws:iam::333333333333:role/R", ExternalID: "x-1"},
 		{ID: "222222222222"},
 	}}, Deps{})
@@ -219,7 +219,7 @@ func TestTargetsListAndDefault(t *testing.T) {
 	if diff := gocmp.Diff(want, got); diff != "" {
 		t.Errorf("Targets(list) (-want +got):\n%s", diff)
 	}
-	got, err = Targets(context.Background(), policy.Accounts{}, Deps{})
+	got, err = Targets(context.Background(), config.Accounts{}, Deps{})
 	if err != nil || len(got) != 1 || got[0] != (Target{}) {
 		t.Errorf("Targets(default) = %+v, %v; want one unidentified caller target", got, err)
 	}
@@ -231,7 +231,7 @@ func TestTargetsOrganizationErrorsSayWhatToDo(t *testing.T) {
 		"AccessDeniedException":             "management account",
 	} {
 		org := &erringOrg{err: &smithy.GenericAPIError{Code: code, Message: "no"}}
-		_, err := Targets(context.Background(), policy.Accounts{Organization: &policy.Organization{RoleName: "Audit"}},
+		_, err := Targets(context.Background(), config.Accounts{Organization: &config.Organization{RoleName: "Audit"}},
 			Deps{Organizations: org, STS: &fakeSTS{}})
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), code) {
 			t.Errorf("%s: Targets() = %v; want the code and %q", code, err, want)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/config"
 )
 
 // NewCmdConfig builds `keywarden config check|schema|init`.
@@ -26,7 +26,7 @@ func newCmdConfigCheck(f *Factory) *cobra.Command {
 		Short: "Validate a config file; errors name FILE:LINE and the key",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			cfg, err := policy.Load(args[0])
+			cfg, err := config.Load(args[0])
 			if err != nil {
 				return usageError(err)
 			}
@@ -45,7 +45,7 @@ func newCmdConfigSchema(f *Factory) *cobra.Command {
 		Short: "Print the config file's JSON Schema",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			b, err := policy.JSONSchema()
+			b, err := config.JSONSchema()
 			if err != nil {
 				return err
 			}
@@ -64,7 +64,7 @@ func newCmdConfigInit(f *Factory) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if output == "" || output == "-" {
-				_, err := f.Out.Write(policy.InitYAML())
+				_, err := f.Out.Write(config.InitYAML())
 				return err
 			}
 			flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
@@ -78,7 +78,7 @@ func newCmdConfigInit(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := fh.Write(policy.InitYAML()); err != nil {
+			if _, err := fh.Write(config.InitYAML()); err != nil {
 				fh.Close()
 				return err
 			}

@@ -6,8 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/notify"
-	"github.com/keywarden/keywarden/internal/policy"
 )
 
 // checkTemplates reads the message templates file's config names (paths
@@ -15,7 +15,7 @@ import (
 // Each problem reads FILE:LINE: notify.templates.KEY: … with the line of
 // the key in the config file, and the template's own file and line in the
 // message (template: mail/user.html:3: …).
-func checkTemplates(file string, cfg *policy.Config) error {
+func checkTemplates(file string, cfg *config.Config) error {
 	err := notify.CheckTemplates(cfg.Notify.Templates, filepath.Dir(file))
 	if err == nil {
 		return nil
@@ -28,7 +28,7 @@ func checkTemplates(file string, cfg *policy.Config) error {
 			errs = append(errs, e)
 			continue
 		}
-		if line := policy.KeyLine(data, te.Key); line > 0 && te.File != "" {
+		if line := config.KeyLine(data, te.Key); line > 0 && te.File != "" {
 			errs = append(errs, fmt.Errorf("%s:%d: %w", file, line, te))
 		} else {
 			errs = append(errs, fmt.Errorf("%s: %w", file, te))

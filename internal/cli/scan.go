@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/run"
 )
@@ -136,14 +136,14 @@ func configFileUsed(path string) string {
 
 // loadConfig reads the config named by --config, else ./keywarden.yaml when
 // it exists, else the built-in defaults. An invalid config is a usage error.
-func loadConfig(f *Factory, path string) (*policy.Config, error) {
+func loadConfig(f *Factory, path string) (*config.Config, error) {
 	log := f.Logger()
 	path = configFileUsed(path)
 	if path == "" {
 		log.Debug("no config file; using built-in defaults")
-		return policy.Default(), nil
+		return config.Default(), nil
 	}
-	cfg, err := policy.Load(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
@@ -167,7 +167,7 @@ func parseTimeFlag(flag, s string, def time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
 	}
-	if t, err := time.Parse(policy.DateLayout, s); err == nil {
+	if t, err := time.Parse(config.DateLayout, s); err == nil {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%s %q: want RFC 3339 (2026-11-23T09:00:00Z) or a date (2026-11-23)", flag, s)

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keywarden/keywarden/internal/awsapi"
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/securityhub"
@@ -113,8 +114,8 @@ func activeFinding(account, findingID string) types.AwsSecurityFinding {
 func keyFinding(id, account, user string) policy.Finding {
 	return policy.Finding{
 		ID: id, Account: account, User: user, Class: "human", Credential: policy.CredentialAccessKey, Slot: 1,
-		KeyID: "AKIA" + strings.ToUpper(id), Rule: policy.RuleAccessKeyAge, AgeDays: 91, StageAt: 90,
-		Action: policy.ActionDelete, Severity: policy.SeverityHigh, Reason: "access key 1 is 91 days old",
+		KeyID: "AKIA" + strings.ToUpper(id), Rule: config.RuleAccessKeyAge, AgeDays: 91, StageAt: 90,
+		Action: config.ActionDelete, Severity: config.SeverityHigh, Reason: "access key 1 is 91 days old",
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/keywarden/keywarden/internal/awsapi"
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/run"
 )
@@ -41,7 +42,7 @@ func (s *Source) addFlags(fl *pflag.FlagSet, h sourceHelp) {
 
 // resolved is a Source read and checked.
 type resolved struct {
-	cfg       *policy.Config
+	cfg       *config.Config
 	now, asOf time.Time
 }
 

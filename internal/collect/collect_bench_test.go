@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden/internal/awsapi"
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/testenv"
 )
@@ -75,7 +76,7 @@ func BenchmarkCollect2000Users(b *testing.B) {
 		// The users whose key IDs a scan looks up: those with an
 		// access-key finding under the default policy.
 		var names []string
-		for _, f := range policy.Evaluate(snap, policy.Default(), time.Now()) {
+		for _, f := range policy.Evaluate(snap, config.Default(), time.Now()) {
 			if f.Credential == policy.CredentialAccessKey && !slices.Contains(names, f.User) {
 				names = append(names, f.User)
 			}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -40,7 +41,7 @@ type Event struct {
 	// At is the instant the stage starts to apply; On is its UTC day (the
 	// day a finding's next_stage_on names).
 	At           time.Time   `json:"at"`
-	On           policy.Date `json:"on"`
+	On           config.Date `json:"on"`
 	Change       string      `json:"change"`
 	FindingID    string      `json:"finding_id"`
 	Account      string      `json:"account"`
@@ -73,7 +74,7 @@ type Event struct {
 // at each such instant and reports the findings that differ from the
 // instant before, so its events are exactly what stepping Evaluate through
 // every moment would show.
-func New(snaps []*inventory.Snapshot, cfg *policy.Config, generatedAt, asOf time.Time, days int) *Forecast {
+func New(snaps []*inventory.Snapshot, cfg *config.Config, generatedAt, asOf time.Time, days int) *Forecast {
 	asOf = asOf.UTC()
 	until := asOf.Add(time.Duration(days) * 24 * time.Hour)
 	fc := &Forecast{Schema: Schema, GeneratedAt: generatedAt.UTC(), AsOf: asOf, Until: until, Days: days, Events: []Event{}}
@@ -117,7 +118,7 @@ func stageOf(f *policy.Finding) stage {
 }
 
 // userEvents steps Evaluate over u alone through its candidate instants.
-func userEvents(snap *inventory.Snapshot, u *inventory.User, cfg *policy.Config, thresholds []int, boundaries []time.Time, asOf, until time.Time) []Event {
+func userEvents(snap *inventory.Snapshot, u *inventory.User, cfg *config.Config, thresholds []int, boundaries []time.Time, asOf, until time.Time) []Event {
 	one := &inventory.Snapshot{
 		AccountID:           snap.AccountID,
 		AccountAlias:        snap.AccountAlias,
@@ -160,7 +161,7 @@ func userEvents(snap *inventory.Snapshot, u *inventory.User, cfg *policy.Config,
 				change = ChangeStage
 			}
 			e := Event{
-				At: at, On: policy.Date{Time: time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)},
+				At: at, On: config.Date{Time: time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)},
 				Change: change, FindingID: f.ID, Account: f.Account, AccountAlias: f.AccountAlias, User: f.User,
 				Class: f.Class, Credential: f.Credential, Slot: f.Slot, Rule: f.Rule, StageAt: f.StageAt,
 				Action: f.Action, Severity: f.Severity, Exempt: f.Exempt, Reason: f.Reason,
@@ -204,7 +205,7 @@ func candidates(u *inventory.User, thresholds []int, boundaries []time.Time, asO
 // finding in snap's account: access-key stages of every class, the unused
 // rules' after, and password expiry's warning and expiry days, for the
 // configured max_age and for the account password policy's maximum age.
-func dayCounts(cfg *policy.Config, snap *inventory.Snapshot) []int {
+func dayCounts(cfg *config.Config, snap *inventory.Snapshot) []int {
 	var d []int
 	for _, stages := range cfg.Rules.AccessKeyAge {
 		for _, s := range stages {
@@ -229,7 +230,7 @@ func dayCounts(cfg *policy.Config, snap *inventory.Snapshot) []int {
 
 // exemptionEnds are the instants in (asOf, until] at which an exemption
 // stops applying: midnight UTC after its until day.
-func exemptionEnds(cfg *policy.Config, asOf, until time.Time) []time.Time {
+func exemptionEnds(cfg *config.Config, asOf, until time.Time) []time.Time {
 	var out []time.Time
 	for _, e := range cfg.Exemptions {
 		if e.Until == nil {

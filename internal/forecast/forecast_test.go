@@ -16,6 +16,7 @@ import (
 	ical "github.com/arran4/golang-ical"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -40,10 +41,10 @@ const hostileName = "mallory, the; \\admin\nEND:VEVENT"
 
 // testConfig is the default policy plus an exemption that ends inside the
 // window.
-func testConfig() *policy.Config {
-	cfg := policy.Default()
-	until, _ := policy.ParseDate("2026-12-01")
-	cfg.Exemptions = []policy.Exemption{{Users: []string{"vendor"}, Reason: "vendor rotates", Until: &until}}
+func testConfig() *config.Config {
+	cfg := config.Default()
+	until, _ := config.ParseDate("2026-12-01")
+	cfg.Exemptions = []config.Exemption{{Users: []string{"vendor"}, Reason: "vendor rotates", Until: &until}}
 	return cfg
 }
 
@@ -144,7 +145,7 @@ func TestForecastNextStageOnAgrees(t *testing.T) {
 	fc := testForecast()
 	snaps := testSnapshots()
 	for _, e := range fc.Events {
-		if e.Change != ChangeStage || e.Rule != policy.RuleAccessKeyAge {
+		if e.Change != ChangeStage || e.Rule != config.RuleAccessKeyAge {
 			continue
 		}
 		before := findingsAt(snaps, testConfig(), e.At.Add(-time.Second))
@@ -155,7 +156,7 @@ func TestForecastNextStageOnAgrees(t *testing.T) {
 	}
 }
 
-func findingsAt(snaps []*inventory.Snapshot, cfg *policy.Config, t time.Time) map[string]policy.Finding {
+func findingsAt(snaps []*inventory.Snapshot, cfg *config.Config, t time.Time) map[string]policy.Finding {
 	m := map[string]policy.Finding{}
 	for _, s := range snaps {
 		for _, f := range policy.Evaluate(s, cfg, t) {
@@ -324,10 +325,10 @@ func TestICSParsesBack(t *testing.T) {
 // while exempt (90 days on 2026-11-30) and whose exemption ends inside the
 // window (after 2026-12-05): two events of one finding at one stage and
 // action, first exempt, then not.
-func exemptThenDue() ([]*inventory.Snapshot, *policy.Config) {
+func exemptThenDue() ([]*inventory.Snapshot, *config.Config) {
 	cfg := testConfig()
-	until, _ := policy.ParseDate("2026-12-05")
-	cfg.Exemptions = append(cfg.Exemptions, policy.Exemption{Users: []string{"contractor"}, Reason: "leaves in December", Until: &until})
+	until, _ := config.ParseDate("2026-12-05")
+	cfg.Exemptions = append(cfg.Exemptions, config.Exemption{Users: []string{"contractor"}, Reason: "leaves in December", Until: &until})
 	snap := &inventory.Snapshot{AccountID: "333333333333", Users: []inventory.User{
 		{Name: "contractor", CreatedAt: at("2026-01-01T00:00:00Z"), AccessKeys: []inventory.AccessKey{
 			{Slot: 1, Active: true, CreatedAt: at("2026-09-01T00:00:00Z"), LastUsedAt: at("2026-11-22T00:00:00Z")},
@@ -450,7 +451,7 @@ func BenchmarkForecast(b *testing.B) {
 			},
 		})
 	}
-	cfg := policy.Default()
+	cfg := config.Default()
 	b.ReportAllocs()
 	for b.Loop() {
 		New([]*inventory.Snapshot{snap}, cfg, generated, asOf, 90)

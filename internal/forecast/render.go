@@ -13,6 +13,7 @@ import (
 
 	ical "github.com/arran4/golang-ical"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -105,7 +106,7 @@ func renderICS(w io.Writer, fc *Forecast) error {
 	cal := ical.NewCalendarFor("keywarden")
 	cal.SetMethod(ical.MethodPublish)
 	cal.SetXWRCalName("keywarden forecast")
-	cal.SetXWRCalDesc(fmt.Sprintf("Credentials reaching a keywarden stage between %s and %s", fc.AsOf.Format(policy.DateLayout), fc.Until.Format(policy.DateLayout)))
+	cal.SetXWRCalDesc(fmt.Sprintf("Credentials reaching a keywarden stage between %s and %s", fc.AsOf.Format(config.DateLayout), fc.Until.Format(config.DateLayout)))
 	for _, e := range fc.Events {
 		ev := cal.AddEvent(EventUID(&e))
 		ev.SetDtStampTime(fc.GeneratedAt.UTC())
@@ -142,13 +143,13 @@ func EventUID(e *Event) string {
 func Summary(e *Event) string {
 	var what string
 	switch e.Rule {
-	case policy.RuleAccessKeyAge:
+	case config.RuleAccessKeyAge:
 		what = fmt.Sprintf("%s access key %d of %s (%d days old)", e.Action, e.Slot, clean(e.User), e.StageAt)
-	case policy.RuleAccessKeyUnused:
+	case config.RuleAccessKeyUnused:
 		what = fmt.Sprintf("%s: access key %d of %s unused %d days", e.Action, e.Slot, clean(e.User), e.StageAt)
-	case policy.RulePasswordExpiry:
+	case config.RulePasswordExpiry:
 		what = fmt.Sprintf("%s: console password of %s expiring (%d days)", e.Action, clean(e.User), e.StageAt)
-	case policy.RulePasswordUnused:
+	case config.RulePasswordUnused:
 		what = fmt.Sprintf("%s: console password of %s unused %d days", e.Action, clean(e.User), e.StageAt)
 	default:
 		what = fmt.Sprintf("%s: %s of %s", e.Action, e.Rule, clean(e.User))

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/config"
 )
 
 // Version is the IAM policy language version.
@@ -100,9 +100,9 @@ var NoPermission = []string{"sts:GetCallerIdentity"}
 // For returns the least-privilege policy that cfg needs for role. It never
 // grants a wildcard action; resources are as narrow as the config allows
 // (account and region are wildcards where the config does not name them).
-func For(cfg *policy.Config, o Options) (*Document, error) {
+func For(cfg *config.Config, o Options) (*Document, error) {
 	if cfg == nil {
-		cfg = policy.Default()
+		cfg = config.Default()
 	}
 	role := cmp.Or(o.Role, RoleRunner)
 	if role != RoleRunner && role != RoleMember {
@@ -214,22 +214,22 @@ type Remediation struct{ Disable, Delete, RemovePassword bool }
 
 // RemediationOf reports which changes cfg's rules can call for, whether or
 // not enforce.mode applies them (--apply can).
-func RemediationOf(cfg *policy.Config) Remediation {
+func RemediationOf(cfg *config.Config) Remediation {
 	var r Remediation
 	for _, stages := range cfg.Rules.AccessKeyAge {
 		for _, s := range stages {
 			switch s.Action {
-			case policy.ActionDisable:
+			case config.ActionDisable:
 				r.Disable = true
-			case policy.ActionDelete:
+			case config.ActionDelete:
 				r.Delete = true
 			}
 		}
 	}
-	if u := cfg.Rules.AccessKeyUnused; u != nil && (u.Enabled == nil || *u.Enabled) && u.Action == policy.ActionDisable {
+	if u := cfg.Rules.AccessKeyUnused; u != nil && (u.Enabled == nil || *u.Enabled) && u.Action == config.ActionDisable {
 		r.Disable = true
 	}
-	if u := cfg.Rules.PasswordUnused; u != nil && (u.Enabled == nil || *u.Enabled) && u.Action == policy.ActionRemovePassword {
+	if u := cfg.Rules.PasswordUnused; u != nil && (u.Enabled == nil || *u.Enabled) && u.Action == config.ActionRemovePassword {
 		r.RemovePassword = true
 	}
 	return r
@@ -238,7 +238,7 @@ func RemediationOf(cfg *policy.Config) Remediation {
 // sesResources are the SES identities keywarden sends from: the address of
 // notify.from and its domain (either may be the verified identity), and
 // the configuration set.
-func sesResources(n policy.Notify) ([]string, error) {
+func sesResources(n config.Notify) ([]string, error) {
 	if n.From == "" {
 		return nil, fmt.Errorf("notify.from is required for notify.users.via: ses")
 	}

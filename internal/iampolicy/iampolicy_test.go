@@ -10,22 +10,22 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/iampolicy"
-	"github.com/keywarden/keywarden/internal/policy"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-func cfgOf(t *testing.T, yaml string) *policy.Config {
+func cfgOf(t *testing.T, yaml string) *config.Config {
 	t.Helper()
-	cfg, err := policy.Parse("test.yaml", []byte(yaml))
+	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg
 }
 
-func actions(t *testing.T, cfg *policy.Config, o iampolicy.Options) []string {
+func actions(t *testing.T, cfg *config.Config, o iampolicy.Options) []string {
 	t.Helper()
 	d, err := iampolicy.For(cfg, o)
 	if err != nil {
@@ -185,7 +185,7 @@ func TestBadOptions(t *testing.T) {
 		}
 	}
 	// A config built in code, not validated: SES without a sender.
-	cfg := policy.Default()
+	cfg := config.Default()
 	cfg.Notify.Users.Via = "ses"
 	if _, err := iampolicy.For(cfg, iampolicy.Options{}); err == nil || err.Error() != "notify.from is required for notify.users.via: ses" {
 		t.Errorf("SES without notify.from: error %v", err)
@@ -194,7 +194,7 @@ func TestBadOptions(t *testing.T) {
 
 // TestGolden pins the policy of examples/keywarden.yaml (-update rewrites).
 func TestGolden(t *testing.T) {
-	cfg, err := policy.Load(filepath.Join("..", "..", "examples", "keywarden.yaml"))
+	cfg, err := config.Load(filepath.Join("..", "..", "examples", "keywarden.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

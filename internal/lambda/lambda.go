@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/keywarden/keywarden/internal/awsapi"
-	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/run"
 )
@@ -91,7 +91,7 @@ type Handler struct {
 	log  *slog.Logger
 
 	once   sync.Once
-	cfg    *policy.Config
+	cfg    *config.Config
 	cfgErr error
 }
 
@@ -209,14 +209,14 @@ func parseTime(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
 	}
-	if t, err := time.Parse(policy.DateLayout, s); err == nil {
+	if t, err := time.Parse(config.DateLayout, s); err == nil {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("event: as_of %q: want RFC 3339 or YYYY-MM-DD", s)
 }
 
 // loadConfig reads the config from the one environment variable set.
-func (h *Handler) loadConfig(ctx context.Context) (*policy.Config, error) {
+func (h *Handler) loadConfig(ctx context.Context) (*config.Config, error) {
 	inline, param, uri := h.deps.Getenv(EnvConfig), h.deps.Getenv(EnvConfigSSM), h.deps.Getenv(EnvConfigS3)
 	set := 0
 	for _, v := range []string{inline, param, uri} {
@@ -262,7 +262,7 @@ func (h *Handler) loadConfig(ctx context.Context) (*policy.Config, error) {
 		}
 		src, name = "s3", uri
 	}
-	cfg, err := policy.Parse(name, data)
+	cfg, err := config.Parse(name, data)
 	if err != nil {
 		return nil, err
 	}

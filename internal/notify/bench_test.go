@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/policy"
@@ -19,22 +20,22 @@ import (
 func BenchmarkPlanAndRender5000(b *testing.B) {
 	const owners = 5000
 	asOf := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	next, _ := policy.ParseDate("2026-11-28")
+	next, _ := config.ParseDate("2026-11-28")
 	findings := make([]policy.Finding, 0, 2*owners)
 	for i := range owners {
 		user := fmt.Sprintf("user%05d", i)
 		for slot, age := range []int{75, 85} {
 			f := policy.Finding{ID: fmt.Sprintf("%s-%d", user, slot), Account: "123456789012", AccountAlias: "acme", User: user, Class: "human",
-				Credential: policy.CredentialAccessKey, KeyID: fmt.Sprintf("AKIA%012d%d", i, slot), Slot: slot + 1, Rule: policy.RuleAccessKeyAge,
-				AgeDays: age, StageAt: 70, Action: policy.ActionNotify, Severity: policy.SeverityMedium, NextStageOn: &next,
+				Credential: policy.CredentialAccessKey, KeyID: fmt.Sprintf("AKIA%012d%d", i, slot), Slot: slot + 1, Rule: config.RuleAccessKeyAge,
+				AgeDays: age, StageAt: 70, Action: config.ActionNotify, Severity: config.SeverityMedium, NextStageOn: &next,
 				Recipients: []string{user + "@example.com"}, Reason: fmt.Sprintf("access key %d is %d days old", slot+1, age)}
 			if age >= 80 {
-				f.StageAt, f.Action, f.Severity = 80, policy.ActionDisable, policy.SeverityHigh
+				f.StageAt, f.Action, f.Severity = 80, config.ActionDisable, config.SeverityHigh
 			}
 			findings = append(findings, f)
 		}
 	}
-	cfg := policy.Default()
+	cfg := config.Default()
 	accounts := []report.Account{{ID: "123456789012", Alias: "acme", Status: report.StatusOK, Users: owners, AccessKeys: 2 * owners}}
 	tpls := notify.DefaultTemplates()
 	b.ReportAllocs()

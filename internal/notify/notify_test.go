@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/notify"
-	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/testenv"
 )
 
@@ -140,7 +140,7 @@ func TestLoadTemplatesFromFiles(t *testing.T) {
 	}
 	write("subject.txt", "Keys for {{.To}}")
 	write("user.html", "<p>{{range .Items}}{{.User}} {{end}}</p>")
-	tp, err := notify.LoadTemplates(policy.NotifyTemplates{UserSubject: "subject.txt", UserHTML: filepath.Join(dir, "user.html")}, dir)
+	tp, err := notify.LoadTemplates(config.NotifyTemplates{UserSubject: "subject.txt", UserHTML: filepath.Join(dir, "user.html")}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,18 +169,18 @@ func TestTemplateErrorsNameTemplateAndLine(t *testing.T) {
 	write("digest.txt", "{{range .Findings}}{{.Nope}}{{end}}")
 	tests := []struct {
 		name string
-		cfg  policy.NotifyTemplates
+		cfg  config.NotifyTemplates
 		want []string
 	}{
-		{"unreadable", policy.NotifyTemplates{UserText: "missing.txt"},
+		{"unreadable", config.NotifyTemplates{UserText: "missing.txt"},
 			[]string{"notify.templates.user_text: read template: open " + filepath.Join(dir, "missing.txt")}},
-		{"syntax", policy.NotifyTemplates{UserHTML: "syntax.html"},
+		{"syntax", config.NotifyTemplates{UserHTML: "syntax.html"},
 			[]string{"notify.templates.user_html: template: syntax.html:3: bad character U+007D '}'"}},
-		{"execution", policy.NotifyTemplates{UserText: "exec.txt"},
+		{"execution", config.NotifyTemplates{UserText: "exec.txt"},
 			[]string{"notify.templates.user_text: template: exec.txt:3:2: executing \"exec.txt\" at <.NoSuchField>: can't evaluate field NoSuchField"}},
-		{"digest execution", policy.NotifyTemplates{DigestText: "digest.txt"},
+		{"digest execution", config.NotifyTemplates{DigestText: "digest.txt"},
 			[]string{"notify.templates.digest_text: template: digest.txt:1:21: executing \"digest.txt\" at <.Nope>"}},
-		{"two at once", policy.NotifyTemplates{UserText: "missing.txt", UserHTML: "syntax.html"},
+		{"two at once", config.NotifyTemplates{UserText: "missing.txt", UserHTML: "syntax.html"},
 			[]string{"notify.templates.user_text: read template", "notify.templates.user_html: template: syntax.html:3:"}},
 	}
 	for _, tt := range tests {
@@ -200,7 +200,7 @@ func TestTemplateErrorsNameTemplateAndLine(t *testing.T) {
 			}
 		})
 	}
-	if err := notify.CheckTemplates(policy.NotifyTemplates{}, ""); err != nil {
+	if err := notify.CheckTemplates(config.NotifyTemplates{}, ""); err != nil {
 		t.Errorf("CheckTemplates(defaults) = %v", err)
 	}
 }

@@ -12,8 +12,8 @@ import (
 	texttemplate "text/template"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/plan"
-	"github.com/keywarden/keywarden/internal/policy"
 )
 
 //go:embed templates/*.tmpl
@@ -108,7 +108,7 @@ var funcs = map[string]any{
 
 // DefaultTemplates returns the embedded templates.
 func DefaultTemplates() *Templates {
-	t, err := LoadTemplates(policy.NotifyTemplates{}, "")
+	t, err := LoadTemplates(config.NotifyTemplates{}, "")
 	if err != nil {
 		panic("embedded templates: " + err.Error()) // tested
 	}
@@ -119,7 +119,7 @@ func DefaultTemplates() *Templates {
 // (relative to baseDir) and the embedded defaults for the others. Every
 // problem is returned, joined; each is a *TemplateError naming the config
 // key and the file, with text/template's "template: FILE:LINE: …" message.
-func LoadTemplates(cfg policy.NotifyTemplates, baseDir string) (*Templates, error) {
+func LoadTemplates(cfg config.NotifyTemplates, baseDir string) (*Templates, error) {
 	named := map[string]string{
 		TplUserSubject: cfg.UserSubject, TplUserText: cfg.UserText, TplUserHTML: cfg.UserHTML,
 		TplDigestSubject: cfg.DigestSubject, TplDigestText: cfg.DigestText, TplDigestHTML: cfg.DigestHTML,
@@ -249,7 +249,7 @@ func (t *Templates) Check() error {
 }
 
 // CheckTemplates loads and checks the templates that cfg names.
-func CheckTemplates(cfg policy.NotifyTemplates, baseDir string) error {
+func CheckTemplates(cfg config.NotifyTemplates, baseDir string) error {
 	t, err := LoadTemplates(cfg, baseDir)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/state"
 )
@@ -121,7 +122,7 @@ type Guard struct {
 }
 
 // actionRank orders actions on one credential: the strongest is kept.
-var actionRank = map[string]int{policy.ActionDisable: 1, policy.ActionRemovePassword: 1, policy.ActionDelete: 2}
+var actionRank = map[string]int{config.ActionDisable: 1, config.ActionRemovePassword: 1, config.ActionDelete: 2}
 
 // actions lists what the policy calls for — one action per credential,
 // the strongest — and applies the guards; with Executed set it returns
@@ -246,7 +247,7 @@ func (b *builder) withOutcomes(items []Item, actions []Action) []Item {
 		case ActionDone:
 			it.ActionID = a.ID
 			it.Next = fmt.Sprintf("keywarden %s it on %s.", past(cmp.Or(a.Done, a.Kind)), b.day)
-			if a.Kind == policy.ActionDelete && a.Done == policy.ActionDisable {
+			if a.Kind == config.ActionDelete && a.Done == config.ActionDisable {
 				it.Next += fmt.Sprintf(" It is deleted once it has been inactive for %d days.", b.cfg.Enforce.GraceAfterDisable)
 			}
 		case ActionSkipped:

@@ -7,18 +7,19 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/state"
 )
 
-func enforcing() *policy.Config {
-	cfg := policy.Default()
+func enforcing() *config.Config {
+	cfg := config.Default()
 	cfg.Enforce.AllowedAccounts = []string{acct}
 	return cfg
 }
 
-func applying(cfg *policy.Config, fs []policy.Finding, active int, mut ...func(*plan.Input)) *plan.Plan {
+func applying(cfg *config.Config, fs []policy.Finding, active int, mut ...func(*plan.Input)) *plan.Plan {
 	in := plan.Input{Config: cfg, AsOf: asOf, Accounts: okAccounts(acct), Findings: fs, Mode: plan.ModeApply, Apply: true,
 		ActiveKeys: map[string]int{acct: active}}
 	for _, m := range mut {
@@ -40,7 +41,7 @@ func statuses(p *plan.Plan) []string {
 func TestBuildOneActionPerCredential(t *testing.T) {
 	old := keyFinding("alice", 1, 95, "a@example.com") // delete
 	unused := keyFinding("alice", 1, 95, "a@example.com")
-	unused.ID, unused.Rule, unused.StageAt, unused.Action = "alice-1-unused", policy.RuleAccessKeyUnused, 45, policy.ActionDisable
+	unused.ID, unused.Rule, unused.StageAt, unused.Action = "alice-1-unused", config.RuleAccessKeyUnused, 45, config.ActionDisable
 	p := applying(enforcing(), []policy.Finding{unused, old}, 10)
 	if got, want := statuses(p), []string{"AKIAALICE1 delete planned"}; !cmp.Equal(got, want) {
 		t.Errorf("actions = %v; want %v", got, want)
@@ -49,7 +50,7 @@ func TestBuildOneActionPerCredential(t *testing.T) {
 
 func TestBuildNeverActsOnItsOwnKeyOrRoot(t *testing.T) {
 	root := keyFinding("<root_account>", 1, 400)
-	root.Credential, root.Rule, root.Action = policy.CredentialRoot, policy.RuleRootAccessKey, policy.ActionDelete
+	root.Credential, root.Rule, root.Action = policy.CredentialRoot, config.RuleRootAccessKey, config.ActionDelete
 	p := applying(enforcing(), []policy.Finding{keyFinding("bot", 1, 85, "b@example.com"), keyFinding("alice", 1, 85, "a@example.com"), root}, 10,
 		func(in *plan.Input) { in.Self = map[string][]string{acct: {"AKIABOT1"}} })
 	want := []string{"AKIAALICE1 disable planned", "AKIABOT1 disable skipped"}
@@ -140,7 +141,7 @@ func TestGuardNoticeIsResolved(t *testing.T) {
 
 func TestBuildActionWindow(t *testing.T) {
 	cfg := enforcing()
-	cfg.Enforce.Window = &policy.Window{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "09:00", End: "17:00", Timezone: "Europe/Berlin"}
+	cfg.Enforce.Window = &config.Window{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "09:00", End: "17:00", Timezone: "Europe/Berlin"}
 	fs := []policy.Finding{keyFinding("alice", 1, 85, "a@example.com")}
 	for _, tt := range []struct {
 		at   time.Time
@@ -170,8 +171,8 @@ func TestBuildExecuted(t *testing.T) {
 		keyFinding("bob", 1, 85, "b@example.com")}
 	p := applying(cfg, fs, 10)
 	executed := append([]plan.Action(nil), p.Actions...)
-	executed[0].ID, executed[0].Status, executed[0].Done = "r.1", plan.ActionDone, policy.ActionDisable
-	executed[1].ID, executed[1].Status, executed[1].Done = "r.2", plan.ActionDone, policy.ActionDisable // delete stage: disabled first
+	executed[0].ID, executed[0].Status, executed[0].Done = "r.1", plan.ActionDone, config.ActionDisable
+	executed[1].ID, executed[1].Status, executed[1].Done = "r.2", plan.ActionDone, config.ActionDisable // delete stage: disabled first
 	executed[2].ID, executed[2].Status, executed[2].Reason = "r.3", plan.ActionFailed, "AccessDenied"
 	// alice's stage-80 and stage-90 notices were told yesterday: not due.
 	var notices []state.Notice

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/state"
@@ -45,7 +46,7 @@ const AccountErrorRule = "account_error"
 
 // Input is everything Build needs.
 type Input struct {
-	Config *policy.Config
+	Config *config.Config
 	// AsOf is the run's time (its --as-of); its UTC day is the cadence's day.
 	AsOf time.Time
 	// Accounts are the scanned accounts; only findings of accounts whose
@@ -214,7 +215,7 @@ type Undeliverable struct {
 func Build(in Input) *Plan {
 	cfg := in.Config
 	if cfg == nil {
-		cfg = policy.Default()
+		cfg = config.Default()
 	}
 	b := &builder{in: in, cfg: cfg, day: state.Day(in.AsOf), notices: map[state.NoticeKey]*state.Notice{}}
 	for i := range in.Notices {
@@ -260,7 +261,7 @@ func Build(in Input) *Plan {
 
 type builder struct {
 	in      Input
-	cfg     *policy.Config
+	cfg     *config.Config
 	day     string
 	notices map[state.NoticeKey]*state.Notice
 	ok      map[string]report.Account
@@ -292,7 +293,7 @@ func (b *builder) alias(f *policy.Finding) string {
 
 // ConsoleURL is the sign-in URL of an account: notify.console_url with
 // {account} and {alias} replaced, or the account's own sign-in page.
-func ConsoleURL(cfg *policy.Config, account, alias string) string {
+func ConsoleURL(cfg *config.Config, account, alias string) string {
 	if cfg != nil && cfg.Notify.ConsoleURL != "" {
 		return strings.NewReplacer("{account}", account, "{alias}", cmp.Or(alias, account)).Replace(cfg.Notify.ConsoleURL)
 	}
@@ -453,7 +454,7 @@ func (b *builder) resolve(current map[string]bool) []string {
 }
 
 // Targets lists the digest targets the config sets up.
-func Targets(cfg *policy.Config) []string {
+func Targets(cfg *config.Config) []string {
 	a := cfg.Notify.Admins
 	var t []string
 	if len(a.Emails) > 0 {
@@ -510,7 +511,7 @@ func (b *builder) digests(items []Item, p *Plan) []Digest {
 		})
 	}
 
-	always := b.cfg.Notify.Admins.SendWhen == policy.SendWhenAlways
+	always := b.cfg.Notify.Admins.SendWhen == config.SendWhenAlways
 	out := []Digest{}
 	for _, target := range Targets(b.cfg) {
 		aud := DigestAudience(target)

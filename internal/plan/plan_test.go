@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/report"
@@ -18,8 +19,8 @@ var asOf = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
 const acct = "123456789012"
 
-func date(s string) *policy.Date {
-	d, err := policy.ParseDate(s)
+func date(s string) *config.Date {
+	d, err := config.ParseDate(s)
 	if err != nil {
 		panic(err)
 	}
@@ -30,17 +31,17 @@ func date(s string) *policy.Date {
 func keyFinding(user string, slot, age int, to ...string) policy.Finding {
 	f := policy.Finding{ID: fmt.Sprintf("%s-%d", user, slot), Account: acct, User: user, Class: "human",
 		Credential: policy.CredentialAccessKey, KeyID: fmt.Sprintf("AKIA%s%d", strings.ToUpper(user), slot), Slot: slot,
-		Rule: policy.RuleAccessKeyAge, AgeDays: age, Severity: policy.SeverityMedium, Recipients: to, KeyActive: true,
+		Rule: config.RuleAccessKeyAge, AgeDays: age, Severity: config.SeverityMedium, Recipients: to, KeyActive: true,
 		Reason: fmt.Sprintf("access key %d is %d days old", slot, age)}
 	switch {
 	case age >= 90:
-		f.StageAt, f.Action = 90, policy.ActionDelete
+		f.StageAt, f.Action = 90, config.ActionDelete
 	case age >= 80:
-		f.StageAt, f.Action = 80, policy.ActionDisable
-		f.NextStageOn = date(asOf.AddDate(0, 0, 90-age).Format(policy.DateLayout))
+		f.StageAt, f.Action = 80, config.ActionDisable
+		f.NextStageOn = date(asOf.AddDate(0, 0, 90-age).Format(config.DateLayout))
 	default:
-		f.StageAt, f.Action = 70, policy.ActionNotify
-		f.NextStageOn = date(asOf.AddDate(0, 0, 80-age).Format(policy.DateLayout))
+		f.StageAt, f.Action = 70, config.ActionNotify
+		f.NextStageOn = date(asOf.AddDate(0, 0, 80-age).Format(config.DateLayout))
 	}
 	if to == nil {
 		f.Recipients = []string{}
@@ -56,9 +57,9 @@ func okAccounts(ids ...string) []report.Account {
 	return out
 }
 
-func build(cfg *policy.Config, fs []policy.Finding, notices ...state.Notice) *plan.Plan {
+func build(cfg *config.Config, fs []policy.Finding, notices ...state.Notice) *plan.Plan {
 	if cfg == nil {
-		cfg = policy.Default()
+		cfg = config.Default()
 	}
 	return plan.Build(plan.Input{Config: cfg, AsOf: asOf, Accounts: okAccounts(acct), Findings: fs, Notices: notices, Mode: plan.ModeNotify})
 }
@@ -99,7 +100,7 @@ func TestBuildOneMessagePerRecipient(t *testing.T) {
 }
 
 func TestBuildFailedAccountIsNotPlanned(t *testing.T) {
-	cfg := policy.Default()
+	cfg := config.Default()
 	p := plan.Build(plan.Input{Config: cfg, AsOf: asOf, Mode: plan.ModeNotify,
 		Accounts: []report.Account{{ID: acct, Status: report.StatusError, Error: "AccessDenied"}},
 		Findings: []policy.Finding{keyFinding("alice", 1, 85, "alice@example.com")},
@@ -164,8 +165,8 @@ func TestBuildUndeliverable(t *testing.T) {
 	foreign.RecipientProblems = []policy.RecipientProblem{{Source: `tag "Email"`, Address: "eve@evil.test", Reason: "is outside notify.users.allowed_domains (evil.test is not one of example.com)"}}
 	none := keyFinding("svc", 1, 75)
 	none2 := keyFinding("svc", 2, 85)
-	root := policy.Finding{ID: "root-mfa", Account: acct, User: "<root_account>", Credential: policy.CredentialMFA, Rule: policy.RuleMFAMissing,
-		Action: policy.ActionNotify, Recipients: []string{}}
+	root := policy.Finding{ID: "root-mfa", Account: acct, User: "<root_account>", Credential: policy.CredentialMFA, Rule: config.RuleMFAMissing,
+		Action: config.ActionNotify, Recipients: []string{}}
 	p := build(nil, []policy.Finding{malformed, foreign, none, none2, root})
 	var got []string
 	for _, u := range p.Undeliverable {
@@ -217,11 +218,11 @@ func TestBuildAddressProblemsOfMailedOwners(t *testing.T) {
 func TestBuildActions(t *testing.T) {
 	fs := []policy.Finding{keyFinding("alice", 1, 75, "a@example.com"), keyFinding("alice", 2, 85, "a@example.com"),
 		keyFinding("bob", 1, 95, "b@example.com")}
-	allowed := policy.Default()
+	allowed := config.Default()
 	allowed.Enforce.AllowedAccounts = []string{acct}
 	tests := []struct {
 		name   string
-		cfg    *policy.Config
+		cfg    *config.Config
 		apply  bool
 		status string
 		reason string
@@ -229,7 +230,7 @@ func TestBuildActions(t *testing.T) {
 	}{
 		{"not applying", allowed, false, plan.ActionListed,
 			"enforcement is off: run with --apply, or set enforce.mode: apply", "It is past the 80-day limit."},
-		{"account not allowed", policy.Default(), true, plan.ActionListed,
+		{"account not allowed", config.Default(), true, plan.ActionListed,
 			"account 123456789012 is not in enforce.allowed_accounts; add it there to allow changes", "It is past the 80-day limit."},
 		{"enforced", allowed, true, plan.ActionPlanned, "", "It is past the 80-day limit and will be disabled on 2026-11-23."},
 	}
@@ -264,15 +265,15 @@ func TestBuildActions(t *testing.T) {
 
 // TestNextIsTruthful: "will be disabled" only where enforcement is on.
 func TestNextIsTruthful(t *testing.T) {
-	allowed := policy.Default()
+	allowed := config.Default()
 	allowed.Enforce.AllowedAccounts = []string{acct}
 	left, expired := 5, -3
-	pwExpiry := policy.Finding{ID: "pw", Account: acct, User: "u", Credential: policy.CredentialPassword, Rule: policy.RulePasswordExpiry,
-		DaysLeft: &left, StageAt: 76, Action: policy.ActionNotify, NextStageOn: date("2026-11-28"), Recipients: []string{"u@example.com"}}
+	pwExpiry := policy.Finding{ID: "pw", Account: acct, User: "u", Credential: policy.CredentialPassword, Rule: config.RulePasswordExpiry,
+		DaysLeft: &left, StageAt: 76, Action: config.ActionNotify, NextStageOn: date("2026-11-28"), Recipients: []string{"u@example.com"}}
 	pwExpired := pwExpiry
 	pwExpired.ID, pwExpired.DaysLeft, pwExpired.NextStageOn = "pw2", &expired, nil
-	unused := policy.Finding{ID: "un", Account: acct, User: "u", Credential: policy.CredentialAccessKey, Rule: policy.RuleAccessKeyUnused,
-		AgeDays: 50, StageAt: 45, Action: policy.ActionDisable, Recipients: []string{"u@example.com"}}
+	unused := policy.Finding{ID: "un", Account: acct, User: "u", Credential: policy.CredentialAccessKey, Rule: config.RuleAccessKeyUnused,
+		AgeDays: 50, StageAt: 45, Action: config.ActionDisable, Recipients: []string{"u@example.com"}}
 	machine := keyFinding("m", 1, 75, "u@example.com")
 	machine.Class = "machine"
 	tests := []struct {
@@ -312,7 +313,7 @@ func TestNextIsTruthful(t *testing.T) {
 }
 
 func TestBuildDigests(t *testing.T) {
-	cfg := policy.Default()
+	cfg := config.Default()
 	cfg.Notify.Admins.Emails = []string{"sec@example.com"}
 	cfg.Notify.Admins.SNSTopicARN = "arn:aws:sns:us-east-1:123456789012:t"
 	cfg.Notify.Admins.SlackWebhookEnv = "SLACK"
@@ -334,8 +335,8 @@ func TestBuildDigests(t *testing.T) {
 	if p := build(nil, nil); len(p.Digests) != 0 {
 		t.Errorf("no findings, send_when findings: %d digests; want none", len(p.Digests))
 	}
-	always := policy.Default()
-	always.Notify.Admins.SendWhen = policy.SendWhenAlways
+	always := config.Default()
+	always.Notify.Admins.SendWhen = config.SendWhenAlways
 	p = build(always, nil)
 	if len(p.Digests) != 1 || p.Digests[0].Target != plan.TargetOutbox || !p.Digests[0].Compliant {
 		t.Errorf("send_when always, compliant: %+v; want one compliant outbox digest", p.Digests)
@@ -353,8 +354,8 @@ func TestDigestCounts(t *testing.T) {
 		keyFinding("c", 1, 85, "c@example.com"), exempt})
 	got := p.Digests[0].Accounts[0]
 	want := []plan.Count{
-		{Rule: policy.RuleAccessKeyAge, Stage: 70, Action: policy.ActionNotify, Count: 2},
-		{Rule: policy.RuleAccessKeyAge, Stage: 80, Action: policy.ActionDisable, Count: 1},
+		{Rule: config.RuleAccessKeyAge, Stage: 70, Action: config.ActionNotify, Count: 2},
+		{Rule: config.RuleAccessKeyAge, Stage: 80, Action: config.ActionDisable, Count: 1},
 	}
 	if diff := cmp.Diff(want, got.Counts); diff != "" || got.Findings != 3 || got.Exempt != 1 {
 		t.Errorf("account summary: %d findings, %d exempt, counts (-want +got):\n%s", got.Findings, got.Exempt, diff)
@@ -365,7 +366,7 @@ func TestDigestCounts(t *testing.T) {
 }
 
 func TestConsoleURL(t *testing.T) {
-	cfg := policy.Default()
+	cfg := config.Default()
 	if got := plan.ConsoleURL(cfg, acct, "acme"); got != "https://acme.signin.aws.amazon.com/console" {
 		t.Errorf("ConsoleURL(alias) = %q", got)
 	}

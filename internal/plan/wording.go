@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/state"
 )
@@ -29,28 +30,28 @@ func title(f *policy.Finding) string {
 }
 
 // nextStage is the access_key_age stage after f's, for f's class, if any.
-func (b *builder) nextStage(f *policy.Finding) (policy.Stage, bool) {
+func (b *builder) nextStage(f *policy.Finding) (config.Stage, bool) {
 	stages, ok := b.cfg.Rules.AccessKeyAge[f.Class]
 	if !ok {
-		stages = b.cfg.Rules.AccessKeyAge[policy.DefaultClass]
+		stages = b.cfg.Rules.AccessKeyAge[config.DefaultClass]
 	}
 	stages = slices.Clone(stages)
-	slices.SortStableFunc(stages, func(a, b policy.Stage) int { return cmp.Compare(a.At, b.At) })
+	slices.SortStableFunc(stages, func(a, b config.Stage) int { return cmp.Compare(a.At, b.At) })
 	for _, s := range stages {
 		if s.At > f.StageAt {
 			return s, true
 		}
 	}
-	return policy.Stage{}, false
+	return config.Stage{}, false
 }
 
 func past(a string) string {
 	switch a {
-	case policy.ActionDisable:
+	case config.ActionDisable:
 		return "disabled"
-	case policy.ActionDelete:
+	case config.ActionDelete:
 		return "deleted"
-	case policy.ActionRemovePassword:
+	case config.ActionRemovePassword:
 		return "removed"
 	}
 	return a
@@ -66,14 +67,14 @@ func (b *builder) next(f *policy.Finding, enforced bool) string {
 		next = f.NextStageOn.String()
 	}
 	switch f.Rule {
-	case policy.RuleAccessKeyAge:
+	case config.RuleAccessKeyAge:
 		switch f.Action {
-		case policy.ActionDisable:
+		case config.ActionDisable:
 			if enforced {
 				return fmt.Sprintf("It is past the %d-day limit and will be disabled on %s.", f.StageAt, day)
 			}
 			return fmt.Sprintf("It is past the %d-day limit.", f.StageAt)
-		case policy.ActionDelete:
+		case config.ActionDelete:
 			if enforced {
 				return fmt.Sprintf("It is past the %d-day limit and will be deleted: an active key is disabled on %s and deleted %d days later.",
 					f.StageAt, day, b.cfg.Enforce.GraceAfterDisable)
@@ -84,18 +85,18 @@ func (b *builder) next(f *policy.Finding, enforced bool) string {
 		switch {
 		case !ok || next == "":
 			return fmt.Sprintf("It is past the %d-day limit; rotate it.", f.StageAt)
-		case s.Action == policy.ActionNotify:
+		case s.Action == config.ActionNotify:
 			return fmt.Sprintf("It reaches the %d-day stage on %s.", s.At, next)
 		case enforced:
 			return fmt.Sprintf("It will be %s on %s unless it is rotated before then.", past(s.Action), next)
 		}
 		return fmt.Sprintf("It will be past the %d-day limit on %s.", s.At, next)
-	case policy.RuleAccessKeyUnused:
-		if f.Action == policy.ActionDisable && enforced {
+	case config.RuleAccessKeyUnused:
+		if f.Action == config.ActionDisable && enforced {
 			return fmt.Sprintf("It has not been used for %d days and will be disabled on %s.", f.AgeDays, day)
 		}
 		return fmt.Sprintf("It has not been used for %d days (limit %d); if nothing needs it, deactivate and delete it.", f.AgeDays, f.StageAt)
-	case policy.RulePasswordExpiry:
+	case config.RulePasswordExpiry:
 		if f.DaysLeft != nil && *f.DaysLeft > 0 {
 			return fmt.Sprintf("It expires on %s, in %d days; change it before then.", cmp.Or(next, addDays(day, *f.DaysLeft)), *f.DaysLeft)
 		}
@@ -103,14 +104,14 @@ func (b *builder) next(f *policy.Finding, enforced bool) string {
 			return fmt.Sprintf("It expired on %s; you will have to change it at your next sign-in.", addDays(day, *f.DaysLeft))
 		}
 		return "It is about to expire."
-	case policy.RulePasswordUnused:
-		if f.Action == policy.ActionRemovePassword && enforced {
+	case config.RulePasswordUnused:
+		if f.Action == config.ActionRemovePassword && enforced {
 			return fmt.Sprintf("It has not been used for %d days; console access will be removed on %s.", f.AgeDays, day)
 		}
 		return fmt.Sprintf("It has not been used for %d days (limit %d); if you no longer sign in to the console, ask for it to be removed.", f.AgeDays, f.StageAt)
-	case policy.RuleMFAMissing:
+	case config.RuleMFAMissing:
 		return "Anyone with the password can sign in; assign an MFA device."
-	case policy.RuleRootAccessKey:
+	case config.RuleRootAccessKey:
 		return "The root user's access key should not exist; delete it."
 	}
 	return ""
@@ -132,7 +133,7 @@ func fix(f *policy.Finding, console string) []string {
 	}
 	switch f.Credential {
 	case policy.CredentialAccessKey:
-		if f.Rule == policy.RuleAccessKeyUnused {
+		if f.Rule == config.RuleAccessKeyUnused {
 			return []string{
 				"If nothing uses the key, deactivate it: aws iam update-access-key --user-name " + f.User + " --access-key-id " + key + " --status Inactive",
 				"Once you are sure, delete it: aws iam delete-access-key --user-name " + f.User + " --access-key-id " + key,
@@ -145,7 +146,7 @@ func fix(f *policy.Finding, console string) []string {
 			"When nothing broke, delete it: aws iam delete-access-key --user-name " + f.User + " --access-key-id " + key,
 		}
 	case policy.CredentialPassword:
-		if f.Rule == policy.RulePasswordUnused {
+		if f.Rule == config.RulePasswordUnused {
 			return []string{"If you still need console access, sign in at " + console + "; otherwise ask an administrator to remove your console password."}
 		}
 		return []string{"Sign in at " + console + " and change your password (your user name, top right, Security credentials)."}

@@ -1,8 +1,9 @@
-// Package policy is keywarden's versioned configuration (version: 1) and the
-// pure evaluation of an inventory.Snapshot against it:
+// Package policy is the pure evaluation of an inventory.Snapshot against a
+// config.Config:
 //
-//	Evaluate(snapshot, config, now) []Finding
+//	Evaluate(snapshot, cfg, now) []Finding
 //
-// Nothing here reads a clock, a file (except Load) or the network, and the
-// package never imports the AWS SDK.
+// with the class matching, exemptions and recipients it uses. Nothing here
+// reads a clock, a file or the network, and the package never imports the
+// AWS SDK. Loading and validating the configuration is package config's job.
 package policy

@@ -9,13 +9,14 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
 )
 
 // Evaluate checks every credential of snap against cfg as of now and
 // returns one Finding per credential and rule it breaks. It is pure: no
-// clock, no I/O; cfg is expected to be validated (Default or Load). It never
-// returns nil.
+// clock, no I/O; cfg is expected to be validated (config.Default or
+// config.Load). It never returns nil.
 //
 // Ages are whole days, AgeDays(t, now) = floor((now - t) / 24h), and a
 // threshold of N days is reached when the age is >= N, so a missed run never
@@ -70,7 +71,7 @@ import (
 // its access keys in slot order (access_key_age, then access_key_unused for
 // each key), then password_expiry, password_unused and mfa_missing. Root's
 // are root_access_key by slot, then mfa_missing.
-func Evaluate(snap *inventory.Snapshot, cfg *Config, now time.Time) []Finding {
+func Evaluate(snap *inventory.Snapshot, cfg *config.Config, now time.Time) []Finding {
 	out := []Finding{}
 	if snap == nil || cfg == nil {
 		return out
@@ -118,7 +119,7 @@ func FindingID(account, user, credential string, slot int, keyCreated time.Time,
 
 // evaluator holds what Evaluate needs for one snapshot.
 type evaluator struct {
-	cfg   *Config
+	cfg   *config.Config
 	snap  *inventory.Snapshot
 	now   time.Time
 	today time.Time // now's UTC day, for exemptions' until
@@ -129,8 +130,8 @@ type evaluator struct {
 
 // evalTiers are a class's access-key stages, sorted by At.
 type evalTiers struct {
-	all    []Stage // for active keys
-	delete []Stage // the delete stages, for inactive keys
+	all    []config.Stage // for active keys
+	delete []config.Stage // the delete stages, for inactive keys
 }
 
 // tiersFor returns the stages of class, or of "human" when the class has
@@ -141,12 +142,12 @@ func (e *evaluator) tiersFor(class string) evalTiers {
 	}
 	stages, ok := e.cfg.Rules.AccessKeyAge[class]
 	if !ok {
-		stages = e.cfg.Rules.AccessKeyAge[DefaultClass]
+		stages = e.cfg.Rules.AccessKeyAge[config.DefaultClass]
 	}
 	t := evalTiers{all: slices.Clone(stages)}
-	slices.SortStableFunc(t.all, func(a, b Stage) int { return cmp.Compare(a.At, b.At) })
+	slices.SortStableFunc(t.all, func(a, b config.Stage) int { return cmp.Compare(a.At, b.At) })
 	for _, s := range t.all {
-		if s.Action == ActionDelete {
+		if s.Action == config.ActionDelete {
 			t.delete = append(t.delete, s)
 		}
 	}
@@ -235,7 +236,7 @@ func (e *evaluator) keyAge(class string, k *inventory.AccessKey) (Finding, bool)
 	f := Finding{
 		Credential:   CredentialAccessKey,
 		Slot:         k.Slot,
-		Rule:         RuleAccessKeyAge,
+		Rule:         config.RuleAccessKeyAge,
 		AgeDays:      age,
 		StageAt:      s.At,
 		Action:       s.Action,
@@ -273,7 +274,7 @@ func (e *evaluator) keyUnused(k *inventory.AccessKey) (Finding, bool) {
 	f := Finding{
 		Credential:   CredentialAccessKey,
 		Slot:         k.Slot,
-		Rule:         RuleAccessKeyUnused,
+		Rule:         config.RuleAccessKeyUnused,
 		AgeDays:      days,
 		StageAt:      r.After,
 		Action:       action,
@@ -316,11 +317,11 @@ func (e *evaluator) passwordExpiry(u *inventory.User) (Finding, bool) {
 	expiry := evalDateAfter(changed, maxAge)
 	f := Finding{
 		Credential: CredentialPassword,
-		Rule:       RulePasswordExpiry,
+		Rule:       config.RulePasswordExpiry,
 		AgeDays:    age,
 		DaysLeft:   &left,
-		Action:     ActionNotify,
-		Severity:   evalSeverity(r.Severity, ActionNotify),
+		Action:     config.ActionNotify,
+		Severity:   evalSeverity(r.Severity, config.ActionNotify),
 	}
 	switch {
 	case left > 0:
@@ -334,8 +335,8 @@ func (e *evaluator) passwordExpiry(u *inventory.User) (Finding, bool) {
 		f.StageAt = maxAge
 		f.Reason = fmt.Sprintf("console password expired %s ago, on %s", evalDays(-left), expiry)
 	}
-	if left <= 0 && SeverityRank(f.Severity) < SeverityRank(SeverityHigh) {
-		f.Severity = SeverityHigh
+	if left <= 0 && SeverityRank(f.Severity) < SeverityRank(config.SeverityHigh) {
+		f.Severity = config.SeverityHigh
 	}
 	f.Reason += " (" + how + evalDate(changed) + "; " + source + ")"
 	return f, true
@@ -343,7 +344,7 @@ func (e *evaluator) passwordExpiry(u *inventory.User) (Finding, bool) {
 
 // maxPasswordAge returns the maximum password age that applies to the
 // account and a phrase saying where it comes from.
-func (e *evaluator) maxPasswordAge(r *ExpiryRule) (int, string) {
+func (e *evaluator) maxPasswordAge(r *config.ExpiryRule) (int, string) {
 	p := e.snap.PasswordPolicy
 	if p != nil && p.MaxPasswordAge > 0 {
 		return p.MaxPasswordAge, fmt.Sprintf("the account password policy's maximum age is %s", evalDays(p.MaxPasswordAge))
@@ -378,7 +379,7 @@ func (e *evaluator) passwordUnused(u *inventory.User) (Finding, bool) {
 	action := evalAction(r.Action)
 	f := Finding{
 		Credential: CredentialPassword,
-		Rule:       RulePasswordUnused,
+		Rule:       config.RulePasswordUnused,
 		AgeDays:    days,
 		StageAt:    r.After,
 		Action:     action,
@@ -397,13 +398,13 @@ func (e *evaluator) mfaMissing(u *inventory.User, root bool) (Finding, bool) {
 	action := evalAction(r.Action)
 	f := Finding{
 		Credential: CredentialMFA,
-		Rule:       RuleMFAMissing,
+		Rule:       config.RuleMFAMissing,
 		Action:     action,
 		Severity:   evalSeverity(r.Severity, action),
 	}
 	f.Reason = "console password without MFA"
 	if root {
-		f.Action, f.Severity = ActionNotify, SeverityCritical
+		f.Action, f.Severity = config.ActionNotify, config.SeverityCritical
 		f.Reason = "root user has a console password without MFA"
 	}
 	since, how := u.PasswordLastChanged, "password set %s ago, on %s"
@@ -418,16 +419,16 @@ func (e *evaluator) mfaMissing(u *inventory.User, root bool) (Finding, bool) {
 }
 
 // rootKey is root_access_key for one of root's keys.
-func (e *evaluator) rootKey(r *FlagRule, k *inventory.AccessKey) (Finding, bool) {
+func (e *evaluator) rootKey(r *config.FlagRule, k *inventory.AccessKey) (Finding, bool) {
 	if !k.Active {
 		return Finding{}, false
 	}
 	f := Finding{
 		Credential:   CredentialRoot,
 		Slot:         k.Slot,
-		Rule:         RuleRootAccessKey,
-		Action:       ActionNotify,
-		Severity:     cmp.Or(r.Severity, SeverityCritical),
+		Rule:         config.RuleRootAccessKey,
+		Action:       config.ActionNotify,
+		Severity:     cmp.Or(r.Severity, config.SeverityCritical),
 		KeyCreatedAt: k.CreatedAt,
 	}
 	f.Reason = fmt.Sprintf("root user has an active access key in slot %d", k.Slot)
@@ -440,7 +441,7 @@ func (e *evaluator) rootKey(r *FlagRule, k *inventory.AccessKey) (Finding, bool)
 }
 
 // evalAction is a rule's action, notify when unset.
-func evalAction(a string) string { return cmp.Or(a, ActionNotify) }
+func evalAction(a string) string { return cmp.Or(a, config.ActionNotify) }
 
 // evalSeverity is the explicit severity, or the one the action implies:
 // notify medium; disable, delete and remove_password high.
@@ -449,10 +450,10 @@ func evalSeverity(explicit, action string) string {
 		return explicit
 	}
 	switch action {
-	case ActionDisable, ActionDelete, ActionRemovePassword:
-		return SeverityHigh
+	case config.ActionDisable, config.ActionDelete, config.ActionRemovePassword:
+		return config.SeverityHigh
 	}
-	return SeverityMedium
+	return config.SeverityMedium
 }
 
 // evalDay is t's UTC day, at midnight.
@@ -463,12 +464,12 @@ func evalDay(t time.Time) time.Time {
 
 // evalDateAfter is the UTC day on which a credential created at t is days
 // old.
-func evalDateAfter(t time.Time, days int) Date {
-	return Date{evalDay(t.Add(time.Duration(days) * 24 * time.Hour))}
+func evalDateAfter(t time.Time, days int) config.Date {
+	return config.Date{Time: evalDay(t.Add(time.Duration(days) * 24 * time.Hour))}
 }
 
 // evalDate formats t's UTC day.
-func evalDate(t time.Time) string { return t.UTC().Format(DateLayout) }
+func evalDate(t time.Time) string { return t.UTC().Format(config.DateLayout) }
 
 // evalDays is "1 day" or "N days".
 func evalDays(n int) string {
@@ -487,3 +488,18 @@ func (e *evaluator) unusedFor(since time.Time, after int) (int, bool) {
 	days := AgeDays(since, e.now)
 	return days, days >= after
 }
+
+// AgeDays is the number of whole days from t to now:
+// floor((now - t) / 24h). It is negative when t is after now.
+func AgeDays(t, now time.Time) int {
+	d := now.Sub(t)
+	days := int(d / (24 * time.Hour))
+	if d < 0 && d%(24*time.Hour) != 0 {
+		days--
+	}
+	return days
+}
+
+// enabled reports whether an optional rule is switched on: a rule present
+// in the config is on unless it says enabled: false.
+func enabled(p *bool) bool { return p == nil || *p }

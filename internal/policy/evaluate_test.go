@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -126,7 +127,7 @@ func TestEvaluateAccessKeyAge(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := inventory.User{Name: "u", Path: "/", CreatedAt: evalAgo(1000), Tags: tt.tags, AccessKeys: []inventory.AccessKey{tt.key}}
-			got := evalOnly(policy.Evaluate(evalSnap(u), policy.Default(), evalNow), policy.RuleAccessKeyAge)
+			got := evalOnly(policy.Evaluate(evalSnap(u), config.Default(), evalNow), config.RuleAccessKeyAge)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Evaluate(key %d days, active=%v) access_key_age mismatch (-want +got):\n%s",
 					policy.AgeDays(tt.key.CreatedAt, evalNow), tt.key.Active, diff)
@@ -137,7 +138,7 @@ func TestEvaluateAccessKeyAge(t *testing.T) {
 
 func TestEvaluateAccessKeyAgeReasons(t *testing.T) {
 	u := inventory.User{Name: "u", Path: "/", AccessKeys: []inventory.AccessKey{evalKey(1, 80, true), evalKey(2, 95, false)}}
-	fs := policy.Evaluate(evalSnap(u), policy.Default(), evalNow)
+	fs := policy.Evaluate(evalSnap(u), config.Default(), evalNow)
 	want := []string{
 		"access key 1 is 80 days old (created 2026-03-27) and reached the 80-day stage (disable, high); next: the 90-day stage (delete, high) on 2026-06-25",
 		"inactive access key 2 is 95 days old (created 2026-03-12) and reached the 90-day clean-up stage (delete, high)",
@@ -145,7 +146,7 @@ func TestEvaluateAccessKeyAgeReasons(t *testing.T) {
 	var got []string
 	var active []bool
 	for _, f := range fs {
-		if f.Rule == policy.RuleAccessKeyAge {
+		if f.Rule == config.RuleAccessKeyAge {
 			got = append(got, f.Reason)
 			active = append(active, f.KeyActive)
 		}
@@ -163,7 +164,7 @@ func TestEvaluateTwoKeysEachOnItsOwn(t *testing.T) {
 		evalKey(1, 95, true),
 		evalKey(2, 72, true),
 	}}
-	fs := policy.Evaluate(evalSnap(u), policy.Default(), evalNow)
+	fs := policy.Evaluate(evalSnap(u), config.Default(), evalNow)
 	want := []string{
 		"alice@example.com access_key_age/access_key slot=1 age=95 at=90 delete high next=-",
 		"alice@example.com access_key_age/access_key slot=2 age=72 at=70 notify medium next=2026-06-23",
@@ -185,26 +186,26 @@ func TestEvaluateTwoKeysEachOnItsOwn(t *testing.T) {
 }
 
 func TestEvaluateClassWithoutTiersUsesHuman(t *testing.T) {
-	cfg := policy.Default()
-	cfg.Classes = append(cfg.Classes, policy.Class{Name: "service", Match: policy.Match{PathPrefix: "/service/"}})
+	cfg := config.Default()
+	cfg.Classes = append(cfg.Classes, config.Class{Name: "service", Match: config.Match{PathPrefix: "/service/"}})
 	u := inventory.User{Name: "svc", Path: "/service/", AccessKeys: []inventory.AccessKey{evalKey(1, 85, true)}}
 	fs := policy.Evaluate(evalSnap(u), cfg, evalNow)
-	f := evalFind(t, fs, "svc", policy.RuleAccessKeyAge)
-	if f.Class != "service" || f.Action != policy.ActionDisable || f.StageAt != 80 {
+	f := evalFind(t, fs, "svc", config.RuleAccessKeyAge)
+	if f.Class != "service" || f.Action != config.ActionDisable || f.StageAt != 80 {
 		t.Errorf("Evaluate(class service without tiers, 85 days) = class %q, %s at %d; want class service, disable at 80 (human stages)",
 			f.Class, f.Action, f.StageAt)
 	}
 }
 
 func TestEvaluateStagesSortedByAt(t *testing.T) {
-	cfg := policy.Default()
-	cfg.Rules.AccessKeyAge["human"] = []policy.Stage{
-		{At: 90, Action: policy.ActionDelete},
-		{At: 30, Action: policy.ActionNotify, Severity: policy.SeverityLow},
-		{At: 60, Action: policy.ActionDisable},
+	cfg := config.Default()
+	cfg.Rules.AccessKeyAge["human"] = []config.Stage{
+		{At: 90, Action: config.ActionDelete},
+		{At: 30, Action: config.ActionNotify, Severity: config.SeverityLow},
+		{At: 60, Action: config.ActionDisable},
 	}
 	u := inventory.User{Name: "u", AccessKeys: []inventory.AccessKey{evalKey(1, 61, true)}}
-	got := evalOnly(policy.Evaluate(evalSnap(u), cfg, evalNow), policy.RuleAccessKeyAge)
+	got := evalOnly(policy.Evaluate(evalSnap(u), cfg, evalNow), config.RuleAccessKeyAge)
 	want := []string{"u access_key_age/access_key slot=1 age=61 at=60 disable high next=2026-07-14"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Evaluate(unsorted stages, 61 days) mismatch (-want +got):\n%s", diff)
@@ -232,12 +233,12 @@ func TestEvaluateAccessKeyUnused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := inventory.User{Name: "u", AccessKeys: []inventory.AccessKey{tt.key}}
-			fs := policy.Evaluate(evalSnap(u), policy.Default(), evalNow)
-			if diff := cmp.Diff(tt.want, evalOnly(fs, policy.RuleAccessKeyUnused)); diff != "" {
+			fs := policy.Evaluate(evalSnap(u), config.Default(), evalNow)
+			if diff := cmp.Diff(tt.want, evalOnly(fs, config.RuleAccessKeyUnused)); diff != "" {
 				t.Errorf("Evaluate(%s) access_key_unused mismatch (-want +got):\n%s", tt.name, diff)
 			}
 			if tt.reason != "" {
-				if f := evalFind(t, fs, "u", policy.RuleAccessKeyUnused); f.Reason != tt.reason {
+				if f := evalFind(t, fs, "u", config.RuleAccessKeyUnused); f.Reason != tt.reason {
 					t.Errorf("Evaluate(%s) reason = %q; want %q", tt.name, f.Reason, tt.reason)
 				}
 			}
@@ -255,7 +256,7 @@ func TestEvaluatePasswordExpiry(t *testing.T) {
 		name   string
 		pp     *inventory.PasswordPolicy
 		known  bool
-		cfg    func(*policy.Config)
+		cfg    func(*config.Config)
 		user   inventory.User
 		want   []string
 		reason string
@@ -284,15 +285,15 @@ func TestEvaluatePasswordExpiry(t *testing.T) {
 		{name: "policy unknown (offline) uses max_age", known: false, user: user(80),
 			want:   []string{"p password_expiry/password slot=0 age=80 at=76 notify medium next=2026-06-25 left=10"},
 			reason: "console password expires in 10 days, on 2026-06-25 (last changed on 2026-03-27; keywarden's max_age of 90 days applies because the account password policy was not read)"},
-		{name: "no policy and max_age 0: off", known: true, cfg: func(c *policy.Config) { c.Rules.PasswordExpiry.MaxAge = 0 }, user: user(400)},
-		{name: "account policy beats max_age 0", pp: policy60, known: true, cfg: func(c *policy.Config) { c.Rules.PasswordExpiry.MaxAge = 0 }, user: user(61),
+		{name: "no policy and max_age 0: off", known: true, cfg: func(c *config.Config) { c.Rules.PasswordExpiry.MaxAge = 0 }, user: user(400)},
+		{name: "account policy beats max_age 0", pp: policy60, known: true, cfg: func(c *config.Config) { c.Rules.PasswordExpiry.MaxAge = 0 }, user: user(61),
 			want: []string{"p password_expiry/password slot=0 age=61 at=60 notify high next=- left=-1"}},
-		{name: "warn_before 0 warns only once expired", pp: policy60, known: true, cfg: func(c *policy.Config) { c.Rules.PasswordExpiry.WarnBefore = 0 }, user: user(59)},
+		{name: "warn_before 0 warns only once expired", pp: policy60, known: true, cfg: func(c *config.Config) { c.Rules.PasswordExpiry.WarnBefore = 0 }, user: user(59)},
 		{name: "critical severity stays critical when expired", pp: policy60, known: true,
-			cfg: func(c *policy.Config) { c.Rules.PasswordExpiry.Severity = policy.SeverityCritical }, user: user(70),
+			cfg: func(c *config.Config) { c.Rules.PasswordExpiry.Severity = config.SeverityCritical }, user: user(70),
 			want: []string{"p password_expiry/password slot=0 age=70 at=60 notify critical next=- left=-10"}},
 		{name: "low severity before expiry, raised to high after", pp: policy60, known: true,
-			cfg: func(c *policy.Config) { c.Rules.PasswordExpiry.Severity = policy.SeverityLow }, user: user(50),
+			cfg: func(c *config.Config) { c.Rules.PasswordExpiry.Severity = config.SeverityLow }, user: user(50),
 			want: []string{"p password_expiry/password slot=0 age=50 at=46 notify low next=2026-06-25 left=10"}},
 		{name: "never changed counts from user creation", pp: policy60, known: true,
 			user:   inventory.User{Name: "p", CreatedAt: evalAgo(50), PasswordEnabled: true, MFAActive: true, PasswordLastUsed: evalAgo(1)},
@@ -303,18 +304,18 @@ func TestEvaluatePasswordExpiry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := policy.Default()
+			cfg := config.Default()
 			if tt.cfg != nil {
 				tt.cfg(cfg)
 			}
 			snap := evalSnap(tt.user)
 			snap.PasswordPolicy, snap.PasswordPolicyKnown = tt.pp, tt.known
 			fs := policy.Evaluate(snap, cfg, evalNow)
-			if diff := cmp.Diff(tt.want, evalOnly(fs, policy.RulePasswordExpiry)); diff != "" {
+			if diff := cmp.Diff(tt.want, evalOnly(fs, config.RulePasswordExpiry)); diff != "" {
 				t.Errorf("Evaluate(%s) password_expiry mismatch (-want +got):\n%s", tt.name, diff)
 			}
 			if tt.reason != "" {
-				if f := evalFind(t, fs, "p", policy.RulePasswordExpiry); f.Reason != tt.reason {
+				if f := evalFind(t, fs, "p", config.RulePasswordExpiry); f.Reason != tt.reason {
 					t.Errorf("Evaluate(%s) reason = %q; want %q", tt.name, f.Reason, tt.reason)
 				}
 			}
@@ -344,12 +345,12 @@ func TestEvaluatePasswordUnused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fs := policy.Evaluate(evalSnap(tt.user), policy.Default(), evalNow)
-			if diff := cmp.Diff(tt.want, evalOnly(fs, policy.RulePasswordUnused)); diff != "" {
+			fs := policy.Evaluate(evalSnap(tt.user), config.Default(), evalNow)
+			if diff := cmp.Diff(tt.want, evalOnly(fs, config.RulePasswordUnused)); diff != "" {
 				t.Errorf("Evaluate(%s) password_unused mismatch (-want +got):\n%s", tt.name, diff)
 			}
 			if tt.reason != "" {
-				if f := evalFind(t, fs, "p", policy.RulePasswordUnused); f.Reason != tt.reason {
+				if f := evalFind(t, fs, "p", config.RulePasswordUnused); f.Reason != tt.reason {
 					t.Errorf("Evaluate(%s) reason = %q; want %q", tt.name, f.Reason, tt.reason)
 				}
 			}
@@ -358,13 +359,13 @@ func TestEvaluatePasswordUnused(t *testing.T) {
 }
 
 func TestEvaluateMFAMissing(t *testing.T) {
-	removePassword := func(c *policy.Config) {
-		c.Rules.MFAMissing.Action = policy.ActionRemovePassword
+	removePassword := func(c *config.Config) {
+		c.Rules.MFAMissing.Action = config.ActionRemovePassword
 		c.Rules.MFAMissing.Severity = ""
 	}
 	tests := []struct {
 		name   string
-		cfg    func(*policy.Config)
+		cfg    func(*config.Config)
 		user   inventory.User
 		root   bool
 		want   []string
@@ -381,7 +382,7 @@ func TestEvaluateMFAMissing(t *testing.T) {
 		{name: "action without severity gets the action's", cfg: removePassword,
 			user: inventory.User{Name: "m", PasswordEnabled: true, CreatedAt: evalAgo(40), PasswordLastUsed: evalAgo(1)},
 			want: []string{"m mfa_missing/mfa slot=0 age=40 at=0 remove_password high next=-"}},
-		{name: "root without MFA is critical", root: true, cfg: func(c *policy.Config) { c.Rules.MFAMissing.Severity = policy.SeverityLow },
+		{name: "root without MFA is critical", root: true, cfg: func(c *config.Config) { c.Rules.MFAMissing.Severity = config.SeverityLow },
 			user:   inventory.User{Name: inventory.RootUserName, PasswordEnabled: true, CreatedAt: evalAgo(900), PasswordLastUsed: evalAgo(3)},
 			want:   []string{"<root_account> mfa_missing/mfa slot=0 age=900 at=0 notify critical next=-"},
 			reason: "root user has a console password without MFA (user created 900 days ago, on 2023-12-28)"},
@@ -392,7 +393,7 @@ func TestEvaluateMFAMissing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := policy.Default()
+			cfg := config.Default()
 			if tt.cfg != nil {
 				tt.cfg(cfg)
 			}
@@ -404,11 +405,11 @@ func TestEvaluateMFAMissing(t *testing.T) {
 				snap.Users = []inventory.User{tt.user}
 			}
 			fs := policy.Evaluate(snap, cfg, evalNow)
-			if diff := cmp.Diff(tt.want, evalOnly(fs, policy.RuleMFAMissing)); diff != "" {
+			if diff := cmp.Diff(tt.want, evalOnly(fs, config.RuleMFAMissing)); diff != "" {
 				t.Errorf("Evaluate(%s) mfa_missing mismatch (-want +got):\n%s", tt.name, diff)
 			}
 			if tt.reason != "" {
-				if f := evalFind(t, fs, tt.user.Name, policy.RuleMFAMissing); f.Reason != tt.reason {
+				if f := evalFind(t, fs, tt.user.Name, config.RuleMFAMissing); f.Reason != tt.reason {
 					t.Errorf("Evaluate(%s) reason = %q; want %q", tt.name, f.Reason, tt.reason)
 				}
 			}
@@ -430,7 +431,7 @@ func TestEvaluateRoot(t *testing.T) {
 	user := inventory.User{Name: "alice@example.com", PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(10), PasswordLastUsed: evalAgo(1)}
 	snap := evalSnap(user)
 	snap.Root = &root
-	fs := policy.Evaluate(snap, policy.Default(), evalNow)
+	fs := policy.Evaluate(snap, config.Default(), evalNow)
 	want := []string{
 		"<root_account> root_access_key/root slot=1 age=400 at=0 notify critical next=-",
 		"<root_account> mfa_missing/mfa slot=0 age=900 at=0 notify critical next=-",
@@ -453,10 +454,10 @@ func TestEvaluateRoot(t *testing.T) {
 		}
 	}
 
-	cfg := policy.Default()
-	cfg.Rules.RootAccessKey.Severity = policy.SeverityHigh
-	f := evalFind(t, policy.Evaluate(snap, cfg, evalNow), inventory.RootUserName, policy.RuleRootAccessKey)
-	if f.Severity != policy.SeverityHigh {
+	cfg := config.Default()
+	cfg.Rules.RootAccessKey.Severity = config.SeverityHigh
+	f := evalFind(t, policy.Evaluate(snap, cfg, evalNow), inventory.RootUserName, config.RuleRootAccessKey)
+	if f.Severity != config.SeverityHigh {
 		t.Errorf("Evaluate(root_access_key severity high) severity = %s; want high", f.Severity)
 	}
 }
@@ -464,7 +465,7 @@ func TestEvaluateRoot(t *testing.T) {
 func TestEvaluateRootInUsersIsEvaluatedAsRoot(t *testing.T) {
 	root := inventory.User{Name: inventory.RootUserName, CreatedAt: evalAgo(900),
 		AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: evalAgo(400)}}}
-	fs := policy.Evaluate(evalSnap(root), policy.Default(), evalNow)
+	fs := policy.Evaluate(evalSnap(root), config.Default(), evalNow)
 	want := []string{"<root_account> root_access_key/root slot=1 age=400 at=0 notify critical next=-"}
 	if diff := cmp.Diff(want, evalBriefs(fs)); diff != "" {
 		t.Errorf("Evaluate(root row among users) mismatch (-want +got):\n%s", diff)
@@ -486,28 +487,28 @@ func evalEverything() *inventory.Snapshot {
 
 func TestEvaluateDisabledRules(t *testing.T) {
 	off := false
-	all := []string{policy.RuleRootAccessKey, policy.RuleAccessKeyAge, policy.RuleAccessKeyUnused,
-		policy.RulePasswordExpiry, policy.RulePasswordUnused, policy.RuleMFAMissing}
+	all := []string{config.RuleRootAccessKey, config.RuleAccessKeyAge, config.RuleAccessKeyUnused,
+		config.RulePasswordExpiry, config.RulePasswordUnused, config.RuleMFAMissing}
 	tests := []struct {
 		name string
 		rule string
-		off  func(*policy.Rules)
+		off  func(*config.Rules)
 	}{
-		{"access_key_age without stages", policy.RuleAccessKeyAge, func(r *policy.Rules) { r.AccessKeyAge = nil }},
-		{"access_key_unused enabled false", policy.RuleAccessKeyUnused, func(r *policy.Rules) { r.AccessKeyUnused.Enabled = &off }},
-		{"access_key_unused absent", policy.RuleAccessKeyUnused, func(r *policy.Rules) { r.AccessKeyUnused = nil }},
-		{"password_expiry enabled false", policy.RulePasswordExpiry, func(r *policy.Rules) { r.PasswordExpiry.Enabled = &off }},
-		{"password_expiry absent", policy.RulePasswordExpiry, func(r *policy.Rules) { r.PasswordExpiry = nil }},
-		{"password_unused enabled false", policy.RulePasswordUnused, func(r *policy.Rules) { r.PasswordUnused.Enabled = &off }},
-		{"password_unused absent", policy.RulePasswordUnused, func(r *policy.Rules) { r.PasswordUnused = nil }},
-		{"mfa_missing enabled false", policy.RuleMFAMissing, func(r *policy.Rules) { r.MFAMissing.Enabled = &off }},
-		{"mfa_missing absent", policy.RuleMFAMissing, func(r *policy.Rules) { r.MFAMissing = nil }},
-		{"root_access_key enabled false", policy.RuleRootAccessKey, func(r *policy.Rules) { r.RootAccessKey.Enabled = &off }},
-		{"root_access_key absent", policy.RuleRootAccessKey, func(r *policy.Rules) { r.RootAccessKey = nil }},
+		{"access_key_age without stages", config.RuleAccessKeyAge, func(r *config.Rules) { r.AccessKeyAge = nil }},
+		{"access_key_unused enabled false", config.RuleAccessKeyUnused, func(r *config.Rules) { r.AccessKeyUnused.Enabled = &off }},
+		{"access_key_unused absent", config.RuleAccessKeyUnused, func(r *config.Rules) { r.AccessKeyUnused = nil }},
+		{"password_expiry enabled false", config.RulePasswordExpiry, func(r *config.Rules) { r.PasswordExpiry.Enabled = &off }},
+		{"password_expiry absent", config.RulePasswordExpiry, func(r *config.Rules) { r.PasswordExpiry = nil }},
+		{"password_unused enabled false", config.RulePasswordUnused, func(r *config.Rules) { r.PasswordUnused.Enabled = &off }},
+		{"password_unused absent", config.RulePasswordUnused, func(r *config.Rules) { r.PasswordUnused = nil }},
+		{"mfa_missing enabled false", config.RuleMFAMissing, func(r *config.Rules) { r.MFAMissing.Enabled = &off }},
+		{"mfa_missing absent", config.RuleMFAMissing, func(r *config.Rules) { r.MFAMissing = nil }},
+		{"root_access_key enabled false", config.RuleRootAccessKey, func(r *config.Rules) { r.RootAccessKey.Enabled = &off }},
+		{"root_access_key absent", config.RuleRootAccessKey, func(r *config.Rules) { r.RootAccessKey = nil }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := policy.Default()
+			cfg := config.Default()
 			tt.off(&cfg.Rules)
 			var got []string
 			for _, f := range policy.Evaluate(evalEverything(), cfg, evalNow) {
@@ -535,7 +536,7 @@ func TestEvaluateOrder(t *testing.T) {
 	}
 	snap.Users = append(snap.Users, inventory.User{Name: "after", CreatedAt: evalAgo(10), PasswordEnabled: true})
 	snap.Root.PasswordEnabled = true
-	fs := policy.Evaluate(snap, policy.Default(), evalNow)
+	fs := policy.Evaluate(snap, config.Default(), evalNow)
 	var got []string
 	for _, f := range fs {
 		got = append(got, fmt.Sprintf("%s %s %d", f.User, f.Rule, f.Slot))
@@ -558,8 +559,8 @@ func TestEvaluateOrder(t *testing.T) {
 }
 
 func TestEvaluateCommonFields(t *testing.T) {
-	cfg := policy.Default()
-	cfg.Classes = append(cfg.Classes, policy.Class{Name: "ops", Match: policy.Match{Groups: []string{"ops"}}})
+	cfg := config.Default()
+	cfg.Classes = append(cfg.Classes, config.Class{Name: "ops", Match: config.Match{Groups: []string{"ops"}}})
 	u := inventory.User{Name: "dana", Groups: []string{"ops"}, Tags: map[string]string{"Email": "Dana <dana@Example.com>"},
 		AccessKeys: []inventory.AccessKey{evalKey(2, 71, true)}}
 	fs := policy.Evaluate(evalSnap(u), cfg, evalNow)
@@ -568,19 +569,19 @@ func TestEvaluateCommonFields(t *testing.T) {
 	}
 	got := fs[0]
 	want := policy.Finding{
-		ID:           policy.FindingID(evalAccount, "dana", policy.CredentialAccessKey, 2, evalAgo(71), policy.RuleAccessKeyAge),
+		ID:           policy.FindingID(evalAccount, "dana", policy.CredentialAccessKey, 2, evalAgo(71), config.RuleAccessKeyAge),
 		Account:      evalAccount,
 		AccountAlias: "acme-prod",
 		User:         "dana",
 		Class:        "ops",
 		Credential:   policy.CredentialAccessKey,
 		Slot:         2,
-		Rule:         policy.RuleAccessKeyAge,
+		Rule:         config.RuleAccessKeyAge,
 		AgeDays:      71,
 		StageAt:      70,
-		Action:       policy.ActionNotify,
-		Severity:     policy.SeverityMedium,
-		NextStageOn:  &policy.Date{Time: time.Date(2026, 6, 24, 0, 0, 0, 0, time.UTC)},
+		Action:       config.ActionNotify,
+		Severity:     config.SeverityMedium,
+		NextStageOn:  &config.Date{Time: time.Date(2026, 6, 24, 0, 0, 0, 0, time.UTC)},
 		Recipients:   []string{"dana@example.com"},
 		Reason:       "access key 2 is 71 days old (created 2026-04-05) and reached the 70-day stage (notify, medium); next: the 80-day stage (disable, high) on 2026-06-24",
 		KeyCreatedAt: evalAgo(71),
@@ -593,7 +594,7 @@ func TestEvaluateCommonFields(t *testing.T) {
 
 func TestEvaluateEmpty(t *testing.T) {
 	for name, snap := range map[string]*inventory.Snapshot{"nil snapshot": nil, "no users": evalSnap()} {
-		got := policy.Evaluate(snap, policy.Default(), evalNow)
+		got := policy.Evaluate(snap, config.Default(), evalNow)
 		if got == nil || len(got) != 0 {
 			t.Errorf("Evaluate(%s) = %#v; want an empty, non-nil slice", name, got)
 		}
@@ -653,7 +654,7 @@ func TestPolicyDoesNotImportAWSSDK(t *testing.T) {
 	}
 	for _, d := range deps {
 		if strings.HasPrefix(d, "github.com/aws/") {
-			t.Errorf("internal/policy depends on %s; want no AWS SDK dependency (DESIGN.md: policy never imports it)", d)
+			t.Errorf("internal/policy depends on %s; want no AWS SDK dependency, even through config", d)
 		}
 	}
 }
@@ -677,33 +678,33 @@ func evalUpdateFlag() func() bool {
 // evalRichConfig is the default config plus classes (with and without their
 // own tiers), exemptions (active, expired, by tag, scoped to a rule) and an
 // allowed-domain list.
-func evalRichConfig(t *testing.T) *policy.Config {
+func evalRichConfig(t *testing.T) *config.Config {
 	t.Helper()
-	date := func(s string) *policy.Date {
-		d, err := policy.ParseDate(s)
+	date := func(s string) *config.Date {
+		d, err := config.ParseDate(s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return &d
 	}
-	cfg := policy.Default()
-	cfg.Classes = []policy.Class{
-		{Name: "machine", Match: policy.Match{Tags: map[string]string{"UserType": "machine"}}},
-		{Name: "admin", Match: policy.Match{Groups: []string{"admins"}}},
-		{Name: "service", Match: policy.Match{PathPrefix: "/service/"}}, // no tiers: human's
-		{Name: "ci", Match: policy.Match{Names: []string{"*-ci"}}},
-		{Name: "contractor", Match: policy.Match{Tags: map[string]string{"Contractor": "*"}}}, // no tiers
+	cfg := config.Default()
+	cfg.Classes = []config.Class{
+		{Name: "machine", Match: config.Match{Tags: map[string]string{"UserType": "machine"}}},
+		{Name: "admin", Match: config.Match{Groups: []string{"admins"}}},
+		{Name: "service", Match: config.Match{PathPrefix: "/service/"}}, // no tiers: human's
+		{Name: "ci", Match: config.Match{Names: []string{"*-ci"}}},
+		{Name: "contractor", Match: config.Match{Tags: map[string]string{"Contractor": "*"}}}, // no tiers
 	}
-	cfg.Rules.AccessKeyAge["admin"] = []policy.Stage{
-		{At: 30, Action: policy.ActionNotify},
-		{At: 60, Action: policy.ActionDisable},
+	cfg.Rules.AccessKeyAge["admin"] = []config.Stage{
+		{At: 30, Action: config.ActionNotify},
+		{At: 60, Action: config.ActionDisable},
 	}
-	cfg.Rules.AccessKeyAge["ci"] = []policy.Stage{{At: 30, Action: policy.ActionNotify, Severity: policy.SeverityLow}}
-	cfg.Exemptions = []policy.Exemption{
+	cfg.Rules.AccessKeyAge["ci"] = []config.Stage{{At: 30, Action: config.ActionNotify, Severity: config.SeverityLow}}
+	cfg.Exemptions = []config.Exemption{
 		{Users: []string{"ci-legacy"}, Reason: "vendor rotates on 2027-01-31", Until: date("2027-01-31")},
 		{Users: []string{"old-vendor"}, Reason: "vendor contract ended", Until: date("2026-05-31")},
 		{Tags: map[string]string{"keywarden:exempt": "true"}, Reason: "managed elsewhere"},
-		{Users: []string{"reporting-bot"}, Rules: []string{policy.RuleAccessKeyUnused}, Reason: "runs quarterly"},
+		{Users: []string{"reporting-bot"}, Rules: []string{config.RuleAccessKeyUnused}, Reason: "runs quarterly"},
 	}
 	cfg.Notify.Users.AllowedDomains = []string{"example.com"}
 	return cfg
@@ -863,8 +864,8 @@ func BenchmarkEvaluate5000Users(b *testing.B) {
 		}
 		snap.Users = append(snap.Users, u)
 	}
-	cfg := policy.Default()
-	cfg.Exemptions = []policy.Exemption{{Users: []string{"user-00*"}, Reason: "bench"}}
+	cfg := config.Default()
+	cfg.Exemptions = []config.Exemption{{Users: []string{"user-00*"}, Reason: "bench"}}
 	b.ReportAllocs()
 	for b.Loop() {
 		if fs := policy.Evaluate(snap, cfg, evalNow); len(fs) == 0 {

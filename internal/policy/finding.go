@@ -1,6 +1,18 @@
 package policy
 
-import "time"
+import (
+	"time"
+
+	"github.com/keywarden/keywarden/internal/config"
+)
+
+// Credential kinds, as they appear in findings.
+const (
+	CredentialAccessKey = "access_key"
+	CredentialPassword  = "password"
+	CredentialMFA       = "mfa"
+	CredentialRoot      = "root"
+)
 
 // Finding is one credential that breaks one rule. Its JSON form is the
 // "findings" element of the keywarden.report/v1 contract.
@@ -29,9 +41,9 @@ type Finding struct {
 	Action   string `json:"action"`
 	Severity string `json:"severity"`
 	// NextStageOn is the day the next stage applies (YYYY-MM-DD), if any.
-	NextStageOn  *Date  `json:"next_stage_on"`
-	Exempt       bool   `json:"exempt"`
-	ExemptReason string `json:"exempt_reason"`
+	NextStageOn  *config.Date `json:"next_stage_on"`
+	Exempt       bool         `json:"exempt"`
+	ExemptReason string       `json:"exempt_reason"`
 	// Recipients are the owner's addresses; empty when the owner has none
 	// (the admins are told instead) or for root.
 	Recipients []string `json:"recipients"`
@@ -49,13 +61,13 @@ type Finding struct {
 // SeverityRank orders severities: low 1 … critical 4; unknown 0.
 func SeverityRank(s string) int {
 	switch s {
-	case SeverityLow:
+	case config.SeverityLow:
 		return 1
-	case SeverityMedium:
+	case config.SeverityMedium:
 		return 2
-	case SeverityHigh:
+	case config.SeverityHigh:
 		return 3
-	case SeverityCritical:
+	case config.SeverityCritical:
 		return 4
 	}
 	return 0

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
 )
 
@@ -22,18 +23,18 @@ import (
 //
 // Keys, values, groups and names compare case-sensitively. A Match that
 // sets nothing selects nobody.
-func ClassOf(u *inventory.User, classes []Class) string {
+func ClassOf(u *inventory.User, classes []config.Class) string {
 	for i := range classes {
 		if matchUser(&classes[i].Match, u) {
 			return classes[i].Name
 		}
 	}
-	return DefaultClass
+	return config.DefaultClass
 }
 
 // matchUser reports whether m selects u (see ClassOf). An empty Match
 // selects nobody.
-func matchUser(m *Match, u *inventory.User) bool {
+func matchUser(m *config.Match, u *inventory.User) bool {
 	if len(m.Tags) == 0 && m.PathPrefix == "" && len(m.Groups) == 0 && len(m.Names) == 0 {
 		return false
 	}
@@ -75,7 +76,7 @@ func matchGroups(want, have []string) bool {
 }
 
 // matchGlobs reports whether name matches any of the path.Match patterns.
-// A malformed pattern matches nothing (Validate rejects them).
+// A malformed pattern matches nothing (config.Validate rejects them).
 func matchGlobs(patterns []string, name string) bool {
 	for _, p := range patterns {
 		if ok, err := path.Match(p, name); err == nil && ok {
@@ -91,7 +92,7 @@ func matchGlobs(patterns []string, name string) bool {
 // set, Accounts must contain the account and Rules the rule. An exemption
 // that sets none of Users, Tags and Groups selects every user (of its
 // Accounts, for its Rules).
-func matchExemption(ex *Exemption, u *inventory.User, account, rule string) bool {
+func matchExemption(ex *config.Exemption, u *inventory.User, account, rule string) bool {
 	if len(ex.Users) > 0 && !matchGlobs(ex.Users, u.Name) {
 		return false
 	}
@@ -113,7 +114,7 @@ func matchExemption(ex *Exemption, u *inventory.User, account, rule string) bool
 // matchCurrent reports whether ex is still in force on today (a UTC
 // midnight): Until is inclusive, and an exemption without Until never
 // expires.
-func matchCurrent(ex *Exemption, today time.Time) bool {
+func matchCurrent(ex *config.Exemption, today time.Time) bool {
 	if ex.Until == nil {
 		return true
 	}
@@ -126,8 +127,8 @@ func matchCurrent(ex *Exemption, today time.Time) bool {
 // exemption's reason (plus " (until DATE)" when it has one). When none is
 // in force but one selected f and has expired, f stays enforceable and the
 // returned note says which exemption expired and when.
-func matchExempt(f *Finding, u *inventory.User, exemptions []Exemption, today time.Time) (note string) {
-	var expired *Exemption
+func matchExempt(f *Finding, u *inventory.User, exemptions []config.Exemption, today time.Time) (note string) {
+	var expired *config.Exemption
 	for i := range exemptions {
 		ex := &exemptions[i]
 		if !matchExemption(ex, u, f.Account, f.Rule) {

@@ -5,19 +5,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
 func TestClassOf(t *testing.T) {
-	classes := []policy.Class{
-		{Name: "empty", Match: policy.Match{}}, // matches nobody
-		{Name: "machine", Match: policy.Match{Tags: map[string]string{"UserType": "machine"}}},
-		{Name: "service", Match: policy.Match{PathPrefix: "/service/"}},
-		{Name: "ops", Match: policy.Match{Groups: []string{"ops", "admins"}}},
-		{Name: "bots", Match: policy.Match{Names: []string{"bot-*", "*-ci"}}},
-		{Name: "team", Match: policy.Match{Tags: map[string]string{"Team": "*"}}},
-		{Name: "prod-x", Match: policy.Match{Tags: map[string]string{"Env": "prod", "Tier": "1"}, PathPrefix: "/x/"}},
+	classes := []config.Class{
+		{Name: "empty", Match: config.Match{}}, // matches nobody
+		{Name: "machine", Match: config.Match{Tags: map[string]string{"UserType": "machine"}}},
+		{Name: "service", Match: config.Match{PathPrefix: "/service/"}},
+		{Name: "ops", Match: config.Match{Groups: []string{"ops", "admins"}}},
+		{Name: "bots", Match: config.Match{Names: []string{"bot-*", "*-ci"}}},
+		{Name: "team", Match: config.Match{Tags: map[string]string{"Team": "*"}}},
+		{Name: "prod-x", Match: config.Match{Tags: map[string]string{"Env": "prod", "Tier": "1"}, PathPrefix: "/x/"}},
 	}
 	tests := []struct {
 		name string
@@ -49,14 +50,14 @@ func TestClassOf(t *testing.T) {
 			}
 		})
 	}
-	if got := policy.ClassOf(&inventory.User{Name: "a", Tags: map[string]string{"UserType": "machine"}}, nil); got != policy.DefaultClass {
-		t.Errorf("ClassOf(no classes) = %q; want %q", got, policy.DefaultClass)
+	if got := policy.ClassOf(&inventory.User{Name: "a", Tags: map[string]string{"UserType": "machine"}}, nil); got != config.DefaultClass {
+		t.Errorf("ClassOf(no classes) = %q; want %q", got, config.DefaultClass)
 	}
 }
 
 func TestEvaluateExemptions(t *testing.T) {
-	day := func(s string) *policy.Date {
-		d, err := policy.ParseDate(s)
+	day := func(s string) *config.Date {
+		d, err := config.ParseDate(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,69 +80,69 @@ func TestEvaluateExemptions(t *testing.T) {
 	tests := []struct {
 		name       string
 		now        time.Time
-		exemptions []policy.Exemption
+		exemptions []config.Exemption
 		age        result // access_key_age
 		unused     result // access_key_unused
 	}{
 		{name: "no exemption", age: none, unused: none},
 		{name: "by user glob, no until",
-			exemptions: []policy.Exemption{{Users: []string{"ci-*"}, Reason: "legacy CI"}},
+			exemptions: []config.Exemption{{Users: []string{"ci-*"}, Reason: "legacy CI"}},
 			age:        result{true, "legacy CI"}, unused: result{true, "legacy CI"}},
 		{name: "until tomorrow",
-			exemptions: []policy.Exemption{{Users: []string{"ci-legacy"}, Reason: "vendor rotates", Until: day("2026-06-16")}},
+			exemptions: []config.Exemption{{Users: []string{"ci-legacy"}, Reason: "vendor rotates", Until: day("2026-06-16")}},
 			age:        result{true, "vendor rotates (until 2026-06-16)"}, unused: result{true, "vendor rotates (until 2026-06-16)"}},
 		{name: "until today (inclusive)",
-			exemptions: []policy.Exemption{{Users: []string{"ci-legacy"}, Reason: "vendor rotates", Until: day("2026-06-15")}},
+			exemptions: []config.Exemption{{Users: []string{"ci-legacy"}, Reason: "vendor rotates", Until: day("2026-06-15")}},
 			age:        result{true, "vendor rotates (until 2026-06-15)"}, unused: result{true, "vendor rotates (until 2026-06-15)"}},
 		{name: "until today, late in the UTC day",
 			now:        time.Date(2026, 6, 15, 23, 59, 59, 0, time.UTC),
-			exemptions: []policy.Exemption{{Users: []string{"ci-legacy"}, Reason: "vendor rotates", Until: day("2026-06-15")}},
+			exemptions: []config.Exemption{{Users: []string{"ci-legacy"}, Reason: "vendor rotates", Until: day("2026-06-15")}},
 			age:        result{true, "vendor rotates (until 2026-06-15)"}, unused: result{true, "vendor rotates (until 2026-06-15)"}},
 		{name: "until yesterday: expired",
-			exemptions: []policy.Exemption{{Users: []string{"ci-legacy"}, Reason: "vendor rotates", Until: day("2026-06-14")}},
+			exemptions: []config.Exemption{{Users: []string{"ci-legacy"}, Reason: "vendor rotates", Until: day("2026-06-14")}},
 			age:        result{false, "; exemption expired on 2026-06-14 (vendor rotates)"},
 			unused:     result{false, "; exemption expired on 2026-06-14 (vendor rotates)"}},
 		{name: "until is compared with now's UTC day",
 			// 2026-06-15 22:00 in UTC-5 is 2026-06-16 03:00 UTC.
 			now:        time.Date(2026, 6, 15, 22, 0, 0, 0, time.FixedZone("UTC-5", -5*3600)),
-			exemptions: []policy.Exemption{{Users: []string{"ci-legacy"}, Reason: "vendor rotates", Until: day("2026-06-15")}},
+			exemptions: []config.Exemption{{Users: []string{"ci-legacy"}, Reason: "vendor rotates", Until: day("2026-06-15")}},
 			age:        result{false, "; exemption expired on 2026-06-15 (vendor rotates)"},
 			unused:     result{false, "; exemption expired on 2026-06-15 (vendor rotates)"}},
 		{name: "by tag",
-			exemptions: []policy.Exemption{{Tags: map[string]string{"keywarden:exempt": "true"}, Reason: "managed elsewhere"}},
+			exemptions: []config.Exemption{{Tags: map[string]string{"keywarden:exempt": "true"}, Reason: "managed elsewhere"}},
 			age:        result{true, "managed elsewhere"}, unused: result{true, "managed elsewhere"}},
 		{name: "by tag, other value",
-			exemptions: []policy.Exemption{{Tags: map[string]string{"keywarden:exempt": "false"}, Reason: "managed elsewhere"}},
+			exemptions: []config.Exemption{{Tags: map[string]string{"keywarden:exempt": "false"}, Reason: "managed elsewhere"}},
 			age:        none, unused: none},
 		{name: "by group",
-			exemptions: []policy.Exemption{{Groups: []string{"ops", "ci"}, Reason: "ci group"}},
+			exemptions: []config.Exemption{{Groups: []string{"ops", "ci"}, Reason: "ci group"}},
 			age:        result{true, "ci group"}, unused: result{true, "ci group"}},
 		{name: "every set selector must match",
-			exemptions: []policy.Exemption{{Users: []string{"ci-legacy"}, Groups: []string{"ops"}, Reason: "ops only"}},
+			exemptions: []config.Exemption{{Users: []string{"ci-legacy"}, Groups: []string{"ops"}, Reason: "ops only"}},
 			age:        none, unused: none},
 		{name: "scoped to one rule",
-			exemptions: []policy.Exemption{{Users: []string{"ci-legacy"}, Rules: []string{policy.RuleAccessKeyUnused}, Reason: "used monthly"}},
+			exemptions: []config.Exemption{{Users: []string{"ci-legacy"}, Rules: []string{config.RuleAccessKeyUnused}, Reason: "used monthly"}},
 			age:        none, unused: result{true, "used monthly"}},
 		{name: "scoped to this account",
-			exemptions: []policy.Exemption{{Users: []string{"ci-legacy"}, Accounts: []string{"111111111111", evalAccount}, Reason: "sandbox"}},
+			exemptions: []config.Exemption{{Users: []string{"ci-legacy"}, Accounts: []string{"111111111111", evalAccount}, Reason: "sandbox"}},
 			age:        result{true, "sandbox"}, unused: result{true, "sandbox"}},
 		{name: "scoped to another account",
-			exemptions: []policy.Exemption{{Users: []string{"ci-legacy"}, Accounts: []string{"111111111111"}, Reason: "sandbox"}},
+			exemptions: []config.Exemption{{Users: []string{"ci-legacy"}, Accounts: []string{"111111111111"}, Reason: "sandbox"}},
 			age:        none, unused: none},
 		{name: "first applying exemption wins",
-			exemptions: []policy.Exemption{
+			exemptions: []config.Exemption{
 				{Users: []string{"ci-legacy"}, Reason: "first"},
 				{Tags: map[string]string{"keywarden:exempt": "true"}, Reason: "second"},
 			},
 			age: result{true, "first"}, unused: result{true, "first"}},
 		{name: "expired first, active second: exempt by the second",
-			exemptions: []policy.Exemption{
+			exemptions: []config.Exemption{
 				{Users: []string{"ci-legacy"}, Reason: "old", Until: day("2026-01-31")},
 				{Tags: map[string]string{"keywarden:exempt": "true"}, Reason: "managed elsewhere"},
 			},
 			age: result{true, "managed elsewhere"}, unused: result{true, "managed elsewhere"}},
 		{name: "two expired: the first is named",
-			exemptions: []policy.Exemption{
+			exemptions: []config.Exemption{
 				{Users: []string{"ci-legacy"}, Reason: "old", Until: day("2026-01-31")},
 				{Users: []string{"ci-*"}, Reason: "older", Until: day("2025-12-31")},
 			},
@@ -154,10 +155,10 @@ func TestEvaluateExemptions(t *testing.T) {
 			if now.IsZero() {
 				now = evalNow
 			}
-			cfg := policy.Default()
+			cfg := config.Default()
 			cfg.Exemptions = tt.exemptions
 			fs := policy.Evaluate(evalSnap(user), cfg, now)
-			for rule, want := range map[string]result{policy.RuleAccessKeyAge: tt.age, policy.RuleAccessKeyUnused: tt.unused} {
+			for rule, want := range map[string]result{config.RuleAccessKeyAge: tt.age, config.RuleAccessKeyUnused: tt.unused} {
 				f := evalFind(t, fs, "ci-legacy", rule)
 				if f.Exempt != want.exempt {
 					t.Errorf("Evaluate(%s) %s exempt = %v; want %v", tt.name, rule, f.Exempt, want.exempt)

@@ -5,6 +5,7 @@ import (
 	"net/mail"
 	"strings"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
 )
 
@@ -26,7 +27,7 @@ import (
 // domain (compared case-insensitively, exact domain: sub.example.com is not
 // example.com). The choice is made before the domain check: an address in
 // a tag outside the allowed domains does not fall back to the user name.
-func Recipients(u *inventory.User, n NotifyUsers) []string {
+func Recipients(u *inventory.User, n config.NotifyUsers) []string {
 	addrs, _ := RecipientsDetailed(u, n)
 	return addrs
 }
@@ -53,7 +54,7 @@ func (p RecipientProblem) String() string {
 // n.AllowedDomains. A user name that is not an address is not a problem
 // (most are not), unless it contains an @. The addresses are exactly
 // Recipients'; problems is nil when there are none.
-func RecipientsDetailed(u *inventory.User, n NotifyUsers) (addrs []string, problems []RecipientProblem) {
+func RecipientsDetailed(u *inventory.User, n config.NotifyUsers) (addrs []string, problems []RecipientProblem) {
 	if u == nil || u.IsRoot() {
 		return []string{}, nil
 	}

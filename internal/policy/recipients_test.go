@@ -2,26 +2,28 @@ package policy_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
 func TestRecipients(t *testing.T) {
 	no := false
-	tagsFirst := policy.NotifyUsers{EmailTags: []string{"Email", "email"}}
+	tagsFirst := config.NotifyUsers{EmailTags: []string{"Email", "email"}}
 	tests := []struct {
 		name string
 		user inventory.User
-		n    policy.NotifyUsers
+		n    config.NotifyUsers
 		want []string
 	}{
 		{"first tag", inventory.User{Name: "alice", Tags: map[string]string{"Email": "alice@example.com", "email": "other@example.com"}},
 			tagsFirst, []string{"alice@example.com"}},
 		{"tag order, not map order", inventory.User{Name: "alice", Tags: map[string]string{"Email": "alice@example.com", "email": "other@example.com"}},
-			policy.NotifyUsers{EmailTags: []string{"email", "Email"}}, []string{"other@example.com"}},
+			config.NotifyUsers{EmailTags: []string{"email", "Email"}}, []string{"other@example.com"}},
 		{"invalid first tag skipped", inventory.User{Name: "alice", Tags: map[string]string{"Email": "alice at example", "email": "alice@example.com"}},
 			tagsFirst, []string{"alice@example.com"}},
 		{"a list is not one address", inventory.User{Name: "alice", Tags: map[string]string{"Email": "a@example.com, b@example.com", "email": "c@example.com"}},
@@ -35,22 +37,22 @@ func TestRecipients(t *testing.T) {
 		{"user name when tags invalid", inventory.User{Name: "bob@example.com", Tags: map[string]string{"Email": "n/a"}},
 			tagsFirst, []string{"bob@example.com"}},
 		{"username_is_email false", inventory.User{Name: "bob@example.com"},
-			policy.NotifyUsers{EmailTags: []string{"Email"}, UsernameIsEmail: &no}, []string{}},
+			config.NotifyUsers{EmailTags: []string{"Email"}, UsernameIsEmail: &no}, []string{}},
 		{"user name not an address", inventory.User{Name: "bob"},
 			tagsFirst, []string{}},
 		{"quoted local part with an @ is refused", inventory.User{Name: "eve", Tags: map[string]string{"Email": `"eve@evil.test"@example.com`}},
-			policy.NotifyUsers{EmailTags: []string{"Email"}, AllowedDomains: []string{"example.com"}}, []string{}},
+			config.NotifyUsers{EmailTags: []string{"Email"}, AllowedDomains: []string{"example.com"}}, []string{}},
 		{"allowed domain", inventory.User{Name: "bob@Example.com"},
-			policy.NotifyUsers{AllowedDomains: []string{"example.com"}}, []string{"bob@example.com"}},
+			config.NotifyUsers{AllowedDomains: []string{"example.com"}}, []string{"bob@example.com"}},
 		{"allowed domain compared case-insensitively", inventory.User{Name: "bob@example.com"},
-			policy.NotifyUsers{AllowedDomains: []string{"EXAMPLE.COM"}}, []string{"bob@example.com"}},
+			config.NotifyUsers{AllowedDomains: []string{"EXAMPLE.COM"}}, []string{"bob@example.com"}},
 		{"domain not allowed", inventory.User{Name: "bob@gmail.com"},
-			policy.NotifyUsers{AllowedDomains: []string{"example.com"}}, []string{}},
+			config.NotifyUsers{AllowedDomains: []string{"example.com"}}, []string{}},
 		{"subdomain is another domain", inventory.User{Name: "bob@eu.example.com"},
-			policy.NotifyUsers{AllowedDomains: []string{"example.com"}}, []string{}},
+			config.NotifyUsers{AllowedDomains: []string{"example.com"}}, []string{}},
 		{"tag outside allowed domains does not fall back to the user name",
 			inventory.User{Name: "bob@example.com", Tags: map[string]string{"Email": "bob@gmail.com"}},
-			policy.NotifyUsers{EmailTags: []string{"Email"}, AllowedDomains: []string{"example.com"}}, []string{}},
+			config.NotifyUsers{EmailTags: []string{"Email"}, AllowedDomains: []string{"example.com"}}, []string{}},
 		{"root never has recipients", inventory.User{Name: inventory.RootUserName, Tags: map[string]string{"Email": "root@example.com"}},
 			tagsFirst, []string{}},
 	}
@@ -64,5 +66,77 @@ func TestRecipients(t *testing.T) {
 				t.Errorf("Recipients(%s, %+v) mismatch (-want +got):\n%s", tt.user.Name, tt.n, diff)
 			}
 		})
+	}
+}
+
+func TestRecipientsDetailed(t *testing.T) {
+	no := false
+	n := config.NotifyUsers{EmailTags: []string{"Email", "OwnerEmail"}, AllowedDomains: []string{"example.com"}}
+	tests := []struct {
+		name  string
+		user  inventory.User
+		n     config.NotifyUsers
+		addrs []string
+		probs []policy.RecipientProblem
+	}{
+		{"clean", inventory.User{Name: "alice", Tags: map[string]string{"Email": "alice@example.com"}}, n,
+			[]string{"alice@example.com"}, nil},
+		{"malformed tag, then a good one", inventory.User{Name: "bob", Tags: map[string]string{"Email": "bob at example", "OwnerEmail": "bob@example.com"}}, n,
+			[]string{"bob@example.com"}, []policy.RecipientProblem{{Source: `tag "Email"`, Address: "bob at example", Reason: "is not an email address"}}},
+		{"malformed tag only", inventory.User{Name: "carol", Tags: map[string]string{"Email": "not an address"}}, n,
+			[]string{}, []policy.RecipientProblem{{Source: `tag "Email"`, Address: "not an address", Reason: "is not an email address"}}},
+		{"outside allowed_domains", inventory.User{Name: "eve", Tags: map[string]string{"Email": "Eve <eve@Evil.test>"}}, n,
+			[]string{}, []policy.RecipientProblem{{Source: `tag "Email"`, Address: "eve@evil.test",
+				Reason: "is outside notify.users.allowed_domains (evil.test is not one of example.com)"}}},
+		{"user name outside allowed_domains", inventory.User{Name: "dan@gmail.com"}, n,
+			[]string{}, []policy.RecipientProblem{{Source: "user name", Address: "dan@gmail.com",
+				Reason: "is outside notify.users.allowed_domains (gmail.com is not one of example.com)"}}},
+		{"user name with @ but not an address", inventory.User{Name: "svc@"}, n,
+			[]string{}, []policy.RecipientProblem{{Source: "user name", Address: "svc@", Reason: "is not an email address"}}},
+		{"plain user name is no problem", inventory.User{Name: "svc-deploy"}, n, []string{}, nil},
+		{"empty tag is no problem", inventory.User{Name: "svc", Tags: map[string]string{"Email": " "}}, n, []string{}, nil},
+		{"username_is_email off", inventory.User{Name: "dan@example.com"}, config.NotifyUsers{UsernameIsEmail: &no}, []string{}, nil},
+		{"root", inventory.User{Name: inventory.RootUserName, Tags: map[string]string{"Email": "x"}}, n, []string{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addrs, probs := policy.RecipientsDetailed(&tt.user, tt.n)
+			if diff := cmp.Diff(tt.addrs, addrs); diff != "" {
+				t.Errorf("RecipientsDetailed(%s) addresses (-want +got):\n%s", tt.user.Name, diff)
+			}
+			if diff := cmp.Diff(tt.probs, probs); diff != "" {
+				t.Errorf("RecipientsDetailed(%s) problems (-want +got):\n%s", tt.user.Name, diff)
+			}
+			if r := policy.Recipients(&tt.user, tt.n); !cmp.Equal(r, addrs) {
+				t.Errorf("Recipients(%s) = %v; RecipientsDetailed gives %v", tt.user.Name, r, addrs)
+			}
+		})
+	}
+}
+
+// TestEvaluateCarriesRecipientProblems: every finding of a user whose
+// address was rejected says why (the run reports it to the admins).
+func TestEvaluateCarriesRecipientProblems(t *testing.T) {
+	cfg := config.Default()
+	cfg.Notify.Users.AllowedDomains = []string{"example.com"}
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	snap := &inventory.Snapshot{AccountID: "123456789012", Users: []inventory.User{
+		{Name: "eve", Tags: map[string]string{"Email": "eve@evil.test"}, AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: now.AddDate(0, 0, -75)}}},
+		{Name: "ok", Tags: map[string]string{"Email": "ok@example.com"}, AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: now.AddDate(0, 0, -75)}}},
+	}}
+	var fs []policy.Finding
+	for _, f := range policy.Evaluate(snap, cfg, now) {
+		if f.Rule == config.RuleAccessKeyAge {
+			fs = append(fs, f)
+		}
+	}
+	if len(fs) != 2 {
+		t.Fatalf("Evaluate() = %d findings; want 2", len(fs))
+	}
+	if len(fs[0].RecipientProblems) != 1 || fs[0].RecipientProblems[0].Address != "eve@evil.test" || len(fs[0].Recipients) != 0 {
+		t.Errorf("eve's finding: recipients %v, problems %v", fs[0].Recipients, fs[0].RecipientProblems)
+	}
+	if fs[1].RecipientProblems != nil {
+		t.Errorf("ok's finding has problems %v; want nil", fs[1].RecipientProblems)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/state"
@@ -250,7 +251,7 @@ func (e *Executor) act(ctx context.Context, w Writer, r Reader, a *plan.Action) 
 			aws.ToTime(key.CreateDate).UTC().Format(time.RFC3339), a.KeyCreated.UTC().Format(time.RFC3339))
 		return nil
 	}
-	if a.Rule == policy.RuleAccessKeyUnused {
+	if a.Rule == config.RuleAccessKeyUnused {
 		if cutoff := e.AsOf.AddDate(0, 0, -a.StageAt); lastUsed.After(cutoff) {
 			a.Status, a.After = plan.ActionSkipped, a.Before
 			a.Reason = fmt.Sprintf("the key was used on %s, since the credential report: it is no longer unused for %d days; nothing was changed",
@@ -261,17 +262,17 @@ func (e *Executor) act(ctx context.Context, w Writer, r Reader, a *plan.Action) 
 	ref := state.KeyRef{Account: a.Account, User: a.User, KeyID: a.KeyID}
 	active := key.Status == types.StatusTypeActive
 	switch {
-	case a.Kind == policy.ActionDisable && !active:
+	case a.Kind == config.ActionDisable && !active:
 		a.Status, a.After, a.Reason = plan.ActionSkipped, a.Before, "the key is already inactive; nothing was changed"
 		return nil
-	case a.Kind == policy.ActionDisable || a.Kind == policy.ActionDelete && active:
+	case a.Kind == config.ActionDisable || a.Kind == config.ActionDelete && active:
 		if _, err := w.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(a.User), AccessKeyId: aws.String(a.KeyID),
 			Status: types.StatusTypeInactive}); err != nil {
 			return fmt.Errorf("disable access key %s of %s in account %s: %w", a.KeyID, a.User, a.Account, err)
 		}
-		a.Status, a.Done, a.After = plan.ActionDone, policy.ActionDisable, state.KeyInactive
+		a.Status, a.Done, a.After = plan.ActionDone, config.ActionDisable, state.KeyInactive
 		a.Reason = fmt.Sprintf("disabled: the key reached its %d-day %s stage", a.StageAt, a.Kind)
-		if a.Kind == policy.ActionDelete {
+		if a.Kind == config.ActionDelete {
 			a.DeleteOn = addDays(e.day(), e.Grace)
 			a.Reason += fmt.Sprintf(" while active, so it is disabled first and deleted once inactive for %d days (on %s)", e.Grace, a.DeleteOn)
 		}
@@ -291,7 +292,7 @@ func (e *Executor) act(ctx context.Context, w Writer, r Reader, a *plan.Action) 
 	if _, err := w.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(a.User), AccessKeyId: aws.String(a.KeyID)}); err != nil {
 		return fmt.Errorf("delete access key %s of %s in account %s: %w", a.KeyID, a.User, a.Account, err)
 	}
-	a.Status, a.Done, a.After = plan.ActionDone, policy.ActionDelete, state.KeyDeleted
+	a.Status, a.Done, a.After = plan.ActionDone, config.ActionDelete, state.KeyDeleted
 	a.Reason = fmt.Sprintf("deleted: inactive since %s, past the %d days of enforce.grace_after_disable", since, e.Grace)
 	if !e.DryRun {
 		if err := e.Audit.ForgetInactive(ctx, ref); err != nil {
@@ -333,7 +334,7 @@ func (e *Executor) removePassword(ctx context.Context, w Writer, r Reader, a *pl
 		return fmt.Errorf("re-check the console password of %s in account %s: %w", a.User, a.Account, err)
 	}
 	a.Before = state.PasswordSet
-	if a.Rule == policy.RulePasswordUnused {
+	if a.Rule == config.RulePasswordUnused {
 		u, err := r.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(a.User)})
 		if err != nil {
 			return fmt.Errorf("re-check when %s in account %s last signed in: %w", a.User, a.Account, err)
@@ -347,7 +348,7 @@ func (e *Executor) removePassword(ctx context.Context, w Writer, r Reader, a *pl
 	if _, err := w.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String(a.User)}); err != nil {
 		return fmt.Errorf("remove the console password of %s in account %s: %w", a.User, a.Account, err)
 	}
-	a.Status, a.Done, a.After = plan.ActionDone, policy.ActionRemovePassword, state.PasswordNone
+	a.Status, a.Done, a.After = plan.ActionDone, config.ActionRemovePassword, state.PasswordNone
 	a.Reason = fmt.Sprintf("console password removed: not used for %d days or more", a.StageAt)
 	return nil
 }

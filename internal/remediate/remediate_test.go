@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/remediate"
@@ -154,9 +155,9 @@ func (f *fakeIAM) writes() []string {
 func daysAgo(n int) time.Time { return asOf.AddDate(0, 0, -n).Truncate(time.Second) }
 
 func keyAction(kind, user, keyID string, created time.Time, active bool) plan.Action {
-	stage := map[string]int{policy.ActionDisable: 80, policy.ActionDelete: 90}[kind]
+	stage := map[string]int{config.ActionDisable: 80, config.ActionDelete: 90}[kind]
 	return plan.Action{Kind: kind, FindingID: "f-" + keyID, Account: acct, User: user, Credential: policy.CredentialAccessKey,
-		KeyID: keyID, Slot: 1, KeyActive: active, KeyCreated: created, Rule: policy.RuleAccessKeyAge, StageAt: stage,
+		KeyID: keyID, Slot: 1, KeyActive: active, KeyCreated: created, Rule: config.RuleAccessKeyAge, StageAt: stage,
 		Title: "access key " + keyID, Status: plan.ActionPlanned}
 }
 
@@ -218,7 +219,7 @@ func TestExecute(t *testing.T) {
 		{"unused key used since the report", []*fakeKey{{user: "alice", id: "AKIA1", created: daysAgo(200), active: true, lastUsed: daysAgo(1)}}, "",
 			func() plan.Action {
 				a := keyAction("disable", "alice", "AKIA1", daysAgo(200), true)
-				a.Rule, a.StageAt = policy.RuleAccessKeyUnused, 45
+				a.Rule, a.StageAt = config.RuleAccessKeyUnused, 45
 				return a
 			}(),
 			"AKIA1 skipped Active→Active: the key was used on 2026-11-22T09:00:00Z, since the credential report: it is no longer unused for 45 days; nothing was changed",
@@ -226,7 +227,7 @@ func TestExecute(t *testing.T) {
 		{"unused key still unused", []*fakeKey{{user: "alice", id: "AKIA1", created: daysAgo(200), active: true, lastUsed: daysAgo(60)}}, "",
 			func() plan.Action {
 				a := keyAction("disable", "alice", "AKIA1", daysAgo(200), true)
-				a.Rule, a.StageAt = policy.RuleAccessKeyUnused, 45
+				a.Rule, a.StageAt = config.RuleAccessKeyUnused, 45
 				return a
 			}(),
 			"AKIA1 done Active→Inactive: disabled: the key reached its 45-day disable stage",
@@ -323,8 +324,8 @@ func TestExecuteDryRunChangesNothing(t *testing.T) {
 	store := memstore.New()
 	e := executor(f, store)
 	e.DryRun = true
-	pw := plan.Action{Kind: policy.ActionRemovePassword, FindingID: "f-pw", Account: acct, User: "carol", Credential: policy.CredentialPassword,
-		Rule: policy.RulePasswordUnused, StageAt: 90, Status: plan.ActionPlanned}
+	pw := plan.Action{Kind: config.ActionRemovePassword, FindingID: "f-pw", Account: acct, User: "carol", Credential: policy.CredentialPassword,
+		Rule: config.RulePasswordUnused, StageAt: 90, Status: plan.ActionPlanned}
 	got := e.Execute(context.Background(), []plan.Action{keyAction("disable", "alice", "AKIA1", daysAgo(85), true),
 		keyAction("delete", "bob", "AKIA2", daysAgo(95), false), pw})
 	var st []string
@@ -353,8 +354,8 @@ func TestExecuteDryRunChangesNothing(t *testing.T) {
 
 func TestRemovePassword(t *testing.T) {
 	pw := func() plan.Action {
-		return plan.Action{Kind: policy.ActionRemovePassword, FindingID: "f-pw", Account: acct, User: "carol",
-			Credential: policy.CredentialPassword, Rule: policy.RulePasswordUnused, StageAt: 90, Status: plan.ActionPlanned}
+		return plan.Action{Kind: config.ActionRemovePassword, FindingID: "f-pw", Account: acct, User: "carol",
+			Credential: policy.CredentialPassword, Rule: config.RulePasswordUnused, StageAt: 90, Status: plan.ActionPlanned}
 	}
 	for _, tt := range []struct {
 		name      string

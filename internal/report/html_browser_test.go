@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -294,10 +295,10 @@ func TestHTMLInBrowser(t *testing.T) {
 		do(t, ctx, "click the access_key_age bar of 111111111111",
 			chromedp.Click(chromedp.CSS(`#chart-by-account rect.seg[data-account="111111111111"][data-rule="access_key_age"]`)))
 		check("account 111111111111, rule access_key_age", ofReport(func(f *policy.Finding) bool {
-			return f.Account == "111111111111" && f.Rule == policy.RuleAccessKeyAge
+			return f.Account == "111111111111" && f.Rule == config.RuleAccessKeyAge
 		}))
 		sel := run(t, ctx, "read the rule filter", chromedp.Value(chromedp.CSS(`select[data-filter="rule"]`)))
-		if sel != policy.RuleAccessKeyAge {
+		if sel != config.RuleAccessKeyAge {
 			t.Errorf("rule filter after the chart click = %q; want access_key_age", sel)
 		}
 
@@ -307,7 +308,7 @@ func TestHTMLInBrowser(t *testing.T) {
 		}))
 
 		do(t, ctx, "click the high severity chip", chromedp.Click(chromedp.CSS(`button[data-set-filter="severity"][data-value="high"]`)))
-		check("severity high", ofReport(func(f *policy.Finding) bool { return f.Severity == policy.SeverityHigh }))
+		check("severity high", ofReport(func(f *policy.Finding) bool { return f.Severity == config.SeverityHigh }))
 
 		do(t, ctx, "click Clear filters", chromedp.Click(chromedp.ID("reset")))
 		check("no filter", all)
@@ -331,12 +332,12 @@ func TestHTMLInBrowser(t *testing.T) {
 				t.Fatalf("the %s filter has no option %q", filter, value)
 			}
 		}
-		choose("stage", policy.ActionDelete)
-		check("stage delete", ofReport(func(f *policy.Finding) bool { return !f.Exempt && f.Action == policy.ActionDelete }))
+		choose("stage", config.ActionDelete)
+		check("stage delete", ofReport(func(f *policy.Finding) bool { return !f.Exempt && f.Action == config.ActionDelete }))
 		choose("stage", "exempt")
 		check("stage exempt", ofReport(func(f *policy.Finding) bool { return f.Exempt }))
-		choose("stage", policy.ActionNotify)
-		check("stage notify", ofReport(func(f *policy.Finding) bool { return !f.Exempt && f.Action == policy.ActionNotify }))
+		choose("stage", config.ActionNotify)
+		check("stage notify", ofReport(func(f *policy.Finding) bool { return !f.Exempt && f.Action == config.ActionNotify }))
 		do(t, ctx, "click Clear filters", chromedp.Click(chromedp.ID("reset")))
 		check("no filter after the stage filter", all)
 	})

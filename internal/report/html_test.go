@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/forecast"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/policy"
@@ -64,20 +65,20 @@ func htmlReport() *Report {
 		policy.Finding{
 			ID: "beefbeefbeef0001", Account: "111111111111", AccountAlias: hostileAlias, User: hostileUser, Class: "human",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAHOSTILE000000001", Slot: 1,
-			Rule: policy.RuleAccessKeyAge, AgeDays: 72, StageAt: 70, Action: policy.ActionNotify, Severity: policy.SeverityMedium,
+			Rule: config.RuleAccessKeyAge, AgeDays: 72, StageAt: 70, Action: config.ActionNotify, Severity: config.SeverityMedium,
 			NextStageOn: datep("2026-12-01"), Recipients: []string{"x@example.com"},
 			Reason: `access key 1 is 72 days old </td></tr><script>window.pwned=4</script>`,
 		},
 		policy.Finding{
 			ID: "beefbeefbeef0002", Account: "111111111111", AccountAlias: hostileAlias, User: "Zoe", Class: "human",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAZOE0000000000001", Slot: 1,
-			Rule: policy.RuleAccessKeyAge, AgeDays: 78, StageAt: 70, Action: policy.ActionNotify, Severity: policy.SeverityMedium,
+			Rule: config.RuleAccessKeyAge, AgeDays: 78, StageAt: 70, Action: config.ActionNotify, Severity: config.SeverityMedium,
 			NextStageOn: datep("2026-11-25"), Reason: "access key 1 is 78 days old",
 		},
 		policy.Finding{
 			ID: "5bc0ba7c00000001", Account: "111111111111", AccountAlias: hostileAlias, User: "svc-batch", Class: "service",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIASVCBATCH00000001", Slot: 1,
-			Rule: policy.RuleAccessKeyAge, AgeDays: 100, StageAt: 90, Action: policy.ActionNotify, Severity: policy.SeverityHigh,
+			Rule: config.RuleAccessKeyAge, AgeDays: 100, StageAt: 90, Action: config.ActionNotify, Severity: config.SeverityHigh,
 			NextStageOn: datep("2027-01-20"), Reason: "access key 1 is 100 days old (next stage at 180 days)",
 		},
 	)
@@ -86,11 +87,11 @@ func htmlReport() *Report {
 	// The two findings' next stages, as the forecast lists them.
 	inv.Upcoming = append(slices.Clone(inv.Upcoming),
 		upcomingAt("2026-11-25T07:00:00Z", forecast.Event{Change: forecast.ChangeStage, FindingID: "beefbeefbeef0002", User: "Zoe", Class: "human",
-			KeyID: "AKIAZOE0000000000001", StageAt: 80, Action: policy.ActionDisable, Severity: policy.SeverityHigh, Reason: "access key 1 is 80 days old"}),
+			KeyID: "AKIAZOE0000000000001", StageAt: 80, Action: config.ActionDisable, Severity: config.SeverityHigh, Reason: "access key 1 is 80 days old"}),
 		upcomingAt("2026-12-01T12:00:00Z", forecast.Event{Change: forecast.ChangeStage, FindingID: "beefbeefbeef0001", User: hostileUser, Class: "human",
-			KeyID: "AKIAHOSTILE000000001", StageAt: 80, Action: policy.ActionDisable, Severity: policy.SeverityHigh, Reason: "access key 1 is 80 days old"}),
+			KeyID: "AKIAHOSTILE000000001", StageAt: 80, Action: config.ActionDisable, Severity: config.SeverityHigh, Reason: "access key 1 is 80 days old"}),
 		upcomingAt("2026-12-03T10:00:00Z", forecast.Event{Change: forecast.ChangeNew, FindingID: "b1d1b1d1b1d10001", User: bidiUser, Class: "human",
-			StageAt: 70, Action: policy.ActionNotify, Severity: policy.SeverityMedium, Reason: "access key 1 is 70 days old"}),
+			StageAt: 70, Action: config.ActionNotify, Severity: config.SeverityMedium, Reason: "access key 1 is 70 days old"}),
 	)
 	out.Inventory = &inv
 	return out
@@ -316,7 +317,7 @@ func TestHTMLCalendarIsTheForecast(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := &inventory.Snapshot{AccountID: cr.AccountID, Users: cr.Users, Root: cr.Root}
-	cfg, asOf := policy.Default(), time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	cfg, asOf := config.Default(), time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	r := New(asOf, asOf, []Account{{ID: snap.AccountID, Status: StatusOK}}, policy.Evaluate(snap, cfg, asOf))
 	r.Inventory = NewInventory(cfg, asOf, snap)
 
@@ -359,8 +360,8 @@ func TestNewInventoryUpcoming(t *testing.T) {
 		key("day-after", at(t, "2026-12-23T02:00:00Z")), // before asOf + 30 × 24 h, after the last day
 		key("exempt", at(t, "2026-11-24T10:00:00Z")),
 	}}
-	cfg := policy.Default()
-	cfg.Exemptions = []policy.Exemption{{Users: []string{"exempt"}, Reason: "test"}}
+	cfg := config.Default()
+	cfg.Exemptions = []config.Exemption{{Users: []string{"exempt"}, Reason: "test"}}
 	var got []string
 	for _, e := range NewInventory(cfg, asOf, snap).Upcoming {
 		got = append(got, fmt.Sprintf("%s %s %s %d exempt=%v", e.At.Format(time.RFC3339), e.User, e.Change, e.StageAt, e.Exempt))
@@ -436,7 +437,7 @@ func TestNewInventory(t *testing.T) {
 	other := &inventory.Snapshot{AccountID: "222222222222", Users: []inventory.User{
 		{Name: "dave", AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: ago(5)}}},
 	}}
-	got := NewInventory(policy.Default(), asOf, snap, nil, other)
+	got := NewInventory(config.Default(), asOf, snap, nil, other)
 	want := []KeyAgeCount{{"human", 5, 1}, {"human", 91, 2}, {"machine", 91, 1}}
 	if len(got.ActiveKeyAges) != len(want) {
 		t.Fatalf("NewInventory().ActiveKeyAges = %+v; want %+v", got.ActiveKeyAges, want)
@@ -449,7 +450,7 @@ func TestNewInventory(t *testing.T) {
 	if got.InactiveKeys != 1 {
 		t.Errorf("InactiveKeys = %d; want 1", got.InactiveKeys)
 	}
-	if s := got.KeyAgeStages["human"]; len(s) != 3 || s[0].At != 70 || s[2].Action != policy.ActionDelete {
+	if s := got.KeyAgeStages["human"]; len(s) != 3 || s[0].At != 70 || s[2].Action != config.ActionDelete {
 		t.Errorf("KeyAgeStages[human] = %+v; want the default 70/80/90 stages", s)
 	}
 	empty := NewInventory(nil, asOf)

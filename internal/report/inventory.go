@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/forecast"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/policy"
@@ -28,7 +29,7 @@ type Inventory struct {
 	InactiveKeys int `json:"inactive_keys"`
 	// KeyAgeStages are the access_key_age stages of every class the
 	// config names, sorted by at. A class without an entry uses "human".
-	KeyAgeStages map[string][]policy.Stage `json:"key_age_stages"`
+	KeyAgeStages map[string][]config.Stage `json:"key_age_stages"`
 	// Upcoming are the stage changes from as_of to the end of the
 	// UpcomingDays days that start with as_of's UTC day, exactly as
 	// `keywarden forecast` lists them (forecast.New over the same
@@ -50,18 +51,18 @@ type KeyAgeCount struct {
 // access_key_age stages of cfg, and steps snaps through the coming days for
 // Upcoming. Keys without a creation date are not counted. It never returns
 // nil, and its slices and maps are never nil.
-func NewInventory(cfg *policy.Config, asOf time.Time, snaps ...*inventory.Snapshot) *Inventory {
+func NewInventory(cfg *config.Config, asOf time.Time, snaps ...*inventory.Snapshot) *Inventory {
 	inv := &Inventory{
 		ActiveKeyAges: []KeyAgeCount{},
-		KeyAgeStages:  map[string][]policy.Stage{},
+		KeyAgeStages:  map[string][]config.Stage{},
 		Upcoming:      upcoming(cfg, asOf, snaps),
 	}
-	var classes []policy.Class
+	var classes []config.Class
 	if cfg != nil {
 		classes = cfg.Classes
 		for class, stages := range cfg.Rules.AccessKeyAge {
 			s := slices.Clone(stages)
-			slices.SortStableFunc(s, func(a, b policy.Stage) int { return cmp.Compare(a.At, b.At) })
+			slices.SortStableFunc(s, func(a, b config.Stage) int { return cmp.Compare(a.At, b.At) })
 			inv.KeyAgeStages[class] = s
 		}
 	}
@@ -101,7 +102,7 @@ func NewInventory(cfg *policy.Config, asOf time.Time, snaps ...*inventory.Snapsh
 
 // upcoming is the forecast of snaps under cfg for the UpcomingDays days
 // that start with asOf's UTC day.
-func upcoming(cfg *policy.Config, asOf time.Time, snaps []*inventory.Snapshot) []forecast.Event {
+func upcoming(cfg *config.Config, asOf time.Time, snaps []*inventory.Snapshot) []forecast.Event {
 	_, end := upcomingDays(asOf)
 	out := []forecast.Event{}
 	for _, e := range forecast.New(snaps, cfg, asOf, asOf, UpcomingDays).Events {

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/forecast"
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -52,7 +53,7 @@ func TestJSONContract(t *testing.T) {
 	handmade := &Report{
 		GeneratedAt: at, AsOf: at,
 		Findings: []policy.Finding{{ID: "x", Account: "111111111111", User: "bob", Credential: policy.CredentialMFA,
-			Rule: policy.RuleMFAMissing, Action: policy.ActionNotify, Severity: policy.SeverityHigh}},
+			Rule: config.RuleMFAMissing, Action: config.ActionNotify, Severity: config.SeverityHigh}},
 	}
 	tests := []struct {
 		name   string

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -85,8 +86,8 @@ func TestMarkdownNoFindings(t *testing.T) {
 }
 
 func TestMarkdownExempt(t *testing.T) {
-	r := New(time.Time{}, time.Time{}, nil, []policy.Finding{{ID: "x", User: "bob", Rule: policy.RuleMFAMissing,
-		Action: policy.ActionNotify, Exempt: true, ExemptReason: "break-glass user", Reason: "no MFA"}})
+	r := New(time.Time{}, time.Time{}, nil, []policy.Finding{{ID: "x", User: "bob", Rule: config.RuleMFAMissing,
+		Action: config.ActionNotify, Exempt: true, ExemptReason: "break-glass user", Reason: "no MFA"}})
 	out := render(t, r, FormatMarkdown, Options{})
 	if want := "| exempt | - | no MFA (exempt: break-glass user) |"; !strings.Contains(out, want) {
 		t.Errorf("Markdown exempt row lacks %q:\n%s", want, out)

@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -97,7 +98,7 @@ func findingAlias(f *policy.Finding, aliases map[string]string) string {
 }
 
 // severities lists severities from the highest down.
-var severities = []string{policy.SeverityCritical, policy.SeverityHigh, policy.SeverityMedium, policy.SeverityLow}
+var severities = []string{config.SeverityCritical, config.SeverityHigh, config.SeverityMedium, config.SeverityLow}
 
 // summaryLine reads "12 findings (3 critical, 4 high), 2 exempt". It counts
 // r.Findings itself, so it always agrees with the rows printed.

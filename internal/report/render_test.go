@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/forecast"
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -30,8 +31,8 @@ const (
 
 func intp(n int) *int { return &n }
 
-func datep(s string) *policy.Date {
-	d, err := policy.ParseDate(s)
+func datep(s string) *config.Date {
+	d, err := config.ParseDate(s)
 	if err != nil {
 		panic(err)
 	}
@@ -58,48 +59,48 @@ func sampleReport() *Report {
 		{
 			ID: "3f9c1a7be2d04c11", Account: "111111111111", AccountAlias: "prod-main", User: "alice", Class: "human",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAIOSFODNN7EXAMPLE", Slot: 1,
-			Rule: policy.RuleAccessKeyAge, AgeDays: 91, StageAt: 90, Action: policy.ActionDelete, Severity: policy.SeverityHigh,
+			Rule: config.RuleAccessKeyAge, AgeDays: 91, StageAt: 90, Action: config.ActionDelete, Severity: config.SeverityHigh,
 			Recipients: []string{"alice@example.com"}, Reason: "access key 1 is 91 days old (delete at 90)",
 			KeyCreatedAt: created,
 		},
 		{
 			ID: "8b2e4d6f10a3c5e7", Account: "111111111111", AccountAlias: "prod-main", User: "alice", Class: "human",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAI44QH8DHBEXAMPLE", Slot: 2,
-			Rule: policy.RuleAccessKeyUnused, AgeDays: 50, StageAt: 45, Action: policy.ActionNotify, Severity: policy.SeverityMedium,
+			Rule: config.RuleAccessKeyUnused, AgeDays: 50, StageAt: 45, Action: config.ActionNotify, Severity: config.SeverityMedium,
 			Recipients: []string{"alice@example.com"}, Reason: "access key 2 not used for 50 days (limit 45)",
 		},
 		{
 			ID: "c0ffee0012345678", Account: "111111111111", User: "build-bot", Class: "machine",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAJ7Q2EXAMPLEBUILD", Slot: 1,
-			Rule: policy.RuleAccessKeyAge, AgeDays: 85, StageAt: 80, Action: policy.ActionNotify, Severity: policy.SeverityHigh,
+			Rule: config.RuleAccessKeyAge, AgeDays: 85, StageAt: 80, Action: config.ActionNotify, Severity: config.SeverityHigh,
 			NextStageOn: datep("2026-11-28"), Reason: "access key 1 is 85 days old (next stage at 90 days)",
 		},
 		{
 			ID: "d15ab1ed00c1e9ac", Account: "111111111111", User: "ci-legacy", Class: "machine",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAZZLEGACY00000001", Slot: 1,
-			Rule: policy.RuleAccessKeyAge, AgeDays: 400, StageAt: 90, Action: policy.ActionNotify, Severity: policy.SeverityCritical,
+			Rule: config.RuleAccessKeyAge, AgeDays: 400, StageAt: 90, Action: config.ActionNotify, Severity: config.SeverityCritical,
 			Exempt: true, ExemptReason: "vendor rotates on 2027-01-31", Reason: "access key 1 is 400 days old (limit 90)",
 		},
 		{
 			ID: "e7e7e7e7a1b2c3d4", Account: "111111111111", User: userHTMLPipe, Class: "human",
-			Credential: policy.CredentialPassword, Rule: policy.RulePasswordExpiry, AgeDays: 93, DaysLeft: intp(-3),
-			Action: policy.ActionNotify, Severity: policy.SeverityHigh, Recipients: []string{"ops@example.com", "sec@example.com"},
+			Credential: policy.CredentialPassword, Rule: config.RulePasswordExpiry, AgeDays: 93, DaysLeft: intp(-3),
+			Action: config.ActionNotify, Severity: config.SeverityHigh, Recipients: []string{"ops@example.com", "sec@example.com"},
 			Reason: "console password expired 3 days ago (max age 90)",
 		},
 		{
 			ID: "0a0b0c0d0e0f1011", Account: "111111111111", User: userANSI, Class: "human",
-			Credential: policy.CredentialMFA, Rule: policy.RuleMFAMissing,
-			Action: policy.ActionNotify, Severity: policy.SeverityHigh, Reason: "console password without MFA",
+			Credential: policy.CredentialMFA, Rule: config.RuleMFAMissing,
+			Action: config.ActionNotify, Severity: config.SeverityHigh, Reason: "console password without MFA",
 		},
 		{
 			ID: "1234abcd5678ef90", Account: "111111111111", User: userFormula, Class: "human",
-			Credential: policy.CredentialPassword, Rule: policy.RulePasswordUnused, AgeDays: 120, StageAt: 90,
-			Action: policy.ActionNotify, Severity: policy.SeverityLow, Reason: "console password not used for 120 days (limit 90)",
+			Credential: policy.CredentialPassword, Rule: config.RulePasswordUnused, AgeDays: 120, StageAt: 90,
+			Action: config.ActionNotify, Severity: config.SeverityLow, Reason: "console password not used for 120 days (limit 90)",
 		},
 		{
 			ID: "9999aaaabbbbcccc", Account: "111111111111", User: "<root_account>", Class: "root",
-			Credential: policy.CredentialRoot, Slot: 1, Rule: policy.RuleRootAccessKey, AgeDays: 700,
-			Action: policy.ActionNotify, Severity: policy.SeverityCritical, Reason: "root has an active access key (key 1, 700 days old)",
+			Credential: policy.CredentialRoot, Slot: 1, Rule: config.RuleRootAccessKey, AgeDays: 700,
+			Action: config.ActionNotify, Severity: config.SeverityCritical, Reason: "root has an active access key (key 1, 700 days old)",
 		},
 	}
 	r := New(generated, asOf, accounts, findings)
@@ -115,9 +116,9 @@ func upcomingAt(at string, e forecast.Event) forecast.Event {
 	if err != nil {
 		panic(err)
 	}
-	e.At, e.On = t, policy.Date{Time: time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)}
+	e.At, e.On = t, config.Date{Time: time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)}
 	e.Account, e.AccountAlias = "111111111111", "prod-main"
-	e.Credential, e.Slot, e.Rule = policy.CredentialAccessKey, 1, policy.RuleAccessKeyAge
+	e.Credential, e.Slot, e.Rule = policy.CredentialAccessKey, 1, config.RuleAccessKeyAge
 	return e
 }
 
@@ -128,15 +129,15 @@ func upcomingAt(at string, e forecast.Event) forecast.Event {
 func sampleUpcoming() []forecast.Event {
 	return []forecast.Event{
 		upcomingAt("2026-11-26T09:00:00Z", forecast.Event{Change: forecast.ChangeNew, FindingID: "da7a000000000001", User: "dana", Class: "human",
-			StageAt: 70, Action: policy.ActionNotify, Severity: policy.SeverityMedium, Reason: "access key 1 is 70 days old (next stage at 80 days)"}),
+			StageAt: 70, Action: config.ActionNotify, Severity: config.SeverityMedium, Reason: "access key 1 is 70 days old (next stage at 80 days)"}),
 		upcomingAt("2026-11-28T10:00:00Z", forecast.Event{Change: forecast.ChangeStage, FindingID: "c0ffee0012345678", User: "build-bot", Class: "machine",
-			KeyID: "AKIAJ7Q2EXAMPLEBUILD", StageAt: 90, Action: policy.ActionNotify, Severity: policy.SeverityCritical, Reason: "access key 1 is 90 days old (limit 90)"}),
+			KeyID: "AKIAJ7Q2EXAMPLEBUILD", StageAt: 90, Action: config.ActionNotify, Severity: config.SeverityCritical, Reason: "access key 1 is 90 days old (limit 90)"}),
 		upcomingAt("2026-11-30T00:00:00Z", forecast.Event{Change: forecast.ChangeStage, FindingID: "7e7d000000000001", User: "vendor", Class: "human",
-			StageAt: 90, Action: policy.ActionDelete, Severity: policy.SeverityHigh, Exempt: true, Reason: "access key 1 is 90 days old (limit 90)"}),
+			StageAt: 90, Action: config.ActionDelete, Severity: config.SeverityHigh, Exempt: true, Reason: "access key 1 is 90 days old (limit 90)"}),
 		upcomingAt("2026-12-02T00:00:00Z", forecast.Event{Change: forecast.ChangeExemptionEnds, FindingID: "c0c0000000000001", User: "contractor", Class: "human",
-			StageAt: 80, Action: policy.ActionDisable, Severity: policy.SeverityHigh, Reason: "access key 1 is 84 days old (next stage at 90 days)"}),
+			StageAt: 80, Action: config.ActionDisable, Severity: config.SeverityHigh, Reason: "access key 1 is 84 days old (next stage at 90 days)"}),
 		upcomingAt("2026-12-06T09:00:00Z", forecast.Event{Change: forecast.ChangeStage, FindingID: "da7a000000000001", User: "dana", Class: "human",
-			StageAt: 80, Action: policy.ActionDisable, Severity: policy.SeverityHigh, Reason: "access key 1 is 80 days old (next stage at 90 days)"}),
+			StageAt: 80, Action: config.ActionDisable, Severity: config.SeverityHigh, Reason: "access key 1 is 80 days old (next stage at 90 days)"}),
 	}
 }
 
@@ -152,7 +153,7 @@ func sampleInventory() *Inventory {
 			{Class: "machine", AgeDays: 85, Keys: 1}, {Class: "machine", AgeDays: 400, Keys: 1},
 		},
 		InactiveKeys: 4,
-		KeyAgeStages: policy.Default().Rules.AccessKeyAge,
+		KeyAgeStages: config.Default().Rules.AccessKeyAge,
 	}
 }
 

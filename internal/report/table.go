@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -223,10 +224,10 @@ const (
 )
 
 var severityStyle = map[string]string{
-	policy.SeverityCritical: ansiBoldRed,
-	policy.SeverityHigh:     ansiRed,
-	policy.SeverityMedium:   ansiYellow,
-	policy.SeverityLow:      ansiCyan,
+	config.SeverityCritical: ansiBoldRed,
+	config.SeverityHigh:     ansiRed,
+	config.SeverityMedium:   ansiYellow,
+	config.SeverityLow:      ansiCyan,
 }
 
 // tableWriter writes lines no wider than width, styled only when color is set.

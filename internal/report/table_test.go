@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -48,7 +49,7 @@ func TestTableTerminalInjection(t *testing.T) {
 		[]policy.Finding{{
 			ID: "x", Account: "111111111111", User: "eve\x1b[31m", Credential: policy.CredentialAccessKey,
 			KeyID: "AKIA\x1b[8mHIDDEN0001", Slot: 1, Rule: "access_key_age\u202e", Action: "notify\x9b1m",
-			Severity: policy.SeverityHigh,
+			Severity: config.SeverityHigh,
 		}})
 	for _, color := range []bool{false, true} {
 		out := ansiSGR.ReplaceAllStringFunc(render(t, r, FormatTable, Options{Width: 140, Color: color}), func(s string) string {
@@ -88,7 +89,7 @@ func TestTableTruncation(t *testing.T) {
 	long := "a-user-name-far-too-long-for-an-eighty-column-terminal"
 	r := New(time.Time{}, time.Time{}, nil, []policy.Finding{{
 		ID: "x", Account: "111111111111", User: long, Credential: policy.CredentialAccessKey, KeyID: "AKIAIOSFODNN7EXAMPLE",
-		Slot: 2, Rule: policy.RuleAccessKeyUnused, Action: policy.ActionNotify, Severity: policy.SeverityMedium, AgeDays: 50,
+		Slot: 2, Rule: config.RuleAccessKeyUnused, Action: config.ActionNotify, Severity: config.SeverityMedium, AgeDays: 50,
 	}})
 	wide := render(t, r, FormatTable, Options{Width: 200})
 	if !strings.Contains(wide, long+"  key 2 AKIA…MPLE  access_key_unused  50d  notify  -\n") {
@@ -168,11 +169,11 @@ func TestSummaryLine(t *testing.T) {
 		want string
 	}{
 		{"none", nil, "0 findings"},
-		{"one", []policy.Finding{{Severity: policy.SeverityLow}}, "1 finding (1 low)"},
-		{"exempt only", []policy.Finding{{Severity: policy.SeverityHigh, Exempt: true}}, "0 findings, 1 exempt"},
+		{"one", []policy.Finding{{Severity: config.SeverityLow}}, "1 finding (1 low)"},
+		{"exempt only", []policy.Finding{{Severity: config.SeverityHigh, Exempt: true}}, "0 findings, 1 exempt"},
 		{"order and unknown", []policy.Finding{
-			{Severity: policy.SeverityLow}, {Severity: policy.SeverityCritical}, {Severity: "weird"},
-			{Severity: policy.SeverityCritical}, {Severity: policy.SeverityMedium, Exempt: true},
+			{Severity: config.SeverityLow}, {Severity: config.SeverityCritical}, {Severity: "weird"},
+			{Severity: config.SeverityCritical}, {Severity: config.SeverityMedium, Exempt: true},
 		}, "4 findings (2 critical, 1 low, 1 other), 1 exempt"},
 	}
 	for _, tt := range tests {

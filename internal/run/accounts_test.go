@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
-	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/testenv"
 )
@@ -49,9 +49,9 @@ func newOrgFixture(t *testing.T, members int) *orgFixture {
 }
 
 // orgConfig scans the organization through role KeywardenAudit.
-func orgConfig(exclude ...string) *policy.Config {
-	cfg := policy.Default()
-	cfg.Accounts.Organization = &policy.Organization{RoleName: "KeywardenAudit", Exclude: exclude}
+func orgConfig(exclude ...string) *config.Config {
+	cfg := config.Default()
+	cfg.Accounts.Organization = &config.Organization{RoleName: "KeywardenAudit", Exclude: exclude}
 	return cfg
 }
 
@@ -64,7 +64,7 @@ type scanCalls struct {
 	snapCalls int
 }
 
-func (fx *orgFixture) options(t *testing.T, cfg *policy.Config, rec *scanCalls) ScanOptions {
+func (fx *orgFixture) options(t *testing.T, cfg *config.Config, rec *scanCalls) ScanOptions {
 	now := time.Now().UTC()
 	rec.configs = map[string]aws.Config{}
 	return ScanOptions{
@@ -315,8 +315,8 @@ func TestScanAccountSelection(t *testing.T) {
 func TestScanAccountList(t *testing.T) {
 	fx := newOrgFixture(t, 1)
 	member := fx.org.Members[0]
-	cfg := policy.Default()
-	cfg.Accounts.List = []policy.AccountTarget{
+	cfg := config.Default()
+	cfg.Accounts.List = []config.AccountTarget{
 		{ID: member, RoleARN: "arn:aws:iam::" + member + ":role/Audit", ExternalID: "ext-42"},
 		{ID: testenv.AccountID},
 		{ID: "333333333333"}, // no role: the caller's credentials, which are not that account's

@@ -11,6 +11,7 @@ import (
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/notify/outbox"
 	"github.com/keywarden/keywarden/internal/notify/ses"
@@ -19,7 +20,6 @@ import (
 	"github.com/keywarden/keywarden/internal/notify/sns"
 	"github.com/keywarden/keywarden/internal/notify/webhook"
 	"github.com/keywarden/keywarden/internal/plan"
-	"github.com/keywarden/keywarden/internal/policy"
 )
 
 // Channels are a run's channels: one for owner mail (notify.users.via) and
@@ -78,7 +78,7 @@ type ChannelDeps struct {
 // set up (a missing secret, no AWS configuration) becomes a
 // notify.Failing, so the others still deliver and the failure is reported
 // with every message it should have carried.
-func BuildChannels(ctx context.Context, cfg *policy.Config, deps ChannelDeps) *Channels {
+func BuildChannels(ctx context.Context, cfg *config.Config, deps ChannelDeps) *Channels {
 	n := cfg.Notify
 	var (
 		once   sync.Once
@@ -170,7 +170,7 @@ func BuildChannels(ctx context.Context, cfg *policy.Config, deps ChannelDeps) *C
 
 // plannedChannels names the channels a dry run would use, without setting
 // any up (no secret is read, no client built).
-func plannedChannels(cfg *policy.Config) *Channels {
+func plannedChannels(cfg *config.Config) *Channels {
 	via := cfg.Notify.Users.Via
 	if via == "" {
 		via = "outbox"

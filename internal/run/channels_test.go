@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/notify"
-	"github.com/keywarden/keywarden/internal/policy"
 )
 
 // TestBuildChannelsSESWiring: notify.ses.configuration_set reaches
@@ -35,7 +35,7 @@ func TestBuildChannelsSESWiring(t *testing.T) {
 		io.WriteString(w, `{"MessageId":"m-1"}`)
 	}))
 	defer srv.Close()
-	cfg := policy.Default()
+	cfg := config.Default()
 	cfg.Notify.Users.Via = "ses"
 	cfg.Notify.SES.ConfigurationSet = "keywarden-tracking"
 	cfg.Notify.RatePerSecond = 10

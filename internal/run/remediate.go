@@ -13,9 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/plan"
-	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/remediate"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/state"
@@ -110,7 +110,7 @@ func (s *accountSet) client(_ context.Context, account string) (remediate.IAM, e
 // accounts, then carries out the plan's actions (in a dry run: decides
 // them, changes and records nothing). It returns every action with its
 // outcome, and the failures.
-func remediateAll(ctx context.Context, o RunOptions, cfg *policy.Config, accounts *accountSet, store state.Store, rep *report.Report,
+func remediateAll(ctx context.Context, o RunOptions, cfg *config.Config, accounts *accountSet, store state.Store, rep *report.Report,
 	p *plan.Plan, runID string, clock func() time.Time, log *slog.Logger) ([]plan.Action, []error) {
 	var errs []error
 	clients := o.Clients

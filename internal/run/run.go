@@ -10,9 +10,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/plan"
-	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/remediate"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/state"
@@ -127,7 +127,7 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	}
 	cfg := o.Scan.Config
 	if cfg == nil {
-		cfg = policy.Default()
+		cfg = config.Default()
 		o.Scan.Config = cfg
 	}
 	clock := o.Clock
@@ -140,7 +140,7 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	if runID == "" {
 		runID = newRunID(o.Scan.AsOf)
 	}
-	apply := o.Apply || cfg.Enforce.Mode == policy.ModeApply
+	apply := o.Apply || cfg.Enforce.Mode == config.ModeApply
 	mode := plan.ModeNotify
 	switch {
 	case o.DryRun:
@@ -262,7 +262,7 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 
 // fromAddress is notify.from, or a local placeholder (the outbox needs a
 // sender; ses and smtp require notify.from).
-func fromAddress(cfg *policy.Config) string {
+func fromAddress(cfg *config.Config) string {
 	return cmp.Or(cfg.Notify.From, "keywarden <keywarden@localhost>")
 }
 

@@ -19,9 +19,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/plan"
-	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/state"
 	dynamostate "github.com/keywarden/keywarden/internal/state/dynamodb"
 	"github.com/keywarden/keywarden/internal/state/memstore"
@@ -77,8 +77,8 @@ func (r *recorder) take() []*notify.Message {
 
 // cadenceConfig: only access_key_age, the default stages (70 notify, 80
 // disable, 90 delete) and remind_every 3.
-func cadenceConfig() *policy.Config {
-	cfg := policy.Default()
+func cadenceConfig() *config.Config {
+	cfg := config.Default()
 	off := false
 	cfg.Rules.AccessKeyUnused.Enabled = &off
 	cfg.Rules.PasswordExpiry.Enabled = &off
@@ -89,7 +89,7 @@ func cadenceConfig() *policy.Config {
 }
 
 func day(s string) time.Time {
-	t, err := time.Parse(policy.DateLayout, s)
+	t, err := time.Parse(config.DateLayout, s)
 	if err != nil {
 		panic(err)
 	}
@@ -126,7 +126,7 @@ func TestCadenceOverAMonth(t *testing.T) {
 	got := map[string][]string{}
 	var resolved []string
 	for d := day("2026-11-01"); d.Month() == time.November; d = d.AddDate(0, 0, 1) {
-		ds := d.Format(policy.DateLayout)
+		ds := d.Format(config.DateLayout)
 		if missed[ds] {
 			continue
 		}
@@ -300,7 +300,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 // and keeps the wording truthful.
 func TestApplyOfflineListsOnly(t *testing.T) {
 	cfg := cadenceConfig()
-	cfg.Enforce.Mode = policy.ModeApply
+	cfg.Enforce.Mode = config.ModeApply
 	cfg.Enforce.AllowedAccounts = []string{"123456789012"}
 	mail := &recorder{name: "outbox"}
 	asOf := day("2026-11-23").Add(9 * time.Hour)

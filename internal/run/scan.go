@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/report"
@@ -18,7 +19,7 @@ import (
 
 // ScanOptions configure one scan.
 type ScanOptions struct {
-	Config *policy.Config
+	Config *config.Config
 	// AsOf is the moment the policy is evaluated at.
 	AsOf time.Time
 	// Now is the wall-clock time the report is generated at.

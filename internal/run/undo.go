@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keywarden/keywarden/internal/accounts"
-	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/remediate"
 	"github.com/keywarden/keywarden/internal/state"
 )
@@ -24,7 +24,7 @@ type UndoOptions struct {
 	Store state.Store
 	// Config says how to reach other accounts (accounts.list role ARNs,
 	// accounts.organization.role_name); nil: the caller's account only.
-	Config *policy.Config
+	Config *config.Config
 	// LoadAWSConfig loads the caller's SDK configuration.
 	LoadAWSConfig func(ctx context.Context) (aws.Config, error)
 	// Clients, when set, replaces the clients built from LoadAWSConfig
@@ -77,7 +77,7 @@ func Undo(ctx context.Context, o UndoOptions) ([]state.Action, error) {
 
 // accountClients returns IAM clients for the caller's own account and,
 // through the role the config names, for the other accounts it scans.
-func accountClients(ctx context.Context, load func(ctx context.Context) (aws.Config, error), cfg *policy.Config) (func(context.Context, string) (remediate.IAM, error), error) {
+func accountClients(ctx context.Context, load func(ctx context.Context) (aws.Config, error), cfg *config.Config) (func(context.Context, string) (remediate.IAM, error), error) {
 	base, err := load(ctx)
 	if err != nil {
 		return nil, err
@@ -123,7 +123,7 @@ func accountClients(ctx context.Context, load func(ctx context.Context) (aws.Con
 	}, nil
 }
 
-func sessionName(cfg *policy.Config) string {
+func sessionName(cfg *config.Config) string {
 	if cfg == nil {
 		return ""
 	}

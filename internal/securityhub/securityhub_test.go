@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/report"
 )
@@ -38,8 +39,8 @@ func findings(n int, exempt ...int) []policy.Finding {
 		fs[i] = policy.Finding{
 			ID: fmt.Sprintf("%016x", i), Account: account, User: fmt.Sprintf("user%03d", i), Class: "human",
 			Credential: policy.CredentialAccessKey, KeyID: fmt.Sprintf("AKIA%016d", i), Slot: 1,
-			Rule: policy.RuleAccessKeyAge, AgeDays: 91, StageAt: 90, Action: policy.ActionDelete,
-			Severity: policy.SeverityHigh, Reason: "access key 1 is 91 days old",
+			Rule: config.RuleAccessKeyAge, AgeDays: 91, StageAt: 90, Action: config.ActionDelete,
+			Severity: config.SeverityHigh, Reason: "access key 1 is 91 days old",
 			Exempt: slices.Contains(exempt, i),
 		}
 		if fs[i].Exempt {

@@ -16,8 +16,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/keywarden/keywarden/internal/awsapi"
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/iampolicy"
-	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/state"
 	"github.com/keywarden/keywarden/internal/state/dynamodb"
 	"github.com/keywarden/keywarden/internal/state/memstore"
@@ -85,7 +85,7 @@ func TestConformance(t *testing.T) {
 	if diff := cmp.Diff(want, called.Operations()); diff != "" {
 		t.Errorf("operations called by the conformance suite (-Operations +called):\n%s", diff)
 	}
-	cfg := policy.Default()
+	cfg := config.Default()
 	cfg.State.URL = "dynamodb://keywarden"
 	doc, err := iampolicy.For(cfg, iampolicy.Options{})
 	if err != nil {

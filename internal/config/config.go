@@ -1,4 +1,4 @@
-package policy
+package config
 
 // CurrentVersion is the only config version this build understands.
 const CurrentVersion = 1
@@ -27,14 +27,6 @@ const (
 	RulePasswordUnused  = "password_unused"
 	RuleMFAMissing      = "mfa_missing"
 	RuleRootAccessKey   = "root_access_key"
-)
-
-// Credential kinds, as they appear in findings.
-const (
-	CredentialAccessKey = "access_key"
-	CredentialPassword  = "password"
-	CredentialMFA       = "mfa"
-	CredentialRoot      = "root"
 )
 
 // DefaultClass is the class of every user that no class matches.
@@ -287,10 +279,6 @@ const (
 	SendWhenFindings = "findings"
 	SendWhenAlways   = "always"
 )
-
-// Enabled reports whether an optional rule is switched on: a rule present
-// in the config is on unless it says enabled: false.
-func enabled(p *bool) bool { return p == nil || *p }
 
 // Default returns the built-in configuration: what keywarden uses without a
 // config file, and what every omitted key falls back to.

@@ -1,4 +1,4 @@
-package policy
+package config
 
 // KeyLine returns the line in a config file's contents of the key that
 // path names (e.g. "notify.templates.user_html"), or of its nearest

@@ -1,4 +1,4 @@
-package policy
+package config
 
 import (
 	"encoding/json"
@@ -51,15 +51,4 @@ func (d *Date) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("%s is not a date (want \"YYYY-MM-DD\")", b)
 	}
 	return d.UnmarshalText([]byte(s))
-}
-
-// AgeDays is the number of whole days from t to now:
-// floor((now - t) / 24h). It is negative when t is after now.
-func AgeDays(t, now time.Time) int {
-	d := now.Sub(t)
-	days := int(d / (24 * time.Hour))
-	if d < 0 && d%(24*time.Hour) != 0 {
-		days--
-	}
-	return days
 }

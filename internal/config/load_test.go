@@ -1,4 +1,4 @@
-package policy
+package config
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// cfgUpdate rewrites testdata/config/*.err: go test ./internal/policy -run Load -update
+// cfgUpdate rewrites testdata/config/*.err: go test ./internal/config -run Load -update
 // (another test file of this binary may define "update" first; defining a
 // flag twice panics).
 var cfgUpdate = func() func() bool {
