@@ -6,9 +6,9 @@ import (
 )
 
 //go:embed keywarden.init.yaml
-var cfgInitYAML []byte
+var initYAML []byte
 
 // InitYAML is the commented starter config that `keywarden config init`
 // writes: every key with its default value and a one-line comment. It
 // parses to exactly Default().
-func InitYAML() []byte { return bytes.Clone(cfgInitYAML) }
+func InitYAML() []byte { return bytes.Clone(initYAML) }

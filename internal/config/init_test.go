@@ -24,7 +24,7 @@ func TestInitYAMLIsDefault(t *testing.T) {
 func TestInitYAMLNamesEveryKey(t *testing.T) {
 	src := InitYAML()
 	keys := map[string]string{}
-	cfgSchemaKeys(cfgSchema(t), "", keys)
+	schemaKeys(parsedSchema(t), "", keys)
 	for full, k := range keys {
 		re := regexp.MustCompile(`(?m)^[ #]*(- )?` + regexp.QuoteMeta(k) + `:.*#|[{ ]` + regexp.QuoteMeta(k) + `: `)
 		if !re.Match(src) {

@@ -6,9 +6,9 @@ package config
 // lets checks made outside this package (templates, for one) report
 // FILE:LINE like Load does.
 func KeyLine(data []byte, path string) int {
-	root, err := cfgParseYAML("", data)
+	root, err := parseYAML("", data)
 	if err != nil || root == nil {
 		return 0
 	}
-	return cfgLineOf(root, path)
+	return lineOf(root, path)
 }

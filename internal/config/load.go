@@ -78,26 +78,26 @@ func Load(path string) (*Config, error) {
 // A stage without a severity gets medium (notify) or high (disable,
 // delete).
 func Parse(name string, data []byte) (*Config, error) {
-	root, perr := cfgParseYAML(name, data)
+	root, perr := parseYAML(name, data)
 	if perr != nil {
 		return nil, errors.Join(perr)
 	}
 	cfg := Default()
 	cfg.Version = 0 // a file must say which version it is written for
-	d := &cfgDecoder{file: name}
+	d := &decoder{file: name}
 	if root != nil {
 		d.decode(root, reflect.ValueOf(cfg).Elem(), nil, root.Line, 0)
 	}
-	cfgDropOrphanStages(cfg, root)
-	cfgFillSeverities(cfg)
+	dropOrphanStages(cfg, root)
+	fillSeverities(cfg)
 
 	errs := d.errs
-	for _, e := range cfg.cfgProblems() {
-		if cfgUnderAny(e.Path, d.errs) || cfgUnderAny(e.Path, d.meant) {
+	for _, e := range cfg.problems() {
+		if underAny(e.Path, d.errs) || underAny(e.Path, d.meant) {
 			continue // already reported as a decoding error
 		}
 		e.File = name
-		e.Line = cfgLineOf(root, e.Path)
+		e.Line = lineOf(root, e.Path)
 		errs = append(errs, e)
 	}
 	if len(errs) == 0 {
@@ -111,25 +111,25 @@ func Parse(name string, data []byte) (*Config, error) {
 	return nil, errors.Join(all...)
 }
 
-var cfgYAMLLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// cfgParseYAML reads exactly one YAML document and returns its root node,
+// parseYAML reads exactly one YAML document and returns its root node,
 // nil for an empty file.
-func cfgParseYAML(name string, data []byte) (*yaml.Node, *ConfigError) {
+func parseYAML(name string, data []byte) (*yaml.Node, *ConfigError) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, cfgSyntaxError(name, err)
+		return nil, syntaxError(name, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return nil, &ConfigError{File: name, Line: extra.Line,
 			Msg: "more than one YAML document; keywarden reads one (remove the extra ---)"}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, cfgSyntaxError(name, err)
+		return nil, syntaxError(name, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, nil
@@ -138,28 +138,28 @@ func cfgParseYAML(name string, data []byte) (*yaml.Node, *ConfigError) {
 	if root.Kind == yaml.AliasNode && root.Alias != nil {
 		root = root.Alias
 	}
-	if cfgIsNull(root) {
+	if isNull(root) {
 		return nil, nil
 	}
 	if root.Kind != yaml.MappingNode {
 		return nil, &ConfigError{File: name, Line: root.Line,
-			Msg: fmt.Sprintf("the config must be a mapping of keys (version, rules, …), got %s", cfgDescribe(root))}
+			Msg: fmt.Sprintf("the config must be a mapping of keys (version, rules, …), got %s", describe(root))}
 	}
 	return root, nil
 }
 
-func cfgSyntaxError(name string, err error) *ConfigError {
+func syntaxError(name string, err error) *ConfigError {
 	msg := err.Error()
-	if m := cfgYAMLLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		return &ConfigError{File: name, Line: line, Msg: "invalid YAML: " + m[2]}
 	}
 	return &ConfigError{File: name, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
-// cfgUnderAny reports whether path is one of the errors' paths or lies
+// underAny reports whether path is one of the errors' paths or lies
 // below one of them.
-func cfgUnderAny(path string, errs []*ConfigError) bool {
+func underAny(path string, errs []*ConfigError) bool {
 	for _, e := range errs {
 		if e.Path == "" {
 			continue
@@ -171,13 +171,13 @@ func cfgUnderAny(path string, errs []*ConfigError) bool {
 	return false
 }
 
-// cfgDropOrphanStages removes default access_key_age entries for classes
+// dropOrphanStages removes default access_key_age entries for classes
 // the file's classes no longer define, so replacing the classes list does
 // not leave the defaults pointing at a class that is gone.
-func cfgDropOrphanStages(cfg *Config, root *yaml.Node) {
+func dropOrphanStages(cfg *Config, root *yaml.Node) {
 	inFile := map[string]bool{}
-	if n := cfgNodeAt(root, cfgPath{{key: "rules"}, {key: "access_key_age"}}); n != nil && n.Kind == yaml.MappingNode {
-		for _, kv := range cfgPairs(n, nil) {
+	if n := nodeAt(root, keyPath{{key: "rules"}, {key: "access_key_age"}}); n != nil && n.Kind == yaml.MappingNode {
+		for _, kv := range pairs(n, nil) {
 			inFile[kv.k.Value] = true
 		}
 	}
@@ -192,9 +192,9 @@ func cfgDropOrphanStages(cfg *Config, root *yaml.Node) {
 	}
 }
 
-// cfgFillSeverities gives stages without a severity the one their action
+// fillSeverities gives stages without a severity the one their action
 // implies: high for disable and delete, medium for notify.
-func cfgFillSeverities(cfg *Config) {
+func fillSeverities(cfg *Config) {
 	for _, stages := range cfg.Rules.AccessKeyAge {
 		for i := range stages {
 			if stages[i].Severity != "" {
@@ -210,37 +210,37 @@ func cfgFillSeverities(cfg *Config) {
 
 // ---- paths ----
 
-// cfgSeg is one step of a key path: a mapping key or a list index.
-type cfgSeg struct {
+// segment is one step of a key path: a mapping key or a list index.
+type segment struct {
 	key   string
 	index int
 	isIdx bool
 }
 
-// cfgPath is a key path such as rules.access_key_age.human[1].action.
-type cfgPath []cfgSeg
+// keyPath is a key path such as rules.access_key_age.human[1].action.
+type keyPath []segment
 
-func (p cfgPath) key(k string) cfgPath {
-	q := make(cfgPath, len(p), len(p)+1)
+func (p keyPath) key(k string) keyPath {
+	q := make(keyPath, len(p), len(p)+1)
 	copy(q, p)
-	return append(q, cfgSeg{key: k})
+	return append(q, segment{key: k})
 }
 
-func (p cfgPath) idx(i int) cfgPath {
-	q := make(cfgPath, len(p), len(p)+1)
+func (p keyPath) idx(i int) keyPath {
+	q := make(keyPath, len(p), len(p)+1)
 	copy(q, p)
-	return append(q, cfgSeg{index: i, isIdx: true})
+	return append(q, segment{index: i, isIdx: true})
 }
 
-var cfgPlainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+var plainKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
-func (p cfgPath) String() string {
+func (p keyPath) String() string {
 	var b strings.Builder
 	for i, s := range p {
 		switch {
 		case s.isIdx:
 			fmt.Fprintf(&b, "[%d]", s.index)
-		case cfgPlainKey.MatchString(s.key):
+		case plainKeyRE.MatchString(s.key):
 			if i > 0 {
 				b.WriteByte('.')
 			}
@@ -252,9 +252,9 @@ func (p cfgPath) String() string {
 	return b.String()
 }
 
-// cfgParsePath is the inverse of cfgPath.String.
-func cfgParsePath(s string) (cfgPath, bool) {
-	var p cfgPath
+// parseKeyPath is the inverse of keyPath.String.
+func parseKeyPath(s string) (keyPath, bool) {
+	var p keyPath
 	for s != "" {
 		switch {
 		case s[0] == '.':
@@ -265,7 +265,7 @@ func cfgParsePath(s string) (cfgPath, bool) {
 				return nil, false
 			}
 			k, _ := strconv.Unquote(q)
-			p = append(p, cfgSeg{key: k})
+			p = append(p, segment{key: k})
 			s = s[1+len(q)+1:]
 		case s[0] == '[':
 			end := strings.IndexByte(s, ']')
@@ -276,34 +276,34 @@ func cfgParsePath(s string) (cfgPath, bool) {
 			if err != nil {
 				return nil, false
 			}
-			p = append(p, cfgSeg{index: i, isIdx: true})
+			p = append(p, segment{index: i, isIdx: true})
 			s = s[end+1:]
 		default:
 			end := strings.IndexAny(s, ".[")
 			if end < 0 {
 				end = len(s)
 			}
-			p = append(p, cfgSeg{key: s[:end]})
+			p = append(p, segment{key: s[:end]})
 			s = s[end:]
 		}
 	}
 	return p, true
 }
 
-// cfgLineOf is the line of the key (or list item) that path names in the
+// lineOf is the line of the key (or list item) that path names in the
 // file, or of its nearest ancestor present in the file; 0 without a file.
-func cfgLineOf(root *yaml.Node, path string) int {
+func lineOf(root *yaml.Node, path string) int {
 	if root == nil {
 		return 0
 	}
-	p, ok := cfgParsePath(path)
+	p, ok := parseKeyPath(path)
 	if !ok {
 		return root.Line
 	}
 	line := root.Line
 	cur := root
 	for _, s := range p {
-		cur = cfgDeref(cur)
+		cur = deref(cur)
 		if s.isIdx {
 			if cur.Kind != yaml.SequenceNode || s.index >= len(cur.Content) {
 				break
@@ -315,7 +315,7 @@ func cfgLineOf(root *yaml.Node, path string) int {
 		if cur.Kind != yaml.MappingNode {
 			break
 		}
-		kv, found := cfgFind(cur, s.key)
+		kv, found := findKey(cur, s.key)
 		if !found {
 			break
 		}
@@ -325,14 +325,14 @@ func cfgLineOf(root *yaml.Node, path string) int {
 	return line
 }
 
-// cfgNodeAt returns the node at path, or nil.
-func cfgNodeAt(root *yaml.Node, p cfgPath) *yaml.Node {
+// nodeAt returns the node at path, or nil.
+func nodeAt(root *yaml.Node, p keyPath) *yaml.Node {
 	cur := root
 	for _, s := range p {
 		if cur == nil {
 			return nil
 		}
-		cur = cfgDeref(cur)
+		cur = deref(cur)
 		if s.isIdx {
 			if cur.Kind != yaml.SequenceNode || s.index >= len(cur.Content) {
 				return nil
@@ -343,22 +343,22 @@ func cfgNodeAt(root *yaml.Node, p cfgPath) *yaml.Node {
 		if cur.Kind != yaml.MappingNode {
 			return nil
 		}
-		kv, found := cfgFind(cur, s.key)
+		kv, found := findKey(cur, s.key)
 		if !found {
 			return nil
 		}
 		cur = kv.v
 	}
 	if cur != nil {
-		cur = cfgDeref(cur)
+		cur = deref(cur)
 	}
 	return cur
 }
 
-func cfgFind(m *yaml.Node, key string) (cfgPair, bool) {
-	var last cfgPair
+func findKey(m *yaml.Node, key string) (pair, bool) {
+	var last pair
 	found := false
-	for _, kv := range cfgPairs(m, nil) {
+	for _, kv := range pairs(m, nil) {
 		if kv.k.Value == key {
 			last, found = kv, true
 		}
@@ -368,22 +368,22 @@ func cfgFind(m *yaml.Node, key string) (cfgPair, bool) {
 
 // ---- YAML nodes ----
 
-// cfgPair is one key: value of a mapping; merged is set for pairs that
+// pair is one key: value of a mapping; merged is set for pairs that
 // come from a merge key (<<).
-type cfgPair struct {
+type pair struct {
 	k, v   *yaml.Node
 	merged bool
 }
 
-// cfgPairs lists a mapping's pairs, pairs brought in by merge keys (<<)
+// pairs lists a mapping's pairs, pairs brought in by merge keys (<<)
 // first so the mapping's own keys override them. bad, when not nil, is
 // called with every merge value that is not a mapping (or list of them).
-func cfgPairs(m *yaml.Node, bad func(*yaml.Node)) []cfgPair {
-	var merged, own []cfgPair
+func pairs(m *yaml.Node, bad func(*yaml.Node)) []pair {
+	var merged, own []pair
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
-			src := cfgDeref(v)
+			src := deref(v)
 			var srcs []*yaml.Node
 			switch src.Kind {
 			case yaml.MappingNode:
@@ -391,7 +391,7 @@ func cfgPairs(m *yaml.Node, bad func(*yaml.Node)) []cfgPair {
 			case yaml.SequenceNode:
 				// Earlier mappings take precedence: add them last.
 				for j := len(src.Content) - 1; j >= 0; j-- {
-					srcs = append(srcs, cfgDeref(src.Content[j]))
+					srcs = append(srcs, deref(src.Content[j]))
 				}
 			}
 			for _, s := range srcs {
@@ -401,7 +401,7 @@ func cfgPairs(m *yaml.Node, bad func(*yaml.Node)) []cfgPair {
 					}
 					continue
 				}
-				for _, kv := range cfgPairs(s, bad) {
+				for _, kv := range pairs(s, bad) {
 					kv.merged = true
 					merged = append(merged, kv)
 				}
@@ -411,24 +411,24 @@ func cfgPairs(m *yaml.Node, bad func(*yaml.Node)) []cfgPair {
 			}
 			continue
 		}
-		own = append(own, cfgPair{k: k, v: v})
+		own = append(own, pair{k: k, v: v})
 	}
 	return append(merged, own...)
 }
 
-func cfgDeref(n *yaml.Node) *yaml.Node {
+func deref(n *yaml.Node) *yaml.Node {
 	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
 		n = n.Alias
 	}
 	return n
 }
 
-func cfgIsNull(n *yaml.Node) bool {
+func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-// cfgDescribe says what a node holds, for "want X, got Y" messages.
-func cfgDescribe(n *yaml.Node) string {
+// describe says what a node holds, for "want X, got Y" messages.
+func describe(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -445,10 +445,10 @@ func cfgDescribe(n *yaml.Node) string {
 
 // ---- decoding ----
 
-var cfgDateType = reflect.TypeFor[Date]()
+var dateType = reflect.TypeFor[Date]()
 
-// cfgDecoder lays YAML nodes over Go values, strictly, collecting errors.
-type cfgDecoder struct {
+// decoder lays YAML nodes over Go values, strictly, collecting errors.
+type decoder struct {
 	file string
 	errs []*ConfigError
 	// meant are the paths that unknown keys were probably meant to be
@@ -456,21 +456,21 @@ type cfgDecoder struct {
 	meant []*ConfigError
 }
 
-func (d *cfgDecoder) fail(line int, p cfgPath, format string, args ...any) {
+func (d *decoder) fail(line int, p keyPath, format string, args ...any) {
 	d.errs = append(d.errs, &ConfigError{File: d.file, Line: line, Path: p.String(), Msg: fmt.Sprintf(format, args...)})
 }
 
-func (d *cfgDecoder) wrongType(line int, p cfgPath, t reflect.Type, n *yaml.Node) {
-	d.fail(line, p, "want %s, got %s", cfgTypeName(t), cfgDescribe(n))
+func (d *decoder) wrongType(line int, p keyPath, t reflect.Type, n *yaml.Node) {
+	d.fail(line, p, "want %s, got %s", typeName(t), describe(n))
 }
 
-func cfgTypeName(t reflect.Type) string {
-	if t == cfgDateType {
+func typeName(t reflect.Type) string {
+	if t == dateType {
 		return "a date (YYYY-MM-DD)"
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		return cfgTypeName(t.Elem())
+		return typeName(t.Elem())
 	case reflect.Struct, reflect.Map:
 		return "a mapping"
 	case reflect.Slice:
@@ -489,16 +489,16 @@ func cfgTypeName(t reflect.Type) string {
 
 // decode lays n over v. line is where errors about n itself are reported
 // (the line of its key, or of its list item).
-func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, p cfgPath, line, depth int) {
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, p keyPath, line, depth int) {
 	if depth > 50 {
 		d.fail(line, p, "nested too deeply (an alias that refers to itself?)")
 		return
 	}
-	n = cfgDeref(n)
-	if cfgIsNull(n) {
+	n = deref(n)
+	if isNull(n) {
 		return // absent: keep what is there
 	}
-	if v.Type() == cfgDateType {
+	if v.Type() == dateType {
 		d.decodeDate(n, v, p, line)
 		return
 	}
@@ -533,18 +533,18 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, p cfgPath, line, dept
 	}
 }
 
-func (d *cfgDecoder) decodeStruct(n *yaml.Node, v reflect.Value, p cfgPath, line, depth int) {
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, p keyPath, line, depth int) {
 	if n.Kind != yaml.MappingNode {
 		d.wrongType(line, p, v.Type(), n)
 		return
 	}
-	fields, names := cfgFields(v.Type())
+	fields, names := yamlFields(v.Type())
 	for _, kv := range d.keys(n, p) {
 		k := kv.k
 		kp := p.key(k.Value)
 		i, ok := fields[k.Value]
 		if !ok {
-			hint := cfgSuggest(k.Value, names, "valid keys here")
+			hint := suggest(k.Value, names, "valid keys here")
 			d.fail(k.Line, kp, "unknown key %s", hint)
 			if meant, ok := strings.CutPrefix(hint, "(did you mean "); ok {
 				d.meant = append(d.meant, &ConfigError{Path: p.key(strings.TrimSuffix(meant, "?)")).String()})
@@ -555,7 +555,7 @@ func (d *cfgDecoder) decodeStruct(n *yaml.Node, v reflect.Value, p cfgPath, line
 	}
 }
 
-func (d *cfgDecoder) decodeMap(n *yaml.Node, v reflect.Value, p cfgPath, line, depth int) {
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, p keyPath, line, depth int) {
 	if n.Kind != yaml.MappingNode {
 		d.wrongType(line, p, v.Type(), n)
 		return
@@ -568,7 +568,7 @@ func (d *cfgDecoder) decodeMap(n *yaml.Node, v reflect.Value, p cfgPath, line, d
 	for _, kv := range d.keys(n, p) {
 		k := kv.k
 		kp := p.key(k.Value)
-		if cfgIsNull(cfgDeref(kv.v)) {
+		if isNull(deref(kv.v)) {
 			continue // absent: keep the default entry, if any
 		}
 		e := reflect.New(t.Elem()).Elem() // each entry given replaces the default one
@@ -584,13 +584,13 @@ func (d *cfgDecoder) decodeMap(n *yaml.Node, v reflect.Value, p cfgPath, line, d
 // keys returns the pairs of mapping n whose keys are usable: plain scalars,
 // each given once (a key from a merge (<<) may be overridden). It reports
 // the others.
-func (d *cfgDecoder) keys(n *yaml.Node, p cfgPath) []cfgPair {
-	var out []cfgPair
+func (d *decoder) keys(n *yaml.Node, p keyPath) []pair {
+	var out []pair
 	own := map[string]int{}
 	for _, kv := range d.pairs(n, p) {
 		k := kv.k
 		if k.Kind != yaml.ScalarNode {
-			d.fail(k.Line, p, "keys must be plain names, got %s", cfgDescribe(k))
+			d.fail(k.Line, p, "keys must be plain names, got %s", describe(k))
 			continue
 		}
 		if !kv.merged {
@@ -605,13 +605,13 @@ func (d *cfgDecoder) keys(n *yaml.Node, p cfgPath) []cfgPair {
 	return out
 }
 
-func (d *cfgDecoder) pairs(n *yaml.Node, p cfgPath) []cfgPair {
-	return cfgPairs(n, func(bad *yaml.Node) {
-		d.fail(bad.Line, p, "a merge key (<<) needs a mapping or a list of mappings, got %s", cfgDescribe(bad))
+func (d *decoder) pairs(n *yaml.Node, p keyPath) []pair {
+	return pairs(n, func(bad *yaml.Node) {
+		d.fail(bad.Line, p, "a merge key (<<) needs a mapping or a list of mappings, got %s", describe(bad))
 	})
 }
 
-func (d *cfgDecoder) decodeScalar(n *yaml.Node, v reflect.Value, p cfgPath, line int) {
+func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, p keyPath, line int) {
 	if n.Kind != yaml.ScalarNode {
 		d.wrongType(line, p, v.Type(), n)
 		return
@@ -647,7 +647,7 @@ func (d *cfgDecoder) decodeScalar(n *yaml.Node, v reflect.Value, p cfgPath, line
 	}
 }
 
-func (d *cfgDecoder) decodeDate(n *yaml.Node, v reflect.Value, p cfgPath, line int) {
+func (d *decoder) decodeDate(n *yaml.Node, v reflect.Value, p keyPath, line int) {
 	tag := n.ShortTag()
 	if n.Kind != yaml.ScalarNode || (tag != "!!str" && tag != "!!timestamp") {
 		d.wrongType(line, p, v.Type(), n)
@@ -661,9 +661,9 @@ func (d *cfgDecoder) decodeDate(n *yaml.Node, v reflect.Value, p cfgPath, line i
 	v.Set(reflect.ValueOf(dt))
 }
 
-// cfgFields maps a struct's yaml key names to field indexes; names lists
+// yamlFields maps a struct's yaml key names to field indexes; names lists
 // the keys in declaration order.
-func cfgFields(t reflect.Type) (map[string]int, []string) {
+func yamlFields(t reflect.Type) (map[string]int, []string) {
 	fields := map[string]int{}
 	var names []string
 	for i := range t.NumField() {
@@ -684,12 +684,12 @@ func cfgFields(t reflect.Type) (map[string]int, []string) {
 	return fields, names
 }
 
-// cfgSuggest returns "(did you mean X?)" when one of known is close to
+// suggest returns "(did you mean X?)" when one of known is close to
 // got, else "(LABEL: a, b, c)".
-func cfgSuggest(got string, known []string, label string) string {
+func suggest(got string, known []string, label string) string {
 	best, bestD := "", math.MaxInt
 	for _, k := range known {
-		if d := cfgDistance(strings.ToLower(got), strings.ToLower(k)); d < bestD {
+		if d := editDistance(strings.ToLower(got), strings.ToLower(k)); d < bestD {
 			best, bestD = k, d
 		}
 	}
@@ -702,9 +702,9 @@ func cfgSuggest(got string, known []string, label string) string {
 	return fmt.Sprintf("(%s: %s)", label, strings.Join(known, ", "))
 }
 
-// cfgDistance is the optimal-string-alignment edit distance: insertions,
+// editDistance is the optimal-string-alignment edit distance: insertions,
 // deletions, substitutions and swaps of neighbours each cost 1.
-func cfgDistance(a, b string) int {
+func editDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	prev2 := make([]int, len(rb)+1)
 	prev := make([]int, len(rb)+1)

@@ -11,10 +11,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// cfgUpdate rewrites testdata/config/*.err: go test ./internal/config -run Load -update
+// update rewrites testdata/config/*.err: go test ./internal/config -run Load -update
 // (another test file of this binary may define "update" first; defining a
 // flag twice panics).
-var cfgUpdate = func() func() bool {
+var update = func() func() bool {
 	if f := flag.Lookup("update"); f != nil {
 		return func() bool { return f.Value.String() == "true" }
 	}
@@ -22,10 +22,10 @@ var cfgUpdate = func() func() bool {
 	return func() bool { return *b }
 }()
 
-// cfgDateEqual lets cmp compare Dates (time.Time has unexported fields).
-var cfgDateEqual = cmp.Comparer(func(a, b Date) bool { return a.Equal(b.Time) })
+// dateEqual lets cmp compare Dates (time.Time has unexported fields).
+var dateEqual = cmp.Comparer(func(a, b Date) bool { return a.Equal(b.Time) })
 
-func cfgMustDate(t *testing.T, s string) *Date {
+func mustDate(t *testing.T, s string) *Date {
 	t.Helper()
 	d, err := ParseDate(s)
 	if err != nil {
@@ -140,8 +140,8 @@ func TestParseMerge(t *testing.T) {
 			yaml: "exemptions:\n  - {users: [a], reason: r, until: 2027-01-31}\n  - {tags: {team: x}, reason: r, until: \"2027-02-01\"}\n",
 			want: func(c *Config) {
 				c.Exemptions = []Exemption{
-					{Users: []string{"a"}, Reason: "r", Until: cfgMustDate(t, "2027-01-31")},
-					{Tags: map[string]string{"team": "x"}, Reason: "r", Until: cfgMustDate(t, "2027-02-01")},
+					{Users: []string{"a"}, Reason: "r", Until: mustDate(t, "2027-01-31")},
+					{Tags: map[string]string{"team": "x"}, Reason: "r", Until: mustDate(t, "2027-02-01")},
 				}
 			},
 		},
@@ -159,7 +159,7 @@ func TestParseMerge(t *testing.T) {
 			}
 			want := Default()
 			tt.want(want)
-			if diff := cmp.Diff(want, got, cfgDateEqual); diff != "" {
+			if diff := cmp.Diff(want, got, dateEqual); diff != "" {
 				t.Errorf("Parse(%q) (-want +got):\n%s", tt.yaml, diff)
 			}
 		})
@@ -456,23 +456,23 @@ func TestConfigErrorError(t *testing.T) {
 	}
 }
 
-func TestCfgPathRoundTrip(t *testing.T) {
+func TestKeyPathRoundTrip(t *testing.T) {
 	tests := []struct {
-		p    cfgPath
+		p    keyPath
 		want string
 	}{
-		{cfgPath{}.key("rules").key("access_key_age").key("human").idx(1).key("action"), "rules.access_key_age.human[1].action"},
-		{cfgPath{}.key("exemptions").idx(0).key("tags").key("keywarden:exempt"), `exemptions[0].tags["keywarden:exempt"]`},
-		{cfgPath{}.key("a.b").key("c"), `["a.b"].c`},
-		{cfgPath{}.key(`x"]y`), `["x\"]y"]`},
+		{keyPath{}.key("rules").key("access_key_age").key("human").idx(1).key("action"), "rules.access_key_age.human[1].action"},
+		{keyPath{}.key("exemptions").idx(0).key("tags").key("keywarden:exempt"), `exemptions[0].tags["keywarden:exempt"]`},
+		{keyPath{}.key("a.b").key("c"), `["a.b"].c`},
+		{keyPath{}.key(`x"]y`), `["x\"]y"]`},
 	}
 	for _, tt := range tests {
 		if got := tt.p.String(); got != tt.want {
-			t.Errorf("cfgPath.String() = %q; want %q", got, tt.want)
+			t.Errorf("keyPath.String() = %q; want %q", got, tt.want)
 		}
-		back, ok := cfgParsePath(tt.want)
-		if !ok || !cmp.Equal(back, tt.p, cmp.AllowUnexported(cfgSeg{})) {
-			t.Errorf("cfgParsePath(%q) = %v, %v; want %v", tt.want, back, ok, tt.p)
+		back, ok := parseKeyPath(tt.want)
+		if !ok || !cmp.Equal(back, tt.p, cmp.AllowUnexported(segment{})) {
+			t.Errorf("parseKeyPath(%q) = %v, %v; want %v", tt.want, back, ok, tt.p)
 		}
 	}
 }
@@ -498,7 +498,7 @@ func TestLoadTestdata(t *testing.T) {
 			}
 			golden := strings.TrimSuffix(file, ".yaml") + ".err"
 			got := err.Error() + "\n"
-			if cfgUpdate() {
+			if update() {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -523,7 +523,7 @@ func TestLoadExample(t *testing.T) {
 	// The example spells out the defaults for the rules; a few keys differ.
 	want := Default()
 	want.Exemptions = []Exemption{
-		{Users: []string{"ci-legacy"}, Reason: "vendor rotates on 2027-01-31", Until: cfgMustDate(t, "2027-01-31")},
+		{Users: []string{"ci-legacy"}, Reason: "vendor rotates on 2027-01-31", Until: mustDate(t, "2027-01-31")},
 		{Tags: map[string]string{"keywarden:exempt": "true"}, Reason: "managed elsewhere"},
 	}
 	want.Notify.From = "security@example.com"
@@ -535,7 +535,7 @@ func TestLoadExample(t *testing.T) {
 		SlackWebhookEnv: "KEYWARDEN_SLACK_WEBHOOK",
 		SendWhen:        SendWhenFindings,
 	}
-	if diff := cmp.Diff(want, got, cfgDateEqual); diff != "" {
+	if diff := cmp.Diff(want, got, dateEqual); diff != "" {
 		t.Errorf("Load(%s) (-want +got):\n%s", file, diff)
 	}
 }

@@ -23,7 +23,7 @@ func JSONSchema() ([]byte, error) {
 		ExpandedStruct:             true,
 		RequiredFromJSONSchemaTags: true, // required is set below, by hand
 		Mapper: func(t reflect.Type) *jsonschema.Schema {
-			if t == cfgDateType {
+			if t == dateType {
 				return &jsonschema.Schema{Type: "string", Format: "date", Pattern: `^[0-9]{4}-[0-9]{2}-[0-9]{2}$`}
 			}
 			return nil
@@ -32,14 +32,14 @@ func JSONSchema() ([]byte, error) {
 			if field == "" {
 				return ""
 			}
-			return cfgFieldDocs[t.Name()+"."+field]
+			return fieldDocs[t.Name()+"."+field]
 		},
 	}
 	s := r.Reflect(&Config{})
 	s.ID = SchemaID
 	s.Title = "keywarden configuration"
 	s.Description = "keywarden's config file (version 1). Omitted keys take their defaults; see docs/configuration.md."
-	if err := cfgRefineSchema(s); err != nil {
+	if err := refineSchema(s); err != nil {
 		return nil, fmt.Errorf("build config schema: %w", err)
 	}
 	var b bytes.Buffer
@@ -52,9 +52,9 @@ func JSONSchema() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// cfgRefineSchema adds what reflection cannot know: enums, bounds,
+// refineSchema adds what reflection cannot know: enums, bounds,
 // patterns and required keys.
-func cfgRefineSchema(s *jsonschema.Schema) error {
+func refineSchema(s *jsonschema.Schema) error {
 	var missing []string
 	at := func(path ...string) *jsonschema.Schema {
 		cur := s
@@ -84,7 +84,7 @@ func cfgRefineSchema(s *jsonschema.Schema) error {
 		}
 		return out
 	}
-	severities := enum(cfgSeverities...)
+	severityEnum := enum(severities...)
 	// Account IDs: a 12-digit string, or a number (unquoted in YAML; the
 	// loader reads it as written).
 	accountID := func(p *jsonschema.Schema) {
@@ -102,19 +102,19 @@ func cfgRefineSchema(s *jsonschema.Schema) error {
 	at("accounts").Not = &jsonschema.Schema{Required: []string{"organization", "list"}}
 	at("accounts", "parallel").Minimum = "1"
 	at("accounts", "parallel").Maximum = "64"
-	at("accounts", "session_name").Pattern = cfgSessionName.String()
+	at("accounts", "session_name").Pattern = sessionNameRE.String()
 	at("accounts", "max_attempts").Minimum = "1"
 	at("accounts", "max_attempts").Maximum = "20"
 	at("accounts", "organization").Required = []string{"role_name"}
-	at("accounts", "organization", "role_name").Pattern = cfgRoleName.String()
+	at("accounts", "organization", "role_name").Pattern = roleNameRE.String()
 	accountID(at("accounts", "organization", "exclude", "[]"))
-	at("accounts", "organization", "ous", "[]").Pattern = cfgOU.String()
+	at("accounts", "organization", "ous", "[]").Pattern = ouRE.String()
 	at("accounts", "list", "[]").Required = []string{"id"}
 	accountID(at("accounts", "list", "[]", "id"))
-	at("accounts", "list", "[]", "role_arn").Pattern = cfgRoleARN.String()
+	at("accounts", "list", "[]", "role_arn").Pattern = roleARNRE.String()
 
 	at("classes", "[]").Required = []string{"name", "match"}
-	at("classes", "[]", "name").Pattern = cfgClassName.String()
+	at("classes", "[]", "name").Pattern = classNameRE.String()
 	at("classes", "[]", "name").Not = &jsonschema.Schema{Const: DefaultClass}
 	one := uint64(1)
 	at("classes", "[]", "match").MinProperties = &one
@@ -124,7 +124,7 @@ func cfgRefineSchema(s *jsonschema.Schema) error {
 	stage.Required = []string{"at", "action"}
 	at("rules", "access_key_age", "{}", "[]", "at").Minimum = "1"
 	at("rules", "access_key_age", "{}", "[]", "action").Enum = enum(ActionNotify, ActionDisable, ActionDelete)
-	at("rules", "access_key_age", "{}", "[]", "severity").Enum = severities
+	at("rules", "access_key_age", "{}", "[]", "severity").Enum = severityEnum
 	for rule, actions := range map[string][]string{
 		"access_key_unused": {ActionNotify, ActionDisable},
 		"password_unused":   {ActionNotify, ActionRemovePassword},
@@ -134,7 +134,7 @@ func cfgRefineSchema(s *jsonschema.Schema) error {
 		at("rules", rule, "action").Enum = enum(actions...)
 	}
 	for _, rule := range []string{"access_key_unused", "password_expiry", "password_unused", "mfa_missing", "root_access_key"} {
-		at("rules", rule, "severity").Enum = severities
+		at("rules", rule, "severity").Enum = severityEnum
 	}
 	at("rules", "access_key_unused", "after").Minimum = "1"
 	at("rules", "password_unused", "after").Minimum = "1"
@@ -145,26 +145,26 @@ func cfgRefineSchema(s *jsonschema.Schema) error {
 	ex.Required = []string{"reason"}
 	ex.AnyOf = []*jsonschema.Schema{{Required: []string{"users"}}, {Required: []string{"tags"}}, {Required: []string{"groups"}}}
 	at("exemptions", "[]", "reason").MinLength = &one
-	at("exemptions", "[]", "rules", "[]").Enum = enum(cfgRuleNames...)
+	at("exemptions", "[]", "rules", "[]").Enum = enum(ruleNames...)
 	accountID(at("exemptions", "[]", "accounts", "[]"))
 
 	at("notify", "rate_per_second").Minimum = "0"
-	at("notify", "users", "via").Enum = enum(cfgChannels...)
+	at("notify", "users", "via").Enum = enum(channels...)
 	at("notify", "users", "remind_every").Minimum = "1"
-	at("notify", "users", "allowed_domains", "[]").Pattern = cfgDomain.String()
+	at("notify", "users", "allowed_domains", "[]").Pattern = domainRE.String()
 	at("notify", "admins", "send_when").Enum = enum(SendWhenFindings, SendWhenAlways)
-	at("notify", "admins", "sns_topic_arn").Pattern = optional(cfgSNSTopic.String())
-	at("notify", "admins", "slack_webhook_env").Pattern = optional(cfgEnvName.String())
-	at("notify", "admins", "slack_webhook_ssm").Pattern = optional(cfgSSMName.String())
-	at("notify", "admins", "webhook_url_env").Pattern = optional(cfgEnvName.String())
-	at("notify", "admins", "webhook_url_ssm").Pattern = optional(cfgSSMName.String())
-	at("notify", "console_url").Pattern = optional(cfgHTTPSURL.String())
-	at("notify", "ses", "region").Pattern = optional(cfgRegion.String())
-	at("notify", "ses", "configuration_set").Pattern = optional(cfgSESConfigSet.String())
+	at("notify", "admins", "sns_topic_arn").Pattern = optional(snsTopicRE.String())
+	at("notify", "admins", "slack_webhook_env").Pattern = optional(envNameRE.String())
+	at("notify", "admins", "slack_webhook_ssm").Pattern = optional(ssmNameRE.String())
+	at("notify", "admins", "webhook_url_env").Pattern = optional(envNameRE.String())
+	at("notify", "admins", "webhook_url_ssm").Pattern = optional(ssmNameRE.String())
+	at("notify", "console_url").Pattern = optional(httpsURLRE.String())
+	at("notify", "ses", "region").Pattern = optional(regionRE.String())
+	at("notify", "ses", "configuration_set").Pattern = optional(sesConfigSetRE.String())
 	at("notify", "smtp", "port").Minimum = "1"
 	at("notify", "smtp", "port").Maximum = "65535"
-	at("notify", "smtp", "password_env").Pattern = optional(cfgEnvName.String())
-	at("notify", "smtp", "password_ssm").Pattern = optional(cfgSSMName.String())
+	at("notify", "smtp", "password_env").Pattern = optional(envNameRE.String())
+	at("notify", "smtp", "password_ssm").Pattern = optional(ssmNameRE.String())
 	at("notify", "outbox", "dir").MinLength = &one
 
 	at("enforce", "mode").Enum = enum(ModeDryRun, ModeApply)
@@ -186,8 +186,8 @@ func cfgRefineSchema(s *jsonschema.Schema) error {
 	return nil
 }
 
-// cfgFieldDocs describes each key (TYPE.Field) in the JSON Schema.
-var cfgFieldDocs = map[string]string{
+// fieldDocs describes each key (TYPE.Field) in the JSON Schema.
+var fieldDocs = map[string]string{
 	"Config.Version":    "Config format version; required, and 1 is the only one.",
 	"Config.Accounts":   "Which accounts to scan. Without organization or list: the caller's own account.",
 	"Config.Classes":    "Named groups of users, each with its own access_key_age stages. First match wins; users no class matches are class \"human\".",

@@ -18,7 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-func cfgSchema(t *testing.T) map[string]any {
+func parsedSchema(t *testing.T) map[string]any {
 	t.Helper()
 	b, err := JSONSchema()
 	if err != nil {
@@ -32,7 +32,7 @@ func cfgSchema(t *testing.T) map[string]any {
 }
 
 func TestJSONSchemaHeader(t *testing.T) {
-	s := cfgSchema(t)
+	s := parsedSchema(t)
 	if got, want := s["$schema"], "https://json-schema.org/draft/2020-12/schema"; got != want {
 		t.Errorf("$schema = %v; want %v", got, want)
 	}
@@ -53,7 +53,7 @@ func TestJSONSchemaMatchesConfig(t *testing.T) {
 		for typ.Kind() == reflect.Pointer {
 			typ = typ.Elem()
 		}
-		if typ == cfgDateType {
+		if typ == dateType {
 			if s["type"] != "string" || s["format"] != "date" {
 				t.Errorf("%s: schema %v; want a string of format date", path, s)
 			}
@@ -62,14 +62,14 @@ func TestJSONSchemaMatchesConfig(t *testing.T) {
 		switch typ.Kind() {
 		case reflect.Struct:
 			props, _ := s["properties"].(map[string]any)
-			_, names := cfgFields(typ)
+			_, names := yamlFields(typ)
 			if got := slices.Sorted(maps.Keys(props)); !cmp.Equal(got, slices.Sorted(slices.Values(names))) {
 				t.Errorf("%s: schema properties %v; want the yaml keys of %s %v", path, got, typ.Name(), names)
 			}
 			if s["additionalProperties"] != false {
 				t.Errorf("%s: additionalProperties = %v; want false", path, s["additionalProperties"])
 			}
-			fields, _ := cfgFields(typ)
+			fields, _ := yamlFields(typ)
 			for name, i := range fields {
 				if p, ok := props[name].(map[string]any); ok {
 					if d, _ := p["description"].(string); d == "" {
@@ -94,12 +94,12 @@ func TestJSONSchemaMatchesConfig(t *testing.T) {
 			walk(items, typ.Elem(), path+"[]")
 		}
 	}
-	walk(cfgSchema(t), reflect.TypeFor[Config](), "config")
+	walk(parsedSchema(t), reflect.TypeFor[Config](), "config")
 }
 
 // TestJSONSchemaEnums checks the enums the brief promises to editors.
 func TestJSONSchemaEnums(t *testing.T) {
-	s := cfgSchema(t)
+	s := parsedSchema(t)
 	tests := []struct {
 		path []string
 		want []any
@@ -135,23 +135,23 @@ func TestJSONSchemaEnums(t *testing.T) {
 	}
 }
 
-// cfgYAMLValue turns a YAML node into the value its JSON form would have
+// yamlValue turns a YAML node into the value its JSON form would have
 // (numbers as float64, dates as strings), following aliases and merges.
-func cfgYAMLValue(n *yaml.Node) any {
-	n = cfgDeref(n)
+func yamlValue(n *yaml.Node) any {
+	n = deref(n)
 	switch n.Kind {
 	case yaml.DocumentNode:
-		return cfgYAMLValue(n.Content[0])
+		return yamlValue(n.Content[0])
 	case yaml.MappingNode:
 		m := map[string]any{}
-		for _, kv := range cfgPairs(n, nil) {
-			m[kv.k.Value] = cfgYAMLValue(kv.v)
+		for _, kv := range pairs(n, nil) {
+			m[kv.k.Value] = yamlValue(kv.v)
 		}
 		return m
 	case yaml.SequenceNode:
 		l := []any{}
 		for _, e := range n.Content {
-			l = append(l, cfgYAMLValue(e))
+			l = append(l, yamlValue(e))
 		}
 		return l
 	}
@@ -170,9 +170,9 @@ func cfgYAMLValue(n *yaml.Node) any {
 	return n.Value
 }
 
-// cfgSchemaCheck validates v against the subset of JSON Schema that
+// schemaCheck validates v against the subset of JSON Schema that
 // JSONSchema uses, returning "path: problem" lines.
-func cfgSchemaCheck(s map[string]any, v any, path string) []string {
+func schemaCheck(s map[string]any, v any, path string) []string {
 	var probs []string
 	bad := func(format string, args ...any) { probs = append(probs, path+": "+fmt.Sprintf(format, args...)) }
 	num := func(k string) (float64, bool) { f, ok := s[k].(float64); return f, ok }
@@ -201,13 +201,13 @@ func cfgSchemaCheck(s map[string]any, v any, path string) []string {
 	if c, ok := s["const"]; ok && c != v {
 		bad("want %v, got %v", c, v)
 	}
-	if not, ok := s["not"].(map[string]any); ok && len(cfgSchemaCheck(not, v, path)) == 0 {
+	if not, ok := s["not"].(map[string]any); ok && len(schemaCheck(not, v, path)) == 0 {
 		bad("matches the schema under not: %v", not)
 	}
 	if anyOf, ok := s["anyOf"].([]any); ok {
 		matched := false
 		for _, sub := range anyOf {
-			if len(cfgSchemaCheck(sub.(map[string]any), v, path)) == 0 {
+			if len(schemaCheck(sub.(map[string]any), v, path)) == 0 {
 				matched = true
 			}
 		}
@@ -217,7 +217,7 @@ func cfgSchemaCheck(s map[string]any, v any, path string) []string {
 	}
 	switch x := v.(type) {
 	case map[string]any:
-		for _, r := range cfgAsSlice(s["required"]) {
+		for _, r := range asSlice(s["required"]) {
 			if _, ok := x[r.(string)]; !ok {
 				bad("missing required key %s", r)
 			}
@@ -228,7 +228,7 @@ func cfgSchemaCheck(s map[string]any, v any, path string) []string {
 		props, _ := s["properties"].(map[string]any)
 		for _, k := range slices.Sorted(maps.Keys(x)) {
 			if p, ok := props[k].(map[string]any); ok {
-				probs = append(probs, cfgSchemaCheck(p, x[k], path+"."+k)...)
+				probs = append(probs, schemaCheck(p, x[k], path+"."+k)...)
 				continue
 			}
 			switch ap := s["additionalProperties"].(type) {
@@ -237,13 +237,13 @@ func cfgSchemaCheck(s map[string]any, v any, path string) []string {
 					probs = append(probs, path+"."+k+": not in the schema")
 				}
 			case map[string]any:
-				probs = append(probs, cfgSchemaCheck(ap, x[k], path+"."+k)...)
+				probs = append(probs, schemaCheck(ap, x[k], path+"."+k)...)
 			}
 		}
 	case []any:
 		if items, ok := s["items"].(map[string]any); ok {
 			for i, e := range x {
-				probs = append(probs, cfgSchemaCheck(items, e, path+"["+strconv.Itoa(i)+"]")...)
+				probs = append(probs, schemaCheck(items, e, path+"["+strconv.Itoa(i)+"]")...)
 			}
 		}
 	case string:
@@ -267,21 +267,21 @@ func cfgSchemaCheck(s map[string]any, v any, path string) []string {
 	return probs
 }
 
-func cfgAsSlice(v any) []any { s, _ := v.([]any); return s }
+func asSlice(v any) []any { s, _ := v.([]any); return s }
 
-func cfgSchemaCheckYAML(t *testing.T, s map[string]any, src []byte) []string {
+func schemaCheckYAML(t *testing.T, s map[string]any, src []byte) []string {
 	t.Helper()
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		t.Fatalf("yaml: %v", err)
 	}
-	return cfgSchemaCheck(s, cfgYAMLValue(&doc), "config")
+	return schemaCheck(s, yamlValue(&doc), "config")
 }
 
 // TestJSONSchemaAcceptsValidConfigs: every config that Parse accepts in
 // the repository also passes the schema.
 func TestJSONSchemaAcceptsValidConfigs(t *testing.T) {
-	s := cfgSchema(t)
+	s := parsedSchema(t)
 	files, _ := filepath.Glob("testdata/config/valid-*.yaml")
 	files = append(files, "../../examples/keywarden.yaml")
 	srcs := map[string][]byte{"InitYAML()": InitYAML()}
@@ -296,7 +296,7 @@ func TestJSONSchemaAcceptsValidConfigs(t *testing.T) {
 		if _, err := Parse(name, src); err != nil {
 			t.Errorf("Parse(%s): %v", name, err)
 		}
-		if probs := cfgSchemaCheckYAML(t, s, src); len(probs) > 0 {
+		if probs := schemaCheckYAML(t, s, src); len(probs) > 0 {
 			t.Errorf("schema rejects %s:\n%s", name, strings.Join(probs, "\n"))
 		}
 	}
@@ -305,7 +305,7 @@ func TestJSONSchemaAcceptsValidConfigs(t *testing.T) {
 // TestJSONSchemaRejects: the schema catches what an editor should flag
 // (and the checker above is not vacuous).
 func TestJSONSchemaRejects(t *testing.T) {
-	s := cfgSchema(t)
+	s := parsedSchema(t)
 	tests := []struct {
 		yaml string
 		want string
@@ -332,7 +332,7 @@ func TestJSONSchemaRejects(t *testing.T) {
 		{"version: 1\nstate: {url: \"redis://x\"}", `config.state.url: "redis://x" does not match`},
 	}
 	for _, tt := range tests {
-		probs := cfgSchemaCheckYAML(t, s, []byte(tt.yaml))
+		probs := schemaCheckYAML(t, s, []byte(tt.yaml))
 		found := slices.ContainsFunc(probs, func(p string) bool { return strings.HasPrefix(p, tt.want) })
 		if !found {
 			t.Errorf("schema check of %q = %q; want a problem starting %q", tt.yaml, probs, tt.want)
@@ -340,18 +340,18 @@ func TestJSONSchemaRejects(t *testing.T) {
 	}
 }
 
-// cfgSchemaKeys lists every property name in the schema, with its path.
-func cfgSchemaKeys(s map[string]any, path string, out map[string]string) {
+// schemaKeys lists every property name in the schema, with its path.
+func schemaKeys(s map[string]any, path string, out map[string]string) {
 	if props, ok := s["properties"].(map[string]any); ok {
 		for k, p := range props {
 			full := strings.TrimPrefix(path+"."+k, ".")
 			out[full] = k
-			cfgSchemaKeys(p.(map[string]any), full, out)
+			schemaKeys(p.(map[string]any), full, out)
 		}
 	}
 	for _, sub := range []string{"items", "additionalProperties"} {
 		if p, ok := s[sub].(map[string]any); ok {
-			cfgSchemaKeys(p, path, out)
+			schemaKeys(p, path, out)
 		}
 	}
 }
@@ -364,7 +364,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := map[string]string{}
-	cfgSchemaKeys(cfgSchema(t), "", keys)
+	schemaKeys(parsedSchema(t), "", keys)
 	for full, k := range keys {
 		re := regexp.MustCompile("`[^`\n]*\\b" + regexp.QuoteMeta(k) + "\\b[^`\n]*`")
 		if !re.Match(b) {

@@ -17,7 +17,7 @@ import (
 // errors.Join, each a *ConfigError with its key path (File and Line are
 // empty; Parse and Load fill them in).
 func (c *Config) Validate() error {
-	probs := c.cfgProblems()
+	probs := c.problems()
 	if len(probs) == 0 {
 		return nil
 	}
@@ -29,44 +29,44 @@ func (c *Config) Validate() error {
 }
 
 var (
-	cfgAccountID  = regexp.MustCompile(`^[0-9]{12}$`)
-	cfgRoleARN    = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/([\w+=,.@/-]+)$`)
-	cfgRoleName   = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	cfgOU         = regexp.MustCompile(`^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32})$`)
-	cfgClassName  = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	cfgDomain     = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$`)
-	cfgSNSTopic   = regexp.MustCompile(`^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[\w-]{1,256}(\.fifo)?$`)
-	cfgEnvName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	cfgTableName  = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
-	cfgRuleNames  = []string{RuleAccessKeyAge, RuleAccessKeyUnused, RulePasswordExpiry, RulePasswordUnused, RuleMFAMissing, RuleRootAccessKey}
-	cfgSeverities = []string{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+	accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
+	roleARNRE   = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/([\w+=,.@/-]+)$`)
+	roleNameRE  = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	ouRE        = regexp.MustCompile(`^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32})$`)
+	classNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	domainRE    = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$`)
+	snsTopicRE  = regexp.MustCompile(`^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[\w-]{1,256}(\.fifo)?$`)
+	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	tableNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
+	ruleNames   = []string{RuleAccessKeyAge, RuleAccessKeyUnused, RulePasswordExpiry, RulePasswordUnused, RuleMFAMissing, RuleRootAccessKey}
+	severities  = []string{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
 )
 
-// cfgSessionName is an sts:AssumeRole session name.
-var cfgSessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+// sessionNameRE is an sts:AssumeRole session name.
+var sessionNameRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
 // Patterns for the notification channels' keys (keywarden run).
 var (
-	cfgSSMName      = regexp.MustCompile(`^(arn:aws(-[a-z]+)*:ssm:[a-z0-9-]+:[0-9]{12}:parameter)?/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$`)
-	cfgRegion       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
-	cfgSESConfigSet = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	cfgHTTPSURL     = regexp.MustCompile(`^https://[^\s/?#]+[^\s]*$`)
+	ssmNameRE      = regexp.MustCompile(`^(arn:aws(-[a-z]+)*:ssm:[a-z0-9-]+:[0-9]{12}:parameter)?/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$`)
+	regionRE       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	sesConfigSetRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	httpsURLRE     = regexp.MustCompile(`^https://[^\s/?#]+[^\s]*$`)
 )
 
 // Channels notify.users.via may name.
-var cfgChannels = []string{"ses", "smtp", "outbox"}
+var channels = []string{"ses", "smtp", "outbox"}
 
-// cfgChecker collects problems with their key paths.
-type cfgChecker struct{ probs []*ConfigError }
+// checker collects problems with their key paths.
+type checker struct{ probs []*ConfigError }
 
-func (k *cfgChecker) add(p cfgPath, format string, args ...any) {
+func (k *checker) add(p keyPath, format string, args ...any) {
 	k.probs = append(k.probs, &ConfigError{Path: p.String(), Msg: fmt.Sprintf(format, args...)})
 }
 
-// cfgProblems is Validate's list of problems, without file positions.
-func (c *Config) cfgProblems() []*ConfigError {
-	k := &cfgChecker{}
-	root := cfgPath{}
+// problems is Validate's list of problems, without file positions.
+func (c *Config) problems() []*ConfigError {
+	k := &checker{}
+	root := keyPath{}
 	switch c.Version {
 	case CurrentVersion:
 	case 0:
@@ -84,13 +84,13 @@ func (c *Config) cfgProblems() []*ConfigError {
 	return k.probs
 }
 
-func (k *cfgChecker) accountID(p cfgPath, id string) {
-	if !cfgAccountID.MatchString(id) {
+func (k *checker) accountID(p keyPath, id string) {
+	if !accountIDRE.MatchString(id) {
 		k.add(p, "%q is not an AWS account ID (want 12 digits)", id)
 	}
 }
 
-func (k *cfgChecker) accounts(a *Accounts, p cfgPath) {
+func (k *checker) accounts(a *Accounts, p keyPath) {
 	if a.Organization != nil && len(a.List) > 0 {
 		k.add(p, "organization and list are mutually exclusive; keep one")
 	}
@@ -101,14 +101,14 @@ func (k *cfgChecker) accounts(a *Accounts, p cfgPath) {
 			k.add(op.key("role_name"), "required (the role keywarden assumes in each account, e.g. KeywardenAudit)")
 		case strings.HasPrefix(o.RoleName, "arn:"):
 			k.add(op.key("role_name"), "want the role's name, not its ARN (%q)", o.RoleName)
-		case !cfgRoleName.MatchString(o.RoleName):
+		case !roleNameRE.MatchString(o.RoleName):
 			k.add(op.key("role_name"), "%q is not an IAM role name", o.RoleName)
 		}
 		for i, id := range o.Exclude {
 			k.accountID(op.key("exclude").idx(i), id)
 		}
 		for i, ou := range o.OUs {
-			if !cfgOU.MatchString(ou) {
+			if !ouRE.MatchString(ou) {
 				k.add(op.key("ous").idx(i), "%q is not an organizational unit or root ID (want ou-xxxx-xxxxxxxx or r-xxxx)", ou)
 			}
 		}
@@ -127,11 +127,11 @@ func (k *cfgChecker) accounts(a *Accounts, p cfgPath) {
 			}
 		}
 		if t.RoleARN != "" {
-			m := cfgRoleARN.FindStringSubmatch(t.RoleARN)
+			m := roleARNRE.FindStringSubmatch(t.RoleARN)
 			switch {
 			case m == nil:
 				k.add(ip.key("role_arn"), "%q is not an IAM role ARN (want arn:aws:iam::ACCOUNT:role/NAME)", t.RoleARN)
-			case cfgAccountID.MatchString(t.ID) && m[2] != t.ID:
+			case accountIDRE.MatchString(t.ID) && m[2] != t.ID:
 				k.add(ip.key("role_arn"), "the role is in account %s, not %s", m[2], t.ID)
 			}
 		}
@@ -139,7 +139,7 @@ func (k *cfgChecker) accounts(a *Accounts, p cfgPath) {
 	if a.Parallel < 1 || a.Parallel > 64 {
 		k.add(p.key("parallel"), "must be between 1 and 64 (got %d)", a.Parallel)
 	}
-	if !cfgSessionName.MatchString(a.SessionName) {
+	if !sessionNameRE.MatchString(a.SessionName) {
 		k.add(p.key("session_name"), "%q is not an AssumeRole session name (2-64 letters, digits and =,.@_-)", a.SessionName)
 	}
 	if a.MaxAttempts < 1 || a.MaxAttempts > 20 {
@@ -148,7 +148,7 @@ func (k *cfgChecker) accounts(a *Accounts, p cfgPath) {
 }
 
 // classes checks the class list and returns the names it defines.
-func (k *cfgChecker) classes(cs []Class, p cfgPath) map[string]bool {
+func (k *checker) classes(cs []Class, p keyPath) map[string]bool {
 	names := map[string]bool{}
 	first := map[string]int{}
 	for i, c := range cs {
@@ -158,7 +158,7 @@ func (k *cfgChecker) classes(cs []Class, p cfgPath) map[string]bool {
 			k.add(cp.key("name"), "required")
 		case c.Name == DefaultClass:
 			k.add(cp.key("name"), "%q is reserved for users no class matches; pick another name", DefaultClass)
-		case !cfgClassName.MatchString(c.Name):
+		case !classNameRE.MatchString(c.Name):
 			k.add(cp.key("name"), "%q is not a valid class name (use letters, digits, - and _)", c.Name)
 		default:
 			if j, dup := first[c.Name]; dup {
@@ -173,7 +173,7 @@ func (k *cfgChecker) classes(cs []Class, p cfgPath) map[string]bool {
 	return names
 }
 
-func (k *cfgChecker) match(m *Match, p cfgPath) {
+func (k *checker) match(m *Match, p keyPath) {
 	if len(m.Tags) == 0 && m.PathPrefix == "" && len(m.Groups) == 0 && len(m.Names) == 0 {
 		k.add(p, "needs at least one of tags, path_prefix, groups or names")
 		return
@@ -192,7 +192,7 @@ func (k *cfgChecker) match(m *Match, p cfgPath) {
 	k.globs(m.Names, p.key("names"))
 }
 
-func (k *cfgChecker) globs(gs []string, p cfgPath) {
+func (k *checker) globs(gs []string, p keyPath) {
 	for i, g := range gs {
 		if g == "" {
 			k.add(p.idx(i), "empty name pattern")
@@ -202,41 +202,41 @@ func (k *cfgChecker) globs(gs []string, p cfgPath) {
 	}
 }
 
-// cfgWant lists values for "(want a, b or c)".
-func cfgWant(vals ...string) string {
+// orList lists values for "(want a, b or c)".
+func orList(vals ...string) string {
 	if len(vals) == 1 {
 		return vals[0]
 	}
 	return strings.Join(vals[:len(vals)-1], ", ") + " or " + vals[len(vals)-1]
 }
 
-func cfgOneOf(v string, vals ...string) bool { return slices.Contains(vals, v) }
+func oneOf(v string, vals ...string) bool { return slices.Contains(vals, v) }
 
 // action checks an action against the allowed ones.
-func (k *cfgChecker) action(p cfgPath, got string, allowed ...string) {
+func (k *checker) action(p keyPath, got string, allowed ...string) {
 	switch {
 	case got == "":
-		k.add(p, "required (want %s)", cfgWant(allowed...))
-	case !cfgOneOf(got, allowed...):
-		k.add(p, "unknown action %q (want %s)", got, cfgWant(allowed...))
+		k.add(p, "required (want %s)", orList(allowed...))
+	case !oneOf(got, allowed...):
+		k.add(p, "unknown action %q (want %s)", got, orList(allowed...))
 	}
 }
 
 // severity accepts "" (the default severity applies).
-func (k *cfgChecker) severity(p cfgPath, got string) {
-	if got != "" && !cfgOneOf(got, cfgSeverities...) {
-		k.add(p, "unknown severity %q (want %s)", got, cfgWant(cfgSeverities...))
+func (k *checker) severity(p keyPath, got string) {
+	if got != "" && !oneOf(got, severities...) {
+		k.add(p, "unknown severity %q (want %s)", got, orList(severities...))
 	}
 }
 
-func (k *cfgChecker) rules(r *Rules, classes map[string]bool, p cfgPath) {
+func (k *checker) rules(r *Rules, classes map[string]bool, p keyPath) {
 	ap := p.key("access_key_age")
 	known := append([]string{DefaultClass}, slices.Sorted(maps.Keys(classes))...)
 	for _, class := range slices.Sorted(maps.Keys(r.AccessKeyAge)) {
 		cp := ap.key(class)
 		if class != DefaultClass && !classes[class] {
 			hint := " (define it under classes, or use human)"
-			if s := cfgSuggest(class, known, ""); strings.HasPrefix(s, "(did you mean") {
+			if s := suggest(class, known, ""); strings.HasPrefix(s, "(did you mean") {
 				hint = " " + s
 			}
 			k.add(cp, "unknown class %q%s", class, hint)
@@ -271,7 +271,7 @@ func (k *cfgChecker) rules(r *Rules, classes map[string]bool, p cfgPath) {
 	}
 }
 
-func (k *cfgChecker) stages(st []Stage, p cfgPath) {
+func (k *checker) stages(st []Stage, p keyPath) {
 	deleteAt := -1
 	for i, s := range st {
 		sp := p.idx(i)
@@ -291,7 +291,7 @@ func (k *cfgChecker) stages(st []Stage, p cfgPath) {
 	}
 }
 
-func (k *cfgChecker) exemptions(es []Exemption, p cfgPath) {
+func (k *checker) exemptions(es []Exemption, p keyPath) {
 	for i, e := range es {
 		ep := p.idx(i)
 		if strings.TrimSpace(e.Reason) == "" {
@@ -313,20 +313,20 @@ func (k *cfgChecker) exemptions(es []Exemption, p cfgPath) {
 			k.accountID(ep.key("accounts").idx(j), id)
 		}
 		for j, r := range e.Rules {
-			if !cfgOneOf(r, cfgRuleNames...) {
-				k.add(ep.key("rules").idx(j), "unknown rule %q %s", r, cfgSuggest(r, cfgRuleNames, "rules"))
+			if !oneOf(r, ruleNames...) {
+				k.add(ep.key("rules").idx(j), "unknown rule %q %s", r, suggest(r, ruleNames, "rules"))
 			}
 		}
 	}
 }
 
-func (k *cfgChecker) address(p cfgPath, a string) {
+func (k *checker) address(p keyPath, a string) {
 	if _, err := mail.ParseAddress(a); err != nil {
 		k.add(p, "%q is not an email address", a)
 	}
 }
 
-func (k *cfgChecker) notify(n *Notify, p cfgPath) {
+func (k *checker) notify(n *Notify, p keyPath) {
 	if n.From != "" {
 		k.address(p.key("from"), n.From)
 	} else if n.Users.Via == "ses" || n.Users.Via == "smtp" {
@@ -342,32 +342,32 @@ func (k *cfgChecker) notify(n *Notify, p cfgPath) {
 		}
 	}
 	for i, d := range n.Users.AllowedDomains {
-		if !cfgDomain.MatchString(d) {
+		if !domainRE.MatchString(d) {
 			k.add(up.key("allowed_domains").idx(i), "%q is not a domain name (want e.g. example.com)", d)
 		}
 	}
 	if n.Users.RemindEvery < 1 {
 		k.add(up.key("remind_every"), "must be at least 1 (got %d)", n.Users.RemindEvery)
 	}
-	if !cfgOneOf(n.Users.Via, cfgChannels...) {
-		k.add(up.key("via"), "unknown channel %q (want %s)", n.Users.Via, cfgWant(cfgChannels...))
+	if !oneOf(n.Users.Via, channels...) {
+		k.add(up.key("via"), "unknown channel %q (want %s)", n.Users.Via, orList(channels...))
 	}
 	ap := p.key("admins")
 	for i, e := range n.Admins.Emails {
 		k.address(ap.key("emails").idx(i), e)
 	}
-	if t := n.Admins.SNSTopicARN; t != "" && !cfgSNSTopic.MatchString(t) {
+	if t := n.Admins.SNSTopicARN; t != "" && !snsTopicRE.MatchString(t) {
 		k.add(ap.key("sns_topic_arn"), "%q is not an SNS topic ARN (want arn:aws:sns:REGION:ACCOUNT:NAME)", t)
 	}
-	if e := n.Admins.SlackWebhookEnv; e != "" && !cfgEnvName.MatchString(e) {
+	if e := n.Admins.SlackWebhookEnv; e != "" && !envNameRE.MatchString(e) {
 		if strings.Contains(e, "://") {
 			k.add(ap.key("slack_webhook_env"), "name the environment variable that holds the webhook URL, not the URL itself (secrets never go in the config file)")
 		} else {
 			k.add(ap.key("slack_webhook_env"), "%q is not an environment variable name", e)
 		}
 	}
-	if !cfgOneOf(n.Admins.SendWhen, SendWhenFindings, SendWhenAlways) {
-		k.add(ap.key("send_when"), "unknown value %q (want %s)", n.Admins.SendWhen, cfgWant(SendWhenFindings, SendWhenAlways))
+	if !oneOf(n.Admins.SendWhen, SendWhenFindings, SendWhenAlways) {
+		k.add(ap.key("send_when"), "unknown value %q (want %s)", n.Admins.SendWhen, orList(SendWhenFindings, SendWhenAlways))
 	}
 	k.notifyChannels(n, p)
 }
@@ -375,18 +375,18 @@ func (k *cfgChecker) notify(n *Notify, p cfgPath) {
 // notifyChannels checks the channel settings that `keywarden run` uses:
 // secrets named by environment variable or SSM parameter, SES, SMTP, the
 // outbox and template files.
-func (k *cfgChecker) notifyChannels(n *Notify, p cfgPath) {
+func (k *checker) notifyChannels(n *Notify, p keyPath) {
 	ap := p.key("admins")
 	k.secretRef(ap, "slack_webhook_env", n.Admins.SlackWebhookEnv, "slack_webhook_ssm", n.Admins.SlackWebhookSSM, "the webhook URL")
 	k.secretRef(ap, "webhook_url_env", n.Admins.WebhookURLEnv, "webhook_url_ssm", n.Admins.WebhookURLSSM, "the webhook URL")
-	if u := n.ConsoleURL; u != "" && !cfgHTTPSURL.MatchString(u) {
+	if u := n.ConsoleURL; u != "" && !httpsURLRE.MatchString(u) {
 		k.add(p.key("console_url"), "%q is not an https:// URL", u)
 	}
 	sp := p.key("ses")
-	if r := n.SES.Region; r != "" && !cfgRegion.MatchString(r) {
+	if r := n.SES.Region; r != "" && !regionRE.MatchString(r) {
 		k.add(sp.key("region"), "%q is not an AWS region (want e.g. eu-west-1)", r)
 	}
-	if c := n.SES.ConfigurationSet; c != "" && !cfgSESConfigSet.MatchString(c) {
+	if c := n.SES.ConfigurationSet; c != "" && !sesConfigSetRE.MatchString(c) {
 		k.add(sp.key("configuration_set"), "%q is not an SES configuration set name (1-64 letters, digits, _ and -)", c)
 	}
 	mp := p.key("smtp")
@@ -399,10 +399,10 @@ func (k *cfgChecker) notifyChannels(n *Notify, p cfgPath) {
 	if n.SMTP.Port < 1 || n.SMTP.Port > 65535 {
 		k.add(mp.key("port"), "must be between 1 and 65535 (got %d)", n.SMTP.Port)
 	}
-	if e := n.SMTP.PasswordEnv; e != "" && !cfgEnvName.MatchString(e) {
+	if e := n.SMTP.PasswordEnv; e != "" && !envNameRE.MatchString(e) {
 		k.add(mp.key("password_env"), "%q is not an environment variable name (the password itself never goes in the config file)", e)
 	}
-	if s := n.SMTP.PasswordSSM; s != "" && !cfgSSMName.MatchString(s) {
+	if s := n.SMTP.PasswordSSM; s != "" && !ssmNameRE.MatchString(s) {
 		k.add(mp.key("password_ssm"), "%q is not an SSM parameter name (want /path/name or its ARN)", s)
 	}
 	if strings.TrimSpace(n.Outbox.Dir) == "" {
@@ -421,11 +421,11 @@ func (k *cfgChecker) notifyChannels(n *Notify, p cfgPath) {
 
 // secretRef checks a secret named by an environment variable (envKey) or an
 // SSM parameter (ssmKey), at most one of them.
-func (k *cfgChecker) secretRef(p cfgPath, envKey, env, ssmKey, ssm, what string) {
+func (k *checker) secretRef(p keyPath, envKey, env, ssmKey, ssm, what string) {
 	if env != "" && ssm != "" {
 		k.add(p.key(ssmKey), "set %s or %s, not both", envKey, ssmKey)
 	}
-	if ssm != "" && !cfgSSMName.MatchString(ssm) {
+	if ssm != "" && !ssmNameRE.MatchString(ssm) {
 		if strings.Contains(ssm, "://") {
 			k.add(p.key(ssmKey), "name the SSM parameter that holds %s, not the URL itself (secrets never go in the config file)", what)
 		} else {
@@ -435,7 +435,7 @@ func (k *cfgChecker) secretRef(p cfgPath, envKey, env, ssmKey, ssm, what string)
 	if envKey == "slack_webhook_env" {
 		return // checked with the other admin keys above
 	}
-	if env != "" && !cfgEnvName.MatchString(env) {
+	if env != "" && !envNameRE.MatchString(env) {
 		if strings.Contains(env, "://") {
 			k.add(p.key(envKey), "name the environment variable that holds %s, not the URL itself (secrets never go in the config file)", what)
 		} else {
@@ -444,9 +444,9 @@ func (k *cfgChecker) secretRef(p cfgPath, envKey, env, ssmKey, ssm, what string)
 	}
 }
 
-func (k *cfgChecker) enforce(e *Enforce, p cfgPath) {
-	if !cfgOneOf(e.Mode, ModeDryRun, ModeApply) {
-		k.add(p.key("mode"), "unknown mode %q (want %s)", e.Mode, cfgWant(ModeDryRun, ModeApply))
+func (k *checker) enforce(e *Enforce, p keyPath) {
+	if !oneOf(e.Mode, ModeDryRun, ModeApply) {
+		k.add(p.key("mode"), "unknown mode %q (want %s)", e.Mode, orList(ModeDryRun, ModeApply))
 	}
 	for i, id := range e.AllowedAccounts {
 		k.accountID(p.key("allowed_accounts").idx(i), id)
@@ -484,7 +484,7 @@ func (k *cfgChecker) enforce(e *Enforce, p cfgPath) {
 	}
 }
 
-func (k *cfgChecker) state(s *State, p cfgPath) {
+func (k *checker) state(s *State, p keyPath) {
 	up := p.key("url")
 	const want = "want sqlite://PATH or dynamodb://TABLE"
 	switch {
@@ -495,7 +495,7 @@ func (k *cfgChecker) state(s *State, p cfgPath) {
 			k.add(up, "sqlite:// needs a file path, e.g. sqlite://keywarden.db")
 		}
 	case strings.HasPrefix(s.URL, "dynamodb://"):
-		if t := strings.TrimPrefix(s.URL, "dynamodb://"); !cfgTableName.MatchString(t) {
+		if t := strings.TrimPrefix(s.URL, "dynamodb://"); !tableNameRE.MatchString(t) {
 			k.add(up, "%q is not a DynamoDB table name (3-255 letters, digits, _ . -)", t)
 		}
 	default:
@@ -504,7 +504,7 @@ func (k *cfgChecker) state(s *State, p cfgPath) {
 }
 
 // unused checks an access_key_unused or password_unused rule at p.
-func (k *cfgChecker) unused(p cfgPath, u *UnusedRule, actions ...string) {
+func (k *checker) unused(p keyPath, u *UnusedRule, actions ...string) {
 	if u == nil {
 		return
 	}

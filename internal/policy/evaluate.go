@@ -80,8 +80,8 @@ func Evaluate(snap *inventory.Snapshot, cfg *config.Config, now time.Time) []Fin
 		cfg:   cfg,
 		snap:  snap,
 		now:   now,
-		today: evalDay(now),
-		tiers: map[string]evalTiers{},
+		today: utcDay(now),
+		tiers: map[string]classStages{},
 	}
 	root := snap.Root
 	if root == nil {
@@ -123,20 +123,20 @@ type evaluator struct {
 	snap  *inventory.Snapshot
 	now   time.Time
 	today time.Time // now's UTC day, for exemptions' until
-	tiers map[string]evalTiers
+	tiers map[string]classStages
 	// rcptProblems are the current user's RecipientsDetailed problems.
 	rcptProblems []RecipientProblem
 }
 
-// evalTiers are a class's access-key stages, sorted by At.
-type evalTiers struct {
+// classStages are a class's access-key stages, sorted by At.
+type classStages struct {
 	all    []config.Stage // for active keys
 	delete []config.Stage // the delete stages, for inactive keys
 }
 
 // tiersFor returns the stages of class, or of "human" when the class has
 // no entry.
-func (e *evaluator) tiersFor(class string) evalTiers {
+func (e *evaluator) tiersFor(class string) classStages {
 	if t, ok := e.tiers[class]; ok {
 		return t
 	}
@@ -144,7 +144,7 @@ func (e *evaluator) tiersFor(class string) evalTiers {
 	if !ok {
 		stages = e.cfg.Rules.AccessKeyAge[config.DefaultClass]
 	}
-	t := evalTiers{all: slices.Clone(stages)}
+	t := classStages{all: slices.Clone(stages)}
 	slices.SortStableFunc(t.all, func(a, b config.Stage) int { return cmp.Compare(a.At, b.At) })
 	for _, s := range t.all {
 		if s.Action == config.ActionDelete {
@@ -240,18 +240,18 @@ func (e *evaluator) keyAge(class string, k *inventory.AccessKey) (Finding, bool)
 		AgeDays:      age,
 		StageAt:      s.At,
 		Action:       s.Action,
-		Severity:     evalSeverity(s.Severity, s.Action),
+		Severity:     severityOf(s.Severity, s.Action),
 		KeyCreatedAt: k.CreatedAt,
 		KeyActive:    k.Active,
 	}
 	f.Reason = fmt.Sprintf("%s is %s old (created %s) and reached the %d-day %s (%s, %s)",
-		what, evalDays(age), evalDate(k.CreatedAt), s.At, stage, f.Action, f.Severity)
+		what, nDays(age), formatDay(k.CreatedAt), s.At, stage, f.Action, f.Severity)
 	if i+1 < len(stages) {
 		next := stages[i+1]
-		d := evalDateAfter(k.CreatedAt, next.At)
+		d := dayAfter(k.CreatedAt, next.At)
 		f.NextStageOn = &d
 		f.Reason += fmt.Sprintf("; next: the %d-day %s (%s, %s) on %s",
-			next.At, stage, next.Action, evalSeverity(next.Severity, next.Action), d)
+			next.At, stage, next.Action, severityOf(next.Severity, next.Action), d)
 	}
 	return f, true
 }
@@ -270,7 +270,7 @@ func (e *evaluator) keyUnused(k *inventory.AccessKey) (Finding, bool) {
 	if !ok {
 		return Finding{}, false
 	}
-	action := evalAction(r.Action)
+	action := actionOf(r.Action)
 	f := Finding{
 		Credential:   CredentialAccessKey,
 		Slot:         k.Slot,
@@ -278,16 +278,16 @@ func (e *evaluator) keyUnused(k *inventory.AccessKey) (Finding, bool) {
 		AgeDays:      days,
 		StageAt:      r.After,
 		Action:       action,
-		Severity:     evalSeverity(r.Severity, action),
+		Severity:     severityOf(r.Severity, action),
 		KeyCreatedAt: k.CreatedAt,
 		KeyActive:    true,
 	}
 	if never {
 		f.Reason = fmt.Sprintf("access key %d has never been used since it was created %s ago, on %s (limit %s)",
-			k.Slot, evalDays(days), evalDate(since), evalDays(r.After))
+			k.Slot, nDays(days), formatDay(since), nDays(r.After))
 	} else {
 		f.Reason = fmt.Sprintf("access key %d was last used %s ago, on %s (limit %s)",
-			k.Slot, evalDays(days), evalDate(since), evalDays(r.After))
+			k.Slot, nDays(days), formatDay(since), nDays(r.After))
 	}
 	return f, true
 }
@@ -314,31 +314,31 @@ func (e *evaluator) passwordExpiry(u *inventory.User) (Finding, bool) {
 	if left > r.WarnBefore {
 		return Finding{}, false
 	}
-	expiry := evalDateAfter(changed, maxAge)
+	expiry := dayAfter(changed, maxAge)
 	f := Finding{
 		Credential: CredentialPassword,
 		Rule:       config.RulePasswordExpiry,
 		AgeDays:    age,
 		DaysLeft:   &left,
 		Action:     config.ActionNotify,
-		Severity:   evalSeverity(r.Severity, config.ActionNotify),
+		Severity:   severityOf(r.Severity, config.ActionNotify),
 	}
 	switch {
 	case left > 0:
 		f.StageAt = maxAge - r.WarnBefore
 		f.NextStageOn = &expiry
-		f.Reason = fmt.Sprintf("console password expires in %s, on %s", evalDays(left), expiry)
+		f.Reason = fmt.Sprintf("console password expires in %s, on %s", nDays(left), expiry)
 	case left == 0:
 		f.StageAt = maxAge
 		f.Reason = fmt.Sprintf("console password expired today, on %s", expiry)
 	default:
 		f.StageAt = maxAge
-		f.Reason = fmt.Sprintf("console password expired %s ago, on %s", evalDays(-left), expiry)
+		f.Reason = fmt.Sprintf("console password expired %s ago, on %s", nDays(-left), expiry)
 	}
 	if left <= 0 && SeverityRank(f.Severity) < SeverityRank(config.SeverityHigh) {
 		f.Severity = config.SeverityHigh
 	}
-	f.Reason += " (" + how + evalDate(changed) + "; " + source + ")"
+	f.Reason += " (" + how + formatDay(changed) + "; " + source + ")"
 	return f, true
 }
 
@@ -347,7 +347,7 @@ func (e *evaluator) passwordExpiry(u *inventory.User) (Finding, bool) {
 func (e *evaluator) maxPasswordAge(r *config.ExpiryRule) (int, string) {
 	p := e.snap.PasswordPolicy
 	if p != nil && p.MaxPasswordAge > 0 {
-		return p.MaxPasswordAge, fmt.Sprintf("the account password policy's maximum age is %s", evalDays(p.MaxPasswordAge))
+		return p.MaxPasswordAge, fmt.Sprintf("the account password policy's maximum age is %s", nDays(p.MaxPasswordAge))
 	}
 	why := "the account password policy sets no maximum age"
 	switch {
@@ -356,7 +356,7 @@ func (e *evaluator) maxPasswordAge(r *config.ExpiryRule) (int, string) {
 	case p == nil:
 		why = "the account has no password policy"
 	}
-	return r.MaxAge, fmt.Sprintf("keywarden's max_age of %s applies because %s", evalDays(r.MaxAge), why)
+	return r.MaxAge, fmt.Sprintf("keywarden's max_age of %s applies because %s", nDays(r.MaxAge), why)
 }
 
 // passwordUnused is password_unused for one user.
@@ -376,16 +376,16 @@ func (e *evaluator) passwordUnused(u *inventory.User) (Finding, bool) {
 	if !ok {
 		return Finding{}, false
 	}
-	action := evalAction(r.Action)
+	action := actionOf(r.Action)
 	f := Finding{
 		Credential: CredentialPassword,
 		Rule:       config.RulePasswordUnused,
 		AgeDays:    days,
 		StageAt:    r.After,
 		Action:     action,
-		Severity:   evalSeverity(r.Severity, action),
+		Severity:   severityOf(r.Severity, action),
 	}
-	f.Reason = fmt.Sprintf(how, evalDays(days), evalDate(since)) + " (limit " + evalDays(r.After) + ")"
+	f.Reason = fmt.Sprintf(how, nDays(days), formatDay(since)) + " (limit " + nDays(r.After) + ")"
 	return f, true
 }
 
@@ -395,12 +395,12 @@ func (e *evaluator) mfaMissing(u *inventory.User, root bool) (Finding, bool) {
 	if r == nil || !enabled(r.Enabled) || !u.PasswordEnabled || u.MFAActive {
 		return Finding{}, false
 	}
-	action := evalAction(r.Action)
+	action := actionOf(r.Action)
 	f := Finding{
 		Credential: CredentialMFA,
 		Rule:       config.RuleMFAMissing,
 		Action:     action,
-		Severity:   evalSeverity(r.Severity, action),
+		Severity:   severityOf(r.Severity, action),
 	}
 	f.Reason = "console password without MFA"
 	if root {
@@ -413,7 +413,7 @@ func (e *evaluator) mfaMissing(u *inventory.User, root bool) (Finding, bool) {
 	}
 	if !since.IsZero() {
 		f.AgeDays = AgeDays(since, e.now)
-		f.Reason += " (" + fmt.Sprintf(how, evalDays(f.AgeDays), evalDate(since)) + ")"
+		f.Reason += " (" + fmt.Sprintf(how, nDays(f.AgeDays), formatDay(since)) + ")"
 	}
 	return f, true
 }
@@ -434,18 +434,18 @@ func (e *evaluator) rootKey(r *config.FlagRule, k *inventory.AccessKey) (Finding
 	f.Reason = fmt.Sprintf("root user has an active access key in slot %d", k.Slot)
 	if !k.CreatedAt.IsZero() {
 		f.AgeDays = AgeDays(k.CreatedAt, e.now)
-		f.Reason += fmt.Sprintf(", created %s ago, on %s", evalDays(f.AgeDays), evalDate(k.CreatedAt))
+		f.Reason += fmt.Sprintf(", created %s ago, on %s", nDays(f.AgeDays), formatDay(k.CreatedAt))
 	}
 	f.Reason += "; root access keys should be deleted"
 	return f, true
 }
 
-// evalAction is a rule's action, notify when unset.
-func evalAction(a string) string { return cmp.Or(a, config.ActionNotify) }
+// actionOf is a rule's action, notify when unset.
+func actionOf(a string) string { return cmp.Or(a, config.ActionNotify) }
 
-// evalSeverity is the explicit severity, or the one the action implies:
+// severityOf is the explicit severity, or the one the action implies:
 // notify medium; disable, delete and remove_password high.
-func evalSeverity(explicit, action string) string {
+func severityOf(explicit, action string) string {
 	if explicit != "" {
 		return explicit
 	}
@@ -456,23 +456,23 @@ func evalSeverity(explicit, action string) string {
 	return config.SeverityMedium
 }
 
-// evalDay is t's UTC day, at midnight.
-func evalDay(t time.Time) time.Time {
+// utcDay is t's UTC day, at midnight.
+func utcDay(t time.Time) time.Time {
 	t = t.UTC()
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
-// evalDateAfter is the UTC day on which a credential created at t is days
+// dayAfter is the UTC day on which a credential created at t is days
 // old.
-func evalDateAfter(t time.Time, days int) config.Date {
-	return config.Date{Time: evalDay(t.Add(time.Duration(days) * 24 * time.Hour))}
+func dayAfter(t time.Time, days int) config.Date {
+	return config.Date{Time: utcDay(t.Add(time.Duration(days) * 24 * time.Hour))}
 }
 
-// evalDate formats t's UTC day.
-func evalDate(t time.Time) string { return t.UTC().Format(config.DateLayout) }
+// formatDay formats t's UTC day.
+func formatDay(t time.Time) string { return t.UTC().Format(config.DateLayout) }
 
-// evalDays is "1 day" or "N days".
-func evalDays(n int) string {
+// nDays is "1 day" or "N days".
+func nDays(n int) string {
 	if n == 1 {
 		return "1 day"
 	}

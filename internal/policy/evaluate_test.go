@@ -19,28 +19,28 @@ import (
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
-// evalNow is the "now" of every evaluation test: 2026-06-15 12:00 UTC.
-var evalNow = time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
+// asOf is the "now" of every evaluation test: 2026-06-15 12:00 UTC.
+var asOf = time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
 
-// evalAgo is exactly n days before evalNow.
-func evalAgo(n int) time.Time { return evalNow.Add(-time.Duration(n) * 24 * time.Hour) }
+// daysAgo is exactly n days before asOf.
+func daysAgo(n int) time.Time { return asOf.Add(-time.Duration(n) * 24 * time.Hour) }
 
-// evalAccount is the account of every test snapshot.
-const evalAccount = "123456789012"
+// accountID is the account of every test snapshot.
+const accountID = "123456789012"
 
-// evalSnap is a snapshot of evalAccount holding users, with a known but
+// snapshotOf is a snapshot of accountID holding users, with a known but
 // absent password policy.
-func evalSnap(users ...inventory.User) *inventory.Snapshot {
+func snapshotOf(users ...inventory.User) *inventory.Snapshot {
 	return &inventory.Snapshot{
-		AccountID:           evalAccount,
+		AccountID:           accountID,
 		AccountAlias:        "acme-prod",
 		Users:               users,
 		PasswordPolicyKnown: true,
 	}
 }
 
-// evalBrief is a one-line summary of a finding for table tests.
-func evalBrief(f policy.Finding) string {
+// brief is a one-line summary of a finding for table tests.
+func brief(f policy.Finding) string {
 	next := "-"
 	if f.NextStageOn != nil {
 		next = f.NextStageOn.String()
@@ -56,19 +56,19 @@ func evalBrief(f policy.Finding) string {
 	return s
 }
 
-// evalOnly returns the briefs of the findings of rule.
-func evalOnly(fs []policy.Finding, rule string) []string {
+// onlyRule returns the briefs of the findings of rule.
+func onlyRule(fs []policy.Finding, rule string) []string {
 	var out []string
 	for _, f := range fs {
 		if f.Rule == rule {
-			out = append(out, evalBrief(f))
+			out = append(out, brief(f))
 		}
 	}
 	return out
 }
 
-// evalFind returns the only finding of rule for user, failing otherwise.
-func evalFind(t *testing.T, fs []policy.Finding, user, rule string) policy.Finding {
+// findingOf returns the only finding of rule for user, failing otherwise.
+func findingOf(t *testing.T, fs []policy.Finding, user, rule string) policy.Finding {
 	t.Helper()
 	var got []policy.Finding
 	for _, f := range fs {
@@ -77,22 +77,22 @@ func evalFind(t *testing.T, fs []policy.Finding, user, rule string) policy.Findi
 		}
 	}
 	if len(got) != 1 {
-		t.Fatalf("Evaluate() has %d %s findings for %s; want 1 (all: %v)", len(got), rule, user, evalBriefs(fs))
+		t.Fatalf("Evaluate() has %d %s findings for %s; want 1 (all: %v)", len(got), rule, user, briefs(fs))
 	}
 	return got[0]
 }
 
-func evalBriefs(fs []policy.Finding) []string {
+func briefs(fs []policy.Finding) []string {
 	out := make([]string, len(fs))
 	for i, f := range fs {
-		out[i] = evalBrief(f)
+		out[i] = brief(f)
 	}
 	return out
 }
 
-// evalKey is an access key created age days before evalNow, used yesterday.
-func evalKey(slot, age int, active bool) inventory.AccessKey {
-	return inventory.AccessKey{Slot: slot, Active: active, CreatedAt: evalAgo(age), LastUsedAt: evalAgo(1)}
+// accessKey is an access key created age days before asOf, used yesterday.
+func accessKey(slot, age int, active bool) inventory.AccessKey {
+	return inventory.AccessKey{Slot: slot, Active: active, CreatedAt: daysAgo(age), LastUsedAt: daysAgo(1)}
 }
 
 func TestEvaluateAccessKeyAge(t *testing.T) {
@@ -103,42 +103,42 @@ func TestEvaluateAccessKeyAge(t *testing.T) {
 		key  inventory.AccessKey
 		want []string
 	}{
-		{"human 69 days", nil, evalKey(1, 69, true), nil},
-		{"human 69 days 23h59m is still 69", nil, inventory.AccessKey{Slot: 1, Active: true, CreatedAt: evalAgo(70).Add(time.Minute)}, nil},
-		{"human 70 days", nil, evalKey(1, 70, true), []string{"u access_key_age/access_key slot=1 age=70 at=70 notify medium next=2026-06-25"}},
-		{"human 79 days", nil, evalKey(1, 79, true), []string{"u access_key_age/access_key slot=1 age=79 at=70 notify medium next=2026-06-16"}},
-		{"human 80 days", nil, evalKey(1, 80, true), []string{"u access_key_age/access_key slot=1 age=80 at=80 disable high next=2026-06-25"}},
-		{"human 89 days", nil, evalKey(1, 89, true), []string{"u access_key_age/access_key slot=1 age=89 at=80 disable high next=2026-06-16"}},
-		{"human 90 days", nil, evalKey(1, 90, true), []string{"u access_key_age/access_key slot=1 age=90 at=90 delete high next=-"}},
-		{"human 400 days", nil, evalKey(2, 400, true), []string{"u access_key_age/access_key slot=2 age=400 at=90 delete high next=-"}},
-		{"machine 69 days", machine, evalKey(1, 69, true), nil},
-		{"machine 70 days", machine, evalKey(1, 70, true), []string{"u access_key_age/access_key slot=1 age=70 at=70 notify medium next=2026-06-25"}},
-		{"machine 79 days", machine, evalKey(1, 79, true), []string{"u access_key_age/access_key slot=1 age=79 at=70 notify medium next=2026-06-16"}},
-		{"machine 80 days", machine, evalKey(1, 80, true), []string{"u access_key_age/access_key slot=1 age=80 at=80 notify high next=2026-06-25"}},
-		{"machine 89 days", machine, evalKey(1, 89, true), []string{"u access_key_age/access_key slot=1 age=89 at=80 notify high next=2026-06-16"}},
-		{"machine 90 days", machine, evalKey(1, 90, true), []string{"u access_key_age/access_key slot=1 age=90 at=90 notify critical next=-"}},
-		{"inactive human 85 days", nil, evalKey(1, 85, false), nil},
-		{"inactive human 89 days", nil, evalKey(1, 89, false), nil},
-		{"inactive human 90 days", nil, evalKey(1, 90, false), []string{"u access_key_age/access_key slot=1 age=90 at=90 delete high next=-"}},
-		{"inactive human 300 days", nil, evalKey(2, 300, false), []string{"u access_key_age/access_key slot=2 age=300 at=90 delete high next=-"}},
-		{"inactive machine 300 days has no delete stage", machine, evalKey(1, 300, false), nil},
+		{"human 69 days", nil, accessKey(1, 69, true), nil},
+		{"human 69 days 23h59m is still 69", nil, inventory.AccessKey{Slot: 1, Active: true, CreatedAt: daysAgo(70).Add(time.Minute)}, nil},
+		{"human 70 days", nil, accessKey(1, 70, true), []string{"u access_key_age/access_key slot=1 age=70 at=70 notify medium next=2026-06-25"}},
+		{"human 79 days", nil, accessKey(1, 79, true), []string{"u access_key_age/access_key slot=1 age=79 at=70 notify medium next=2026-06-16"}},
+		{"human 80 days", nil, accessKey(1, 80, true), []string{"u access_key_age/access_key slot=1 age=80 at=80 disable high next=2026-06-25"}},
+		{"human 89 days", nil, accessKey(1, 89, true), []string{"u access_key_age/access_key slot=1 age=89 at=80 disable high next=2026-06-16"}},
+		{"human 90 days", nil, accessKey(1, 90, true), []string{"u access_key_age/access_key slot=1 age=90 at=90 delete high next=-"}},
+		{"human 400 days", nil, accessKey(2, 400, true), []string{"u access_key_age/access_key slot=2 age=400 at=90 delete high next=-"}},
+		{"machine 69 days", machine, accessKey(1, 69, true), nil},
+		{"machine 70 days", machine, accessKey(1, 70, true), []string{"u access_key_age/access_key slot=1 age=70 at=70 notify medium next=2026-06-25"}},
+		{"machine 79 days", machine, accessKey(1, 79, true), []string{"u access_key_age/access_key slot=1 age=79 at=70 notify medium next=2026-06-16"}},
+		{"machine 80 days", machine, accessKey(1, 80, true), []string{"u access_key_age/access_key slot=1 age=80 at=80 notify high next=2026-06-25"}},
+		{"machine 89 days", machine, accessKey(1, 89, true), []string{"u access_key_age/access_key slot=1 age=89 at=80 notify high next=2026-06-16"}},
+		{"machine 90 days", machine, accessKey(1, 90, true), []string{"u access_key_age/access_key slot=1 age=90 at=90 notify critical next=-"}},
+		{"inactive human 85 days", nil, accessKey(1, 85, false), nil},
+		{"inactive human 89 days", nil, accessKey(1, 89, false), nil},
+		{"inactive human 90 days", nil, accessKey(1, 90, false), []string{"u access_key_age/access_key slot=1 age=90 at=90 delete high next=-"}},
+		{"inactive human 300 days", nil, accessKey(2, 300, false), []string{"u access_key_age/access_key slot=2 age=300 at=90 delete high next=-"}},
+		{"inactive machine 300 days has no delete stage", machine, accessKey(1, 300, false), nil},
 		{"key without creation date", nil, inventory.AccessKey{Slot: 1, Active: true}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u := inventory.User{Name: "u", Path: "/", CreatedAt: evalAgo(1000), Tags: tt.tags, AccessKeys: []inventory.AccessKey{tt.key}}
-			got := evalOnly(policy.Evaluate(evalSnap(u), config.Default(), evalNow), config.RuleAccessKeyAge)
+			u := inventory.User{Name: "u", Path: "/", CreatedAt: daysAgo(1000), Tags: tt.tags, AccessKeys: []inventory.AccessKey{tt.key}}
+			got := onlyRule(policy.Evaluate(snapshotOf(u), config.Default(), asOf), config.RuleAccessKeyAge)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Evaluate(key %d days, active=%v) access_key_age mismatch (-want +got):\n%s",
-					policy.AgeDays(tt.key.CreatedAt, evalNow), tt.key.Active, diff)
+					policy.AgeDays(tt.key.CreatedAt, asOf), tt.key.Active, diff)
 			}
 		})
 	}
 }
 
 func TestEvaluateAccessKeyAgeReasons(t *testing.T) {
-	u := inventory.User{Name: "u", Path: "/", AccessKeys: []inventory.AccessKey{evalKey(1, 80, true), evalKey(2, 95, false)}}
-	fs := policy.Evaluate(evalSnap(u), config.Default(), evalNow)
+	u := inventory.User{Name: "u", Path: "/", AccessKeys: []inventory.AccessKey{accessKey(1, 80, true), accessKey(2, 95, false)}}
+	fs := policy.Evaluate(snapshotOf(u), config.Default(), asOf)
 	want := []string{
 		"access key 1 is 80 days old (created 2026-03-27) and reached the 80-day stage (disable, high); next: the 90-day stage (delete, high) on 2026-06-25",
 		"inactive access key 2 is 95 days old (created 2026-03-12) and reached the 90-day clean-up stage (delete, high)",
@@ -161,20 +161,20 @@ func TestEvaluateAccessKeyAgeReasons(t *testing.T) {
 
 func TestEvaluateTwoKeysEachOnItsOwn(t *testing.T) {
 	u := inventory.User{Name: "alice@example.com", Path: "/", AccessKeys: []inventory.AccessKey{
-		evalKey(1, 95, true),
-		evalKey(2, 72, true),
+		accessKey(1, 95, true),
+		accessKey(2, 72, true),
 	}}
-	fs := policy.Evaluate(evalSnap(u), config.Default(), evalNow)
+	fs := policy.Evaluate(snapshotOf(u), config.Default(), asOf)
 	want := []string{
 		"alice@example.com access_key_age/access_key slot=1 age=95 at=90 delete high next=-",
 		"alice@example.com access_key_age/access_key slot=2 age=72 at=70 notify medium next=2026-06-23",
 	}
-	if diff := cmp.Diff(want, evalBriefs(fs)); diff != "" {
+	if diff := cmp.Diff(want, briefs(fs)); diff != "" {
 		t.Errorf("Evaluate(two keys, 95 and 72 days) mismatch (-want +got):\n%s", diff)
 	}
 	if len(fs) == 2 {
-		if !fs[0].KeyCreatedAt.Equal(evalAgo(95)) || !fs[1].KeyCreatedAt.Equal(evalAgo(72)) {
-			t.Errorf("Evaluate() KeyCreatedAt = %v, %v; want %v, %v", fs[0].KeyCreatedAt, fs[1].KeyCreatedAt, evalAgo(95), evalAgo(72))
+		if !fs[0].KeyCreatedAt.Equal(daysAgo(95)) || !fs[1].KeyCreatedAt.Equal(daysAgo(72)) {
+			t.Errorf("Evaluate() KeyCreatedAt = %v, %v; want %v, %v", fs[0].KeyCreatedAt, fs[1].KeyCreatedAt, daysAgo(95), daysAgo(72))
 		}
 		if fs[0].ID == fs[1].ID {
 			t.Errorf("Evaluate() gave both keys the ID %s; want distinct IDs", fs[0].ID)
@@ -188,9 +188,9 @@ func TestEvaluateTwoKeysEachOnItsOwn(t *testing.T) {
 func TestEvaluateClassWithoutTiersUsesHuman(t *testing.T) {
 	cfg := config.Default()
 	cfg.Classes = append(cfg.Classes, config.Class{Name: "service", Match: config.Match{PathPrefix: "/service/"}})
-	u := inventory.User{Name: "svc", Path: "/service/", AccessKeys: []inventory.AccessKey{evalKey(1, 85, true)}}
-	fs := policy.Evaluate(evalSnap(u), cfg, evalNow)
-	f := evalFind(t, fs, "svc", config.RuleAccessKeyAge)
+	u := inventory.User{Name: "svc", Path: "/service/", AccessKeys: []inventory.AccessKey{accessKey(1, 85, true)}}
+	fs := policy.Evaluate(snapshotOf(u), cfg, asOf)
+	f := findingOf(t, fs, "svc", config.RuleAccessKeyAge)
 	if f.Class != "service" || f.Action != config.ActionDisable || f.StageAt != 80 {
 		t.Errorf("Evaluate(class service without tiers, 85 days) = class %q, %s at %d; want class service, disable at 80 (human stages)",
 			f.Class, f.Action, f.StageAt)
@@ -204,8 +204,8 @@ func TestEvaluateStagesSortedByAt(t *testing.T) {
 		{At: 30, Action: config.ActionNotify, Severity: config.SeverityLow},
 		{At: 60, Action: config.ActionDisable},
 	}
-	u := inventory.User{Name: "u", AccessKeys: []inventory.AccessKey{evalKey(1, 61, true)}}
-	got := evalOnly(policy.Evaluate(evalSnap(u), cfg, evalNow), config.RuleAccessKeyAge)
+	u := inventory.User{Name: "u", AccessKeys: []inventory.AccessKey{accessKey(1, 61, true)}}
+	got := onlyRule(policy.Evaluate(snapshotOf(u), cfg, asOf), config.RuleAccessKeyAge)
 	want := []string{"u access_key_age/access_key slot=1 age=61 at=60 disable high next=2026-07-14"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Evaluate(unsorted stages, 61 days) mismatch (-want +got):\n%s", diff)
@@ -219,26 +219,26 @@ func TestEvaluateAccessKeyUnused(t *testing.T) {
 		want   []string
 		reason string
 	}{
-		{"used 44 days ago", inventory.AccessKey{Slot: 1, Active: true, CreatedAt: evalAgo(60), LastUsedAt: evalAgo(44)}, nil, ""},
-		{"used 45 days ago", inventory.AccessKey{Slot: 1, Active: true, CreatedAt: evalAgo(60), LastUsedAt: evalAgo(45)},
+		{"used 44 days ago", inventory.AccessKey{Slot: 1, Active: true, CreatedAt: daysAgo(60), LastUsedAt: daysAgo(44)}, nil, ""},
+		{"used 45 days ago", inventory.AccessKey{Slot: 1, Active: true, CreatedAt: daysAgo(60), LastUsedAt: daysAgo(45)},
 			[]string{"u access_key_unused/access_key slot=1 age=45 at=45 notify medium next=-"},
 			"access key 1 was last used 45 days ago, on 2026-05-01 (limit 45 days)"},
-		{"never used, created 44 days ago", inventory.AccessKey{Slot: 2, Active: true, CreatedAt: evalAgo(44)}, nil, ""},
-		{"never used, created 45 days ago", inventory.AccessKey{Slot: 2, Active: true, CreatedAt: evalAgo(45)},
+		{"never used, created 44 days ago", inventory.AccessKey{Slot: 2, Active: true, CreatedAt: daysAgo(44)}, nil, ""},
+		{"never used, created 45 days ago", inventory.AccessKey{Slot: 2, Active: true, CreatedAt: daysAgo(45)},
 			[]string{"u access_key_unused/access_key slot=2 age=45 at=45 notify medium next=-"},
 			"access key 2 has never been used since it was created 45 days ago, on 2026-05-01 (limit 45 days)"},
-		{"inactive, never used, 60 days", inventory.AccessKey{Slot: 1, Active: false, CreatedAt: evalAgo(60)}, nil, ""},
+		{"inactive, never used, 60 days", inventory.AccessKey{Slot: 1, Active: false, CreatedAt: daysAgo(60)}, nil, ""},
 		{"never used, no creation date", inventory.AccessKey{Slot: 1, Active: true}, nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := inventory.User{Name: "u", AccessKeys: []inventory.AccessKey{tt.key}}
-			fs := policy.Evaluate(evalSnap(u), config.Default(), evalNow)
-			if diff := cmp.Diff(tt.want, evalOnly(fs, config.RuleAccessKeyUnused)); diff != "" {
+			fs := policy.Evaluate(snapshotOf(u), config.Default(), asOf)
+			if diff := cmp.Diff(tt.want, onlyRule(fs, config.RuleAccessKeyUnused)); diff != "" {
 				t.Errorf("Evaluate(%s) access_key_unused mismatch (-want +got):\n%s", tt.name, diff)
 			}
 			if tt.reason != "" {
-				if f := evalFind(t, fs, "u", config.RuleAccessKeyUnused); f.Reason != tt.reason {
+				if f := findingOf(t, fs, "u", config.RuleAccessKeyUnused); f.Reason != tt.reason {
 					t.Errorf("Evaluate(%s) reason = %q; want %q", tt.name, f.Reason, tt.reason)
 				}
 			}
@@ -248,8 +248,8 @@ func TestEvaluateAccessKeyUnused(t *testing.T) {
 
 func TestEvaluatePasswordExpiry(t *testing.T) {
 	user := func(changedDaysAgo int) inventory.User {
-		return inventory.User{Name: "p", CreatedAt: evalAgo(500), PasswordEnabled: true, MFAActive: true,
-			PasswordLastUsed: evalAgo(1), PasswordLastChanged: evalAgo(changedDaysAgo)}
+		return inventory.User{Name: "p", CreatedAt: daysAgo(500), PasswordEnabled: true, MFAActive: true,
+			PasswordLastUsed: daysAgo(1), PasswordLastChanged: daysAgo(changedDaysAgo)}
 	}
 	policy60 := &inventory.PasswordPolicy{MaxPasswordAge: 60}
 	tests := []struct {
@@ -296,11 +296,11 @@ func TestEvaluatePasswordExpiry(t *testing.T) {
 			cfg: func(c *config.Config) { c.Rules.PasswordExpiry.Severity = config.SeverityLow }, user: user(50),
 			want: []string{"p password_expiry/password slot=0 age=50 at=46 notify low next=2026-06-25 left=10"}},
 		{name: "never changed counts from user creation", pp: policy60, known: true,
-			user:   inventory.User{Name: "p", CreatedAt: evalAgo(50), PasswordEnabled: true, MFAActive: true, PasswordLastUsed: evalAgo(1)},
+			user:   inventory.User{Name: "p", CreatedAt: daysAgo(50), PasswordEnabled: true, MFAActive: true, PasswordLastUsed: daysAgo(1)},
 			want:   []string{"p password_expiry/password slot=0 age=50 at=46 notify medium next=2026-06-25 left=10"},
 			reason: "console password expires in 10 days, on 2026-06-25 (never changed since the user was created on 2026-04-26; the account password policy's maximum age is 60 days)"},
 		{name: "password_enabled false", pp: policy60, known: true,
-			user: inventory.User{Name: "p", CreatedAt: evalAgo(500), PasswordLastChanged: evalAgo(400)}},
+			user: inventory.User{Name: "p", CreatedAt: daysAgo(500), PasswordLastChanged: daysAgo(400)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -308,14 +308,14 @@ func TestEvaluatePasswordExpiry(t *testing.T) {
 			if tt.cfg != nil {
 				tt.cfg(cfg)
 			}
-			snap := evalSnap(tt.user)
+			snap := snapshotOf(tt.user)
 			snap.PasswordPolicy, snap.PasswordPolicyKnown = tt.pp, tt.known
-			fs := policy.Evaluate(snap, cfg, evalNow)
-			if diff := cmp.Diff(tt.want, evalOnly(fs, config.RulePasswordExpiry)); diff != "" {
+			fs := policy.Evaluate(snap, cfg, asOf)
+			if diff := cmp.Diff(tt.want, onlyRule(fs, config.RulePasswordExpiry)); diff != "" {
 				t.Errorf("Evaluate(%s) password_expiry mismatch (-want +got):\n%s", tt.name, diff)
 			}
 			if tt.reason != "" {
-				if f := evalFind(t, fs, "p", config.RulePasswordExpiry); f.Reason != tt.reason {
+				if f := findingOf(t, fs, "p", config.RulePasswordExpiry); f.Reason != tt.reason {
 					t.Errorf("Evaluate(%s) reason = %q; want %q", tt.name, f.Reason, tt.reason)
 				}
 			}
@@ -330,27 +330,27 @@ func TestEvaluatePasswordUnused(t *testing.T) {
 		want   []string
 		reason string
 	}{
-		{"used 89 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(300), PasswordLastChanged: evalAgo(20), PasswordLastUsed: evalAgo(89)}, nil, ""},
-		{"used 90 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(300), PasswordLastChanged: evalAgo(20), PasswordLastUsed: evalAgo(90)},
+		{"used 89 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(20), PasswordLastUsed: daysAgo(89)}, nil, ""},
+		{"used 90 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(20), PasswordLastUsed: daysAgo(90)},
 			[]string{"p password_unused/password slot=0 age=90 at=90 notify medium next=-"},
 			"console password was last used 90 days ago, on 2026-03-17 (limit 90 days)"},
-		{"never used, set 89 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(300), PasswordLastChanged: evalAgo(89)}, nil, ""},
-		{"never used, set 90 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(300), PasswordLastChanged: evalAgo(90)},
+		{"never used, set 89 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(89)}, nil, ""},
+		{"never used, set 90 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(90)},
 			[]string{"p password_unused/password slot=0 age=90 at=90 notify medium next=-"},
 			"console password has never been used since it was set 90 days ago, on 2026-03-17 (limit 90 days)"},
-		{"never used, never changed, user 120 days old", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(120)},
+		{"never used, never changed, user 120 days old", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(120)},
 			[]string{"p password_unused/password slot=0 age=120 at=90 notify medium next=-"},
 			"console password has never been used since the user was created 120 days ago, on 2026-02-15 (limit 90 days)"},
-		{"password_enabled false", inventory.User{Name: "p", CreatedAt: evalAgo(300), PasswordLastChanged: evalAgo(200), PasswordLastUsed: evalAgo(200)}, nil, ""},
+		{"password_enabled false", inventory.User{Name: "p", CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(200), PasswordLastUsed: daysAgo(200)}, nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fs := policy.Evaluate(evalSnap(tt.user), config.Default(), evalNow)
-			if diff := cmp.Diff(tt.want, evalOnly(fs, config.RulePasswordUnused)); diff != "" {
+			fs := policy.Evaluate(snapshotOf(tt.user), config.Default(), asOf)
+			if diff := cmp.Diff(tt.want, onlyRule(fs, config.RulePasswordUnused)); diff != "" {
 				t.Errorf("Evaluate(%s) password_unused mismatch (-want +got):\n%s", tt.name, diff)
 			}
 			if tt.reason != "" {
-				if f := evalFind(t, fs, "p", config.RulePasswordUnused); f.Reason != tt.reason {
+				if f := findingOf(t, fs, "p", config.RulePasswordUnused); f.Reason != tt.reason {
 					t.Errorf("Evaluate(%s) reason = %q; want %q", tt.name, f.Reason, tt.reason)
 				}
 			}
@@ -371,25 +371,25 @@ func TestEvaluateMFAMissing(t *testing.T) {
 		want   []string
 		reason string
 	}{
-		{name: "password without MFA", user: inventory.User{Name: "m", PasswordEnabled: true, CreatedAt: evalAgo(40), PasswordLastChanged: evalAgo(30), PasswordLastUsed: evalAgo(1)},
+		{name: "password without MFA", user: inventory.User{Name: "m", PasswordEnabled: true, CreatedAt: daysAgo(40), PasswordLastChanged: daysAgo(30), PasswordLastUsed: daysAgo(1)},
 			want:   []string{"m mfa_missing/mfa slot=0 age=30 at=0 notify high next=-"},
 			reason: "console password without MFA (password set 30 days ago, on 2026-05-16)"},
-		{name: "never changed counts from creation", user: inventory.User{Name: "m", PasswordEnabled: true, CreatedAt: evalAgo(40), PasswordLastUsed: evalAgo(1)},
+		{name: "never changed counts from creation", user: inventory.User{Name: "m", PasswordEnabled: true, CreatedAt: daysAgo(40), PasswordLastUsed: daysAgo(1)},
 			want:   []string{"m mfa_missing/mfa slot=0 age=40 at=0 notify high next=-"},
 			reason: "console password without MFA (user created 40 days ago, on 2026-05-06)"},
-		{name: "MFA active", user: inventory.User{Name: "m", PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(40), PasswordLastUsed: evalAgo(1)}},
-		{name: "no password", user: inventory.User{Name: "m", CreatedAt: evalAgo(40)}},
+		{name: "MFA active", user: inventory.User{Name: "m", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(40), PasswordLastUsed: daysAgo(1)}},
+		{name: "no password", user: inventory.User{Name: "m", CreatedAt: daysAgo(40)}},
 		{name: "action without severity gets the action's", cfg: removePassword,
-			user: inventory.User{Name: "m", PasswordEnabled: true, CreatedAt: evalAgo(40), PasswordLastUsed: evalAgo(1)},
+			user: inventory.User{Name: "m", PasswordEnabled: true, CreatedAt: daysAgo(40), PasswordLastUsed: daysAgo(1)},
 			want: []string{"m mfa_missing/mfa slot=0 age=40 at=0 remove_password high next=-"}},
 		{name: "root without MFA is critical", root: true, cfg: func(c *config.Config) { c.Rules.MFAMissing.Severity = config.SeverityLow },
-			user:   inventory.User{Name: inventory.RootUserName, PasswordEnabled: true, CreatedAt: evalAgo(900), PasswordLastUsed: evalAgo(3)},
+			user:   inventory.User{Name: inventory.RootUserName, PasswordEnabled: true, CreatedAt: daysAgo(900), PasswordLastUsed: daysAgo(3)},
 			want:   []string{"<root_account> mfa_missing/mfa slot=0 age=900 at=0 notify critical next=-"},
 			reason: "root user has a console password without MFA (user created 900 days ago, on 2023-12-28)"},
 		{name: "root is only ever notified", root: true, cfg: removePassword,
-			user: inventory.User{Name: inventory.RootUserName, PasswordEnabled: true, CreatedAt: evalAgo(900)},
+			user: inventory.User{Name: inventory.RootUserName, PasswordEnabled: true, CreatedAt: daysAgo(900)},
 			want: []string{"<root_account> mfa_missing/mfa slot=0 age=900 at=0 notify critical next=-"}},
-		{name: "root with MFA", root: true, user: inventory.User{Name: inventory.RootUserName, PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(900)}},
+		{name: "root with MFA", root: true, user: inventory.User{Name: inventory.RootUserName, PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(900)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -397,19 +397,19 @@ func TestEvaluateMFAMissing(t *testing.T) {
 			if tt.cfg != nil {
 				tt.cfg(cfg)
 			}
-			snap := evalSnap()
+			snap := snapshotOf()
 			if tt.root {
 				u := tt.user
 				snap.Root = &u
 			} else {
 				snap.Users = []inventory.User{tt.user}
 			}
-			fs := policy.Evaluate(snap, cfg, evalNow)
-			if diff := cmp.Diff(tt.want, evalOnly(fs, config.RuleMFAMissing)); diff != "" {
+			fs := policy.Evaluate(snap, cfg, asOf)
+			if diff := cmp.Diff(tt.want, onlyRule(fs, config.RuleMFAMissing)); diff != "" {
 				t.Errorf("Evaluate(%s) mfa_missing mismatch (-want +got):\n%s", tt.name, diff)
 			}
 			if tt.reason != "" {
-				if f := evalFind(t, fs, tt.user.Name, config.RuleMFAMissing); f.Reason != tt.reason {
+				if f := findingOf(t, fs, tt.user.Name, config.RuleMFAMissing); f.Reason != tt.reason {
 					t.Errorf("Evaluate(%s) reason = %q; want %q", tt.name, f.Reason, tt.reason)
 				}
 			}
@@ -420,23 +420,23 @@ func TestEvaluateMFAMissing(t *testing.T) {
 func TestEvaluateRoot(t *testing.T) {
 	root := inventory.User{
 		Name:      inventory.RootUserName,
-		CreatedAt: evalAgo(900),
+		CreatedAt: daysAgo(900),
 		Tags:      map[string]string{"Email": "root@example.com"},
 		AccessKeys: []inventory.AccessKey{
-			{Slot: 1, Active: true, CreatedAt: evalAgo(400)},  // old, never used
-			{Slot: 2, Active: false, CreatedAt: evalAgo(500)}, // inactive: not reported
+			{Slot: 1, Active: true, CreatedAt: daysAgo(400)},  // old, never used
+			{Slot: 2, Active: false, CreatedAt: daysAgo(500)}, // inactive: not reported
 		},
 		PasswordEnabled: true,
 	}
-	user := inventory.User{Name: "alice@example.com", PasswordEnabled: true, MFAActive: true, CreatedAt: evalAgo(10), PasswordLastUsed: evalAgo(1)}
-	snap := evalSnap(user)
+	user := inventory.User{Name: "alice@example.com", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(10), PasswordLastUsed: daysAgo(1)}
+	snap := snapshotOf(user)
 	snap.Root = &root
-	fs := policy.Evaluate(snap, config.Default(), evalNow)
+	fs := policy.Evaluate(snap, config.Default(), asOf)
 	want := []string{
 		"<root_account> root_access_key/root slot=1 age=400 at=0 notify critical next=-",
 		"<root_account> mfa_missing/mfa slot=0 age=900 at=0 notify critical next=-",
 	}
-	if diff := cmp.Diff(want, evalBriefs(fs)); diff != "" {
+	if diff := cmp.Diff(want, briefs(fs)); diff != "" {
 		t.Errorf("Evaluate(root with an active and an inactive key, no MFA) mismatch (-want +got):\n%s", diff)
 	}
 	for _, f := range fs {
@@ -449,39 +449,39 @@ func TestEvaluateRoot(t *testing.T) {
 		if wantReason := "root user has an active access key in slot 1, created 400 days ago, on 2025-05-11; root access keys should be deleted"; f.Reason != wantReason {
 			t.Errorf("Evaluate() root_access_key reason = %q; want %q", f.Reason, wantReason)
 		}
-		if !f.KeyCreatedAt.Equal(evalAgo(400)) {
-			t.Errorf("Evaluate() root_access_key KeyCreatedAt = %v; want %v", f.KeyCreatedAt, evalAgo(400))
+		if !f.KeyCreatedAt.Equal(daysAgo(400)) {
+			t.Errorf("Evaluate() root_access_key KeyCreatedAt = %v; want %v", f.KeyCreatedAt, daysAgo(400))
 		}
 	}
 
 	cfg := config.Default()
 	cfg.Rules.RootAccessKey.Severity = config.SeverityHigh
-	f := evalFind(t, policy.Evaluate(snap, cfg, evalNow), inventory.RootUserName, config.RuleRootAccessKey)
+	f := findingOf(t, policy.Evaluate(snap, cfg, asOf), inventory.RootUserName, config.RuleRootAccessKey)
 	if f.Severity != config.SeverityHigh {
 		t.Errorf("Evaluate(root_access_key severity high) severity = %s; want high", f.Severity)
 	}
 }
 
 func TestEvaluateRootInUsersIsEvaluatedAsRoot(t *testing.T) {
-	root := inventory.User{Name: inventory.RootUserName, CreatedAt: evalAgo(900),
-		AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: evalAgo(400)}}}
-	fs := policy.Evaluate(evalSnap(root), config.Default(), evalNow)
+	root := inventory.User{Name: inventory.RootUserName, CreatedAt: daysAgo(900),
+		AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: daysAgo(400)}}}
+	fs := policy.Evaluate(snapshotOf(root), config.Default(), asOf)
 	want := []string{"<root_account> root_access_key/root slot=1 age=400 at=0 notify critical next=-"}
-	if diff := cmp.Diff(want, evalBriefs(fs)); diff != "" {
+	if diff := cmp.Diff(want, briefs(fs)); diff != "" {
 		t.Errorf("Evaluate(root row among users) mismatch (-want +got):\n%s", diff)
 	}
 }
 
-// evalEverything is a snapshot that breaks every rule once.
-func evalEverything() *inventory.Snapshot {
-	snap := evalSnap(inventory.User{
+// everythingSnapshot is a snapshot that breaks every rule once.
+func everythingSnapshot() *inventory.Snapshot {
+	snap := snapshotOf(inventory.User{
 		Name:                "everything@example.com",
-		CreatedAt:           evalAgo(300),
+		CreatedAt:           daysAgo(300),
 		PasswordEnabled:     true,
-		PasswordLastChanged: evalAgo(200),
-		AccessKeys:          []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: evalAgo(100)}},
+		PasswordLastChanged: daysAgo(200),
+		AccessKeys:          []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: daysAgo(100)}},
 	})
-	snap.Root = &inventory.User{Name: inventory.RootUserName, AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: evalAgo(10)}}}
+	snap.Root = &inventory.User{Name: inventory.RootUserName, AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: daysAgo(10)}}}
 	return snap
 }
 
@@ -511,7 +511,7 @@ func TestEvaluateDisabledRules(t *testing.T) {
 			cfg := config.Default()
 			tt.off(&cfg.Rules)
 			var got []string
-			for _, f := range policy.Evaluate(evalEverything(), cfg, evalNow) {
+			for _, f := range policy.Evaluate(everythingSnapshot(), cfg, asOf) {
 				got = append(got, f.Rule)
 			}
 			var want []string
@@ -528,15 +528,15 @@ func TestEvaluateDisabledRules(t *testing.T) {
 }
 
 func TestEvaluateOrder(t *testing.T) {
-	snap := evalEverything()
+	snap := everythingSnapshot()
 	u := &snap.Users[0]
 	u.AccessKeys = []inventory.AccessKey{
-		{Slot: 1, Active: true, CreatedAt: evalAgo(100)},
-		{Slot: 2, Active: true, CreatedAt: evalAgo(75)},
+		{Slot: 1, Active: true, CreatedAt: daysAgo(100)},
+		{Slot: 2, Active: true, CreatedAt: daysAgo(75)},
 	}
-	snap.Users = append(snap.Users, inventory.User{Name: "after", CreatedAt: evalAgo(10), PasswordEnabled: true})
+	snap.Users = append(snap.Users, inventory.User{Name: "after", CreatedAt: daysAgo(10), PasswordEnabled: true})
 	snap.Root.PasswordEnabled = true
-	fs := policy.Evaluate(snap, config.Default(), evalNow)
+	fs := policy.Evaluate(snap, config.Default(), asOf)
 	var got []string
 	for _, f := range fs {
 		got = append(got, fmt.Sprintf("%s %s %d", f.User, f.Rule, f.Slot))
@@ -562,15 +562,15 @@ func TestEvaluateCommonFields(t *testing.T) {
 	cfg := config.Default()
 	cfg.Classes = append(cfg.Classes, config.Class{Name: "ops", Match: config.Match{Groups: []string{"ops"}}})
 	u := inventory.User{Name: "dana", Groups: []string{"ops"}, Tags: map[string]string{"Email": "Dana <dana@Example.com>"},
-		AccessKeys: []inventory.AccessKey{evalKey(2, 71, true)}}
-	fs := policy.Evaluate(evalSnap(u), cfg, evalNow)
+		AccessKeys: []inventory.AccessKey{accessKey(2, 71, true)}}
+	fs := policy.Evaluate(snapshotOf(u), cfg, asOf)
 	if len(fs) != 1 {
-		t.Fatalf("Evaluate() = %v; want one access_key_age finding", evalBriefs(fs))
+		t.Fatalf("Evaluate() = %v; want one access_key_age finding", briefs(fs))
 	}
 	got := fs[0]
 	want := policy.Finding{
-		ID:           policy.FindingID(evalAccount, "dana", policy.CredentialAccessKey, 2, evalAgo(71), config.RuleAccessKeyAge),
-		Account:      evalAccount,
+		ID:           policy.FindingID(accountID, "dana", policy.CredentialAccessKey, 2, daysAgo(71), config.RuleAccessKeyAge),
+		Account:      accountID,
 		AccountAlias: "acme-prod",
 		User:         "dana",
 		Class:        "ops",
@@ -584,7 +584,7 @@ func TestEvaluateCommonFields(t *testing.T) {
 		NextStageOn:  &config.Date{Time: time.Date(2026, 6, 24, 0, 0, 0, 0, time.UTC)},
 		Recipients:   []string{"dana@example.com"},
 		Reason:       "access key 2 is 71 days old (created 2026-04-05) and reached the 70-day stage (notify, medium); next: the 80-day stage (disable, high) on 2026-06-24",
-		KeyCreatedAt: evalAgo(71),
+		KeyCreatedAt: daysAgo(71),
 		KeyActive:    true,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -593,8 +593,8 @@ func TestEvaluateCommonFields(t *testing.T) {
 }
 
 func TestEvaluateEmpty(t *testing.T) {
-	for name, snap := range map[string]*inventory.Snapshot{"nil snapshot": nil, "no users": evalSnap()} {
-		got := policy.Evaluate(snap, config.Default(), evalNow)
+	for name, snap := range map[string]*inventory.Snapshot{"nil snapshot": nil, "no users": snapshotOf()} {
+		got := policy.Evaluate(snap, config.Default(), asOf)
 		if got == nil || len(got) != 0 {
 			t.Errorf("Evaluate(%s) = %#v; want an empty, non-nil slice", name, got)
 		}
@@ -609,9 +609,9 @@ func TestFindingID(t *testing.T) {
 		want string
 	}{
 		// Expected values: printf '%s' 'ACCOUNT|USER|CREDENTIAL|SLOT|TIME|RULE' | sha256sum | cut -c1-16
-		{"access key", policy.FindingID(evalAccount, "alice", "access_key", 1, created, "access_key_age"), "2f5e0e8fe48ac611"},
-		{"same instant in another zone", policy.FindingID(evalAccount, "alice", "access_key", 1, created.In(time.FixedZone("x", 3600)), "access_key_age"), "2f5e0e8fe48ac611"},
-		{"password, zero time", policy.FindingID(evalAccount, "alice", "password", 0, time.Time{}, "password_expiry"), "5dafdeb9107819f0"},
+		{"access key", policy.FindingID(accountID, "alice", "access_key", 1, created, "access_key_age"), "2f5e0e8fe48ac611"},
+		{"same instant in another zone", policy.FindingID(accountID, "alice", "access_key", 1, created.In(time.FixedZone("x", 3600)), "access_key_age"), "2f5e0e8fe48ac611"},
+		{"password, zero time", policy.FindingID(accountID, "alice", "password", 0, time.Time{}, "password_expiry"), "5dafdeb9107819f0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -621,15 +621,15 @@ func TestFindingID(t *testing.T) {
 		})
 	}
 	ids := map[string]string{
-		"key 1":             policy.FindingID(evalAccount, "alice", "access_key", 1, created, "access_key_age"),
-		"key 2":             policy.FindingID(evalAccount, "alice", "access_key", 2, created.Add(time.Hour), "access_key_age"),
-		"key 2 same second": policy.FindingID(evalAccount, "alice", "access_key", 2, created, "access_key_age"),
-		"key 1 unused":      policy.FindingID(evalAccount, "alice", "access_key", 1, created, "access_key_unused"),
-		"other user":        policy.FindingID(evalAccount, "bob", "access_key", 1, created, "access_key_age"),
+		"key 1":             policy.FindingID(accountID, "alice", "access_key", 1, created, "access_key_age"),
+		"key 2":             policy.FindingID(accountID, "alice", "access_key", 2, created.Add(time.Hour), "access_key_age"),
+		"key 2 same second": policy.FindingID(accountID, "alice", "access_key", 2, created, "access_key_age"),
+		"key 1 unused":      policy.FindingID(accountID, "alice", "access_key", 1, created, "access_key_unused"),
+		"other user":        policy.FindingID(accountID, "bob", "access_key", 1, created, "access_key_age"),
 		"other account":     policy.FindingID("210987654321", "alice", "access_key", 1, created, "access_key_age"),
-		"password expiry":   policy.FindingID(evalAccount, "alice", "password", 0, time.Time{}, "password_expiry"),
-		"password unused":   policy.FindingID(evalAccount, "alice", "password", 0, time.Time{}, "password_unused"),
-		"mfa":               policy.FindingID(evalAccount, "alice", "mfa", 0, time.Time{}, "mfa_missing"),
+		"password expiry":   policy.FindingID(accountID, "alice", "password", 0, time.Time{}, "password_expiry"),
+		"password unused":   policy.FindingID(accountID, "alice", "password", 0, time.Time{}, "password_unused"),
+		"mfa":               policy.FindingID(accountID, "alice", "mfa", 0, time.Time{}, "mfa_missing"),
 	}
 	seen := map[string]string{}
 	for name, id := range ids {
@@ -665,9 +665,9 @@ func TestPolicyDoesNotImportAWSSDK(t *testing.T) {
 //
 // It reuses an "update" flag another test file of the binary already
 // defined, since defining a flag twice panics.
-var update = evalUpdateFlag()
+var update = updateFlag()
 
-func evalUpdateFlag() func() bool {
+func updateFlag() func() bool {
 	if f := flag.Lookup("update"); f != nil {
 		return func() bool { return f.Value.String() == "true" }
 	}
@@ -675,10 +675,10 @@ func evalUpdateFlag() func() bool {
 	return func() bool { return *b }
 }
 
-// evalRichConfig is the default config plus classes (with and without their
+// richConfig is the default config plus classes (with and without their
 // own tiers), exemptions (active, expired, by tag, scoped to a rule) and an
 // allowed-domain list.
-func evalRichConfig(t *testing.T) *config.Config {
+func richConfig(t *testing.T) *config.Config {
 	t.Helper()
 	date := func(s string) *config.Date {
 		d, err := config.ParseDate(s)
@@ -710,14 +710,14 @@ func evalRichConfig(t *testing.T) *config.Config {
 	return cfg
 }
 
-// evalRichSnapshot is an account with a root user and 25 users covering
+// richSnapshot is an account with a root user and 25 users covering
 // every rule, each boundary's both sides and the class and exemption
-// variants. Each user's comment says what it should produce at evalNow.
-func evalRichSnapshot() *inventory.Snapshot {
+// variants. Each user's comment says what it should produce at asOf.
+func richSnapshot() *inventory.Snapshot {
 	key := func(slot, age int, active bool, usedAgo int) inventory.AccessKey {
-		k := inventory.AccessKey{Slot: slot, Active: active, CreatedAt: evalAgo(age)}
+		k := inventory.AccessKey{Slot: slot, Active: active, CreatedAt: daysAgo(age)}
 		if usedAgo >= 0 {
-			k.LastUsedAt = evalAgo(usedAgo)
+			k.LastUsedAt = daysAgo(usedAgo)
 			k.LastUsedRegion, k.LastUsedService = "us-east-1", "s3"
 		}
 		return k
@@ -729,7 +729,7 @@ func evalRichSnapshot() *inventory.Snapshot {
 	email := func(a string) map[string]string { return map[string]string{"Email": a} }
 	users := []inventory.User{
 		// age 71 -> notify (70), next disable 2026-06-24
-		{Name: "alice@example.com", PasswordEnabled: true, MFAActive: true, PasswordLastChanged: evalAgo(10), PasswordLastUsed: evalAgo(1),
+		{Name: "alice@example.com", PasswordEnabled: true, MFAActive: true, PasswordLastChanged: daysAgo(10), PasswordLastUsed: daysAgo(1),
 			AccessKeys: []inventory.AccessKey{key(1, 71, true, 1)}},
 		// key 1: 80 -> disable; key 2: 30 days old, last used 50 days ago -> unused
 		{Name: "bob", Tags: email("bob@example.com"),
@@ -748,13 +748,13 @@ func evalRichSnapshot() *inventory.Snapshot {
 		{Name: "deploy-bot", Tags: machine("ops@example.com"),
 			AccessKeys: []inventory.AccessKey{key(1, 89, true, 3), key(2, 10, true, never)}},
 		// password 46 days old, policy 60: 14 days left; no MFA
-		{Name: "eve", Tags: email("eve@example.com"), PasswordEnabled: true, PasswordLastChanged: evalAgo(46), PasswordLastUsed: evalAgo(1)},
+		{Name: "eve", Tags: email("eve@example.com"), PasswordEnabled: true, PasswordLastChanged: daysAgo(46), PasswordLastUsed: daysAgo(1)},
 		// password 61 days old: expired yesterday
-		{Name: "frank", Tags: email("frank@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: evalAgo(61), PasswordLastUsed: evalAgo(5)},
+		{Name: "frank", Tags: email("frank@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: daysAgo(61), PasswordLastUsed: daysAgo(5)},
 		// password set 100 days ago, never used: expired 40 days ago, unused
-		{Name: "grace", Tags: email("grace@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: evalAgo(100)},
+		{Name: "grace", Tags: email("grace@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: daysAgo(100)},
 		// no console password (stale dates from an old report): nothing
-		{Name: "heidi", Tags: email("heidi@example.com"), PasswordLastChanged: evalAgo(400), PasswordLastUsed: evalAgo(300)},
+		{Name: "heidi", Tags: email("heidi@example.com"), PasswordLastChanged: daysAgo(400), PasswordLastUsed: daysAgo(300)},
 		// machine, inactive 300: machine tiers have no delete stage: nothing
 		{Name: "ivan", Tags: machine("ivan@example.com"), AccessKeys: []inventory.AccessKey{key(1, 300, false, 200)}},
 		// class service has no tiers: human's; 95 -> delete
@@ -772,22 +772,22 @@ func evalRichSnapshot() *inventory.Snapshot {
 		// machine 70 -> notify (not exempt); never used -> unused, exempt (rule-scoped)
 		{Name: "reporting-bot", Tags: machine("data@example.com"), AccessKeys: []inventory.AccessKey{key(1, 70, true, never)}},
 		// invalid first tag, second tag used; password without MFA, user 5 days old
-		{Name: "sybil", CreatedAt: evalAgo(5), Tags: map[string]string{"Email": "sybil", "email": "sybil@example.com"}, PasswordEnabled: true},
+		{Name: "sybil", CreatedAt: daysAgo(5), Tags: map[string]string{"Email": "sybil", "email": "sybil@example.com"}, PasswordEnabled: true},
 		// class admin (own tiers): 45 -> notify (30), next disable 2026-06-30
 		{Name: "trent", Groups: []string{"admins", "dev"}, Tags: email("trent@example.com"), AccessKeys: []inventory.AccessKey{key(1, 45, true, 1)}},
 		// key without a creation date: skipped; password last used 90 days ago -> unused
-		{Name: "ursula", Tags: email("ursula@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: evalAgo(20), PasswordLastUsed: evalAgo(90),
+		{Name: "ursula", Tags: email("ursula@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: daysAgo(20), PasswordLastUsed: daysAgo(90),
 			AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true}}},
 		// inactive 100 -> delete; active 5 never used -> nothing; password 1 day left
-		{Name: "victor", Tags: email("victor@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: evalAgo(59), PasswordLastUsed: evalAgo(2),
+		{Name: "victor", Tags: email("victor@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: daysAgo(59), PasswordLastUsed: daysAgo(2),
 			AccessKeys: []inventory.AccessKey{key(1, 100, false, 99), key(2, 5, true, never)}},
 		// class contractor (tag "*", no tiers): human's; 80 -> disable
 		{Name: "xavier", Tags: map[string]string{"Contractor": "acme", "Email": "xavier@example.com"}, AccessKeys: []inventory.AccessKey{key(1, 80, true, 1)}},
 		// clean: nothing
-		{Name: "yolanda", Tags: email("yolanda@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: evalAgo(3), PasswordLastUsed: evalAgo(1),
+		{Name: "yolanda", Tags: email("yolanda@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: daysAgo(3), PasswordLastUsed: daysAgo(1),
 			AccessKeys: []inventory.AccessKey{key(1, 10, true, 1)}},
 		// password expired 90 days ago, unused 200 days, no MFA
-		{Name: "zoe@example.com", PasswordEnabled: true, PasswordLastChanged: evalAgo(150), PasswordLastUsed: evalAgo(200)},
+		{Name: "zoe@example.com", PasswordEnabled: true, PasswordLastChanged: daysAgo(150), PasswordLastUsed: daysAgo(200)},
 	}
 	for i := range users {
 		u := &users[i]
@@ -795,16 +795,16 @@ func evalRichSnapshot() *inventory.Snapshot {
 			u.Path = "/"
 		}
 		if u.CreatedAt.IsZero() {
-			u.CreatedAt = evalAgo(500)
+			u.CreatedAt = daysAgo(500)
 		}
-		u.ARN = fmt.Sprintf("arn:aws:iam::%s:user%s%s", evalAccount, u.Path, u.Name)
+		u.ARN = fmt.Sprintf("arn:aws:iam::%s:user%s%s", accountID, u.Path, u.Name)
 	}
-	snap := evalSnap(users...)
+	snap := snapshotOf(users...)
 	snap.PasswordPolicy = &inventory.PasswordPolicy{MaxPasswordAge: 60}
 	snap.Root = &inventory.User{
 		Name:            inventory.RootUserName,
-		ARN:             "arn:aws:iam::" + evalAccount + ":root",
-		CreatedAt:       evalAgo(900),
+		ARN:             "arn:aws:iam::" + accountID + ":root",
+		CreatedAt:       daysAgo(900),
 		PasswordEnabled: true,
 		// 400 days, active -> root_access_key; inactive -> nothing
 		AccessKeys: []inventory.AccessKey{key(1, 400, true, 30), key(2, 500, false, never)},
@@ -813,7 +813,7 @@ func evalRichSnapshot() *inventory.Snapshot {
 }
 
 func TestEvaluateGolden(t *testing.T) {
-	got := policy.Evaluate(evalRichSnapshot(), evalRichConfig(t), evalNow)
+	got := policy.Evaluate(richSnapshot(), richConfig(t), asOf)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // "<root_account>", as the JSON report writes it
@@ -842,21 +842,21 @@ func TestEvaluateGolden(t *testing.T) {
 }
 
 func BenchmarkEvaluate5000Users(b *testing.B) {
-	snap := evalSnap()
+	snap := snapshotOf()
 	snap.PasswordPolicy = &inventory.PasswordPolicy{MaxPasswordAge: 90}
 	for i := range 5000 {
 		u := inventory.User{
 			Name:                fmt.Sprintf("user-%04d@example.com", i),
 			Path:                "/",
-			CreatedAt:           evalAgo(400 + i%50),
+			CreatedAt:           daysAgo(400 + i%50),
 			Groups:              []string{"dev"},
 			PasswordEnabled:     i%3 == 0,
 			MFAActive:           i%6 == 0,
-			PasswordLastChanged: evalAgo(i % 120),
-			PasswordLastUsed:    evalAgo(i % 150),
+			PasswordLastChanged: daysAgo(i % 120),
+			PasswordLastUsed:    daysAgo(i % 150),
 			AccessKeys: []inventory.AccessKey{
-				{Slot: 1, Active: true, CreatedAt: evalAgo(i % 130), LastUsedAt: evalAgo(i % 60)},
-				{Slot: 2, Active: i%4 != 0, CreatedAt: evalAgo(i % 100)},
+				{Slot: 1, Active: true, CreatedAt: daysAgo(i % 130), LastUsedAt: daysAgo(i % 60)},
+				{Slot: 2, Active: i%4 != 0, CreatedAt: daysAgo(i % 100)},
 			},
 		}
 		if i%5 == 0 {
@@ -868,7 +868,7 @@ func BenchmarkEvaluate5000Users(b *testing.B) {
 	cfg.Exemptions = []config.Exemption{{Users: []string{"user-00*"}, Reason: "bench"}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if fs := policy.Evaluate(snap, cfg, evalNow); len(fs) == 0 {
+		if fs := policy.Evaluate(snap, cfg, asOf); len(fs) == 0 {
 			b.Fatal("Evaluate() found nothing; want findings")
 		}
 	}

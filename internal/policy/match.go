@@ -118,7 +118,7 @@ func matchCurrent(ex *config.Exemption, today time.Time) bool {
 	if ex.Until == nil {
 		return true
 	}
-	return !today.After(evalDay(ex.Until.Time))
+	return !today.After(utcDay(ex.Until.Time))
 }
 
 // matchExempt applies the exemptions to f (whose Account, User and Rule are

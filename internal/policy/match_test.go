@@ -70,7 +70,7 @@ func TestEvaluateExemptions(t *testing.T) {
 		Path:       "/",
 		Tags:       map[string]string{"Email": "ci@example.com", "keywarden:exempt": "true"},
 		Groups:     []string{"ci"},
-		AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: evalAgo(95)}},
+		AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: daysAgo(95)}},
 	}
 	type result struct {
 		exempt bool
@@ -124,7 +124,7 @@ func TestEvaluateExemptions(t *testing.T) {
 			exemptions: []config.Exemption{{Users: []string{"ci-legacy"}, Rules: []string{config.RuleAccessKeyUnused}, Reason: "used monthly"}},
 			age:        none, unused: result{true, "used monthly"}},
 		{name: "scoped to this account",
-			exemptions: []config.Exemption{{Users: []string{"ci-legacy"}, Accounts: []string{"111111111111", evalAccount}, Reason: "sandbox"}},
+			exemptions: []config.Exemption{{Users: []string{"ci-legacy"}, Accounts: []string{"111111111111", accountID}, Reason: "sandbox"}},
 			age:        result{true, "sandbox"}, unused: result{true, "sandbox"}},
 		{name: "scoped to another account",
 			exemptions: []config.Exemption{{Users: []string{"ci-legacy"}, Accounts: []string{"111111111111"}, Reason: "sandbox"}},
@@ -153,13 +153,13 @@ func TestEvaluateExemptions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			now := tt.now
 			if now.IsZero() {
-				now = evalNow
+				now = asOf
 			}
 			cfg := config.Default()
 			cfg.Exemptions = tt.exemptions
-			fs := policy.Evaluate(evalSnap(user), cfg, now)
+			fs := policy.Evaluate(snapshotOf(user), cfg, now)
 			for rule, want := range map[string]result{config.RuleAccessKeyAge: tt.age, config.RuleAccessKeyUnused: tt.unused} {
-				f := evalFind(t, fs, "ci-legacy", rule)
+				f := findingOf(t, fs, "ci-legacy", rule)
 				if f.Exempt != want.exempt {
 					t.Errorf("Evaluate(%s) %s exempt = %v; want %v", tt.name, rule, f.Exempt, want.exempt)
 				}

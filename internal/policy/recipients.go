@@ -61,7 +61,7 @@ func RecipientsDetailed(u *inventory.User, n config.NotifyUsers) (addrs []string
 	addr, source := "", ""
 	for _, key := range n.EmailTags {
 		v, present := u.Tags[key]
-		if a, ok := recipAddress(v); ok {
+		if a, ok := parseAddress(v); ok {
 			addr, source = a, fmt.Sprintf("tag %q", key)
 			break
 		}
@@ -70,7 +70,7 @@ func RecipientsDetailed(u *inventory.User, n config.NotifyUsers) (addrs []string
 		}
 	}
 	if addr == "" && enabled(n.UsernameIsEmail) {
-		if a, ok := recipAddress(u.Name); ok {
+		if a, ok := parseAddress(u.Name); ok {
 			addr, source = a, "user name"
 		} else if strings.Contains(u.Name, "@") {
 			problems = append(problems, RecipientProblem{Source: "user name", Address: u.Name, Reason: "is not an email address"})
@@ -79,7 +79,7 @@ func RecipientsDetailed(u *inventory.User, n config.NotifyUsers) (addrs []string
 	if addr == "" {
 		return []string{}, problems
 	}
-	if !recipAllowed(addr, n.AllowedDomains) {
+	if !domainAllowed(addr, n.AllowedDomains) {
 		domain := addr[strings.LastIndexByte(addr, '@')+1:]
 		problems = append(problems, RecipientProblem{Source: source, Address: addr,
 			Reason: fmt.Sprintf("is outside notify.users.allowed_domains (%s is not one of %s)", domain, strings.Join(n.AllowedDomains, ", "))})
@@ -88,9 +88,9 @@ func RecipientsDetailed(u *inventory.User, n config.NotifyUsers) (addrs []string
 	return []string{addr}, problems
 }
 
-// recipAddress parses s as exactly one address and returns the bare address
+// parseAddress parses s as exactly one address and returns the bare address
 // with its domain lowercased.
-func recipAddress(s string) (string, bool) {
+func parseAddress(s string) (string, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return "", false
@@ -112,9 +112,9 @@ func recipAddress(s string) (string, bool) {
 	return a.Address[:at+1] + strings.ToLower(a.Address[at+1:]), true
 }
 
-// recipAllowed reports whether addr's domain is one of allowed (any domain
+// domainAllowed reports whether addr's domain is one of allowed (any domain
 // when allowed is empty).
-func recipAllowed(addr string, allowed []string) bool {
+func domainAllowed(addr string, allowed []string) bool {
 	if len(allowed) == 0 {
 		return true
 	}
