@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
+	"strings"
 
 	"github.com/invopop/jsonschema"
 )
@@ -52,8 +54,8 @@ func JSONSchema() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// refineSchema adds what reflection cannot know: enums, bounds,
-// patterns and required keys.
+// refineSchema adds what reflection cannot know: the constraints table's
+// bounds, patterns, enums and required keys, and what relates several keys.
 func refineSchema(s *jsonschema.Schema) error {
 	var missing []string
 	at := func(path ...string) *jsonschema.Schema {
@@ -77,113 +79,80 @@ func refineSchema(s *jsonschema.Schema) error {
 		}
 		return cur
 	}
-	enum := func(vals ...string) []any {
-		out := make([]any, len(vals))
-		for i, v := range vals {
-			out[i] = v
-		}
-		return out
-	}
-	severityEnum := enum(severities...)
-	// Account IDs: a 12-digit string, or a number (unquoted in YAML; the
-	// loader reads it as written).
-	accountID := func(p *jsonschema.Schema) {
-		p.Type = ""
-		p.AnyOf = []*jsonschema.Schema{
-			{Type: "string", Pattern: `^[0-9]{12}$`},
-			{Type: "integer", Minimum: "0", Maximum: "999999999999"},
-		}
-	}
-	optional := func(re string) string { return "^$|" + re } // "" is the default
 
 	s.Required = []string{"version"}
 	at("version").Const = CurrentVersion
+	for _, c := range constraints {
+		path := schemaPath(c.path)
+		c.schema(at(path...))
+		if c.required {
+			parent := at(path[:len(path)-1]...)
+			parent.Required = append(parent.Required, path[len(path)-1])
+		}
+	}
 
 	at("accounts").Not = &jsonschema.Schema{Required: []string{"organization", "list"}}
-	at("accounts", "parallel").Minimum = "1"
-	at("accounts", "parallel").Maximum = "64"
-	at("accounts", "session_name").Pattern = sessionNameRE.String()
-	at("accounts", "max_attempts").Minimum = "1"
-	at("accounts", "max_attempts").Maximum = "20"
-	at("accounts", "organization").Required = []string{"role_name"}
-	at("accounts", "organization", "role_name").Pattern = roleNameRE.String()
-	accountID(at("accounts", "organization", "exclude", "[]"))
-	at("accounts", "organization", "ous", "[]").Pattern = ouRE.String()
-	at("accounts", "list", "[]").Required = []string{"id"}
-	accountID(at("accounts", "list", "[]", "id"))
-	at("accounts", "list", "[]", "role_arn").Pattern = roleARNRE.String()
-
-	at("classes", "[]").Required = []string{"name", "match"}
-	at("classes", "[]", "name").Pattern = classNameRE.String()
-	at("classes", "[]", "name").Not = &jsonschema.Schema{Const: DefaultClass}
 	one := uint64(1)
 	at("classes", "[]", "match").MinProperties = &one
-	at("classes", "[]", "match", "path_prefix").Pattern = "^/"
-
-	stage := at("rules", "access_key_age", "{}", "[]")
-	stage.Required = []string{"at", "action"}
-	at("rules", "access_key_age", "{}", "[]", "at").Minimum = "1"
-	at("rules", "access_key_age", "{}", "[]", "action").Enum = enum(ActionNotify, ActionDisable, ActionDelete)
-	at("rules", "access_key_age", "{}", "[]", "severity").Enum = severityEnum
-	for rule, actions := range map[string][]string{
-		"access_key_unused": {ActionNotify, ActionDisable},
-		"password_unused":   {ActionNotify, ActionRemovePassword},
-		"mfa_missing":       {ActionNotify},
-		"root_access_key":   {ActionNotify},
-	} {
-		at("rules", rule, "action").Enum = enum(actions...)
-	}
-	for _, rule := range []string{"access_key_unused", "password_expiry", "password_unused", "mfa_missing", "root_access_key"} {
-		at("rules", rule, "severity").Enum = severityEnum
-	}
-	at("rules", "access_key_unused", "after").Minimum = "1"
-	at("rules", "password_unused", "after").Minimum = "1"
-	at("rules", "password_expiry", "warn_before").Minimum = "0"
-	at("rules", "password_expiry", "max_age").Minimum = "0"
-
-	ex := at("exemptions", "[]")
-	ex.Required = []string{"reason"}
-	ex.AnyOf = []*jsonschema.Schema{{Required: []string{"users"}}, {Required: []string{"tags"}}, {Required: []string{"groups"}}}
-	at("exemptions", "[]", "reason").MinLength = &one
-	at("exemptions", "[]", "rules", "[]").Enum = enum(ruleNames...)
-	accountID(at("exemptions", "[]", "accounts", "[]"))
-
-	at("notify", "rate_per_second").Minimum = "0"
-	at("notify", "users", "via").Enum = enum(channels...)
-	at("notify", "users", "remind_every").Minimum = "1"
-	at("notify", "users", "allowed_domains", "[]").Pattern = domainRE.String()
-	at("notify", "admins", "send_when").Enum = enum(SendWhenFindings, SendWhenAlways)
-	at("notify", "admins", "sns_topic_arn").Pattern = optional(snsTopicRE.String())
-	at("notify", "admins", "slack_webhook_env").Pattern = optional(envNameRE.String())
-	at("notify", "admins", "slack_webhook_ssm").Pattern = optional(ssmNameRE.String())
-	at("notify", "admins", "webhook_url_env").Pattern = optional(envNameRE.String())
-	at("notify", "admins", "webhook_url_ssm").Pattern = optional(ssmNameRE.String())
-	at("notify", "console_url").Pattern = optional(httpsURLRE.String())
-	at("notify", "ses", "region").Pattern = optional(regionRE.String())
-	at("notify", "ses", "configuration_set").Pattern = optional(sesConfigSetRE.String())
-	at("notify", "smtp", "port").Minimum = "1"
-	at("notify", "smtp", "port").Maximum = "65535"
-	at("notify", "smtp", "password_env").Pattern = optional(envNameRE.String())
-	at("notify", "smtp", "password_ssm").Pattern = optional(ssmNameRE.String())
-	at("notify", "outbox", "dir").MinLength = &one
-
-	at("enforce", "mode").Enum = enum(ModeDryRun, ModeApply)
-	accountID(at("enforce", "allowed_accounts", "[]"))
-	at("enforce", "max_actions_per_run").Minimum = "0"
-	at("enforce", "max_fraction").ExclusiveMinimum = "0"
-	at("enforce", "max_fraction").Maximum = "1"
-	at("enforce", "grace_after_disable").Minimum = "0"
-	at("enforce", "window", "days", "[]").Enum = enum("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-	at("enforce", "window", "start").Pattern = optional(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
-	at("enforce", "window", "end").Pattern = optional(`^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$`)
-	at("enforce", "audit_file").MinLength = &one
-
-	at("state", "url").Pattern = `^(sqlite://.+|dynamodb://[A-Za-z0-9_.-]{3,255})$`
+	at("exemptions", "[]").AnyOf = []*jsonschema.Schema{{Required: []string{"users"}}, {Required: []string{"tags"}}, {Required: []string{"groups"}}}
+	at("state", "url").Pattern = "^(sqlite://.+|dynamodb://" + strings.Trim(tableNameRE.String(), "^$") + ")$"
 
 	if len(missing) > 0 {
 		return fmt.Errorf("no schema for %v", missing)
 	}
 	return nil
+}
+
+// schemaPath splits a constraint's path into the steps refineSchema's at
+// takes: rules.access_key_age.{}[].at is rules, access_key_age, {}, [], at.
+func schemaPath(path string) []string {
+	var out []string
+	for _, key := range strings.Split(path, ".") {
+		name, items := strings.CutSuffix(key, "[]")
+		out = append(out, name)
+		if items {
+			out = append(out, "[]")
+		}
+	}
+	return out
+}
+
+// schema writes the constraint into n, the schema of its key.
+func (c *constraint) schema(n *jsonschema.Schema) {
+	num := func(x float64) json.Number { return json.Number(strconv.FormatFloat(x, 'f', -1, 64)) }
+	if c.min != nil && c.exclusiveMin {
+		n.ExclusiveMinimum = num(*c.min)
+	} else if c.min != nil {
+		n.Minimum = num(*c.min)
+	}
+	if c.max != nil {
+		n.Maximum = num(*c.max)
+	}
+	pattern := ""
+	switch {
+	case c.accountID:
+		// A 12-digit string, or a number (unquoted in YAML; the loader
+		// reads it as written).
+		n.Type = ""
+		n.AnyOf = []*jsonschema.Schema{
+			{Type: "string", Pattern: accountIDRE.String()},
+			{Type: "integer", Minimum: "0", Maximum: "999999999999"},
+		}
+	case c.pattern != nil:
+		pattern = c.pattern.String()
+	case c.blank:
+		pattern = `\S`
+	}
+	if pattern != "" && c.optional {
+		pattern = "^$|" + pattern
+	}
+	n.Pattern = pattern
+	for _, v := range c.enum {
+		n.Enum = append(n.Enum, v)
+	}
+	if c.reserved != "" {
+		n.Not = &jsonschema.Schema{Const: c.reserved}
+	}
 }
 
 // fieldDocs describes each key (TYPE.Field) in the JSON Schema.

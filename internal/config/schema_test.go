@@ -101,36 +101,25 @@ func TestJSONSchemaMatchesConfig(t *testing.T) {
 func TestJSONSchemaEnums(t *testing.T) {
 	s := parsedSchema(t)
 	tests := []struct {
-		path []string
+		path string
 		want []any
 	}{
-		{[]string{"rules", "access_key_age", "{}", "[]", "action"}, []any{"notify", "disable", "delete"}},
-		{[]string{"rules", "access_key_age", "{}", "[]", "severity"}, []any{"low", "medium", "high", "critical"}},
-		{[]string{"rules", "access_key_unused", "action"}, []any{"notify", "disable"}},
-		{[]string{"rules", "password_unused", "action"}, []any{"notify", "remove_password"}},
-		{[]string{"rules", "mfa_missing", "action"}, []any{"notify"}},
-		{[]string{"rules", "root_access_key", "action"}, []any{"notify"}},
-		{[]string{"rules", "password_expiry", "severity"}, []any{"low", "medium", "high", "critical"}},
-		{[]string{"enforce", "mode"}, []any{"dry_run", "apply"}},
-		{[]string{"notify", "admins", "send_when"}, []any{"findings", "always"}},
-		{[]string{"notify", "users", "via"}, []any{"ses", "smtp", "outbox"}},
-		{[]string{"exemptions", "[]", "rules", "[]"}, []any{"access_key_age", "access_key_unused", "password_expiry", "password_unused", "mfa_missing", "root_access_key"}},
+		{"rules.access_key_age.{}[].action", []any{"notify", "disable", "delete"}},
+		{"rules.access_key_age.{}[].severity", []any{"low", "medium", "high", "critical"}},
+		{"rules.access_key_unused.action", []any{"notify", "disable"}},
+		{"rules.password_unused.action", []any{"notify", "remove_password"}},
+		{"rules.mfa_missing.action", []any{"notify"}},
+		{"rules.root_access_key.action", []any{"notify"}},
+		{"rules.password_expiry.severity", []any{"low", "medium", "high", "critical"}},
+		{"enforce.mode", []any{"dry_run", "apply"}},
+		{"notify.admins.send_when", []any{"findings", "always"}},
+		{"notify.users.via", []any{"ses", "smtp", "outbox"}},
+		{"exemptions[].rules[]", []any{"access_key_age", "access_key_unused", "password_expiry", "password_unused", "mfa_missing", "root_access_key"}},
 	}
 	for _, tt := range tests {
-		node := s
-		for _, p := range tt.path {
-			switch p {
-			case "[]":
-				node, _ = node["items"].(map[string]any)
-			case "{}":
-				node, _ = node["additionalProperties"].(map[string]any)
-			default:
-				props, _ := node["properties"].(map[string]any)
-				node, _ = props[p].(map[string]any)
-			}
-		}
+		node, _ := schemaNode(t, s, tt.path)
 		if got := node["enum"]; !cmp.Equal(got, tt.want) {
-			t.Errorf("schema %s enum = %v; want %v", strings.Join(tt.path, "."), got, tt.want)
+			t.Errorf("schema %s enum = %v; want %v", tt.path, got, tt.want)
 		}
 	}
 }

@@ -42,6 +42,9 @@ func TestValidateWithoutFile(t *testing.T) {
 			`enforce.window.timezone: "Mars/Olympus" is not a time zone (want an IANA name such as Europe/Berlin)`},
 		{"window ending before it starts", func(c *Config) { c.Enforce.Window = &Window{Start: "17:00", End: "09:00"} },
 			"enforce.window.end: must be after start (17:00), on the same day"},
+		{"window starting at 24:00 never opens", func(c *Config) { c.Enforce.Window = &Window{Start: "24:00"} },
+			`enforce.window.start: "24:00" is not a time of day (want HH:MM, e.g. 09:00)`},
+		{"window ending at 24:00", func(c *Config) { c.Enforce.Window = &Window{Start: "22:00", End: "24:00"} }, ""},
 		{"session name with a space", func(c *Config) { c.Accounts.SessionName = "key warden" },
 			`accounts.session_name: "key warden" is not an AssumeRole session name (2-64 letters, digits and =,.@_-)`},
 		{"too many attempts", func(c *Config) { c.Accounts.MaxAttempts = 50 },
@@ -79,6 +82,30 @@ func TestValidateWithoutFile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestValidateKeyOrder: problems come in the order of the keys they name
+// (the order of the schema and of keywarden.init.yaml), so that problems
+// Parse reports on one line read in that order too.
+func TestValidateKeyOrder(t *testing.T) {
+	c := Default()
+	c.Notify.RatePerSecond = -1
+	c.Notify.Users.RemindEvery = 0
+	c.Exemptions = []Exemption{{Reason: " "}}
+	c.Accounts.Parallel = 0
+	want := "accounts.parallel: must be between 1 and 64 (got 0)\n" +
+		"exemptions[0]: needs at least one of users, tags or groups\n" +
+		"exemptions[0].reason: required; say why the exemption exists (it is shown in every report)\n" +
+		"notify.users.remind_every: must be at least 1 (got 0)\n" +
+		"notify.rate_per_second: must be 0 or more (got -1)"
+	if got := c.Validate(); got == nil || got.Error() != want {
+		t.Errorf("Validate() =\n%v\nwant\n%s", got, want)
+	}
+	_, err := Parse("k.yaml", []byte("version: 1\nnotify: {rate_per_second: -1, users: {remind_every: 0}}\n"))
+	if want := "k.yaml:2: notify.users.remind_every: must be at least 1 (got 0)\n" +
+		"k.yaml:2: notify.rate_per_second: must be 0 or more (got -1)"; err == nil || err.Error() != want {
+		t.Errorf("Parse() error =\n%v\nwant\n%s", err, want)
 	}
 }
 

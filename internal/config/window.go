@@ -6,11 +6,15 @@ import (
 	"time"
 )
 
-// Weekdays maps the day names a Window accepts to time.Weekday.
-var Weekdays = map[string]time.Weekday{
-	"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
-	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
-}
+// weekdays maps the day names a Window accepts (weekdayNames, Monday
+// first) to time.Weekday.
+var weekdays = func() map[string]time.Weekday {
+	m := make(map[string]time.Weekday, len(weekdayNames))
+	for i, d := range weekdayNames {
+		m[d] = time.Weekday((i + 1) % 7)
+	}
+	return m
+}()
 
 // parseClock reads HH:MM as minutes after midnight; "" is ok (0), and
 // 24:00 is the end of the day.
@@ -49,7 +53,7 @@ func (w *Window) Open(t time.Time) bool {
 	if len(w.Days) > 0 {
 		ok := false
 		for _, d := range w.Days {
-			if Weekdays[strings.ToLower(d)] == lt.Weekday() {
+			if weekdays[strings.ToLower(d)] == lt.Weekday() {
 				ok = true
 			}
 		}
