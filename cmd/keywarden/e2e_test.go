@@ -29,20 +29,7 @@ var binary string
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "keywarden-e2e-")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "keywarden")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
-	if err != nil {
-		os.RemoveAll(dir)
-		panic("build keywarden: " + err.Error() + "\n" + string(out))
-	}
-	defer os.RemoveAll(dir)
-	testenv.Main(m)
-}
+func TestMain(m *testing.M) { os.Exit(testenv.MainWithBinary(m, ".", &binary)) }
 
 // result is one run of the binary.
 type result struct {
