@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/keywarden/keywarden/internal/cli.Version=$(VERSION)
 AS_OF    ?= 2026-11-23
 
-.PHONY: demo test test-deps build lambda lint bench bench-org clean
+.PHONY: demo test test-deps golden build lambda lint bench bench-org clean
 
 ## demo: scan the sample credential report in examples/ (no AWS account needed)
 demo:
@@ -22,6 +22,12 @@ test: test-deps
 
 test-deps:
 	./scripts/test-deps.sh
+
+## golden: rewrite the golden files (testdata) of every package whose tests
+## use internal/golden — go test -update on each; read the diff before committing
+GOLDEN_PKGS = $(shell $(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | awk '{ for (i = 2; i <= NF; i++) if ($$i ~ /\/internal\/golden$$/) { print $$1; next } }')
+golden: test-deps
+	$(GO) test -count=1 $(GOLDEN_PKGS) -update
 
 ## build: the keywarden binary in bin/
 build:
