@@ -11,12 +11,11 @@ AS_OF    ?= 2026-11-23
 demo:
 	$(GO) run ./cmd/keywarden scan --credential-report examples/credential-report.csv --as-of $(AS_OF) --format table
 
-## test: install what the tests need, then vet and run every test; test
-## artifacts (the HTML report's screenshots) are kept in $(TEST_OUTPUT)/_artifacts
+## test: install what the tests need, then vet, staticcheck and run every
+## test; test artifacts (the HTML report's screenshots) are kept in
+## $(TEST_OUTPUT)/_artifacts
 TEST_OUTPUT ?= $(CURDIR)/.cache/test-output
-test: test-deps
-	$(GO) vet ./...
-	@test -z "$$(gofmt -l .)" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
+test: test-deps lint
 	mkdir -p $(TEST_OUTPUT)
 	$(GO) test -count=1 -timeout 30m -artifacts -outputdir $(TEST_OUTPUT) ./...
 
@@ -41,9 +40,12 @@ lambda:
 	@python3 -c 'import zipfile,stat,sys; i=zipfile.ZipFile("dist/keywarden-lambda.zip").getinfo("bootstrap"); sys.exit(0 if (i.external_attr>>16) & stat.S_IXUSR else "bootstrap is not executable in the zip")'
 	@echo "dist/keywarden-lambda.zip: bootstrap for provided.al2023, arm64"
 
+## lint: go vet, gofmt, and staticcheck at the version go.mod's tool directive
+## pins (built from the module proxy on first use)
 lint:
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
+	$(GO) tool staticcheck ./...
 
 ## bench: benchmarks (they seed moto; not part of `make test`)
 bench: test-deps
