@@ -5,23 +5,28 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/keywarden/keywarden/internal/cli.Version=$(VERSION)
 AS_OF    ?= 2026-11-23
 
-.PHONY: demo test test-deps build lambda lint bench bench-org clean
+.PHONY: demo test test-deps golden build lambda lint bench bench-org clean
 
 ## demo: scan the sample credential report in examples/ (no AWS account needed)
 demo:
 	$(GO) run ./cmd/keywarden scan --credential-report examples/credential-report.csv --as-of $(AS_OF) --format table
 
-## test: install what the tests need, then vet and run every test; test
-## artifacts (the HTML report's screenshots) are kept in $(TEST_OUTPUT)/_artifacts
+## test: install what the tests need, then vet, staticcheck and run every
+## test; test artifacts (the HTML report's screenshots) are kept in
+## $(TEST_OUTPUT)/_artifacts
 TEST_OUTPUT ?= $(CURDIR)/.cache/test-output
-test: test-deps
-	$(GO) vet ./...
-	@test -z "$$(gofmt -l .)" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
+test: test-deps lint
 	mkdir -p $(TEST_OUTPUT)
 	$(GO) test -count=1 -timeout 30m -artifacts -outputdir $(TEST_OUTPUT) ./...
 
 test-deps:
 	./scripts/test-deps.sh
+
+## golden: rewrite the golden files (testdata) of every package whose tests
+## use internal/golden — go test -update on each; read the diff before committing
+GOLDEN_PKGS = $(shell $(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | awk '{ for (i = 2; i <= NF; i++) if ($$i ~ /\/internal\/golden$$/) { print $$1; next } }')
+golden: test-deps
+	$(GO) test -count=1 $(GOLDEN_PKGS) -update
 
 ## build: the keywarden binary in bin/
 build:
@@ -35,9 +40,12 @@ lambda:
 	@python3 -c 'import zipfile,stat,sys; i=zipfile.ZipFile("dist/keywarden-lambda.zip").getinfo("bootstrap"); sys.exit(0 if (i.external_attr>>16) & stat.S_IXUSR else "bootstrap is not executable in the zip")'
 	@echo "dist/keywarden-lambda.zip: bootstrap for provided.al2023, arm64"
 
+## lint: go vet, gofmt, and staticcheck at the version go.mod's tool directive
+## pins (built from the module proxy on first use)
 lint:
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
+	$(GO) tool staticcheck ./...
 
 ## bench: benchmarks (they seed moto; not part of `make test`)
 bench: test-deps

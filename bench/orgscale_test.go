@@ -28,7 +28,13 @@ var (
 	baseline = flag.Bool("org.baseline", true, "also run the baseline scanner (slow: one call per user and per key list)")
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	code := testenv.Main(m)
+	if binary != "" { // built by keywardenBinary
+		os.RemoveAll(filepath.Dir(binary))
+	}
+	os.Exit(code)
+}
 
 // staleEvery: one user in staleEvery has a key 100 days old (an
 // access_key_age finding under the default policy); the others' keys are

@@ -24,19 +24,7 @@ import (
 // binary is the keywarden binary built once for these tests.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "keywarden-deploy-")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "keywarden")
-	if out, err := exec.Command("go", "build", "-o", binary, "../cmd/keywarden").CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		panic("build keywarden: " + err.Error() + "\n" + string(out))
-	}
-	defer os.RemoveAll(dir)
-	testenv.Main(m)
-}
+func TestMain(m *testing.M) { os.Exit(testenv.MainWithBinary(m, "../cmd/keywarden", &binary)) }
 
 // tool finds an external command the test needs. Missing, it fails the
 // test when CI is set and skips it otherwise, saying how to get it.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/golden"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/testenv"
@@ -27,22 +27,7 @@ import (
 // binary is the keywarden binary built once for these tests.
 var binary string
 
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "keywarden-e2e-")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "keywarden")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
-	if err != nil {
-		os.RemoveAll(dir)
-		panic("build keywarden: " + err.Error() + "\n" + string(out))
-	}
-	defer os.RemoveAll(dir)
-	testenv.Main(m)
-}
+func TestMain(m *testing.M) { os.Exit(testenv.MainWithBinary(m, ".", &binary)) }
 
 // result is one run of the binary.
 type result struct {
@@ -412,22 +397,7 @@ func TestScanExampleReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf.WriteByte('\n')
-	path := filepath.Join("testdata", "example-findings.golden.json")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read %s (run with -update to create it): %v", path, err)
-	}
-	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
-		t.Errorf("findings of examples/credential-report.csv differ from %s (-want +got):\n%s", path, diff)
-	}
+	golden.Assert(t, buf.Bytes(), filepath.Join("testdata", "example-findings.golden.json"))
 	if !strings.Contains(buf.String(), `"rule": "root_access_key"`) {
 		t.Error("the example's root access key is not reported")
 	}

@@ -85,7 +85,19 @@ state: { url: "sqlite://` + filepath.Join(dir, "state.db") + `" }
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	// stop ends the function, which would wait for a next invocation that
+	// never comes, and returns what it logged: only once Wait has returned
+	// has exec's goroutine copied all of it (and stopped writing to logs).
+	stopped := false
+	stop := func() string {
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		return logs.String()
+	}
+	defer stop()
 	select {
 	case answer := <-rt.answer:
 		var s lambda.Summary
@@ -96,14 +108,15 @@ state: { url: "sqlite://` + filepath.Join(dir, "state.db") + `" }
 			t.Errorf("summary = %+v; want 1 finding, 2 sent (alice, the digest), one ok account", s)
 		}
 	case e := <-rt.failed:
-		t.Fatalf("the function failed: %s\nlogs:\n%s", e, logs.String())
+		t.Fatalf("the function failed: %s\nlogs:\n%s", e, stop())
 	case <-ctx.Done():
-		t.Fatalf("no answer from the function\nlogs:\n%s", logs.String())
+		t.Fatalf("no answer from the function\nlogs:\n%s", stop())
+	}
+	// The handler logged the summary before it returned the answer.
+	if l := stop(); !strings.Contains(l, `"msg":"keywarden run finished"`) {
+		t.Errorf("the function's logs are not JSON lines with the run summary:\n%s", l)
 	}
 	if eml, _ := filepath.Glob(filepath.Join(dir, "outbox", "*alice*.eml")); len(eml) != 1 {
 		t.Errorf("outbox for alice = %v; want one message", eml)
-	}
-	if !strings.Contains(logs.String(), `"msg":"keywarden run finished"`) {
-		t.Errorf("the function's logs are not JSON lines with the run summary:\n%s", logs.String())
 	}
 }

@@ -2,6 +2,7 @@ package awsapi_test
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,7 +14,7 @@ import (
 	"github.com/keywarden/keywarden/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 // TestCounterCountsOperationsNotAttempts: an operation throttled twice
 // and retried by the SDK is one call; every service and operation is

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/keywarden/keywarden/internal/awsapi"
+	"github.com/keywarden/keywarden/internal/securityhub"
 )
 
 // Factory holds what commands need from the outside world, so tests can
@@ -29,6 +30,10 @@ type Factory struct {
 	LoadAWSConfig func(ctx context.Context, o awsapi.Options) (aws.Config, error)
 	// Getenv reads the environment.
 	Getenv func(string) string
+	// SecurityHubClients builds the clients `scan --security-hub` calls
+	// (STS, to identify the caller, and Security Hub) from the caller's
+	// SDK configuration.
+	SecurityHubClients func(cfg aws.Config) (callerIdentifier, securityhub.API)
 
 	logger *slog.Logger
 }
@@ -36,14 +41,15 @@ type Factory struct {
 // NewFactory returns the production factory over the process's streams.
 func NewFactory() *Factory {
 	return &Factory{
-		In:            os.Stdin,
-		Out:           os.Stdout,
-		ErrOut:        os.Stderr,
-		IsTerminal:    isTerminal,
-		TerminalWidth: terminalWidth,
-		Now:           time.Now,
-		LoadAWSConfig: awsapi.LoadConfig,
-		Getenv:        os.Getenv,
+		In:                 os.Stdin,
+		Out:                os.Stdout,
+		ErrOut:             os.Stderr,
+		IsTerminal:         isTerminal,
+		TerminalWidth:      terminalWidth,
+		Now:                time.Now,
+		LoadAWSConfig:      awsapi.LoadConfig,
+		Getenv:             os.Getenv,
+		SecurityHubClients: newSecurityHubClients,
 	}
 }
 

@@ -48,9 +48,9 @@ type callerIdentifier interface {
 	GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
 }
 
-// securityHubClients builds the clients postSecurityHub calls from the
-// caller's SDK configuration. Tests replace it to pass fakes.
-var securityHubClients = func(cfg aws.Config) (callerIdentifier, securityhub.API) {
+// newSecurityHubClients is Factory.SecurityHubClients in production: the
+// SDK's STS and Security Hub clients.
+func newSecurityHubClients(cfg aws.Config) (callerIdentifier, securityhub.API) {
 	return sts.NewFromConfig(cfg), sh.NewFromConfig(cfg)
 }
 
@@ -66,7 +66,7 @@ func postSecurityHub(ctx context.Context, f *Factory, o *ScanOptions, rep *repor
 	if err != nil {
 		return fmt.Errorf("security hub: %w", err)
 	}
-	stsClient, client := securityHubClients(cfg)
+	stsClient, client := f.SecurityHubClients(cfg)
 	id, err := stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return fmt.Errorf("security hub: identify the caller: %w", err)

@@ -92,9 +92,7 @@ func (h *fakeHub) imported() []string {
 // useFakeHub makes postSecurityHub talk to hub as caller, in hubRegion.
 func useFakeHub(t *testing.T, f *Factory, caller string, hub *fakeHub) {
 	t.Helper()
-	old := securityHubClients
-	securityHubClients = func(aws.Config) (callerIdentifier, securityhub.API) { return fakeCaller(caller), hub }
-	t.Cleanup(func() { securityHubClients = old })
+	f.SecurityHubClients = func(aws.Config) (callerIdentifier, securityhub.API) { return fakeCaller(caller), hub }
 	f.LoadAWSConfig = func(context.Context, awsapi.Options) (aws.Config, error) {
 		return aws.Config{Region: hubRegion}, nil
 	}

@@ -2,25 +2,15 @@ package config
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-// update rewrites testdata/config/*.err: go test ./internal/config -run Load -update
-// (another test file of this binary may define "update" first; defining a
-// flag twice panics).
-var update = func() func() bool {
-	if f := flag.Lookup("update"); f != nil {
-		return func() bool { return f.Value.String() == "true" }
-	}
-	b := flag.Bool("update", false, "rewrite the golden files in testdata")
-	return func() bool { return *b }
-}()
+	"github.com/keywarden/keywarden/internal/golden"
+)
 
 // dateEqual lets cmp compare Dates (time.Time has unexported fields).
 var dateEqual = cmp.Comparer(func(a, b Date) bool { return a.Equal(b.Time) })
@@ -496,20 +486,7 @@ func TestLoadTestdata(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Load(%s) error = nil; want the errors in the .err file", file)
 			}
-			golden := strings.TrimSuffix(file, ".yaml") + ".err"
-			got := err.Error() + "\n"
-			if update() {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, rerr := os.ReadFile(golden)
-			if rerr != nil {
-				t.Fatalf("%v (run with -update to create it)", rerr)
-			}
-			if got != string(want) {
-				t.Errorf("Load(%s) error =\n%s\nwant (%s)\n%s", file, got, golden, want)
-			}
+			golden.Assert(t, err.Error()+"\n", strings.TrimSuffix(file, ".yaml")+".err")
 		})
 	}
 }

@@ -3,10 +3,8 @@ package forecast
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,11 +15,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/golden"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/policy"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 var (
 	asOf      = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
@@ -227,27 +224,6 @@ func renderString(t *testing.T, fc *Forecast, format string) string {
 	return b.String()
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/forecast -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs (-want +got; go test ./internal/forecast -update rewrites it):\n%s", path, diff)
-	}
-}
-
 func TestRenderGolden(t *testing.T) {
 	empty := New(nil, testConfig(), generated, asOf, 30)
 	for _, tt := range []struct {
@@ -262,7 +238,9 @@ func TestRenderGolden(t *testing.T) {
 		{"empty.json.golden", empty, FormatJSON},
 		{"empty.ics.golden", empty, FormatICS},
 	} {
-		t.Run(tt.file, func(t *testing.T) { golden(t, tt.file, renderString(t, tt.fc, tt.format)) })
+		t.Run(tt.file, func(t *testing.T) {
+			golden.Assert(t, renderString(t, tt.fc, tt.format), filepath.Join("testdata", tt.file))
+		})
 	}
 }
 

@@ -1,8 +1,6 @@
 package iampolicy_test
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,10 +9,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/golden"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func cfgOf(t *testing.T, yaml string) *config.Config {
 	t.Helper()
@@ -206,17 +203,5 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "example.policy.json")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("policy of examples/keywarden.yaml (-want +got):\n%s", diff)
-	}
+	golden.Assert(t, got, filepath.Join("testdata", "example.policy.json"))
 }

@@ -3,9 +3,7 @@ package policy_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/golden"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/policy"
 )
@@ -659,22 +658,6 @@ func TestPolicyDoesNotImportAWSSDK(t *testing.T) {
 	}
 }
 
-// update rewrites the golden files instead of comparing with them:
-//
-//	go test ./internal/policy -run Golden -update
-//
-// It reuses an "update" flag another test file of the binary already
-// defined, since defining a flag twice panics.
-var update = updateFlag()
-
-func updateFlag() func() bool {
-	if f := flag.Lookup("update"); f != nil {
-		return func() bool { return f.Value.String() == "true" }
-	}
-	b := flag.Bool("update", false, "rewrite the golden files in testdata")
-	return func() bool { return *b }
-}
-
 // richConfig is the default config plus classes (with and without their
 // own tiers), exemptions (active, expired, by tag, scoped to a rule) and an
 // allowed-domain list.
@@ -821,24 +804,7 @@ func TestEvaluateGolden(t *testing.T) {
 	if err := enc.Encode(got); err != nil {
 		t.Fatal(err)
 	}
-	b := buf.Bytes()
-	path := filepath.Join("testdata", "evaluate", "rich.golden.json")
-	if update() {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(want, b) {
-		t.Errorf("Evaluate(rich snapshot) differs from %s (-want +got):\n%s", path, cmp.Diff(string(want), string(b)))
-	}
+	golden.Assert(t, buf.Bytes(), filepath.Join("testdata", "evaluate", "rich.golden.json"))
 }
 
 func BenchmarkEvaluate5000Users(b *testing.B) {

@@ -120,7 +120,6 @@ type ASFFAccessKeyDetails struct {
 	CreatedAt     string `json:"CreatedAt,omitempty"`
 	PrincipalName string `json:"PrincipalName"`
 	PrincipalType string `json:"PrincipalType"`
-	UserName      string `json:"UserName"`
 }
 
 // ASFFUserDetails describes an IAM user.
@@ -295,7 +294,7 @@ func asffResource(f *policy.Finding, region string) ASFFResource {
 		return ASFFResource{Type: "AwsAccount", ID: "AWS::::Account:" + f.Account, Partition: part, Region: region}
 	case f.Credential == policy.CredentialAccessKey && f.KeyID != "":
 		d := &ASFFAccessKeyDetails{
-			AccessKeyID: f.KeyID, AccountID: f.Account, PrincipalName: f.User, PrincipalType: "IAMUser", UserName: f.User,
+			AccessKeyID: f.KeyID, AccountID: f.Account, PrincipalName: f.User, PrincipalType: "IAMUser",
 		}
 		if !f.KeyCreatedAt.IsZero() {
 			d.CreatedAt = f.KeyCreatedAt.UTC().Format(time.RFC3339)

@@ -61,7 +61,10 @@ func browser(t *testing.T) (context.Context, func() []chromedp.ConsoleMessage) {
 	)
 	t.Cleanup(acancel)
 	tctx, tcancel := chromedp.NewContext(actx)
-	t.Cleanup(tcancel)
+	// Close the browser gracefully, so that it removes what it made in
+	// $TMPDIR (its singleton socket): cancelling the context kills it. The
+	// cancel stops it should the close fail.
+	t.Cleanup(func() { _ = chromedp.Cancel(tctx); tcancel() })
 	// Start the browser and the tab, so the console subscription below sees
 	// every message of the report page.
 	if err := chromedp.Do(tctx, chromedp.Navigate("about:blank")); err != nil {

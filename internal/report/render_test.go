@@ -3,10 +3,8 @@ package report
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,10 +14,9 @@ import (
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/forecast"
+	"github.com/keywarden/keywarden/internal/golden"
 	"github.com/keywarden/keywarden/internal/policy"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // Hostile user names: user-controlled strings must not drive a terminal,
 // break a Markdown table or run as a spreadsheet formula.
@@ -172,25 +169,6 @@ func render(t testing.TB, r *Report, format string, o Options) string {
 	return b.String()
 }
 
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/report -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs (-want +got; go test ./internal/report -update rewrites it):\n%s", path, diff)
-	}
-}
-
 func TestRenderGolden(t *testing.T) {
 	tests := []struct {
 		file   string
@@ -215,7 +193,7 @@ func TestRenderGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			golden(t, tt.file, render(t, tt.report, tt.format, tt.opts))
+			golden.Assert(t, render(t, tt.report, tt.format, tt.opts), filepath.Join("testdata", tt.file))
 		})
 	}
 }

@@ -1,9 +1,10 @@
 package run
 
 import (
+	"os"
 	"testing"
 
 	"github.com/keywarden/keywarden/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }

@@ -2,6 +2,7 @@ package securityhub
 
 import (
 	"context"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ import (
 	"github.com/keywarden/keywarden/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 // TestSyncAgainstMoto runs Sync against moto's Security Hub: import 250
 // findings (three BatchImportFindings calls), re-import them (no

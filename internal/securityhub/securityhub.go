@@ -317,9 +317,11 @@ func toSDK(f report.ASFFFinding) types.AwsSecurityFinding {
 		if d := r.Details; d != nil {
 			res.Details = &types.ResourceDetails{}
 			if k := d.AwsIamAccessKey; k != nil {
+				// The user goes in PrincipalName only: UserName is
+				// deprecated in favour of it.
 				res.Details.AwsIamAccessKey = &types.AwsIamAccessKeyDetails{
 					AccessKeyId: str(k.AccessKeyID), AccountId: str(k.AccountID), CreatedAt: str(k.CreatedAt),
-					PrincipalName: str(k.PrincipalName), PrincipalType: str(k.PrincipalType), UserName: str(k.UserName),
+					PrincipalName: str(k.PrincipalName), PrincipalType: str(k.PrincipalType),
 				}
 			}
 			if u := d.AwsIamUser; u != nil {

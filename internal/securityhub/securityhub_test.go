@@ -191,6 +191,42 @@ func TestSyncImportsInBatchesOf100(t *testing.T) {
 	}
 }
 
+// TestSyncSendsTheResource: an access-key finding is imported with its key
+// as the resource, the user as its principal (PrincipalName, not the
+// deprecated UserName); a password finding with the IAM user.
+func TestSyncSendsTheResource(t *testing.T) {
+	h := newFakeHub()
+	fs := findings(2)
+	fs[1].Credential, fs[1].KeyID, fs[1].Slot, fs[1].Rule = policy.CredentialPassword, "", 0, policy.RulePasswordExpiry
+	fs[0].KeyCreatedAt = t1.Add(-91 * 24 * time.Hour)
+	sync(t, h, t1, fs)
+	if len(h.imports) != 1 || len(h.imports[0]) != 2 {
+		t.Fatalf("imports = %v; want one batch of 2", batchSizes(h))
+	}
+	key, user := h.imports[0][0], h.imports[0][1]
+	if len(key.Resources) != 1 || key.Resources[0].Details == nil || key.Resources[0].Details.AwsIamAccessKey == nil {
+		t.Fatalf("access-key finding resources = %+v; want one with AwsIamAccessKey details", key.Resources)
+	}
+	r, d := key.Resources[0], key.Resources[0].Details.AwsIamAccessKey
+	got := []string{aws.ToString(r.Type), aws.ToString(r.Id), aws.ToString(d.AccessKeyId), aws.ToString(d.AccountId),
+		aws.ToString(d.CreatedAt), aws.ToString(d.PrincipalName), aws.ToString(d.PrincipalType)}
+	want := []string{"AwsIamAccessKey", "AWS::IAM::AccessKey:" + fs[0].KeyID, fs[0].KeyID, account,
+		"2026-08-24T08:00:00Z", "user000", "IAMUser"}
+	if !slices.Equal(got, want) {
+		t.Errorf("access-key resource (type, id, key, account, created, principal, principal type) = %q; want %q", got, want)
+	}
+	//lint:ignore SA1019 the test checks that the deprecated field is not sent
+	if u := d.UserName; u != nil {
+		t.Errorf("access-key details carry the deprecated UserName %q; want PrincipalName only", *u)
+	}
+	if len(user.Resources) != 1 || aws.ToString(user.Resources[0].Type) != "AwsIamUser" ||
+		aws.ToString(user.Resources[0].Id) != "arn:aws:iam::"+account+":user/user001" ||
+		user.Resources[0].Details == nil || user.Resources[0].Details.AwsIamUser == nil ||
+		aws.ToString(user.Resources[0].Details.AwsIamUser.UserName) != "user001" {
+		t.Errorf("password finding resources = %+v; want the IAM user user001", user.Resources)
+	}
+}
+
 func TestSyncListsWithFilters(t *testing.T) {
 	h := newFakeHub()
 	sync(t, h, t1, findings(20))

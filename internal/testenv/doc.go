@@ -4,7 +4,7 @@
 //
 // A package that uses moto declares
 //
-//	func TestMain(m *testing.M) { testenv.Main(m) }
+//	func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 //
 // and each test calls Moto(t), which starts the package's one server on
 // first use and resets it for the test. Without python3's moto or

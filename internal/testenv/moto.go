@@ -67,14 +67,38 @@ var shared struct {
 	err  error  // the server could not be started
 }
 
-// Main wraps testing.M for packages that use moto: it runs the tests, then
-// stops the shared server. Use it as
+// Main wraps testing.M for packages that use moto: it runs the tests, stops
+// the shared server and removes its files, and returns the exit code for
+// os.Exit. Use it as
 //
-//	func TestMain(m *testing.M) { testenv.Main(m) }
-func Main(m *testing.M) {
+//	func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+//
+// A TestMain with its own files to remove does so before os.Exit, which
+// runs no deferred calls.
+func Main(m *testing.M) int {
 	code := m.Run()
 	stopShared()
-	os.Exit(code)
+	return code
+}
+
+// MainWithBinary is Main for the packages that test the keywarden binary:
+// it builds the Go package pkg (such as "." or "../cmd/keywarden") into a
+// temporary directory, sets *binary to the executable's path, runs the
+// tests with Main and removes the directory. A failed build is printed and
+// fails the package.
+func MainWithBinary(m *testing.M, pkg string, binary *string) int {
+	dir, err := os.MkdirTemp("", "keywarden-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	*binary = filepath.Join(dir, "keywarden")
+	if out, err := exec.Command("go", "build", "-o", *binary, pkg).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+		return 1
+	}
+	return Main(m)
 }
 
 // Moto returns the package's shared moto server, starting it on first use

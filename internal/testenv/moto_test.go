@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
-func TestMain(m *testing.M) { Main(m) }
+func TestMain(m *testing.M) { os.Exit(Main(m)) }
 
 // daysSince is the whole days from t to now.
 func daysSince(t time.Time) int { return int(time.Since(t) / (24 * time.Hour)) }
