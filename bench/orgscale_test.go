@@ -269,6 +269,18 @@ func checkBudget(b *testing.B, rep *report.Report, p *testenv.Proxy, caller stri
 	b.ReportMetric(worst, "max-calls/budget")
 }
 
+// seededAccount is moto's account seeded with n users (users), behind a
+// proxy that delays every request by -org.delay.
+func seededAccount(b *testing.B, n int) (*testenv.MotoServer, *testenv.Proxy) {
+	m := testenv.Moto(b)
+	start := time.Now()
+	m.Seed(b, users("user", n))
+	say("seeded %d users in %s", n, time.Since(start).Round(time.Second))
+	p := m.NewProxy(b)
+	p.SetDelay(*delay)
+	return m, p
+}
+
 // motoFloor is how long moto takes to serve one small request
 // (ListAccessKeys), without the proxy: the serial floor under every scan.
 func motoFloor(b *testing.B, cfg aws.Config, user string) time.Duration {
@@ -290,12 +302,7 @@ func motoFloor(b *testing.B, cfg aws.Config, user string) time.Duration {
 // peak RSS ≤ 100 MB.
 func BenchmarkOrgScaleOneAccount5000Users(b *testing.B) {
 	const n = 5000
-	m := testenv.Moto(b)
-	start := time.Now()
-	m.Seed(b, users("user", n))
-	say("seeded %d users in %s", n, time.Since(start).Round(time.Second))
-	p := m.NewProxy(b)
-	p.SetDelay(*delay)
+	m, p := seededAccount(b, n)
 
 	for range b.N {
 		kw, rep := runKeywarden(b, m, p, "keywarden scan", "version: 1\n")
