@@ -45,7 +45,7 @@ var (
 
 // Defaults for the zero values of Collector's fields.
 const (
-	DefaultKeyLookupParallel = 8
+	DefaultKeyLookupParallel = 32
 	DefaultPollInitial       = 50 * time.Millisecond
 	DefaultPollMax           = 15 * time.Second
 	DefaultMaxWait           = 5 * time.Minute
@@ -73,8 +73,9 @@ type Collector struct {
 	IAM    IAM
 	STS    STS
 	Logger *slog.Logger // nil: discard
-	// KeyLookupParallel bounds concurrent ListAccessKeys calls
-	// (default DefaultKeyLookupParallel).
+	// KeyLookupParallel is the most ListAccessKeys calls in flight at
+	// once (default DefaultKeyLookupParallel); the limit halves each time
+	// a call is throttled and grows back as calls succeed.
 	KeyLookupParallel int
 	// PollInitial and PollMax bound the exponential backoff, with jitter,
 	// between looks at the credential report while IAM generates it
