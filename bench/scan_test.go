@@ -80,11 +80,12 @@ func (s *scanCase) report(b *testing.B) {
 //
 //	model = k × delay + build + moto CPU + keywarden CPU
 //
-// k = 3 + ceil(N/1000) round trips must follow each other
+// k = 3 + max(1, ceil(N/1000)) = 4 round trips must follow each other
 // (sequentialRoundTrips): GetCallerIdentity, GenerateCredentialReport,
 // GetCredentialReport beside the GetAccountAuthorizationDetails pages,
 // and one round of ListAccessKeys. build is the report's build time (the
-// report=generated case). moto serves one request at a time, so all of its
+// report=generated case; counted as if the authorization details were not
+// read meanwhile). moto serves one request at a time, so all of its
 // CPU time over the scan is on the path; keywarden's CPU (start-up,
 // parsing the report and the authorization details, evaluating,
 // rendering) is counted as if none of it overlapped a wait. wall/model is
@@ -92,9 +93,11 @@ func (s *scanCase) report(b *testing.B) {
 // other, had a request in flight.
 //
 // Goals: wall/model ≤ 1.5 in both cases; report=generated ≤ 1.3 ×
-// report=ready (generated/ready); report=generated ≥ 25× faster than the
-// baseline scanner, one ListAccessKeys (and ListUserTags) per user like the
-// seed scripts, on the same account (speedup-vs-baseline). The goals are
+// report=ready (generated/ready) with the report built at once (the
+// default: a longer build adds its time to the generated case);
+// report=generated ≥ 25× faster than the baseline scanner, one
+// ListAccessKeys (and ListUserTags) per user like the seed scripts, on the
+// same account (speedup-vs-baseline). The goals are
 // printed, met or not, never asserted: the timings depend on the machine.
 // What is asserted is that every scan finds the same 100 stale keys within
 // the call budget. Run it with `make bench-scan` (see docs/performance.md).
@@ -182,7 +185,11 @@ func BenchmarkScan1000Users(b *testing.B) {
 			float64(s.calls)/float64(s.scans), float64(s.reportCalls)/float64(s.scans), float64(s.roundTrips)/float64(s.scans), s.mean(s.motoCPU), s.mean(s.cpu))
 	}
 	say("\ngoal wall/model ≤ 1.5: report ready %.2f (%s), report generated %.2f (%s)", rr, goal(rr <= 1.5), gr, goal(gr <= 1.5))
-	say("goal report generated ≤ 1.3 × report ready: %.2f× (%s)", gw/rw, goal(gw/rw <= 1.3))
+	if *reportBuild == 0 {
+		say("goal report generated ≤ 1.3 × report ready: %.2f× (%s)", gw/rw, goal(gw/rw <= 1.3))
+	} else {
+		say("report generated / report ready: %.2f× (the 1.3× goal is for a report built at once, -scan.report-build=0)", gw/rw)
+	}
 	if base.wall > 0 {
 		s := base.wall.Seconds() / gw
 		say("goal report generated ≥ 25× faster than the baseline (%.2f s, %d calls): %.1f× (%s)", base.wall.Seconds(), base.calls, s, goal(s >= 25))
