@@ -184,7 +184,7 @@ func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 	r := c.startReads(ctx, log)
 	rep, err := c.readReport(ctx, log, b, snap)
 	if err != nil {
-		r.cancel()
+		r.cancel() // their errors would not count
 		r.wait()
 		return nil, err
 	}
@@ -289,7 +289,7 @@ func (c *Collector) credentialReport(ctx context.Context, log *slog.Logger, begu
 	calls, regenerations := 1, 0 // Begin's GenerateCredentialReport
 	for {
 		if calls >= maxCalls {
-			return nil, fmt.Errorf("generate credential report: credential report not ready after %d GenerateCredentialReport and GetCredentialReport calls in %s, the most a scan makes per account (IAM is still generating it: scan again in a few minutes)",
+			return nil, fmt.Errorf("generate credential report: credential report not ready after %d GenerateCredentialReport and GetCredentialReport calls in %s, the most a scan makes per account; scan again in a few minutes",
 				calls, time.Since(begun.at).Round(time.Millisecond))
 		}
 		if wait {

@@ -51,7 +51,8 @@ func (c *Collector) ResolveKeyIDs(ctx context.Context, snap *inventory.Snapshot,
 		}
 		seen[name] = true
 		if err := lim.acquire(ctx); err != nil {
-			// A failed lookup cancelled ctx: Wait returns its error.
+			// ctx is done: a lookup failed (Wait returns its error) or
+			// the caller gave up.
 			if werr := g.Wait(); werr != nil {
 				return werr
 			}
