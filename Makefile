@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/keywarden/keywarden/internal/cli.Version=$(VERSION)
 AS_OF    ?= 2026-11-23
 
-.PHONY: demo test test-deps golden build lambda lint bench bench-org clean
+.PHONY: demo test test-deps golden build lambda lint bench bench-org bench-scan clean
 
 ## demo: scan the sample credential report in examples/ (no AWS account needed)
 demo:
@@ -55,6 +55,10 @@ bench: test-deps
 BENCH_DELAY ?= 20ms
 bench-org: test-deps
 	$(GO) test -run '^$$' -bench OrgScale -benchtime 1x -timeout 90m ./bench/ -args -org.delay=$(BENCH_DELAY)
+
+## bench-scan: one account's critical path, report ready and to be generated, against a model and the baseline (docs/performance.md)
+bench-scan: test-deps
+	$(GO) test -run '^$$' -bench Scan1000Users -benchtime 5x -timeout 30m ./bench/ -args -org.delay=$(BENCH_DELAY)
 
 clean:
 	rm -rf bin dist

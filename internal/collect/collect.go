@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,10 +45,11 @@ var (
 
 // Defaults for the zero values of Collector's fields.
 const (
-	DefaultKeyLookupParallel = 8
-	DefaultPollInitial       = time.Second
+	DefaultKeyLookupParallel = 32
+	DefaultPollInitial       = 50 * time.Millisecond
 	DefaultPollMax           = 15 * time.Second
 	DefaultMaxWait           = 5 * time.Minute
+	DefaultMaxReportCalls    = 30
 )
 
 // gaadPageSize is the MaxItems of each GetAccountAuthorizationDetails page:
@@ -63,22 +65,30 @@ const maxRegenerations = 3
 const CredentialsHint = "configure AWS credentials (AWS_PROFILE, `aws sso login`, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or scan a downloaded report offline with --credential-report FILE"
 
 // Collector reads one account's IAM users and credentials over the IAM API,
-// at the fewest calls: 6 + ceil(users/1000) for a Snapshot, plus one
-// ListAccessKeys per user passed to ResolveKeyIDs.
+// at the fewest calls: 3 + R + max(1, ceil(users/1000)) for a Snapshot,
+// where R, its GenerateCredentialReport and GetCredentialReport calls, is 2
+// when the report is ready at the first look and never more than
+// MaxReportCalls; plus one ListAccessKeys per user passed to ResolveKeyIDs.
 type Collector struct {
 	IAM    IAM
 	STS    STS
 	Logger *slog.Logger // nil: discard
-	// KeyLookupParallel bounds concurrent ListAccessKeys calls
-	// (default DefaultKeyLookupParallel).
+	// KeyLookupParallel is the most ListAccessKeys calls in flight at
+	// once (default DefaultKeyLookupParallel); the limit halves each time
+	// a call is throttled and grows back as calls succeed.
 	KeyLookupParallel int
 	// PollInitial and PollMax bound the exponential backoff, with jitter,
-	// between polls while the credential report is generated (defaults
-	// DefaultPollInitial and DefaultPollMax).
+	// between looks at the credential report while IAM generates it
+	// (defaults DefaultPollInitial and DefaultPollMax).
 	PollInitial, PollMax time.Duration
 	// MaxWait bounds the wait for the credential report (default
 	// DefaultMaxWait).
 	MaxWait time.Duration
+	// MaxReportCalls bounds the GenerateCredentialReport and
+	// GetCredentialReport calls of one Snapshot, Begin's included
+	// (default DefaultMaxReportCalls): each look at a report IAM is
+	// still generating is one call.
+	MaxReportCalls int
 
 	begun *begun // set by Begin, consumed by Snapshot
 }
@@ -126,6 +136,7 @@ func (c *Collector) Begin(ctx context.Context) (string, error) {
 	b.at = time.Now()
 	switch {
 	case err == nil:
+		b.accepted = true
 		b.complete = out.State == types.ReportStateTypeComplete
 	case isLimitExceeded(err) || isNotReady(err):
 		c.logger().Debug("credential report generation throttled; Snapshot asks again", "account", b.account, "error", err)
@@ -141,9 +152,10 @@ func (c *Collector) Begin(ctx context.Context) (string, error) {
 // begun is what Begin learnt, for the Snapshot that follows it.
 type begun struct {
 	account, caller string
-	// complete: the report is ready (GenerateCredentialReport answered
-	// COMPLETE), so Snapshot need not ask for it again.
-	complete bool
+	// accepted: IAM has a report or is generating one (any State), so
+	// Snapshot need not ask for one again; complete: the report is ready
+	// (COMPLETE), so Snapshot reads it at once.
+	accepted, complete bool
 	// at is when GenerateCredentialReport answered: Snapshot's first
 	// backoff counts the time since.
 	at time.Time
@@ -152,6 +164,12 @@ type begun struct {
 // Snapshot reads the account: caller identity, credential report, users'
 // tags, groups and paths, password policy and alias. Access key IDs are left
 // empty; ResolveKeyIDs fills them for the users that need them.
+//
+// The reads that do not need the report — the authorization details, the
+// password policy and the alias — run while IAM generates it. Their errors
+// are reported as if the reads had run one after the other: the first
+// failure in the order report, authorization details, password policy,
+// alias is returned, and a failure cancels only the reads after it.
 func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 	if c.begun == nil {
 		if _, err := c.Begin(ctx); err != nil {
@@ -163,6 +181,31 @@ func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 	snap := &inventory.Snapshot{AccountID: b.account, CallerARN: b.caller}
 	log := c.logger().With("account", snap.AccountID)
 
+	r := c.startReads(ctx, log)
+	rep, err := c.readReport(ctx, log, b, snap)
+	if err != nil {
+		r.cancel() // their errors would not count
+		r.wait()
+		return nil, err
+	}
+	r.wait()
+	switch {
+	case r.detailsErr != nil:
+		return nil, r.detailsErr
+	case r.policyErr != nil:
+		return nil, r.policyErr
+	case r.aliasErr != nil:
+		return nil, r.aliasErr
+	}
+	snap.Users = joinUserDetails(log, rep.Users, r.details)
+	snap.PasswordPolicy, snap.PasswordPolicyKnown = r.policy, true
+	snap.AccountAlias = r.alias
+	return snap, nil
+}
+
+// readReport gets the credential report and parses it into snap's report
+// fields; the report's users are returned for joinUserDetails.
+func (c *Collector) readReport(ctx context.Context, log *slog.Logger, b *begun, snap *inventory.Snapshot) (*inventory.CredentialReport, error) {
 	out, err := c.credentialReport(ctx, log, b)
 	if err != nil {
 		return nil, err
@@ -176,105 +219,125 @@ func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 	}
 	snap.ReportGeneratedAt = aws.ToTime(out.GeneratedTime).UTC()
 	snap.Root = rep.Root
-
-	// An account with no users needs no GAAD call.
-	if len(rep.Users) > 0 {
-		if snap.Users, err = c.joinUserDetails(ctx, log, rep.Users); err != nil {
-			return nil, err
-		}
-	}
-
-	if snap.PasswordPolicy, err = c.passwordPolicy(ctx); err != nil {
-		return nil, err
-	}
-	snap.PasswordPolicyKnown = true
-
-	aliases, err := c.IAM.ListAccountAliases(ctx, &iam.ListAccountAliasesInput{})
-	switch {
-	case isAccessDenied(err):
-		log.Warn("cannot read the account alias; continuing without it", "error", err)
-	case err != nil:
-		return nil, fmt.Errorf("list account aliases: %w", err)
-	case len(aliases.AccountAliases) > 0:
-		snap.AccountAlias = aliases.AccountAliases[0]
-	}
-	return snap, nil
+	return rep, nil
 }
 
-// credentialReport generates the credential report and gets it, waiting
-// (with backoff) while AWS builds it and generating it again when it is
-// missing or expired.
+// reads are the reads of a Snapshot that do not need the credential
+// report, in flight together. Each runs under a context that the failure
+// of a read before it cancels, so that only the first failure in order
+// counts, as if they had run one after the other.
+type reads struct {
+	cancel context.CancelFunc // cancels all of them
+	wg     sync.WaitGroup
+
+	details    map[string]types.UserDetail
+	detailsErr error
+	policy     *inventory.PasswordPolicy
+	policyErr  error
+	alias      string
+	aliasErr   error
+}
+
+// startReads starts the authorization details, password policy and alias
+// reads; wait for them with wait.
+func (c *Collector) startReads(ctx context.Context, log *slog.Logger) *reads {
+	r := &reads{}
+	detailsCtx, cancelAll := context.WithCancel(ctx)
+	policyCtx, cancelAfterDetails := context.WithCancel(detailsCtx)
+	aliasCtx, cancelAfterPolicy := context.WithCancel(policyCtx)
+	r.cancel = cancelAll
+	r.wg.Go(func() {
+		if r.details, r.detailsErr = c.userDetails(detailsCtx); r.detailsErr != nil {
+			cancelAfterDetails()
+		}
+	})
+	r.wg.Go(func() {
+		if r.policy, r.policyErr = c.passwordPolicy(policyCtx); r.policyErr != nil {
+			cancelAfterPolicy()
+		}
+	})
+	r.wg.Go(func() {
+		r.alias, r.aliasErr = c.accountAlias(aliasCtx, log)
+	})
+	return r
+}
+
+// wait waits for the reads and releases their contexts.
+func (r *reads) wait() {
+	r.wg.Wait()
+	r.cancel()
+}
+
+// credentialReport gets the credential report, looking again (with
+// backoff) while IAM generates it and generating it again when it is
+// missing or expired, within MaxWait and MaxReportCalls.
 func (c *Collector) credentialReport(ctx context.Context, log *slog.Logger, begun *begun) (*iam.GetCredentialReportOutput, error) {
 	maxWait := orDefault(c.MaxWait, DefaultMaxWait)
 	ctx, cancel := context.WithTimeoutCause(ctx, maxWait, fmt.Errorf("credential report not ready after %s", maxWait))
 	defer cancel()
+	maxCalls := orDefault(c.MaxReportCalls, DefaultMaxReportCalls)
 
 	b := c.newBackoff()
-	for generation := 0; ; generation++ {
-		// Begin's COMPLETE answer stands for the first generation; after
-		// any other answer, wait out what is left of the first interval.
-		if generation == 0 && !begun.complete {
-			if err := b.waitSince(ctx, time.Since(begun.at)); err != nil {
+	generate := !begun.accepted // Begin's request was not taken: ask again
+	wait := !begun.complete     // a COMPLETE report is read at once
+	// The looks at a report IAM began generating in Begin keep to the
+	// schedule as if they had begun then.
+	since := time.Since(begun.at)
+	if wait {
+		b.skip(since)
+	}
+	calls, regenerations := 1, 0 // Begin's GenerateCredentialReport
+	for {
+		if calls >= maxCalls {
+			return nil, fmt.Errorf("generate credential report: credential report not ready after %d GenerateCredentialReport and GetCredentialReport calls in %s, the most a scan makes per account; scan again in a few minutes",
+				calls, time.Since(begun.at).Round(time.Millisecond))
+		}
+		if wait {
+			if err := b.waitSince(ctx, since); err != nil {
 				return nil, fmt.Errorf("generate credential report: %w", err)
 			}
 		}
-		if generation > 0 || !begun.complete {
-			if err := c.generateReport(ctx, log, b); err != nil {
-				return nil, fmt.Errorf("generate credential report: %w", err)
-			}
-		}
-		b.reset()
-		for {
-			out, err := c.IAM.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+		since = 0
+		calls++
+		if generate {
+			out, err := c.IAM.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
 			switch {
 			case err == nil:
-				return out, nil
-			case isNotReady(err):
-				log.Debug("credential report in progress", "error", err)
-				if err := b.wait(ctx); err != nil {
-					return nil, fmt.Errorf("get credential report: %w", err)
-				}
-				continue
-			case isNotPresent(err) || isExpired(err):
-				if generation >= maxRegenerations {
-					return nil, fmt.Errorf("get credential report (generated %d times): %w", generation+1, err)
-				}
-				log.Debug("credential report missing or expired; generating it again", "error", err)
+				log.Debug("credential report requested", "state", out.State)
+				generate, wait = false, out.State != types.ReportStateTypeComplete
+			case isLimitExceeded(err) || isNotReady(err):
+				log.Debug("credential report generation throttled; backing off", "error", err)
+				wait = true
 			default:
-				return nil, fmt.Errorf("get credential report: %w", err)
+				return nil, fmt.Errorf("generate credential report: %w", err)
 			}
-			break
+			continue
 		}
-	}
-}
-
-// generateReport calls GenerateCredentialReport until the report is
-// COMPLETE.
-func (c *Collector) generateReport(ctx context.Context, log *slog.Logger, b *backoff) error {
-	for {
-		out, err := c.IAM.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+		out, err := c.IAM.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
 		switch {
-		case err == nil && out.State == types.ReportStateTypeComplete:
-			return nil
 		case err == nil:
-			log.Debug("credential report being generated", "state", out.State)
-		case isLimitExceeded(err) || isNotReady(err):
-			log.Debug("credential report generation throttled; backing off", "error", err)
+			return out, nil
+		case isNotReady(err):
+			log.Debug("credential report in progress", "error", err)
+			wait = true
+		case isNotPresent(err) || isExpired(err):
+			if regenerations >= maxRegenerations {
+				return nil, fmt.Errorf("get credential report (generated %d times): %w", regenerations+1, err)
+			}
+			log.Debug("credential report missing or expired; generating it again", "error", err)
+			regenerations++
+			generate, wait = true, false
+			b.reset()
 		default:
-			return err
-		}
-		if err := b.wait(ctx); err != nil {
-			return err
+			return nil, fmt.Errorf("get credential report: %w", err)
 		}
 	}
 }
 
-// joinUserDetails adds each report user's tags, groups and path from
-// GetAccountAuthorizationDetails. Users no longer there were deleted since
-// the report and are dropped; users created after it are not in the report
-// and are ignored.
-func (c *Collector) joinUserDetails(ctx context.Context, log *slog.Logger, users []inventory.User) ([]inventory.User, error) {
-	details := make(map[string]types.UserDetail, len(users))
+// userDetails reads every user's details with GetAccountAuthorizationDetails,
+// by user name.
+func (c *Collector) userDetails(ctx context.Context) (map[string]types.UserDetail, error) {
+	details := map[string]types.UserDetail{}
 	p := iam.NewGetAccountAuthorizationDetailsPaginator(c.IAM, &iam.GetAccountAuthorizationDetailsInput{
 		Filter:   []types.EntityType{types.EntityTypeUser},
 		MaxItems: aws.Int32(gaadPageSize),
@@ -288,7 +351,17 @@ func (c *Collector) joinUserDetails(ctx context.Context, log *slog.Logger, users
 			details[aws.ToString(d.UserName)] = d
 		}
 	}
+	return details, nil
+}
 
+// joinUserDetails adds each report user's tags, groups and path from its
+// authorization details. Users no longer there were deleted since the
+// report and are dropped; users created after it are not in the report
+// and are ignored.
+func joinUserDetails(log *slog.Logger, users []inventory.User, details map[string]types.UserDetail) []inventory.User {
+	if len(users) == 0 {
+		return nil
+	}
 	joined := make([]inventory.User, 0, len(users))
 	for _, u := range users {
 		d, ok := details[u.Name]
@@ -314,7 +387,23 @@ func (c *Collector) joinUserDetails(ctx context.Context, log *slog.Logger, users
 		joined = append(joined, u)
 	}
 	slices.SortFunc(joined, func(a, b inventory.User) int { return strings.Compare(a.Name, b.Name) })
-	return joined, nil
+	return joined
+}
+
+// accountAlias reads the account's first alias; "" when it has none, or
+// when the alias may not be read (a warning: the scan goes on without it).
+func (c *Collector) accountAlias(ctx context.Context, log *slog.Logger) (string, error) {
+	out, err := c.IAM.ListAccountAliases(ctx, &iam.ListAccountAliasesInput{})
+	switch {
+	case isAccessDenied(err):
+		log.Warn("cannot read the account alias; continuing without it", "error", err)
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("list account aliases: %w", err)
+	case len(out.AccountAliases) > 0:
+		return out.AccountAliases[0], nil
+	}
+	return "", nil
 }
 
 // passwordPolicy reads the account password policy; nil when the account
@@ -359,13 +448,19 @@ func (c *Collector) newBackoff() *backoff {
 
 func (b *backoff) reset() { b.next = b.initial }
 
-// wait sleeps between half and all of the current interval ("equal
-// jitter"), then doubles it up to max. It returns early with the context's
-// cause when ctx is done.
-func (b *backoff) wait(ctx context.Context) error { return b.waitSince(ctx, 0) }
+// skip moves the schedule on past elapsed, the time already spent waiting:
+// the interval doubles (up to max) until it is longer than that.
+func (b *backoff) skip(elapsed time.Duration) {
+	for b.next < elapsed && b.next < b.max {
+		b.next = min(2*b.next, b.max)
+	}
+}
 
-// waitSince is wait, less elapsed (time already spent since the last
-// call): it does not sleep when the jittered interval has passed already.
+// waitSince sleeps between half and all of the current interval ("equal
+// jitter"), less elapsed (time already spent since the last call), then
+// doubles the interval up to max. It does not sleep when the jittered
+// interval has passed already, and returns early with the context's cause
+// when ctx is done.
 func (b *backoff) waitSince(ctx context.Context, elapsed time.Duration) error {
 	d := b.next/2 + rand.N(b.next/2+1) - elapsed
 	b.next = min(2*b.next, b.max)

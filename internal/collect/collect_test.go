@@ -69,6 +69,8 @@ type fakeIAM struct {
 	onGenerate func(n int) // called with the call's number (1-based)
 
 	gaadPages  []*iam.GetAccountAuthorizationDetailsOutput // page i answers marker "m<i>" ("" for 0)
+	gaadErr    error                                       // answers every page, when set
+	gaadFailed bool                                        // gaadErr was answered
 	gaadInputs []iam.GetAccountAuthorizationDetailsInput
 
 	policy    *types.PasswordPolicy
@@ -79,6 +81,16 @@ type fakeIAM struct {
 	keys       map[string][][]types.AccessKeyMetadata // user → pages
 	keysErr    map[string]error
 	keysInputs []iam.ListAccessKeysInput
+
+	// hold names operations that answer only once their context is done,
+	// with its error; returned counts the held calls that have returned.
+	hold     map[string]bool
+	returned int
+	// reportsServed counts GetCredentialReport answers with a report.
+	reportsServed int
+	// ready, when set, makes GetCredentialReport answer ReportInProgress
+	// until it returns true (called without f.mu held).
+	ready func() bool
 }
 
 type generateAnswer struct {
@@ -89,6 +101,19 @@ type generateAnswer struct {
 type getAnswer struct {
 	content []byte
 	err     error
+}
+
+// held answers a call of op with its context's error once it is done,
+// when op is held.
+func (f *fakeIAM) held(ctx context.Context, op string) error {
+	if !f.hold[op] {
+		return nil
+	}
+	<-ctx.Done()
+	f.mu.Lock()
+	f.returned++
+	f.mu.Unlock()
+	return ctx.Err()
 }
 
 func (f *fakeIAM) record(op string) int {
@@ -133,17 +158,35 @@ func (f *fakeIAM) GenerateCredentialReport(ctx context.Context, _ *iam.GenerateC
 }
 
 func (f *fakeIAM) GetCredentialReport(ctx context.Context, _ *iam.GetCredentialReportInput, _ ...func(*iam.Options)) (*iam.GetCredentialReportOutput, error) {
-	a := nth(f.get, f.record("GetCredentialReport"))
+	n := f.record("GetCredentialReport")
+	if err := f.held(ctx, "GetCredentialReport"); err != nil {
+		return nil, err
+	}
+	if f.ready != nil && !f.ready() {
+		return nil, &types.CredentialReportNotReadyException{Message: aws.String("Report generation task is in progress")}
+	}
+	a := nth(f.get, n)
 	if a.err != nil {
 		return nil, a.err
 	}
+	f.mu.Lock()
+	f.reportsServed++
+	f.mu.Unlock()
 	return &iam.GetCredentialReportOutput{Content: a.content, GeneratedTime: aws.Time(t0), ReportFormat: types.ReportFormatTypeTextCsv}, nil
 }
 
 func (f *fakeIAM) GetAccountAuthorizationDetails(ctx context.Context, in *iam.GetAccountAuthorizationDetailsInput, _ ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error) {
 	f.record("GetAccountAuthorizationDetails")
+	if err := f.held(ctx, "GetAccountAuthorizationDetails"); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	f.gaadInputs = append(f.gaadInputs, *in)
+	if f.gaadErr != nil {
+		f.gaadFailed = true
+		f.mu.Unlock()
+		return nil, f.gaadErr
+	}
 	f.mu.Unlock()
 	page := 0
 	if m := aws.ToString(in.Marker); m != "" {
@@ -164,6 +207,9 @@ func (f *fakeIAM) GetAccountAuthorizationDetails(ctx context.Context, in *iam.Ge
 
 func (f *fakeIAM) GetAccountPasswordPolicy(ctx context.Context, _ *iam.GetAccountPasswordPolicyInput, _ ...func(*iam.Options)) (*iam.GetAccountPasswordPolicyOutput, error) {
 	f.record("GetAccountPasswordPolicy")
+	if err := f.held(ctx, "GetAccountPasswordPolicy"); err != nil {
+		return nil, err
+	}
 	if f.policyErr != nil {
 		return nil, f.policyErr
 	}
@@ -175,6 +221,9 @@ func (f *fakeIAM) GetAccountPasswordPolicy(ctx context.Context, _ *iam.GetAccoun
 
 func (f *fakeIAM) ListAccountAliases(ctx context.Context, _ *iam.ListAccountAliasesInput, _ ...func(*iam.Options)) (*iam.ListAccountAliasesOutput, error) {
 	f.record("ListAccountAliases")
+	if err := f.held(ctx, "ListAccountAliases"); err != nil {
+		return nil, err
+	}
 	if f.aliasErr != nil {
 		return nil, f.aliasErr
 	}
@@ -304,10 +353,35 @@ func TestSnapshotReportStates(t *testing.T) {
 		wantErrAs             any    // optional: errors.As target
 	}{
 		{
-			name:         "started, in progress, complete",
-			generate:     []generateAnswer{{state: types.ReportStateTypeStarted}, {state: types.ReportStateTypeInprogress}, {state: types.ReportStateTypeComplete}},
+			name:         "started: look at the report until it is ready",
+			generate:     []generateAnswer{{state: types.ReportStateTypeStarted}},
+			get:          []getAnswer{{err: &types.CredentialReportNotReadyException{}}, {err: &types.CredentialReportNotReadyException{}}, {content: report}},
+			wantGenerate: 1, wantGet: 3,
+		},
+		{
+			name:         "in progress: look at the report, not ask for another",
+			generate:     []generateAnswer{{state: types.ReportStateTypeInprogress}},
 			get:          []getAnswer{{content: report}},
-			wantGenerate: 3, wantGet: 1,
+			wantGenerate: 1, wantGet: 1,
+		},
+		{
+			name:         "limit exceeded, then started",
+			generate:     []generateAnswer{{err: &types.LimitExceededException{Message: aws.String("No more capacity to launch new report generation tasks")}}, {state: types.ReportStateTypeStarted}},
+			get:          []getAnswer{{err: &types.CredentialReportNotReadyException{}}, {content: report}},
+			wantGenerate: 2, wantGet: 2,
+		},
+		{
+			name:         "never ready: bounded by the report calls",
+			generate:     []generateAnswer{{state: types.ReportStateTypeStarted}},
+			get:          []getAnswer{{err: &types.CredentialReportNotReadyException{}}},
+			wantGenerate: 1, wantGet: DefaultMaxReportCalls - 1,
+			wantErr: fmt.Sprintf("generate credential report: credential report not ready after %d GenerateCredentialReport and GetCredentialReport calls in ", DefaultMaxReportCalls),
+		},
+		{
+			name:         "limit exceeded every time: bounded by the report calls",
+			generate:     []generateAnswer{{err: &types.LimitExceededException{Message: aws.String("slow down")}}},
+			wantGenerate: DefaultMaxReportCalls, wantGet: 0,
+			wantErr: fmt.Sprintf("generate credential report: credential report not ready after %d GenerateCredentialReport and GetCredentialReport calls in ", DefaultMaxReportCalls),
 		},
 		{
 			name:         "limit exceeded, then complete",
@@ -413,37 +487,54 @@ func TestSnapshotCancelDuringPoll(t *testing.T) {
 		generate: []generateAnswer{{state: types.ReportStateTypeStarted}},
 		// Cancel from outside while the collector goes on to wait; the
 		// poll interval is an hour, so only a wait that honours ctx
-		// returns.
+		// returns. The authorization details, read meanwhile, answer only
+		// when cancelled.
 		onGenerate: func(n int) {
 			if n == 1 {
 				go cancel()
 			}
 		},
+		hold: map[string]bool{"GetAccountAuthorizationDetails": true},
 	}
 	c := newCollector(t, f)
 	c.PollInitial, c.PollMax = time.Hour, time.Hour
-	done := make(chan error, 1)
-	go func() {
-		_, err := c.Snapshot(ctx)
-		done <- err
-	}()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(time.Minute): // a guard against hanging, not a timing assertion
-		t.Fatal("Snapshot did not return within a minute of its context being cancelled during an hour-long poll")
-	}
+	_, err := snapshotWithin(t, c, ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Snapshot() after cancel = %v; want context.Canceled", err)
 	}
-	if !strings.HasPrefix(err.Error(), "generate credential report: ") {
-		t.Errorf("Snapshot() after cancel = %q; want it to say what was cancelled", err)
+	if want := "generate credential report: context canceled"; err == nil || err.Error() != want {
+		t.Errorf("Snapshot() after cancel = %q; want %q, saying what was cancelled", err, want)
 	}
 	if n := f.count("GenerateCredentialReport"); n != 1 {
 		t.Errorf("GenerateCredentialReport calls = %d; want 1 (no call after cancel)", n)
 	}
 	if n := f.count("GetCredentialReport"); n != 0 {
 		t.Errorf("GetCredentialReport calls = %d; want 0", n)
+	}
+	if n := f.count("GetAccountAuthorizationDetails"); f.returned != n {
+		t.Errorf("%d of %d held GetAccountAuthorizationDetails calls had returned when Snapshot did; want all", f.returned, n)
+	}
+}
+
+// snapshotWithin runs c.Snapshot, failing the test if it has not returned
+// within a minute: a guard against hanging, not a timing assertion.
+func snapshotWithin(t *testing.T, c *Collector, ctx context.Context) (*inventory.Snapshot, error) {
+	t.Helper()
+	type result struct {
+		snap *inventory.Snapshot
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		snap, err := c.Snapshot(ctx)
+		done <- result{snap, err}
+	}()
+	select {
+	case r := <-done:
+		return r.snap, r.err
+	case <-time.After(time.Minute):
+		t.Fatal("Snapshot did not return within a minute (a held read was not cancelled, or a wait ignored its context)")
+		return nil, nil
 	}
 }
 
@@ -576,32 +667,35 @@ func TestSnapshotNoCredentialsSDK(t *testing.T) {
 	}
 }
 
-// TestSnapshotCallBudget checks the calls Snapshot makes: 6 + ceil(N/1000)
-// with a report that is STARTED at first (as moto answers), and no GAAD
-// call for an account without users.
+// TestSnapshotCallBudget checks the calls Snapshot makes: exactly
+// 3 + R + max(1, ceil(N/1000)), R = 2 report calls, with a report that is
+// STARTED at first and ready when first looked at (as moto answers). An
+// account without users still gets one GetAccountAuthorizationDetails
+// call: it is made while the report, which says how many users there are,
+// is generated.
 func TestSnapshotCallBudget(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		users int
 		pages int
 	}{
-		{"empty account", 0, 0},
+		{"empty account", 0, 1},
 		{"one page", 3, 1},
 		{"three pages", 2500, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var ru []reportUser
-			var pages []*iam.GetAccountAuthorizationDetailsOutput
+			pages := []*iam.GetAccountAuthorizationDetailsOutput{{}}
 			for i := range tc.users {
 				name := fmt.Sprintf("user%04d", i)
 				ru = append(ru, reportUser{name: name})
-				if i%1000 == 0 {
+				if i > 0 && i%1000 == 0 {
 					pages = append(pages, &iam.GetAccountAuthorizationDetailsOutput{})
 				}
 				pages[len(pages)-1].UserDetailList = append(pages[len(pages)-1].UserDetailList, userDetail(name, "/", nil))
 			}
 			f := &fakeIAM{
-				generate:  []generateAnswer{{state: types.ReportStateTypeStarted}, {state: types.ReportStateTypeComplete}},
+				generate:  []generateAnswer{{state: types.ReportStateTypeStarted}},
 				get:       []getAnswer{{content: reportCSV(ru...)}},
 				gaadPages: pages,
 			}
@@ -613,10 +707,10 @@ func TestSnapshotCallBudget(t *testing.T) {
 			if len(snap.Users) != tc.users {
 				t.Errorf("Snapshot() has %d users; want %d", len(snap.Users), tc.users)
 			}
-			budget := 6 + (tc.users+999)/1000
+			budget := 3 + 2 + max(1, (tc.users+999)/1000)
 			calls := len(f.calls) + c.STS.(*fakeSTS).calls
-			if calls > budget {
-				t.Errorf("Snapshot() of %d users made %d calls %v; want at most %d", tc.users, calls, f.calls, budget)
+			if calls != budget {
+				t.Errorf("Snapshot() of %d users made %d calls %v; want 3 + 2 + max(1, ceil(%d/1000)) = %d", tc.users, calls, f.calls, tc.users, budget)
 			}
 			if got := f.count("GetAccountAuthorizationDetails"); got != tc.pages {
 				t.Errorf("GetAccountAuthorizationDetails calls = %d; want %d", got, tc.pages)
@@ -712,9 +806,11 @@ func TestResolveKeyIDsError(t *testing.T) {
 	}
 }
 
-// TestBeginThenSnapshot: Begin asks for the report once; a COMPLETE answer
-// (a report under four hours old, reused by IAM) is not asked again, and
-// any other answer is asked again by Snapshot after a backoff.
+// TestBeginThenSnapshot: Begin asks for the report once; Snapshot does
+// not ask again when IAM took the request (COMPLETE: a report under four
+// hours old, which IAM reuses, read at once; STARTED: looked at after a
+// backoff), and asks again after a backoff when IAM did not
+// (LimitExceeded).
 func TestBeginThenSnapshot(t *testing.T) {
 	report := reportCSV(reportUser{name: "alice"})
 	for _, tc := range []struct {
@@ -723,7 +819,7 @@ func TestBeginThenSnapshot(t *testing.T) {
 		wantGenerate int
 	}{
 		{"complete at once: reused", []generateAnswer{{state: types.ReportStateTypeComplete}}, 1},
-		{"started, then complete", []generateAnswer{{state: types.ReportStateTypeStarted}, {state: types.ReportStateTypeComplete}}, 2},
+		{"started: not asked again", []generateAnswer{{state: types.ReportStateTypeStarted}}, 1},
 		{"limit exceeded, then complete", []generateAnswer{{err: &types.LimitExceededException{Message: aws.String("slow down")}}, {state: types.ReportStateTypeComplete}}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,23 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keywarden/keywarden/internal/inventory"
 )
 
 // ResolveKeyIDs fills AccessKey.ID of the named users' report slots, with
-// one ListAccessKeys (paginated) per user, run concurrently up to
-// KeyLookupParallel. A key is matched to the slot whose creation time
-// (the report's access_key_N_last_rotated) equals its CreateDate to the
-// second; when exactly one key and one slot are left unmatched, they are
-// paired. Users not in snap, and users deleted since the snapshot, are
-// skipped with a debug log; other slots left unmatched are logged.
+// one ListAccessKeys (paginated) per user, up to KeyLookupParallel users
+// at once: a limit that halves each time IAM throttles a call and grows
+// back by one for each limit's worth of calls that succeed (throttled
+// calls are retried by the SDK). A key is matched to the slot whose
+// creation time (the report's access_key_N_last_rotated) equals its
+// CreateDate to the second; when exactly one key and one slot are left
+// unmatched, they are paired. Users not in snap, and users deleted since
+// the snapshot, are skipped with a debug log; other slots left unmatched
+// are logged.
 func (c *Collector) ResolveKeyIDs(ctx context.Context, snap *inventory.Snapshot, users []string) error {
 	log := c.logger().With("account", snap.AccountID)
 	index := make(map[string]int, len(snap.Users))
@@ -28,8 +37,8 @@ func (c *Collector) ResolveKeyIDs(ctx context.Context, snap *inventory.Snapshot,
 		index[u.Name] = i
 	}
 
+	lim := newLimiter(orDefault(c.KeyLookupParallel, DefaultKeyLookupParallel), log)
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(orDefault(c.KeyLookupParallel, DefaultKeyLookupParallel))
 	seen := map[string]bool{}
 	for _, name := range users {
 		i, ok := index[name]
@@ -41,10 +50,19 @@ func (c *Collector) ResolveKeyIDs(ctx context.Context, snap *inventory.Snapshot,
 			continue
 		}
 		seen[name] = true
+		if err := lim.acquire(ctx); err != nil {
+			// ctx is done: a lookup failed (Wait returns its error) or
+			// the caller gave up.
+			if werr := g.Wait(); werr != nil {
+				return werr
+			}
+			return fmt.Errorf("list access keys in account %s: %w", snap.AccountID, err)
+		}
 		// Each goroutine writes only its own user's slots.
 		u := &snap.Users[i]
 		g.Go(func() error {
-			keys, err := c.listAccessKeys(ctx, u.Name)
+			defer lim.release()
+			keys, err := c.listAccessKeys(ctx, u.Name, lim.observe)
 			var noSuch *types.NoSuchEntityException
 			switch {
 			case errors.As(err, &noSuch):
@@ -62,17 +80,145 @@ func (c *Collector) ResolveKeyIDs(ctx context.Context, snap *inventory.Snapshot,
 	return g.Wait()
 }
 
-func (c *Collector) listAccessKeys(ctx context.Context, user string) ([]types.AccessKeyMetadata, error) {
+// IAMOptions is the option to build a Collector's IAM client with
+// (iam.NewFromConfig(cfg, collect.IAMOptions)): its HTTP client keeps as
+// many idle connections to IAM as DefaultKeyLookupParallel key lookups
+// use at once, where the SDK keeps 10, so that each round of lookups
+// reuses the last round's connections instead of opening new ones (a TLS
+// handshake each). A client that is not the SDK's BuildableClient is left
+// as it is.
+func IAMOptions(o *iam.Options) {
+	if bc, ok := o.HTTPClient.(*awshttp.BuildableClient); ok {
+		o.HTTPClient = bc.WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, DefaultKeyLookupParallel)
+		})
+	}
+}
+
+func (c *Collector) listAccessKeys(ctx context.Context, user string, optFns ...func(*iam.Options)) ([]types.AccessKeyMetadata, error) {
 	var keys []types.AccessKeyMetadata
 	p := iam.NewListAccessKeysPaginator(c.IAM, &iam.ListAccessKeysInput{UserName: aws.String(user)})
 	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
+		out, err := p.NextPage(ctx, optFns...)
 		if err != nil {
 			return nil, err
 		}
 		keys = append(keys, out.AccessKeyMetadata...)
 	}
 	return keys, nil
+}
+
+// limiter bounds the calls in flight with a limit that adapts to
+// throttling (additive increase, multiplicative decrease): it halves when
+// a call is throttled, once for all the calls sent under the same limit,
+// and grows by one each time limit calls in a row have succeeded, up to
+// its maximum.
+type limiter struct {
+	log *slog.Logger
+
+	mu       sync.Mutex
+	limit    int // in [1, max]
+	max      int
+	inFlight int
+	// successes counts the calls that succeeded since the limit changed.
+	successes int
+	// epoch counts the decreases: a throttled call sent in an earlier
+	// epoch was sent under a higher limit and does not halve this one.
+	epoch int
+	// freed is closed (and replaced) when a slot may have come free.
+	freed chan struct{}
+}
+
+func newLimiter(max int, log *slog.Logger) *limiter {
+	return &limiter{log: log, limit: max, max: max, freed: make(chan struct{})}
+}
+
+// acquire waits for a free slot; it returns the context's cause when ctx
+// is done first. Each acquire is paired with a release.
+func (l *limiter) acquire(ctx context.Context) error {
+	for {
+		l.mu.Lock()
+		if l.inFlight < l.limit {
+			l.inFlight++
+			l.mu.Unlock()
+			return nil
+		}
+		freed := l.freed
+		l.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-freed:
+		}
+	}
+}
+
+func (l *limiter) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.inFlight--
+	l.wake()
+}
+
+// wake tells the waiting acquires that a slot may be free; l.mu is held.
+func (l *limiter) wake() {
+	close(l.freed)
+	l.freed = make(chan struct{})
+}
+
+// sent is called as a call is sent; it returns the epoch to pass to
+// throttled.
+func (l *limiter) sent() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.epoch
+}
+
+// throttled halves the limit for a call sent in epoch, unless the limit
+// has been halved since the call was sent.
+func (l *limiter) throttled(epoch int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if epoch != l.epoch {
+		return
+	}
+	l.epoch++
+	l.limit = max(1, l.limit/2)
+	l.successes = 0
+	l.log.Debug("ListAccessKeys throttled; fewer key lookups at once", "limit", l.limit)
+}
+
+func (l *limiter) succeeded() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.limit == l.max {
+		return
+	}
+	if l.successes++; l.successes >= l.limit {
+		l.limit++
+		l.successes = 0
+		l.wake()
+	}
+}
+
+// observe adds to an IAM call a middleware that tells l of each attempt's
+// outcome: it runs after the SDK's retry middleware, so it sees every
+// attempt, the throttled ones the SDK retries included.
+func (l *limiter) observe(o *iam.Options) {
+	o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+		return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("KeywardenKeyLookupLimit",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				epoch := l.sent()
+				out, md, err := next.HandleFinalize(ctx, in)
+				switch {
+				case err == nil:
+					l.succeeded()
+				case retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary:
+					l.throttled(epoch)
+				}
+				return out, md, err
+			}), "Retry", middleware.After)
+	})
 }
 
 // matchKeys sets the ID of each slot without one to the key created in the

@@ -185,7 +185,7 @@ func (a *accountScan) begin(ctx context.Context, o ScanOptions, base aws.Config,
 		return
 	}
 	a.collector = &collect.Collector{
-		IAM:    iam.NewFromConfig(a.cfg),
+		IAM:    iam.NewFromConfig(a.cfg, collect.IAMOptions),
 		STS:    sts.NewFromConfig(a.cfg),
 		Logger: o.Logger,
 	}

@@ -197,7 +197,7 @@ func TestSyncImportsInBatchesOf100(t *testing.T) {
 func TestSyncSendsTheResource(t *testing.T) {
 	h := newFakeHub()
 	fs := findings(2)
-	fs[1].Credential, fs[1].KeyID, fs[1].Slot, fs[1].Rule = policy.CredentialPassword, "", 0, policy.RulePasswordExpiry
+	fs[1].Credential, fs[1].KeyID, fs[1].Slot, fs[1].Rule = policy.CredentialPassword, "", 0, config.RulePasswordExpiry
 	fs[0].KeyCreatedAt = t1.Add(-91 * 24 * time.Hour)
 	sync(t, h, t1, fs)
 	if len(h.imports) != 1 || len(h.imports[0]) != 2 {

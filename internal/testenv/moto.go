@@ -420,6 +420,23 @@ func (m *MotoServer) markPasswordUsed(account, user string) error {
 	return m.post("/_keywarden/iam/password-used?"+url.Values{"user": {user}, "account": {account}}.Encode(), nil)
 }
 
+// ExpireCredentialReport makes the default account's credential report, if
+// it has one, expired (as IAM's are four hours after they were generated),
+// and makes IAM take build to build each of the account's reports from now
+// on (0: at once, as plain moto does), until the next Moto reset. So the
+// next scan finds its report to be generated, as the first scan of the day
+// does: GenerateCredentialReport answers STARTED, then INPROGRESS while the
+// report is built; GetCredentialReport answers ReportExpired before it
+// starts and ReportInProgress while it is built. moto has no API for this;
+// the harness's wrapper around moto.server adds a test-only endpoint.
+func (m *MotoServer) ExpireCredentialReport(t testing.TB, build time.Duration) {
+	t.Helper()
+	q := url.Values{"build": {strconv.FormatFloat(build.Seconds(), 'f', -1, 64)}, "expire": {"true"}}
+	if err := m.post("/_keywarden/iam/credential-report?"+q.Encode(), nil); err != nil {
+		t.Fatalf("expire the credential report: %v", err)
+	}
+}
+
 func (m *MotoServer) post(path string, body []byte) error {
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, m.URL+path, bytes.NewReader(body))
 	if err != nil {

@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"os"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -371,5 +373,85 @@ func TestSeedIntoMemberAccount(t *testing.T) {
 	rows, err := csv.NewReader(strings.NewReader(string(rep.Content))).ReadAll()
 	if err != nil || len(rows) != 2 || rows[1][0] != "mallory" || rows[1][4] == "N/A" || rows[1][4] == "no_information" {
 		t.Errorf("member credential report rows = %v, %v; want mallory with a password_last_used", rows, err)
+	}
+}
+
+// TestExpireCredentialReport: the wrapper answers GenerateCredentialReport
+// and GetCredentialReport as IAM does while a report is built and once it
+// has expired (codes, types and HTTP statuses the SDK sees), never
+// completes a report before its build time, and a reset puts back moto's
+// report built at once.
+func TestExpireCredentialReport(t *testing.T) {
+	m := Moto(t)
+	ctx := context.Background()
+	client := iam.NewFromConfig(m.Config(t))
+	generate := func() types.ReportStateType {
+		t.Helper()
+		out, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+		if err != nil {
+			t.Fatalf("GenerateCredentialReport: %v", err)
+		}
+		return out.State
+	}
+	get := func() error {
+		_, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+		return err
+	}
+	status := func(err error) int {
+		var re *awshttp.ResponseError
+		if errors.As(err, &re) {
+			return re.HTTPStatusCode()
+		}
+		return 0
+	}
+
+	// Plain moto: built at once, kept.
+	if s := generate(); s != types.ReportStateTypeStarted {
+		t.Errorf("first GenerateCredentialReport = %s; want STARTED", s)
+	}
+	if err := get(); err != nil {
+		t.Fatalf("GetCredentialReport after STARTED with no build time = %v; want the report", err)
+	}
+	if s := generate(); s != types.ReportStateTypeComplete {
+		t.Errorf("GenerateCredentialReport with a report = %s; want COMPLETE", s)
+	}
+
+	const build = 2 * time.Second
+	m.ExpireCredentialReport(t, build)
+	var expired *types.CredentialReportExpiredException
+	if err := get(); !errors.As(err, &expired) || status(err) != 410 {
+		t.Errorf("GetCredentialReport of an expired report = %v (HTTP %d); want ReportExpired, 410", err, status(err))
+	}
+	started := time.Now()
+	if s := generate(); s != types.ReportStateTypeStarted {
+		t.Errorf("GenerateCredentialReport with an expired report = %s; want STARTED", s)
+	}
+	var notReady *types.CredentialReportNotReadyException
+	if err := get(); !errors.As(err, &notReady) || status(err) != 404 {
+		t.Errorf("GetCredentialReport while the report is built = %v (HTTP %d); want ReportInProgress, 404", err, status(err))
+	}
+	if s := generate(); s != types.ReportStateTypeInprogress {
+		t.Errorf("GenerateCredentialReport while the report is built = %s; want INPROGRESS", s)
+	}
+	for generate() != types.ReportStateTypeComplete {
+		if time.Since(started) > time.Minute {
+			t.Fatalf("report not built a minute after STARTED (build time %s)", build)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if waited := time.Since(started); waited < build {
+		t.Errorf("report COMPLETE %s after STARTED; want no sooner than its build time %s", waited, build)
+	}
+	if err := get(); err != nil {
+		t.Errorf("GetCredentialReport once built = %v; want the report", err)
+	}
+
+	// A reset forgets the build time.
+	Moto(t)
+	if s := generate(); s != types.ReportStateTypeStarted {
+		t.Errorf("GenerateCredentialReport after a reset = %s; want STARTED", s)
+	}
+	if err := get(); err != nil {
+		t.Errorf("GetCredentialReport after a reset = %v; want the report at once", err)
 	}
 }

@@ -1,0 +1,143 @@
+package collect
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go"
+)
+
+// TestSnapshotReadsWhileReportGenerated: the authorization details, the
+// password policy and the alias are read while IAM generates the report.
+// The fake's report is ready only once all three have been asked for, so a
+// Snapshot that waited for the report before reading them would never get
+// it.
+func TestSnapshotReadsWhileReportGenerated(t *testing.T) {
+	f := &fakeIAM{
+		generate:  []generateAnswer{{state: types.ReportStateTypeStarted}},
+		get:       []getAnswer{{content: reportCSV(reportUser{name: "alice"})}},
+		gaadPages: []*iam.GetAccountAuthorizationDetailsOutput{{UserDetailList: []types.UserDetail{userDetail("alice", "/eng/", map[string]string{"Team": "eng"})}}},
+		policy:    &types.PasswordPolicy{MaxPasswordAge: aws.Int32(90)},
+		aliases:   []string{"prod"},
+	}
+	f.ready = func() bool {
+		return f.count("GetAccountAuthorizationDetails") > 0 && f.count("GetAccountPasswordPolicy") > 0 && f.count("ListAccountAliases") > 0
+	}
+	snap, err := newCollector(t, f).Snapshot(context.Background())
+	if err != nil {
+		t.Fatalf("Snapshot() = %v; want the report once the other reads were made while it was generated (calls %v)", err, f.calls)
+	}
+	if len(snap.Users) != 1 || snap.Users[0].Path != "/eng/" || snap.Users[0].Tags["Team"] != "eng" ||
+		snap.PasswordPolicy == nil || snap.PasswordPolicy.MaxPasswordAge != 90 || snap.AccountAlias != "prod" {
+		t.Errorf("Snapshot() = users %+v, policy %+v, alias %q; want alice in /eng/ tagged, max age 90, prod", snap.Users, snap.PasswordPolicy, snap.AccountAlias)
+	}
+	lastGet := -1
+	for i, op := range f.calls {
+		if op == "GetCredentialReport" {
+			lastGet = i
+		}
+	}
+	for _, op := range []string{"GetAccountAuthorizationDetails", "GetAccountPasswordPolicy", "ListAccountAliases"} {
+		if i := slices.Index(f.calls, op); i < 0 || i > lastGet {
+			t.Errorf("calls %v: want %s before the GetCredentialReport that got the report", f.calls, op)
+		}
+	}
+}
+
+// TestSnapshotReadErrorsInOrder: when several reads fail, the error is the
+// one the reads made one after the other would have met first — report,
+// authorization details, password policy, alias — whatever answered first;
+// a failure cancels the reads after it in that order (a held read answers
+// only when cancelled) but not those before it, and Snapshot returns only
+// once every read has.
+func TestSnapshotReadErrorsInOrder(t *testing.T) {
+	denied := func(op string) error {
+		return &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized to perform: iam:" + op}
+	}
+	for _, tc := range []struct {
+		name                                 string
+		getErr, gaadErr, policyErr, aliasErr error
+		hold                                 []string
+		want                                 string
+	}{
+		{
+			name:   "report and details fail: the report's error",
+			getErr: denied("GetCredentialReport"), gaadErr: denied("GetAccountAuthorizationDetails"),
+			want: "get credential report: api error AccessDenied: not authorized to perform: iam:GetCredentialReport",
+		},
+		{
+			name:   "the report fails: the held reads are cancelled",
+			getErr: denied("GetCredentialReport"), hold: []string{"GetAccountAuthorizationDetails", "GetAccountPasswordPolicy", "ListAccountAliases"},
+			want: "get credential report: api error AccessDenied: not authorized to perform: iam:GetCredentialReport",
+		},
+		{
+			name:    "details fail: the held policy and alias are cancelled",
+			gaadErr: denied("GetAccountAuthorizationDetails"), hold: []string{"GetAccountPasswordPolicy", "ListAccountAliases"},
+			want: "get account authorization details (page 1): api error AccessDenied: not authorized to perform: iam:GetAccountAuthorizationDetails",
+		},
+		{
+			name:      "policy and alias fail: the policy's error",
+			policyErr: denied("GetAccountPasswordPolicy"), aliasErr: &types.ServiceFailureException{Message: aws.String("down")},
+			want: "get account password policy: api error AccessDenied: not authorized to perform: iam:GetAccountPasswordPolicy",
+		},
+		{
+			name:      "the policy fails: the held alias is cancelled",
+			policyErr: denied("GetAccountPasswordPolicy"), hold: []string{"ListAccountAliases"},
+			want: "get account password policy: api error AccessDenied: not authorized to perform: iam:GetAccountPasswordPolicy",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeIAM{
+				generate:  []generateAnswer{{state: types.ReportStateTypeComplete}},
+				get:       []getAnswer{{content: reportCSV(reportUser{name: "alice"}), err: tc.getErr}},
+				gaadPages: []*iam.GetAccountAuthorizationDetailsOutput{{UserDetailList: []types.UserDetail{userDetail("alice", "/", nil)}}},
+				gaadErr:   tc.gaadErr, policyErr: tc.policyErr, aliasErr: tc.aliasErr,
+				hold: map[string]bool{},
+			}
+			for _, op := range tc.hold {
+				f.hold[op] = true
+			}
+			_, err := snapshotWithin(t, newCollector(t, f), context.Background())
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("Snapshot() = %v; want %q", err, tc.want)
+			}
+			held := 0
+			for _, op := range f.calls {
+				if f.hold[op] {
+					held++
+				}
+			}
+			if f.returned != held {
+				t.Errorf("%d of %d held reads had returned when Snapshot did; want all", f.returned, held)
+			}
+		})
+	}
+}
+
+// TestSnapshotDetailsFailureLeavesReport: a failed read does not cancel
+// the report, which comes before it in order: the report, ready only once
+// the details have failed, is still read to the end, and the details'
+// error is returned.
+func TestSnapshotDetailsFailureLeavesReport(t *testing.T) {
+	f := &fakeIAM{
+		generate: []generateAnswer{{state: types.ReportStateTypeStarted}},
+		get:      []getAnswer{{content: reportCSV(reportUser{name: "alice"})}},
+		gaadErr:  &smithy.GenericAPIError{Code: "AccessDenied", Message: "no"},
+	}
+	f.ready = func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.gaadFailed
+	}
+	_, err := newCollector(t, f).Snapshot(context.Background())
+	if want := "get account authorization details (page 1): api error AccessDenied: no"; err == nil || err.Error() != want {
+		t.Errorf("Snapshot() = %v; want %q", err, want)
+	}
+	if f.reportsServed != 1 {
+		t.Errorf("credential reports served = %d; want 1: the report is read to the end after the details failed (calls %v)", f.reportsServed, f.calls)
+	}
+}
