@@ -231,12 +231,12 @@ func ListAccountsUnder(ctx context.Context, c Organizations, parents []string) (
 // organizationsError adds what to do next to the errors a caller outside
 // the management (or a delegated administrator) account gets.
 func organizationsError(err error) error {
-	switch awsapi.ErrorCode(err) {
-	case "AWSOrganizationsNotInUseException":
+	switch code := awsapi.ErrorCode(err); {
+	case code == "AWSOrganizationsNotInUseException":
 		return fmt.Errorf("%w; the caller's account is not in an AWS Organization: list the accounts in accounts.list instead of accounts.organization", err)
-	case "AccessDeniedException", "AccessDenied":
+	case awsapi.IsAccessDenied(err):
 		return fmt.Errorf("%w; run keywarden in the organization's management account or a delegated administrator account, with organizations:ListAccounts (and, for accounts.organization.ous, organizations:ListAccountsForParent and organizations:ListOrganizationalUnitsForParent)", err)
-	case "ParentNotFoundException":
+	case code == "ParentNotFoundException":
 		return fmt.Errorf("%w; check accounts.organization.ous: each must be an OU or root ID of this organization", err)
 	}
 	return err

@@ -191,7 +191,7 @@ func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 
 	aliases, err := c.IAM.ListAccountAliases(ctx, &iam.ListAccountAliasesInput{})
 	switch {
-	case isAccessDenied(err):
+	case awsapi.IsAccessDenied(err):
 		log.Warn("cannot read the account alias; continuing without it", "error", err)
 	case err != nil:
 		return nil, fmt.Errorf("list account aliases: %w", err)
@@ -401,14 +401,6 @@ func isLimitExceeded(err error) bool {
 	var le *types.LimitExceededException
 	var rle *types.ReportGenerationLimitExceededException
 	return errors.As(err, &le) || errors.As(err, &rle) || awsapi.ErrorCode(err) == "LimitExceeded"
-}
-
-func isAccessDenied(err error) bool {
-	switch awsapi.ErrorCode(err) {
-	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
-		return true
-	}
-	return false
 }
 
 // credentialErrorCodes are the codes AWS answers when the request's
