@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/config"
 )
 
@@ -190,9 +191,9 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 
 	// Configuration from S3.
 	if o.ConfigS3 != "" {
-		bucket, key, ok := strings.Cut(strings.TrimPrefix(o.ConfigS3, "s3://"), "/")
-		if !strings.HasPrefix(o.ConfigS3, "s3://") || !ok || bucket == "" || key == "" {
-			return nil, fmt.Errorf("config S3 URI %q: want s3://BUCKET/KEY", o.ConfigS3)
+		bucket, key, err := awsapi.ParseS3URL(o.ConfigS3)
+		if err != nil {
+			return nil, fmt.Errorf("config S3 URI %w", err)
 		}
 		add("ReadConfigObject", []string{"s3:GetObject"}, []string{"arn:aws:s3:::" + bucket + "/" + key})
 	}

@@ -244,9 +244,9 @@ func (h *Handler) loadConfig(ctx context.Context) (*config.Config, error) {
 		}
 		src, name, data = "ssm", "ssm:"+param, []byte(aws.ToString(out.Parameter.Value))
 	default:
-		bucket, key, ok := strings.Cut(strings.TrimPrefix(uri, "s3://"), "/")
-		if !strings.HasPrefix(uri, "s3://") || !ok || bucket == "" || key == "" {
-			return nil, fmt.Errorf("%s %q: want s3://BUCKET/KEY", EnvConfigS3, uri)
+		bucket, key, err := awsapi.ParseS3URL(uri)
+		if err != nil {
+			return nil, fmt.Errorf("%s %w", EnvConfigS3, err)
 		}
 		cfg, err := h.deps.LoadAWSConfig(ctx)
 		if err != nil {
