@@ -155,22 +155,16 @@ func loadConfig(f *Factory, path string) (*config.Config, error) {
 	return cfg, nil
 }
 
-// parseAsOf reads --as-of; empty means now.
-func parseAsOf(s string, now time.Time) (time.Time, error) { return parseTimeFlag("--as-of", s, now) }
-
-// parseTimeFlag reads a time flag: RFC 3339, or a date (midnight UTC);
-// empty means def.
+// parseTimeFlag reads a time flag (run.ParseTime); empty means def.
 func parseTimeFlag(flag, s string, def time.Time) (time.Time, error) {
 	if s == "" {
 		return def, nil
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
+	t, err := run.ParseTime(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %w", flag, err)
 	}
-	if t, err := time.Parse(config.DateLayout, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("%s %q: want RFC 3339 (2026-11-23T09:00:00Z) or a date (2026-11-23)", flag, s)
+	return t, nil
 }
 
 // resolveFormat picks the output format: the flag; else from the output

@@ -116,8 +116,8 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary
 	now := h.deps.Now().UTC()
 	asOf := now
 	if ev.AsOf != "" {
-		if asOf, err = parseTime(ev.AsOf); err != nil {
-			return nil, err
+		if asOf, err = run.ParseTime(ev.AsOf); err != nil {
+			return nil, fmt.Errorf("event: as_of %w", err)
 		}
 	}
 	if ev.DryRun && ev.Apply {
@@ -203,16 +203,6 @@ func parseEvent(payload json.RawMessage) (Event, error) {
 		return ev, fmt.Errorf("event: %w (want {\"dry_run\", \"apply\", \"as_of\", \"accounts\"}, all optional)", err)
 	}
 	return ev, nil
-}
-
-func parseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
-	}
-	if t, err := time.Parse(config.DateLayout, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("event: as_of %q: want RFC 3339 or YYYY-MM-DD", s)
 }
 
 // loadConfig reads the config from the one environment variable set.

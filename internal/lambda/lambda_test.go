@@ -82,6 +82,20 @@ func TestConfigSourceErrors(t *testing.T) {
 	}
 }
 
+func TestInvokeRefusesABadEvent(t *testing.T) {
+	for payload, want := range map[string]string{
+		`{"as_of": "soon"}`:                `event: as_of "soon": want RFC 3339 (2026-11-23T09:00:00Z) or a date (2026-11-23)`,
+		`{"dry_run": true, "apply": true}`: "event: dry_run and apply contradict each other; pick one",
+	} {
+		var logs bytes.Buffer
+		h := New(Deps{Getenv: envOf(map[string]string{EnvConfig: "version: 1\n"}), Now: time.Now, Logs: &logs,
+			LoadAWSConfig: func(context.Context) (aws.Config, error) { t.Fatal("no AWS needed"); return aws.Config{}, nil }})
+		if _, err := h.Invoke(context.Background(), json.RawMessage(payload)); err == nil || err.Error() != want {
+			t.Errorf("Invoke(%s) error = %v; want %s", payload, err, want)
+		}
+	}
+}
+
 // lambdaConfig is the function's config for the moto tests: SES mail,
 // state in the DynamoDB table keywarden-state (stateTable creates it).
 const lambdaConfig = `version: 1
