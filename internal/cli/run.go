@@ -117,9 +117,8 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.State != "" && !strings.HasPrefix(o.State, "sqlite://") && !strings.HasPrefix(o.State, "dynamodb://") ||
-		o.State == "sqlite://" {
-		return usageError(fmt.Errorf("--state %q: want sqlite://PATH or dynamodb://TABLE", o.State))
+	if err := checkStateFlag(o.State); err != nil {
+		return err
 	}
 	templateDir := "."
 	if file := configFileUsed(o.ConfigFile); file != "" {

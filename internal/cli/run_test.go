@@ -107,6 +107,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{"apply offline", []string{"--apply"}, "--apply changes live accounts; it cannot be used with --credential-report (an offline report has no account to act in)"},
 		{"report format", []string{"--format", "csv"}, `--format "csv": keywarden run writes table or json`},
 		{"bad state", []string{"--state", "redis://x"}, `--state "redis://x": want sqlite://PATH`},
+		{"bad table", []string{"--state", "dynamodb://"}, `--state "dynamodb://": "" is not a DynamoDB table name`},
 		{"bad fail-on", []string{"--fail-on", "severe"}, `--fail-on "severe"`},
 	}
 	for _, tt := range tests {

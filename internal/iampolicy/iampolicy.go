@@ -10,6 +10,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/state"
 )
 
 // Version is the IAM policy language version.
@@ -199,8 +200,8 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 	}
 
 	// State.
-	if table, ok := strings.CutPrefix(cfg.State.URL, "dynamodb://"); ok {
-		arn := "arn:aws:dynamodb:*:*:table/" + table
+	if u, err := state.ParseURL(cfg.State.URL); err == nil && u.Scheme == state.SchemeDynamoDB {
+		arn := "arn:aws:dynamodb:*:*:table/" + u.Path
 		add("KeepStateInDynamoDB", DynamoDBActions, []string{arn, arn + "/index/*"})
 	}
 

@@ -22,6 +22,7 @@ import (
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/run"
+	"github.com/keywarden/keywarden/internal/state"
 )
 
 // The environment variables the function reads its config from: exactly
@@ -256,7 +257,7 @@ func (h *Handler) loadConfig(ctx context.Context) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if strings.HasPrefix(cfg.State.URL, "sqlite://") {
+	if u, err := state.ParseURL(cfg.State.URL); err == nil && u.Scheme == state.SchemeSQLite {
 		h.log.Warn("state.url is a SQLite file: in Lambda it is lost with the container; use dynamodb://TABLE", "state", cfg.State.URL)
 	}
 	h.log.Info("config loaded", "source", src, "name", name)
