@@ -114,11 +114,21 @@ func scanRun(ctx context.Context, f *Factory, o *ScanOptions) error {
 		}
 	}
 	log.Info("scan finished", "accounts", len(rep.Accounts), "findings", rep.Summary.Findings, "exempt", rep.Summary.Exempt)
+	var outcomes []error
 	if n := rep.FailedAccounts(); n > 0 {
-		return &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; see the report's accounts[].error", n, len(rep.Accounts))}
+		outcomes = append(outcomes, &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; see the report's accounts[].error", n, len(rep.Accounts))})
 	}
+	if err := findingsAtOrAbove(rep, failOn, o.FailOn); err != nil {
+		outcomes = append(outcomes, err)
+	}
+	return errors.Join(outcomes...)
+}
+
+// findingsAtOrAbove is exit 3 when --fail-on (rank failOn, as given in
+// flag) is set and reached.
+func findingsAtOrAbove(rep *report.Report, failOn int, flag string) error {
 	if failOn > 0 && rep.MaxSeverity() >= failOn {
-		return &exitError{code: ExitFindings, err: fmt.Errorf("findings at or above %s severity", strings.ToLower(o.FailOn))}
+		return &exitError{code: ExitFindings, err: fmt.Errorf("findings at or above %s severity", strings.ToLower(flag))}
 	}
 	return nil
 }
