@@ -85,15 +85,16 @@ type Deps struct {
 	Margin time.Duration
 }
 
-// Handler runs keywarden once per invocation. The config is loaded once
-// per container (the first invocation) and kept.
+// Handler runs keywarden once per invocation. The config is loaded by
+// the first invocation that succeeds in loading it, and kept for the
+// container's life; an invocation that fails to load it (SSM throttled, S3
+// unreachable) fails, and the next one tries again.
 type Handler struct {
 	deps Deps
 	log  *slog.Logger
 
-	once   sync.Once
-	cfg    *config.Config
-	cfgErr error
+	mu  sync.Mutex // held while the config is loaded
+	cfg *config.Config
 }
 
 // New returns a handler; logs are JSON lines (log/slog) on deps.Logs.
@@ -110,9 +111,9 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary
 	if err != nil {
 		return nil, err
 	}
-	h.once.Do(func() { h.cfg, h.cfgErr = h.loadConfig(ctx) })
-	if h.cfgErr != nil {
-		return nil, h.cfgErr
+	cfg, err := h.config(ctx)
+	if err != nil {
+		return nil, err
 	}
 	now := h.deps.Now().UTC()
 	asOf := now
@@ -138,7 +139,7 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary
 	}
 	h.log.Info("keywarden run starting", "as_of", asOf, "dry_run", ev.DryRun, "apply", ev.Apply, "accounts", ev.Accounts)
 	res, err := run.Run(runCtx, run.RunOptions{
-		Scan: run.ScanOptions{Config: h.cfg, AsOf: asOf, Now: now, Accounts: ev.Accounts,
+		Scan: run.ScanOptions{Config: cfg, AsOf: asOf, Now: now, Accounts: ev.Accounts,
 			LoadAWSConfig: h.deps.LoadAWSConfig, Logger: h.log},
 		DryRun:       ev.DryRun,
 		Apply:        ev.Apply,
@@ -204,6 +205,21 @@ func parseEvent(payload json.RawMessage) (Event, error) {
 		return ev, fmt.Errorf("event: %w (want {\"dry_run\", \"apply\", \"as_of\", \"accounts\"}, all optional)", err)
 	}
 	return ev, nil
+}
+
+// config is the container's config: the one kept, else loaded now (and
+// kept only when it loaded).
+func (h *Handler) config(ctx context.Context) (*config.Config, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cfg == nil {
+		cfg, err := h.loadConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		h.cfg = cfg
+	}
+	return h.cfg, nil
 }
 
 // loadConfig reads the config from the one environment variable set.
