@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/keywarden/keywarden/internal/plan"
-	"github.com/keywarden/keywarden/internal/remediate"
+	"github.com/keywarden/keywarden/internal/run"
 	"github.com/keywarden/keywarden/internal/state"
 	"github.com/keywarden/keywarden/internal/testenv"
 )
@@ -585,7 +585,7 @@ func TestEnforceDryRunWithApplyConfig(t *testing.T) {
 		t.Fatalf("actions = %+v; want alice's", res.Plan.Actions)
 	}
 	a := res.Plan.Actions[0]
-	if a.Status != plan.ActionPlanned || !strings.HasPrefix(a.Reason, remediate.DryRunPrefix) || res.ActionsDone != 1 {
+	if a.Status != plan.ActionPlanned || !strings.HasPrefix(a.Reason, run.DryRunPrefix) || res.ActionsDone != 1 {
 		t.Errorf("dry run action: %s %q (%d would be done); want planned, saying what a real run does", a.Status, a.Reason, res.ActionsDone)
 	}
 	if p.Count("iam:ListAccessKeys") < 2 || p.Count("iam:GetAccessKeyLastUsed") != 1 {

@@ -117,7 +117,10 @@ func remediateAll(ctx context.Context, o RunOptions, cfg *config.Config, account
 	if clients == nil {
 		clients = accounts.client
 	}
-	e := &remediate.Executor{Clients: clients, Audit: store, DryRun: o.DryRun, RunID: runID, AsOf: o.Scan.AsOf, Now: clock,
+	if o.DryRun {
+		clients = dryClients(clients)
+	}
+	e := &remediate.Executor{Clients: clients, Audit: store, RunID: runID, AsOf: o.Scan.AsOf, Now: clock,
 		Grace: cfg.Enforce.GraceAfterDisable, Lease: o.Lease, Logger: log}
 	if path := cfg.Enforce.AuditFile; path != "" && !o.DryRun {
 		write, closeFn, err := openAuditFile(path)
@@ -137,11 +140,23 @@ func remediateAll(ctx context.Context, o RunOptions, cfg *config.Config, account
 			ok = append(ok, a.ID)
 		}
 	}
-	reconciled, err := e.Reconcile(ctx, ok)
-	if err != nil {
-		errs = append(errs, err)
+	var reconciled []plan.Action
+	if !o.DryRun { // a dry run cannot record other runs' outcomes: it leaves them to the next run
+		var err error
+		if reconciled, err = e.Reconcile(ctx, ok); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	executed := append(e.Execute(ctx, p.Actions), reconciled...)
+	executed := e.Execute(ctx, p.Actions)
+	if o.DryRun {
+		executed = wouldDo(executed)
+	}
+	for _, a := range executed {
+		if a.Status == plan.ActionDone {
+			log.Info("action done", "action", a.ID, "account", a.Account, "user", a.User, "key_id", a.KeyID, "done", a.Done, "reason", a.Reason)
+		}
+	}
+	executed = append(executed, reconciled...)
 	for _, a := range executed {
 		if a.Status == plan.ActionFailed {
 			errs = append(errs, fmt.Errorf("%s %s of %s in account %s (action %s): %s",

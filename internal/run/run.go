@@ -190,6 +190,9 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 		}
 		defer store.Close()
 	}
+	if o.DryRun {
+		store = dryStore{store}
+	}
 	ids := make([]string, len(rep.Accounts))
 	for i, a := range rep.Accounts {
 		ids[i] = a.ID
@@ -207,8 +210,8 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 		p = plan.Build(in)
 		for _, a := range p.Actions {
 			switch {
-			case a.Status == plan.ActionDone, o.DryRun && a.Status == plan.ActionPlanned && a.ID != "":
-				res.ActionsDone++ // a dry run counts what it would do
+			case a.Status == plan.ActionDone, a.Status == plan.ActionPlanned && a.ID != "":
+				res.ActionsDone++ // planned once carried out: what a dry run would do
 			case a.Status == plan.ActionSkipped:
 				res.ActionsSkipped++
 			case a.Status == plan.ActionFailed:
@@ -230,31 +233,29 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	}
 
 	d := &deliverer{store: store, tpls: tpls, plan: p, from: fromAddress(cfg), runID: runID, clock: clock,
-		lease: o.Lease, remindEvery: cfg.Notify.Users.RemindEvery, log: log, dry: o.DryRun, errs: actionErrs}
+		lease: o.Lease, remindEvery: cfg.Notify.Users.RemindEvery, log: log, errs: actionErrs}
 	chs := o.Channels
-	if chs == nil && !o.DryRun {
+	switch {
+	case o.DryRun:
+		chs = plannedChannels(cfg)
+	case chs == nil:
 		chs = BuildChannels(ctx, cfg, ChannelDeps{AWS: o.Scan.LoadAWSConfig, Getenv: o.Getenv})
 		defer chs.Close()
 	}
-	if chs == nil {
-		chs = plannedChannels(cfg)
-	}
 	d.deliverAll(ctx, chs, res)
 
-	if !o.DryRun {
-		n, err := store.Resolve(ctx, p.Resolve, p.Day, clock())
-		if err != nil {
-			d.errs = append(d.errs, err)
-		}
-		res.Resolved = n
-		run := state.Run{ID: runID, Mode: string(mode), AsOf: o.Scan.AsOf, StartedAt: started, FinishedAt: clock(),
-			Accounts: len(rep.Accounts), Findings: rep.Summary.Findings, Sent: res.Sent, Failed: res.Failed}
-		if len(d.errs) > 0 {
-			run.Error = errors.Join(d.errs...).Error()
-		}
-		if err := store.RecordRun(ctx, run); err != nil {
-			d.errs = append(d.errs, err)
-		}
+	n, err := store.Resolve(ctx, p.Resolve, p.Day, clock())
+	if err != nil {
+		d.errs = append(d.errs, err)
+	}
+	res.Resolved = n
+	run := state.Run{ID: runID, Mode: string(mode), AsOf: o.Scan.AsOf, StartedAt: started, FinishedAt: clock(),
+		Accounts: len(rep.Accounts), Findings: rep.Summary.Findings, Sent: res.Sent, Failed: res.Failed}
+	if len(d.errs) > 0 {
+		run.Error = errors.Join(d.errs...).Error()
+	}
+	if err := store.RecordRun(ctx, run); err != nil {
+		d.errs = append(d.errs, err)
 	}
 	res.Err = errors.Join(d.errs...)
 	return res, nil
@@ -285,7 +286,6 @@ type deliverer struct {
 	lease       time.Duration
 	remindEvery int
 	log         *slog.Logger
-	dry         bool
 	errs        []error
 }
 
@@ -340,10 +340,6 @@ func (d *deliverer) deliver(ctx context.Context, ch notify.Channel, msg *notify.
 		fail(renderErr)
 		return
 	}
-	if d.dry {
-		dl.Status = DeliveryPlanned
-		return
-	}
 	if ch == nil {
 		fail(fmt.Errorf("no channel for %s %s", dl.Kind, dl.Target))
 		return
@@ -377,6 +373,10 @@ func (d *deliverer) deliver(ctx context.Context, ch notify.Channel, msg *notify.
 	}
 	if err := ch.Send(ctx, msg); err != nil {
 		release()
+		if errors.Is(err, errPlanned) {
+			dl.Status = DeliveryPlanned
+			return
+		}
 		fail(err)
 		return
 	}
