@@ -229,13 +229,11 @@ func writeRunText(w io.Writer, res *run.Result) error {
 	if users == 0 {
 		pf("  none due\n")
 	}
-	ui := 0
 	for _, d := range res.Deliveries {
-		if d.Kind != notify.KindUser {
+		m := d.Message
+		if d.Kind != notify.KindUser || m == nil {
 			continue
 		}
-		m := p.Messages[ui]
-		ui++
 		pf("  %-10s %s via %s: %s\n", verb[d.Status], clean(m.To), d.Channel, clean(d.Subject))
 		for _, it := range m.Items {
 			pf("    - %s · %s · %s · %s (%s)\n", it.Account, clean(it.User), clean(it.Title), it.Rule, it.Status)
