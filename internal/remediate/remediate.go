@@ -252,7 +252,7 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 		a.Status, a.Done, a.After = plan.ActionDone, config.ActionDisable, state.KeyInactive
 		a.Reason = fmt.Sprintf("disabled: the key reached its %d-day %s stage", a.StageAt, a.Kind)
 		if a.Kind == config.ActionDelete {
-			a.DeleteOn = addDays(e.day(), e.Grace)
+			a.DeleteOn = state.AddDays(e.day(), e.Grace)
 			a.Reason += fmt.Sprintf(" while active, so it is disabled first and deleted once inactive for %d days (on %s)", e.Grace, a.DeleteOn)
 		}
 		return e.Audit.RecordInactive(ctx, ref, e.day(), true)
@@ -263,7 +263,7 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 		return err
 	}
 	if days := daysBetween(since, e.day()); days < e.Grace {
-		a.Status, a.After, a.DeleteOn = plan.ActionSkipped, a.Before, addDays(since, e.Grace)
+		a.Status, a.After, a.DeleteOn = plan.ActionSkipped, a.Before, state.AddDays(since, e.Grace)
 		a.Reason = fmt.Sprintf("inactive since %s (%d of the %d days of enforce.grace_after_disable): it will be deleted on %s",
 			since, days, e.Grace, a.DeleteOn)
 		return nil
@@ -375,12 +375,4 @@ func daysBetween(from, to string) int {
 		return 0
 	}
 	return int(b.Sub(a).Hours() / 24)
-}
-
-func addDays(day string, n int) string {
-	t, err := time.Parse(state.DayLayout, day)
-	if err != nil {
-		return day
-	}
-	return t.AddDate(0, 0, n).Format(state.DayLayout)
 }
