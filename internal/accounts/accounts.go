@@ -99,15 +99,25 @@ func Targets(ctx context.Context, cfg config.Accounts, d Deps) ([]Target, error)
 	return []Target{{}}, nil
 }
 
-func organizationTargets(ctx context.Context, o *config.Organization, d Deps, log *slog.Logger) ([]Target, error) {
-	id, err := d.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+// Caller identifies the caller (sts:GetCallerIdentity): its account, and
+// the partition its ARN is in ("aws" when the ARN does not say), which
+// role ARNs in other accounts are built in.
+func Caller(ctx context.Context, c STS) (account, partition string, err error) {
+	id, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		return nil, fmt.Errorf("identify the caller's account: %w", err)
+		return "", "", err
 	}
-	caller := aws.ToString(id.Account)
-	partition := "aws"
+	partition = "aws"
 	if a, err := arn.Parse(aws.ToString(id.Arn)); err == nil {
 		partition = a.Partition
+	}
+	return aws.ToString(id.Account), partition, nil
+}
+
+func organizationTargets(ctx context.Context, o *config.Organization, d Deps, log *slog.Logger) ([]Target, error) {
+	caller, partition, err := Caller(ctx, d.STS)
+	if err != nil {
+		return nil, fmt.Errorf("identify the caller's account: %w", err)
 	}
 
 	var accts []orgtypes.Account
