@@ -31,7 +31,9 @@ const NoteOffline = "an offline credential report cannot be remediated: actions 
 // RunOptions configure one `keywarden run`.
 type RunOptions struct {
 	Scan ScanOptions
-	// DryRun prints the plan and sends, changes and records nothing.
+	// DryRun prints the plan and sends, changes and records nothing: the
+	// state, the IAM clients and the channels below are replaced by
+	// ones that do not (dry.go).
 	DryRun bool
 	// Apply asks for remediation (--apply); enforce.mode: apply asks too.
 	Apply bool
@@ -39,7 +41,8 @@ type RunOptions struct {
 	StateURL string
 	// Store, when set, is used instead of opening StateURL (tests).
 	Store state.Store
-	// Channels, when set, are used instead of those the config names.
+	// Channels, when set, are used instead of those the config names (a
+	// dry run's only have names).
 	Channels *Channels
 	// Getenv reads secrets named by environment variable.
 	Getenv func(string) string
