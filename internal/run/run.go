@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/config"
@@ -281,9 +282,9 @@ func (r *runner) connect(ctx context.Context) error {
 	return nil
 }
 
-// disconnect closes what connect opened.
+// disconnect closes what connect opened, the last first.
 func (r *runner) disconnect() {
-	for _, c := range r.closers {
+	for _, c := range slices.Backward(r.closers) {
 		_ = c()
 	}
 }
