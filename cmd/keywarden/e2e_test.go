@@ -328,7 +328,7 @@ func TestScanEndToEnd(t *testing.T) {
 	}
 }
 
-// reportV1 are the keys of keywarden.report/v1 (DESIGN.md), and its
+// reportV1 are the keys of keywarden.report/v1 (docs/architecture.md), and its
 // findings' keys: every finding carries all of them.
 var (
 	reportV1Keys  = []string{"schema", "generated_at", "as_of", "accounts", "findings", "summary"}

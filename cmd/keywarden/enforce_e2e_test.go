@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/keywarden/keywarden/internal/plan"
-	"github.com/keywarden/keywarden/internal/remediate"
+	"github.com/keywarden/keywarden/internal/run"
 	"github.com/keywarden/keywarden/internal/state"
 	"github.com/keywarden/keywarden/internal/testenv"
 )
@@ -71,6 +71,15 @@ func keyUser(name string, age int, tags ...string) testenv.SeedUser {
 		u.Tags[tags[i]] = tags[i+1]
 	}
 	return u
+}
+
+// withFresh is users and eight users with a fresh key, so that the stale
+// keys of users stay under enforce.max_fraction.
+func withFresh(users ...testenv.SeedUser) []testenv.SeedUser {
+	for i := range 8 {
+		users = append(users, keyUser(fmt.Sprintf("fresh%d", i), 5))
+	}
+	return users
 }
 
 // keyStatus is the status of each access key of user in moto ("" for none).
@@ -155,10 +164,7 @@ state: { url: "sqlite://STATE" }
 // undo restores Active.
 func TestEnforceTimeline(t *testing.T) {
 	m := testenv.Moto(t)
-	users := []testenv.SeedUser{keyUser("alice", 65), keyUser("dan", 65), keyUser("bot", 65, "UserType", "machine"), keyUser("erin", 65)}
-	for i := range 8 {
-		users = append(users, keyUser(fmt.Sprintf("fresh%d", i), 5))
-	}
+	users := withFresh(keyUser("alice", 65), keyUser("dan", 65), keyUser("bot", 65, "UserType", "machine"), keyUser("erin", 65))
 	dir, ids := enforceSetup(t, m, users, enforceConfig)
 	p := m.NewProxy(t)
 	env := p.Env(m)
@@ -403,10 +409,7 @@ func TestEnforceGuard(t *testing.T) {
 // re-check): the action is skipped with its reason and nothing changes.
 func TestEnforceRecheckSkipsRotatedKey(t *testing.T) {
 	m := testenv.Moto(t)
-	users := []testenv.SeedUser{keyUser("alice", 85)}
-	for i := range 8 {
-		users = append(users, keyUser(fmt.Sprintf("fresh%d", i), 5))
-	}
+	users := withFresh(keyUser("alice", 85))
 	dir, ids := enforceSetup(t, m, users, enforceConfig)
 	p := m.NewProxy(t)
 	direct := iam.NewFromConfig(m.Config(t))
@@ -542,10 +545,7 @@ func TestEnforceCrashSafety(t *testing.T) {
 // reason, the other stale key is disabled.
 func TestEnforceNeverItsOwnKey(t *testing.T) {
 	m := testenv.Moto(t)
-	users := []testenv.SeedUser{keyUser("keywarden-bot", 85), keyUser("alice", 85)}
-	for i := range 8 {
-		users = append(users, keyUser(fmt.Sprintf("fresh%d", i), 5))
-	}
+	users := withFresh(keyUser("keywarden-bot", 85), keyUser("alice", 85))
 	dir, ids := enforceSetup(t, m, users, enforceConfig)
 	own := ids["keywarden-bot"][0]
 	env := append(m.Env(), "AWS_ACCESS_KEY_ID="+own) // moto does not check the secret
@@ -573,10 +573,7 @@ func TestEnforceNeverItsOwnKey(t *testing.T) {
 // do, but nothing is written to IAM and no state is created.
 func TestEnforceDryRunWithApplyConfig(t *testing.T) {
 	m := testenv.Moto(t)
-	users := []testenv.SeedUser{keyUser("alice", 85)}
-	for i := range 8 {
-		users = append(users, keyUser(fmt.Sprintf("fresh%d", i), 5))
-	}
+	users := withFresh(keyUser("alice", 85))
 	dir, ids := enforceSetup(t, m, users, strings.Replace(enforceConfig, "enforce:\n", "enforce:\n  mode: apply\n", 1))
 	p := m.NewProxy(t)
 	r := keywarden(t, p.Env(m), dir, "run", "--dry-run", "--format", "json")
@@ -588,7 +585,7 @@ func TestEnforceDryRunWithApplyConfig(t *testing.T) {
 		t.Fatalf("actions = %+v; want alice's", res.Plan.Actions)
 	}
 	a := res.Plan.Actions[0]
-	if a.Status != plan.ActionPlanned || !strings.HasPrefix(a.Reason, remediate.DryRunPrefix) || res.ActionsDone != 1 {
+	if a.Status != plan.ActionPlanned || !strings.HasPrefix(a.Reason, run.DryRunPrefix) || res.ActionsDone != 1 {
 		t.Errorf("dry run action: %s %q (%d would be done); want planned, saying what a real run does", a.Status, a.Reason, res.ActionsDone)
 	}
 	if p.Count("iam:ListAccessKeys") < 2 || p.Count("iam:GetAccessKeyLastUsed") != 1 {

@@ -99,15 +99,25 @@ func Targets(ctx context.Context, cfg config.Accounts, d Deps) ([]Target, error)
 	return []Target{{}}, nil
 }
 
-func organizationTargets(ctx context.Context, o *config.Organization, d Deps, log *slog.Logger) ([]Target, error) {
-	id, err := d.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+// Caller identifies the caller (sts:GetCallerIdentity): its account, and
+// the partition its ARN is in ("aws" when the ARN does not say), which
+// role ARNs in other accounts are built in.
+func Caller(ctx context.Context, c STS) (account, partition string, err error) {
+	id, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		return nil, fmt.Errorf("identify the caller's account: %w", err)
+		return "", "", err
 	}
-	caller := aws.ToString(id.Account)
-	partition := "aws"
+	partition = "aws"
 	if a, err := arn.Parse(aws.ToString(id.Arn)); err == nil {
 		partition = a.Partition
+	}
+	return aws.ToString(id.Account), partition, nil
+}
+
+func organizationTargets(ctx context.Context, o *config.Organization, d Deps, log *slog.Logger) ([]Target, error) {
+	caller, partition, err := Caller(ctx, d.STS)
+	if err != nil {
+		return nil, fmt.Errorf("identify the caller's account: %w", err)
 	}
 
 	var accts []orgtypes.Account
@@ -231,12 +241,12 @@ func ListAccountsUnder(ctx context.Context, c Organizations, parents []string) (
 // organizationsError adds what to do next to the errors a caller outside
 // the management (or a delegated administrator) account gets.
 func organizationsError(err error) error {
-	switch awsapi.ErrorCode(err) {
-	case "AWSOrganizationsNotInUseException":
+	switch code := awsapi.ErrorCode(err); {
+	case code == "AWSOrganizationsNotInUseException":
 		return fmt.Errorf("%w; the caller's account is not in an AWS Organization: list the accounts in accounts.list instead of accounts.organization", err)
-	case "AccessDeniedException", "AccessDenied":
+	case awsapi.IsAccessDenied(err):
 		return fmt.Errorf("%w; run keywarden in the organization's management account or a delegated administrator account, with organizations:ListAccounts (and, for accounts.organization.ous, organizations:ListAccountsForParent and organizations:ListOrganizationalUnitsForParent)", err)
-	case "ParentNotFoundException":
+	case code == "ParentNotFoundException":
 		return fmt.Errorf("%w; check accounts.organization.ous: each must be an OU or root ID of this organization", err)
 	}
 	return err

@@ -15,6 +15,8 @@ func NewCmdConfig(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Validate, describe or create a config file",
+		Args:  subcommand,
+		RunE:  help,
 	}
 	cmd.AddCommand(newCmdConfigCheck(f), newCmdConfigSchema(f), newCmdConfigInit(f))
 	return cmd

@@ -3,13 +3,17 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit codes. They are listed in the root command's help; change both together.
 const (
 	ExitOK             = 0 // success
 	ExitError          = 1 // an error (AWS, I/O, a malformed report)
-	ExitUsage          = 2 // bad flags, or an invalid config file
+	ExitUsage          = 2 // bad flags or arguments, or an invalid config file
 	ExitFindings       = 3 // findings at or above --fail-on
 	ExitAccountsFailed = 4 // some accounts failed; the others completed
 	ExitGuard          = 5 // a guard stopped every change in an account
@@ -24,33 +28,89 @@ const exitCodesHelp = `Exit codes:
   5  a guard (max_actions_per_run, max_fraction) stopped every change in an account
 When several apply, the first of 4, 1, 5, 3 wins.`
 
-// ExitError carries an exit code out of a command. A nil Err means the
-// command already said everything it had to (for example exit 3).
+// precedence orders the codes for exitFor: a usage error stops a command
+// before it does anything else; of the rest an incomplete report comes
+// first, as the help says.
+var precedence = []int{ExitUsage, ExitAccountsFailed, ExitError, ExitGuard, ExitFindings}
+
+// exitError carries an exit code out of a command, with the error that
+// says why.
 type exitError struct {
 	code int
 	err  error
 }
 
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
-	}
-	return e.err.Error()
-}
+func (e *exitError) Error() string { return e.err.Error() }
 
 func (e *exitError) Unwrap() error { return e.err }
 
 // usageError marks err as a usage error (exit 2).
 func usageError(err error) error { return &exitError{code: ExitUsage, err: err} }
 
-// exitCode maps an error returned by a command to the process exit code.
-func exitCode(err error) int {
+// exitFor is the process exit code for what a command returned: 0 for
+// nil; else every error in err's tree counts (errors.Join and %w are
+// followed) — an exitError its code, any other error ExitError — and the
+// first of them in precedence wins. A command that has several things to
+// say (accounts failed, and findings) returns them joined.
+func exitFor(err error) int {
 	if err == nil {
 		return ExitOK
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
+	best := len(precedence)
+	var walk func(error)
+	walk = func(err error) {
+		switch e := err.(type) {
+		case *exitError:
+			best = min(best, slices.Index(precedence, e.code))
+			return
+		case interface{ Unwrap() []error }:
+			for _, inner := range e.Unwrap() {
+				walk(inner)
+			}
+			return
+		case interface{ Unwrap() error }:
+			if inner := e.Unwrap(); inner != nil {
+				walk(inner)
+				return
+			}
+		}
+		best = min(best, slices.Index(precedence, ExitError))
 	}
-	return ExitError
+	walk(err)
+	return precedence[best]
+}
+
+// usageArgs makes a command's argument check return usage errors.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError(err)
+		}
+		return nil
+	}
+}
+
+// subcommand is the argument check of a command that only groups others
+// (keywarden, keywarden config): an argument that names none of them is
+// refused (a usage error, as every argument check's: NewCmdRoot).
+func subcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+	}
+	return errors.New(msg)
+}
+
+// errorLines are the lines Main prints for err: one per joined error.
+func errorLines(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -188,8 +188,8 @@ func tableOrJSON(f *Factory, format, output string) (string, error) {
 // openStateFor opens the state named by --state, else the config's
 // state.url, else the default; a DynamoDB state with the AWS settings aws.
 func openStateFor(ctx context.Context, f *Factory, configFile, stateURL string, readOnly bool, aws awsapi.Options) (state.Store, string, error) {
-	if stateURL != "" && !validStateURL(stateURL) {
-		return nil, "", usageError(fmt.Errorf("--state %q: want sqlite://PATH or dynamodb://TABLE", stateURL))
+	if err := checkStateFlag(stateURL); err != nil {
+		return nil, "", err
 	}
 	cfg, err := loadConfig(f, configFile)
 	if err != nil {
@@ -200,8 +200,15 @@ func openStateFor(ctx context.Context, f *Factory, configFile, stateURL string, 
 	return s, url, err
 }
 
-func validStateURL(u string) bool {
-	return strings.HasPrefix(u, "sqlite://") && u != "sqlite://" || strings.HasPrefix(u, "dynamodb://") && u != "dynamodb://"
+// checkStateFlag checks --state (state.ParseURL); empty is fine.
+func checkStateFlag(s string) error {
+	if s == "" {
+		return nil
+	}
+	if _, err := state.ParseURL(s); err != nil {
+		return usageError(fmt.Errorf("--state %q: %w", s, err))
+	}
+	return nil
 }
 
 func actionsTable(w io.Writer, as []state.Action) error {

@@ -113,6 +113,8 @@ func TestHistoryUsageErrors(t *testing.T) {
 		{[]string{"--notices", "--runs"}, "--notices and --runs: pick one"},
 		{[]string{"--format", "csv"}, `--format "csv": want table or json`},
 		{[]string{"--state", "redis://x"}, `--state "redis://x": want sqlite://PATH or dynamodb://TABLE`},
+		{[]string{"--state", "dynamodb://"}, `--state "dynamodb://": "" is not a DynamoDB table name`},
+		{[]string{"--state", "sqlite://"}, `--state "sqlite://": sqlite:// needs a file path`},
 	} {
 		f, _, errOut := testFactory(false)
 		if code := Main(context.Background(), f, append([]string{"history"}, tt.args...)); code != ExitUsage || !strings.Contains(errOut.String(), tt.want) {
@@ -125,5 +127,10 @@ func TestUndoNeedsIDs(t *testing.T) {
 	f, _, errOut := testFactory(false)
 	if code := Main(context.Background(), f, []string{"undo"}); code != ExitUsage {
 		t.Errorf("undo without IDs: exit %d (%s); want 2", code, errOut)
+	}
+	f, _, errOut = testFactory(false)
+	if code := Main(context.Background(), f, []string{"undo", "r.1", "--state", "dynamodb://x"}); code != ExitUsage ||
+		!strings.Contains(errOut.String(), `--state "dynamodb://x": "x" is not a DynamoDB table name`) {
+		t.Errorf("undo --state dynamodb://x: exit %d (%s); want 2 and the table name refused", code, errOut)
 	}
 }

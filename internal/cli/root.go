@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -11,7 +10,7 @@ import (
 )
 
 // Main runs keywarden with args (without the program name) and returns the
-// process exit code.
+// process exit code (exitFor).
 func Main(ctx context.Context, f *Factory, args []string) int {
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
@@ -19,17 +18,12 @@ func Main(ctx context.Context, f *Factory, args []string) int {
 	root.SetOut(f.Out)
 	root.SetErr(f.ErrOut)
 	err := root.ExecuteContext(ctx)
-	code := exitCode(err)
 	if err != nil {
-		var ee *exitError
-		if !errors.As(err, &ee) || ee.err != nil {
-			fmt.Fprintf(f.ErrOut, "keywarden: %v\n", err)
-		}
-		if isFlagError(err) {
-			code = ExitUsage
+		for _, e := range errorLines(err) {
+			fmt.Fprintf(f.ErrOut, "keywarden: %v\n", e)
 		}
 	}
-	return code
+	return exitFor(err)
 }
 
 // NewCmdRoot builds the command tree.
@@ -51,6 +45,8 @@ Data goes to stdout; logs and progress go to stderr.
 ` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          subcommand,
+		RunE:          help,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if verbose {
 				logLevel = "debug"
@@ -77,8 +73,43 @@ Data goes to stdout; logs and progress go to stderr.
 	root.AddCommand(NewCmdConfig(f))
 	root.AddCommand(NewCmdVersion(f))
 	root.SetHelpTemplate(root.HelpTemplate())
+	// A group (keywarden, keywarden config) runs only to refuse an unknown
+	// subcommand or print its help: its usage shows the subcommands, not
+	// a command line of its own.
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{if .Runnable}}", "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
+	// Every argument check, cobra's own commands' too, fails with a
+	// usage error; flag errors do through the flag error func.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "help" {
+			c.Args = helpTopic
+		}
+	}
+	var typed func(*cobra.Command)
+	typed = func(c *cobra.Command) {
+		if c.Args != nil {
+			c.Args = usageArgs(c.Args)
+		}
+		for _, sub := range c.Commands() {
+			typed(sub)
+		}
+	}
+	typed(root)
 	return root
 }
+
+// helpTopic is the argument check of keywarden help: the arguments name a
+// command.
+func helpTopic(cmd *cobra.Command, args []string) error {
+	if _, rest, err := cmd.Root().Find(args); err != nil || len(rest) > 0 {
+		return fmt.Errorf("unknown help topic %q: see keywarden help", strings.Join(args, " "))
+	}
+	return nil
+}
+
+// help is the behaviour of a group command run without a subcommand.
+func help(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 
 func newLogger(f *Factory, level, format string) (*slog.Logger, error) {
 	var lv slog.Level
@@ -93,12 +124,4 @@ func newLogger(f *Factory, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(f.ErrOut, o)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
-}
-
-// isFlagError recognises cobra's argument errors, which it does not route
-// through the flag error func.
-func isFlagError(err error) bool {
-	s := err.Error()
-	return strings.HasPrefix(s, "unknown command") || strings.Contains(s, "arg(s)") ||
-		strings.HasPrefix(s, "unknown flag") || strings.HasPrefix(s, "unknown shorthand flag")
 }

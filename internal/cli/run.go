@@ -117,9 +117,8 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.State != "" && !strings.HasPrefix(o.State, "sqlite://") && !strings.HasPrefix(o.State, "dynamodb://") ||
-		o.State == "sqlite://" {
-		return usageError(fmt.Errorf("--state %q: want sqlite://PATH or dynamodb://TABLE", o.State))
+	if err := checkStateFlag(o.State); err != nil {
+		return err
 	}
 	templateDir := "."
 	if file := configFileUsed(o.ConfigFile); file != "" {
@@ -167,21 +166,22 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	}
 	log.Info("run finished", "mode", res.Mode, "accounts", len(res.Accounts), "findings", res.Summary.Findings,
 		"sent", res.Sent, "failed", res.Failed, "resolved", res.Resolved)
+	var outcomes []error
 	if n := res.Report.FailedAccounts(); n > 0 {
-		return &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; nothing was planned for them", n, len(res.Accounts))}
+		outcomes = append(outcomes, &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; nothing was planned for them", n, len(res.Accounts))})
 	}
 	if res.Err != nil {
-		return fmt.Errorf("%d of %d notifications and %d actions failed (they are tried again on the next run):\n%w",
-			res.Failed, len(res.Deliveries), res.ActionsFailed, res.Err)
+		outcomes = append(outcomes, fmt.Errorf("%d of %d notifications and %d actions failed (they are tried again on the next run):\n%w",
+			res.Failed, len(res.Deliveries), res.ActionsFailed, res.Err))
 	}
 	if n := len(res.Plan.Guards); n > 0 {
-		return &exitError{code: ExitGuard, err: fmt.Errorf("a guard stopped every change in %d %s; the admins are told:\n%s",
-			n, plural(n, "account", "accounts"), guardLines(res.Plan.Guards))}
+		outcomes = append(outcomes, &exitError{code: ExitGuard, err: fmt.Errorf("a guard stopped every change in %d %s; the admins are told:\n%s",
+			n, plural(n, "account", "accounts"), guardLines(res.Plan.Guards))})
 	}
-	if failOn > 0 && res.Report.MaxSeverity() >= failOn {
-		return &exitError{code: ExitFindings, err: fmt.Errorf("findings at or above %s severity", strings.ToLower(o.FailOn))}
+	if err := findingsAtOrAbove(res.Report, failOn, o.FailOn); err != nil {
+		outcomes = append(outcomes, err)
 	}
-	return nil
+	return errors.Join(outcomes...)
 }
 
 // clean makes text from IAM safe for a terminal: control characters
@@ -229,13 +229,11 @@ func writeRunText(w io.Writer, res *run.Result) error {
 	if users == 0 {
 		pf("  none due\n")
 	}
-	ui := 0
 	for _, d := range res.Deliveries {
-		if d.Kind != notify.KindUser {
+		m := d.Message
+		if d.Kind != notify.KindUser || m == nil {
 			continue
 		}
-		m := p.Messages[ui]
-		ui++
 		pf("  %-10s %s via %s: %s\n", verb[d.Status], clean(m.To), d.Channel, clean(d.Subject))
 		for _, it := range m.Items {
 			pf("    - %s · %s · %s · %s (%s)\n", it.Account, clean(it.User), clean(it.Title), it.Rule, it.Status)

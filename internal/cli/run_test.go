@@ -9,7 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keywarden/keywarden/internal/notify"
+	"github.com/keywarden/keywarden/internal/plan"
+	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/run"
+	"github.com/keywarden/keywarden/internal/state"
 	"github.com/keywarden/keywarden/internal/testenv"
 )
 
@@ -107,6 +112,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{"apply offline", []string{"--apply"}, "--apply changes live accounts; it cannot be used with --credential-report (an offline report has no account to act in)"},
 		{"report format", []string{"--format", "csv"}, `--format "csv": keywarden run writes table or json`},
 		{"bad state", []string{"--state", "redis://x"}, `--state "redis://x": want sqlite://PATH`},
+		{"bad table", []string{"--state", "dynamodb://"}, `--state "dynamodb://": "" is not a DynamoDB table name`},
 		{"bad fail-on", []string{"--fail-on", "severe"}, `--fail-on "severe"`},
 	}
 	for _, tt := range tests {
@@ -188,5 +194,34 @@ func TestConfigCheckTemplates(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRunTextPairsDeliveriesWithTheirMessages: each owner delivery is
+// printed with the recipient and findings of the message it delivered,
+// whatever order the deliveries are in.
+func TestRunTextPairsDeliveriesWithTheirMessages(t *testing.T) {
+	item := func(user string) plan.Item {
+		return plan.Item{Finding: policy.Finding{Account: "123456789012", User: user, Rule: "access_key_age"}, Title: "access key 1", Status: state.StatusNew}
+	}
+	p := &plan.Plan{Messages: []plan.Message{{To: "alice@example.com", Items: []plan.Item{item("alice")}},
+		{To: "bob@example.com", Items: []plan.Item{item("bob")}}}}
+	res := &run.Result{Mode: plan.ModeNotify, Plan: p, Report: &report.Report{}, Deliveries: []run.Delivery{
+		{Kind: notify.KindUser, Channel: "ses", To: []string{"bob@example.com"}, Subject: "for bob", Status: run.DeliveryFailed,
+			Error: "MessageRejected", Message: &p.Messages[1]},
+		{Kind: notify.KindUser, Channel: "ses", To: []string{"alice@example.com"}, Subject: "for alice", Status: run.DeliverySent, Message: &p.Messages[0]},
+	}}
+	var b strings.Builder
+	if err := writeRunText(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	want := "Owner messages (2):\n" +
+		"  FAILED     bob@example.com via ses: for bob\n" +
+		"    - 123456789012 · bob · access key 1 · access_key_age (new)\n" +
+		"    error: MessageRejected\n" +
+		"  sent       alice@example.com via ses: for alice\n" +
+		"    - 123456789012 · alice · access key 1 · access_key_age (new)\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("run text:\n%s\nwant it to contain:\n%s", b.String(), want)
 	}
 }

@@ -114,11 +114,21 @@ func scanRun(ctx context.Context, f *Factory, o *ScanOptions) error {
 		}
 	}
 	log.Info("scan finished", "accounts", len(rep.Accounts), "findings", rep.Summary.Findings, "exempt", rep.Summary.Exempt)
+	var outcomes []error
 	if n := rep.FailedAccounts(); n > 0 {
-		return &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; see the report's accounts[].error", n, len(rep.Accounts))}
+		outcomes = append(outcomes, &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; see the report's accounts[].error", n, len(rep.Accounts))})
 	}
+	if err := findingsAtOrAbove(rep, failOn, o.FailOn); err != nil {
+		outcomes = append(outcomes, err)
+	}
+	return errors.Join(outcomes...)
+}
+
+// findingsAtOrAbove is exit 3 when --fail-on (rank failOn, as given in
+// flag) is set and reached.
+func findingsAtOrAbove(rep *report.Report, failOn int, flag string) error {
 	if failOn > 0 && rep.MaxSeverity() >= failOn {
-		return &exitError{code: ExitFindings, err: fmt.Errorf("findings at or above %s severity", strings.ToLower(o.FailOn))}
+		return &exitError{code: ExitFindings, err: fmt.Errorf("findings at or above %s severity", strings.ToLower(flag))}
 	}
 	return nil
 }
@@ -155,22 +165,16 @@ func loadConfig(f *Factory, path string) (*config.Config, error) {
 	return cfg, nil
 }
 
-// parseAsOf reads --as-of; empty means now.
-func parseAsOf(s string, now time.Time) (time.Time, error) { return parseTimeFlag("--as-of", s, now) }
-
-// parseTimeFlag reads a time flag: RFC 3339, or a date (midnight UTC);
-// empty means def.
+// parseTimeFlag reads a time flag (run.ParseTime); empty means def.
 func parseTimeFlag(flag, s string, def time.Time) (time.Time, error) {
 	if s == "" {
 		return def, nil
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
+	t, err := run.ParseTime(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %w", flag, err)
 	}
-	if t, err := time.Parse(config.DateLayout, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("%s %q: want RFC 3339 (2026-11-23T09:00:00Z) or a date (2026-11-23)", flag, s)
+	return t, nil
 }
 
 // resolveFormat picks the output format: the flag; else from the output

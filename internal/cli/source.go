@@ -54,7 +54,7 @@ func (s *Source) resolve(f *Factory) (*resolved, error) {
 		return nil, err
 	}
 	now := f.Now().UTC()
-	asOf, err := parseAsOf(s.AsOf, now)
+	asOf, err := parseTimeFlag("--as-of", s.AsOf, now)
 	if err != nil {
 		return nil, usageError(err)
 	}

@@ -395,7 +395,7 @@ func joinUserDetails(log *slog.Logger, users []inventory.User, details map[strin
 func (c *Collector) accountAlias(ctx context.Context, log *slog.Logger) (string, error) {
 	out, err := c.IAM.ListAccountAliases(ctx, &iam.ListAccountAliasesInput{})
 	switch {
-	case isAccessDenied(err):
+	case awsapi.IsAccessDenied(err):
 		log.Warn("cannot read the account alias; continuing without it", "error", err)
 		return "", nil
 	case err != nil:
@@ -496,14 +496,6 @@ func isLimitExceeded(err error) bool {
 	var le *types.LimitExceededException
 	var rle *types.ReportGenerationLimitExceededException
 	return errors.As(err, &le) || errors.As(err, &rle) || awsapi.ErrorCode(err) == "LimitExceeded"
-}
-
-func isAccessDenied(err error) bool {
-	switch awsapi.ErrorCode(err) {
-	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
-		return true
-	}
-	return false
 }
 
 // credentialErrorCodes are the codes AWS answers when the request's

@@ -8,7 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/state"
 )
 
 // Version is the IAM policy language version.
@@ -190,16 +192,16 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 
 	// Configuration from S3.
 	if o.ConfigS3 != "" {
-		bucket, key, ok := strings.Cut(strings.TrimPrefix(o.ConfigS3, "s3://"), "/")
-		if !strings.HasPrefix(o.ConfigS3, "s3://") || !ok || bucket == "" || key == "" {
-			return nil, fmt.Errorf("config S3 URI %q: want s3://BUCKET/KEY", o.ConfigS3)
+		bucket, key, err := awsapi.ParseS3URL(o.ConfigS3)
+		if err != nil {
+			return nil, fmt.Errorf("config S3 URI %w", err)
 		}
 		add("ReadConfigObject", []string{"s3:GetObject"}, []string{"arn:aws:s3:::" + bucket + "/" + key})
 	}
 
 	// State.
-	if table, ok := strings.CutPrefix(cfg.State.URL, "dynamodb://"); ok {
-		arn := "arn:aws:dynamodb:*:*:table/" + table
+	if u, err := state.ParseURL(cfg.State.URL); err == nil && u.Scheme == state.SchemeDynamoDB {
+		arn := "arn:aws:dynamodb:*:*:table/" + u.Path
 		add("KeepStateInDynamoDB", DynamoDBActions, []string{arn, arn + "/index/*"})
 	}
 

@@ -22,6 +22,7 @@ import (
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/run"
+	"github.com/keywarden/keywarden/internal/state"
 )
 
 // The environment variables the function reads its config from: exactly
@@ -84,15 +85,16 @@ type Deps struct {
 	Margin time.Duration
 }
 
-// Handler runs keywarden once per invocation. The config is loaded once
-// per container (the first invocation) and kept.
+// Handler runs keywarden once per invocation. The config is loaded by
+// the first invocation that succeeds in loading it, and kept for the
+// container's life; an invocation that fails to load it (SSM throttled, S3
+// unreachable) fails, and the next one tries again.
 type Handler struct {
 	deps Deps
 	log  *slog.Logger
 
-	once   sync.Once
-	cfg    *config.Config
-	cfgErr error
+	mu  sync.Mutex // held while the config is loaded
+	cfg *config.Config
 }
 
 // New returns a handler; logs are JSON lines (log/slog) on deps.Logs.
@@ -109,15 +111,15 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary
 	if err != nil {
 		return nil, err
 	}
-	h.once.Do(func() { h.cfg, h.cfgErr = h.loadConfig(ctx) })
-	if h.cfgErr != nil {
-		return nil, h.cfgErr
+	cfg, err := h.config(ctx)
+	if err != nil {
+		return nil, err
 	}
 	now := h.deps.Now().UTC()
 	asOf := now
 	if ev.AsOf != "" {
-		if asOf, err = parseTime(ev.AsOf); err != nil {
-			return nil, err
+		if asOf, err = run.ParseTime(ev.AsOf); err != nil {
+			return nil, fmt.Errorf("event: as_of %w", err)
 		}
 	}
 	if ev.DryRun && ev.Apply {
@@ -137,7 +139,7 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary
 	}
 	h.log.Info("keywarden run starting", "as_of", asOf, "dry_run", ev.DryRun, "apply", ev.Apply, "accounts", ev.Accounts)
 	res, err := run.Run(runCtx, run.RunOptions{
-		Scan: run.ScanOptions{Config: h.cfg, AsOf: asOf, Now: now, Accounts: ev.Accounts,
+		Scan: run.ScanOptions{Config: cfg, AsOf: asOf, Now: now, Accounts: ev.Accounts,
 			LoadAWSConfig: h.deps.LoadAWSConfig, Logger: h.log},
 		DryRun:       ev.DryRun,
 		Apply:        ev.Apply,
@@ -205,14 +207,19 @@ func parseEvent(payload json.RawMessage) (Event, error) {
 	return ev, nil
 }
 
-func parseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
+// config is the container's config: the one kept, else loaded now (and
+// kept only when it loaded).
+func (h *Handler) config(ctx context.Context) (*config.Config, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cfg == nil {
+		cfg, err := h.loadConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		h.cfg = cfg
 	}
-	if t, err := time.Parse(config.DateLayout, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("event: as_of %q: want RFC 3339 or YYYY-MM-DD", s)
+	return h.cfg, nil
 }
 
 // loadConfig reads the config from the one environment variable set.
@@ -244,9 +251,9 @@ func (h *Handler) loadConfig(ctx context.Context) (*config.Config, error) {
 		}
 		src, name, data = "ssm", "ssm:"+param, []byte(aws.ToString(out.Parameter.Value))
 	default:
-		bucket, key, ok := strings.Cut(strings.TrimPrefix(uri, "s3://"), "/")
-		if !strings.HasPrefix(uri, "s3://") || !ok || bucket == "" || key == "" {
-			return nil, fmt.Errorf("%s %q: want s3://BUCKET/KEY", EnvConfigS3, uri)
+		bucket, key, err := awsapi.ParseS3URL(uri)
+		if err != nil {
+			return nil, fmt.Errorf("%s %w", EnvConfigS3, err)
 		}
 		cfg, err := h.deps.LoadAWSConfig(ctx)
 		if err != nil {
@@ -266,7 +273,7 @@ func (h *Handler) loadConfig(ctx context.Context) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if strings.HasPrefix(cfg.State.URL, "sqlite://") {
+	if u, err := state.ParseURL(cfg.State.URL); err == nil && u.Scheme == state.SchemeSQLite {
 		h.log.Warn("state.url is a SQLite file: in Lambda it is lost with the container; use dynamodb://TABLE", "state", cfg.State.URL)
 	}
 	h.log.Info("config loaded", "source", src, "name", name)

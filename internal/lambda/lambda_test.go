@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/state"
 	dynamostate "github.com/keywarden/keywarden/internal/state/dynamodb"
 	"github.com/keywarden/keywarden/internal/testenv"
@@ -80,6 +82,20 @@ func TestConfigSourceErrors(t *testing.T) {
 				t.Errorf("Invoke error = %v; want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestInvokeRefusesABadEvent(t *testing.T) {
+	for payload, want := range map[string]string{
+		`{"as_of": "soon"}`:                `event: as_of "soon": want RFC 3339 (2026-11-23T09:00:00Z) or a date (2026-11-23)`,
+		`{"dry_run": true, "apply": true}`: "event: dry_run and apply contradict each other; pick one",
+	} {
+		var logs bytes.Buffer
+		h := New(Deps{Getenv: envOf(map[string]string{EnvConfig: "version: 1\n"}), Now: time.Now, Logs: &logs,
+			LoadAWSConfig: func(context.Context) (aws.Config, error) { t.Fatal("no AWS needed"); return aws.Config{}, nil }})
+		if _, err := h.Invoke(context.Background(), json.RawMessage(payload)); err == nil || err.Error() != want {
+			t.Errorf("Invoke(%s) error = %v; want %s", payload, err, want)
+		}
 	}
 }
 
@@ -198,6 +214,92 @@ func TestInvokeScheduledEvent(t *testing.T) {
 				t.Errorf("the config was loaded %d times; want once per container", strings.Count(logs.String(), "config loaded"))
 			}
 		})
+	}
+}
+
+// TestConfigLoadedOnceByConcurrentCallers: invocations that start
+// together load the config once between them.
+func TestConfigLoadedOnceByConcurrentCallers(t *testing.T) {
+	var logs syncBuffer
+	slowEnv := func(k string) string {
+		time.Sleep(5 * time.Millisecond) // widen the window a second load would need
+		return map[string]string{EnvConfig: "version: 1\n"}[k]
+	}
+	h := New(Deps{Getenv: slowEnv, Now: time.Now, Logs: &logs})
+	var wg sync.WaitGroup
+	cfgs := make([]*config.Config, 8)
+	for i := range cfgs {
+		wg.Go(func() {
+			c, err := h.config(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			cfgs[i] = c
+		})
+	}
+	wg.Wait()
+	for _, c := range cfgs {
+		if c == nil || c != cfgs[0] {
+			t.Fatalf("configs = %v; want one, shared", cfgs)
+		}
+	}
+	if n := strings.Count(logs.String(), "config loaded"); n != 1 {
+		t.Errorf("the config was loaded %d times; want once", n)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestConfigLoadFailureIsNotKept: SSM throttles the first invocation's
+// GetParameter past the SDK's retries: that invocation fails, the next
+// loads the config and runs, and the one after reuses it.
+func TestConfigLoadFailureIsNotKept(t *testing.T) {
+	m := testenv.Moto(t)
+	seed(t, m)
+	stateTable(t, m)
+	ctx := context.Background()
+	if _, err := ssm.NewFromConfig(m.Config(t)).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/keywarden/config"),
+		Value: aws.String(lambdaConfig), Type: ssmtypes.ParameterTypeString}); err != nil {
+		t.Fatal(err)
+	}
+	p := m.NewProxy(t)
+	cfg := p.Config(t, m)
+	p.Inject(testenv.Fault{Match: testenv.IsOp("ssm:GetParameter"), Times: cfg.RetryMaxAttempts, Code: "ThrottlingException", Message: "Rate exceeded"})
+	var logs bytes.Buffer
+	h := New(Deps{Getenv: envOf(map[string]string{EnvConfigSSM: "/keywarden/config"}), Now: time.Now, Logs: &logs,
+		LoadAWSConfig: func(context.Context) (aws.Config, error) { return cfg, nil }})
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	ev := json.RawMessage(`{"dry_run": true}`)
+	if _, err := h.Invoke(ctx, ev); err == nil || !strings.Contains(err.Error(), "ThrottlingException") {
+		t.Fatalf("first invocation error = %v; want the throttled GetParameter", err)
+	}
+	for i := 2; i <= 3; i++ {
+		if s, err := h.Invoke(ctx, ev); err != nil || s.Mode != "dry_run" || s.Findings != 1 {
+			t.Fatalf("invocation %d = %+v, %v; want a dry run with alice's finding\n%s", i, s, err, logs.String())
+		}
+	}
+	if n := p.Count("ssm:GetParameter"); n != cfg.RetryMaxAttempts+1 {
+		t.Errorf("GetParameter requests = %d; want %d throttled, then 1 (the config is kept once loaded)", n, cfg.RetryMaxAttempts)
+	}
+	if n := strings.Count(logs.String(), "config loaded"); n != 1 {
+		t.Errorf("the config was loaded %d times; want once", n)
 	}
 }
 

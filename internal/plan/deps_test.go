@@ -21,7 +21,7 @@ func TestPlanIsPure(t *testing.T) {
 		if strings.HasPrefix(d, "github.com/aws/") || strings.HasPrefix(d, "modernc.org/") ||
 			strings.HasPrefix(d, "github.com/keywarden/keywarden/internal/notify") ||
 			strings.HasPrefix(d, "github.com/keywarden/keywarden/internal/state/") {
-			t.Errorf("internal/plan depends on %s; want it pure (DESIGN.md: plan never imports the AWS SDK)", d)
+			t.Errorf("internal/plan depends on %s; want it pure (docs/architecture.md: plan has no AWS SDK, no state store, no channel)", d)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
@@ -98,10 +97,10 @@ func (b *builder) next(f *policy.Finding, enforced bool) string {
 		return fmt.Sprintf("It has not been used for %d days (limit %d); if nothing needs it, deactivate and delete it.", f.AgeDays, f.StageAt)
 	case config.RulePasswordExpiry:
 		if f.DaysLeft != nil && *f.DaysLeft > 0 {
-			return fmt.Sprintf("It expires on %s, in %d days; change it before then.", cmp.Or(next, addDays(day, *f.DaysLeft)), *f.DaysLeft)
+			return fmt.Sprintf("It expires on %s, in %d days; change it before then.", cmp.Or(next, state.AddDays(day, *f.DaysLeft)), *f.DaysLeft)
 		}
 		if f.DaysLeft != nil {
-			return fmt.Sprintf("It expired on %s; you will have to change it at your next sign-in.", addDays(day, *f.DaysLeft))
+			return fmt.Sprintf("It expired on %s; you will have to change it at your next sign-in.", state.AddDays(day, *f.DaysLeft))
 		}
 		return "It is about to expire."
 	case config.RulePasswordUnused:
@@ -115,14 +114,6 @@ func (b *builder) next(f *policy.Finding, enforced bool) string {
 		return "The root user's access key should not exist; delete it."
 	}
 	return ""
-}
-
-func addDays(day string, n int) string {
-	t, err := time.Parse(state.DayLayout, day)
-	if err != nil {
-		return day
-	}
-	return t.AddDate(0, 0, n).Format(state.DayLayout)
 }
 
 // fix lists the steps that resolve a finding.

@@ -14,6 +14,7 @@
 // recording leaves a planned record that the next run reconciles from the
 // credential's state, so no action is made twice and no record is lost.
 //
-// A dry run is the same code with writes replaced at one seam (Writer) and
-// the audit left untouched.
+// The executor has no dry mode. A dry run (internal/run) hands it IAM
+// clients whose writes change nothing and an Audit that records nothing,
+// and reports the actions it made against them as planned.
 package remediate

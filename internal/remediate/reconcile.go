@@ -56,9 +56,6 @@ func (e *Executor) Reconcile(ctx context.Context, accounts []string) ([]plan.Act
 		default:
 			continue // its run may still be at it
 		}
-		if e.DryRun {
-			continue
-		}
 		if err := e.Audit.FinishAction(ctx, r.ID, o); err != nil {
 			if !errors.Is(err, state.ErrActionNotPlanned) { // else its run just finished it
 				e.log().Warn("cannot record the outcome of an unfinished action", "action", r.ID, "error", err)

@@ -26,8 +26,8 @@ type Reader interface {
 	GetLoginProfile(ctx context.Context, in *iam.GetLoginProfileInput, optFns ...func(*iam.Options)) (*iam.GetLoginProfileOutput, error)
 }
 
-// Writer is the part of the IAM API that changes credentials: the one
-// seam a dry run replaces.
+// Writer is the part of the IAM API that changes credentials: the seam a
+// dry run replaces (with a client whose writes change nothing).
 type Writer interface {
 	UpdateAccessKey(ctx context.Context, in *iam.UpdateAccessKeyInput, optFns ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error)
 	DeleteAccessKey(ctx context.Context, in *iam.DeleteAccessKeyInput, optFns ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error)
@@ -65,10 +65,8 @@ type Executor struct {
 	// Clients returns the IAM client of an account (its scan's
 	// credentials).
 	Clients func(ctx context.Context, account string) (IAM, error)
-	Audit   Audit
-	// DryRun replaces every write — IAM and Audit — with nothing: the
-	// same decisions, nothing changed, nothing recorded.
-	DryRun bool
+	// Audit records every step (a dry run's records nothing).
+	Audit Audit
 	// RunID names the run; action IDs are RunID.N.
 	RunID string
 	// AsOf is the run's time; its UTC day counts the grace period.
@@ -140,9 +138,6 @@ func (e *Executor) newRecord(a *plan.Action, st state.ActionStatus, reason strin
 
 // record writes a finished (skipped) record, or a planned one.
 func (e *Executor) record(ctx context.Context, r state.Action) error {
-	if e.DryRun {
-		return nil
-	}
 	if err := e.Audit.RecordAction(ctx, r); err != nil {
 		e.log().Error("cannot record action", "id", r.ID, "error", err)
 		return err
@@ -155,9 +150,6 @@ func (e *Executor) record(ctx context.Context, r state.Action) error {
 
 // finish closes a planned record with a's outcome.
 func (e *Executor) finish(ctx context.Context, r state.Action, a *plan.Action) {
-	if e.DryRun {
-		return
-	}
 	o := state.Outcome{Status: state.ActionStatus(a.Status), Reason: a.Reason, Kind: a.Done, Before: a.Before, After: a.After, At: e.now()}
 	if err := e.Audit.FinishAction(ctx, r.ID, o); err != nil {
 		e.log().Error("cannot record the outcome of an action", "id", r.ID, "status", o.Status, "error", err)
@@ -171,7 +163,9 @@ func (e *Executor) finish(ctx context.Context, r state.Action, a *plan.Action) {
 }
 
 // execute records a as planned (the in-flight lock), re-checks the
-// credential, acts, and records the outcome.
+// credential, acts, and records the outcome. A done action is not logged
+// here: the caller reports it (a dry run's was made against a client that
+// changes nothing).
 func (e *Executor) execute(ctx context.Context, a plan.Action) plan.Action {
 	a.ID = e.nextID()
 	log := e.log().With("action", a.ID, "account", a.Account, "user", a.User, "key_id", a.KeyID, "kind", a.Kind)
@@ -193,26 +187,18 @@ func (e *Executor) execute(ctx context.Context, a plan.Action) plan.Action {
 	}
 	client, err := e.Clients(ctx, a.Account)
 	if err == nil {
-		err = e.act(ctx, e.writer(client), client, &a)
+		err = e.act(ctx, client, &a)
 	}
 	switch {
 	case err != nil:
 		a.Status, a.Reason = plan.ActionFailed, err.Error()
 		log.Error("action failed", "error", err)
-	case e.DryRun && a.Status == plan.ActionDone:
-		// The re-check agrees and the write went to the dry run's seam:
-		// it stays planned, and says what a real run would do.
-		a.Status, a.Reason = plan.ActionPlanned, DryRunPrefix+a.Reason
-		a.After, a.DeleteOn = "", ""
-	default:
-		log.Info("action "+a.Status, "done", a.Done, "reason", a.Reason)
+	case a.Status == plan.ActionSkipped:
+		log.Info("action skipped", "reason", a.Reason)
 	}
 	e.finish(ctx, r, &a)
 	return a
 }
-
-// DryRunPrefix starts the reason of an action a dry run would make.
-const DryRunPrefix = "dry run, re-checked; a real run does this: "
 
 // skip records a as skipped at once.
 func (e *Executor) skip(ctx context.Context, a plan.Action, reason string) plan.Action {
@@ -222,20 +208,13 @@ func (e *Executor) skip(ctx context.Context, a plan.Action, reason string) plan.
 	return a
 }
 
-func (e *Executor) writer(c IAM) Writer {
-	if e.DryRun {
-		return dryWriter{}
-	}
-	return c
-}
-
 // act re-checks a's credential and changes it; it sets a's status (done or
 // skipped), reason, before and after. An error means the action failed.
-func (e *Executor) act(ctx context.Context, w Writer, r Reader, a *plan.Action) error {
+func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 	if a.Credential == policy.CredentialPassword {
-		return e.removePassword(ctx, w, r, a)
+		return e.removePassword(ctx, c, a)
 	}
-	key, lastUsed, err := recheckKey(ctx, r, a.User, a.KeyID)
+	key, lastUsed, err := recheckKey(ctx, c, a.User, a.KeyID)
 	if err != nil {
 		return err
 	}
@@ -266,17 +245,17 @@ func (e *Executor) act(ctx context.Context, w Writer, r Reader, a *plan.Action) 
 		a.Status, a.After, a.Reason = plan.ActionSkipped, a.Before, "the key is already inactive; nothing was changed"
 		return nil
 	case a.Kind == config.ActionDisable || a.Kind == config.ActionDelete && active:
-		if _, err := w.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(a.User), AccessKeyId: aws.String(a.KeyID),
+		if _, err := c.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(a.User), AccessKeyId: aws.String(a.KeyID),
 			Status: types.StatusTypeInactive}); err != nil {
 			return fmt.Errorf("disable access key %s of %s in account %s: %w", a.KeyID, a.User, a.Account, err)
 		}
 		a.Status, a.Done, a.After = plan.ActionDone, config.ActionDisable, state.KeyInactive
 		a.Reason = fmt.Sprintf("disabled: the key reached its %d-day %s stage", a.StageAt, a.Kind)
 		if a.Kind == config.ActionDelete {
-			a.DeleteOn = addDays(e.day(), e.Grace)
+			a.DeleteOn = state.AddDays(e.day(), e.Grace)
 			a.Reason += fmt.Sprintf(" while active, so it is disabled first and deleted once inactive for %d days (on %s)", e.Grace, a.DeleteOn)
 		}
-		return e.inactive(ctx, ref, e.day(), true)
+		return e.Audit.RecordInactive(ctx, ref, e.day(), true)
 	}
 	// Delete an inactive key, once it has been inactive for the grace period.
 	since, err := e.inactiveSince(ctx, ref)
@@ -284,20 +263,18 @@ func (e *Executor) act(ctx context.Context, w Writer, r Reader, a *plan.Action) 
 		return err
 	}
 	if days := daysBetween(since, e.day()); days < e.Grace {
-		a.Status, a.After, a.DeleteOn = plan.ActionSkipped, a.Before, addDays(since, e.Grace)
+		a.Status, a.After, a.DeleteOn = plan.ActionSkipped, a.Before, state.AddDays(since, e.Grace)
 		a.Reason = fmt.Sprintf("inactive since %s (%d of the %d days of enforce.grace_after_disable): it will be deleted on %s",
 			since, days, e.Grace, a.DeleteOn)
 		return nil
 	}
-	if _, err := w.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(a.User), AccessKeyId: aws.String(a.KeyID)}); err != nil {
+	if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(a.User), AccessKeyId: aws.String(a.KeyID)}); err != nil {
 		return fmt.Errorf("delete access key %s of %s in account %s: %w", a.KeyID, a.User, a.Account, err)
 	}
 	a.Status, a.Done, a.After = plan.ActionDone, config.ActionDelete, state.KeyDeleted
 	a.Reason = fmt.Sprintf("deleted: inactive since %s, past the %d days of enforce.grace_after_disable", since, e.Grace)
-	if !e.DryRun {
-		if err := e.Audit.ForgetInactive(ctx, ref); err != nil {
-			e.log().Warn("key deleted, but its inactive record is kept", "key_id", a.KeyID, "error", err)
-		}
+	if err := e.Audit.ForgetInactive(ctx, ref); err != nil {
+		e.log().Warn("key deleted, but its inactive record is kept", "key_id", a.KeyID, "error", err)
 	}
 	return nil
 }
@@ -312,18 +289,11 @@ func (e *Executor) inactiveSince(ctx context.Context, k state.KeyRef) (string, e
 	if since != "" {
 		return since, nil
 	}
-	return e.day(), e.inactive(ctx, k, e.day(), false)
+	return e.day(), e.Audit.RecordInactive(ctx, k, e.day(), false)
 }
 
-func (e *Executor) inactive(ctx context.Context, k state.KeyRef, day string, replace bool) error {
-	if e.DryRun {
-		return nil
-	}
-	return e.Audit.RecordInactive(ctx, k, day, replace)
-}
-
-func (e *Executor) removePassword(ctx context.Context, w Writer, r Reader, a *plan.Action) error {
-	_, err := r.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(a.User)})
+func (e *Executor) removePassword(ctx context.Context, c IAM, a *plan.Action) error {
+	_, err := c.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(a.User)})
 	var noSuch *types.NoSuchEntityException
 	switch {
 	case errors.As(err, &noSuch):
@@ -335,7 +305,7 @@ func (e *Executor) removePassword(ctx context.Context, w Writer, r Reader, a *pl
 	}
 	a.Before = state.PasswordSet
 	if a.Rule == config.RulePasswordUnused {
-		u, err := r.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(a.User)})
+		u, err := c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(a.User)})
 		if err != nil {
 			return fmt.Errorf("re-check when %s in account %s last signed in: %w", a.User, a.Account, err)
 		}
@@ -345,7 +315,7 @@ func (e *Executor) removePassword(ctx context.Context, w Writer, r Reader, a *pl
 			return nil
 		}
 	}
-	if _, err := w.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String(a.User)}); err != nil {
+	if _, err := c.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String(a.User)}); err != nil {
 		return fmt.Errorf("remove the console password of %s in account %s: %w", a.User, a.Account, err)
 	}
 	a.Status, a.Done, a.After = plan.ActionDone, config.ActionRemovePassword, state.PasswordNone
@@ -398,22 +368,6 @@ func reportState(a *plan.Action) string {
 	return state.KeyInactive
 }
 
-// dryWriter is the dry run's seam: every write succeeds and changes
-// nothing.
-type dryWriter struct{}
-
-func (dryWriter) UpdateAccessKey(context.Context, *iam.UpdateAccessKeyInput, ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error) {
-	return &iam.UpdateAccessKeyOutput{}, nil
-}
-
-func (dryWriter) DeleteAccessKey(context.Context, *iam.DeleteAccessKeyInput, ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error) {
-	return &iam.DeleteAccessKeyOutput{}, nil
-}
-
-func (dryWriter) DeleteLoginProfile(context.Context, *iam.DeleteLoginProfileInput, ...func(*iam.Options)) (*iam.DeleteLoginProfileOutput, error) {
-	return &iam.DeleteLoginProfileOutput{}, nil
-}
-
 func daysBetween(from, to string) int {
 	a, err1 := time.Parse(state.DayLayout, from)
 	b, err2 := time.Parse(state.DayLayout, to)
@@ -421,12 +375,4 @@ func daysBetween(from, to string) int {
 		return 0
 	}
 	return int(b.Sub(a).Hours() / 24)
-}
-
-func addDays(day string, n int) string {
-	t, err := time.Parse(state.DayLayout, day)
-	if err != nil {
-		return day
-	}
-	return t.AddDate(0, 0, n).Format(state.DayLayout)
 }

@@ -318,40 +318,6 @@ func TestExecuteRecordsDecisionsAndLeavesListed(t *testing.T) {
 	}
 }
 
-func TestExecuteDryRunChangesNothing(t *testing.T) {
-	f := &fakeIAM{keys: []*fakeKey{{user: "alice", id: "AKIA1", created: daysAgo(85), active: true},
-		{user: "bob", id: "AKIA2", created: daysAgo(95)}}, passwords: map[string]time.Time{"carol": daysAgo(200)}}
-	store := memstore.New()
-	e := executor(f, store)
-	e.DryRun = true
-	pw := plan.Action{Kind: config.ActionRemovePassword, FindingID: "f-pw", Account: acct, User: "carol", Credential: policy.CredentialPassword,
-		Rule: config.RulePasswordUnused, StageAt: 90, Status: plan.ActionPlanned}
-	got := e.Execute(context.Background(), []plan.Action{keyAction("disable", "alice", "AKIA1", daysAgo(85), true),
-		keyAction("delete", "bob", "AKIA2", daysAgo(95), false), pw})
-	var st []string
-	for _, a := range got {
-		st = append(st, a.Status+" "+a.Done)
-	}
-	// The same decisions: the disable and the password removal would be
-	// done (they stay planned, saying so); the inactive key is first seen
-	// today, so it waits.
-	if want := []string{"planned disable", "skipped ", "planned remove_password"}; !cmp.Equal(st, want) {
-		t.Errorf("dry run outcomes = %v; want %v", st, want)
-	}
-	if r := got[0].Reason; r != remediate.DryRunPrefix+"disabled: the key reached its 80-day disable stage" {
-		t.Errorf("dry run reason = %q", r)
-	}
-	if w := f.writes(); len(w) != 0 {
-		t.Errorf("dry run wrote to IAM: %v", w)
-	}
-	if recs, _ := store.Actions(context.Background(), state.ActionFilter{}); len(recs) != 0 {
-		t.Errorf("dry run recorded %d actions; want none", len(recs))
-	}
-	if since, _ := store.InactiveSince(context.Background(), state.KeyRef{Account: acct, KeyID: "AKIA2"}); since != "" {
-		t.Errorf("dry run recorded an inactive day %q", since)
-	}
-}
-
 func TestRemovePassword(t *testing.T) {
 	pw := func() plan.Action {
 		return plan.Action{Kind: config.ActionRemovePassword, FindingID: "f-pw", Account: acct, User: "carol",

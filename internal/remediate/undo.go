@@ -71,12 +71,10 @@ func (e *Executor) undo(ctx context.Context, r state.Action) (*state.Action, err
 	}
 	finish := func(st state.ActionStatus, reason, before, after string) *state.Action {
 		u.Status, u.Reason, u.Before, u.After, u.FinishedAt = st, reason, before, after, e.now()
-		if !e.DryRun {
-			if err := e.Audit.FinishAction(ctx, u.ID, state.Outcome{Status: st, Reason: reason, Before: before, After: after, At: u.FinishedAt}); err != nil {
-				e.log().Error("cannot record the outcome of the undo", "id", u.ID, "error", err)
-			} else if e.OnRecord != nil {
-				e.OnRecord(u)
-			}
+		if err := e.Audit.FinishAction(ctx, u.ID, state.Outcome{Status: st, Reason: reason, Before: before, After: after, At: u.FinishedAt}); err != nil {
+			e.log().Error("cannot record the outcome of the undo", "id", u.ID, "error", err)
+		} else if e.OnRecord != nil {
+			e.OnRecord(u)
 		}
 		return &u
 	}
@@ -96,16 +94,14 @@ func (e *Executor) undo(ctx context.Context, r state.Action) (*state.Action, err
 	case key.Status == types.StatusTypeActive:
 		return finish(state.ActionSkipped, "the key is already active; nothing was changed", state.KeyActive, state.KeyActive), nil
 	}
-	if _, err := e.writer(client).UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(r.User), AccessKeyId: aws.String(r.KeyID),
+	if _, err := client.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(r.User), AccessKeyId: aws.String(r.KeyID),
 		Status: types.StatusTypeActive}); err != nil {
 		err = fmt.Errorf("re-enable access key %s of %s in account %s: %w", r.KeyID, r.User, r.Account, err)
 		finish(state.ActionFailed, err.Error(), state.KeyInactive, state.KeyInactive)
 		return nil, err
 	}
-	if !e.DryRun {
-		if err := e.Audit.ForgetInactive(ctx, state.KeyRef{Account: r.Account, User: r.User, KeyID: r.KeyID}); err != nil {
-			e.log().Warn("key re-enabled, but its inactive record is kept", "key_id", r.KeyID, "error", err)
-		}
+	if err := e.Audit.ForgetInactive(ctx, state.KeyRef{Account: r.Account, User: r.User, KeyID: r.KeyID}); err != nil {
+		e.log().Warn("key re-enabled, but its inactive record is kept", "key_id", r.KeyID, "error", err)
 	}
 	return finish(state.ActionDone, "re-enabled: undo of "+r.ID, state.KeyInactive, state.KeyActive), nil
 }

@@ -468,7 +468,7 @@ func TestReportDoesNotImportAWSSDK(t *testing.T) {
 	}
 	for d := range strings.FieldsSeq(string(out)) {
 		if strings.HasPrefix(d, "github.com/aws/") {
-			t.Errorf("internal/report depends on %s; want no AWS SDK (DESIGN.md: report never imports it)", d)
+			t.Errorf("internal/report depends on %s; want no AWS SDK (CONTRIBUTING.md: report never imports it)", d)
 		}
 	}
 }

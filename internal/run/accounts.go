@@ -240,29 +240,12 @@ func (a *accountScan) fail(err error) {
 		// The caller's unidentified account: the error says what to do.
 		a.err = err
 		return
-	case isAccessDenied(err):
+	case awsapi.IsAccessDenied(err):
 		err = fmt.Errorf("%w; grant the role keywarden uses in account %s %s", err, a.id, IAMReadPermissions)
-	case errors.As(err, &maxAttempts) && isThrottled(err):
+	case errors.As(err, &maxAttempts) && awsapi.IsThrottled(err):
 		err = fmt.Errorf("%w; still throttled after %d attempts: raise accounts.max_attempts or lower accounts.parallel", err, maxAttempts.Attempt)
-	case isThrottled(err):
+	case awsapi.IsThrottled(err):
 		err = fmt.Errorf("%w; throttled: raise accounts.max_attempts or lower accounts.parallel", err)
 	}
 	a.err = fmt.Errorf("account %s: %w", a.id, err)
-}
-
-// throttleCodes are the error codes AWS throttles with.
-var throttleCodes = map[string]bool{
-	"Throttling": true, "ThrottlingException": true, "ThrottledException": true,
-	"RequestThrottled": true, "RequestThrottledException": true, "TooManyRequestsException": true,
-	"RequestLimitExceeded": true, "SlowDown": true, "LimitExceeded": true, "LimitExceededException": true,
-}
-
-func isThrottled(err error) bool { return throttleCodes[awsapi.ErrorCode(err)] }
-
-func isAccessDenied(err error) bool {
-	switch awsapi.ErrorCode(err) {
-	case "AccessDenied", "AccessDeniedException":
-		return true
-	}
-	return false
 }

@@ -167,31 +167,3 @@ func BuildChannels(ctx context.Context, cfg *config.Config, deps ChannelDeps) *C
 	}
 	return chs
 }
-
-// plannedChannels names the channels a dry run would use, without setting
-// any up (no secret is read, no client built).
-func plannedChannels(cfg *config.Config) *Channels {
-	via := cfg.Notify.Users.Via
-	if via == "" {
-		via = "outbox"
-	}
-	chs := &Channels{User: named(via), Digest: map[string]notify.Channel{}}
-	for _, t := range plan.Targets(cfg) {
-		switch t {
-		case plan.TargetEmail:
-			chs.Digest[t] = chs.User
-		default:
-			chs.Digest[t] = named(t)
-		}
-	}
-	return chs
-}
-
-// named is a channel that only has a name: a dry run never sends.
-type named string
-
-func (n named) Name() string { return string(n) }
-
-func (n named) Send(context.Context, *notify.Message) error {
-	return errors.New(string(n) + ": a dry run does not send")
-}

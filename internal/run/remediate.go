@@ -8,12 +8,10 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
-	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/remediate"
@@ -106,49 +104,71 @@ func (s *accountSet) client(_ context.Context, account string) (remediate.IAM, e
 	return c, nil
 }
 
-// remediateAll reconciles what killed runs left unfinished in the scanned
-// accounts, then carries out the plan's actions (in a dry run: decides
-// them, changes and records nothing). It returns every action with its
-// outcome, and the failures.
-func remediateAll(ctx context.Context, o RunOptions, cfg *config.Config, accounts *accountSet, store state.Store, rep *report.Report,
-	p *plan.Plan, runID string, clock func() time.Time, log *slog.Logger) ([]plan.Action, []error) {
-	var errs []error
-	clients := o.Clients
-	if clients == nil {
-		clients = accounts.client
+// remediate reconciles what killed runs left unfinished in the scanned
+// accounts, carries out the plan's actions, and builds the plan again with
+// their outcomes, so that the messages say what was done.
+func (r *runner) remediate(ctx context.Context) {
+	r.in.Executed = r.carryOut(ctx)
+	r.res.Plan = plan.Build(r.in)
+	for _, a := range r.res.Plan.Actions {
+		switch {
+		case a.Status == plan.ActionDone, a.Status == plan.ActionPlanned && a.ID != "":
+			r.res.ActionsDone++ // planned once carried out: what a dry run would do
+		case a.Status == plan.ActionSkipped:
+			r.res.ActionsSkipped++
+		case a.Status == plan.ActionFailed:
+			r.res.ActionsFailed++
+			r.errs = append(r.errs, fmt.Errorf("%s %s of %s in account %s (action %s): %s",
+				strings.ReplaceAll(a.Kind, "_", " "), a.Title, a.User, a.Account, a.ID, a.Reason))
+		}
 	}
-	e := &remediate.Executor{Clients: clients, Audit: store, DryRun: o.DryRun, RunID: runID, AsOf: o.Scan.AsOf, Now: clock,
-		Grace: cfg.Enforce.GraceAfterDisable, Lease: o.Lease, Logger: log}
-	if path := cfg.Enforce.AuditFile; path != "" && !o.DryRun {
+}
+
+// carryOut returns every action with its outcome (nil when none could be
+// carried out). A dry run (connect) carries them out against clients that
+// change nothing and a state that records nothing, leaves other runs'
+// unfinished actions to the next real run, and reports what it would do
+// as planned (wouldDo).
+func (r *runner) carryOut(ctx context.Context) []plan.Action {
+	e := &remediate.Executor{Clients: r.clients, Audit: r.store, RunID: r.id, AsOf: r.o.Scan.AsOf, Now: r.clock,
+		Grace: r.cfg.Enforce.GraceAfterDisable, Lease: r.o.Lease, Logger: r.log}
+	if path := r.cfg.Enforce.AuditFile; path != "" && !r.o.DryRun {
 		write, closeFn, err := openAuditFile(path)
 		if err != nil {
-			return nil, []error{fmt.Errorf("%w; nothing was changed", err)}
+			r.errs = append(r.errs, fmt.Errorf("%w; nothing was changed", err))
+			return nil
 		}
 		defer closeFn()
 		e.OnRecord = func(a state.Action) {
 			if err := write(a); err != nil {
-				errs = append(errs, err)
+				r.errs = append(r.errs, err)
 			}
 		}
 	}
-	var ok []string
-	for _, a := range rep.Accounts {
-		if a.Status == report.StatusOK {
-			ok = append(ok, a.ID)
+	var reconciled []plan.Action
+	if !r.o.DryRun {
+		var ok []string
+		for _, a := range r.res.Accounts {
+			if a.Status == report.StatusOK {
+				ok = append(ok, a.ID)
+			}
+		}
+		var err error
+		if reconciled, err = e.Reconcile(ctx, ok); err != nil {
+			r.errs = append(r.errs, err)
 		}
 	}
-	reconciled, err := e.Reconcile(ctx, ok)
-	if err != nil {
-		errs = append(errs, err)
+	executed := e.Execute(ctx, r.res.Plan.Actions)
+	if r.o.DryRun {
+		executed = wouldDo(executed)
 	}
-	executed := append(e.Execute(ctx, p.Actions), reconciled...)
 	for _, a := range executed {
-		if a.Status == plan.ActionFailed {
-			errs = append(errs, fmt.Errorf("%s %s of %s in account %s (action %s): %s",
-				strings.ReplaceAll(a.Kind, "_", " "), a.Title, a.User, a.Account, a.ID, a.Reason))
+		if a.Status == plan.ActionDone {
+			r.log.Info("action done", "action", a.ID, "account", a.Account, "user", a.User, "key_id", a.KeyID, "kind", a.Kind,
+				"done", a.Done, "reason", a.Reason)
 		}
 	}
-	return executed, errs
+	return append(executed, reconciled...)
 }
 
 // openAuditFile opens enforce.audit_file for appending: write adds one

@@ -6,8 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/config"
@@ -32,7 +32,9 @@ const NoteOffline = "an offline credential report cannot be remediated: actions 
 // RunOptions configure one `keywarden run`.
 type RunOptions struct {
 	Scan ScanOptions
-	// DryRun prints the plan and sends, changes and records nothing.
+	// DryRun prints the plan and sends, changes and records nothing: the
+	// state, the IAM clients and the channels below are replaced by
+	// ones that do not (dry.go).
 	DryRun bool
 	// Apply asks for remediation (--apply); enforce.mode: apply asks too.
 	Apply bool
@@ -40,7 +42,8 @@ type RunOptions struct {
 	StateURL string
 	// Store, when set, is used instead of opening StateURL (tests).
 	Store state.Store
-	// Channels, when set, are used instead of those the config names.
+	// Channels, when set, are used instead of those the config names (a
+	// dry run's only have names).
 	Channels *Channels
 	// Getenv reads secrets named by environment variable.
 	Getenv func(string) string
@@ -115,149 +118,218 @@ type Delivery struct {
 	Notices int    `json:"notices"`
 	Status  string `json:"status"`
 	Error   string `json:"error,omitempty"`
+
+	// Message is the owner message delivered (Kind user), Digest the
+	// admin digest (Kind digest): the plan's own, for the text output.
+	Message *plan.Message `json:"-"`
+	Digest  *plan.Digest  `json:"-"`
 }
 
-// Run is `keywarden run`: scan, plan, notify (unless dry run) and record.
-// It returns an error only when the run could not be made (the scan, the
-// state, the templates); failed deliveries are in Result.Err.
+// Run is `keywarden run`: scan, plan, remediate (with --apply or
+// enforce.mode: apply), deliver and record. It returns an error only when
+// the run could not be made (the templates, the scan, the state); failed
+// deliveries and actions are in Result.Err.
 func Run(ctx context.Context, o RunOptions) (*Result, error) {
-	log := o.Scan.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	cfg := o.Scan.Config
-	if cfg == nil {
-		cfg = config.Default()
-		o.Scan.Config = cfg
-	}
-	clock := o.Clock
-	if clock == nil {
-		now := o.Scan.Now
-		clock = func() time.Time { return now }
-	}
-	started := clock()
-	runID := o.RunID
-	if runID == "" {
-		runID = newRunID(o.Scan.AsOf)
-	}
-	apply := o.Apply || cfg.Enforce.Mode == config.ModeApply
-	mode := plan.ModeNotify
-	switch {
-	case o.DryRun:
-		mode = plan.ModeDryRun
-	case apply:
-		mode = plan.ModeApply
-	}
-	res := &Result{Schema: RunSchema, RunID: runID, Mode: mode, GeneratedAt: o.Scan.Now.UTC(), AsOf: o.Scan.AsOf.UTC(),
-		Notes: []string{}, Deliveries: []Delivery{}}
-	offline := o.Scan.CredentialReport != ""
-	if apply && offline {
-		apply = false
-		res.Notes = append(res.Notes, NoteOffline)
-		log.Warn(NoteOffline)
-	}
-
-	// Templates first, rendered against sample data: a broken one stops
-	// the run before anything is scanned, sent or changed.
-	tpls, err := notify.LoadTemplates(cfg.Notify.Templates, o.TemplateDir)
-	if err == nil {
-		err = tpls.Check()
-	}
+	r, err := newRunner(o)
 	if err != nil {
 		return nil, err
 	}
-
 	workCtx := ctx
 	if !o.WorkDeadline.IsZero() {
 		var cancel context.CancelFunc
 		workCtx, cancel = context.WithDeadlineCause(ctx, o.WorkDeadline, ErrWorkDeadline)
 		defer cancel()
 	}
-	accounts := newAccountSet(o.Scan)
-	rep, err := Scan(workCtx, accounts.options())
+	if err := r.scan(workCtx); err != nil {
+		return nil, err
+	}
+	if err := r.connect(ctx); err != nil {
+		return nil, err
+	}
+	defer r.disconnect()
+	if err := r.plan(ctx); err != nil {
+		return nil, err
+	}
+	if r.apply {
+		r.remediate(workCtx)
+	}
+	r.deliver(ctx)
+	r.record(ctx)
+	r.res.Err = errors.Join(r.errs...)
+	return r.res, nil
+}
+
+// runner is one run: what its stages share.
+type runner struct {
+	o       RunOptions
+	cfg     *config.Config
+	log     *slog.Logger
+	clock   func() time.Time
+	started time.Time
+	id      string
+	mode    plan.Mode
+	// apply: remediation was asked for, and there are accounts to act in.
+	apply   bool
+	offline bool
+	tpls    *notify.Templates
+
+	// Set by scan.
+	accounts *accountSet
+	// Set by connect: where the run's changes go (a dry run's go nowhere).
+	store    state.Store
+	clients  func(ctx context.Context, account string) (remediate.IAM, error)
+	channels *Channels
+	closers  []func() error
+
+	// Set by plan (Executed by remediate); the plan is res.Plan.
+	in plan.Input
+
+	res  *Result
+	errs []error
+}
+
+// newRunner reads the options: the config (default: built in), the
+// clock, the run ID, the mode; and loads the templates, rendered against
+// sample data, so that a broken one stops the run before anything is
+// scanned, sent or changed.
+func newRunner(o RunOptions) (*runner, error) {
+	r := &runner{o: o, cfg: o.Scan.Config, log: o.Scan.Logger, clock: o.Clock, id: o.RunID}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.cfg == nil {
+		r.cfg = config.Default()
+		r.o.Scan.Config = r.cfg
+	}
+	if r.clock == nil {
+		now := o.Scan.Now
+		r.clock = func() time.Time { return now }
+	}
+	r.started = r.clock()
+	if r.id == "" {
+		r.id = newRunID(o.Scan.AsOf)
+	}
+	r.apply = o.Apply || r.cfg.Enforce.Mode == config.ModeApply
+	r.mode = plan.ModeNotify
+	switch {
+	case o.DryRun:
+		r.mode = plan.ModeDryRun
+	case r.apply:
+		r.mode = plan.ModeApply
+	}
+	r.res = &Result{Schema: RunSchema, RunID: r.id, Mode: r.mode, GeneratedAt: o.Scan.Now.UTC(), AsOf: o.Scan.AsOf.UTC(),
+		Notes: []string{}, Deliveries: []Delivery{}}
+	r.offline = o.Scan.CredentialReport != ""
+	if r.apply && r.offline {
+		r.apply = false
+		r.res.Notes = append(r.res.Notes, NoteOffline)
+		r.log.Warn(NoteOffline)
+	}
+	tpls, err := notify.LoadTemplates(r.cfg.Notify.Templates, o.TemplateDir)
+	if err == nil {
+		err = tpls.Check()
+	}
 	if err != nil {
 		return nil, err
 	}
-	res.Report, res.Accounts, res.Summary = rep, rep.Accounts, rep.Summary
+	r.tpls = tpls
+	return r, nil
+}
 
-	url := cmp.Or(o.StateURL, cfg.State.URL, state.DefaultURL)
-	res.State = url
-	store := o.Store
-	if store == nil {
-		store, err = OpenStateWith(ctx, url, o.DryRun, o.Scan.LoadAWSConfig)
-		if err != nil {
-			return nil, err
-		}
-		defer store.Close()
+// scan reads the accounts (run.Scan), keeping what remediation needs of
+// each.
+func (r *runner) scan(ctx context.Context) error {
+	r.accounts = newAccountSet(r.o.Scan)
+	rep, err := Scan(ctx, r.accounts.options())
+	if err != nil {
+		return err
 	}
+	r.res.Report, r.res.Accounts, r.res.Summary = rep, rep.Accounts, rep.Summary
+	return nil
+}
+
+// connect sets up where the run's changes go: the state, the IAM clients
+// of the scanned accounts, the channels. This is where a dry run is made
+// (dry.go): its state records nothing, its clients change nothing, its
+// channels only have names.
+func (r *runner) connect(ctx context.Context) error {
+	url := cmp.Or(r.o.StateURL, r.cfg.State.URL, state.DefaultURL)
+	r.res.State = url
+	r.store = r.o.Store
+	if r.store == nil {
+		s, err := OpenStateWith(ctx, url, r.o.DryRun, r.o.Scan.LoadAWSConfig)
+		if err != nil {
+			return err
+		}
+		r.store = s
+		r.closers = append(r.closers, s.Close)
+	}
+	r.clients = r.o.Clients
+	if r.clients == nil {
+		r.clients = r.accounts.client
+	}
+	if r.o.DryRun {
+		r.store = dryStore{r.store}
+		r.clients = dryClients(r.clients)
+		r.channels = plannedChannels(r.cfg)
+		return nil
+	}
+	r.channels = r.o.Channels
+	if r.channels == nil {
+		r.channels = BuildChannels(ctx, r.cfg, ChannelDeps{AWS: r.o.Scan.LoadAWSConfig, Getenv: r.o.Getenv})
+		r.closers = append(r.closers, r.channels.Close)
+	}
+	return nil
+}
+
+// disconnect closes what connect opened, the last first.
+func (r *runner) disconnect() {
+	for _, c := range slices.Backward(r.closers) {
+		_ = c()
+	}
+}
+
+// plan builds the plan from the scan and the open notices, and says what
+// it could not plan for.
+func (r *runner) plan(ctx context.Context) error {
+	rep := r.res.Report
 	ids := make([]string, len(rep.Accounts))
 	for i, a := range rep.Accounts {
 		ids[i] = a.ID
 	}
-	notices, err := store.Notices(ctx, ids)
+	notices, err := r.store.Notices(ctx, ids)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	in := plan.Input{Config: cfg, AsOf: o.Scan.AsOf, Accounts: rep.Accounts, Findings: rep.Findings,
-		Notices: notices, Mode: mode, Apply: apply, Offline: offline, ActiveKeys: accounts.activeKeys, Self: accounts.self(ctx, log)}
-	p := plan.Build(in)
-	var actionErrs []error
-	if apply {
-		in.Executed, actionErrs = remediateAll(workCtx, o, cfg, accounts, store, rep, p, runID, clock, log)
-		p = plan.Build(in)
-		for _, a := range p.Actions {
-			switch {
-			case a.Status == plan.ActionDone, o.DryRun && a.Status == plan.ActionPlanned && a.ID != "":
-				res.ActionsDone++ // a dry run counts what it would do
-			case a.Status == plan.ActionSkipped:
-				res.ActionsSkipped++
-			case a.Status == plan.ActionFailed:
-				res.ActionsFailed++
-			}
-		}
-	}
-	res.Plan = p
-	for _, g := range p.Guards {
-		log.Warn("a guard stopped every change in the account; the admins are told", "account", g.Account, "reason", g.Reason)
-	}
-	for _, u := range p.Undeliverable {
-		log.Warn("owner cannot be mailed; the admins are told", "account", u.Account, "user", u.User, "reason", u.Reason)
-	}
+	r.in = plan.Input{Config: r.cfg, AsOf: r.o.Scan.AsOf, Accounts: rep.Accounts, Findings: rep.Findings, Notices: notices,
+		Mode: r.mode, Apply: r.apply, Offline: r.offline, ActiveKeys: r.accounts.activeKeys, Self: r.accounts.self(ctx, r.log)}
+	r.res.Plan = plan.Build(r.in)
 	for _, a := range rep.Accounts {
 		if a.Status != report.StatusOK {
-			log.Warn("account not scanned: nothing is planned for it", "account", a.ID, "error", a.Error)
+			r.log.Warn("account not scanned: nothing is planned for it", "account", a.ID, "error", a.Error)
 		}
 	}
+	return nil
+}
 
-	d := &deliverer{store: store, tpls: tpls, plan: p, from: fromAddress(cfg), runID: runID, clock: clock,
-		lease: o.Lease, remindEvery: cfg.Notify.Users.RemindEvery, log: log, dry: o.DryRun, errs: actionErrs}
-	chs := o.Channels
-	if chs == nil && !o.DryRun {
-		chs = BuildChannels(ctx, cfg, ChannelDeps{AWS: o.Scan.LoadAWSConfig, Getenv: o.Getenv})
-		defer chs.Close()
+// record closes the notices of findings that are gone and records the
+// run (a dry run's state records neither).
+func (r *runner) record(ctx context.Context) {
+	p := r.res.Plan
+	n, err := r.store.Resolve(ctx, p.Resolve, p.Day, r.clock())
+	if err != nil {
+		r.errs = append(r.errs, err)
 	}
-	if chs == nil {
-		chs = plannedChannels(cfg)
+	r.res.Resolved = n
+	rep := r.res.Report
+	run := state.Run{ID: r.id, Mode: string(r.mode), AsOf: r.o.Scan.AsOf, StartedAt: r.started, FinishedAt: r.clock(),
+		Accounts: len(rep.Accounts), Findings: rep.Summary.Findings, Sent: r.res.Sent, Failed: r.res.Failed}
+	if len(r.errs) > 0 {
+		run.Error = errors.Join(r.errs...).Error()
 	}
-	d.deliverAll(ctx, chs, res)
-
-	if !o.DryRun {
-		n, err := store.Resolve(ctx, p.Resolve, p.Day, clock())
-		if err != nil {
-			d.errs = append(d.errs, err)
-		}
-		res.Resolved = n
-		run := state.Run{ID: runID, Mode: string(mode), AsOf: o.Scan.AsOf, StartedAt: started, FinishedAt: clock(),
-			Accounts: len(rep.Accounts), Findings: rep.Summary.Findings, Sent: res.Sent, Failed: res.Failed}
-		if len(d.errs) > 0 {
-			run.Error = errors.Join(d.errs...).Error()
-		}
-		if err := store.RecordRun(ctx, run); err != nil {
-			d.errs = append(d.errs, err)
-		}
+	if err := r.store.RecordRun(ctx, run); err != nil {
+		r.errs = append(r.errs, err)
 	}
-	res.Err = errors.Join(d.errs...)
-	return res, nil
 }
 
 // fromAddress is notify.from, or a local placeholder (the outbox needs a
@@ -271,120 +343,4 @@ func newRunID(asOf time.Time) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return asOf.UTC().Format("20060102") + "-" + hex.EncodeToString(b[:])
-}
-
-// deliverer sends a plan's messages: claim every notice, send, then record
-// (or release, so the next run retries).
-type deliverer struct {
-	store       state.Store
-	tpls        *notify.Templates
-	plan        *plan.Plan
-	from        string
-	runID       string
-	clock       func() time.Time
-	lease       time.Duration
-	remindEvery int
-	log         *slog.Logger
-	dry         bool
-	errs        []error
-}
-
-func (d *deliverer) deliverAll(ctx context.Context, chs *Channels, res *Result) {
-	for i := range d.plan.Messages {
-		m := &d.plan.Messages[i]
-		msg, err := d.tpls.User(m, d.plan, d.from, fmt.Sprintf("%s.u%d", d.runID, i+1), d.clock())
-		dl := Delivery{Kind: notify.KindUser, Channel: channelName(chs.User), To: []string{m.To}, Notices: len(m.Notices)}
-		d.deliver(ctx, chs.User, msg, err, m.Notices, &dl)
-		res.add(dl)
-	}
-	for i := range d.plan.Digests {
-		dg := &d.plan.Digests[i]
-		ch := chs.Digest[dg.Target]
-		msg, err := d.tpls.Digest(dg, d.from, fmt.Sprintf("%s.d%d", d.runID, i+1), d.clock())
-		dl := Delivery{Kind: notify.KindDigest, Target: dg.Target, Channel: channelName(ch), To: dg.To, Notices: len(dg.Notices)}
-		d.deliver(ctx, ch, msg, err, dg.Notices, &dl)
-		res.add(dl)
-	}
-}
-
-func channelName(ch notify.Channel) string {
-	if ch == nil {
-		return ""
-	}
-	return ch.Name()
-}
-
-func (r *Result) add(dl Delivery) {
-	switch dl.Status {
-	case DeliverySent:
-		r.Sent++
-	case DeliveryFailed:
-		r.Failed++
-	}
-	r.Deliveries = append(r.Deliveries, dl)
-}
-
-// deliver claims notices, sends msg through ch and records the outcome in
-// dl and in the store.
-func (d *deliverer) deliver(ctx context.Context, ch notify.Channel, msg *notify.Message, renderErr error, notices []plan.Notice, dl *Delivery) {
-	fail := func(err error) {
-		dl.Status, dl.Error = DeliveryFailed, err.Error()
-		d.errs = append(d.errs, err)
-		d.log.Error("notification failed; it will be retried on the next run", "kind", dl.Kind, "channel", dl.Channel,
-			"to", dl.To, "error", err)
-	}
-	if msg != nil {
-		dl.Subject = msg.Subject
-	}
-	if renderErr != nil {
-		fail(renderErr)
-		return
-	}
-	if d.dry {
-		dl.Status = DeliveryPlanned
-		return
-	}
-	if ch == nil {
-		fail(fmt.Errorf("no channel for %s %s", dl.Kind, dl.Target))
-		return
-	}
-	// Claim every notice; if another run holds one, it is telling this
-	// audience now: leave the message to it.
-	var claimed []state.NoticeKey
-	release := func() {
-		for _, k := range claimed {
-			if err := d.store.Release(ctx, k, d.runID); err != nil {
-				d.errs = append(d.errs, err)
-			}
-		}
-	}
-	for _, n := range notices {
-		ok, err := d.store.Claim(ctx, state.Claim{Key: n.Key, Account: n.Account, User: n.User, KeyID: n.KeyID, Rule: n.Rule,
-			Stage: n.Stage, Day: d.plan.Day, RemindEvery: d.remindEvery, Run: d.runID, Now: d.clock(), Lease: d.lease})
-		if err != nil {
-			release()
-			fail(err)
-			return
-		}
-		if !ok {
-			release()
-			dl.Status = DeliverySkipped
-			dl.Error = fmt.Sprintf("notice %v is held by another run, or was told since this plan was made", n.Key)
-			d.log.Info("notification skipped", "kind", dl.Kind, "to", dl.To, "why", dl.Error)
-			return
-		}
-		claimed = append(claimed, n.Key)
-	}
-	if err := ch.Send(ctx, msg); err != nil {
-		release()
-		fail(err)
-		return
-	}
-	dl.Status = DeliverySent
-	d.log.Info("notification sent", "kind", dl.Kind, "channel", dl.Channel, "to", dl.To, "notices", len(notices))
-	for _, k := range claimed {
-		if err := d.store.Sent(ctx, k, d.runID, d.plan.Day, d.clock()); err != nil {
-			d.errs = append(d.errs, fmt.Errorf("sent, but not recorded (it may be sent again): %w", err))
-		}
-	}
 }

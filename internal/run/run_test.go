@@ -240,6 +240,14 @@ func TestFailingChannelDoesNotStopOthers(t *testing.T) {
 	if diff := cmp.Diff(want, status(res)); diff != "" {
 		t.Errorf("first run deliveries (-want +got):\n%s", diff)
 	}
+	// Each delivery references what it delivered.
+	for _, d := range res.Deliveries {
+		switch {
+		case d.Kind == notify.KindUser && (d.Message == nil || d.Digest != nil || d.Message.To != d.To[0]),
+			d.Kind == notify.KindDigest && (d.Digest == nil || d.Message != nil || d.Digest.Target != d.Target):
+			t.Errorf("%s delivery to %v references message %v, digest %v; want its own", d.Kind, d.To, d.Message, d.Digest)
+		}
+	}
 	if res.Sent != 3 || res.Failed != 2 || !errors.Is(res.Err, slackErr) || !strings.Contains(res.Err.Error(), "MessageRejected") {
 		t.Errorf("first run: %d sent, %d failed, err %v; want 3, 2 and both errors joined", res.Sent, res.Failed, res.Err)
 	}

@@ -49,6 +49,19 @@ type ScanOptions struct {
 	Progress Progress
 }
 
+// ParseTime reads a time as keywarden's inputs write one (--as-of,
+// --since, the Lambda event's as_of): RFC 3339, used as given (in UTC), or
+// a date, meaning midnight UTC.
+func ParseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(config.DateLayout, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q: want RFC 3339 (2026-11-23T09:00:00Z) or a date (2026-11-23)", s)
+}
+
 // ErrAccountNotSelected is returned when --account excludes every account
 // that could be scanned.
 var ErrAccountNotSelected = errors.New("no account to scan")

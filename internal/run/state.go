@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -33,10 +32,12 @@ func OpenState(ctx context.Context, url string, readOnly bool) (state.Store, err
 // A missing table is an error, in dry runs too: keywarden never creates
 // it, the deployment does.
 func OpenStateWith(ctx context.Context, url string, readOnly bool, loadAWS func(context.Context) (aws.Config, error)) (state.Store, error) {
-	switch {
-	case strings.HasPrefix(url, "sqlite://"):
-		path := strings.TrimPrefix(url, "sqlite://")
-		s, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: readOnly})
+	u, err := state.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("state %q: %w", url, err)
+	}
+	if u.Scheme == state.SchemeSQLite {
+		s, err := sqlite.Open(ctx, u.Path, sqlite.Options{ReadOnly: readOnly})
 		if readOnly && errors.Is(err, os.ErrNotExist) {
 			return memstore.New(), nil
 		}
@@ -44,27 +45,21 @@ func OpenStateWith(ctx context.Context, url string, readOnly bool, loadAWS func(
 			return nil, err
 		}
 		return s, nil
-	case strings.HasPrefix(url, "dynamodb://"):
-		table := strings.TrimPrefix(url, "dynamodb://")
-		if !dynamostate.ValidTableName(table) {
-			return nil, fmt.Errorf("state %s: %q is not a DynamoDB table name (3-255 letters, digits, _ . -)", url, table)
-		}
-		if loadAWS == nil {
-			loadAWS = func(ctx context.Context) (aws.Config, error) { return awsapi.LoadConfig(ctx, awsapi.Options{}) }
-		}
-		cfg, err := loadAWS(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("open state %s: %w", url, err)
-		}
-		var opts []dynamostate.Option
-		if readOnly {
-			opts = append(opts, dynamostate.ReadOnly())
-		}
-		s, err := dynamostate.Open(ctx, ddb.NewFromConfig(cfg), table, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("open state %s (region %s): %w", url, cfg.Region, err)
-		}
-		return s, nil
 	}
-	return nil, fmt.Errorf("state %q: want sqlite://PATH or dynamodb://TABLE", url)
+	if loadAWS == nil {
+		loadAWS = func(ctx context.Context) (aws.Config, error) { return awsapi.LoadConfig(ctx, awsapi.Options{}) }
+	}
+	cfg, err := loadAWS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open state %s: %w", url, err)
+	}
+	var opts []dynamostate.Option
+	if readOnly {
+		opts = append(opts, dynamostate.ReadOnly())
+	}
+	s, err := dynamostate.Open(ctx, ddb.NewFromConfig(cfg), u.Path, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("open state %s (region %s): %w", url, cfg.Region, err)
+	}
+	return s, nil
 }

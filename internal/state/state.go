@@ -190,6 +190,16 @@ func RemindCutoff(day string, remindEvery int) string {
 // Day is t's UTC day, YYYY-MM-DD.
 func Day(t time.Time) string { return t.UTC().Format(DayLayout) }
 
+// AddDays is the day n days after day (before, for negative n); day
+// itself when it is not YYYY-MM-DD.
+func AddDays(day string, n int) string {
+	t, err := time.Parse(DayLayout, day)
+	if err != nil {
+		return day
+	}
+	return t.AddDate(0, 0, n).Format(DayLayout)
+}
+
 // Validate checks a claim before it is sent to a store.
 func (c *Claim) Validate() error {
 	switch {

@@ -56,3 +56,21 @@ func TestRemindCutoff(t *testing.T) {
 		}
 	}
 }
+
+func TestAddDays(t *testing.T) {
+	for _, tt := range []struct {
+		day  string
+		n    int
+		want string
+	}{
+		{"2026-11-23", 14, "2026-12-07"},
+		{"2026-12-31", 1, "2027-01-01"},
+		{"2026-03-01", -1, "2026-02-28"},
+		{"2026-11-23", 0, "2026-11-23"},
+		{"someday", 3, "someday"},
+	} {
+		if got := state.AddDays(tt.day, tt.n); got != tt.want {
+			t.Errorf("AddDays(%q, %d) = %q; want %q", tt.day, tt.n, got, tt.want)
+		}
+	}
+}

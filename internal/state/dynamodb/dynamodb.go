@@ -72,7 +72,7 @@ var ErrReadOnly = errors.New("state is open read-only (dry run)")
 // Open opens the state kept in table, checking that it exists and has
 // keywarden's key schema (DescribeTable). It creates nothing.
 func Open(ctx context.Context, client API, table string, opts ...Option) (*Store, error) {
-	if !ValidTableName(table) {
+	if !state.ValidTableName(table) {
 		return nil, fmt.Errorf("DynamoDB table %q: not a table name (3-255 letters, digits, _ . -)", table)
 	}
 	s := &Store{client: client, table: table}

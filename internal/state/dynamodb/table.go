@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/keywarden/keywarden/internal/state"
 )
 
 // The table's key schema: every item has a string partition key and a
@@ -29,13 +30,6 @@ const (
 	// AttrGSI1SK is the index's sort (RANGE) key attribute, type S.
 	AttrGSI1SK = "gsi1sk"
 )
-
-// tableName is what DynamoDB accepts as a table name.
-var tableName = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
-
-// ValidTableName reports whether name is a DynamoDB table name (3-255
-// letters, digits, _ . -).
-func ValidTableName(name string) bool { return tableName.MatchString(name) }
 
 // CreateTableInput is the table keywarden's state needs, named name:
 // the key schema and index above, on-demand (PAY_PER_REQUEST) billing.
@@ -75,7 +69,7 @@ type TableAPI interface {
 // create the table by hand; deployments create it with the Terraform
 // module or the CloudFormation template.
 func CreateTable(ctx context.Context, client TableAPI, name string, wait time.Duration) error {
-	if !ValidTableName(name) {
+	if !state.ValidTableName(name) {
 		return fmt.Errorf("create table %q: not a DynamoDB table name (3-255 letters, digits, _ . -)", name)
 	}
 	if _, err := client.CreateTable(ctx, CreateTableInput(name)); err != nil {

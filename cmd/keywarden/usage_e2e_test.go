@@ -1,0 +1,28 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestUsageErrorsExit2: the binary exits 2, saying why, for a bad flag,
+// an unknown command and a wrong number of arguments.
+func TestUsageErrorsExit2(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"scan", "--no-such-flag"}, "keywarden: unknown flag: --no-such-flag"},
+		{[]string{"scna"}, `keywarden: unknown command "scna" for "keywarden"`},
+		{[]string{"config", "validate"}, `keywarden: unknown command "validate" for "keywarden config"`},
+		{[]string{"config", "check"}, "keywarden: accepts 1 arg(s), received 0"},
+		{[]string{"undo"}, "keywarden: requires at least 1 arg(s), only received 0"},
+		{[]string{"history", "extra"}, `keywarden: unknown command "extra" for "keywarden history"`},
+	} {
+		r := keywarden(t, nil, dir, tt.args...)
+		if r.code != 2 || !strings.HasPrefix(r.stderr, tt.want) || r.stdout != "" {
+			t.Errorf("keywarden %v: exit %d, stdout %q, stderr %q; want 2, nothing on stdout, and %q", tt.args, r.code, r.stdout, r.stderr, tt.want)
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/keywarden/keywarden/internal/notify"
+	"github.com/keywarden/keywarden/internal/plan"
+	"github.com/keywarden/keywarden/internal/state"
+)
+
+// deliver sends the plan's messages, each through its channel: claim
+// every notice, send, then record (or release, so the next run retries).
+// Each Delivery references the message it delivered.
+func (r *runner) deliver(ctx context.Context) {
+	p := r.res.Plan
+	for _, g := range p.Guards {
+		r.log.Warn("a guard stopped every change in the account; the admins are told", "account", g.Account, "reason", g.Reason)
+	}
+	for _, u := range p.Undeliverable {
+		r.log.Warn("owner cannot be mailed; the admins are told", "account", u.Account, "user", u.User, "reason", u.Reason)
+	}
+	from := fromAddress(r.cfg)
+	for i := range p.Messages {
+		m := &p.Messages[i]
+		msg, err := r.tpls.User(m, p, from, fmt.Sprintf("%s.u%d", r.id, i+1), r.clock())
+		dl := Delivery{Kind: notify.KindUser, Channel: channelName(r.channels.User), To: []string{m.To}, Notices: len(m.Notices), Message: m}
+		r.send(ctx, r.channels.User, msg, err, m.Notices, &dl)
+		r.res.add(dl)
+	}
+	for i := range p.Digests {
+		dg := &p.Digests[i]
+		ch := r.channels.Digest[dg.Target]
+		msg, err := r.tpls.Digest(dg, from, fmt.Sprintf("%s.d%d", r.id, i+1), r.clock())
+		dl := Delivery{Kind: notify.KindDigest, Target: dg.Target, Channel: channelName(ch), To: dg.To, Notices: len(dg.Notices), Digest: dg}
+		r.send(ctx, ch, msg, err, dg.Notices, &dl)
+		r.res.add(dl)
+	}
+}
+
+func channelName(ch notify.Channel) string {
+	if ch == nil {
+		return ""
+	}
+	return ch.Name()
+}
+
+func (r *Result) add(dl Delivery) {
+	switch dl.Status {
+	case DeliverySent:
+		r.Sent++
+	case DeliveryFailed:
+		r.Failed++
+	}
+	r.Deliveries = append(r.Deliveries, dl)
+}
+
+// send claims notices, sends msg through ch and records the outcome in dl
+// and in the store.
+func (r *runner) send(ctx context.Context, ch notify.Channel, msg *notify.Message, renderErr error, notices []plan.Notice, dl *Delivery) {
+	fail := func(err error) {
+		dl.Status, dl.Error = DeliveryFailed, err.Error()
+		r.errs = append(r.errs, err)
+		r.log.Error("notification failed; it will be retried on the next run", "kind", dl.Kind, "channel", dl.Channel,
+			"to", dl.To, "error", err)
+	}
+	if msg != nil {
+		dl.Subject = msg.Subject
+	}
+	if renderErr != nil {
+		fail(renderErr)
+		return
+	}
+	if ch == nil {
+		fail(fmt.Errorf("no channel for %s %s", dl.Kind, dl.Target))
+		return
+	}
+	// Claim every notice; if another run holds one, it is telling this
+	// audience now: leave the message to it.
+	var claimed []state.NoticeKey
+	release := func() {
+		for _, k := range claimed {
+			if err := r.store.Release(ctx, k, r.id); err != nil {
+				r.errs = append(r.errs, err)
+			}
+		}
+	}
+	day := r.res.Plan.Day
+	for _, n := range notices {
+		ok, err := r.store.Claim(ctx, state.Claim{Key: n.Key, Account: n.Account, User: n.User, KeyID: n.KeyID, Rule: n.Rule,
+			Stage: n.Stage, Day: day, RemindEvery: r.cfg.Notify.Users.RemindEvery, Run: r.id, Now: r.clock(), Lease: r.o.Lease})
+		if err != nil {
+			release()
+			fail(err)
+			return
+		}
+		if !ok {
+			release()
+			dl.Status = DeliverySkipped
+			dl.Error = fmt.Sprintf("notice %v is held by another run, or was told since this plan was made", n.Key)
+			r.log.Info("notification skipped", "kind", dl.Kind, "to", dl.To, "why", dl.Error)
+			return
+		}
+		claimed = append(claimed, n.Key)
+	}
+	if err := ch.Send(ctx, msg); err != nil {
+		release()
+		if errors.Is(err, errPlanned) {
+			dl.Status = DeliveryPlanned
+			return
+		}
+		fail(err)
+		return
+	}
+	dl.Status = DeliverySent
+	r.log.Info("notification sent", "kind", dl.Kind, "channel", dl.Channel, "to", dl.To, "notices", len(notices))
+	for _, k := range claimed {
+		if err := r.store.Sent(ctx, k, r.id, day, r.clock()); err != nil {
+			r.errs = append(r.errs, fmt.Errorf("sent, but not recorded (it may be sent again): %w", err))
+		}
+	}
+}
