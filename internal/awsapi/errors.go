@@ -3,6 +3,9 @@ package awsapi
 import (
 	"errors"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+
 	"github.com/aws/smithy-go"
 )
 
@@ -38,5 +41,8 @@ var throttleCodes = map[string]bool{
 	"RequestLimitExceeded": true, "SlowDown": true, "LimitExceeded": true, "LimitExceededException": true,
 }
 
-// IsThrottled reports whether err is AWS throttling the request.
-func IsThrottled(err error) bool { return throttleCodes[ErrorCode(err)] }
+// IsThrottled reports whether err is AWS throttling the request: one of
+// throttleCodes, or what the SDK's retryer counts as throttling.
+func IsThrottled(err error) bool {
+	return throttleCodes[ErrorCode(err)] || retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary
+}

@@ -242,15 +242,3 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 	}
 	return nil
 }
-
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}

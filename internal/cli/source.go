@@ -59,7 +59,7 @@ func (s *Source) resolve(f *Factory) (*resolved, error) {
 		return nil, usageError(err)
 	}
 	for _, id := range s.Accounts {
-		if !isAccountID(id) {
+		if !config.IsAccountID(id) {
 			return nil, usageError(fmt.Errorf("--account %q: an AWS account ID is 12 digits", id))
 		}
 	}

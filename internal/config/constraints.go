@@ -68,6 +68,9 @@ type constraint struct {
 
 func bound(v float64) *float64 { return &v }
 
+// IsAccountID reports whether s is an AWS account ID: 12 digits.
+func IsAccountID(s string) bool { return accountIDRE.MatchString(s) }
+
 const accountIDMsg = "%q is not an AWS account ID (want 12 digits)"
 
 var (
@@ -76,7 +79,6 @@ var (
 	classNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	ssmNameRE   = regexp.MustCompile(`^(arn:aws(-[a-z]+)*:ssm:[a-z0-9-]+:[0-9]{12}:parameter)?/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$`)
-	tableNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
 	urlRE       = regexp.MustCompile(`://`)
 	// startRE is a time of day; endRE also takes 24:00, the end of the day.
 	startRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)

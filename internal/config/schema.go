@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/invopop/jsonschema"
+	"github.com/keywarden/keywarden/internal/state"
 )
 
 // SchemaID is the $id of the config's JSON Schema.
@@ -95,7 +96,7 @@ func refineSchema(s *jsonschema.Schema) error {
 	one := uint64(1)
 	at("classes", "[]", "match").MinProperties = &one
 	at("exemptions", "[]").AnyOf = []*jsonschema.Schema{{Required: []string{"users"}}, {Required: []string{"tags"}}, {Required: []string{"groups"}}}
-	at("state", "url").Pattern = "^(sqlite://.+|dynamodb://" + strings.Trim(tableNameRE.String(), "^$") + ")$"
+	at("state", "url").Pattern = "^(sqlite://.+|dynamodb://" + strings.Trim(state.TableNamePattern, "^$") + ")$"
 
 	if len(missing) > 0 {
 		return fmt.Errorf("no schema for %v", missing)

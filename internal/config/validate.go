@@ -9,6 +9,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/keywarden/keywarden/internal/state"
 )
 
 // Validate checks the config's meaning: the bounds, patterns and enums of
@@ -309,19 +311,14 @@ func (k *checker) enforce(e *Enforce, p keyPath) {
 
 func (k *checker) state(s *State, p keyPath) {
 	up := p.key("url")
-	const want = "want sqlite://PATH or dynamodb://TABLE"
+	_, err := state.ParseURL(s.URL)
 	switch {
+	case err == nil:
 	case s.URL == "":
-		k.add(up, "required (%s)", want)
-	case strings.HasPrefix(s.URL, "sqlite://"):
-		if strings.TrimPrefix(s.URL, "sqlite://") == "" {
-			k.add(up, "sqlite:// needs a file path, e.g. sqlite://keywarden.db")
-		}
-	case strings.HasPrefix(s.URL, "dynamodb://"):
-		if t := strings.TrimPrefix(s.URL, "dynamodb://"); !tableNameRE.MatchString(t) {
-			k.add(up, "%q is not a DynamoDB table name (3-255 letters, digits, _ . -)", t)
-		}
+		k.add(up, "required (%v)", state.ErrScheme)
+	case errors.Is(err, state.ErrScheme):
+		k.add(up, "%q is not a state URL (%v)", s.URL, err)
 	default:
-		k.add(up, "%q is not a state URL (%s)", s.URL, want)
+		k.add(up, "%v", err)
 	}
 }

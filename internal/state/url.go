@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -22,8 +23,13 @@ type URL struct {
 
 func (u URL) String() string { return u.Scheme + "://" + u.Path }
 
-// tableName is what DynamoDB accepts as a table name.
-var tableName = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
+// TableNamePattern is what DynamoDB accepts as a table name.
+const TableNamePattern = `^[A-Za-z0-9_.-]{3,255}$`
+
+var tableName = regexp.MustCompile(TableNamePattern)
+
+// ErrScheme is ParseURL's error for a URL of neither scheme.
+var ErrScheme = errors.New("want sqlite://PATH or dynamodb://TABLE")
 
 // ValidTableName reports whether name is a DynamoDB table name (3-255
 // letters, digits, _ . -).
@@ -45,5 +51,5 @@ func ParseURL(s string) (URL, error) {
 		}
 		return URL{Scheme: SchemeDynamoDB, Path: table}, nil
 	}
-	return URL{}, fmt.Errorf("want sqlite://PATH or dynamodb://TABLE")
+	return URL{}, ErrScheme
 }
