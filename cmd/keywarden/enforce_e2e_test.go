@@ -223,8 +223,8 @@ func TestEnforceTimeline(t *testing.T) {
 		}
 	}
 	aliceMail := outboxMail(t, dir, "alice")
-	if last := aliceMail[len(aliceMail)-1]; !strings.Contains(last.Text, "keywarden disabled it on "+day(15)) || !strings.Contains(last.Text, alice) {
-		t.Errorf("alice's mail after the disable:\n%s\nwant it to say keywarden disabled %s on %s", last.Text, alice, day(15))
+	if last := aliceMail[len(aliceMail)-1]; !strings.Contains(last.Text, "It was disabled on "+day(15)+" by keywarden (action ") || !strings.Contains(last.Text, alice) {
+		t.Errorf("alice's mail after the disable:\n%s\nwant it to say %s was disabled on %s by keywarden", last.Text, alice, day(15))
 	}
 	digests := outboxMail(t, dir, "digest")
 	if last := digests[len(digests)-1]; !strings.Contains(last.Text, "disabled access key "+alice) || !strings.Contains(last.Text, "disabled access key "+dan) {

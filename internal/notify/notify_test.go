@@ -90,7 +90,7 @@ func TestDefaultTemplatesRenderSample(t *testing.T) {
 	if u.Subject != "[keywarden] 3 AWS credentials need your attention" {
 		t.Errorf("subject = %q", u.Subject)
 	}
-	for _, s := range []string{"AKIAIOSFODNN7EXAMPLE", "AKIAI44QH8DHBEXAMPLE", "It is past the 80-day limit.",
+	for _, s := range []string{"AKIAIOSFODNN7EXAMPLE", "AKIAI44QH8DHBEXAMPLE", "It is past the 80-day limit. keywarden did not disable it: enforcement is off (this run only notifies).",
 		"https://acme-prod.signin.aws.amazon.com/console", "aws iam create-access-key --user-name alice<b>", "last told 2026-11-19"} {
 		if !strings.Contains(u.Text, s) {
 			t.Errorf("user text lacks %q:\n%s", s, u.Text)

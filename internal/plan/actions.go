@@ -95,6 +95,9 @@ type Action struct {
 	// DeleteOn is the day an inactive key waiting out its grace period
 	// may be deleted.
 	DeleteOn string `json:"delete_on,omitempty"`
+	// On is the day a done action was made (the run's day, or for an
+	// action a killed run made, the day it recorded it).
+	On string `json:"on,omitempty"`
 }
 
 // Verb is how the action reads in a sentence: "would disable" (listed),
@@ -129,7 +132,13 @@ var actionRank = map[string]int{config.ActionDisable: 1, config.ActionRemovePass
 // those instead.
 func (b *builder) actions(items []Item) ([]Action, []Guard) {
 	if b.in.Executed != nil {
-		return slices.Clone(b.in.Executed), b.guardsOf(b.in.Executed)
+		out := slices.Clone(b.in.Executed)
+		for i := range out {
+			if out[i].Status == ActionDone && out[i].On == "" {
+				out[i].On = b.day
+			}
+		}
+		return out, b.guardsOf(out)
 	}
 	out := []Action{}
 	idx := map[string]int{} // credential → index in out
@@ -227,35 +236,49 @@ func (b *builder) guardsOf(actions []Action) []Guard {
 	return guards
 }
 
-// withOutcomes tells, on each item an executed action changed or decided
-// about, what happened.
+// withOutcomes words each item whose finding calls for a change by what
+// became of the action on its credential (outcome), and marks the item
+// whose action this run carried out (ActionID): what was done is news.
 func (b *builder) withOutcomes(items []Item, actions []Action) []Item {
-	if b.in.Executed == nil {
-		return items
-	}
-	byFinding := map[string]*Action{}
-	for i := range actions {
-		byFinding[actions[i].FindingID] = &actions[i]
-	}
 	for i := range items {
-		a := byFinding[items[i].ID]
+		it := &items[i]
+		if !changes(it.Action) {
+			continue
+		}
+		a := actionOn(it, actions)
 		if a == nil {
 			continue
 		}
-		it := &items[i]
-		switch a.Status {
-		case ActionDone:
+		it.ActionStatus = a.Status
+		it.Next = b.outcome(&it.Finding, a)
+		if a.Status == ActionDone && a.FindingID == it.ID {
 			it.ActionID = a.ID
-			it.Next = fmt.Sprintf("keywarden %s it on %s.", past(cmp.Or(a.Done, a.Kind)), b.day)
-			if a.Kind == config.ActionDelete && a.Done == config.ActionDisable {
-				it.Next += fmt.Sprintf(" It is deleted once it has been inactive for %d days.", b.cfg.Enforce.GraceAfterDisable)
-			}
-		case ActionSkipped:
-			if a.DeleteOn != "" {
-				it.Next = fmt.Sprintf("It is inactive and will be deleted on %s, once it has been inactive for %d days.",
-					a.DeleteOn, b.cfg.Enforce.GraceAfterDisable)
-			}
 		}
 	}
 	return items
+}
+
+// actionOn is the action on it's credential — one that happened (done,
+// then failed) before one that did not, the item's own finding's before
+// another's — or nil. Reconciled actions carry a key ID but no slot.
+func actionOn(it *Item, actions []Action) *Action {
+	rank := func(a *Action) int {
+		r := map[string]int{ActionDone: 4, ActionFailed: 2}[a.Status]
+		if a.FindingID == it.ID {
+			r++
+		}
+		return r
+	}
+	var best *Action
+	for i := range actions {
+		a := &actions[i]
+		sameKey := a.KeyID == it.KeyID && (a.KeyID != "" || a.Slot == it.Slot)
+		if a.Account != it.Account || a.User != it.User || a.Credential != it.Credential || !sameKey {
+			continue
+		}
+		if best == nil || rank(a) > rank(best) {
+			best = a
+		}
+	}
+	return best
 }

@@ -193,8 +193,9 @@ func TestBuildExecuted(t *testing.T) {
 	for _, n := range alice.Notices {
 		keys = append(keys, n.Key.Finding)
 	}
-	wantNext := []string{"keywarden disabled it on 2026-11-23.",
-		"keywarden disabled it on 2026-11-23. It is deleted once it has been inactive for 10 days."}
+	wantNext := []string{"It is past the 80-day limit. It was disabled on 2026-11-23 by keywarden (action r.1).",
+		"It is past the 90-day limit. It was disabled on 2026-11-23 by keywarden (action r.2). An active key is disabled before it is deleted: " +
+			"the first keywarden run from 2026-12-03, after 10 days inactive, deletes it."}
 	if diff := cmp.Diff(wantNext, next); diff != "" {
 		t.Errorf("alice's items Next (-want +got):\n%s", diff)
 	}

@@ -135,14 +135,25 @@ type Item struct {
 	Status state.Status `json:"status"`
 	// LastTold is the day it was last told to this audience ("": never).
 	LastTold string `json:"last_told,omitempty"`
-	// Next says, truthfully for the mode, what happens next and when.
+	// Next says what happened to the credential in this run, or what
+	// happens next: from the action on it where its finding calls for a
+	// change (done, with its day; planned; blocked by a guard; waiting for
+	// the window; not made because enforcement is off; skipped; failed),
+	// never a day on which a change no run will make "will be" made.
 	Next string `json:"next"`
 	// Fix are the steps to resolve it.
 	Fix []string `json:"fix"`
 	// ConsoleURL is the account's sign-in URL.
 	ConsoleURL string `json:"console_url"`
-	// Enforced is whether keywarden will change this credential.
+	// Enforced is whether enforcement is on for the credential's account
+	// in this run (it applies, the account is allowed, the credential is
+	// not root's); a guard, the window or a re-check may still stop a
+	// change: ActionStatus says what became of it.
 	Enforced bool `json:"enforced"`
+	// ActionStatus is the status of the action on the credential (listed,
+	// planned, blocked, waiting, done, skipped, failed), "" when its
+	// finding calls for no change.
+	ActionStatus string `json:"action_status,omitempty"`
 	// ActionID is the action this run carried out on the credential
 	// ("": none); what was done is news, whatever the cadence says.
 	ActionID string `json:"action_id,omitempty"`
@@ -303,7 +314,7 @@ func ConsoleURL(cfg *config.Config, account, alias string) string {
 func (b *builder) item(f policy.Finding) Item {
 	f.AccountAlias = b.alias(&f)
 	enf := b.enforced(f.Account) && f.Credential != policy.CredentialRoot
-	it := Item{Finding: f, Title: title(&f), ConsoleURL: ConsoleURL(b.cfg, f.Account, f.AccountAlias), Enforced: enf}
+	it := Item{Finding: f, Title: b.title(&f), ConsoleURL: ConsoleURL(b.cfg, f.Account, f.AccountAlias), Enforced: enf}
 	it.Next = b.next(&f, enf)
 	it.Fix = fix(&f, it.ConsoleURL)
 	return it
