@@ -251,6 +251,10 @@ func (b *builder) withOutcomes(items []Item, actions []Action) []Item {
 		}
 		it.ActionStatus = a.Status
 		it.Next = b.outcome(&it.Finding, a)
+		if a.Status == ActionDone {
+			it.Done = cmp.Or(a.Done, a.Kind)
+			it.Fix = fixDone(&it.Finding, it.ConsoleURL, it.Done)
+		}
 		if a.Status == ActionDone && a.FindingID == it.ID {
 			it.ActionID = a.ID
 		}
@@ -281,4 +285,110 @@ func actionOn(it *Item, actions []Action) *Action {
 		}
 	}
 	return best
+}
+
+// What is the action's change as a digest line starts it: "disabled" once
+// done, else what a run does ("disable"; an active key at its delete
+// stage is disabled first).
+func (a Action) What() string {
+	if a.Status == ActionDone {
+		return past(cmp.Or(a.Done, a.Kind))
+	}
+	return verb(&a)
+}
+
+// Line is the action in a digest, without its reason: "disabled access
+// key AKIA… (key 1) of alice in 123456789012 on 2026-11-23
+// (access_key_age, 80-day stage) [RUN.1]".
+func (a Action) Line() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s of %s in %s", a.What(), a.Title, a.User, a.Account)
+	if a.AccountAlias != "" {
+		fmt.Fprintf(&b, " (%s)", a.AccountAlias)
+	}
+	if a.Status == ActionDone && a.On != "" {
+		fmt.Fprintf(&b, " on %s", a.On)
+	}
+	fmt.Fprintf(&b, " (%s, %d-day stage)", a.Rule, a.StageAt)
+	if a.ID != "" {
+		fmt.Fprintf(&b, " [%s]", a.ID)
+	}
+	return b.String()
+}
+
+// ActionGroup is a digest's actions of one status, titled by what
+// happened to them.
+type ActionGroup struct {
+	Status string
+	// Title says what happened: "Done", "Stopped by a guard, not made", …
+	Title string
+	// Reason is the reason every action of the group gives, "" when they
+	// differ (each line then gives its own).
+	Reason  string
+	Actions []Action
+}
+
+// actionGroupOrder is the order of a digest's action groups: what was
+// done or failed first, then what was not made and why.
+var actionGroupOrder = []string{ActionDone, ActionFailed, ActionPlanned, ActionBlocked, ActionWaiting, ActionSkipped, ActionListed}
+
+// ActionGroups are the digest's actions by what happened to them, in
+// actionGroupOrder; a group without actions is left out.
+func (d Digest) ActionGroups() []ActionGroup {
+	var out []ActionGroup
+	for _, st := range actionGroupOrder {
+		g := ActionGroup{Status: st, Title: d.groupTitle(st)}
+		for _, a := range d.Actions {
+			if a.Status == st {
+				g.Actions = append(g.Actions, a)
+			}
+		}
+		if len(g.Actions) == 0 {
+			continue
+		}
+		g.Reason = g.Actions[0].Reason
+		for _, a := range g.Actions[1:] {
+			if a.Reason != g.Reason {
+				g.Reason = ""
+				break
+			}
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+func (d Digest) groupTitle(status string) string {
+	switch status {
+	case ActionDone:
+		return "Done"
+	case ActionFailed:
+		return "Failed (tried, not made; the next run tries again)"
+	case ActionPlanned:
+		if d.Mode == ModeDryRun {
+			return "A real run would make these now (this dry run made none)"
+		}
+		return "Planned in this run, not made yet"
+	case ActionBlocked:
+		return "Stopped by a guard, not made"
+	case ActionWaiting:
+		return "Waiting for the action window, not made"
+	case ActionSkipped:
+		return "Skipped, not made"
+	case ActionListed:
+		return "Listed only, not made"
+	}
+	return status
+}
+
+// Count counts the digest's actions of status (done, failed, …): what a
+// subject counts, so that it counts only what happened.
+func (d Digest) Count(status string) int {
+	n := 0
+	for _, a := range d.Actions {
+		if a.Status == status {
+			n++
+		}
+	}
+	return n
 }

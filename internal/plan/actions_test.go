@@ -255,3 +255,39 @@ func nilIfEmpty(g []plan.Guard) []plan.Guard {
 	}
 	return g
 }
+
+// TestFixAfterDone: once keywarden disabled or deleted a key, or removed
+// a password, the owner is not told to do it again.
+func TestFixAfterDone(t *testing.T) {
+	pw := policy.Finding{ID: "pw", Account: acct, User: "alice", Credential: policy.CredentialPassword, Rule: config.RulePasswordUnused,
+		AgeDays: 120, StageAt: 90, Action: config.ActionRemovePassword, Recipients: []string{"a@example.com"}}
+	inactive := keyFinding("alice", 1, 95, "a@example.com")
+	inactive.KeyActive = false
+	for _, tt := range []struct {
+		name string
+		f    policy.Finding
+		done string
+		want []string
+	}{
+		{"disabled", keyFinding("alice", 1, 85, "a@example.com"), config.ActionDisable, []string{
+			"Create a new key: aws iam create-access-key --user-name alice (or in the console: https://123456789012.signin.aws.amazon.com/console, IAM, Users, alice, Security credentials)",
+			"Put the new key everywhere the old one is used, and check that it works.",
+			"The old key is already inactive. When nothing broke, delete it: aws iam delete-access-key --user-name alice --access-key-id AKIAALICE1",
+		}},
+		{"deleted", inactive, config.ActionDelete, []string{
+			"Create a new key: aws iam create-access-key --user-name alice (or in the console: https://123456789012.signin.aws.amazon.com/console, IAM, Users, alice, Security credentials)",
+			"Put the new key everywhere the old one is used, and check that it works.",
+		}},
+		{"password removed", pw, config.ActionRemovePassword, []string{"If you still need console access, ask an administrator for a new console password."}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := applying(enforcing(), []policy.Finding{tt.f}, 10)
+			executed := append([]plan.Action(nil), p.Actions...)
+			executed[0].ID, executed[0].Status, executed[0].Done = "r.1", plan.ActionDone, tt.done
+			p = applying(enforcing(), []policy.Finding{tt.f}, 10, func(in *plan.Input) { in.Executed = executed })
+			if diff := cmp.Diff(tt.want, p.Messages[0].Items[0].Fix); diff != "" {
+				t.Errorf("Fix (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -294,7 +294,7 @@ func TestNextIsTruthful(t *testing.T) {
 			"It is past the 80-day limit. keywarden is to disable it in this run (2026-11-23).",
 			"It is past the 80-day limit. keywarden did not disable it: enforcement is off (this run only notifies)."},
 		{"delete stage, active key: disabled first", keyFinding("a", 1, 95, "u@example.com"),
-			"It is past the 90-day limit. keywarden is to disable it in this run (2026-11-23).",
+			"It is past the 90-day limit. keywarden is to disable it in this run (2026-11-23). An active key is disabled before it is deleted.",
 			"It is past the 90-day limit. keywarden did not disable it: enforcement is off (this run only notifies)."},
 		{"machine notify stage", machine, "It reaches the 80-day stage on 2026-11-28.", "It reaches the 80-day stage on 2026-11-28."},
 		{"unused, disable", unused, "It has not been used for 50 days (limit 45). keywarden is to disable it in this run (2026-11-23).",
@@ -511,5 +511,77 @@ func TestTitleNamesTheKey(t *testing.T) {
 		if got := p.Messages[0].Items[0].Title; got != tt.want {
 			t.Errorf("%s: Title = %q; want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestRelaxed: the users whose enforcement a tag relaxed — a tag chose a
+// class with softer access-key stages than the default class's, or an
+// exemption selected them through a tag — and no one else.
+func TestRelaxed(t *testing.T) {
+	cfg := config.Default() // machine: told at 70/80/90, never disabled or deleted
+	cfg.Rules.AccessKeyAge["slow"] = []config.Stage{{At: 70, Action: config.ActionNotify}, {At: 120, Action: config.ActionDisable},
+		{At: 150, Action: config.ActionDelete}}
+	cfg.Rules.AccessKeyAge["strict"] = []config.Stage{{At: 30, Action: config.ActionNotify}, {At: 60, Action: config.ActionDelete}}
+	cfg.Rules.AccessKeyAge["late"] = []config.Stage{{At: 100, Action: config.ActionNotify}, {At: 110, Action: config.ActionDisable},
+		{At: 120, Action: config.ActionDelete}}
+	cfg.Notify.Admins.Emails = []string{"sec@example.com"}
+	with := func(f policy.Finding, mut func(*policy.Finding)) policy.Finding { mut(&f); return f }
+	fs := []policy.Finding{
+		with(keyFinding("bot", 1, 75, "b@example.com"), func(f *policy.Finding) { f.Class, f.ClassFromTag = "machine", "UserType=machine" }),
+		with(keyFinding("slowpoke", 1, 75, "s@example.com"), func(f *policy.Finding) { f.Class, f.ClassFromTag = "slow", "Team=data" }),
+		with(keyFinding("latecomer", 1, 75, "l@example.com"), func(f *policy.Finding) { f.Class, f.ClassFromTag = "late", "Tier=3" }),
+		with(keyFinding("strictly", 1, 75, "t@example.com"), func(f *policy.Finding) { f.Class, f.ClassFromTag = "strict", "Env=prod" }),
+		with(keyFinding("named-bot", 1, 75, "n@example.com"), func(f *policy.Finding) { f.Class = "machine" }), // by name: no tag
+		with(keyFinding("contractor", 1, 75, "c@example.com"), func(f *policy.Finding) { f.Class, f.ClassFromTag = "contractor", "Contractor=acme" }),
+		with(keyFinding("self", 1, 95, "m@example.com"), func(f *policy.Finding) {
+			f.Exempt, f.ExemptReason, f.ExemptFromTag = true, "managed elsewhere", "keywarden:exempt=true"
+		}),
+		with(keyFinding("self", 2, 95, "m@example.com"), func(f *policy.Finding) {
+			f.Rule, f.Exempt, f.ExemptReason, f.ExemptFromTag = config.RuleAccessKeyUnused, true, "managed elsewhere", "keywarden:exempt=true"
+		}),
+		with(keyFinding("vendor", 1, 95, "v@example.com"), func(f *policy.Finding) { f.Exempt, f.ExemptReason = true, "by name" }),
+	}
+	p := build(cfg, fs)
+	want := []plan.Relaxed{
+		{Account: acct, User: "bot", Reason: "class machine from tag UserType=machine: its access keys are never disabled (human: at 80 days), never deleted (human: at 90 days)"},
+		{Account: acct, User: "latecomer", Reason: "class late from tag Tier=3: its access keys are first reported at 100 days (human: at 70), disabled at 110 days (human: at 80), deleted at 120 days (human: at 90)"},
+		{Account: acct, User: "self", Reason: "exempt from tag keywarden:exempt=true (managed elsewhere) for access_key_age, access_key_unused"},
+		{Account: acct, User: "slowpoke", Reason: "class slow from tag Team=data: its access keys are disabled at 120 days (human: at 80), deleted at 150 days (human: at 90)"},
+	}
+	if diff := cmp.Diff(want, p.Relaxed); diff != "" {
+		t.Errorf("Relaxed (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, p.Digests[0].Relaxed); diff != "" {
+		t.Errorf("the digest's Relaxed (-want +got):\n%s", diff)
+	}
+}
+
+// TestDigestActionGroups: a digest's actions by what happened to them,
+// what was done first; a reason all of a group share is the group's.
+func TestDigestActionGroups(t *testing.T) {
+	d := plan.Digest{Mode: plan.ModeApply, Actions: []plan.Action{
+		{Kind: "disable", Status: plan.ActionBlocked, Reason: "guard"},
+		{Kind: "disable", Status: plan.ActionDone, Done: "disable", Reason: "disabled: a"},
+		{Kind: "delete", Status: plan.ActionSkipped, Reason: "the key is already gone"},
+		{Kind: "disable", Status: plan.ActionBlocked, Reason: "guard"},
+		{Kind: "delete", Status: plan.ActionDone, Done: "delete", Reason: "deleted: b"},
+		{Kind: "disable", Status: plan.ActionFailed, Reason: "AccessDenied"},
+	}}
+	var got []string
+	for _, g := range d.ActionGroups() {
+		got = append(got, fmt.Sprintf("%s %d %q", g.Title, len(g.Actions), g.Reason))
+	}
+	want := []string{`Done 2 ""`, `Failed (tried, not made; the next run tries again) 1 "AccessDenied"`,
+		`Stopped by a guard, not made 2 "guard"`, `Skipped, not made 1 "the key is already gone"`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ActionGroups (-want +got):\n%s", diff)
+	}
+	if d.Count(plan.ActionDone) != 2 || d.Count(plan.ActionBlocked) != 2 || d.Count(plan.ActionPlanned) != 0 {
+		t.Errorf("Count: done %d, blocked %d, planned %d; want 2, 2, 0", d.Count(plan.ActionDone), d.Count(plan.ActionBlocked), d.Count(plan.ActionPlanned))
+	}
+	d.Mode = plan.ModeDryRun
+	d.Actions = []plan.Action{{Kind: "disable", Status: plan.ActionPlanned}}
+	if g := d.ActionGroups(); g[0].Title != "A real run would make these now (this dry run made none)" {
+		t.Errorf("dry run's planned group = %q", g[0].Title)
 	}
 }

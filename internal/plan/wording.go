@@ -171,10 +171,14 @@ func (b *builder) outcome(f *policy.Finding, a *Action) string {
 	case ActionFailed:
 		return lim + fmt.Sprintf("keywarden tried to %s it on %s and failed; the administrators are told, and the next run tries again.", v, b.day)
 	case ActionPlanned:
-		if b.in.Mode == ModeDryRun {
-			return lim + fmt.Sprintf("This dry run changed nothing; a real run would %s it now (%s).", v, b.day)
+		first := ""
+		if a.Kind == config.ActionDelete && v == "disable" {
+			first = " An active key is disabled before it is deleted."
 		}
-		return lim + fmt.Sprintf("keywarden is to %s it in this run (%s).", v, b.day)
+		if b.in.Mode == ModeDryRun {
+			return lim + fmt.Sprintf("This dry run changed nothing; a real run would %s it now (%s).%s", v, b.day, first)
+		}
+		return lim + fmt.Sprintf("keywarden is to %s it in this run (%s).%s", v, b.day, first)
 	case ActionBlocked:
 		return lim + fmt.Sprintf("keywarden did not %s it: a safety guard stopped every change in account %s in this run; the administrators are told.", v, a.Account)
 	case ActionWaiting:
@@ -207,6 +211,26 @@ func (b *builder) offText(account, v string) string {
 		return fmt.Sprintf("keywarden did not %s it: enforcement is off (this run only notifies).", v)
 	}
 	return fmt.Sprintf("keywarden did not %s it: it may not change credentials in account %s (enforce.allowed_accounts).", v, account)
+}
+
+// fixDone lists the steps left once keywarden made done (disable, delete,
+// remove_password) to the finding's credential: no step undoes or repeats
+// what was done.
+func fixDone(f *policy.Finding, console, done string) []string {
+	steps := fix(f, console)
+	switch {
+	case f.Credential == policy.CredentialAccessKey && done == config.ActionDisable && len(steps) == 4:
+		return []string{steps[0], steps[1], "The old key is already inactive. " + steps[3]}
+	case f.Credential == policy.CredentialAccessKey && done == config.ActionDelete && len(steps) == 4:
+		return steps[:2]
+	case f.Credential == policy.CredentialAccessKey && done == config.ActionDisable:
+		return []string{"The key is already inactive. " + steps[len(steps)-1]}
+	case f.Credential == policy.CredentialAccessKey && done == config.ActionDelete:
+		return []string{"Nothing: the key is gone. If something still needed it, create a new key: aws iam create-access-key --user-name " + f.User}
+	case done == config.ActionRemovePassword:
+		return []string{"If you still need console access, ask an administrator for a new console password."}
+	}
+	return steps
 }
 
 // fix lists the steps that resolve a finding.
