@@ -391,7 +391,29 @@ func TestEnforceGuard(t *testing.T) {
 	}
 	digests := outboxMail(t, dir, "digest")
 	if len(digests) != 1 || !strings.Contains(digests[0].Text, want) {
-		t.Errorf("digest does not tell the admins about the guard:\n%v", digests)
+		t.Fatalf("digest does not tell the admins about the guard:\n%v", digests)
+	}
+	// The messages tell the truth: the digest opens with the guard and its
+	// numbers, and its subject counts no action; no owner is told that a
+	// key will be (or was) disabled.
+	d := digests[0]
+	if !strings.Contains(d.Text, "STOPPED BY A GUARD: nothing was changed in 1 account.\n- "+want+"\n") ||
+		strings.Index(d.Text, "STOPPED BY A GUARD") > strings.Index(d.Text, "Accounts:") {
+		t.Errorf("the digest does not open with the guard:\n%s", d.Text)
+	}
+	if wantSubject := "a guard stopped every change in 1 account; "; !strings.Contains(d.Subject, wantSubject) || strings.Contains(d.Subject, "action") {
+		t.Errorf("digest subject %q; want %q and no count of actions (none was taken)", d.Subject, wantSubject)
+	}
+	for _, u := range []string{"a1", "a2", "a3"} {
+		mails := outboxMail(t, dir, u+"@")
+		if len(mails) != 1 {
+			t.Fatalf("%s got %d messages; want 1", u, len(mails))
+		}
+		text := mails[0].Text
+		if !strings.Contains(text, "keywarden did not disable it: a safety guard stopped every change in account 123456789012 in this run") ||
+			strings.Contains(text, "will be disabled") || strings.Contains(text, "was disabled") {
+			t.Errorf("%s's message:\n%s\nwant it to say a guard stopped the disable, and no date of one", u, text)
+		}
 	}
 	recs := history(t, env, dir)
 	if len(recs) != 3 {
