@@ -1,5 +1,7 @@
 package config
 
+import "github.com/keywarden/keywarden/internal/state"
+
 // CurrentVersion is the only config version this build understands.
 const CurrentVersion = 1
 
@@ -326,6 +328,6 @@ func Default() *Config {
 			MaxFraction:       0.2,
 			GraceAfterDisable: 10,
 		},
-		State: State{URL: "sqlite://keywarden.db"},
+		State: State{URL: state.DefaultURL},
 	}
 }
