@@ -217,6 +217,9 @@ type NotifyUsers struct {
 	UsernameIsEmail *bool `yaml:"username_is_email,omitempty" json:"username_is_email,omitempty"`
 	// AllowedDomains: addresses outside them are never mailed (empty: any).
 	AllowedDomains []string `yaml:"allowed_domains,omitempty" json:"allowed_domains,omitempty"`
+	// AllowSubdomains also accepts addresses in subdomains of
+	// AllowedDomains (eu.example.com for example.com).
+	AllowSubdomains bool `yaml:"allow_subdomains,omitempty" json:"allow_subdomains,omitempty"`
 	// RemindEvery is the number of days before the same stage is told again.
 	RemindEvery int    `yaml:"remind_every,omitempty" json:"remind_every,omitempty"`
 	Via         string `yaml:"via,omitempty" json:"via,omitempty"`

@@ -228,7 +228,8 @@ var fieldDocs = map[string]string{
 
 	"NotifyUsers.EmailTags":       "Tag keys tried in order for the owner's address.",
 	"NotifyUsers.UsernameIsEmail": "Use the user name as the address when it is one.",
-	"NotifyUsers.AllowedDomains":  "Only mail addresses in these domains (empty: any).",
+	"NotifyUsers.AllowedDomains":  "Only mail addresses in these domains (empty: any); compared after ASCII lowercasing only, and only plain-ASCII addresses are ever mailed.",
+	"NotifyUsers.AllowSubdomains": "Also mail addresses in subdomains of allowed_domains (eu.example.com for example.com).",
 	"NotifyUsers.RemindEvery":     "Days before the same stage is told again (>= 1).",
 	"NotifyUsers.Via":             "Channel for owner mail: ses, smtp or outbox.",
 
