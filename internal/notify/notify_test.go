@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -202,6 +203,38 @@ func TestTemplateErrorsNameTemplateAndLine(t *testing.T) {
 	}
 	if err := notify.CheckTemplates(config.NotifyTemplates{}, ""); err != nil {
 		t.Errorf("CheckTemplates(defaults) = %v", err)
+	}
+}
+
+// TestTemplateFilesAreBounded: a template must be a regular file of at
+// most MaxTemplateSize bytes. A template path of /dev/zero used to be read
+// until memory ran out, and a FIFO would block the run for ever.
+func TestTemplateFilesAreBounded(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, n int) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(strings.Repeat("x", n)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("max.txt", notify.MaxTemplateSize)
+	write("big.txt", notify.MaxTemplateSize+1)
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.txt"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := notify.CheckTemplates(config.NotifyTemplates{UserText: "max.txt"}, dir); err != nil {
+		t.Errorf("CheckTemplates(a %d-byte template) = %v; want nil", notify.MaxTemplateSize, err)
+	}
+	for file, want := range map[string]string{
+		"big.txt":   "notify.templates.user_text: read template: " + filepath.Join(dir, "big.txt") + " is larger than 256 KiB (262144 bytes), the most keywarden reads of a template",
+		"/dev/zero": "notify.templates.user_text: read template: /dev/zero is not a regular file",
+		"fifo.txt":  "notify.templates.user_text: read template: " + filepath.Join(dir, "fifo.txt") + " is not a regular file",
+		".":         "notify.templates.user_text: read template: " + dir + " is not a regular file",
+	} {
+		err := notify.CheckTemplates(config.NotifyTemplates{UserText: file}, dir)
+		var te *notify.TemplateError
+		if err == nil || err.Error() != want || !errors.As(err, &te) {
+			t.Errorf("CheckTemplates(user_text: %s) = %v; want the *TemplateError %q", file, err, want)
+		}
 	}
 }
 
