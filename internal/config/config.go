@@ -29,7 +29,14 @@ const (
 	RulePasswordUnused  = "password_unused"
 	RuleMFAMissing      = "mfa_missing"
 	RuleRootAccessKey   = "root_access_key"
+	// RuleAccessKeyUnknownAge: an active access key whose creation date is
+	// missing or in the future, so no age rule can judge it.
+	RuleAccessKeyUnknownAge = "access_key_unknown_age"
 )
+
+// MaxDays bounds every day count of the config (stages, after,
+// warn_before, max_age, remind_every, grace_after_disable): 100 years.
+const MaxDays = 36500
 
 // DefaultClass is the class of every user that no class matches.
 const DefaultClass = "human"
@@ -96,7 +103,7 @@ type Match struct {
 	Names []string `yaml:"names,omitempty" json:"names,omitempty"`
 }
 
-// Rules holds the six rules.
+// Rules holds the seven rules.
 type Rules struct {
 	// AccessKeyAge maps a class name to its stages. A class without an entry
 	// uses the "human" stages.
@@ -106,6 +113,8 @@ type Rules struct {
 	PasswordUnused  *UnusedRule        `yaml:"password_unused,omitempty" json:"password_unused,omitempty"`
 	MFAMissing      *FlagRule          `yaml:"mfa_missing,omitempty" json:"mfa_missing,omitempty"`
 	RootAccessKey   *FlagRule          `yaml:"root_access_key,omitempty" json:"root_access_key,omitempty"`
+	// AccessKeyUnknownAge reports active keys whose age cannot be told.
+	AccessKeyUnknownAge *FlagRule `yaml:"access_key_unknown_age,omitempty" json:"access_key_unknown_age,omitempty"`
 }
 
 // Stage is one tier of the access-key age rule: at At days, take Action.
@@ -133,7 +142,8 @@ type ExpiryRule struct {
 	Severity string `yaml:"severity,omitempty" json:"severity,omitempty"`
 }
 
-// FlagRule is a rule without a threshold (mfa_missing, root_access_key).
+// FlagRule is a rule without a threshold (mfa_missing, root_access_key,
+// access_key_unknown_age).
 type FlagRule struct {
 	Enabled  *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
 	Action   string `yaml:"action,omitempty" json:"action,omitempty"`
@@ -219,6 +229,9 @@ type NotifyUsers struct {
 	UsernameIsEmail *bool `yaml:"username_is_email,omitempty" json:"username_is_email,omitempty"`
 	// AllowedDomains: addresses outside them are never mailed (empty: any).
 	AllowedDomains []string `yaml:"allowed_domains,omitempty" json:"allowed_domains,omitempty"`
+	// AllowSubdomains also accepts addresses in subdomains of
+	// AllowedDomains (eu.example.com for example.com).
+	AllowSubdomains bool `yaml:"allow_subdomains,omitempty" json:"allow_subdomains,omitempty"`
 	// RemindEvery is the number of days before the same stage is told again.
 	RemindEvery int    `yaml:"remind_every,omitempty" json:"remind_every,omitempty"`
 	Via         string `yaml:"via,omitempty" json:"via,omitempty"`
@@ -305,11 +318,12 @@ func Default() *Config {
 					{At: 90, Action: ActionNotify, Severity: SeverityCritical},
 				},
 			},
-			AccessKeyUnused: &UnusedRule{Enabled: &t, After: 45, Action: ActionNotify, Severity: SeverityMedium},
-			PasswordExpiry:  &ExpiryRule{Enabled: &t, WarnBefore: 14, MaxAge: 90, Severity: SeverityMedium},
-			PasswordUnused:  &UnusedRule{Enabled: &t, After: 90, Action: ActionNotify, Severity: SeverityMedium},
-			MFAMissing:      &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityHigh},
-			RootAccessKey:   &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityCritical},
+			AccessKeyUnused:     &UnusedRule{Enabled: &t, After: 45, Action: ActionNotify, Severity: SeverityMedium},
+			PasswordExpiry:      &ExpiryRule{Enabled: &t, WarnBefore: 14, MaxAge: 90, Severity: SeverityMedium},
+			PasswordUnused:      &UnusedRule{Enabled: &t, After: 90, Action: ActionNotify, Severity: SeverityMedium},
+			MFAMissing:          &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityHigh},
+			RootAccessKey:       &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityCritical},
+			AccessKeyUnknownAge: &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityHigh},
 		},
 		Notify: Notify{
 			Users: NotifyUsers{

@@ -97,13 +97,13 @@ func TestValidateKeyOrder(t *testing.T) {
 	want := "accounts.parallel: must be between 1 and 64 (got 0)\n" +
 		"exemptions[0]: needs at least one of users, tags or groups\n" +
 		"exemptions[0].reason: required; say why the exemption exists (it is shown in every report)\n" +
-		"notify.users.remind_every: must be at least 1 (got 0)\n" +
+		"notify.users.remind_every: must be between 1 and 36500 (got 0)\n" +
 		"notify.rate_per_second: must be 0 or more (got -1)"
 	if got := c.Validate(); got == nil || got.Error() != want {
 		t.Errorf("Validate() =\n%v\nwant\n%s", got, want)
 	}
 	_, err := Parse("k.yaml", []byte("version: 1\nnotify: {rate_per_second: -1, users: {remind_every: 0}}\n"))
-	if want := "k.yaml:2: notify.users.remind_every: must be at least 1 (got 0)\n" +
+	if want := "k.yaml:2: notify.users.remind_every: must be between 1 and 36500 (got 0)\n" +
 		"k.yaml:2: notify.rate_per_second: must be 0 or more (got -1)"; err == nil || err.Error() != want {
 		t.Errorf("Parse() error =\n%v\nwant\n%s", err, want)
 	}
@@ -121,7 +121,7 @@ func TestValidateZeroConfig(t *testing.T) {
 		"accounts.parallel: must be between 1 and 64 (got 0)",
 		`accounts.session_name: "" is not an AssumeRole session name (2-64 letters, digits and =,.@_-)`,
 		"accounts.max_attempts: must be between 1 and 20 (got 0)",
-		"notify.users.remind_every: must be at least 1 (got 0)",
+		"notify.users.remind_every: must be between 1 and 36500 (got 0)",
 		`notify.users.via: unknown channel "" (want ses, smtp or outbox)`,
 		`notify.admins.send_when: unknown value "" (want findings or always)`,
 		"notify.smtp.port: must be between 1 and 65535 (got 0)",
