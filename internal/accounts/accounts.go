@@ -87,7 +87,7 @@ func Targets(ctx context.Context, cfg config.Accounts, d Deps) ([]Target, error)
 	}
 	switch {
 	case cfg.Organization != nil:
-		return organizationTargets(ctx, cfg.Organization, d, log)
+		return organizationTargets(ctx, cfg, d, log)
 	case len(cfg.List) > 0:
 		ts := make([]Target, len(cfg.List))
 		for i, a := range cfg.List {
@@ -99,15 +99,16 @@ func Targets(ctx context.Context, cfg config.Accounts, d Deps) ([]Target, error)
 	return []Target{{}}, nil
 }
 
-func organizationTargets(ctx context.Context, o *config.Organization, d Deps, log *slog.Logger) ([]Target, error) {
+func organizationTargets(ctx context.Context, cfg config.Accounts, d Deps, log *slog.Logger) ([]Target, error) {
+	o := cfg.Organization
 	id, err := d.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return nil, fmt.Errorf("identify the caller's account: %w", err)
 	}
 	caller := aws.ToString(id.Account)
-	partition := "aws"
-	if a, err := arn.Parse(aws.ToString(id.Arn)); err == nil {
-		partition = a.Partition
+	partition, err := Partition(cfg.Partition, aws.ToString(id.Arn))
+	if err != nil {
+		return nil, err
 	}
 
 	var accts []orgtypes.Account
@@ -154,6 +155,22 @@ func organizationTargets(ctx context.Context, o *config.Organization, d Deps, lo
 	slices.SortFunc(ts, func(a, b Target) int { return cmp.Compare(a.ID, b.ID) })
 	log.Debug("organization accounts", "caller_account", caller, "accounts", len(ts), "excluded", len(o.Exclude))
 	return ts, nil
+}
+
+// Partition is the partition that role ARNs are built in: want
+// (accounts.partition) when it is set, which the caller, whose ARN is
+// callerARN, must be in; else the caller's (aws when callerARN is not an
+// ARN).
+func Partition(want, callerARN string) (string, error) {
+	got := "aws"
+	if a, err := arn.Parse(callerARN); err == nil {
+		got = a.Partition
+	}
+	if want != "" && want != got {
+		return "", fmt.Errorf("accounts.partition is %s, but the credentials are of partition %s (%s): "+
+			"run keywarden with credentials of %s, or correct accounts.partition", want, got, callerARN, want)
+	}
+	return cmp.Or(want, got), nil
 }
 
 // RoleARN is the ARN of role name in account.

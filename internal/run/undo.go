@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -88,9 +87,13 @@ func accountClients(ctx context.Context, load func(ctx context.Context) (aws.Con
 		return nil, fmt.Errorf("check AWS credentials: %w", err)
 	}
 	caller := aws.ToString(id.Account)
-	partition := "aws"
-	if a, err := arn.Parse(aws.ToString(id.Arn)); err == nil {
-		partition = a.Partition
+	var want string
+	if cfg != nil {
+		want = cfg.Accounts.Partition
+	}
+	partition, err := accounts.Partition(want, aws.ToString(id.Arn))
+	if err != nil {
+		return nil, err
 	}
 	clients := map[string]remediate.IAM{}
 	return func(ctx context.Context, account string) (remediate.IAM, error) {
