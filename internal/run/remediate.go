@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -131,15 +132,20 @@ func remediateAll(ctx context.Context, o RunOptions, cfg *config.Config, account
 			}
 		}
 	}
+	// Unfinished actions are reconciled where keywarden may act: it reads
+	// and records nothing about credentials elsewhere.
 	var ok []string
 	for _, a := range rep.Accounts {
-		if a.Status == report.StatusOK {
+		if a.Status == report.StatusOK && slices.Contains(cfg.Enforce.AllowedAccounts, a.ID) {
 			ok = append(ok, a.ID)
 		}
 	}
-	reconciled, err := e.Reconcile(ctx, ok)
-	if err != nil {
-		errs = append(errs, err)
+	var reconciled []plan.Action
+	if len(ok) > 0 { // no accounts would be every account to the filter
+		var err error
+		if reconciled, err = e.Reconcile(ctx, ok); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	executed := append(e.Execute(ctx, p.Actions), reconciled...)
 	for _, a := range executed {
