@@ -18,7 +18,10 @@ type IAMPolicyOptions struct {
 	ConfigSSM   string
 	ConfigS3    string
 	KMSKeys     []string
-	Format      string
+	Partition   string
+	// RunnerAccount is the account keywarden runs in (--runner-account).
+	RunnerAccount string
+	Format        string
 }
 
 // NewCmdIAMPolicy builds `keywarden iam-policy`. runF replaces the
@@ -31,17 +34,24 @@ func NewCmdIAMPolicy(f *Factory, runF func(context.Context, *IAMPolicyOptions) e
 		Long: `iam-policy prints the IAM policy document (JSON) keywarden needs to run with the
 config: read-only IAM for the scan; the write actions (iam:UpdateAccessKey,
 iam:DeleteAccessKey, iam:DeleteLoginProfile) and their re-checks only for the
-remediation the config's rules can take; ses:SendEmail on the notify.from
-identity, sns:Publish on the topic, ssm:GetParameter on the named secrets,
-dynamodb on the state table, sts:AssumeRole on the member role. No wildcard
-actions. It is the truth the Terraform module and CloudFormation template follow.
+remediation the config's rules can take, and only on the users of the accounts
+where keywarden can act (enforce.allowed_accounts that the config reaches: none
+when it is empty); ses:SendEmail on the notify.from identity, sns:Publish on the
+topic, ssm:GetParameter on the named secrets, dynamodb on the state table,
+sts:AssumeRole on the listed roles, or on the member role in accounts of the
+caller's own organization. No wildcard actions. ARNs are in --partition, else
+accounts.partition, else aws. It is the truth the Terraform module and
+CloudFormation templates follow.
 
 --role runner (default) is the identity keywarden runs as (a Lambda execution role
 or a cron job's role); --role member is the role it assumes in each member account
-(IAM only).`,
+(IAM only). --runner-account names the account the runner is in, when it is known:
+the runner then writes only there (if it is allowed), and the member role's
+writes leave it out.`,
 		Example: `  keywarden iam-policy --config keywarden.yaml > keywarden-policy.json
   keywarden iam-policy --config keywarden.yaml --role member
-  keywarden iam-policy --config keywarden.yaml --config-ssm /keywarden/config --format actions`,
+  keywarden iam-policy --config keywarden.yaml --config-ssm /keywarden/config --format actions
+  keywarden iam-policy --config keywarden.yaml --partition aws-us-gov --runner-account 111111111111`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -57,6 +67,8 @@ or a cron job's role); --role member is the role it assumes in each member accou
 	fl.StringVar(&o.ConfigSSM, "config-ssm", "", "the SSM parameter the Lambda reads its config from (KEYWARDEN_CONFIG_SSM)")
 	fl.StringVar(&o.ConfigS3, "config-s3", "", "the s3://BUCKET/KEY the Lambda reads its config from (KEYWARDEN_CONFIG_S3)")
 	fl.StringSliceVar(&o.KMSKeys, "kms-key", nil, "ARN of a customer managed KMS key that encrypts the SSM parameters (repeatable)")
+	fl.StringVar(&o.Partition, "partition", "", "AWS partition of the ARNs: aws, aws-us-gov or aws-cn (default: accounts.partition, else aws)")
+	fl.StringVar(&o.RunnerAccount, "runner-account", "", "the account keywarden runs in, when known: the runner's writes name it alone")
 	fl.StringVar(&o.Format, "format", "json", "json (the policy document) or actions (one action per line)")
 	return cmd
 }
@@ -67,7 +79,7 @@ func iamPolicyRun(f *Factory, o *IAMPolicyOptions) error {
 		return err
 	}
 	doc, err := iampolicy.For(cfg, iampolicy.Options{Role: o.Role, SecurityHub: o.SecurityHub, ConfigSSM: o.ConfigSSM,
-		ConfigS3: o.ConfigS3, KMSKeyARNs: o.KMSKeys})
+		ConfigS3: o.ConfigS3, KMSKeyARNs: o.KMSKeys, Partition: o.Partition, RunnerAccount: o.RunnerAccount})
 	if err != nil {
 		return usageError(err)
 	}
