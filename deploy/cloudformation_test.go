@@ -558,7 +558,7 @@ func TestCloudFormationMemberRoleOnMoto(t *testing.T) {
 			}},
 		{"read-only, any principal of the runner account",
 			map[string]string{"RunnerAccountId": "111111111111", "RunnerRoleName": "", "RoleName": "Audit"},
-			notifyOnly, nil},
+			notifyOnly + "accounts: { organization: { role_name: Audit } }\n", nil},
 		{"delete rules without an allowed account: read-only",
 			map[string]string{"RunnerAccountId": "111111111111", "RunnerRoleName": "", "KeyRemediation": "delete"},
 			"version: 1\naccounts: { organization: { role_name: KeywardenAudit } }\n", nil},

@@ -140,7 +140,8 @@ state: { url: "dynamodb://keywarden" }
 		"ses_from":     "sec@example.com", "sns_topic_arn": "arn:aws:sns:us-east-1:111111111111:kw", "dynamodb_table": "keywarden",
 		"security_hub": true,
 	}},
-	{"member role read-only", notifyOnly, []string{"--role", "member"}, map[string]any{"role": "member"}},
+	{"member role read-only", notifyOnly + "accounts: { organization: { role_name: Audit } }\n", []string{"--role", "member"},
+		map[string]any{"role": "member", "organization": map[string]any{"role_name": "Audit"}}},
 }
 
 // TestTerraformPolicyModuleMatchesIAMPolicy applies deploy/terraform/modules/policy

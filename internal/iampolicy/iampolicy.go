@@ -3,6 +3,7 @@ package iampolicy
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/mail"
 	"regexp"
@@ -131,6 +132,9 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 	if err != nil {
 		return nil, err
 	}
+	if role == RoleMember && !HasMemberRole(cfg) {
+		return nil, errors.New("role member: the config reaches no account through a role (accounts.organization, or accounts.list with role_arn), so there is no member role")
+	}
 	if o.RunnerAccount != "" && !accountIDRE.MatchString(o.RunnerAccount) {
 		return nil, fmt.Errorf("runner account %q: want a 12-digit account ID", o.RunnerAccount)
 	}
@@ -244,7 +248,9 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 	// State.
 	if table, ok := strings.CutPrefix(cfg.State.URL, "dynamodb://"); ok {
 		arn := fmt.Sprintf("arn:%s:dynamodb:*:*:table/%s", part, table)
-		add("KeepStateInDynamoDB", DynamoDBActions, []string{arn, arn + "/index/*"}, nil)
+		add("KeepStateInDynamoDB", DynamoDBActions, []string{arn}, nil)
+		// Only a Query reads an index.
+		add("QueryStateIndex", []string{"dynamodb:Query"}, []string{arn + "/index/*"}, nil)
 	}
 
 	if o.SecurityHub {
@@ -254,6 +260,12 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 }
 
 var accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
+
+// HasMemberRole reports whether cfg reaches some account through a role:
+// accounts.organization, or an accounts.list entry with a role_arn.
+func HasMemberRole(cfg *config.Config) bool {
+	return cfg.Accounts.Organization != nil || slices.ContainsFunc(cfg.Accounts.List, func(t config.AccountTarget) bool { return t.RoleARN != "" })
+}
 
 // PartitionOf is the partition of the policy: flag (--partition) or
 // accounts.partition, which must agree when both are set; aws when

@@ -99,7 +99,9 @@ locals {
     { sid = "ReadSecretParameters", actions = ["ssm:GetParameter"], resources = local.parameters, condition = local.no_condition },
     { sid = "DecryptSecretParameters", actions = ["kms:Decrypt"], resources = length(local.parameters) > 0 ? var.kms_key_arns : [], condition = local.no_condition },
     { sid = "ReadConfigObject", actions = ["s3:GetObject"], resources = var.config_s3 != "" ? ["${local.arn}:s3:::${trimprefix(var.config_s3, "s3://")}"] : [], condition = local.no_condition },
-    { sid = "KeepStateInDynamoDB", actions = local.dynamodb_actions, resources = var.dynamodb_table != "" ? [local.table_arn, "${local.table_arn}/index/*"] : [], condition = local.no_condition },
+    { sid = "KeepStateInDynamoDB", actions = local.dynamodb_actions, resources = var.dynamodb_table != "" ? [local.table_arn] : [], condition = local.no_condition },
+    # Only a Query reads an index.
+    { sid = "QueryStateIndex", actions = ["dynamodb:Query"], resources = var.dynamodb_table != "" ? ["${local.table_arn}/index/*"] : [], condition = local.no_condition },
     { sid = "ImportSecurityHubFindings", actions = var.security_hub ? local.security_hub_actions : [], resources = ["*"], condition = local.no_condition },
   ]
 
