@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/run"
@@ -491,4 +492,46 @@ func requestsOf(op testenv.Op, w *world) ([][]iampolicy.Request, error) {
 		return needs, nil
 	}
 	return nil, fmt.Errorf("no model of what IAM authorizes this operation as: add it to requestsOf")
+}
+
+// TestIAMPolicyGuardrail: `iam-policy --guardrail` prints the SCP,
+// --guardrail-boundary the boundary, both for the config and admins given,
+// and --guardrail-admin alone is a usage error.
+func TestIAMPolicyGuardrail(t *testing.T) {
+	dir := t.TempDir()
+	const yaml = `version: 1
+accounts: { organization: { role_name: KeywardenAudit }, partition: aws-us-gov }
+exemptions: [ { tags: { "keywarden:exempt": "true" }, reason: "managed elsewhere" } ]
+`
+	if err := os.WriteFile(filepath.Join(dir, "keywarden.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(filepath.Join(dir, "keywarden.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := "arn:aws-us-gov:iam::*:role/SecurityAdmin"
+	for flag, kind := range map[string]string{"--guardrail": iampolicy.GuardrailSCP, "--guardrail-boundary": iampolicy.GuardrailBoundary} {
+		r := keywarden(t, nil, dir, "iam-policy", flag, "--guardrail-admin", admin)
+		if r.code != 0 {
+			t.Fatalf("iam-policy %s: exit %d\n%s", flag, r.code, r.stderr)
+		}
+		d, err := iampolicy.Guardrail(cfg, iampolicy.GuardrailOptions{Kind: kind, Admins: []string{admin}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := iampolicy.PrintGuardrail(d, kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.stdout != string(want) {
+			t.Errorf("iam-policy %s printed:\n%s\nwant:\n%s", flag, r.stdout, want)
+		}
+		if !strings.Contains(r.stdout, `"arn:aws-us-gov:iam::*:role/KeywardenAudit"`) || !strings.Contains(r.stdout, `"keywarden:exempt"`) {
+			t.Errorf("iam-policy %s does not guard the member role and the exemption's tag:\n%s", flag, r.stdout)
+		}
+	}
+	if r := keywarden(t, nil, dir, "iam-policy", "--guardrail-admin", admin); r.code != 2 || !strings.Contains(r.stderr, "--guardrail-admin needs --guardrail") {
+		t.Errorf("iam-policy --guardrail-admin alone: exit %d, %s; want 2 and the reason", r.code, r.stderr)
+	}
 }
