@@ -599,3 +599,58 @@ func TestCloudFormationMemberRoleOnMoto(t *testing.T) {
 		})
 	}
 }
+
+// TestCloudFormationPartitionBranches: a Join delimiter cannot hold
+// ${AWS::Partition}, so the templates name the partition by hand in
+// Fn::If branches on InChina and InGovCloud. moto's CloudFormation knows
+// the aws partition only, so the stacks above never take the other
+// branches: here each is checked to be the aws branch with its partition.
+func TestCloudFormationPartitionBranches(t *testing.T) {
+	for path, want := range map[string]int{templates[0]: 2, templates[1]: 2} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var root yaml.Node
+		if err := yaml.Unmarshal(b, &root); err != nil {
+			t.Fatal(err)
+		}
+		text := func(n *yaml.Node) string {
+			out, err := yaml.Marshal(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(out)
+		}
+		found := 0
+		var walk func(n *yaml.Node)
+		walk = func(n *yaml.Node) {
+			if n.Tag == "!If" && len(n.Content) == 3 && n.Content[0].Value == "InChina" {
+				found++
+				gov := n.Content[2]
+				if gov.Tag != "!If" || len(gov.Content) != 3 || gov.Content[0].Value != "InGovCloud" {
+					t.Errorf("%s line %d: the InChina branch's else is not an Fn::If on InGovCloud", path, n.Line)
+					return
+				}
+				cn, us, std := text(n.Content[1]), text(gov.Content[1]), text(gov.Content[2])
+				if !strings.Contains(std, "arn:aws:") {
+					t.Errorf("%s line %d: the aws branch names no arn:aws: ARN:\n%s", path, n.Line, std)
+				}
+				if want := strings.ReplaceAll(std, "arn:aws:", "arn:aws-cn:"); cn != want {
+					t.Errorf("%s line %d: the aws-cn branch is\n%s\nwant\n%s", path, n.Line, cn, want)
+				}
+				if want := strings.ReplaceAll(std, "arn:aws:", "arn:aws-us-gov:"); us != want {
+					t.Errorf("%s line %d: the aws-us-gov branch is\n%s\nwant\n%s", path, n.Line, us, want)
+				}
+				return
+			}
+			for _, c := range n.Content {
+				walk(c)
+			}
+		}
+		walk(&root)
+		if found != want {
+			t.Errorf("%s: %d partition branches; want %d", path, found, want)
+		}
+	}
+}
