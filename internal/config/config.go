@@ -67,6 +67,11 @@ type Accounts struct {
 	// retries included (adaptive mode; default 8). An account whose calls
 	// are still throttled after them is reported as failed.
 	MaxAttempts int `yaml:"max_attempts,omitempty" json:"max_attempts,omitempty"`
+	// Partition is the AWS partition of the accounts: aws, aws-us-gov or
+	// aws-cn. "" takes the caller's at run time (and aws in iam-policy);
+	// set, the role and topic ARNs must be in it, and a caller of another
+	// partition is refused.
+	Partition string `yaml:"partition,omitempty" json:"partition,omitempty"`
 }
 
 // Organization scans every ACTIVE account of the caller's AWS Organization.
@@ -282,6 +287,16 @@ type Window struct {
 type State struct {
 	URL string `yaml:"url,omitempty" json:"url,omitempty"`
 }
+
+// The AWS partitions accounts.partition names.
+const (
+	PartitionAWS      = "aws"
+	PartitionGovCloud = "aws-us-gov"
+	PartitionChina    = "aws-cn"
+)
+
+// Partitions are the values of accounts.partition.
+var Partitions = []string{PartitionAWS, PartitionGovCloud, PartitionChina}
 
 // Enforce modes.
 const (

@@ -97,6 +97,7 @@ var constraints = []constraint{
 	{path: "accounts.session_name", pattern: regexp.MustCompile(`^[\w+=,.@-]{2,64}$`),
 		msg: "%q is not an AssumeRole session name (2-64 letters, digits and =,.@_-)"},
 	{path: "accounts.max_attempts", min: bound(1), max: bound(20)},
+	{path: "accounts.partition", optional: true, enum: Partitions, noun: "partition"},
 	{path: "accounts.organization.role_name", required: true,
 		empty:   "required (the role keywarden assumes in each account, e.g. KeywardenAudit)",
 		pattern: regexp.MustCompile(`^[\w+=,.@-]{1,64}$`), msg: "%q is not an IAM role name",

@@ -49,6 +49,26 @@ func TestValidateWithoutFile(t *testing.T) {
 			`accounts.session_name: "key warden" is not an AssumeRole session name (2-64 letters, digits and =,.@_-)`},
 		{"too many attempts", func(c *Config) { c.Accounts.MaxAttempts = 50 },
 			"accounts.max_attempts: must be between 1 and 20 (got 50)"},
+		{"unknown partition", func(c *Config) { c.Accounts.Partition = "aws-eu" },
+			`accounts.partition: unknown partition "aws-eu" (want aws, aws-us-gov or aws-cn)`},
+		{"ARNs in the partition", func(c *Config) {
+			c.Accounts.Partition = PartitionGovCloud
+			c.Accounts.List = []AccountTarget{{ID: "222222222222", RoleARN: "arn:aws-us-gov:iam::222222222222:role/Audit"}}
+			c.Notify.Admins.SNSTopicARN = "arn:aws-us-gov:sns:us-gov-west-1:111111111111:kw"
+			c.Notify.Admins.SlackWebhookSSM = "arn:aws-us-gov:ssm:us-gov-west-1:111111111111:parameter/kw/slack"
+			c.Notify.SES.Region = "us-gov-west-1"
+		}, ""},
+		{"ARNs and a region of another partition", func(c *Config) {
+			c.Accounts.Partition = PartitionGovCloud
+			c.Accounts.List = []AccountTarget{{ID: "222222222222", RoleARN: "arn:aws:iam::222222222222:role/Audit"}}
+			c.Notify.SES.Region = "cn-north-1"
+			c.Notify.Admins.SNSTopicARN = "arn:aws-cn:sns:cn-north-1:111111111111:kw"
+			c.Notify.Admins.WebhookURLSSM = "arn:aws:ssm:us-east-1:111111111111:parameter/kw/hook"
+			c.Notify.SMTP.PasswordSSM = "/kw/smtp"
+		}, "accounts.list[0].role_arn: the role is in partition aws, not accounts.partition aws-us-gov\n" +
+			"notify.admins.sns_topic_arn: the topic is in partition aws-cn, not accounts.partition aws-us-gov\n" +
+			"notify.admins.webhook_url_ssm: the parameter is in partition aws, not accounts.partition aws-us-gov\n" +
+			"notify.ses.region: region cn-north-1 is in partition aws-cn, not accounts.partition aws-us-gov"},
 		{"several, in order", func(c *Config) {
 			c.Accounts.Parallel = 0
 			c.Enforce.Mode = ""
