@@ -5,19 +5,28 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/keywarden/keywarden/internal/cli.Version=$(VERSION)
 AS_OF    ?= 2026-11-23
 
-.PHONY: demo test test-deps golden build lambda lint bench bench-org bench-scan clean
+.PHONY: demo test test-deps fuzz golden build lambda lint bench bench-org bench-scan clean
 
 ## demo: scan the sample credential report in examples/ (no AWS account needed)
 demo:
 	$(GO) run ./cmd/keywarden scan --credential-report examples/credential-report.csv --as-of $(AS_OF) --format table
 
-## test: install what the tests need, then vet, staticcheck and run every
-## test; test artifacts (the HTML report's screenshots) are kept in
+## test: install what the tests need, then vet, staticcheck, run every
+## test and fuzz the credential report parser for $(FUZZTIME); test
+## artifacts (the HTML report's screenshots) are kept in
 ## $(TEST_OUTPUT)/_artifacts
 TEST_OUTPUT ?= $(CURDIR)/.cache/test-output
 test: test-deps lint
 	mkdir -p $(TEST_OUTPUT)
 	$(GO) test -count=1 -timeout 30m -artifacts -outputdir $(TEST_OUTPUT) ./...
+	$(MAKE) --no-print-directory fuzz
+
+## fuzz: fuzz the credential report parser (IAM user names and rows that
+## IAM users control) for FUZZTIME; a failing input is saved under
+## internal/inventory/testdata/fuzz/ and then runs as a seed in every go test
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCredentialReport$$' -fuzztime $(FUZZTIME) ./internal/inventory
 
 test-deps:
 	./scripts/test-deps.sh

@@ -187,7 +187,7 @@ type readStatement struct {
 	Action    stringList
 	Resource  stringList
 	Principal any
-	Condition map[string]map[string]string
+	Condition map[string]map[string]stringList
 }
 
 type readDocument struct {
@@ -249,8 +249,18 @@ func decodePolicy(t *testing.T, encoded string) readDocument {
 func asIAMPolicy(d readDocument) iampolicy.Document {
 	out := iampolicy.Document{Version: d.Version}
 	for _, s := range d.Statement {
+		var cond iampolicy.Condition
+		for op, keys := range s.Condition {
+			if cond == nil {
+				cond = iampolicy.Condition{}
+			}
+			cond[op] = map[string][]string{}
+			for k, v := range keys {
+				cond[op][k] = v
+			}
+		}
 		out.Statement = append(out.Statement, iampolicy.Statement{Sid: s.Sid, Effect: s.Effect,
-			Action: slices.Sorted(slices.Values(s.Action)), Resource: slices.Sorted(slices.Values(s.Resource))})
+			Action: slices.Sorted(slices.Values(s.Action)), Resource: slices.Sorted(slices.Values(s.Resource)), Condition: cond})
 	}
 	return out
 }
@@ -317,7 +327,7 @@ func TestCloudFormationRunnerStackOnMoto(t *testing.T) {
 			name: "remediation with SES, SNS, DynamoDB, an organization, SSM secrets and a KMS key, scheduler",
 			params: map[string]string{"CodeS3Bucket": codeBucket, "FunctionName": "kw2", "StateTableName": "kw2-state",
 				"ScheduleService": "scheduler", "ScheduleTimezone": "Europe/Berlin", "ScheduleInput": `{"apply": true}`,
-				"KeyRemediation": "delete", "RemovePasswords": "true",
+				"KeyRemediation": "delete", "RemovePasswords": "true", "RemediateInThisAccount": "true",
 				"OrganizationRoleName": "KeywardenAudit", "OrganizationOUs": "true",
 				"SesFromAddress": "security@example.com", "SesRegion": "eu-west-1", "SesConfigurationSet": "kw-events",
 				"CreateDigestTopic": "true", "SecretParameters": "/keywarden/slack,/keywarden/hook",
@@ -335,6 +345,7 @@ notify:
     sns_topic_arn: "arn:aws:sns:` + region + `:` + account + `:kw2-digest"
     slack_webhook_ssm: /keywarden/slack
     webhook_url_ssm: /keywarden/hook
+enforce: { allowed_accounts: ["` + account + `", "222222222222"] }
 state: { url: "dynamodb://kw2-state" }
 `,
 			flags: []string{"--config-ssm", "/kw2/config", "--kms-key", "arn:aws:kms:us-east-1:123456789012:key/1234abcd"},
@@ -355,6 +366,7 @@ notify:
   from: sec@example.com
   users: { via: smtp }
   smtp: { host: smtp.example.com, username: kw, password_ssm: /keywarden/smtp }
+enforce: { allowed_accounts: ["222222222222"] }   # through the role: no write for the runner
 state: { url: "dynamodb://keywarden-state" }
 `,
 			flags: []string{"--config-s3", "s3://cfg-bucket/keywarden/config.yaml", "--kms-key", "arn:aws:kms:us-east-1:123456789012:key/ssm"},
@@ -380,7 +392,10 @@ state: { url: "dynamodb://keywarden-state" }
 			if len(others) > 0 {
 				t.Errorf("role %s has other inline policies %v; want keywarden-* and deployment-* only", role, others)
 			}
-			comparePolicies(t, bySid(iamPolicy(t, tt.yaml, tt.flags...)), bySid(asIAMPolicy(keywarden)))
+			// The stack's policy is iam-policy's for the runner in the stack's
+			// account.
+			flags := append([]string{"--runner-account", account}, tt.flags...)
+			comparePolicies(t, bySid(iamPolicy(t, tt.yaml, flags...)), bySid(asIAMPolicy(keywarden)))
 
 			// The deployment policies: the log group, the queue, the key.
 			dlq := s.outputs["DeadLetterQueueArn"]
@@ -394,12 +409,8 @@ state: { url: "dynamodb://keywarden-state" }
 			}
 			if key := tt.params["StateTableKmsKeyArn"]; key != "" {
 				wantDeployment = append(wantDeployment, iampolicy.Statement{Sid: "UseStateTableKey", Effect: "Allow",
-					Action: []string{"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"}, Resource: []string{key}})
-				for _, st := range deployment.Statement {
-					if st.Sid == "UseStateTableKey" && st.Condition["StringEquals"]["kms:ViaService"] != "dynamodb."+region+".amazonaws.com" {
-						t.Errorf("UseStateTableKey condition = %v; want kms:ViaService dynamodb.%s.amazonaws.com", st.Condition, region)
-					}
-				}
+					Action: []string{"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"}, Resource: []string{key},
+					Condition: iampolicy.Condition{"StringEquals": {"kms:ViaService": {"dynamodb." + region + ".amazonaws.com"}}}})
 			}
 			if diff := cmp.Diff(bySid(iampolicy.Document{Statement: wantDeployment}).Statement, bySid(asIAMPolicy(deployment)).Statement); diff != "" {
 				t.Errorf("deployment policies (-want +got):\n%s", diff)
@@ -506,7 +517,7 @@ func checkSchedule(t *testing.T, s *stack, params map[string]string, name string
 	}
 	trust := decodePolicy(t, aws.ToString(r.Role.AssumeRolePolicyDocument))
 	if len(trust.Statement) != 1 || !cmp.Equal(trust.Statement[0].Principal, map[string]any{"Service": "scheduler.amazonaws.com"}) ||
-		trust.Statement[0].Condition["StringEquals"]["aws:SourceAccount"] != testenv.AccountID {
+		!cmp.Equal(trust.Statement[0].Condition["StringEquals"]["aws:SourceAccount"], stringList{testenv.AccountID}) {
 		t.Errorf("scheduler role trust = %+v; want scheduler.amazonaws.com from account %s", trust.Statement, testenv.AccountID)
 	}
 	sched, err := scheduler.NewFromConfig(s.cfg).GetSchedule(ctx, &scheduler.GetScheduleInput{Name: aws.String(name)})
@@ -534,18 +545,23 @@ func TestCloudFormationMemberRoleOnMoto(t *testing.T) {
 		params map[string]string
 		yaml   string
 		// The trust policy's condition.
-		condition map[string]map[string]string
+		condition map[string]map[string]stringList
 	}{
-		{"remediation, only the runner role, with an external ID",
-			map[string]string{"RunnerAccountId": "111111111111", "ExternalId": "kw-ext", "KeyRemediation": "delete", "RemovePasswords": "true"},
-			"version: 1\nrules: { password_unused: { after: 90, action: remove_password } }\n",
-			map[string]map[string]string{
-				"ArnEquals":    {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/keywarden-runner"},
-				"StringEquals": {"sts:ExternalId": "kw-ext"},
+		{"remediation in two allowed accounts, only the runner role, with an external ID",
+			map[string]string{"RunnerAccountId": "111111111111", "ExternalId": "kw-ext", "KeyRemediation": "delete", "RemovePasswords": "true",
+				"AllowedAccounts": testenv.AccountID + ",222222222222"},
+			"version: 1\nrules: { password_unused: { after: 90, action: remove_password } }\naccounts: { organization: { role_name: KeywardenAudit } }\n" +
+				`enforce: { allowed_accounts: ["111111111111", "222222222222", "` + testenv.AccountID + `"] }` + "\n",
+			map[string]map[string]stringList{
+				"ArnEquals":    {"aws:PrincipalArn": {"arn:aws:iam::111111111111:role/keywarden-runner"}},
+				"StringEquals": {"sts:ExternalId": {"kw-ext"}},
 			}},
 		{"read-only, any principal of the runner account",
 			map[string]string{"RunnerAccountId": "111111111111", "RunnerRoleName": "", "RoleName": "Audit"},
-			notifyOnly, nil},
+			notifyOnly + "accounts: { organization: { role_name: Audit } }\n", nil},
+		{"delete rules without an allowed account: read-only",
+			map[string]string{"RunnerAccountId": "111111111111", "RunnerRoleName": "", "KeyRemediation": "delete"},
+			"version: 1\naccounts: { organization: { role_name: KeywardenAudit } }\n", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -563,7 +579,7 @@ func TestCloudFormationMemberRoleOnMoto(t *testing.T) {
 			if len(others) > 0 || len(deployment.Statement) > 0 {
 				t.Errorf("role %s has inline policies %v; want keywarden-* only", role, policies)
 			}
-			comparePolicies(t, bySid(iamPolicy(t, tt.yaml, "--role", "member")), bySid(asIAMPolicy(keywarden)))
+			comparePolicies(t, bySid(iamPolicy(t, tt.yaml, "--role", "member", "--runner-account", "111111111111")), bySid(asIAMPolicy(keywarden)))
 
 			r, err := iam.NewFromConfig(s.cfg).GetRole(context.Background(), &iam.GetRoleInput{RoleName: aws.String(role)})
 			if err != nil {
@@ -581,5 +597,60 @@ func TestCloudFormationMemberRoleOnMoto(t *testing.T) {
 				t.Errorf("trust condition (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestCloudFormationPartitionBranches: a Join delimiter cannot hold
+// ${AWS::Partition}, so the templates name the partition by hand in
+// Fn::If branches on InChina and InGovCloud. moto's CloudFormation knows
+// the aws partition only, so the stacks above never take the other
+// branches: here each is checked to be the aws branch with its partition.
+func TestCloudFormationPartitionBranches(t *testing.T) {
+	for path, want := range map[string]int{templates[0]: 2, templates[1]: 2} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var root yaml.Node
+		if err := yaml.Unmarshal(b, &root); err != nil {
+			t.Fatal(err)
+		}
+		text := func(n *yaml.Node) string {
+			out, err := yaml.Marshal(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(out)
+		}
+		found := 0
+		var walk func(n *yaml.Node)
+		walk = func(n *yaml.Node) {
+			if n.Tag == "!If" && len(n.Content) == 3 && n.Content[0].Value == "InChina" {
+				found++
+				gov := n.Content[2]
+				if gov.Tag != "!If" || len(gov.Content) != 3 || gov.Content[0].Value != "InGovCloud" {
+					t.Errorf("%s line %d: the InChina branch's else is not an Fn::If on InGovCloud", path, n.Line)
+					return
+				}
+				cn, us, std := text(n.Content[1]), text(gov.Content[1]), text(gov.Content[2])
+				if !strings.Contains(std, "arn:aws:") {
+					t.Errorf("%s line %d: the aws branch names no arn:aws: ARN:\n%s", path, n.Line, std)
+				}
+				if want := strings.ReplaceAll(std, "arn:aws:", "arn:aws-cn:"); cn != want {
+					t.Errorf("%s line %d: the aws-cn branch is\n%s\nwant\n%s", path, n.Line, cn, want)
+				}
+				if want := strings.ReplaceAll(std, "arn:aws:", "arn:aws-us-gov:"); us != want {
+					t.Errorf("%s line %d: the aws-us-gov branch is\n%s\nwant\n%s", path, n.Line, us, want)
+				}
+				return
+			}
+			for _, c := range n.Content {
+				walk(c)
+			}
+		}
+		walk(&root)
+		if found != want {
+			t.Errorf("%s: %d partition branches; want %d", path, found, want)
+		}
 	}
 }

@@ -59,33 +59,43 @@ func TestTerraformExampleConfigIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
-	mainTF := `output "config" {
+	// Rendered as the example renders it (no allowed account) and once an
+	// account is allowed: the example's module call (remediation disable
+	// and delete, allowed_accounts from the same local) grants what the
+	// config's policy has, and writes only once an account is allowed.
+	for _, allowed := range []string{`[]`, `["111111111111"]`} {
+		root := t.TempDir()
+		mainTF := `output "config" {
   value = templatefile(` + strconv.Quote(tpl) + `, {
     sender           = "security@example.com"
     domain           = "example.com"
     admin            = "admins@example.com"
     digest_topic_arn = "arn:aws:sns:eu-west-1:111111111111:keywarden-digest"
     state_url        = "dynamodb://keywarden-state"
+    allowed_accounts = ` + allowed + `
   })
 }
 `
-	if err := os.WriteFile(filepath.Join(root, "main.tf"), []byte(mainTF), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	run(t, root, env, tf, "init", "-input=false", "-no-color")
-	run(t, root, env, tf, "apply", "-auto-approve", "-input=false", "-no-color")
-	config := filepath.Join(root, "keywarden.yaml")
-	if err := os.WriteFile(config, []byte(run(t, root, env, tf, "output", "-raw", "config")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	run(t, "", nil, binary, "config", "check", config)
-	// The example's module call grants what this config needs: disable and
-	// delete, SES and the digest topic.
-	doc := iamPolicy(t, string(mustRead(t, config)), "--config-ssm", "/keywarden/config")
-	for _, action := range []string{"iam:UpdateAccessKey", "iam:DeleteAccessKey", "ses:SendRawEmail", "sns:Publish", "dynamodb:PutItem"} {
-		if ok, _ := doc.Covers(action); !ok {
-			t.Errorf("the example config's policy does not grant %s; the example's module inputs assume it does", action)
+		if err := os.WriteFile(filepath.Join(root, "main.tf"), []byte(mainTF), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run(t, root, env, tf, "init", "-input=false", "-no-color")
+		run(t, root, env, tf, "apply", "-auto-approve", "-input=false", "-no-color")
+		config := filepath.Join(root, "keywarden.yaml")
+		if err := os.WriteFile(config, []byte(run(t, root, env, tf, "output", "-raw", "config")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run(t, "", nil, binary, "config", "check", config)
+		doc := iamPolicy(t, string(mustRead(t, config)), "--config-ssm", "/keywarden/config")
+		for _, action := range []string{"ses:SendRawEmail", "sns:Publish", "dynamodb:PutItem"} {
+			if ok, _ := doc.Covers(action); !ok {
+				t.Errorf("allowed_accounts %s: the example config's policy does not grant %s; the example's module inputs assume it does", allowed, action)
+			}
+		}
+		for _, action := range []string{"iam:UpdateAccessKey", "iam:DeleteAccessKey"} {
+			if ok, _ := doc.Covers(action); ok != (allowed != `[]`) {
+				t.Errorf("allowed_accounts %s: the example config's policy grants %s: %v; want it only once an account is allowed", allowed, action, ok)
+			}
 		}
 	}
 }

@@ -44,24 +44,56 @@ type policyCase struct {
 	inputs map[string]any
 }
 
+// allowedYAML lets keywarden act in two accounts.
+const allowedYAML = "enforce: { allowed_accounts: [\"111111111111\", \"222222222222\"] }\n"
+
+var allowedInput = []string{"222222222222", "111111111111"}
+
 var policyCases = []policyCase{
 	{"read-only notify-only rules", notifyOnly, nil, map[string]any{}},
-	{"default rules disable and delete", "version: 1\n", nil,
+	{"default rules, no allowed account: read-only", "version: 1\n", nil,
 		map[string]any{"remediation": []string{"disable", "delete"}}},
-	{"unused keys disabled", notifyOnly + "  access_key_unused: { after: 45, action: disable }\n", nil,
-		map[string]any{"remediation": []string{"disable"}}},
-	{"remove_password", notifyOnly + "  password_unused: { after: 90, action: remove_password }\n", nil,
-		map[string]any{"remediation": []string{"remove_password"}}},
+	{"default rules disable and delete", "version: 1\n" + allowedYAML, nil,
+		map[string]any{"remediation": []string{"disable", "delete"}, "allowed_accounts": allowedInput}},
+	{"default rules in the runner's account only", "version: 1\n" + allowedYAML, []string{"--runner-account", "222222222222"},
+		map[string]any{"remediation": []string{"disable", "delete"}, "allowed_accounts": allowedInput, "runner_account": "222222222222"}},
+	{"unused keys disabled, GovCloud", allowedYAML + notifyOnly + "  access_key_unused: { after: 45, action: disable }\n", []string{"--partition", "aws-us-gov"},
+		map[string]any{"remediation": []string{"disable"}, "allowed_accounts": allowedInput, "partition": "aws-us-gov"}},
+	{"remove_password", allowedYAML + notifyOnly + "  password_unused: { after: 90, action: remove_password }\n", nil,
+		map[string]any{"remediation": []string{"remove_password"}, "allowed_accounts": allowedInput}},
 	{"organization with OUs", notifyOnly + `accounts:
   organization: { role_name: KeywardenAudit, ous: [ou-ab12-cdef3456], exclude: ["111111111111"] }
 `, nil, map[string]any{"organization": map[string]any{"role_name": "KeywardenAudit", "ous": []string{"ou-ab12-cdef3456"}}}},
 	{"organization without OUs", notifyOnly + "accounts: { organization: { role_name: Audit } }\n", nil,
 		map[string]any{"organization": map[string]any{"role_name": "Audit"}}},
+	{"organization acting in allowed accounts, one excluded, China", "version: 1\n" + allowedYAML + `accounts:
+  organization: { role_name: Audit, exclude: ["111111111111"] }
+  partition: aws-cn
+`, nil, map[string]any{"remediation": []string{"disable", "delete"}, "allowed_accounts": allowedInput, "partition": "aws-cn",
+		"organization": map[string]any{"role_name": "Audit", "exclude": []string{"111111111111"}}}},
+	{"organization, member role, runner known", "version: 1\n" + allowedYAML + "accounts: { organization: { role_name: Audit } }\n",
+		[]string{"--role", "member", "--runner-account", "111111111111"}, map[string]any{"role": "member", "remediation": []string{"disable", "delete"},
+			"allowed_accounts": allowedInput, "runner_account": "111111111111", "organization": map[string]any{"role_name": "Audit"}}},
 	{"listed roles", notifyOnly + `accounts:
   list:
     - { id: "222222222222", role_arn: "arn:aws:iam::222222222222:role/KeywardenAudit" }
     - { id: "333333333333", role_arn: "arn:aws:iam::333333333333:role/Audit", external_id: kw-ext }
 `, nil, map[string]any{"listed_role_arns": []string{"arn:aws:iam::333333333333:role/Audit", "arn:aws:iam::222222222222:role/KeywardenAudit"}}},
+	{"listed accounts acting with and without a role", "version: 1\n" + allowedYAML + `accounts:
+  list:
+    - { id: "111111111111" }
+    - { id: "222222222222", role_arn: "arn:aws:iam::222222222222:role/KeywardenAudit" }
+    - { id: "333333333333", role_arn: "arn:aws:iam::333333333333:role/Audit" }
+`, nil, map[string]any{"remediation": []string{"disable", "delete"}, "allowed_accounts": allowedInput,
+		"listed_accounts":  []string{"111111111111", "222222222222", "333333333333"},
+		"listed_role_arns": []string{"arn:aws:iam::333333333333:role/Audit", "arn:aws:iam::222222222222:role/KeywardenAudit"}}},
+	{"listed accounts, member role", "version: 1\n" + allowedYAML + `accounts:
+  list:
+    - { id: "111111111111" }
+    - { id: "222222222222", role_arn: "arn:aws:iam::222222222222:role/KeywardenAudit" }
+`, []string{"--role", "member"}, map[string]any{"role": "member", "remediation": []string{"disable", "delete"}, "allowed_accounts": allowedInput,
+		"listed_accounts":  []string{"111111111111", "222222222222"},
+		"listed_role_arns": []string{"arn:aws:iam::222222222222:role/KeywardenAudit"}}},
 	{"SES, SNS, SSM secrets, DynamoDB, config from SSM with a KMS key", `version: 1
 rules:
   password_unused: { after: 90, action: remove_password }
@@ -74,10 +106,10 @@ notify:
     slack_webhook_ssm: /keywarden/slack
     webhook_url_ssm: keywarden-hook
 state: { url: "dynamodb://keywarden-state" }
-`, []string{"--config-ssm", "/keywarden/config", "--kms-key", "arn:aws:kms:eu-west-1:111111111111:key/1234abcd"},
+` + allowedYAML, []string{"--config-ssm", "/keywarden/config", "--kms-key", "arn:aws:kms:eu-west-1:111111111111:key/1234abcd"},
 		map[string]any{
-			"remediation": []string{"disable", "delete", "remove_password"},
-			"ses_from":    "Security <security@example.com>", "ses_region": "eu-west-1", "ses_configuration_set": "kw-events",
+			"remediation": []string{"disable", "delete", "remove_password"}, "allowed_accounts": allowedInput,
+			"ses_from": "Security <security@example.com>", "ses_region": "eu-west-1", "ses_configuration_set": "kw-events",
 			"sns_topic_arn":     "arn:aws:sns:eu-west-1:111111111111:keywarden-digest",
 			"secret_parameters": []string{"/keywarden/slack", "keywarden-hook"},
 			"config_ssm":        "/keywarden/config", "kms_key_arns": []string{"arn:aws:kms:eu-west-1:111111111111:key/1234abcd"},
@@ -92,8 +124,8 @@ state: { url: "dynamodb://keywarden-state" }
 `, nil, map[string]any{"secret_parameters": []string{"/keywarden/smtp"}}},
 	{"KMS key without parameters grants nothing", notifyOnly, []string{"--kms-key", "arn:aws:kms:us-east-1:111111111111:key/x"},
 		map[string]any{"kms_key_arns": []string{"arn:aws:kms:us-east-1:111111111111:key/x"}}},
-	{"config from S3", notifyOnly + "state: { url: \"dynamodb://kw-state\" }\n", []string{"--config-s3", "s3://cfg-bucket/keywarden/config.yaml"},
-		map[string]any{"config_s3": "s3://cfg-bucket/keywarden/config.yaml", "dynamodb_table": "kw-state"}},
+	{"config from S3, GovCloud", notifyOnly + "state: { url: \"dynamodb://kw-state\" }\n", []string{"--config-s3", "s3://cfg-bucket/keywarden/config.yaml", "--partition", "aws-us-gov"},
+		map[string]any{"config_s3": "s3://cfg-bucket/keywarden/config.yaml", "dynamodb_table": "kw-state", "partition": "aws-us-gov"}},
 	{"Security Hub", "version: 1\n", []string{"--security-hub"},
 		map[string]any{"remediation": []string{"disable", "delete"}, "security_hub": true}},
 	{"member role: IAM only", `version: 1
@@ -102,13 +134,14 @@ rules:
 accounts: { organization: { role_name: KeywardenAudit, ous: [ou-ab12-cdef3456] } }
 notify: { from: sec@example.com, users: { via: ses }, admins: { sns_topic_arn: "arn:aws:sns:us-east-1:111111111111:kw" } }
 state: { url: "dynamodb://keywarden" }
-`, []string{"--role", "member", "--security-hub"}, map[string]any{
-		"role": "member", "remediation": []string{"delete", "disable", "remove_password"},
+` + allowedYAML, []string{"--role", "member", "--security-hub"}, map[string]any{
+		"role": "member", "remediation": []string{"delete", "disable", "remove_password"}, "allowed_accounts": allowedInput,
 		"organization": map[string]any{"role_name": "KeywardenAudit", "ous": []string{"ou-ab12-cdef3456"}},
 		"ses_from":     "sec@example.com", "sns_topic_arn": "arn:aws:sns:us-east-1:111111111111:kw", "dynamodb_table": "keywarden",
 		"security_hub": true,
 	}},
-	{"member role read-only", notifyOnly, []string{"--role", "member"}, map[string]any{"role": "member"}},
+	{"member role read-only", notifyOnly + "accounts: { organization: { role_name: Audit } }\n", []string{"--role", "member"},
+		map[string]any{"role": "member", "organization": map[string]any{"role_name": "Audit"}}},
 }
 
 // TestTerraformPolicyModuleMatchesIAMPolicy applies deploy/terraform/modules/policy

@@ -526,6 +526,28 @@ func TestEnforceCrashSafety(t *testing.T) {
 		t.Fatalf("after the kill: planned records %+v; want the one being made", pending)
 	}
 
+	// A run whose config no longer allows the account neither re-reads nor
+	// finishes the record there: keywarden's policy grants no re-check in
+	// an account it may not act in.
+	cfgText, err := os.ReadFile(filepath.Join(dir, "keywarden.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	notAllowed := filepath.Join(dir, "not-allowed.yaml")
+	if err := os.WriteFile(notAllowed, bytes.Replace(cfgText, []byte(`allowed_accounts: ["123456789012"]`), []byte("allowed_accounts: []"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := p.Count("iam:GetAccessKeyLastUsed")
+	if r := keywarden(t, env, dir, "run", "--apply", "--config", notAllowed, "--format", "json"); r.code != 0 {
+		t.Fatalf("run in no allowed account: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := p.Count("iam:GetAccessKeyLastUsed") - before; n != 0 {
+		t.Errorf("a run in no allowed account re-checked %d keys; want none", n)
+	}
+	if pending := history(t, env, dir, "--status", "planned"); len(pending) != 1 {
+		t.Fatalf("after a run in no allowed account: planned records %+v; want the killed run's, untouched", pending)
+	}
+
 	r := keywarden(t, env, dir, "run", "--apply", "--format", "json")
 	if r.code != 0 {
 		t.Fatalf("second run: exit %d\n%s", r.code, r.stderr)

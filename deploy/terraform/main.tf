@@ -13,6 +13,8 @@
 
 data "aws_caller_identity" "current" {}
 
+data "aws_partition" "current" {}
+
 locals {
   table_name = coalesce(var.state_table_name, "${var.name}-state")
   config_env = var.config_s3_uri != null ? { KEYWARDEN_CONFIG_S3 = var.config_s3_uri } : { KEYWARDEN_CONFIG_SSM = var.config_parameter_name }
@@ -29,9 +31,16 @@ locals {
 module "policy" {
   source = "./modules/policy"
 
-  role                  = "runner"
-  remediation           = var.remediation
+  role        = "runner"
+  partition   = data.aws_partition.current.partition
+  remediation = var.remediation
+  # The function runs in this account: it acts there with its own
+  # credentials only if this account is allowed, and elsewhere through
+  # the member role (keywarden iam-policy --runner-account ACCOUNT).
+  allowed_accounts      = var.allowed_accounts
+  runner_account        = data.aws_caller_identity.current.account_id
   organization          = var.organization
+  listed_accounts       = var.listed_accounts
   listed_role_arns      = var.listed_role_arns
   ses_from              = var.ses_from
   ses_region            = var.ses_region

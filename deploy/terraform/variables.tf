@@ -176,13 +176,28 @@ variable "remediation" {
   nullable    = false
 }
 
+variable "allowed_accounts" {
+  description = "enforce.allowed_accounts of the config. The function may change credentials in this account only if it is listed here (the member accounts' writes are the member role's: member-role.yaml, or the policy module with role = \"member\"). [] grants no write at all."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
 variable "organization" {
-  description = "accounts.organization of the config: role_name and ous. null: no organization."
+  description = "accounts.organization of the config: role_name, ous and exclude. null: no organization."
   type = object({
     role_name = string
     ous       = optional(list(string), [])
+    exclude   = optional(list(string), [])
   })
   default = null
+}
+
+variable "listed_accounts" {
+  description = "accounts.list[].id of the config: every listed account, with or without a role_arn."
+  type        = list(string)
+  default     = []
+  nullable    = false
 }
 
 variable "listed_role_arns" {

@@ -44,8 +44,11 @@ provider "aws" {
 data "aws_caller_identity" "current" {}
 
 locals {
-  name   = "keywarden"
-  sender = "security@${var.sender_domain}"
+  name = "keywarden"
+  # enforce.allowed_accounts, for the config and the function's policy
+  # alike: no write is granted (nor made) until an account is listed here.
+  allowed_accounts = []
+  sender           = "security@${var.sender_domain}"
   # The topic's ARN is known before it exists, so the config can name it.
   digest_topic_arn = "arn:aws:sns:${var.region}:${data.aws_caller_identity.current.account_id}:${local.name}-digest"
   config_yaml = templatefile("${path.module}/keywarden.yaml.tftpl", {
@@ -54,6 +57,7 @@ locals {
     admin            = var.admin_email
     digest_topic_arn = local.digest_topic_arn
     state_url        = "dynamodb://${local.name}-state"
+    allowed_accounts = local.allowed_accounts
   })
 }
 
@@ -73,6 +77,7 @@ module "keywarden" {
 
   # What the config's rules and notify settings need (`keywarden iam-policy`).
   remediation                = ["disable", "delete"]
+  allowed_accounts           = local.allowed_accounts
   ses_from                   = local.sender
   ses_identity               = var.sender_domain
   create_digest_topic        = true

@@ -87,7 +87,7 @@ func Targets(ctx context.Context, cfg config.Accounts, d Deps) ([]Target, error)
 	}
 	switch {
 	case cfg.Organization != nil:
-		return organizationTargets(ctx, cfg.Organization, d, log)
+		return organizationTargets(ctx, cfg, d, log)
 	case len(cfg.List) > 0:
 		ts := make([]Target, len(cfg.List))
 		for i, a := range cfg.List {
@@ -101,21 +101,23 @@ func Targets(ctx context.Context, cfg config.Accounts, d Deps) ([]Target, error)
 
 // Caller identifies the caller (sts:GetCallerIdentity): its account, and
 // the partition its ARN is in ("aws" when the ARN does not say), which
-// role ARNs in other accounts are built in.
-func Caller(ctx context.Context, c STS) (account, partition string, err error) {
+// role ARNs in other accounts are built in. want, when set, is the
+// partition the config names (accounts.partition): credentials of another
+// partition are an error (Partition).
+func Caller(ctx context.Context, c STS, want string) (account, partition string, err error) {
 	id, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return "", "", err
 	}
-	partition = "aws"
-	if a, err := arn.Parse(aws.ToString(id.Arn)); err == nil {
-		partition = a.Partition
+	if partition, err = Partition(want, aws.ToString(id.Arn)); err != nil {
+		return "", "", err
 	}
 	return aws.ToString(id.Account), partition, nil
 }
 
-func organizationTargets(ctx context.Context, o *config.Organization, d Deps, log *slog.Logger) ([]Target, error) {
-	caller, partition, err := Caller(ctx, d.STS)
+func organizationTargets(ctx context.Context, cfg config.Accounts, d Deps, log *slog.Logger) ([]Target, error) {
+	o := cfg.Organization
+	caller, partition, err := Caller(ctx, d.STS, cfg.Partition)
 	if err != nil {
 		return nil, fmt.Errorf("identify the caller's account: %w", err)
 	}
@@ -164,6 +166,22 @@ func organizationTargets(ctx context.Context, o *config.Organization, d Deps, lo
 	slices.SortFunc(ts, func(a, b Target) int { return cmp.Compare(a.ID, b.ID) })
 	log.Debug("organization accounts", "caller_account", caller, "accounts", len(ts), "excluded", len(o.Exclude))
 	return ts, nil
+}
+
+// Partition is the partition that role ARNs are built in: want
+// (accounts.partition) when it is set, which the caller, whose ARN is
+// callerARN, must be in; else the caller's (aws when callerARN is not an
+// ARN).
+func Partition(want, callerARN string) (string, error) {
+	got := "aws"
+	if a, err := arn.Parse(callerARN); err == nil {
+		got = a.Partition
+	}
+	if want != "" && want != got {
+		return "", fmt.Errorf("accounts.partition is %s, but the credentials are of partition %s (%s): "+
+			"run keywarden with credentials of %s, or correct accounts.partition", want, got, callerARN, want)
+	}
+	return cmp.Or(want, got), nil
 }
 
 // RoleARN is the ARN of role name in account.

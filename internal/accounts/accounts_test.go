@@ -207,6 +207,32 @@ func TestTargetsPartitionFromCaller(t *testing.T) {
 	}
 }
 
+// TestTargetsPartitionFromConfig: accounts.partition names the partition
+// of the role ARNs; credentials of another partition stop the scan before
+// anything is listed.
+func TestTargetsPartitionFromConfig(t *testing.T) {
+	org := &fakeOrg{pageSize: 10, all: []orgtypes.Account{acct("222222222222", orgtypes.AccountStateActive)}}
+	cfg := config.Accounts{Organization: &config.Organization{RoleName: "Audit"}, Partition: config.PartitionChina}
+	got, err := Targets(context.Background(), cfg, Deps{Organizations: org, STS: &fakeSTS{arn: "arn:aws-cn:iam::" + caller + ":user/scanner"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].RoleARN != "arn:aws-cn:iam::222222222222:role/Audit" {
+		t.Errorf("Targets() = %+v; want the role ARN in accounts.partition", got)
+	}
+
+	org = &fakeOrg{pageSize: 10, all: []orgtypes.Account{acct("222222222222", orgtypes.AccountStateActive)}}
+	_, err = Targets(context.Background(), cfg, Deps{Organizations: org, STS: &fakeSTS{}})
+	want := "accounts.partition is aws-cn, but the credentials are of partition aws (arn:aws:iam::" + caller + ":user/scanner): " +
+		"run keywarden with credentials of aws-cn, or correct accounts.partition"
+	if err == nil || err.Error() != want {
+		t.Errorf("Targets() with credentials of another partition: error %v; want %q", err, want)
+	}
+	if len(org.calls) != 0 {
+		t.Errorf("Organizations calls %v; want none after the partition check failed", org.calls)
+	}
+}
+
 func TestTargetsListAndDefault(t *testing.T) {
 	got, err := Targets(context.Background(), config.Accounts{List: []config.AccountTarget{
 		{ID: "333333333333", RoleARN: "arn:aws:iam::333333333333:role/R", ExternalID: "x-1"},

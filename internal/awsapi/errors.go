@@ -34,15 +34,10 @@ var accessDeniedCodes = map[string]bool{
 // permission for the request.
 func IsAccessDenied(err error) bool { return accessDeniedCodes[ErrorCode(err)] }
 
-// throttleCodes are the error codes AWS throttles with.
-var throttleCodes = map[string]bool{
-	"Throttling": true, "ThrottlingException": true, "ThrottledException": true,
-	"RequestThrottled": true, "RequestThrottledException": true, "TooManyRequestsException": true,
-	"RequestLimitExceeded": true, "SlowDown": true, "LimitExceeded": true, "LimitExceededException": true,
-}
-
-// IsThrottled reports whether err is AWS throttling the request: one of
-// throttleCodes, or what the SDK's retryer counts as throttling.
+// IsThrottled reports whether err is AWS throttling the request, as the
+// SDK's retryer counts it (retry.DefaultThrottles). IAM's LimitExceeded is
+// not among them: it means a quota was reached (a user's two keys), except
+// for GenerateCredentialReport, whose caller handles it.
 func IsThrottled(err error) bool {
-	return throttleCodes[ErrorCode(err)] || retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary
+	return retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary
 }

@@ -23,6 +23,9 @@ func TestErrorClasses(t *testing.T) {
 		{apiErr("Throttling"), false, true},
 		{apiErr("ThrottlingException"), false, true},
 		{apiErr("TooManyRequestsException"), false, true},
+		{apiErr("RequestLimitExceeded"), false, true},
+		{fmt.Errorf("list access keys: %w", apiErr("Throttling")), false, true}, // wrapped
+		{apiErr("LimitExceeded"), false, false},                                 // IAM: a quota, not a rate
 		{apiErr("NoSuchEntity"), false, false},
 		{apiErr("InvalidClientTokenId"), false, false},
 		{errors.New("AccessDenied"), false, false}, // not an API error: its text proves nothing

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/report"
@@ -55,15 +57,17 @@ func TestScanFlagsParse(t *testing.T) {
 	}
 }
 
+// reportHeader is the header of IAM's credential report.
+const reportHeader = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"
+
 // writeReport writes a small credential report: alice's key is 94 days old
 // as of 2026-11-23 (delete stage, severity high); bob is compliant.
 func writeReportFile(t *testing.T) string {
 	t.Helper()
-	const header = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"
 	rows := "alice,arn:aws:iam::123456789012:user/alice,2026-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,true,2026-08-20T10:00:00+00:00,2026-11-22T10:00:00+00:00,us-east-1,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n" +
 		"bob,arn:aws:iam::123456789012:user/bob,2026-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,true,2026-11-01T10:00:00+00:00,2026-11-22T10:00:00+00:00,us-east-1,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
 	p := filepath.Join(t.TempDir(), "report.csv")
-	if err := os.WriteFile(p, []byte(header+rows), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(reportHeader+rows), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -145,6 +149,39 @@ func TestScanOfflineJSON(t *testing.T) {
 	got := rep.Findings[0]
 	if got.User != "alice" || got.Rule != "access_key_age" || got.AgeDays != 94 || got.Action != "delete" || got.Slot != 1 {
 		t.Errorf("finding = %+v; want alice key 1, access_key_age, 94 days, delete", got)
+	}
+}
+
+// TestScanOfflineUnknownKeyAge: an active key whose creation date is
+// missing (a user named no_information, which is a name, not a marker) or
+// in the future is reported as access_key_unknown_age, high, notify only,
+// and counts for --fail-on; it used to be silent.
+func TestScanOfflineUnknownKeyAge(t *testing.T) {
+	rows := "no_information,arn:aws:iam::123456789012:user/no_information,2026-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,true,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n" +
+		"eve,arn:aws:iam::123456789012:user/eve,2026-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,true,2099-01-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
+	file := filepath.Join(t.TempDir(), "report.csv")
+	if err := os.WriteFile(file, []byte(reportHeader+rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, out, errOut := testFactory(false)
+	code := Main(context.Background(), f, []string{"scan", "--credential-report", file, "--as-of", "2026-11-23", "--fail-on", "high"})
+	if code != ExitFindings {
+		t.Errorf("exit %d; want %d (findings at or above high): %s", code, ExitFindings, errOut)
+	}
+	var rep report.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, out)
+	}
+	var got []string
+	for _, f := range rep.Findings {
+		got = append(got, fmt.Sprintf("%s slot %d %s %s %s", f.User, f.Slot, f.Rule, f.Action, f.Severity))
+	}
+	want := []string{
+		"eve slot 1 access_key_unknown_age notify high",
+		"no_information slot 1 access_key_unknown_age notify high",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
 	}
 }
 

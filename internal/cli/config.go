@@ -73,7 +73,7 @@ func newCmdConfigInit(f *Factory) *cobra.Command {
 			if force {
 				flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 			}
-			fh, err := os.OpenFile(output, flags, 0o644)
+			fh, err := os.OpenFile(output, flags, 0o666) // less the umask
 			if errors.Is(err, os.ErrExist) {
 				return usageError(fmt.Errorf("%s already exists; use --force to overwrite it", output))
 			}

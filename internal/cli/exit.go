@@ -77,6 +77,9 @@ func exitFor(err error) int {
 		best = min(best, slices.Index(precedence, ExitError))
 	}
 	walk(err)
+	if best == len(precedence) { // an empty join: an error that says nothing more
+		return ExitError
+	}
 	return precedence[best]
 }
 

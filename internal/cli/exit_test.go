@@ -8,6 +8,12 @@ import (
 	"testing"
 )
 
+// emptyJoin is an error that joins no others.
+type emptyJoin struct{}
+
+func (emptyJoin) Error() string   { return "nothing joined" }
+func (emptyJoin) Unwrap() []error { return nil }
+
 func TestExitFor(t *testing.T) {
 	plain := errors.New("GetCredentialReport: AccessDenied")
 	accounts := &exitError{code: ExitAccountsFailed, err: errors.New("1 of 3 accounts could not be scanned")}
@@ -33,6 +39,7 @@ func TestExitFor(t *testing.T) {
 		{"an error and accounts failed", errors.Join(plain, accounts), ExitAccountsFailed},
 		{"all four", errors.Join(findings, guard, fmt.Errorf("2 notifications failed:\n%w", plain), accounts), ExitAccountsFailed},
 		{"three, any order", errors.Join(guard, findings, plain), ExitError},
+		{"a join of nothing", emptyJoin{}, ExitError},
 		{"an error joined inside a typed one", &exitError{code: ExitGuard, err: errors.Join(plain)}, ExitGuard},
 	} {
 		if got := exitFor(tt.err); got != tt.want {

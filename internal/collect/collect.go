@@ -214,6 +214,9 @@ func (c *Collector) readReport(ctx context.Context, log *slog.Logger, b *begun, 
 	if err != nil {
 		return nil, fmt.Errorf("parse credential report of account %s: %w", snap.AccountID, err)
 	}
+	for _, w := range rep.Warnings {
+		log.Warn("credential report: " + w.Error())
+	}
 	if rep.AccountID != "" && rep.AccountID != snap.AccountID {
 		log.Warn("credential report is of another account", "report_account", rep.AccountID)
 	}

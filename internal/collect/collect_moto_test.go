@@ -204,3 +204,35 @@ func TestCollectMotoEmptyAccount(t *testing.T) {
 		t.Errorf("API calls for an empty account = %d %v; want 3 + 2 + max(1, 0) = 6", total, counter.ByOperation())
 	}
 }
+
+// TestCollectMotoMarkerNamedUsers: IAM users named like the credential
+// report's "no value" markers (legal names anyone with iam:CreateUser can
+// pick) are read like any other; the scan of the account does not fail.
+func TestCollectMotoMarkerNamedUsers(t *testing.T) {
+	m := testenv.Moto(t)
+	never := -1
+	m.Seed(t, []testenv.SeedUser{
+		{Name: "no_information", Keys: []testenv.SeedKey{{AgeDays: 100, LastUsedDaysAgo: never}}, PasswordAgeDays: never, PasswordLastUsedDaysAgo: never},
+		{Name: "not_supported", Keys: []testenv.SeedKey{{AgeDays: 30, LastUsedDaysAgo: 2}}, PasswordAgeDays: never, PasswordLastUsedDaysAgo: never},
+		{Name: "alice", PasswordAgeDays: 10, PasswordLastUsedDaysAgo: never},
+	})
+	snap, err := motoCollector(t, m, awsapi.NewCounter(), nil).Snapshot(context.Background())
+	if err != nil {
+		t.Fatalf("Snapshot() of an account with users no_information and not_supported: %v", err)
+	}
+	now := time.Now()
+	var got []userView
+	for _, u := range snap.Users {
+		got = append(got, view(u, now))
+	}
+	want := []userView{
+		{Name: "alice", Path: "/", Password: true, PasswordAgeDays: 10, PasswordUsedDaysAgo: never},
+		{Name: "no_information", Path: "/", PasswordAgeDays: never, PasswordUsedDaysAgo: never,
+			Keys: []keyView{{Slot: 1, Active: true, AgeDays: 100, UsedDaysAgo: never}}},
+		{Name: "not_supported", Path: "/", PasswordAgeDays: never, PasswordUsedDaysAgo: never,
+			Keys: []keyView{{Slot: 1, Active: true, AgeDays: 30, UsedDaysAgo: 2}}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Snapshot() users (-want +got):\n%s", diff)
+	}
+}

@@ -1,5 +1,7 @@
 package config
 
+import "github.com/keywarden/keywarden/internal/state"
+
 // CurrentVersion is the only config version this build understands.
 const CurrentVersion = 1
 
@@ -27,7 +29,14 @@ const (
 	RulePasswordUnused  = "password_unused"
 	RuleMFAMissing      = "mfa_missing"
 	RuleRootAccessKey   = "root_access_key"
+	// RuleAccessKeyUnknownAge: an active access key whose creation date is
+	// missing or in the future, so no age rule can judge it.
+	RuleAccessKeyUnknownAge = "access_key_unknown_age"
 )
+
+// MaxDays bounds every day count of the config (stages, after,
+// warn_before, max_age, remind_every, grace_after_disable): 100 years.
+const MaxDays = 36500
 
 // DefaultClass is the class of every user that no class matches.
 const DefaultClass = "human"
@@ -58,6 +67,11 @@ type Accounts struct {
 	// retries included (adaptive mode; default 8). An account whose calls
 	// are still throttled after them is reported as failed.
 	MaxAttempts int `yaml:"max_attempts,omitempty" json:"max_attempts,omitempty"`
+	// Partition is the AWS partition of the accounts: aws, aws-us-gov or
+	// aws-cn. "" takes the caller's at run time (and aws in iam-policy);
+	// set, the role and topic ARNs must be in it, and a caller of another
+	// partition is refused.
+	Partition string `yaml:"partition,omitempty" json:"partition,omitempty"`
 }
 
 // Organization scans every ACTIVE account of the caller's AWS Organization.
@@ -94,7 +108,7 @@ type Match struct {
 	Names []string `yaml:"names,omitempty" json:"names,omitempty"`
 }
 
-// Rules holds the six rules.
+// Rules holds the seven rules.
 type Rules struct {
 	// AccessKeyAge maps a class name to its stages. A class without an entry
 	// uses the "human" stages.
@@ -104,6 +118,8 @@ type Rules struct {
 	PasswordUnused  *UnusedRule        `yaml:"password_unused,omitempty" json:"password_unused,omitempty"`
 	MFAMissing      *FlagRule          `yaml:"mfa_missing,omitempty" json:"mfa_missing,omitempty"`
 	RootAccessKey   *FlagRule          `yaml:"root_access_key,omitempty" json:"root_access_key,omitempty"`
+	// AccessKeyUnknownAge reports active keys whose age cannot be told.
+	AccessKeyUnknownAge *FlagRule `yaml:"access_key_unknown_age,omitempty" json:"access_key_unknown_age,omitempty"`
 }
 
 // Stage is one tier of the access-key age rule: at At days, take Action.
@@ -131,7 +147,8 @@ type ExpiryRule struct {
 	Severity string `yaml:"severity,omitempty" json:"severity,omitempty"`
 }
 
-// FlagRule is a rule without a threshold (mfa_missing, root_access_key).
+// FlagRule is a rule without a threshold (mfa_missing, root_access_key,
+// access_key_unknown_age).
 type FlagRule struct {
 	Enabled  *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
 	Action   string `yaml:"action,omitempty" json:"action,omitempty"`
@@ -217,6 +234,9 @@ type NotifyUsers struct {
 	UsernameIsEmail *bool `yaml:"username_is_email,omitempty" json:"username_is_email,omitempty"`
 	// AllowedDomains: addresses outside them are never mailed (empty: any).
 	AllowedDomains []string `yaml:"allowed_domains,omitempty" json:"allowed_domains,omitempty"`
+	// AllowSubdomains also accepts addresses in subdomains of
+	// AllowedDomains (eu.example.com for example.com).
+	AllowSubdomains bool `yaml:"allow_subdomains,omitempty" json:"allow_subdomains,omitempty"`
 	// RemindEvery is the number of days before the same stage is told again.
 	RemindEvery int    `yaml:"remind_every,omitempty" json:"remind_every,omitempty"`
 	Via         string `yaml:"via,omitempty" json:"via,omitempty"`
@@ -268,6 +288,16 @@ type State struct {
 	URL string `yaml:"url,omitempty" json:"url,omitempty"`
 }
 
+// The AWS partitions accounts.partition names.
+const (
+	PartitionAWS      = "aws"
+	PartitionGovCloud = "aws-us-gov"
+	PartitionChina    = "aws-cn"
+)
+
+// Partitions are the values of accounts.partition.
+var Partitions = []string{PartitionAWS, PartitionGovCloud, PartitionChina}
+
 // Enforce modes.
 const (
 	ModeDryRun = "dry_run"
@@ -303,11 +333,12 @@ func Default() *Config {
 					{At: 90, Action: ActionNotify, Severity: SeverityCritical},
 				},
 			},
-			AccessKeyUnused: &UnusedRule{Enabled: &t, After: 45, Action: ActionNotify, Severity: SeverityMedium},
-			PasswordExpiry:  &ExpiryRule{Enabled: &t, WarnBefore: 14, MaxAge: 90, Severity: SeverityMedium},
-			PasswordUnused:  &UnusedRule{Enabled: &t, After: 90, Action: ActionNotify, Severity: SeverityMedium},
-			MFAMissing:      &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityHigh},
-			RootAccessKey:   &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityCritical},
+			AccessKeyUnused:     &UnusedRule{Enabled: &t, After: 45, Action: ActionNotify, Severity: SeverityMedium},
+			PasswordExpiry:      &ExpiryRule{Enabled: &t, WarnBefore: 14, MaxAge: 90, Severity: SeverityMedium},
+			PasswordUnused:      &UnusedRule{Enabled: &t, After: 90, Action: ActionNotify, Severity: SeverityMedium},
+			MFAMissing:          &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityHigh},
+			RootAccessKey:       &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityCritical},
+			AccessKeyUnknownAge: &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityHigh},
 		},
 		Notify: Notify{
 			Users: NotifyUsers{
@@ -326,6 +357,6 @@ func Default() *Config {
 			MaxFraction:       0.2,
 			GraceAfterDisable: 10,
 		},
-		State: State{URL: "sqlite://keywarden.db"},
+		State: State{URL: state.DefaultURL},
 	}
 }

@@ -84,7 +84,7 @@ var (
 	startRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 	endRE   = regexp.MustCompile(`^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$`)
 
-	ruleNames    = []string{RuleAccessKeyAge, RuleAccessKeyUnused, RulePasswordExpiry, RulePasswordUnused, RuleMFAMissing, RuleRootAccessKey}
+	ruleNames    = []string{RuleAccessKeyAge, RuleAccessKeyUnused, RulePasswordExpiry, RulePasswordUnused, RuleMFAMissing, RuleRootAccessKey, RuleAccessKeyUnknownAge}
 	severities   = []string{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
 	channels     = []string{"ses", "smtp", "outbox"}
 	weekdayNames = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
@@ -97,6 +97,7 @@ var constraints = []constraint{
 	{path: "accounts.session_name", pattern: regexp.MustCompile(`^[\w+=,.@-]{2,64}$`),
 		msg: "%q is not an AssumeRole session name (2-64 letters, digits and =,.@_-)"},
 	{path: "accounts.max_attempts", min: bound(1), max: bound(20)},
+	{path: "accounts.partition", optional: true, enum: Partitions, noun: "partition"},
 	{path: "accounts.organization.role_name", required: true,
 		empty:   "required (the role keywarden assumes in each account, e.g. KeywardenAudit)",
 		pattern: regexp.MustCompile(`^[\w+=,.@-]{1,64}$`), msg: "%q is not an IAM role name",
@@ -115,17 +116,17 @@ var constraints = []constraint{
 	{path: "classes[].match.path_prefix", optional: true, pattern: regexp.MustCompile(`^/`),
 		msg: "%q must start with / (IAM paths look like /service/)"},
 
-	{path: "rules.access_key_age.{}[].at", required: true, min: bound(1)},
+	{path: "rules.access_key_age.{}[].at", required: true, min: bound(1), max: bound(MaxDays)},
 	{path: "rules.access_key_age.{}[].action", required: true, empty: "required",
 		enum: []string{ActionNotify, ActionDisable, ActionDelete}, noun: "action"},
 	{path: "rules.access_key_age.{}[].severity", optional: true, enum: severities, noun: "severity"},
-	{path: "rules.access_key_unused.after", min: bound(1)},
+	{path: "rules.access_key_unused.after", min: bound(1), max: bound(MaxDays)},
 	{path: "rules.access_key_unused.action", empty: "required", enum: []string{ActionNotify, ActionDisable}, noun: "action"},
 	{path: "rules.access_key_unused.severity", optional: true, enum: severities, noun: "severity"},
-	{path: "rules.password_expiry.warn_before", min: bound(0)},
-	{path: "rules.password_expiry.max_age", min: bound(0)},
+	{path: "rules.password_expiry.warn_before", min: bound(0), max: bound(MaxDays)},
+	{path: "rules.password_expiry.max_age", min: bound(0), max: bound(MaxDays)},
 	{path: "rules.password_expiry.severity", optional: true, enum: severities, noun: "severity"},
-	{path: "rules.password_unused.after", min: bound(1)},
+	{path: "rules.password_unused.after", min: bound(1), max: bound(MaxDays)},
 	{path: "rules.password_unused.action", empty: "required", enum: []string{ActionNotify, ActionRemovePassword}, noun: "action"},
 	{path: "rules.password_unused.severity", optional: true, enum: severities, noun: "severity"},
 	{path: "rules.mfa_missing.action", enum: []string{ActionNotify},
@@ -134,6 +135,9 @@ var constraints = []constraint{
 	{path: "rules.root_access_key.action", enum: []string{ActionNotify},
 		msg: "only notify is allowed; the root user's credentials are never remediated (got %q)"},
 	{path: "rules.root_access_key.severity", optional: true, enum: severities, noun: "severity"},
+	{path: "rules.access_key_unknown_age.action", enum: []string{ActionNotify},
+		msg: "only notify is allowed; a key whose creation date is missing or in the future is never remediated (got %q)"},
+	{path: "rules.access_key_unknown_age.severity", optional: true, enum: severities, noun: "severity"},
 
 	{path: "exemptions[].accounts[]", accountID: true},
 	{path: "exemptions[].rules[]", enum: ruleNames, noun: "rule", suggest: true},
@@ -143,7 +147,7 @@ var constraints = []constraint{
 	{path: "notify.users.allowed_domains[]",
 		pattern: regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$`),
 		msg:     "%q is not a domain name (want e.g. example.com)"},
-	{path: "notify.users.remind_every", min: bound(1)},
+	{path: "notify.users.remind_every", min: bound(1), max: bound(MaxDays)},
 	{path: "notify.users.via", enum: channels, noun: "channel"},
 	{path: "notify.admins.sns_topic_arn", optional: true,
 		pattern: regexp.MustCompile(`^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[\w-]{1,256}(\.fifo)?$`),
@@ -179,7 +183,7 @@ var constraints = []constraint{
 	{path: "enforce.allowed_accounts[]", accountID: true},
 	{path: "enforce.max_actions_per_run", min: bound(0)},
 	{path: "enforce.max_fraction", min: bound(0), exclusiveMin: true, max: bound(1)},
-	{path: "enforce.grace_after_disable", min: bound(0)},
+	{path: "enforce.grace_after_disable", min: bound(0), max: bound(MaxDays)},
 	{path: "enforce.window.days[]", enum: weekdayNames, noun: "day", fold: true},
 	{path: "enforce.window.start", optional: true, pattern: startRE,
 		msg: "%q is not a time of day (want HH:MM, e.g. 09:00)"},

@@ -346,13 +346,13 @@ func TestConstraintMessages(t *testing.T) {
 		want string
 	}{
 		{"accounts.parallel", 65, "must be between 1 and 64 (got 65)"},
-		{"rules.access_key_unused.after", 0, "must be at least 1 (got 0)"},
-		{"enforce.grace_after_disable", -1, "must be 0 or more (got -1)"},
+		{"rules.access_key_unused.after", 0, "must be between 1 and 36500 (got 0)"},
+		{"enforce.grace_after_disable", -1, "must be between 0 and 36500 (got -1)"},
 		{"notify.rate_per_second", -0.5, "must be 0 or more (got -0.5)"},
 		{"enforce.max_fraction", 0.0, "must be more than 0 and at most 1 (got 0)"},
 		{"rules.access_key_age.{}[].action", "", "required (want notify, disable or delete)"},
 		{"notify.users.via", "", `unknown channel "" (want ses, smtp or outbox)`},
-		{"exemptions[].rules[]", "mfa", `unknown rule "mfa" (rules: access_key_age, access_key_unused, password_expiry, password_unused, mfa_missing, root_access_key)`},
+		{"exemptions[].rules[]", "mfa", `unknown rule "mfa" (rules: access_key_age, access_key_unused, password_expiry, password_unused, mfa_missing, root_access_key, access_key_unknown_age)`},
 		{"enforce.window.days[]", "Mon", ""},
 		{"notify.admins.webhook_url_env", "https://x.example/h", "name the environment variable that holds the webhook URL, not the URL itself (secrets never go in the config file)"},
 		{"accounts.list[].id", "1234", `"1234" is not an AWS account ID (want 12 digits)`},

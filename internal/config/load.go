@@ -48,16 +48,35 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
+// MaxFileSize is the most of a config that keywarden reads, from a file,
+// an SSM parameter or an S3 object: 1 MiB. A real config is a few KiB.
+const MaxFileSize = 1 << 20
+
 // Load reads and validates the config file at path. Keys the file leaves
 // out take Default()'s values (see Parse for how they merge). Every
 // problem found is returned, joined with errors.Join; each is a
 // *ConfigError naming the file, line and key.
+//
+// At most MaxFileSize bytes are read: a bigger file, or an endless one
+// such as /dev/zero, is an error.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
+	defer f.Close()
+	data, err := ReadLimited(f)
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
 	return Parse(path, data)
+}
+
+// ReadLimited reads r to its end, or to one byte past MaxFileSize, so
+// that Parse can refuse a config that is too big without reading all of
+// it.
+func ReadLimited(r io.Reader) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 }
 
 // Parse decodes and validates a config held in memory; name (usually the
@@ -77,7 +96,15 @@ func Load(path string) (*Config, error) {
 //
 // A stage without a severity gets medium (notify) or high (disable,
 // delete).
+//
+// Input is bounded: more than MaxFileSize bytes is an error, and so are
+// aliases and merge keys that would expand the document by more than
+// maxAliasNodes nodes (a "billion laughs" file).
 func Parse(name string, data []byte) (*Config, error) {
+	if len(data) > MaxFileSize {
+		return nil, errors.Join(&ConfigError{File: name,
+			Msg: fmt.Sprintf("the config is larger than 1 MiB (%d bytes), the most keywarden reads; a keywarden config is a few KiB", MaxFileSize)})
+	}
 	root, perr := parseYAML(name, data)
 	if perr != nil {
 		return nil, errors.Join(perr)
@@ -141,11 +168,70 @@ func parseYAML(name string, data []byte) (*yaml.Node, *ConfigError) {
 	if isNull(root) {
 		return nil, nil
 	}
+	if at := overExpanded(root); at != nil {
+		return nil, &ConfigError{File: name, Line: at.Line,
+			Msg: fmt.Sprintf(`YAML aliases and merge keys (<<) here expand to more than %d nodes beyond the file's own (a "billion laughs" file?); write the repeated parts out instead`, maxAliasNodes)}
+	}
 	if root.Kind != yaml.MappingNode {
 		return nil, &ConfigError{File: name, Line: root.Line,
 			Msg: fmt.Sprintf("the config must be a mapping of keys (version, rules, …), got %s", describe(root))}
 	}
 	return root, nil
+}
+
+// maxAliasNodes is how many nodes aliases (*name) and merge keys (<<)
+// may add to a document beyond the nodes written in it. keywarden walks
+// the document as expanded (every alias as a copy of its anchor), so a
+// few hundred bytes of nested aliases could otherwise stand for billions
+// of nodes. Ordinary use — an anchor reused a few times — adds hundreds.
+const maxAliasNodes = 100_000
+
+// overExpanded returns nil when root, with every alias counted as a copy
+// of its anchor, has at most maxAliasNodes more nodes than it has written
+// out; otherwise the first node, bottom up, whose expansion passes that
+// bound (its line is where the repeats are). It counts each anchor once
+// and memoizes, so it takes time linear in the written nodes.
+func overExpanded(root *yaml.Node) *yaml.Node {
+	written := 0
+	var count func(n *yaml.Node)
+	count = func(n *yaml.Node) {
+		written++
+		for _, c := range n.Content {
+			count(c)
+		}
+	}
+	count(root)
+	limit := written + maxAliasNodes
+	const busy = -1
+	size := map[*yaml.Node]int{}
+	var over *yaml.Node
+	var expand func(n *yaml.Node) int
+	expand = func(n *yaml.Node) int {
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		switch s, seen := size[n]; {
+		case seen && s == busy:
+			return limit + 1 // an anchor inside itself expands without end
+		case seen:
+			return s
+		}
+		size[n] = busy
+		s := 1
+		for _, c := range n.Content {
+			if s += expand(c); s > limit {
+				s = limit + 1
+				break
+			}
+		}
+		size[n] = s
+		if s > limit && over == nil {
+			over = n
+		}
+		return s
+	}
+	expand(root)
+	return over
 }
 
 func syntaxError(name string, err error) *ConfigError {

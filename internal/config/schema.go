@@ -161,7 +161,7 @@ var fieldDocs = map[string]string{
 	"Config.Version":    "Config format version; required, and 1 is the only one.",
 	"Config.Accounts":   "Which accounts to scan. Without organization or list: the caller's own account.",
 	"Config.Classes":    "Named groups of users, each with its own access_key_age stages. First match wins; users no class matches are class \"human\".",
-	"Config.Rules":      "The six rules. Each omitted key keeps its default.",
+	"Config.Rules":      "The seven rules. Each omitted key keeps its default.",
 	"Config.Exemptions": "Credentials that are not enforced nor mailed to their owners; findings still appear in reports, marked exempt.",
 	"Config.Notify":     "Who is told, and how.",
 	"Config.Enforce":    "Remediation and its guards.",
@@ -172,6 +172,7 @@ var fieldDocs = map[string]string{
 	"Accounts.Parallel":     "How many accounts are scanned at once (1-64; default 8).",
 	"Accounts.SessionName":  "sts:AssumeRole session name, recorded by CloudTrail in each member account (default keywarden).",
 	"Accounts.MaxAttempts":  "Attempts per AWS call, throttling retries included, in the SDK's adaptive retry mode (1-20; default 8). An account still throttled after them is reported as failed.",
+	"Accounts.Partition":    "The AWS partition of the accounts: aws, aws-us-gov or aws-cn (omitted: the caller's at run time, aws for iam-policy). Role, topic and parameter ARNs must be in it.",
 
 	"Organization.RoleName": "Name of the role assumed in each member account, e.g. KeywardenAudit.",
 	"Organization.Exclude":  "Account IDs to skip.",
@@ -189,12 +190,13 @@ var fieldDocs = map[string]string{
 	"Match.Groups":     "The user is in any of these IAM groups.",
 	"Match.Names":      "The user name matches any of these globs (path.Match syntax).",
 
-	"Rules.AccessKeyAge":    "Per class (human or a defined class): stages by the age of an active access key in days. Inactive keys only get the delete stage.",
-	"Rules.AccessKeyUnused": "An active access key not used (never used: since its creation) for `after` days.",
-	"Rules.PasswordExpiry":  "A console password that expires within warn_before days, or has expired.",
-	"Rules.PasswordUnused":  "A console password not used (never used: since it was set) for `after` days.",
-	"Rules.MFAMissing":      "A console password without an MFA device (root included).",
-	"Rules.RootAccessKey":   "The root user has an active access key (told to the admins only).",
+	"Rules.AccessKeyAge":        "Per class (human or a defined class): stages by the age of an active access key in days. Inactive keys only get the delete stage.",
+	"Rules.AccessKeyUnused":     "An active access key not used (never used: since its creation) for `after` days.",
+	"Rules.PasswordExpiry":      "A console password that expires within warn_before days, or has expired.",
+	"Rules.PasswordUnused":      "A console password not used (never used: since it was set) for `after` days.",
+	"Rules.MFAMissing":          "A console password without an MFA device (root included).",
+	"Rules.RootAccessKey":       "The root user has an active access key (told to the admins only).",
+	"Rules.AccessKeyUnknownAge": "An active access key whose creation date is missing or in the future: its age cannot be judged (notify only).",
 
 	"Stage.At":       "The stage applies when age_days >= at (at >= 1; stages ascend).",
 	"Stage.Action":   "notify, disable or delete; disable never after delete.",
@@ -211,7 +213,7 @@ var fieldDocs = map[string]string{
 	"ExpiryRule.Severity":   "low, medium, high or critical.",
 
 	"FlagRule.Enabled":  "false turns the rule off.",
-	"FlagRule.Action":   "notify only: keywarden never remediates missing MFA or root credentials.",
+	"FlagRule.Action":   "notify only: keywarden never remediates missing MFA, root credentials or keys of unknown age.",
 	"FlagRule.Severity": "low, medium, high or critical.",
 
 	"Exemption.Users":    "User-name globs (path.Match syntax).",
@@ -229,7 +231,8 @@ var fieldDocs = map[string]string{
 
 	"NotifyUsers.EmailTags":       "Tag keys tried in order for the owner's address.",
 	"NotifyUsers.UsernameIsEmail": "Use the user name as the address when it is one.",
-	"NotifyUsers.AllowedDomains":  "Only mail addresses in these domains (empty: any).",
+	"NotifyUsers.AllowedDomains":  "Only mail addresses in these domains (empty: any); compared after ASCII lowercasing only, and only plain-ASCII addresses are ever mailed.",
+	"NotifyUsers.AllowSubdomains": "Also mail addresses in subdomains of allowed_domains (eu.example.com for example.com).",
 	"NotifyUsers.RemindEvery":     "Days before the same stage is told again (>= 1).",
 	"NotifyUsers.Via":             "Channel for owner mail: ses, smtp or outbox.",
 

@@ -114,7 +114,7 @@ func TestJSONSchemaEnums(t *testing.T) {
 		{"enforce.mode", []any{"dry_run", "apply"}},
 		{"notify.admins.send_when", []any{"findings", "always"}},
 		{"notify.users.via", []any{"ses", "smtp", "outbox"}},
-		{"exemptions[].rules[]", []any{"access_key_age", "access_key_unused", "password_expiry", "password_unused", "mfa_missing", "root_access_key"}},
+		{"exemptions[].rules[]", []any{"access_key_age", "access_key_unused", "password_expiry", "password_unused", "mfa_missing", "root_access_key", "access_key_unknown_age"}},
 	}
 	for _, tt := range tests {
 		node, _ := schemaNode(t, s, tt.path)

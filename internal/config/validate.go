@@ -114,6 +114,7 @@ func (c *Config) problems() []*ConfigError {
 	k.notify(&c.Notify, root.key("notify"))
 	k.enforce(&c.Enforce, root.key("enforce"))
 	k.state(&c.State, root.key("state"))
+	k.partition(c, root)
 
 	rank := make(map[*ConfigError]int, len(k.probs))
 	for _, p := range k.probs {
@@ -147,6 +148,60 @@ func (k *checker) accounts(a *Accounts, p keyPath) {
 			k.add(ip.key("role_arn"), "the role is in account %s, not %s", m[2], t.ID)
 		}
 	}
+}
+
+// partition checks that the ARNs and the SES region the config names are
+// in accounts.partition, when it is set: a role, topic or parameter of
+// another partition can never be reached from it.
+func (k *checker) partition(c *Config, root keyPath) {
+	want := c.Accounts.Partition
+	if want == "" || !slices.Contains(Partitions, want) {
+		return
+	}
+	arn := func(p keyPath, v, what string) {
+		if got := ARNPartition(v); got != "" && got != want && !k.reported(p) {
+			k.add(p, "the %s is in partition %s, not accounts.partition %s", what, got, want)
+		}
+	}
+	for i, t := range c.Accounts.List {
+		arn(root.key("accounts").key("list").idx(i).key("role_arn"), t.RoleARN, "role")
+	}
+	np := root.key("notify")
+	arn(np.key("admins").key("sns_topic_arn"), c.Notify.Admins.SNSTopicARN, "topic")
+	arn(np.key("admins").key("slack_webhook_ssm"), c.Notify.Admins.SlackWebhookSSM, "parameter")
+	arn(np.key("admins").key("webhook_url_ssm"), c.Notify.Admins.WebhookURLSSM, "parameter")
+	arn(np.key("smtp").key("password_ssm"), c.Notify.SMTP.PasswordSSM, "parameter")
+	if r := c.Notify.SES.Region; r != "" {
+		if got := RegionPartition(r); got != want && !k.reported(np.key("ses").key("region")) {
+			k.add(np.key("ses").key("region"), "region %s is in partition %s, not accounts.partition %s", r, got, want)
+		}
+	}
+}
+
+// ARNPartition is the partition of an ARN ("arn:aws-cn:…" → aws-cn); ""
+// when s is not an ARN.
+func ARNPartition(s string) string {
+	rest, ok := strings.CutPrefix(s, "arn:")
+	if !ok {
+		return ""
+	}
+	p, _, ok := strings.Cut(rest, ":")
+	if !ok {
+		return ""
+	}
+	return p
+}
+
+// RegionPartition is the partition a region belongs to: aws-cn for cn-*,
+// aws-us-gov for us-gov-*, aws otherwise.
+func RegionPartition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return PartitionChina
+	case strings.HasPrefix(region, "us-gov-"):
+		return PartitionGovCloud
+	}
+	return PartitionAWS
 }
 
 // classes checks the class list and returns the names it defines.

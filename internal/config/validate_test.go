@@ -49,6 +49,26 @@ func TestValidateWithoutFile(t *testing.T) {
 			`accounts.session_name: "key warden" is not an AssumeRole session name (2-64 letters, digits and =,.@_-)`},
 		{"too many attempts", func(c *Config) { c.Accounts.MaxAttempts = 50 },
 			"accounts.max_attempts: must be between 1 and 20 (got 50)"},
+		{"unknown partition", func(c *Config) { c.Accounts.Partition = "aws-eu" },
+			`accounts.partition: unknown partition "aws-eu" (want aws, aws-us-gov or aws-cn)`},
+		{"ARNs in the partition", func(c *Config) {
+			c.Accounts.Partition = PartitionGovCloud
+			c.Accounts.List = []AccountTarget{{ID: "222222222222", RoleARN: "arn:aws-us-gov:iam::222222222222:role/Audit"}}
+			c.Notify.Admins.SNSTopicARN = "arn:aws-us-gov:sns:us-gov-west-1:111111111111:kw"
+			c.Notify.Admins.SlackWebhookSSM = "arn:aws-us-gov:ssm:us-gov-west-1:111111111111:parameter/kw/slack"
+			c.Notify.SES.Region = "us-gov-west-1"
+		}, ""},
+		{"ARNs and a region of another partition", func(c *Config) {
+			c.Accounts.Partition = PartitionGovCloud
+			c.Accounts.List = []AccountTarget{{ID: "222222222222", RoleARN: "arn:aws:iam::222222222222:role/Audit"}}
+			c.Notify.SES.Region = "cn-north-1"
+			c.Notify.Admins.SNSTopicARN = "arn:aws-cn:sns:cn-north-1:111111111111:kw"
+			c.Notify.Admins.WebhookURLSSM = "arn:aws:ssm:us-east-1:111111111111:parameter/kw/hook"
+			c.Notify.SMTP.PasswordSSM = "/kw/smtp"
+		}, "accounts.list[0].role_arn: the role is in partition aws, not accounts.partition aws-us-gov\n" +
+			"notify.admins.sns_topic_arn: the topic is in partition aws-cn, not accounts.partition aws-us-gov\n" +
+			"notify.admins.webhook_url_ssm: the parameter is in partition aws, not accounts.partition aws-us-gov\n" +
+			"notify.ses.region: region cn-north-1 is in partition aws-cn, not accounts.partition aws-us-gov"},
 		{"several, in order", func(c *Config) {
 			c.Accounts.Parallel = 0
 			c.Enforce.Mode = ""
@@ -97,13 +117,13 @@ func TestValidateKeyOrder(t *testing.T) {
 	want := "accounts.parallel: must be between 1 and 64 (got 0)\n" +
 		"exemptions[0]: needs at least one of users, tags or groups\n" +
 		"exemptions[0].reason: required; say why the exemption exists (it is shown in every report)\n" +
-		"notify.users.remind_every: must be at least 1 (got 0)\n" +
+		"notify.users.remind_every: must be between 1 and 36500 (got 0)\n" +
 		"notify.rate_per_second: must be 0 or more (got -1)"
 	if got := c.Validate(); got == nil || got.Error() != want {
 		t.Errorf("Validate() =\n%v\nwant\n%s", got, want)
 	}
 	_, err := Parse("k.yaml", []byte("version: 1\nnotify: {rate_per_second: -1, users: {remind_every: 0}}\n"))
-	if want := "k.yaml:2: notify.users.remind_every: must be at least 1 (got 0)\n" +
+	if want := "k.yaml:2: notify.users.remind_every: must be between 1 and 36500 (got 0)\n" +
 		"k.yaml:2: notify.rate_per_second: must be 0 or more (got -1)"; err == nil || err.Error() != want {
 		t.Errorf("Parse() error =\n%v\nwant\n%s", err, want)
 	}
@@ -121,7 +141,7 @@ func TestValidateZeroConfig(t *testing.T) {
 		"accounts.parallel: must be between 1 and 64 (got 0)",
 		`accounts.session_name: "" is not an AssumeRole session name (2-64 letters, digits and =,.@_-)`,
 		"accounts.max_attempts: must be between 1 and 20 (got 0)",
-		"notify.users.remind_every: must be at least 1 (got 0)",
+		"notify.users.remind_every: must be between 1 and 36500 (got 0)",
 		`notify.users.via: unknown channel "" (want ses, smtp or outbox)`,
 		`notify.admins.send_when: unknown value "" (want findings or always)`,
 		"notify.smtp.port: must be between 1 and 65535 (got 0)",

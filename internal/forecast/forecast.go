@@ -63,12 +63,12 @@ type Event struct {
 }
 
 // New computes the forecast of snaps under cfg for the days days after
-// asOf: every event with asOf < At <= asOf + days×24h, ordered by At, then
+// asOf: every event with asOf < At <= asOf + days (UTC calendar days), ordered by At, then
 // account, user, credential, slot and rule. Credentials already at a stage
 // at asOf appear only when they reach a further one.
 //
 // Evaluate's findings change only when a whole-day age crosses a
-// threshold (base time + N×24h, for every base time a rule counts from and
+// threshold (base time + N days, for every base time a rule counts from and
 // every day count the config and password policy name) or when an
 // exemption's until day ends (midnight UTC). New evaluates each user alone
 // at each such instant and reports the findings that differ from the
@@ -76,7 +76,7 @@ type Event struct {
 // every moment would show.
 func New(snaps []*inventory.Snapshot, cfg *config.Config, generatedAt, asOf time.Time, days int) *Forecast {
 	asOf = asOf.UTC()
-	until := asOf.Add(time.Duration(days) * 24 * time.Hour)
+	until := asOf.AddDate(0, 0, days)
 	fc := &Forecast{Schema: Schema, GeneratedAt: generatedAt.UTC(), AsOf: asOf, Until: until, Days: days, Events: []Event{}}
 	if cfg == nil {
 		return fc
@@ -191,7 +191,7 @@ func candidates(u *inventory.User, thresholds []int, boundaries []time.Time, asO
 			continue
 		}
 		for _, d := range thresholds {
-			if t := b.Add(time.Duration(d) * 24 * time.Hour); t.After(asOf) && !t.After(until) {
+			if t := b.UTC().AddDate(0, 0, d); t.After(asOf) && !t.After(until) {
 				out = append(out, t.UTC())
 			}
 		}

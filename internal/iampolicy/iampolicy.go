@@ -3,8 +3,10 @@ package iampolicy
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/mail"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -34,13 +36,19 @@ type Document struct {
 	Statement []Statement `json:"Statement"`
 }
 
-// Statement is one Allow statement.
+// Statement is one statement: Allow in the policies keywarden needs, Deny
+// in its guardrails.
 type Statement struct {
-	Sid      string   `json:"Sid"`
-	Effect   string   `json:"Effect"`
-	Action   []string `json:"Action"`
-	Resource []string `json:"Resource"`
+	Sid       string    `json:"Sid"`
+	Effect    string    `json:"Effect"`
+	Action    []string  `json:"Action"`
+	Resource  []string  `json:"Resource"`
+	Condition Condition `json:"Condition,omitempty"`
 }
+
+// Condition maps a condition operator (StringEquals, ArnNotLike,
+// ForAnyValue:StringEqualsIgnoreCase…) to condition keys and their values.
+type Condition map[string]map[string][]string
 
 // Options say what the configuration file does not: how keywarden is run.
 type Options struct {
@@ -56,6 +64,15 @@ type Options struct {
 	// SecureString parameters (kms:Decrypt); the AWS managed aws/ssm key
 	// needs none.
 	KMSKeyARNs []string
+	// Partition is the AWS partition of every ARN: aws, aws-us-gov or
+	// aws-cn; "" takes accounts.partition, else aws. Both set, they must
+	// agree.
+	Partition string
+	// RunnerAccount is the account keywarden runs in, when it is known:
+	// the runner's write statements then name that account alone (when
+	// it is allowed), and the member role's leave it out, since keywarden
+	// acts there with its own credentials.
+	RunnerAccount string
 }
 
 // The IAM actions each feature needs. Read-only ones are granted for any
@@ -102,6 +119,9 @@ var NoPermission = []string{"sts:GetCallerIdentity"}
 // For returns the least-privilege policy that cfg needs for role. It never
 // grants a wildcard action; resources are as narrow as the config allows
 // (account and region are wildcards where the config does not name them).
+// The write actions and their re-checks are granted only on the users of
+// the accounts where keywarden can act (Reach), and only for the changes
+// the rules can call for.
 func For(cfg *config.Config, o Options) (*Document, error) {
 	if cfg == nil {
 		cfg = config.Default()
@@ -110,17 +130,33 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 	if role != RoleRunner && role != RoleMember {
 		return nil, fmt.Errorf("role %q: want %s or %s", o.Role, RoleRunner, RoleMember)
 	}
+	part, err := PartitionOf(cfg, o.Partition)
+	if err != nil {
+		return nil, err
+	}
+	if role == RoleMember && !HasMemberRole(cfg) {
+		return nil, errors.New("role member: the config reaches no account through a role (accounts.organization, or accounts.list with role_arn), so there is no member role")
+	}
+	if o.RunnerAccount != "" && !accountIDRE.MatchString(o.RunnerAccount) {
+		return nil, fmt.Errorf("runner account %q: want a 12-digit account ID", o.RunnerAccount)
+	}
+	for _, k := range o.KMSKeyARNs {
+		if got := config.ARNPartition(k); got != part {
+			return nil, fmt.Errorf("KMS key %q: want an ARN in partition %s", k, part)
+		}
+	}
 	d := &Document{Version: Version}
-	add := func(sid string, actions, resources []string) {
+	add := func(sid string, actions, resources []string, cond Condition) {
 		if len(actions) == 0 || len(resources) == 0 {
 			return
 		}
-		d.Statement = append(d.Statement, Statement{Sid: sid, Effect: "Allow", Action: sortedUnique(actions), Resource: sortedUnique(resources)})
+		d.Statement = append(d.Statement, Statement{Sid: sid, Effect: "Allow", Action: sortedUnique(actions),
+			Resource: sortedUnique(resources), Condition: cond})
 	}
 
 	// IAM in the account the identity lives in: the runner's own account
 	// (scanned with its own credentials), or each member account.
-	add("ReadIAMCredentials", scanActions, []string{"*"})
+	add("ReadIAMCredentials", scanActions, []string{"*"}, nil)
 	rem := RemediationOf(cfg)
 	var recheck, write []string
 	if rem.Disable || rem.Delete {
@@ -134,9 +170,17 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 		recheck = append(recheck, passwordRecheck...)
 		write = append(write, removePwActions...)
 	}
-	users := []string{"arn:aws:iam::*:user/*"}
-	add("RecheckCredentials", recheck, users)
-	add("RemediateCredentials", write, users)
+	own, member := Reach(cfg, o.RunnerAccount)
+	acts := own
+	if role == RoleMember {
+		acts = member
+	}
+	var users []string
+	for _, a := range acts {
+		users = append(users, UsersARN(part, a))
+	}
+	add("RecheckCredentials", recheck, users, nil)
+	add("RemediateCredentials", write, users, nil)
 	if role == RoleMember {
 		return d, nil
 	}
@@ -146,11 +190,15 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 		// The whole organization is listed with ListAccounts; OUs are
 		// walked with the parent listings instead.
 		if len(org.OUs) == 0 {
-			add("ListOrganizationAccounts", orgActions, []string{"*"})
+			add("ListOrganizationAccounts", orgActions, []string{"*"}, nil)
 		} else {
-			add("ListOrganizationalUnits", orgUnitActions, []string{"*"})
+			add("ListOrganizationalUnits", orgUnitActions, []string{"*"}, nil)
 		}
-		add("AssumeMemberRole", []string{"sts:AssumeRole"}, []string{"arn:aws:iam::*:role/" + org.RoleName})
+		// The role in any account of the caller's own organization: IAM
+		// compares the organization of the role's account with the
+		// caller's.
+		add("AssumeMemberRole", []string{"sts:AssumeRole"}, []string{fmt.Sprintf("arn:%s:iam::*:role/%s", part, org.RoleName)},
+			Condition{"StringEquals": {"aws:ResourceOrgID": {"${aws:PrincipalOrgID}"}}})
 	}
 	var roles []string
 	for _, t := range cfg.Accounts.List {
@@ -158,20 +206,20 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 			roles = append(roles, t.RoleARN)
 		}
 	}
-	add("AssumeListedRoles", []string{"sts:AssumeRole"}, roles)
+	add("AssumeListedRoles", []string{"sts:AssumeRole"}, roles, nil)
 
 	// Notifications.
 	n := cfg.Notify
 	mailVia := cmp.Or(n.Users.Via, "outbox")
 	if mailVia == "ses" {
-		res, err := sesResources(n)
+		res, err := sesResources(part, n)
 		if err != nil {
 			return nil, err
 		}
-		add("SendMailWithSES", sesActions, res)
+		add("SendMailWithSES", sesActions, res, nil)
 	}
 	if n.Admins.SNSTopicARN != "" {
-		add("PublishDigest", []string{"sns:Publish"}, []string{n.Admins.SNSTopicARN})
+		add("PublishDigest", []string{"sns:Publish"}, []string{n.Admins.SNSTopicARN}, nil)
 	}
 	// SSM parameters read: the SMTP password (only when SMTP logs in),
 	// the webhook URLs, and the config itself.
@@ -182,12 +230,12 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 	var params []string
 	for _, name := range names {
 		if name != "" {
-			params = append(params, ssmParameterARN(name))
+			params = append(params, ssmParameterARN(part, name))
 		}
 	}
-	add("ReadSecretParameters", []string{"ssm:GetParameter"}, params)
+	add("ReadSecretParameters", []string{"ssm:GetParameter"}, params, nil)
 	if len(params) > 0 {
-		add("DecryptSecretParameters", []string{"kms:Decrypt"}, o.KMSKeyARNs)
+		add("DecryptSecretParameters", []string{"kms:Decrypt"}, o.KMSKeyARNs, nil)
 	}
 
 	// Configuration from S3.
@@ -196,19 +244,94 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config S3 URI %w", err)
 		}
-		add("ReadConfigObject", []string{"s3:GetObject"}, []string{"arn:aws:s3:::" + bucket + "/" + key})
+		add("ReadConfigObject", []string{"s3:GetObject"}, []string{fmt.Sprintf("arn:%s:s3:::%s/%s", part, bucket, key)}, nil)
 	}
 
 	// State.
 	if u, err := state.ParseURL(cfg.State.URL); err == nil && u.Scheme == state.SchemeDynamoDB {
-		arn := "arn:aws:dynamodb:*:*:table/" + u.Path
-		add("KeepStateInDynamoDB", DynamoDBActions, []string{arn, arn + "/index/*"})
+		arn := fmt.Sprintf("arn:%s:dynamodb:*:*:table/%s", part, u.Path)
+		add("KeepStateInDynamoDB", DynamoDBActions, []string{arn}, nil)
+		// Only a Query reads an index.
+		add("QueryStateIndex", []string{"dynamodb:Query"}, []string{arn + "/index/*"}, nil)
 	}
 
 	if o.SecurityHub {
-		add("ImportSecurityHubFindings", securityHubAction, []string{"*"})
+		add("ImportSecurityHubFindings", securityHubAction, []string{"*"}, nil)
 	}
 	return d, nil
+}
+
+var accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
+
+// HasMemberRole reports whether cfg reaches some account through a role:
+// accounts.organization, or an accounts.list entry with a role_arn.
+func HasMemberRole(cfg *config.Config) bool {
+	return cfg.Accounts.Organization != nil || slices.ContainsFunc(cfg.Accounts.List, func(t config.AccountTarget) bool { return t.RoleARN != "" })
+}
+
+// PartitionOf is the partition of the policy: flag (--partition) or
+// accounts.partition, which must agree when both are set; aws when
+// neither is.
+func PartitionOf(cfg *config.Config, flag string) (string, error) {
+	if flag != "" && !slices.Contains(config.Partitions, flag) {
+		return "", fmt.Errorf("partition %q: want aws, aws-us-gov or aws-cn", flag)
+	}
+	conf := cfg.Accounts.Partition
+	if flag != "" && conf != "" && flag != conf {
+		return "", fmt.Errorf("partition %s contradicts the config's accounts.partition %s", flag, conf)
+	}
+	return cmp.Or(flag, conf, config.PartitionAWS), nil
+}
+
+// UsersARN is the pattern of every IAM user of account.
+func UsersARN(partition, account string) string {
+	return fmt.Sprintf("arn:%s:iam::%s:user/*", partition, account)
+}
+
+// Reach lists the accounts where keywarden can change credentials:
+// enforce.allowed_accounts that the config selects, split by how keywarden
+// reaches them — own, with the runner's own credentials (the caller's
+// account without accounts config, or in an organization; accounts.list
+// entries without role_arn), and member, through the member role
+// (organization accounts other than the runner's; accounts.list entries
+// with role_arn). runner, when known, is the runner's account: own is then
+// at most that account, and member leaves it out in an organization.
+// Without runner, an organization's allowed accounts are in both lists:
+// any of them may be the caller's.
+func Reach(cfg *config.Config, runner string) (own, member []string) {
+	allowed := sortedUnique(cfg.Enforce.AllowedAccounts)
+	isRunner := func(a string) bool { return runner == "" || a == runner }
+	switch a := cfg.Accounts; {
+	case a.Organization != nil:
+		for _, id := range allowed {
+			switch {
+			case slices.Contains(a.Organization.Exclude, id):
+			case runner == "":
+				own, member = append(own, id), append(member, id)
+			case id == runner:
+				own = append(own, id)
+			default:
+				member = append(member, id)
+			}
+		}
+	case len(a.List) > 0:
+		for _, t := range a.List {
+			switch {
+			case !slices.Contains(allowed, t.ID):
+			case t.RoleARN != "":
+				member = append(member, t.ID)
+			case isRunner(t.ID):
+				own = append(own, t.ID)
+			}
+		}
+	default:
+		for _, id := range allowed {
+			if isRunner(id) {
+				own = append(own, id)
+			}
+		}
+	}
+	return sortedUnique(own), sortedUnique(member)
 }
 
 // Remediation is what a policy's rules can change.
@@ -240,7 +363,7 @@ func RemediationOf(cfg *config.Config) Remediation {
 // sesResources are the SES identities keywarden sends from: the address of
 // notify.from and its domain (either may be the verified identity), and
 // the configuration set.
-func sesResources(n config.Notify) ([]string, error) {
+func sesResources(partition string, n config.Notify) ([]string, error) {
 	if n.From == "" {
 		return nil, fmt.Errorf("notify.from is required for notify.users.via: ses")
 	}
@@ -251,22 +374,22 @@ func sesResources(n config.Notify) ([]string, error) {
 	region := cmp.Or(n.SES.Region, "*")
 	domain := a.Address[strings.LastIndexByte(a.Address, '@')+1:]
 	res := []string{
-		fmt.Sprintf("arn:aws:ses:%s:*:identity/%s", region, a.Address),
-		fmt.Sprintf("arn:aws:ses:%s:*:identity/%s", region, domain),
+		fmt.Sprintf("arn:%s:ses:%s:*:identity/%s", partition, region, a.Address),
+		fmt.Sprintf("arn:%s:ses:%s:*:identity/%s", partition, region, domain),
 	}
 	if n.SES.ConfigurationSet != "" {
-		res = append(res, fmt.Sprintf("arn:aws:ses:%s:*:configuration-set/%s", region, n.SES.ConfigurationSet))
+		res = append(res, fmt.Sprintf("arn:%s:ses:%s:*:configuration-set/%s", partition, region, n.SES.ConfigurationSet))
 	}
 	return res, nil
 }
 
 // ssmParameterARN is the ARN of a parameter name ("/keywarden/slack" or
 // "keywarden-slack").
-func ssmParameterARN(name string) string {
+func ssmParameterARN(partition, name string) string {
 	if strings.HasPrefix(name, "arn:") {
 		return name
 	}
-	return "arn:aws:ssm:*:*:parameter/" + strings.TrimPrefix(name, "/")
+	return fmt.Sprintf("arn:%s:ssm:*:*:parameter/%s", partition, strings.TrimPrefix(name, "/"))
 }
 
 // Actions lists every action the document grants, sorted.

@@ -15,6 +15,8 @@ type CredentialReport struct {
 	Users     []User // IAM users sorted by name, root excluded
 	Root      *User  // the <root_account> row, nil when absent
 	AccountID string // from the ARNs (arn:aws:iam::ACCOUNT:...), "" if none
+	// Warnings are faults the parser tolerated: a row repeated identically.
+	Warnings []*ParseError
 }
 
 // ParseError says where a credential report is malformed. Line 1 is the
@@ -95,8 +97,13 @@ var errEmptyReport = errors.New("empty credential report")
 // GetCredentialReport returns, or that the console downloads).
 //
 // Columns are found by header name, case-insensitively and in any order;
-// unknown columns are ignored. N/A, not_supported, no_information and empty
-// values mean "none" (a zero time, an empty string, false). Timestamps are
+// unknown columns are ignored. In value columns, N/A, not_supported,
+// no_information and empty values mean "none" (a zero time, an empty
+// string, false); the user column is a name, taken exactly as written
+// (not trimmed), and must be a legal IAM user name (see ValidUserName) or
+// <root_account>: a user named no_information is a user. A row that repeats an earlier
+// row exactly is skipped with a warning (Warnings); a user on two rows
+// that differ is an error naming both lines. Timestamps are
 // RFC 3339 and returned in UTC. A user's password dates are kept only when
 // password_enabled is true; the root row counts as having a password.
 // Errors that point into the file are *ParseError.
@@ -121,7 +128,11 @@ func ParseCredentialReport(r io.Reader) (*CredentialReport, error) {
 	cr.FieldsPerRecord = want
 
 	rep := &CredentialReport{}
-	seen := map[string]int{} // user name → line
+	type seenRow struct {
+		line int
+		rec  []string
+	}
+	seen := map[string]seenRow{} // user name → its first row
 	accountLine := 0
 	for {
 		rec, err := cr.Read()
@@ -138,10 +149,17 @@ func ParseCredentialReport(r io.Reader) (*CredentialReport, error) {
 		}
 		line := row.line(0)
 		if first, dup := seen[u.Name]; dup {
-			return nil, &ParseError{Line: line, Column: colUser,
-				Err: fmt.Errorf("user %q appears twice (first on line %d)", u.Name, first)}
+			if !slices.Equal(first.rec, rec) {
+				return nil, &ParseError{Line: line, Column: colUser,
+					Err: fmt.Errorf("user %q appears twice with different values (first on line %d)", u.Name, first.line)}
+			}
+			rep.Warnings = append(rep.Warnings, &ParseError{Line: line, Column: colUser,
+				Err: fmt.Errorf("user %q appears twice, identically (first on line %d); the copy is ignored", u.Name, first.line)})
+			continue
 		}
-		seen[u.Name] = line
+		// The record's strings are fresh for each row (only the slice is
+		// reused), so a copy of the slice keeps them.
+		seen[u.Name] = seenRow{line, slices.Clone(rec)}
 		switch {
 		case rep.AccountID == "":
 			rep.AccountID, accountLine = account, line
@@ -232,9 +250,13 @@ func (r reportRow) line(i int) int {
 
 // user parses the row into a User and returns the account ID of its ARN.
 func (r reportRow) user() (*User, string, error) {
-	u := &User{Name: r.value(colUser), ARN: r.value(colARN)}
-	if u.Name == "" {
+	// The name is data: "no value" markers are legal names.
+	u := &User{Name: r.rec[r.cols[colUser]], ARN: r.value(colARN)}
+	switch {
+	case u.Name == "":
 		return nil, "", r.errorf(colUser, "empty user name")
+	case u.Name != RootUserName && !ValidUserName(u.Name):
+		return nil, "", r.errorf(colUser, "%q is not an IAM user name (1 to %d of A-Z a-z 0-9 and _+=,.@-)", u.Name, MaxUserNameLen)
 	}
 	account, path, err := parseIAMARN(u.ARN, u.Name)
 	if err != nil {
@@ -301,7 +323,30 @@ func (r reportRow) accessKey(n int) (k AccessKey, ok bool, err error) {
 	return k, true, nil
 }
 
-// value is the column's trimmed value, "" for N/A and the like.
+// MaxUserNameLen is the longest IAM user name: CreateUser takes 64
+// characters, but users created before that limit may have up to 128
+// (IAM's existingUserNameType), and they are in the report too.
+const MaxUserNameLen = 128
+
+// ValidUserName reports whether name is a legal IAM user name: 1 to
+// MaxUserNameLen of the ASCII letters, digits and _+=,.@- (IAM's pattern
+// [\w+=,.@-]+, where \w is ASCII only).
+func ValidUserName(name string) bool {
+	if name == "" || len(name) > MaxUserNameLen {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("_+=,.@-", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// value is a value column's trimmed value, "" for N/A and the like.
 func (r reportRow) value(col string) string {
 	v := strings.TrimSpace(r.rec[r.cols[col]])
 	if isNone(v) {

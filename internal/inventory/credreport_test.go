@@ -2,10 +2,13 @@ package inventory
 
 import (
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -215,6 +218,20 @@ func TestParseCredentialReport(t *testing.T) {
 				}},
 			},
 		},
+		{
+			// Names that read like the report's "no value" markers are
+			// legal IAM user names: they are names, not missing values.
+			file: "marker-names.csv",
+			want: &CredentialReport{
+				AccountID: acct,
+				Users: []User{
+					{Name: "NO_INFORMATION", ARN: arn("ops/NO_INFORMATION"), Path: "/ops/", CreatedAt: at("2024-01-01T00:00:00Z")},
+					{Name: "no_information", ARN: arn("no_information"), Path: "/", CreatedAt: at("2024-01-01T00:00:00Z"),
+						AccessKeys: []AccessKey{{Slot: 1, Active: true, CreatedAt: at("2026-06-01T10:00:00Z")}}},
+					{Name: "not_supported", ARN: arn("not_supported"), Path: "/", CreatedAt: at("2024-01-01T00:00:00Z")},
+				},
+			},
+		},
 		{file: "header-only.csv", want: &CredentialReport{}},
 	}
 	for _, tt := range tests {
@@ -299,7 +316,11 @@ func TestParseCredentialReportErrors(t *testing.T) {
 		},
 		{
 			file: "duplicate-user.csv", wantLine: 4, wantColumn: "user",
-			wantMsg: `user "jack" appears twice (first on line 2)`,
+			wantMsg: `user "jack" appears twice with different values (first on line 2)`,
+		},
+		{
+			file: "illegal-name.csv", wantLine: 2, wantColumn: "user",
+			wantMsg: `credential report line 2, column user: "bob smith" is not an IAM user name (1 to 128 of A-Z a-z 0-9 and _+=,.@-)`,
 		},
 		{
 			file: "two-accounts.csv", wantLine: 3, wantColumn: "arn",
@@ -324,6 +345,50 @@ func TestParseCredentialReportErrors(t *testing.T) {
 				t.Errorf("ParseCredentialReport(%s) error = %q; want it to contain %q", tt.file, err, tt.wantMsg)
 			}
 		})
+	}
+}
+
+// TestParseCredentialReportDuplicateRow: a row repeated identically is
+// tolerated, with a warning naming both lines; the user is kept once.
+func TestParseCredentialReportDuplicateRow(t *testing.T) {
+	got, err := parseFile(t, "duplicate-identical.csv")
+	if err != nil {
+		t.Fatalf("ParseCredentialReport(duplicate-identical.csv) error: %v", err)
+	}
+	var names []string
+	for _, u := range got.Users {
+		names = append(names, u.Name)
+	}
+	if diff := cmp.Diff([]string{"jack", "olga"}, names); diff != "" {
+		t.Errorf("ParseCredentialReport(duplicate-identical.csv) users (-want +got):\n%s", diff)
+	}
+	want := []string{`credential report line 4, column user: user "jack" appears twice, identically (first on line 2); the copy is ignored`}
+	var warnings []string
+	for _, w := range got.Warnings {
+		warnings = append(warnings, w.Error())
+	}
+	if diff := cmp.Diff(want, warnings); diff != "" {
+		t.Errorf("ParseCredentialReport(duplicate-identical.csv) warnings (-want +got):\n%s", diff)
+	}
+}
+
+// TestParseCredentialReportNameLength: IAM user names are 1 to 64
+// characters today; older users may have up to 128 (IAM's
+// existingUserNameType), so 128 parses and 129 does not.
+func TestParseCredentialReportNameLength(t *testing.T) {
+	row := func(name string) string {
+		return header + "\n" + name + ",arn:aws:iam::123456789012:user/" + name +
+			",2024-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
+	}
+	long := strings.Repeat("a", 127) + "@"
+	rep, err := ParseCredentialReport(strings.NewReader(row(long)))
+	if err != nil || len(rep.Users) != 1 || rep.Users[0].Name != long {
+		t.Errorf("ParseCredentialReport(128-character name) = %+v, %v; want the user", rep, err)
+	}
+	_, err = ParseCredentialReport(strings.NewReader(row(long + "b")))
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Line != 2 || pe.Column != colUser || !strings.Contains(err.Error(), "is not an IAM user name") {
+		t.Errorf("ParseCredentialReport(129-character name) error = %v; want a *ParseError at line 2, column user: not an IAM user name", err)
 	}
 }
 
@@ -458,6 +523,15 @@ const header = "user,arn,user_creation_time,password_enabled,password_last_used,
 	"access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service," +
 	"cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated"
 
+// FuzzParseCredentialReport checks, for any input in, that the parser
+// does not panic; that an error is "empty credential report" or a
+// *ParseError naming a line; and that a report it accepts holds only legal
+// IAM user names, sorted and unique, and survives being written out as a
+// credential report and parsed again unchanged. For any name, a one-user
+// report naming that user parses to exactly that name when it is a legal
+// IAM user name (no_information is), and fails on line 2's user column
+// when it is not. Seeds: every testdata/*.csv, and
+// testdata/fuzz/FuzzParseCredentialReport (hostile names, duplicates).
 func FuzzParseCredentialReport(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.csv"))
 	if err != nil {
@@ -468,23 +542,33 @@ func FuzzParseCredentialReport(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(b)
+		f.Add(b, "alice")
 	}
-	f.Fuzz(func(t *testing.T, in []byte) {
+	f.Fuzz(func(t *testing.T, in []byte, name string) {
+		checkNamed(t, name)
 		rep, err := ParseCredentialReport(bytes.NewReader(in))
 		if err != nil {
 			var pe *ParseError
-			if errors.As(err, &pe) && pe.Line < 1 {
-				t.Errorf("ParseCredentialReport error %q has line %d; want >= 1", err, pe.Line)
+			switch {
+			case errors.Is(err, errEmptyReport):
+			case !errors.As(err, &pe):
+				t.Fatalf("ParseCredentialReport error %q (%T) is not a *ParseError; want every fault to name its line", err, err)
+			case pe.Line < 1 || !strings.HasPrefix(err.Error(), fmt.Sprintf("credential report line %d", pe.Line)):
+				t.Errorf("ParseCredentialReport error %q has line %d; want it to name a line >= 1", err, pe.Line)
 			}
 			return
 		}
 		if rep.Root != nil && !rep.Root.IsRoot() {
 			t.Errorf("Root.Name = %q; want %q", rep.Root.Name, RootUserName)
 		}
+		for _, w := range rep.Warnings {
+			if w.Line < 2 || w.Column != colUser {
+				t.Errorf("warning %q at line %d, column %q; want a data row's user column", w, w.Line, w.Column)
+			}
+		}
 		for i, u := range rep.Users {
-			if u.IsRoot() {
-				t.Errorf("Users[%d] is the root user", i)
+			if !legalIAMName.MatchString(u.Name) {
+				t.Errorf("Users[%d].Name = %q; want a legal IAM user name", i, u.Name)
 			}
 			if i > 0 && rep.Users[i-1].Name >= u.Name {
 				t.Errorf("Users[%d] = %q after %q; want sorted, unique names", i, u.Name, rep.Users[i-1].Name)
@@ -501,7 +585,96 @@ func FuzzParseCredentialReport(f *testing.F) {
 		if s := nonUTC(rep); s != "" {
 			t.Errorf("%s is not in UTC", s)
 		}
+		out := formatReport(t, rep)
+		again, err := ParseCredentialReport(bytes.NewReader(out))
+		if err != nil {
+			t.Fatalf("parsing the report written from the parsed one: %v\n%s", err, out)
+		}
+		rep.Warnings = nil
+		if diff := cmp.Diff(rep, again); diff != "" {
+			t.Errorf("report written and parsed again differs (-parsed +round trip):\n%s", diff)
+		}
 	})
+}
+
+// checkNamed parses a one-user report whose user is name.
+func checkNamed(t *testing.T, name string) {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	_ = w.Write(strings.Split(header, ","))
+	_ = w.Write([]string{name, "arn:aws:iam::123456789012:user/" + name, "2024-01-01T00:00:00Z", "false", "N/A", "N/A", "N/A", "false",
+		"false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "false", "N/A"})
+	w.Flush()
+	rep, err := ParseCredentialReport(&b)
+	switch {
+	case name == RootUserName:
+	case legalIAMName.MatchString(name):
+		if err != nil || len(rep.Users) != 1 || rep.Users[0].Name != name {
+			t.Errorf("ParseCredentialReport(one user named %q) = %+v, %v; want that user", name, rep, err)
+		}
+	default:
+		var pe *ParseError
+		if !errors.As(err, &pe) || pe.Line != 2 || pe.Column != colUser {
+			t.Errorf("ParseCredentialReport(one user named %q) error = %v; want a *ParseError at line 2, column user", name, err)
+		}
+	}
+}
+
+// legalIAMName is IAM's user name pattern, [\w+=,.@-]+ with ASCII \w, 1 to
+// 128 characters (existingUserNameType).
+var legalIAMName = regexp.MustCompile(`^[A-Za-z0-9_+=,.@-]{1,128}$`)
+
+// formatReport writes rep as a 22-column credential report, the way IAM
+// does: N/A for no value, not_supported for root's password_enabled.
+func formatReport(t *testing.T, rep *CredentialReport) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	if err := w.Write(strings.Split(header, ",")); err != nil {
+		t.Fatal(err)
+	}
+	ts := func(v time.Time) string {
+		if v.IsZero() {
+			return "N/A"
+		}
+		return v.Format(time.RFC3339Nano)
+	}
+	str := func(v string) string {
+		if v == "" {
+			return "N/A"
+		}
+		return v
+	}
+	users := rep.Users
+	if rep.Root != nil {
+		users = append([]User{*rep.Root}, users...)
+	}
+	for _, u := range users {
+		pw := strconv.FormatBool(u.PasswordEnabled)
+		if u.IsRoot() {
+			pw = "not_supported"
+		}
+		rec := []string{u.Name, u.ARN, ts(u.CreatedAt), pw, ts(u.PasswordLastUsed), ts(u.PasswordLastChanged),
+			ts(u.PasswordNextRotation), strconv.FormatBool(u.MFAActive)}
+		for slot := 1; slot <= 2; slot++ {
+			k := AccessKey{}
+			for _, kk := range u.AccessKeys {
+				if kk.Slot == slot {
+					k = kk
+				}
+			}
+			rec = append(rec, strconv.FormatBool(k.Active), ts(k.CreatedAt), ts(k.LastUsedAt), str(k.LastUsedRegion), str(k.LastUsedService))
+		}
+		rec = append(rec, "false", "N/A", "false", "N/A")
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 // BenchmarkParseCredentialReport parses a 5,000-user report.

@@ -264,7 +264,7 @@ func (h *Handler) loadConfig(ctx context.Context) (*config.Config, error) {
 			return nil, fmt.Errorf("read the config from %s (%s): %w", uri, EnvConfigS3, err)
 		}
 		defer out.Body.Close()
-		if data, err = io.ReadAll(io.LimitReader(out.Body, 1<<20)); err != nil {
+		if data, err = config.ReadLimited(out.Body); err != nil { // config.Parse refuses more than config.MaxFileSize
 			return nil, fmt.Errorf("read the config from %s: %w", uri, err)
 		}
 		src, name = "s3", uri

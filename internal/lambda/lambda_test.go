@@ -329,3 +329,35 @@ func TestInvokeStopsBeforeTheDeadline(t *testing.T) {
 		t.Errorf("summary = %+v; want the account listed as not reached because of the deadline", s)
 	}
 }
+
+// TestConfigFromS3TooBig: a config object over config.MaxFileSize is
+// refused with an error naming it. The handler used to read the first
+// MiB and run with whatever that held.
+func TestConfigFromS3TooBig(t *testing.T) {
+	m := testenv.Moto(t)
+	stateTable(t, m)
+	ctx := context.Background()
+	// A valid config up to the first MiB; past it, the key that would
+	// have mattered.
+	body := []byte(lambdaConfig)
+	for len(body) < config.MaxFileSize {
+		body = append(body, "# padding\n"...)
+	}
+	body = append(body[:config.MaxFileSize], "\nenforce: {mode: apply}\n"...)
+	c := s3.NewFromConfig(m.Config(t), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("kw-config")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("kw-config"), Key: aws.String("big.yaml"),
+		Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	h := New(Deps{Getenv: envOf(map[string]string{EnvConfigS3: "s3://kw-config/big.yaml"}), Now: time.Now, Logs: &logs,
+		LoadAWSConfig: func(context.Context) (aws.Config, error) { return m.Config(t), nil }})
+	s, err := h.Invoke(ctx, json.RawMessage(`{"dry_run": true}`))
+	want := "s3://kw-config/big.yaml: the config is larger than 1 MiB (1048576 bytes), the most keywarden reads"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Invoke with a %d-byte config = %+v, %v; want an error containing %q", len(body), s, err, want)
+	}
+}

@@ -31,7 +31,10 @@ func NewPoster(url string, client *http.Client) Poster {
 func (p Poster) Post(ctx context.Context, v any) error { return PostJSON(ctx, p.client, p.url, v) }
 
 // PostJSON posts v as JSON to url and fails on a non-2xx answer. Errors
-// never contain the URL (a webhook URL is a secret).
+// never contain the URL (a webhook URL is a secret), nor anything of the
+// answer but its status code: services echo the request's URL in their
+// error bodies and reason phrases, so the error gives the code, its
+// standard text and a fixed reason (answerReason).
 func PostJSON(ctx context.Context, client *http.Client, url string, v any) error {
 	body, err := json.Marshal(v)
 	if err != nil {
@@ -51,9 +54,31 @@ func PostJSON(ctx context.Context, client *http.Client, url string, v any) error
 		return RedactURL(err)
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096)) // let the connection be reused
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook answered %s: %s", resp.Status, strings.TrimSpace(HeaderText(string(msg))))
+		return fmt.Errorf("webhook answered HTTP %s: %s (the answer is not shown: it may repeat the URL)",
+			strings.TrimSpace(fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))), answerReason(resp.StatusCode))
 	}
 	return nil
+}
+
+// answerReason is a fixed reading of an HTTP error status.
+func answerReason(code int) string {
+	switch {
+	case code == http.StatusBadRequest, code == http.StatusUnprocessableEntity:
+		return "the service refused the message"
+	case code == http.StatusUnauthorized, code == http.StatusForbidden:
+		return "the service refused the URL: it is wrong, revoked or expired"
+	case code == http.StatusNotFound, code == http.StatusGone:
+		return "no such webhook: the URL is wrong or was deleted"
+	case code == http.StatusRequestEntityTooLarge:
+		return "the message is too large for the service"
+	case code == http.StatusTooManyRequests:
+		return "the service is rate limiting; the next run tries again"
+	case code/100 == 5:
+		return "the service failed; the next run tries again"
+	case code/100 == 3:
+		return "the service redirected; set the URL it redirects to"
+	}
+	return "an unexpected answer"
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/plan"
@@ -50,23 +52,59 @@ type Channel interface {
 }
 
 // RedactURL removes the URL from err's text (net/http puts the whole URL,
-// a secret for webhooks, into its errors) and keeps the rest.
+// a secret for webhooks, into its errors) and keeps the rest. A parse
+// error becomes a fixed text: url.Parse quotes the part it could not read
+// (a malformed port, an escape), which is part of the secret. In other
+// errors the URL's path, query, fragment and user info are blanked out
+// wherever the underlying error repeats them; the host is kept, to tell
+// a DNS or connection failure.
 func RedactURL(err error) error {
 	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s [URL redacted]: %w", ue.Op, redacted{ue.Err})
+	if !errors.As(err, &ue) {
+		return err
 	}
-	return err
+	if ue.Op == "parse" {
+		return errors.New("the URL is not valid (it is not shown: it is a secret)")
+	}
+	return fmt.Errorf("%s [URL redacted]: %w", ue.Op, redacted{err: ue.Err, secrets: urlSecrets(ue.URL)})
 }
 
-// redacted wraps an error so that errors.Is/As still see it.
-type redacted struct{ err error }
+// urlSecrets lists the parts of raw that may hold a secret, longest
+// first: the URL itself, its user info, path, query and fragment.
+func urlSecrets(raw string) []string {
+	out := []string{raw}
+	if u, err := url.Parse(raw); err == nil {
+		if u.User != nil {
+			out = append(out, u.User.String())
+		}
+		out = append(out, u.EscapedPath(), u.Path, u.RawQuery, u.Fragment)
+	}
+	var keep []string
+	for _, s := range out {
+		if len(s) > 1 && !slices.Contains(keep, s) {
+			keep = append(keep, s)
+		}
+	}
+	slices.SortFunc(keep, func(a, b string) int { return len(b) - len(a) })
+	return keep
+}
+
+// redacted wraps an error so that errors.Is/As still see it, with the
+// secrets blanked out of its text.
+type redacted struct {
+	err     error
+	secrets []string
+}
 
 func (r redacted) Error() string {
 	if r.err == nil {
 		return "error"
 	}
-	return r.err.Error()
+	s := r.err.Error()
+	for _, secret := range r.secrets {
+		s = strings.ReplaceAll(s, secret, "[redacted]")
+	}
+	return s
 }
 func (r redacted) Unwrap() error { return r.err }
 

@@ -3,11 +3,14 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -207,6 +210,104 @@ func TestTemplateErrorsNameTemplateAndLine(t *testing.T) {
 	}
 }
 
+// TestTemplateFilesAreBounded: a template must be a regular file of at
+// most MaxTemplateSize bytes. A template path of /dev/zero used to be read
+// until memory ran out, and a FIFO would block the run for ever.
+func TestTemplateFilesAreBounded(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, n int) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(strings.Repeat("x", n)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("max.txt", notify.MaxTemplateSize)
+	write("big.txt", notify.MaxTemplateSize+1)
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.txt"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := notify.CheckTemplates(config.NotifyTemplates{UserText: "max.txt"}, dir); err != nil {
+		t.Errorf("CheckTemplates(a %d-byte template) = %v; want nil", notify.MaxTemplateSize, err)
+	}
+	for file, want := range map[string]string{
+		"big.txt":   "notify.templates.user_text: read template: " + filepath.Join(dir, "big.txt") + " is larger than 256 KiB (262144 bytes), the most keywarden reads of a template",
+		"/dev/zero": "notify.templates.user_text: read template: /dev/zero is not a regular file",
+		"fifo.txt":  "notify.templates.user_text: read template: " + filepath.Join(dir, "fifo.txt") + " is not a regular file",
+		".":         "notify.templates.user_text: read template: " + dir + " is not a regular file",
+	} {
+		err := notify.CheckTemplates(config.NotifyTemplates{UserText: file}, dir)
+		var te *notify.TemplateError
+		if err == nil || err.Error() != want || !errors.As(err, &te) {
+			t.Errorf("CheckTemplates(user_text: %s) = %v; want the *TemplateError %q", file, err, want)
+		}
+	}
+}
+
+// TestPostJSONNeverEchoesTheAnswer: a service that repeats the URL in
+// its status line's reason phrase and in its body (as error answers
+// often do) gets neither into the error.
+func TestPostJSONNeverEchoesTheAnswer(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A hijacked connection writes its own status line.
+		c, buf, _ := w.(http.Hijacker).Hijack()
+		defer c.Close()
+		body := "unknown hook " + r.URL.Path
+		fmt.Fprintf(buf, "HTTP/1.1 404 no hook at %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", r.URL.Path, len(body), body)
+		buf.Flush()
+	})
+	srv.Start()
+	defer srv.Close()
+	err := notify.PostJSON(context.Background(), nil, srv.URL+"/hooks/tok-456", map[string]string{"a": "b"})
+	want := "webhook answered HTTP 404 Not Found: no such webhook: the URL is wrong or was deleted (the answer is not shown: it may repeat the URL)"
+	if err == nil || err.Error() != want {
+		t.Errorf("PostJSON(404 echoing the URL) = %v; want %q", err, want)
+	}
+}
+
+// TestRedactURL: url.Parse's errors quote the part they cannot read — a
+// malformed port or escape, which is part of the secret URL — so a parse
+// error becomes a fixed text; transport errors lose the URL's path,
+// query and user info wherever they repeat them.
+func TestRedactURL(t *testing.T) {
+	for _, raw := range []string{"https://hooks.example.com:tok-789/services/x", "https://hooks.example.com/a%zztok-789", "https://hooks.example.com/x\x7ftok-789"} {
+		_, err := http.NewRequest(http.MethodPost, raw, nil)
+		if err == nil {
+			t.Fatalf("NewRequest(%q) = nil error; want a parse error", raw)
+		}
+		got := notify.RedactURL(err).Error()
+		if strings.Contains(got, "tok-789") || got != "the URL is not valid (it is not shown: it is a secret)" {
+			t.Errorf("RedactURL(%v) = %q; want the fixed text", err, got)
+		}
+	}
+	inner := errors.New("proxy refused https://user:pw-1@hooks.example.com/services/tok-789?key=k-1 (path /services/tok-789)")
+	got := notify.RedactURL(&url.Error{Op: "Post", URL: "https://user:pw-1@hooks.example.com/services/tok-789?key=k-1", Err: inner}).Error()
+	for _, secret := range []string{"tok-789", "pw-1", "k-1"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("RedactURL(transport error) = %q; want no %q", got, secret)
+		}
+	}
+	if !strings.HasPrefix(got, "Post [URL redacted]: proxy refused [redacted]") {
+		t.Errorf("RedactURL(transport error) = %q; want the operation and the rest of the error", got)
+	}
+}
+
+// TestGetURL: a secret URL that does not parse is refused without a
+// trace of its value.
+func TestGetURL(t *testing.T) {
+	env := map[string]string{"HOOK": "https://hooks.example.com:tok-1/x", "PLAIN": "hooks.example.com/tok-1", "GOOD": "https://hooks.example.com/tok-1"}
+	s := &notify.Secrets{Getenv: func(k string) string { return env[k] }}
+	for _, name := range []string{"HOOK", "PLAIN"} {
+		_, err := s.GetURL(context.Background(), name, "", "the webhook URL")
+		want := "the webhook URL is not a valid URL (want https://HOST/…; the value in environment variable " + name + " is not shown: it is a secret)"
+		if err == nil || err.Error() != want {
+			t.Errorf("GetURL(%s) = %v; want %q", name, err, want)
+		}
+	}
+	if v, err := s.GetURL(context.Background(), "GOOD", "", "the webhook URL"); err != nil || v != env["GOOD"] {
+		t.Errorf("GetURL(GOOD) = %q, %v; want the URL", v, err)
+	}
+}
+
 type fakeSSM struct {
 	in    []*ssm.GetParameterInput
 	value string
@@ -252,8 +353,9 @@ func TestPostJSONRedactsTheURL(t *testing.T) {
 	}))
 	defer srv.Close()
 	err := notify.PostJSON(context.Background(), nil, srv.URL+"/services/T0/B0/tok-123", map[string]string{"a": "b"})
-	if err == nil || !strings.Contains(err.Error(), "403 Forbidden: invalid_token") || strings.Contains(err.Error(), "tok-123") {
-		t.Errorf("PostJSON(403) = %v; want the status and body, without the URL", err)
+	want := "webhook answered HTTP 403 Forbidden: the service refused the URL: it is wrong, revoked or expired (the answer is not shown: it may repeat the URL)"
+	if err == nil || err.Error() != want {
+		t.Errorf("PostJSON(403) = %v; want %q: the status and a fixed reason, never the body", err, want)
 	}
 	srv.Close()
 	err = notify.PostJSON(context.Background(), nil, srv.URL+"/services/T0/B0/tok-123", nil)

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -49,4 +50,29 @@ func (s *Secrets) Get(ctx context.Context, envName, ssmName, what string) (strin
 		return "", fmt.Errorf("%s: environment variable %s is not set", what, envName)
 	}
 	return v, nil
+}
+
+// GetURL is Get for a secret URL (a webhook's): it must be an http or
+// https URL with a host. When it is not, the error says so and where the
+// value came from, but shows no part of it: url.Parse's errors quote the
+// offending part (a malformed port, say), which may be the secret.
+func (s *Secrets) GetURL(ctx context.Context, envName, ssmName, what string) (string, error) {
+	v, err := s.Get(ctx, envName, ssmName, what)
+	if err != nil {
+		return "", err
+	}
+	if !validURL(v) {
+		from := "environment variable " + envName
+		if ssmName != "" {
+			from = "SSM parameter " + ssmName
+		}
+		return "", fmt.Errorf("%s is not a valid URL (want https://HOST/…; the value in %s is not shown: it is a secret)", what, from)
+	}
+	return v, nil
+}
+
+// validURL reports whether raw parses as an http or https URL with a host.
+func validURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	texttemplate "text/template"
 	"time"
 
@@ -139,7 +141,7 @@ func LoadTemplates(cfg config.NotifyTemplates, baseDir string) (*Templates, erro
 			if !filepath.IsAbs(path) && baseDir != "" {
 				path = filepath.Join(baseDir, path)
 			}
-			src, err = os.ReadFile(path)
+			src, err = readTemplate(path)
 			if err != nil {
 				err = fmt.Errorf("read template: %w", err)
 			}
@@ -169,6 +171,37 @@ func LoadTemplates(cfg config.NotifyTemplates, baseDir string) (*Templates, erro
 		return nil, errors.Join(errs...)
 	}
 	return t, nil
+}
+
+// MaxTemplateSize is the most of a template file keywarden reads: 256 KiB.
+const MaxTemplateSize = 256 << 10
+
+// readTemplate reads the template file at path, which must be a regular
+// file (not /dev/zero, a FIFO or a directory) of at most MaxTemplateSize
+// bytes. It is opened without blocking (opening a FIFO would wait for a
+// writer), checked on the open file, and read with a limit, since it may
+// grow in between.
+func readTemplate(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	src, err := io.ReadAll(io.LimitReader(f, MaxTemplateSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > MaxTemplateSize {
+		return nil, fmt.Errorf("%s is larger than 256 KiB (%d bytes), the most keywarden reads of a template", path, MaxTemplateSize)
+	}
+	return src, nil
 }
 
 func (t *Templates) exec(key string, data any) (string, error) {

@@ -143,8 +143,8 @@ func (b *builder) actions(items []Item) ([]Action, []Guard) {
 	out := []Action{}
 	idx := map[string]int{} // credential → index in out
 	for _, it := range items {
-		if actionRank[it.Action] == 0 || it.Credential == policy.CredentialRoot {
-			continue // notify only; never the root user's credentials
+		if actionRank[it.Action] == 0 || it.Credential == policy.CredentialRoot || it.Rule == config.RuleAccessKeyUnknownAge {
+			continue // notify only; never the root user's credentials, nor on a creation date that cannot be trusted
 		}
 		a := Action{Kind: it.Action, FindingID: it.ID, Account: it.Account, AccountAlias: it.AccountAlias, User: it.User,
 			Credential: it.Credential, KeyID: it.KeyID, Slot: it.Slot, KeyActive: it.KeyActive, KeyCreated: it.KeyCreatedAt, Rule: it.Rule,

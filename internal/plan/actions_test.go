@@ -62,6 +62,27 @@ func TestBuildNeverActsOnItsOwnKeyOrRoot(t *testing.T) {
 	}
 }
 
+// TestBuildNeverActsOnUnknownAge: a key whose creation date is missing or
+// in the future is told about (notify, high) and never acted on, even by
+// a finding that claims a disable action.
+func TestBuildNeverActsOnUnknownAge(t *testing.T) {
+	unknown := keyFinding("alice", 1, 0, "a@example.com")
+	unknown.Rule, unknown.StageAt, unknown.Action, unknown.Severity, unknown.NextStageOn = config.RuleAccessKeyUnknownAge, 0, config.ActionNotify, config.SeverityHigh, nil
+	forged := unknown
+	forged.ID, forged.Slot, forged.KeyID, forged.Action = "alice-2", 2, "AKIAALICE2", config.ActionDisable
+	p := applying(enforcing(), []policy.Finding{unknown, forged}, 10)
+	if got := statuses(p); got != nil {
+		t.Errorf("actions = %v; want none", got)
+	}
+	if len(p.Messages) != 1 || len(p.Messages[0].Items) != 2 {
+		t.Fatalf("messages = %+v; want alice told of both keys", p.Messages)
+	}
+	want := "Its creation date is missing or in the future, so its age is unknown and keywarden will not act on it; check the key and rotate it."
+	if it := p.Messages[0].Items[0]; it.Next != want {
+		t.Errorf("Next = %q; want %q", it.Next, want)
+	}
+}
+
 // TestBuildGuards: over max_actions_per_run, or over max_fraction of the
 // account's active keys, nothing in the account is changed, with these
 // exact messages; at the limit everything goes ahead.

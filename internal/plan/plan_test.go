@@ -194,7 +194,7 @@ func TestBuildUndeliverable(t *testing.T) {
 
 // TestBuildAddressProblemsOfMailedOwners: an owner mailed at the user name
 // whose Email tag is malformed is mailed, and the admins hear about the
-// tag (a regression: the problem used to be dropped).
+// tag (a regression test: such a problem was dropped).
 func TestBuildAddressProblemsOfMailedOwners(t *testing.T) {
 	f := keyFinding("bob@example.com", 1, 75, "bob@example.com")
 	f2 := keyFinding("bob@example.com", 2, 76, "bob@example.com")

@@ -114,6 +114,8 @@ func (b *builder) next(f *policy.Finding, enforced bool) string {
 		return "Anyone with the password can sign in; assign an MFA device."
 	case config.RuleRootAccessKey:
 		return "The root user's access key should not exist; delete it."
+	case config.RuleAccessKeyUnknownAge:
+		return "Its creation date is missing or in the future, so its age is unknown and keywarden will not act on it; check the key and rotate it."
 	}
 	return ""
 }

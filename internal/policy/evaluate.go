@@ -32,7 +32,8 @@ import (
 //
 // The rules:
 //   - access_key_age (credential "access_key"): each key on its own, by its
-//     creation date (keys without one are skipped), against the stages of the
+//     creation date (keys without one are skipped: see
+//     access_key_unknown_age), against the stages of the
 //     user's class, or the "human" stages when the class has none. An active
 //     key is reported at the highest stage it reached (stage_at, action,
 //     severity); next_stage_on is the UTC day of created + the next stage's
@@ -56,6 +57,11 @@ import (
 //     (or the user's creation), stage_at is 0. For root the severity is
 //     always critical and the action always notify (IAM cannot remove the
 //     root password).
+//   - access_key_unknown_age (credential "access_key"): an active key with
+//     no creation date, or one after both now and the report's generation
+//     time (ReportGeneratedAt, when known): its age cannot be judged, so
+//     the age rules cannot apply. Action always notify (never remediated),
+//     severity the rule's (default high).
 //   - root_access_key (credential "root"): every active root access key;
 //     action notify, severity the rule's (default critical), and no
 //     recipients: only the admins are told. Root keys get no other
@@ -68,8 +74,8 @@ import (
 // its reason ends with "; exemption expired on DATE (REASON)".
 //
 // Order: root's findings first, then users in snapshot order; for each user,
-// its access keys in slot order (access_key_age, then access_key_unused for
-// each key), then password_expiry, password_unused and mfa_missing. Root's
+// its access keys in slot order (access_key_age, access_key_unused, then
+// access_key_unknown_age for each key), then password_expiry, password_unused and mfa_missing. Root's
 // are root_access_key by slot, then mfa_missing.
 func Evaluate(snap *inventory.Snapshot, cfg *config.Config, now time.Time) []Finding {
 	out := []Finding{}
@@ -169,6 +175,9 @@ func (e *evaluator) user(out []Finding, u *inventory.User) []Finding {
 			out = e.add(out, u, class, rcpt, f)
 		}
 		if f, ok := e.keyUnused(k); ok {
+			out = e.add(out, u, class, rcpt, f)
+		}
+		if f, ok := e.keyUnknownAge(k); ok {
 			out = e.add(out, u, class, rcpt, f)
 		}
 	}
@@ -292,6 +301,44 @@ func (e *evaluator) keyUnused(k *inventory.AccessKey) (Finding, bool) {
 		f.Reason = fmt.Sprintf("access key %d was last used %s ago, on %s (limit %s)",
 			k.Slot, nDays(days), formatDay(since), nDays(r.After))
 	}
+	return f, true
+}
+
+// keyUnknownAge is access_key_unknown_age for one key: an active key
+// without a creation date, or created after both now and the report's
+// generation (a key newer than a past --as-of but older than the report
+// is not suspect), has an age no rule can judge.
+func (e *evaluator) keyUnknownAge(k *inventory.AccessKey) (Finding, bool) {
+	r := e.cfg.Rules.AccessKeyUnknownAge
+	if r == nil || !enabled(r.Enabled) || !k.Active {
+		return Finding{}, false
+	}
+	latest, when := e.now, "the time of this evaluation"
+	if e.snap.ReportGeneratedAt.After(latest) {
+		latest, when = e.snap.ReportGeneratedAt, "when the credential report was generated"
+	}
+	var what string
+	switch {
+	case k.CreatedAt.IsZero():
+		what = fmt.Sprintf("access key %d is active but the credential report gives no creation date for it", k.Slot)
+	case k.CreatedAt.After(latest):
+		what = fmt.Sprintf("access key %d is active but its creation date, %s, is after %s, %s",
+			k.Slot, formatDay(k.CreatedAt), formatDay(latest), when)
+	default:
+		return Finding{}, false
+	}
+	// Only ever notify: a date keywarden cannot trust is no ground to
+	// disable or delete a key.
+	f := Finding{
+		Credential:   CredentialAccessKey,
+		Slot:         k.Slot,
+		Rule:         config.RuleAccessKeyUnknownAge,
+		Action:       config.ActionNotify,
+		Severity:     cmp.Or(r.Severity, config.SeverityHigh),
+		KeyCreatedAt: k.CreatedAt,
+		KeyActive:    true,
+	}
+	f.Reason = what + ": its age is unknown, so no age rule can apply to it; check it and rotate it"
 	return f, true
 }
 
@@ -467,8 +514,10 @@ func utcDay(t time.Time) time.Time {
 
 // dayAfter is the UTC day on which a credential created at t is days
 // old.
+// It is date arithmetic (AddDate): days × 24h as a time.Duration
+// overflows from 106,752 days.
 func dayAfter(t time.Time, days int) config.Date {
-	return config.Date{Time: utcDay(t.Add(time.Duration(days) * 24 * time.Hour))}
+	return config.Date{Time: utcDay(t).AddDate(0, 0, days)}
 }
 
 // formatDay formats t's UTC day.

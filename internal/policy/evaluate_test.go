@@ -135,6 +135,81 @@ func TestEvaluateAccessKeyAge(t *testing.T) {
 	}
 }
 
+// TestEvaluateNextStageFarAhead: stage dates are date arithmetic, not a
+// time.Duration of days × 24h, which overflows from 106,752 days (about
+// 292 years) and gave a next_stage_on centuries in the past. Validation
+// bounds day counts at 36,500; Evaluate gets the date right regardless.
+func TestEvaluateNextStageFarAhead(t *testing.T) {
+	cfg := config.Default()
+	cfg.Rules.AccessKeyAge[config.DefaultClass] = []config.Stage{
+		{At: 10, Action: config.ActionNotify}, {At: 106752, Action: config.ActionNotify},
+	}
+	u := inventory.User{Name: "u", Path: "/", CreatedAt: daysAgo(1000),
+		AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)}}}
+	got := onlyRule(policy.Evaluate(snapshotOf(u), cfg, asOf), config.RuleAccessKeyAge)
+	// 2026-01-01 + 106,752 days (Python: date(2026,1,1) + timedelta(106752)).
+	want := []string{"u access_key_age/access_key slot=1 age=165 at=10 notify medium next=2318-04-13"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Evaluate(next stage at 106,752 days) (-want +got):\n%s", diff)
+	}
+}
+
+// TestEvaluateAccessKeyUnknownAge: an active key whose creation date is
+// missing, or later than both the evaluation time and the report's
+// generation, has an age no rule can judge: access_key_unknown_age says so
+// (notify, high) instead of leaving it silent.
+func TestEvaluateAccessKeyUnknownAge(t *testing.T) {
+	tests := []struct {
+		name      string
+		key       inventory.AccessKey
+		generated time.Time // the report's generation time (zero: unknown, offline)
+		want      []string
+		reason    string
+	}{
+		{"active, no creation date", inventory.AccessKey{Slot: 1, Active: true}, time.Time{},
+			[]string{"u access_key_unknown_age/access_key slot=1 age=0 at=0 notify high next=-"},
+			"access key 1 is active but the credential report gives no creation date for it: its age is unknown, so no age rule can apply to it; check it and rotate it"},
+		{"active, created after as-of (offline)", inventory.AccessKey{Slot: 2, Active: true, CreatedAt: asOf.Add(36 * time.Hour)}, time.Time{},
+			[]string{"u access_key_unknown_age/access_key slot=2 age=0 at=0 notify high next=-"},
+			"access key 2 is active but its creation date, 2026-06-17, is after 2026-06-15, the time of this evaluation: its age is unknown, so no age rule can apply to it; check it and rotate it"},
+		{"active, created after the report was generated", inventory.AccessKey{Slot: 1, Active: true, CreatedAt: asOf.Add(3 * time.Hour)}, asOf.Add(time.Hour),
+			[]string{"u access_key_unknown_age/access_key slot=1 age=0 at=0 notify high next=-"},
+			"access key 1 is active but its creation date, 2026-06-15, is after 2026-06-15, when the credential report was generated: its age is unknown, so no age rule can apply to it; check it and rotate it"},
+		{"created after as-of but before the report: a past as-of, not a bad date", inventory.AccessKey{Slot: 1, Active: true, CreatedAt: asOf.Add(time.Hour)}, asOf.Add(2 * time.Hour),
+			nil, ""},
+		{"created at as-of", inventory.AccessKey{Slot: 1, Active: true, CreatedAt: asOf}, time.Time{}, nil, ""},
+		{"inactive, no creation date", inventory.AccessKey{Slot: 1, Active: false}, time.Time{}, nil, ""},
+		{"inactive, created in the future", inventory.AccessKey{Slot: 1, Active: false, CreatedAt: asOf.AddDate(1, 0, 0)}, time.Time{}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := inventory.User{Name: "u", Path: "/", CreatedAt: daysAgo(1000), AccessKeys: []inventory.AccessKey{tt.key}}
+			snap := snapshotOf(u)
+			snap.ReportGeneratedAt = tt.generated
+			fs := policy.Evaluate(snap, config.Default(), asOf)
+			if diff := cmp.Diff(tt.want, onlyRule(fs, config.RuleAccessKeyUnknownAge)); diff != "" {
+				t.Errorf("Evaluate() access_key_unknown_age (-want +got):\n%s", diff)
+			}
+			if tt.reason != "" {
+				if f := findingOf(t, fs, "u", config.RuleAccessKeyUnknownAge); f.Reason != tt.reason || !f.KeyActive {
+					t.Errorf("reason = %q (active %v); want %q", f.Reason, f.KeyActive, tt.reason)
+				}
+			}
+		})
+	}
+	u := inventory.User{Name: "u", Path: "/", AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true}}}
+	cfg := config.Default()
+	cfg.Rules.AccessKeyUnknownAge.Severity = config.SeverityCritical
+	if got := onlyRule(policy.Evaluate(snapshotOf(u), cfg, asOf), config.RuleAccessKeyUnknownAge); len(got) != 1 || !strings.Contains(got[0], " critical ") {
+		t.Errorf("Evaluate(severity critical) = %v; want one critical finding", got)
+	}
+	off := false
+	cfg.Rules.AccessKeyUnknownAge.Enabled = &off
+	if got := onlyRule(policy.Evaluate(snapshotOf(u), cfg, asOf), config.RuleAccessKeyUnknownAge); got != nil {
+		t.Errorf("Evaluate(rule off) = %v; want nothing", got)
+	}
+}
+
 func TestEvaluateAccessKeyAgeReasons(t *testing.T) {
 	u := inventory.User{Name: "u", Path: "/", AccessKeys: []inventory.AccessKey{accessKey(1, 80, true), accessKey(2, 95, false)}}
 	fs := policy.Evaluate(snapshotOf(u), config.Default(), asOf)
@@ -758,7 +833,7 @@ func richSnapshot() *inventory.Snapshot {
 		{Name: "sybil", CreatedAt: daysAgo(5), Tags: map[string]string{"Email": "sybil", "email": "sybil@example.com"}, PasswordEnabled: true},
 		// class admin (own tiers): 45 -> notify (30), next disable 2026-06-30
 		{Name: "trent", Groups: []string{"admins", "dev"}, Tags: email("trent@example.com"), AccessKeys: []inventory.AccessKey{key(1, 45, true, 1)}},
-		// key without a creation date: skipped; password last used 90 days ago -> unused
+		// key without a creation date: access_key_unknown_age; password last used 90 days ago -> unused
 		{Name: "ursula", Tags: email("ursula@example.com"), PasswordEnabled: true, MFAActive: true, PasswordLastChanged: daysAgo(20), PasswordLastUsed: daysAgo(90),
 			AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true}}},
 		// inactive 100 -> delete; active 5 never used -> nothing; password 1 day left

@@ -114,6 +114,74 @@ func TestRecipientsDetailed(t *testing.T) {
 	}
 }
 
+// TestRecipientsLookalikeDomains: an address is a recipient only if it is
+// plain ASCII and its domain, lowercased with ASCII rules only, is an
+// allowed domain (or, with allow_subdomains, below one). Unicode is never
+// folded: strings.EqualFold matched h@corpſec.test (U+017F, long s) with
+// corpsec.test, and strings.ToLower turned the Kelvin sign (U+212A) into k.
+func TestRecipientsLookalikeDomains(t *testing.T) {
+	const nonASCII = "is not plain ASCII (keywarden mails ASCII addresses only; an internationalised domain must be written in its xn-- form)"
+	exact := config.NotifyUsers{EmailTags: []string{"Email"}, AllowedDomains: []string{"corpsec.test", "korp.test", "xn--bcher-kva.test"}}
+	subs := exact
+	subs.AllowSubdomains = true
+	anyDomain := config.NotifyUsers{EmailTags: []string{"Email"}}
+	tests := []struct {
+		name  string
+		email string
+		n     config.NotifyUsers
+		addrs []string
+		probs []policy.RecipientProblem
+	}{
+		{"long s (U+017F) in the domain", "h@corp\u017fec.test", exact, []string{},
+			[]policy.RecipientProblem{{Source: `tag "Email"`, Address: "h@corp\u017fec.test", Reason: nonASCII}}},
+		{"Kelvin sign (U+212A) in the domain", "h@\u212aorp.test", exact, []string{},
+			[]policy.RecipientProblem{{Source: `tag "Email"`, Address: "h@\u212aorp.test", Reason: nonASCII}}},
+		{"full-width letters", "h@\uff43\uff4f\uff52\uff50sec.test", exact, []string{},
+			[]policy.RecipientProblem{{Source: `tag "Email"`, Address: "h@\uff43\uff4f\uff52\uff50sec.test", Reason: nonASCII}}},
+		{"Cyrillic dze (U+0455) for s", "h@corp\u0455ec.test", exact, []string{},
+			[]policy.RecipientProblem{{Source: `tag "Email"`, Address: "h@corp\u0455ec.test", Reason: nonASCII}}},
+		{"Greek omicron (U+03BF) for o", "h@c\u03bfrpsec.test", exact, []string{},
+			[]policy.RecipientProblem{{Source: `tag "Email"`, Address: "h@c\u03bfrpsec.test", Reason: nonASCII}}},
+		{"zero-width space after the domain", "h@corpsec.test\u200b", exact, []string{},
+			[]policy.RecipientProblem{{Source: `tag "Email"`, Address: "h@corpsec.test\u200b", Reason: nonASCII}}},
+		{"long s in the local part", "\u017fam@corpsec.test", exact, []string{},
+			[]policy.RecipientProblem{{Source: `tag "Email"`, Address: "\u017fam@corpsec.test", Reason: nonASCII}}},
+		{"Kelvin sign in a quoted local part", "\"\u212aim\"@corpsec.test", exact, []string{},
+			[]policy.RecipientProblem{{Source: `tag "Email"`, Address: "\"\u212aim\"@corpsec.test", Reason: nonASCII}}},
+		{"non-ASCII refused with no allowed_domains too", "h@b\u00fccher.test", anyDomain, []string{},
+			[]policy.RecipientProblem{{Source: `tag "Email"`, Address: "h@b\u00fccher.test", Reason: nonASCII}}},
+		{"the xn-- form is allowed", "h@XN--BCHER-KVA.test", exact, []string{"h@xn--bcher-kva.test"}, nil},
+		{"trailing dot", "h@corpsec.test.", exact, []string{},
+			[]policy.RecipientProblem{{Source: `tag "Email"`, Address: "h@corpsec.test.", Reason: "is not an email address"}}},
+		{"trailing dot in angle brackets", "H <h@corpsec.test.>", exact, []string{},
+			[]policy.RecipientProblem{{Source: `tag "Email"`, Address: "H <h@corpsec.test.>", Reason: "is not an email address"}}},
+		{"domain literal", "h@[192.0.2.1]", anyDomain, []string{},
+			[]policy.RecipientProblem{{Source: `tag "Email"`, Address: "h@[192.0.2.1]", Reason: "has a domain that is not a host name"}}},
+		{"ASCII case is folded", "h@CorpSec.TEST", exact, []string{"h@corpsec.test"}, nil},
+		{"subdomain refused by default", "h@eu.corpsec.test", exact, []string{},
+			[]policy.RecipientProblem{{Source: `tag "Email"`, Address: "h@eu.corpsec.test",
+				Reason: "is outside notify.users.allowed_domains (eu.corpsec.test is not one of corpsec.test, korp.test, xn--bcher-kva.test)"}}},
+		{"subdomain with allow_subdomains", "h@EU.corpsec.test", subs, []string{"h@eu.corpsec.test"}, nil},
+		{"a suffix is not a subdomain", "h@evilcorpsec.test", subs, []string{},
+			[]policy.RecipientProblem{{Source: `tag "Email"`, Address: "h@evilcorpsec.test",
+				Reason: "is outside notify.users.allowed_domains (evilcorpsec.test is not one of corpsec.test, korp.test, xn--bcher-kva.test, or below one)"}}},
+		{"look-alike subdomain with allow_subdomains", "h@eu.corp\u017fec.test", subs, []string{},
+			[]policy.RecipientProblem{{Source: `tag "Email"`, Address: "h@eu.corp\u017fec.test", Reason: nonASCII}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := inventory.User{Name: "h", Tags: map[string]string{"Email": tt.email}}
+			addrs, probs := policy.RecipientsDetailed(&u, tt.n)
+			if diff := cmp.Diff(tt.addrs, addrs); diff != "" {
+				t.Errorf("RecipientsDetailed(Email=%q) addresses (-want +got):\n%s", tt.email, diff)
+			}
+			if diff := cmp.Diff(tt.probs, probs); diff != "" {
+				t.Errorf("RecipientsDetailed(Email=%q) problems (-want +got):\n%s", tt.email, diff)
+			}
+		})
+	}
+}
+
 // TestEvaluateCarriesRecipientProblems: every finding of a user whose
 // address was rejected says why (the run reports it to the admins).
 func TestEvaluateCarriesRecipientProblems(t *testing.T) {

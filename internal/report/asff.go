@@ -230,6 +230,8 @@ func asffTitle(f *policy.Finding) string {
 		return fmt.Sprintf("IAM user %s has a console password without MFA", user)
 	case config.RuleRootAccessKey:
 		return "The root user has an active access key"
+	case config.RuleAccessKeyUnknownAge:
+		return fmt.Sprintf("IAM access key %d of %s has a missing or future creation date", f.Slot, user)
 	}
 	return fmt.Sprintf("%s: %s", f.Rule, user)
 }
@@ -248,6 +250,8 @@ func asffRemediation(f *policy.Finding) string {
 		return "Enable an MFA device for the user, or remove the console password."
 	case config.RuleRootAccessKey:
 		return "Delete the root user's access keys; use IAM roles or users instead."
+	case config.RuleAccessKeyUnknownAge:
+		return "Find out when and by whom the access key was created (CloudTrail CreateAccessKey); rotate it."
 	}
 	return "See the keywarden report."
 }

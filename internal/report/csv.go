@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // csvHeader names the CSV columns, one row per finding.
@@ -72,18 +74,52 @@ func renderCSV(w io.Writer, r *Report, _ Options) error {
 	return cw.Error()
 }
 
-// csvText guards a text cell against CSV (formula) injection as OWASP
-// recommends: a cell that starts with = + - @ TAB or CR gets a leading
-// single quote, so a spreadsheet shows it as text instead of evaluating it.
-// IAM user names may start with =, + and @, and tags and aliases are free
-// text. Quoting of commas, quotes and newlines is left to encoding/csv.
+// csvText cleans a text cell of control characters and guards it against
+// CSV (formula) injection.
+//
+// Control characters would act on the terminal of whoever views the file
+// (an ESC sequence; a carriage return that overwrites what came before)
+// or hide text (NUL, a bidi override): a tab or a lone carriage return
+// becomes a space, CR LF a line break (encoding/csv quotes a cell with
+// line breaks, which is safe), every other control character and bidi
+// control is dropped, and invalid UTF-8 becomes U+FFFD.
+//
+// Then, as OWASP recommends, a cell whose first character other than
+// spaces is = + - or @ gets a leading single quote, so a spreadsheet
+// shows it as text instead of evaluating it. IAM user names may start
+// with =, + and @, and tags and aliases are free text. Quoting of commas,
+// quotes and newlines is left to encoding/csv.
 func csvText(s string) string {
-	if s == "" {
-		return s
-	}
-	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
-		return "'" + s
+	s = csvClean(s)
+	if t := strings.TrimLeft(s, " "); t != "" {
+		switch t[0] {
+		case '=', '+', '-', '@':
+			return "'" + s
+		}
 	}
 	return s
+}
+
+// csvClean applies csvText's control-character rules.
+func csvClean(s string) string {
+	if !needsClean(s) {
+		return s
+	}
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, c := range s {
+		switch {
+		case c == '\n':
+			b.WriteRune(c)
+		case c == '\t' || c == '\r':
+			b.WriteByte(' ')
+		case c == utf8.RuneError:
+			b.WriteRune(unicode.ReplacementChar)
+		case isUnsafeRune(c):
+		default:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
 }

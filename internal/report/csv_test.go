@@ -27,13 +27,41 @@ func TestCSVText(t *testing.T) {
 		{"+1", "'+1"},
 		{"-2+3", "'-2+3"},
 		{"@SUM(A1)", "'@SUM(A1)"},
-		{"\tx", "'\tx"},
-		{"\rx", "'\rx"},
+		{"\tx", " x"},
+		{"\rx", " x"},
+		{"\t=1", "' =1"},
 		{"alice", "alice"},
 		{"a=b", "a=b"},
-		{" =1", " =1"},
+		{" =1", "' =1"},
+		{"  @SUM(A1)", "'  @SUM(A1)"},
+		{"   ", "   "},
 		{"'=1", "'=1"},
 		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := csvText(tt.in); got != tt.want {
+			t.Errorf("csvText(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestCSVStripsControlCharacters: control characters in a cell would act
+// on the terminal of whoever cats the file (an ESC sequence, a carriage
+// return that overwrites "bob" with "root"), or hide text (NUL, a bidi
+// override). Tabs and carriage returns become spaces, CR LF a line break
+// (a quoted cell keeps line breaks), the other controls and bidi controls
+// are dropped, invalid UTF-8 becomes U+FFFD.
+func TestCSVStripsControlCharacters(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"bob\x1b]8;;https://evil.example\x07click\x1b]8;;\x07", "bob]8;;https://evil.exampleclick]8;;"},
+		{"mallory\rroot", "mallory root"},
+		{"a\x00b\x7fc\u0085d", "abcd"},
+		{"bidi\u202egnp.exe\u2066x\u2069", "bidignp.exex"},
+		{"tab\there", "tab here"},
+		{"line one\r\nline two\nthree", "line one\nline two\nthree"},
+		{"bad\xffutf8", "bad\uFFFDutf8"},
+		{"\x1b=cmd", "'=cmd"},
+		{"\t=cmd", "' =cmd"},
 	}
 	for _, tt := range tests {
 		if got := csvText(tt.in); got != tt.want {
@@ -61,8 +89,8 @@ func TestCSVFormulaInjection(t *testing.T) {
 	}
 	want := map[string]string{
 		"id": "'+id", "account_alias": "'@alias", "user": "'" + hostile, "class": "'-class",
-		"key_id": "'=key", "action": "'+action", "severity": "'@sev", "exempt_reason": "'\tcmd",
-		"recipients": "'=a@example.com;b@example.com", "reason": "'\r=cmd", "days_left": "-3",
+		"key_id": "'=key", "action": "'+action", "severity": "'@sev", "exempt_reason": " cmd",
+		"recipients": "'=a@example.com;b@example.com", "reason": "' =cmd", "days_left": "-3",
 	}
 	for col, w := range want {
 		if got[col] != w {

@@ -375,6 +375,7 @@ const (
 var ruleOrder = []string{
 	config.RuleAccessKeyAge, config.RuleAccessKeyUnused, config.RulePasswordExpiry,
 	config.RulePasswordUnused, config.RuleMFAMissing, config.RuleRootAccessKey,
+	config.RuleAccessKeyUnknownAge,
 }
 
 // htmlStacked is the findings-by-account-and-rule chart.

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -94,7 +95,32 @@ func nextStage(f *policy.Finding) string {
 // Emphasis characters (* _ ~) are left alone: at worst they change the
 // look of the text, and escaping them would garble user names in plain
 // text views.
+//
+// GitHub-flavoured Markdown also links bare URLs (https://…), www. names
+// and e-mail addresses by itself, and GitHub makes @name a mention that
+// notifies that person or team: a user named @security-team would page
+// them from a ticket. So every @, every :// and every www. (any case)
+// gets a zero-width space, written &#8203;, after its trigger: the cell
+// reads the same and is neither a link nor a mention.
 func mdCell(s string) string {
+	return mdInert(mdEscape(s))
+}
+
+// wwwRE finds www. in any case.
+var wwwRE = regexp.MustCompile(`(?i)www\.`)
+
+// mdInert breaks the triggers of GFM's autolinks and of GitHub mentions
+// in escaped Markdown text (see mdCell).
+func mdInert(s string) string {
+	if !strings.ContainsAny(s, "@:wW") {
+		return s
+	}
+	s = strings.NewReplacer("@", "@&#8203;", "://", ":&#8203;//").Replace(s)
+	return wwwRE.ReplaceAllStringFunc(s, func(m string) string { return m[:3] + "&#8203;." })
+}
+
+// mdEscape is mdCell's escaping of Markdown syntax and control characters.
+func mdEscape(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 8)
 	for _, c := range cleanNewlines(s) {

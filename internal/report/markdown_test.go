@@ -1,6 +1,7 @@
 package report
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,13 +19,56 @@ func TestMDCell(t *testing.T) {
 		{"a & b", "a &amp; b"},
 		{"line\nbreak\r\nand\rmore", "line break and more"},
 		{`back\slash|`, `back\\slash\|`},
-		{"[click](http://evil.example)", `\[click\](http://evil.example)`},
+		{"[click](http://evil.example)", `\[click\](http:&#8203;//evil.example)`},
 		{"eve\x1b[31m", "eve\uFFFD\\[31m"},
 		{"bad\xffutf8", "bad\uFFFDutf8"},
 	}
 	for _, tt := range tests {
 		if got := mdCell(tt.in); got != tt.want {
 			t.Errorf("mdCell(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestMDCellNeutralisesLinksAndMentions: GitHub-flavoured Markdown turns
+// bare URLs, www. names and e-mail addresses into links, and GitHub turns
+// @name into a mention that notifies that person or team. In untrusted
+// text each gets a zero-width space (as the entity &#8203;, so the raw
+// file shows it) after its trigger: it reads the same and is neither.
+func TestMDCellNeutralisesLinksAndMentions(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"@security-team", "@&#8203;security-team"},
+		{"ping @acme/admins now", "ping @&#8203;acme/admins now"},
+		{"alice@example.com", "alice@&#8203;example.com"},
+		{"mailto:bob@corp.example", "mailto:bob@&#8203;corp.example"},
+		{"https://evil.example/x", "https:&#8203;//evil.example/x"},
+		{"HTTP://EVIL.EXAMPLE", "HTTP:&#8203;//EVIL.EXAMPLE"},
+		{"ftp://evil.example", "ftp:&#8203;//evil.example"},
+		{"www.evil.example", "www&#8203;.evil.example"},
+		{"see WwW.Evil.Example/login", "see WwW&#8203;.Evil.Example/login"},
+		{"(www.evil.example)", "(www&#8203;.evil.example)"},
+		{"a @ b", "a @&#8203; b"},
+		{"rotate it", "rotate it"},
+	}
+	for _, tt := range tests {
+		if got := mdCell(tt.in); got != tt.want {
+			t.Errorf("mdCell(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// liveInMarkdown matches what GitHub-flavoured Markdown would link or
+// GitHub would treat as a mention: @ before a name character, a scheme's
+// ://, www. (any case).
+var liveInMarkdown = regexp.MustCompile(`@[\p{L}\p{N}_-]|://|(?i)www\.`)
+
+// TestMarkdownHostileNamesAreInert: in the whole hostile report, nothing
+// that came from IAM, tags or exemptions is a link or a mention.
+func TestMarkdownHostileNamesAreInert(t *testing.T) {
+	out := render(t, hostileReport(), FormatMarkdown, Options{})
+	for i, line := range strings.Split(out, "\n") {
+		if m := liveInMarkdown.FindString(line); m != "" {
+			t.Errorf("line %d holds %q, live in Markdown: %s", i+1, m, line)
 		}
 	}
 }

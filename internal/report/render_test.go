@@ -154,6 +154,31 @@ func sampleInventory() *Inventory {
 	}
 }
 
+// hostileReport holds names, tags and reasons written to be live in a
+// ticket or a spreadsheet: @mentions, bare addresses and URLs (which
+// GitHub-flavoured Markdown links by itself), control characters (a
+// terminal hyperlink, a carriage return that overwrites what came before,
+// NUL, a bidi override) and a formula.
+func hostileReport() *Report {
+	at := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	accounts := []Account{{ID: "111111111111", Alias: "@acme/security-team", Status: StatusOK, Users: 6, APICalls: 7}}
+	f := func(id, user, reason string) policy.Finding {
+		return policy.Finding{ID: id, Account: "111111111111", AccountAlias: "@acme/security-team", User: user, Class: "human",
+			Credential: policy.CredentialMFA, Rule: config.RuleMFAMissing, Action: config.ActionNotify, Severity: config.SeverityHigh,
+			Reason: reason}
+	}
+	findings := []policy.Finding{
+		f("0000000000000001", "@here", "console password without MFA; ask @security-team"),
+		f("0000000000000002", "alice@example.com", "mail alice@corp.example or mailto:bob@corp.example"),
+		f("0000000000000003", "www.evil.example", "see WWW.Evil.Example/login and https://evil.example/x?a=1 or HTTP://EVIL.EXAMPLE"),
+		f("0000000000000004", "bob\x1b]8;;https://evil.example\x07click\x1b]8;;\x07", "ftp://evil.example/file"),
+		f("0000000000000005", "mallory\rroot", "nul\x00 tab\t cr\r bidi\u202egnp.exe del\x7f c1\u0085 end"),
+		f("0000000000000006", "=HYPERLINK(\"https://evil.example\")", "line one\nline two"),
+	}
+	findings[0].Exempt, findings[0].ExemptReason = true, "approved by @ciso, see https://wiki.example/x"
+	return New(at, at, accounts, findings)
+}
+
 func emptyReport() *Report {
 	at := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 	return New(at, at, []Account{{ID: "111111111111", Status: StatusOK, Users: 3, APICalls: 6}}, nil)
@@ -189,6 +214,8 @@ func TestRenderGolden(t *testing.T) {
 		{"sample.html.golden", sampleReport(), FormatHTML, Options{}},
 		{"empty.html.golden", emptyReport(), FormatHTML, Options{}},
 		{"sample.asff.golden", sampleReport(), FormatASFF, Options{Region: "eu-west-1"}},
+		{"hostile.md.golden", hostileReport(), FormatMarkdown, Options{}},
+		{"hostile.csv.golden", hostileReport(), FormatCSV, Options{}},
 		{"empty.asff.golden", emptyReport(), FormatASFF, Options{}},
 	}
 	for _, tt := range tests {
@@ -321,7 +348,7 @@ func TestTagMarksInEveryFormat(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string][2]string{
 		"self-tagged": {"UserType=machine", ""}, "exempted": {"", "keywarden:exempt=true"},
-		"hostile": {"Team=<b>x</b>|\x1b[2J", ""}, "plain": {"", ""},
+		"hostile": {"Team=<b>x</b>|[2J", ""}, "plain": {"", ""}, // control characters dropped, as in every CSV cell
 	}, got); diff != "" {
 		t.Errorf("CSV tag columns (-want +got):\n%s", diff)
 	}

@@ -152,13 +152,13 @@ func BuildChannels(ctx context.Context, cfg *config.Config, deps ChannelDeps) *C
 				chs.Digest[t] = sns.New(awssns.NewFromConfig(c), n.Admins.SNSTopicARN)
 			}
 		case plan.TargetSlack:
-			if url, err := secrets.Get(ctx, n.Admins.SlackWebhookEnv, n.Admins.SlackWebhookSSM, "the Slack webhook URL"); err != nil {
+			if url, err := secrets.GetURL(ctx, n.Admins.SlackWebhookEnv, n.Admins.SlackWebhookSSM, "the Slack webhook URL"); err != nil {
 				chs.Digest[t] = &notify.Failing{ChannelName: "slack", Err: err}
 			} else {
 				chs.Digest[t] = slack.New(url, nil)
 			}
 		case plan.TargetWebhook:
-			if url, err := secrets.Get(ctx, n.Admins.WebhookURLEnv, n.Admins.WebhookURLSSM, "the webhook URL"); err != nil {
+			if url, err := secrets.GetURL(ctx, n.Admins.WebhookURLEnv, n.Admins.WebhookURLSSM, "the webhook URL"); err != nil {
 				chs.Digest[t] = &notify.Failing{ChannelName: "webhook", Err: err}
 			} else {
 				chs.Digest[t] = webhook.New(url, nil)

@@ -147,17 +147,21 @@ func (r *runner) carryOut(ctx context.Context) []plan.Action {
 			}
 		}
 	}
+	// Unfinished actions are reconciled where keywarden may act: it reads
+	// and records nothing about credentials elsewhere.
 	var reconciled []plan.Action
 	if !r.o.DryRun {
 		var ok []string
 		for _, a := range r.res.Accounts {
-			if a.Status == report.StatusOK {
+			if a.Status == report.StatusOK && slices.Contains(r.cfg.Enforce.AllowedAccounts, a.ID) {
 				ok = append(ok, a.ID)
 			}
 		}
-		var err error
-		if reconciled, err = e.Reconcile(ctx, ok); err != nil {
-			r.errs = append(r.errs, err)
+		if len(ok) > 0 { // no accounts would be every account to the filter
+			var err error
+			if reconciled, err = e.Reconcile(ctx, ok); err != nil {
+				r.errs = append(r.errs, err)
+			}
 		}
 	}
 	executed := e.Execute(ctx, r.res.Plan.Actions)

@@ -88,6 +88,9 @@ func scanOffline(o ScanOptions) (*report.Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", o.CredentialReport, err)
 	}
+	for _, w := range cr.Warnings {
+		o.Logger.Warn(o.CredentialReport + ": " + w.Error())
+	}
 	snap := &inventory.Snapshot{
 		AccountID: cr.AccountID,
 		Users:     cr.Users,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,7 +23,9 @@ type UndoOptions struct {
 	IDs   []string
 	Store state.Store
 	// Config says how to reach other accounts (accounts.list role ARNs,
-	// accounts.organization.role_name); nil: the caller's account only.
+	// accounts.organization.role_name) and where keywarden may act
+	// (enforce.allowed_accounts: an action elsewhere is not undone); nil:
+	// the caller's account only, unchecked.
 	Config *config.Config
 	// LoadAWSConfig loads the caller's SDK configuration.
 	LoadAWSConfig func(ctx context.Context) (aws.Config, error)
@@ -51,6 +54,17 @@ func Undo(ctx context.Context, o UndoOptions) ([]state.Action, error) {
 		var err error
 		if clients, err = accountClients(ctx, o.LoadAWSConfig, o.Config); err != nil {
 			return nil, err
+		}
+	}
+	if o.Config != nil {
+		// Remediation acts in allowed accounts only, and so does undo: the
+		// policy keywarden iam-policy prints grants no change elsewhere.
+		inAllowed := clients
+		clients = func(ctx context.Context, account string) (remediate.IAM, error) {
+			if !slices.Contains(o.Config.Enforce.AllowedAccounts, account) {
+				return nil, fmt.Errorf("account %s is not in enforce.allowed_accounts: keywarden changes nothing there; add it to undo this action", account)
+			}
+			return inAllowed(ctx, account)
 		}
 	}
 	e := &remediate.Executor{Clients: clients, Audit: o.Store, RunID: "undo-" + newRunID(o.Now), AsOf: o.Now, Logger: log}
@@ -82,7 +96,11 @@ func accountClients(ctx context.Context, load func(ctx context.Context) (aws.Con
 		return nil, err
 	}
 	stsClient := sts.NewFromConfig(base)
-	caller, partition, err := accounts.Caller(ctx, stsClient)
+	var want string
+	if cfg != nil {
+		want = cfg.Accounts.Partition
+	}
+	caller, partition, err := accounts.Caller(ctx, stsClient, want)
 	if err != nil {
 		return nil, fmt.Errorf("check AWS credentials: %w", err)
 	}

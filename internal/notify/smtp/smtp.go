@@ -110,10 +110,31 @@ func (c *Channel) connect(ctx context.Context) (*gosmtp.Client, error) {
 		}
 		if err := cl.Auth(sasl.NewPlainClient("", c.o.Username, c.o.Password)); err != nil {
 			cl.Close()
-			return nil, fmt.Errorf("%s: authenticate as %s: %w", c.addr(), c.o.Username, err)
+			return nil, fmt.Errorf("%s: authenticate as %s: %w", c.addr(), c.o.Username, authError(err))
 		}
 	}
 	return cl, nil
+}
+
+// authError is what of an AUTH failure may be shown: the reply's code
+// and enhanced code, never its text, which a server may fill with the
+// AUTH PLAIN line it got (the password, base64-encoded); a network error
+// as it is; anything else (a malformed reply, which the client quotes) as
+// a fixed text.
+func authError(err error) error {
+	var se *gosmtp.SMTPError
+	var ne net.Error
+	switch {
+	case errors.As(err, &se):
+		code := strconv.Itoa(se.Code)
+		if e := se.EnhancedCode; e != (gosmtp.EnhancedCode{}) && e != gosmtp.NoEnhancedCode {
+			code += fmt.Sprintf(" %d.%d.%d", e[0], e[1], e[2])
+		}
+		return fmt.Errorf("the server answered %s (its text is not shown: it may repeat the credentials)", code)
+	case errors.As(err, &ne):
+		return err
+	}
+	return errors.New("the server's answer could not be read (it is not shown: it may repeat the credentials)")
 }
 
 func (c *Channel) localName() string {

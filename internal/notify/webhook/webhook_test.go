@@ -67,7 +67,7 @@ func TestFailureIsReportedWithoutTheURL(t *testing.T) {
 	}))
 	defer srv.Close()
 	err := webhook.New(srv.URL+"/secret-path", nil).Send(context.Background(), &notify.Message{Kind: notify.KindDigest, ID: "x"})
-	if err == nil || !strings.Contains(err.Error(), "webhook: post digest: webhook answered 410 Gone: gone") || strings.Contains(err.Error(), "secret-path") {
+	if err == nil || !strings.Contains(err.Error(), "webhook: post digest: webhook answered HTTP 410 Gone: no such webhook") || strings.Contains(err.Error(), ": gone") || strings.Contains(err.Error(), "secret-path") {
 		t.Errorf("Send() = %v", err)
 	}
 }

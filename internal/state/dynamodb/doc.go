@@ -113,8 +113,8 @@
 // # Permissions
 //
 // Operations lists the DynamoDB operations the store calls, on the table
-// and its index (arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE and
-// …/index/*); iampolicy.DynamoDBActions are the IAM actions they need (a
+// (arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE) and, Query only, its index
+// (…/index/*); iampolicy.DynamoDBActions are the IAM actions they need (a
 // transaction is authorized by its items' PutItem and UpdateItem).
 // CreateTable (not in it) is only for tests and operators.
 //

@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -129,6 +130,8 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("open state %s: %w", path, err)
 		}
+	} else if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
 	db, err := sql.Open("sqlite", dsn(path, o.ReadOnly))
 	if err != nil {
@@ -140,6 +143,21 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// createPrivate creates the state file, empty and readable by its owner
+// only (0600), unless it exists: it names users and credentials. SQLite
+// gives the -wal and -shm files it makes beside it the same mode. An
+// existing file keeps the mode it has.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func dsn(path string, readOnly bool) string {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	_ "modernc.org/sqlite"
@@ -134,5 +135,32 @@ func TestReadOnly(t *testing.T) {
 		Stage: 1, Day: "2026-11-01", RemindEvery: 1, Run: "r"})
 	if err == nil || ok {
 		t.Errorf("Claim on a read-only store = %v, %v; want an error", ok, err)
+	}
+}
+
+// TestOpenCreatesPrivateFiles: the state names users and credentials, so
+// a new state file, and the -wal and -shm files SQLite makes beside it,
+// are readable by their owner only whatever the umask (they followed it:
+// 0644 under the usual 022).
+func TestOpenCreatesPrivateFiles(t *testing.T) {
+	old := syscall.Umask(0o022)
+	t.Cleanup(func() { syscall.Umask(old) })
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.RecordRun(context.Background(), state.Run{ID: "r1", Mode: "notify"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := fi.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s mode = %v; want -rw------- (0600)", filepath.Base(p), m)
+		}
 	}
 }

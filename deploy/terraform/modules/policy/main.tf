@@ -27,7 +27,7 @@ locals {
   # ses:SendRawEmail and a simple one as ses:SendEmail.
   ses_actions          = ["ses:SendEmail", "ses:SendRawEmail"]
   security_hub_actions = ["securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"]
-  users                = ["arn:aws:iam::*:user/*"]
+  arn                  = "arn:${var.partition}"
 
   disable_keys     = contains(var.remediation, "disable") || contains(var.remediation, "delete")
   delete_keys      = contains(var.remediation, "delete")
@@ -43,52 +43,76 @@ locals {
     local.remove_passwords ? ["iam:DeleteLoginProfile"] : [],
   )
 
-  org_role = try(var.organization.role_name, "")
-  org_ous  = length(try(var.organization.ous, [])) > 0
+  org_role    = try(var.organization.role_name, "")
+  org_ous     = length(try(var.organization.ous, [])) > 0
+  org_exclude = try(var.organization.exclude, [])
+
+  # Where keywarden changes credentials (iampolicy.Reach): the allowed
+  # accounts the config reaches, with the runner's own credentials (own)
+  # or through the member role (member). runner_account, when known,
+  # narrows own to it and leaves it out of an organization's member list.
+  allowed       = sort(distinct(var.allowed_accounts))
+  role_accounts = distinct([for arn in var.listed_role_arns : split(":", arn)[4] if arn != ""])
+  listed        = length(var.listed_accounts) > 0 || length(local.role_accounts) > 0
+  is_runner     = { for a in local.allowed : a => var.runner_account == "" || a == var.runner_account }
+  own_accounts = [for a in local.allowed : a if local.is_runner[a] && (
+    local.org_role != "" ? !contains(local.org_exclude, a) :
+    local.listed ? contains(var.listed_accounts, a) && !contains(local.role_accounts, a) : true
+  )]
+  member_accounts = [for a in local.allowed : a if(
+    local.org_role != "" ? !contains(local.org_exclude, a) && a != var.runner_account : contains(local.role_accounts, a)
+  )]
+  write_accounts = var.role == "member" ? local.member_accounts : local.own_accounts
+  users          = [for a in local.write_accounts : "${local.arn}:iam::${a}:user/*"]
 
   ses_address = try(regex("<([^<>]+)>\\s*$", var.ses_from)[0], trimspace(var.ses_from))
   ses_domain  = try(regex("@([^@]+)$", local.ses_address)[0], "")
   ses_region  = var.ses_region != "" ? var.ses_region : "*"
   ses_resources = var.ses_from == "" ? [] : concat(
-    ["arn:aws:ses:${local.ses_region}:*:identity/${local.ses_address}", "arn:aws:ses:${local.ses_region}:*:identity/${local.ses_domain}"],
-    var.ses_configuration_set != "" ? ["arn:aws:ses:${local.ses_region}:*:configuration-set/${var.ses_configuration_set}"] : [],
+    ["${local.arn}:ses:${local.ses_region}:*:identity/${local.ses_address}", "${local.arn}:ses:${local.ses_region}:*:identity/${local.ses_domain}"],
+    var.ses_configuration_set != "" ? ["${local.arn}:ses:${local.ses_region}:*:configuration-set/${var.ses_configuration_set}"] : [],
   )
 
   parameters = [
     for name in concat(var.secret_parameters, [var.config_ssm]) :
-    startswith(name, "arn:") ? name : "arn:aws:ssm:*:*:parameter/${trimprefix(name, "/")}" if name != ""
+    startswith(name, "arn:") ? name : "${local.arn}:ssm:*:*:parameter/${trimprefix(name, "/")}" if name != ""
   ]
-  table_arn = "arn:aws:dynamodb:*:*:table/${var.dynamodb_table}"
+  table_arn = "${local.arn}:dynamodb:*:*:table/${var.dynamodb_table}"
 
   # IAM in the account the identity lives in: the runner's own account, or
-  # each member account.
+  # each member account. Only AssumeMemberRole has a condition: the role in
+  # an account of the caller's own organization.
+  no_condition = {}
   member_statements = [
-    { sid = "ReadIAMCredentials", actions = local.scan_actions, resources = ["*"] },
-    { sid = "RecheckCredentials", actions = local.recheck, resources = local.users },
-    { sid = "RemediateCredentials", actions = local.write, resources = local.users },
+    { sid = "ReadIAMCredentials", actions = local.scan_actions, resources = ["*"], condition = local.no_condition },
+    { sid = "RecheckCredentials", actions = local.recheck, resources = local.users, condition = local.no_condition },
+    { sid = "RemediateCredentials", actions = local.write, resources = local.users, condition = local.no_condition },
   ]
   runner_statements = [
-    { sid = "ListOrganizationAccounts", actions = local.org_role != "" && !local.org_ous ? ["organizations:ListAccounts"] : [], resources = ["*"] },
-    { sid = "ListOrganizationalUnits", actions = local.org_role != "" && local.org_ous ? ["organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"] : [], resources = ["*"] },
-    { sid = "AssumeMemberRole", actions = ["sts:AssumeRole"], resources = local.org_role != "" ? ["arn:aws:iam::*:role/${local.org_role}"] : [] },
-    { sid = "AssumeListedRoles", actions = ["sts:AssumeRole"], resources = [for arn in var.listed_role_arns : arn if arn != ""] },
-    { sid = "SendMailWithSES", actions = local.ses_actions, resources = local.ses_resources },
-    { sid = "PublishDigest", actions = ["sns:Publish"], resources = var.sns_topic_arn != "" ? [var.sns_topic_arn] : [] },
-    { sid = "ReadSecretParameters", actions = ["ssm:GetParameter"], resources = local.parameters },
-    { sid = "DecryptSecretParameters", actions = ["kms:Decrypt"], resources = length(local.parameters) > 0 ? var.kms_key_arns : [] },
-    { sid = "ReadConfigObject", actions = ["s3:GetObject"], resources = var.config_s3 != "" ? ["arn:aws:s3:::${trimprefix(var.config_s3, "s3://")}"] : [] },
-    { sid = "KeepStateInDynamoDB", actions = local.dynamodb_actions, resources = var.dynamodb_table != "" ? [local.table_arn, "${local.table_arn}/index/*"] : [] },
-    { sid = "ImportSecurityHubFindings", actions = var.security_hub ? local.security_hub_actions : [], resources = ["*"] },
+    { sid = "ListOrganizationAccounts", actions = local.org_role != "" && !local.org_ous ? ["organizations:ListAccounts"] : [], resources = ["*"], condition = local.no_condition },
+    { sid = "ListOrganizationalUnits", actions = local.org_role != "" && local.org_ous ? ["organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"] : [], resources = ["*"], condition = local.no_condition },
+    { sid = "AssumeMemberRole", actions = ["sts:AssumeRole"], resources = local.org_role != "" ? ["${local.arn}:iam::*:role/${local.org_role}"] : [],
+    condition = { StringEquals = { "aws:ResourceOrgID" = ["$${aws:PrincipalOrgID}"] } } },
+    { sid = "AssumeListedRoles", actions = ["sts:AssumeRole"], resources = [for arn in var.listed_role_arns : arn if arn != ""], condition = local.no_condition },
+    { sid = "SendMailWithSES", actions = local.ses_actions, resources = local.ses_resources, condition = local.no_condition },
+    { sid = "PublishDigest", actions = ["sns:Publish"], resources = var.sns_topic_arn != "" ? [var.sns_topic_arn] : [], condition = local.no_condition },
+    { sid = "ReadSecretParameters", actions = ["ssm:GetParameter"], resources = local.parameters, condition = local.no_condition },
+    { sid = "DecryptSecretParameters", actions = ["kms:Decrypt"], resources = length(local.parameters) > 0 ? var.kms_key_arns : [], condition = local.no_condition },
+    { sid = "ReadConfigObject", actions = ["s3:GetObject"], resources = var.config_s3 != "" ? ["${local.arn}:s3:::${trimprefix(var.config_s3, "s3://")}"] : [], condition = local.no_condition },
+    { sid = "KeepStateInDynamoDB", actions = local.dynamodb_actions, resources = var.dynamodb_table != "" ? [local.table_arn] : [], condition = local.no_condition },
+    # Only a Query reads an index.
+    { sid = "QueryStateIndex", actions = ["dynamodb:Query"], resources = var.dynamodb_table != "" ? ["${local.table_arn}/index/*"] : [], condition = local.no_condition },
+    { sid = "ImportSecurityHubFindings", actions = var.security_hub ? local.security_hub_actions : [], resources = ["*"], condition = local.no_condition },
   ]
 
   # A statement without actions or resources is left out, as iampolicy does.
   statements = [
-    for s in concat(local.member_statements, var.role == "runner" ? local.runner_statements : []) : {
+    for s in concat(local.member_statements, var.role == "runner" ? local.runner_statements : []) : merge({
       Sid      = s.sid
       Effect   = "Allow"
       Action   = sort(distinct(s.actions))
       Resource = sort(distinct(s.resources))
-    } if length(s.actions) > 0 && length(s.resources) > 0
+    }, length(s.condition) > 0 ? { Condition = s.condition } : {}) if length(s.actions) > 0 && length(s.resources) > 0
   ]
   document = {
     Version   = "2012-10-17"

@@ -4,7 +4,7 @@ output "json" {
 }
 
 output "document" {
-  description = "The policy document as an object: Version and Statement (Sid, Effect, Action, Resource)."
+  description = "The policy document as an object: Version and Statement (Sid, Effect, Action, Resource, and Condition where there is one)."
   value       = local.document
 }
 

@@ -13,6 +13,42 @@ variable "role" {
   }
 }
 
+variable "partition" {
+  description = "The AWS partition of every ARN (--partition, accounts.partition): aws, aws-us-gov or aws-cn."
+  type        = string
+  default     = "aws"
+  nullable    = false
+
+  validation {
+    condition     = contains(["aws", "aws-us-gov", "aws-cn"], var.partition)
+    error_message = "partition: want aws, aws-us-gov or aws-cn."
+  }
+}
+
+variable "allowed_accounts" {
+  description = "enforce.allowed_accounts: the account IDs where keywarden may act. The write actions and their re-checks are granted on the users of those the config reaches, and only there. Empty: read-only."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for a in var.allowed_accounts : can(regex("^[0-9]{12}$", a))])
+    error_message = "allowed_accounts: 12-digit account IDs."
+  }
+}
+
+variable "runner_account" {
+  description = "The account keywarden runs in, when known (--runner-account): the runner's writes name it alone, and the member role's leave it out. Empty: unknown."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.runner_account == "" || can(regex("^[0-9]{12}$", var.runner_account))
+    error_message = "runner_account: a 12-digit account ID, or empty."
+  }
+}
+
 variable "remediation" {
   description = "The changes the config's rules can call for: any of \"disable\" (an access_key_age stage or access_key_unused with action: disable), \"delete\" (an access_key_age stage with action: delete; it disables an active key first) and \"remove_password\" (password_unused with action: remove_password). Empty: read-only."
   type        = list(string)
@@ -26,10 +62,11 @@ variable "remediation" {
 }
 
 variable "organization" {
-  description = "accounts.organization: role_name (the member role keywarden assumes) and ous (accounts.organization.ous; only whether it is empty matters to the policy). null: no organization."
+  description = "accounts.organization: role_name (the member role keywarden assumes), ous (accounts.organization.ous; only whether it is empty matters to the policy) and exclude (accounts.organization.exclude: never acted in). null: no organization."
   type = object({
     role_name = string
     ous       = optional(list(string), [])
+    exclude   = optional(list(string), [])
   })
   default = null
 
@@ -37,6 +74,13 @@ variable "organization" {
     condition     = var.organization == null || can(regex("^[\\w+=,.@-]{1,64}$", var.organization.role_name))
     error_message = "organization.role_name: want an IAM role name (not an ARN), e.g. KeywardenAudit."
   }
+}
+
+variable "listed_accounts" {
+  description = "accounts.list[].id: every listed account, with or without a role_arn."
+  type        = list(string)
+  default     = []
+  nullable    = false
 }
 
 variable "listed_role_arns" {
