@@ -118,7 +118,11 @@ func Caller(ctx context.Context, c STS, want string) (account, partition string,
 func organizationTargets(ctx context.Context, cfg config.Accounts, d Deps, log *slog.Logger) ([]Target, error) {
 	o := cfg.Organization
 	caller, partition, err := Caller(ctx, d.STS, cfg.Partition)
-	if err != nil {
+	var wrong *PartitionError
+	switch {
+	case errors.As(err, &wrong):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("identify the caller's account: %w", err)
 	}
 
@@ -178,10 +182,18 @@ func Partition(want, callerARN string) (string, error) {
 		got = a.Partition
 	}
 	if want != "" && want != got {
-		return "", fmt.Errorf("accounts.partition is %s, but the credentials are of partition %s (%s): "+
-			"run keywarden with credentials of %s, or correct accounts.partition", want, got, callerARN, want)
+		return "", &PartitionError{Want: want, Got: got, CallerARN: callerARN}
 	}
 	return cmp.Or(want, got), nil
+}
+
+// PartitionError is Partition's error: the credentials are of another
+// partition than accounts.partition.
+type PartitionError struct{ Want, Got, CallerARN string }
+
+func (e *PartitionError) Error() string {
+	return fmt.Sprintf("accounts.partition is %s, but the credentials are of partition %s (%s): "+
+		"run keywarden with credentials of %s, or correct accounts.partition", e.Want, e.Got, e.CallerARN, e.Want)
 }
 
 // RoleARN is the ARN of role name in account.

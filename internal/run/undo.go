@@ -3,6 +3,7 @@ package run
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -101,7 +102,11 @@ func accountClients(ctx context.Context, load func(ctx context.Context) (aws.Con
 		want = cfg.Accounts.Partition
 	}
 	caller, partition, err := accounts.Caller(ctx, stsClient, want)
-	if err != nil {
+	var wrong *accounts.PartitionError
+	switch {
+	case errors.As(err, &wrong):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("check AWS credentials: %w", err)
 	}
 	clients := map[string]remediate.IAM{}
