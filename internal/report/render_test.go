@@ -366,16 +366,16 @@ func TestTagMarksInEveryFormat(t *testing.T) {
 
 	page := render(t, r, FormatHTML, Options{})
 	for _, want := range []string{
-		`self-tagged<span class="tagmark" title="decided by a tag, which users may be able to set on themselves">class machine from tag UserType=machine</span>`,
-		`exempted<span class="tagmark" title="decided by a tag, which users may be able to set on themselves">exempt from tag keywarden:exempt=true</span>`,
+		`<span class="tagmark" title="decided by a tag, which users may be able to set on themselves">class machine from tag UserType=machine</span>`,
+		`(exempt: managed elsewhere)<span class="tagmark" title="decided by a tag, which users may be able to set on themselves">exempt from tag keywarden:exempt=true</span>`,
 		`>class team from tag Team=&lt;b&gt;x&lt;/b&gt;|` + "\uFFFD" + `[2J</span>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("HTML lacks %q", want)
 		}
 	}
-	if strings.Contains(page, ">plain<span") {
-		t.Error("HTML marks a finding no tag decided")
+	if n := strings.Count(page, `<span class="tagmark"`); n != 3 {
+		t.Errorf("HTML has %d tag marks; want 3 (none for the finding no tag decided)", n)
 	}
 
 	asff := ASFFFindings(r, "us-east-1")
