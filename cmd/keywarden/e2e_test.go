@@ -334,7 +334,9 @@ var (
 	reportV1Keys  = []string{"schema", "generated_at", "as_of", "accounts", "findings", "summary"}
 	accountV1Keys = []string{"id", "alias", "status", "error", "users", "access_keys", "api_calls"}
 	findingV1Keys = []string{"id", "account", "user", "class", "credential", "key_id", "slot", "rule", "age_days", "days_left",
-		"stage_at", "action", "severity", "next_stage_on", "exempt", "exempt_reason", "recipients", "reason"}
+		"stage_at", "action", "severity", "next_stage_on", "exempt", "exempt_reason", "recipients", "reason",
+		// Additions.
+		"class_from_tag", "exempt_from_tag"}
 )
 
 // checkReportKeys checks the raw JSON against the report/v1 contract: the

@@ -223,8 +223,8 @@ func TestEnforceTimeline(t *testing.T) {
 		}
 	}
 	aliceMail := outboxMail(t, dir, "alice")
-	if last := aliceMail[len(aliceMail)-1]; !strings.Contains(last.Text, "keywarden disabled it on "+day(15)) || !strings.Contains(last.Text, alice) {
-		t.Errorf("alice's mail after the disable:\n%s\nwant it to say keywarden disabled %s on %s", last.Text, alice, day(15))
+	if last := aliceMail[len(aliceMail)-1]; !strings.Contains(last.Text, "It was disabled on "+day(15)+" by keywarden (action ") || !strings.Contains(last.Text, alice) {
+		t.Errorf("alice's mail after the disable:\n%s\nwant it to say %s was disabled on %s by keywarden", last.Text, alice, day(15))
 	}
 	digests := outboxMail(t, dir, "digest")
 	if last := digests[len(digests)-1]; !strings.Contains(last.Text, "disabled access key "+alice) || !strings.Contains(last.Text, "disabled access key "+dan) {
@@ -391,7 +391,29 @@ func TestEnforceGuard(t *testing.T) {
 	}
 	digests := outboxMail(t, dir, "digest")
 	if len(digests) != 1 || !strings.Contains(digests[0].Text, want) {
-		t.Errorf("digest does not tell the admins about the guard:\n%v", digests)
+		t.Fatalf("digest does not tell the admins about the guard:\n%v", digests)
+	}
+	// The messages tell the truth: the digest opens with the guard and its
+	// numbers, and its subject counts no action; no owner is told that a
+	// key will be (or was) disabled.
+	d := digests[0]
+	if !strings.Contains(d.Text, "STOPPED BY A GUARD: nothing was changed in 1 account.\n- "+want+"\n") ||
+		strings.Index(d.Text, "STOPPED BY A GUARD") > strings.Index(d.Text, "Accounts:") {
+		t.Errorf("the digest does not open with the guard:\n%s", d.Text)
+	}
+	if wantSubject := "a guard stopped every change in 1 account; "; !strings.Contains(d.Subject, wantSubject) || strings.Contains(d.Subject, "action") {
+		t.Errorf("digest subject %q; want %q and no count of actions (none was taken)", d.Subject, wantSubject)
+	}
+	for _, u := range []string{"a1", "a2", "a3"} {
+		mails := outboxMail(t, dir, u+"@")
+		if len(mails) != 1 {
+			t.Fatalf("%s got %d messages; want 1", u, len(mails))
+		}
+		text := mails[0].Text
+		if !strings.Contains(text, "keywarden did not disable it: a safety guard stopped every change in account 123456789012 in this run") ||
+			strings.Contains(text, "will be disabled") || strings.Contains(text, "was disabled") {
+			t.Errorf("%s's message:\n%s\nwant it to say a guard stopped the disable, and no date of one", u, text)
+		}
 	}
 	recs := history(t, env, dir)
 	if len(recs) != 3 {

@@ -204,7 +204,7 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Errorf("%s: says a key will be disabled, but enforcement is off:\n%s", addr, mail.Text)
 		}
 	}
-	if !strings.Contains(mails["alice@example.com"][0].Text, "It is past the 80-day limit.") {
+	if !strings.Contains(mails["alice@example.com"][0].Text, "It is past the 80-day limit. keywarden did not disable it: enforcement is off (this run only notifies).") {
 		t.Errorf("alice's mail does not say her 85-day key is past the 80-day limit:\n%s", mails["alice@example.com"][0].Text)
 	}
 	// The digest: published to SNS and posted to the webhook, once each.

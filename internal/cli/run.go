@@ -236,7 +236,11 @@ func writeRunText(w io.Writer, res *run.Result) error {
 		}
 		pf("  %-10s %s via %s: %s\n", verb[d.Status], clean(m.To), d.Channel, clean(d.Subject))
 		for _, it := range m.Items {
-			pf("    - %s · %s · %s · %s (%s)\n", it.Account, clean(it.User), clean(it.Title), it.Rule, it.Status)
+			pf("    - %s · %s · %s · %s (%s)", it.Account, clean(it.User), clean(it.Title), it.Rule, it.Status)
+			if it.ActionStatus != "" {
+				pf(" · action %s", it.ActionStatus)
+			}
+			pf("\n")
 		}
 		if d.Error != "" {
 			pf("    error: %s\n", clean(d.Error))
@@ -270,18 +274,29 @@ func writeRunText(w io.Writer, res *run.Result) error {
 	if len(p.Actions) == 0 {
 		pf("  none\n")
 	}
-	for _, a := range p.Actions {
-		pf("  %-16s %s · %s · %s · %s (%d-day stage)", a.Verb(), a.Account, clean(a.User), clean(a.Title), a.Rule, a.StageAt)
-		if a.ID != "" {
-			pf(" [%s]", a.ID)
-		}
-		if a.Reason != "" {
-			pf(": %s", clean(a.Reason))
-		}
-		pf("\n")
-	}
 	for _, g := range p.Guards {
 		pf("  GUARD: %s\n", clean(g.Reason))
+	}
+	// By what happened to them, as the digest lists them.
+	for _, g := range (plan.Digest{Mode: res.Mode, Actions: p.Actions}).ActionGroups() {
+		pf("  %s (%d)", g.Title, len(g.Actions))
+		if g.Reason != "" {
+			pf(": %s", clean(g.Reason))
+		}
+		pf("\n")
+		for _, a := range g.Actions {
+			pf("    - %s", clean(a.Line()))
+			if g.Reason == "" && a.Reason != "" {
+				pf(": %s", clean(a.Reason))
+			}
+			pf("\n")
+		}
+	}
+	if len(p.Relaxed) > 0 {
+		pf("\nRelaxed by a tag (%d; users who can tag themselves can escape enforcement this way; the admins are told):\n", len(p.Relaxed))
+		for _, r := range p.Relaxed {
+			pf("  %s · %s: %s\n", r.Account, clean(r.User), clean(r.Reason))
+		}
 	}
 	if len(p.Undeliverable) > 0 {
 		pf("\nOwners keywarden cannot mail (%d; the admins are told):\n", len(p.Undeliverable))

@@ -63,8 +63,9 @@ func TestRunOffline(t *testing.T) {
 	for _, want := range []string{
 		"keywarden run · dry run: nothing was sent, changed or recorded",
 		"Owner messages (0):",
-		"Admin digest:\n  would send outbox via outbox: [keywarden] 2026-11-23: 1 finding, 1 new or due, 1 action in 1 account",
-		"would delete     123456789012 · alice · access key 1 · access_key_age (90-day stage): an offline credential report has no account to act in: nothing is changed",
+		"Admin digest:\n  would send outbox via outbox: [keywarden] 2026-11-23 (dry run): 1 finding, 1 new or due in 1 account",
+		"Actions (1):\n  Listed only, not made (1): an offline credential report has no account to act in: nothing is changed\n" +
+			"    - disable access key 1 (no key ID: an offline credential report has none) of alice in 123456789012 (access_key_age, 90-day stage)\n",
 		"Owners keywarden cannot mail (1; the admins are told):\n  123456789012 · alice: no address",
 	} {
 		if !strings.Contains(out.String(), want) {
@@ -92,7 +93,7 @@ func TestRunOffline(t *testing.T) {
 		t.Fatalf("outbox digests = %v; want one", eml)
 	}
 	b, _ := os.ReadFile(eml[0])
-	if m := testenv.ParseMail(t, string(b)); !strings.Contains(m.Text, "would delete access key 1 of alice in 123456789012") {
+	if m := testenv.ParseMail(t, string(b)); !strings.Contains(m.Text, "- disable access key 1 (no key ID: an offline credential report has none) of alice in 123456789012") {
 		t.Errorf("outbox digest text:\n%s", m.Text)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "state.db")); err != nil {
@@ -223,5 +224,44 @@ func TestRunTextPairsDeliveriesWithTheirMessages(t *testing.T) {
 		"    - 123456789012 · alice · access key 1 · access_key_age (new)\n"
 	if !strings.Contains(b.String(), want) {
 		t.Errorf("run text:\n%s\nwant it to contain:\n%s", b.String(), want)
+	}
+}
+
+// TestRunTextSaysWhatHappened: the run's text lists each action under
+// what happened to it, the guard first, each owner's item with the
+// status of the action on it, and the users a tag relaxed.
+func TestRunTextSaysWhatHappened(t *testing.T) {
+	guard := "account 123456789012: 3 actions planned, more than enforce.max_actions_per_run (2)"
+	it := plan.Item{Finding: policy.Finding{Account: "123456789012", User: "alice", Rule: "access_key_age"}, Title: "access key AKIA1 (key 1)",
+		Status: state.StatusNew, ActionStatus: plan.ActionBlocked}
+	p := &plan.Plan{Messages: []plan.Message{{To: "alice@example.com", Items: []plan.Item{it}}},
+		Guards: []plan.Guard{{Account: "123456789012", Reason: guard}},
+		Actions: []plan.Action{
+			{Kind: "disable", Status: plan.ActionBlocked, Reason: guard, Account: "123456789012", User: "alice", Title: "access key AKIA1 (key 1)",
+				Rule: "access_key_age", StageAt: 80, ID: "r.1"},
+			{Kind: "disable", Status: plan.ActionDone, Done: "disable", On: "2026-11-23", Account: "210987654321", User: "bob",
+				Title: "access key AKIA2 (key 1)", Rule: "access_key_age", StageAt: 80, ID: "r.2", Reason: "disabled: the key reached its 80-day disable stage"},
+		},
+		Relaxed: []plan.Relaxed{{Account: "123456789012", User: "bot", Reason: "class machine from tag UserType=machine: its access keys are never disabled"}},
+	}
+	res := &run.Result{Mode: plan.ModeApply, Plan: p, Report: &report.Report{}, Deliveries: []run.Delivery{
+		{Kind: notify.KindUser, Channel: "outbox", To: []string{"alice@example.com"}, Subject: "s", Status: run.DeliverySent, Message: &p.Messages[0]}}}
+	var b strings.Builder
+	if err := writeRunText(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"    - 123456789012 · alice · access key AKIA1 (key 1) · access_key_age (new) · action blocked\n",
+		"Actions (2):\n  GUARD: " + guard + "\n" +
+			"  Done (1): disabled: the key reached its 80-day disable stage\n" +
+			"    - disabled access key AKIA2 (key 1) of bob in 210987654321 on 2026-11-23 (access_key_age, 80-day stage) [r.2]\n" +
+			"  Stopped by a guard, not made (1): " + guard + "\n" +
+			"    - disable access key AKIA1 (key 1) of alice in 123456789012 (access_key_age, 80-day stage) [r.1]\n",
+		"Relaxed by a tag (1; users who can tag themselves can escape enforcement this way; the admins are told):\n" +
+			"  123456789012 · bot: class machine from tag UserType=machine: its access keys are never disabled\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("run text:\n%s\nwant it to contain:\n%s", b.String(), want)
+		}
 	}
 }

@@ -93,7 +93,7 @@ func TestDefaultTemplatesRenderSample(t *testing.T) {
 	if u.Subject != "[keywarden] 3 AWS credentials need your attention" {
 		t.Errorf("subject = %q", u.Subject)
 	}
-	for _, s := range []string{"AKIAIOSFODNN7EXAMPLE", "AKIAI44QH8DHBEXAMPLE", "It is past the 80-day limit.",
+	for _, s := range []string{"AKIAIOSFODNN7EXAMPLE", "AKIAI44QH8DHBEXAMPLE", "It is past the 80-day limit. keywarden did not disable it: enforcement is off (this run only notifies).",
 		"https://acme-prod.signin.aws.amazon.com/console", "aws iam create-access-key --user-name alice<b>", "last told 2026-11-19"} {
 		if !strings.Contains(u.Text, s) {
 			t.Errorf("user text lacks %q:\n%s", s, u.Text)
@@ -107,10 +107,12 @@ func TestDefaultTemplatesRenderSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Subject != "[keywarden] 2026-11-23: 4 findings, 4 new or due, 1 action in 2 accounts" {
+	// Only what happened is counted: the listed action was not taken.
+	if d.Subject != "[keywarden] 2026-11-23: 4 findings, 4 new or due in 2 accounts" {
 		t.Errorf("digest subject = %q", d.Subject)
 	}
-	for _, s := range []string{"210987654321: error (AccessDenied", "would disable access key AKIAI44QH8DHBEXAMPLE",
+	for _, s := range []string{"210987654321: error (AccessDenied", "Listed only, not made (1): enforcement is off: run with --apply, or set enforce.mode: apply\n" +
+		"- disable access key AKIAI44QH8DHBEXAMPLE (key 2) of alice<b> in 123456789012 (acme-prod) (access_key_age, 80-day stage)\n",
 		`bob (1 finding): not mailed: tag "Email": "bob <b>at</b> example" is not an email address`, "access_key_age at 70 days (notify): 1",
 		`alice<b>: mailed at alice@example.com, but not mailed: tag "OwnerEmail": "<script>alert(1)</script>" is not an email address`} {
 		if !strings.Contains(d.Text, s) {

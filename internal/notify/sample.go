@@ -22,12 +22,12 @@ func Sample() (*plan.Message, *plan.Plan, []plan.Digest) {
 	left := 5
 	findings := []policy.Finding{
 		{ID: "sample-1", Account: "123456789012", AccountAlias: "acme-prod", User: "alice<b>", Class: "human",
-			Credential: policy.CredentialAccessKey, KeyID: "AKIAIOSFODNN7EXAMPLE", Slot: 1, Rule: config.RuleAccessKeyAge,
+			Credential: policy.CredentialAccessKey, KeyID: "AKIAIOSFODNN7EXAMPLE", Slot: 1, KeyActive: true, Rule: config.RuleAccessKeyAge,
 			AgeDays: 75, StageAt: 70, Action: config.ActionNotify, Severity: config.SeverityMedium, NextStageOn: day("2026-11-28"),
 			Recipients: []string{"alice@example.com"}, Reason: "access key 1 is 75 days old (created 2026-09-09) and reached the 70-day stage (notify, medium)",
 			RecipientProblems: []policy.RecipientProblem{{Source: `tag "OwnerEmail"`, Address: "<script>alert(1)</script>", Reason: "is not an email address"}}},
 		{ID: "sample-2", Account: "123456789012", AccountAlias: "acme-prod", User: "alice<b>", Class: "human",
-			Credential: policy.CredentialAccessKey, KeyID: "AKIAI44QH8DHBEXAMPLE", Slot: 2, Rule: config.RuleAccessKeyAge,
+			Credential: policy.CredentialAccessKey, KeyID: "AKIAI44QH8DHBEXAMPLE", Slot: 2, KeyActive: true, Rule: config.RuleAccessKeyAge,
 			AgeDays: 85, StageAt: 80, Action: config.ActionDisable, Severity: config.SeverityHigh, NextStageOn: day("2026-11-28"),
 			Recipients: []string{"alice@example.com"}, Reason: "access key 2 is 85 days old (created 2026-08-30) and reached the 80-day stage (disable, high)"},
 		{ID: "sample-3", Account: "123456789012", AccountAlias: "acme-prod", User: "alice<b>", Class: "human",

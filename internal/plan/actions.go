@@ -95,6 +95,9 @@ type Action struct {
 	// DeleteOn is the day an inactive key waiting out its grace period
 	// may be deleted.
 	DeleteOn string `json:"delete_on,omitempty"`
+	// On is the day a done action was made (the run's day, or for an
+	// action a killed run made, the day it recorded it).
+	On string `json:"on,omitempty"`
 }
 
 // Verb is how the action reads in a sentence: "would disable" (listed),
@@ -129,7 +132,13 @@ var actionRank = map[string]int{config.ActionDisable: 1, config.ActionRemovePass
 // those instead.
 func (b *builder) actions(items []Item) ([]Action, []Guard) {
 	if b.in.Executed != nil {
-		return slices.Clone(b.in.Executed), b.guardsOf(b.in.Executed)
+		out := slices.Clone(b.in.Executed)
+		for i := range out {
+			if out[i].Status == ActionDone && out[i].On == "" {
+				out[i].On = b.day
+			}
+		}
+		return out, b.guardsOf(out)
 	}
 	out := []Action{}
 	idx := map[string]int{} // credential → index in out
@@ -227,35 +236,159 @@ func (b *builder) guardsOf(actions []Action) []Guard {
 	return guards
 }
 
-// withOutcomes tells, on each item an executed action changed or decided
-// about, what happened.
+// withOutcomes words each item whose finding calls for a change by what
+// became of the action on its credential (outcome), and marks the item
+// whose action this run carried out (ActionID): what was done is news.
 func (b *builder) withOutcomes(items []Item, actions []Action) []Item {
-	if b.in.Executed == nil {
-		return items
-	}
-	byFinding := map[string]*Action{}
-	for i := range actions {
-		byFinding[actions[i].FindingID] = &actions[i]
-	}
 	for i := range items {
-		a := byFinding[items[i].ID]
+		it := &items[i]
+		if !changes(it.Action) {
+			continue
+		}
+		a := actionOn(it, actions)
 		if a == nil {
 			continue
 		}
-		it := &items[i]
-		switch a.Status {
-		case ActionDone:
+		it.ActionStatus = a.Status
+		it.Next = b.outcome(&it.Finding, a)
+		if a.Status == ActionDone {
+			it.Done = cmp.Or(a.Done, a.Kind)
+			it.Fix = fixDone(&it.Finding, it.ConsoleURL, it.Done)
+		}
+		if a.Status == ActionDone && a.FindingID == it.ID {
 			it.ActionID = a.ID
-			it.Next = fmt.Sprintf("keywarden %s it on %s.", past(cmp.Or(a.Done, a.Kind)), b.day)
-			if a.Kind == config.ActionDelete && a.Done == config.ActionDisable {
-				it.Next += fmt.Sprintf(" It is deleted once it has been inactive for %d days.", b.cfg.Enforce.GraceAfterDisable)
-			}
-		case ActionSkipped:
-			if a.DeleteOn != "" {
-				it.Next = fmt.Sprintf("It is inactive and will be deleted on %s, once it has been inactive for %d days.",
-					a.DeleteOn, b.cfg.Enforce.GraceAfterDisable)
-			}
 		}
 	}
 	return items
+}
+
+// actionOn is the action on it's credential — one that happened (done,
+// then failed) before one that did not, the item's own finding's before
+// another's — or nil. Reconciled actions carry a key ID but no slot.
+func actionOn(it *Item, actions []Action) *Action {
+	rank := func(a *Action) int {
+		r := map[string]int{ActionDone: 4, ActionFailed: 2}[a.Status]
+		if a.FindingID == it.ID {
+			r++
+		}
+		return r
+	}
+	var best *Action
+	for i := range actions {
+		a := &actions[i]
+		sameKey := a.KeyID == it.KeyID && (a.KeyID != "" || a.Slot == it.Slot)
+		if a.Account != it.Account || a.User != it.User || a.Credential != it.Credential || !sameKey {
+			continue
+		}
+		if best == nil || rank(a) > rank(best) {
+			best = a
+		}
+	}
+	return best
+}
+
+// What is the action's change as a digest line starts it: "disabled" once
+// done, else what a run does ("disable"; an active key at its delete
+// stage is disabled first).
+func (a Action) What() string {
+	if a.Status == ActionDone {
+		return past(cmp.Or(a.Done, a.Kind))
+	}
+	return verb(&a)
+}
+
+// Line is the action in a digest, without its reason: "disabled access
+// key AKIA… (key 1) of alice in 123456789012 on 2026-11-23
+// (access_key_age, 80-day stage) [RUN.1]".
+func (a Action) Line() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s of %s in %s", a.What(), a.Title, a.User, a.Account)
+	if a.AccountAlias != "" {
+		fmt.Fprintf(&b, " (%s)", a.AccountAlias)
+	}
+	if a.Status == ActionDone && a.On != "" {
+		fmt.Fprintf(&b, " on %s", a.On)
+	}
+	fmt.Fprintf(&b, " (%s, %d-day stage)", a.Rule, a.StageAt)
+	if a.ID != "" {
+		fmt.Fprintf(&b, " [%s]", a.ID)
+	}
+	return b.String()
+}
+
+// ActionGroup is a digest's actions of one status, titled by what
+// happened to them.
+type ActionGroup struct {
+	Status string
+	// Title says what happened: "Done", "Stopped by a guard, not made", …
+	Title string
+	// Reason is the reason every action of the group gives, "" when they
+	// differ (each line then gives its own).
+	Reason  string
+	Actions []Action
+}
+
+// actionGroupOrder is the order of a digest's action groups: what was
+// done or failed first, then what was not made and why.
+var actionGroupOrder = []string{ActionDone, ActionFailed, ActionPlanned, ActionBlocked, ActionWaiting, ActionSkipped, ActionListed}
+
+// ActionGroups are the digest's actions by what happened to them, in
+// actionGroupOrder; a group without actions is left out.
+func (d Digest) ActionGroups() []ActionGroup {
+	var out []ActionGroup
+	for _, st := range actionGroupOrder {
+		g := ActionGroup{Status: st, Title: d.groupTitle(st)}
+		for _, a := range d.Actions {
+			if a.Status == st {
+				g.Actions = append(g.Actions, a)
+			}
+		}
+		if len(g.Actions) == 0 {
+			continue
+		}
+		g.Reason = g.Actions[0].Reason
+		for _, a := range g.Actions[1:] {
+			if a.Reason != g.Reason {
+				g.Reason = ""
+				break
+			}
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+func (d Digest) groupTitle(status string) string {
+	switch status {
+	case ActionDone:
+		return "Done"
+	case ActionFailed:
+		return "Failed (tried, not made; the next run tries again)"
+	case ActionPlanned:
+		if d.Mode == ModeDryRun {
+			return "A real run would make these now (this dry run made none)"
+		}
+		return "Planned in this run, not made yet"
+	case ActionBlocked:
+		return "Stopped by a guard, not made"
+	case ActionWaiting:
+		return "Waiting for the action window, not made"
+	case ActionSkipped:
+		return "Skipped, not made"
+	case ActionListed:
+		return "Listed only, not made"
+	}
+	return status
+}
+
+// Count counts the digest's actions of status (done, failed, …): what a
+// subject counts, so that it counts only what happened.
+func (d Digest) Count(status string) int {
+	n := 0
+	for _, a := range d.Actions {
+		if a.Status == status {
+			n++
+		}
+	}
+	return n
 }

@@ -214,8 +214,9 @@ func TestBuildExecuted(t *testing.T) {
 	for _, n := range alice.Notices {
 		keys = append(keys, n.Key.Finding)
 	}
-	wantNext := []string{"keywarden disabled it on 2026-11-23.",
-		"keywarden disabled it on 2026-11-23. It is deleted once it has been inactive for 10 days."}
+	wantNext := []string{"It is past the 80-day limit. It was disabled on 2026-11-23 by keywarden (action r.1).",
+		"It is past the 90-day limit. It was disabled on 2026-11-23 by keywarden (action r.2). An active key is disabled before it is deleted: " +
+			"the first keywarden run from 2026-12-03, after 10 days inactive, deletes it."}
 	if diff := cmp.Diff(wantNext, next); diff != "" {
 		t.Errorf("alice's items Next (-want +got):\n%s", diff)
 	}
@@ -274,4 +275,40 @@ func nilIfEmpty(g []plan.Guard) []plan.Guard {
 		return nil
 	}
 	return g
+}
+
+// TestFixAfterDone: once keywarden disabled or deleted a key, or removed
+// a password, the owner is not told to do it again.
+func TestFixAfterDone(t *testing.T) {
+	pw := policy.Finding{ID: "pw", Account: acct, User: "alice", Credential: policy.CredentialPassword, Rule: config.RulePasswordUnused,
+		AgeDays: 120, StageAt: 90, Action: config.ActionRemovePassword, Recipients: []string{"a@example.com"}}
+	inactive := keyFinding("alice", 1, 95, "a@example.com")
+	inactive.KeyActive = false
+	for _, tt := range []struct {
+		name string
+		f    policy.Finding
+		done string
+		want []string
+	}{
+		{"disabled", keyFinding("alice", 1, 85, "a@example.com"), config.ActionDisable, []string{
+			"Create a new key: aws iam create-access-key --user-name alice (or in the console: https://123456789012.signin.aws.amazon.com/console, IAM, Users, alice, Security credentials)",
+			"Put the new key everywhere the old one is used, and check that it works.",
+			"The old key is already inactive. When nothing broke, delete it: aws iam delete-access-key --user-name alice --access-key-id AKIAALICE1",
+		}},
+		{"deleted", inactive, config.ActionDelete, []string{
+			"Create a new key: aws iam create-access-key --user-name alice (or in the console: https://123456789012.signin.aws.amazon.com/console, IAM, Users, alice, Security credentials)",
+			"Put the new key everywhere the old one is used, and check that it works.",
+		}},
+		{"password removed", pw, config.ActionRemovePassword, []string{"If you still need console access, ask an administrator for a new console password."}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := applying(enforcing(), []policy.Finding{tt.f}, 10)
+			executed := append([]plan.Action(nil), p.Actions...)
+			executed[0].ID, executed[0].Status, executed[0].Done = "r.1", plan.ActionDone, tt.done
+			p = applying(enforcing(), []policy.Finding{tt.f}, 10, func(in *plan.Input) { in.Executed = executed })
+			if diff := cmp.Diff(tt.want, p.Messages[0].Items[0].Fix); diff != "" {
+				t.Errorf("Fix (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

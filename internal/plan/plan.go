@@ -98,6 +98,9 @@ type Plan struct {
 	AddressProblems []Undeliverable `json:"address_problems"`
 	// Resolve are findings whose open notices are closed (resolved since).
 	Resolve []string `json:"resolve"`
+	// Relaxed are the users whose enforcement a tag relaxed (a softer
+	// class, an exemption): users may be able to tag themselves.
+	Relaxed []Relaxed `json:"relaxed"`
 	// Findings and Exempt count the planned accounts' findings.
 	Findings int `json:"findings"`
 	Exempt   int `json:"exempt"`
@@ -135,17 +138,52 @@ type Item struct {
 	Status state.Status `json:"status"`
 	// LastTold is the day it was last told to this audience ("": never).
 	LastTold string `json:"last_told,omitempty"`
-	// Next says, truthfully for the mode, what happens next and when.
+	// Next says what happened to the credential in this run, or what
+	// happens next: from the action on it where its finding calls for a
+	// change (done, with its day; planned; blocked by a guard; waiting for
+	// the window; not made because enforcement is off; skipped; failed),
+	// never a day on which a change no run will make "will be" made.
 	Next string `json:"next"`
 	// Fix are the steps to resolve it.
 	Fix []string `json:"fix"`
 	// ConsoleURL is the account's sign-in URL.
 	ConsoleURL string `json:"console_url"`
-	// Enforced is whether keywarden will change this credential.
+	// Enforced is whether enforcement is on for the credential's account
+	// in this run (it applies, the account is allowed, the credential is
+	// not root's); a guard, the window or a re-check may still stop a
+	// change: ActionStatus says what became of it.
 	Enforced bool `json:"enforced"`
+	// ActionStatus is the status of the action on the credential (listed,
+	// planned, blocked, waiting, done, skipped, failed), "" when its
+	// finding calls for no change.
+	ActionStatus string `json:"action_status,omitempty"`
 	// ActionID is the action this run carried out on the credential
 	// ("": none); what was done is news, whatever the cadence says.
 	ActionID string `json:"action_id,omitempty"`
+	// Done is what keywarden did to the credential when ActionStatus is
+	// done: disable, delete or remove_password.
+	Done string `json:"done,omitempty"`
+}
+
+// Changed sums up what keywarden did to the message's credentials — "1
+// disabled, 1 deleted" — or "" when it did nothing.
+func (m Message) Changed() string {
+	counts := map[string]int{}
+	seen := map[string]bool{} // a credential with two findings is one change
+	for _, it := range m.Items {
+		cred := fmt.Sprint(it.Account, "/", it.User, "/", it.Credential, "/", it.KeyID, "/", it.Slot)
+		if it.Done != "" && !seen[cred] {
+			seen[cred] = true
+			counts[it.Done]++
+		}
+	}
+	var parts []string
+	for _, kind := range []string{config.ActionDisable, config.ActionDelete, config.ActionRemovePassword} {
+		if n := counts[kind]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, past(kind)))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Digest is the admin digest for one target.
@@ -169,6 +207,8 @@ type Digest struct {
 	Actions         []Action        `json:"actions"`
 	// Guards are the accounts where a guard stopped every change.
 	Guards []Guard `json:"guards"`
+	// Relaxed are the users whose enforcement a tag relaxed.
+	Relaxed []Relaxed `json:"relaxed"`
 	// Messages counts the owner messages of this run.
 	Messages int `json:"messages"`
 	// Compliant is true when there are no findings and no failed account.
@@ -228,7 +268,8 @@ func Build(in Input) *Plan {
 		}
 	}
 	p := &Plan{Mode: in.Mode, AsOf: in.AsOf.UTC(), Day: b.day, Messages: []Message{}, Digests: []Digest{},
-		Actions: []Action{}, Guards: []Guard{}, Undeliverable: []Undeliverable{}, AddressProblems: []Undeliverable{}, Resolve: []string{}}
+		Actions: []Action{}, Guards: []Guard{}, Undeliverable: []Undeliverable{}, AddressProblems: []Undeliverable{}, Resolve: []string{},
+		Relaxed: []Relaxed{}}
 
 	findings := slices.Clone(in.Findings)
 	report.SortFindings(findings)
@@ -255,6 +296,7 @@ func Build(in Input) *Plan {
 	p.Messages, p.NotDue = b.messages(items)
 	p.Undeliverable, p.AddressProblems = b.undeliverable(items)
 	p.Resolve = b.resolve(current)
+	p.Relaxed = b.relaxed(findings)
 	p.Digests = b.digests(items, p)
 	return p
 }
@@ -303,7 +345,7 @@ func ConsoleURL(cfg *config.Config, account, alias string) string {
 func (b *builder) item(f policy.Finding) Item {
 	f.AccountAlias = b.alias(&f)
 	enf := b.enforced(f.Account) && f.Credential != policy.CredentialRoot
-	it := Item{Finding: f, Title: title(&f), ConsoleURL: ConsoleURL(b.cfg, f.Account, f.AccountAlias), Enforced: enf}
+	it := Item{Finding: f, Title: b.title(&f), ConsoleURL: ConsoleURL(b.cfg, f.Account, f.AccountAlias), Enforced: enf}
 	it.Next = b.next(&f, enf)
 	it.Fix = fix(&f, it.ConsoleURL)
 	return it
@@ -516,7 +558,7 @@ func (b *builder) digests(items []Item, p *Plan) []Digest {
 	for _, target := range Targets(b.cfg) {
 		aud := DigestAudience(target)
 		d := Digest{Target: target, Mode: b.in.Mode, Day: b.day, AsOf: b.in.AsOf.UTC(), Accounts: accounts,
-			Exempt: p.Exempt, Undeliverable: p.Undeliverable, AddressProblems: p.AddressProblems, Actions: p.Actions, Guards: p.Guards, Messages: len(p.Messages),
+			Exempt: p.Exempt, Undeliverable: p.Undeliverable, AddressProblems: p.AddressProblems, Actions: p.Actions, Guards: p.Guards, Relaxed: p.Relaxed, Messages: len(p.Messages),
 			Compliant: len(items) == 0 && len(failed) == 0, Findings: make([]Item, len(items)), Notices: []Notice{}}
 		if target == TargetEmail || target == TargetOutbox {
 			d.To = slices.Clone(b.cfg.Notify.Admins.Emails)

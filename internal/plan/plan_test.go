@@ -229,10 +229,12 @@ func TestBuildActions(t *testing.T) {
 		next   string // alice-2's Next
 	}{
 		{"not applying", allowed, false, plan.ActionListed,
-			"enforcement is off: run with --apply, or set enforce.mode: apply", "It is past the 80-day limit."},
+			"enforcement is off: run with --apply, or set enforce.mode: apply",
+			"It is past the 80-day limit. keywarden did not disable it: enforcement is off (this run only notifies)."},
 		{"account not allowed", config.Default(), true, plan.ActionListed,
-			"account 123456789012 is not in enforce.allowed_accounts; add it there to allow changes", "It is past the 80-day limit."},
-		{"enforced", allowed, true, plan.ActionPlanned, "", "It is past the 80-day limit and will be disabled on 2026-11-23."},
+			"account 123456789012 is not in enforce.allowed_accounts; add it there to allow changes",
+			"It is past the 80-day limit. keywarden did not disable it: it may not change credentials in account 123456789012 (enforce.allowed_accounts)."},
+		{"enforced", allowed, true, plan.ActionPlanned, "", "It is past the 80-day limit. keywarden is to disable it in this run (2026-11-23)."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,7 +265,10 @@ func TestBuildActions(t *testing.T) {
 	}
 }
 
-// TestNextIsTruthful: "will be disabled" only where enforcement is on.
+// TestNextIsTruthful: an item says what became of the action on its
+// credential — done in the past tense with its day, never a day on which
+// a change no run will make "will be" made — and a stage ahead only
+// "may" bring a change, where enforcement is on.
 func TestNextIsTruthful(t *testing.T) {
 	allowed := config.Default()
 	allowed.Enforce.AllowedAccounts = []string{acct}
@@ -272,8 +277,8 @@ func TestNextIsTruthful(t *testing.T) {
 		DaysLeft: &left, StageAt: 76, Action: config.ActionNotify, NextStageOn: date("2026-11-28"), Recipients: []string{"u@example.com"}}
 	pwExpired := pwExpiry
 	pwExpired.ID, pwExpired.DaysLeft, pwExpired.NextStageOn = "pw2", &expired, nil
-	unused := policy.Finding{ID: "un", Account: acct, User: "u", Credential: policy.CredentialAccessKey, Rule: config.RuleAccessKeyUnused,
-		AgeDays: 50, StageAt: 45, Action: config.ActionDisable, Recipients: []string{"u@example.com"}}
+	unused := policy.Finding{ID: "un", Account: acct, User: "u", Credential: policy.CredentialAccessKey, KeyID: "AKIAU1", Slot: 1,
+		Rule: config.RuleAccessKeyUnused, AgeDays: 50, StageAt: 45, Action: config.ActionDisable, Recipients: []string{"u@example.com"}, KeyActive: true}
 	machine := keyFinding("m", 1, 75, "u@example.com")
 	machine.Class = "machine"
 	tests := []struct {
@@ -283,14 +288,17 @@ func TestNextIsTruthful(t *testing.T) {
 		off      string
 	}{
 		{"notify stage before disable", keyFinding("a", 1, 75, "u@example.com"),
-			"It will be disabled on 2026-11-28 unless it is rotated before then.", "It will be past the 80-day limit on 2026-11-28."},
+			"It reaches the 80-day limit on 2026-11-28; from that day keywarden may disable it, so rotate it before then.",
+			"It will be past the 80-day limit on 2026-11-28."},
 		{"disable stage", keyFinding("a", 1, 85, "u@example.com"),
-			"It is past the 80-day limit and will be disabled on 2026-11-23.", "It is past the 80-day limit."},
-		{"delete stage", keyFinding("a", 1, 95, "u@example.com"),
-			"It is past the 90-day limit and will be deleted: an active key is disabled on 2026-11-23 and deleted 10 days later.", "It is past the 90-day limit."},
+			"It is past the 80-day limit. keywarden is to disable it in this run (2026-11-23).",
+			"It is past the 80-day limit. keywarden did not disable it: enforcement is off (this run only notifies)."},
+		{"delete stage, active key: disabled first", keyFinding("a", 1, 95, "u@example.com"),
+			"It is past the 90-day limit. keywarden is to disable it in this run (2026-11-23). An active key is disabled before it is deleted.",
+			"It is past the 90-day limit. keywarden did not disable it: enforcement is off (this run only notifies)."},
 		{"machine notify stage", machine, "It reaches the 80-day stage on 2026-11-28.", "It reaches the 80-day stage on 2026-11-28."},
-		{"unused, disable", unused, "It has not been used for 50 days and will be disabled on 2026-11-23.",
-			"It has not been used for 50 days (limit 45); if nothing needs it, deactivate and delete it."},
+		{"unused, disable", unused, "It has not been used for 50 days (limit 45). keywarden is to disable it in this run (2026-11-23).",
+			"It has not been used for 50 days (limit 45). keywarden did not disable it: enforcement is off (this run only notifies)."},
 		{"password expiring", pwExpiry, "It expires on 2026-11-28, in 5 days; change it before then.", "It expires on 2026-11-28, in 5 days; change it before then."},
 		{"password expired", pwExpired, "It expired on 2026-11-20; you will have to change it at your next sign-in.",
 			"It expired on 2026-11-20; you will have to change it at your next sign-in."},
@@ -299,13 +307,120 @@ func TestNextIsTruthful(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, c := range []struct {
 				apply bool
+				mode  plan.Mode
 				want  string
-			}{{true, tt.enforced}, {false, tt.off}} {
+			}{{true, plan.ModeApply, tt.enforced}, {false, plan.ModeNotify, tt.off}} {
 				p := plan.Build(plan.Input{Config: allowed, AsOf: asOf, Accounts: okAccounts(acct), Findings: []policy.Finding{tt.f},
-					Mode: plan.ModeApply, Apply: c.apply})
+					Mode: c.mode, Apply: c.apply, ActiveKeys: map[string]int{acct: 10}})
 				it := p.Messages[0].Items[0]
 				if it.Next != c.want || it.Enforced != c.apply {
 					t.Errorf("enforced=%v: Next = %q (Enforced %v); want %q", c.apply, it.Next, it.Enforced, c.want)
+				}
+			}
+		})
+	}
+}
+
+// TestNextFollowsTheOutcome: the item of a credential whose finding calls
+// for a change says what became of its action, in each case.
+func TestNextFollowsTheOutcome(t *testing.T) {
+	disable := keyFinding("alice", 2, 85, "a@example.com") // disable stage
+	active := keyFinding("alice", 2, 95, "a@example.com")  // delete stage, active key
+	inactive := active
+	inactive.KeyActive = false
+	pw := policy.Finding{ID: "pw", Account: acct, User: "alice", Credential: policy.CredentialPassword, Rule: config.RulePasswordUnused,
+		AgeDays: 120, StageAt: 90, Action: config.ActionRemovePassword, Recipients: []string{"a@example.com"}}
+	window := enforcing()
+	window.Enforce.Window = &config.Window{Days: []string{"sat", "sun"}}
+	guarded := enforcing()
+	guarded.Enforce.MaxActionsPerRun = 1
+	// outcome turns the action planned for the finding into what
+	// remediation reports.
+	outcome := func(mut func(a *plan.Action)) func(*plan.Input) {
+		return func(in *plan.Input) {
+			p := plan.Build(*in)
+			executed := append([]plan.Action(nil), p.Actions...)
+			for i := range executed {
+				executed[i].ID = fmt.Sprintf("r.%d", i+1)
+				mut(&executed[i])
+			}
+			in.Executed = executed
+		}
+	}
+	tests := []struct {
+		name string
+		cfg  *config.Config
+		f    policy.Finding
+		in   func(*plan.Input)
+		want string
+	}{
+		{"done: disabled", enforcing(), disable, outcome(func(a *plan.Action) { a.Status, a.Done = plan.ActionDone, config.ActionDisable }),
+			"It is past the 80-day limit. It was disabled on 2026-11-23 by keywarden (action r.1)."},
+		{"done: an active key at its delete stage is disabled first", enforcing(), active,
+			outcome(func(a *plan.Action) {
+				a.Status, a.Done, a.DeleteOn = plan.ActionDone, config.ActionDisable, "2026-12-03"
+			}),
+			"It is past the 90-day limit. It was disabled on 2026-11-23 by keywarden (action r.1). An active key is disabled before it is " +
+				"deleted: the first keywarden run from 2026-12-03, after 10 days inactive, deletes it."},
+		{"done: deleted", enforcing(), inactive, outcome(func(a *plan.Action) { a.Status, a.Done = plan.ActionDone, config.ActionDelete }),
+			"It is inactive and past the 90-day limit. It was deleted on 2026-11-23 by keywarden (action r.1)."},
+		{"done: password removed", enforcing(), pw, outcome(func(a *plan.Action) { a.Status, a.Done = plan.ActionDone, config.ActionRemovePassword }),
+			"It has not been used for 120 days (limit 90). It was removed on 2026-11-23 by keywarden (action r.1)."},
+		{"done by a killed run, on its day", enforcing(), disable,
+			outcome(func(a *plan.Action) {
+				a.Status, a.Done, a.On, a.FindingID = plan.ActionDone, config.ActionDisable, "2026-11-20", ""
+			}),
+			"It is past the 80-day limit. It was disabled on 2026-11-20 by keywarden (action r.1)."},
+		{"planned, before remediation", enforcing(), disable, nil,
+			"It is past the 80-day limit. keywarden is to disable it in this run (2026-11-23)."},
+		{"planned, dry run with enforcement on", enforcing(), disable, func(in *plan.Input) {
+			in.Mode = plan.ModeDryRun
+			outcome(func(a *plan.Action) { a.Done = config.ActionDisable })(in)
+		}, "It is past the 80-day limit. This dry run changed nothing; a real run would disable it now (2026-11-23)."},
+		{"blocked by a guard", guarded, disable, func(in *plan.Input) {
+			in.Findings = append(in.Findings, keyFinding("bob", 1, 85, "b@example.com"))
+		}, "It is past the 80-day limit. keywarden did not disable it: a safety guard stopped every change in account 123456789012 in this run; " +
+			"the administrators are told."},
+		{"outside the window", window, disable, nil,
+			"It is past the 80-day limit. keywarden did not disable it: it changes credentials only inside its action window (sat,sun 00:00-24:00 UTC); " +
+				"the first run inside it will."},
+		{"enforcement off: notify-only run", enforcing(), disable, func(in *plan.Input) { in.Mode, in.Apply = plan.ModeNotify, false },
+			"It is past the 80-day limit. keywarden did not disable it: enforcement is off (this run only notifies)."},
+		{"enforcement off: dry run", enforcing(), disable, func(in *plan.Input) { in.Mode, in.Apply = plan.ModeDryRun, false },
+			"It is past the 80-day limit. This dry run changed nothing, and enforcement is off: a real run would not disable it either."},
+		{"account not allowed", config.Default(), disable, nil,
+			"It is past the 80-day limit. keywarden did not disable it: it may not change credentials in account 123456789012 (enforce.allowed_accounts)."},
+		{"offline report", enforcing(), disable, func(in *plan.Input) { in.Offline, in.Findings[0].KeyID = true, "" },
+			"It is past the 80-day limit. Nothing was changed: this run read an offline credential report."},
+		{"keywarden's own key", enforcing(), disable, func(in *plan.Input) { in.Self = map[string][]string{acct: {"AKIAALICE2"}} },
+			"It is past the 80-day limit. keywarden never changes it: it is the access key keywarden itself runs with."},
+		{"skipped by the re-check", enforcing(), disable, outcome(func(a *plan.Action) {
+			a.Status, a.Reason = plan.ActionSkipped, "the key is already inactive; nothing was changed"
+		}), "It is past the 80-day limit. keywarden did not disable it: the key is already inactive; nothing was changed."},
+		{"inactive, waiting out the grace period", enforcing(), inactive, outcome(func(a *plan.Action) {
+			a.Status, a.DeleteOn, a.Reason = plan.ActionSkipped, "2026-11-30", "inactive since 2026-11-20 (3 of the 10 days …): it will be deleted on 2026-11-30"
+		}), "It is inactive and past the 90-day limit. It is inactive; the first keywarden run from 2026-11-30, after 10 days inactive, deletes it."},
+		{"failed", enforcing(), disable, outcome(func(a *plan.Action) { a.Status, a.Reason = plan.ActionFailed, "AccessDenied" }),
+			"It is past the 80-day limit. keywarden tried to disable it on 2026-11-23 and failed; the administrators are told, and the next run tries again."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := plan.Input{Config: tt.cfg, AsOf: asOf, Accounts: okAccounts(acct), Findings: []policy.Finding{tt.f}, Mode: plan.ModeApply,
+				Apply: true, ActiveKeys: map[string]int{acct: 10}}
+			if tt.in != nil {
+				tt.in(&in)
+			}
+			p := plan.Build(in)
+			it := p.Messages[0].Items[0]
+			if it.Next != tt.want {
+				t.Errorf("Next = %q\nwant   %q", it.Next, tt.want)
+			}
+			if it.ActionStatus != p.Actions[0].Status {
+				t.Errorf("ActionStatus = %q; want the action's %q", it.ActionStatus, p.Actions[0].Status)
+			}
+			for _, w := range []string{"will be disabled", "will be deleted", "is disabled on", "is deleted on"} {
+				if strings.Contains(it.Next, w) {
+					t.Errorf("Next says %q: %q", w, it.Next)
 				}
 			}
 		})
@@ -373,5 +488,100 @@ func TestConsoleURL(t *testing.T) {
 	cfg.Notify.ConsoleURL = "https://sso.example.com/start#/?account={account}&name={alias}"
 	if got := plan.ConsoleURL(cfg, acct, ""); got != "https://sso.example.com/start#/?account=123456789012&name=123456789012" {
 		t.Errorf("ConsoleURL(template) = %q", got)
+	}
+}
+
+// TestTitleNamesTheKey: an item names an access key by its full ID, or
+// says why it cannot.
+func TestTitleNamesTheKey(t *testing.T) {
+	noID := keyFinding("bob", 2, 75, "b@example.com")
+	noID.KeyID = ""
+	for _, tt := range []struct {
+		name    string
+		f       policy.Finding
+		offline bool
+		want    string
+	}{
+		{"live scan", keyFinding("alice", 1, 75, "a@example.com"), false, "access key AKIAALICE1 (key 1)"},
+		{"offline report", noID, true, "access key 2 (no key ID: an offline credential report has none)"},
+		{"live scan, key not matched", noID, false, "access key 2 (its ID is not known)"},
+	} {
+		p := plan.Build(plan.Input{Config: config.Default(), AsOf: asOf, Accounts: okAccounts(acct), Findings: []policy.Finding{tt.f},
+			Mode: plan.ModeNotify, Offline: tt.offline})
+		if got := p.Messages[0].Items[0].Title; got != tt.want {
+			t.Errorf("%s: Title = %q; want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestRelaxed: the users whose enforcement a tag relaxed — a tag chose a
+// class with softer access-key stages than the default class's, or an
+// exemption selected them through a tag — and no one else.
+func TestRelaxed(t *testing.T) {
+	cfg := config.Default() // machine: told at 70/80/90, never disabled or deleted
+	cfg.Rules.AccessKeyAge["slow"] = []config.Stage{{At: 70, Action: config.ActionNotify}, {At: 120, Action: config.ActionDisable},
+		{At: 150, Action: config.ActionDelete}}
+	cfg.Rules.AccessKeyAge["strict"] = []config.Stage{{At: 30, Action: config.ActionNotify}, {At: 60, Action: config.ActionDelete}}
+	cfg.Rules.AccessKeyAge["late"] = []config.Stage{{At: 100, Action: config.ActionNotify}, {At: 110, Action: config.ActionDisable},
+		{At: 120, Action: config.ActionDelete}}
+	cfg.Notify.Admins.Emails = []string{"sec@example.com"}
+	with := func(f policy.Finding, mut func(*policy.Finding)) policy.Finding { mut(&f); return f }
+	fs := []policy.Finding{
+		with(keyFinding("bot", 1, 75, "b@example.com"), func(f *policy.Finding) { f.Class, f.ClassFromTag = "machine", "UserType=machine" }),
+		with(keyFinding("slowpoke", 1, 75, "s@example.com"), func(f *policy.Finding) { f.Class, f.ClassFromTag = "slow", "Team=data" }),
+		with(keyFinding("latecomer", 1, 75, "l@example.com"), func(f *policy.Finding) { f.Class, f.ClassFromTag = "late", "Tier=3" }),
+		with(keyFinding("strictly", 1, 75, "t@example.com"), func(f *policy.Finding) { f.Class, f.ClassFromTag = "strict", "Env=prod" }),
+		with(keyFinding("named-bot", 1, 75, "n@example.com"), func(f *policy.Finding) { f.Class = "machine" }), // by name: no tag
+		with(keyFinding("contractor", 1, 75, "c@example.com"), func(f *policy.Finding) { f.Class, f.ClassFromTag = "contractor", "Contractor=acme" }),
+		with(keyFinding("self", 1, 95, "m@example.com"), func(f *policy.Finding) {
+			f.Exempt, f.ExemptReason, f.ExemptFromTag = true, "managed elsewhere", "keywarden:exempt=true"
+		}),
+		with(keyFinding("self", 2, 95, "m@example.com"), func(f *policy.Finding) {
+			f.Rule, f.Exempt, f.ExemptReason, f.ExemptFromTag = config.RuleAccessKeyUnused, true, "managed elsewhere", "keywarden:exempt=true"
+		}),
+		with(keyFinding("vendor", 1, 95, "v@example.com"), func(f *policy.Finding) { f.Exempt, f.ExemptReason = true, "by name" }),
+	}
+	p := build(cfg, fs)
+	want := []plan.Relaxed{
+		{Account: acct, User: "bot", Reason: "class machine from tag UserType=machine: its access keys are never disabled (human: at 80 days), never deleted (human: at 90 days)"},
+		{Account: acct, User: "latecomer", Reason: "class late from tag Tier=3: its access keys are first reported at 100 days (human: at 70), disabled at 110 days (human: at 80), deleted at 120 days (human: at 90)"},
+		{Account: acct, User: "self", Reason: "exempt from tag keywarden:exempt=true (managed elsewhere) for access_key_age, access_key_unused"},
+		{Account: acct, User: "slowpoke", Reason: "class slow from tag Team=data: its access keys are disabled at 120 days (human: at 80), deleted at 150 days (human: at 90)"},
+	}
+	if diff := cmp.Diff(want, p.Relaxed); diff != "" {
+		t.Errorf("Relaxed (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, p.Digests[0].Relaxed); diff != "" {
+		t.Errorf("the digest's Relaxed (-want +got):\n%s", diff)
+	}
+}
+
+// TestDigestActionGroups: a digest's actions by what happened to them,
+// what was done first; a reason all of a group share is the group's.
+func TestDigestActionGroups(t *testing.T) {
+	d := plan.Digest{Mode: plan.ModeApply, Actions: []plan.Action{
+		{Kind: "disable", Status: plan.ActionBlocked, Reason: "guard"},
+		{Kind: "disable", Status: plan.ActionDone, Done: "disable", Reason: "disabled: a"},
+		{Kind: "delete", Status: plan.ActionSkipped, Reason: "the key is already gone"},
+		{Kind: "disable", Status: plan.ActionBlocked, Reason: "guard"},
+		{Kind: "delete", Status: plan.ActionDone, Done: "delete", Reason: "deleted: b"},
+		{Kind: "disable", Status: plan.ActionFailed, Reason: "AccessDenied"},
+	}}
+	var got []string
+	for _, g := range d.ActionGroups() {
+		got = append(got, fmt.Sprintf("%s %d %q", g.Title, len(g.Actions), g.Reason))
+	}
+	want := []string{`Done 2 ""`, `Failed (tried, not made; the next run tries again) 1 "AccessDenied"`,
+		`Stopped by a guard, not made 2 "guard"`, `Skipped, not made 1 "the key is already gone"`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ActionGroups (-want +got):\n%s", diff)
+	}
+	if d.Count(plan.ActionDone) != 2 || d.Count(plan.ActionBlocked) != 2 || d.Count(plan.ActionPlanned) != 0 {
+		t.Errorf("Count: done %d, blocked %d, planned %d; want 2, 2, 0", d.Count(plan.ActionDone), d.Count(plan.ActionBlocked), d.Count(plan.ActionPlanned))
+	}
+	d.Mode = plan.ModeDryRun
+	d.Actions = []plan.Action{{Kind: "disable", Status: plan.ActionPlanned}}
+	if g := d.ActionGroups(); g[0].Title != "A real run would make these now (this dry run made none)" {
+		t.Errorf("dry run's planned group = %q", g[0].Title)
 	}
 }

@@ -4,20 +4,25 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/state"
 )
 
-// title names a finding's credential for a reader.
-func title(f *policy.Finding) string {
+// title names a finding's credential for a reader: an access key by its
+// full ID, or says why the ID is not known.
+func (b *builder) title(f *policy.Finding) string {
 	switch f.Credential {
 	case policy.CredentialAccessKey:
-		if f.KeyID != "" {
+		switch {
+		case f.KeyID != "":
 			return fmt.Sprintf("access key %s (key %d)", f.KeyID, f.Slot)
+		case b.in.Offline:
+			return fmt.Sprintf("access key %d (no key ID: an offline credential report has none)", f.Slot)
 		}
-		return fmt.Sprintf("access key %d", f.Slot)
+		return fmt.Sprintf("access key %d (its ID is not known)", f.Slot)
 	case policy.CredentialPassword:
 		return "console password"
 	case policy.CredentialMFA:
@@ -28,15 +33,21 @@ func title(f *policy.Finding) string {
 	return f.Credential
 }
 
-// nextStage is the access_key_age stage after f's, for f's class, if any.
-func (b *builder) nextStage(f *policy.Finding) (config.Stage, bool) {
-	stages, ok := b.cfg.Rules.AccessKeyAge[f.Class]
+// stagesOf are class's access_key_age stages sorted by At, or the default
+// class's when it has none.
+func (b *builder) stagesOf(class string) []config.Stage {
+	stages, ok := b.cfg.Rules.AccessKeyAge[class]
 	if !ok {
 		stages = b.cfg.Rules.AccessKeyAge[config.DefaultClass]
 	}
 	stages = slices.Clone(stages)
 	slices.SortStableFunc(stages, func(a, b config.Stage) int { return cmp.Compare(a.At, b.At) })
-	for _, s := range stages {
+	return stages
+}
+
+// nextStage is the access_key_age stage after f's, for f's class, if any.
+func (b *builder) nextStage(f *policy.Finding) (config.Stage, bool) {
+	for _, s := range b.stagesOf(f.Class) {
 		if s.At > f.StageAt {
 			return s, true
 		}
@@ -56,30 +67,26 @@ func past(a string) string {
 	return a
 }
 
-// next says what happens next and when, truthfully: a credential "will be
-// disabled" only where enforcement is on; otherwise the sentence names the
-// limit and the day it is (or was) passed.
+// changes reports whether a finding's action changes its credential.
+func changes(action string) bool { return actionRank[action] > 0 }
+
+// next says, before any action is decided, what the finding is and what
+// comes next. It never says that keywarden will change the credential on
+// a day: a stage ahead is named with its day, and "keywarden may disable
+// it" from then only where enforcement is on. What happens to a
+// credential whose finding calls for a change is said by outcome, from
+// the action.
 func (b *builder) next(f *policy.Finding, enforced bool) string {
 	day := b.day
 	next := ""
 	if f.NextStageOn != nil {
 		next = f.NextStageOn.String()
 	}
+	if changes(f.Action) {
+		return b.limit(f) + "."
+	}
 	switch f.Rule {
 	case config.RuleAccessKeyAge:
-		switch f.Action {
-		case config.ActionDisable:
-			if enforced {
-				return fmt.Sprintf("It is past the %d-day limit and will be disabled on %s.", f.StageAt, day)
-			}
-			return fmt.Sprintf("It is past the %d-day limit.", f.StageAt)
-		case config.ActionDelete:
-			if enforced {
-				return fmt.Sprintf("It is past the %d-day limit and will be deleted: an active key is disabled on %s and deleted %d days later.",
-					f.StageAt, day, b.cfg.Enforce.GraceAfterDisable)
-			}
-			return fmt.Sprintf("It is past the %d-day limit.", f.StageAt)
-		}
 		s, ok := b.nextStage(f)
 		switch {
 		case !ok || next == "":
@@ -87,13 +94,11 @@ func (b *builder) next(f *policy.Finding, enforced bool) string {
 		case s.Action == config.ActionNotify:
 			return fmt.Sprintf("It reaches the %d-day stage on %s.", s.At, next)
 		case enforced:
-			return fmt.Sprintf("It will be %s on %s unless it is rotated before then.", past(s.Action), next)
+			return fmt.Sprintf("It reaches the %d-day limit on %s; from that day keywarden may %s it, so rotate it before then.",
+				s.At, next, strings.ReplaceAll(s.Action, "_", " "))
 		}
 		return fmt.Sprintf("It will be past the %d-day limit on %s.", s.At, next)
 	case config.RuleAccessKeyUnused:
-		if f.Action == config.ActionDisable && enforced {
-			return fmt.Sprintf("It has not been used for %d days and will be disabled on %s.", f.AgeDays, day)
-		}
 		return fmt.Sprintf("It has not been used for %d days (limit %d); if nothing needs it, deactivate and delete it.", f.AgeDays, f.StageAt)
 	case config.RulePasswordExpiry:
 		if f.DaysLeft != nil && *f.DaysLeft > 0 {
@@ -104,9 +109,6 @@ func (b *builder) next(f *policy.Finding, enforced bool) string {
 		}
 		return "It is about to expire."
 	case config.RulePasswordUnused:
-		if f.Action == config.ActionRemovePassword && enforced {
-			return fmt.Sprintf("It has not been used for %d days; console access will be removed on %s.", f.AgeDays, day)
-		}
 		return fmt.Sprintf("It has not been used for %d days (limit %d); if you no longer sign in to the console, ask for it to be removed.", f.AgeDays, f.StageAt)
 	case config.RuleMFAMissing:
 		return "Anyone with the password can sign in; assign an MFA device."
@@ -116,6 +118,121 @@ func (b *builder) next(f *policy.Finding, enforced bool) string {
 		return "Its creation date is missing or in the future, so its age is unknown and keywarden will not act on it; check the key and rotate it."
 	}
 	return ""
+}
+
+// limit is the first sentence of a finding whose action changes its
+// credential: the limit it passed (no period).
+func (b *builder) limit(f *policy.Finding) string {
+	switch f.Rule {
+	case config.RuleAccessKeyAge:
+		if f.Credential == policy.CredentialAccessKey && !f.KeyActive {
+			return fmt.Sprintf("It is inactive and past the %d-day limit", f.StageAt)
+		}
+		return fmt.Sprintf("It is past the %d-day limit", f.StageAt)
+	case config.RuleAccessKeyUnused, config.RulePasswordUnused:
+		return fmt.Sprintf("It has not been used for %d days (limit %d)", f.AgeDays, f.StageAt)
+	}
+	return fmt.Sprintf("It reached the %d-day %s stage", f.StageAt, f.Rule)
+}
+
+// verb is what a real run does to a's credential: a.Done once known, and
+// a delete of an active key disables it first.
+func verb(a *Action) string {
+	v := a.Kind
+	switch {
+	case a.Done != "":
+		v = a.Done
+	case a.Kind == config.ActionDelete && a.Credential == policy.CredentialAccessKey && a.KeyActive:
+		v = config.ActionDisable
+	}
+	return strings.ReplaceAll(v, "_", " ")
+}
+
+// outcome says what happened, or will, to a finding's credential, from
+// the action on it: done in the past tense with its day; a change not
+// made with why, and without a day on which it would be; the day of a
+// change only where a run will make it (planned, or an inactive key's
+// deletion after its grace period). f is the item's finding.
+func (b *builder) outcome(f *policy.Finding, a *Action) string {
+	lim := b.limit(f) + ". "
+	v := verb(a)
+	grace := b.cfg.Enforce.GraceAfterDisable
+	id := ""
+	if a.ID != "" {
+		id = " (action " + a.ID + ")"
+	}
+	switch a.Status {
+	case ActionDone:
+		on := cmp.Or(a.On, b.day)
+		s := lim + fmt.Sprintf("It was %s on %s by keywarden%s.", past(cmp.Or(a.Done, a.Kind)), on, id)
+		if a.Kind == config.ActionDelete && a.Done == config.ActionDisable {
+			s += fmt.Sprintf(" An active key is disabled before it is deleted: the first keywarden run from %s, after %d days inactive, deletes it.",
+				cmp.Or(a.DeleteOn, state.AddDays(on, grace)), grace)
+		}
+		return s
+	case ActionFailed:
+		return lim + fmt.Sprintf("keywarden tried to %s it on %s and failed; the administrators are told, and the next run tries again.", v, b.day)
+	case ActionPlanned:
+		first := ""
+		if a.Kind == config.ActionDelete && v == "disable" {
+			first = " An active key is disabled before it is deleted."
+		}
+		if b.in.Mode == ModeDryRun {
+			return lim + fmt.Sprintf("This dry run changed nothing; a real run would %s it now (%s).%s", v, b.day, first)
+		}
+		return lim + fmt.Sprintf("keywarden is to %s it in this run (%s).%s", v, b.day, first)
+	case ActionBlocked:
+		return lim + fmt.Sprintf("keywarden did not %s it: a safety guard stopped every change in account %s in this run; the administrators are told.", v, a.Account)
+	case ActionWaiting:
+		return lim + fmt.Sprintf("keywarden did not %s it: it changes credentials only inside its action window (%s); the first run inside it will.",
+			v, b.cfg.Enforce.Window)
+	case ActionSkipped:
+		switch {
+		case a.Reason == ReasonSelf:
+			return lim + "keywarden never changes it: it is the access key keywarden itself runs with."
+		case a.DeleteOn != "":
+			return lim + fmt.Sprintf("It is inactive; the first keywarden run from %s, after %d days inactive, deletes it.", a.DeleteOn, grace)
+		}
+		return lim + fmt.Sprintf("keywarden did not %s it: %s.", v, strings.TrimSuffix(a.Reason, "."))
+	case ActionListed:
+		return lim + b.offText(a.Account, v)
+	}
+	return lim
+}
+
+// offText says why nothing was changed where enforcement is off: an
+// offline report, a dry run, a run that only notifies, an account not
+// allowed.
+func (b *builder) offText(account, v string) string {
+	switch {
+	case b.in.Offline:
+		return "Nothing was changed: this run read an offline credential report."
+	case !b.in.Apply && b.in.Mode == ModeDryRun:
+		return fmt.Sprintf("This dry run changed nothing, and enforcement is off: a real run would not %s it either.", v)
+	case !b.in.Apply:
+		return fmt.Sprintf("keywarden did not %s it: enforcement is off (this run only notifies).", v)
+	}
+	return fmt.Sprintf("keywarden did not %s it: it may not change credentials in account %s (enforce.allowed_accounts).", v, account)
+}
+
+// fixDone lists the steps left once keywarden made done (disable, delete,
+// remove_password) to the finding's credential: no step undoes or repeats
+// what was done.
+func fixDone(f *policy.Finding, console, done string) []string {
+	steps := fix(f, console)
+	switch {
+	case f.Credential == policy.CredentialAccessKey && done == config.ActionDisable && len(steps) == 4:
+		return []string{steps[0], steps[1], "The old key is already inactive. " + steps[3]}
+	case f.Credential == policy.CredentialAccessKey && done == config.ActionDelete && len(steps) == 4:
+		return steps[:2]
+	case f.Credential == policy.CredentialAccessKey && done == config.ActionDisable:
+		return []string{"The key is already inactive. " + steps[len(steps)-1]}
+	case f.Credential == policy.CredentialAccessKey && done == config.ActionDelete:
+		return []string{"Nothing: the key is gone. If something still needed it, create a new key: aws iam create-access-key --user-name " + f.User}
+	case done == config.ActionRemovePassword:
+		return []string{"If you still need console access, ask an administrator for a new console password."}
+	}
+	return steps
 }
 
 // fix lists the steps that resolve a finding.

@@ -132,6 +132,8 @@ type evaluator struct {
 	tiers map[string]classStages
 	// rcptProblems are the current user's RecipientsDetailed problems.
 	rcptProblems []RecipientProblem
+	// classFromTag is the tags that chose the current user's class.
+	classFromTag string
 }
 
 // classStages are a class's access-key stages, sorted by At.
@@ -163,10 +165,10 @@ func (e *evaluator) tiersFor(class string) classStages {
 
 // user appends u's findings to out.
 func (e *evaluator) user(out []Finding, u *inventory.User) []Finding {
-	class := ClassOf(u, e.cfg.Classes)
+	class, fromTag := classOf(u, e.cfg.Classes)
 	rcpt, probs := RecipientsDetailed(u, e.cfg.Notify.Users)
-	e.rcptProblems = probs
-	defer func() { e.rcptProblems = nil }()
+	e.rcptProblems, e.classFromTag = probs, fromTag
+	defer func() { e.rcptProblems, e.classFromTag = nil, "" }()
 	for i := range u.AccessKeys {
 		k := &u.AccessKeys[i]
 		if f, ok := e.keyAge(class, k); ok {
@@ -214,6 +216,7 @@ func (e *evaluator) add(out []Finding, u *inventory.User, class string, rcpt []s
 	f.AccountAlias = e.snap.AccountAlias
 	f.User = u.Name
 	f.Class = class
+	f.ClassFromTag = e.classFromTag
 	f.Recipients = append([]string{}, rcpt...)
 	f.RecipientProblems = slices.Clone(e.rcptProblems)
 	f.Reason += matchExempt(&f, u, e.cfg.Exemptions, e.today)

@@ -24,6 +24,11 @@ type Finding struct {
 	AccountAlias string `json:"-"`
 	User         string `json:"user"`
 	Class        string `json:"class"`
+	// ClassFromTag names the tags that chose Class ("UserType=machine";
+	// see TagPairs), "" when no tag did. Tags are often set by the users
+	// themselves: a reviewer should see which classes they decided. Always
+	// written, like KeyID (an addition to report/v1).
+	ClassFromTag string `json:"class_from_tag"`
 	Credential   string `json:"credential"`
 	// KeyID is set for every access-key finding of a live scan; an offline
 	// credential report carries no key IDs, so it is empty there. It is
@@ -44,6 +49,10 @@ type Finding struct {
 	NextStageOn  *config.Date `json:"next_stage_on"`
 	Exempt       bool         `json:"exempt"`
 	ExemptReason string       `json:"exempt_reason"`
+	// ExemptFromTag names the tags through which the exemption selected
+	// the user ("keywarden:exempt=true"), "" when it is not exempt or its
+	// exemption names no tags. Always written (an addition to report/v1).
+	ExemptFromTag string `json:"exempt_from_tag"`
 	// Recipients are the owner's addresses; empty when the owner has none
 	// (the admins are told instead) or for root.
 	Recipients []string `json:"recipients"`

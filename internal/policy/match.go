@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -24,12 +25,31 @@ import (
 // Keys, values, groups and names compare case-sensitively. A Match that
 // sets nothing selects nobody.
 func ClassOf(u *inventory.User, classes []config.Class) string {
+	name, _ := classOf(u, classes)
+	return name
+}
+
+// classOf is ClassOf, and the tags that chose the class (TagPairs of its
+// Match.Tags) when its match names tags: "" when no tag took part.
+func classOf(u *inventory.User, classes []config.Class) (name, fromTag string) {
 	for i := range classes {
-		if matchUser(&classes[i].Match, u) {
-			return classes[i].Name
+		if m := &classes[i].Match; matchUser(m, u) {
+			return classes[i].Name, TagPairs(m.Tags, u.Tags)
 		}
 	}
-	return config.DefaultClass
+	return config.DefaultClass, ""
+}
+
+// TagPairs names the tags of want as the user has them: "KEY=VALUE",
+// sorted by key and joined with ", " (a wanted "*" shows the user's own
+// value); "" when want is empty. The values are the user's tags: text
+// from IAM, which a renderer cleans like any other.
+func TagPairs(want, have map[string]string) string {
+	pairs := make([]string, 0, len(want))
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		pairs = append(pairs, k+"="+have[k])
+	}
+	return strings.Join(pairs, ", ")
 }
 
 // matchUser reports whether m selects u (see ClassOf). An empty Match
@@ -126,7 +146,8 @@ func matchCurrent(ex *config.Exemption, today time.Time) bool {
 // that selects f and is in force wins: f becomes exempt with that
 // exemption's reason (plus " (until DATE)" when it has one). When none is
 // in force but one selected f and has expired, f stays enforceable and the
-// returned note says which exemption expired and when.
+// returned note says which exemption expired and when. An exemption that
+// selects users by tags also sets f.ExemptFromTag to those tags.
 func matchExempt(f *Finding, u *inventory.User, exemptions []config.Exemption, today time.Time) (note string) {
 	var expired *config.Exemption
 	for i := range exemptions {
@@ -142,6 +163,7 @@ func matchExempt(f *Finding, u *inventory.User, exemptions []config.Exemption, t
 		}
 		f.Exempt = true
 		f.ExemptReason = ex.Reason
+		f.ExemptFromTag = TagPairs(ex.Tags, u.Tags)
 		if ex.Until != nil {
 			f.ExemptReason += " (until " + ex.Until.String() + ")"
 		}

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"cmp"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +180,73 @@ func TestEvaluateExemptions(t *testing.T) {
 				}
 				if len(f.Recipients) != 1 || f.Recipients[0] != "ci@example.com" {
 					t.Errorf("Evaluate(%s) %s recipients = %v; want [ci@example.com] (exempt findings keep them)", tt.name, rule, f.Recipients)
+				}
+			}
+		})
+	}
+}
+
+// TestEvaluateMarksWhatTagsDecided: a finding names the tags that chose
+// its user's class, and the tags through which an exemption selected the
+// user: users can often tag themselves, so a reviewer must see it.
+func TestEvaluateMarksWhatTagsDecided(t *testing.T) {
+	classes := []config.Class{
+		{Name: "machine", Match: config.Match{Tags: map[string]string{"UserType": "machine"}}},
+		{Name: "team", Match: config.Match{Tags: map[string]string{"Team": "*"}}},
+		{Name: "prod-x", Match: config.Match{Tags: map[string]string{"Tier": "1", "Env": "prod"}, PathPrefix: "/x/"}},
+		{Name: "bots", Match: config.Match{Names: []string{"bot-*"}}},
+	}
+	exemptions := []config.Exemption{
+		{Users: []string{"legacy-*"}, Reason: "by name"},
+		{Tags: map[string]string{"keywarden:exempt": "true"}, Reason: "by tag", Rules: []string{config.RuleAccessKeyAge}},
+		{Tags: map[string]string{"Vendor": "*"}, Groups: []string{"vendors"}, Reason: "by tag and group"},
+	}
+	tests := []struct {
+		name                 string
+		user                 inventory.User
+		class, classTag      string
+		exempt, exemptTag    string // for access_key_age
+		unusedExempt, unused string // exempt reason and tag for access_key_unused
+	}{
+		{name: "no tag", user: inventory.User{Name: "alice"}, class: "human"},
+		{name: "class by tag", user: inventory.User{Name: "ci", Tags: map[string]string{"UserType": "machine"}},
+			class: "machine", classTag: "UserType=machine"},
+		{name: "class by any value: the user's value is named",
+			user:  inventory.User{Name: "p", Tags: map[string]string{"Team": "payments"}},
+			class: "team", classTag: "Team=payments"},
+		{name: "class by tags and path: every tag, sorted by key",
+			user:  inventory.User{Name: "x", Path: "/x/", Tags: map[string]string{"Tier": "1", "Env": "prod", "Other": "y"}},
+			class: "prod-x", classTag: "Env=prod, Tier=1"},
+		{name: "class by name: no tag", user: inventory.User{Name: "bot-1", Tags: map[string]string{"Vendor": "acme"}},
+			class: "bots"},
+		{name: "exempt by name: no tag", user: inventory.User{Name: "legacy-1", Tags: map[string]string{"keywarden:exempt": "true"}},
+			class: "human", exempt: "by name", unusedExempt: "by name"},
+		{name: "exempt by tag, for one rule",
+			user:  inventory.User{Name: "self", Tags: map[string]string{"keywarden:exempt": "true", "UserType": "machine"}},
+			class: "machine", classTag: "UserType=machine", exempt: "by tag", exemptTag: "keywarden:exempt=true"},
+		{name: "exempt by tag and group",
+			user:  inventory.User{Name: "v", Groups: []string{"vendors"}, Tags: map[string]string{"Vendor": "acme"}},
+			class: "human", exempt: "by tag and group", exemptTag: "Vendor=acme", unusedExempt: "by tag and group", unused: "Vendor=acme"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := tt.user
+			u.Path = cmp.Or(u.Path, "/")
+			// A 95-day key never used: access_key_age and access_key_unused.
+			u.AccessKeys = []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: daysAgo(95)}}
+			cfg := config.Default()
+			cfg.Classes, cfg.Exemptions = classes, exemptions
+			fs := policy.Evaluate(snapshotOf(u), cfg, asOf)
+			for rule, want := range map[string][2]string{
+				config.RuleAccessKeyAge:    {tt.exempt, tt.exemptTag},
+				config.RuleAccessKeyUnused: {tt.unusedExempt, tt.unused},
+			} {
+				f := findingOf(t, fs, u.Name, rule)
+				if f.Class != tt.class || f.ClassFromTag != tt.classTag {
+					t.Errorf("%s: class %q from tag %q; want %q from tag %q", rule, f.Class, f.ClassFromTag, tt.class, tt.classTag)
+				}
+				if f.ExemptReason != want[0] || f.ExemptFromTag != want[1] {
+					t.Errorf("%s: exempt %q from tag %q; want %q from tag %q", rule, f.ExemptReason, f.ExemptFromTag, want[0], want[1])
 				}
 			}
 		})

@@ -118,11 +118,16 @@ func targetReached(ctx context.Context, r Reader, a *state.Action) (made bool, d
 	return false, "", now, nil
 }
 
-// fromRecord is a recorded action as a plan action.
+// fromRecord is a recorded action as a plan action; a done one was made
+// on the day its run recorded it.
 func fromRecord(r state.Action) plan.Action {
-	return plan.Action{ID: r.ID, Kind: r.Kind, FindingID: r.FindingID, Account: r.Account, User: r.User, Credential: r.Credential,
+	a := plan.Action{ID: r.ID, Kind: r.Kind, FindingID: r.FindingID, Account: r.Account, User: r.User, Credential: r.Credential,
 		KeyID: r.KeyID, Rule: r.Rule, StageAt: r.Stage, Title: title(&r), Status: string(r.Status), Reason: r.Reason,
 		Done: doneKind(&r), Before: r.Before, After: r.After}
+	if r.Status == state.ActionDone {
+		a.On = state.Day(r.At)
+	}
+	return a
 }
 
 func doneKind(r *state.Action) string {

@@ -392,12 +392,12 @@ func TestReconcile(t *testing.T) {
 		{user: "dave", id: "AKIA4", created: daysAgo(95)},                // delete stage of an active key: disabled first
 	}}
 	store := memstore.New()
-	old, recent := asOf.Add(-2*time.Hour), asOf.Add(-5*time.Minute)
+	old, recent, yesterday := asOf.Add(-2*time.Hour), asOf.Add(-5*time.Minute), asOf.Add(-26*time.Hour)
 	for _, r := range []state.Action{
 		{ID: "run-0.1", Run: "run-0", Account: acct, User: "alice", Credential: "access_key", KeyID: "AKIA1", Kind: "disable", Before: "Active", At: recent},
 		{ID: "run-0.2", Run: "run-0", Account: acct, User: "bob", Credential: "access_key", KeyID: "AKIA2", Kind: "disable", Before: "Active", At: old},
 		{ID: "run-0.3", Run: "run-0", Account: acct, User: "carol", Credential: "access_key", KeyID: "AKIA3", Kind: "disable", Before: "Active", At: recent},
-		{ID: "run-0.4", Run: "run-0", Account: acct, User: "dave", Credential: "access_key", KeyID: "AKIA4", Kind: "delete", Before: "Active", At: recent},
+		{ID: "run-0.4", Run: "run-0", Account: acct, User: "dave", Credential: "access_key", KeyID: "AKIA4", Kind: "delete", Before: "Active", At: yesterday},
 	} {
 		r.Status = state.ActionPlanned
 		if err := store.RecordAction(context.Background(), r); err != nil {
@@ -410,9 +410,10 @@ func TestReconcile(t *testing.T) {
 	}
 	var summary []string
 	for _, a := range got {
-		summary = append(summary, a.ID+" "+a.Status+" "+a.Done)
+		summary = append(summary, a.ID+" "+a.Status+" "+a.Done+" on="+a.On)
 	}
-	if want := []string{"run-0.4 done disable", "run-0.1 done disable", "run-0.2 failed "}; !cmp.Equal(summary, want) {
+	// A done action was made on the day its run recorded it.
+	if want := []string{"run-0.1 done disable on=2026-11-23", "run-0.2 failed  on=", "run-0.4 done disable on=2026-11-22"}; !cmp.Equal(summary, want) {
 		t.Errorf("Reconcile() = %v; want %v (run-0.3 is left to its run)", summary, want)
 	}
 	recs, _ := store.Actions(context.Background(), state.ActionFilter{IDs: []string{"run-0.3"}})

@@ -284,6 +284,12 @@ func asffProductFields(f *policy.Finding, asOf string) map[string]string {
 	if f.Exempt {
 		m["keywarden/exempt_reason"] = truncateRunes(cleanText(f.ExemptReason), 1024)
 	}
+	if f.ClassFromTag != "" {
+		m["keywarden/class_from_tag"] = truncateRunes(cleanText(f.ClassFromTag), 1024)
+	}
+	if f.Exempt && f.ExemptFromTag != "" {
+		m["keywarden/exempt_from_tag"] = truncateRunes(cleanText(f.ExemptFromTag), 1024)
+	}
 	return m
 }
 

@@ -14,6 +14,8 @@ var csvHeader = []string{
 	"id", "account", "account_alias", "user", "class", "credential", "key_id", "slot",
 	"rule", "age_days", "days_left", "stage_at", "action", "severity", "next_stage_on",
 	"exempt", "exempt_reason", "recipients", "reason",
+	// Added after report/v1's columns, so that their positions hold.
+	"class_from_tag", "exempt_from_tag",
 }
 
 // renderCSV writes a header row and one row per finding. Text cells are
@@ -61,6 +63,8 @@ func renderCSV(w io.Writer, r *Report, _ Options) error {
 			csvText(f.ExemptReason),
 			csvText(strings.Join(f.Recipients, ";")),
 			csvText(f.Reason),
+			csvText(f.ClassFromTag),
+			csvText(f.ExemptFromTag),
 		)
 		if err := cw.Write(row); err != nil {
 			return err

@@ -104,6 +104,7 @@ func TestCSVColumns(t *testing.T) {
 	wantHeader := []string{
 		"id", "account", "account_alias", "user", "class", "credential", "key_id", "slot", "rule", "age_days",
 		"days_left", "stage_at", "action", "severity", "next_stage_on", "exempt", "exempt_reason", "recipients", "reason",
+		"class_from_tag", "exempt_from_tag",
 	}
 	if diff := cmp.Diff(wantHeader, rows[0]); diff != "" {
 		t.Errorf("CSV header differs (-want +got):\n%s", diff)
@@ -121,6 +122,7 @@ func TestCSVColumns(t *testing.T) {
 	want := []string{
 		"e7e7e7e7a1b2c3d4", "111111111111", "prod-main", userHTMLPipe, "human", "password", "", "", "password_expiry", "93",
 		"-3", "0", "notify", "high", "", "false", "", "ops@example.com;sec@example.com", "console password expired 3 days ago (max age 90)",
+		"", "",
 	}
 	if diff := cmp.Diff(want, row); diff != "" {
 		t.Errorf("CSV row of the password_expiry finding differs (-want +got):\n%s", diff)

@@ -116,6 +116,8 @@ type htmlRow struct {
 	SeverityRank, AgeDays                                       int
 	Stage, StageLabel, Next, Reason, Recipients                 string
 	Exempt                                                      bool
+	// TagMarks say what the user's tags decided (tagMarks), cleaned.
+	TagMarks []string
 }
 
 func newHTMLView(r *Report) *htmlView {
@@ -208,6 +210,9 @@ func htmlRows(r *Report) []htmlRow {
 		}
 		if f.NextStageOn != nil {
 			row.Next = f.NextStageOn.String()
+		}
+		for _, m := range tagMarks(f) {
+			row.TagMarks = append(row.TagMarks, cleanText(m))
 		}
 		rows = append(rows, row)
 	}

@@ -44,6 +44,8 @@ var contractFindingKeys = []string{
 	"id", "account", "user", "class", "credential", "key_id", "slot", "rule", "age_days",
 	"days_left", "stage_at", "action", "severity", "next_stage_on", "exempt", "exempt_reason",
 	"recipients", "reason",
+	// Additions.
+	"class_from_tag", "exempt_from_tag",
 }
 
 // TestJSONContract checks the shape other tools rely on, for a report built

@@ -57,6 +57,9 @@ func renderMarkdown(w io.Writer, r *Report, _ Options) error {
 			action = "exempt"
 			reason += " (exempt: " + f.ExemptReason + ")"
 		}
+		if marks := tagMarks(f); len(marks) > 0 {
+			reason += " (" + strings.Join(marks, "; ") + ")"
+		}
 		ew.printf("| %s | %s | %s | %s | %s | %d | %s | %s | %s |\n",
 			mdCell(f.Severity), mdCell(account), mdCell(f.User), mdCell(mdCredential(f)),
 			mdCell(f.Rule), f.AgeDays, mdCell(action), mdCell(nextStage(f)), mdCell(reason))

@@ -169,6 +169,21 @@ func credentialLabel(f *policy.Finding) string {
 	return f.Credential
 }
 
+// tagMarks says what the user's tags decided for f — "class machine from
+// tag UserType=machine", "exempt from tag keywarden:exempt=true" — or nil.
+// Users can often tag themselves, so every format shows these. The text
+// holds the user's tag values: each renderer cleans it as it cleans names.
+func tagMarks(f *policy.Finding) []string {
+	var marks []string
+	if f.ClassFromTag != "" {
+		marks = append(marks, "class "+f.Class+" from tag "+f.ClassFromTag)
+	}
+	if f.Exempt && f.ExemptFromTag != "" {
+		marks = append(marks, "exempt from tag "+f.ExemptFromTag)
+	}
+	return marks
+}
+
 // shortKeyID keeps an access key ID's first four and last four characters.
 func shortKeyID(id string) string {
 	r := []rune(id)

@@ -67,16 +67,16 @@ func sampleReport() *Report {
 			Recipients: []string{"alice@example.com"}, Reason: "access key 2 not used for 50 days (limit 45)",
 		},
 		{
-			ID: "c0ffee0012345678", Account: "111111111111", User: "build-bot", Class: "machine",
+			ID: "c0ffee0012345678", Account: "111111111111", User: "build-bot", Class: "machine", ClassFromTag: "UserType=machine",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAJ7Q2EXAMPLEBUILD", Slot: 1,
 			Rule: config.RuleAccessKeyAge, AgeDays: 85, StageAt: 80, Action: config.ActionNotify, Severity: config.SeverityHigh,
 			NextStageOn: datep("2026-11-28"), Reason: "access key 1 is 85 days old (next stage at 90 days)",
 		},
 		{
-			ID: "d15ab1ed00c1e9ac", Account: "111111111111", User: "ci-legacy", Class: "machine",
+			ID: "d15ab1ed00c1e9ac", Account: "111111111111", User: "ci-legacy", Class: "machine", ClassFromTag: "UserType=machine",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAZZLEGACY00000001", Slot: 1,
 			Rule: config.RuleAccessKeyAge, AgeDays: 400, StageAt: 90, Action: config.ActionNotify, Severity: config.SeverityCritical,
-			Exempt: true, ExemptReason: "vendor rotates on 2027-01-31", Reason: "access key 1 is 400 days old (limit 90)",
+			Exempt: true, ExemptReason: "vendor rotates on 2027-01-31", ExemptFromTag: "keywarden:exempt=true", Reason: "access key 1 is 400 days old (limit 90)",
 		},
 		{
 			ID: "e7e7e7e7a1b2c3d4", Account: "111111111111", User: userHTMLPipe, Class: "human",
@@ -301,5 +301,89 @@ func BenchmarkRender(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestTagMarksInEveryFormat: a finding whose class or exemption a tag
+// decided says so, with the tag, in every format — the tag's value
+// cleaned like any text from IAM.
+func TestTagMarksInEveryFormat(t *testing.T) {
+	mark := func(f policy.Finding) policy.Finding {
+		f.Account, f.Credential, f.Rule, f.Action, f.Severity = "111111111111", policy.CredentialAccessKey, config.RuleAccessKeyAge, config.ActionNotify, config.SeverityHigh
+		return f
+	}
+	r := New(time.Time{}, time.Time{}, []Account{{ID: "111111111111", Status: StatusOK}}, []policy.Finding{
+		mark(policy.Finding{ID: "a", User: "self-tagged", Class: "machine", ClassFromTag: "UserType=machine"}),
+		mark(policy.Finding{ID: "b", User: "exempted", Class: "human", Exempt: true, ExemptReason: "managed elsewhere",
+			ExemptFromTag: "keywarden:exempt=true"}),
+		mark(policy.Finding{ID: "c", User: "hostile", Class: "team", ClassFromTag: "Team=<b>x</b>|\x1b[2J"}),
+		mark(policy.Finding{ID: "d", User: "plain", Class: "human"}),
+	})
+	table := render(t, r, FormatTable, Options{Width: 120})
+	for _, want := range []string{
+		"high      exempted     key         access_key_age   0d  exempt*  -\n",
+		"high      self-tagged  key         access_key_age   0d  notify*  -\n",
+		"high      plain        key         access_key_age   0d  notify   -\n",
+		"* decided by a tag, which users may be able to set on themselves:\n" +
+			"  exempted: exempt from tag keywarden:exempt=true\n" +
+			"  hostile: class team from tag Team=<b>x</b>|\uFFFD[2J\n" +
+			"  self-tagged: class machine from tag UserType=machine\n",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	if strings.Contains(table, "\x1b") {
+		t.Errorf("table carries the tag's escape sequence:\n%q", table)
+	}
+
+	rows := readCSV(t, render(t, r, FormatCSV, Options{}))
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	got := map[string][2]string{}
+	for _, row := range rows[1:] {
+		got[row[col["user"]]] = [2]string{row[col["class_from_tag"]], row[col["exempt_from_tag"]]}
+	}
+	if diff := cmp.Diff(map[string][2]string{
+		"self-tagged": {"UserType=machine", ""}, "exempted": {"", "keywarden:exempt=true"},
+		"hostile": {"Team=<b>x</b>|[2J", ""}, "plain": {"", ""}, // control characters dropped, as in every CSV cell
+	}, got); diff != "" {
+		t.Errorf("CSV tag columns (-want +got):\n%s", diff)
+	}
+
+	md := render(t, r, FormatMarkdown, Options{})
+	for _, want := range []string{
+		"(class machine from tag UserType=machine) |",
+		"(exempt: managed elsewhere) (exempt from tag keywarden:exempt=true) |",
+		"(class team from tag Team=&lt;b&gt;x&lt;/b&gt;\\|\uFFFD\\[2J) |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+
+	page := render(t, r, FormatHTML, Options{})
+	for _, want := range []string{
+		`<span class="tagmark" title="decided by a tag, which users may be able to set on themselves">class machine from tag UserType=machine</span>`,
+		`(exempt: managed elsewhere)<span class="tagmark" title="decided by a tag, which users may be able to set on themselves">exempt from tag keywarden:exempt=true</span>`,
+		`>class team from tag Team=&lt;b&gt;x&lt;/b&gt;|` + "\uFFFD" + `[2J</span>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	if n := strings.Count(page, `<span class="tagmark"`); n != 3 {
+		t.Errorf("HTML has %d tag marks; want 3 (none for the finding no tag decided)", n)
+	}
+
+	asff := ASFFFindings(r, "us-east-1")
+	fields := map[string][2]string{}
+	for _, f := range asff {
+		fields[f.ProductFields["keywarden/user"]] = [2]string{f.ProductFields["keywarden/class_from_tag"], f.ProductFields["keywarden/exempt_from_tag"]}
+	}
+	if fields["self-tagged"][0] != "UserType=machine" || fields["exempted"][1] != "keywarden:exempt=true" || fields["plain"] != [2]string{} {
+		t.Errorf("ASFF product fields = %v; want the tags of self-tagged and exempted only", fields)
 	}
 }

@@ -87,6 +87,7 @@ func renderTable(w io.Writer, r *Report, o Options) error {
 			continue
 		}
 		t.rows(widths, byAccount[id], rows[id])
+		t.tagNotes(byAccount[id])
 	}
 	t.blank()
 	t.line(summaryLine(r), "")
@@ -131,6 +132,9 @@ func tableRow(f *policy.Finding) tableCells {
 	action := f.Action
 	if f.Exempt {
 		action = "exempt"
+	}
+	if len(tagMarks(f)) > 0 {
+		action += tagMarker // explained below the account's rows
 	}
 	cred := []string{cleanText(credentialLabel(f))}
 	if f.Credential == policy.CredentialAccessKey && f.KeyID != "" {
@@ -307,6 +311,36 @@ func (t *tableWriter) rows(widths []int, fs []*policy.Finding, rows []tableCells
 			b.WriteString(t.cell(c, fitCell(row[i], widths[i]), widths[i], i == len(tableColumns)-1, style))
 		}
 		t.ew.write(strings.TrimRight(b.String(), " ") + "\n")
+	}
+}
+
+// tagMarker follows the action of a finding whose class or exemption a
+// tag decided; tagNotes says which tag.
+const tagMarker = "*"
+
+// tagNotes writes, below an account's rows, what tags decided for which
+// user (once per user): "build-bot: class machine from tag
+// UserType=machine".
+func (t *tableWriter) tagNotes(fs []*policy.Finding) {
+	var notes []string
+	seen := map[string]bool{}
+	for _, f := range fs {
+		marks := tagMarks(f)
+		if len(marks) == 0 {
+			continue
+		}
+		note := cleanText(f.User + ": " + strings.Join(marks, ", "))
+		if !seen[note] {
+			seen[note] = true
+			notes = append(notes, note)
+		}
+	}
+	if len(notes) == 0 {
+		return
+	}
+	t.wrap(tagMarker+" decided by a tag, which users may be able to set on themselves:", "", ansiYellow)
+	for _, n := range notes {
+		t.wrap("  "+n, "  ", "")
 	}
 }
 

@@ -164,3 +164,52 @@ func TestWouldDo(t *testing.T) {
 		t.Errorf("skipped and failed actions changed: %+v", got[1:])
 	}
 }
+
+// TestUnopenableAuditFileChangesNothingAndSaysSo: an --apply run that
+// cannot open enforce.audit_file changes nothing, and neither the owner
+// nor the admins are told a key is (or is about to be) disabled.
+func TestUnopenableAuditFileChangesNothingAndSaysSo(t *testing.T) {
+	m := testenv.Moto(t)
+	users := []testenv.SeedUser{{Name: "alice", Tags: map[string]string{"Email": "alice@example.com"},
+		Keys: []testenv.SeedKey{{AgeDays: 85, LastUsedDaysAgo: 1}}, PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1}}
+	for i := range 8 {
+		users = append(users, testenv.SeedUser{Name: fmt.Sprintf("fresh%d", i), Keys: []testenv.SeedKey{{AgeDays: 5}},
+			PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1})
+	}
+	ids := m.Seed(t, users)
+	dir := t.TempDir()
+	cfg, err := config.Parse("k.yaml", []byte(strings.ReplaceAll(strings.Replace(dryConfig, "DIR/audit.jsonl", "DIR/no-such-dir/audit.jsonl", 1), "DIR", dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := m.NewProxy(t)
+	now := time.Now().UTC()
+	res, err := Run(context.Background(), RunOptions{Scan: ScanOptions{Config: cfg, AsOf: now, Now: now,
+		LoadAWSConfig: func(context.Context) (aws.Config, error) { return p.Config(t, m), nil }},
+		StateURL: "sqlite://" + filepath.Join(dir, "state.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "open enforce.audit_file") || res.ActionsFailed != 1 {
+		t.Errorf("run: error %v, %d actions failed; want the audit file's error and alice's action failed", res.Err, res.ActionsFailed)
+	}
+	if n := p.Count("iam:UpdateAccessKey"); n != 0 {
+		t.Errorf("%d UpdateAccessKey calls; want none", n)
+	}
+	var told []string
+	for _, msg := range res.Plan.Messages {
+		for _, it := range msg.Items {
+			if it.KeyID == ids["alice"][0] {
+				told = append(told, it.Next)
+			}
+		}
+	}
+	want := "It is past the 80-day limit. keywarden tried to disable it on " + state.Day(now) +
+		" and failed; the administrators are told, and the next run tries again."
+	if len(told) != 1 || told[0] != want {
+		t.Errorf("alice is told %q; want %q", told, want)
+	}
+	if d := res.Plan.Digests; len(d) != 1 || d[0].Count(plan.ActionFailed) != 1 || d[0].Count(plan.ActionPlanned) != 0 {
+		t.Errorf("digests %+v; want one with alice's action failed", d)
+	}
+}

@@ -136,8 +136,9 @@ func (r *runner) carryOut(ctx context.Context) []plan.Action {
 	if path := r.cfg.Enforce.AuditFile; path != "" && !r.o.DryRun {
 		write, closeFn, err := openAuditFile(path)
 		if err != nil {
-			r.errs = append(r.errs, fmt.Errorf("%w; nothing was changed", err))
-			return nil
+			err = fmt.Errorf("%w; nothing was changed", err)
+			r.errs = append(r.errs, err)
+			return notMade(r.res.Plan.Actions, err.Error())
 		}
 		defer closeFn()
 		e.OnRecord = func(a state.Action) {
@@ -174,6 +175,19 @@ func (r *runner) carryOut(ctx context.Context) []plan.Action {
 		}
 	}
 	return append(executed, reconciled...)
+}
+
+// notMade is actions as a run that could not act reports them: each
+// planned one failed with reason, so that no message says it is done or
+// is about to be.
+func notMade(actions []plan.Action, reason string) []plan.Action {
+	out := slices.Clone(actions)
+	for i := range out {
+		if out[i].Status == plan.ActionPlanned {
+			out[i].Status, out[i].Reason = plan.ActionFailed, reason
+		}
+	}
+	return out
 }
 
 // openAuditFile opens enforce.audit_file for appending: write adds one

@@ -97,6 +97,22 @@ func Payload(m *notify.Message) Message {
 	}
 	add(Block{Type: "header", Text: &Text{Type: "plain_text", Text: cut("keywarden digest for "+d.Day, maxHeader)}})
 
+	// A guard and the users a tag relaxed open the digest.
+	if len(d.Guards) > 0 {
+		lines := []string{fmt.Sprintf(":octagonal_sign: *Stopped by a guard*: nothing was changed in %d %s", len(d.Guards), plural(len(d.Guards), "account", "accounts"))}
+		for _, g := range d.Guards {
+			lines = append(lines, "• "+Escape(g.Reason))
+		}
+		addLines(add, lines[0], lines[1:])
+	}
+	if len(d.Relaxed) > 0 {
+		var lines []string
+		for _, r := range d.Relaxed {
+			lines = append(lines, fmt.Sprintf("• `%s` *%s*: %s", Escape(r.Account), Escape(r.User), Escape(r.Reason)))
+		}
+		addLines(add, fmt.Sprintf(":warning: *Relaxed by a tag* (%d %s): users who can tag themselves can escape enforcement this way: check each",
+			len(d.Relaxed), plural(len(d.Relaxed), "user", "users")), lines)
+	}
 	due := 0
 	for _, it := range d.Findings {
 		if it.Status != "not_due" {
@@ -106,9 +122,21 @@ func Payload(m *notify.Message) Message {
 	if d.Compliant {
 		add(section(fmt.Sprintf(":white_check_mark: *All compliant*: no findings in %d %s.", len(d.Accounts), plural(len(d.Accounts), "account", "accounts"))))
 	} else {
-		add(section(fmt.Sprintf("*%d %s* (%d new or due) in %d %s · %d %s · %d owner %s · %d exempt",
+		// Only what happened is counted.
+		actions := ""
+		for _, c := range []struct {
+			status, what string
+		}{{plan.ActionDone, "taken"}, {plan.ActionFailed, "failed"}} {
+			if n := d.Count(c.status); n > 0 {
+				actions += fmt.Sprintf(" · %d %s %s", n, plural(n, "action", "actions"), c.what)
+			}
+		}
+		if n := d.Count(plan.ActionPlanned); n > 0 && d.Mode == plan.ModeDryRun {
+			actions += fmt.Sprintf(" · %d %s a real run would take", n, plural(n, "action", "actions"))
+		}
+		add(section(fmt.Sprintf("*%d %s* (%d new or due) in %d %s%s · %d owner %s · %d exempt",
 			len(d.Findings), plural(len(d.Findings), "finding", "findings"), due, len(d.Accounts), plural(len(d.Accounts), "account", "accounts"),
-			len(d.Actions), plural(len(d.Actions), "action", "actions"), d.Messages, plural(d.Messages, "message", "messages"), d.Exempt)))
+			actions, d.Messages, plural(d.Messages, "message", "messages"), d.Exempt)))
 	}
 	for _, a := range d.Accounts {
 		var b strings.Builder
@@ -151,12 +179,19 @@ func Payload(m *notify.Message) Message {
 	}
 	if len(d.Actions) > 0 {
 		var lines []string
-		for _, a := range d.Actions {
-			l := fmt.Sprintf("• %s %s of *%s* in `%s`", Escape(a.Verb()), Escape(a.Title), Escape(a.User), Escape(a.Account))
-			if a.Reason != "" {
-				l += ": " + Escape(a.Reason)
+		for _, g := range d.ActionGroups() {
+			head := fmt.Sprintf("_%s_ (%d)", Escape(g.Title), len(g.Actions))
+			if g.Reason != "" {
+				head += ": " + Escape(g.Reason)
 			}
-			lines = append(lines, l)
+			lines = append(lines, head)
+			for _, a := range g.Actions {
+				l := "• " + Escape(a.Line())
+				if g.Reason == "" && a.Reason != "" {
+					l += ": " + Escape(a.Reason)
+				}
+				lines = append(lines, l)
+			}
 		}
 		addLines(add, "*Actions*", lines)
 	}
