@@ -148,6 +148,12 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 		}
 		return err
 	}
+	// Every outcome counts (exitFor picks the code): a failed write does
+	// not hide that accounts failed.
+	var outcomes []error
+	if n := res.Report.FailedAccounts(); n > 0 {
+		outcomes = append(outcomes, &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; nothing was planned for them", n, len(res.Accounts))})
+	}
 	write := func(w io.Writer) error {
 		if format == report.FormatJSON {
 			enc := json.NewEncoder(w)
@@ -162,14 +168,10 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 		err = writeFileAtomic(o.Output, write)
 	}
 	if err != nil {
-		return err
+		outcomes = append(outcomes, err)
 	}
 	log.Info("run finished", "mode", res.Mode, "accounts", len(res.Accounts), "findings", res.Summary.Findings,
 		"sent", res.Sent, "failed", res.Failed, "resolved", res.Resolved)
-	var outcomes []error
-	if n := res.Report.FailedAccounts(); n > 0 {
-		outcomes = append(outcomes, &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; nothing was planned for them", n, len(res.Accounts))})
-	}
 	if res.Err != nil {
 		outcomes = append(outcomes, fmt.Errorf("%d of %d notifications and %d actions failed (they are tried again on the next run):\n%w",
 			res.Failed, len(res.Deliveries), res.ActionsFailed, res.Err))
