@@ -132,7 +132,8 @@ func TestRunHelpShowsModes(t *testing.T) {
 		t.Fatalf("run --help exit %d", code)
 	}
 	for _, want := range []string{"keywarden run --dry-run", "keywarden run --apply", "--state", "enforce.allowed_accounts",
-		"5  a guard (max_actions_per_run, max_fraction) stopped every change in an account"} {
+		"5  a guard (max_actions_per_run, max_fraction, the clock check) stopped every\n     change in an account",
+		"--force-as-of", "acts on the wall"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("run --help lacks %q", want)
 		}
