@@ -26,14 +26,7 @@ import (
 func TestApplyActsOnTheWallClock(t *testing.T) {
 	m := testenv.Moto(t)
 	dir, ids := enforceSetup(t, m, withFresh(keyUser("alice", 85)), enforceConfig)
-	applyMode := filepath.Join(dir, "apply.yaml")
-	b, err := os.ReadFile(filepath.Join(dir, "keywarden.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(applyMode, []byte(strings.Replace(string(b), "enforce:\n", "enforce:\n  mode: apply\n", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	applyMode := enforceVariant(t, dir, "apply.yaml", "mode: apply")
 	p := m.NewProxy(t)
 	env := p.Env(m)
 	now := clock(time.Now().UTC())

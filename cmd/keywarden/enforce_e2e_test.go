@@ -62,6 +62,21 @@ func enforceSetup(t *testing.T, m *testenv.MotoServer, users []testenv.SeedUser,
 	return dir, ids
 }
 
+// enforceVariant writes dir/name: enforceSetup's config with one more
+// enforce key (KEY: VALUE), and returns its path.
+func enforceVariant(t *testing.T, dir, name, key string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "keywarden.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), "enforce:\n", "enforce:\n  "+key+"\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // keyUser is a user with an Email tag and one key age days old (used
 // yesterday); tags are added.
 func keyUser(name string, age int, tags ...string) testenv.SeedUser {
@@ -407,7 +422,7 @@ func TestEnforceGuard(t *testing.T) {
 	env := p.Env(m)
 	r := keywarden(t, env, dir, "run", "--apply", "--format", "json")
 	want := "account 123456789012: 3 actions planned, more than enforce.max_actions_per_run (2): nothing is changed in this account; " +
-		"check the plan with keywarden run --dry-run, then raise the limit if it is right"
+		"check the plan with keywarden run --apply --dry-run, then raise the limit if it is right"
 	if r.code != 5 || !strings.Contains(r.stderr, want) {
 		t.Fatalf("run --apply over the guard: exit %d\n%s\n%s\nwant exit 5 and %q", r.code, r.stderr, r.stdout, want)
 	}

@@ -44,7 +44,12 @@ const runModesHelp = `Modes:
                            first, every action recorded (keywarden history) and a
                            disable can be undone (keywarden undo ID).
                            enforce.mode: apply in the config does the same without
-                           the flag; --dry-run always wins
+                           the flag
+  keywarden run --apply --dry-run
+                           the apply preview: what --apply would do now — the
+                           allowed accounts, the guards, the window and each
+                           credential's re-check (reads only) — sending,
+                           changing and recording nothing. --dry-run always wins
 
 The clock: a run that acts (--apply, or enforce.mode: apply) acts on the wall
 clock. It takes --as-of only within 24 hours of it (what is evaluated moves;
@@ -85,6 +90,7 @@ with, never an exempt credential; outside enforce.window actions wait.
 
 ` + exitCodesHelp,
 		Example: `  keywarden run --dry-run
+  keywarden run --apply --dry-run
   keywarden run --state sqlite:///var/lib/keywarden/state.db
   keywarden run --as-of 2026-12-01 --dry-run --format json`,
 		Args: cobra.NoArgs,
@@ -109,9 +115,6 @@ with, never an exempt credential; outside enforce.window actions wait.
 
 func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	log := f.Logger()
-	if o.DryRun && o.Apply {
-		return usageError(errors.New("--dry-run and --apply contradict each other; pick one"))
-	}
 	if o.Apply && o.CredentialReport != "" {
 		return usageError(errors.New("--apply changes live accounts; it cannot be used with --credential-report (an offline report has no account to act in)"))
 	}

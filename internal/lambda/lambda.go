@@ -41,7 +41,9 @@ const DefaultMargin = 20 * time.Second
 // (or the "detail" of an EventBridge event) with optional overrides.
 type Event struct {
 	// DryRun prints the plan only; Apply also remediates (as --dry-run and
-	// --apply). Neither: the config's enforce.mode decides.
+	// --apply). Neither: the config's enforce.mode decides. Both: the apply
+	// preview (as --apply --dry-run): what apply would do now, with
+	// nothing sent, changed or recorded.
 	DryRun bool `json:"dry_run"`
 	Apply  bool `json:"apply"`
 	// AsOf evaluates at another time (RFC 3339 or YYYY-MM-DD); refused for
@@ -128,9 +130,6 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary
 		if asOf, err = run.ParseTime(ev.AsOf); err != nil {
 			return nil, fmt.Errorf("event: as_of %w", err)
 		}
-	}
-	if ev.DryRun && ev.Apply {
-		return nil, errors.New("event: dry_run and apply contradict each other; pick one")
 	}
 	if ev.AsOf != "" && !ev.DryRun && (ev.Apply || cfg.Enforce.Mode == config.ModeApply) {
 		return nil, ErrAsOfActing

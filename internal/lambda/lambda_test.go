@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/run"
 	"github.com/keywarden/keywarden/internal/state"
 	dynamostate "github.com/keywarden/keywarden/internal/state/dynamodb"
 	"github.com/keywarden/keywarden/internal/testenv"
@@ -88,8 +90,7 @@ func TestConfigSourceErrors(t *testing.T) {
 
 func TestInvokeRefusesABadEvent(t *testing.T) {
 	for payload, want := range map[string]string{
-		`{"as_of": "soon"}`:                `event: as_of "soon": want RFC 3339 (2026-11-23T09:00:00Z) or a date (2026-11-23)`,
-		`{"dry_run": true, "apply": true}`: "event: dry_run and apply contradict each other; pick one",
+		`{"as_of": "soon"}`: `event: as_of "soon": want RFC 3339 (2026-11-23T09:00:00Z) or a date (2026-11-23)`,
 	} {
 		var logs bytes.Buffer
 		h := New(Deps{Getenv: envOf(map[string]string{EnvConfig: "version: 1\n"}), Now: time.Now, Logs: &logs,
@@ -420,5 +421,46 @@ func TestEventAsOfWhereNothingActs(t *testing.T) {
 				t.Errorf("summary = %+v; want mode %s as of %s, the note %q", s, tt.mode, later, tt.note)
 			}
 		})
+	}
+}
+
+// TestInvokeApplyPreview: the event {"apply": true, "dry_run": true} is the
+// apply preview: it re-checks and decides as apply would, and writes
+// nothing (no IAM write, no DynamoDB write, no mail: the proxy's request
+// log); the apply that follows does what it said.
+func TestInvokeApplyPreview(t *testing.T) {
+	m := testenv.Moto(t)
+	seed(t, m)
+	stateTable(t, m)
+	p := m.NewProxy(t)
+	cfg := lambdaConfig + "enforce: { allowed_accounts: [\"123456789012\"], max_fraction: 1 }\n"
+	var logs bytes.Buffer
+	h := New(Deps{Getenv: envOf(map[string]string{EnvConfig: cfg}), Now: time.Now, Logs: &logs,
+		LoadAWSConfig: func(context.Context) (aws.Config, error) { return p.Config(t, m), nil }})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s, err := h.Invoke(ctx, json.RawMessage(`{"apply": true, "dry_run": true}`))
+	if err != nil {
+		t.Fatalf("preview: %v\n%s", err, logs.String())
+	}
+	if s.Mode != "dry_run" || s.ActionsDone != 1 || s.Sent != 0 || !slices.Contains(s.Notes, run.NotePreview) {
+		t.Errorf("preview summary = %+v; want dry_run, 1 action it would take, nothing sent, the preview note", s)
+	}
+	reads := []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:GetAccountAuthorizationDetails",
+		"iam:GetAccountPasswordPolicy", "iam:ListAccountAliases", "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed",
+		"sts:GetCallerIdentity", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query"}
+	for _, op := range p.Ops() {
+		if !slices.Contains(reads, op.Name()) {
+			t.Errorf("the preview made %s; want reads only", op.Name())
+		}
+	}
+	if p.Count("iam:GetAccessKeyLastUsed") != 1 {
+		t.Errorf("the preview re-checked %d keys; want alice's", p.Count("iam:GetAccessKeyLastUsed"))
+	}
+
+	p.Reset()
+	s, err = h.Invoke(ctx, json.RawMessage(`{"apply": true}`))
+	if err != nil || s.Mode != "apply" || s.ActionsDone != 1 || p.Count("iam:UpdateAccessKey") != 1 {
+		t.Errorf("apply = %+v, %v, %d UpdateAccessKey; want the one action the preview listed, done", s, err, p.Count("iam:UpdateAccessKey"))
 	}
 }

@@ -41,9 +41,9 @@ const (
 	ReasonSelf          = "this is the access key keywarden is running with; keywarden never acts on its own credentials"
 	reasonWindowFmt     = "outside the action window (%s); the first run inside it acts"
 	reasonMaxActionsFmt = "account %s: %d actions planned, more than enforce.max_actions_per_run (%d): " +
-		"nothing is changed in this account; check the plan with keywarden run --dry-run, then raise the limit if it is right"
+		"nothing is changed in this account; check the plan with keywarden run --apply --dry-run, then raise the limit if it is right"
 	reasonMaxFractionFmt = "account %s: %d of its %d active access keys (%.0f%%) would be disabled or deleted, more than " +
-		"enforce.max_fraction (%.0f%%): nothing is changed in this account; check the plan with keywarden run --dry-run, then raise the limit if it is right"
+		"enforce.max_fraction (%.0f%%): nothing is changed in this account; check the plan with keywarden run --apply --dry-run, then raise the limit if it is right"
 )
 
 // GuardRule is the rule of the notice that tells the admins a guard

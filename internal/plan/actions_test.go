@@ -104,10 +104,10 @@ func TestBuildGuards(t *testing.T) {
 		{"at both limits", 5, 0.5, 10, fs, ""},
 		{"over max_actions_per_run", 4, 1, 10, fs,
 			"account 123456789012: 5 actions planned, more than enforce.max_actions_per_run (4): nothing is changed in this account; " +
-				"check the plan with keywarden run --dry-run, then raise the limit if it is right"},
+				"check the plan with keywarden run --apply --dry-run, then raise the limit if it is right"},
 		{"over max_fraction", 0, 0.2, 10, fs,
 			"account 123456789012: 5 of its 10 active access keys (50%) would be disabled or deleted, more than enforce.max_fraction (20%): " +
-				"nothing is changed in this account; check the plan with keywarden run --dry-run, then raise the limit if it is right"},
+				"nothing is changed in this account; check the plan with keywarden run --apply --dry-run, then raise the limit if it is right"},
 		{"inactive keys do not count toward max_fraction", 0, 0.2, 5, []policy.Finding{fs[0], inactive}, ""},
 	}
 	for _, tt := range tests {

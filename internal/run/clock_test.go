@@ -45,7 +45,7 @@ func TestSetClock(t *testing.T) {
 		{name: "dry run of an apply, far off: acts at the as-of", cfg: applyCfg, dry: true, asOf: wall.AddDate(0, 0, 6), actAt: wall.AddDate(0, 0, 6),
 			note: "--as-of 2026-12-08T10:00:00Z is 6 days from the wall clock (2026-12-02T10:00:00Z): a run that acts refuses it without --force-as-of; " +
 				"this dry run acts at it, as a forced run would"},
-		{name: "dry run of an apply, close: the wall clock", cfg: applyCfg, dry: true, asOf: wall.Add(2 * time.Hour), actAt: wall},
+		{name: "dry run of an apply, close: the wall clock", cfg: applyCfg, dry: true, asOf: wall.Add(2 * time.Hour), actAt: wall, note: NotePreview},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := newRunner(RunOptions{Scan: ScanOptions{Config: tt.cfg, AsOf: tt.asOf, Now: wall}, Apply: tt.apply, DryRun: tt.dry, ForceAsOf: tt.force})

@@ -29,6 +29,11 @@ var ErrWorkDeadline = errors.New("not reached before the run's deadline")
 // credential report: there is no account to act in.
 const NoteOffline = "an offline credential report cannot be remediated: actions are listed only, nothing is changed"
 
+// NotePreview is said by a dry run of a run that acts (--apply --dry-run,
+// or --dry-run with enforce.mode: apply): the apply preview.
+const NotePreview = "apply preview: the allowed accounts, the guards, the window and the re-checks are evaluated as a run " +
+	"that acts would now; the actions it would take are listed as planned. Nothing is sent, changed or recorded"
+
 // RunOptions configure one `keywarden run`.
 type RunOptions struct {
 	Scan ScanOptions
@@ -241,6 +246,9 @@ func newRunner(o RunOptions) (*runner, error) {
 	}
 	if err := r.setClock(); err != nil {
 		return nil, err
+	}
+	if r.apply && o.DryRun {
+		r.res.Notes = append(r.res.Notes, NotePreview)
 	}
 	tpls, err := notify.LoadTemplates(r.cfg.Notify.Templates, o.TemplateDir)
 	if err == nil {
