@@ -62,6 +62,21 @@ func enforceSetup(t *testing.T, m *testenv.MotoServer, users []testenv.SeedUser,
 	return dir, ids
 }
 
+// enforceVariant writes dir/name: enforceSetup's config with one more
+// enforce key (KEY: VALUE), and returns its path.
+func enforceVariant(t *testing.T, dir, name, key string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "keywarden.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), "enforce:\n", "enforce:\n  "+key+"\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // keyUser is a user with an Email tag and one key age days old (used
 // yesterday); tags are added.
 func keyUser(name string, age int, tags ...string) testenv.SeedUser {
@@ -96,15 +111,28 @@ func keyStatus(t *testing.T, m *testenv.MotoServer, user string) map[string]stri
 	return st
 }
 
+// history is `keywarden history --format json` with args: the actions.
 func history(t *testing.T, env []string, dir string, args ...string) []state.Action {
+	t.Helper()
+	return historyOf[state.Action](t, env, dir, args...)
+}
+
+// runsOf is `keywarden history --runs --format json`: the runs.
+func runsOf(t *testing.T, env []string, dir string) []state.Run {
+	t.Helper()
+	return historyOf[state.Run](t, env, dir, "--runs")
+}
+
+// historyOf is `keywarden history --format json` with args, decoded.
+func historyOf[T any](t *testing.T, env []string, dir string, args ...string) []T {
 	t.Helper()
 	r := keywarden(t, env, dir, append([]string{"history", "--format", "json"}, args...)...)
 	if r.code != 0 {
-		t.Fatalf("history: exit %d\n%s", r.code, r.stderr)
+		t.Fatalf("history %v: exit %d\n%s", args, r.code, r.stderr)
 	}
-	var recs []state.Action
+	var recs []T
 	if err := json.Unmarshal([]byte(r.stdout), &recs); err != nil {
-		t.Fatalf("history output: %v\n%s", err, r.stdout)
+		t.Fatalf("history %v output: %v\n%s", args, err, r.stdout)
 	}
 	return recs
 }
@@ -161,7 +189,8 @@ state: { url: "sqlite://STATE" }
 // at 70; without --apply nothing changes (no IAM write at all); disabled at
 // 80 with --apply; not deleted at 90 (inside the 14-day grace period);
 // deleted at 95. The machine user and the exempt user are never touched;
-// undo restores Active.
+// undo restores Active. The runs that act are days ahead of the wall clock:
+// they need --force-as-of, and every record they write says so.
 func TestEnforceTimeline(t *testing.T) {
 	m := testenv.Moto(t)
 	users := withFresh(keyUser("alice", 65), keyUser("dan", 65), keyUser("bot", 65, "UserType", "machine"), keyUser("erin", 65))
@@ -199,7 +228,7 @@ func TestEnforceTimeline(t *testing.T) {
 
 	// Day 80 with --apply: alice's and dan's keys are disabled.
 	p.Reset()
-	res = decodeRun(t, runAt(15, "--apply"))
+	res = decodeRun(t, runAt(15, "--apply", "--force-as-of"))
 	if res.Mode != plan.ModeApply || res.ActionsDone != 2 || res.ActionsFailed != 0 {
 		t.Errorf("day 80 --apply: mode %s, %d done, %d failed; want apply, 2, 0", res.Mode, res.ActionsDone, res.ActionsFailed)
 	}
@@ -239,6 +268,9 @@ func TestEnforceTimeline(t *testing.T) {
 		if r.Kind != state.KindDisable || r.Before != state.KeyActive || r.After != state.KeyInactive || r.Rule != "access_key_age" || r.Stage != 80 {
 			t.Errorf("history record %+v; want disable Active→Inactive at the 80-day stage", r)
 		}
+		if want := now.at(15); r.ForcedAsOf.Format(time.RFC3339) != want {
+			t.Errorf("history record %s: forced_as_of %s; want %s (the run's --as-of, forced)", r.ID, r.ForcedAsOf, want)
+		}
 	}
 	if len(recs) != 2 || danAction == "" {
 		t.Fatalf("history --status done = %+v; want alice's and dan's disables", recs)
@@ -263,7 +295,7 @@ func TestEnforceTimeline(t *testing.T) {
 	// days): not deleted. dan's re-enabled key is at its delete stage while
 	// active: disabled first.
 	p.Reset()
-	res = decodeRun(t, runAt(25, "--apply"))
+	res = decodeRun(t, runAt(25, "--apply", "--force-as-of"))
 	if st := keyStatus(t, m, "alice"); st[alice] != "Inactive" {
 		t.Errorf("alice's key at day 90: %v; want still there, Inactive", st)
 	}
@@ -284,7 +316,7 @@ func TestEnforceTimeline(t *testing.T) {
 
 	// Day 95: alice's key has been inactive 15 days: deleted.
 	p.Reset()
-	runAt(30, "--apply")
+	runAt(30, "--apply", "--force-as-of")
 	if st := keyStatus(t, m, "alice"); len(st) != 0 {
 		t.Errorf("alice's keys at day 95: %v; want none (deleted)", st)
 	}
@@ -309,6 +341,21 @@ func TestEnforceTimeline(t *testing.T) {
 			t.Fatalf("audit line %q: %v", l, err)
 		}
 		deleted = deleted || a.KeyID == alice && a.Kind == state.KindDelete && a.Status == state.ActionDone
+		if undo := a.Kind == state.KindEnable; undo != a.ForcedAsOf.IsZero() {
+			t.Errorf("audit line %s: forced_as_of %s; want it on every record of the forced runs (not on the undo)", l, a.ForcedAsOf)
+		}
+	}
+	forcedRuns := 0
+	for _, r := range runsOf(t, env, dir) {
+		if r.Mode == "apply" && r.ForcedAsOf.IsZero() || r.Mode != "apply" && !r.ForcedAsOf.IsZero() || !r.ForcedAsOf.IsZero() && !r.ForcedAsOf.Equal(r.AsOf) {
+			t.Errorf("run record %+v; want forced_as_of = as_of on the runs that acted, none on the others", r)
+		}
+		if !r.ForcedAsOf.IsZero() {
+			forcedRuns++
+		}
+	}
+	if forcedRuns != 3 {
+		t.Errorf("%d run records with forced_as_of; want 3 (the runs with --apply)", forcedRuns)
 	}
 	if !deleted || len(lines) < 6 {
 		t.Errorf("audit file has %d lines, alice's delete %v; want every record, the delete among them", len(lines), deleted)
@@ -375,7 +422,7 @@ func TestEnforceGuard(t *testing.T) {
 	env := p.Env(m)
 	r := keywarden(t, env, dir, "run", "--apply", "--format", "json")
 	want := "account 123456789012: 3 actions planned, more than enforce.max_actions_per_run (2): nothing is changed in this account; " +
-		"check the plan with keywarden run --dry-run, then raise the limit if it is right"
+		"check the plan with keywarden run --apply --dry-run, then raise the limit if it is right"
 	if r.code != 5 || !strings.Contains(r.stderr, want) {
 		t.Fatalf("run --apply over the guard: exit %d\n%s\n%s\nwant exit 5 and %q", r.code, r.stderr, r.stdout, want)
 	}

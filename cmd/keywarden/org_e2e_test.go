@@ -190,3 +190,40 @@ func TestScanFailingAccountEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedAccountOutranksOtherErrors: an account fails (AssumeRole
+// denied) and something else fails too — the Security Hub sync (Security
+// Hub is not enabled: GetFindings answers InvalidAccessException), the
+// report or run output cannot be written: the exit code is 4, as the
+// documented precedence (4, 1, 5, 3) says, and stderr says both. scan,
+// run and forecast alike.
+func TestFailedAccountOutranksOtherErrors(t *testing.T) {
+	e := newOrgE2E(t)
+	p := e.m.NewProxy(t)
+	denied := e.members[0]
+	p.Inject(testenv.Fault{Code: "AccessDenied", Status: http.StatusForbidden, Message: "not authorized to perform: sts:AssumeRole",
+		Match: func(op testenv.Op) bool {
+			return op.Name() == "sts:AssumeRole" && strings.Contains(op.Params.Get("RoleArn"), denied)
+		}})
+	p.Inject(testenv.Fault{Code: "InvalidAccessException", Status: http.StatusUnauthorized,
+		Message: "Account 123456789012 is not subscribed to AWS Security Hub", Match: testenv.IsOp("securityhub:GetFindings")})
+	dir := e.configDir(t, e.members[3])
+	unwritable := filepath.Join(t.TempDir(), "missing", "out.json")
+	for _, tt := range []struct {
+		args []string
+		want string // the other failure, besides the failed account
+	}{
+		{[]string{"scan", "--security-hub"}, "security hub: list security hub findings of 123456789012"},
+		{[]string{"scan", "--output", unwritable}, "write " + unwritable},
+		{[]string{"run", "--dry-run", "--output", unwritable}, "write " + unwritable},
+		{[]string{"forecast", "--output", unwritable}, "write " + unwritable},
+	} {
+		r := keywarden(t, p.Env(e.m), dir, tt.args...)
+		if r.code != 4 || !strings.Contains(r.stderr, "1 of 4 accounts could not be scanned") || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("keywarden %v: exit %d\nstderr: %s\nwant exit 4, the failed account and %q", tt.args, r.code, r.stderr, tt.want)
+		}
+	}
+	if n := p.Count("securityhub:GetFindings"); n == 0 {
+		t.Error("scan --security-hub did not try to sync (no GetFindings)")
+	}
+}

@@ -13,19 +13,21 @@ import (
 const (
 	ExitOK             = 0 // success
 	ExitError          = 1 // an error (AWS, I/O, a malformed report)
-	ExitUsage          = 2 // bad flags or arguments, or an invalid config file
+	ExitUsage          = 2 // bad flags or arguments, an invalid config file, or --as-of too far off for a run that acts
 	ExitFindings       = 3 // findings at or above --fail-on
 	ExitAccountsFailed = 4 // some accounts failed; the others completed
-	ExitGuard          = 5 // a guard stopped every change in an account
+	ExitGuard          = 5 // a guard (the clock check among them) stopped every change in an account
 )
 
 const exitCodesHelp = `Exit codes:
   0  success
   1  error (AWS, I/O, malformed credential report)
-  2  usage error or invalid config file
+  2  usage error or invalid config file (also: a run that acts given an --as-of
+     more than 24 hours from the wall clock, without --force-as-of)
   3  findings at or above --fail-on
   4  some accounts failed (the others completed)
-  5  a guard (max_actions_per_run, max_fraction) stopped every change in an account
+  5  a guard (max_actions_per_run, max_fraction, the clock check) stopped every
+     change in an account
 When several apply, the first of 4, 1, 5, 3 wins.`
 
 // precedence orders the codes for exitFor: a usage error stops a command

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -81,6 +82,12 @@ func forecastRun(ctx context.Context, f *Factory, o *ForecastOptions) error {
 	if err != nil {
 		return err
 	}
+	// Every outcome counts (exitFor picks the code): a failed write does
+	// not hide that accounts failed.
+	var outcomes []error
+	if n := rep.FailedAccounts(); n > 0 {
+		outcomes = append(outcomes, &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; their credentials are not in the forecast", n, len(rep.Accounts))})
+	}
 	fc := forecast.New(snaps, src.cfg, src.now, src.asOf, o.Days)
 	write := func(w io.Writer) error { return forecast.Render(w, fc, format) }
 	if o.Output == "" {
@@ -89,13 +96,10 @@ func forecastRun(ctx context.Context, f *Factory, o *ForecastOptions) error {
 		err = writeFileAtomic(o.Output, write)
 	}
 	if err != nil {
-		return err
+		return errors.Join(append(outcomes, err)...)
 	}
 	f.Logger().Info("forecast finished", "accounts", len(rep.Accounts), "days", o.Days, "stage_changes", len(fc.Events))
-	if n := rep.FailedAccounts(); n > 0 {
-		return &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; their credentials are not in the forecast", n, len(rep.Accounts))}
-	}
-	return nil
+	return errors.Join(outcomes...)
 }
 
 // forecastFormat picks the format: the flag; else from the output file's

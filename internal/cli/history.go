@@ -214,8 +214,12 @@ func checkStateFlag(s string) error {
 func actionsTable(w io.Writer, as []state.Action) error {
 	rows := make([][]string, len(as))
 	for i, a := range as {
+		reason := clean(a.Reason)
+		if !a.ForcedAsOf.IsZero() {
+			reason = "[acted at the forced as-of " + a.ForcedAsOf.Format(time.RFC3339) + "] " + reason
+		}
 		rows[i] = []string{a.At.Format(time.RFC3339), a.ID, a.Account, clean(a.User), cmp.Or(a.KeyID, a.Credential), a.Kind,
-			string(a.Status), cmp.Or(a.Before, "-") + "→" + cmp.Or(a.After, "-"), clean(a.Reason)}
+			string(a.Status), cmp.Or(a.Before, "-") + "→" + cmp.Or(a.After, "-"), reason}
 	}
 	return writeTable(w, "AT\tID\tACCOUNT\tUSER\tKEY\tACTION\tSTATUS\tBEFORE→AFTER\tREASON", rows, "(no actions recorded)")
 }
@@ -232,7 +236,11 @@ func noticesTable(w io.Writer, ns []state.Notice) error {
 func runsTable(w io.Writer, rs []state.Run) error {
 	rows := make([][]string, len(rs))
 	for i, r := range rs {
-		rows[i] = []string{r.StartedAt.Format(time.RFC3339), r.ID, r.Mode, r.AsOf.Format(time.RFC3339), fmt.Sprint(r.Accounts),
+		asOf := r.AsOf.Format(time.RFC3339)
+		if !r.ForcedAsOf.IsZero() {
+			asOf += " (forced)"
+		}
+		rows[i] = []string{r.StartedAt.Format(time.RFC3339), r.ID, r.Mode, asOf, fmt.Sprint(r.Accounts),
 			fmt.Sprint(r.Findings), fmt.Sprint(r.Sent), fmt.Sprint(r.Failed), clean(r.Error)}
 	}
 	return writeTable(w, "STARTED\tRUN\tMODE\tAS OF\tACCOUNTS\tFINDINGS\tSENT\tFAILED\tERROR", rows, "(no runs recorded)")

@@ -81,6 +81,42 @@ func TestHistoryJSON(t *testing.T) {
 	}
 }
 
+// TestHistoryShowsForcedAsOf: a run forced to act at its --as-of, and its
+// actions, say so in the tables and the JSON.
+func TestHistoryShowsForcedAsOf(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	forced := t0.AddDate(0, 0, 55)
+	if err := s.RecordRun(context.Background(), state.Run{ID: "r1", Mode: "apply", AsOf: forced, StartedAt: t0, ForcedAsOf: forced}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordAction(context.Background(), state.Action{ID: "r1.1", Run: "r1", Account: "123456789012", User: "alice",
+		Credential: "access_key", KeyID: "AKIA1", Kind: "disable", Status: state.ActionDone, Reason: "disabled", At: t0,
+		ForcedAsOf: forced}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	url := "sqlite://" + path
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--runs"}, "2027-01-14T09:00:00Z (forced)"},
+		{nil, "[acted at the forced as-of 2027-01-14T09:00:00Z] disabled"},
+		{[]string{"--runs", "--format", "json"}, `"forced_as_of": "2027-01-14T09:00:00Z"`},
+		{[]string{"--format", "json"}, `"forced_as_of": "2027-01-14T09:00:00Z"`},
+	} {
+		f, out, errOut := testFactory(true)
+		if code := Main(context.Background(), f, append([]string{"history", "--state", url}, tt.args...)); code != 0 || !strings.Contains(out.String(), tt.want) {
+			t.Errorf("history %v: exit %d %s\n%s\nwant %q", tt.args, code, errOut, out, tt.want)
+		}
+	}
+}
+
 func TestHistoryTableAndEmpty(t *testing.T) {
 	url := historyState(t)
 	f, out, _ := testFactory(true)

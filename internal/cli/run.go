@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/report"
@@ -26,6 +27,9 @@ type RunOptions struct {
 	State  string
 	DryRun bool
 	Apply  bool
+	// ForceAsOf makes a run that acts act at --as-of, however far it is
+	// from the wall clock.
+	ForceAsOf bool
 }
 
 const runModesHelp = `Modes:
@@ -40,7 +44,21 @@ const runModesHelp = `Modes:
                            first, every action recorded (keywarden history) and a
                            disable can be undone (keywarden undo ID).
                            enforce.mode: apply in the config does the same without
-                           the flag; --dry-run always wins`
+                           the flag
+  keywarden run --apply --dry-run
+                           the apply preview: what --apply would do now — the
+                           allowed accounts, the guards, the window and each
+                           credential's re-check (reads only) — sending,
+                           changing and recording nothing. --dry-run always wins
+
+The clock: a run that acts (--apply, or enforce.mode: apply) acts on the wall
+clock. It takes --as-of only within 24 hours of it (what is evaluated moves;
+the grace period, the window and the re-checks still count from the wall
+clock); further off it is refused (exit 2) unless --force-as-of is given, which
+acts at --as-of and is recorded in the run and every audit record. An account
+whose own data contradicts the clock (its credential report generated, or a
+key used, more than a day after it; or a report older than IAM keeps) is left
+unchanged, as by a guard (exit 5).`
 
 // NewCmdRun builds `keywarden run`. runF replaces the behaviour in tests.
 func NewCmdRun(f *Factory, runF func(context.Context, *RunOptions) error) *cobra.Command {
@@ -72,6 +90,7 @@ with, never an exempt credential; outside enforce.window actions wait.
 
 ` + exitCodesHelp,
 		Example: `  keywarden run --dry-run
+  keywarden run --apply --dry-run
   keywarden run --state sqlite:///var/lib/keywarden/state.db
   keywarden run --as-of 2026-12-01 --dry-run --format json`,
 		Args: cobra.NoArgs,
@@ -85,6 +104,7 @@ with, never an exempt credential; outside enforce.window actions wait.
 	fl := cmd.Flags()
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print the plan; send, change and record nothing")
 	fl.BoolVar(&o.Apply, "apply", false, "also remediate, in enforce.allowed_accounts only (disable, delete after the grace period, remove passwords)")
+	fl.BoolVar(&o.ForceAsOf, "force-as-of", false, "let a run that acts act at --as-of even when it is more than 24 hours from the wall clock (recorded in the run and every audit record)")
 	fl.StringVar(&o.State, "state", "", "where to keep state: sqlite://PATH or dynamodb://TABLE (default: state.url, else "+state.DefaultURL+")")
 	o.addFlags(fl, sourceHelp{asOf: "run as if it were this time, the cadence's day too", report: "evaluate this", account: "limit the run to this"})
 	fl.StringVar(&o.Format, "format", "", "output format: table or json (default: table on a terminal, json otherwise)")
@@ -95,9 +115,6 @@ with, never an exempt credential; outside enforce.window actions wait.
 
 func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	log := f.Logger()
-	if o.DryRun && o.Apply {
-		return usageError(errors.New("--dry-run and --apply contradict each other; pick one"))
-	}
 	if o.Apply && o.CredentialReport != "" {
 		return usageError(errors.New("--apply changes live accounts; it cannot be used with --credential-report (an offline report has no account to act in)"))
 	}
@@ -106,6 +123,14 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 		return err
 	}
 	cfg := src.cfg
+	if o.ForceAsOf {
+		switch {
+		case o.AsOf == "":
+			return usageError(errors.New("--force-as-of needs --as-of: it makes a run that acts act at that time"))
+		case !o.Apply && cfg.Enforce.Mode != config.ModeApply:
+			return usageError(errors.New("--force-as-of is for a run that acts (--apply, or enforce.mode: apply); this run only evaluates at --as-of"))
+		}
+	}
 	format, err := resolveFormat(f, o.Format, o.Output)
 	if err != nil {
 		return usageError(err)
@@ -136,6 +161,7 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 		Scan:        so,
 		DryRun:      o.DryRun,
 		Apply:       o.Apply,
+		ForceAsOf:   o.ForceAsOf,
 		StateURL:    o.State,
 		Getenv:      f.Getenv,
 		TemplateDir: templateDir,
@@ -143,10 +169,16 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	})
 	if err != nil {
 		var te *notify.TemplateError
-		if errors.As(err, &te) {
+		if errors.As(err, &te) || errors.Is(err, run.ErrAsOfSkew) {
 			return usageError(err)
 		}
 		return err
+	}
+	// Every outcome counts (exitFor picks the code): a failed write does
+	// not hide that accounts failed.
+	var outcomes []error
+	if n := res.Report.FailedAccounts(); n > 0 {
+		outcomes = append(outcomes, &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; nothing was planned for them", n, len(res.Accounts))})
 	}
 	write := func(w io.Writer) error {
 		if format == report.FormatJSON {
@@ -162,14 +194,10 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 		err = writeFileAtomic(o.Output, write)
 	}
 	if err != nil {
-		return err
+		outcomes = append(outcomes, err)
 	}
 	log.Info("run finished", "mode", res.Mode, "accounts", len(res.Accounts), "findings", res.Summary.Findings,
 		"sent", res.Sent, "failed", res.Failed, "resolved", res.Resolved)
-	var outcomes []error
-	if n := res.Report.FailedAccounts(); n > 0 {
-		outcomes = append(outcomes, &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; nothing was planned for them", n, len(res.Accounts))})
-	}
 	if res.Err != nil {
 		outcomes = append(outcomes, fmt.Errorf("%d of %d notifications and %d actions failed (they are tried again on the next run):\n%w",
 			res.Failed, len(res.Deliveries), res.ActionsFailed, res.Err))
@@ -202,7 +230,11 @@ func writeRunText(w io.Writer, res *run.Result) error {
 	var b strings.Builder
 	pf := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	pf("keywarden run · %s\n", modeLines[res.Mode])
-	pf("as of %s · run %s · state %s\n", res.AsOf.Format(time.RFC3339), res.RunID, res.State)
+	forced := ""
+	if !res.ForcedAsOf.IsZero() {
+		forced = " (forced: --force-as-of)"
+	}
+	pf("as of %s%s · run %s · state %s\n", res.AsOf.Format(time.RFC3339), forced, res.RunID, res.State)
 	for _, n := range res.Notes {
 		pf("note: %s\n", n)
 	}

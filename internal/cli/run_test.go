@@ -109,7 +109,6 @@ func TestRunUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"dry-run and apply", []string{"--dry-run", "--apply"}, "--dry-run and --apply contradict each other"},
 		{"apply offline", []string{"--apply"}, "--apply changes live accounts; it cannot be used with --credential-report (an offline report has no account to act in)"},
 		{"report format", []string{"--format", "csv"}, `--format "csv": keywarden run writes table or json`},
 		{"bad state", []string{"--state", "redis://x"}, `--state "redis://x": want sqlite://PATH`},
@@ -132,8 +131,10 @@ func TestRunHelpShowsModes(t *testing.T) {
 	if code := Main(context.Background(), f, []string{"run", "--help"}); code != 0 {
 		t.Fatalf("run --help exit %d", code)
 	}
-	for _, want := range []string{"keywarden run --dry-run", "keywarden run --apply", "--state", "enforce.allowed_accounts",
-		"5  a guard (max_actions_per_run, max_fraction) stopped every change in an account"} {
+	for _, want := range []string{"keywarden run --dry-run", "keywarden run --apply", "keywarden run --apply --dry-run\n                           the apply preview",
+		"--state", "enforce.allowed_accounts",
+		"5  a guard (max_actions_per_run, max_fraction, the clock check) stopped every\n     change in an account",
+		"--force-as-of", "acts on the wall"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("run --help lacks %q", want)
 		}

@@ -103,23 +103,25 @@ func scanRun(ctx context.Context, f *Factory, o *ScanOptions) error {
 	if err != nil {
 		return err
 	}
+	// Every outcome counts (exitFor picks the code): a failed write or
+	// Security Hub sync does not hide that accounts failed.
+	var outcomes []error
+	if n := rep.FailedAccounts(); n > 0 {
+		outcomes = append(outcomes, &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; see the report's accounts[].error", n, len(rep.Accounts))})
+	}
 	renderOpts := report.Options{}
 	if format == report.FormatASFF {
 		renderOpts.Region = asffRegion(ctx, f, o)
 	}
 	if err := writeReport(f, rep, format, o.Output, renderOpts); err != nil {
-		return err
+		return errors.Join(append(outcomes, err)...)
 	}
 	if o.SecurityHub {
 		if err := postSecurityHub(ctx, f, o, rep); err != nil {
-			return err
+			outcomes = append(outcomes, err)
 		}
 	}
 	log.Info("scan finished", "accounts", len(rep.Accounts), "findings", rep.Summary.Findings, "exempt", rep.Summary.Exempt)
-	var outcomes []error
-	if n := rep.FailedAccounts(); n > 0 {
-		outcomes = append(outcomes, &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; see the report's accounts[].error", n, len(rep.Accounts))})
-	}
 	if err := findingsAtOrAbove(rep, failOn, o.FailOn); err != nil {
 		outcomes = append(outcomes, err)
 	}

@@ -41,10 +41,14 @@ const DefaultMargin = 20 * time.Second
 // (or the "detail" of an EventBridge event) with optional overrides.
 type Event struct {
 	// DryRun prints the plan only; Apply also remediates (as --dry-run and
-	// --apply). Neither: the config's enforce.mode decides.
+	// --apply). Neither: the config's enforce.mode decides. Both: the apply
+	// preview (as --apply --dry-run): what apply would do now, with
+	// nothing sent, changed or recorded.
 	DryRun bool `json:"dry_run"`
 	Apply  bool `json:"apply"`
-	// AsOf evaluates at another time (RFC 3339 or YYYY-MM-DD).
+	// AsOf evaluates at another time (RFC 3339 or YYYY-MM-DD); refused for
+	// a run that would act (apply, or enforce.mode: apply, without
+	// dry_run): the event never moves the clock of a run that acts.
 	AsOf string `json:"as_of"`
 	// Accounts limits the run to these account IDs.
 	Accounts []string `json:"accounts"`
@@ -71,6 +75,11 @@ type Summary struct {
 	NotReached []string `json:"not_reached"`
 	Notes      []string `json:"notes"`
 }
+
+// ErrAsOfActing refuses an event that would move the clock of a run that
+// acts: such a run acts on the function's clock, always.
+var ErrAsOfActing = errors.New(`event: as_of cannot be used by a run that acts (apply, or enforce.mode: apply): ` +
+	`it acts on the function's clock; nothing was done. Leave as_of out, or add "dry_run": true to see what it would do at that time`)
 
 // SummarySchema identifies the function's answer.
 const SummarySchema = "keywarden.lambda/v1"
@@ -122,8 +131,8 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary
 			return nil, fmt.Errorf("event: as_of %w", err)
 		}
 	}
-	if ev.DryRun && ev.Apply {
-		return nil, errors.New("event: dry_run and apply contradict each other; pick one")
+	if ev.AsOf != "" && !ev.DryRun && (ev.Apply || cfg.Enforce.Mode == config.ModeApply) {
+		return nil, ErrAsOfActing
 	}
 	// Stop working (scanning, remediating) a margin before the function's
 	// deadline — the margin, or a fifth of the time left when that is less

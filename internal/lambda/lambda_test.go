@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/run"
 	"github.com/keywarden/keywarden/internal/state"
 	dynamostate "github.com/keywarden/keywarden/internal/state/dynamodb"
 	"github.com/keywarden/keywarden/internal/testenv"
@@ -87,8 +90,7 @@ func TestConfigSourceErrors(t *testing.T) {
 
 func TestInvokeRefusesABadEvent(t *testing.T) {
 	for payload, want := range map[string]string{
-		`{"as_of": "soon"}`:                `event: as_of "soon": want RFC 3339 (2026-11-23T09:00:00Z) or a date (2026-11-23)`,
-		`{"dry_run": true, "apply": true}`: "event: dry_run and apply contradict each other; pick one",
+		`{"as_of": "soon"}`: `event: as_of "soon": want RFC 3339 (2026-11-23T09:00:00Z) or a date (2026-11-23)`,
 	} {
 		var logs bytes.Buffer
 		h := New(Deps{Getenv: envOf(map[string]string{EnvConfig: "version: 1\n"}), Now: time.Now, Logs: &logs,
@@ -359,5 +361,106 @@ func TestConfigFromS3TooBig(t *testing.T) {
 	want := "s3://kw-config/big.yaml: the config is larger than 1 MiB (1048576 bytes), the most keywarden reads"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Invoke with a %d-byte config = %+v, %v; want an error containing %q", len(body), s, err, want)
+	}
+}
+
+// TestEventNeverMovesTheClockOfARunThatActs: an event with as_of is
+// refused, before anything is read or done (no AWS configuration is even
+// loaded), when the run would act: apply, or enforce.mode: apply without
+// dry_run; whatever as_of says, even the present.
+func TestEventNeverMovesTheClockOfARunThatActs(t *testing.T) {
+	applyMode := "version: 1\nenforce: { mode: apply, allowed_accounts: [\"123456789012\"] }\n"
+	for _, tt := range []struct{ name, config, event string }{
+		{"apply", "version: 1\n", `{"apply": true, "as_of": "2027-01-26"}`},
+		{"apply, as_of now", "version: 1\n", `{"apply": true, "as_of": "` + time.Now().UTC().Format(time.RFC3339) + `"}`},
+		{"enforce.mode apply", applyMode, `{"as_of": "2027-01-26T00:00:00Z"}`},
+		{"enforce.mode apply, in an EventBridge event", applyMode, `{"detail-type":"keywarden","detail":{"as_of":"2020-01-01"}}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			h := New(Deps{Getenv: envOf(map[string]string{EnvConfig: tt.config}), Now: time.Now, Logs: &logs,
+				LoadAWSConfig: func(context.Context) (aws.Config, error) { t.Fatal("nothing may be done"); return aws.Config{}, nil }})
+			s, err := h.Invoke(context.Background(), json.RawMessage(tt.event))
+			if !errors.Is(err, ErrAsOfActing) || s != nil {
+				t.Errorf("Invoke(%s) = %+v, %v; want %v", tt.event, s, err, ErrAsOfActing)
+			}
+		})
+	}
+	want := `event: as_of cannot be used by a run that acts (apply, or enforce.mode: apply): it acts on the function's clock; ` +
+		`nothing was done. Leave as_of out, or add "dry_run": true to see what it would do at that time`
+	if ErrAsOfActing.Error() != want {
+		t.Errorf("ErrAsOfActing = %q; want %q", ErrAsOfActing, want)
+	}
+}
+
+// TestEventAsOfWhereNothingActs: as_of still moves the clock of a run that
+// does not act — a notify run, or a dry run of an enforce.mode: apply
+// config (which says that a real run would refuse it).
+func TestEventAsOfWhereNothingActs(t *testing.T) {
+	m := testenv.Moto(t)
+	seed(t, m)
+	stateTable(t, m)
+	later := time.Now().UTC().AddDate(0, 0, 6).Truncate(time.Second)
+	for _, tt := range []struct{ name, config, event, mode, note string }{
+		{"notify", lambdaConfig, `{"as_of": "` + later.Format(time.RFC3339) + `"}`, "notify", ""},
+		{"dry run of enforce.mode apply", lambdaConfig + "enforce: { mode: apply, allowed_accounts: [\"123456789012\"] }\n",
+			`{"dry_run": true, "as_of": "` + later.Format(time.RFC3339) + `"}`, "dry_run",
+			"a run that acts refuses it without --force-as-of; this dry run acts at it, as a forced run would"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			h := New(Deps{Getenv: envOf(map[string]string{EnvConfig: tt.config}), Now: time.Now, Logs: &logs,
+				LoadAWSConfig: func(context.Context) (aws.Config, error) { return m.Config(t), nil }})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			s, err := h.Invoke(ctx, json.RawMessage(tt.event))
+			if err != nil {
+				t.Fatalf("Invoke(%s): %v\n%s", tt.event, err, logs.String())
+			}
+			if s.Mode != tt.mode || !s.AsOf.Equal(later) || tt.note != "" && !strings.Contains(strings.Join(s.Notes, "\n"), tt.note) {
+				t.Errorf("summary = %+v; want mode %s as of %s, the note %q", s, tt.mode, later, tt.note)
+			}
+		})
+	}
+}
+
+// TestInvokeApplyPreview: the event {"apply": true, "dry_run": true} is the
+// apply preview: it re-checks and decides as apply would, and writes
+// nothing (no IAM write, no DynamoDB write, no mail: the proxy's request
+// log); the apply that follows does what it said.
+func TestInvokeApplyPreview(t *testing.T) {
+	m := testenv.Moto(t)
+	seed(t, m)
+	stateTable(t, m)
+	p := m.NewProxy(t)
+	cfg := lambdaConfig + "enforce: { allowed_accounts: [\"123456789012\"], max_fraction: 1 }\n"
+	var logs bytes.Buffer
+	h := New(Deps{Getenv: envOf(map[string]string{EnvConfig: cfg}), Now: time.Now, Logs: &logs,
+		LoadAWSConfig: func(context.Context) (aws.Config, error) { return p.Config(t, m), nil }})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s, err := h.Invoke(ctx, json.RawMessage(`{"apply": true, "dry_run": true}`))
+	if err != nil {
+		t.Fatalf("preview: %v\n%s", err, logs.String())
+	}
+	if s.Mode != "dry_run" || s.ActionsDone != 1 || s.Sent != 0 || !slices.Contains(s.Notes, run.NotePreview) {
+		t.Errorf("preview summary = %+v; want dry_run, 1 action it would take, nothing sent, the preview note", s)
+	}
+	reads := []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:GetAccountAuthorizationDetails",
+		"iam:GetAccountPasswordPolicy", "iam:ListAccountAliases", "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed",
+		"sts:GetCallerIdentity", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query"}
+	for _, op := range p.Ops() {
+		if !slices.Contains(reads, op.Name()) {
+			t.Errorf("the preview made %s; want reads only", op.Name())
+		}
+	}
+	if p.Count("iam:GetAccessKeyLastUsed") != 1 {
+		t.Errorf("the preview re-checked %d keys; want alice's", p.Count("iam:GetAccessKeyLastUsed"))
+	}
+
+	p.Reset()
+	s, err = h.Invoke(ctx, json.RawMessage(`{"apply": true}`))
+	if err != nil || s.Mode != "apply" || s.ActionsDone != 1 || p.Count("iam:UpdateAccessKey") != 1 {
+		t.Errorf("apply = %+v, %v, %d UpdateAccessKey; want the one action the preview listed, done", s, err, p.Count("iam:UpdateAccessKey"))
 	}
 }

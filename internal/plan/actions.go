@@ -21,7 +21,7 @@ const (
 	ActionListed = "listed"
 	// ActionPlanned: enforcement is on; the run is to carry it out.
 	ActionPlanned = "planned"
-	// ActionBlocked: a guard (max_actions_per_run, max_fraction) stopped
+	// ActionBlocked: a guard (max_actions_per_run, max_fraction, the clock) stopped
 	// every change in the account.
 	ActionBlocked = "blocked"
 	// ActionWaiting: outside enforce.window; the first run inside it acts.
@@ -41,9 +41,9 @@ const (
 	ReasonSelf          = "this is the access key keywarden is running with; keywarden never acts on its own credentials"
 	reasonWindowFmt     = "outside the action window (%s); the first run inside it acts"
 	reasonMaxActionsFmt = "account %s: %d actions planned, more than enforce.max_actions_per_run (%d): " +
-		"nothing is changed in this account; check the plan with keywarden run --dry-run, then raise the limit if it is right"
+		"nothing is changed in this account; check the plan with keywarden run --apply --dry-run, then raise the limit if it is right"
 	reasonMaxFractionFmt = "account %s: %d of its %d active access keys (%.0f%%) would be disabled or deleted, more than " +
-		"enforce.max_fraction (%.0f%%): nothing is changed in this account; check the plan with keywarden run --dry-run, then raise the limit if it is right"
+		"enforce.max_fraction (%.0f%%): nothing is changed in this account; check the plan with keywarden run --apply --dry-run, then raise the limit if it is right"
 )
 
 // GuardRule is the rule of the notice that tells the admins a guard
@@ -169,7 +169,11 @@ func (b *builder) actions(items []Item) ([]Action, []Guard) {
 		}
 	}
 	guards := b.guard(out)
-	if w := b.cfg.Enforce.Window; !w.Open(b.in.AsOf) {
+	actAt := b.in.ActAt
+	if actAt.IsZero() {
+		actAt = b.in.AsOf
+	}
+	if w := b.cfg.Enforce.Window; !w.Open(actAt) {
 		for i := range out {
 			if out[i].Status == ActionPlanned {
 				out[i].Status, out[i].Reason = ActionWaiting, fmt.Sprintf(reasonWindowFmt, w)
@@ -179,9 +183,10 @@ func (b *builder) actions(items []Item) ([]Action, []Guard) {
 	return out, guards
 }
 
-// guard blocks every planned action of an account whose planned actions
-// exceed max_actions_per_run, or touch more than max_fraction of its
-// active keys.
+// guard blocks every planned action of an account whose own data
+// contradicts the run's clock (Input.ClockProblems), or whose planned
+// actions exceed max_actions_per_run, or touch more than max_fraction of
+// its active keys.
 func (b *builder) guard(actions []Action) []Guard {
 	type count struct{ all, activeKeys int }
 	counts := map[string]*count{}
@@ -204,8 +209,9 @@ func (b *builder) guard(actions []Action) []Guard {
 	for _, account := range slices.Sorted(maps.Keys(counts)) {
 		c := counts[account]
 		active := b.in.ActiveKeys[account]
-		reason := ""
+		reason := b.in.ClockProblems[account]
 		switch {
+		case reason != "":
 		case e.MaxActionsPerRun > 0 && c.all > e.MaxActionsPerRun:
 			reason = fmt.Sprintf(reasonMaxActionsFmt, account, c.all, e.MaxActionsPerRun)
 		case c.activeKeys > 0 && float64(c.activeKeys) > e.MaxFraction*float64(active):

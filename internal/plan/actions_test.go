@@ -104,10 +104,10 @@ func TestBuildGuards(t *testing.T) {
 		{"at both limits", 5, 0.5, 10, fs, ""},
 		{"over max_actions_per_run", 4, 1, 10, fs,
 			"account 123456789012: 5 actions planned, more than enforce.max_actions_per_run (4): nothing is changed in this account; " +
-				"check the plan with keywarden run --dry-run, then raise the limit if it is right"},
+				"check the plan with keywarden run --apply --dry-run, then raise the limit if it is right"},
 		{"over max_fraction", 0, 0.2, 10, fs,
 			"account 123456789012: 5 of its 10 active access keys (50%) would be disabled or deleted, more than enforce.max_fraction (20%): " +
-				"nothing is changed in this account; check the plan with keywarden run --dry-run, then raise the limit if it is right"},
+				"nothing is changed in this account; check the plan with keywarden run --apply --dry-run, then raise the limit if it is right"},
 		{"inactive keys do not count toward max_fraction", 0, 0.2, 5, []policy.Finding{fs[0], inactive}, ""},
 	}
 	for _, tt := range tests {
@@ -180,6 +180,61 @@ func TestBuildActionWindow(t *testing.T) {
 		if want := "outside the action window (mon,tue,wed,thu,fri 09:00-17:00 Europe/Berlin); the first run inside it acts"; tt.want == plan.ActionWaiting && a.Reason != want {
 			t.Errorf("at %s: reason %q; want %q", tt.at, a.Reason, want)
 		}
+	}
+}
+
+// TestBuildActionWindowAtActAt: the window is checked when the run acts
+// (ActAt: the wall clock), not at the as-of time, which a caller chooses.
+func TestBuildActionWindowAtActAt(t *testing.T) {
+	cfg := enforcing()
+	cfg.Enforce.Window = &config.Window{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "09:00", End: "17:00", Timezone: "Europe/Berlin"}
+	fs := []policy.Finding{keyFinding("alice", 1, 85, "a@example.com")}
+	monday, sunday := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC), time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		asOf, actAt time.Time
+		want        string
+	}{
+		{monday, sunday, plan.ActionWaiting}, // an as-of inside the window does not open it
+		{sunday, monday, plan.ActionPlanned},
+	} {
+		p := applying(cfg, fs, 10, func(in *plan.Input) { in.AsOf, in.ActAt = tt.asOf, tt.actAt })
+		if a := p.Actions[0]; a.Status != tt.want {
+			t.Errorf("as of %s, acting at %s: status %s; want %s", tt.asOf, tt.actAt, a.Status, tt.want)
+		}
+	}
+}
+
+// TestBuildClockGuard: an account whose own data contradicts the run's
+// clock is left unchanged as by a guard — every planned action blocked
+// with the reason, the admins told — and other accounts are not.
+func TestBuildClockGuard(t *testing.T) {
+	const other = "210987654321"
+	cfg := enforcing()
+	cfg.Enforce.AllowedAccounts = append(cfg.Enforce.AllowedAccounts, other)
+	bob := keyFinding("bob", 1, 85, "b@example.com")
+	bob.Account = other
+	fs := []policy.Finding{keyFinding("alice", 1, 85, "a@example.com"), keyFinding("alice", 2, 95, "a@example.com"), bob}
+	why := "account 123456789012: its own data contradicts the run's clock: the credential report was generated at 2026-12-02T09:00:00Z, " +
+		"30 days after the run's as-of time (2026-11-02T10:00:00Z); nothing is changed in this account; check --as-of and this machine's clock"
+	p := applying(cfg, fs, 10, func(in *plan.Input) {
+		in.Accounts = okAccounts(acct, other)
+		in.ActiveKeys[other] = 10
+		in.ClockProblems = map[string]string{acct: why}
+	})
+	for _, a := range p.Actions {
+		want, reason := plan.ActionBlocked, why
+		if a.Account == other {
+			want, reason = plan.ActionPlanned, ""
+		}
+		if a.Status != want || a.Reason != reason {
+			t.Errorf("%s %s: %s %q; want %s %q", a.Account, a.KeyID, a.Status, a.Reason, want, reason)
+		}
+	}
+	if diff := cmp.Diff([]plan.Guard{{Account: acct, Reason: why}}, p.Guards); diff != "" {
+		t.Errorf("Guards (-want +got):\n%s", diff)
+	}
+	if d := p.Digests[0]; !hasNotice(d.Notices, plan.GuardFinding(acct)) {
+		t.Errorf("digest notices %v; want the guard notice %s", d.Notices, plan.GuardFinding(acct))
 	}
 }
 

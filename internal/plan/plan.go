@@ -68,6 +68,12 @@ type Input struct {
 	// Self are, by account, the access keys the run signs its own calls
 	// with: never acted on.
 	Self map[string][]string
+	// ActAt is when the run acts: the wall clock, or a forced --as-of
+	// (zero: AsOf). enforce.window is checked at it.
+	ActAt time.Time
+	// ClockProblems are, by account, why the account's own data
+	// contradicts the run's clock: a guard that stops every change there.
+	ClockProblems map[string]string
 	// Executed, when set, are this run's actions as remediation left them
 	// (done, skipped, failed, with IDs): Build then reports them instead of
 	// planning anew, tells owners what was done, and the digest lists them.

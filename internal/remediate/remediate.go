@@ -69,8 +69,13 @@ type Executor struct {
 	Audit Audit
 	// RunID names the run; action IDs are RunID.N.
 	RunID string
-	// AsOf is the run's time; its UTC day counts the grace period.
+	// AsOf is when the run acts (the wall clock, or a forced --as-of): its
+	// UTC day counts the grace period and is the day a key is recorded
+	// inactive, and the re-checks compare the last use with it.
 	AsOf time.Time
+	// ForcedAsOf, when set, is the --as-of the run was forced to act at:
+	// stamped on every record.
+	ForcedAsOf time.Time
 	// Now is the wall clock of the records (default: AsOf).
 	Now func() time.Time
 	// Grace is enforce.grace_after_disable, in days.
@@ -133,7 +138,7 @@ func (e *Executor) Execute(ctx context.Context, actions []plan.Action) []plan.Ac
 func (e *Executor) newRecord(a *plan.Action, st state.ActionStatus, reason string) state.Action {
 	return state.Action{ID: a.ID, Run: e.RunID, Account: a.Account, User: a.User, Credential: a.Credential, KeyID: a.KeyID,
 		Kind: a.Kind, Rule: a.Rule, Stage: a.StageAt, FindingID: a.FindingID, Status: st, Reason: reason,
-		Before: a.Before, After: a.After, At: e.now()}
+		Before: a.Before, After: a.After, At: e.now(), ForcedAsOf: e.ForcedAsOf}
 }
 
 // record writes a finished (skipped) record, or a planned one.

@@ -74,8 +74,10 @@ func TestDryRunLeavesTheStateAlone(t *testing.T) {
 	p := m.NewProxy(t)
 	url := "sqlite://" + filepath.Join(dir, "state.db")
 	now := time.Now().UTC()
+	// The runs are at the wall clock (now); the dry run evaluates and acts
+	// six days later (a dry run may: it changes nothing).
 	opts := func(asOf time.Time, dry bool) RunOptions {
-		return RunOptions{Scan: ScanOptions{Config: cfg, AsOf: asOf, Now: asOf,
+		return RunOptions{Scan: ScanOptions{Config: cfg, AsOf: asOf, Now: now,
 			LoadAWSConfig: func(context.Context) (aws.Config, error) { return p.Config(t, m), nil }},
 			DryRun: dry, StateURL: url, RunID: map[bool]string{false: "real", true: "dry"}[dry]}
 	}

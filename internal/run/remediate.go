@@ -29,10 +29,12 @@ type accountSet struct {
 	configs    map[string]aws.Config
 	clients    map[string]remediate.IAM
 	activeKeys map[string]int
+	clocks     map[string]accountClock
 }
 
 func newAccountSet(o ScanOptions) *accountSet {
-	return &accountSet{scan: o, configs: map[string]aws.Config{}, clients: map[string]remediate.IAM{}, activeKeys: map[string]int{}}
+	return &accountSet{scan: o, configs: map[string]aws.Config{}, clients: map[string]remediate.IAM{}, activeKeys: map[string]int{},
+		clocks: map[string]accountClock{}}
 }
 
 // options are the scan's options, with hooks that fill the set (and still
@@ -60,6 +62,7 @@ func (s *accountSet) options() ScanOptions {
 				}
 			}
 			s.activeKeys[snap.AccountID] = n
+			s.clocks[snap.AccountID] = clockOf(snap)
 		}
 		s.mu.Unlock()
 		if onSnapshots != nil {
@@ -131,7 +134,7 @@ func (r *runner) remediate(ctx context.Context) {
 // unfinished actions to the next real run, and reports what it would do
 // as planned (wouldDo).
 func (r *runner) carryOut(ctx context.Context) []plan.Action {
-	e := &remediate.Executor{Clients: r.clients, Audit: r.store, RunID: r.id, AsOf: r.o.Scan.AsOf, Now: r.clock,
+	e := &remediate.Executor{Clients: r.clients, Audit: r.store, RunID: r.id, AsOf: r.actAt, ForcedAsOf: r.forced, Now: r.clock,
 		Grace: r.cfg.Enforce.GraceAfterDisable, Lease: r.o.Lease, Logger: r.log}
 	if path := r.cfg.Enforce.AuditFile; path != "" && !r.o.DryRun {
 		write, closeFn, err := openAuditFile(path)

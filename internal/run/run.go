@@ -29,6 +29,11 @@ var ErrWorkDeadline = errors.New("not reached before the run's deadline")
 // credential report: there is no account to act in.
 const NoteOffline = "an offline credential report cannot be remediated: actions are listed only, nothing is changed"
 
+// NotePreview is said by a dry run of a run that acts (--apply --dry-run,
+// or --dry-run with enforce.mode: apply): the apply preview.
+const NotePreview = "apply preview: the allowed accounts, the guards, the window and the re-checks are evaluated as a run " +
+	"that acts would now; the actions it would take are listed as planned. Nothing is sent, changed or recorded"
+
 // RunOptions configure one `keywarden run`.
 type RunOptions struct {
 	Scan ScanOptions
@@ -38,6 +43,13 @@ type RunOptions struct {
 	DryRun bool
 	// Apply asks for remediation (--apply); enforce.mode: apply asks too.
 	Apply bool
+	// ForceAsOf makes a run that acts act at Scan.AsOf, however far it is
+	// from the wall clock (Scan.Now): the grace period, the window and the
+	// re-checks count from it, and it is recorded in the run and every
+	// audit record (--force-as-of). Without it a run that acts acts on the
+	// wall clock, and is refused when Scan.AsOf is more than MaxAsOfSkew
+	// from it (clock.go).
+	ForceAsOf bool
 	// StateURL overrides the config's state.url.
 	StateURL string
 	// Store, when set, is used instead of opening StateURL (tests).
@@ -71,17 +83,20 @@ type RunOptions struct {
 // Result is what a run planned and did. Its JSON form is the
 // keywarden.run/v1 output.
 type Result struct {
-	Schema      string           `json:"schema"`
-	RunID       string           `json:"run_id"`
-	Mode        plan.Mode        `json:"mode"`
-	GeneratedAt time.Time        `json:"generated_at"`
-	AsOf        time.Time        `json:"as_of"`
-	State       string           `json:"state"`
-	Notes       []string         `json:"notes"`
-	Accounts    []report.Account `json:"accounts"`
-	Summary     report.Summary   `json:"summary"`
-	Plan        *plan.Plan       `json:"plan"`
-	Deliveries  []Delivery       `json:"deliveries"`
+	Schema      string    `json:"schema"`
+	RunID       string    `json:"run_id"`
+	Mode        plan.Mode `json:"mode"`
+	GeneratedAt time.Time `json:"generated_at"`
+	AsOf        time.Time `json:"as_of"`
+	// ForcedAsOf is the --as-of the run acted at (--force-as-of) instead of
+	// the wall clock; absent when it did not.
+	ForcedAsOf time.Time        `json:"forced_as_of,omitzero"`
+	State      string           `json:"state"`
+	Notes      []string         `json:"notes"`
+	Accounts   []report.Account `json:"accounts"`
+	Summary    report.Summary   `json:"summary"`
+	Plan       *plan.Plan       `json:"plan"`
+	Deliveries []Delivery       `json:"deliveries"`
 	// ActionsDone, ActionsSkipped and ActionsFailed count what
 	// remediation did (or, in a dry run with enforcement on, would do).
 	ActionsDone    int `json:"actions_done"`
@@ -171,7 +186,11 @@ type runner struct {
 	// apply: remediation was asked for, and there are accounts to act in.
 	apply   bool
 	offline bool
-	tpls    *notify.Templates
+	// actAt is when the run acts (remediate, the window): the wall clock,
+	// or the forced --as-of (forced, else zero); a dry run at an --as-of
+	// far from the wall clock acts at it, as a forced run would.
+	actAt, forced time.Time
+	tpls          *notify.Templates
 
 	// Set by scan.
 	accounts *accountSet
@@ -224,6 +243,12 @@ func newRunner(o RunOptions) (*runner, error) {
 		r.apply = false
 		r.res.Notes = append(r.res.Notes, NoteOffline)
 		r.log.Warn(NoteOffline)
+	}
+	if err := r.setClock(); err != nil {
+		return nil, err
+	}
+	if r.apply && o.DryRun {
+		r.res.Notes = append(r.res.Notes, NotePreview)
 	}
 	tpls, err := notify.LoadTemplates(r.cfg.Notify.Templates, o.TemplateDir)
 	if err == nil {
@@ -302,7 +327,8 @@ func (r *runner) plan(ctx context.Context) error {
 		return err
 	}
 	r.in = plan.Input{Config: r.cfg, AsOf: r.o.Scan.AsOf, Accounts: rep.Accounts, Findings: rep.Findings, Notices: notices,
-		Mode: r.mode, Apply: r.apply, Offline: r.offline, ActiveKeys: r.accounts.activeKeys, Self: r.accounts.self(ctx, r.log)}
+		Mode: r.mode, Apply: r.apply, Offline: r.offline, ActiveKeys: r.accounts.activeKeys, Self: r.accounts.self(ctx, r.log),
+		ActAt: r.actAt, ClockProblems: r.clockProblems()}
 	r.res.Plan = plan.Build(r.in)
 	for _, a := range rep.Accounts {
 		if a.Status != report.StatusOK {
@@ -323,7 +349,7 @@ func (r *runner) record(ctx context.Context) {
 	r.res.Resolved = n
 	rep := r.res.Report
 	run := state.Run{ID: r.id, Mode: string(r.mode), AsOf: r.o.Scan.AsOf, StartedAt: r.started, FinishedAt: r.clock(),
-		Accounts: len(rep.Accounts), Findings: rep.Summary.Findings, Sent: r.res.Sent, Failed: r.res.Failed}
+		Accounts: len(rep.Accounts), Findings: rep.Summary.Findings, Sent: r.res.Sent, Failed: r.res.Failed, ForcedAsOf: r.forced}
 	if len(r.errs) > 0 {
 		run.Error = errors.Join(r.errs...).Error()
 	}

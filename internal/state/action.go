@@ -78,6 +78,9 @@ type Action struct {
 	// (zero while planned).
 	At         time.Time `json:"at"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`
+	// ForcedAsOf is the --as-of the recording run was forced to act at
+	// (--force-as-of) instead of the wall clock; zero when it was not.
+	ForcedAsOf time.Time `json:"forced_as_of,omitzero"`
 }
 
 // Target names the credential an action changes: the in-flight lock's key.

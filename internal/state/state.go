@@ -95,6 +95,9 @@ type Run struct {
 	Failed     int       `json:"failed"`
 	// Error summarises what went wrong ("": nothing).
 	Error string `json:"error,omitempty"`
+	// ForcedAsOf is the --as-of a run that acted was forced to act at
+	// (--force-as-of) instead of the wall clock; zero when it was not.
+	ForcedAsOf time.Time `json:"forced_as_of,omitzero"`
 }
 
 // Store keeps notices, runs and the audit trail of actions. Implementations are safe for concurrent

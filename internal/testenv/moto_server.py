@@ -23,7 +23,10 @@ GenerateCredentialReport answers STARTED when there is no report or an
 expired one (and starts building one), INPROGRESS while one is being built,
 COMPLETE once it is built; GetCredentialReport answers ReportInProgress
 (404) while it is being built and ReportExpired (410) for an expired one.
-Without build, a report is built at once, as plain moto does.
+Without build, a report is built at once, as plain moto does. Its
+GeneratedTime is when it was built (moto's "now", under libfaketime the
+shifted clock), where plain moto always answers 2015-02-02T20:02:02Z: a
+run that acts checks the report's age against its own clock.
 
 It also serialises DynamoDB requests. DynamoDB applies each conditional
 write and each transaction atomically; moto's threaded server does not: it
@@ -105,7 +108,10 @@ def _generate_credential_report(self):
         )
     if backend.report_generated() and not getattr(backend, "_keywarden_expired", False):
         return ActionResult({"State": "COMPLETE"})
+    from moto.core.utils import utcnow
+
     backend.generate_report()
+    backend._keywarden_generated_at = utcnow()
     backend._keywarden_expired = False
     build = getattr(backend, "_keywarden_build", 0.0)
     backend._keywarden_ready_at = time.time() + build if build > 0 else None
@@ -126,6 +132,22 @@ def _get_credential_report(self):
     return _moto_get_credential_report(self)
 
 
+def _get_credential_report_response(self):
+    from moto.core.responses import ActionResult
+
+    report = self.backend.get_credential_report()
+    generated = getattr(self.backend, "_keywarden_generated_at", None)
+    return ActionResult(
+        {
+            "Content": report,
+            "ReportFormat": "text/csv",
+            "GeneratedTime": generated.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if generated
+            else "2015-02-02T20:02:02Z",
+        }
+    )
+
+
 def _patch_iam():
     global _moto_get_credential_report
     from moto.iam.models import IAMBackend
@@ -134,6 +156,7 @@ def _patch_iam():
     _moto_get_credential_report = IAMBackend.get_credential_report
     IAMBackend.get_credential_report = _get_credential_report
     IamResponse.generate_credential_report = _generate_credential_report
+    IamResponse.get_credential_report = _get_credential_report_response
 
 
 _moto_get_credential_report = None

@@ -455,3 +455,28 @@ func TestExpireCredentialReport(t *testing.T) {
 		t.Errorf("GetCredentialReport after a reset = %v; want the report at once", err)
 	}
 }
+
+// TestCredentialReportGeneratedTime: GetCredentialReport's GeneratedTime
+// is when the report was built, on moto's (shifted) clock, and stays so
+// while the report is reused — not plain moto's fixed 2015 date.
+func TestCredentialReportGeneratedTime(t *testing.T) {
+	m := Moto(t)
+	ctx := context.Background()
+	client := iam.NewFromConfig(m.Config(t))
+	m.SetClock(t, DaysAgo(3))
+	if _, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{}); err != nil {
+		t.Fatal(err)
+	}
+	m.SetClock(t, "+0")
+	if out, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{}); err != nil || out.State != types.ReportStateTypeComplete {
+		t.Fatalf("GenerateCredentialReport with a report = %v, %v; want COMPLETE (reused)", out, err)
+	}
+	out, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Now().AddDate(0, 0, -3)
+	if got := aws.ToTime(out.GeneratedTime); got.Sub(want).Abs() > time.Minute {
+		t.Errorf("GeneratedTime = %s; want about %s (built three days ago by moto's clock)", got, want)
+	}
+}

@@ -55,6 +55,7 @@ func actionItem(a *state.Action, seq int) item {
 	it.putNum("stage", a.Stage)
 	it.putTime("at", a.At)
 	it.putTime("finished_at", a.FinishedAt)
+	it.putTime("forced_as_of", a.ForcedAsOf)
 	it["seq"] = num(seq)
 	it.put(AttrGSI1PK, allActions)
 	it.put(AttrGSI1SK, fmtTime(a.At)+"#"+fmt.Sprintf("%0*d", seqWidth, seq))
@@ -68,7 +69,7 @@ func decodeAction(it item) (state.Action, int) {
 		Credential: it.str("credential"), KeyID: it.str("key_id"), Kind: it.str("kind"), Rule: it.str("rule"),
 		Stage: it.num("stage"), FindingID: it.str("finding_id"), Status: state.ActionStatus(it.str("status")),
 		Reason: it.str("reason"), Before: it.str("before"), After: it.str("after"), UndoOf: it.str("undo_of"),
-		At: it.time("at"), FinishedAt: it.time("finished_at"),
+		At: it.time("at"), FinishedAt: it.time("finished_at"), ForcedAsOf: it.time("forced_as_of"),
 	}, it.num("seq")
 }
 

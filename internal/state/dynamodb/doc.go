@@ -31,12 +31,16 @@
 // user, key_id, rule, stage, first_day, last_day, count, claim_run,
 // claimed_at, claim_stage, closed_day, updated_at; id, run, kind, status,
 // reason, before, after, undo_of, target, at, finished_at, seq; since_day;
-// a lock's action_id and run). Days are YYYY-MM-DD and times UTC with a
+// a lock's action_id and run; forced_as_of, on a run and on an action). Days are YYYY-MM-DD and times UTC with a
 // fixed width (2006-01-02T15:04:05.000000000Z), so both compare as strings
 // in conditions and sort keys. Empty values are never written: an absent
 // attribute is "" or 0, so "no claim" is no claim_run, "never delivered" no
 // last_day, "open" no closed_day. claim_stage is left behind after a
 // delivery or a release and means something only while claim_run is set.
+// Attributes added later are read the same way: forced_as_of (added with
+// SQLite's schema version 4) is absent on every run and action item that
+// did not act at a forced --as-of — among them all items written before
+// it existed — so old items need no migration.
 //
 // A notice is in the index's OPEN_NOTICES partition from its first claim
 // until Resolve closes it (which removes gsi1pk: a sparse index); a closed

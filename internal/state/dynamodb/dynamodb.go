@@ -383,6 +383,7 @@ func (s *Store) RecordRun(ctx context.Context, r state.Run) error {
 	it.putNum("sent", r.Sent)
 	it.putNum("failed", r.Failed)
 	it.put("error", r.Error)
+	it.putTime("forced_as_of", r.ForcedAsOf)
 	it.put(AttrGSI1PK, allRuns)
 	it.put(AttrGSI1SK, started+"#"+r.ID)
 	if _, err := s.client.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String(s.table), Item: it}); err != nil {
@@ -398,7 +399,8 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]state.Run, error) {
 	err := s.queryIndex(ctx, allRuns, "", nil, true, func(it item) bool {
 		out = append(out, state.Run{ID: it.str("id"), Mode: it.str("mode"), AsOf: it.time("as_of"),
 			StartedAt: it.time("started_at"), FinishedAt: it.time("finished_at"), Accounts: it.num("accounts"),
-			Findings: it.num("findings"), Sent: it.num("sent"), Failed: it.num("failed"), Error: it.str("error")})
+			Findings: it.num("findings"), Sent: it.num("sent"), Failed: it.num("failed"), Error: it.str("error"),
+			ForcedAsOf: it.time("forced_as_of")})
 		return limit <= 0 || len(out) < limit
 	})
 	if err != nil {

@@ -514,3 +514,39 @@ func notices(t *testing.T, s state.Store) []state.Notice {
 	}
 	return ns
 }
+
+// TestItemsWrittenBeforeForcedAsOf: a run and an action item as keywarden
+// wrote them before forced_as_of existed read back with every field, and
+// no forced --as-of (they acted on the wall clock): they need no migration.
+func TestItemsWrittenBeforeForcedAsOf(t *testing.T) {
+	table, m := newTable(t)
+	ctx := context.Background()
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	n := func(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
+	at := "2026-11-23T09:00:00.000000000Z"
+	for _, it := range []map[string]types.AttributeValue{
+		{"pk": s("RUN#run-1"), "sk": s("RUN"), "id": s("run-1"), "mode": s("apply"), "as_of": s(at), "started_at": s(at),
+			"finished_at": s(at), "accounts": n("1"), "findings": n("2"), "gsi1pk": s("RUNS"), "gsi1sk": s(at + "#run-1")},
+		{"pk": s("ACTION#run-1.1"), "sk": s("ACTION"), "id": s("run-1.1"), "run": s("run-1"), "account": s("123456789012"),
+			"user": s("alice"), "credential": s("access_key"), "key_id": s("AKIA1"), "kind": s("disable"), "status": s("done"),
+			"target": s("123456789012/alice/AKIA1"), "at": s(at), "seq": n("1"), "gsi1pk": s("ACTIONS"),
+			"gsi1sk": s(at + "#0000000000000000001")},
+	} {
+		if _, err := client(t, m).PutItem(ctx, &ddb.PutItemInput{TableName: aws.String(table), Item: it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := open(t, m, table)
+	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	runs, err := st.Runs(ctx, 0)
+	want := []state.Run{{ID: "run-1", Mode: "apply", AsOf: t0, StartedAt: t0, FinishedAt: t0, Accounts: 1, Findings: 2}}
+	if err != nil || cmp.Diff(want, runs, cmpopts.EquateApproxTime(0)) != "" {
+		t.Errorf("Runs() = %+v, %v; want %+v", runs, err, want)
+	}
+	acts, err := st.Actions(ctx, state.ActionFilter{})
+	wantA := []state.Action{{ID: "run-1.1", Run: "run-1", Account: "123456789012", User: "alice", Credential: "access_key",
+		KeyID: "AKIA1", Kind: "disable", Status: state.ActionDone, At: t0}}
+	if err != nil || cmp.Diff(wantA, acts, cmpopts.EquateApproxTime(0)) != "" {
+		t.Errorf("Actions() = %+v, %v; want %+v", acts, err, wantA)
+	}
+}

@@ -112,6 +112,10 @@ var migrations = []string{
 		since_day TEXT NOT NULL,
 		PRIMARY KEY (account, key_id)
 	) WITHOUT ROWID;`,
+	// 4: the --as-of a run was forced to act at (--force-as-of), on the run
+	// and on each of its actions ('': the wall clock).
+	`ALTER TABLE runs ADD COLUMN forced_as_of TEXT NOT NULL DEFAULT '';
+	ALTER TABLE actions ADD COLUMN forced_as_of TEXT NOT NULL DEFAULT '';`,
 }
 
 // SchemaVersion is the schema version this build writes.
@@ -361,12 +365,13 @@ func (s *Store) Resolve(ctx context.Context, findings []string, day string, now 
 // RecordRun implements state.Store.
 func (s *Store) RecordRun(ctx context.Context, r state.Run) error {
 	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO runs (id, mode, as_of, started_at, finished_at, accounts, findings, sent, failed, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		INSERT INTO runs (id, mode, as_of, started_at, finished_at, accounts, findings, sent, failed, error, forced_as_of)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET mode = excluded.mode, as_of = excluded.as_of, started_at = excluded.started_at,
 			finished_at = excluded.finished_at, accounts = excluded.accounts, findings = excluded.findings,
-			sent = excluded.sent, failed = excluded.failed, error = excluded.error`,
-		r.ID, r.Mode, fmtTime(r.AsOf), fmtTime(r.StartedAt), fmtTime(r.FinishedAt), r.Accounts, r.Findings, r.Sent, r.Failed, r.Error)
+			sent = excluded.sent, failed = excluded.failed, error = excluded.error, forced_as_of = excluded.forced_as_of`,
+		r.ID, r.Mode, fmtTime(r.AsOf), fmtTime(r.StartedAt), fmtTime(r.FinishedAt), r.Accounts, r.Findings, r.Sent, r.Failed, r.Error,
+		fmtTime(r.ForcedAsOf))
 	if err != nil {
 		return fmt.Errorf("record run %s: %w", r.ID, err)
 	}
@@ -375,7 +380,8 @@ func (s *Store) RecordRun(ctx context.Context, r state.Run) error {
 
 // Runs implements state.Store.
 func (s *Store) Runs(ctx context.Context, limit int) ([]state.Run, error) {
-	q := `SELECT id, mode, as_of, started_at, finished_at, accounts, findings, sent, failed, error FROM runs ORDER BY started_at DESC, id DESC`
+	q := `SELECT id, mode, as_of, started_at, finished_at, accounts, findings, sent, failed, error, forced_as_of FROM runs
+		ORDER BY started_at DESC, id DESC`
 	var args []any
 	if limit > 0 {
 		q += ` LIMIT ?`
@@ -389,11 +395,11 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]state.Run, error) {
 	var out []state.Run
 	for rows.Next() {
 		var r state.Run
-		var asOf, started, finished string
-		if err := rows.Scan(&r.ID, &r.Mode, &asOf, &started, &finished, &r.Accounts, &r.Findings, &r.Sent, &r.Failed, &r.Error); err != nil {
+		var asOf, started, finished, forced string
+		if err := rows.Scan(&r.ID, &r.Mode, &asOf, &started, &finished, &r.Accounts, &r.Findings, &r.Sent, &r.Failed, &r.Error, &forced); err != nil {
 			return nil, fmt.Errorf("read runs: %w", err)
 		}
-		r.AsOf, r.StartedAt, r.FinishedAt = parseTime(asOf), parseTime(started), parseTime(finished)
+		r.AsOf, r.StartedAt, r.FinishedAt, r.ForcedAsOf = parseTime(asOf), parseTime(started), parseTime(finished), parseTime(forced)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -403,7 +409,7 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]state.Run, error) {
 }
 
 const actionColumns = `id, run, account, user_name, credential, key_id, kind, rule, stage, finding_id, status, reason,
-	before, after, undo_of, at, finished_at`
+	before, after, undo_of, at, finished_at, forced_as_of`
 
 // RecordAction implements state.Store. The partial unique index on planned
 // actions' targets is the in-flight lock.
@@ -413,9 +419,9 @@ func (s *Store) RecordAction(ctx context.Context, a state.Action) error {
 	}
 	_, err := s.db.ExecContext(ctx, `
 		INSERT INTO actions (`+actionColumns+`, target, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM actions))`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM actions))`,
 		a.ID, a.Run, a.Account, a.User, a.Credential, a.KeyID, a.Kind, a.Rule, a.Stage, a.FindingID, string(a.Status), a.Reason,
-		a.Before, a.After, a.UndoOf, fmtTime(a.At), fmtTime(a.FinishedAt), a.Target())
+		a.Before, a.After, a.UndoOf, fmtTime(a.At), fmtTime(a.FinishedAt), fmtTime(a.ForcedAsOf), a.Target())
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE constraint failed: actions.target") {
 			var other, run string
@@ -489,12 +495,12 @@ func (s *Store) Actions(ctx context.Context, f state.ActionFilter) ([]state.Acti
 	var out []state.Action
 	for rows.Next() {
 		var a state.Action
-		var status, at, finished string
+		var status, at, finished, forced string
 		if err := rows.Scan(&a.ID, &a.Run, &a.Account, &a.User, &a.Credential, &a.KeyID, &a.Kind, &a.Rule, &a.Stage, &a.FindingID,
-			&status, &a.Reason, &a.Before, &a.After, &a.UndoOf, &at, &finished); err != nil {
+			&status, &a.Reason, &a.Before, &a.After, &a.UndoOf, &at, &finished, &forced); err != nil {
 			return nil, fmt.Errorf("read actions: %w", err)
 		}
-		a.Status, a.At, a.FinishedAt = state.ActionStatus(status), parseTime(at), parseTime(finished)
+		a.Status, a.At, a.FinishedAt, a.ForcedAsOf = state.ActionStatus(status), parseTime(at), parseTime(finished), parseTime(forced)
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {

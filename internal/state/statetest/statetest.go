@@ -311,7 +311,9 @@ func testRuns(t *testing.T, open Opener) {
 	s := open(t)
 	ctx := context.Background()
 	r1 := state.Run{ID: "run-1", Mode: "notify", AsOf: t0, StartedAt: t0, FinishedAt: t0.Add(time.Minute), Accounts: 1, Findings: 4, Sent: 3, Failed: 1, Error: "ses: rejected"}
-	r2 := state.Run{ID: "run-2", Mode: "notify", AsOf: t0.Add(24 * time.Hour), StartedAt: t0.Add(24 * time.Hour), FinishedAt: t0.Add(25 * time.Hour)}
+	// run-2 acted at a forced --as-of, 55 days from its wall clock.
+	r2 := state.Run{ID: "run-2", Mode: "apply", AsOf: t0.AddDate(0, 0, 56), StartedAt: t0.Add(24 * time.Hour), FinishedAt: t0.Add(25 * time.Hour),
+		ForcedAsOf: t0.AddDate(0, 0, 56)}
 	for _, r := range []state.Run{r1, r2} {
 		if err := s.RecordRun(ctx, r); err != nil {
 			t.Fatalf("RecordRun(%s) error: %v", r.ID, err)
@@ -415,12 +417,14 @@ func actions(t *testing.T, s state.Store, f state.ActionFilter) []state.Action {
 	return got
 }
 
-// testActionLifecycle: planned → done keeps every field, is read back by
-// another handle, and cannot be finished twice.
+// testActionLifecycle: planned → done keeps every field (the forced
+// --as-of among them), is read back by another handle, and cannot be
+// finished twice.
 func testActionLifecycle(t *testing.T, open Opener) {
 	s := open(t)
 	ctx := context.Background()
 	a := action("run-1.1", "run-1", "AKIA1", state.ActionPlanned, t0)
+	a.ForcedAsOf = t0.AddDate(0, 0, 55)
 	if err := s.RecordAction(ctx, a); err != nil {
 		t.Fatalf("RecordAction(planned) error: %v", err)
 	}

@@ -1,0 +1,70 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/keywarden/keywarden/internal/state"
+)
+
+// TestMigrateFromVersion3: a file of schema version 3, with a run and an
+// action a keywarden of that version recorded, is migrated to version 4:
+// both read back unchanged, their forced --as-of empty (they acted on the
+// wall clock), and new records keep theirs.
+func TestMigrateFromVersion3(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	// The file as a keywarden of schema version 3 left it.
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3 := &Store{db: db, path: path}
+	if err := v3.migrate(ctx, migrations[:3]); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	for _, q := range []string{
+		`INSERT INTO runs (id, mode, as_of, started_at, finished_at) VALUES ('run-1', 'apply', '` + fmtTime(t0) + `', '` + fmtTime(t0) + `', '` + fmtTime(t0) + `')`,
+		`INSERT INTO actions (id, run, account, user_name, credential, key_id, kind, status, target, at, seq)
+		 VALUES ('run-1.1', 'run-1', '123456789012', 'alice', 'access_key', 'AKIA1', 'disable', 'done', '123456789012/alice/AKIA1', '` + fmtTime(t0) + `', 1)`,
+	} {
+		if _, err := v3.db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, _ := v3.Version(ctx); v != 3 {
+		t.Fatalf("the old file has schema version %d; want 3", v)
+	}
+	v3.Close()
+
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("Open(version 3) error: %v", err)
+	}
+	defer s.Close()
+	if v, _ := s.Version(ctx); v != 4 {
+		t.Errorf("Version() after migration = %d; want 4", v)
+	}
+	runs, err := s.Runs(ctx, 0)
+	if err != nil || len(runs) != 1 || runs[0].ID != "run-1" || !runs[0].AsOf.Equal(t0) || !runs[0].ForcedAsOf.IsZero() {
+		t.Errorf("Runs() after migration = %+v, %v; want run-1, no forced as-of", runs, err)
+	}
+	acts, err := s.Actions(ctx, state.ActionFilter{})
+	if err != nil || len(acts) != 1 || acts[0].ID != "run-1.1" || acts[0].Status != state.ActionDone || !acts[0].ForcedAsOf.IsZero() {
+		t.Errorf("Actions() after migration = %+v, %v; want run-1.1 done, no forced as-of", acts, err)
+	}
+	forced := state.Run{ID: "run-2", Mode: "apply", AsOf: t0.AddDate(0, 0, 55), StartedAt: t0.Add(time.Hour), ForcedAsOf: t0.AddDate(0, 0, 55)}
+	if err := s.RecordRun(ctx, forced); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := s.Runs(ctx, 1); len(runs) != 1 || cmp.Diff(forced, runs[0], cmpopts.EquateApproxTime(0)) != "" {
+		t.Errorf("Runs(1) = %+v; want %+v", runs, forced)
+	}
+}
