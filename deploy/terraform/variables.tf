@@ -81,7 +81,7 @@ variable "schedule_enabled" {
 }
 
 variable "schedule_input" {
-  description = "The event each scheduled run gets: dry_run (plan only: nothing sent, changed or recorded), apply (also remediate, in enforce.allowed_accounts; with dry_run, the apply preview), as_of (not with apply alone), accounts. {} leaves it to the config's enforce.mode."
+  description = "The event each scheduled run gets: dry_run (plan only: nothing sent, changed or recorded), apply (also remediate, in enforce.allowed_accounts; with dry_run, the apply preview), as_of (only with dry_run), accounts. {} leaves it to the config's enforce.mode."
   type = object({
     dry_run  = optional(bool)
     apply    = optional(bool)
@@ -92,8 +92,8 @@ variable "schedule_input" {
   nullable = false
 
   validation {
-    condition     = !(var.schedule_input.apply == true && var.schedule_input.dry_run != true && var.schedule_input.as_of != null)
-    error_message = "schedule_input: as_of cannot be used with apply (a run that acts acts on the function's clock); drop as_of, or add dry_run = true."
+    condition     = var.schedule_input.as_of == null || var.schedule_input.dry_run == true
+    error_message = "schedule_input: as_of is taken only with dry_run = true (a run that sends, acts or records runs on the function's clock); drop as_of, or add dry_run = true."
   }
 }
 

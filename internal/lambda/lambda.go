@@ -46,9 +46,9 @@ type Event struct {
 	// nothing sent, changed or recorded.
 	DryRun bool `json:"dry_run"`
 	Apply  bool `json:"apply"`
-	// AsOf evaluates at another time (RFC 3339 or YYYY-MM-DD); refused for
-	// a run that would act (apply, or enforce.mode: apply, without
-	// dry_run): the event never moves the clock of a run that acts.
+	// AsOf evaluates at another time (RFC 3339 or YYYY-MM-DD), in a dry
+	// run only: the event never moves the clock of a run that records what
+	// it told or did, let alone of one that acts.
 	AsOf string `json:"as_of"`
 	// Accounts limits the run to these account IDs.
 	Accounts []string `json:"accounts"`
@@ -76,10 +76,12 @@ type Summary struct {
 	Notes      []string `json:"notes"`
 }
 
-// ErrAsOfActing refuses an event that would move the clock of a run that
-// acts: such a run acts on the function's clock, always.
-var ErrAsOfActing = errors.New(`event: as_of cannot be used by a run that acts (apply, or enforce.mode: apply): ` +
-	`it acts on the function's clock; nothing was done. Leave as_of out, or add "dry_run": true to see what it would do at that time`)
+// ErrAsOf refuses an event with as_of but without dry_run: a run that
+// records what it told or did runs on the function's clock, always. A run
+// that acts would act early; a notify run would record reminders as sent
+// on a day of the caller's choosing and silence owners until then.
+var ErrAsOf = errors.New(`event: as_of is taken only with "dry_run": true: a run that sends, acts or records runs on the function's clock; ` +
+	`nothing was done. Leave as_of out, or add "dry_run": true to see what keywarden would do at that time`)
 
 // SummarySchema identifies the function's answer.
 const SummarySchema = "keywarden.lambda/v1"
@@ -131,8 +133,8 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary
 			return nil, fmt.Errorf("event: as_of %w", err)
 		}
 	}
-	if ev.AsOf != "" && !ev.DryRun && (ev.Apply || cfg.Enforce.Mode == config.ModeApply) {
-		return nil, ErrAsOfActing
+	if ev.AsOf != "" && !ev.DryRun {
+		return nil, ErrAsOf
 	}
 	// Stop working (scanning, remediating) a margin before the function's
 	// deadline — the margin, or a fifth of the time left when that is less

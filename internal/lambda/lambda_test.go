@@ -364,45 +364,49 @@ func TestConfigFromS3TooBig(t *testing.T) {
 	}
 }
 
-// TestEventNeverMovesTheClockOfARunThatActs: an event with as_of is
+// TestEventNeverMovesTheClockOfARunThatRecords: an event with as_of is
 // refused, before anything is read or done (no AWS configuration is even
-// loaded), when the run would act: apply, or enforce.mode: apply without
-// dry_run; whatever as_of says, even the present.
-func TestEventNeverMovesTheClockOfARunThatActs(t *testing.T) {
+// loaded), unless it is a dry run: a run that acts (apply, or
+// enforce.mode: apply) would act early or late, and a notify run would
+// record reminders as sent on a day of the caller's choosing, silencing
+// owners until then; whatever as_of says, even the present.
+func TestEventNeverMovesTheClockOfARunThatRecords(t *testing.T) {
 	applyMode := "version: 1\nenforce: { mode: apply, allowed_accounts: [\"123456789012\"] }\n"
 	for _, tt := range []struct{ name, config, event string }{
 		{"apply", "version: 1\n", `{"apply": true, "as_of": "2027-01-26"}`},
 		{"apply, as_of now", "version: 1\n", `{"apply": true, "as_of": "` + time.Now().UTC().Format(time.RFC3339) + `"}`},
 		{"enforce.mode apply", applyMode, `{"as_of": "2027-01-26T00:00:00Z"}`},
 		{"enforce.mode apply, in an EventBridge event", applyMode, `{"detail-type":"keywarden","detail":{"as_of":"2020-01-01"}}`},
+		{"notify, far ahead", "version: 1\n", `{"as_of": "2099-01-01"}`},
+		{"notify, in the past", "version: 1\n", `{"as_of": "2020-01-01T00:00:00Z"}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			h := New(Deps{Getenv: envOf(map[string]string{EnvConfig: tt.config}), Now: time.Now, Logs: &logs,
 				LoadAWSConfig: func(context.Context) (aws.Config, error) { t.Fatal("nothing may be done"); return aws.Config{}, nil }})
 			s, err := h.Invoke(context.Background(), json.RawMessage(tt.event))
-			if !errors.Is(err, ErrAsOfActing) || s != nil {
-				t.Errorf("Invoke(%s) = %+v, %v; want %v", tt.event, s, err, ErrAsOfActing)
+			if !errors.Is(err, ErrAsOf) || s != nil {
+				t.Errorf("Invoke(%s) = %+v, %v; want %v", tt.event, s, err, ErrAsOf)
 			}
 		})
 	}
-	want := `event: as_of cannot be used by a run that acts (apply, or enforce.mode: apply): it acts on the function's clock; ` +
-		`nothing was done. Leave as_of out, or add "dry_run": true to see what it would do at that time`
-	if ErrAsOfActing.Error() != want {
-		t.Errorf("ErrAsOfActing = %q; want %q", ErrAsOfActing, want)
+	want := `event: as_of is taken only with "dry_run": true: a run that sends, acts or records runs on the function's clock; ` +
+		`nothing was done. Leave as_of out, or add "dry_run": true to see what keywarden would do at that time`
+	if ErrAsOf.Error() != want {
+		t.Errorf("ErrAsOf = %q; want %q", ErrAsOf, want)
 	}
 }
 
-// TestEventAsOfWhereNothingActs: as_of still moves the clock of a run that
-// does not act — a notify run, or a dry run of an enforce.mode: apply
-// config (which says that a real run would refuse it).
-func TestEventAsOfWhereNothingActs(t *testing.T) {
+// TestEventAsOfInADryRun: as_of moves the clock of a dry run — of a
+// notify config, or of an enforce.mode: apply config (which says that a
+// real run would refuse it).
+func TestEventAsOfInADryRun(t *testing.T) {
 	m := testenv.Moto(t)
 	seed(t, m)
 	stateTable(t, m)
 	later := time.Now().UTC().AddDate(0, 0, 6).Truncate(time.Second)
 	for _, tt := range []struct{ name, config, event, mode, note string }{
-		{"notify", lambdaConfig, `{"as_of": "` + later.Format(time.RFC3339) + `"}`, "notify", ""},
+		{"dry run of a notify config", lambdaConfig, `{"dry_run": true, "as_of": "` + later.Format(time.RFC3339) + `"}`, "dry_run", ""},
 		{"dry run of enforce.mode apply", lambdaConfig + "enforce: { mode: apply, allowed_accounts: [\"123456789012\"] }\n",
 			`{"dry_run": true, "as_of": "` + later.Format(time.RFC3339) + `"}`, "dry_run",
 			"a run that acts refuses it without --force-as-of; this dry run acts at it, as a forced run would"},
