@@ -270,6 +270,21 @@ type Enforce struct {
 	// AuditFile, when set, is a file every action record is appended to,
 	// one JSON object per line, besides the state.
 	AuditFile string `yaml:"audit_file,omitempty" json:"audit_file,omitempty"`
+	// Protect lists users and access keys keywarden never acts on, besides
+	// its own credentials (which it always protects).
+	Protect []Protect `yaml:"protect,omitempty" json:"protect,omitempty"`
+}
+
+// Protect names users (by glob) and access keys (by ID) keywarden never
+// changes: their findings are still reported and told, their actions are
+// skipped with the entry as the reason.
+type Protect struct {
+	Users  []string `yaml:"users,omitempty" json:"users,omitempty"` // globs
+	KeyIDs []string `yaml:"key_ids,omitempty" json:"key_ids,omitempty"`
+	// Accounts limits the entry to these account IDs (default: all).
+	Accounts []string `yaml:"accounts,omitempty" json:"accounts,omitempty"`
+	// Reason says why, in every skip it causes.
+	Reason string `yaml:"reason,omitempty" json:"reason,omitempty"`
 }
 
 // Window is a weekly time window: on Days, from Start to End, in Timezone.

@@ -349,6 +349,13 @@ func (k *checker) notBoth(p keyPath, envKey, env, ssmKey, ssm string) {
 }
 
 func (k *checker) enforce(e *Enforce, p keyPath) {
+	for i, pr := range e.Protect {
+		pp := p.key("protect").idx(i)
+		if len(pr.Users) == 0 && len(pr.KeyIDs) == 0 {
+			k.add(pp, "needs users or key_ids (or both)")
+		}
+		k.globs(pr.Users, pp.key("users"))
+	}
 	if w := e.Window; w != nil {
 		wp := p.key("window")
 		if w.Start != "" && w.End != "" && !k.reported(wp.key("start")) && !k.reported(wp.key("end")) {

@@ -155,8 +155,10 @@ func (b *builder) actions(items []Item) ([]Action, []Guard) {
 		switch r := b.actionReason(a.Account); {
 		case r != "":
 			a.Status, a.Reason = ActionListed, r
-		case a.KeyID != "" && slices.Contains(b.in.Self[a.Account], a.KeyID):
-			a.Status, a.Reason = ActionSkipped, ReasonSelf
+		default:
+			if r := b.protection(a.Account, a.User, a.KeyID); r != "" {
+				a.Status, a.Reason = ActionSkipped, r
+			}
 		}
 	}
 	guards := b.guard(out)

@@ -68,6 +68,10 @@ type Input struct {
 	// Self are, by account, the access keys the run signs its own calls
 	// with: never acted on.
 	Self map[string][]string
+	// SourceKeys are the access keys behind the credentials the run signs
+	// with — the source credentials of a role the SDK assumed for it — by
+	// key ID, with the role each assumes: never acted on, in any account.
+	SourceKeys map[string]string
 	// Executed, when set, are this run's actions as remediation left them
 	// (done, skipped, failed, with IDs): Build then reports them instead of
 	// planning anew, tells owners what was done, and the digest lists them.
@@ -302,7 +306,7 @@ func ConsoleURL(cfg *config.Config, account, alias string) string {
 
 func (b *builder) item(f policy.Finding) Item {
 	f.AccountAlias = b.alias(&f)
-	enf := b.enforced(f.Account) && f.Credential != policy.CredentialRoot
+	enf := b.enforced(f.Account) && f.Credential != policy.CredentialRoot && b.protection(f.Account, f.User, f.KeyID) == ""
 	it := Item{Finding: f, Title: title(&f), ConsoleURL: ConsoleURL(b.cfg, f.Account, f.AccountAlias), Enforced: enf}
 	it.Next = b.next(&f, enf)
 	it.Fix = fix(&f, it.ConsoleURL)

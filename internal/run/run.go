@@ -302,7 +302,8 @@ func (r *runner) plan(ctx context.Context) error {
 		return err
 	}
 	r.in = plan.Input{Config: r.cfg, AsOf: r.o.Scan.AsOf, Accounts: rep.Accounts, Findings: rep.Findings, Notices: notices,
-		Mode: r.mode, Apply: r.apply, Offline: r.offline, ActiveKeys: r.accounts.activeKeys, Self: r.accounts.self(ctx, r.log)}
+		Mode: r.mode, Apply: r.apply, Offline: r.offline, ActiveKeys: r.accounts.activeKeys, Self: r.accounts.self(ctx, r.log),
+		SourceKeys: r.accounts.sourceKeys(ctx, r.log)}
 	r.res.Plan = plan.Build(r.in)
 	for _, a := range rep.Accounts {
 		if a.Status != report.StatusOK {
