@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/testenv"
@@ -157,5 +158,65 @@ func checkSkippedOthersDone(t *testing.T, m *testenv.MotoServer, r result, keys,
 		if a := got[user]; a.Status != plan.ActionDone {
 			t.Errorf("%s's key: %s %q; want done", user, a.Status, a.Reason)
 		}
+	}
+}
+
+// TestEnforceNoticeBeforeAction: with enforce.notice_before_action 3, a
+// key that reaches its disable stage on the day its owner is first told
+// waits: the owner is told now, with the day from which a run may disable
+// it; two days later it still waits; three days later it is disabled.
+func TestEnforceNoticeBeforeAction(t *testing.T) {
+	m := testenv.Moto(t)
+	users := withFresh(keyUser("alice", 85))
+	dir, ids := enforceSetup(t, m, users, strings.Replace(enforceConfig, "enforce:\n", "enforce:\n  notice_before_action: 3\n", 1))
+	alice := ids["alice"][0]
+	p := m.NewProxy(t)
+	env := p.Env(m)
+	now := clock(time.Now().UTC())
+	// applyAt runs --apply at the wall clock plus offset days.
+	applyAt := func(offset int) plan.Action {
+		t.Helper()
+		args := []string{"run", "--apply", "--format", "json"}
+		if offset != 0 {
+			args = append(args, "--as-of", now.at(offset))
+		}
+		r := keywarden(t, env, dir, args...)
+		if r.code != 0 {
+			t.Fatalf("run --apply at +%d: exit %d\n%s", offset, r.code, r.stderr)
+		}
+		res := decodeRun(t, r)
+		if len(res.Plan.Actions) != 1 {
+			t.Fatalf("run at +%d: actions %+v; want alice's", offset, res.Plan.Actions)
+		}
+		return res.Plan.Actions[0]
+	}
+
+	a := applyAt(0)
+	want := "its owner is told of the 80-day stage in this run, and enforce.notice_before_action gives 3 days' notice: the first run from " + now.day(3) + " acts"
+	if a.Status != plan.ActionWaiting || a.Reason != want || a.ActOn != now.day(3) {
+		t.Errorf("the day alice is first told: %s %q (act_on %s); want waiting %q", a.Status, a.Reason, a.ActOn, want)
+	}
+	mail := outboxMail(t, dir, "alice")
+	if len(mail) != 1 || !strings.Contains(mail[0].Text, "a keywarden run may disable it from "+now.day(3)) || !strings.Contains(mail[0].Text, alice) {
+		t.Fatalf("alice's mail: %+v\nwant one telling her from which day her key %s may be disabled", mail, alice)
+	}
+
+	a = applyAt(2)
+	want = "its owner was told of the 80-day stage on " + now.day(0) + ", and enforce.notice_before_action gives 3 days' notice: the first run from " + now.day(3) + " acts"
+	if a.Status != plan.ActionWaiting || a.Reason != want {
+		t.Errorf("two days later: %s %q; want waiting %q", a.Status, a.Reason, want)
+	}
+	if st := keyStatus(t, m, "alice"); st[alice] != "Active" {
+		t.Fatalf("alice's key before the notice period ended: %v; want Active", st)
+	}
+	if w := iamWritesBy(p); len(w) != 0 {
+		t.Fatalf("IAM writes during the notice period: %v", w)
+	}
+
+	if a = applyAt(3); a.Status != plan.ActionDone {
+		t.Errorf("three days later: %s %q; want done", a.Status, a.Reason)
+	}
+	if st := keyStatus(t, m, "alice"); st[alice] != "Inactive" {
+		t.Errorf("alice's key after the notice period: %v; want Inactive", st)
 	}
 }

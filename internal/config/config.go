@@ -264,6 +264,10 @@ type Enforce struct {
 	MaxActionsPerRun  int      `yaml:"max_actions_per_run,omitempty" json:"max_actions_per_run,omitempty"`
 	MaxFraction       float64  `yaml:"max_fraction,omitempty" json:"max_fraction,omitempty"`
 	GraceAfterDisable int      `yaml:"grace_after_disable,omitempty" json:"grace_after_disable,omitempty"`
+	// NoticeBeforeAction is how many days before an action its owner (or,
+	// when the owner cannot be mailed, the admins) must have been told of
+	// its stage; until then the action waits (0: no wait).
+	NoticeBeforeAction int `yaml:"notice_before_action,omitempty" json:"notice_before_action,omitempty"`
 	// Window, when set, is when changes may be made; outside it, planned
 	// actions wait for the next run inside it.
 	Window *Window `yaml:"window,omitempty" json:"window,omitempty"`

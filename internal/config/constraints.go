@@ -184,6 +184,7 @@ var constraints = []constraint{
 	{path: "enforce.max_actions_per_run", min: bound(0)},
 	{path: "enforce.max_fraction", min: bound(0), exclusiveMin: true, max: bound(1)},
 	{path: "enforce.grace_after_disable", min: bound(0), max: bound(MaxDays)},
+	{path: "enforce.notice_before_action", min: bound(0), max: bound(MaxDays)},
 	{path: "enforce.window.days[]", enum: weekdayNames, noun: "day", fold: true},
 	{path: "enforce.window.start", optional: true, pattern: startRE,
 		msg: "%q is not a time of day (want HH:MM, e.g. 09:00)"},

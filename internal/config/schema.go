@@ -277,7 +277,9 @@ var fieldDocs = map[string]string{
 	"Enforce.GraceAfterDisable": "Days a key stays disabled before keywarden may delete it.",
 	"Enforce.Window":            "When changes may be made (a weekly window); outside it, planned actions wait. Omitted: any time.",
 	"Enforce.AuditFile":         "Also append every action record to this file, one JSON object per line.",
-	"Enforce.Protect":           "Users and access keys keywarden never acts on (besides its own credentials, always protected).",
+
+	"Enforce.NoticeBeforeAction": "Days before an action its owner (or the admins, where the owner cannot be mailed) must have been told of its stage; until then it waits (0: no wait).",
+	"Enforce.Protect":            "Users and access keys keywarden never acts on (besides its own credentials, always protected).",
 
 	"Protect.Users":    "User name globs (path.Match); every credential of a matching user is protected.",
 	"Protect.KeyIDs":   "Access key IDs that are protected.",

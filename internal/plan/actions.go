@@ -95,6 +95,9 @@ type Action struct {
 	// DeleteOn is the day an inactive key waiting out its grace period
 	// may be deleted.
 	DeleteOn string `json:"delete_on,omitempty"`
+	// ActOn is the first day an action waiting for its notice period
+	// (enforce.notice_before_action) may be taken.
+	ActOn string `json:"act_on,omitempty"`
 }
 
 // Verb is how the action reads in a sentence: "would disable" (listed),
@@ -161,6 +164,7 @@ func (b *builder) actions(items []Item) ([]Action, []Guard) {
 			}
 		}
 	}
+	b.noticeWait(out, items)
 	guards := b.guard(out)
 	if w := b.cfg.Enforce.Window; !w.Open(b.in.AsOf) {
 		for i := range out {

@@ -256,6 +256,7 @@ func Build(in Input) *Plan {
 		current[GuardFinding(g.Account)] = true
 	}
 	items = b.withOutcomes(items, p.Actions)
+	items = b.withNotice(items, p.Actions)
 	p.Messages, p.NotDue = b.messages(items)
 	p.Undeliverable, p.AddressProblems = b.undeliverable(items)
 	p.Resolve = b.resolve(current)
