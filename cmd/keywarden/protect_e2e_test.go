@@ -1,13 +1,21 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
 	"github.com/keywarden/keywarden/internal/plan"
+	"github.com/keywarden/keywarden/internal/run"
+	"github.com/keywarden/keywarden/internal/state"
 	"github.com/keywarden/keywarden/internal/testenv"
 )
 
@@ -218,5 +226,193 @@ func TestEnforceNoticeBeforeAction(t *testing.T) {
 	}
 	if st := keyStatus(t, m, "alice"); st[alice] != "Inactive" {
 		t.Errorf("alice's key after the notice period: %v; want Inactive", st)
+	}
+}
+
+// putStopParameter sets the SSM parameter name to value in moto.
+func putStopParameter(t *testing.T, m *testenv.MotoServer, name, value string) {
+	t.Helper()
+	if _, err := ssm.NewFromConfig(m.Config(t)).PutParameter(context.Background(), &ssm.PutParameterInput{Name: aws.String(name),
+		Value: aws.String(value), Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stopConfig acts at once (no grace period, no fraction guard) and has an
+// emergency stop parameter.
+var stopConfig = strings.Replace(enforceConfig, "  grace_after_disable: 14\n",
+	"  grace_after_disable: 0\n  max_fraction: 1\n  stop_parameter: /keywarden/stop\n", 1)
+
+// stopUsers: an inactive key to delete (a-old) and four keys to disable,
+// acted on in this order.
+func stopUsers() []testenv.SeedUser {
+	old := keyUser("a-old", 100)
+	old.Keys[0].Inactive, old.Keys[0].LastUsedDaysAgo = true, 60
+	return []testenv.SeedUser{old, keyUser("b", 85), keyUser("c", 85), keyUser("d", 85), keyUser("e", 85)}
+}
+
+// TestEnforceEmergencyStop: the stop parameter is set to stop while a run
+// is acting (after its second disable): the remaining actions are skipped
+// with the reason, in the output, the audit trail and the digest. Then
+// undo --run re-enables every key the run disabled, says per action that
+// the deleted key cannot be restored, and — like undo of one action —
+// changes nothing where the config does not allow it.
+func TestEnforceEmergencyStop(t *testing.T) {
+	m := testenv.Moto(t)
+	dir, ids := enforceSetup(t, m, stopUsers(), stopConfig)
+	putStopParameter(t, m, "/keywarden/stop", "go")
+	p := m.NewProxy(t)
+	env := p.Env(m)
+	disables := 0
+	p.Inject(testenv.Fault{
+		Match: func(op testenv.Op) bool {
+			if op.Name() != "iam:UpdateAccessKey" {
+				return false
+			}
+			disables++ // under the proxy's lock
+			return disables == 2
+		},
+		After: func(testenv.Op) { putStopParameter(t, m, "/keywarden/stop", " STOP ") },
+	})
+	r := keywarden(t, env, dir, "run", "--apply", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("run --apply: exit %d\n%s", r.code, r.stderr)
+	}
+	res := decodeRun(t, r)
+	reason := run.ReasonStop("/keywarden/stop")
+	got := map[string]string{}
+	for _, a := range res.Plan.Actions {
+		got[a.User] = a.Status + " " + a.Reason
+	}
+	for _, user := range []string{"a-old", "b", "c"} {
+		if !strings.HasPrefix(got[user], plan.ActionDone+" ") {
+			t.Errorf("%s's action: %s; want done (before the stop)", user, got[user])
+		}
+	}
+	for _, user := range []string{"d", "e"} {
+		if got[user] != plan.ActionSkipped+" "+reason {
+			t.Errorf("%s's action: %s; want skipped: %s", user, got[user], reason)
+		}
+		if st := keyStatus(t, m, user); st[ids[user][0]] != "Active" {
+			t.Errorf("%s's key after the stop: %v; want Active", user, st)
+		}
+	}
+	if n := p.Count("ssm:GetParameter"); n != 4 {
+		t.Errorf("the stop parameter was read %d times; want 4 (before each action up to the one it stopped)", n)
+	}
+	stopped := 0
+	for _, a := range history(t, env, dir, "--status", "skipped") {
+		if a.Reason == reason {
+			stopped++
+		}
+	}
+	if stopped != 2 {
+		t.Errorf("%d skips recorded with the stop's reason; want 2", stopped)
+	}
+	if d := outboxMail(t, dir, "digest"); len(d) == 0 || !strings.Contains(d[len(d)-1].Text, reason) {
+		t.Errorf("the digest does not give the stop's reason %q", reason)
+	}
+
+	// undo --run where the config does not allow the account: nothing.
+	cfgText, err := os.ReadFile(filepath.Join(dir, "keywarden.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	notAllowed := filepath.Join(dir, "not-allowed.yaml")
+	if err := os.WriteFile(notAllowed, []byte(strings.Replace(string(cfgText), `allowed_accounts: ["123456789012"]`, "allowed_accounts: []", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.Reset()
+	u := keywarden(t, env, dir, "undo", "--run", res.RunID, "--config", notAllowed, "--format", "json")
+	if u.code != 1 || !strings.Contains(u.stderr, "is not in enforce.allowed_accounts") {
+		t.Errorf("undo --run in an account not allowed: exit %d\n%s\nwant exit 1 naming enforce.allowed_accounts", u.code, u.stderr)
+	}
+	if w := iamWritesBy(p); len(w) != 0 {
+		t.Errorf("undo --run where nothing is allowed wrote to IAM: %v", w)
+	}
+
+	u = keywarden(t, env, dir, "undo", "--run", res.RunID, "--format", "json")
+	deleteID := ""
+	for _, a := range res.Plan.Actions {
+		if a.User == "a-old" {
+			deleteID = a.ID
+		}
+	}
+	if u.code != 1 || !strings.Contains(u.stderr, "action "+deleteID+": cannot be undone: it deleted access key "+ids["a-old"][0]) {
+		t.Errorf("undo --run: exit %d\n%s\nwant exit 1, saying the deleted key (action %s) cannot be undone", u.code, u.stderr, deleteID)
+	}
+	var enabled []state.Action
+	if err := json.Unmarshal([]byte(u.stdout), &enabled); err != nil {
+		t.Fatalf("undo --run output: %v\n%s", err, u.stdout)
+	}
+	var restored []string
+	for _, e := range enabled {
+		if e.Kind == state.KindEnable && e.Status == state.ActionDone {
+			restored = append(restored, e.User)
+		}
+	}
+	if !slicesEqualSorted(restored, []string{"b", "c"}) {
+		t.Errorf("undo --run re-enabled %v; want b and c, every key the run disabled", restored)
+	}
+	for _, user := range []string{"b", "c", "d", "e"} {
+		if st := keyStatus(t, m, user); st[ids[user][0]] != "Active" {
+			t.Errorf("%s's key after undo --run: %v; want Active", user, st)
+		}
+	}
+	audited := 0
+	for _, l := range readLines(t, filepath.Join(dir, "audit.jsonl")) {
+		var a state.Action
+		if err := json.Unmarshal([]byte(l), &a); err == nil && a.Kind == state.KindEnable && a.Status == state.ActionDone {
+			audited++
+		}
+	}
+	if audited != 2 {
+		t.Errorf("the audit file has %d done enables; want 2", audited)
+	}
+}
+
+// TestEnforceStopUnreadable: a stop parameter that cannot be read — it
+// does not exist, or reading it is denied — counts as stop: no action is
+// taken, each says why, and the run reports the error (exit 1).
+func TestEnforceStopUnreadable(t *testing.T) {
+	for name, tc := range map[string]struct {
+		create bool
+		fault  *testenv.Fault
+		code   string
+	}{
+		"missing": {code: "ParameterNotFound"},
+		"denied": {create: true, code: "AccessDeniedException",
+			fault: &testenv.Fault{Match: testenv.IsOp("ssm:GetParameter"), Code: "AccessDeniedException", Message: "not allowed"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := testenv.Moto(t)
+			dir, ids := enforceSetup(t, m, stopUsers(), stopConfig)
+			if tc.create {
+				putStopParameter(t, m, "/keywarden/stop", "go")
+			}
+			p := m.NewProxy(t)
+			if tc.fault != nil {
+				p.Inject(*tc.fault)
+			}
+			r := keywarden(t, p.Env(m), dir, "run", "--apply", "--format", "json")
+			if r.code != 1 || !strings.Contains(r.stderr, "enforce.stop_parameter /keywarden/stop cannot be read, so no action was taken") {
+				t.Fatalf("run --apply: exit %d\n%s\nwant exit 1 saying the stop parameter cannot be read", r.code, r.stderr)
+			}
+			reason := run.ReasonStopUnreadable("/keywarden/stop", tc.code)
+			for _, a := range decodeRun(t, r).Plan.Actions {
+				if a.Status != plan.ActionSkipped || a.Reason != reason {
+					t.Errorf("%s's action: %s %q; want skipped: %q", a.User, a.Status, a.Reason, reason)
+				}
+			}
+			if w := iamWritesBy(p); len(w) != 0 {
+				t.Errorf("IAM writes with an unreadable stop parameter: %v", w)
+			}
+			if n := p.Count("ssm:GetParameter"); n != 1 {
+				t.Errorf("the stop parameter was read %d times; want once (a failed read stops every action)", n)
+			}
+			if st := keyStatus(t, m, "b"); st[ids["b"][0]] != "Active" {
+				t.Errorf("b's key: %v; want Active", st)
+			}
+		})
 	}
 }

@@ -274,6 +274,10 @@ type Enforce struct {
 	// AuditFile, when set, is a file every action record is appended to,
 	// one JSON object per line, besides the state.
 	AuditFile string `yaml:"audit_file,omitempty" json:"audit_file,omitempty"`
+	// StopParameter, when set, names an SSM parameter: while it holds
+	// "stop", no action is taken (read before each action; a read error
+	// counts as stop).
+	StopParameter string `yaml:"stop_parameter,omitempty" json:"stop_parameter,omitempty"`
 	// Protect lists users and access keys keywarden never acts on, besides
 	// its own credentials (which it always protects).
 	Protect []Protect `yaml:"protect,omitempty" json:"protect,omitempty"`

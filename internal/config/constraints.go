@@ -190,6 +190,8 @@ var constraints = []constraint{
 		msg: "%q is not a time of day (want HH:MM, e.g. 09:00)"},
 	{path: "enforce.window.end", optional: true, pattern: endRE,
 		msg: "%q is not a time of day (want HH:MM, e.g. 17:00)"},
+	{path: "enforce.stop_parameter", optional: true, pattern: ssmNameRE,
+		msg: "%q is not an SSM parameter name (want /path/name or its ARN)"},
 	{path: "enforce.protect[].key_ids[]", pattern: regexp.MustCompile(`^[A-Z0-9]{16,128}$`),
 		msg: "%q is not an access key ID (want e.g. AKIAIOSFODNN7EXAMPLE)"},
 	{path: "enforce.protect[].accounts[]", accountID: true},

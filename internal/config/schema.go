@@ -280,6 +280,7 @@ var fieldDocs = map[string]string{
 
 	"Enforce.NoticeBeforeAction": "Days before an action its owner (or the admins, where the owner cannot be mailed) must have been told of its stage; until then it waits (0: no wait).",
 	"Enforce.Protect":            "Users and access keys keywarden never acts on (besides its own credentials, always protected).",
+	"Enforce.StopParameter":      "SSM parameter (name or ARN): while it holds stop, no action is taken; read before each action, a read error counts as stop.",
 
 	"Protect.Users":    "User name globs (path.Match); every credential of a matching user is protected.",
 	"Protect.KeyIDs":   "Access key IDs that are protected.",

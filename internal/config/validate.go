@@ -171,6 +171,7 @@ func (k *checker) partition(c *Config, root keyPath) {
 	arn(np.key("admins").key("slack_webhook_ssm"), c.Notify.Admins.SlackWebhookSSM, "parameter")
 	arn(np.key("admins").key("webhook_url_ssm"), c.Notify.Admins.WebhookURLSSM, "parameter")
 	arn(np.key("smtp").key("password_ssm"), c.Notify.SMTP.PasswordSSM, "parameter")
+	arn(root.key("enforce").key("stop_parameter"), c.Enforce.StopParameter, "parameter")
 	if r := c.Notify.SES.Region; r != "" {
 		if got := RegionPartition(r); got != want && !k.reported(np.key("ses").key("region")) {
 			k.add(np.key("ses").key("region"), "region %s is in partition %s, not accounts.partition %s", r, got, want)

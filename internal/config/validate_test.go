@@ -45,6 +45,13 @@ func TestValidateWithoutFile(t *testing.T) {
 		{"window starting at 24:00 never opens", func(c *Config) { c.Enforce.Window = &Window{Start: "24:00"} },
 			`enforce.window.start: "24:00" is not a time of day (want HH:MM, e.g. 09:00)`},
 		{"window ending at 24:00", func(c *Config) { c.Enforce.Window = &Window{Start: "22:00", End: "24:00"} }, ""},
+		{"stop parameter", func(c *Config) { c.Enforce.StopParameter = "/keywarden/stop" }, ""},
+		{"stop parameter that is a URL", func(c *Config) { c.Enforce.StopParameter = "https://example.com/stop" },
+			`enforce.stop_parameter: "https://example.com/stop" is not an SSM parameter name (want /path/name or its ARN)`},
+		{"stop parameter in another partition", func(c *Config) {
+			c.Accounts.Partition = PartitionGovCloud
+			c.Enforce.StopParameter = "arn:aws:ssm:us-east-1:111111111111:parameter/kw/stop"
+		}, "enforce.stop_parameter: the parameter is in partition aws, not accounts.partition aws-us-gov"},
 		{"protect", func(c *Config) {
 			c.Enforce.Protect = []Protect{{Users: []string{"break-glass-*"}}, {KeyIDs: []string{"AKIAIOSFODNN7EXAMPLE"}, Accounts: []string{"123456789012"}, Reason: "CI"}}
 		}, ""},

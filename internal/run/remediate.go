@@ -152,6 +152,9 @@ func (r *runner) remediate(ctx context.Context) {
 func (r *runner) carryOut(ctx context.Context) []plan.Action {
 	e := &remediate.Executor{Clients: r.clients, Audit: r.store, RunID: r.id, AsOf: r.o.Scan.AsOf, Now: r.clock,
 		Grace: r.cfg.Enforce.GraceAfterDisable, Lease: r.o.Lease, Logger: r.log}
+	if name := r.cfg.Enforce.StopParameter; name != "" {
+		e.Stop = r.stopCheck(name)
+	}
 	if path := r.cfg.Enforce.AuditFile; path != "" && !r.o.DryRun {
 		write, closeFn, err := openAuditFile(path)
 		if err != nil {
