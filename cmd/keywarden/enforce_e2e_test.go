@@ -644,19 +644,7 @@ func TestEnforceNeverItsOwnKey(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("run --apply: exit %d\n%s", r.code, r.stderr)
 	}
-	got := map[string]plan.Action{}
-	for _, a := range decodeRun(t, r).Plan.Actions {
-		got[a.User] = a
-	}
-	if a := got["keywarden-bot"]; a.Status != plan.ActionSkipped || a.Reason != plan.ReasonSelf {
-		t.Errorf("keywarden's own key: %s %q; want skipped: %q", a.Status, a.Reason, plan.ReasonSelf)
-	}
-	if st := keyStatus(t, m, "keywarden-bot"); st[own] != "Active" {
-		t.Errorf("keywarden's own key: %v; want Active", st)
-	}
-	if a := got["alice"]; a.Status != plan.ActionDone {
-		t.Errorf("alice's key: %s %q; want done", a.Status, a.Reason)
-	}
+	checkSkippedOthersDone(t, m, r, map[string]string{"keywarden-bot": own}, map[string]string{"keywarden-bot": plan.ReasonSelf}, "alice")
 }
 
 // TestEnforceDryRunWithApplyConfig: enforce.mode: apply and --dry-run:

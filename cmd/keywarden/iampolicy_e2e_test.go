@@ -132,12 +132,13 @@ var coverageCases = []coverageCase{
 ` + coverageRules + `notify: { users: { email_tags: [Email] } }
 `}
 	}},
-	{"single account, apply in allowed_accounts", func(t *testing.T, m *testenv.MotoServer) coverageSetup {
+	{"single account, apply in allowed_accounts, an emergency stop parameter", func(t *testing.T, m *testenv.MotoServer) coverageSetup {
 		w := newWorld()
 		w.seed(t, m, m.Config(t), coverageUsers(testenv.AccountID))
+		putStopParameter(t, m, "/keywarden/stop", "go")
 		return coverageSetup{world: w, acts: []string{testenv.AccountID}, config: fmt.Sprintf(`version: 1
 %snotify: { users: { email_tags: [Email] } }
-enforce: { allowed_accounts: [%q], grace_after_disable: 0, max_fraction: 1 }
+enforce: { allowed_accounts: [%q], grace_after_disable: 0, max_fraction: 1, stop_parameter: /keywarden/stop }
 `, coverageRules, testenv.AccountID)}
 	}},
 	{"organization, read-only", func(t *testing.T, m *testenv.MotoServer) coverageSetup {

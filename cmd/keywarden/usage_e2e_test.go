@@ -17,7 +17,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"scna"}, `keywarden: unknown command "scna" for "keywarden"`},
 		{[]string{"config", "validate"}, `keywarden: unknown command "validate" for "keywarden config"`},
 		{[]string{"config", "check"}, "keywarden: accepts 1 arg(s), received 0"},
-		{[]string{"undo"}, "keywarden: requires at least 1 arg(s), only received 0"},
+		{[]string{"undo"}, "keywarden: give the IDs of the actions to undo, or --run RUN_ID (see keywarden history)"},
 		{[]string{"history", "extra"}, `keywarden: unknown command "extra" for "keywarden history"`},
 	} {
 		r := keywarden(t, nil, dir, tt.args...)

@@ -29,11 +29,15 @@ type Options struct {
 }
 
 // LoadConfig loads the SDK configuration from the standard sources, with the
-// adaptive retry mode (IAM throttles hard) and a region fallback.
+// adaptive retry mode (IAM throttles hard) and a region fallback. The
+// credentials behind the caller's (the source of each role the shared
+// config assumes) are recorded: ChainOf(cfg).
 func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
+	chain := &CredentialChain{}
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryMode(aws.RetryModeAdaptive),
 		config.WithRetryMaxAttempts(attempts(o.MaxAttempts)),
+		config.WithAssumeRoleCredentialOptions(chain.record),
 	}
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
@@ -48,6 +52,8 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
 	}
+	chain.resolved(cfg)
+	cfg.ConfigSources = append(cfg.ConfigSources, chain)
 	return cfg, nil
 }
 

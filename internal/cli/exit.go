@@ -16,7 +16,7 @@ const (
 	ExitUsage          = 2 // bad flags or arguments, an invalid config file, or --as-of too far off for a run that acts
 	ExitFindings       = 3 // findings at or above --fail-on
 	ExitAccountsFailed = 4 // some accounts failed; the others completed
-	ExitGuard          = 5 // a guard (the clock check among them) stopped every change in an account
+	ExitGuard          = 5 // a guard (the clock check among them) stopped every change in an account, or the emergency stop held
 )
 
 const exitCodesHelp = `Exit codes:
@@ -27,7 +27,7 @@ const exitCodesHelp = `Exit codes:
   3  findings at or above --fail-on
   4  some accounts failed (the others completed)
   5  a guard (max_actions_per_run, max_fraction, the clock check) stopped every
-     change in an account
+     change in an account, or the emergency stop (enforce.stop_parameter) held
 When several apply, the first of 4, 1, 5, 3 wins.`
 
 // precedence orders the codes for exitFor: a usage error stops a command

@@ -65,7 +65,8 @@ func TestUsageErrorsAreTyped(t *testing.T) {
 		{[]string{"scan", "extra"}, `unknown command "extra" for "keywarden scan"`},
 		{[]string{"config", "check"}, "accepts 1 arg(s), received 0"},
 		{[]string{"config", "check", "a.yaml", "b.yaml"}, "accepts 1 arg(s), received 2"},
-		{[]string{"undo"}, "requires at least 1 arg(s), only received 0"},
+		{[]string{"undo"}, "give the IDs of the actions to undo, or --run RUN_ID (see keywarden history)"},
+		{[]string{"undo", "--run", "20261201-1a2b3c4d", "20261201-1a2b3c4d.3"}, "give action IDs or --run RUN_ID, not both"},
 		{[]string{"completion", "bash", "x"}, `unknown command "x" for "keywarden completion bash"`},
 	} {
 		f, _, errOut := testFactory(false)

@@ -206,6 +206,9 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 		outcomes = append(outcomes, &exitError{code: ExitGuard, err: fmt.Errorf("a guard stopped every change in %d %s; the admins are told:\n%s",
 			n, plural(n, "account", "accounts"), guardLines(res.Plan.Guards))})
 	}
+	if res.Stopped != "" {
+		outcomes = append(outcomes, &exitError{code: ExitGuard, err: fmt.Errorf("the emergency stop kept this run from acting: %s", res.Stopped)})
+	}
 	if err := findingsAtOrAbove(res.Report, failOn, o.FailOn); err != nil {
 		outcomes = append(outcomes, err)
 	}

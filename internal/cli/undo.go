@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -16,7 +17,9 @@ import (
 
 // UndoOptions are the parsed flags and arguments of `keywarden undo`.
 type UndoOptions struct {
-	IDs        []string
+	IDs []string
+	// Run undoes every action of that run (--run).
+	Run        string
 	ConfigFile string
 	State      string
 	Format     string
@@ -28,21 +31,33 @@ type UndoOptions struct {
 func NewCmdUndo(f *Factory, runF func(context.Context, *UndoOptions) error) *cobra.Command {
 	o := &UndoOptions{}
 	cmd := &cobra.Command{
-		Use:   "undo ACTION_ID...",
+		Use:   "undo ACTION_ID... | undo --run RUN_ID",
 		Short: "Re-enable access keys that keywarden disabled",
 		Long: `Undo re-enables the access keys that the recorded actions (see keywarden history)
-disabled. Each key is re-checked first: a key that is gone or already active is
-left alone. Every undo is recorded like any action.
+disabled, or, with --run, every key one run disabled. Each key is re-checked
+first: a key that is gone or already active is left alone. Every undo is recorded
+like any action. Undo acts only in enforce.allowed_accounts, and
+enforce.stop_parameter does not stop it.
 
-Deleted keys and removed console passwords cannot be undone; undo says so and
-what to do instead. The next keywarden run disables a re-enabled key again if it
+Deleted keys and removed console passwords cannot be undone; undo says so, for
+each such action, and what to do instead. The next keywarden run disables a re-enabled key again if it
 is still past its limit: rotate it, or add an exemption first.
 
 The credentials (AWS_PROFILE, --profile…) must be for the action's account.`,
 		Example: `  keywarden history --status done
   keywarden undo 20261201-1a2b3c4d.3
-  keywarden undo 20261201-1a2b3c4d.3 20261201-1a2b3c4d.4 --state sqlite:///var/lib/keywarden/state.db`,
-		Args: cobra.MinimumNArgs(1),
+  keywarden undo 20261201-1a2b3c4d.3 20261201-1a2b3c4d.4 --state sqlite:///var/lib/keywarden/state.db
+  keywarden history --runs
+  keywarden undo --run 20261201-1a2b3c4d`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case o.Run == "" && len(args) == 0:
+				return usageError(errors.New("give the IDs of the actions to undo, or --run RUN_ID (see keywarden history)"))
+			case o.Run != "" && len(args) > 0:
+				return usageError(errors.New("give action IDs or --run RUN_ID, not both"))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.IDs = args
 			if runF != nil {
@@ -52,6 +67,7 @@ The credentials (AWS_PROFILE, --profile…) must be for the action's account.`,
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVar(&o.Run, "run", "", "undo every action of this run (its ID: keywarden history --runs)")
 	fl.StringVar(&o.ConfigFile, "config", "", "config file whose state.url and enforce.audit_file to use (default: ./keywarden.yaml if present)")
 	fl.StringVar(&o.State, "state", "", "state: sqlite://PATH or dynamodb://TABLE (default: state.url, else "+state.DefaultURL+")")
 	fl.StringVar(&o.Format, "format", "", "output format: table or json (default: table on a terminal, json otherwise)")
@@ -76,6 +92,7 @@ func undoRun(ctx context.Context, f *Factory, o *UndoOptions) error {
 	defer store.Close()
 	recs, undoErr := run.Undo(ctx, run.UndoOptions{
 		IDs:    o.IDs,
+		Run:    o.Run,
 		Store:  store,
 		Config: cfg,
 		LoadAWSConfig: func(ctx context.Context) (aws.Config, error) {

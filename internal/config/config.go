@@ -264,12 +264,35 @@ type Enforce struct {
 	MaxActionsPerRun  int      `yaml:"max_actions_per_run,omitempty" json:"max_actions_per_run,omitempty"`
 	MaxFraction       float64  `yaml:"max_fraction,omitempty" json:"max_fraction,omitempty"`
 	GraceAfterDisable int      `yaml:"grace_after_disable,omitempty" json:"grace_after_disable,omitempty"`
+	// NoticeBeforeAction is how many days before an action its owner (or,
+	// when the owner cannot be mailed, the admins) must have been told of
+	// its stage; until then the action waits (0: no wait).
+	NoticeBeforeAction int `yaml:"notice_before_action,omitempty" json:"notice_before_action,omitempty"`
 	// Window, when set, is when changes may be made; outside it, planned
 	// actions wait for the next run inside it.
 	Window *Window `yaml:"window,omitempty" json:"window,omitempty"`
 	// AuditFile, when set, is a file every action record is appended to,
 	// one JSON object per line, besides the state.
 	AuditFile string `yaml:"audit_file,omitempty" json:"audit_file,omitempty"`
+	// StopParameter, when set, names an SSM parameter: while it holds
+	// "stop", no action is taken (read before each action; a read error
+	// counts as stop).
+	StopParameter string `yaml:"stop_parameter,omitempty" json:"stop_parameter,omitempty"`
+	// Protect lists users and access keys keywarden never acts on, besides
+	// its own credentials (which it always protects).
+	Protect []Protect `yaml:"protect,omitempty" json:"protect,omitempty"`
+}
+
+// Protect names users (by glob) and access keys (by ID) keywarden never
+// changes: their findings are still reported and told, their actions are
+// skipped with the entry as the reason.
+type Protect struct {
+	Users  []string `yaml:"users,omitempty" json:"users,omitempty"` // globs
+	KeyIDs []string `yaml:"key_ids,omitempty" json:"key_ids,omitempty"`
+	// Accounts limits the entry to these account IDs (default: all).
+	Accounts []string `yaml:"accounts,omitempty" json:"accounts,omitempty"`
+	// Reason says why, in every skip it causes.
+	Reason string `yaml:"reason,omitempty" json:"reason,omitempty"`
 }
 
 // Window is a weekly time window: on Days, from Start to End, in Timezone.

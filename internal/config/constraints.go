@@ -184,11 +184,17 @@ var constraints = []constraint{
 	{path: "enforce.max_actions_per_run", min: bound(0)},
 	{path: "enforce.max_fraction", min: bound(0), exclusiveMin: true, max: bound(1)},
 	{path: "enforce.grace_after_disable", min: bound(0), max: bound(MaxDays)},
+	{path: "enforce.notice_before_action", min: bound(0), max: bound(MaxDays)},
 	{path: "enforce.window.days[]", enum: weekdayNames, noun: "day", fold: true},
 	{path: "enforce.window.start", optional: true, pattern: startRE,
 		msg: "%q is not a time of day (want HH:MM, e.g. 09:00)"},
 	{path: "enforce.window.end", optional: true, pattern: endRE,
 		msg: "%q is not a time of day (want HH:MM, e.g. 17:00)"},
+	{path: "enforce.stop_parameter", optional: true, pattern: ssmNameRE,
+		msg: "%q is not an SSM parameter name (want /path/name or its ARN)"},
+	{path: "enforce.protect[].key_ids[]", pattern: regexp.MustCompile(`^[A-Z0-9]{16,128}$`),
+		msg: "%q is not an access key ID (want e.g. AKIAIOSFODNN7EXAMPLE)"},
+	{path: "enforce.protect[].accounts[]", accountID: true},
 }
 
 // envKey is a key naming the environment variable that holds a secret.

@@ -13,8 +13,13 @@ func TestInitYAMLIsDefault(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse(InitYAML()) error:\n%v", err)
 	}
-	if diff := cmp.Diff(Default(), got); diff != "" {
-		t.Errorf("Parse(InitYAML()) differs from Default() (-want +got):\n%s", diff)
+	want := Default()
+	want.Enforce.NoticeBeforeAction = StarterNoticeBeforeAction
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Parse(InitYAML()) differs from Default() with notice_before_action %d (-want +got):\n%s", StarterNoticeBeforeAction, diff)
+	}
+	if Default().Enforce.NoticeBeforeAction != 0 {
+		t.Errorf("Default() notice_before_action = %d; want 0 (a config without the key acts as before)", Default().Enforce.NoticeBeforeAction)
 	}
 }
 

@@ -96,6 +96,7 @@ func refineSchema(s *jsonschema.Schema) error {
 	one := uint64(1)
 	at("classes", "[]", "match").MinProperties = &one
 	at("exemptions", "[]").AnyOf = []*jsonschema.Schema{{Required: []string{"users"}}, {Required: []string{"tags"}}, {Required: []string{"groups"}}}
+	at("enforce", "protect", "[]").AnyOf = []*jsonschema.Schema{{Required: []string{"users"}}, {Required: []string{"key_ids"}}}
 	at("state", "url").Pattern = "^(sqlite://.+|dynamodb://" + strings.Trim(state.TableNamePattern, "^$") + ")$"
 
 	if len(missing) > 0 {
@@ -276,6 +277,15 @@ var fieldDocs = map[string]string{
 	"Enforce.GraceAfterDisable": "Days a key stays disabled before keywarden may delete it.",
 	"Enforce.Window":            "When changes may be made (a weekly window); outside it, planned actions wait. Omitted: any time.",
 	"Enforce.AuditFile":         "Also append every action record to this file, one JSON object per line.",
+
+	"Enforce.NoticeBeforeAction": "Days before an action its owner (or the admins, where the owner cannot be mailed) must have been told of its stage; until then it waits (0: no wait).",
+	"Enforce.Protect":            "Users and access keys keywarden never acts on (besides its own credentials, always protected).",
+	"Enforce.StopParameter":      "SSM parameter (name or ARN): while it holds stop, no action is taken; read before each action, a read error counts as stop.",
+
+	"Protect.Users":    "User name globs (path.Match); every credential of a matching user is protected.",
+	"Protect.KeyIDs":   "Access key IDs that are protected.",
+	"Protect.Accounts": "Account IDs the entry applies in (default: all).",
+	"Protect.Reason":   "Why; given in every skip the entry causes.",
 
 	"Window.Days":     "Weekdays (mon … sun); empty: every day.",
 	"Window.Start":    "Start time of day, HH:MM; empty: midnight.",

@@ -317,6 +317,8 @@ func TestJSONSchemaRejects(t *testing.T) {
 		{"version: 1\nexemptions: [{users: [a], reason: r, until: 2027-1-31}]", `config.exemptions[0].until: "2027-1-31" does not match`},
 		{"version: 1\nenforce: {max_fraction: 0}", "config.enforce.max_fraction: 0 is not above 0"},
 		{"version: 1\nenforce: {mode: yolo}", "config.enforce.mode: yolo is not one of [dry_run apply]"},
+		{"version: 1\nenforce: {protect: [{reason: r}]}", "config.enforce.protect[0]: matches none of anyOf"},
+		{"version: 1\nenforce: {protect: [{key_ids: [akia]}]}", `config.enforce.protect[0].key_ids[0]: "akia" does not match`},
 		{"version: 1\nnotify: {admins: {send_when: weekly}}", "config.notify.admins.send_when: weekly is not one of [findings always]"},
 		{"version: 1\nstate: {url: \"redis://x\"}", `config.state.url: "redis://x" does not match`},
 	}

@@ -171,6 +171,7 @@ func (k *checker) partition(c *Config, root keyPath) {
 	arn(np.key("admins").key("slack_webhook_ssm"), c.Notify.Admins.SlackWebhookSSM, "parameter")
 	arn(np.key("admins").key("webhook_url_ssm"), c.Notify.Admins.WebhookURLSSM, "parameter")
 	arn(np.key("smtp").key("password_ssm"), c.Notify.SMTP.PasswordSSM, "parameter")
+	arn(root.key("enforce").key("stop_parameter"), c.Enforce.StopParameter, "parameter")
 	if r := c.Notify.SES.Region; r != "" {
 		if got := RegionPartition(r); got != want && !k.reported(np.key("ses").key("region")) {
 			k.add(np.key("ses").key("region"), "region %s is in partition %s, not accounts.partition %s", r, got, want)
@@ -349,6 +350,13 @@ func (k *checker) notBoth(p keyPath, envKey, env, ssmKey, ssm string) {
 }
 
 func (k *checker) enforce(e *Enforce, p keyPath) {
+	for i, pr := range e.Protect {
+		pp := p.key("protect").idx(i)
+		if len(pr.Users) == 0 && len(pr.KeyIDs) == 0 {
+			k.add(pp, "needs users or key_ids (or both)")
+		}
+		k.globs(pr.Users, pp.key("users"))
+	}
 	if w := e.Window; w != nil {
 		wp := p.key("window")
 		if w.Start != "" && w.End != "" && !k.reported(wp.key("start")) && !k.reported(wp.key("end")) {

@@ -45,6 +45,22 @@ func TestValidateWithoutFile(t *testing.T) {
 		{"window starting at 24:00 never opens", func(c *Config) { c.Enforce.Window = &Window{Start: "24:00"} },
 			`enforce.window.start: "24:00" is not a time of day (want HH:MM, e.g. 09:00)`},
 		{"window ending at 24:00", func(c *Config) { c.Enforce.Window = &Window{Start: "22:00", End: "24:00"} }, ""},
+		{"stop parameter", func(c *Config) { c.Enforce.StopParameter = "/keywarden/stop" }, ""},
+		{"stop parameter that is a URL", func(c *Config) { c.Enforce.StopParameter = "https://example.com/stop" },
+			`enforce.stop_parameter: "https://example.com/stop" is not an SSM parameter name (want /path/name or its ARN)`},
+		{"stop parameter in another partition", func(c *Config) {
+			c.Accounts.Partition = PartitionGovCloud
+			c.Enforce.StopParameter = "arn:aws:ssm:us-east-1:111111111111:parameter/kw/stop"
+		}, "enforce.stop_parameter: the parameter is in partition aws, not accounts.partition aws-us-gov"},
+		{"protect", func(c *Config) {
+			c.Enforce.Protect = []Protect{{Users: []string{"break-glass-*"}}, {KeyIDs: []string{"AKIAIOSFODNN7EXAMPLE"}, Accounts: []string{"123456789012"}, Reason: "CI"}}
+		}, ""},
+		{"protect with nothing to match, a bad glob, a bad key ID and account", func(c *Config) {
+			c.Enforce.Protect = []Protect{{Reason: "nothing"}, {Users: []string{"[bad"}, KeyIDs: []string{"akia-lower"}, Accounts: []string{"12345"}}}
+		}, "enforce.protect[0]: needs users or key_ids (or both)\n" +
+			`enforce.protect[1].users[0]: bad glob "[bad": syntax error in pattern` + "\n" +
+			`enforce.protect[1].key_ids[0]: "akia-lower" is not an access key ID (want e.g. AKIAIOSFODNN7EXAMPLE)` + "\n" +
+			`enforce.protect[1].accounts[0]: "12345" is not an AWS account ID (want 12 digits)`},
 		{"session name with a space", func(c *Config) { c.Accounts.SessionName = "key warden" },
 			`accounts.session_name: "key warden" is not an AssumeRole session name (2-64 letters, digits and =,.@_-)`},
 		{"too many attempts", func(c *Config) { c.Accounts.MaxAttempts = 50 },

@@ -184,6 +184,11 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 	if role == RoleMember {
 		return d, nil
 	}
+	// The emergency stop, read with the runner's credentials before each
+	// action it may take.
+	if stop := cfg.Enforce.StopParameter; stop != "" && len(write) > 0 && len(own)+len(member) > 0 {
+		add("ReadStopParameter", []string{"ssm:GetParameter"}, []string{ssmParameterARN(part, stop)}, nil)
+	}
 
 	// Other accounts: organization discovery and the member role.
 	if org := cfg.Accounts.Organization; org != nil {

@@ -70,6 +70,9 @@ type Summary struct {
 	ActionsFailed  int `json:"actions_failed"`
 	// Guards are the accounts a guard left unchanged.
 	Guards []string `json:"guards"`
+	// Stopped is why the emergency stop kept the run from acting (absent:
+	// it did not).
+	Stopped string `json:"stopped,omitempty"`
 	// NotReached lists what the deadline cut short: accounts not scanned,
 	// messages not sent (all tried again on the next run).
 	NotReached []string `json:"not_reached"`
@@ -174,7 +177,7 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary
 func summarize(res *run.Result, deadline bool) *Summary {
 	s := &Summary{Schema: SummarySchema, RunID: res.RunID, Mode: string(res.Mode), AsOf: res.AsOf, Accounts: res.Accounts,
 		Findings: res.Summary.Findings, Sent: res.Sent, Failed: res.Failed, ActionsDone: res.ActionsDone,
-		ActionsSkipped: res.ActionsSkipped, ActionsFailed: res.ActionsFailed, Guards: []string{}, NotReached: []string{}, Notes: res.Notes}
+		ActionsSkipped: res.ActionsSkipped, ActionsFailed: res.ActionsFailed, Guards: []string{}, Stopped: res.Stopped, NotReached: []string{}, Notes: res.Notes}
 	for _, g := range res.Plan.Guards {
 		s.Guards = append(s.Guards, g.Account)
 	}

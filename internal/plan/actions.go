@@ -98,6 +98,9 @@ type Action struct {
 	// On is the day a done action was made (the run's day, or for an
 	// action a killed run made, the day it recorded it).
 	On string `json:"on,omitempty"`
+	// ActOn is the first day an action waiting for its notice period
+	// (enforce.notice_before_action) may be taken.
+	ActOn string `json:"act_on,omitempty"`
 }
 
 // Verb is how the action reads in a sentence: "would disable" (listed),
@@ -164,16 +167,15 @@ func (b *builder) actions(items []Item) ([]Action, []Guard) {
 		switch r := b.actionReason(a.Account); {
 		case r != "":
 			a.Status, a.Reason = ActionListed, r
-		case a.KeyID != "" && slices.Contains(b.in.Self[a.Account], a.KeyID):
-			a.Status, a.Reason = ActionSkipped, ReasonSelf
+		default:
+			if r := b.protection(a.Account, a.User, a.KeyID); r != "" {
+				a.Status, a.Reason = ActionSkipped, r
+			}
 		}
 	}
+	b.noticeWait(out, items)
 	guards := b.guard(out)
-	actAt := b.in.ActAt
-	if actAt.IsZero() {
-		actAt = b.in.AsOf
-	}
-	if w := b.cfg.Enforce.Window; !w.Open(actAt) {
+	if w := b.cfg.Enforce.Window; !w.Open(b.actAt()) {
 		for i := range out {
 			if out[i].Status == ActionPlanned {
 				out[i].Status, out[i].Reason = ActionWaiting, fmt.Sprintf(reasonWindowFmt, w)
@@ -181,6 +183,15 @@ func (b *builder) actions(items []Item) ([]Action, []Guard) {
 		}
 	}
 	return out, guards
+}
+
+// actAt is when the run acts: Input.ActAt (the wall clock, or a forced
+// --as-of), else AsOf.
+func (b *builder) actAt() time.Time {
+	if b.in.ActAt.IsZero() {
+		return b.in.AsOf
+	}
+	return b.in.ActAt
 }
 
 // guard blocks every planned action of an account whose own data

@@ -74,6 +74,10 @@ type Input struct {
 	// ClockProblems are, by account, why the account's own data
 	// contradicts the run's clock: a guard that stops every change there.
 	ClockProblems map[string]string
+	// SourceKeys are the access keys behind the credentials the run signs
+	// with — the source credentials of a role the SDK assumed for it — by
+	// key ID, with the role each assumes: never acted on, in any account.
+	SourceKeys map[string]string
 	// Executed, when set, are this run's actions as remediation left them
 	// (done, skipped, failed, with IDs): Build then reports them instead of
 	// planning anew, tells owners what was done, and the digest lists them.
@@ -350,7 +354,7 @@ func ConsoleURL(cfg *config.Config, account, alias string) string {
 
 func (b *builder) item(f policy.Finding) Item {
 	f.AccountAlias = b.alias(&f)
-	enf := b.enforced(f.Account) && f.Credential != policy.CredentialRoot
+	enf := b.enforced(f.Account) && f.Credential != policy.CredentialRoot && b.protection(f.Account, f.User, f.KeyID) == ""
 	it := Item{Finding: f, Title: b.title(&f), ConsoleURL: ConsoleURL(b.cfg, f.Account, f.AccountAlias), Enforced: enf}
 	it.Next = b.next(&f, enf)
 	it.Fix = fix(&f, it.ConsoleURL)

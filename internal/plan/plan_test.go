@@ -324,6 +324,7 @@ func TestNextIsTruthful(t *testing.T) {
 // TestNextFollowsTheOutcome: the item of a credential whose finding calls
 // for a change says what became of its action, in each case.
 func TestNextFollowsTheOutcome(t *testing.T) {
+	noticed := func(c *config.Config, days int) *config.Config { c.Enforce.NoticeBeforeAction = days; return c }
 	disable := keyFinding("alice", 2, 85, "a@example.com") // disable stage
 	active := keyFinding("alice", 2, 95, "a@example.com")  // delete stage, active key
 	inactive := active
@@ -373,6 +374,14 @@ func TestNextFollowsTheOutcome(t *testing.T) {
 			"It is past the 80-day limit. It was disabled on 2026-11-20 by keywarden (action r.1)."},
 		{"planned, before remediation", enforcing(), disable, nil,
 			"It is past the 80-day limit. keywarden is to disable it in this run (2026-11-23)."},
+		{"planned: a password", enforcing(), pw, nil,
+			"It has not been used for 120 days (limit 90). keywarden is to remove it in this run (2026-11-23)."},
+		{"waiting for the owner's notice period", noticed(enforcing(), 7), disable, nil,
+			"It is past the 80-day limit. keywarden gives 7 days' notice before it changes a credential (enforce.notice_before_action): " +
+				"a keywarden run may disable it from 2026-11-30."},
+		{"waiting for the notice period: an active key at its delete stage", noticed(enforcing(), 7), active, nil,
+			"It is past the 90-day limit. keywarden gives 7 days' notice before it changes a credential (enforce.notice_before_action): " +
+				"a keywarden run may disable it (an active key is disabled before it is deleted) from 2026-11-30."},
 		{"planned, dry run with enforcement on", enforcing(), disable, func(in *plan.Input) {
 			in.Mode = plan.ModeDryRun
 			outcome(func(a *plan.Action) { a.Done = config.ActionDisable })(in)

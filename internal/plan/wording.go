@@ -148,6 +148,15 @@ func verb(a *Action) string {
 	return strings.ReplaceAll(v, "_", " ")
 }
 
+// itVerb is verb(a) with the credential as its object ("disable it"):
+// a console password is removed.
+func itVerb(a *Action) string {
+	if cmp.Or(a.Done, a.Kind) == config.ActionRemovePassword {
+		return "remove"
+	}
+	return verb(a)
+}
+
 // outcome says what happened, or will, to a finding's credential, from
 // the action on it: done in the past tense with its day; a change not
 // made with why, and without a day on which it would be; the day of a
@@ -155,7 +164,7 @@ func verb(a *Action) string {
 // deletion after its grace period). f is the item's finding.
 func (b *builder) outcome(f *policy.Finding, a *Action) string {
 	lim := b.limit(f) + ". "
-	v := verb(a)
+	v := itVerb(a)
 	grace := b.cfg.Enforce.GraceAfterDisable
 	id := ""
 	if a.ID != "" {
@@ -184,6 +193,9 @@ func (b *builder) outcome(f *policy.Finding, a *Action) string {
 	case ActionBlocked:
 		return lim + fmt.Sprintf("keywarden did not %s it: a safety guard stopped every change in account %s in this run; the administrators are told.", v, a.Account)
 	case ActionWaiting:
+		if a.ActOn != "" { // the owner's notice period (enforce.notice_before_action)
+			return b.noticeNext(f, a)
+		}
 		return lim + fmt.Sprintf("keywarden did not %s it: it changes credentials only inside its action window (%s); the first run inside it will.",
 			v, b.cfg.Enforce.Window)
 	case ActionSkipped:

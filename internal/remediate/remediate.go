@@ -86,8 +86,13 @@ type Executor struct {
 	// lines audit file).
 	OnRecord func(state.Action)
 	Logger   *slog.Logger
+	// Stop, when set, is asked before each action whether to take no more
+	// (the emergency stop): a reason stops this action and every later one,
+	// each recorded as skipped with it; "" lets it go ahead.
+	Stop func(ctx context.Context) string
 
-	seq int
+	seq     int
+	stopped string
 }
 
 func (e *Executor) now() time.Time {
@@ -119,6 +124,11 @@ func (e *Executor) Execute(ctx context.Context, actions []plan.Action) []plan.Ac
 	for i, a := range actions {
 		switch a.Status {
 		case plan.ActionPlanned:
+			if reason := e.stop(ctx); reason != "" {
+				a.ID = e.nextID()
+				out[i] = e.skip(ctx, a, reason)
+				continue
+			}
 			out[i] = e.execute(ctx, a)
 		case plan.ActionBlocked, plan.ActionSkipped:
 			// Decided against by the plan (a guard, keywarden's own key):

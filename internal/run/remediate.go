@@ -30,6 +30,9 @@ type accountSet struct {
 	clients    map[string]remediate.IAM
 	activeKeys map[string]int
 	clocks     map[string]accountClock
+	// base is the caller's configuration, as the scan loaded it (nil
+	// before, or for an offline report).
+	base *aws.Config
 }
 
 func newAccountSet(o ScanOptions) *accountSet {
@@ -42,6 +45,17 @@ func newAccountSet(o ScanOptions) *accountSet {
 func (s *accountSet) options() ScanOptions {
 	o := s.scan
 	onAccount, onSnapshots := o.OnAccount, o.OnSnapshots
+	if load := o.LoadAWSConfig; load != nil {
+		o.LoadAWSConfig = func(ctx context.Context) (aws.Config, error) {
+			cfg, err := load(ctx)
+			if err == nil {
+				s.mu.Lock()
+				s.base = &cfg
+				s.mu.Unlock()
+			}
+			return cfg, err
+		}
+	}
 	o.OnAccount = func(id string, cfg aws.Config) {
 		s.mu.Lock()
 		s.configs[id] = cfg
@@ -73,12 +87,17 @@ func (s *accountSet) options() ScanOptions {
 }
 
 // self lists, by account, the access key keywarden signs its calls with
-// there: never acted on.
+// there, and the caller's own (which signs the AssumeRole into a member
+// account, and may be a user's key in it): never acted on.
 func (s *accountSet) self(ctx context.Context, log *slog.Logger) map[string][]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	caller := s.callerKey(ctx, log)
 	out := map[string][]string{}
 	for id, cfg := range s.configs {
+		if caller != "" {
+			out[id] = append(out[id], caller)
+		}
 		if cfg.Credentials == nil {
 			continue
 		}
@@ -87,7 +106,7 @@ func (s *accountSet) self(ctx context.Context, log *slog.Logger) map[string][]st
 			log.Warn("cannot tell which access key keywarden runs with", "account", id, "error", err)
 			continue
 		}
-		out[id] = []string{creds.AccessKeyID}
+		out[id] = append(out[id], creds.AccessKeyID)
 	}
 	return out
 }
@@ -136,6 +155,9 @@ func (r *runner) remediate(ctx context.Context) {
 func (r *runner) carryOut(ctx context.Context) []plan.Action {
 	e := &remediate.Executor{Clients: r.clients, Audit: r.store, RunID: r.id, AsOf: r.actAt, ForcedAsOf: r.forced, Now: r.clock,
 		Grace: r.cfg.Enforce.GraceAfterDisable, Lease: r.o.Lease, Logger: r.log}
+	if name := r.cfg.Enforce.StopParameter; name != "" {
+		e.Stop = r.stopCheck(name)
+	}
 	if path := r.cfg.Enforce.AuditFile; path != "" && !r.o.DryRun {
 		write, closeFn, err := openAuditFile(path)
 		if err != nil {

@@ -90,7 +90,10 @@ type Result struct {
 	AsOf        time.Time `json:"as_of"`
 	// ForcedAsOf is the --as-of the run acted at (--force-as-of) instead of
 	// the wall clock; absent when it did not.
-	ForcedAsOf time.Time        `json:"forced_as_of,omitzero"`
+	ForcedAsOf time.Time `json:"forced_as_of,omitzero"`
+	// Stopped is why the emergency stop (enforce.stop_parameter, holding
+	// stop) kept the run from acting; absent when it did not.
+	Stopped    string           `json:"stopped,omitempty"`
 	State      string           `json:"state"`
 	Notes      []string         `json:"notes"`
 	Accounts   []report.Account `json:"accounts"`
@@ -328,7 +331,8 @@ func (r *runner) plan(ctx context.Context) error {
 	}
 	r.in = plan.Input{Config: r.cfg, AsOf: r.o.Scan.AsOf, Accounts: rep.Accounts, Findings: rep.Findings, Notices: notices,
 		Mode: r.mode, Apply: r.apply, Offline: r.offline, ActiveKeys: r.accounts.activeKeys, Self: r.accounts.self(ctx, r.log),
-		ActAt: r.actAt, ClockProblems: r.clockProblems()}
+		ActAt: r.actAt, ClockProblems: r.clockProblems(),
+		SourceKeys: r.accounts.sourceKeys(ctx, r.log)}
 	r.res.Plan = plan.Build(r.in)
 	for _, a := range rep.Accounts {
 		if a.Status != report.StatusOK {

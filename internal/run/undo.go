@@ -21,7 +21,10 @@ import (
 
 // UndoOptions configure `keywarden undo`.
 type UndoOptions struct {
-	IDs   []string
+	IDs []string
+	// Run, when set, undoes every action this run made (RunActions), after
+	// IDs.
+	Run   string
 	Store state.Store
 	// Config says how to reach other accounts (accounts.list role ARNs,
 	// accounts.organization.role_name) and where keywarden may act
@@ -68,6 +71,14 @@ func Undo(ctx context.Context, o UndoOptions) ([]state.Action, error) {
 			return inAllowed(ctx, account)
 		}
 	}
+	ids := o.IDs
+	if o.Run != "" {
+		more, err := RunActions(ctx, o.Store, o.Run)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(slices.Clone(ids), more...)
+	}
 	e := &remediate.Executor{Clients: clients, Audit: o.Store, RunID: "undo-" + newRunID(o.Now), AsOf: o.Now, Logger: log}
 	var auditErr error
 	if o.AuditFile != "" {
@@ -82,7 +93,7 @@ func Undo(ctx context.Context, o UndoOptions) ([]state.Action, error) {
 			}
 		}
 	}
-	recs, err := e.Undo(ctx, o.IDs)
+	recs, err := e.Undo(ctx, ids)
 	if auditErr != nil {
 		log.Error("cannot write the audit file", "error", auditErr)
 	}
@@ -145,4 +156,28 @@ func sessionName(cfg *config.Config) string {
 		return ""
 	}
 	return cfg.Accounts.SessionName
+}
+
+// RunActions lists the IDs of the actions run made — done, every kind —
+// oldest first: what `keywarden undo --run` undoes (a disable), or says
+// cannot be undone (a delete, a removed password). Actions it decided
+// against (skipped), failed or left unfinished changed nothing.
+func RunActions(ctx context.Context, store state.Store, run string) ([]string, error) {
+	recs, err := store.Actions(ctx, state.ActionFilter{Run: run})
+	if err != nil {
+		return nil, fmt.Errorf("read the actions of run %s: %w", run, err)
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("run %s recorded no action (see keywarden history --runs)", run)
+	}
+	var ids []string
+	for _, r := range slices.Backward(recs) {
+		if r.Status == state.ActionDone {
+			ids = append(ids, r.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("run %s made no change (%d recorded actions, none done), so there is nothing to undo", run, len(recs))
+	}
+	return ids, nil
 }
