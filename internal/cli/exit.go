@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/spf13/cobra"
 )
 
@@ -83,6 +84,16 @@ func exitFor(err error) int {
 		return ExitError
 	}
 	return precedence[best]
+}
+
+// accountsFailed is a command's first outcome: exit 4 when some of rep's
+// accounts could not be scanned, saying so and what became of them (then).
+func accountsFailed(rep *report.Report, then string) []error {
+	n := rep.FailedAccounts()
+	if n == 0 {
+		return nil
+	}
+	return []error{&exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; %s", n, len(rep.Accounts), then)}}
 }
 
 // usageArgs makes a command's argument check return usage errors.

@@ -84,10 +84,7 @@ func forecastRun(ctx context.Context, f *Factory, o *ForecastOptions) error {
 	}
 	// Every outcome counts (exitFor picks the code): a failed write does
 	// not hide that accounts failed.
-	var outcomes []error
-	if n := rep.FailedAccounts(); n > 0 {
-		outcomes = append(outcomes, &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; their credentials are not in the forecast", n, len(rep.Accounts))})
-	}
+	outcomes := accountsFailed(rep, "their credentials are not in the forecast")
 	fc := forecast.New(snaps, src.cfg, src.now, src.asOf, o.Days)
 	write := func(w io.Writer) error { return forecast.Render(w, fc, format) }
 	if o.Output == "" {

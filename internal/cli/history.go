@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keywarden/keywarden/internal/awsapi"
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/run"
 	"github.com/keywarden/keywarden/internal/state"
 )
@@ -108,7 +109,11 @@ func historyRun(ctx context.Context, f *Factory, o *HistoryOptions) error {
 	if err != nil {
 		return err
 	}
-	store, url, err := openStateFor(ctx, f, o.ConfigFile, o.State, true, awsapi.Options{Region: o.Region, Profile: o.Profile})
+	cfg, err := loadConfig(f, o.ConfigFile)
+	if err != nil {
+		return err
+	}
+	store, url, err := openStateFor(ctx, f, cfg, o.State, true, awsapi.Options{Region: o.Region, Profile: o.Profile})
 	if err != nil {
 		return err
 	}
@@ -185,14 +190,10 @@ func tableOrJSON(f *Factory, format, output string) (string, error) {
 	return "", usageError(fmt.Errorf("--format %q: want table or json", format))
 }
 
-// openStateFor opens the state named by --state, else the config's
-// state.url, else the default; a DynamoDB state with the AWS settings aws.
-func openStateFor(ctx context.Context, f *Factory, configFile, stateURL string, readOnly bool, aws awsapi.Options) (state.Store, string, error) {
+// openStateFor opens the state named by --state, else cfg's state.url,
+// else the default; a DynamoDB state with the AWS settings aws.
+func openStateFor(ctx context.Context, f *Factory, cfg *config.Config, stateURL string, readOnly bool, aws awsapi.Options) (state.Store, string, error) {
 	if err := checkStateFlag(stateURL); err != nil {
-		return nil, "", err
-	}
-	cfg, err := loadConfig(f, configFile)
-	if err != nil {
 		return nil, "", err
 	}
 	url := cmp.Or(stateURL, cfg.State.URL, state.DefaultURL)

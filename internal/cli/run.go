@@ -176,10 +176,7 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	}
 	// Every outcome counts (exitFor picks the code): a failed write does
 	// not hide that accounts failed.
-	var outcomes []error
-	if n := res.Report.FailedAccounts(); n > 0 {
-		outcomes = append(outcomes, &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; nothing was planned for them", n, len(res.Accounts))})
-	}
+	outcomes := accountsFailed(res.Report, "nothing was planned for them")
 	write := func(w io.Writer) error {
 		if format == report.FormatJSON {
 			enc := json.NewEncoder(w)

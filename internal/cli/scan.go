@@ -105,10 +105,7 @@ func scanRun(ctx context.Context, f *Factory, o *ScanOptions) error {
 	}
 	// Every outcome counts (exitFor picks the code): a failed write or
 	// Security Hub sync does not hide that accounts failed.
-	var outcomes []error
-	if n := rep.FailedAccounts(); n > 0 {
-		outcomes = append(outcomes, &exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; see the report's accounts[].error", n, len(rep.Accounts))})
-	}
+	outcomes := accountsFailed(rep, "see the report's accounts[].error")
 	renderOpts := report.Options{}
 	if format == report.FormatASFF {
 		renderOpts.Region = asffRegion(ctx, f, o)

@@ -85,7 +85,7 @@ func undoRun(ctx context.Context, f *Factory, o *UndoOptions) error {
 	if err != nil {
 		return err
 	}
-	store, _, err := openStateFor(ctx, f, o.ConfigFile, o.State, false, awsapi.Options{Region: o.Region, Profile: o.Profile})
+	store, _, err := openStateFor(ctx, f, cfg, o.State, false, awsapi.Options{Region: o.Region, Profile: o.Profile})
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,7 @@ func scanLive(ctx context.Context, o ScanOptions) (*report.Report, error) {
 		return nil, fmt.Errorf("%w: the organization has no ACTIVE account left after accounts.organization.exclude", ErrAccountNotSelected)
 	}
 	// The caller's account alone (no accounts config) fails the scan as a
-	// whole, as before: there are no other accounts to complete.
+	// whole: there are no other accounts to complete.
 	single := len(targets) == 1 && targets[0].ID == ""
 
 	scans := make([]*accountScan, len(targets))

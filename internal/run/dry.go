@@ -128,6 +128,12 @@ func (n named) Send(context.Context, *notify.Message) error {
 	return fmt.Errorf("%s: %w", string(n), errPlanned)
 }
 
+// dryAuditFile is a dry run's enforce.audit_file: nothing is opened,
+// nothing written.
+func dryAuditFile(string) (func(state.Action) error, func() error, error) {
+	return func(state.Action) error { return nil }, func() error { return nil }, nil
+}
+
 // DryRunPrefix starts the reason of an action a dry run would make.
 const DryRunPrefix = "dry run, re-checked; a real run does this: "
 

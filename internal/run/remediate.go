@@ -148,18 +148,18 @@ func (r *runner) remediate(ctx context.Context) {
 }
 
 // carryOut returns every action with its outcome (nil when none could be
-// carried out). A dry run (connect) carries them out against clients that
-// change nothing and a state that records nothing, leaves other runs'
-// unfinished actions to the next real run, and reports what it would do
-// as planned (wouldDo).
+// carried out), through what connect set up: a dry run carries them out
+// against clients that change nothing, a state and an audit file that
+// record nothing, leaves other runs' unfinished actions to the next real
+// run, and reports what it would do as planned (wouldDo).
 func (r *runner) carryOut(ctx context.Context) []plan.Action {
 	e := &remediate.Executor{Clients: r.clients, Audit: r.store, RunID: r.id, AsOf: r.actAt, ForcedAsOf: r.forced, Now: r.clock,
 		Grace: r.cfg.Enforce.GraceAfterDisable, Lease: r.o.Lease, Logger: r.log}
 	if name := r.cfg.Enforce.StopParameter; name != "" {
 		e.Stop = r.stopCheck(name)
 	}
-	if path := r.cfg.Enforce.AuditFile; path != "" && !r.o.DryRun {
-		write, closeFn, err := openAuditFile(path)
+	if path := r.cfg.Enforce.AuditFile; path != "" {
+		write, closeFn, err := r.auditFile(path)
 		if err != nil {
 			err = fmt.Errorf("%w; nothing was changed", err)
 			r.errs = append(r.errs, err)
@@ -175,7 +175,7 @@ func (r *runner) carryOut(ctx context.Context) []plan.Action {
 	// Unfinished actions are reconciled where keywarden may act: it reads
 	// and records nothing about credentials elsewhere.
 	var reconciled []plan.Action
-	if !r.o.DryRun {
+	if r.reconcile {
 		var ok []string
 		for _, a := range r.res.Accounts {
 			if a.Status == report.StatusOK && slices.Contains(r.cfg.Enforce.AllowedAccounts, a.ID) {
@@ -189,10 +189,7 @@ func (r *runner) carryOut(ctx context.Context) []plan.Action {
 			}
 		}
 	}
-	executed := e.Execute(ctx, r.res.Plan.Actions)
-	if r.o.DryRun {
-		executed = wouldDo(executed)
-	}
+	executed := r.outcomes(e.Execute(ctx, r.res.Plan.Actions))
 	for _, a := range executed {
 		if a.Status == plan.ActionDone {
 			r.log.Info("action done", "action", a.ID, "account", a.Account, "user", a.User, "key_id", a.KeyID, "kind", a.Kind,
@@ -201,6 +198,10 @@ func (r *runner) carryOut(ctx context.Context) []plan.Action {
 	}
 	return append(executed, reconciled...)
 }
+
+// asCarriedOut reports actions as remediation carried them out (a real
+// run's outcomes).
+func asCarriedOut(actions []plan.Action) []plan.Action { return actions }
 
 // notMade is actions as a run that could not act reports them: each
 // planned one failed with reason, so that no message says it is done or

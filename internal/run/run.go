@@ -54,8 +54,8 @@ type RunOptions struct {
 	StateURL string
 	// Store, when set, is used instead of opening StateURL (tests).
 	Store state.Store
-	// Channels, when set, are used instead of those the config names (a
-	// dry run's only have names).
+	// Channels, when set, are used instead of those the config names;
+	// a dry run ignores them (its channels only have names).
 	Channels *Channels
 	// Getenv reads secrets named by environment variable.
 	Getenv func(string) string
@@ -201,6 +201,13 @@ type runner struct {
 	store    state.Store
 	clients  func(ctx context.Context, account string) (remediate.IAM, error)
 	channels *Channels
+	// auditFile opens enforce.audit_file to append the action records.
+	auditFile func(path string) (write func(state.Action) error, closeFn func() error, err error)
+	// reconcile: remediation first finishes what killed runs left
+	// unfinished.
+	reconcile bool
+	// outcomes are the carried-out actions as the run reports them.
+	outcomes func([]plan.Action) []plan.Action
 	closers  []func() error
 
 	// Set by plan (Executed by remediate); the plan is res.Plan.
@@ -300,8 +307,12 @@ func (r *runner) connect(ctx context.Context) error {
 		r.store = dryStore{r.store}
 		r.clients = dryClients(r.clients)
 		r.channels = plannedChannels(r.cfg)
+		r.auditFile = dryAuditFile
+		r.reconcile = false // left to the next real run
+		r.outcomes = wouldDo
 		return nil
 	}
+	r.auditFile, r.reconcile, r.outcomes = openAuditFile, true, asCarriedOut
 	r.channels = r.o.Channels
 	if r.channels == nil {
 		r.channels = BuildChannels(ctx, r.cfg, ChannelDeps{AWS: r.o.Scan.LoadAWSConfig, Getenv: r.o.Getenv})
