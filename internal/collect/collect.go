@@ -49,7 +49,10 @@ const (
 	DefaultPollInitial       = 50 * time.Millisecond
 	DefaultPollMax           = 15 * time.Second
 	DefaultMaxWait           = 5 * time.Minute
-	DefaultMaxReportCalls    = 30
+	// DefaultMaxReportCalls is ReportCallCap(DefaultPollInitial,
+	// DefaultPollMax, DefaultMaxWait): the most report calls the default
+	// schedule can make within the default MaxWait.
+	DefaultMaxReportCalls = 48
 )
 
 // gaadPageSize is the MaxItems of each GetAccountAuthorizationDetails page:
@@ -68,7 +71,8 @@ const CredentialsHint = "configure AWS credentials (AWS_PROFILE, `aws sso login`
 // at the fewest calls: 3 + R + max(1, ceil(users/1000)) for a Snapshot,
 // where R, its GenerateCredentialReport and GetCredentialReport calls, is 2
 // when the report is ready at the first look and never more than
-// MaxReportCalls; plus one ListAccessKeys per user passed to ResolveKeyIDs.
+// MaxReportCalls (48 by default); plus one ListAccessKeys per user passed
+// to ResolveKeyIDs.
 type Collector struct {
 	IAM    IAM
 	STS    STS
@@ -79,15 +83,24 @@ type Collector struct {
 	KeyLookupParallel int
 	// PollInitial and PollMax bound the exponential backoff, with jitter,
 	// between looks at the credential report while IAM generates it
-	// (defaults DefaultPollInitial and DefaultPollMax).
+	// (defaults DefaultPollInitial and DefaultPollMax): each wait is
+	// between half and all of an interval that doubles from PollInitial
+	// to PollMax.
 	PollInitial, PollMax time.Duration
 	// MaxWait bounds the wait for the credential report (default
-	// DefaultMaxWait).
+	// DefaultMaxWait, 5 minutes).
 	MaxWait time.Duration
 	// MaxReportCalls bounds the GenerateCredentialReport and
-	// GetCredentialReport calls of one Snapshot, Begin's included
-	// (default DefaultMaxReportCalls): each look at a report IAM is
-	// still generating is one call.
+	// GetCredentialReport calls of one Snapshot, Begin's included: each
+	// look at a report IAM is still generating is one call. The default
+	// (0) is ReportCallCap(PollInitial, PollMax, MaxWait), the most calls
+	// the schedule can make within MaxWait, so that MaxWait is the bound
+	// that applies: with the defaults the cap is 48 calls, reached only if
+	// every wait is its shortest (the last look at 297.75 s, within a wait
+	// of MaxWait), where at average jitter MaxWait comes after about 34
+	// looks. It can come first only when a report that went missing is
+	// generated again, which starts the schedule again. A MaxReportCalls
+	// below the default bounds the calls before the time.
 	MaxReportCalls int
 
 	begun *begun // set by Begin, consumed by Snapshot
@@ -275,7 +288,10 @@ func (c *Collector) credentialReport(ctx context.Context, log *slog.Logger, begu
 	maxWait := orDefault(c.MaxWait, DefaultMaxWait)
 	ctx, cancel := context.WithTimeoutCause(ctx, maxWait, fmt.Errorf("credential report not ready after %s", maxWait))
 	defer cancel()
-	maxCalls := orDefault(c.MaxReportCalls, DefaultMaxReportCalls)
+	maxCalls := c.MaxReportCalls
+	if maxCalls <= 0 {
+		maxCalls = ReportCallCap(orDefault(c.PollInitial, DefaultPollInitial), orDefault(c.PollMax, DefaultPollMax), maxWait)
+	}
 
 	b := c.newBackoff()
 	generate := !begun.accepted // Begin's request was not taken: ask again
@@ -434,14 +450,42 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return def
 }
 
+// ReportCallCap is the most GenerateCredentialReport and
+// GetCredentialReport calls a Snapshot can make within maxWait while IAM
+// generates its report, with the looks at it on the backoff schedule from
+// initial doubling to maxInterval: Begin's call, then one look for each
+// time the schedule can reach before maxWait, every wait at its shortest
+// (half its interval) and the first look at once (the time since Begin
+// may have used up its wait).
+func ReportCallCap(initial, maxInterval, maxWait time.Duration) int {
+	b := newBackoff(initial, maxInterval)
+	looks, at := 1, time.Duration(0) // the first look, at once
+	b.next = min(2*b.next, b.max)
+	for ; b.next < b.max; b.next = min(2*b.next, b.max) {
+		if at += b.next / 2; at >= maxWait {
+			return 1 + looks
+		}
+		looks++
+	}
+	// Every later wait is at least half of max: the looks at at + k × that
+	// for k ≥ 1, before maxWait.
+	if half := max(b.max/2, 1); at < maxWait {
+		looks += int((maxWait - at - 1) / half)
+	}
+	return 1 + looks
+}
+
 // backoff is a context-aware exponential backoff with jitter.
 type backoff struct {
 	initial, max, next time.Duration
 }
 
 func (c *Collector) newBackoff() *backoff {
-	initial := orDefault(c.PollInitial, DefaultPollInitial)
-	b := &backoff{initial: initial, max: max(orDefault(c.PollMax, DefaultPollMax), initial)}
+	return newBackoff(orDefault(c.PollInitial, DefaultPollInitial), orDefault(c.PollMax, DefaultPollMax))
+}
+
+func newBackoff(initial, maxInterval time.Duration) *backoff {
+	b := &backoff{initial: initial, max: max(maxInterval, initial)}
 	b.reset()
 	return b
 }
@@ -456,14 +500,22 @@ func (b *backoff) skip(elapsed time.Duration) {
 	}
 }
 
+// wait is the next wait, between half and all of the current interval
+// (half of it plus jitter(half + 1), jitter(n) in [0, n)), and doubles
+// the interval up to max.
+func (b *backoff) wait(jitter func(time.Duration) time.Duration) time.Duration {
+	d := b.next/2 + jitter(b.next/2+1)
+	b.next = min(2*b.next, b.max)
+	return d
+}
+
 // waitSince sleeps between half and all of the current interval ("equal
 // jitter"), less elapsed (time already spent since the last call), then
 // doubles the interval up to max. It does not sleep when the jittered
 // interval has passed already, and returns early with the context's cause
 // when ctx is done.
 func (b *backoff) waitSince(ctx context.Context, elapsed time.Duration) error {
-	d := b.next/2 + rand.N(b.next/2+1) - elapsed
-	b.next = min(2*b.next, b.max)
+	d := b.wait(rand.N[time.Duration]) - elapsed
 	if d <= 0 {
 		return context.Cause(ctx)
 	}

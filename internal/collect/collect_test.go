@@ -268,12 +268,16 @@ func (f *fakeSTS) GetCallerIdentity(ctx context.Context, _ *sts.GetCallerIdentit
 	return &sts.GetCallerIdentityOutput{Account: aws.String(testAccount), Arn: aws.String("arn:aws:iam::" + testAccount + ":user/scanner")}, nil
 }
 
-// newCollector is a collector over the fakes with tiny poll intervals.
+// newCollector is a collector over the fakes with tiny poll intervals and
+// the default cap on report calls.
 func newCollector(t *testing.T, f *fakeIAM) *Collector {
 	return &Collector{
 		IAM: f, STS: &fakeSTS{},
 		Logger:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
 		PollInitial: time.Microsecond, PollMax: 4 * time.Microsecond,
+		// The default cap: the tiny schedule could look millions of times
+		// within MaxWait.
+		MaxReportCalls: DefaultMaxReportCalls,
 	}
 }
 
