@@ -179,10 +179,14 @@ type begun struct {
 // empty; ResolveKeyIDs fills them for the users that need them.
 //
 // The reads that do not need the report — the authorization details, the
-// password policy and the alias — run while IAM generates it. Their errors
-// are reported as if the reads had run one after the other: the first
-// failure in the order report, authorization details, password policy,
-// alias is returned, and a failure cancels only the reads after it.
+// password policy and the alias — run while IAM generates it, and the
+// error returned is the first failure in the order authorization details,
+// password policy, alias, report, whichever failed first in time: the
+// report's only when the three others succeeded. A failure cancels the
+// reads after it in that order, so the account's error is known without
+// waiting out the report (up to MaxWait); the report's failure cancels
+// none, the others run to their end (a few calls). Snapshot returns once
+// every read has.
 func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 	if c.begun == nil {
 		if _, err := c.Begin(ctx); err != nil {
@@ -194,13 +198,10 @@ func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 	snap := &inventory.Snapshot{AccountID: b.account, CallerARN: b.caller}
 	log := c.logger().With("account", snap.AccountID)
 
-	r := c.startReads(ctx, log)
-	rep, err := c.readReport(ctx, log, b, snap)
-	if err != nil {
-		r.cancel() // their errors would not count
-		r.wait()
-		return nil, err
-	}
+	reportCtx, cancelReport := context.WithCancel(ctx)
+	defer cancelReport()
+	r := c.startReads(ctx, log, cancelReport)
+	rep, err := c.readReport(reportCtx, log, b, snap)
 	r.wait()
 	switch {
 	case r.detailsErr != nil:
@@ -209,6 +210,8 @@ func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 		return nil, r.policyErr
 	case r.aliasErr != nil:
 		return nil, r.aliasErr
+	case err != nil:
+		return nil, err
 	}
 	snap.Users = joinUserDetails(log, rep.Users, r.details)
 	snap.PasswordPolicy, snap.PasswordPolicyKnown = r.policy, true
@@ -237,10 +240,10 @@ func (c *Collector) readReport(ctx context.Context, log *slog.Logger, b *begun, 
 
 // reads are the reads of a Snapshot that do not need the credential
 // report, in flight together. Each runs under a context that the failure
-// of a read before it cancels, so that only the first failure in order
+// of a read before it in order cancels: only the first failure in order
 // counts, as if they had run one after the other.
 type reads struct {
-	cancel context.CancelFunc // cancels all of them
+	cancel context.CancelFunc // releases their contexts
 	wg     sync.WaitGroup
 
 	details    map[string]types.UserDetail
@@ -252,8 +255,9 @@ type reads struct {
 }
 
 // startReads starts the authorization details, password policy and alias
-// reads; wait for them with wait.
-func (c *Collector) startReads(ctx context.Context, log *slog.Logger) *reads {
+// reads; wait for them with wait. A failed read cancels the reads after
+// it, and cancelReport, the wait for the report, which comes last.
+func (c *Collector) startReads(ctx context.Context, log *slog.Logger, cancelReport context.CancelFunc) *reads {
 	r := &reads{}
 	detailsCtx, cancelAll := context.WithCancel(ctx)
 	policyCtx, cancelAfterDetails := context.WithCancel(detailsCtx)
@@ -262,15 +266,19 @@ func (c *Collector) startReads(ctx context.Context, log *slog.Logger) *reads {
 	r.wg.Go(func() {
 		if r.details, r.detailsErr = c.userDetails(detailsCtx); r.detailsErr != nil {
 			cancelAfterDetails()
+			cancelReport()
 		}
 	})
 	r.wg.Go(func() {
 		if r.policy, r.policyErr = c.passwordPolicy(policyCtx); r.policyErr != nil {
 			cancelAfterPolicy()
+			cancelReport()
 		}
 	})
 	r.wg.Go(func() {
-		r.alias, r.aliasErr = c.accountAlias(aliasCtx, log)
+		if r.alias, r.aliasErr = c.accountAlias(aliasCtx, log); r.aliasErr != nil {
+			cancelReport()
+		}
 	})
 	return r
 }

@@ -86,6 +86,14 @@ type fakeIAM struct {
 	// with its error; returned counts the held calls that have returned.
 	hold     map[string]bool
 	returned int
+	// waitFor names operations that answer only once their channel is
+	// closed, or with their context's error if it is done first (counted
+	// in cancelled).
+	waitFor   map[string]<-chan struct{}
+	cancelled int
+	// getFailed is closed when a GetCredentialReport answers an error
+	// (reportFailed makes it).
+	getFailed chan struct{}
 	// reportsServed counts GetCredentialReport answers with a report.
 	reportsServed int
 	// ready, when set, makes GetCredentialReport answer ReportInProgress
@@ -104,8 +112,20 @@ type getAnswer struct {
 }
 
 // held answers a call of op with its context's error once it is done,
-// when op is held.
+// when op is held; when op waits for a channel, it returns once the
+// channel is closed, or with the context's error if that comes first.
 func (f *fakeIAM) held(ctx context.Context, op string) error {
+	if ch, ok := f.waitFor[op]; ok {
+		select {
+		case <-ch:
+			return nil
+		case <-ctx.Done():
+			f.mu.Lock()
+			f.cancelled++
+			f.mu.Unlock()
+			return ctx.Err()
+		}
+	}
 	if !f.hold[op] {
 		return nil
 	}
@@ -114,6 +134,17 @@ func (f *fakeIAM) held(ctx context.Context, op string) error {
 	f.returned++
 	f.mu.Unlock()
 	return ctx.Err()
+}
+
+// reportFailed is closed once a GetCredentialReport has answered an
+// error.
+func (f *fakeIAM) reportFailed() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.getFailed == nil {
+		f.getFailed = make(chan struct{})
+	}
+	return f.getFailed
 }
 
 func (f *fakeIAM) record(op string) int {
@@ -167,6 +198,15 @@ func (f *fakeIAM) GetCredentialReport(ctx context.Context, _ *iam.GetCredentialR
 	}
 	a := nth(f.get, n)
 	if a.err != nil {
+		f.mu.Lock()
+		if f.getFailed != nil {
+			select {
+			case <-f.getFailed:
+			default:
+				close(f.getFailed)
+			}
+		}
+		f.mu.Unlock()
 		return nil, a.err
 	}
 	f.mu.Lock()
@@ -506,7 +546,9 @@ func TestSnapshotCancelDuringPoll(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Snapshot() after cancel = %v; want context.Canceled", err)
 	}
-	if want := "generate credential report: context canceled"; err == nil || err.Error() != want {
+	// Every read ended with the context: the first in order, the
+	// authorization details, says so.
+	if want := "get account authorization details (page 1): context canceled"; err == nil || err.Error() != want {
 		t.Errorf("Snapshot() after cancel = %q; want %q, saying what was cancelled", err, want)
 	}
 	if n := f.count("GenerateCredentialReport"); n != 1 {
