@@ -181,12 +181,12 @@ type begun struct {
 // The reads that do not need the report — the authorization details, the
 // password policy and the alias — run while IAM generates it, and the
 // error returned is the first failure in the order authorization details,
-// password policy, alias, report, whichever failed first in time: the
-// report's only when the three others succeeded. A failure cancels the
-// reads after it in that order, so the account's error is known without
-// waiting out the report (up to MaxWait); the report's failure cancels
-// none, the others run to their end (a few calls). Snapshot returns once
-// every read has.
+// password policy, alias, report, whatever failed first in time (the same
+// failures give the same error): the report's only when the three others
+// succeeded. A failure cancels the reads after it in that order, so the
+// account's error is known without waiting out the report (up to
+// MaxWait); the report's failure cancels none, the others run to their
+// end (a few calls). Snapshot returns once every read has.
 func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 	if c.begun == nil {
 		if _, err := c.Begin(ctx); err != nil {
