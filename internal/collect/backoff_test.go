@@ -9,7 +9,7 @@ import (
 // looksWithin counts the looks at the report the backoff schedule makes
 // before maxWait, each wait drawn with jitter as waitSince draws it; with
 // firstAtOnce the first wait was used up before the wait began (the time
-// since Begin), as credentialReport's skip allows at most.
+// since Begin), as when the accounts' first pass took longer than it.
 func looksWithin(initial, maxInterval, maxWait time.Duration, firstAtOnce bool, jitter func(time.Duration) time.Duration) (looks int, last time.Duration) {
 	b := newBackoff(initial, maxInterval)
 	at := b.wait(jitter)
@@ -88,5 +88,38 @@ func TestReportCallCap(t *testing.T) {
 	// Average jitter is three quarters of each interval: about 34 looks.
 	if mean < 30 || mean > 40 {
 		t.Errorf("on average %.1f looks within MaxWait; want about 34 (three quarters of each interval)", mean)
+	}
+}
+
+// TestBackoffWaitAfter: the first look at a report comes the schedule's
+// first wait after it was asked for — at once when more time than that has
+// passed, whatever the jitter — and the waits after it are as long as the
+// time already spent, so that a report IAM has been building for a while
+// is not looked at every few milliseconds.
+func TestBackoffWaitAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		elapsed        time.Duration
+		jitter         func(time.Duration) time.Duration
+		first, second  time.Duration // the first wait ≤ 0: at once
+		firstNotBefore bool
+	}{
+		// Asked 10 ms ago: the first look 15–40 ms from now, the next
+		// interval 100 ms.
+		{"soon after", 10 * time.Millisecond, shortest, 15 * time.Millisecond, 50 * time.Millisecond, false},
+		{"soon after, longest jitter", 10 * time.Millisecond, longest, 40 * time.Millisecond, 100 * time.Millisecond, false},
+		// Asked 60 ms ago, past the longest first wait (50 ms): at once,
+		// then waits of an interval past 60 ms (100 ms).
+		{"past the first wait", 60 * time.Millisecond, longest, -10 * time.Millisecond, 100 * time.Millisecond, true},
+		// Asked 1.3 s ago (the first pass of an organization): at once,
+		// then waits of 0.8–1.6 s.
+		{"long ago", 1300 * time.Millisecond, shortest, -1275 * time.Millisecond, 800 * time.Millisecond, true},
+	} {
+		b := newBackoff(DefaultPollInitial, DefaultPollMax)
+		first := b.waitAfter(tc.elapsed, tc.jitter)
+		second := b.waitAfter(0, tc.jitter)
+		if first != tc.first || second != tc.second || (first <= 0) != tc.firstNotBefore {
+			t.Errorf("%s: waits %s then %s; want %s (at once: %v) then %s", tc.name, first, second, tc.first, tc.firstNotBefore, tc.second)
+		}
 	}
 }

@@ -304,12 +304,10 @@ func (c *Collector) credentialReport(ctx context.Context, log *slog.Logger, begu
 	b := c.newBackoff()
 	generate := !begun.accepted // Begin's request was not taken: ask again
 	wait := !begun.complete     // a COMPLETE report is read at once
-	// The looks at a report IAM began generating in Begin keep to the
-	// schedule as if they had begun then.
+	// The first look at a report IAM began generating in Begin is the
+	// schedule's first wait after Begin: at once when the accounts' first
+	// pass took longer.
 	since := time.Since(begun.at)
-	if wait {
-		b.skip(since)
-	}
 	calls, regenerations := 1, 0 // Begin's GenerateCredentialReport
 	for {
 		if calls >= maxCalls {
@@ -517,13 +515,23 @@ func (b *backoff) wait(jitter func(time.Duration) time.Duration) time.Duration {
 	return d
 }
 
-// waitSince sleeps between half and all of the current interval ("equal
-// jitter"), less elapsed (time already spent since the last call), then
-// doubles the interval up to max. It does not sleep when the jittered
-// interval has passed already, and returns early with the context's cause
-// when ctx is done.
+// waitAfter is the next wait (wait), less elapsed, the time already
+// spent since the last call (0 or less: look at once). The schedule then
+// moves on past elapsed (skip): the waits after a long one are as long,
+// so that a report IAM has been building for a while is not looked at
+// every few milliseconds.
+func (b *backoff) waitAfter(elapsed time.Duration, jitter func(time.Duration) time.Duration) time.Duration {
+	d := b.wait(jitter) - elapsed
+	b.skip(elapsed)
+	return d
+}
+
+// waitSince sleeps for waitAfter(elapsed), between half and all of the
+// current interval ("equal jitter") less elapsed; not at all when that
+// has passed already. It returns early with the context's cause when ctx
+// is done.
 func (b *backoff) waitSince(ctx context.Context, elapsed time.Duration) error {
-	d := b.wait(rand.N[time.Duration]) - elapsed
+	d := b.waitAfter(elapsed, rand.N[time.Duration])
 	if d <= 0 {
 		return context.Cause(ctx)
 	}

@@ -857,6 +857,32 @@ func TestResolveKeyIDsError(t *testing.T) {
 // hours old, which IAM reuses, read at once; STARTED: looked at after a
 // backoff), and asks again after a backoff when IAM did not
 // (LimitExceeded).
+// TestSnapshotLooksAtOnceAfterLongFirstPass: a report asked for (Begin,
+// STARTED) longer ago than the first wait is looked at once when Snapshot
+// comes, not after a wait the size of the time spent (the poll interval
+// is an hour: Snapshot returns only if it looks at once).
+func TestSnapshotLooksAtOnceAfterLongFirstPass(t *testing.T) {
+	f := &fakeIAM{
+		generate:  []generateAnswer{{state: types.ReportStateTypeStarted}},
+		get:       []getAnswer{{content: reportCSV(reportUser{name: "alice"})}},
+		gaadPages: []*iam.GetAccountAuthorizationDetailsOutput{{UserDetailList: []types.UserDetail{userDetail("alice", "/", nil)}}},
+	}
+	c := newCollector(t, f)
+	c.PollInitial, c.PollMax = time.Hour, 100*time.Hour
+	if _, err := c.Begin(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The other accounts' first pass took 61 minutes.
+	c.begun.at = c.begun.at.Add(-61 * time.Minute)
+	snap, err := snapshotWithin(t, c, context.Background())
+	if err != nil || len(snap.Users) != 1 {
+		t.Fatalf("Snapshot() = %v, %v; want alice's account", snap, err)
+	}
+	if n := f.count("GetCredentialReport"); n != 1 {
+		t.Errorf("GetCredentialReport calls = %d; want 1", n)
+	}
+}
+
 func TestBeginThenSnapshot(t *testing.T) {
 	report := reportCSV(reportUser{name: "alice"})
 	for _, tc := range []struct {
