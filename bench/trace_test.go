@@ -56,6 +56,26 @@ func stretches(ops []testenv.Op) []stretch {
 	return out
 }
 
+// sequentialRounds is the longest chain of requests each sent after the
+// one before it in the chain was answered: the round trips a run made one
+// after the other. Requests in flight together are one round; a request
+// sent once an answer came is a round after that answer's.
+func sequentialRounds(ops []testenv.Op) int {
+	ops = slices.SortedFunc(slices.Values(ops), func(a, b testenv.Op) int { return a.At.Compare(b.At) })
+	depth := make([]int, len(ops))
+	longest := 0
+	for i, op := range ops {
+		depth[i] = 1
+		for j := range i {
+			if done := ops[j].Done; !done.IsZero() && done.Before(op.At) {
+				depth[i] = max(depth[i], depth[j]+1)
+			}
+		}
+		longest = max(longest, depth[i])
+	}
+	return longest
+}
+
 // mean is a running mean of durations, by name, in first-seen order.
 type mean struct {
 	names []string

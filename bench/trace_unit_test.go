@@ -28,3 +28,39 @@ func TestStretches(t *testing.T) {
 		t.Errorf("stretches = %v; want %v", got, want)
 	}
 }
+
+// TestSequentialRounds: requests in flight together are one round; a
+// request sent after an answer is a round after it, whatever else was in
+// flight; the longest such chain counts, not the number of stretches with
+// a request in flight.
+func TestSequentialRounds(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	op := func(from, to int) testenv.Op { return testenv.Op{At: at(from), Done: at(to)} }
+	for _, tc := range []struct {
+		name string
+		ops  []testenv.Op
+		want int
+	}{
+		{"none", nil, 0},
+		{"one", []testenv.Op{op(0, 20)}, 1},
+		{"in flight together", []testenv.Op{op(0, 20), op(1, 25), op(2, 22)}, 1},
+		{"one after the other", []testenv.Op{op(0, 20), op(21, 40), op(41, 60)}, 3},
+		// Three rounds of lookups two at a time, each sent as one of the
+		// round before was answered, all overlapping: one stretch in
+		// flight, three rounds.
+		{"rounds that overlap", []testenv.Op{op(0, 20), op(0, 30), op(21, 41), op(31, 51), op(42, 62), op(52, 72)}, 3},
+		// Sent as the answer came (the same instant): not after it.
+		{"sent as the answer came", []testenv.Op{op(0, 20), op(20, 40)}, 1},
+		// Out of arrival order.
+		{"unsorted", []testenv.Op{op(41, 60), op(0, 20), op(21, 40)}, 3},
+	} {
+		if got := sequentialRounds(tc.ops); got != tc.want {
+			t.Errorf("%s: sequentialRounds = %d; want %d", tc.name, got, tc.want)
+		}
+	}
+	overlapping := []testenv.Op{op(0, 20), op(0, 30), op(21, 41), op(31, 51), op(42, 62), op(52, 72)}
+	if n := len(stretches(overlapping)); n != 1 {
+		t.Errorf("stretches of overlapping rounds = %d; want 1 (what the old round-trip count reported)", n)
+	}
+}

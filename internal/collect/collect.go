@@ -49,7 +49,10 @@ const (
 	DefaultPollInitial       = 50 * time.Millisecond
 	DefaultPollMax           = 15 * time.Second
 	DefaultMaxWait           = 5 * time.Minute
-	DefaultMaxReportCalls    = 30
+	// DefaultMaxReportCalls is ReportCallCap(DefaultPollInitial,
+	// DefaultPollMax, DefaultMaxWait): the most report calls the default
+	// schedule can make within the default MaxWait.
+	DefaultMaxReportCalls = 48
 )
 
 // gaadPageSize is the MaxItems of each GetAccountAuthorizationDetails page:
@@ -68,7 +71,8 @@ const CredentialsHint = "configure AWS credentials (AWS_PROFILE, `aws sso login`
 // at the fewest calls: 3 + R + max(1, ceil(users/1000)) for a Snapshot,
 // where R, its GenerateCredentialReport and GetCredentialReport calls, is 2
 // when the report is ready at the first look and never more than
-// MaxReportCalls; plus one ListAccessKeys per user passed to ResolveKeyIDs.
+// MaxReportCalls (48 by default); plus one ListAccessKeys per user passed
+// to ResolveKeyIDs.
 type Collector struct {
 	IAM    IAM
 	STS    STS
@@ -79,15 +83,24 @@ type Collector struct {
 	KeyLookupParallel int
 	// PollInitial and PollMax bound the exponential backoff, with jitter,
 	// between looks at the credential report while IAM generates it
-	// (defaults DefaultPollInitial and DefaultPollMax).
+	// (defaults DefaultPollInitial and DefaultPollMax): each wait is
+	// between half and all of an interval that doubles from PollInitial
+	// to PollMax.
 	PollInitial, PollMax time.Duration
 	// MaxWait bounds the wait for the credential report (default
-	// DefaultMaxWait).
+	// DefaultMaxWait, 5 minutes).
 	MaxWait time.Duration
 	// MaxReportCalls bounds the GenerateCredentialReport and
-	// GetCredentialReport calls of one Snapshot, Begin's included
-	// (default DefaultMaxReportCalls): each look at a report IAM is
-	// still generating is one call.
+	// GetCredentialReport calls of one Snapshot, Begin's included: each
+	// look at a report IAM is still generating is one call. The default
+	// (0) is ReportCallCap(PollInitial, PollMax, MaxWait), the most calls
+	// the schedule can make within MaxWait, so that MaxWait is the bound
+	// that applies: with the defaults the cap is 48 calls, reached only if
+	// every wait is its shortest (the last look at 297.75 s, within a wait
+	// of MaxWait), where at average jitter MaxWait comes after about 34
+	// looks. It can come first only when a report that went missing is
+	// generated again, which starts the schedule again. A MaxReportCalls
+	// below the default bounds the calls before the time.
 	MaxReportCalls int
 
 	begun *begun // set by Begin, consumed by Snapshot
@@ -166,10 +179,14 @@ type begun struct {
 // empty; ResolveKeyIDs fills them for the users that need them.
 //
 // The reads that do not need the report — the authorization details, the
-// password policy and the alias — run while IAM generates it. Their errors
-// are reported as if the reads had run one after the other: the first
-// failure in the order report, authorization details, password policy,
-// alias is returned, and a failure cancels only the reads after it.
+// password policy and the alias — run while IAM generates it, and the
+// error returned is the first failure in the order authorization details,
+// password policy, alias, report, whatever failed first in time (the same
+// failures give the same error): the report's only when the three others
+// succeeded. A failure cancels the reads after it in that order, so the
+// account's error is known without waiting out the report (up to
+// MaxWait); the report's failure cancels none, the others run to their
+// end (a few calls). Snapshot returns once every read has.
 func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 	if c.begun == nil {
 		if _, err := c.Begin(ctx); err != nil {
@@ -181,13 +198,10 @@ func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 	snap := &inventory.Snapshot{AccountID: b.account, CallerARN: b.caller}
 	log := c.logger().With("account", snap.AccountID)
 
-	r := c.startReads(ctx, log)
-	rep, err := c.readReport(ctx, log, b, snap)
-	if err != nil {
-		r.cancel() // their errors would not count
-		r.wait()
-		return nil, err
-	}
+	reportCtx, cancelReport := context.WithCancel(ctx)
+	defer cancelReport()
+	r := c.startReads(ctx, log, cancelReport)
+	rep, err := c.readReport(reportCtx, log, b, snap)
 	r.wait()
 	switch {
 	case r.detailsErr != nil:
@@ -196,6 +210,8 @@ func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 		return nil, r.policyErr
 	case r.aliasErr != nil:
 		return nil, r.aliasErr
+	case err != nil:
+		return nil, err
 	}
 	snap.Users = joinUserDetails(log, rep.Users, r.details)
 	snap.PasswordPolicy, snap.PasswordPolicyKnown = r.policy, true
@@ -227,10 +243,10 @@ func (c *Collector) readReport(ctx context.Context, log *slog.Logger, b *begun, 
 
 // reads are the reads of a Snapshot that do not need the credential
 // report, in flight together. Each runs under a context that the failure
-// of a read before it cancels, so that only the first failure in order
+// of a read before it in order cancels: only the first failure in order
 // counts, as if they had run one after the other.
 type reads struct {
-	cancel context.CancelFunc // cancels all of them
+	cancel context.CancelFunc // releases their contexts
 	wg     sync.WaitGroup
 
 	details    map[string]types.UserDetail
@@ -242,8 +258,9 @@ type reads struct {
 }
 
 // startReads starts the authorization details, password policy and alias
-// reads; wait for them with wait.
-func (c *Collector) startReads(ctx context.Context, log *slog.Logger) *reads {
+// reads; wait for them with wait. A failed read cancels the reads after
+// it, and cancelReport, the wait for the report, which comes last.
+func (c *Collector) startReads(ctx context.Context, log *slog.Logger, cancelReport context.CancelFunc) *reads {
 	r := &reads{}
 	detailsCtx, cancelAll := context.WithCancel(ctx)
 	policyCtx, cancelAfterDetails := context.WithCancel(detailsCtx)
@@ -252,15 +269,19 @@ func (c *Collector) startReads(ctx context.Context, log *slog.Logger) *reads {
 	r.wg.Go(func() {
 		if r.details, r.detailsErr = c.userDetails(detailsCtx); r.detailsErr != nil {
 			cancelAfterDetails()
+			cancelReport()
 		}
 	})
 	r.wg.Go(func() {
 		if r.policy, r.policyErr = c.passwordPolicy(policyCtx); r.policyErr != nil {
 			cancelAfterPolicy()
+			cancelReport()
 		}
 	})
 	r.wg.Go(func() {
-		r.alias, r.aliasErr = c.accountAlias(aliasCtx, log)
+		if r.alias, r.aliasErr = c.accountAlias(aliasCtx, log); r.aliasErr != nil {
+			cancelReport()
+		}
 	})
 	return r
 }
@@ -278,17 +299,18 @@ func (c *Collector) credentialReport(ctx context.Context, log *slog.Logger, begu
 	maxWait := orDefault(c.MaxWait, DefaultMaxWait)
 	ctx, cancel := context.WithTimeoutCause(ctx, maxWait, fmt.Errorf("credential report not ready after %s", maxWait))
 	defer cancel()
-	maxCalls := orDefault(c.MaxReportCalls, DefaultMaxReportCalls)
+	maxCalls := c.MaxReportCalls
+	if maxCalls <= 0 {
+		maxCalls = ReportCallCap(orDefault(c.PollInitial, DefaultPollInitial), orDefault(c.PollMax, DefaultPollMax), maxWait)
+	}
 
 	b := c.newBackoff()
 	generate := !begun.accepted // Begin's request was not taken: ask again
 	wait := !begun.complete     // a COMPLETE report is read at once
-	// The looks at a report IAM began generating in Begin keep to the
-	// schedule as if they had begun then.
+	// The first look at a report IAM began generating in Begin is the
+	// schedule's first wait after Begin: at once when the accounts' first
+	// pass took longer.
 	since := time.Since(begun.at)
-	if wait {
-		b.skip(since)
-	}
 	calls, regenerations := 1, 0 // Begin's GenerateCredentialReport
 	for {
 		if calls >= maxCalls {
@@ -437,14 +459,42 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return def
 }
 
+// ReportCallCap is the most GenerateCredentialReport and
+// GetCredentialReport calls a Snapshot can make within maxWait while IAM
+// generates its report, with the looks at it on the backoff schedule from
+// initial doubling to maxInterval: Begin's call, then one look for each
+// time the schedule can reach before maxWait, every wait at its shortest
+// (half its interval) and the first look at once (the time since Begin
+// may have used up its wait).
+func ReportCallCap(initial, maxInterval, maxWait time.Duration) int {
+	b := newBackoff(initial, maxInterval)
+	looks, at := 1, time.Duration(0) // the first look, at once
+	b.next = min(2*b.next, b.max)
+	for ; b.next < b.max; b.next = min(2*b.next, b.max) {
+		if at += b.next / 2; at >= maxWait {
+			return 1 + looks
+		}
+		looks++
+	}
+	// Every later wait is at least half of max: the looks at at + k × that
+	// for k ≥ 1, before maxWait.
+	if half := max(b.max/2, 1); at < maxWait {
+		looks += int((maxWait - at - 1) / half)
+	}
+	return 1 + looks
+}
+
 // backoff is a context-aware exponential backoff with jitter.
 type backoff struct {
 	initial, max, next time.Duration
 }
 
 func (c *Collector) newBackoff() *backoff {
-	initial := orDefault(c.PollInitial, DefaultPollInitial)
-	b := &backoff{initial: initial, max: max(orDefault(c.PollMax, DefaultPollMax), initial)}
+	return newBackoff(orDefault(c.PollInitial, DefaultPollInitial), orDefault(c.PollMax, DefaultPollMax))
+}
+
+func newBackoff(initial, maxInterval time.Duration) *backoff {
+	b := &backoff{initial: initial, max: max(maxInterval, initial)}
 	b.reset()
 	return b
 }
@@ -459,14 +509,32 @@ func (b *backoff) skip(elapsed time.Duration) {
 	}
 }
 
-// waitSince sleeps between half and all of the current interval ("equal
-// jitter"), less elapsed (time already spent since the last call), then
-// doubles the interval up to max. It does not sleep when the jittered
-// interval has passed already, and returns early with the context's cause
-// when ctx is done.
-func (b *backoff) waitSince(ctx context.Context, elapsed time.Duration) error {
-	d := b.next/2 + rand.N(b.next/2+1) - elapsed
+// wait is the next wait, between half and all of the current interval
+// (half of it plus jitter(half + 1), jitter(n) in [0, n)), and doubles
+// the interval up to max.
+func (b *backoff) wait(jitter func(time.Duration) time.Duration) time.Duration {
+	d := b.next/2 + jitter(b.next/2+1)
 	b.next = min(2*b.next, b.max)
+	return d
+}
+
+// waitAfter is the next wait (wait), less elapsed, the time already
+// spent since the last call (0 or less: look at once). The schedule then
+// moves on past elapsed (skip): the waits after a long one are as long,
+// so that a report IAM has been building for a while is not looked at
+// every few milliseconds.
+func (b *backoff) waitAfter(elapsed time.Duration, jitter func(time.Duration) time.Duration) time.Duration {
+	d := b.wait(jitter) - elapsed
+	b.skip(elapsed)
+	return d
+}
+
+// waitSince sleeps for waitAfter(elapsed), between half and all of the
+// current interval ("equal jitter") less elapsed; not at all when that
+// has passed already. It returns early with the context's cause when ctx
+// is done.
+func (b *backoff) waitSince(ctx context.Context, elapsed time.Duration) error {
+	d := b.waitAfter(elapsed, rand.N[time.Duration])
 	if d <= 0 {
 		return context.Cause(ctx)
 	}

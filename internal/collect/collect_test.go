@@ -86,6 +86,14 @@ type fakeIAM struct {
 	// with its error; returned counts the held calls that have returned.
 	hold     map[string]bool
 	returned int
+	// waitFor names operations that answer only once their channel is
+	// closed, or with their context's error if it is done first (counted
+	// in cancelled).
+	waitFor   map[string]<-chan struct{}
+	cancelled int
+	// getFailed is closed when a GetCredentialReport answers an error
+	// (reportFailed makes it).
+	getFailed chan struct{}
 	// reportsServed counts GetCredentialReport answers with a report.
 	reportsServed int
 	// ready, when set, makes GetCredentialReport answer ReportInProgress
@@ -104,8 +112,20 @@ type getAnswer struct {
 }
 
 // held answers a call of op with its context's error once it is done,
-// when op is held.
+// when op is held; when op waits for a channel, it returns once the
+// channel is closed, or with the context's error if that comes first.
 func (f *fakeIAM) held(ctx context.Context, op string) error {
+	if ch, ok := f.waitFor[op]; ok {
+		select {
+		case <-ch:
+			return nil
+		case <-ctx.Done():
+			f.mu.Lock()
+			f.cancelled++
+			f.mu.Unlock()
+			return ctx.Err()
+		}
+	}
 	if !f.hold[op] {
 		return nil
 	}
@@ -114,6 +134,17 @@ func (f *fakeIAM) held(ctx context.Context, op string) error {
 	f.returned++
 	f.mu.Unlock()
 	return ctx.Err()
+}
+
+// reportFailed is closed once a GetCredentialReport has answered an
+// error.
+func (f *fakeIAM) reportFailed() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.getFailed == nil {
+		f.getFailed = make(chan struct{})
+	}
+	return f.getFailed
 }
 
 func (f *fakeIAM) record(op string) int {
@@ -167,6 +198,15 @@ func (f *fakeIAM) GetCredentialReport(ctx context.Context, _ *iam.GetCredentialR
 	}
 	a := nth(f.get, n)
 	if a.err != nil {
+		f.mu.Lock()
+		if f.getFailed != nil {
+			select {
+			case <-f.getFailed:
+			default:
+				close(f.getFailed)
+			}
+		}
+		f.mu.Unlock()
 		return nil, a.err
 	}
 	f.mu.Lock()
@@ -268,12 +308,16 @@ func (f *fakeSTS) GetCallerIdentity(ctx context.Context, _ *sts.GetCallerIdentit
 	return &sts.GetCallerIdentityOutput{Account: aws.String(testAccount), Arn: aws.String("arn:aws:iam::" + testAccount + ":user/scanner")}, nil
 }
 
-// newCollector is a collector over the fakes with tiny poll intervals.
+// newCollector is a collector over the fakes with tiny poll intervals and
+// the default cap on report calls.
 func newCollector(t *testing.T, f *fakeIAM) *Collector {
 	return &Collector{
 		IAM: f, STS: &fakeSTS{},
 		Logger:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
 		PollInitial: time.Microsecond, PollMax: 4 * time.Microsecond,
+		// The default cap: the tiny schedule could look millions of times
+		// within MaxWait.
+		MaxReportCalls: DefaultMaxReportCalls,
 	}
 }
 
@@ -502,7 +546,9 @@ func TestSnapshotCancelDuringPoll(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Snapshot() after cancel = %v; want context.Canceled", err)
 	}
-	if want := "generate credential report: context canceled"; err == nil || err.Error() != want {
+	// Every read ended with the context: the first in order, the
+	// authorization details, says so.
+	if want := "get account authorization details (page 1): context canceled"; err == nil || err.Error() != want {
 		t.Errorf("Snapshot() after cancel = %q; want %q, saying what was cancelled", err, want)
 	}
 	if n := f.count("GenerateCredentialReport"); n != 1 {
@@ -811,6 +857,32 @@ func TestResolveKeyIDsError(t *testing.T) {
 // hours old, which IAM reuses, read at once; STARTED: looked at after a
 // backoff), and asks again after a backoff when IAM did not
 // (LimitExceeded).
+// TestSnapshotLooksAtOnceAfterLongFirstPass: a report asked for (Begin,
+// STARTED) longer ago than the first wait is looked at once when Snapshot
+// comes, not after a wait the size of the time spent (the poll interval
+// is an hour: Snapshot returns only if it looks at once).
+func TestSnapshotLooksAtOnceAfterLongFirstPass(t *testing.T) {
+	f := &fakeIAM{
+		generate:  []generateAnswer{{state: types.ReportStateTypeStarted}},
+		get:       []getAnswer{{content: reportCSV(reportUser{name: "alice"})}},
+		gaadPages: []*iam.GetAccountAuthorizationDetailsOutput{{UserDetailList: []types.UserDetail{userDetail("alice", "/", nil)}}},
+	}
+	c := newCollector(t, f)
+	c.PollInitial, c.PollMax = time.Hour, 100*time.Hour
+	if _, err := c.Begin(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The other accounts' first pass took 61 minutes.
+	c.begun.at = c.begun.at.Add(-61 * time.Minute)
+	snap, err := snapshotWithin(t, c, context.Background())
+	if err != nil || len(snap.Users) != 1 {
+		t.Fatalf("Snapshot() = %v, %v; want alice's account", snap, err)
+	}
+	if n := f.count("GetCredentialReport"); n != 1 {
+		t.Errorf("GetCredentialReport calls = %d; want 1", n)
+	}
+}
+
 func TestBeginThenSnapshot(t *testing.T) {
 	report := reportCSV(reportUser{name: "alice"})
 	for _, tc := range []struct {

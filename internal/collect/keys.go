@@ -37,7 +37,7 @@ func (c *Collector) ResolveKeyIDs(ctx context.Context, snap *inventory.Snapshot,
 		index[u.Name] = i
 	}
 
-	lim := newLimiter(orDefault(c.KeyLookupParallel, DefaultKeyLookupParallel), log)
+	lim := newLimiter(c.KeyLookupLimit(), log)
 	g, ctx := errgroup.WithContext(ctx)
 	seen := map[string]bool{}
 	for _, name := range users {
@@ -80,19 +80,45 @@ func (c *Collector) ResolveKeyIDs(ctx context.Context, snap *inventory.Snapshot,
 	return g.Wait()
 }
 
-// IAMOptions is the option to build a Collector's IAM client with
-// (iam.NewFromConfig(cfg, collect.IAMOptions)): its HTTP client keeps as
-// many idle connections to IAM as DefaultKeyLookupParallel key lookups
-// use at once, where the SDK keeps 10, so that each round of lookups
-// reuses the last round's connections instead of opening new ones (a TLS
-// handshake each). A client that is not the SDK's BuildableClient is left
-// as it is.
-func IAMOptions(o *iam.Options) {
-	if bc, ok := o.HTTPClient.(*awshttp.BuildableClient); ok {
-		o.HTTPClient = bc.WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, DefaultKeyLookupParallel)
-		})
+// MaxIdleConns bounds the idle connections a ScanHTTPClient keeps, to all
+// hosts together: however many accounts a scan reads at once, it keeps no
+// more sockets open between its rounds of key lookups than this (a Lambda
+// function may have 1,024 files open).
+const MaxIdleConns = 256
+
+// ScanHTTPClient returns the HTTP client for every AWS client of one scan,
+// to build once per scan and share: accounts then reuse each other's
+// connections, and the scan holds one pool of idle connections however
+// many accounts it reads. inFlight is how many ListAccessKeys calls the
+// scan can have in flight at once (the accounts read at once × each
+// Collector's KeyLookupLimit): the client keeps that many idle
+// connections to a host, and in all, at most MaxIdleConns (the SDK keeps
+// 10 per host), so that each round of key lookups reuses the last round's
+// connections instead of opening new ones (a TLS handshake each). c is
+// the SDK configuration's client: nil stands for the SDK's default, the
+// SDK's BuildableClient keeps its other settings, and any other client is
+// returned as it is (its owner sized its pool).
+func ScanHTTPClient(c aws.HTTPClient, inFlight int) aws.HTTPClient {
+	var bc *awshttp.BuildableClient
+	switch c := c.(type) {
+	case nil:
+		bc = awshttp.NewBuildableClient()
+	case *awshttp.BuildableClient:
+		bc = c
+	default:
+		return c
 	}
+	idle := min(max(inFlight, 1), MaxIdleConns)
+	return bc.WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, idle)
+		t.MaxIdleConns = max(t.MaxIdleConns, idle)
+	})
+}
+
+// KeyLookupLimit is the most ListAccessKeys calls ResolveKeyIDs has in
+// flight at once: KeyLookupParallel, or DefaultKeyLookupParallel.
+func (c *Collector) KeyLookupLimit() int {
+	return orDefault(c.KeyLookupParallel, DefaultKeyLookupParallel)
 }
 
 func (c *Collector) listAccessKeys(ctx context.Context, user string, optFns ...func(*iam.Options)) ([]types.AccessKeyMetadata, error) {

@@ -138,21 +138,44 @@ func TestLimiterWakesWaiters(t *testing.T) {
 	}
 }
 
-// TestIAMOptionsKeepsConnections: a client built with IAMOptions keeps an
-// idle connection for each key lookup in flight; another HTTP client is
-// left alone.
-func TestIAMOptionsKeepsConnections(t *testing.T) {
-	c := iam.NewFromConfig(aws.Config{Region: "us-east-1"}, IAMOptions)
-	bc, ok := c.Options().HTTPClient.(*awshttp.BuildableClient)
-	if !ok {
-		t.Fatalf("HTTP client %T; want the SDK's BuildableClient", c.Options().HTTPClient)
+// TestScanHTTPClient: the scan's HTTP client keeps an idle connection for
+// each key lookup the scan can have in flight, per host and in all, never
+// more than MaxIdleConns (nor fewer than the SDK's defaults); every IAM
+// client built from a configuration with it uses that one client; an SDK
+// client's other settings are kept; another HTTP client is left alone.
+func TestScanHTTPClient(t *testing.T) {
+	for _, tc := range []struct {
+		inFlight, perHost, total int
+	}{
+		{inFlight: 1, perHost: 10, total: 100},       // the SDK's defaults
+		{inFlight: 32, perHost: 32, total: 100},      // one account at a time
+		{inFlight: 8 * 32, perHost: 256, total: 256}, // accounts.parallel 8
+		{inFlight: 64 * 32, perHost: MaxIdleConns, total: MaxIdleConns},
+	} {
+		c := ScanHTTPClient(nil, tc.inFlight)
+		bc, ok := c.(*awshttp.BuildableClient)
+		if !ok {
+			t.Fatalf("ScanHTTPClient(nil, %d) = %T; want the SDK's BuildableClient", tc.inFlight, c)
+		}
+		if tr := bc.GetTransport(); tr.MaxIdleConnsPerHost != tc.perHost || tr.MaxIdleConns != tc.total {
+			t.Errorf("ScanHTTPClient(nil, %d) keeps %d idle connections per host, %d in all; want %d and %d",
+				tc.inFlight, tr.MaxIdleConnsPerHost, tr.MaxIdleConns, tc.perHost, tc.total)
+		}
 	}
-	if got := bc.GetTransport().MaxIdleConnsPerHost; got != DefaultKeyLookupParallel {
-		t.Errorf("idle connections kept per host = %d; want %d", got, DefaultKeyLookupParallel)
+
+	shared := ScanHTTPClient(awshttp.NewBuildableClient().WithTimeout(time.Minute), 64)
+	cfg := aws.Config{Region: "us-east-1", HTTPClient: shared}
+	for range 2 {
+		if got := iam.NewFromConfig(cfg).Options().HTTPClient; got != shared {
+			t.Errorf("IAM client's HTTP client %p; want the scan's, %p", got, shared)
+		}
 	}
+	if got := shared.(*awshttp.BuildableClient).GetTimeout(); got != time.Minute {
+		t.Errorf("timeout %s; want the configured client's, 1m0s", got)
+	}
+
 	own := &http.Client{}
-	c = iam.NewFromConfig(aws.Config{Region: "us-east-1", HTTPClient: own}, IAMOptions)
-	if c.Options().HTTPClient != own {
-		t.Errorf("HTTP client %v; want the caller's own, unchanged", c.Options().HTTPClient)
+	if got := ScanHTTPClient(own, 64); got != own {
+		t.Errorf("ScanHTTPClient(own client) = %v; want the caller's own, unchanged", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -49,11 +50,11 @@ func TestSnapshotReadsWhileReportGenerated(t *testing.T) {
 }
 
 // TestSnapshotReadErrorsInOrder: when several reads fail, the error is the
-// one the reads made one after the other would have met first — report,
-// authorization details, password policy, alias — whatever answered first;
-// a failure cancels the reads after it in that order (a held read answers
-// only when cancelled) but not those before it, and Snapshot returns only
-// once every read has.
+// first in the order authorization details, password policy, alias,
+// report, whatever failed first in time; a failure cancels the reads
+// after it in that order (a held read answers only when cancelled) but
+// not those before it — the report's failure cancels none — and Snapshot
+// returns only once every read has.
 func TestSnapshotReadErrorsInOrder(t *testing.T) {
 	denied := func(op string) error {
 		return &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized to perform: iam:" + op}
@@ -62,16 +63,19 @@ func TestSnapshotReadErrorsInOrder(t *testing.T) {
 		name                                 string
 		getErr, gaadErr, policyErr, aliasErr error
 		hold                                 []string
-		want                                 string
+		// afterReport answer only once the report has failed.
+		afterReport []string
+		want        string
 	}{
 		{
-			name:   "report and details fail: the report's error",
+			name:   "the report fails, then the details: the details' error",
 			getErr: denied("GetCredentialReport"), gaadErr: denied("GetAccountAuthorizationDetails"),
-			want: "get credential report: api error AccessDenied: not authorized to perform: iam:GetCredentialReport",
+			afterReport: []string{"GetAccountAuthorizationDetails"},
+			want:        "get account authorization details (page 1): api error AccessDenied: not authorized to perform: iam:GetAccountAuthorizationDetails",
 		},
 		{
-			name:   "the report fails: the held reads are cancelled",
-			getErr: denied("GetCredentialReport"), hold: []string{"GetAccountAuthorizationDetails", "GetAccountPasswordPolicy", "ListAccountAliases"},
+			name:   "the report fails: the other reads are not cancelled",
+			getErr: denied("GetCredentialReport"), afterReport: []string{"GetAccountAuthorizationDetails", "GetAccountPasswordPolicy", "ListAccountAliases"},
 			want: "get credential report: api error AccessDenied: not authorized to perform: iam:GetCredentialReport",
 		},
 		{
@@ -96,10 +100,13 @@ func TestSnapshotReadErrorsInOrder(t *testing.T) {
 				get:       []getAnswer{{content: reportCSV(reportUser{name: "alice"}), err: tc.getErr}},
 				gaadPages: []*iam.GetAccountAuthorizationDetailsOutput{{UserDetailList: []types.UserDetail{userDetail("alice", "/", nil)}}},
 				gaadErr:   tc.gaadErr, policyErr: tc.policyErr, aliasErr: tc.aliasErr,
-				hold: map[string]bool{},
+				hold: map[string]bool{}, waitFor: map[string]<-chan struct{}{},
 			}
 			for _, op := range tc.hold {
 				f.hold[op] = true
+			}
+			for _, op := range tc.afterReport {
+				f.waitFor[op] = f.reportFailed()
 			}
 			_, err := snapshotWithin(t, newCollector(t, f), context.Background())
 			if err == nil || err.Error() != tc.want {
@@ -114,30 +121,45 @@ func TestSnapshotReadErrorsInOrder(t *testing.T) {
 			if f.returned != held {
 				t.Errorf("%d of %d held reads had returned when Snapshot did; want all", f.returned, held)
 			}
+			if f.cancelled != 0 {
+				t.Errorf("%d reads waiting for the report's failure were cancelled; want none: the report's failure cancels no read", f.cancelled)
+			}
 		})
 	}
 }
 
-// TestSnapshotDetailsFailureLeavesReport: a failed read does not cancel
-// the report, which comes before it in order: the report, ready only once
-// the details have failed, is still read to the end, and the details'
-// error is returned.
-func TestSnapshotDetailsFailureLeavesReport(t *testing.T) {
-	f := &fakeIAM{
-		generate: []generateAnswer{{state: types.ReportStateTypeStarted}},
-		get:      []getAnswer{{content: reportCSV(reportUser{name: "alice"})}},
-		gaadErr:  &smithy.GenericAPIError{Code: "AccessDenied", Message: "no"},
-	}
-	f.ready = func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return f.gaadFailed
-	}
-	_, err := newCollector(t, f).Snapshot(context.Background())
-	if want := "get account authorization details (page 1): api error AccessDenied: no"; err == nil || err.Error() != want {
-		t.Errorf("Snapshot() = %v; want %q", err, want)
-	}
-	if f.reportsServed != 1 {
-		t.Errorf("credential reports served = %d; want 1: the report is read to the end after the details failed (calls %v)", f.reportsServed, f.calls)
+// TestSnapshotReadFailureStopsReportWait: when a read beside the report
+// fails, the wait for a report IAM is still building ends at once — the
+// account fails anyway — and that read's error is returned, not the
+// wait's. The poll interval is an hour: Snapshot returns only if the wait
+// was cancelled.
+func TestSnapshotReadFailureStopsReportWait(t *testing.T) {
+	denied := &smithy.GenericAPIError{Code: "AccessDenied", Message: "no"}
+	for _, tc := range []struct {
+		name string
+		set  func(*fakeIAM)
+		want string
+	}{
+		{"details", func(f *fakeIAM) { f.gaadErr = denied }, "get account authorization details (page 1): api error AccessDenied: no"},
+		{"password policy", func(f *fakeIAM) { f.policyErr = denied }, "get account password policy: api error AccessDenied: no"},
+		{"alias", func(f *fakeIAM) { f.aliasErr = &types.ServiceFailureException{Message: aws.String("down")} }, "list account aliases: ServiceFailure: down"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeIAM{
+				generate:  []generateAnswer{{state: types.ReportStateTypeStarted}},
+				get:       []getAnswer{{content: reportCSV(reportUser{name: "alice"})}},
+				gaadPages: []*iam.GetAccountAuthorizationDetailsOutput{{UserDetailList: []types.UserDetail{userDetail("alice", "/", nil)}}},
+			}
+			tc.set(f)
+			c := newCollector(t, f)
+			c.PollInitial, c.PollMax = time.Hour, time.Hour
+			_, err := snapshotWithin(t, c, context.Background())
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("Snapshot() = %v; want %q", err, tc.want)
+			}
+			if n := f.count("GetCredentialReport"); n != 0 {
+				t.Errorf("GetCredentialReport calls = %d; want 0: the wait ended when the %s read failed", n, tc.name)
+			}
+		})
 	}
 }

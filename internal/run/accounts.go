@@ -39,14 +39,15 @@ const IAMReadPermissions = "iam:GenerateCredentialReport, iam:GetCredentialRepor
 // accountScan is one account's scan, from its target to its findings or
 // its error.
 type accountScan struct {
-	target    accounts.Target
-	id        string // known after Begin
-	cfg       aws.Config
-	counter   *awsapi.Counter
-	collector *collect.Collector
-	snap      *inventory.Snapshot
-	findings  []policy.Finding
-	err       error
+	target     accounts.Target
+	id         string // known after Begin
+	keyLookups int    // the collector's KeyLookupParallel
+	cfg        aws.Config
+	counter    *awsapi.Counter
+	collector  *collect.Collector
+	snap       *inventory.Snapshot
+	findings   []policy.Finding
+	err        error
 }
 
 // scanLive scans every account the config selects: the caller's own (the
@@ -64,6 +65,12 @@ func scanLive(ctx context.Context, o ScanOptions) (*report.Report, error) {
 	}
 	ac := o.Config.Accounts
 	base = awsapi.WithRetries(base, ac.MaxAttempts)
+	parallel := max(ac.Parallel, 1)
+	// Every client of the scan, in every account, shares one HTTP client
+	// and its pool of idle connections, sized for the key lookups of the
+	// accounts read at once.
+	keyLookups := collect.DefaultKeyLookupParallel
+	base.HTTPClient = collect.ScanHTTPClient(base.HTTPClient, parallel*keyLookups)
 	// Calls made by the caller for discovery and AssumeRole are counted
 	// apart from every account's own (accounts[].api_calls).
 	callerCounter := awsapi.NewCounter()
@@ -88,9 +95,8 @@ func scanLive(ctx context.Context, o ScanOptions) (*report.Report, error) {
 
 	scans := make([]*accountScan, len(targets))
 	for i, t := range targets {
-		scans[i] = &accountScan{target: t, id: t.ID}
+		scans[i] = &accountScan{target: t, id: t.ID, keyLookups: keyLookups}
 	}
-	parallel := max(ac.Parallel, 1)
 	assumer := sts.NewFromConfig(callerCfg)
 	if o.Progress != nil {
 		o.Progress.Start(len(scans))
@@ -185,9 +191,10 @@ func (a *accountScan) begin(ctx context.Context, o ScanOptions, base aws.Config,
 		return
 	}
 	a.collector = &collect.Collector{
-		IAM:    iam.NewFromConfig(a.cfg, collect.IAMOptions),
-		STS:    sts.NewFromConfig(a.cfg),
-		Logger: o.Logger,
+		IAM:               iam.NewFromConfig(a.cfg),
+		STS:               sts.NewFromConfig(a.cfg),
+		Logger:            o.Logger,
+		KeyLookupParallel: a.keyLookups,
 	}
 	id, err := a.collector.Begin(ctx)
 	if a.id == "" {

@@ -178,6 +178,36 @@ func TestScanOrganization(t *testing.T) {
 	}
 }
 
+// TestScanSharesConnections: the accounts of a scan share one HTTP
+// client: with one account read at a time, the second account's first IAM
+// request comes on the connection the first account's IAM client opened,
+// not on one of its own.
+func TestScanSharesConnections(t *testing.T) {
+	fx := newOrgFixture(t, 1)
+	cfg := orgConfig()
+	cfg.Accounts.Parallel = 1
+	rep, err := Scan(context.Background(), fx.options(t, cfg, &scanCalls{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.FailedAccounts() != 0 || len(rep.Accounts) != 2 {
+		t.Fatalf("accounts = %+v; want 2, ok", rep.Accounts)
+	}
+	var generate []testenv.Op
+	for _, op := range fx.proxy.Ops() {
+		if op.Name() == "iam:GenerateCredentialReport" {
+			generate = append(generate, op)
+		}
+	}
+	if len(generate) != 2 || generate[0].Account == generate[1].Account {
+		t.Fatalf("GenerateCredentialReport requests %+v; want one in each account", generate)
+	}
+	if generate[1].Conn != generate[0].Conn {
+		t.Errorf("account %s's GenerateCredentialReport came on connection %s, account %s's on %s; want the same: one pool for the scan",
+			generate[1].Account, generate[1].Conn, generate[0].Account, generate[0].Conn)
+	}
+}
+
 // TestScanFailingAccountsAreIsolated: an account whose AssumeRole is
 // denied, one whose IAM read is denied and one throttled past the retries
 // are each reported with status error and a message naming the account and

@@ -44,6 +44,9 @@ type Op struct {
 	// At is when the request reached the proxy; Done, when the proxy had
 	// answered it (zero while it is in flight).
 	At, Done time.Time
+	// Conn is the client's end of the connection the request came on
+	// (host:port): requests sent over one connection have the same.
+	Conn string
 
 	// method, path and query locate REST-protocol requests (replay
 	// identity).
@@ -400,7 +403,7 @@ var restOps = []struct {
 
 // describe reads what operation r is, leaving its body readable.
 func describe(r *http.Request) Op {
-	op := Op{At: time.Now(), method: r.Method, path: r.URL.Path}
+	op := Op{At: time.Now(), Conn: r.RemoteAddr, method: r.Method, path: r.URL.Path}
 	if m := credentialScope.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
 		op.AccessKeyID, op.Service = m[1], m[2]
 	}

@@ -158,3 +158,29 @@ func TestProxyTellsAccounts(t *testing.T) {
 		t.Errorf("CountIn(%s) = %d; want 1", member, p.CountIn(member))
 	}
 }
+
+// TestProxyRecordsConnection: requests one client sends one after the
+// other come on one connection, and the proxy records the same Conn for
+// them; another client's request comes on another.
+func TestProxyRecordsConnection(t *testing.T) {
+	m := Moto(t)
+	p := m.NewProxy(t)
+	ctx := context.Background()
+	client := sts.NewFromConfig(p.Config(t, m))
+	for range 2 {
+		if _, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := sts.NewFromConfig(p.Config(t, m)).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Fatal(err)
+	}
+	ops := p.Ops()
+	if len(ops) != 3 || ops[0].Conn == "" || ops[1].Conn != ops[0].Conn || ops[2].Conn == ops[0].Conn {
+		var conns []string
+		for _, op := range ops {
+			conns = append(conns, op.Conn)
+		}
+		t.Errorf("connections = %q; want the first two alike (one client, kept alive), the third another", conns)
+	}
+}
