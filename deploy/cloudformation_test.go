@@ -69,7 +69,7 @@ func TestCloudFormationNoWildcardActions(t *testing.T) {
 // TestCloudFormationWhatMotoIgnores checks in the template what moto's
 // CloudFormation accepts but does not apply, so the stack tests cannot see:
 // the function's architecture and dead-letter queue, the table's
-// point-in-time recovery.
+// point-in-time recovery, what a stack update does to the stop parameter.
 func TestCloudFormationWhatMotoIgnores(t *testing.T) {
 	res := readTemplate(t, templates[0])["Resources"].(map[string]any)
 	props := func(name string) map[string]any { return res[name].(map[string]any)["Properties"].(map[string]any) }
@@ -83,6 +83,15 @@ func TestCloudFormationWhatMotoIgnores(t *testing.T) {
 	}
 	if got := props("StateTable")["PointInTimeRecoverySpecification"]; !cmp.Equal(got, map[string]any{"PointInTimeRecoveryEnabled": true}) {
 		t.Errorf("StateTable.PointInTimeRecoverySpecification = %v; want enabled", got)
+	}
+	// A stack update leaves a resource alone when its properties do not
+	// change (moto's update never rewrites it, so only the template can
+	// show this): the stop parameter's properties depend on nothing but its
+	// name, so no update turns a stop an admin set back into go.
+	want := map[string]any{"Name": "StopParameter", "Type": "String", "Value": "go",
+		"Description": "keywarden emergency stop: stop halts every action; anything else lets keywarden act"}
+	if got := props("EmergencyStopParameter"); !cmp.Equal(got, want) {
+		t.Errorf("EmergencyStopParameter.Properties = %v; want %v (a constant String holding go, named StopParameter)", got, want)
 	}
 }
 
@@ -371,6 +380,33 @@ state: { url: "dynamodb://keywarden-state" }
 `,
 			flags: []string{"--config-s3", "s3://cfg-bucket/keywarden/config.yaml", "--kms-key", "arn:aws:kms:us-east-1:123456789012:key/ssm"},
 		},
+		{
+			name: "emergency stop created, acting in this account",
+			params: map[string]string{"CodeS3Bucket": codeBucket, "ScheduleService": "events", "KeyRemediation": "delete",
+				"RemediateInThisAccount": "true", "StopParameter": "/keywarden/stop"},
+			yaml: "version: 1\nenforce: { allowed_accounts: [\"" + account + "\"], stop_parameter: /keywarden/stop }\n" +
+				"state: { url: \"dynamodb://keywarden-state\" }\n",
+			flags: []string{"--config-ssm", "/keywarden/config"},
+		},
+		{
+			name: "emergency stop by ARN (never created), acting only through the organization's member role",
+			params: map[string]string{"CodeS3Bucket": codeBucket, "ScheduleService": "events", "KeyRemediation": "disable",
+				"OrganizationRoleName": "KeywardenAudit", "RemediateInMemberAccounts": "true",
+				"StopParameter": "arn:aws:ssm:eu-west-1:" + account + ":parameter/kw/stop"},
+			yaml: notifyOnly + `  access_key_unused: { after: 45, action: disable }
+accounts: { organization: { role_name: KeywardenAudit } }
+enforce: { allowed_accounts: ["222222222222"], stop_parameter: "arn:aws:ssm:eu-west-1:` + account + `:parameter/kw/stop" }
+state: { url: "dynamodb://keywarden-state" }
+`,
+			flags: []string{"--config-ssm", "/keywarden/config"},
+		},
+		{
+			name: "emergency stop that exists, where keywarden cannot act: not read",
+			params: map[string]string{"CodeS3Bucket": codeBucket, "ScheduleService": "events", "KeyRemediation": "delete",
+				"StopParameter": "/keywarden/stop", "CreateStopParameter": "false"},
+			yaml:  "version: 1\nenforce: { stop_parameter: /keywarden/stop }\nstate: { url: \"dynamodb://keywarden-state\" }\n",
+			flags: []string{"--config-ssm", "/keywarden/config"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -446,6 +482,8 @@ state: { url: "dynamodb://keywarden-state" }
 				t.Errorf("the stack created the config parameter %s without ConfigYaml", wantEnv["KEYWARDEN_CONFIG_SSM"])
 			}
 
+			checkStopParameter(t, s, tt.params)
+
 			// The state table's schema.
 			tableName := s.outputs["StateTableName"]
 			if s.outputs["StateUrl"] != "dynamodb://"+tableName {
@@ -470,6 +508,53 @@ state: { url: "dynamodb://keywarden-state" }
 
 			checkSchedule(t, s, tt.params, name)
 		})
+	}
+}
+
+// checkStopParameter: the stack created the emergency stop parameter
+// holding go, and output its ARN, when it was asked to (a name, and
+// CreateStopParameter not false); otherwise it created none.
+func checkStopParameter(t *testing.T, s *stack, params map[string]string) {
+	t.Helper()
+	name := params["StopParameter"]
+	created := name != "" && !strings.HasPrefix(name, "arn:") && params["CreateStopParameter"] != "false"
+	var stops []string
+	var next *string
+	c := ssm.NewFromConfig(s.cfg)
+	for {
+		out, err := c.DescribeParameters(context.Background(), &ssm.DescribeParametersInput{NextToken: next})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range out.Parameters {
+			if n := aws.ToString(p.Name); strings.Contains(n, "stop") {
+				stops = append(stops, n)
+			}
+		}
+		if next = out.NextToken; next == nil {
+			break
+		}
+	}
+	wantARN := ""
+	if !created {
+		if len(stops) > 0 {
+			t.Errorf("the stack created the parameters %v; want no stop parameter", stops)
+		}
+	} else {
+		if !cmp.Equal(stops, []string{name}) {
+			t.Errorf("stop parameters = %v; want [%s]", stops, name)
+		}
+		p, err := c.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Parameter.Type != "String" || aws.ToString(p.Parameter.Value) != "go" {
+			t.Errorf("stop parameter %s: %s %q; want a String holding go", name, p.Parameter.Type, aws.ToString(p.Parameter.Value))
+		}
+		wantARN = aws.ToString(p.Parameter.ARN)
+	}
+	if got := s.outputs["StopParameterArn"]; got != wantARN {
+		t.Errorf("output StopParameterArn = %q; want %q", got, wantARN)
 	}
 }
 
