@@ -401,6 +401,19 @@ state: { url: "dynamodb://keywarden-state" }
 			flags: []string{"--config-ssm", "/keywarden/config"},
 		},
 		{
+			name: "emergency stop, a name without a slash, acting only through a listed role",
+			params: map[string]string{"CodeS3Bucket": codeBucket, "ScheduleService": "events", "KeyRemediation": "disable",
+				"ListedRoleArns": "arn:aws:iam::222222222222:role/KeywardenAudit", "RemediateInMemberAccounts": "true",
+				"StopParameter": "keywarden-stop"},
+			yaml: notifyOnly + `  access_key_unused: { after: 45, action: disable }
+accounts:
+  list: [ { id: "222222222222", role_arn: "arn:aws:iam::222222222222:role/KeywardenAudit" } ]
+enforce: { allowed_accounts: ["222222222222"], stop_parameter: keywarden-stop }
+state: { url: "dynamodb://keywarden-state" }
+`,
+			flags: []string{"--config-ssm", "/keywarden/config"},
+		},
+		{
 			name: "emergency stop that exists, where keywarden cannot act: not read",
 			params: map[string]string{"CodeS3Bucket": codeBucket, "ScheduleService": "events", "KeyRemediation": "delete",
 				"StopParameter": "/keywarden/stop", "CreateStopParameter": "false"},
