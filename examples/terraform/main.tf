@@ -92,7 +92,7 @@ output "config_yaml" {
 }
 
 output "keywarden_policy_json" {
-  description = "Compare with: keywarden iam-policy --config <config> --config-ssm /keywarden/config"
+  description = "Compare with: keywarden iam-policy --config <config> --config-ssm /keywarden/config --runner-account <this account>"
   value       = module.keywarden.keywarden_policy_json
 }
 

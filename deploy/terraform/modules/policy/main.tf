@@ -1,6 +1,6 @@
 # The least-privilege policy keywarden needs, computed the way
 # internal/iampolicy.For computes it: the same statements, in the same order,
-# with the same sorted actions and resources. deploy/deploy_test.go applies
+# with the same sorted actions and resources. deploy/terraform_test.go applies
 # this module for several configurations and compares the document with
 # `keywarden iam-policy` for the equivalent config, statement by statement.
 
