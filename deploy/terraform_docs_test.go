@@ -4,9 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/keywarden/keywarden/internal/iampolicy"
 )
 
 // TestTerraformFormatted runs `terraform fmt -check -recursive` on the
@@ -61,8 +64,9 @@ func TestTerraformExampleConfigIsValid(t *testing.T) {
 	}
 	// Rendered as the example renders it (no allowed account) and once an
 	// account is allowed: the example's module call (remediation disable
-	// and delete, allowed_accounts from the same local) grants what the
-	// config's policy has, and writes only once an account is allowed.
+	// and delete, allowed_accounts and stop_parameter from the same locals)
+	// grants what the config's policy has, and writes — and reads the
+	// emergency stop — only once an account is allowed.
 	for _, allowed := range []string{`[]`, `["111111111111"]`} {
 		root := t.TempDir()
 		mainTF := `output "config" {
@@ -73,6 +77,7 @@ func TestTerraformExampleConfigIsValid(t *testing.T) {
     digest_topic_arn = "arn:aws:sns:eu-west-1:111111111111:keywarden-digest"
     state_url        = "dynamodb://keywarden-state"
     allowed_accounts = ` + allowed + `
+    stop_parameter   = "/keywarden/stop"
   })
 }
 `
@@ -96,6 +101,12 @@ func TestTerraformExampleConfigIsValid(t *testing.T) {
 			if ok, _ := doc.Covers(action); ok != (allowed != `[]`) {
 				t.Errorf("allowed_accounts %s: the example config's policy grants %s: %v; want it only once an account is allowed", allowed, action, ok)
 			}
+		}
+		stop := slices.ContainsFunc(doc.Statement, func(s iampolicy.Statement) bool {
+			return s.Sid == "ReadStopParameter" && slices.Equal(s.Resource, []string{"arn:aws:ssm:*:*:parameter/keywarden/stop"})
+		})
+		if stop != (allowed != `[]`) {
+			t.Errorf("allowed_accounts %s: the example config's policy reads the stop parameter /keywarden/stop: %v; want it only once an account is allowed", allowed, stop)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -142,6 +143,36 @@ state: { url: "dynamodb://keywarden" }
 	}},
 	{"member role read-only", notifyOnly + "accounts: { organization: { role_name: Audit } }\n", []string{"--role", "member"},
 		map[string]any{"role": "member", "organization": map[string]any{"role_name": "Audit"}}},
+	// The emergency stop: read by the runner, only where it can act.
+	{"emergency stop, acting in the runner's account", "version: 1\n" + stopYAML("/keywarden/stop"), []string{"--runner-account", "222222222222"},
+		map[string]any{"remediation": []string{"disable", "delete"}, "allowed_accounts": allowedInput, "runner_account": "222222222222",
+			"stop_parameter": "/keywarden/stop"}},
+	{"emergency stop by ARN, acting only through the member role, GovCloud", "version: 1\n" + stopYAML("arn:aws-us-gov:ssm:us-gov-west-1:111111111111:parameter/kw/stop") + `accounts:
+  organization: { role_name: Audit, exclude: ["111111111111"] }
+  partition: aws-us-gov
+`, []string{"--runner-account", "111111111111"}, map[string]any{"remediation": []string{"disable", "delete"}, "allowed_accounts": allowedInput,
+		"runner_account": "111111111111", "partition": "aws-us-gov", "organization": map[string]any{"role_name": "Audit", "exclude": []string{"111111111111"}},
+		"stop_parameter": "arn:aws-us-gov:ssm:us-gov-west-1:111111111111:parameter/kw/stop"}},
+	{"emergency stop, a name without a slash, listed role, runner unknown", notifyOnly + "  access_key_unused: { after: 45, action: disable }\n" +
+		stopYAML("keywarden-stop") + `accounts:
+  list: [ { id: "222222222222", role_arn: "arn:aws:iam::222222222222:role/KeywardenAudit" } ]
+`, nil, map[string]any{"remediation": []string{"disable"}, "allowed_accounts": allowedInput, "listed_accounts": []string{"222222222222"},
+		"listed_role_arns": []string{"arn:aws:iam::222222222222:role/KeywardenAudit"}, "stop_parameter": "keywarden-stop"}},
+	{"emergency stop, no allowed account: not read", "version: 1\nenforce: { stop_parameter: /keywarden/stop }\n", nil,
+		map[string]any{"remediation": []string{"disable", "delete"}, "stop_parameter": "/keywarden/stop"}},
+	{"emergency stop, rules that only notify: not read", notifyOnly + stopYAML("/keywarden/stop"), nil,
+		map[string]any{"allowed_accounts": allowedInput, "stop_parameter": "/keywarden/stop"}},
+	{"emergency stop, allowed accounts the runner does not reach: not read", "version: 1\n" + stopYAML("/keywarden/stop"), []string{"--runner-account", "333333333333"},
+		map[string]any{"remediation": []string{"disable", "delete"}, "allowed_accounts": allowedInput, "runner_account": "333333333333",
+			"stop_parameter": "/keywarden/stop"}},
+	{"emergency stop, the member role never reads it", "version: 1\n" + stopYAML("/keywarden/stop") + "accounts: { organization: { role_name: Audit } }\n",
+		[]string{"--role", "member"}, map[string]any{"role": "member", "remediation": []string{"disable", "delete"}, "allowed_accounts": allowedInput,
+			"organization": map[string]any{"role_name": "Audit"}, "stop_parameter": "/keywarden/stop"}},
+}
+
+// stopYAML lets keywarden act in two accounts, with an emergency stop.
+func stopYAML(parameter string) string {
+	return "enforce: { allowed_accounts: [\"111111111111\", \"222222222222\"], stop_parameter: \"" + parameter + "\" }\n"
 }
 
 // TestTerraformPolicyModuleMatchesIAMPolicy applies deploy/terraform/modules/policy
@@ -157,7 +188,7 @@ func TestTerraformPolicyModuleMatchesIAMPolicy(t *testing.T) {
 	// One root calls the module once per case: one init and one apply.
 	modules, outputs := map[string]any{}, map[string]any{}
 	for i, c := range policyCases {
-		name := "case_" + string(rune('a'+i))
+		name := caseName(i)
 		block := map[string]any{"source": module}
 		for k, v := range c.inputs {
 			block[k] = v
@@ -185,13 +216,16 @@ func TestTerraformPolicyModuleMatchesIAMPolicy(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			want := iamPolicy(t, c.yaml, c.flags...)
 			var doc iampolicy.Document
-			if err := json.Unmarshal([]byte(got["case_"+string(rune('a'+i))].Value), &doc); err != nil {
+			if err := json.Unmarshal([]byte(got[caseName(i)].Value), &doc); err != nil {
 				t.Fatalf("module output is not a policy document: %v", err)
 			}
 			comparePolicies(t, want, doc)
 		})
 	}
 }
+
+// caseName is the module call and output of policyCases[i].
+func caseName(i int) string { return fmt.Sprintf("case_%d", i) }
 
 // comparePolicies reports every statement that differs, by position and Sid.
 func comparePolicies(t *testing.T, want, got iampolicy.Document) {

@@ -1,7 +1,8 @@
 # keywarden as a scheduled AWS Lambda function: the function and its
 # execution role, an EventBridge Scheduler schedule, the DynamoDB state
 # table, the config as an SSM parameter, a log group, a dead-letter queue,
-# and optionally an SNS topic for the admin digest and an SES identity.
+# and optionally an SNS topic for the admin digest, an SES identity and the
+# emergency stop parameter.
 #
 # The execution role has two inline policies:
 #   keywarden   — exactly what `keywarden iam-policy` gives for the
@@ -22,8 +23,10 @@ locals {
   # The region, from an ARN the module creates (independent of the provider
   # version's aws_region attributes).
   region = split(":", aws_dynamodb_table.state.arn)[3]
-  # The config's state.url, when the module is given the YAML.
-  config_state_url = try(yamldecode(var.config_yaml).state.url, "")
+  # The config's state.url and enforce.stop_parameter, when the module is
+  # given the YAML.
+  config_state_url      = try(yamldecode(var.config_yaml).state.url, "")
+  config_stop_parameter = try(yamldecode(var.config_yaml).enforce.stop_parameter, "")
 }
 
 # ---------------------------------------------------------------- policy
@@ -47,6 +50,7 @@ module "policy" {
   ses_configuration_set = var.ses_configuration_set
   sns_topic_arn         = local.topic_arn
   secret_parameters     = var.secret_parameters
+  stop_parameter        = var.stop_parameter
   config_ssm            = var.config_s3_uri == null ? var.config_parameter_name : ""
   config_s3             = var.config_s3_uri == null ? "" : var.config_s3_uri
   kms_key_arns          = var.ssm_kms_key_arn == null ? [] : [var.ssm_kms_key_arn]
@@ -154,6 +158,7 @@ resource "aws_lambda_function" "keywarden" {
     aws_cloudwatch_log_group.lambda,
     aws_iam_role_policy.keywarden,
     aws_iam_role_policy.deployment,
+    aws_ssm_parameter.stop, # never a run before its emergency stop exists
   ]
 
   lifecycle {
@@ -169,6 +174,14 @@ resource "aws_lambda_function" "keywarden" {
       condition     = !(var.create_digest_topic && var.digest_topic_arn != "")
       error_message = "Set create_digest_topic or digest_topic_arn, not both."
     }
+    precondition {
+      condition     = var.config_yaml == null || local.config_stop_parameter == var.stop_parameter
+      error_message = "The config's enforce.stop_parameter is ${jsonencode(local.config_stop_parameter)} and stop_parameter is ${jsonencode(var.stop_parameter)}: make them the same. The function may read only stop_parameter, and a stop it cannot read stops every action."
+    }
+    precondition {
+      condition     = !(var.create_stop_parameter && startswith(var.stop_parameter, "arn:"))
+      error_message = "create_stop_parameter creates a parameter by its name: stop_parameter is an ARN (a parameter that exists, perhaps in another region or account), so set create_stop_parameter = false, or give the name."
+    }
   }
 }
 
@@ -183,6 +196,24 @@ resource "aws_ssm_parameter" "config" {
   key_id      = var.config_parameter_type == "SecureString" ? var.ssm_kms_key_arn : null
   tier        = length(var.config_yaml) > 4096 ? "Advanced" : "Standard"
   tags        = var.tags
+}
+
+# The emergency stop (docs/enforcement.md): keywarden reads it before each
+# action and acts only while it does not hold stop. Terraform creates it
+# holding go and never changes it afterwards (ignore_changes), so an apply
+# never lifts a stop an admin has set. The function may read it, not write
+# it: give ssm:PutParameter on it (output stop_parameter_arn) to the admins.
+resource "aws_ssm_parameter" "stop" {
+  count       = var.stop_parameter != "" && var.create_stop_parameter ? 1 : 0
+  name        = var.stop_parameter
+  description = "keywarden emergency stop: stop halts every action; anything else lets keywarden act"
+  type        = "String"
+  value       = "go"
+  tags        = var.tags
+
+  lifecycle {
+    ignore_changes = [value]
+  }
 }
 
 # ---------------------------------------------------------------- state

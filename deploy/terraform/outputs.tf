@@ -58,6 +58,11 @@ output "config_parameter_name" {
   value       = var.config_s3_uri == null ? var.config_parameter_name : null
 }
 
+output "stop_parameter_arn" {
+  description = "ARN of the emergency stop parameter the module created (null when it created none): give whoever may stop keywarden ssm:PutParameter on it."
+  value       = var.stop_parameter != "" && var.create_stop_parameter ? aws_ssm_parameter.stop[0].arn : null
+}
+
 output "digest_topic_arn" {
   description = "ARN of the digest topic (created or given); put it in notify.admins.sns_topic_arn. Empty: none."
   value       = local.topic_arn

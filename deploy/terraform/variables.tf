@@ -183,6 +183,20 @@ variable "allowed_accounts" {
   nullable    = false
 }
 
+variable "stop_parameter" {
+  description = "enforce.stop_parameter of the config: the SSM parameter (a name, or an ARN) of the emergency stop. The function may read it (ssm:GetParameter), never write it, and only where it can act. Empty: no emergency stop."
+  type        = string
+  default     = ""
+  nullable    = false
+}
+
+variable "create_stop_parameter" {
+  description = "Create stop_parameter (a name, not an ARN) as a String parameter holding go. Terraform never changes its value afterwards: whoever may write it sets stop or go. false: the parameter exists already (it must: one keywarden cannot read counts as stop)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "organization" {
   description = "accounts.organization of the config: role_name, ous and exclude. null: no organization."
   type = object({

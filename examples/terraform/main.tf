@@ -48,7 +48,10 @@ locals {
   # enforce.allowed_accounts, for the config and the function's policy
   # alike: no write is granted (nor made) until an account is listed here.
   allowed_accounts = []
-  sender           = "security@${var.sender_domain}"
+  # enforce.stop_parameter: the module creates it holding go; put stop in it
+  # to halt every action (docs/deploy.md, "The emergency stop").
+  stop_parameter = "/keywarden/stop"
+  sender         = "security@${var.sender_domain}"
   # The topic's ARN is known before it exists, so the config can name it.
   digest_topic_arn = "arn:aws:sns:${var.region}:${data.aws_caller_identity.current.account_id}:${local.name}-digest"
   config_yaml = templatefile("${path.module}/keywarden.yaml.tftpl", {
@@ -58,6 +61,7 @@ locals {
     digest_topic_arn = local.digest_topic_arn
     state_url        = "dynamodb://${local.name}-state"
     allowed_accounts = local.allowed_accounts
+    stop_parameter   = local.stop_parameter
   })
 }
 
@@ -78,6 +82,7 @@ module "keywarden" {
   # What the config's rules and notify settings need (`keywarden iam-policy`).
   remediation                = ["disable", "delete"]
   allowed_accounts           = local.allowed_accounts
+  stop_parameter             = local.stop_parameter
   ses_from                   = local.sender
   ses_identity               = var.sender_domain
   create_digest_topic        = true
@@ -92,7 +97,7 @@ output "config_yaml" {
 }
 
 output "keywarden_policy_json" {
-  description = "Compare with: keywarden iam-policy --config <config> --config-ssm /keywarden/config"
+  description = "Compare with: keywarden iam-policy --config <config> --config-ssm /keywarden/config --runner-account <this account>"
   value       = module.keywarden.keywarden_policy_json
 }
 

@@ -1,6 +1,6 @@
 # The least-privilege policy keywarden needs, computed the way
 # internal/iampolicy.For computes it: the same statements, in the same order,
-# with the same sorted actions and resources. deploy/deploy_test.go applies
+# with the same sorted actions and resources. deploy/terraform_test.go applies
 # this module for several configurations and compares the document with
 # `keywarden iam-policy` for the equivalent config, statement by statement.
 
@@ -73,10 +73,16 @@ locals {
     var.ses_configuration_set != "" ? ["${local.arn}:ses:${local.ses_region}:*:configuration-set/${var.ses_configuration_set}"] : [],
   )
 
-  parameters = [
-    for name in concat(var.secret_parameters, [var.config_ssm]) :
-    startswith(name, "arn:") ? name : "${local.arn}:ssm:*:*:parameter/${trimprefix(name, "/")}" if name != ""
-  ]
+  # The ARN of each SSM parameter named by a name ("/keywarden/slack" or
+  # "keywarden-slack") or an ARN.
+  parameter_arns = {
+    for name in distinct(concat(var.secret_parameters, [var.config_ssm, var.stop_parameter])) :
+    name => startswith(name, "arn:") ? name : "${local.arn}:ssm:*:*:parameter/${trimprefix(name, "/")}" if name != ""
+  }
+  parameters = [for name in concat(var.secret_parameters, [var.config_ssm]) : local.parameter_arns[name] if name != ""]
+  # The emergency stop, read before each action: only where the policy can
+  # act at all, in the runner's own account or through the member role.
+  read_stop = var.stop_parameter != "" && length(local.write) > 0 && length(local.own_accounts) + length(local.member_accounts) > 0
   table_arn = "${local.arn}:dynamodb:*:*:table/${var.dynamodb_table}"
 
   # IAM in the account the identity lives in: the runner's own account, or
@@ -89,6 +95,7 @@ locals {
     { sid = "RemediateCredentials", actions = local.write, resources = local.users, condition = local.no_condition },
   ]
   runner_statements = [
+    { sid = "ReadStopParameter", actions = ["ssm:GetParameter"], resources = local.read_stop ? [local.parameter_arns[var.stop_parameter]] : [], condition = local.no_condition },
     { sid = "ListOrganizationAccounts", actions = local.org_role != "" && !local.org_ous ? ["organizations:ListAccounts"] : [], resources = ["*"], condition = local.no_condition },
     { sid = "ListOrganizationalUnits", actions = local.org_role != "" && local.org_ous ? ["organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"] : [], resources = ["*"], condition = local.no_condition },
     { sid = "AssumeMemberRole", actions = ["sts:AssumeRole"], resources = local.org_role != "" ? ["${local.arn}:iam::*:role/${local.org_role}"] : [],

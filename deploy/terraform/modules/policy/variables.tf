@@ -130,6 +130,18 @@ variable "secret_parameters" {
   nullable    = false
 }
 
+variable "stop_parameter" {
+  description = "enforce.stop_parameter: the SSM parameter (name or ARN) of the emergency stop, which the runner reads before each action. ssm:GetParameter on it alone, granted to the runner only where the policy can act (a write action and an account to take it in). Empty: none."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.stop_parameter == "" || can(regex("^(arn:aws(-[a-z]+)*:ssm:[a-z0-9-]+:[0-9]{12}:parameter)?/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", var.stop_parameter))
+    error_message = "stop_parameter: want an SSM parameter name (/keywarden/stop) or ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/keywarden/stop)."
+  }
+}
+
 variable "config_ssm" {
   description = "The SSM parameter the Lambda reads its config from (KEYWARDEN_CONFIG_SSM; --config-ssm). Empty: none."
   type        = string
