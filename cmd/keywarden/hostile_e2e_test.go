@@ -1,23 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -111,95 +105,6 @@ func hostileUsers() []testenv.SeedUser {
 	}
 }
 
-// fakeSMTP is an SMTP server on a loopback port that refuses every AUTH
-// with a 535 reply repeating what it was sent — the AUTH PLAIN line and
-// the password in it — as some servers do.
-type fakeSMTP struct {
-	port  int
-	mu    sync.Mutex
-	auths []string
-}
-
-func newFakeSMTP(t *testing.T) *fakeSMTP {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	s := &fakeSMTP{port: l.Addr().(*net.TCPAddr).Port}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go s.serve(c)
-		}
-	}()
-	return s
-}
-
-func (s *fakeSMTP) serve(c net.Conn) {
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Minute))
-	r := bufio.NewReader(c)
-	io.WriteString(c, "220 mail.corpsec.test ESMTP\r\n")
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		line = strings.TrimRight(line, "\r\n")
-		switch verb := strings.ToUpper(strings.Fields(line + " x")[0]); verb {
-		case "EHLO", "HELO":
-			io.WriteString(c, "250-mail.corpsec.test\r\n250 AUTH PLAIN\r\n")
-		case "AUTH":
-			s.mu.Lock()
-			s.auths = append(s.auths, line)
-			s.mu.Unlock()
-			plain := line[strings.LastIndex(line, " ")+1:]
-			decoded, _ := base64.StdEncoding.DecodeString(plain)
-			fmt.Fprintf(c, "535 5.7.8 Authentication failed for %s (decoded: %q)\r\n", line, decoded)
-		case "QUIT":
-			io.WriteString(c, "221 bye\r\n")
-			return
-		default:
-			io.WriteString(c, "503 5.5.1 AUTH first\r\n")
-		}
-	}
-}
-
-func (s *fakeSMTP) authLines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.auths)
-}
-
-// echoHook is a webhook that answers 500 with a reason phrase and a body
-// that repeat the URL it was called at (its secret token), as some
-// services do. It counts the posts.
-func echoHook(t *testing.T) (url string, posts func() int) {
-	t.Helper()
-	var mu sync.Mutex
-	n := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		n++
-		mu.Unlock()
-		conn, buf, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		body := "no such hook: " + r.URL.String()
-		fmt.Fprintf(buf, "HTTP/1.1 500 Bad token %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", r.URL.Path, len(body), body)
-		buf.Flush()
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL + "/hooks/" + webhookToken, func() int { mu.Lock(); defer mu.Unlock(); return n }
-}
-
 // TestHostileAccount: every attack of issue 13 at once, in one account of
 // an organization (and, where it takes a second, its member account),
 // against the real binary:
@@ -244,10 +149,9 @@ func TestHostileAccount(t *testing.T) {
 
 	ids := m.Seed(t, hostileUsers())
 	dir := t.TempDir()
-	smtpSrv := newFakeSMTP(t)
-	hookURL, hookPosts := echoHook(t)
+	smtpSrv, hook := testenv.EchoingSMTP(t), testenv.EchoingWebhook(t, webhookToken)
 	config := func(notify string) string {
-		return strings.NewReplacer("MEMBER", member, "SMTPPORT", fmt.Sprint(smtpSrv.port), "OUTBOX", filepath.Join(dir, "outbox"),
+		return strings.NewReplacer("MEMBER", member, "SMTPPORT", fmt.Sprint(smtpSrv.Port), "OUTBOX", filepath.Join(dir, "outbox"),
 			"STATE", filepath.Join(dir, "state.db"), "AUDIT", filepath.Join(dir, "audit.jsonl")).Replace(strings.Replace(hostileConfig, "NOTIFY", notify, 1))
 	}
 	cfg := config(hostileOutbox)
@@ -413,7 +317,7 @@ func TestHostileAccount(t *testing.T) {
 
 	// 3. Channels whose errors repeat their secrets: every delivery fails,
 	// and says so without them.
-	chEnv := append(slices.Clone(direct), "KEYWARDEN_SMTP_PASSWORD="+smtpPassword, "KW_WEBHOOK_URL="+hookURL,
+	chEnv := append(slices.Clone(direct), "KEYWARDEN_SMTP_PASSWORD="+smtpPassword, "KW_WEBHOOK_URL="+hook.URL,
 		"KW_SLACK_URL=http://127.0.0.1:"+slackToken+"/services/T0/B0")
 	r = kw(chEnv, "run", "--config", "channels.yaml", "--format", "json")
 	if r.code != 1 {
@@ -426,11 +330,12 @@ func TestHostileAccount(t *testing.T) {
 		}
 		failed[d.Channel] = true
 	}
-	if len(failed) != 3 || !strings.Contains(r.stderr, "535 5.7.8") || !strings.Contains(r.stderr, "HTTP 500") || !strings.Contains(r.stderr, "not a valid URL") {
-		t.Errorf("failed channels %v; stderr:\n%s\nwant smtp (535 5.7.8), webhook (HTTP 500) and slack (not a valid URL) reported", failed, r.stderr)
+	if len(failed) != 3 || !strings.Contains(r.stderr, "the server answered 535 5.7.8") || !strings.Contains(r.stderr, "webhook answered HTTP 400") ||
+		!strings.Contains(r.stderr, "the Slack webhook URL is not a valid URL") {
+		t.Errorf("failed channels %v; stderr:\n%s\nwant smtp (535 5.7.8), the webhook (HTTP 400) and Slack (not a valid URL) reported", failed, r.stderr)
 	}
-	if a := smtpSrv.authLines(); len(a) == 0 || hookPosts() == 0 {
-		t.Fatalf("the SMTP server got %d AUTH lines and the webhook %d posts; want the secrets sent, and repeated back", len(a), hookPosts())
+	if smtpSrv.Requests() == 0 || hook.Requests() == 0 {
+		t.Fatalf("the SMTP server got %d AUTH commands and the webhook %d posts; want the secrets sent, and repeated back", smtpSrv.Requests(), hook.Requests())
 	}
 
 	// 4. --apply with keywarden's own key: exactly one IAM write.
