@@ -503,7 +503,8 @@ func writeFile(t *testing.T, path, text string) {
 // future, are each a high finding, never silence; the names
 // no_information and not_supported are users like any other. A user on
 // two rows that differ fails naming both lines; a name that carries a
-// terminal escape fails with the name quoted, the escape never printed.
+// terminal escape fails with the name quoted, the escape never printed;
+// /dev/zero is refused once it has given more than any report holds.
 func TestHostileCredentialReport(t *testing.T) {
 	dir := t.TempDir()
 	base, err := os.ReadFile(filepath.Join("testdata", "hostile-report.csv"))
@@ -532,6 +533,12 @@ func TestHostileCredentialReport(t *testing.T) {
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// An endless file is refused, not read until memory runs out.
+	r = keywarden(t, nil, dir, "scan", "--credential-report", "/dev/zero", "--format", "json")
+	if want := "/dev/zero: the credential report is larger than 32 MiB"; r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("scan --credential-report /dev/zero: exit %d\n%s\nwant exit 1 and %q", r.code, r.stderr, want)
 	}
 
 	// A row of twice's again, with another creation date; a row whose
