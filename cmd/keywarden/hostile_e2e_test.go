@@ -346,7 +346,8 @@ func TestHostileAccount(t *testing.T) {
 		t.Fatalf("run --apply: exit %d\n%s\nwant exit 5, the member's clock check", r.code, r.stderr)
 	}
 	protected := `protected by enforce.protect[0] (user break-glass matches "break-glass"): emergency access; keywarden never acts on it`
-	checkHostileActions(t, decodeRun(t, r), map[string]string{
+	applied := decodeRun(t, r)
+	checkHostileActions(t, applied, map[string]string{
 		"no_information": "done",
 		"keywarden-bot":  "skipped " + plan.ReasonSelf,
 		"break-glass":    "skipped " + protected,
@@ -380,7 +381,7 @@ func TestHostileAccount(t *testing.T) {
 	}
 	for to, says := range map[string]string{
 		"m-stale@corpsec.test":        "keywarden did not disable it: a safety guard stopped every change in account " + member + " in this run",
-		"no_information@corpsec.test": "It was disabled on " + now.day(0) + " by keywarden (action ",
+		"no_information@corpsec.test": "It was disabled on " + applied.Plan.Day + " by keywarden (action ",
 		"keywarden-bot@corpsec.test":  "keywarden never changes it: it is the access key keywarden itself runs with.",
 		"break-glass@corpsec.test":    "keywarden did not disable it: " + protected + ".",
 		"m-future@corpsec.test":       "Its creation date is missing or in the future, so its age is unknown and keywarden will not act on it",
