@@ -61,6 +61,47 @@ func newFakeRuntime(t *testing.T, event string, timeout time.Duration) *fakeRunt
 	return rt
 }
 
+// lambdaRun is what one invocation of the function returned: its answer
+// (the run summary) or its error report, and what it logged.
+type lambdaRun struct {
+	answer, failed, logs string
+}
+
+// invokeLambda starts the binary as the Lambda runtime starts it
+// (AWS_LAMBDA_RUNTIME_API) with env and the config inline, serves it one
+// event, and stops it once it has answered.
+func invokeLambda(t *testing.T, env []string, config, event string) lambdaRun {
+	t.Helper()
+	rt := newFakeRuntime(t, event, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+		"AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(rt.srv.URL, "http://"), lambda.EnvConfig + "=" + config}, env...)
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// stop ends the function, which would wait for a next invocation that
+	// never comes, and returns what it logged: only once Wait has returned
+	// has exec's goroutine copied all of it (and stopped writing to logs).
+	stop := func() string {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return logs.String()
+	}
+	var r lambdaRun
+	select {
+	case r.answer = <-rt.answer:
+	case r.failed = <-rt.failed:
+	case <-ctx.Done():
+		t.Fatalf("no answer from the function\nlogs:\n%s", stop())
+	}
+	r.logs = stop()
+	return r
+}
+
 // TestLambdaBinaryServesTheHandler: the same binary, started by a Lambda
 // runtime (AWS_LAMBDA_RUNTIME_API), takes a scheduled event, runs against
 // moto and answers with the run summary.
@@ -74,47 +115,20 @@ notify:
   outbox: { dir: ` + filepath.Join(dir, "outbox") + ` }
 state: { url: "sqlite://` + filepath.Join(dir, "state.db") + `" }
 `
-	rt := newFakeRuntime(t, `{"version":"0","detail-type":"Scheduled Event","source":"aws.scheduler","detail":{}}`, 2*time.Minute)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
-		"AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(rt.srv.URL, "http://"), lambda.EnvConfig + "=" + config}, m.Env()...)
-	var logs strings.Builder
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	r := invokeLambda(t, m.Env(), config, `{"version":"0","detail-type":"Scheduled Event","source":"aws.scheduler","detail":{}}`)
+	if r.failed != "" {
+		t.Fatalf("the function failed: %s\nlogs:\n%s", r.failed, r.logs)
 	}
-	// stop ends the function, which would wait for a next invocation that
-	// never comes, and returns what it logged: only once Wait has returned
-	// has exec's goroutine copied all of it (and stopped writing to logs).
-	stopped := false
-	stop := func() string {
-		if !stopped {
-			stopped = true
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-		return logs.String()
+	var s lambda.Summary
+	if err := json.Unmarshal([]byte(r.answer), &s); err != nil {
+		t.Fatalf("answer is not a summary: %v\n%s", err, r.answer)
 	}
-	defer stop()
-	select {
-	case answer := <-rt.answer:
-		var s lambda.Summary
-		if err := json.Unmarshal([]byte(answer), &s); err != nil {
-			t.Fatalf("answer is not a summary: %v\n%s", err, answer)
-		}
-		if s.Schema != lambda.SummarySchema || s.Findings != 1 || s.Sent != 2 || len(s.Accounts) != 1 || s.Accounts[0].Status != "ok" {
-			t.Errorf("summary = %+v; want 1 finding, 2 sent (alice, the digest), one ok account", s)
-		}
-	case e := <-rt.failed:
-		t.Fatalf("the function failed: %s\nlogs:\n%s", e, stop())
-	case <-ctx.Done():
-		t.Fatalf("no answer from the function\nlogs:\n%s", stop())
+	if s.Schema != lambda.SummarySchema || s.Findings != 1 || s.Sent != 2 || len(s.Accounts) != 1 || s.Accounts[0].Status != "ok" {
+		t.Errorf("summary = %+v; want 1 finding, 2 sent (alice, the digest), one ok account", s)
 	}
 	// The handler logged the summary before it returned the answer.
-	if l := stop(); !strings.Contains(l, `"msg":"keywarden run finished"`) {
-		t.Errorf("the function's logs are not JSON lines with the run summary:\n%s", l)
+	if !strings.Contains(r.logs, `"msg":"keywarden run finished"`) {
+		t.Errorf("the function's logs are not JSON lines with the run summary:\n%s", r.logs)
 	}
 	if eml, _ := filepath.Glob(filepath.Join(dir, "outbox", "*alice*.eml")); len(eml) != 1 {
 		t.Errorf("outbox for alice = %v; want one message", eml)

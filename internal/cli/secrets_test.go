@@ -1,15 +1,15 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keywarden/keywarden/internal/testenv"
 )
 
 // Secrets planted in the run's channels: the webhook URL's path, a
@@ -19,74 +19,6 @@ const (
 	slackSecret   = "SECRET-slack-port"
 	smtpSecret    = "pw-SECRET-smtp"
 )
-
-// serveTCP serves each connection to a loopback listener with handle,
-// until the test ends, and returns the listener's address.
-func serveTCP(t *testing.T, handle func(net.Conn)) *net.TCPAddr {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				handle(c)
-			}()
-		}
-	}()
-	return l.Addr().(*net.TCPAddr)
-}
-
-// echoingWebhook is an HTTP server that refuses every request with a
-// status line and a body that repeat the request's URL, as some services
-// do in their error answers. It returns the URL to post to.
-func echoingWebhook(t *testing.T) string {
-	addr := serveTCP(t, func(c net.Conn) {
-		line, _ := bufio.NewReader(c).ReadString('\n') // POST /hook/… HTTP/1.1
-		path := strings.Fields(line + " ? ?")[1]
-		body := fmt.Sprintf(`{"error": "no such hook: %s"}`, path)
-		fmt.Fprintf(c, "HTTP/1.1 400 Bad hook %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-			path, len(body), body)
-	})
-	return "http://" + addr.String() + "/hook/" + webhookSecret
-}
-
-// echoingSMTP is an SMTP server that answers AUTH with a 535 reply that
-// repeats the client's AUTH PLAIN line and the credentials it decodes, as
-// a misconfigured server or a proxy can. It returns its port.
-func echoingSMTP(t *testing.T) int {
-	return serveTCP(t, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		fmt.Fprint(c, "220 fake ESMTP\r\n")
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			line = strings.TrimRight(line, "\r\n")
-			switch strings.ToUpper(strings.Fields(line + " x")[0]) {
-			case "EHLO", "HELO":
-				fmt.Fprint(c, "250-fake\r\n250 AUTH PLAIN\r\n")
-			case "AUTH":
-				f := strings.Fields(line)
-				raw, _ := base64.StdEncoding.DecodeString(f[len(f)-1])
-				fmt.Fprintf(c, "535 5.7.8 Authentication failed: %s (%s)\r\n", line, strings.ReplaceAll(string(raw), "\x00", " "))
-			case "QUIT":
-				fmt.Fprint(c, "221 bye\r\n")
-				return
-			default:
-				fmt.Fprint(c, "250 ok\r\n")
-			}
-		}
-	}).Port
-}
 
 // TestRunKeepsSecretsOutOfErrors: every channel of a run fails with an
 // answer that carries its secret — a webhook whose error echoes its URL, a
@@ -109,14 +41,14 @@ notify:
   smtp: { host: 127.0.0.1, port: %d, username: keywarden, password_env: KW_SMTP_PASSWORD, starttls: false }
   admins: { slack_webhook_env: KW_SLACK, webhook_url_env: KW_HOOK }
 state: { url: "sqlite://%s" }
-`, echoingSMTP(t), filepath.Join(dir, "state.db"))
+`, testenv.EchoingSMTP(t).Port, filepath.Join(dir, "state.db"))
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	env := map[string]string{
 		"KW_SMTP_PASSWORD": smtpSecret,
 		"KW_SLACK":         "https://hooks.slack.com:" + slackSecret + "/services/T0/B0/x",
-		"KW_HOOK":          echoingWebhook(t),
+		"KW_HOOK":          testenv.EchoingWebhook(t, webhookSecret).URL,
 	}
 	f, out, errOut := testFactory(false)
 	f.Getenv = func(k string) string { return env[k] }

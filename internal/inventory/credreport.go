@@ -93,6 +93,42 @@ var requiredColumns = func() []string {
 // errEmptyReport is returned for an input without even a header.
 var errEmptyReport = errors.New("empty credential report")
 
+// MaxReportSize is the most of a credential report ParseCredentialReport
+// reads: IAM's report of an account with 5,000 users (its quota) is a few
+// MiB. A bigger input — a wrong file, or an endless one such as /dev/zero,
+// which was read until memory ran out — is refused with ErrReportTooBig.
+const MaxReportSize = 32 << 20
+
+// ErrReportTooBig refuses a credential report of more than MaxReportSize
+// bytes.
+var ErrReportTooBig = fmt.Errorf("the credential report is larger than %d MiB, the most keywarden reads; "+
+	"IAM's report of an account with 5,000 users is a few MiB (a wrong file, or an endless one such as /dev/zero?)", MaxReportSize>>20)
+
+// boundedReader reads r, and fails with ErrReportTooBig once it has read
+// more than a given number of bytes.
+type boundedReader struct {
+	r    io.Reader
+	left int64 // the bytes still allowed, plus one
+}
+
+func newBoundedReader(r io.Reader, limit int64) *boundedReader {
+	return &boundedReader{r: r, left: limit + 1}
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, ErrReportTooBig
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	if b.left -= int64(n); b.left <= 0 {
+		return n, ErrReportTooBig
+	}
+	return n, err
+}
+
 // ParseCredentialReport reads an IAM credential report (the CSV that
 // GetCredentialReport returns, or that the console downloads).
 //
@@ -106,9 +142,10 @@ var errEmptyReport = errors.New("empty credential report")
 // that differ is an error naming both lines. Timestamps are
 // RFC 3339 and returned in UTC. A user's password dates are kept only when
 // password_enabled is true; the root row counts as having a password.
-// Errors that point into the file are *ParseError.
+// Errors that point into the file are *ParseError. At most MaxReportSize
+// bytes are read.
 func ParseCredentialReport(r io.Reader) (*CredentialReport, error) {
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(newBoundedReader(r, MaxReportSize))
 	cr.ReuseRecord = true
 
 	header, err := cr.Read()
@@ -225,7 +262,10 @@ func locateColumns(header []string, line int) (map[string]int, error) {
 // got is the row's field count and want the header's.
 func csvError(err error, got, want int) error {
 	var pe *csv.ParseError
-	if !errors.As(err, &pe) {
+	switch {
+	case errors.Is(err, ErrReportTooBig):
+		return err
+	case !errors.As(err, &pe):
 		return fmt.Errorf("read credential report: %w", err)
 	}
 	if errors.Is(pe.Err, csv.ErrFieldCount) {

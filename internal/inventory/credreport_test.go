@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -410,6 +411,40 @@ func TestParseCredentialReportEmpty(t *testing.T) {
 	}
 	if _, err := parseFile(t, "empty.csv"); err == nil || err.Error() != "empty credential report" {
 		t.Errorf("ParseCredentialReport(empty.csv) error = %v; want \"empty credential report\"", err)
+	}
+}
+
+// zeros is an endless reader of NUL bytes, as /dev/zero.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestParseCredentialReportBounded: an endless input (as /dev/zero, which
+// was read until memory ran out) is refused once MaxReportSize bytes have
+// been read; the bound lets exactly max bytes through.
+func TestParseCredentialReportBounded(t *testing.T) {
+	if _, err := ParseCredentialReport(zeros{}); !errors.Is(err, ErrReportTooBig) {
+		t.Errorf("ParseCredentialReport(endless zeros) error = %v; want %v", err, ErrReportTooBig)
+	}
+	want := "the credential report is larger than 32 MiB, the most keywarden reads; " +
+		"IAM's report of an account with 5,000 users is a few MiB (a wrong file, or an endless one such as /dev/zero?)"
+	if ErrReportTooBig.Error() != want {
+		t.Errorf("ErrReportTooBig = %q; want %q", ErrReportTooBig, want)
+	}
+	for _, tt := range []struct {
+		in   string
+		want error
+	}{
+		{"0123456789", nil},
+		{"01234567890", ErrReportTooBig},
+	} {
+		b, err := io.ReadAll(newBoundedReader(strings.NewReader(tt.in), 10))
+		if err != tt.want || tt.want == nil && string(b) != tt.in {
+			t.Errorf("read %d bytes bounded to 10: %q, %v; want %v", len(tt.in), b, err, tt.want)
+		}
 	}
 }
 

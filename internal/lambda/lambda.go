@@ -125,10 +125,6 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := h.config(ctx)
-	if err != nil {
-		return nil, err
-	}
 	now := h.deps.Now().UTC()
 	asOf := now
 	if ev.AsOf != "" {
@@ -136,8 +132,14 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary
 			return nil, fmt.Errorf("event: as_of %w", err)
 		}
 	}
+	// Refused before anything is read, the config included: whatever it
+	// says, the event cannot move the clock of a run that records.
 	if ev.AsOf != "" && !ev.DryRun {
 		return nil, ErrAsOf
+	}
+	cfg, err := h.config(ctx)
+	if err != nil {
+		return nil, err
 	}
 	// Stop working (scanning, remediating) a margin before the function's
 	// deadline — the margin, or a fifth of the time left when that is less

@@ -379,10 +379,16 @@ func TestEventNeverMovesTheClockOfARunThatRecords(t *testing.T) {
 		{"enforce.mode apply, in an EventBridge event", applyMode, `{"detail-type":"keywarden","detail":{"as_of":"2020-01-01"}}`},
 		{"notify, far ahead", "version: 1\n", `{"as_of": "2099-01-01"}`},
 		{"notify, in the past", "version: 1\n", `{"as_of": "2020-01-01T00:00:00Z"}`},
+		// Refused before the config is read: its SSM parameter is not.
+		{"config in SSM", "", `{"apply": true, "as_of": "2027-01-26"}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			h := New(Deps{Getenv: envOf(map[string]string{EnvConfig: tt.config}), Now: time.Now, Logs: &logs,
+			env := map[string]string{EnvConfig: tt.config}
+			if tt.config == "" {
+				env = map[string]string{EnvConfigSSM: "/keywarden/config"}
+			}
+			h := New(Deps{Getenv: envOf(env), Now: time.Now, Logs: &logs,
 				LoadAWSConfig: func(context.Context) (aws.Config, error) { t.Fatal("nothing may be done"); return aws.Config{}, nil }})
 			s, err := h.Invoke(context.Background(), json.RawMessage(tt.event))
 			if !errors.Is(err, ErrAsOf) || s != nil {
