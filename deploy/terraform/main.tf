@@ -27,6 +27,7 @@ locals {
   # given the YAML.
   config_state_url      = try(yamldecode(var.config_yaml).state.url, "")
   config_stop_parameter = try(yamldecode(var.config_yaml).enforce.stop_parameter, "")
+  config_enforce_mode   = try(yamldecode(var.config_yaml).enforce.mode, "dry_run")
 }
 
 # ---------------------------------------------------------------- policy
@@ -169,6 +170,10 @@ resource "aws_lambda_function" "keywarden" {
     precondition {
       condition     = var.config_yaml == null || local.config_state_url == "dynamodb://${local.table_name}"
       error_message = "The config's state.url must be dynamodb://${local.table_name} (the table this module creates): a SQLite file is lost with the function's container."
+    }
+    precondition {
+      condition     = var.config_yaml == null || var.schedule_input.apply != true || var.schedule_input.dry_run == true || local.config_enforce_mode == "apply"
+      error_message = "schedule_input asks the runs to apply, and the config's enforce.mode is ${jsonencode(local.config_enforce_mode)}: the function refuses an event that asks for more than its config allows. Set enforce.mode: apply in the config (the schedule input may then be {})."
     }
     precondition {
       condition     = !(var.create_digest_topic && var.digest_topic_arn != "")

@@ -81,7 +81,7 @@ variable "schedule_enabled" {
 }
 
 variable "schedule_input" {
-  description = "The event each scheduled run gets: dry_run (plan only: nothing sent, changed or recorded), apply (also remediate, in enforce.allowed_accounts; with dry_run, the apply preview), as_of (only with dry_run), accounts. {} leaves it to the config's enforce.mode."
+  description = "The event each scheduled run gets: dry_run (plan only: nothing sent, changed or recorded), apply (also remediate, in enforce.allowed_accounts, only when the config says enforce.mode: apply; with dry_run, the apply preview), as_of (only with dry_run), accounts. {} leaves it to the config's enforce.mode."
   type = object({
     dry_run  = optional(bool)
     apply    = optional(bool)

@@ -76,7 +76,9 @@ module "keywarden" {
   schedule_timezone   = "Europe/Berlin"
   # Step 1: dry runs (nothing sent, changed or recorded; the plan is in the
   # logs). Step 2: {} (owners and admins are told; enforce.mode decides the
-  # rest). Step 3: { apply = true } with enforce.allowed_accounts set.
+  # rest). Step 3: enforce.mode: apply and enforce.allowed_accounts in the
+  # config (an event may ask a run for less than its config allows, never
+  # more).
   schedule_input = { dry_run = true }
 
   # What the config's rules and notify settings need (`keywarden iam-policy`).

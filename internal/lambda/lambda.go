@@ -40,10 +40,12 @@ const DefaultMargin = 20 * time.Second
 // Event is the invocation payload: an EventBridge Scheduler target input
 // (or the "detail" of an EventBridge event) with optional overrides.
 type Event struct {
-	// DryRun prints the plan only; Apply also remediates (as --dry-run and
-	// --apply). Neither: the config's enforce.mode decides. Both: the apply
-	// preview (as --apply --dry-run): what apply would do now, with
-	// nothing sent, changed or recorded.
+	// DryRun prints the plan only. Apply remediates (as --apply), and is
+	// taken only when the config says enforce.mode: apply: an event asks
+	// for less than the config allows, never more. Neither: the config's
+	// enforce.mode decides. Both: the apply preview (as --apply
+	// --dry-run): what apply would do now, with nothing sent, changed or
+	// recorded, whatever enforce.mode says.
 	DryRun bool `json:"dry_run"`
 	Apply  bool `json:"apply"`
 	// AsOf evaluates at another time (RFC 3339 or YYYY-MM-DD), in a dry
@@ -85,6 +87,13 @@ type Summary struct {
 // on a day of the caller's choosing and silence owners until then.
 var ErrAsOf = errors.New(`event: as_of is taken only with "dry_run": true: a run that sends, acts or records runs on the function's clock; ` +
 	`nothing was done. Leave as_of out, or add "dry_run": true to see what keywarden would do at that time`)
+
+// ErrApply refuses an event that asks a run to act when the config does
+// not (enforce.mode is not apply): whoever may invoke the function may ask
+// a run to do less than its config allows, never more.
+var ErrApply = errors.New(`event: apply is taken only when the config says enforce.mode: apply (an event may ask a run to do less ` +
+	`than its config allows, never more); nothing was done. Set enforce.mode: apply in the config to let runs act, ` +
+	`or add "dry_run": true to see what apply would do`)
 
 // SummarySchema identifies the function's answer.
 const SummarySchema = "keywarden.lambda/v1"
@@ -140,6 +149,10 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary
 	cfg, err := h.config(ctx)
 	if err != nil {
 		return nil, err
+	}
+	// The event may ask for less than the config allows, never more.
+	if ev.Apply && !ev.DryRun && cfg.Enforce.Mode != config.ModeApply {
+		return nil, ErrApply
 	}
 	// Stop working (scanning, remediating) a margin before the function's
 	// deadline — the margin, or a fifth of the time left when that is less

@@ -437,7 +437,9 @@ func TestEventAsOfInADryRun(t *testing.T) {
 // TestInvokeApplyPreview: the event {"apply": true, "dry_run": true} is the
 // apply preview: it re-checks and decides as apply would, and writes
 // nothing (no IAM write, no DynamoDB write, no mail: the proxy's request
-// log); the apply that follows does what it said.
+// log). The event {"apply": true} is refused, nothing done, while the
+// config's enforce.mode is not apply (an invoker may not turn enforcement
+// on); with it, the apply does what the preview said.
 func TestInvokeApplyPreview(t *testing.T) {
 	m := testenv.Moto(t)
 	seed(t, m)
@@ -449,6 +451,7 @@ func TestInvokeApplyPreview(t *testing.T) {
 		LoadAWSConfig: func(context.Context) (aws.Config, error) { return p.Config(t, m), nil }})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	// The preview of a config that does not act (enforce.mode: dry_run).
 	s, err := h.Invoke(ctx, json.RawMessage(`{"apply": true, "dry_run": true}`))
 	if err != nil {
 		t.Fatalf("preview: %v\n%s", err, logs.String())
@@ -468,7 +471,13 @@ func TestInvokeApplyPreview(t *testing.T) {
 		t.Errorf("the preview re-checked %d keys; want alice's", p.Count("iam:GetAccessKeyLastUsed"))
 	}
 
+	// The config must say apply for the event's apply to be taken.
 	p.Reset()
+	if s, err = h.Invoke(ctx, json.RawMessage(`{"apply": true}`)); !errors.Is(err, ErrApply) || s != nil || len(p.Ops()) != 0 {
+		t.Errorf("apply of a config whose enforce.mode is dry_run = %+v, %v, %d requests; want %v and nothing done", s, err, len(p.Ops()), ErrApply)
+	}
+	h = New(Deps{Getenv: envOf(map[string]string{EnvConfig: strings.Replace(cfg, "enforce: {", "enforce: { mode: apply,", 1)}), Now: time.Now,
+		Logs: &logs, LoadAWSConfig: func(context.Context) (aws.Config, error) { return p.Config(t, m), nil }})
 	s, err = h.Invoke(ctx, json.RawMessage(`{"apply": true}`))
 	if err != nil || s.Mode != "apply" || s.ActionsDone != 1 || p.Count("iam:UpdateAccessKey") != 1 {
 		t.Errorf("apply = %+v, %v, %d UpdateAccessKey; want the one action the preview listed, done", s, err, p.Count("iam:UpdateAccessKey"))
