@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/keywarden/keywarden/internal/cli.Version=$(VERSION)
 AS_OF    ?= 2026-11-23
 
-.PHONY: demo test test-deps fuzz golden build lambda lint bench bench-org bench-scan clean
+.PHONY: demo test test-deps fuzz golden build lambda lint bench bench-org bench-scan soak clean
 
 ## demo: scan the sample credential report in examples/ (no AWS account needed)
 demo:
@@ -68,6 +68,12 @@ bench-org: test-deps
 ## bench-scan: one account's critical path, report ready and to be generated, against a model and the baseline (docs/performance.md)
 bench-scan: test-deps
 	$(GO) test -run '^$$' -bench Scan1000Users -benchtime 5x -timeout 30m ./bench/ -args -org.delay=$(BENCH_DELAY)
+
+## soak: the long fault tests (build tag soak: files *_soak_test.go) —
+## throttling at random, hung calls, signals and concurrent runs repeated;
+## see docs/reliability.md. Not part of `make test`.
+soak: test-deps
+	$(GO) test -count=1 -tags soak -run Soak -timeout 90m ./...
 
 clean:
 	rm -rf bin dist

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -73,6 +74,19 @@ type Fault struct {
 	Status  int
 	Code    string
 	Message string
+	// AfterForward forwards the request to moto first, so that a write
+	// takes effect, then throws moto's answer away and answers with the
+	// fault's error (Code) or drops the connection (Drop): a write that
+	// succeeded but whose answer was lost.
+	AfterForward bool
+	// Hang never answers: the request waits until the client gives up
+	// (its context, its timeout, its closed connection) or the test ends.
+	Hang bool
+	// Chance, between 0 and 1, faults each matching request with that
+	// probability (0: every one), drawn from a generator seeded with Seed,
+	// so that a run is repeatable; Times counts only the faulted ones.
+	Chance float64
+	Seed   uint64
 	// Before runs before the request is answered or forwarded; After runs
 	// once moto has answered a forwarded request, before the answer goes
 	// back (a test can change moto between a read and the next call, or
@@ -81,11 +95,24 @@ type Fault struct {
 	After  func(Op)
 
 	hits int
+	rng  *rand.Rand
+}
+
+// applies draws whether f faults the next matching request (Chance).
+func (f *Fault) applies() bool {
+	if f.Chance <= 0 || f.Chance >= 1 {
+		return true
+	}
+	if f.rng == nil {
+		f.rng = rand.New(rand.NewPCG(f.Seed, 0x6b657977617264))
+	}
+	return f.rng.Float64() < f.Chance
 }
 
 // Proxy is a reverse proxy in front of moto that records every AWS
 // operation and injects faults: AccessDenied for one account, Throttling,
-// 5xx, latency, dropped connections. Point clients at URL (EnvVia, or
+// 5xx, latency, dropped connections, calls that never answer, writes that
+// take effect and answer an error, each always or at random. Point clients at URL (EnvVia, or
 // ConfigVia).
 type Proxy struct {
 	URL string
@@ -106,6 +133,8 @@ type Proxy struct {
 	// generation counts the Resets, so that a request answered after one
 	// does not stamp another's entry in ops.
 	generation int
+	// closed ends the requests a Hang fault holds when the test ends.
+	closed chan struct{}
 }
 
 // NewProxy starts a proxy in front of m, closed when the test ends.
@@ -115,7 +144,7 @@ func (m *MotoServer) NewProxy(t testing.TB) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{assumed: map[string]string{}}
+	p := &Proxy{assumed: map[string]string{}, closed: make(chan struct{})}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	// forward answers r: with rt's replayed answer, else through moto,
 	// keeping moto's answer when recording and learning the accounts of
@@ -152,6 +181,19 @@ func (m *MotoServer) NewProxy(t testing.TB) *Proxy {
 		if f != nil && f.Before != nil {
 			f.Before(op)
 		}
+		if f != nil && f.Hang {
+			select {
+			case <-r.Context().Done():
+			case <-p.closed:
+			}
+			return
+		}
+		if f != nil && f.AfterForward {
+			forward(httptest.NewRecorder(), r, op, rt)
+			if f.After != nil {
+				f.After(op)
+			}
+		}
 		if f != nil {
 			if f.Drop {
 				if hj, ok := w.(http.Hijacker); ok {
@@ -166,7 +208,7 @@ func (m *MotoServer) NewProxy(t testing.TB) *Proxy {
 				writeAWSError(w, op, f)
 				return
 			}
-			if f.After != nil {
+			if f.After != nil && !f.AfterForward {
 				rec := httptest.NewRecorder()
 				forward(rec, r, op, rt)
 				f.After(op)
@@ -181,6 +223,7 @@ func (m *MotoServer) NewProxy(t testing.TB) *Proxy {
 		forward(w, r, op, rt)
 	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(p.closed) }) // first: hung requests end, so Close can return
 	p.URL = srv.URL
 	return p
 }
@@ -217,6 +260,9 @@ func (p *Proxy) record(op *Op) route {
 		if f.Times > 0 && f.hits >= f.Times {
 			continue
 		}
+		if !f.applies() {
+			continue
+		}
 		f.hits++
 		rt.fault = f
 		break
@@ -226,7 +272,7 @@ func (p *Proxy) record(op *Op) route {
 		rt.delay += rt.fault.Delay
 	}
 	// A fault that answers itself leaves moto's answer out of it.
-	forwarded := rt.fault == nil || (rt.fault.Code == "" && !rt.fault.Drop)
+	forwarded := rt.fault == nil || rt.fault.AfterForward || (rt.fault.Code == "" && !rt.fault.Drop && !rt.fault.Hang)
 	switch {
 	case p.mode == recording && forwarded:
 		rt.keep = identity(*op)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -182,5 +183,74 @@ func TestProxyRecordsConnection(t *testing.T) {
 			conns = append(conns, op.Conn)
 		}
 		t.Errorf("connections = %q; want the first two alike (one client, kept alive), the third another", conns)
+	}
+}
+
+// TestProxyFailsAfterForward: the write reaches moto (the user exists)
+// and the client gets the injected error instead of moto's answer.
+func TestProxyFailsAfterForward(t *testing.T) {
+	m := Moto(t)
+	p := m.NewProxy(t)
+	ctx := context.Background()
+	client := iam.NewFromConfig(p.Config(t, m), func(o *iam.Options) { o.RetryMaxAttempts = 1 })
+	p.Inject(Fault{Match: IsOp("iam:CreateUser"), Times: 1, AfterForward: true, Code: "ServiceUnavailable", Status: http.StatusServiceUnavailable})
+	_, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("after-forward")})
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ServiceUnavailable" {
+		t.Fatalf("CreateUser error = %v; want the injected ServiceUnavailable", err)
+	}
+	if _, err := client.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("after-forward")}); err != nil {
+		t.Errorf("the user was not created behind the error: %v", err)
+	}
+	p.Inject(Fault{Match: IsOp("iam:CreateUser"), Times: 1, AfterForward: true, Drop: true})
+	if _, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("after-forward-drop")}); err == nil {
+		t.Fatal("CreateUser over a dropped connection succeeded")
+	}
+	if _, err := client.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("after-forward-drop")}); err != nil {
+		t.Errorf("the user was not created behind the dropped answer: %v", err)
+	}
+}
+
+// TestProxyHangs: a hung call answers nothing until the client gives up.
+func TestProxyHangs(t *testing.T) {
+	m := Moto(t)
+	p := m.NewProxy(t)
+	p.Inject(Fault{Match: IsOp("iam:ListUsers"), Hang: true})
+	client := iam.NewFromConfig(p.Config(t, m), func(o *iam.Options) { o.RetryMaxAttempts = 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := client.ListUsers(ctx, &iam.ListUsersInput{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ListUsers error = %v; want the client's deadline", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the hung call returned after %s", d)
+	}
+}
+
+// TestProxyFaultChance: a fault with a chance answers about that share of
+// the matching requests, the same ones for the same seed.
+func TestProxyFaultChance(t *testing.T) {
+	draw := func(seed uint64) []bool {
+		f := &Fault{Chance: 0.3, Seed: seed}
+		out := make([]bool, 1000)
+		for i := range out {
+			out[i] = f.applies()
+		}
+		return out
+	}
+	a, b := draw(7), draw(7)
+	if !slices.Equal(a, b) {
+		t.Error("the same seed drew different requests")
+	}
+	n := 0
+	for _, x := range a {
+		if x {
+			n++
+		}
+	}
+	if n < 250 || n > 350 {
+		t.Errorf("%d of 1000 requests faulted; want about 300", n)
 	}
 }
