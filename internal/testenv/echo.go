@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -45,9 +47,16 @@ func EchoingWebhook(t testing.TB, secret string) *Echo {
 	t.Helper()
 	e := &Echo{}
 	e.Port = serveTCP(t, func(c net.Conn) {
-		line, _ := bufio.NewReader(c).ReadString('\n') // POST /hook/… HTTP/1.1
+		// The whole request is read before the answer, as a server does:
+		// answering while the client still writes its body can reach the
+		// client as a broken pipe instead of the 400.
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, req.Body)
 		e.count()
-		path := strings.Fields(line + " ? ?")[1]
+		path := req.URL.Path
 		body := fmt.Sprintf(`{"error": "no such hook: %s"}`, path)
 		fmt.Fprintf(c, "HTTP/1.1 400 Bad hook %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 			path, len(body), body)
