@@ -45,16 +45,40 @@ func signalSetup(t *testing.T) (*testenv.MotoServer, string, map[string]string, 
 	return m, dir, keys, p, p.Env(m)
 }
 
-// startRun starts `keywarden run --apply --format json` in dir; wait
-// waits for it and returns its result.
-func startRun(t *testing.T, env []string, dir string) (cmd *exec.Cmd, wait func() result) {
+// lockedBuffer is a buffer the process writes while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// signalRun is a `keywarden run --apply --format json` to signal.
+type signalRun struct {
+	cmd            *exec.Cmd
+	stdout, stderr lockedBuffer
+}
+
+// startRun prepares `keywarden run --apply --format json` in dir; wait
+// starts it, waits for it and returns its result.
+func startRun(t *testing.T, env []string, dir string) (*signalRun, func() result) {
 	t.Helper()
-	cmd = exec.Command(binary, "run", "--apply", "--format", "json")
+	r := &signalRun{cmd: exec.Command(binary, "run", "--apply", "--format", "json")}
+	cmd := r.cmd
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
 	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	return cmd, func() result {
+	cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
+	return r, func() result {
 		t.Helper()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -67,7 +91,17 @@ func startRun(t *testing.T, env []string, dir string) (cmd *exec.Cmd, wait func(
 		} else if err != nil {
 			t.Fatalf("run keywarden: %v", err)
 		}
-		return result{code, stdout.String(), stderr.String()}
+		return result{code, r.stdout.String(), r.stderr.String()}
+	}
+}
+
+// signal sends sig and waits (up to a minute) until the process says it
+// took it: from then on it starts no new work.
+func (r *signalRun) signal(sig os.Signal) {
+	_ = r.cmd.Process.Signal(sig)
+	taken := "keywarden: interrupted by " + run.SignalName(sig) + ": no new work is started"
+	for end := time.Now().Add(time.Minute); time.Now().Before(end) && !strings.Contains(r.stderr.String(), taken); {
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -98,7 +132,7 @@ func TestSIGTERMStopsGracefully(t *testing.T) { testGracefulStop(t, syscall.SIGT
 func testGracefulStop(t *testing.T, sig os.Signal, n int) {
 	m, dir, keys, p, env := signalSetup(t)
 	name := run.SignalName(sig)
-	cmd, wait := startRun(t, env, dir)
+	kw, wait := startRun(t, env, dir)
 	var mu sync.Mutex
 	writes := 0
 	p.Inject(testenv.Fault{Match: testenv.IsOp("iam:UpdateAccessKey"), After: func(testenv.Op) {
@@ -107,8 +141,7 @@ func testGracefulStop(t *testing.T, sig os.Signal, n int) {
 		nth := writes == n
 		mu.Unlock()
 		if nth {
-			_ = cmd.Process.Signal(sig)
-			time.Sleep(500 * time.Millisecond) // the answer waits: the action is in flight when the signal is taken
+			kw.signal(sig) // the answer waits until it is taken: the action is in flight
 		}
 	}})
 	r := wait()
@@ -182,13 +215,12 @@ func testGracefulStop(t *testing.T, sig os.Signal, n int) {
 // as a killed run leaves it.
 func TestSecondSignalStopsAtOnce(t *testing.T) {
 	_, dir, _, p, env := signalSetup(t)
-	cmd, wait := startRun(t, env, dir)
+	kw, wait := startRun(t, env, dir)
 	exited := make(chan struct{})
 	held := make(chan bool, 1)
 	p.Inject(testenv.Fault{Match: testenv.IsOp("iam:UpdateAccessKey"), Times: 1, After: func(testenv.Op) {
-		_ = cmd.Process.Signal(os.Interrupt)
-		time.Sleep(500 * time.Millisecond) // the first is taken
-		_ = cmd.Process.Signal(os.Interrupt)
+		kw.signal(os.Interrupt)
+		_ = kw.cmd.Process.Signal(os.Interrupt)
 		select { // the answer is held until the process is gone
 		case <-exited:
 			held <- true

@@ -34,7 +34,7 @@ func TestInvokeStopsAtSIGTERM(t *testing.T) {
 	stop, sigterm := context.WithCancelCause(context.Background())
 	p.Inject(testenv.Fault{Match: testenv.IsOp("iam:UpdateAccessKey"), Times: 1, After: func(testenv.Op) {
 		sigterm(&run.Interrupted{Signal: syscall.SIGTERM})
-		time.Sleep(200 * time.Millisecond) // the answer waits: the action is in flight
+		time.Sleep(time.Second) // the answer waits: the action is in flight when the stop reaches the run
 	}})
 	cfg := lambdaConfig + fmt.Sprintf("enforce:\n  mode: apply\n  allowed_accounts: [%q]\n  max_fraction: 1\n", testenv.AccountID)
 	var logs bytes.Buffer
