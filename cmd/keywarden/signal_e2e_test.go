@@ -243,3 +243,28 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 		t.Errorf("planned records %+v; want the one in flight, left as a killed run leaves it", pending)
 	}
 }
+
+// TestSignalDuringTheScan: SIGINT while the account is read stops the
+// scan; nothing is planned, changed or sent, and the run is still
+// recorded, as interrupted during the scan (exit 6).
+func TestSignalDuringTheScan(t *testing.T) {
+	m, dir, keys, p, env := signalSetup(t)
+	kw, wait := startRun(t, env, dir)
+	p.Inject(testenv.Fault{Match: testenv.IsOp("iam:GetAccountAuthorizationDetails"), Times: 1, After: func(testenv.Op) {
+		kw.signal(os.Interrupt)
+	}})
+	r := wait()
+	if r.code != 6 || !strings.Contains(r.stderr, "keywarden: interrupted by SIGINT") {
+		t.Fatalf("exit %d after SIGINT during the scan; want 6, naming SIGINT\n%s", r.code, r.stderr)
+	}
+	if n := inactiveKeys(t, m, keys); n != 0 {
+		t.Errorf("%d keys inactive; want none (the scan was stopped)", n)
+	}
+	if w := iamWritesBy(p); len(w) != 0 {
+		t.Errorf("IAM writes %v; want none", w)
+	}
+	want := "interrupted by SIGINT during the scan: nothing was planned, sent or changed"
+	if runs := runsOf(t, env, dir); len(runs) != 1 || runs[0].Error != want {
+		t.Errorf("runs %+v; want the stopped run, recorded with %q", runs, want)
+	}
+}
