@@ -20,6 +20,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/run"
 	"github.com/keywarden/keywarden/internal/state"
@@ -79,7 +80,8 @@ type Summary struct {
 	// run, and what it left for the next one (absent: none did).
 	Interrupted string `json:"interrupted,omitempty"`
 	// NotReached lists what the deadline cut short: accounts not scanned,
-	// messages not sent (all tried again on the next run).
+	// actions not started, messages not sent (all tried again on the next
+	// run).
 	NotReached []string `json:"not_reached"`
 	Notes      []string `json:"notes"`
 }
@@ -218,6 +220,11 @@ func summarize(res *run.Result, deadline bool) *Summary {
 		for _, a := range res.Accounts {
 			if a.Status != report.StatusOK {
 				s.NotReached = append(s.NotReached, "account "+a.ID+": "+a.Error)
+			}
+		}
+		for _, a := range res.Plan.Actions {
+			if a.Status == plan.ActionPlanned && a.ID == "" { // not started
+				s.NotReached = append(s.NotReached, "action: "+a.Line()+": "+a.Reason)
 			}
 		}
 		for _, d := range res.Deliveries {

@@ -249,7 +249,8 @@ type runner struct {
 // sample data, so that a broken one stops the run before anything is
 // scanned, sent or changed.
 func newRunner(o RunOptions) (*runner, error) {
-	r := &runner{o: o, cfg: o.Scan.Config, log: o.Scan.Logger, clock: o.Clock, id: o.RunID}
+	r := &runner{o: o, cfg: o.Scan.Config, log: o.Scan.Logger, clock: o.Clock, id: o.RunID,
+		halt: context.Background(), work: context.Background()} // Run sets them
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
