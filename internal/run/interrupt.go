@@ -7,6 +7,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/keywarden/keywarden/internal/state"
 )
 
 // StopGrace bounds what a stopped run still does once its context is
@@ -108,4 +110,39 @@ func halted(ctx context.Context) string {
 		return ""
 	}
 	return context.Cause(ctx).Error()
+}
+
+// recordScanStopped records a run a signal stopped during its scan:
+// nothing was planned, sent or changed.
+func (r *runner) recordScanStopped(ctx context.Context) {
+	if err := r.connect(ctx); err != nil {
+		r.log.Error("cannot record the interrupted run", "error", err)
+		return
+	}
+	defer r.disconnect()
+	run := state.Run{ID: r.id, Mode: string(r.mode), AsOf: r.o.Scan.AsOf, StartedAt: r.started, FinishedAt: r.clock(), ForcedAsOf: r.forced,
+		Error: fmt.Sprintf("%v during the scan: nothing was planned, sent or changed", InterruptedBy(r.halt))}
+	if err := r.store.RecordRun(ctx, run); err != nil {
+		r.log.Error("cannot record the interrupted run", "error", err)
+	}
+}
+
+// interrupted says what a signal stopped, and what it left for the next
+// run ("": no signal stopped the run).
+func (r *runner) interrupted() string {
+	intr := InterruptedBy(r.halt)
+	if intr == nil {
+		return ""
+	}
+	return fmt.Sprintf("%v: the run started no new work after it, finished and recorded what was under way; "+
+		"%d %s not started and %d %s not sent are left for the next run", intr,
+		r.res.ActionsNotStarted, plural(r.res.ActionsNotStarted, "action", "actions"), r.res.NotSent, plural(r.res.NotSent, "message", "messages"))
+}
+
+// plural is one for 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

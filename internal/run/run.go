@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -94,16 +93,16 @@ type Result struct {
 	ForcedAsOf time.Time `json:"forced_as_of,omitzero"`
 	// Stopped is why the emergency stop (enforce.stop_parameter, holding
 	// stop) kept the run from acting; absent when it did not.
-	Stopped string `json:"stopped,omitempty"`
+	Stopped    string           `json:"stopped,omitempty"`
+	State      string           `json:"state"`
+	Notes      []string         `json:"notes"`
+	Accounts   []report.Account `json:"accounts"`
+	Summary    report.Summary   `json:"summary"`
+	Plan       *plan.Plan       `json:"plan"`
+	Deliveries []Delivery       `json:"deliveries"`
 	// Interrupted says that a signal stopped the run, and what it left for
 	// the next run ("interrupted by SIGINT: …"); absent when none did.
-	Interrupted string           `json:"interrupted,omitempty"`
-	State       string           `json:"state"`
-	Notes       []string         `json:"notes"`
-	Accounts    []report.Account `json:"accounts"`
-	Summary     report.Summary   `json:"summary"`
-	Plan        *plan.Plan       `json:"plan"`
-	Deliveries  []Delivery       `json:"deliveries"`
+	Interrupted string `json:"interrupted,omitempty"`
 	// ActionsDone, ActionsSkipped and ActionsFailed count what
 	// remediation did (or, in a dry run with enforcement on, would do).
 	ActionsDone    int `json:"actions_done"`
@@ -114,10 +113,10 @@ type Result struct {
 	ActionsNotStarted int `json:"actions_not_started,omitempty"`
 	// Resolved counts notices closed because their finding is gone.
 	Resolved int `json:"resolved"`
-	// Sent and Failed count deliveries; NotSent those a stopped run did
-	// not start.
-	Sent    int `json:"sent"`
-	Failed  int `json:"failed"`
+	// Sent and Failed count deliveries.
+	Sent   int `json:"sent"`
+	Failed int `json:"failed"`
+	// NotSent counts the deliveries a stopped run did not start.
 	NotSent int `json:"not_sent,omitempty"`
 
 	// Report is the scan's report (not part of the run JSON: `scan` has it).
@@ -130,10 +129,13 @@ type Result struct {
 const (
 	DeliveryPlanned = "planned" // dry run: would be sent
 	DeliverySent    = "sent"
-	DeliveryFailed  = "failed"   // not recorded; the next run tries again
-	DeliverySkipped = "skipped"  // another run holds one of its notices
-	DeliveryNotSent = "not_sent" // the run was stopped first; the next run sends it
+	DeliveryFailed  = "failed"  // not recorded; the next run tries again
+	DeliverySkipped = "skipped" // another run holds one of its notices
 )
+
+// DeliveryNotSent: the run was stopped (a signal) before the message was
+// sent; nothing was claimed, the next run sends it.
+const DeliveryNotSent = "not_sent"
 
 // Delivery is one message of the run, sent or not.
 type Delivery struct {
@@ -404,40 +406,6 @@ func (r *runner) record(ctx context.Context) {
 	if err := r.store.RecordRun(ctx, run); err != nil {
 		r.errs = append(r.errs, err)
 	}
-}
-
-// recordScanStopped records a run a signal stopped during its scan:
-// nothing was planned, sent or changed.
-func (r *runner) recordScanStopped(ctx context.Context) {
-	if err := r.connect(ctx); err != nil {
-		r.log.Error("cannot record the interrupted run", "error", err)
-		return
-	}
-	defer r.disconnect()
-	run := state.Run{ID: r.id, Mode: string(r.mode), AsOf: r.o.Scan.AsOf, StartedAt: r.started, FinishedAt: r.clock(), ForcedAsOf: r.forced,
-		Error: fmt.Sprintf("%v during the scan: nothing was planned, sent or changed", InterruptedBy(r.halt))}
-	if err := r.store.RecordRun(ctx, run); err != nil {
-		r.log.Error("cannot record the interrupted run", "error", err)
-	}
-}
-
-// interrupted says what a signal stopped, and what it left for the next
-// run ("": no signal stopped the run).
-func (r *runner) interrupted() string {
-	intr := InterruptedBy(r.halt)
-	if intr == nil {
-		return ""
-	}
-	return fmt.Sprintf("%v: the run started no new work after it, finished and recorded what was under way; "+
-		"%d %s not started and %d %s not sent are left for the next run", intr,
-		r.res.ActionsNotStarted, plural(r.res.ActionsNotStarted, "action", "actions"), r.res.NotSent, plural(r.res.NotSent, "message", "messages"))
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // fromAddress is notify.from, or a local placeholder (the outbox needs a
