@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/keywarden/keywarden/internal/report"
+	"github.com/keywarden/keywarden/internal/run"
 	"github.com/spf13/cobra"
 )
 
@@ -18,6 +20,7 @@ const (
 	ExitFindings       = 3 // findings at or above --fail-on
 	ExitAccountsFailed = 4 // some accounts failed; the others completed
 	ExitGuard          = 5 // a guard (the clock check among them) stopped every change in an account, or the emergency stop held
+	ExitInterrupted    = 6 // a signal (SIGINT, SIGTERM) stopped the command; what was under way was finished and recorded
 )
 
 const exitCodesHelp = `Exit codes:
@@ -29,12 +32,16 @@ const exitCodesHelp = `Exit codes:
   4  some accounts failed (the others completed)
   5  a guard (max_actions_per_run, max_fraction, the clock check) stopped every
      change in an account, or the emergency stop (enforce.stop_parameter) held
-When several apply, the first of 4, 1, 5, 3 wins.`
+  6  interrupted by SIGINT or SIGTERM: no new work was started, what was under
+     way was finished and recorded, the rest is left for the next run (a second
+     signal stops at once, with 128 + the signal's number: 130, 143)
+When several apply, the first of 6, 4, 1, 5, 3 wins.`
 
 // precedence orders the codes for exitFor: a usage error stops a command
-// before it does anything else; of the rest an incomplete report comes
-// first, as the help says.
-var precedence = []int{ExitUsage, ExitAccountsFailed, ExitError, ExitGuard, ExitFindings}
+// before it does anything else; of the rest an interrupted command comes
+// first (what else failed may be the interruption's doing), then an
+// incomplete report, as the help says.
+var precedence = []int{ExitUsage, ExitInterrupted, ExitAccountsFailed, ExitError, ExitGuard, ExitFindings}
 
 // exitError carries an exit code out of a command, with the error that
 // says why.
@@ -66,6 +73,9 @@ func exitFor(err error) int {
 		case *exitError:
 			best = min(best, slices.Index(precedence, e.code))
 			return
+		case *run.Interrupted:
+			best = min(best, slices.Index(precedence, ExitInterrupted))
+			return
 		case interface{ Unwrap() []error }:
 			for _, inner := range e.Unwrap() {
 				walk(inner)
@@ -94,6 +104,17 @@ func accountsFailed(rep *report.Report, then string) []error {
 		return nil
 	}
 	return []error{&exitError{code: ExitAccountsFailed, err: fmt.Errorf("%d of %d accounts could not be scanned; %s", n, len(rep.Accounts), then)}}
+}
+
+// interrupted is what Main returns when a signal stopped the command
+// (ctx's cause): err, with a first line naming the signal (exit 6) unless
+// err already has one.
+func interrupted(ctx context.Context, err error) error {
+	intr := run.InterruptedBy(ctx)
+	if intr == nil || err == nil || exitFor(err) == ExitInterrupted {
+		return err
+	}
+	return errors.Join(&exitError{code: ExitInterrupted, err: fmt.Errorf("%w: stopped before it finished", intr)}, err)
 }
 
 // usageArgs makes a command's argument check return usage errors.

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/keywarden/keywarden/internal/run"
 )
 
 // emptyJoin is an error that joins no others.
@@ -20,6 +23,7 @@ func TestExitFor(t *testing.T) {
 	guard := &exitError{code: ExitGuard, err: errors.New("a guard stopped every change")}
 	findings := &exitError{code: ExitFindings, err: errors.New("findings at or above high severity")}
 	usage := usageError(errors.New(`--format "xml"`))
+	intr := &exitError{code: ExitInterrupted, err: errors.New("interrupted by SIGINT: 3 actions not started")}
 	for _, tt := range []struct {
 		name string
 		err  error
@@ -40,6 +44,11 @@ func TestExitFor(t *testing.T) {
 		{"all four", errors.Join(findings, guard, fmt.Errorf("2 notifications failed:\n%w", plain), accounts), ExitAccountsFailed},
 		{"three, any order", errors.Join(guard, findings, plain), ExitError},
 		{"a join of nothing", emptyJoin{}, ExitError},
+		// An interrupted command: 6 before 4, 1, 5, 3, after a usage error.
+		{"interrupted", intr, ExitInterrupted},
+		{"the signal, wrapped", fmt.Errorf("scan: %w", &run.Interrupted{Signal: syscall.SIGTERM}), ExitInterrupted},
+		{"all four and interrupted", errors.Join(findings, guard, plain, accounts, intr), ExitInterrupted},
+		{"usage and interrupted", errors.Join(intr, usage), ExitUsage},
 		{"an error joined inside a typed one", &exitError{code: ExitGuard, err: errors.Join(plain)}, ExitGuard},
 	} {
 		if got := exitFor(tt.err); got != tt.want {
@@ -105,5 +114,22 @@ func TestErrorLines(t *testing.T) {
 	}
 	if got := errorLines(errors.New("one")); len(got) != 1 || got[0].Error() != "one" {
 		t.Errorf("errorLines(one) = %v", got)
+	}
+}
+
+// TestMainNamesTheSignal: a command whose context a signal ended, and
+// which failed for it, exits 6 with a first line naming the signal; one
+// that finished all the same exits as it would have.
+func TestMainNamesTheSignal(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(&run.Interrupted{Signal: syscall.SIGTERM})
+	f, _, errOut := testFactory(false)
+	code := Main(ctx, f, []string{"scan", "--credential-report", "/nonexistent/report.csv"})
+	if lines := strings.Split(errOut.String(), "\n"); code != ExitInterrupted || !strings.HasPrefix(lines[0], "keywarden: interrupted by SIGTERM") {
+		t.Errorf("Main after SIGTERM, failed = %d\n%s\nwant %d, the first line naming SIGTERM", code, errOut, ExitInterrupted)
+	}
+	f, _, _ = testFactory(false)
+	if code := Main(ctx, f, []string{"version"}); code != ExitOK {
+		t.Errorf("Main after SIGTERM, version = %d; want 0 (it finished)", code)
 	}
 }

@@ -17,7 +17,7 @@ func Main(ctx context.Context, f *Factory, args []string) int {
 	root.SetIn(f.In)
 	root.SetOut(f.Out)
 	root.SetErr(f.ErrOut)
-	err := root.ExecuteContext(ctx)
+	err := interrupted(ctx, root.ExecuteContext(ctx))
 	if err != nil {
 		for _, e := range errorLines(err) {
 			fmt.Fprintf(f.ErrOut, "keywarden: %v\n", e)

@@ -209,6 +209,9 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	if err := findingsAtOrAbove(res.Report, failOn, o.FailOn); err != nil {
 		outcomes = append(outcomes, err)
 	}
+	if res.Interrupted != "" { // first: it says why the rest may have failed
+		outcomes = append([]error{&exitError{code: ExitInterrupted, err: errors.New(res.Interrupted)}}, outcomes...)
+	}
 	return errors.Join(outcomes...)
 }
 
@@ -250,7 +253,8 @@ func writeRunText(w io.Writer, res *run.Result) error {
 		}
 	}
 
-	verb := map[string]string{run.DeliveryPlanned: "would send", run.DeliverySent: "sent", run.DeliveryFailed: "FAILED", run.DeliverySkipped: "skipped"}
+	verb := map[string]string{run.DeliveryPlanned: "would send", run.DeliverySent: "sent", run.DeliveryFailed: "FAILED", run.DeliverySkipped: "skipped",
+		run.DeliveryNotSent: "not sent"}
 	users := 0
 	for _, d := range res.Deliveries {
 		if d.Kind == notify.KindUser {
@@ -338,6 +342,9 @@ func writeRunText(w io.Writer, res *run.Result) error {
 	}
 	if res.Mode != plan.ModeDryRun {
 		pf("\n%d sent, %d failed; %d %s closed (fixed since last told)\n", res.Sent, res.Failed, res.Resolved, plural(res.Resolved, "notice", "notices"))
+	}
+	if res.Interrupted != "" {
+		pf("%s\n", res.Interrupted)
 	}
 	if res.ActionsDone+res.ActionsSkipped+res.ActionsFailed > 0 {
 		what := "done"

@@ -20,6 +20,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/run"
 	"github.com/keywarden/keywarden/internal/state"
@@ -75,8 +76,12 @@ type Summary struct {
 	// Stopped is why the emergency stop kept the run from acting (absent:
 	// it did not).
 	Stopped string `json:"stopped,omitempty"`
+	// Interrupted says that a signal (the runtime's SIGTERM) stopped the
+	// run, and what it left for the next one (absent: none did).
+	Interrupted string `json:"interrupted,omitempty"`
 	// NotReached lists what the deadline cut short: accounts not scanned,
-	// messages not sent (all tried again on the next run).
+	// actions not started, messages not sent (all tried again on the next
+	// run).
 	NotReached []string `json:"not_reached"`
 	Notes      []string `json:"notes"`
 }
@@ -106,6 +111,10 @@ type Deps struct {
 	Logs          io.Writer
 	// Margin is DefaultMargin when zero.
 	Margin time.Duration
+	// Stop, when set, ends at the runtime's SIGTERM (run.OnSignals): the
+	// invocation's run starts no new work, finishes and records what is
+	// under way, and records itself as interrupted.
+	Stop context.Context
 }
 
 // Handler runs keywarden once per invocation. The config is loaded by
@@ -166,6 +175,13 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary
 		runCtx, cancel = context.WithDeadline(ctx, dl.Add(-margin/4))
 		defer cancel()
 	}
+	// The runtime's SIGTERM stops the run as a signal stops the CLI's.
+	if h.deps.Stop != nil {
+		var cancel context.CancelCauseFunc
+		runCtx, cancel = context.WithCancelCause(runCtx)
+		defer cancel(nil)
+		defer context.AfterFunc(h.deps.Stop, func() { cancel(context.Cause(h.deps.Stop)) })()
+	}
 	h.log.Info("keywarden run starting", "as_of", asOf, "dry_run", ev.DryRun, "apply", ev.Apply, "accounts", ev.Accounts)
 	res, err := run.Run(runCtx, run.RunOptions{
 		Scan: run.ScanOptions{Config: cfg, AsOf: asOf, Now: now, Accounts: ev.Accounts,
@@ -186,13 +202,17 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Summary
 	if res.Err != nil {
 		h.log.Error("some notifications or actions failed; they are tried again on the next run", "error", res.Err)
 	}
+	if res.Interrupted != "" {
+		h.log.Warn("keywarden run interrupted", "reason", res.Interrupted)
+	}
 	return s, nil
 }
 
 func summarize(res *run.Result, deadline bool) *Summary {
 	s := &Summary{Schema: SummarySchema, RunID: res.RunID, Mode: string(res.Mode), AsOf: res.AsOf, Accounts: res.Accounts,
 		Findings: res.Summary.Findings, Sent: res.Sent, Failed: res.Failed, ActionsDone: res.ActionsDone,
-		ActionsSkipped: res.ActionsSkipped, ActionsFailed: res.ActionsFailed, Guards: []string{}, Stopped: res.Stopped, NotReached: []string{}, Notes: res.Notes}
+		ActionsSkipped: res.ActionsSkipped, ActionsFailed: res.ActionsFailed, Guards: []string{}, Stopped: res.Stopped,
+		Interrupted: res.Interrupted, NotReached: []string{}, Notes: res.Notes}
 	for _, g := range res.Plan.Guards {
 		s.Guards = append(s.Guards, g.Account)
 	}
@@ -202,8 +222,13 @@ func summarize(res *run.Result, deadline bool) *Summary {
 				s.NotReached = append(s.NotReached, "account "+a.ID+": "+a.Error)
 			}
 		}
+		for _, a := range res.Plan.Actions {
+			if a.Status == plan.ActionPlanned && a.ID == "" { // not started
+				s.NotReached = append(s.NotReached, "action: "+a.Line()+": "+a.Reason)
+			}
+		}
 		for _, d := range res.Deliveries {
-			if d.Status == run.DeliveryFailed {
+			if d.Status == run.DeliveryFailed || d.Status == run.DeliveryNotSent {
 				s.NotReached = append(s.NotReached, fmt.Sprintf("%s message to %s: %s", d.Kind, strings.Join(d.To, ", "), d.Error))
 			}
 		}
@@ -313,8 +338,9 @@ func (h *Handler) loadConfig(ctx context.Context) (*config.Config, error) {
 func Detect() bool { return os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" }
 
 // Main serves the handler to the Lambda runtime; it does not return.
-func Main() {
-	h := New(Deps{Getenv: os.Getenv, LoadAWSConfig: LoadAWSConfig, Now: time.Now, Logs: os.Stderr})
+// stop ends at the runtime's SIGTERM (Deps.Stop).
+func Main(stop context.Context) {
+	h := New(Deps{Getenv: os.Getenv, LoadAWSConfig: LoadAWSConfig, Now: time.Now, Logs: os.Stderr, Stop: stop})
 	awslambda.Start(h.Invoke)
 }
 

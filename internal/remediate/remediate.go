@@ -90,6 +90,12 @@ type Executor struct {
 	// (the emergency stop): a reason stops this action and every later one,
 	// each recorded as skipped with it; "" lets it go ahead.
 	Stop func(ctx context.Context) string
+	// Halt, when set and done, starts no further action (a signal, the
+	// Lambda's work deadline): the actions not started are returned
+	// planned, without an ID and unrecorded, with its cause as their
+	// reason, for the next run to carry out. The action in flight is
+	// finished under Execute's own context.
+	Halt context.Context
 
 	seq     int
 	stopped string
@@ -118,12 +124,19 @@ func (e *Executor) nextID() string {
 
 // Execute carries out the planned actions and records every one the plan
 // decided (planned; blocked and skipped as skipped); listed and waiting
-// actions are left as they are, unrecorded. It returns the actions with their outcomes, in order.
+// actions are left as they are, unrecorded, and so are the planned ones
+// once Halt is done (NotStarted). It returns the actions with their
+// outcomes, in order.
 func (e *Executor) Execute(ctx context.Context, actions []plan.Action) []plan.Action {
 	out := make([]plan.Action, len(actions))
 	for i, a := range actions {
 		switch a.Status {
 		case plan.ActionPlanned:
+			if e.Halt != nil && e.Halt.Err() != nil {
+				a.Reason = NotStarted(context.Cause(e.Halt))
+				out[i] = a
+				continue
+			}
 			if reason := e.stop(ctx); reason != "" {
 				a.ID = e.nextID()
 				out[i] = e.skip(ctx, a, reason)
@@ -142,6 +155,12 @@ func (e *Executor) Execute(ctx context.Context, actions []plan.Action) []plan.Ac
 		}
 	}
 	return out
+}
+
+// NotStarted is the reason of an action Execute did not start because
+// its run was stopped (cause).
+func NotStarted(cause error) string {
+	return "not started: " + cause.Error() + "; the next run carries it out"
 }
 
 // newRecord is the audit record of a (with a.ID).

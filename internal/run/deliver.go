@@ -52,6 +52,8 @@ func (r *Result) add(dl Delivery) {
 		r.Sent++
 	case DeliveryFailed:
 		r.Failed++
+	case DeliveryNotSent:
+		r.NotSent++
 	}
 	r.Deliveries = append(r.Deliveries, dl)
 }
@@ -67,6 +69,12 @@ func (r *runner) send(ctx context.Context, ch notify.Channel, msg *notify.Messag
 	}
 	if msg != nil {
 		dl.Subject = msg.Subject
+	}
+	// A stopped run sends nothing more: nothing is claimed, the next run
+	// sends it.
+	if why := halted(r.halt); why != "" {
+		dl.Status, dl.Error = DeliveryNotSent, "not sent: "+why+"; the next run sends it"
+		return
 	}
 	if renderErr != nil {
 		fail(renderErr)

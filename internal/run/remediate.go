@@ -137,6 +137,8 @@ func (r *runner) remediate(ctx context.Context) {
 		switch {
 		case a.Status == plan.ActionDone, a.Status == plan.ActionPlanned && a.ID != "":
 			r.res.ActionsDone++ // planned once carried out: what a dry run would do
+		case a.Status == plan.ActionPlanned:
+			r.res.ActionsNotStarted++ // the run was stopped first
 		case a.Status == plan.ActionSkipped:
 			r.res.ActionsSkipped++
 		case a.Status == plan.ActionFailed:
@@ -154,7 +156,7 @@ func (r *runner) remediate(ctx context.Context) {
 // run, and reports what it would do as planned (wouldDo).
 func (r *runner) carryOut(ctx context.Context) []plan.Action {
 	e := &remediate.Executor{Clients: r.clients, Audit: r.store, RunID: r.id, AsOf: r.actAt, ForcedAsOf: r.forced, Now: r.clock,
-		Grace: r.cfg.Enforce.GraceAfterDisable, Lease: r.o.Lease, Logger: r.log}
+		Grace: r.cfg.Enforce.GraceAfterDisable, Lease: r.o.Lease, Logger: r.log, Halt: r.work}
 	if name := r.cfg.Enforce.StopParameter; name != "" {
 		e.Stop = r.stopCheck(name)
 	}
@@ -173,9 +175,10 @@ func (r *runner) carryOut(ctx context.Context) []plan.Action {
 		}
 	}
 	// Unfinished actions are reconciled where keywarden may act: it reads
-	// and records nothing about credentials elsewhere.
+	// and records nothing about credentials elsewhere; not by a run
+	// stopped before it acts.
 	var reconciled []plan.Action
-	if r.reconcile {
+	if r.reconcile && r.work.Err() == nil {
 		var ok []string
 		for _, a := range r.res.Accounts {
 			if a.Status == report.StatusOK && slices.Contains(r.cfg.Enforce.AllowedAccounts, a.ID) {

@@ -100,16 +100,24 @@ type Result struct {
 	Summary    report.Summary   `json:"summary"`
 	Plan       *plan.Plan       `json:"plan"`
 	Deliveries []Delivery       `json:"deliveries"`
+	// Interrupted says that a signal stopped the run, and what it left for
+	// the next run ("interrupted by SIGINT: …"); absent when none did.
+	Interrupted string `json:"interrupted,omitempty"`
 	// ActionsDone, ActionsSkipped and ActionsFailed count what
 	// remediation did (or, in a dry run with enforcement on, would do).
 	ActionsDone    int `json:"actions_done"`
 	ActionsSkipped int `json:"actions_skipped"`
 	ActionsFailed  int `json:"actions_failed"`
+	// ActionsNotStarted counts the planned actions a stopped run did not
+	// start (left planned, without an ID: the next run carries them out).
+	ActionsNotStarted int `json:"actions_not_started,omitempty"`
 	// Resolved counts notices closed because their finding is gone.
 	Resolved int `json:"resolved"`
 	// Sent and Failed count deliveries.
 	Sent   int `json:"sent"`
 	Failed int `json:"failed"`
+	// NotSent counts the deliveries a stopped run did not start.
+	NotSent int `json:"not_sent,omitempty"`
 
 	// Report is the scan's report (not part of the run JSON: `scan` has it).
 	Report *report.Report `json:"-"`
@@ -124,6 +132,10 @@ const (
 	DeliveryFailed  = "failed"  // not recorded; the next run tries again
 	DeliverySkipped = "skipped" // another run holds one of its notices
 )
+
+// DeliveryNotSent: the run was stopped (a signal) before the message was
+// sent; nothing was claimed, the next run sends it.
+const DeliveryNotSent = "not_sent"
 
 // Delivery is one message of the run, sent or not.
 type Delivery struct {
@@ -147,32 +159,45 @@ type Delivery struct {
 // enforce.mode: apply), deliver and record. It returns an error only when
 // the run could not be made (the templates, the scan, the state); failed
 // deliveries and actions are in Result.Err.
+//
+// When ctx ends (a signal: OnSignals) the run stops starting new work —
+// no account scan, no action, no message — but finishes what is under
+// way (the action in flight: its write, re-check and records; a message
+// being sent), releases its claims and records itself as interrupted
+// (Result.Interrupted), under a context that outlives ctx by at most
+// StopGrace. RunOptions.WorkDeadline stops the scan and the actions the
+// same way, and leaves the messages to be sent.
 func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	r, err := newRunner(o)
 	if err != nil {
 		return nil, err
 	}
-	workCtx := ctx
+	keep, release := outliving(ctx, StopGrace)
+	defer release()
+	r.halt, r.work = ctx, ctx
 	if !o.WorkDeadline.IsZero() {
 		var cancel context.CancelFunc
-		workCtx, cancel = context.WithDeadlineCause(ctx, o.WorkDeadline, ErrWorkDeadline)
+		r.work, cancel = context.WithDeadlineCause(ctx, o.WorkDeadline, ErrWorkDeadline)
 		defer cancel()
 	}
-	if err := r.scan(workCtx); err != nil {
+	if err := r.scan(r.work); err != nil {
+		if InterruptedBy(ctx) != nil {
+			r.recordScanStopped(keep)
+		}
 		return nil, err
 	}
-	if err := r.connect(ctx); err != nil {
+	if err := r.connect(keep); err != nil {
 		return nil, err
 	}
 	defer r.disconnect()
-	if err := r.plan(ctx); err != nil {
+	if err := r.plan(keep); err != nil {
 		return nil, err
 	}
 	if r.apply {
-		r.remediate(workCtx)
+		r.remediate(keep)
 	}
-	r.deliver(ctx)
-	r.record(ctx)
+	r.deliver(keep)
+	r.record(keep)
 	r.res.Err = errors.Join(r.errs...)
 	return r.res, nil
 }
@@ -189,6 +214,10 @@ type runner struct {
 	// apply: remediation was asked for, and there are accounts to act in.
 	apply   bool
 	offline bool
+	// halt ends when the run is to start no new work (a signal); work
+	// also at RunOptions.WorkDeadline, for the scan and the actions. The
+	// stages themselves run under a context that outlives both (Run).
+	halt, work context.Context
 	// actAt is when the run acts (remediate, the window): the wall clock,
 	// or the forced --as-of (forced, else zero); a dry run at an --as-of
 	// far from the wall clock acts at it, as a forced run would.
@@ -222,7 +251,8 @@ type runner struct {
 // sample data, so that a broken one stops the run before anything is
 // scanned, sent or changed.
 func newRunner(o RunOptions) (*runner, error) {
-	r := &runner{o: o, cfg: o.Scan.Config, log: o.Scan.Logger, clock: o.Clock, id: o.RunID}
+	r := &runner{o: o, cfg: o.Scan.Config, log: o.Scan.Logger, clock: o.Clock, id: o.RunID,
+		halt: context.Background(), work: context.Background()} // Run sets them
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -365,8 +395,13 @@ func (r *runner) record(ctx context.Context) {
 	rep := r.res.Report
 	run := state.Run{ID: r.id, Mode: string(r.mode), AsOf: r.o.Scan.AsOf, StartedAt: r.started, FinishedAt: r.clock(),
 		Accounts: len(rep.Accounts), Findings: rep.Summary.Findings, Sent: r.res.Sent, Failed: r.res.Failed, ForcedAsOf: r.forced}
-	if len(r.errs) > 0 {
-		run.Error = errors.Join(r.errs...).Error()
+	r.res.Interrupted = r.interrupted()
+	errs := r.errs
+	if r.res.Interrupted != "" {
+		errs = append([]error{errors.New(r.res.Interrupted)}, errs...)
+	}
+	if len(errs) > 0 {
+		run.Error = errors.Join(errs...).Error()
 	}
 	if err := r.store.RecordRun(ctx, run); err != nil {
 		r.errs = append(r.errs, err)
