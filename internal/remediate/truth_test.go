@@ -154,7 +154,7 @@ func TestWriteErrorSettledByReRead(t *testing.T) {
 			wantNote: " (the call answered an error, but a re-read shows the key deleted)", wantState: state.KeyDeleted,
 			wantDone: state.KindDelete, wantCalls: 3},
 		{name: "delete, the retry answers NoSuchEntity", fault: unavailable("iam:DeleteAccessKey", 1), inactive: true, kind: config.ActionDelete,
-			wantNote: " (already deleted: IAM answered NoSuchEntity, as it does to a retry whose first attempt made the change)",
+			wantNote:  " (already deleted: IAM answered NoSuchEntity, as it does to a retry whose first attempt made the change)",
 			wantState: state.KeyDeleted, wantDone: state.KindDelete, wantCalls: 2},
 		{name: "delete, the answer dropped", fault: dropped("iam:DeleteAccessKey"), inactive: true, kind: config.ActionDelete,
 			wantState: state.KeyDeleted, wantDone: state.KindDelete},
@@ -162,7 +162,7 @@ func TestWriteErrorSettledByReRead(t *testing.T) {
 			wantNote: " (the call answered an error, but a re-read shows no console password)", wantState: state.PasswordNone,
 			wantDone: state.KindRemovePassword, wantCalls: 3},
 		{name: "password, the retry answers NoSuchEntity", fault: unavailable("iam:DeleteLoginProfile", 1), password: true,
-			wantNote: " (already removed: IAM answered NoSuchEntity, as it does to a retry whose first attempt made the change)",
+			wantNote:  " (already removed: IAM answered NoSuchEntity, as it does to a retry whose first attempt made the change)",
 			wantState: state.PasswordNone, wantDone: state.KindRemovePassword, wantCalls: 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
