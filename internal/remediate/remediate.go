@@ -444,7 +444,7 @@ func (u *unconfirmedError) Unwrap() error { return u.write }
 // when the re-read fails too, an *unconfirmedError.
 func (e *Executor) confirm(ctx context.Context, c Reader, a *plan.Action, kind string, werr error) (string, error) {
 	var noSuch *types.NoSuchEntityException
-	if errors.As(werr, &noSuch) && kind != state.KindDisable {
+	if errors.As(werr, &noSuch) && (kind == state.KindDelete || kind == state.KindRemovePassword) {
 		what := map[string]string{state.KindDelete: "deleted", state.KindRemovePassword: "removed"}[kind]
 		e.log().Warn("the write answered NoSuchEntity: already made", "action", a.ID, "kind", kind, "error", werr)
 		return fmt.Sprintf(" (already %s: IAM answered NoSuchEntity, as it does to a retry whose first attempt made the change)", what), nil

@@ -384,3 +384,33 @@ func TestStaleFailureSupersededByThisRun(t *testing.T) {
 		t.Errorf("alice's key: %s; want Inactive", st)
 	}
 }
+
+// TestUndoAnsweredAnError: every attempt of the re-enable takes effect
+// and answers 503: the undo is done, with the re-read's note, and the
+// inactive-since day is forgotten.
+func TestUndoAnsweredAnError(t *testing.T) {
+	e := newTruthEnv(t, seedKeyUser("alice", 85, true))
+	key := e.ids["alice"][0]
+	ctx := context.Background()
+	ref := state.KeyRef{Account: acct, User: "alice", KeyID: key}
+	if err := e.store.RecordAction(ctx, state.Action{ID: "r.1", Run: "r", Account: acct, User: "alice", Credential: policy.CredentialAccessKey,
+		KeyID: key, Kind: state.KindDisable, Status: state.ActionDone, At: e.now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.RecordInactive(ctx, ref, state.Day(e.now), true); err != nil {
+		t.Fatal(err)
+	}
+	e.p.Inject(testenv.Fault{Match: testenv.IsOp("iam:UpdateAccessKey"), AfterForward: true, Code: "ServiceUnavailable", Status: 503})
+	x := e.executor("undo-1")
+	got, err := x.Undo(ctx, []string{"r.1"})
+	want := "re-enabled: undo of r.1 (the call answered an error, but a re-read shows the key Active)"
+	if err != nil || len(got) != 1 || got[0].Status != state.ActionDone || got[0].Reason != want {
+		t.Fatalf("Undo() = %+v, %v; want done: %s", got, err, want)
+	}
+	if st := e.keyState(t, "alice", key); st != state.KeyActive {
+		t.Errorf("key in moto: %s; want Active", st)
+	}
+	if since := e.inactiveSince(t, "alice", key); since != "" {
+		t.Errorf("inactive since %q; want forgotten", since)
+	}
+}
