@@ -54,7 +54,7 @@ func (e *Executor) Reconcile(ctx context.Context, accounts []string, next []plan
 				e.log().Warn("cannot read which runs ended; unfinished actions younger than the lease are left to their runs", "error", err)
 			}
 			for _, r := range runs {
-				ended[r.ID] = true
+				ended[r.ID] = !r.FinishedAt.IsZero()
 			}
 		}
 		return ended[id]
