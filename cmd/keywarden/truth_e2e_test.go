@@ -208,13 +208,23 @@ func TestTruthStaleRecordSuperseded(t *testing.T) {
 	p := m.NewProxy(t)
 	env := p.Env(m)
 	alice := ids["alice"][0]
+	// The stale record is of the same finding as this run's action.
+	var finding string
+	for _, f := range decodeReport(t, keywarden(t, env, dir, "scan", "--format", "json")).Findings {
+		if f.KeyID == alice {
+			finding = f.ID
+		}
+	}
+	if finding == "" {
+		t.Fatalf("no finding on alice's key %s", alice)
+	}
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "state.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	stale := state.Action{ID: "killed.1", Run: "killed", Account: testenv.AccountID, User: "alice", Credential: "access_key", KeyID: alice,
-		Kind: state.KindDisable, Rule: "access_key_age", Stage: 80, Status: state.ActionPlanned, Before: state.KeyActive,
+		Kind: state.KindDisable, Rule: "access_key_age", Stage: 80, FindingID: finding, Status: state.ActionPlanned, Before: state.KeyActive,
 		At: time.Now().UTC().Add(-2 * time.Hour)}
 	if err := st.RecordAction(ctx, stale); err != nil {
 		t.Fatal(err)
