@@ -183,7 +183,8 @@ func (e *Executor) finish(ctx context.Context, r state.Action, a *plan.Action) {
 }
 
 // execute records a as planned (the in-flight lock), re-checks the
-// credential, acts, and records the outcome. A done action is not logged
+// credential, acts, and records the outcome — after a write that answered
+// an error, the outcome a re-read of the credential shows (confirm). A done action is not logged
 // here: the caller reports it (a dry run's was made against a client that
 // changes nothing).
 func (e *Executor) execute(ctx context.Context, a plan.Action) plan.Action {
