@@ -13,6 +13,10 @@
 // first run that saw it inactive. A run killed between acting and
 // recording leaves a planned record that the next run reconciles from the
 // credential's state, so no action is made twice and no record is lost.
+// A write that answers an error is not taken at its word either: the
+// credential is re-read (on a context of its own, bounded) and the action
+// recorded done when the change is there, failed when it is not, and left
+// planned for the next run to re-read when the re-read fails too.
 //
 // The executor has no dry mode. A dry run (internal/run) hands it IAM
 // clients whose writes change nothing and an Audit that records nothing,

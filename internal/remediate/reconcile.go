@@ -1,6 +1,7 @@
 package remediate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,13 +16,21 @@ import (
 )
 
 // Reconcile finishes the actions other runs recorded as planned but never
-// finished in these accounts: a run killed between acting and recording.
+// finished in these accounts: a run killed between acting and recording,
+// or one whose write answered an error and whose re-read failed too.
 // The credential says what happened: when it is in the action's target
-// state the action is recorded done; when it is not, and the record is
-// older than the lease (its run is presumed dead), failed — this run
-// plans it again. Younger ones are left to their run. It returns the
-// actions it finished, as plan actions, so that the run reports them.
-func (e *Executor) Reconcile(ctx context.Context, accounts []string) ([]plan.Action, error) {
+// state the action is recorded done; when it is not, and its run is over
+// (it recorded its end, or the record is older than the lease: the run is
+// presumed dead), failed — this run plans it again. Younger records of
+// runs that have not ended are left to their run.
+//
+// next are the actions this run is about to carry out (Execute's): a
+// failed record on a credential one of them acts on again is left for
+// Execute, which closes it as superseded by its own action right before it
+// acts, and it is not returned — the new action carries the outcome. It
+// returns the actions it finished, as plan actions, so that the run
+// reports them.
+func (e *Executor) Reconcile(ctx context.Context, accounts []string, next []plan.Action) ([]plan.Action, error) {
 	pending, err := e.Audit.Actions(ctx, state.ActionFilter{Accounts: accounts, Status: state.ActionPlanned})
 	if err != nil {
 		return nil, fmt.Errorf("read unfinished actions: %w", err)
@@ -29,6 +38,26 @@ func (e *Executor) Reconcile(ctx context.Context, accounts []string) ([]plan.Act
 	lease := e.Lease
 	if lease <= 0 {
 		lease = DefaultLease
+	}
+	acting := map[string]bool{}
+	for _, a := range next {
+		if a.Status == plan.ActionPlanned {
+			acting[target(&a)] = true
+		}
+	}
+	var ended map[string]bool // runs that recorded their end, read once when needed
+	runEnded := func(id string) bool {
+		if ended == nil {
+			ended = map[string]bool{}
+			runs, err := e.Audit.Runs(ctx, 0)
+			if err != nil {
+				e.log().Warn("cannot read which runs ended; unfinished actions younger than the lease are left to their runs", "error", err)
+			}
+			for _, r := range runs {
+				ended[r.ID] = !r.FinishedAt.IsZero()
+			}
+		}
+		return ended[id]
 	}
 	var out []plan.Action
 	for _, r := range pending {
@@ -45,39 +74,108 @@ func (e *Executor) Reconcile(ctx context.Context, accounts []string) ([]plan.Act
 			e.log().Warn("cannot reconcile an unfinished action", "action", r.ID, "error", err)
 			continue
 		}
+		// A run that recorded its end left the record planned on purpose:
+		// it could not tell whether its change was made.
+		stale := e.now().Sub(r.At) > lease
+		unsure := !stale && runEnded(r.Run)
 		o := state.Outcome{Kind: done, Before: r.Before, After: now, At: e.now()}
 		switch {
+		case made && unsure:
+			o.Status = state.ActionDone
+			o.Reason = fmt.Sprintf("made by run %s, which could not confirm it (the call answered an error and the re-read failed); confirmed by run %s (the credential is %s)", r.Run, e.RunID, now)
 		case made:
 			o.Status = state.ActionDone
 			o.Reason = fmt.Sprintf("made by run %s, which stopped before recording it; confirmed by run %s (the credential is %s)", r.Run, e.RunID, now)
-		case e.now().Sub(r.At) > lease:
+		case stale || unsure:
 			o.Status = state.ActionFailed
-			o.Reason = fmt.Sprintf("run %s stopped before making it (the credential is still %s); it is planned again when due", r.Run, now)
+			o.Reason = fmt.Sprintf("run %s stopped before making it (the credential is still %s)", r.Run, now)
+			if unsure {
+				o.Reason = fmt.Sprintf("not made: run %s could not confirm it, and run %s finds the credential still %s", r.Run, e.RunID, now)
+			}
+			if acting[r.Target()] {
+				if e.superseded == nil {
+					e.superseded = map[string]superseded{}
+				}
+				e.superseded[r.Target()] = superseded{rec: r, o: o}
+				continue
+			}
+			o.Reason += "; it is planned again when due"
 		default:
 			continue // its run may still be at it
 		}
-		if err := e.Audit.FinishAction(ctx, r.ID, o); err != nil {
-			if !errors.Is(err, state.ErrActionNotPlanned) { // else its run just finished it
-				e.log().Warn("cannot record the outcome of an unfinished action", "action", r.ID, "error", err)
-			}
-			continue
+		if e.close(ctx, r, o) {
+			out = append(out, fromRecord(finished(r, o)))
 		}
-		r.Status, r.Reason, r.After, r.FinishedAt = o.Status, o.Reason, o.After, o.At
-		if done != "" {
-			r.Kind = done
-		}
-		if e.OnRecord != nil {
-			e.OnRecord(r)
-		}
-		if made && r.Kind == state.KindDisable && r.KeyID != "" {
-			if err := e.Audit.RecordInactive(ctx, state.KeyRef{Account: r.Account, User: r.User, KeyID: r.KeyID}, state.Day(r.At), true); err != nil {
-				e.log().Warn("cannot record when the key became inactive", "key_id", r.KeyID, "error", err)
-			}
-		}
-		e.log().Info("unfinished action reconciled", "action", r.ID, "status", o.Status, "reason", o.Reason)
-		out = append(out, fromRecord(r))
 	}
 	return out, nil
+}
+
+// superseded is a stale record Reconcile found unmade, with its outcome,
+// waiting for the action of this run that acts on its credential again.
+type superseded struct {
+	rec state.Action
+	o   state.Outcome
+}
+
+// close finishes a planned record of another run with o; it reports
+// whether it did (else its run just finished it, or the store failed).
+func (e *Executor) close(ctx context.Context, r state.Action, o state.Outcome) bool {
+	if err := e.Audit.FinishAction(ctx, r.ID, o); err != nil {
+		if !errors.Is(err, state.ErrActionNotPlanned) { // else its run just finished it
+			e.log().Warn("cannot record the outcome of an unfinished action", "action", r.ID, "error", err)
+		}
+		return false
+	}
+	r = finished(r, o)
+	if e.OnRecord != nil {
+		e.OnRecord(r)
+	}
+	if o.Status == state.ActionDone && r.Kind == state.KindDisable && r.KeyID != "" {
+		if err := e.Audit.RecordInactive(ctx, state.KeyRef{Account: r.Account, User: r.User, KeyID: r.KeyID}, state.Day(r.At), true); err != nil {
+			e.log().Warn("cannot record when the key became inactive", "key_id", r.KeyID, "error", err)
+		}
+	}
+	e.log().Info("unfinished action reconciled", "action", r.ID, "status", o.Status, "reason", o.Reason)
+	return true
+}
+
+// supersede closes the stale record on a's credential, if Reconcile left
+// one, as failed and superseded by a (which has its ID): a's outcome is
+// the credential's, so the stale record is no failure of this run.
+func (e *Executor) supersede(ctx context.Context, a *plan.Action) {
+	t := target(a)
+	s, ok := e.superseded[t]
+	if !ok {
+		return
+	}
+	delete(e.superseded, t)
+	s.o.Reason += fmt.Sprintf("; superseded by action %s of run %s, which acts on it again", a.ID, e.RunID)
+	s.o.At = e.now()
+	e.close(ctx, s.rec, s.o)
+}
+
+// closeSuperseded closes the stale records no action of this run took
+// over (Reconcile's next was not what Execute carried out) as plain
+// failures: planned again when due.
+func (e *Executor) closeSuperseded(ctx context.Context) {
+	for t, s := range e.superseded {
+		delete(e.superseded, t)
+		s.o.Reason += "; it is planned again when due"
+		e.close(ctx, s.rec, s.o)
+	}
+}
+
+// finished is r closed with o.
+func finished(r state.Action, o state.Outcome) state.Action {
+	r.Status, r.Reason, r.Before, r.After, r.FinishedAt = o.Status, o.Reason, o.Before, o.After, o.At
+	r.Kind = cmp.Or(o.Kind, r.Kind)
+	return r
+}
+
+// target is the credential a plan action changes, as state.Action.Target
+// names it.
+func target(a *plan.Action) string {
+	return (&state.Action{Account: a.Account, User: a.User, Credential: a.Credential, KeyID: a.KeyID}).Target()
 }
 
 // targetReached re-reads the credential of a recorded action: whether

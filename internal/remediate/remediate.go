@@ -1,7 +1,6 @@
 package remediate
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +49,8 @@ type Audit interface {
 	InactiveSince(ctx context.Context, k state.KeyRef) (string, error)
 	RecordInactive(ctx context.Context, k state.KeyRef, day string, replace bool) error
 	ForgetInactive(ctx context.Context, k state.KeyRef) error
+	// Runs tells Reconcile which runs ended.
+	Runs(ctx context.Context, limit int) ([]state.Run, error)
 }
 
 var _ Audit = state.Store(nil)
@@ -99,6 +100,10 @@ type Executor struct {
 
 	seq     int
 	stopped string
+	// superseded holds, by credential, the stale records Reconcile found
+	// unmade that this run acts on again: Execute closes each as failed,
+	// superseded by its own action, right before it takes the lock.
+	superseded map[string]superseded
 }
 
 func (e *Executor) now() time.Time {
@@ -139,6 +144,7 @@ func (e *Executor) Execute(ctx context.Context, actions []plan.Action) []plan.Ac
 			}
 			if reason := e.stop(ctx); reason != "" {
 				a.ID = e.nextID()
+				e.supersede(ctx, &a)
 				out[i] = e.skip(ctx, a, reason)
 				continue
 			}
@@ -154,6 +160,7 @@ func (e *Executor) Execute(ctx context.Context, actions []plan.Action) []plan.Ac
 			out[i] = a
 		}
 	}
+	e.closeSuperseded(ctx)
 	return out
 }
 
@@ -190,18 +197,18 @@ func (e *Executor) finish(ctx context.Context, r state.Action, a *plan.Action) {
 		return
 	}
 	if e.OnRecord != nil {
-		r.Status, r.Reason, r.Before, r.After, r.FinishedAt = o.Status, o.Reason, o.Before, o.After, o.At
-		r.Kind = cmp.Or(o.Kind, r.Kind)
-		e.OnRecord(r)
+		e.OnRecord(finished(r, o))
 	}
 }
 
 // execute records a as planned (the in-flight lock), re-checks the
-// credential, acts, and records the outcome. A done action is not logged
+// credential, acts, and records the outcome — after a write that answered
+// an error, the outcome a re-read of the credential shows (confirm). A done action is not logged
 // here: the caller reports it (a dry run's was made against a client that
 // changes nothing).
 func (e *Executor) execute(ctx context.Context, a plan.Action) plan.Action {
 	a.ID = e.nextID()
+	e.supersede(ctx, &a)
 	log := e.log().With("action", a.ID, "account", a.Account, "user", a.User, "key_id", a.KeyID, "kind", a.Kind)
 	if a.Credential == policy.CredentialAccessKey && a.KeyID == "" {
 		return e.skip(ctx, a, "the access key's ID is not known (it could not be matched to the credential report); nothing was changed")
@@ -223,7 +230,15 @@ func (e *Executor) execute(ctx context.Context, a plan.Action) plan.Action {
 	if err == nil {
 		err = e.act(ctx, client, &a)
 	}
+	var unknown *unconfirmedError
 	switch {
+	case errors.As(err, &unknown):
+		// The record stays planned: the next run's Reconcile re-reads the
+		// credential and records what it finds, instead of trusting a
+		// failure that may have been made.
+		a.Status, a.Reason = plan.ActionFailed, err.Error()
+		log.Error("action failed, and whether it was made is not known; its record stays planned for the next run to re-read", "error", err)
+		return a
 	case err != nil:
 		a.Status, a.Reason = plan.ActionFailed, err.Error()
 		log.Error("action failed", "error", err)
@@ -279,9 +294,13 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 		a.Status, a.After, a.Reason = plan.ActionSkipped, a.Before, "the key is already inactive; nothing was changed"
 		return nil
 	case a.Kind == config.ActionDisable || a.Kind == config.ActionDelete && active:
+		var note string
 		if _, err := c.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(a.User), AccessKeyId: aws.String(a.KeyID),
 			Status: types.StatusTypeInactive}); err != nil {
-			return fmt.Errorf("disable access key %s of %s in account %s: %w", a.KeyID, a.User, a.Account, err)
+			werr := fmt.Errorf("disable access key %s of %s in account %s: %w", a.KeyID, a.User, a.Account, err)
+			if note, err = e.confirm(ctx, c, a, state.KindDisable, werr); err != nil {
+				return err
+			}
 		}
 		a.Status, a.Done, a.After = plan.ActionDone, config.ActionDisable, state.KeyInactive
 		a.Reason = fmt.Sprintf("disabled: the key reached its %d-day %s stage", a.StageAt, a.Kind)
@@ -289,6 +308,7 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 			a.DeleteOn = state.AddDays(e.day(), e.Grace)
 			a.Reason += fmt.Sprintf(" while active, so it is disabled first and deleted once inactive for %d days (on %s)", e.Grace, a.DeleteOn)
 		}
+		a.Reason += note
 		return e.Audit.RecordInactive(ctx, ref, e.day(), true)
 	}
 	// Delete an inactive key, once it has been inactive for the grace period.
@@ -302,11 +322,15 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 			since, days, e.Grace, a.DeleteOn)
 		return nil
 	}
+	var note string
 	if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(a.User), AccessKeyId: aws.String(a.KeyID)}); err != nil {
-		return fmt.Errorf("delete access key %s of %s in account %s: %w", a.KeyID, a.User, a.Account, err)
+		werr := fmt.Errorf("delete access key %s of %s in account %s: %w", a.KeyID, a.User, a.Account, err)
+		if note, err = e.confirm(ctx, c, a, state.KindDelete, werr); err != nil {
+			return err
+		}
 	}
 	a.Status, a.Done, a.After = plan.ActionDone, config.ActionDelete, state.KeyDeleted
-	a.Reason = fmt.Sprintf("deleted: inactive since %s, past the %d days of enforce.grace_after_disable", since, e.Grace)
+	a.Reason = fmt.Sprintf("deleted: inactive since %s, past the %d days of enforce.grace_after_disable", since, e.Grace) + note
 	if err := e.Audit.ForgetInactive(ctx, ref); err != nil {
 		e.log().Warn("key deleted, but its inactive record is kept", "key_id", a.KeyID, "error", err)
 	}
@@ -349,11 +373,15 @@ func (e *Executor) removePassword(ctx context.Context, c IAM, a *plan.Action) er
 			return nil
 		}
 	}
+	var note string
 	if _, err := c.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String(a.User)}); err != nil {
-		return fmt.Errorf("remove the console password of %s in account %s: %w", a.User, a.Account, err)
+		werr := fmt.Errorf("remove the console password of %s in account %s: %w", a.User, a.Account, err)
+		if note, err = e.confirm(ctx, c, a, state.KindRemovePassword, werr); err != nil {
+			return err
+		}
 	}
 	a.Status, a.Done, a.After = plan.ActionDone, config.ActionRemovePassword, state.PasswordNone
-	a.Reason = fmt.Sprintf("console password removed: not used for %d days or more", a.StageAt)
+	a.Reason = fmt.Sprintf("console password removed: not used for %d days or more", a.StageAt) + note
 	return nil
 }
 
@@ -409,4 +437,61 @@ func daysBetween(from, to string) int {
 		return 0
 	}
 	return int(b.Sub(a).Hours() / 24)
+}
+
+// ConfirmTimeout bounds the re-read of a credential after a write
+// answered an error (the SDK's retries included).
+const ConfirmTimeout = 30 * time.Second
+
+// unconfirmedError is a write that answered an error and a re-read that
+// failed too: whether the change was made is not known.
+type unconfirmedError struct{ write, read error }
+
+func (u *unconfirmedError) Error() string {
+	return fmt.Sprintf("the change may or may not have been made; the next run re-reads it (%v; re-reading it failed too: %v)", u.write, u.read)
+}
+
+func (u *unconfirmedError) Unwrap() error { return u.write }
+
+// confirm settles a write of kind on a's credential that answered werr
+// from the credential itself: an SDK retry of a write whose first attempt
+// took effect (or whose answer was lost) answers an error for a change
+// that was made. The credential is re-read with a context that is not
+// cancelled with ctx, bounded by ConfirmTimeout. When the change is
+// there, confirm returns a note for the done action's reason and no
+// error; a delete answered NoSuchEntity is done ("already deleted"). When
+// the re-read shows the old state, it returns werr (the action failed);
+// when the re-read fails too, an *unconfirmedError.
+func (e *Executor) confirm(ctx context.Context, c Reader, a *plan.Action, kind string, werr error) (string, error) {
+	var noSuch *types.NoSuchEntityException
+	if errors.As(werr, &noSuch) && (kind == state.KindDelete || kind == state.KindRemovePassword) {
+		what := map[string]string{state.KindDelete: "deleted", state.KindRemovePassword: "removed"}[kind]
+		e.log().Warn("the write answered NoSuchEntity: already made", "action", a.ID, "kind", kind, "error", werr)
+		return fmt.Sprintf(" (already %s: IAM answered NoSuchEntity, as it does to a retry whose first attempt made the change)", what), nil
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ConfirmTimeout)
+	defer cancel()
+	rec := state.Action{Account: a.Account, User: a.User, Credential: a.Credential, KeyID: a.KeyID, Kind: kind, Before: a.Before}
+	made, _, now, err := targetReached(rctx, c, &rec)
+	if err != nil {
+		return "", &unconfirmedError{write: werr, read: err}
+	}
+	if !made {
+		a.After = now
+		return "", fmt.Errorf("%w (a re-read shows %s: not made)", werr, shows(a, now))
+	}
+	e.log().Warn("the write answered an error, but a re-read shows it made", "action", a.ID, "kind", kind, "state", now, "error", werr)
+	return fmt.Sprintf(" (the call answered an error, but a re-read shows %s)", shows(a, now)), nil
+}
+
+// shows is a credential's state as a re-read shows it: "the key
+// Inactive", "no console password".
+func shows(a *plan.Action, now string) string {
+	switch {
+	case a.Credential != policy.CredentialPassword:
+		return "the key " + now
+	case now == state.PasswordNone:
+		return "no console password"
+	}
+	return "the console password still set"
 }

@@ -404,7 +404,7 @@ func TestReconcile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := executor(f, store).Reconcile(context.Background(), []string{acct})
+	got, err := executor(f, store).Reconcile(context.Background(), []string{acct}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package remediate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/state"
 )
 
@@ -94,14 +96,21 @@ func (e *Executor) undo(ctx context.Context, r state.Action) (*state.Action, err
 	case key.Status == types.StatusTypeActive:
 		return finish(state.ActionSkipped, "the key is already active; nothing was changed", state.KeyActive, state.KeyActive), nil
 	}
+	var note string
 	if _, err := client.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(r.User), AccessKeyId: aws.String(r.KeyID),
 		Status: types.StatusTypeActive}); err != nil {
-		err = fmt.Errorf("re-enable access key %s of %s in account %s: %w", r.KeyID, r.User, r.Account, err)
-		finish(state.ActionFailed, err.Error(), state.KeyInactive, state.KeyInactive)
-		return nil, err
+		werr := fmt.Errorf("re-enable access key %s of %s in account %s: %w", r.KeyID, r.User, r.Account, err)
+		a := plan.Action{ID: u.ID, Account: r.Account, User: r.User, Credential: r.Credential, KeyID: r.KeyID, Before: state.KeyInactive}
+		if note, err = e.confirm(ctx, client, &a, state.KindEnable, werr); err != nil {
+			var unknown *unconfirmedError
+			if !errors.As(err, &unknown) { // else the record stays planned: the next run re-reads the key
+				finish(state.ActionFailed, err.Error(), state.KeyInactive, cmp.Or(a.After, state.KeyInactive))
+			}
+			return nil, err
+		}
 	}
 	if err := e.Audit.ForgetInactive(ctx, state.KeyRef{Account: r.Account, User: r.User, KeyID: r.KeyID}); err != nil {
 		e.log().Warn("key re-enabled, but its inactive record is kept", "key_id", r.KeyID, "error", err)
 	}
-	return finish(state.ActionDone, "re-enabled: undo of "+r.ID, state.KeyInactive, state.KeyActive), nil
+	return finish(state.ActionDone, "re-enabled: undo of "+r.ID+note, state.KeyInactive, state.KeyActive), nil
 }

@@ -187,7 +187,7 @@ func (r *runner) carryOut(ctx context.Context) []plan.Action {
 		}
 		if len(ok) > 0 { // no accounts would be every account to the filter
 			var err error
-			if reconciled, err = e.Reconcile(ctx, ok); err != nil {
+			if reconciled, err = e.Reconcile(ctx, ok, r.res.Plan.Actions); err != nil {
 				r.errs = append(r.errs, err)
 			}
 		}
