@@ -54,7 +54,7 @@ const GuardRule = "enforce_guard"
 func GuardFinding(account string) string { return "guard:" + account }
 
 // ActionFinding is the notice finding ID that tells what an action did.
-func ActionFinding(actionID string) string { return "action:" + actionID }
+func ActionFinding(actionID string) string { return state.ActionFinding(actionID) }
 
 // Action is a change the policy calls for.
 type Action struct {

@@ -38,7 +38,7 @@ const (
 )
 
 // DigestAudience is the state.NoticeKey audience of a digest target.
-func DigestAudience(target string) string { return "digest:" + target }
+func DigestAudience(target string) string { return state.DigestPrefix + target }
 
 // AccountErrorRule is the rule of the notice that tells the admins an
 // account could not be scanned; its finding ID is "account:ID".

@@ -14,7 +14,7 @@ import (
 )
 
 // TestMigrateFromVersion3: a file of schema version 3, with a run and an
-// action a keywarden of that version recorded, is migrated to version 4:
+// action a keywarden of that version recorded, is migrated to the current version:
 // both read back unchanged, their forced --as-of empty (they acted on the
 // wall clock), and new records keep theirs.
 func TestMigrateFromVersion3(t *testing.T) {
@@ -49,8 +49,8 @@ func TestMigrateFromVersion3(t *testing.T) {
 		t.Fatalf("Open(version 3) error: %v", err)
 	}
 	defer s.Close()
-	if v, _ := s.Version(ctx); v != 4 {
-		t.Errorf("Version() after migration = %d; want 4", v)
+	if v, _ := s.Version(ctx); v != SchemaVersion {
+		t.Errorf("Version() after migration = %d; want %d", v, SchemaVersion)
 	}
 	runs, err := s.Runs(ctx, 0)
 	if err != nil || len(runs) != 1 || runs[0].ID != "run-1" || !runs[0].AsOf.Equal(t0) || !runs[0].ForcedAsOf.IsZero() {
