@@ -38,7 +38,9 @@ func (k NoticeKey) String() string { return k.Finding + " → " + k.Audience }
 // Owed reports whether the notice is an action's outcome that was never
 // delivered: the store recorded it with the outcome, and every real run
 // delivers it until one records it sent (it is told once).
-func (n *Notice) Owed() bool { return IsActionFinding(n.Finding) && n.LastDay == "" && n.ClosedDay == "" }
+func (n *Notice) Owed() bool {
+	return IsActionFinding(n.Finding) && n.LastDay == "" && n.ClosedDay == ""
+}
 
 // Notice is the record of one NoticeKey.
 type Notice struct {
