@@ -86,7 +86,7 @@ type Action struct {
 	// addresses and the digest audiences ("digest:TARGET"). The store
 	// records the outcome's notices as owed (OwedAudiences) in the same
 	// write that records the outcome, so that no run can lose them.
-	Audiences []string `json:"audiences,omitempty"`
+	Audiences []string `json:"-"`
 }
 
 // ActionNoticePrefix starts the finding ID of an action's notices:
@@ -116,7 +116,7 @@ func OwedAudiences(status ActionStatus, audiences []string) []string {
 	var out []string
 	for _, a := range audiences {
 		switch {
-		case status == ActionDone, status == ActionFailed && strings.HasPrefix(a, DigestPrefix):
+		case status == ActionDone, status == ActionFailed && IsDigestAudience(a):
 			out = append(out, a)
 		}
 	}
@@ -125,6 +125,9 @@ func OwedAudiences(status ActionStatus, audiences []string) []string {
 
 // DigestPrefix starts the audience of an admin digest: "digest:TARGET".
 const DigestPrefix = "digest:"
+
+// IsDigestAudience reports whether a notice's audience is a digest's.
+func IsDigestAudience(audience string) bool { return strings.HasPrefix(audience, DigestPrefix) }
 
 // OwedNotices are the notices the store records as owed when a is
 // finished as status (done or failed): one per owed audience, never
