@@ -125,36 +125,38 @@ func (b *builder) actionNoticeDue(id, audience string) bool {
 }
 
 // Without is the message as sent when the notices held reports were not
-// claimed (another run holds or has told them): only the claimed notices,
-// and without the items all of whose notices are held; items the message
-// lists only to be complete (no notice) stay.
+// claimed (another run holds them, or has told them since): an item whose
+// action notice is held is left out (what was done is news once: the run
+// that holds it tells it), and so is an item whose only notice is held;
+// items listed only to be complete (no notice) stay. Its Notices are the
+// kept items' notices that are not held: a claimed notice not among them
+// is released, not recorded.
 func (m Message) Without(held func(state.NoticeKey) bool) Message {
 	out := Message{To: m.To, Reminder: true, Items: []Item{}, Notices: []Notice{}}
+	byKey := map[state.NoticeKey]Notice{}
 	for _, n := range m.Notices {
-		if !held(n.Key) {
-			out.Notices = append(out.Notices, n)
-			if n.Status != state.StatusReminder {
-				out.Reminder = false
-			}
-		}
-	}
-	has := func(k state.NoticeKey) bool {
-		return slices.ContainsFunc(m.Notices, func(n Notice) bool { return n.Key == k })
+		byKey[n.Key] = n
 	}
 	for _, it := range m.Items {
-		keys := []state.NoticeKey{{Finding: it.ID, Audience: m.To}, {Finding: ActionFinding(it.ActionID), Audience: m.To}}
-		told, kept := false, false
-		for _, k := range keys {
-			if has(k) {
-				told = true
-				kept = kept || !held(k)
-			}
-		}
-		if told && !kept {
+		fk := state.NoticeKey{Finding: it.ID, Audience: m.To}
+		ak := state.NoticeKey{Finding: ActionFinding(it.ActionID), Audience: m.To}
+		fn, hasF := byKey[fk]
+		an, hasA := byKey[ak]
+		switch {
+		case hasA && held(ak), hasF && !hasA && held(fk):
 			continue
 		}
-		if has(keys[0]) && held(keys[0]) {
-			it.Status = state.StatusNotDue // told by the run that holds it
+		for _, n := range []struct {
+			n  Notice
+			ok bool
+		}{{fn, hasF && !held(fk)}, {an, hasA}} {
+			if n.ok {
+				out.Notices = append(out.Notices, n.n)
+				out.Reminder = out.Reminder && n.n.Status == state.StatusReminder
+			}
+		}
+		if hasF && held(fk) {
+			it.Status = state.StatusNotDue // the run that holds it tells it
 		}
 		out.Items = append(out.Items, it)
 	}

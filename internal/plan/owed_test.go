@@ -166,6 +166,17 @@ func TestWithoutHeldNotices(t *testing.T) {
 	if !cmp.Equal(ids, []string{"alice-2", "alice-3"}) || !cmp.Equal(noticeKeys(sent.Notices), []string{"alice-2 → a@example.com"}) {
 		t.Errorf("sent items %v, notices %v; want keys 2 and 3, key 2's notice", ids, noticeKeys(sent.Notices))
 	}
+	// The action's notice held, the finding's claimed: the news is the
+	// holder's to tell; the finding's notice is not sent for.
+	sent = m.Without(func(k state.NoticeKey) bool { return k.Finding == "action:r.1" })
+	if len(sent.Items) != 2 || sent.Items[0].ID != "alice-2" || !cmp.Equal(noticeKeys(sent.Notices), []string{"alice-2 → a@example.com"}) {
+		t.Errorf("without the action's notice: items %+v, notices %v; want keys 2 and 3, key 2's notice", sent.Items, noticeKeys(sent.Notices))
+	}
+	// The finding's notice held, the action's claimed: the item tells the news.
+	sent = m.Without(func(k state.NoticeKey) bool { return k.Finding == "alice-1" })
+	if len(sent.Items) != 3 || !cmp.Equal(noticeKeys(sent.Notices), []string{"action:r.1 → a@example.com", "alice-2 → a@example.com"}) {
+		t.Errorf("without the finding's notice: %d items, notices %v; want all three, the action's and key 2's notices", len(sent.Items), noticeKeys(sent.Notices))
+	}
 	if len(m.Items) != 3 {
 		t.Errorf("Without changed the plan's message: %d items", len(m.Items))
 	}

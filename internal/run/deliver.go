@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/plan"
@@ -25,10 +26,11 @@ func (r *runner) deliver(ctx context.Context) {
 	for i := range p.Messages {
 		m := &p.Messages[i]
 		dl := Delivery{Kind: notify.KindUser, Channel: channelName(r.channels.User), To: []string{m.To}, Notices: len(m.Notices), Message: m}
-		r.send(ctx, r.channels.User, m.Notices, &dl, func(held func(state.NoticeKey) bool) (*notify.Message, error) {
+		r.send(ctx, r.channels.User, m.Notices, &dl, func(held func(state.NoticeKey) bool) (*notify.Message, []plan.Notice, error) {
 			sent := m.Without(held)
 			dl.Message = &sent
-			return r.tpls.User(&sent, p, from, fmt.Sprintf("%s.u%d", r.id, i+1), r.clock())
+			msg, err := r.tpls.User(&sent, p, from, fmt.Sprintf("%s.u%d", r.id, i+1), r.clock())
+			return msg, sent.Notices, err
 		})
 		r.res.add(dl)
 	}
@@ -36,10 +38,11 @@ func (r *runner) deliver(ctx context.Context) {
 		dg := &p.Digests[i]
 		ch := r.channels.Digest[dg.Target]
 		dl := Delivery{Kind: notify.KindDigest, Target: dg.Target, Channel: channelName(ch), To: dg.To, Notices: len(dg.Notices), Digest: dg}
-		r.send(ctx, ch, dg.Notices, &dl, func(held func(state.NoticeKey) bool) (*notify.Message, error) {
+		r.send(ctx, ch, dg.Notices, &dl, func(held func(state.NoticeKey) bool) (*notify.Message, []plan.Notice, error) {
 			sent := dg.Without(held)
 			dl.Digest = &sent
-			return r.tpls.Digest(&sent, from, fmt.Sprintf("%s.d%d", r.id, i+1), r.clock())
+			msg, err := r.tpls.Digest(&sent, from, fmt.Sprintf("%s.d%d", r.id, i+1), r.clock())
+			return msg, sent.Notices, err
 		})
 		r.res.add(dl)
 	}
@@ -64,11 +67,12 @@ func (r *Result) add(dl Delivery) {
 
 // send claims the notices, renders the message without those it could
 // not claim (another run holds them, or has told them since the plan was
-// made: that run's message tells them), sends it through ch, and records
-// the outcome in dl and in the store. A message is skipped only when it
-// has notices and none could be claimed.
+// made: that run's message tells them) — render returns the notices the
+// message is sent for; a claimed one not among them is released —, sends
+// it through ch, and records the outcome in dl and in the store. A message
+// is skipped when it has notices and none is left to send it for.
 func (r *runner) send(ctx context.Context, ch notify.Channel, notices []plan.Notice, dl *Delivery,
-	render func(held func(state.NoticeKey) bool) (*notify.Message, error)) {
+	render func(held func(state.NoticeKey) bool) (*notify.Message, []plan.Notice, error)) {
 	fail := func(err error) {
 		dl.Status, dl.Error = DeliveryFailed, err.Error()
 		r.errs = append(r.errs, err)
@@ -80,8 +84,8 @@ func (r *runner) send(ctx context.Context, ch notify.Channel, notices []plan.Not
 		return
 	}
 	var claimed []state.NoticeKey
-	release := func() {
-		for _, k := range claimed {
+	release := func(keys []state.NoticeKey) {
+		for _, k := range keys {
 			if err := r.store.Release(ctx, k, r.id); err != nil {
 				r.errs = append(r.errs, err)
 			}
@@ -93,7 +97,7 @@ func (r *runner) send(ctx context.Context, ch notify.Channel, notices []plan.Not
 		ok, err := r.store.Claim(ctx, state.Claim{Key: n.Key, Account: n.Account, User: n.User, KeyID: n.KeyID, Rule: n.Rule,
 			Stage: n.Stage, Day: day, RemindEvery: r.cfg.Notify.Users.RemindEvery, Run: r.id, Now: r.clock(), Lease: r.o.Lease})
 		if err != nil {
-			release()
+			release(claimed)
 			fail(err)
 			return
 		}
@@ -103,6 +107,25 @@ func (r *runner) send(ctx context.Context, ch notify.Channel, notices []plan.Not
 		}
 		claimed = append(claimed, n.Key)
 	}
+	msg, kept, err := render(func(k state.NoticeKey) bool { return held[k] })
+	if msg != nil {
+		dl.Subject = msg.Subject
+	}
+	if err != nil {
+		release(claimed)
+		fail(err)
+		return
+	}
+	// Claimed notices of items the message leaves out are not told by it.
+	var unsent []state.NoticeKey
+	claimed = slices.DeleteFunc(claimed, func(k state.NoticeKey) bool {
+		drop := !slices.ContainsFunc(kept, func(n plan.Notice) bool { return n.Key == k })
+		if drop {
+			unsent = append(unsent, k)
+		}
+		return drop
+	})
+	release(unsent)
 	dl.Notices = len(claimed)
 	if len(notices) > 0 && len(claimed) == 0 {
 		dl.Status = DeliverySkipped
@@ -111,20 +134,11 @@ func (r *runner) send(ctx context.Context, ch notify.Channel, notices []plan.Not
 		return
 	}
 	if len(held) > 0 {
-		r.log.Info("notification sent without the notices another run holds or has told", "kind", dl.Kind, "to", dl.To,
-			"held", len(held), "claimed", len(claimed))
-	}
-	msg, err := render(func(k state.NoticeKey) bool { return held[k] })
-	if msg != nil {
-		dl.Subject = msg.Subject
-	}
-	if err != nil {
-		release()
-		fail(err)
-		return
+		r.log.Info("notification sent without what another run holds or has told", "kind", dl.Kind, "to", dl.To,
+			"held", len(held), "notices", len(claimed))
 	}
 	if err := ch.Send(ctx, msg); err != nil {
-		release()
+		release(claimed)
 		if errors.Is(err, errPlanned) {
 			dl.Status = DeliveryPlanned
 			return
