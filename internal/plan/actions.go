@@ -54,7 +54,7 @@ const GuardRule = "enforce_guard"
 func GuardFinding(account string) string { return "guard:" + account }
 
 // ActionFinding is the notice finding ID that tells what an action did.
-func ActionFinding(actionID string) string { return "action:" + actionID }
+func ActionFinding(actionID string) string { return state.ActionFinding(actionID) }
 
 // Action is a change the policy calls for.
 type Action struct {
@@ -101,6 +101,13 @@ type Action struct {
 	// ActOn is the first day an action waiting for its notice period
 	// (enforce.notice_before_action) may be taken.
 	ActOn string `json:"act_on,omitempty"`
+	// Audiences are who must hear the action's outcome (the owner's
+	// addresses, every digest audience): recorded with the action, so that
+	// its outcome's notices are owed in state (state.Action.Audiences).
+	Audiences []string `json:"-"`
+	// Owed marks an outcome an earlier (or a concurrent) run recorded and
+	// never told: told in this run (Plan.Owed).
+	Owed bool `json:"owed,omitempty"`
 }
 
 // Verb is how the action reads in a sentence: "would disable" (listed),
@@ -151,7 +158,7 @@ func (b *builder) actions(items []Item) ([]Action, []Guard) {
 		}
 		a := Action{Kind: it.Action, FindingID: it.ID, Account: it.Account, AccountAlias: it.AccountAlias, User: it.User,
 			Credential: it.Credential, KeyID: it.KeyID, Slot: it.Slot, KeyActive: it.KeyActive, KeyCreated: it.KeyCreatedAt, Rule: it.Rule,
-			StageAt: it.StageAt, Title: it.Title, Status: ActionPlanned}
+			StageAt: it.StageAt, Title: it.Title, Status: ActionPlanned, Audiences: b.audiences(&it)}
 		cred := a.Account + "/" + a.User + "/" + a.Credential + "/" + fmt.Sprint(a.Slot)
 		if i, ok := idx[cred]; ok {
 			if actionRank[a.Kind] > actionRank[out[i].Kind] {
@@ -329,6 +336,9 @@ func (a Action) Line() string {
 	fmt.Fprintf(&b, " (%s, %d-day stage)", a.Rule, a.StageAt)
 	if a.ID != "" {
 		fmt.Fprintf(&b, " [%s]", a.ID)
+	}
+	if a.Owed {
+		b.WriteString(" (by an earlier run; not reported until now)")
 	}
 	return b.String()
 }

@@ -38,7 +38,7 @@ const (
 )
 
 // DigestAudience is the state.NoticeKey audience of a digest target.
-func DigestAudience(target string) string { return "digest:" + target }
+func DigestAudience(target string) string { return state.DigestPrefix + target }
 
 // AccountErrorRule is the rule of the notice that tells the admins an
 // account could not be scanned; its finding ID is "account:ID".
@@ -53,8 +53,13 @@ type Input struct {
 	// status is ok are planned.
 	Accounts []report.Account
 	Findings []policy.Finding
-	// Notices are the open notices of these accounts (state.Store.Notices).
+	// Notices are the open notices of these accounts (state.Store.Notices),
+	// the owed ones among them (state.Notice.Owed): outcomes of actions
+	// never told to an audience, which Build tells.
 	Notices []state.Notice
+	// OwedActions are the records of the actions the owed notices tell
+	// (state.Store.Actions by ID); an owed notice without its record waits.
+	OwedActions []state.Action
 	// Mode is the run's mode; Apply asks for remediation (--apply, or
 	// enforce.mode: apply).
 	Mode  Mode
@@ -98,6 +103,10 @@ type Plan struct {
 	Digests []Digest `json:"digests"`
 	// Actions are the changes the policy calls for.
 	Actions []Action `json:"actions"`
+	// Owed are outcomes of actions this run did not carry out (an earlier
+	// or a concurrent run's) that are owed to an owner or a digest: told in
+	// this run's messages, even when their finding is gone.
+	Owed []Action `json:"owed"`
 	// Guards are the accounts where a guard stopped every change.
 	Guards []Guard `json:"guards"`
 	// Undeliverable are owners keywarden cannot mail; the admins are told.
@@ -173,6 +182,10 @@ type Item struct {
 	// Done is what keywarden did to the credential when ActionStatus is
 	// done: disable, delete or remove_password.
 	Done string `json:"done,omitempty"`
+
+	// owedOnly: the item tells an earlier change only (its finding is
+	// gone); it has no finding notice.
+	owedOnly bool
 }
 
 // Changed sums up what keywarden did to the message's credentials — "1
@@ -267,7 +280,8 @@ func Build(in Input) *Plan {
 	if cfg == nil {
 		cfg = config.Default()
 	}
-	b := &builder{in: in, cfg: cfg, day: state.Day(in.AsOf), notices: map[state.NoticeKey]*state.Notice{}}
+	b := &builder{in: in, cfg: cfg, day: state.Day(in.AsOf), notices: map[state.NoticeKey]*state.Notice{}, owed: owedBy(in.Notices),
+		own: map[string]bool{}}
 	for i := range in.Notices {
 		b.notices[in.Notices[i].NoticeKey] = &in.Notices[i]
 	}
@@ -278,7 +292,7 @@ func Build(in Input) *Plan {
 		}
 	}
 	p := &Plan{Mode: in.Mode, AsOf: in.AsOf.UTC(), Day: b.day, Messages: []Message{}, Digests: []Digest{},
-		Actions: []Action{}, Guards: []Guard{}, Undeliverable: []Undeliverable{}, AddressProblems: []Undeliverable{}, Resolve: []string{},
+		Actions: []Action{}, Owed: []Action{}, Guards: []Guard{}, Undeliverable: []Undeliverable{}, AddressProblems: []Undeliverable{}, Resolve: []string{},
 		Relaxed: []Relaxed{}}
 
 	findings := slices.Clone(in.Findings)
@@ -302,8 +316,14 @@ func Build(in Input) *Plan {
 	for _, g := range p.Guards {
 		current[GuardFinding(g.Account)] = true
 	}
-	items = b.withOutcomes(items, p.Actions)
-	p.Messages, p.NotDue = b.messages(items)
+	for _, a := range p.Actions {
+		if a.ID != "" {
+			b.own[a.ID] = true
+		}
+	}
+	p.Owed = b.earlier(p.Actions)
+	items = b.withOutcomes(items, append(slices.Clone(p.Actions), done(p.Owed)...))
+	p.Messages, p.NotDue = b.messages(items, append(done(p.Actions), p.Owed...))
 	p.Undeliverable, p.AddressProblems = b.undeliverable(items)
 	p.Resolve = b.resolve(current)
 	p.Relaxed = b.relaxed(findings)
@@ -317,6 +337,10 @@ type builder struct {
 	day     string
 	notices map[state.NoticeKey]*state.Notice
 	ok      map[string]report.Account
+	// owed maps an action ID to the audiences its outcome is owed to; own
+	// are the IDs of the actions this run carried out.
+	owed map[string][]string
+	own  map[string]bool
 }
 
 func (b *builder) enforced(account string) bool {
@@ -384,27 +408,31 @@ func notice(it *Item, audience string, st state.Status) Notice {
 }
 
 // messages groups items by owner address: one message per address with
-// at least one due item.
-func (b *builder) messages(items []Item) ([]Message, int) {
+// at least one due item; a change owed to an owner (of owed, this run's or
+// an earlier one's) is told even when its finding is gone.
+func (b *builder) messages(items []Item, owed []Action) ([]Message, int) {
 	byAddr := map[string][]Item{}
 	for _, it := range items {
 		for _, to := range it.Recipients {
 			byAddr[to] = append(byAddr[to], it)
 		}
 	}
+	b.withOwed(byAddr, owed)
 	out := []Message{}
 	notDue := 0
 	for _, to := range slices.Sorted(maps.Keys(byAddr)) {
 		m := Message{To: to, Reminder: true}
 		for _, it := range byAddr[to] {
-			it.Status, it.LastTold = b.status(&it, to)
-			if it.Status != state.StatusNotDue {
+			if !it.owedOnly {
+				it.Status, it.LastTold = b.status(&it, to)
+			}
+			if it.Status != state.StatusNotDue && !it.owedOnly {
 				m.Notices = append(m.Notices, notice(&it, to, it.Status))
 				if it.Status != state.StatusReminder {
 					m.Reminder = false
 				}
 			}
-			if it.ActionID != "" {
+			if it.ActionID != "" && b.actionNoticeDue(it.ActionID, to) {
 				// What keywarden did to the credential is news.
 				m.Notices = append(m.Notices, actionNotice(&it, to))
 				it.Status, m.Reminder = state.StatusNew, false
@@ -489,8 +517,8 @@ func (b *builder) resolve(current map[string]bool) []string {
 	seen := map[string]bool{}
 	out := []string{}
 	for _, n := range b.in.Notices {
-		if n.ClosedDay != "" || seen[n.Finding] {
-			continue
+		if n.ClosedDay != "" || seen[n.Finding] || n.Owed() {
+			continue // an owed notice stays open until it is told
 		}
 		if _, ok := b.ok[n.Account]; !ok {
 			continue // not scanned (or failed) this run: nothing is known
@@ -568,7 +596,7 @@ func (b *builder) digests(items []Item, p *Plan) []Digest {
 	for _, target := range Targets(b.cfg) {
 		aud := DigestAudience(target)
 		d := Digest{Target: target, Mode: b.in.Mode, Day: b.day, AsOf: b.in.AsOf.UTC(), Accounts: accounts,
-			Exempt: p.Exempt, Undeliverable: p.Undeliverable, AddressProblems: p.AddressProblems, Actions: p.Actions, Guards: p.Guards, Relaxed: p.Relaxed, Messages: len(p.Messages),
+			Exempt: p.Exempt, Undeliverable: p.Undeliverable, AddressProblems: p.AddressProblems, Actions: slices.Clone(p.Actions), Guards: p.Guards, Relaxed: p.Relaxed, Messages: len(p.Messages),
 			Compliant: len(items) == 0 && len(failed) == 0, Findings: make([]Item, len(items)), Notices: []Notice{}}
 		if target == TargetEmail || target == TargetOutbox {
 			d.To = slices.Clone(b.cfg.Notify.Admins.Emails)
@@ -580,8 +608,13 @@ func (b *builder) digests(items []Item, p *Plan) []Digest {
 			}
 			d.Findings[i] = it
 		}
-		for _, a := range p.Actions {
-			if (a.Status == ActionDone || a.Status == ActionFailed) && a.ID != "" {
+		for _, a := range p.Owed {
+			if b.isOwed(a.ID, aud) {
+				d.Actions = append(d.Actions, a) // an earlier run's outcome, never told here
+			}
+		}
+		for _, a := range d.Actions {
+			if (a.Status == ActionDone || a.Status == ActionFailed) && a.ID != "" && b.actionNoticeDue(a.ID, aud) {
 				d.Notices = append(d.Notices, Notice{Key: state.NoticeKey{Finding: ActionFinding(a.ID), Audience: aud}, Account: a.Account,
 					User: a.User, KeyID: a.KeyID, Rule: a.Rule, Stage: a.StageAt, Status: state.StatusNew})
 			}

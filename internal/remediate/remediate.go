@@ -174,7 +174,7 @@ func NotStarted(cause error) string {
 func (e *Executor) newRecord(a *plan.Action, st state.ActionStatus, reason string) state.Action {
 	return state.Action{ID: a.ID, Run: e.RunID, Account: a.Account, User: a.User, Credential: a.Credential, KeyID: a.KeyID,
 		Kind: a.Kind, Rule: a.Rule, Stage: a.StageAt, FindingID: a.FindingID, Status: st, Reason: reason,
-		Before: a.Before, After: a.After, At: e.now(), ForcedAsOf: e.ForcedAsOf}
+		Before: a.Before, After: a.After, At: e.now(), ForcedAsOf: e.ForcedAsOf, Audiences: a.Audiences}
 }
 
 // record writes a finished (skipped) record, or a planned one.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/plan"
@@ -24,17 +25,25 @@ func (r *runner) deliver(ctx context.Context) {
 	from := fromAddress(r.cfg)
 	for i := range p.Messages {
 		m := &p.Messages[i]
-		msg, err := r.tpls.User(m, p, from, fmt.Sprintf("%s.u%d", r.id, i+1), r.clock())
 		dl := Delivery{Kind: notify.KindUser, Channel: channelName(r.channels.User), To: []string{m.To}, Notices: len(m.Notices), Message: m}
-		r.send(ctx, r.channels.User, msg, err, m.Notices, &dl)
+		r.send(ctx, r.channels.User, m.Notices, &dl, func(held func(state.NoticeKey) bool) (*notify.Message, []plan.Notice, error) {
+			sent := m.Without(held)
+			dl.Message = &sent
+			msg, err := r.tpls.User(&sent, p, from, fmt.Sprintf("%s.u%d", r.id, i+1), r.clock())
+			return msg, sent.Notices, err
+		})
 		r.res.add(dl)
 	}
 	for i := range p.Digests {
 		dg := &p.Digests[i]
 		ch := r.channels.Digest[dg.Target]
-		msg, err := r.tpls.Digest(dg, from, fmt.Sprintf("%s.d%d", r.id, i+1), r.clock())
 		dl := Delivery{Kind: notify.KindDigest, Target: dg.Target, Channel: channelName(ch), To: dg.To, Notices: len(dg.Notices), Digest: dg}
-		r.send(ctx, ch, msg, err, dg.Notices, &dl)
+		r.send(ctx, ch, dg.Notices, &dl, func(held func(state.NoticeKey) bool) (*notify.Message, []plan.Notice, error) {
+			sent := dg.Without(held)
+			dl.Digest = &sent
+			msg, err := r.tpls.Digest(&sent, from, fmt.Sprintf("%s.d%d", r.id, i+1), r.clock())
+			return msg, sent.Notices, err
+		})
 		r.res.add(dl)
 	}
 }
@@ -58,17 +67,19 @@ func (r *Result) add(dl Delivery) {
 	r.Deliveries = append(r.Deliveries, dl)
 }
 
-// send claims notices, sends msg through ch and records the outcome in dl
-// and in the store.
-func (r *runner) send(ctx context.Context, ch notify.Channel, msg *notify.Message, renderErr error, notices []plan.Notice, dl *Delivery) {
+// send claims the notices, renders the message without those it could
+// not claim (another run holds them, or has told them since the plan was
+// made: that run's message tells them) — render returns the notices the
+// message is sent for; a claimed one not among them is released —, sends
+// it through ch, and records the outcome in dl and in the store. A message
+// is skipped when it has notices and none is left to send it for.
+func (r *runner) send(ctx context.Context, ch notify.Channel, notices []plan.Notice, dl *Delivery,
+	render func(held func(state.NoticeKey) bool) (*notify.Message, []plan.Notice, error)) {
 	fail := func(err error) {
 		dl.Status, dl.Error = DeliveryFailed, err.Error()
 		r.errs = append(r.errs, err)
 		r.log.Error("notification failed; it will be retried on the next run", "kind", dl.Kind, "channel", dl.Channel,
 			"to", dl.To, "error", err)
-	}
-	if msg != nil {
-		dl.Subject = msg.Subject
 	}
 	// A stopped run sends nothing more: nothing is claimed, the next run
 	// sends it.
@@ -76,44 +87,66 @@ func (r *runner) send(ctx context.Context, ch notify.Channel, msg *notify.Messag
 		dl.Status, dl.Error = DeliveryNotSent, "not sent: "+why+"; the next run sends it"
 		return
 	}
-	if renderErr != nil {
-		fail(renderErr)
-		return
-	}
 	if ch == nil {
 		fail(fmt.Errorf("no channel for %s %s", dl.Kind, dl.Target))
 		return
 	}
-	// Claim every notice; if another run holds one, it is telling this
-	// audience now: leave the message to it.
 	var claimed []state.NoticeKey
-	release := func() {
-		for _, k := range claimed {
+	release := func(keys []state.NoticeKey) {
+		for _, k := range keys {
 			if err := r.store.Release(ctx, k, r.id); err != nil {
 				r.errs = append(r.errs, err)
 			}
 		}
 	}
 	day := r.res.Plan.Day
+	held := map[state.NoticeKey]bool{}
 	for _, n := range notices {
 		ok, err := r.store.Claim(ctx, state.Claim{Key: n.Key, Account: n.Account, User: n.User, KeyID: n.KeyID, Rule: n.Rule,
 			Stage: n.Stage, Day: day, RemindEvery: r.cfg.Notify.Users.RemindEvery, Run: r.id, Now: r.clock(), Lease: r.o.Lease})
 		if err != nil {
-			release()
+			release(claimed)
 			fail(err)
 			return
 		}
 		if !ok {
-			release()
-			dl.Status = DeliverySkipped
-			dl.Error = fmt.Sprintf("notice %v is held by another run, or was told since this plan was made", n.Key)
-			r.log.Info("notification skipped", "kind", dl.Kind, "to", dl.To, "why", dl.Error)
-			return
+			held[n.Key] = true
+			continue
 		}
 		claimed = append(claimed, n.Key)
 	}
+	msg, kept, err := render(func(k state.NoticeKey) bool { return held[k] })
+	if msg != nil {
+		dl.Subject = msg.Subject
+	}
+	if err != nil {
+		release(claimed)
+		fail(err)
+		return
+	}
+	// Claimed notices of items the message leaves out are not told by it.
+	var unsent []state.NoticeKey
+	claimed = slices.DeleteFunc(claimed, func(k state.NoticeKey) bool {
+		drop := !slices.ContainsFunc(kept, func(n plan.Notice) bool { return n.Key == k })
+		if drop {
+			unsent = append(unsent, k)
+		}
+		return drop
+	})
+	release(unsent)
+	dl.Notices = len(claimed)
+	if len(notices) > 0 && len(claimed) == 0 {
+		dl.Status = DeliverySkipped
+		dl.Error = "every notice of the message is held by another run, or was told since this plan was made"
+		r.log.Info("notification skipped", "kind", dl.Kind, "to", dl.To, "why", dl.Error)
+		return
+	}
+	if len(held) > 0 {
+		r.log.Info("notification sent without what another run holds or has told", "kind", dl.Kind, "to", dl.To,
+			"held", len(held), "notices", len(claimed))
+	}
 	if err := ch.Send(ctx, msg); err != nil {
-		release()
+		release(claimed)
 		if errors.Is(err, errPlanned) {
 			dl.Status = DeliveryPlanned
 			return
@@ -122,7 +155,7 @@ func (r *runner) send(ctx context.Context, ch notify.Channel, msg *notify.Messag
 		return
 	}
 	dl.Status = DeliverySent
-	r.log.Info("notification sent", "kind", dl.Kind, "channel", dl.Channel, "to", dl.To, "notices", len(notices))
+	r.log.Info("notification sent", "kind", dl.Kind, "channel", dl.Channel, "to", dl.To, "notices", len(claimed))
 	for _, k := range claimed {
 		if err := r.store.Sent(ctx, k, r.id, day, r.clock()); err != nil {
 			r.errs = append(r.errs, fmt.Errorf("sent, but not recorded (it may be sent again): %w", err))

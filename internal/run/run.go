@@ -362,15 +362,11 @@ func (r *runner) disconnect() {
 // it could not plan for.
 func (r *runner) plan(ctx context.Context) error {
 	rep := r.res.Report
-	ids := make([]string, len(rep.Accounts))
-	for i, a := range rep.Accounts {
-		ids[i] = a.ID
-	}
-	notices, err := r.store.Notices(ctx, ids)
+	notices, owed, err := r.notices(ctx)
 	if err != nil {
 		return err
 	}
-	r.in = plan.Input{Config: r.cfg, AsOf: r.o.Scan.AsOf, Accounts: rep.Accounts, Findings: rep.Findings, Notices: notices,
+	r.in = plan.Input{Config: r.cfg, AsOf: r.o.Scan.AsOf, Accounts: rep.Accounts, Findings: rep.Findings, Notices: notices, OwedActions: owed,
 		Mode: r.mode, Apply: r.apply, Offline: r.offline, ActiveKeys: r.accounts.activeKeys, Self: r.accounts.self(ctx, r.log),
 		ActAt: r.actAt, ClockProblems: r.clockProblems(),
 		SourceKeys: r.accounts.sourceKeys(ctx, r.log)}

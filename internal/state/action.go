@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -81,6 +82,63 @@ type Action struct {
 	// ForcedAsOf is the --as-of the recording run was forced to act at
 	// (--force-as-of) instead of the wall clock; zero when it was not.
 	ForcedAsOf time.Time `json:"forced_as_of,omitzero"`
+	// Audiences are who must hear the action's outcome: the owner's
+	// addresses and the digest audiences ("digest:TARGET"). The store
+	// records the outcome's notices as owed (OwedAudiences) in the same
+	// write that records the outcome, so that no run can lose them.
+	Audiences []string `json:"-"`
+}
+
+// ActionNoticePrefix starts the finding ID of an action's notices:
+// "action:ID" tells what action ID did (or failed to do).
+const ActionNoticePrefix = "action:"
+
+// ActionFinding is the notice finding ID that tells what action id did.
+func ActionFinding(id string) string { return ActionNoticePrefix + id }
+
+// IsActionFinding reports whether a notice's finding ID is an action's.
+func IsActionFinding(finding string) bool { return strings.HasPrefix(finding, ActionNoticePrefix) }
+
+// ActionOf is the action ID of an action notice's finding ID ("" for
+// any other notice).
+func ActionOf(finding string) string {
+	if !IsActionFinding(finding) {
+		return ""
+	}
+	return strings.TrimPrefix(finding, ActionNoticePrefix)
+}
+
+// OwedAudiences are the audiences that are owed a notice of an action
+// finished as status: a change made (done) is told to the owner and the
+// admins, one that failed to the admins (the digest audiences) only;
+// nothing else is owed.
+func OwedAudiences(status ActionStatus, audiences []string) []string {
+	var out []string
+	for _, a := range audiences {
+		switch {
+		case status == ActionDone, status == ActionFailed && IsDigestAudience(a):
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// DigestPrefix starts the audience of an admin digest: "digest:TARGET".
+const DigestPrefix = "digest:"
+
+// IsDigestAudience reports whether a notice's audience is a digest's.
+func IsDigestAudience(audience string) bool { return strings.HasPrefix(audience, DigestPrefix) }
+
+// OwedNotices are the notices the store records as owed when a is
+// finished as status (done or failed): one per owed audience, never
+// delivered.
+func OwedNotices(a *Action, status ActionStatus, now time.Time) []Notice {
+	var out []Notice
+	for _, aud := range OwedAudiences(status, a.Audiences) {
+		out = append(out, Notice{NoticeKey: NoticeKey{Finding: ActionFinding(a.ID), Audience: aud}, Account: a.Account, User: a.User,
+			KeyID: a.KeyID, Rule: a.Rule, Stage: a.Stage, UpdatedAt: now.UTC()})
+	}
+	return out
 }
 
 // Target names the credential an action changes: the in-flight lock's key.

@@ -35,6 +35,13 @@ type NoticeKey struct {
 
 func (k NoticeKey) String() string { return k.Finding + " → " + k.Audience }
 
+// Owed reports whether the notice is an action's outcome that was never
+// delivered: the store recorded it with the outcome, and every real run
+// delivers it until one records it sent (it is told once).
+func (n *Notice) Owed() bool {
+	return IsActionFinding(n.Finding) && n.LastDay == "" && n.ClosedDay == ""
+}
+
 // Notice is the record of one NoticeKey.
 type Notice struct {
 	NoticeKey
@@ -132,6 +139,9 @@ type Store interface {
 	RecordAction(ctx context.Context, a Action) error
 	// FinishAction moves a planned action to its outcome. It returns
 	// ErrActionNotPlanned when the action is unknown or finished already.
+	// In the same write (RecordAction's too, for an action recorded
+	// finished) it records the outcome's owed notices (OwedNotices: one per
+	// audience in OwedAudiences, never delivered), unless they exist.
 	FinishAction(ctx context.Context, id string, o Outcome) error
 	// Actions lists the recorded actions f selects, most recent first.
 	Actions(ctx context.Context, f ActionFilter) ([]Action, error)
@@ -166,9 +176,12 @@ const (
 
 // Due is the cadence: whether a notice may be told at stage on day, given
 // its record n (nil when there is none). Claims are not considered. Every
-// Store's Claim applies the same rule.
+// Store's Claim applies the same rule. An action's notice (IsActionFinding)
+// is told once: once delivered it is never due again, closed or not.
 func Due(n *Notice, stage int, day string, remindEvery int) Status {
 	switch {
+	case n != nil && IsActionFinding(n.Finding) && n.LastDay != "":
+		return StatusNotDue
 	case n == nil || n.ClosedDay != "" || n.LastDay == "":
 		return StatusNew
 	case n.Stage != stage:

@@ -56,6 +56,13 @@ func actionItem(a *state.Action, seq int) item {
 	it.putTime("at", a.At)
 	it.putTime("finished_at", a.FinishedAt)
 	it.putTime("forced_as_of", a.ForcedAsOf)
+	if len(a.Audiences) > 0 {
+		l := make([]types.AttributeValue, len(a.Audiences))
+		for i, aud := range a.Audiences {
+			l[i] = str(aud)
+		}
+		it["audiences"] = &types.AttributeValueMemberL{Value: l}
+	}
 	it["seq"] = num(seq)
 	it.put(AttrGSI1PK, allActions)
 	it.put(AttrGSI1SK, fmtTime(a.At)+"#"+fmt.Sprintf("%0*d", seqWidth, seq))
@@ -70,7 +77,29 @@ func decodeAction(it item) (state.Action, int) {
 		Stage: it.num("stage"), FindingID: it.str("finding_id"), Status: state.ActionStatus(it.str("status")),
 		Reason: it.str("reason"), Before: it.str("before"), After: it.str("after"), UndoOf: it.str("undo_of"),
 		At: it.time("at"), FinishedAt: it.time("finished_at"), ForcedAsOf: it.time("forced_as_of"),
+		Audiences: it.strs("audiences"),
 	}, it.num("seq")
+}
+
+// owedPuts are the puts of the owed notices of a finished as status: new
+// items, never delivered (the action's ID is new, so they cannot exist).
+func (s *Store) owedPuts(a *state.Action, status state.ActionStatus, now time.Time) []types.TransactWriteItem {
+	var out []types.TransactWriteItem
+	for _, n := range state.OwedNotices(a, status, now) {
+		it := noticeKey(n.NoticeKey)
+		it.put("finding", n.Finding)
+		it.put("audience", n.Audience)
+		it.put("account", n.Account)
+		it.put("user", n.User)
+		it.put("key_id", n.KeyID)
+		it.put("rule", n.Rule)
+		it.putNum("stage", n.Stage)
+		it.putTime("updated_at", n.UpdatedAt)
+		it.put(AttrGSI1PK, openNotices)
+		it.put(AttrGSI1SK, n.Account+"#"+n.Finding+"#"+n.Audience)
+		out = append(out, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: it}})
+	}
+	return out
 }
 
 // transact runs one TransactWriteItems. DynamoDB cancels a transaction
@@ -114,8 +143,9 @@ func conditionFailed(reasons []types.CancellationReason, i int) bool {
 
 // RecordAction implements state.Store: one transaction puts the action
 // (if its ID is new) and, for a planned action, the lock item of its
-// Target (if no other action holds it). The lock is the in-flight lock
-// that SQLite keeps as a partial unique index.
+// Target (if no other action holds it), for a finished one its owed
+// notices. The lock is the in-flight lock that SQLite keeps as a partial
+// unique index.
 func (s *Store) RecordAction(ctx context.Context, a state.Action) error {
 	if err := a.Validate(); err != nil {
 		return err
@@ -147,6 +177,7 @@ func (s *Store) RecordAction(ctx context.Context, a state.Action) error {
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}})
 	}
+	items = append(items, s.owedPuts(&a, a.Status, a.At)...)
 	err = s.transact(ctx, items)
 	reasons := cancelled(err)
 	switch {
@@ -175,7 +206,8 @@ func (s *Store) get(ctx context.Context, k item) (item, error) {
 }
 
 // FinishAction implements state.Store: one transaction moves the action
-// from planned to its outcome (the condition) and deletes its lock.
+// from planned to its outcome (the condition), deletes its lock and puts
+// the outcome's owed notices (their audiences are on the action item).
 func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) error {
 	if err := s.writable("finish action " + id); err != nil {
 		return err
@@ -200,7 +232,8 @@ func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) er
 	u.value(":planned", str(string(state.ActionPlanned)))
 	upd, cond := u.String(), `#status = :planned`
 	const lockCond = `attribute_not_exists(#pk) OR #action_id = :id`
-	err = s.transact(ctx, []types.TransactWriteItem{
+	rec, _ := decodeAction(it)
+	err = s.transact(ctx, append([]types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: aws.String(s.table), Key: actionKey(id),
 			UpdateExpression: aws.String(upd), ConditionExpression: aws.String(cond),
@@ -211,7 +244,7 @@ func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) er
 			ConditionExpression: aws.String(lockCond), ExpressionAttributeNames: names(lockCond),
 			ExpressionAttributeValues: item{":id": str(id)},
 		}},
-	})
+	}, s.owedPuts(&rec, o.Status, o.At)...))
 	reasons := cancelled(err)
 	switch {
 	case err == nil:

@@ -31,7 +31,8 @@
 // user, key_id, rule, stage, first_day, last_day, count, claim_run,
 // claimed_at, claim_stage, closed_day, updated_at; id, run, kind, status,
 // reason, before, after, undo_of, target, at, finished_at, seq; since_day;
-// a lock's action_id and run; forced_as_of, on a run and on an action). Days are YYYY-MM-DD and times UTC with a
+// a lock's action_id and run; forced_as_of, on a run and on an action;
+// audiences, a list of strings, on an action). Days are YYYY-MM-DD and times UTC with a
 // fixed width (2006-01-02T15:04:05.000000000Z), so both compare as strings
 // in conditions and sort keys. Empty values are never written: an absent
 // attribute is "" or 0, so "no claim" is no claim_run, "never delivered" no
@@ -40,7 +41,14 @@
 // Attributes added later are read the same way: forced_as_of (added with
 // SQLite's schema version 4) is absent on every run and action item that
 // did not act at a forced --as-of — among them all items written before
-// it existed — so old items need no migration.
+// it existed — so old items need no migration; so is audiences (SQLite's
+// schema version 5) on actions that owe no one a notice.
+//
+// Finishing an action (FinishAction, or RecordAction of a finished one)
+// puts its owed notices (state.OwedNotices: never delivered, in the
+// OPEN_NOTICES partition) in the same TransactWriteItems as the outcome.
+// An action's notice is told once: Claim's condition for it is that it
+// was never delivered (no last_day), whatever its stage or day.
 //
 // A notice is in the index's OPEN_NOTICES partition from its first claim
 // until Resolve closes it (which removes gsi1pk: a sparse index); a closed

@@ -244,6 +244,11 @@ const claimCondition = `attribute_not_exists(#pk) OR (` +
 	`(attribute_exists(#closed_day) OR attribute_not_exists(#last_day) OR #stage <> :stage OR #last_day <= :cutoff) AND ` +
 	`(attribute_not_exists(#claim_run) OR #claim_run = :claim_run OR #claimed_at < :lease))`
 
+// onceCondition is claimCondition for an action's notice, which is told
+// once: claimable only while never delivered (state.Due).
+const onceCondition = `attribute_not_exists(#pk) OR (attribute_not_exists(#last_day) AND ` +
+	`(attribute_not_exists(#claim_run) OR #claim_run = :claim_run OR #claimed_at < :lease))`
+
 // Claim implements state.Store: one conditional UpdateItem (claimCondition);
 // a failed condition is a claim not taken.
 func (s *Store) Claim(ctx context.Context, c state.Claim) (bool, error) {
@@ -262,7 +267,13 @@ func (s *Store) Claim(ctx context.Context, c state.Claim) (bool, error) {
 		value(":stage", num(c.Stage)).
 		value(":cutoff", str(state.RemindCutoff(c.Day, c.RemindEvery))).
 		value(":lease", str(fmtTime(c.LeaseCutoff())))
-	ok, _, err := s.updateItem(ctx, noticeKey(c.Key), u.String(), claimCondition, u.values)
+	cond := claimCondition
+	if state.IsActionFinding(c.Key.Finding) {
+		cond = onceCondition
+		delete(u.values, ":stage")
+		delete(u.values, ":cutoff")
+	}
+	ok, _, err := s.updateItem(ctx, noticeKey(c.Key), u.String(), cond, u.values)
 	if err != nil {
 		return false, fmt.Errorf("claim notice %v: %w", c.Key, err)
 	}

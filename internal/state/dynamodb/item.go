@@ -54,6 +54,21 @@ func (it item) str(name string) string {
 	return ""
 }
 
+// strs reads a list of strings (nil when absent).
+func (it item) strs(name string) []string {
+	l, ok := it[name].(*types.AttributeValueMemberL)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, v := range l.Value {
+		if s, ok := v.(*types.AttributeValueMemberS); ok {
+			out = append(out, s.Value)
+		}
+	}
+	return out
+}
+
 func (it item) num(name string) int {
 	if v, ok := it[name].(*types.AttributeValueMemberN); ok {
 		n, _ := strconv.Atoi(v.Value)

@@ -164,9 +164,20 @@ func (s *Store) RecordAction(_ context.Context, a state.Action) error {
 		}
 	}
 	a.At = a.At.UTC()
+	a.Audiences = slices.Clone(a.Audiences)
 	s.actions[a.ID] = &a
 	s.order = append(s.order, a.ID)
+	s.owe(&a, a.Status, a.At)
 	return nil
+}
+
+// owe records the owed notices of a finished as status (with the lock held).
+func (s *Store) owe(a *state.Action, status state.ActionStatus, now time.Time) {
+	for _, n := range state.OwedNotices(a, status, now) {
+		if _, ok := s.notices[n.NoticeKey]; !ok {
+			s.notices[n.NoticeKey] = &n
+		}
+	}
 }
 
 // FinishAction implements state.Store.
@@ -179,6 +190,7 @@ func (s *Store) FinishAction(_ context.Context, id string, o state.Outcome) erro
 	}
 	a.Status, a.Reason, a.Before, a.After, a.FinishedAt = o.Status, o.Reason, o.Before, o.After, o.At.UTC()
 	a.Kind = cmp.Or(o.Kind, a.Kind)
+	s.owe(a, o.Status, o.At)
 	return nil
 }
 
@@ -189,7 +201,9 @@ func (s *Store) Actions(_ context.Context, f state.ActionFilter) ([]state.Action
 	var out []state.Action
 	for i := len(s.order) - 1; i >= 0; i-- {
 		if a := s.actions[s.order[i]]; f.Match(a) {
-			out = append(out, *a)
+			c := *a
+			c.Audiences = slices.Clone(a.Audiences)
+			out = append(out, c)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b state.Action) int { return b.At.Compare(a.At) })

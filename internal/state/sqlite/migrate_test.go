@@ -14,7 +14,7 @@ import (
 )
 
 // TestMigrateFromVersion3: a file of schema version 3, with a run and an
-// action a keywarden of that version recorded, is migrated to version 4:
+// action a keywarden of that version recorded, is migrated to the current version:
 // both read back unchanged, their forced --as-of empty (they acted on the
 // wall clock), and new records keep theirs.
 func TestMigrateFromVersion3(t *testing.T) {
@@ -49,8 +49,8 @@ func TestMigrateFromVersion3(t *testing.T) {
 		t.Fatalf("Open(version 3) error: %v", err)
 	}
 	defer s.Close()
-	if v, _ := s.Version(ctx); v != 4 {
-		t.Errorf("Version() after migration = %d; want 4", v)
+	if v, _ := s.Version(ctx); v != SchemaVersion {
+		t.Errorf("Version() after migration = %d; want %d", v, SchemaVersion)
 	}
 	runs, err := s.Runs(ctx, 0)
 	if err != nil || len(runs) != 1 || runs[0].ID != "run-1" || !runs[0].AsOf.Equal(t0) || !runs[0].ForcedAsOf.IsZero() {
@@ -66,5 +66,44 @@ func TestMigrateFromVersion3(t *testing.T) {
 	}
 	if runs, _ := s.Runs(ctx, 1); len(runs) != 1 || cmp.Diff(forced, runs[0], cmpopts.EquateApproxTime(0)) != "" {
 		t.Errorf("Runs(1) = %+v; want %+v", runs, forced)
+	}
+}
+
+// TestMigrateFromVersion4: an action a keywarden of schema version 4
+// planned (it knew nothing of audiences) is finished after the migration
+// like any other, and owes no one a notice: there is no one recorded to
+// owe it to.
+func TestMigrateFromVersion4(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v4 := &Store{db: db, path: path}
+	if err := v4.migrate(ctx, migrations[:4]); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	if _, err := v4.db.ExecContext(ctx, `INSERT INTO actions (id, run, account, user_name, credential, key_id, kind, status, target, at, seq)
+		VALUES ('run-1.1', 'run-1', '123456789012', 'alice', 'access_key', 'AKIA1', 'disable', 'planned', '123456789012/alice/AKIA1', ?, 1)`,
+		fmtTime(t0)); err != nil {
+		t.Fatal(err)
+	}
+	v4.Close()
+
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("Open(version 4) error: %v", err)
+	}
+	defer s.Close()
+	if err := s.FinishAction(ctx, "run-1.1", state.Outcome{Status: state.ActionDone, At: t0}); err != nil {
+		t.Fatalf("FinishAction(a version-4 action) error: %v", err)
+	}
+	if ns, err := s.Notices(ctx, nil); err != nil || len(ns) != 0 {
+		t.Errorf("Notices() after finishing a version-4 action = %+v, %v; want none", ns, err)
+	}
+	if acts, err := s.Actions(ctx, state.ActionFilter{}); err != nil || len(acts) != 1 || acts[0].Audiences != nil {
+		t.Errorf("Actions() = %+v, %v; want run-1.1 without audiences", acts, err)
 	}
 }

@@ -12,6 +12,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -116,6 +117,9 @@ var migrations = []string{
 	// and on each of its actions ('': the wall clock).
 	`ALTER TABLE runs ADD COLUMN forced_as_of TEXT NOT NULL DEFAULT '';
 	ALTER TABLE actions ADD COLUMN forced_as_of TEXT NOT NULL DEFAULT '';`,
+	// 5: who must hear each action's outcome (a JSON array of audiences):
+	// finishing it records their owed notices.
+	`ALTER TABLE actions ADD COLUMN audiences TEXT NOT NULL DEFAULT '';`,
 }
 
 // SchemaVersion is the schema version this build writes.
@@ -269,7 +273,8 @@ func (s *Store) Notices(ctx context.Context, accounts []string) ([]state.Notice,
 
 // Claim implements state.Store: one upsert whose WHERE clause is
 // state.Due (not due only when open, delivered, at the same stage and
-// LastDay after the reminder cutoff) and the claim rule.
+// LastDay after the reminder cutoff; an action's notice once delivered)
+// and the claim rule.
 func (s *Store) Claim(ctx context.Context, c state.Claim) (bool, error) {
 	if err := c.Validate(); err != nil {
 		return false, err
@@ -283,9 +288,10 @@ func (s *Store) Claim(ctx context.Context, c state.Claim) (bool, error) {
 			claim_run = excluded.claim_run, claimed_at = excluded.claimed_at, claim_stage = excluded.claim_stage,
 			updated_at = excluded.updated_at
 		WHERE (notices.closed_day <> '' OR notices.last_day = '' OR notices.stage <> excluded.claim_stage OR notices.last_day <= ?)
+		  AND (substr(notices.finding_id, 1, ?) <> ? OR notices.last_day = '')
 		  AND (notices.claim_run = '' OR notices.claim_run = excluded.claim_run OR notices.claimed_at < ?)`,
 		c.Key.Finding, c.Key.Audience, c.Account, c.User, c.KeyID, c.Rule, c.Run, now, c.Stage, now,
-		state.RemindCutoff(c.Day, c.RemindEvery), fmtTime(c.LeaseCutoff()))
+		state.RemindCutoff(c.Day, c.RemindEvery), len(state.ActionNoticePrefix), state.ActionNoticePrefix, fmtTime(c.LeaseCutoff()))
 	if err != nil {
 		return false, fmt.Errorf("claim notice %v: %w", c.Key, err)
 	}
@@ -409,20 +415,63 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]state.Run, error) {
 }
 
 const actionColumns = `id, run, account, user_name, credential, key_id, kind, rule, stage, finding_id, status, reason,
-	before, after, undo_of, at, finished_at, forced_as_of`
+	before, after, undo_of, at, finished_at, forced_as_of, audiences`
+
+func encodeAudiences(a []string) string {
+	if len(a) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(a) // a []string always marshals
+	return string(b)
+}
+
+func decodeAudiences(s string) []string {
+	var out []string
+	if s != "" {
+		_ = json.Unmarshal([]byte(s), &out)
+	}
+	return out
+}
+
+// owe inserts the owed notices of a finished as status, in tx: those that
+// exist are left as they are.
+func owe(ctx context.Context, tx *sql.Tx, a *state.Action, status state.ActionStatus, now time.Time) error {
+	for _, n := range state.OwedNotices(a, status, now) {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO notices (finding_id, audience, account, user_name, key_id, rule, stage, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (finding_id, audience) DO NOTHING`,
+			n.Finding, n.Audience, n.Account, n.User, n.KeyID, n.Rule, n.Stage, fmtTime(n.UpdatedAt)); err != nil {
+			return fmt.Errorf("record notice %v owed: %w", n.NoticeKey, err)
+		}
+	}
+	return nil
+}
 
 // RecordAction implements state.Store. The partial unique index on planned
-// actions' targets is the in-flight lock.
+// actions' targets is the in-flight lock. An action recorded finished
+// records its owed notices in the same transaction.
 func (s *Store) RecordAction(ctx context.Context, a state.Action) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
-	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO actions (`+actionColumns+`, target, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM actions))`,
-		a.ID, a.Run, a.Account, a.User, a.Credential, a.KeyID, a.Kind, a.Rule, a.Stage, a.FindingID, string(a.Status), a.Reason,
-		a.Before, a.After, a.UndoOf, fmtTime(a.At), fmtTime(a.FinishedAt), fmtTime(a.ForcedAsOf), a.Target())
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
+		return fmt.Errorf("record action %s: %w", a.ID, err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO actions (`+actionColumns+`, target, seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM actions))`,
+		a.ID, a.Run, a.Account, a.User, a.Credential, a.KeyID, a.Kind, a.Rule, a.Stage, a.FindingID, string(a.Status), a.Reason,
+		a.Before, a.After, a.UndoOf, fmtTime(a.At), fmtTime(a.FinishedAt), fmtTime(a.ForcedAsOf), encodeAudiences(a.Audiences), a.Target())
+	if err == nil {
+		err = owe(ctx, tx, &a, a.Status, a.At)
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		tx.Rollback()
 		if strings.Contains(err.Error(), "UNIQUE constraint failed: actions.target") {
 			var other, run string
 			_ = s.db.QueryRowContext(ctx, `SELECT id, run FROM actions WHERE target = ? AND status = 'planned'`, a.Target()).Scan(&other, &run)
@@ -433,9 +482,15 @@ func (s *Store) RecordAction(ctx context.Context, a state.Action) error {
 	return nil
 }
 
-// FinishAction implements state.Store.
+// FinishAction implements state.Store: one transaction updates the
+// planned action and records its outcome's owed notices.
 func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE actions SET status = ?, reason = ?, kind = COALESCE(NULLIF(?, ''), kind), before = ?, after = ?, finished_at = ?
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("finish action %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE actions SET status = ?, reason = ?, kind = COALESCE(NULLIF(?, ''), kind), before = ?, after = ?, finished_at = ?
 		WHERE id = ? AND status = 'planned'`,
 		string(o.Status), o.Reason, o.Kind, o.Before, o.After, fmtTime(o.At), id)
 	if err != nil {
@@ -445,6 +500,19 @@ func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) er
 		return fmt.Errorf("finish action %s: %w", id, err)
 	} else if n == 0 {
 		return fmt.Errorf("finish action %s: %w", id, state.ErrActionNotPlanned)
+	}
+	a := state.Action{ID: id}
+	var audiences string
+	if err := tx.QueryRowContext(ctx, `SELECT account, user_name, key_id, rule, stage, audiences FROM actions WHERE id = ?`, id).
+		Scan(&a.Account, &a.User, &a.KeyID, &a.Rule, &a.Stage, &audiences); err != nil {
+		return fmt.Errorf("finish action %s: %w", id, err)
+	}
+	a.Audiences = decodeAudiences(audiences)
+	if err := owe(ctx, tx, &a, o.Status, o.At); err != nil {
+		return fmt.Errorf("finish action %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("finish action %s: %w", id, err)
 	}
 	return nil
 }
@@ -495,11 +563,12 @@ func (s *Store) Actions(ctx context.Context, f state.ActionFilter) ([]state.Acti
 	var out []state.Action
 	for rows.Next() {
 		var a state.Action
-		var status, at, finished, forced string
+		var status, at, finished, forced, audiences string
 		if err := rows.Scan(&a.ID, &a.Run, &a.Account, &a.User, &a.Credential, &a.KeyID, &a.Kind, &a.Rule, &a.Stage, &a.FindingID,
-			&status, &a.Reason, &a.Before, &a.After, &a.UndoOf, &at, &finished, &forced); err != nil {
+			&status, &a.Reason, &a.Before, &a.After, &a.UndoOf, &at, &finished, &forced, &audiences); err != nil {
 			return nil, fmt.Errorf("read actions: %w", err)
 		}
+		a.Audiences = decodeAudiences(audiences)
 		a.Status, a.At, a.FinishedAt, a.ForcedAsOf = state.ActionStatus(status), parseTime(at), parseTime(finished), parseTime(forced)
 		out = append(out, a)
 	}

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -68,6 +69,9 @@ func Run(t *testing.T, backend Backend) {
 		{"ActionsFilter", testActionsFilter},
 		{"InactiveSince", testInactiveSince},
 		{"InvalidActionIsRejected", testInvalidAction},
+		{"OutcomeRecordsOwedNotices", testOwed},
+		{"OwedNoticeIsToldOnce", testOwedToldOnce},
+		{"ConcurrentClaimsOfAnOwedNoticeOneWinner", testOwedRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, backend(t)) })
@@ -616,5 +620,163 @@ func testInvalidAction(t *testing.T, open Opener) {
 		if err := s.RecordAction(context.Background(), a); err == nil {
 			t.Errorf("RecordAction(%s) = nil; want an error", name)
 		}
+	}
+}
+
+var (
+	owner  = "alice@example.com"
+	digest = "digest:outbox"
+)
+
+// owed lists the owed notices of the store, by key.
+func owed(t *testing.T, s state.Store) []state.NoticeKey {
+	t.Helper()
+	var out []state.NoticeKey
+	for _, n := range notices(t, s) {
+		if n.Owed() {
+			out = append(out, n.NoticeKey)
+		}
+	}
+	return out
+}
+
+// testOwed: finishing an action records, with its outcome, an owed notice
+// per audience — the owner and the digest for done, the digest alone for
+// failed — read back by another handle with the action's credential; a
+// planned or skipped action owes nothing; an action recorded finished owes
+// at once; the audiences are kept on the record.
+func testOwed(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := context.Background()
+	auds := []string{owner, digest}
+	done := action("run-1.1", "run-1", "AKIA1", state.ActionPlanned, t0)
+	done.Audiences = auds
+	failed := action("run-1.2", "run-1", "AKIA2", state.ActionPlanned, t0)
+	failed.Audiences = auds
+	skipped := action("run-1.3", "run-1", "AKIA3", state.ActionSkipped, t0)
+	skipped.Audiences = auds
+	for _, a := range []state.Action{done, failed, skipped} {
+		if err := s.RecordAction(ctx, a); err != nil {
+			t.Fatalf("RecordAction(%s) error: %v", a.ID, err)
+		}
+	}
+	if got := owed(t, s); len(got) != 0 {
+		t.Fatalf("owed notices of planned and skipped actions = %v; want none", got)
+	}
+	if err := s.FinishAction(ctx, done.ID, state.Outcome{Status: state.ActionDone, Before: state.KeyActive, After: state.KeyInactive, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishAction(ctx, failed.ID, state.Outcome{Status: state.ActionFailed, Reason: "throttled", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	direct := action("run-2.1", "run-2", "AKIA4", state.ActionDone, t0.Add(time.Minute))
+	direct.Audiences = []string{"bob@example.com"}
+	if err := s.RecordAction(ctx, direct); err != nil {
+		t.Fatal(err)
+	}
+	other := open(t)
+	want := []state.NoticeKey{
+		{Finding: "action:run-1.1", Audience: owner}, {Finding: "action:run-1.1", Audience: digest},
+		{Finding: "action:run-1.2", Audience: digest},
+		{Finding: "action:run-2.1", Audience: "bob@example.com"},
+	}
+	if diff := cmp.Diff(want, owed(t, other), cmpopts.SortSlices(func(a, b state.NoticeKey) bool { return a.String() < b.String() })); diff != "" {
+		t.Errorf("owed notices (-want +got):\n%s", diff)
+	}
+	n := one(t, other, state.NoticeKey{Finding: "action:run-1.1", Audience: owner})
+	if n.Account != "123456789012" || n.User != "alice" || n.KeyID != "AKIA1" || n.Rule != "access_key_age" || n.LastDay != "" || n.ClaimRun != "" {
+		t.Errorf("owed notice = %+v; want alice's AKIA1, access_key_age, never delivered, unclaimed", n)
+	}
+	if got := notices(t, other, "210987654321"); len(got) != 0 {
+		t.Errorf("Notices(another account) = %v; want none", got)
+	}
+	got := actions(t, other, state.ActionFilter{IDs: []string{done.ID}})
+	if len(got) != 1 || !slices.Equal(got[0].Audiences, auds) {
+		t.Errorf("Actions(%s) = %+v; want its audiences %v", done.ID, got, auds)
+	}
+}
+
+// testOwedToldOnce: an owed notice is claimed and sent like any notice;
+// once sent it is owed no more, and no claim takes it again — the same
+// day, a later day, or after the next run closed it; a released claim
+// leaves it owed.
+func testOwedToldOnce(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := context.Background()
+	a := action("run-1.1", "run-1", "AKIA1", state.ActionPlanned, t0)
+	a.Audiences = []string{owner, digest}
+	if err := s.RecordAction(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishAction(ctx, a.ID, state.Outcome{Status: state.ActionDone, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	ko := state.NoticeKey{Finding: "action:run-1.1", Audience: owner}
+	kd := state.NoticeKey{Finding: "action:run-1.1", Audience: digest}
+	mustClaim(t, s, claim(kd, 80, "2026-11-23", "run-2", t0), true)
+	if err := s.Release(ctx, kd, "run-2"); err != nil {
+		t.Fatal(err)
+	}
+	mustClaim(t, s, claim(ko, 80, "2026-11-23", "run-2", t0), true)
+	mustClaim(t, s, claim(ko, 80, "2026-11-23", "run-3", t0), false) // held
+	mustSent(t, s, ko, "run-2", "2026-11-23", t0)
+	if diff := cmp.Diff([]state.NoticeKey{kd}, owed(t, s)); diff != "" {
+		t.Errorf("owed after one was sent and one released (-want +got):\n%s", diff)
+	}
+	mustClaim(t, s, claim(ko, 80, "2026-11-23", "run-3", t0.Add(time.Minute)), false)
+	mustClaim(t, s, claim(ko, 80, "2026-11-30", "run-4", t0.AddDate(0, 0, 7)), false)
+	if _, err := s.Resolve(ctx, []string{"action:run-1.1"}, "2026-11-24", t0.AddDate(0, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := owed(t, s); len(got) != 0 {
+		t.Errorf("owed after the next run closed the action's notices = %v; want none", got)
+	}
+	mustClaim(t, s, claim(ko, 80, "2026-11-30", "run-5", t0.AddDate(0, 0, 7)), false)
+}
+
+// testOwedRace: runs on several handles claim one owed notice at once:
+// exactly one gets it, and once it is sent none can.
+func testOwedRace(t *testing.T, open Opener) {
+	first := open(t)
+	ctx := context.Background()
+	a := action("run-1.1", "run-1", "AKIA1", state.ActionPlanned, t0)
+	a.Audiences = []string{owner}
+	if err := first.RecordAction(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.FinishAction(ctx, a.ID, state.Outcome{Status: state.ActionDone, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	key := state.NoticeKey{Finding: "action:run-1.1", Audience: owner}
+	const n = 6
+	var wg sync.WaitGroup
+	won := make([]bool, n)
+	errs := make([]error, n)
+	for i := range n {
+		s := open(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			won[i], errs[i] = s.Claim(ctx, claim(key, 80, "2026-11-23", fmt.Sprintf("run-%d", i+2), t0))
+			if won[i] {
+				errs[i] = s.Sent(ctx, key, fmt.Sprintf("run-%d", i+2), "2026-11-23", t0)
+			}
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("run %d: %v", i+2, errs[i])
+		}
+		if won[i] {
+			wins++
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d runs claimed the owed notice; want exactly 1", wins)
+	}
+	if got := one(t, first, key); got.Count != 1 || got.Owed() {
+		t.Errorf("notice after the race = %+v; want sent once, not owed", got)
 	}
 }
