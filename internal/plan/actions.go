@@ -98,6 +98,12 @@ type Action struct {
 	// On is the day a done action was made (the run's day, or for an
 	// action a killed run made, the day it recorded it).
 	On string `json:"on,omitempty"`
+	// Unsettled: the action failed with an error from a write that may
+	// have taken effect, and re-reading the credential failed too: its
+	// record stays planned until the next run re-reads it and records the
+	// outcome, which is then owed to whom it concerns. Until then no
+	// notice tells it as final.
+	Unsettled bool `json:"unsettled,omitempty"`
 	// ActOn is the first day an action waiting for its notice period
 	// (enforce.notice_before_action) may be taken.
 	ActOn string `json:"act_on,omitempty"`

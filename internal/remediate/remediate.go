@@ -236,7 +236,7 @@ func (e *Executor) execute(ctx context.Context, a plan.Action) plan.Action {
 		// The record stays planned: the next run's Reconcile re-reads the
 		// credential and records what it finds, instead of trusting a
 		// failure that may have been made.
-		a.Status, a.Reason = plan.ActionFailed, err.Error()
+		a.Status, a.Reason, a.Unsettled = plan.ActionFailed, err.Error(), true
 		log.Error("action failed, and whether it was made is not known; its record stays planned for the next run to re-read", "error", err)
 		return a
 	case err != nil:
