@@ -471,6 +471,12 @@ func (s *Store) Sent(ctx context.Context, key state.NoticeKey, run, day string, 
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("record notice %v sent: %w", key, err)
 	} else if n == 0 {
+		var claimRun, lastDay, updatedAt string
+		err := s.db.QueryRowContext(ctx, `SELECT claim_run, last_day, updated_at FROM notices WHERE finding_id = ? AND audience = ?`,
+			key.Finding, key.Audience).Scan(&claimRun, &lastDay, &updatedAt)
+		if err == nil && state.SentAt(&state.Notice{ClaimRun: claimRun, LastDay: lastDay, UpdatedAt: parseTime(updatedAt)}, day, now) {
+			return nil // recorded already: a repeat
+		}
 		return fmt.Errorf("record notice %v sent: %w", key, state.ErrClaimLost)
 	}
 	return nil
@@ -579,6 +585,11 @@ func (s *Store) RecordAction(ctx context.Context, a state.Action) error {
 		a.ID, a.Run, a.Account, a.User, a.Credential, a.KeyID, a.Kind, a.Rule, a.Stage, a.FindingID, string(a.Status), a.Reason,
 		a.Before, a.After, a.UndoOf, fmtTime(a.At), fmtTime(a.FinishedAt), fmtTime(a.ForcedAsOf), a.Target())
 	if err != nil {
+		if strings.Contains(err.Error(), "UNIQUE constraint failed") {
+			if got, gerr := s.Actions(ctx, state.ActionFilter{IDs: []string{a.ID}}); gerr == nil && len(got) == 1 && state.SameRecord(&got[0], &a) {
+				return nil // recorded already: a repeat
+			}
+		}
 		if strings.Contains(err.Error(), "UNIQUE constraint failed: actions.target") {
 			var other, run string
 			_ = s.db.QueryRowContext(ctx, `SELECT id, run FROM actions WHERE target = ? AND status = 'planned'`, a.Target()).Scan(&other, &run)
@@ -600,6 +611,9 @@ func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) er
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("finish action %s: %w", id, err)
 	} else if n == 0 {
+		if got, gerr := s.Actions(ctx, state.ActionFilter{IDs: []string{id}}); gerr == nil && len(got) == 1 && state.FinishedWith(&got[0], o) {
+			return nil // finished already with o: a repeat
+		}
 		return fmt.Errorf("finish action %s: %w", id, state.ErrActionNotPlanned)
 	}
 	return nil
