@@ -299,6 +299,7 @@ func (r *runner) connect(ctx context.Context) error {
 		r.store = s
 		r.closers = append(r.closers, s.Close)
 	}
+	r.store = stateErrors{r.store} // its errors named in the headline
 	r.clients = r.o.Clients
 	if r.clients == nil {
 		r.clients = r.accounts.client

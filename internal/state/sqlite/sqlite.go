@@ -41,7 +41,14 @@ type Options struct {
 	// missing file is an error wrapping os.ErrNotExist, and a file whose
 	// schema is older than this build's is an error (migrating writes).
 	ReadOnly bool
+	// BusyTimeout is how long a write waits for another process's write
+	// to finish before it fails with SQLITE_BUSY ("database is locked");
+	// 0 is DefaultBusyTimeout.
+	BusyTimeout time.Duration
 }
+
+// DefaultBusyTimeout is how long a write waits for another process's.
+const DefaultBusyTimeout = 15 * time.Second
 
 // timeLayout is how timestamps are stored: UTC, fixed width, so they
 // compare as strings.
@@ -147,7 +154,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	case err != nil:
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", dsn(path, o.ReadOnly))
+	db, err := sql.Open("sqlite", dsn(path, o.ReadOnly, o.BusyTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
@@ -233,7 +240,7 @@ func create(ctx context.Context, path string) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	db, err := sql.Open("sqlite", dsn(tmp, false))
+	db, err := sql.Open("sqlite", dsn(tmp, false, 0))
 	if err != nil {
 		return err
 	}
@@ -320,9 +327,9 @@ func quickCheck(ctx context.Context, db *sql.DB, path string) error {
 // escape makes path the path of a file: URI.
 func escape(path string) string { return strings.ReplaceAll(path, "%", "%25") }
 
-func dsn(path string, readOnly bool) string {
+func dsn(path string, readOnly bool, busy time.Duration) string {
 	p := escape(path)
-	q := "_pragma=busy_timeout(15000)&_txlock=immediate"
+	q := fmt.Sprintf("_pragma=busy_timeout(%d)&_txlock=immediate", cmp.Or(busy, DefaultBusyTimeout).Milliseconds())
 	if readOnly {
 		return "file:" + p + "?mode=ro&" + q
 	}

@@ -344,3 +344,67 @@ func TestOpenCreatesOnlyWhereNoneExists(t *testing.T) {
 		}
 	}
 }
+
+// lockWrites holds the write lock of the state at path (another process's
+// long write) until the returned function is called.
+func lockWrites(t *testing.T, path string) (unlock func()) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	unlock = func() {
+		once.Do(func() {
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+			conn.Close()
+			db.Close()
+		})
+	}
+	t.Cleanup(unlock)
+	return unlock
+}
+
+// TestConcurrentWriterBusy: a write waits for another process's write to
+// finish; one that outlasts BusyTimeout fails with SQLITE_BUSY, naming
+// what it could not record, and changes nothing.
+func TestConcurrentWriterBusy(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{BusyTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := state.Claim{Key: state.NoticeKey{Finding: "f1", Audience: "alice@example.com"}, Account: "123456789012", Stage: 70,
+		Day: "2026-11-23", RemindEvery: 1, Run: "run-1", Now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+
+	unlock := lockWrites(t, path)
+	ok, err := s.Claim(ctx, c)
+	if ok || err == nil || !strings.Contains(err.Error(), "claim notice f1 → alice@example.com") || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+		t.Errorf("Claim while another process writes for longer than the busy timeout = %v, %v; want an SQLITE_BUSY error naming the notice", ok, err)
+	}
+	unlock()
+	if ns, err := s.Notices(ctx, nil); err != nil || len(ns) != 0 {
+		t.Errorf("Notices() after the busy claim = %+v, %v; want none", ns, err)
+	}
+
+	// A writer that finishes within the busy timeout is waited for.
+	waiting, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiting.Close()
+	unlock = lockWrites(t, path)
+	time.AfterFunc(300*time.Millisecond, unlock)
+	if ok, err := waiting.Claim(ctx, c); !ok || err != nil {
+		t.Errorf("Claim while another process writes for 300 ms = %v, %v; want it to wait and claim", ok, err)
+	}
+}
