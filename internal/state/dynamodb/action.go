@@ -154,8 +154,10 @@ func (s *Store) RecordAction(ctx context.Context, a state.Action) error {
 	switch {
 	case err == nil:
 		return nil
-	case (conditionFailed(reasons, 0) || conditionFailed(reasons, 1)) && s.recorded(ctx, &a):
-		return nil // recorded already: an earlier attempt whose answer was lost (or an identical call)
+	case conditionFailed(reasons, 0) && s.recorded(ctx, &a):
+		// Recorded already (its lock with it, in the same transaction): an
+		// earlier attempt whose answer was lost, or an identical call.
+		return nil
 	case conditionFailed(reasons, 0):
 		return fmt.Errorf("record action %s: an action with this ID exists", a.ID)
 	case conditionFailed(reasons, 1):
