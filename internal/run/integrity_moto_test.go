@@ -43,13 +43,7 @@ func TestApplyUnderStateFaults(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s after=%v", tt.fault.Op, tt.fault.After), func(t *testing.T) {
 			m := testenv.Moto(t)
-			users := []testenv.SeedUser{{Name: "alice", Tags: map[string]string{"Email": "alice@example.com"},
-				Keys: []testenv.SeedKey{{AgeDays: 85, LastUsedDaysAgo: 1}}, PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1}}
-			for i := range 8 {
-				users = append(users, testenv.SeedUser{Name: fmt.Sprintf("fresh%d", i), Keys: []testenv.SeedKey{{AgeDays: 5, LastUsedDaysAgo: 1}},
-					PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1})
-			}
-			alice := m.Seed(t, users)["alice"][0]
+			alice := m.Seed(t, aliceAndFresh(85))["alice"][0]
 			dir := t.TempDir()
 			cfg, err := config.Parse("k.yaml", []byte(strings.ReplaceAll(`version: 1
 notify:
@@ -111,4 +105,16 @@ enforce:
 			}
 		})
 	}
+}
+
+// aliceAndFresh is alice, with a key age days old, and eight users with a
+// fresh key, so that her key stays under enforce.max_fraction.
+func aliceAndFresh(age int) []testenv.SeedUser {
+	users := []testenv.SeedUser{{Name: "alice", Tags: map[string]string{"Email": "alice@example.com"},
+		Keys: []testenv.SeedKey{{AgeDays: age, LastUsedDaysAgo: 1}}, PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1}}
+	for i := range 8 {
+		users = append(users, testenv.SeedUser{Name: fmt.Sprintf("fresh%d", i), Keys: []testenv.SeedKey{{AgeDays: 5, LastUsedDaysAgo: 1}},
+			PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1})
+	}
+	return users
 }

@@ -51,6 +51,18 @@ func proxiedClient(t *testing.T, m *testenv.MotoServer, p *testenv.Proxy) *ddb.C
 	return ddb.NewFromConfig(cfg)
 }
 
+// proxiedStore is a store on a new table through a proxy in front of
+// moto, the proxy, and a store on the same table straight to moto.
+func proxiedStore(t *testing.T) (*dynamodb.Store, *testenv.Proxy, *dynamodb.Store) {
+	table, m := newTable(t)
+	p := m.NewProxy(t)
+	s, err := dynamodb.Open(context.Background(), proxiedClient(t, m, p), table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, p, open(t, m, table)
+}
+
 // TestConformanceUnderFaults runs the whole conformance suite against moto
 // through the proxy, which fails DynamoDB calls at random (seeded): it
 // throttles them, fails writes after they took effect (an error, or a
@@ -113,14 +125,8 @@ func TestConformanceUnderFaults(t *testing.T) {
 // not recorded twice, an action neither refused as existing nor as
 // finished.
 func TestWritesThatTookEffect(t *testing.T) {
-	table, m := newTable(t)
-	p := m.NewProxy(t)
+	s, p, check := proxiedStore(t)
 	ctx := context.Background()
-	s, err := dynamodb.Open(ctx, proxiedClient(t, m, p), table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	check := open(t, m, table) // straight to moto
 	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	key := state.NoticeKey{Finding: "f1", Audience: "alice@example.com"}
 	once := func(op string) {
@@ -172,16 +178,11 @@ func TestWritesThatTookEffect(t *testing.T) {
 // the caller sees, naming the table's item, not a lost claim or an action
 // in flight.
 func TestLastingFaultIsAnError(t *testing.T) {
-	table, m := newTable(t)
-	p := m.NewProxy(t)
+	s, p, _ := proxiedStore(t)
 	ctx := context.Background()
-	s, err := dynamodb.Open(ctx, proxiedClient(t, m, p), table)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p.Inject(testenv.Fault{Match: writes, Code: "ProvisionedThroughputExceededException"})
 	key := state.NoticeKey{Finding: "f1", Audience: "alice@example.com"}
-	_, err = s.Claim(ctx, state.Claim{Key: key, Account: "123456789012", Stage: 70, Day: "2026-11-23", RemindEvery: 1, Run: "run-1",
+	_, err := s.Claim(ctx, state.Claim{Key: key, Account: "123456789012", Stage: 70, Day: "2026-11-23", RemindEvery: 1, Run: "run-1",
 		Now: time.Now()})
 	var pt *types.ProvisionedThroughputExceededException
 	if !errors.As(err, &pt) || errors.Is(err, state.ErrClaimLost) {
