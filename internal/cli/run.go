@@ -196,8 +196,7 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	log.Info("run finished", "mode", res.Mode, "accounts", len(res.Accounts), "findings", res.Summary.Findings,
 		"sent", res.Sent, "failed", res.Failed, "resolved", res.Resolved)
 	if res.Err != nil {
-		outcomes = append(outcomes, fmt.Errorf("%d of %d notifications and %d actions failed (they are tried again on the next run):\n%w",
-			res.Failed, len(res.Deliveries), res.ActionsFailed, res.Err))
+		outcomes = append(outcomes, fmt.Errorf("%s:\n%w", res.Headline(), res.Err))
 	}
 	if n := len(res.Plan.Guards); n > 0 {
 		outcomes = append(outcomes, &exitError{code: ExitGuard, err: fmt.Errorf("a guard stopped every change in %d %s; the admins are told:\n%s",

@@ -24,13 +24,7 @@ import (
 // on each action.
 func TestActsOnTheWallClock(t *testing.T) {
 	m := testenv.Moto(t)
-	users := []testenv.SeedUser{{Name: "alice", Tags: map[string]string{"Email": "alice@example.com"},
-		Keys: []testenv.SeedKey{{AgeDays: 95, LastUsedDaysAgo: 1}}, PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1}}
-	for i := range 8 {
-		users = append(users, testenv.SeedUser{Name: fmt.Sprintf("fresh%d", i), Keys: []testenv.SeedKey{{AgeDays: 5, LastUsedDaysAgo: 1}},
-			PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1})
-	}
-	ids := m.Seed(t, users)
+	ids := m.Seed(t, aliceAndFresh(95))
 	dir := t.TempDir()
 	cfg, err := config.Parse("k.yaml", []byte(strings.ReplaceAll(`version: 1
 notify:

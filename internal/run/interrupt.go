@@ -138,11 +138,3 @@ func (r *runner) interrupted() string {
 		"%d %s not started and %d %s not sent are left for the next run", intr,
 		r.res.ActionsNotStarted, plural(r.res.ActionsNotStarted, "action", "actions"), r.res.NotSent, plural(r.res.NotSent, "message", "messages"))
 }
-
-// plural is one for 1, else many.
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}

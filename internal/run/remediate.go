@@ -132,6 +132,7 @@ func (s *accountSet) client(_ context.Context, account string) (remediate.IAM, e
 // their outcomes, so that the messages say what was done.
 func (r *runner) remediate(ctx context.Context) {
 	r.in.Executed = r.carryOut(ctx)
+	r.errs = append(r.errs, r.stateErrs.unreported(r.errs)...)
 	r.rereadNotices(ctx)
 	r.res.Plan = plan.Build(r.in)
 	for _, a := range r.res.Plan.Actions {

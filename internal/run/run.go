@@ -227,9 +227,10 @@ type runner struct {
 	// Set by scan.
 	accounts *accountSet
 	// Set by connect: where the run's changes go (a dry run's go nowhere).
-	store    state.Store
-	clients  func(ctx context.Context, account string) (remediate.IAM, error)
-	channels *Channels
+	store     state.Store
+	stateErrs *stateErrors
+	clients   func(ctx context.Context, account string) (remediate.IAM, error)
+	channels  *Channels
 	// auditFile opens enforce.audit_file to append the action records.
 	auditFile func(path string) (write func(state.Action) error, closeFn func() error, err error)
 	// reconcile: remediation first finishes what killed runs left
@@ -329,6 +330,8 @@ func (r *runner) connect(ctx context.Context) error {
 		r.store = s
 		r.closers = append(r.closers, s.Close)
 	}
+	r.stateErrs = &stateErrors{Store: r.store} // its errors named in the headline
+	r.store = r.stateErrs
 	r.clients = r.o.Clients
 	if r.clients == nil {
 		r.clients = r.accounts.client

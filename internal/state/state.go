@@ -120,7 +120,9 @@ type Store interface {
 	Claim(ctx context.Context, c Claim) (bool, error)
 	// Sent records that the notice run claimed was delivered on day: its
 	// stage becomes the claimed one, LastDay day, and the claim is dropped.
-	// It returns ErrClaimLost when run does not hold the claim.
+	// It returns ErrClaimLost when run does not hold the claim, unless the
+	// same Sent (day, now) was recorded already (SentAt): a repeat after a
+	// lost answer succeeds and records nothing twice.
 	Sent(ctx context.Context, key NoticeKey, run, day string, now time.Time) error
 	// Release drops run's claim without recording a delivery, so the next
 	// run tries again. Releasing what run does not hold does nothing.
@@ -135,10 +137,13 @@ type Store interface {
 
 	// RecordAction stores a new action record. A planned action fails
 	// with ErrActionInFlight while another planned action has the same
-	// Target, so two runs never act on one credential at once.
+	// Target, so two runs never act on one credential at once. Recording
+	// again the action recorded under its ID (SameRecord) succeeds and
+	// records nothing; another action with that ID is an error.
 	RecordAction(ctx context.Context, a Action) error
 	// FinishAction moves a planned action to its outcome. It returns
-	// ErrActionNotPlanned when the action is unknown or finished already.
+	// ErrActionNotPlanned when the action is unknown or finished already,
+	// unless with this very outcome (FinishedWith): a repeat succeeds.
 	// In the same write (RecordAction's too, for an action recorded
 	// finished) it records the outcome's owed notices (OwedNotices: one per
 	// audience in OwedAudiences, never delivered), unless they exist.

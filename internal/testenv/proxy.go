@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -74,6 +75,9 @@ type Fault struct {
 	Status  int
 	Code    string
 	Message string
+	// Fields are more members of a JSON-protocol error answer, e.g.
+	// "CancellationReasons" of a TransactionCanceledException.
+	Fields map[string]any
 	// AfterForward forwards the request to moto first, so that a write
 	// takes effect, then throws moto's answer away and answers with the
 	// fault's error (Code) or drops the connection (Drop): a write that
@@ -503,5 +507,10 @@ func writeAWSError(w http.ResponseWriter, op Op, f *Fault) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", f.Code)
 	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"__type":%q,"message":%q}`, f.Code, msg)
+	body := map[string]any{}
+	for k, v := range f.Fields {
+		body[k] = v
+	}
+	body["__type"], body["message"] = f.Code, msg
+	_ = json.NewEncoder(w).Encode(body)
 }

@@ -107,6 +107,8 @@ func (s *Store) owedPuts(a *state.Action, status state.ActionStatus, now time.Ti
 // tried again a few times, and then the conflict is returned. The SDK
 // gives each call its own ClientRequestToken, so its own retries of a call
 // are idempotent.
+// A try after one that took effect and answered an error fails its
+// conditions on its own write: callers tell that from another writer's.
 func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
 	for try := 0; ; try++ {
 		_, err := s.client.TransactWriteItems(ctx, &ddb.TransactWriteItemsInput{TransactItems: items})
@@ -183,6 +185,10 @@ func (s *Store) RecordAction(ctx context.Context, a state.Action) error {
 	switch {
 	case err == nil:
 		return nil
+	case conditionFailed(reasons, 0) && s.recorded(ctx, &a):
+		// Recorded already (its lock with it, in the same transaction): an
+		// earlier attempt whose answer was lost, or an identical call.
+		return nil
 	case conditionFailed(reasons, 0):
 		return fmt.Errorf("record action %s: an action with this ID exists", a.ID)
 	case conditionFailed(reasons, 1):
@@ -194,6 +200,16 @@ func (s *Store) RecordAction(ctx context.Context, a state.Action) error {
 			holder.str("action_id"), holder.str("run"))
 	}
 	return fmt.Errorf("record action %s: %w", a.ID, err)
+}
+
+// recorded reports whether a is recorded already (state.SameRecord).
+func (s *Store) recorded(ctx context.Context, a *state.Action) bool {
+	it, err := s.get(ctx, actionKey(a.ID))
+	if err != nil || it == nil {
+		return false
+	}
+	got, _ := decodeAction(it)
+	return state.SameRecord(&got, a)
 }
 
 // get reads one item, strongly consistent; nil when there is none.
@@ -215,6 +231,11 @@ func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) er
 	it, err := s.get(ctx, actionKey(id))
 	if err != nil {
 		return fmt.Errorf("finish action %s: %w", id, err)
+	}
+	if it != nil && it.str("status") != string(state.ActionPlanned) {
+		if got, _ := decodeAction(it); state.FinishedWith(&got, o) {
+			return nil // finished already with o: a repeat
+		}
 	}
 	if it == nil || it.str("status") != string(state.ActionPlanned) {
 		return fmt.Errorf("finish action %s: %w", id, state.ErrActionNotPlanned)
@@ -249,12 +270,25 @@ func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) er
 	switch {
 	case err == nil:
 		return nil
+	case conditionFailed(reasons, 0) && s.finished(ctx, id, o):
+		return nil // finished already with o: an earlier attempt whose answer was lost (or an identical call)
 	case conditionFailed(reasons, 0):
 		return fmt.Errorf("finish action %s: %w", id, state.ErrActionNotPlanned)
 	case conditionFailed(reasons, 1):
 		return fmt.Errorf("finish action %s: the lock on %s is held by another action; nothing was changed", id, target)
 	}
 	return fmt.Errorf("finish action %s: %w", id, err)
+}
+
+// finished reports whether action id was finished with o already
+// (state.FinishedWith).
+func (s *Store) finished(ctx context.Context, id string, o state.Outcome) bool {
+	it, err := s.get(ctx, actionKey(id))
+	if err != nil || it == nil {
+		return false
+	}
+	got, _ := decodeAction(it)
+	return got.Status != state.ActionPlanned && state.FinishedWith(&got, o)
 }
 
 // Actions implements state.Store. By ID: a consistent GetItem each. Planned

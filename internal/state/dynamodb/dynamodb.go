@@ -133,6 +133,9 @@ func isConditionFailed(err error) (bool, item) {
 // updateItem runs one UpdateItem on k, conditional on cond. A failed
 // condition is not an error: ok is false and old is the item as it was
 // (ReturnValuesOnConditionCheckFailure ALL_OLD; nil when there was none).
+// The item may be this very write: an attempt that took effect and lost its
+// answer, tried again by the SDK (or the caller), fails its condition on
+// its own write; callers tell that from another writer's by old.
 func (s *Store) updateItem(ctx context.Context, k item, upd, cond string, values item) (ok bool, old item, err error) {
 	_, err = s.client.UpdateItem(ctx, &ddb.UpdateItemInput{
 		TableName:                           aws.String(s.table),
@@ -267,6 +270,8 @@ func (s *Store) Claim(ctx context.Context, c state.Claim) (bool, error) {
 		value(":stage", num(c.Stage)).
 		value(":cutoff", str(state.RemindCutoff(c.Day, c.RemindEvery))).
 		value(":lease", str(fmtTime(c.LeaseCutoff())))
+	// Tried again after its write took effect, the claim is the holder's
+	// own: either condition allows it.
 	cond := claimCondition
 	if state.IsActionFinding(c.Key.Finding) {
 		cond = onceCondition
@@ -313,11 +318,18 @@ func (s *Store) Sent(ctx context.Context, key state.NoticeKey, run, day string, 
 			return fmt.Errorf("record notice %v sent: %w", key, err)
 		case ok:
 			return nil
+		case old != nil && sentAt(old, day, now):
+			return nil // recorded already, by this call's earlier attempt whose answer was lost (or an identical call)
 		case old.str("claim_run") != run:
 			return fmt.Errorf("record notice %v sent: %w", key, state.ErrClaimLost)
 		}
 	}
 	return fmt.Errorf("record notice %v sent: the notice kept changing; %w", key, state.ErrClaimLost)
+}
+
+func sentAt(old item, day string, now time.Time) bool {
+	n := decodeNotice(old)
+	return state.SentAt(&n, day, now)
 }
 
 // Release implements state.Store.
@@ -362,11 +374,13 @@ func (s *Store) Resolve(ctx context.Context, findings []string, day string, now 
 			return closed, fmt.Errorf("resolve notices of %s: %w", f, err)
 		}
 		for _, k := range open {
-			ok, _, err := s.updateItem(ctx, k, upd, cond, item{":day": str(day), ":now": str(fmtTime(now))})
+			ok, old, err := s.updateItem(ctx, k, upd, cond, item{":day": str(day), ":now": str(fmtTime(now))})
 			if err != nil {
 				return closed, fmt.Errorf("resolve notices of %s: %w", f, err)
 			}
-			if ok { // else closed meanwhile by another run
+			// Else closed meanwhile by another run, or by an earlier
+			// attempt of this call whose answer was lost (counted).
+			if ok || old.str("closed_day") == day && old.str("updated_at") == fmtTime(now) {
 				closed++
 			}
 		}

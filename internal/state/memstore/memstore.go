@@ -80,6 +80,9 @@ func (s *Store) Sent(_ context.Context, key state.NoticeKey, run, day string, no
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.notices[key]
+	if n != nil && run != "" && state.SentAt(n, day, now) {
+		return nil // recorded already: a repeat
+	}
 	if n == nil || n.ClaimRun != run || run == "" {
 		return state.ErrClaimLost
 	}
@@ -153,7 +156,10 @@ func (s *Store) RecordAction(_ context.Context, a state.Action) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.actions[a.ID]; ok {
+	if got, ok := s.actions[a.ID]; ok {
+		if state.SameRecord(got, &a) {
+			return nil // recorded already: a repeat
+		}
 		return fmt.Errorf("record action %s: an action with this ID exists", a.ID)
 	}
 	if a.Status == state.ActionPlanned {
@@ -185,6 +191,9 @@ func (s *Store) FinishAction(_ context.Context, id string, o state.Outcome) erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.actions[id]
+	if a != nil && a.Status != state.ActionPlanned && state.FinishedWith(a, o) {
+		return nil // finished already with o: a repeat
+	}
 	if a == nil || a.Status != state.ActionPlanned {
 		return fmt.Errorf("finish action %s: %w", id, state.ErrActionNotPlanned)
 	}

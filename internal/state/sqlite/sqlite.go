@@ -10,6 +10,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -40,7 +42,14 @@ type Options struct {
 	// missing file is an error wrapping os.ErrNotExist, and a file whose
 	// schema is older than this build's is an error (migrating writes).
 	ReadOnly bool
+	// BusyTimeout is how long a write waits for another process's write
+	// to finish before it fails with SQLITE_BUSY ("database is locked");
+	// 0 is DefaultBusyTimeout.
+	BusyTimeout time.Duration
 }
+
+// DefaultBusyTimeout is how long a write waits for another process's.
+const DefaultBusyTimeout = 15 * time.Second
 
 // timeLayout is how timestamps are stored: UTC, fixed width, so they
 // compare as strings.
@@ -126,7 +135,10 @@ var migrations = []string{
 var SchemaVersion = len(migrations)
 
 // Open opens (creating and migrating, unless read-only) the state file at
-// path.
+// path. A new file is made only where none exists: an existing file that
+// is empty, cannot be read, is not a SQLite database or fails PRAGMA
+// quick_check is an error that names it and says what to do, and is left
+// as it is (ErrUnusable).
 func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open state: empty SQLite path")
@@ -134,18 +146,29 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open state %s: the path may not contain ? or #", path)
 	}
-	if o.ReadOnly {
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("open state %s: %w", path, err)
-		}
-	} else if err := createPrivate(path); err != nil {
+	created := false
+	switch err := existing(path); {
+	case errors.Is(err, fs.ErrNotExist) && o.ReadOnly:
 		return nil, fmt.Errorf("open state %s: %w", path, err)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := create(ctx, path); err != nil {
+			return nil, fmt.Errorf("open state %s: create it: %w", path, err)
+		}
+		created = true
+	case err != nil:
+		return nil, err
 	}
-	db, err := sql.Open("sqlite", dsn(path, o.ReadOnly))
+	db, err := sql.Open("sqlite", dsn(path, o.ReadOnly, o.BusyTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path, readOnly: o.ReadOnly}
+	if !created {
+		if err := s.check(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	if err := s.migrate(ctx, migrations); err != nil {
 		db.Close()
 		return nil, err
@@ -153,24 +176,164 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// createPrivate creates the state file, empty and readable by its owner
-// only (0600), unless it exists: it names users and credentials. SQLite
-// gives the -wal and -shm files it makes beside it the same mode. An
-// existing file keeps the mode it has.
-func createPrivate(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return nil
-	}
+// ErrUnusable is wrapped by Open's error for a state file that exists but
+// cannot be read, is empty, is not a SQLite database or fails PRAGMA
+// quick_check. Open changes nothing in such a file.
+var ErrUnusable = errors.New("state file cannot be used")
+
+// Advice for an unusable state file.
+const (
+	adviceRestore = "keywarden stopped and left it as it is: it holds the notices told, the runs, the audit trail of " +
+		"actions and the days keys became inactive, and a new state would tell and act as if none of that had " +
+		"happened. Restore it from a backup (or, if it never held keywarden's state, delete it: keywarden then " +
+		"creates a new one)"
+	adviceAccess = "keywarden stopped and left it as it is. Give the user keywarden runs as read and write access " +
+		"to it (and to its directory)"
+)
+
+// unusable is Open's error for the file at path: what is wrong (why, and
+// the underlying error) and what to do.
+func unusable(path, why string, err error, advice string) error {
 	if err != nil {
+		why += " (" + err.Error() + ")"
+	}
+	return fmt.Errorf("open state: %w: %s %s. %s", ErrUnusable, path, why, advice)
+}
+
+// existing checks the state file at path before SQLite opens it: an error
+// wrapping fs.ErrNotExist when there is none, and ErrUnusable when it is
+// not a regular file, cannot be read, or is empty (SQLite would take an
+// empty file for a new database, and a lost state for a fresh one).
+func existing(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return err
+	case err != nil:
+		return unusable(path, "cannot be read", err, adviceAccess)
+	case !fi.Mode().IsRegular():
+		return unusable(path, "is not a regular file ("+fi.Mode().Type().String()+")", nil, adviceRestore)
+	case fi.Size() == 0:
+		return unusable(path, "is empty (0 bytes)", nil, adviceRestore)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return unusable(path, "cannot be read", err, adviceAccess)
 	}
 	return f.Close()
 }
 
-func dsn(path string, readOnly bool) string {
-	p := strings.ReplaceAll(path, "%", "%25")
-	q := "_pragma=busy_timeout(15000)&_txlock=immediate"
+// create makes a new state file at path, with the current schema, readable
+// by its owner only (0600): it names users and credentials (SQLite gives
+// the -wal and -shm files it makes beside it the same mode). The file is
+// built under a temporary name beside path and linked into place, so that
+// path never names an empty or half-made file, and a file another process
+// created meanwhile is kept (and opened) rather than replaced.
+func create(ctx context.Context, path string) error {
+	dir, base := filepath.Split(path)
+	f, err := os.CreateTemp(cmp.Or(dir, "."), base+".new-*") // 0600
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		for _, p := range []string{tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"} {
+			_ = os.Remove(p)
+		}
+	}()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	db, err := sql.Open("sqlite", dsn(tmp, false, 0))
+	if err != nil {
+		return err
+	}
+	err = (&Store{db: db, path: tmp}).migrate(ctx, migrations)
+	if cerr := db.Close(); err == nil {
+		err = cerr // the last connection closed: the WAL is checkpointed into tmp
+	}
+	if err != nil {
+		return err
+	}
+	err = os.Link(tmp, path)
+	if errors.Is(err, fs.ErrExist) {
+		return nil // another process created it first: Open opens that one
+	}
+	if err != nil {
+		// A file system without hard links: rename, unless path appeared
+		// meanwhile.
+		if _, serr := os.Lstat(path); !errors.Is(serr, fs.ErrNotExist) {
+			return nil
+		}
+		return os.Rename(tmp, path)
+	}
+	return nil
+}
+
+// check runs PRAGMA quick_check on an existing file, so that a damaged
+// page is found when the state is opened, before a run acts on what it
+// read, not when the run is recorded. While no process has the file open
+// (no -wal file beside it) the check reads it immutable, which creates no
+// -wal or -shm file beside a file that turns out damaged; if the file
+// changed during that check (another process opened and wrote it), the
+// check is made again through the store's own connection.
+func (s *Store) check(ctx context.Context) error {
+	before, err := os.Stat(s.path)
+	if err == nil && !walInUse(s.path) {
+		db, err := sql.Open("sqlite", "file:"+escape(s.path)+"?mode=ro&immutable=1")
+		if err != nil {
+			return fmt.Errorf("open state %s: %w", s.path, err)
+		}
+		err = quickCheck(ctx, db, s.path)
+		db.Close()
+		after, serr := os.Stat(s.path)
+		unchanged := serr == nil && after.Size() == before.Size() && after.ModTime().Equal(before.ModTime()) && !walInUse(s.path)
+		if err == nil || unchanged {
+			return err
+		}
+	}
+	return quickCheck(ctx, s.db, s.path)
+}
+
+// walInUse reports whether path has a -wal file that is not empty: a
+// process has the database open, or one was killed with changes in it.
+func walInUse(path string) bool {
+	fi, err := os.Stat(path + "-wal")
+	return err == nil && fi.Size() > 0
+}
+
+// quickCheck runs PRAGMA quick_check on db, the state file at path.
+func quickCheck(ctx context.Context, db *sql.DB, path string) error {
+	rows, err := db.QueryContext(ctx, "PRAGMA quick_check(5)")
+	if err != nil {
+		return unusable(path, "is not a SQLite database keywarden can read", err, adviceRestore)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return unusable(path, "is damaged: PRAGMA quick_check failed", err, adviceRestore)
+		}
+		if line != "ok" {
+			problems = append(problems, strings.Split(line, "\n")...)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return unusable(path, "is damaged: PRAGMA quick_check failed", err, adviceRestore)
+	}
+	if len(problems) > 0 {
+		return unusable(path, "is damaged: PRAGMA quick_check found", errors.New(strings.Join(problems, "; ")), adviceRestore)
+	}
+	return nil
+}
+
+// escape makes path the path of a file: URI.
+func escape(path string) string { return strings.ReplaceAll(path, "%", "%25") }
+
+func dsn(path string, readOnly bool, busy time.Duration) string {
+	p := escape(path)
+	q := fmt.Sprintf("_pragma=busy_timeout(%d)&_txlock=immediate", cmp.Or(busy, DefaultBusyTimeout).Milliseconds())
 	if readOnly {
 		return "file:" + p + "?mode=ro&" + q
 	}
@@ -321,6 +484,12 @@ func (s *Store) Sent(ctx context.Context, key state.NoticeKey, run, day string, 
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("record notice %v sent: %w", key, err)
 	} else if n == 0 {
+		var claimRun, lastDay, updatedAt string
+		err := s.db.QueryRowContext(ctx, `SELECT claim_run, last_day, updated_at FROM notices WHERE finding_id = ? AND audience = ?`,
+			key.Finding, key.Audience).Scan(&claimRun, &lastDay, &updatedAt)
+		if err == nil && state.SentAt(&state.Notice{ClaimRun: claimRun, LastDay: lastDay, UpdatedAt: parseTime(updatedAt)}, day, now) {
+			return nil // recorded already: a repeat
+		}
 		return fmt.Errorf("record notice %v sent: %w", key, state.ErrClaimLost)
 	}
 	return nil
@@ -472,6 +641,11 @@ func (s *Store) RecordAction(ctx context.Context, a state.Action) error {
 	}
 	if err != nil {
 		tx.Rollback()
+		if strings.Contains(err.Error(), "UNIQUE constraint failed") {
+			if got, gerr := s.Actions(ctx, state.ActionFilter{IDs: []string{a.ID}}); gerr == nil && len(got) == 1 && state.SameRecord(&got[0], &a) {
+				return nil // recorded already: a repeat
+			}
+		}
 		if strings.Contains(err.Error(), "UNIQUE constraint failed: actions.target") {
 			var other, run string
 			_ = s.db.QueryRowContext(ctx, `SELECT id, run FROM actions WHERE target = ? AND status = 'planned'`, a.Target()).Scan(&other, &run)
@@ -499,6 +673,10 @@ func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) er
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("finish action %s: %w", id, err)
 	} else if n == 0 {
+		tx.Rollback()
+		if got, gerr := s.Actions(ctx, state.ActionFilter{IDs: []string{id}}); gerr == nil && len(got) == 1 && state.FinishedWith(&got[0], o) {
+			return nil // finished already with o: a repeat
+		}
 		return fmt.Errorf("finish action %s: %w", id, state.ErrActionNotPlanned)
 	}
 	a := state.Action{ID: id}

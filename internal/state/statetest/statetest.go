@@ -1,8 +1,10 @@
 // Package statetest is the conformance suite every state.Store passes:
 // the cadence (state.Due) applied by Claim, claims and their leases,
 // delivery and release, resolution, runs, the audit trail of actions and
-// its in-flight lock, when keys became inactive, and several stores on the
-// same backing data racing for one notice or one key.
+// its in-flight lock, when keys became inactive, several stores on the
+// same backing data racing for one notice or one key, and faults (faults.go,
+// through the Faulty wrapper): calls that fail before or after their write,
+// and other writers between a caller's read and its write.
 //
 // An implementation's test calls
 //
@@ -72,6 +74,9 @@ func Run(t *testing.T, backend Backend) {
 		{"OutcomeRecordsOwedNotices", testOwed},
 		{"OwedNoticeIsToldOnce", testOwedToldOnce},
 		{"ConcurrentClaimsOfAnOwedNoticeOneWinner", testOwedRace},
+		{"TransientFaultsChangeNothing", testTransientFaults},
+		{"ErrorsAfterTheWrite", testErrorsAfterWrite},
+		{"RacesBetweenReadAndWrite", testRacesBetweenReadAndWrite},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, backend(t)) })
@@ -432,8 +437,13 @@ func testActionLifecycle(t *testing.T, open Opener) {
 	if err := s.RecordAction(ctx, a); err != nil {
 		t.Fatalf("RecordAction(planned) error: %v", err)
 	}
-	if err := s.RecordAction(ctx, a); err == nil {
-		t.Error("RecordAction(same ID twice) = nil; want an error")
+	if err := s.RecordAction(ctx, a); err != nil {
+		t.Errorf("RecordAction(the same action again) = %v; want nil (a repeat records nothing)", err)
+	}
+	other := a
+	other.At = a.At.Add(time.Second)
+	if err := s.RecordAction(ctx, other); err == nil {
+		t.Error("RecordAction(another action with the same ID) = nil; want an error")
 	}
 	a.Kind = state.KindDelete
 	out := state.Outcome{Status: state.ActionDone, Reason: "disabled first: 91 days old", Kind: state.KindDisable,
@@ -441,8 +451,11 @@ func testActionLifecycle(t *testing.T, open Opener) {
 	if err := s.FinishAction(ctx, a.ID, out); err != nil {
 		t.Fatalf("FinishAction error: %v", err)
 	}
-	if err := s.FinishAction(ctx, a.ID, out); !errors.Is(err, state.ErrActionNotPlanned) {
-		t.Errorf("FinishAction(finished) error = %v; want ErrActionNotPlanned", err)
+	if err := s.FinishAction(ctx, a.ID, out); err != nil {
+		t.Errorf("FinishAction(finished, the same outcome again) error = %v; want nil (a repeat)", err)
+	}
+	if err := s.FinishAction(ctx, a.ID, state.Outcome{Status: state.ActionFailed, Reason: "boom", At: out.At}); !errors.Is(err, state.ErrActionNotPlanned) {
+		t.Errorf("FinishAction(finished, another outcome) error = %v; want ErrActionNotPlanned", err)
 	}
 	if err := s.FinishAction(ctx, "nope", out); !errors.Is(err, state.ErrActionNotPlanned) {
 		t.Errorf("FinishAction(unknown) error = %v; want ErrActionNotPlanned", err)
