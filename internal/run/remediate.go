@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -153,7 +154,7 @@ func (r *runner) remediate(ctx context.Context) {
 // record nothing, leaves other runs' unfinished actions to the next real
 // run, and reports what it would do as planned (wouldDo).
 func (r *runner) carryOut(ctx context.Context) []plan.Action {
-	e := &remediate.Executor{Clients: r.clients, Audit: r.store, RunID: r.id, AsOf: r.actAt, ForcedAsOf: r.forced, Now: r.clock,
+	e := &remediate.Executor{Clients: r.clients, Audit: outliving{r.store}, RunID: r.id, AsOf: r.actAt, ForcedAsOf: r.forced, Now: r.clock,
 		Grace: r.cfg.Enforce.GraceAfterDisable, Lease: r.o.Lease, Logger: r.log}
 	if name := r.cfg.Enforce.StopParameter; name != "" {
 		e.Stop = r.stopCheck(name)
@@ -230,4 +231,26 @@ func openAuditFile(path string) (write func(state.Action) error, closeFn func() 
 		}
 		return nil
 	}, f.Close, nil
+}
+
+// recordTimeout bounds a record written after the run's context ended.
+const recordTimeout = 10 * time.Second
+
+// outliving writes an action's outcome and its credential's inactive-since
+// day even when the context has ended (the Lambda's work deadline, a
+// signal) while the action was in flight: the record is bounded by
+// recordTimeout instead, so the action is not left planned (its key locked
+// for the lease) by a cancel that came between the write and its record.
+type outliving struct{ remediate.Audit }
+
+func (o outliving) FinishAction(ctx context.Context, id string, out state.Outcome) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	return o.Audit.FinishAction(ctx, id, out)
+}
+
+func (o outliving) RecordInactive(ctx context.Context, k state.KeyRef, day string, replace bool) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	return o.Audit.RecordInactive(ctx, k, day, replace)
 }
