@@ -1,6 +1,7 @@
 package remediate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/state"
 )
 
@@ -94,14 +96,53 @@ func (e *Executor) undo(ctx context.Context, r state.Action) (*state.Action, err
 	case key.Status == types.StatusTypeActive:
 		return finish(state.ActionSkipped, "the key is already active; nothing was changed", state.KeyActive, state.KeyActive), nil
 	}
+	note := ""
 	if _, err := client.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(r.User), AccessKeyId: aws.String(r.KeyID),
 		Status: types.StatusTypeActive}); err != nil {
 		err = fmt.Errorf("re-enable access key %s of %s in account %s: %w", r.KeyID, r.User, r.Account, err)
-		finish(state.ActionFailed, err.Error(), state.KeyInactive, state.KeyInactive)
-		return nil, err
+		// The write may have taken effect and its answer been lost: the
+		// key as IAM now has it decides the record.
+		now, rerr := keyStatusAfter(ctx, client, r.User, r.KeyID)
+		switch {
+		case rerr != nil:
+			err = fmt.Errorf("%w; and re-reading the key failed, so whether it is enabled is unknown (keywarden history shows it failed; check the key): %w", err, rerr)
+			finish(state.ActionFailed, err.Error(), state.KeyInactive, "")
+			return nil, err
+		case now == state.KeyActive:
+			note = " (IAM answered " + cmp.Or(awsapi.ErrorCode(err), "no answer") + ", but the key is active: the write took effect)"
+		default:
+			finish(state.ActionFailed, err.Error(), state.KeyInactive, now)
+			return nil, err
+		}
 	}
 	if err := e.Audit.ForgetInactive(ctx, state.KeyRef{Account: r.Account, User: r.User, KeyID: r.KeyID}); err != nil {
 		e.log().Warn("key re-enabled, but its inactive record is kept", "key_id", r.KeyID, "error", err)
 	}
-	return finish(state.ActionDone, "re-enabled: undo of "+r.ID, state.KeyInactive, state.KeyActive), nil
+	return finish(state.ActionDone, "re-enabled: undo of "+r.ID+note, state.KeyInactive, state.KeyActive), nil
+}
+
+// keyStatusAfter re-reads an access key after a write that answered an
+// error: Active, Inactive, or not found. (Undo's own: remediation's
+// outcome logic re-reads keys in remediate.go.)
+func keyStatusAfter(ctx context.Context, r Reader, user, keyID string) (string, error) {
+	p := iam.NewListAccessKeysPaginator(r, &iam.ListAccessKeysInput{UserName: aws.String(user)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		var noSuch *types.NoSuchEntityException
+		if errors.As(err, &noSuch) {
+			return state.StateNotFound, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("re-read the access keys of %s: %w", user, err)
+		}
+		for _, k := range out.AccessKeyMetadata {
+			if aws.ToString(k.AccessKeyId) == keyID {
+				if k.Status == types.StatusTypeActive {
+					return state.KeyActive, nil
+				}
+				return state.KeyInactive, nil
+			}
+		}
+	}
+	return state.StateNotFound, nil
 }
