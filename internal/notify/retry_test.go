@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -27,7 +28,7 @@ func TestRetryUnsent(t *testing.T) {
 		{"SES throttling", status(429, api("TooManyRequestsException")), true},
 		{"SNS throttling", status(400, api("Throttled")), true},
 		{"SES v1 throttling", status(400, api("Throttling")), true},
-		{"a bare 429", status(429, errors.New("x")), true},
+		{"a bare 429 (throttling)", status(429, errors.New("x")), true},
 		{"connection refused", &smithy.OperationError{Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}, true},
 		{"500 after the write", status(500, api("InternalFailure")), false},
 		{"503", status(503, api("ServiceUnavailable")), false},
@@ -37,6 +38,11 @@ func TestRetryUnsent(t *testing.T) {
 		r := notify.RetryUnsent(retry.NewStandard())
 		if got := r.IsErrorRetryable(c.err); got != c.retry {
 			t.Errorf("%s: retried %v; want %v", c.name, got, c.retry)
+		}
+		// Throttling (through every retry) is a slow failure for
+		// notify.Breaker; nothing else here is.
+		if slow := notify.Slow(c.err); slow != strings.Contains(c.name, "throttling") {
+			t.Errorf("%s: Slow = %v", c.name, slow)
 		}
 	}
 }
