@@ -27,12 +27,19 @@ import (
 // once from the failed run and once from the run that sends it again,
 // never more. A third run sends nothing: nothing is left owed.
 
-// channelOwners are the owners mailed in every case: one stale key each.
-var channelOwners = []string{"alice@example.com", "bob@example.com", "dave@example.com"}
+// channelOwners are the owners mailed in a case: one stale key each;
+// alice, bob and dave, then ownerN for a case with more.
+func channelOwners(n int) []string {
+	out := []string{"alice@example.com", "bob@example.com", "dave@example.com"}
+	for i := len(out); i < n; i++ {
+		out = append(out, fmt.Sprintf("owner%d@example.com", i+1))
+	}
+	return out[:max(n, 3)]
+}
 
-func channelUsers() []testenv.SeedUser {
+func channelUsers(owners []string) []testenv.SeedUser {
 	var out []testenv.SeedUser
-	for _, addr := range channelOwners {
+	for _, addr := range owners {
 		out = append(out, testenv.SeedUser{Name: strings.TrimSuffix(addr, "@example.com"), Tags: map[string]string{"Email": addr},
 			Keys: []testenv.SeedKey{{AgeDays: 75, LastUsedDaysAgo: 1}}, PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1})
 	}
@@ -48,6 +55,7 @@ type channelEnv struct {
 	smtp    *testenv.SMTPServer
 	slack   *faultyHook
 	webhook *faultyHook
+	owners  []string
 	dir     string
 	outbox  string
 	topic   string
@@ -116,6 +124,11 @@ type channelCase struct {
 	inFlight bool
 	// digest: the channel carries the admin digest, not owner mail.
 	digest bool
+	// owners is how many owners are mailed (at least 3).
+	owners int
+	// downAfter: the channel is down after that many failures in the
+	// failing run (notify.Breaker): the rest fail untried (0: none do).
+	downAfter int
 }
 
 func sesReceived(t *testing.T, e *channelEnv) map[string]int {
@@ -145,7 +158,7 @@ func outboxReceived(t *testing.T, e *channelEnv) map[string]int {
 		t.Fatal(err)
 	}
 	for _, f := range entries {
-		for _, addr := range channelOwners {
+		for _, addr := range e.owners {
 			if strings.Contains(f.Name(), "_user_"+addr+"_") {
 				out[addr]++
 			}
@@ -259,7 +272,7 @@ func TestChannelsFailThenRecover(t *testing.T) {
 // the channel failing, recovered, and once more.
 func checkChannelCase(t *testing.T, c channelCase) {
 	m := testenv.Moto(t)
-	e := &channelEnv{m: m, proxy: m.NewProxy(t), smtp: testenv.NewSMTPServer(t)}
+	e := &channelEnv{m: m, proxy: m.NewProxy(t), smtp: testenv.NewSMTPServer(t), owners: channelOwners(c.owners)}
 	e.slack, e.webhook = newFaultyHook(t, &e.failing), newFaultyHook(t, &e.failing)
 	config := fmt.Sprintf(`version: 1
 notify:
@@ -270,7 +283,7 @@ notify:
   outbox: { dir: OUTBOX }
 state: { url: "sqlite://STATE" }
 `, c.via, c.admins, e.smtp.Port)
-	e.dir, e.topic, _ = runSetup(t, m, channelUsers(), config)
+	e.dir, e.topic, _ = runSetup(t, m, channelUsers(e.owners), config)
 	e.outbox = filepath.Join(e.dir, "outbox")
 	cfgPath := filepath.Join(e.dir, "keywarden.yaml")
 	raw, err := os.ReadFile(cfgPath)
@@ -314,6 +327,17 @@ state: { url: "sqlite://STATE" }
 		case run.DeliverySent:
 		default:
 			t.Errorf("failing run: %s delivery %s is %s; want failed or sent", channel, key, d.Status)
+		}
+	}
+	if c.downAfter > 0 {
+		down := 0
+		for _, d := range first.Deliveries {
+			if isChannel(d) && strings.Contains(d.Error, "not tried: the channel is down") {
+				down++
+			}
+		}
+		if want := len(e.owners) - c.downAfter; down != want {
+			t.Errorf("failing run: %d messages not tried (channel down); want %d of %d", down, want, len(e.owners))
 		}
 	}
 	if len(failed) == 0 {
@@ -369,7 +393,7 @@ state: { url: "sqlite://STATE" }
 	if c.digest {
 		want["digest"] = 1
 	} else {
-		for _, a := range channelOwners {
+		for _, a := range e.owners {
 			want[a] = 1
 		}
 	}

@@ -20,12 +20,14 @@ func TestSoakChannelsFailThenRecover(t *testing.T) {
 		sesCase("drop", testenv.Fault{Drop: true}, 1),
 		sesCase("error-after-send", testenv.Fault{AfterForward: true, Code: "InternalFailure", Status: 500}, 2),
 		sesCase("hang", testenv.Fault{Hang: true}, 1),
+		withOwners(sesCase("hang-six-owners", testenv.Fault{Hang: true}, 1), 6, 3),
 		snsCase("throttled-then-accepted", testenv.Fault{Code: "Throttled", Status: 400, Times: 2}, 1),
 		snsCase("drop", testenv.Fault{Drop: true}, 1),
 		snsCase("drop-after-publish", testenv.Fault{AfterForward: true, Drop: true}, 2),
 		snsCase("hang", testenv.Fault{Hang: true}, 1),
 		smtpCase("554-refused", testenv.SMTPFault{Code: 554}, 1),
 		smtpCase("hang", testenv.SMTPFault{Hang: true}, 1),
+		withOwners(smtpCase("hang-six-owners", testenv.SMTPFault{Hang: true}, 1), 6, 3),
 		hookCase("slack/429", true, http.StatusTooManyRequests, false),
 		hookCase("slack/hang", true, 0, true),
 		hookCase("webhook/500", false, http.StatusInternalServerError, false),
@@ -33,4 +35,11 @@ func TestSoakChannelsFailThenRecover(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) { checkChannelCase(t, c) })
 	}
+}
+
+// withOwners is c with n owners, the channel down after downAfter
+// slow failures.
+func withOwners(c channelCase, n, downAfter int) channelCase {
+	c.owners, c.downAfter = n, downAfter
+	return c
 }
