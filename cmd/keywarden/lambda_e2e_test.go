@@ -72,7 +72,14 @@ type lambdaRun struct {
 // event, and stops it once it has answered.
 func invokeLambda(t *testing.T, env []string, config, event string) lambdaRun {
 	t.Helper()
-	rt := newFakeRuntime(t, event, 2*time.Minute)
+	return invokeLambdaWithin(t, env, config, event, 2*time.Minute)
+}
+
+// invokeLambdaWithin is invokeLambda with the function's timeout (its
+// deadline, as the runtime announces it).
+func invokeLambdaWithin(t *testing.T, env []string, config, event string, timeout time.Duration) lambdaRun {
+	t.Helper()
+	rt := newFakeRuntime(t, event, timeout)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary)

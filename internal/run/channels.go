@@ -132,7 +132,7 @@ func BuildChannels(ctx context.Context, cfg *config.Config, deps ChannelDeps) *C
 	default:
 		mail = outbox.New(n.Outbox.Dir)
 	}
-	mail = notify.Throttle(mail, n.RatePerSecond)
+	mail = notify.Breaker(notify.Throttle(mail, n.RatePerSecond), notify.BreakAfter)
 
 	chs := &Channels{User: mail, Digest: map[string]notify.Channel{}}
 	for _, t := range plan.Targets(cfg) {

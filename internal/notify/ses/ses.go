@@ -34,7 +34,10 @@ func New(api API, configurationSet string) *Channel {
 func (c *Channel) Name() string { return "ses" }
 
 // Send implements notify.Channel. An SES rejection (MessageRejected, an
-// unverified address) fails this message only.
+// unverified address) fails this message only. The send is bounded by
+// notify.SendTimeout and retried only when SES certainly did not take it
+// (notify.RetryUnsent): an answer lost after SES accepted the message
+// fails the delivery, which the next run sends again, once.
 func (c *Channel) Send(ctx context.Context, m *notify.Message) error {
 	if len(m.To) == 0 {
 		return fmt.Errorf("ses: %s message %s has no recipient", m.Kind, m.ID)
@@ -51,7 +54,9 @@ func (c *Channel) Send(ctx context.Context, m *notify.Message) error {
 	if c.configurationSet != "" {
 		in.ConfigurationSetName = aws.String(c.configurationSet)
 	}
-	if _, err := c.api.SendEmail(ctx, in); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, notify.SendTimeout)
+	defer cancel()
+	if _, err := c.api.SendEmail(ctx, in, func(o *sesv2.Options) { o.Retryer = notify.RetryUnsent(o.Retryer) }); err != nil {
 		return fmt.Errorf("ses: send %s to %s: %w", m.Kind, strings.Join(m.To, ", "), err)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
@@ -34,6 +35,11 @@ type Options struct {
 	LocalName string
 	// Dial opens the connection (default a net.Dialer).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Timeout bounds the connection's opening and each wait for the
+	// server (the greeting, each command's reply, the message's
+	// acceptance after DATA); default notify.SendTimeout. A server that
+	// stops answering fails that message, which the next run sends again.
+	Timeout time.Duration
 }
 
 // Channel sends mail over SMTP. It keeps one connection open between
@@ -52,6 +58,9 @@ func New(o Options) *Channel {
 	if o.Port == 0 {
 		o.Port = 587
 	}
+	if o.Timeout <= 0 {
+		o.Timeout = notify.SendTimeout
+	}
 	return &Channel{o: o}
 }
 
@@ -66,10 +75,13 @@ func (c *Channel) connect(ctx context.Context) (*gosmtp.Client, error) {
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	conn, err := dial(ctx, "tcp", c.addr())
+	dctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
+	defer cancel()
+	raw, err := dial(dctx, "tcp", c.addr())
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", c.addr(), err)
 	}
+	conn := boundConn(raw, c.o.Timeout)
 	var cl *gosmtp.Client
 	if c.o.StartTLS {
 		tc := c.o.TLSConfig
@@ -135,6 +147,34 @@ func authError(err error) error {
 		return err
 	}
 	return errors.New("the server's answer could not be read (it is not shown: it may repeat the credentials)")
+}
+
+// boundConn makes every wait on conn end within d: go-smtp sets its own
+// deadlines (5 minutes a command, 12 for DATA) and clears them between
+// steps (the greeting, STARTTLS), leaving the connection unbounded;
+// here any deadline is at most d away, and a cleared one is d away.
+func boundConn(conn net.Conn, d time.Duration) net.Conn {
+	b := &deadlineConn{Conn: conn, d: d}
+	_ = b.SetDeadline(time.Time{})
+	return b
+}
+
+type deadlineConn struct {
+	net.Conn
+	d time.Duration
+}
+
+func (c *deadlineConn) bound(t time.Time) time.Time {
+	if limit := time.Now().Add(c.d); t.IsZero() || t.After(limit) {
+		return limit
+	}
+	return t
+}
+
+func (c *deadlineConn) SetDeadline(t time.Time) error     { return c.Conn.SetDeadline(c.bound(t)) }
+func (c *deadlineConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.bound(t)) }
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	return c.Conn.SetWriteDeadline(c.bound(t))
 }
 
 func (c *Channel) localName() string {

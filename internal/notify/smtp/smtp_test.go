@@ -267,3 +267,36 @@ func TestSendErrors(t *testing.T) {
 		t.Errorf("Send() to an untrusted server = %v; want a certificate error", err)
 	}
 }
+
+// TestServerThatStopsAnswering: a server that takes DATA and never
+// replies, or never even greets, fails the message within the channel's
+// Timeout instead of go-smtp's 5 and 12 minutes; the channel then
+// recovers.
+func TestServerThatStopsAnswering(t *testing.T) {
+	s := testenv.NewSMTPServer(t)
+	s.SetFault(testenv.SMTPFault{Hang: true})
+	ch := smtp.New(smtp.Options{Host: "127.0.0.1", Port: s.Port, Timeout: 300 * time.Millisecond})
+	start := time.Now()
+	err := ch.Send(context.Background(), message("r.u1", "alice@example.com"))
+	if err == nil || time.Since(start) > 10*time.Second {
+		t.Errorf("Send() to a server that never replies to DATA = %v after %v; want a timeout within 10 s", err, time.Since(start))
+	}
+	s.SetFault(testenv.SMTPFault{})
+	if err := ch.Send(context.Background(), message("r.u2", "alice@example.com")); err != nil {
+		t.Errorf("Send() after the server recovered: %v", err)
+	}
+	if got := s.Mailbox(); len(got) != 1 {
+		t.Errorf("mailbox has %d messages; want 1 (the hung one was never taken)", len(got))
+	}
+
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	ch = smtp.New(smtp.Options{Host: "127.0.0.1", Port: silent.Addr().(*net.TCPAddr).Port, Timeout: 300 * time.Millisecond})
+	start = time.Now()
+	if err := ch.Send(context.Background(), message("r.u3", "alice@example.com")); err == nil || time.Since(start) > 10*time.Second {
+		t.Errorf("Send() to a server that never greets = %v after %v; want a timeout within 10 s", err, time.Since(start))
+	}
+}

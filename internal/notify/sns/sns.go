@@ -40,12 +40,16 @@ func (c *Channel) Name() string { return "sns" }
 
 // Send implements notify.Channel: the subject made ASCII and cut to SNS's
 // limit, the text cut (at a line end) to SNS's size limit with a note.
+// Bounded by notify.SendTimeout, retried only when SNS certainly did not
+// take it (notify.RetryUnsent).
 func (c *Channel) Send(ctx context.Context, m *notify.Message) error {
+	ctx, cancel := context.WithTimeout(ctx, notify.SendTimeout)
+	defer cancel()
 	_, err := c.api.Publish(ctx, &sns.PublishInput{
 		TopicArn: aws.String(c.topic),
 		Subject:  aws.String(Subject(m.Subject)),
 		Message:  aws.String(Body(m.Text)),
-	})
+	}, func(o *sns.Options) { o.Retryer = notify.RetryUnsent(o.Retryer) })
 	if err != nil {
 		return fmt.Errorf("sns: publish %s to %s: %w", m.Kind, c.topic, err)
 	}
