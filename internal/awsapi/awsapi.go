@@ -29,13 +29,19 @@ type Options struct {
 }
 
 // LoadConfig loads the SDK configuration from the standard sources, with the
-// adaptive retry mode (IAM throttles hard) and a region fallback. The
+// standard retry mode (exponential backoff with jitter, no retry quota),
+// per-attempt timeouts (AttemptTimeout) and a region fallback. The
 // credentials behind the caller's (the source of each role the shared
 // config assumes) are recorded: ChainOf(cfg).
 func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 	chain := &CredentialChain{}
+	timeout, err := attemptTimeoutOverride()
+	if err != nil {
+		return aws.Config{}, err
+	}
 	opts := []func(*config.LoadOptions) error{
-		config.WithRetryMode(aws.RetryModeAdaptive),
+		config.WithRetryMode(aws.RetryModeStandard),
+		config.WithRetryer(standardRetryer(attempts(o.MaxAttempts))),
 		config.WithRetryMaxAttempts(attempts(o.MaxAttempts)),
 		config.WithAssumeRoleCredentialOptions(chain.record),
 	}
@@ -52,20 +58,30 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
 	}
+	cfg.APIOptions = append(cfg.APIOptions, attemptTimeouts(timeout))
 	chain.resolved(cfg)
 	cfg.ConfigSources = append(cfg.ConfigSources, chain)
 	return cfg, nil
 }
 
 // WithRetries returns a copy of cfg whose clients retry in the SDK's
-// adaptive mode (client-side rate limiting once throttled) up to
-// maxAttempts attempts per operation (0: DefaultMaxAttempts). A scan
+// standard mode (exponential backoff with jitter, no retry quota) up to
+// maxAttempts attempts per operation (0: DefaultMaxAttempts), each attempt
+// with its own timeout (AttemptTimeout, or AttemptTimeoutEnv). A scan
 // applies it to whatever configuration it was given, so the attempt limit
-// of the config file holds however the caller loaded the SDK settings.
+// of the config file and the timeouts hold however the caller loaded the
+// SDK settings.
 func WithRetries(cfg aws.Config, maxAttempts int) aws.Config {
 	cfg = cfg.Copy()
-	cfg.RetryMode = aws.RetryModeAdaptive
-	cfg.RetryMaxAttempts = attempts(maxAttempts)
+	n := attempts(maxAttempts)
+	cfg.RetryMode = aws.RetryModeStandard
+	cfg.Retryer = standardRetryer(n)
+	cfg.RetryMaxAttempts = n
+	timeout, err := attemptTimeoutOverride()
+	if err != nil {
+		timeout = 0 // LoadConfig reports a bad value; a config from elsewhere keeps the defaults
+	}
+	cfg.APIOptions = append(append([]func(*middleware.Stack) error(nil), cfg.APIOptions...), attemptTimeouts(timeout))
 	return cfg
 }
 
