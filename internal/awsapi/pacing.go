@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"reflect"
 	"sync"
@@ -199,17 +200,54 @@ func attemptTimeoutOverride() (time.Duration, error) {
 	return d, nil
 }
 
+// Backoff between attempts: full jitter over an exponential schedule,
+// rand × min(base × 2^(n-1), MaxBackoff) before retry n, base
+// ThrottleBaseDelay after a throttled attempt and RetryBaseDelay after any
+// other error.
+const (
+	// ThrottleBaseDelay is the first backoff's ceiling after throttling.
+	// The SDK's standard mode starts at 1 s; IAM refills its buckets every
+	// second and the account's Pacer keeps the scan under IAM's rate, so a
+	// throttled call (most often IAM's other callers' doing) backs off
+	// from 100 ms: 8 attempts wait at most 12.7 s in all (0.1 + 0.2 + … +
+	// 6.4), across a dozen refills, and a call throttled three times in a
+	// row, about one in 37 at 30% throttling, costs 0.35 s on average instead of
+	// 3.5 s.
+	ThrottleBaseDelay = 100 * time.Millisecond
+	// RetryBaseDelay is the first backoff's ceiling after another error
+	// (a 5xx, a reset connection, an attempt timeout): the SDK's own.
+	RetryBaseDelay = 50 * time.Millisecond
+	// MaxBackoff caps one backoff: the SDK's own.
+	MaxBackoff = 20 * time.Second
+)
+
+// jitterBackoff is the retry.BackoffDelayer of keywarden's clients.
+type jitterBackoff struct{ throttles retry.IsErrorThrottle }
+
+// BackoffDelay is the wait before the attempt after attempt (1-based).
+func (b jitterBackoff) BackoffDelay(attempt int, err error) (time.Duration, error) {
+	base := RetryBaseDelay
+	if b.throttles.IsErrorThrottle(err) == aws.TrueTernary {
+		base = ThrottleBaseDelay
+	}
+	ceiling := MaxBackoff
+	if n := max(attempt-1, 0); n < 30 && base<<n < MaxBackoff {
+		ceiling = base << n
+	}
+	return time.Duration(rand.Float64() * float64(ceiling)), nil
+}
+
 // standardRetryer is the SDK's standard retry mode (exponential backoff
-// with full jitter: a throttled attempt waits up to 1 s, 2 s, 4 s… capped
-// at 20 s; other errors start at 50 ms) up to maxAttempts attempts, without
-// the retry quota: a scan's pace is set by the account's Pacer, and
-// throttling costs the throttled calls their retries only, never every
-// later call of the run (as the adaptive mode did).
+// with full jitter, jitterBackoff) up to maxAttempts attempts, without the
+// retry quota: a scan's pace is set by the account's Pacer, and throttling
+// costs the throttled calls their retries only, never every later call of
+// the run (as the adaptive mode did).
 func standardRetryer(maxAttempts int) func() aws.Retryer {
 	return func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = maxAttempts
 			o.RateLimiter = ratelimit.None
+			o.Backoff = jitterBackoff{throttles: retry.IsErrorThrottles(o.Throttles)}
 		})
 	}
 }
