@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -40,9 +41,6 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 		return aws.Config{}, err
 	}
 	opts := []func(*config.LoadOptions) error{
-		config.WithRetryMode(aws.RetryModeStandard),
-		config.WithRetryer(standardRetryer(attempts(o.MaxAttempts))),
-		config.WithRetryMaxAttempts(attempts(o.MaxAttempts)),
 		config.WithAssumeRoleCredentialOptions(chain.record),
 	}
 	if o.Region != "" {
@@ -58,7 +56,7 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
 	}
-	cfg.APIOptions = append(cfg.APIOptions, attemptTimeouts(timeout))
+	cfg = withRetries(cfg, o.MaxAttempts, timeout)
 	chain.resolved(cfg)
 	cfg.ConfigSources = append(cfg.ConfigSources, chain)
 	return cfg, nil
@@ -72,15 +70,19 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 // of the config file and the timeouts hold however the caller loaded the
 // SDK settings.
 func WithRetries(cfg aws.Config, maxAttempts int) aws.Config {
+	timeout, err := attemptTimeoutOverride()
+	if err != nil {
+		timeout = 0 // LoadConfig reports a bad value; a config from elsewhere keeps the defaults
+	}
+	return withRetries(cfg, maxAttempts, timeout)
+}
+
+func withRetries(cfg aws.Config, maxAttempts int, timeout time.Duration) aws.Config {
 	cfg = cfg.Copy()
 	n := attempts(maxAttempts)
 	cfg.RetryMode = aws.RetryModeStandard
 	cfg.Retryer = standardRetryer(n)
 	cfg.RetryMaxAttempts = n
-	timeout, err := attemptTimeoutOverride()
-	if err != nil {
-		timeout = 0 // LoadConfig reports a bad value; a config from elsewhere keeps the defaults
-	}
 	cfg.APIOptions = append(append([]func(*middleware.Stack) error(nil), cfg.APIOptions...), attemptTimeouts(timeout))
 	return cfg
 }
