@@ -28,6 +28,7 @@ func checkOneFailed(t *testing.T, e *orgE2E, r result, failed string, want ...st
 	for _, a := range rep.Accounts {
 		switch {
 		case a.ID == failed:
+			t.Logf("account %s: %s", a.ID, a.Error)
 			for _, s := range append([]string{"account " + failed}, want...) {
 				if a.Status != report.StatusError || !strings.Contains(a.Error, s) {
 					t.Errorf("failed account %s: status %s, error %q; want status error and %q in the error", a.ID, a.Status, a.Error, s)
@@ -81,6 +82,7 @@ func TestHungCallFailsItsAccountWithinTheTimeout(t *testing.T) {
 		t.Errorf("%d GetAccountAuthorizationDetails attempts in %s; want %d", attempts, hung, awsapi.MaxTimedOutAttempts)
 	}
 	// 3 × 1 s of timeouts, the rest of the scan, slack for a loaded machine.
+	t.Logf("the scan returned after %s", took)
 	if limit := time.Duration(awsapi.MaxTimedOutAttempts)*time.Second + 30*time.Second; took > limit {
 		t.Errorf("the scan took %s; want at most %s", took, limit)
 	}
