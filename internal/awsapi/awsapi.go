@@ -40,7 +40,11 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, err
 	}
+	// The retryer and the timeouts also go to the clients the SDK builds
+	// for the credentials themselves (the STS client of a profile's role).
 	opts := []func(*config.LoadOptions) error{
+		config.WithRetryer(standardRetryer(attempts(o.MaxAttempts))),
+		config.WithAPIOptions([]func(*middleware.Stack) error{attemptTimeouts(timeout)}),
 		config.WithAssumeRoleCredentialOptions(chain.record),
 	}
 	if o.Region != "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/testenv"
@@ -205,5 +206,38 @@ func TestThrottlingDoesNotSlowLaterCalls(t *testing.T) {
 	// adaptive mode's 1.5–2 a second they took 30 s or more.
 	if d := time.Since(start); d > 15*time.Second {
 		t.Errorf("60 calls after the throttling took %s; want no lasting slowdown", d)
+	}
+}
+
+// TestLoadConfigClientsTimeOut: the clients of a configuration from
+// LoadConfig — every client keywarden builds outside a scan: the state
+// store's, the channels', Security Hub's — get the per-attempt timeouts
+// too, and an unusable KEYWARDEN_AWS_ATTEMPT_TIMEOUT is refused.
+func TestLoadConfigClientsTimeOut(t *testing.T) {
+	m := testenv.Moto(t)
+	p := m.NewProxy(t)
+	p.Inject(testenv.Fault{Match: testenv.IsOp("sts:GetCallerIdentity"), Hang: true})
+	for _, kv := range p.Env(m) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	t.Setenv(awsapi.AttemptTimeoutEnv, "300ms")
+	cfg, err := awsapi.LoadConfig(context.Background(), awsapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if !awsapi.IsAttemptTimeout(err) {
+		t.Errorf("GetCallerIdentity that never answers = %v; want an attempt timeout", err)
+	}
+	if n := p.Count("sts:GetCallerIdentity"); n != awsapi.MaxTimedOutAttempts {
+		t.Errorf("%d attempts; want %d", n, awsapi.MaxTimedOutAttempts)
+	}
+
+	t.Setenv(awsapi.AttemptTimeoutEnv, "soon")
+	if _, err := awsapi.LoadConfig(context.Background(), awsapi.Options{}); err == nil || !strings.Contains(err.Error(), awsapi.AttemptTimeoutEnv) {
+		t.Errorf("LoadConfig with %s=soon: %v; want an error naming the variable", awsapi.AttemptTimeoutEnv, err)
 	}
 }
