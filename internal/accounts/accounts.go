@@ -311,7 +311,14 @@ type AssumeRoleError struct {
 }
 
 func (e *AssumeRoleError) Error() string {
-	return fmt.Sprintf("assume role %s in account %s: %v; %s", e.RoleARN, e.Account, e.Err, RoleHint)
+	hint := RoleHint
+	switch {
+	case awsapi.IsThrottled(e.Err):
+		hint = "STS was still throttling AssumeRole after the retries: scan again later, or lower accounts.parallel"
+	case awsapi.IsAttemptTimeout(e.Err):
+		hint = "STS did not answer in time: check the network path to STS and scan again"
+	}
+	return fmt.Sprintf("assume role %s in account %s: %v; %s", e.RoleARN, e.Account, e.Err, hint)
 }
 
 // Unwrap returns the SDK's error.

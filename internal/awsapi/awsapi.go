@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -29,14 +30,21 @@ type Options struct {
 }
 
 // LoadConfig loads the SDK configuration from the standard sources, with the
-// adaptive retry mode (IAM throttles hard) and a region fallback. The
+// standard retry mode (exponential backoff with jitter, no retry quota),
+// per-attempt timeouts (AttemptTimeout) and a region fallback. The
 // credentials behind the caller's (the source of each role the shared
 // config assumes) are recorded: ChainOf(cfg).
 func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 	chain := &CredentialChain{}
+	timeout, err := attemptTimeoutOverride()
+	if err != nil {
+		return aws.Config{}, err
+	}
+	// The retryer and the timeouts also go to the clients the SDK builds
+	// for the credentials themselves (the STS client of a profile's role).
 	opts := []func(*config.LoadOptions) error{
-		config.WithRetryMode(aws.RetryModeAdaptive),
-		config.WithRetryMaxAttempts(attempts(o.MaxAttempts)),
+		config.WithRetryer(standardRetryer(attempts(o.MaxAttempts))),
+		config.WithAPIOptions([]func(*middleware.Stack) error{attemptTimeouts(timeout)}),
 		config.WithAssumeRoleCredentialOptions(chain.record),
 	}
 	if o.Region != "" {
@@ -52,20 +60,34 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
 	}
+	cfg = withRetries(cfg, o.MaxAttempts, timeout)
 	chain.resolved(cfg)
 	cfg.ConfigSources = append(cfg.ConfigSources, chain)
 	return cfg, nil
 }
 
 // WithRetries returns a copy of cfg whose clients retry in the SDK's
-// adaptive mode (client-side rate limiting once throttled) up to
-// maxAttempts attempts per operation (0: DefaultMaxAttempts). A scan
+// standard mode (exponential backoff with jitter, no retry quota) up to
+// maxAttempts attempts per operation (0: DefaultMaxAttempts), each attempt
+// with its own timeout (AttemptTimeout, or AttemptTimeoutEnv). A scan
 // applies it to whatever configuration it was given, so the attempt limit
-// of the config file holds however the caller loaded the SDK settings.
+// of the config file and the timeouts hold however the caller loaded the
+// SDK settings.
 func WithRetries(cfg aws.Config, maxAttempts int) aws.Config {
+	timeout, err := attemptTimeoutOverride()
+	if err != nil {
+		timeout = 0 // LoadConfig reports a bad value; a config from elsewhere keeps the defaults
+	}
+	return withRetries(cfg, maxAttempts, timeout)
+}
+
+func withRetries(cfg aws.Config, maxAttempts int, timeout time.Duration) aws.Config {
 	cfg = cfg.Copy()
-	cfg.RetryMode = aws.RetryModeAdaptive
-	cfg.RetryMaxAttempts = attempts(maxAttempts)
+	n := attempts(maxAttempts)
+	cfg.RetryMode = aws.RetryModeStandard
+	cfg.Retryer = standardRetryer(n)
+	cfg.RetryMaxAttempts = n
+	cfg.APIOptions = append(append([]func(*middleware.Stack) error(nil), cfg.APIOptions...), attemptTimeouts(timeout))
 	return cfg
 }
 

@@ -72,8 +72,8 @@ func TestLoadConfigRegionFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Region != awsapi.DefaultRegion || cfg.RetryMode != aws.RetryModeAdaptive || cfg.RetryMaxAttempts != awsapi.DefaultMaxAttempts {
-		t.Errorf("LoadConfig() region %q, retry %s/%d; want %s, adaptive, %d", cfg.Region, cfg.RetryMode, cfg.RetryMaxAttempts,
+	if cfg.Region != awsapi.DefaultRegion || cfg.RetryMode != aws.RetryModeStandard || cfg.RetryMaxAttempts != awsapi.DefaultMaxAttempts {
+		t.Errorf("LoadConfig() region %q, retry %s/%d; want %s, standard, %d", cfg.Region, cfg.RetryMode, cfg.RetryMaxAttempts,
 			awsapi.DefaultRegion, awsapi.DefaultMaxAttempts)
 	}
 	cfg, err = awsapi.LoadConfig(context.Background(), awsapi.Options{Region: "eu-west-1", MaxAttempts: 3})

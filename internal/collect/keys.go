@@ -22,9 +22,9 @@ import (
 
 // ResolveKeyIDs fills AccessKey.ID of the named users' report slots, with
 // one ListAccessKeys (paginated) per user, up to KeyLookupParallel users
-// at once: a limit that halves each time IAM throttles a call and grows
-// back by one for each limit's worth of calls that succeed (throttled
-// calls are retried by the SDK). A key is matched to the slot whose
+// at once: a limit that halves when IAM throttles most of a limit's worth
+// of calls and grows back by one for each limit's worth of calls that
+// succeed (throttled calls are retried by the SDK). A key is matched to the slot whose
 // creation time (the report's access_key_N_last_rotated) equals its
 // CreateDate to the second; when exactly one key and one slot are left
 // unmatched, they are paired. Users not in snap, and users deleted since
@@ -136,9 +136,12 @@ func (c *Collector) listAccessKeys(ctx context.Context, user string, optFns ...f
 
 // limiter bounds the calls in flight with a limit that adapts to
 // throttling (additive increase, multiplicative decrease): it halves when
-// a call is throttled, once for all the calls sent under the same limit,
-// and grows by one each time limit calls in a row have succeeded, up to
-// its maximum.
+// most of a window of calls were throttled — the next limit calls to
+// finish, sent under the same limit — and grows by one each time limit
+// calls have succeeded, up to its maximum. A share of throttled calls
+// that is not most of them (IAM's other callers, a throttle now and then)
+// costs those calls their retries (the SDK's backoff), not the scan its
+// pace: the account's Pacer keeps the rate under IAM's.
 type limiter struct {
 	log *slog.Logger
 
@@ -148,8 +151,12 @@ type limiter struct {
 	inFlight int
 	// successes counts the calls that succeeded since the limit changed.
 	successes int
+	// window counts the calls finished in the current window, and
+	// throttles those of them throttled.
+	window, throttles int
 	// epoch counts the decreases: a throttled call sent in an earlier
-	// epoch was sent under a higher limit and does not halve this one.
+	// epoch was sent under a higher limit and does not count against this
+	// one.
 	epoch int
 	// freed is closed (and replaced) when a slot may have come free.
 	freed chan struct{}
@@ -200,31 +207,44 @@ func (l *limiter) sent() int {
 	return l.epoch
 }
 
-// throttled halves the limit for a call sent in epoch, unless the limit
-// has been halved since the call was sent.
+// throttled counts a throttled call sent in epoch, unless the limit has
+// been halved since the call was sent.
 func (l *limiter) throttled(epoch int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if epoch != l.epoch {
 		return
 	}
-	l.epoch++
-	l.limit = max(1, l.limit/2)
-	l.successes = 0
-	l.log.Debug("ListAccessKeys throttled; fewer key lookups at once", "limit", l.limit)
+	l.throttles++
+	l.finished()
 }
 
 func (l *limiter) succeeded() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.limit == l.max {
+	if l.limit < l.max {
+		if l.successes++; l.successes >= l.limit {
+			l.limit++
+			l.successes = 0
+			l.wake()
+		}
+	}
+	l.finished()
+}
+
+// finished closes the window once limit calls have finished in it, and
+// halves the limit when most of them were throttled; l.mu is held.
+func (l *limiter) finished() {
+	if l.window++; l.window < l.limit {
 		return
 	}
-	if l.successes++; l.successes >= l.limit {
-		l.limit++
+	if 2*l.throttles > l.window {
+		l.epoch++
+		l.limit = max(1, l.limit/2)
 		l.successes = 0
-		l.wake()
+		l.log.Debug("most ListAccessKeys calls throttled; fewer key lookups at once", "limit", l.limit)
 	}
+	l.window, l.throttles = 0, 0
 }
 
 // observe adds to an IAM call a middleware that tells l of each attempt's

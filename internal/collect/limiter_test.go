@@ -42,9 +42,13 @@ func TestLimiterHalvesOncePerLimit(t *testing.T) {
 	if n := fill(l); n != 32 {
 		t.Fatalf("slots of a new limiter of 32 = %d; want 32", n)
 	}
-	// Every call sent under the limit of 32 is throttled: one halving.
+	// Every call sent under the limit of 32 is throttled: one halving,
+	// once the window of 32 has finished.
 	epoch := l.sent()
-	for range 32 {
+	for i := range 32 {
+		if l.limit != 32 {
+			t.Fatalf("limit halved after %d of 32 throttled calls; want after the window", i)
+		}
 		l.throttled(epoch)
 	}
 	if l.limit != 16 {
@@ -61,19 +65,58 @@ func TestLimiterHalvesOncePerLimit(t *testing.T) {
 	if full(l) {
 		t.Error("no slot free with 15 calls in flight and a limit of 16")
 	}
-	// A call sent under the new limit and throttled halves it again; it
-	// never goes below one.
+	// A window of calls sent under the new limit and throttled halves it
+	// again; it never goes below one.
 	for range 10 {
-		l.throttled(l.sent())
+		throttleWindow(l)
 	}
 	if l.limit != 1 {
 		t.Errorf("limit after ten more halvings = %v; want 1", l.limit)
 	}
 }
 
+// throttleWindow throttles a window of calls: as many as the limit.
+func throttleWindow(l *limiter) {
+	epoch, n := l.sent(), l.limit
+	for range n {
+		l.throttled(epoch)
+	}
+}
+
+// TestLimiterKeepsItsPaceUnderSomeThrottling: a window of calls of which
+// fewer than half were throttled (IAM's other callers, random throttling)
+// leaves the limit alone; one with most throttled halves it, once.
+func TestLimiterKeepsItsPaceUnderSomeThrottling(t *testing.T) {
+	l := newLimiter(32, slog.New(slog.DiscardHandler))
+	for range 10 { // ten windows, 30% throttled each
+		epoch := l.sent()
+		for i := range 32 {
+			if i%10 < 3 {
+				l.throttled(epoch)
+			} else {
+				l.succeeded()
+			}
+		}
+	}
+	if l.limit != 32 {
+		t.Errorf("limit after windows 30%% throttled = %d; want 32", l.limit)
+	}
+	epoch := l.sent()
+	for i := range 32 {
+		if i%3 == 0 {
+			l.succeeded()
+		} else {
+			l.throttled(epoch)
+		}
+	}
+	if l.limit != 16 {
+		t.Errorf("limit after a window two thirds throttled = %d; want 16", l.limit)
+	}
+}
+
 func TestLimiterGrowsBackByOnePerLimitOfSuccesses(t *testing.T) {
 	l := newLimiter(8, slog.New(slog.DiscardHandler))
-	l.throttled(l.sent())
+	throttleWindow(l)
 	if l.limit != 4 {
 		t.Fatalf("limit after a throttle = %v; want 4", l.limit)
 	}
@@ -121,8 +164,8 @@ func TestLimiterWakesWaiters(t *testing.T) {
 		t.Errorf("acquire after a release = %v; want the freed slot", err)
 	}
 
-	l.throttled(l.sent()) // limit 1, 2 in flight
-	l.release()           // 1 in flight: still full
+	throttleWindow(l) // limit 1, 2 in flight
+	l.release()       // 1 in flight: still full
 	done = wait(context.Background())
 	l.succeeded() // 1 success at 1: 2 slots, one free
 	if err := got(done); err != nil {

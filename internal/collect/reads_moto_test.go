@@ -16,7 +16,7 @@ import (
 )
 
 // proxyCollector is a collector with the production retry settings
-// (adaptive, awsapi.DefaultMaxAttempts), pointed at moto through p, each
+// (standard, awsapi.DefaultMaxAttempts, per-attempt timeouts), pointed at moto through p, each
 // call counted in counter, and the default poll intervals.
 func proxyCollector(t testing.TB, m *testenv.MotoServer, p *testenv.Proxy, counter *awsapi.Counter) *Collector {
 	cfg := counter.Instrument(awsapi.WithRetries(p.Config(t, m), 0))

@@ -64,7 +64,7 @@ type Accounts struct {
 	// each member account records (default "keywarden").
 	SessionName string `yaml:"session_name,omitempty" json:"session_name,omitempty"`
 	// MaxAttempts bounds the SDK's attempts per AWS call, throttling
-	// retries included (adaptive mode; default 8). An account whose calls
+	// retries included (standard mode; default 8). An account whose calls
 	// are still throttled after them is reported as failed.
 	MaxAttempts int `yaml:"max_attempts,omitempty" json:"max_attempts,omitempty"`
 	// Partition is the AWS partition of the accounts: aws, aws-us-gov or

@@ -172,7 +172,7 @@ var fieldDocs = map[string]string{
 	"Accounts.List":         "Scan exactly these accounts. Not together with organization.",
 	"Accounts.Parallel":     "How many accounts are scanned at once (1-64; default 8).",
 	"Accounts.SessionName":  "sts:AssumeRole session name, recorded by CloudTrail in each member account (default keywarden).",
-	"Accounts.MaxAttempts":  "Attempts per AWS call, throttling retries included, in the SDK's adaptive retry mode (1-20; default 8). An account still throttled after them is reported as failed.",
+	"Accounts.MaxAttempts":  "Attempts per AWS call, throttling retries included, in the SDK's standard retry mode, exponential backoff with jitter (1-20; default 8). An account still throttled after them is reported as failed.",
 	"Accounts.Partition":    "The AWS partition of the accounts: aws, aws-us-gov or aws-cn (omitted: the caller's at run time, aws for iam-policy). Role, topic and parameter ARNs must be in it.",
 
 	"Organization.RoleName": "Name of the role assumed in each member account, e.g. KeywardenAudit.",

@@ -345,7 +345,7 @@ func Main(stop context.Context) {
 }
 
 // LoadAWSConfig is the function's SDK configuration: the execution role's
-// credentials, the function's region, adaptive retries.
+// credentials, the function's region, standard retries, per-attempt timeouts.
 func LoadAWSConfig(ctx context.Context) (aws.Config, error) {
 	return awsapi.LoadConfig(ctx, awsapi.Options{})
 }

@@ -185,7 +185,9 @@ func forEach[T any](items []T, n int, f func(T)) {
 // starts its credential report.
 func (a *accountScan) begin(ctx context.Context, o ScanOptions, base aws.Config, assumer *sts.Client) {
 	a.counter = awsapi.NewCounter()
-	a.cfg = a.counter.Instrument(accounts.Config(base, a.target, assumer, o.Config.Accounts.SessionName))
+	// One token bucket for all the account's clients (the scan's, and the
+	// remediation's through OnAccount): IAM limits each account's rate.
+	a.cfg = a.counter.Instrument(awsapi.NewAccountPacer().Pace(accounts.Config(base, a.target, assumer, o.Config.Accounts.SessionName)))
 	if err := accounts.Check(ctx, a.cfg, a.target); err != nil {
 		a.fail(err)
 		return
@@ -253,6 +255,8 @@ func (a *accountScan) fail(err error) {
 		err = fmt.Errorf("%w; still throttled after %d attempts: raise accounts.max_attempts or lower accounts.parallel", err, maxAttempts.Attempt)
 	case awsapi.IsThrottled(err):
 		err = fmt.Errorf("%w; throttled: raise accounts.max_attempts or lower accounts.parallel", err)
+	case awsapi.IsAttemptTimeout(err):
+		err = fmt.Errorf("%w; AWS did not answer in time: check the network path to AWS (proxy, VPC endpoint) and scan again", err)
 	}
 	a.err = fmt.Errorf("account %s: %w", a.id, err)
 }
