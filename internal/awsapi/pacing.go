@@ -260,7 +260,7 @@ func standardRetryer(maxAttempts int) func() aws.Retryer {
 // AccountBurst.
 const (
 	AccountRate  = 50
-	AccountBurst = 64
+	AccountBurst = 128
 )
 
 // Pacer is a token bucket shared by the clients of one account: every
