@@ -43,6 +43,20 @@ func told(t *testing.T, dir, user, key, done, day string) {
 	}
 }
 
+// toldOnce checks that the disabling of key was told once to its owner
+// and listed once in the digests, and that another run tells it again to
+// no one.
+func toldOnce(t *testing.T, env []string, dir, key string) {
+	t.Helper()
+	if owners, digests := doneMentions(t, dir, key); owners != 1 || digests != 1 {
+		t.Errorf("key %s: told %d times to its owner and listed %d times as disabled in digests; want once each", key, owners, digests)
+	}
+	r := keywarden(t, env, dir, "run", "--apply", "--format", "json")
+	if owners, digests := doneMentions(t, dir, key); r.code != 0 || owners != 1 || digests != 1 {
+		t.Errorf("another run (exit %d): key %s told %d times to its owner and %d times in digests; want once each, as before", r.code, key, owners, digests)
+	}
+}
+
 // TestTruthDisableAnsweredAnError: the disable of alice's key reaches IAM
 // and every attempt answers 503; the answer to dan's is lost (the
 // connection dropped). A re-read shows both keys inactive: both actions
@@ -195,16 +209,8 @@ func TestTruthFailedIsRetried(t *testing.T) {
 	if st := keyStatus(t, m, "alice"); st[alice] != "Inactive" {
 		t.Errorf("alice's key: %v; want Inactive", st)
 	}
-	// The disable is told once it is settled, to alice and in the digest,
-	// although the first run's digest listed the action as failed: the
-	// outcome it reported was not final, so it claimed no notice of it.
-	if owners, digests := doneMentions(t, dir, alice); owners != 1 || digests != 1 {
-		t.Errorf("alice's key %s: told %d times to its owner and listed %d times as disabled in digests; want once each", alice, owners, digests)
-	}
-	r = keywarden(t, env, dir, "run", "--apply", "--format", "json")
-	if owners, digests := doneMentions(t, dir, alice); r.code != 0 || owners != 1 || digests != 1 {
-		t.Errorf("a third run (exit %d): alice's key told %d times to its owner and %d times in digests; want once each, as before", r.code, owners, digests)
-	}
+	// The disable is told once, to alice and in the digest.
+	toldOnce(t, env, dir, alice)
 }
 
 // TestTruthStaleRecordSuperseded: a killed run left a planned disable of
@@ -272,16 +278,8 @@ func TestTruthStaleRecordSuperseded(t *testing.T) {
 	if st := keyStatus(t, m, "alice"); st[alice] != "Inactive" {
 		t.Errorf("alice's key: %v; want Inactive", st)
 	}
-	// The disable is told once it is settled, to alice and in the digest,
-	// although the first run's digest listed the action as failed: the
-	// outcome it reported was not final, so it claimed no notice of it.
-	if owners, digests := doneMentions(t, dir, alice); owners != 1 || digests != 1 {
-		t.Errorf("alice's key %s: told %d times to its owner and listed %d times as disabled in digests; want once each", alice, owners, digests)
-	}
-	r = keywarden(t, env, dir, "run", "--apply", "--format", "json")
-	if owners, digests := doneMentions(t, dir, alice); r.code != 0 || owners != 1 || digests != 1 {
-		t.Errorf("a third run (exit %d): alice's key told %d times to its owner and %d times in digests; want once each, as before", r.code, owners, digests)
-	}
+	// The disable is told once, to alice and in the digest.
+	toldOnce(t, env, dir, alice)
 }
 
 // TestTruthUnconfirmedSettledByNextRun: the disable of alice's key takes
@@ -343,11 +341,5 @@ func TestTruthUnconfirmedSettledByNextRun(t *testing.T) {
 	// The disable is told once it is settled, to alice and in the digest,
 	// although the first run's digest listed the action as failed: the
 	// outcome it reported was not final, so it claimed no notice of it.
-	if owners, digests := doneMentions(t, dir, alice); owners != 1 || digests != 1 {
-		t.Errorf("alice's key %s: told %d times to its owner and listed %d times as disabled in digests; want once each", alice, owners, digests)
-	}
-	r = keywarden(t, env, dir, "run", "--apply", "--format", "json")
-	if owners, digests := doneMentions(t, dir, alice); r.code != 0 || owners != 1 || digests != 1 {
-		t.Errorf("a third run (exit %d): alice's key told %d times to its owner and %d times in digests; want once each, as before", r.code, owners, digests)
-	}
+	toldOnce(t, env, dir, alice)
 }

@@ -614,7 +614,7 @@ func (b *builder) digests(items []Item, p *Plan) []Digest {
 			}
 		}
 		for _, a := range d.Actions {
-			if (a.Status == ActionDone || a.Status == ActionFailed) && a.ID != "" && b.actionNoticeDue(a.ID, aud) {
+			if (a.Status == ActionDone || a.Status == ActionFailed) && a.ID != "" && !a.Unsettled && b.actionNoticeDue(a.ID, aud) {
 				d.Notices = append(d.Notices, Notice{Key: state.NoticeKey{Finding: ActionFinding(a.ID), Audience: aud}, Account: a.Account,
 					User: a.User, KeyID: a.KeyID, Rule: a.Rule, Stage: a.StageAt, Status: state.StatusNew})
 			}
