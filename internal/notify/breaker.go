@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"sync"
 )
 
@@ -83,8 +82,10 @@ func Slow(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	// A timeout: the network's, or an attempt's (awsapi.AttemptTimeoutError,
+	// which a hung SES or SNS call ends with).
+	var to interface{ Timeout() bool }
+	if errors.As(err, &to) && to.Timeout() {
 		return true
 	}
 	return unsentCodes.IsErrorThrottle(err).Bool()

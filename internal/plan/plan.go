@@ -514,11 +514,19 @@ func (b *builder) noAddressReason(probs []policy.RecipientProblem) string {
 // resolve lists findings with open notices in planned accounts that are no
 // longer found, and accounts scanned fine again after an error.
 func (b *builder) resolve(current map[string]bool) []string {
+	// An owed notice stays open until it is told: a finding with one is
+	// not resolved, since resolving closes every audience of a finding.
+	owed := map[string]bool{}
+	for _, n := range b.in.Notices {
+		if n.Owed() {
+			owed[n.Finding] = true
+		}
+	}
 	seen := map[string]bool{}
 	out := []string{}
 	for _, n := range b.in.Notices {
-		if n.ClosedDay != "" || seen[n.Finding] || n.Owed() {
-			continue // an owed notice stays open until it is told
+		if n.ClosedDay != "" || seen[n.Finding] || owed[n.Finding] {
+			continue
 		}
 		if _, ok := b.ok[n.Account]; !ok {
 			continue // not scanned (or failed) this run: nothing is known

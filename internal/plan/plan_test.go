@@ -409,6 +409,9 @@ func TestNextFollowsTheOutcome(t *testing.T) {
 		{"inactive, waiting out the grace period", enforcing(), inactive, outcome(func(a *plan.Action) {
 			a.Status, a.DeleteOn, a.Reason = plan.ActionSkipped, "2026-11-30", "inactive since 2026-11-20 (3 of the 10 days …): it will be deleted on 2026-11-30"
 		}), "It is inactive and past the 90-day limit. It is inactive; the first keywarden run from 2026-11-30, after 10 days inactive, deletes it."},
+		{"not started: the run was stopped first", enforcing(), disable, outcome(func(a *plan.Action) {
+			a.ID, a.Reason = "", "not started: not reached before the run's deadline; the next run carries it out"
+		}), "It is past the 80-day limit. keywarden did not disable it: this run stopped before it (not reached before the run's deadline); the next run will."},
 		{"failed", enforcing(), disable, outcome(func(a *plan.Action) { a.Status, a.Reason = plan.ActionFailed, "AccessDenied" }),
 			"It is past the 80-day limit. keywarden tried to disable it on 2026-11-23 and failed; the administrators are told, and the next run tries again."},
 	}

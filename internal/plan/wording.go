@@ -189,6 +189,11 @@ func (b *builder) outcome(f *policy.Finding, a *Action) string {
 		if b.in.Mode == ModeDryRun {
 			return lim + fmt.Sprintf("This dry run changed nothing; a real run would %s it now (%s).%s", v, b.day, first)
 		}
+		if b.in.Executed != nil && a.ID == "" {
+			// Remediation ran and did not start it: the run was stopped (a
+			// signal, the Lambda's work deadline) before it.
+			return lim + fmt.Sprintf("keywarden did not %s it: this run stopped before it (%s); the next run will.", v, strings.TrimSuffix(strings.TrimPrefix(a.Reason, "not started: "), "; the next run carries it out"))
+		}
 		return lim + fmt.Sprintf("keywarden is to %s it in this run (%s).%s", v, b.day, first)
 	case ActionBlocked:
 		return lim + fmt.Sprintf("keywarden did not %s it: a safety guard stopped every change in account %s in this run; the administrators are told.", v, a.Account)

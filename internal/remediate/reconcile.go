@@ -69,15 +69,17 @@ func (e *Executor) Reconcile(ctx context.Context, accounts []string, next []plan
 			e.log().Warn("cannot reconcile an unfinished action: no client for its account", "action", r.ID, "account", r.Account, "error", err)
 			continue
 		}
+		// A run that recorded its end left the record planned on purpose:
+		// it could not tell whether its change was made. Asked before the
+		// credential is read: a run that ends after this read, having made
+		// its change, is then not taken for one that did not.
+		stale := e.now().Sub(r.At) > lease
+		unsure := !stale && runEnded(r.Run)
 		made, done, now, err := targetReached(ctx, client, &r)
 		if err != nil {
 			e.log().Warn("cannot reconcile an unfinished action", "action", r.ID, "error", err)
 			continue
 		}
-		// A run that recorded its end left the record planned on purpose:
-		// it could not tell whether its change was made.
-		stale := e.now().Sub(r.At) > lease
-		unsure := !stale && runEnded(r.Run)
 		o := state.Outcome{Kind: done, Before: r.Before, After: now, At: e.now()}
 		switch {
 		case made && unsure:

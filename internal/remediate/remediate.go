@@ -309,7 +309,15 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 			a.Reason += fmt.Sprintf(" while active, so it is disabled first and deleted once inactive for %d days (on %s)", e.Grace, a.DeleteOn)
 		}
 		a.Reason += note
-		return e.Audit.RecordInactive(ctx, ref, e.day(), true)
+		// The key is disabled whatever the state says: a failure to record
+		// the day is not the action's. The next run that sees the key
+		// inactive records its own day, so the grace period can only start
+		// later, never sooner; the store's error is the run's (its headline).
+		if err := e.Audit.RecordInactive(ctx, ref, e.day(), true); err != nil {
+			e.log().Error("key disabled, but the day it became inactive is not recorded; the grace period counts from the next run that sees it inactive",
+				"key_id", a.KeyID, "error", err)
+		}
+		return nil
 	}
 	// Delete an inactive key, once it has been inactive for the grace period.
 	since, err := e.inactiveSince(ctx, ref)
@@ -469,7 +477,14 @@ func (e *Executor) confirm(ctx context.Context, c Reader, a *plan.Action, kind s
 		e.log().Warn("the write answered NoSuchEntity: already made", "action", a.ID, "kind", kind, "error", werr)
 		return fmt.Sprintf(" (already %s: IAM answered NoSuchEntity, as it does to a retry whose first attempt made the change)", what), nil
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ConfirmTimeout)
+	// Not cancelled with the run (a signal, the work deadline), but never
+	// past the run's own deadline (the Lambda's): ConfirmTimeout or that,
+	// whichever comes first.
+	deadline := time.Now().Add(ConfirmTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	rec := state.Action{Account: a.Account, User: a.User, Credential: a.Credential, KeyID: a.KeyID, Kind: kind, Before: a.Before}
 	made, _, now, err := targetReached(rctx, c, &rec)

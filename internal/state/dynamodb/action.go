@@ -82,7 +82,9 @@ func decodeAction(it item) (state.Action, int) {
 }
 
 // owedPuts are the puts of the owed notices of a finished as status: new
-// items, never delivered (the action's ID is new, so they cannot exist).
+// items, never delivered, each put only where no notice exists (one a run
+// has claimed, told or closed is left as it is, as SQLite's ON CONFLICT DO
+// NOTHING leaves it): see transactOwing.
 func (s *Store) owedPuts(a *state.Action, status state.ActionStatus, now time.Time) []types.TransactWriteItem {
 	var out []types.TransactWriteItem
 	for _, n := range state.OwedNotices(a, status, now) {
@@ -97,9 +99,38 @@ func (s *Store) owedPuts(a *state.Action, status state.ActionStatus, now time.Ti
 		it.putTime("updated_at", n.UpdatedAt)
 		it.put(AttrGSI1PK, openNotices)
 		it.put(AttrGSI1SK, n.Account+"#"+n.Finding+"#"+n.Audience)
-		out = append(out, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: it}})
+		const absent = `attribute_not_exists(#pk)`
+		out = append(out, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: it,
+			ConditionExpression: aws.String(absent), ExpressionAttributeNames: names(absent)}})
 	}
 	return out
+}
+
+// transactOwing runs items and the owed notices' puts in one transaction.
+// A put whose notice exists fails its condition and cancels the
+// transaction: it is tried again without the puts whose notices exist,
+// until only items' own conditions can fail it. The error is the last
+// try's; its cancellation reasons index items as given.
+func (s *Store) transactOwing(ctx context.Context, items, owed []types.TransactWriteItem) error {
+	for {
+		err := s.transact(ctx, append(slices.Clone(items), owed...))
+		reasons := cancelled(err)
+		var keep []types.TransactWriteItem
+		for i, o := range owed {
+			if !conditionFailed(reasons, len(items)+i) {
+				keep = append(keep, o)
+			}
+		}
+		if err == nil || len(keep) == len(owed) {
+			return err
+		}
+		for i := range items {
+			if conditionFailed(reasons, i) {
+				return err // the items' own condition: the caller's to read
+			}
+		}
+		owed = keep
+	}
 }
 
 // transact runs one TransactWriteItems. DynamoDB cancels a transaction
@@ -179,8 +210,7 @@ func (s *Store) RecordAction(ctx context.Context, a state.Action) error {
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}})
 	}
-	items = append(items, s.owedPuts(&a, a.Status, a.At)...)
-	err = s.transact(ctx, items)
+	err = s.transactOwing(ctx, items, s.owedPuts(&a, a.Status, a.At))
 	reasons := cancelled(err)
 	switch {
 	case err == nil:
@@ -254,7 +284,7 @@ func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) er
 	upd, cond := u.String(), `#status = :planned`
 	const lockCond = `attribute_not_exists(#pk) OR #action_id = :id`
 	rec, _ := decodeAction(it)
-	err = s.transact(ctx, append([]types.TransactWriteItem{
+	err = s.transactOwing(ctx, []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: aws.String(s.table), Key: actionKey(id),
 			UpdateExpression: aws.String(upd), ConditionExpression: aws.String(cond),
@@ -265,7 +295,7 @@ func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) er
 			ConditionExpression: aws.String(lockCond), ExpressionAttributeNames: names(lockCond),
 			ExpressionAttributeValues: item{":id": str(id)},
 		}},
-	}, s.owedPuts(&rec, o.Status, o.At)...))
+	}, s.owedPuts(&rec, o.Status, o.At))
 	reasons := cancelled(err)
 	switch {
 	case err == nil:

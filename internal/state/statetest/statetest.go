@@ -73,6 +73,7 @@ func Run(t *testing.T, backend Backend) {
 		{"InvalidActionIsRejected", testInvalidAction},
 		{"OutcomeRecordsOwedNotices", testOwed},
 		{"OwedNoticeIsToldOnce", testOwedToldOnce},
+		{"OutcomeLeavesExistingNotices", testOwedLeavesExisting},
 		{"ConcurrentClaimsOfAnOwedNoticeOneWinner", testOwedRace},
 		{"TransientFaultsChangeNothing", testTransientFaults},
 		{"ErrorsAfterTheWrite", testErrorsAfterWrite},
@@ -706,6 +707,44 @@ func testOwed(t *testing.T, open Opener) {
 	got := actions(t, other, state.ActionFilter{IDs: []string{done.ID}})
 	if len(got) != 1 || !slices.Equal(got[0].Audiences, auds) {
 		t.Errorf("Actions(%s) = %+v; want its audiences %v", done.ID, got, auds)
+	}
+}
+
+// testOwedLeavesExisting: an outcome's owed notices are written only
+// where no notice exists: one already told (its LastDay) or held by
+// another run's claim is left as it is, and the outcome is recorded.
+func testOwedLeavesExisting(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := context.Background()
+	a := action("run-1.1", "run-1", "AKIA1", state.ActionPlanned, t0)
+	a.Audiences = []string{owner, digest}
+	if err := s.RecordAction(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	claim := func(aud, run string) state.NoticeKey {
+		k := state.NoticeKey{Finding: "action:run-1.1", Audience: aud}
+		if ok, err := s.Claim(ctx, state.Claim{Key: k, Account: "123456789012", User: "alice", KeyID: "AKIA1", Rule: "access_key_age",
+			Day: "2026-11-23", RemindEvery: 7, Run: run, Now: t0}); !ok || err != nil {
+			t.Fatalf("Claim(%v) = %v, %v", k, ok, err)
+		}
+		return k
+	}
+	told := claim(digest, "run-0")
+	if err := s.Sent(ctx, told, "run-0", "2026-11-23", t0); err != nil {
+		t.Fatal(err)
+	}
+	held := claim(owner, "run-9")
+	if err := s.FinishAction(ctx, a.ID, state.Outcome{Status: state.ActionDone, Before: state.KeyActive, After: state.KeyInactive, At: t0}); err != nil {
+		t.Fatalf("FinishAction with existing notices: %v", err)
+	}
+	if got := actions(t, s, state.ActionFilter{IDs: []string{a.ID}}); len(got) != 1 || got[0].Status != state.ActionDone {
+		t.Fatalf("Actions(%s) = %+v; want it done", a.ID, got)
+	}
+	if n := one(t, s, told); n.LastDay != "2026-11-23" || n.Owed() {
+		t.Errorf("the notice told before the outcome = %+v; want it left told", n)
+	}
+	if n := one(t, s, held); n.ClaimRun != "run-9" {
+		t.Errorf("the notice another run holds = %+v; want its claim kept", n)
 	}
 }
 
