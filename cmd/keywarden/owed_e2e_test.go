@@ -137,6 +137,14 @@ func TestOwedAfterFailedDelivery(t *testing.T) {
 		}
 	}
 
+	// The keys' findings are gone (disabled); the digest's subject still
+	// counts the changes it reports.
+	if d := outboxMail(t, dir, "_digest_"); len(d) != 1 || !strings.Contains(d[0].Subject, fmt.Sprintf("all compliant, %d actions taken", len(owedOwners))) {
+		t.Errorf("the next run's digests: %d%s; want one whose subject counts the %d actions taken", len(d), subjects(d), len(owedOwners))
+	} else if n := strings.Count(d[0].HTML, "by an earlier run; not reported until now"); n != len(owedOwners) {
+		t.Errorf("the digest's HTML marks %d changes as told late; want %d", n, len(owedOwners))
+	}
+
 	before := outboxMail(t, dir, "")
 	r = runApply()
 	if r.code != 0 {
@@ -148,6 +156,14 @@ func TestOwedAfterFailedDelivery(t *testing.T) {
 	if after := outboxMail(t, dir, ""); len(after) != len(before) {
 		t.Errorf("the third run wrote %d messages; want none", len(after)-len(before))
 	}
+}
+
+func subjects(ms []testenv.Mail) string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Subject)
+	}
+	return fmt.Sprintf(" %q", out)
 }
 
 func firstText(ms []testenv.Mail) string {
