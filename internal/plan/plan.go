@@ -186,6 +186,8 @@ type Item struct {
 	// owedOnly: the item tells an earlier change only (its finding is
 	// gone); it has no finding notice.
 	owedOnly bool
+	// doneOn is the day keywarden made Done (ChangedOn).
+	doneOn string
 }
 
 // Changed sums up what keywarden did to the message's credentials — "1
