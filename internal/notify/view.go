@@ -127,7 +127,9 @@ func splitCommand(step string) (before, command, after string) {
 
 // stepHTML is a step of a fix with its command in <code>, each of the
 // command's words kept on one line (a flag is never broken at its
-// hyphens) while the command wraps between words.
+// hyphens) while the command wraps between words. A word longer than
+// nowrapMax (a long user name) may break, so it never runs past the
+// edge of a narrow window.
 func stepHTML(step string) htmltemplate.HTML {
 	before, command, after := splitCommand(step)
 	esc := htmltemplate.HTMLEscapeString
@@ -141,6 +143,10 @@ func stepHTML(step string) htmltemplate.HTML {
 		if i > 0 {
 			b.WriteString(" ")
 		}
+		if len(w) > nowrapMax {
+			b.WriteString(string(breakable(w)))
+			continue
+		}
 		b.WriteString(`<span style="white-space: nowrap;">` + esc(w) + `</span>`)
 	}
 	b.WriteString("</code>")
@@ -149,6 +155,9 @@ func stepHTML(step string) htmltemplate.HTML {
 	}
 	return htmltemplate.HTML(b.String())
 }
+
+// nowrapMax is the longest word of a command kept on one line.
+const nowrapMax = 32
 
 // stepText is a step of a fix for a plain-text mail: the command on a
 // line of its own, indented by indent, so it can be copied whole.
