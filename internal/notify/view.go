@@ -12,6 +12,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/plan"
+	"github.com/keywarden/keywarden/internal/report"
 )
 
 // SeverityCount is how many of a digest's findings have one severity.
@@ -38,7 +39,7 @@ func digestView(d *DigestData) {
 	}
 	d.Sections, d.MoreFindings = cutSections(plan.Sections(dg.Findings, dg.Day), d.Limit)
 	for _, a := range dg.Accounts {
-		if a.Error != "" || a.Status != "ok" {
+		if a.Error != "" || a.Status != report.StatusOK {
 			d.FailedAccounts = append(d.FailedAccounts, a)
 		}
 	}
