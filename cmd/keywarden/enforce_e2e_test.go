@@ -445,7 +445,7 @@ func TestEnforceGuard(t *testing.T) {
 	// key will be (or was) disabled.
 	d := digests[0]
 	if !strings.Contains(d.Text, "STOPPED BY A GUARD: nothing was changed in 1 account.\n- "+want+"\n") ||
-		strings.Index(d.Text, "STOPPED BY A GUARD") > strings.Index(d.Text, "Accounts:") {
+		strings.Index(d.Text, "STOPPED BY A GUARD") > strings.Index(d.Text, "AT A GLANCE") {
 		t.Errorf("the digest does not open with the guard:\n%s", d.Text)
 	}
 	if wantSubject := "a guard stopped every change in 1 account; "; !strings.Contains(d.Subject, wantSubject) || strings.Contains(d.Subject, "action") {

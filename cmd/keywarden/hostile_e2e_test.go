@@ -403,7 +403,7 @@ func TestHostileAccount(t *testing.T) {
 	digest := mails["sec@corpsec.test"]
 	relaxed := strings.Index(digest.Text, "RELAXED BY A TAG (2 users)")
 	if g := strings.Index(digest.Text, "STOPPED BY A GUARD: nothing was changed in 1 account.\n- "+memberGuard); g < 0 || relaxed < g ||
-		relaxed > strings.Index(digest.Text, "Accounts:") {
+		relaxed > strings.Index(digest.Text, "AT A GLANCE") {
 		t.Errorf("the digest does not open with the guard, then the users a tag relaxed:\n%s", digest.Text)
 	}
 	for _, s := range []string{testenv.AccountID + " self-machine: class machine from tag UserType=machine",

@@ -248,6 +248,10 @@ type NotifyAdmin struct {
 	SNSTopicARN     string   `yaml:"sns_topic_arn,omitempty" json:"sns_topic_arn,omitempty"`
 	SlackWebhookEnv string   `yaml:"slack_webhook_env,omitempty" json:"slack_webhook_env,omitempty"`
 	SendWhen        string   `yaml:"send_when,omitempty" json:"send_when,omitempty"`
+	// MaxItems is how many entries each section of the digest lists (the
+	// most urgent first); the rest are counted, and every entry is in the
+	// digest's attached CSV. Default 20.
+	MaxItems int `yaml:"max_items,omitempty" json:"max_items,omitempty"`
 	// SlackWebhookSSM names an SSM parameter holding the Slack webhook URL
 	// (instead of SlackWebhookEnv).
 	SlackWebhookSSM string `yaml:"slack_webhook_ssm,omitempty" json:"slack_webhook_ssm,omitempty"`
@@ -327,6 +331,9 @@ const (
 	ModeApply  = "apply"
 )
 
+// DefaultDigestMaxItems is notify.admins.max_items's default.
+const DefaultDigestMaxItems = 20
+
 // Admin digest send_when values.
 const (
 	SendWhenFindings = "findings"
@@ -370,7 +377,7 @@ func Default() *Config {
 				RemindEvery:     3,
 				Via:             "outbox",
 			},
-			Admins: NotifyAdmin{SendWhen: SendWhenFindings},
+			Admins: NotifyAdmin{SendWhen: SendWhenFindings, MaxItems: DefaultDigestMaxItems},
 			SMTP:   NotifySMTP{Port: 587, PasswordEnv: "KEYWARDEN_SMTP_PASSWORD", StartTLS: &t},
 			Outbox: NotifyOutbox{Dir: "keywarden-outbox"},
 		},

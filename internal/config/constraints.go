@@ -154,6 +154,7 @@ var constraints = []constraint{
 		msg:     "%q is not an SNS topic ARN (want arn:aws:sns:REGION:ACCOUNT:NAME)"},
 	envKey("notify.admins.slack_webhook_env", "the webhook URL"),
 	{path: "notify.admins.send_when", enum: []string{SendWhenFindings, SendWhenAlways}, noun: "value"},
+	{path: "notify.admins.max_items", min: bound(1), max: bound(1000)},
 	ssmKey("notify.admins.slack_webhook_ssm", "the webhook URL"),
 	envKey("notify.admins.webhook_url_env", "the webhook URL"),
 	ssmKey("notify.admins.webhook_url_ssm", "the webhook URL"),

@@ -511,6 +511,7 @@ func TestLoadExample(t *testing.T) {
 		SNSTopicARN:     "arn:aws:sns:eu-west-1:123456789012:keywarden-digest",
 		SlackWebhookEnv: "KEYWARDEN_SLACK_WEBHOOK",
 		SendWhen:        SendWhenFindings,
+		MaxItems:        DefaultDigestMaxItems,
 	}
 	if diff := cmp.Diff(want, got, dateEqual); diff != "" {
 		t.Errorf("Load(%s) (-want +got):\n%s", file, diff)

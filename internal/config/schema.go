@@ -241,6 +241,7 @@ var fieldDocs = map[string]string{
 	"NotifyAdmin.SNSTopicARN":     "Also publish the digest to this SNS topic.",
 	"NotifyAdmin.SlackWebhookEnv": "Name of the environment variable holding a Slack webhook URL (never the URL itself).",
 	"NotifyAdmin.SendWhen":        "findings (only when there are some) or always.",
+	"NotifyAdmin.MaxItems":        "Entries each digest section lists, most urgent first (default 20); the rest are counted, and all are in the attached CSV.",
 	"NotifyAdmin.SlackWebhookSSM": "Name of the SSM parameter holding the Slack webhook URL (instead of slack_webhook_env).",
 	"NotifyAdmin.WebhookURLEnv":   "Name of the environment variable holding a generic JSON webhook URL that gets the digest.",
 	"NotifyAdmin.WebhookURLSSM":   "Name of the SSM parameter holding the generic JSON webhook URL (instead of webhook_url_env).",

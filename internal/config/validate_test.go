@@ -160,6 +160,7 @@ func TestValidateZeroConfig(t *testing.T) {
 		"notify.users.remind_every: must be between 1 and 36500 (got 0)",
 		`notify.users.via: unknown channel "" (want ses, smtp or outbox)`,
 		`notify.admins.send_when: unknown value "" (want findings or always)`,
+		`notify.admins.max_items: must be between 1 and 1000 (got 0)`,
 		"notify.smtp.port: must be between 1 and 65535 (got 0)",
 		"notify.outbox.dir: required (the directory the outbox channel writes .eml files to)",
 		`enforce.mode: unknown mode "" (want dry_run or apply)`,

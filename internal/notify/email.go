@@ -3,9 +3,11 @@ package notify
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -16,7 +18,8 @@ import (
 
 // MIME renders m as an RFC 5322 message: headers, then a
 // multipart/alternative body with the plain-text part first and the HTML
-// part second (a part is left out when it is empty). The boundary is
+// part second (a part is left out when it is empty); with attachments, a
+// multipart/mixed of that body and each file (base64). The boundaries are
 // derived from the ID, so the same message renders to the same bytes.
 func (m *Message) MIME() ([]byte, error) {
 	from, err := mail.ParseAddress(m.From)
@@ -49,13 +52,58 @@ func (m *Message) MIME() ([]byte, error) {
 	h("Auto-Submitted", "auto-generated") // RFC 3834: no auto-replies
 	h("X-Keywarden-Kind", string(m.Kind))
 
-	mw := multipart.NewWriter(&b)
 	sum := sha256.Sum256([]byte("keywarden|" + m.ID))
-	if err := mw.SetBoundary("keywarden-" + hex.EncodeToString(sum[:12])); err != nil {
+	altBoundary := "keywarden-" + hex.EncodeToString(sum[:12])
+	if len(m.Attachments) == 0 {
+		h("Content-Type", `multipart/alternative; boundary="`+altBoundary+`"`)
+		b.WriteString("\r\n")
+		if err := writeAlternative(&b, m, altBoundary); err != nil {
+			return nil, err
+		}
+		return b.Bytes(), nil
+	}
+	// multipart/mixed: the text and HTML alternatives, then each file.
+	mixed := multipart.NewWriter(&b)
+	if err := mixed.SetBoundary("keywarden-mixed-" + hex.EncodeToString(sum[:12])); err != nil {
 		return nil, err
 	}
-	h("Content-Type", `multipart/alternative; boundary="`+mw.Boundary()+`"`)
+	h("Content-Type", `multipart/mixed; boundary="`+mixed.Boundary()+`"`)
 	b.WriteString("\r\n")
+	pw, err := mixed.CreatePart(textproto.MIMEHeader{"Content-Type": {`multipart/alternative; boundary="` + altBoundary + `"`}})
+	if err != nil {
+		return nil, err
+	}
+	if err := writeAlternative(pw, m, altBoundary); err != nil {
+		return nil, err
+	}
+	for _, f := range m.Attachments {
+		name := headerToken(f.Name)
+		pw, err := mixed.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {f.Type + `; name="` + name + `"`},
+			"Content-Disposition":       {`attachment; filename="` + name + `"`},
+			"Content-Transfer-Encoding": {"base64"},
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := writeBase64(pw, f.Data); err != nil {
+			return nil, err
+		}
+	}
+	if err := mixed.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// writeAlternative writes m's text and HTML as the body of a
+// multipart/alternative with boundary: the plain-text part first and the
+// HTML part second (a part is left out when it is empty).
+func writeAlternative(w io.Writer, m *Message, boundary string) error {
+	mw := multipart.NewWriter(w)
+	if err := mw.SetBoundary(boundary); err != nil {
+		return err
+	}
 	for _, part := range []struct{ typ, body string }{{"text/plain", m.Text}, {"text/html", m.HTML}} {
 		if part.body == "" {
 			continue
@@ -65,20 +113,30 @@ func (m *Message) MIME() ([]byte, error) {
 			"Content-Transfer-Encoding": {"quoted-printable"},
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		qp := quotedprintable.NewWriter(pw)
 		if _, err := qp.Write([]byte(crlf(part.body))); err != nil {
-			return nil, err
+			return err
 		}
 		if err := qp.Close(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := mw.Close(); err != nil {
-		return nil, err
+	return mw.Close()
+}
+
+// writeBase64 writes data base64-encoded in lines of 76 characters.
+func writeBase64(w io.Writer, data []byte) error {
+	enc := base64.StdEncoding.EncodeToString(data)
+	for len(enc) > 76 {
+		if _, err := io.WriteString(w, enc[:76]+"\r\n"); err != nil {
+			return err
+		}
+		enc = enc[76:]
 	}
-	return b.Bytes(), nil
+	_, err := io.WriteString(w, enc+"\r\n")
+	return err
 }
 
 // HeaderText makes s safe for a one-line header: control characters

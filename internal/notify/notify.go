@@ -40,6 +40,19 @@ type Message struct {
 	User *plan.Message
 	// Digest is the digest this was rendered from (KindDigest).
 	Digest *plan.Digest
+	// Attachments go with the mail channels' MIME message (the digest's
+	// CSV of every entry when a section was cut to
+	// notify.admins.max_items); the other channels carry the Text.
+	Attachments []Attachment
+}
+
+// Attachment is a file attached to a mailed message.
+type Attachment struct {
+	// Name is the file name, e.g. keywarden-digest-2026-11-23.csv.
+	Name string
+	// Type is its media type, e.g. text/csv.
+	Type string
+	Data []byte
 }
 
 // Channel delivers messages. Send returns an error when the message was

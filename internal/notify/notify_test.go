@@ -90,7 +90,8 @@ func TestDefaultTemplatesRenderSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Subject != "[keywarden] 3 AWS credentials need your attention" {
+	// Key 2 is past its 80-day limit: the subject says it is due now.
+	if u.Subject != "[keywarden] 3 AWS credentials need your attention: action needed now" {
 		t.Errorf("subject = %q", u.Subject)
 	}
 	for _, s := range []string{"AKIAIOSFODNN7EXAMPLE", "AKIAI44QH8DHBEXAMPLE", "It is past the 80-day limit. keywarden did not disable it: enforcement is off (this run only notifies).",
@@ -108,7 +109,8 @@ func TestDefaultTemplatesRenderSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Only what happened is counted: the listed action was not taken.
-	if d.Subject != "[keywarden] 2026-11-23: 4 findings, 4 new or due in 2 accounts" {
+	// The nearest day ahead: key 1 reaches its next stage on 2026-11-28.
+	if d.Subject != "[keywarden] 2026-11-23: 4 findings, 4 new or due in 2 accounts; next deadline 2026-11-28" {
 		t.Errorf("digest subject = %q", d.Subject)
 	}
 	for _, s := range []string{"210987654321: error (AccessDenied", "Listed only, not made (1): enforcement is off: run with --apply, or set enforce.mode: apply\n" +

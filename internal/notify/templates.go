@@ -76,6 +76,15 @@ type UserData struct {
 	Mode    plan.Mode
 	From    string
 	Subject string
+	// Sections are the items by urgency (plan.Sections): what keywarden
+	// changed first, then by severity, the nearest deadline first.
+	Sections []plan.Section
+	// ChangedOn is the last day keywarden changed one of the credentials
+	// ("": none); Deadline the nearest day by which the owner should act
+	// ("": none); Now is true when that day is today (a limit is passed).
+	ChangedOn string
+	Deadline  string
+	Now       bool
 }
 
 // DigestData is what the digest templates see: the plan's digest, Due (how
@@ -86,6 +95,26 @@ type DigestData struct {
 	Due     int
 	From    string
 	Subject string
+	// Limit is how many entries each section lists (the digest's
+	// MaxItems, default 20).
+	Limit int
+	// Deadline is the nearest day ahead on which a finding reaches its
+	// next stage ("": none).
+	Deadline string
+	// Sections are the most urgent findings (plan.Sections), Limit in all;
+	// MoreFindings counts the others.
+	Sections     []plan.Section
+	MoreFindings int
+	// NeedsYou counts what needs an admin: guards, accounts not scanned,
+	// failed changes, owners keywarden cannot mail, users a tag relaxed.
+	NeedsYou       int
+	FailedAccounts []plan.AccountSummary
+	Failed         []plan.Action
+	// Severities count the findings by severity, critical first.
+	Severities []SeverityCount
+	// CSVName is the attached CSV's name when a section was cut ("": none
+	// was, nothing is attached).
+	CSVName string
 }
 
 var funcs = map[string]any{
@@ -95,8 +124,14 @@ var funcs = map[string]any{
 		}
 		return many
 	},
-	"join": strings.Join,
-	"add":  func(a, b int) int { return a + b },
+	"join":      strings.Join,
+	"top":       top,
+	"more":      more,
+	"step":      stepHTML,
+	"stepText":  stepText,
+	"breakable": breakable,
+	"sevColor":  severityColor,
+	"add":       func(a, b int) int { return a + b },
 	"modeText": func(m plan.Mode) string {
 		switch m {
 		case plan.ModeDryRun:
@@ -221,6 +256,7 @@ func (t *Templates) exec(key string, data any) (string, error) {
 // User renders an owner message.
 func (t *Templates) User(m *plan.Message, p *plan.Plan, from, id string, date time.Time) (*Message, error) {
 	d := UserData{Message: *m, Day: p.Day, Mode: p.Mode, From: from}
+	userView(&d)
 	subject, err := t.exec(TplUserSubject, d)
 	if err != nil {
 		return nil, err
@@ -246,6 +282,7 @@ func (t *Templates) Digest(dg *plan.Digest, from, id string, date time.Time) (*M
 			d.Due++
 		}
 	}
+	digestView(&d)
 	subject, err := t.exec(TplDigestSubject, d)
 	if err != nil {
 		return nil, err
@@ -259,8 +296,12 @@ func (t *Templates) Digest(dg *plan.Digest, from, id string, date time.Time) (*M
 	if err != nil {
 		return nil, err
 	}
-	return &Message{Kind: KindDigest, ID: id, From: from, To: dg.To, Subject: d.Subject, Text: text, HTML: html,
-		Date: date, Digest: dg}, nil
+	m := &Message{Kind: KindDigest, ID: id, From: from, To: dg.To, Subject: d.Subject, Text: text, HTML: html,
+		Date: date, Digest: dg}
+	if d.CSVName != "" {
+		m.Attachments = []Attachment{{Name: d.CSVName, Type: "text/csv; charset=utf-8", Data: DigestCSV(dg)}}
+	}
+	return m, nil
 }
 
 // Check renders every template against sample data (an owner message, a

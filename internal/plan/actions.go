@@ -283,6 +283,7 @@ func (b *builder) withOutcomes(items []Item, actions []Action) []Item {
 		it.Next = b.outcome(&it.Finding, a)
 		if a.Status == ActionDone {
 			it.Done = cmp.Or(a.Done, a.Kind)
+			it.doneOn = cmp.Or(a.On, b.day)
 			it.Fix = fixDone(&it.Finding, it.ConsoleURL, it.Done)
 		}
 		if a.Status == ActionDone && a.FindingID == it.ID {

@@ -97,7 +97,7 @@ func (b *builder) owedItem(a *Action, owner string) Item {
 		Reason: fmt.Sprintf("It reached its %d-day %s stage", a.StageAt, a.Rule)}
 	console := ConsoleURL(b.cfg, a.Account, a.AccountAlias)
 	return Item{Finding: f, Title: a.Title, Status: state.StatusNew, ConsoleURL: console, Enforced: true,
-		ActionStatus: ActionDone, ActionID: a.ID, Done: a.Done, Fix: fixDone(&f, console, a.Done), owedOnly: true,
+		ActionStatus: ActionDone, ActionID: a.ID, Done: a.Done, Fix: fixDone(&f, console, a.Done), owedOnly: true, doneOn: cmp.Or(a.On, b.day),
 		Next: fmt.Sprintf("It was %s on %s by keywarden (action %s).", past(cmp.Or(a.Done, a.Kind)), cmp.Or(a.On, b.day), a.ID)}
 }
 

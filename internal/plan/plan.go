@@ -186,6 +186,8 @@ type Item struct {
 	// owedOnly: the item tells an earlier change only (its finding is
 	// gone); it has no finding notice.
 	owedOnly bool
+	// doneOn is the day keywarden made Done (ChangedOn).
+	doneOn string
 }
 
 // Changed sums up what keywarden did to the message's credentials — "1
@@ -239,6 +241,9 @@ type Digest struct {
 	// Notices are this target's due notices ("always" digests may have
 	// none).
 	Notices []Notice `json:"notices"`
+	// MaxItems is how many entries each section of the rendered digest
+	// lists (notify.admins.max_items); the rest are counted and attached.
+	MaxItems int `json:"max_items,omitempty"`
 }
 
 // AccountSummary is one account in the digest.
@@ -605,7 +610,8 @@ func (b *builder) digests(items []Item, p *Plan) []Digest {
 		aud := DigestAudience(target)
 		d := Digest{Target: target, Mode: b.in.Mode, Day: b.day, AsOf: b.in.AsOf.UTC(), Accounts: accounts,
 			Exempt: p.Exempt, Undeliverable: p.Undeliverable, AddressProblems: p.AddressProblems, Actions: slices.Clone(p.Actions), Guards: p.Guards, Relaxed: p.Relaxed, Messages: len(p.Messages),
-			Compliant: len(items) == 0 && len(failed) == 0, Findings: make([]Item, len(items)), Notices: []Notice{}}
+			Compliant: len(items) == 0 && len(failed) == 0, Findings: make([]Item, len(items)), Notices: []Notice{},
+			MaxItems: cmp.Or(b.cfg.Notify.Admins.MaxItems, config.DefaultDigestMaxItems)}
 		if target == TargetEmail || target == TargetOutbox {
 			d.To = slices.Clone(b.cfg.Notify.Admins.Emails)
 		}

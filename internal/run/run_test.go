@@ -295,7 +295,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 		t.Errorf("a dry run recorded a run: %v", rs)
 	}
 	if res.Mode != plan.ModeDryRun || len(res.Deliveries) != 2 || res.Deliveries[0].Status != DeliveryPlanned ||
-		res.Deliveries[0].Subject != "[keywarden] 1 AWS credential needs your attention" {
+		res.Deliveries[0].Subject != "[keywarden] 1 AWS credential needs your attention: action needed now" {
 		t.Errorf("dry run: mode %s, deliveries %+v; want 2 planned with subjects", res.Mode, res.Deliveries)
 	}
 	if len(res.Plan.Actions) != 1 || res.Plan.Actions[0].Verb() != "would disable" {

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"encoding/base64"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -19,12 +20,17 @@ type Mail struct {
 	Subject string
 	Text    string
 	HTML    string
-	// Parts lists the parts' media types in order.
+	// Parts lists the parts' media types in order (a nested multipart's
+	// parts in its place).
 	Parts []string
+	// Attachments are the attached files' contents (decoded), by file
+	// name.
+	Attachments map[string][]byte
 }
 
-// ParseMail parses raw (RFC 5322) with a single or multipart/alternative
-// body, decoding quoted-printable parts. It fails the test on malformed
+// ParseMail parses raw (RFC 5322) with a single or multipart body
+// (multipart/alternative, or a multipart/mixed of it and attachments),
+// decoding quoted-printable and base64 parts. It fails the test on malformed
 // input.
 func ParseMail(t testing.TB, raw string) Mail {
 	t.Helper()
@@ -40,42 +46,57 @@ func ParseMail(t testing.TB, raw string) Mail {
 	if err != nil {
 		t.Fatalf("parse Content-Type %q: %v", msg.Header.Get("Content-Type"), err)
 	}
-	add := func(typ, cte string, body io.Reader) {
-		if strings.EqualFold(cte, "quoted-printable") {
-			body = quotedprintable.NewReader(body)
-		}
-		b, err := io.ReadAll(body)
-		if err != nil {
-			t.Fatalf("read %s part: %v", typ, err)
-		}
-		m.Parts = append(m.Parts, typ)
-		switch typ {
-		case "text/plain":
-			m.Text = strings.ReplaceAll(string(b), "\r\n", "\n")
-		case "text/html":
-			m.HTML = strings.ReplaceAll(string(b), "\r\n", "\n")
-		}
-	}
-	if !strings.HasPrefix(mt, "multipart/") {
-		add(mt, msg.Header.Get("Content-Transfer-Encoding"), msg.Body)
-		return m
-	}
-	r := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		p, err := r.NextRawPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("read multipart: %v", err)
-		}
-		pt, _, err := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		if err != nil {
-			t.Fatalf("part Content-Type %q: %v", p.Header.Get("Content-Type"), err)
-		}
-		add(pt, p.Header.Get("Content-Transfer-Encoding"), p)
-	}
+	m.Attachments = map[string][]byte{}
+	m.addPart(t, mt, params, msg.Header.Get("Content-Transfer-Encoding"), "", msg.Body)
 	return m
+}
+
+// addPart adds a part of media type mt (its parameters params) to m,
+// walking into a multipart.
+func (m *Mail) addPart(t testing.TB, mt string, params map[string]string, cte, disposition string, body io.Reader) {
+	t.Helper()
+	if strings.HasPrefix(mt, "multipart/") {
+		r := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := r.NextRawPart()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				t.Fatalf("read multipart: %v", err)
+			}
+			pt, pp, err := mime.ParseMediaType(p.Header.Get("Content-Type"))
+			if err != nil {
+				t.Fatalf("part Content-Type %q: %v", p.Header.Get("Content-Type"), err)
+			}
+			m.addPart(t, pt, pp, p.Header.Get("Content-Transfer-Encoding"), p.Header.Get("Content-Disposition"), p)
+		}
+	}
+	switch {
+	case strings.EqualFold(cte, "quoted-printable"):
+		body = quotedprintable.NewReader(body)
+	case strings.EqualFold(cte, "base64"):
+		body = base64.NewDecoder(base64.StdEncoding, body)
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		t.Fatalf("read %s part: %v", mt, err)
+	}
+	m.Parts = append(m.Parts, mt)
+	if disposition != "" {
+		_, dp, err := mime.ParseMediaType(disposition)
+		if err != nil {
+			t.Fatalf("part Content-Disposition %q: %v", disposition, err)
+		}
+		m.Attachments[dp["filename"]] = b
+		return
+	}
+	switch mt {
+	case "text/plain":
+		m.Text = strings.ReplaceAll(string(b), "\r\n", "\n")
+	case "text/html":
+		m.HTML = strings.ReplaceAll(string(b), "\r\n", "\n")
+	}
 }
 
 // SentEmail is one message moto's SES recorded.

@@ -19,7 +19,8 @@ func TestWritesOneFilePerMessage(t *testing.T) {
 	msgs := []*notify.Message{
 		{Kind: notify.KindUser, ID: "r.u1", From: "sec@example.com", To: []string{"alice@example.com"}, Subject: "a", Text: "for alice", Date: date},
 		{Kind: notify.KindUser, ID: "r.u2", From: "sec@example.com", To: []string{`"bob/../../x"@example.com`}, Subject: "b", Text: "for bob", HTML: "<p>b</p>", Date: date},
-		{Kind: notify.KindDigest, ID: "r.d1", From: "sec@example.com", Subject: "digest", Text: "digest", Date: date},
+		{Kind: notify.KindDigest, ID: "r.d1", From: "sec@example.com", Subject: "digest", Text: "digest", Date: date,
+			Attachments: []notify.Attachment{{Name: "keywarden-digest-2026-11-23.csv", Type: "text/csv", Data: []byte("kind\nfinding\n")}}},
 	}
 	for _, m := range msgs {
 		if err := ch.Send(context.Background(), m); err != nil {
@@ -53,6 +54,14 @@ func TestWritesOneFilePerMessage(t *testing.T) {
 	}
 	if m := testenv.ParseMail(t, string(raw)); m.Text != "for alice" || m.Header.Get("To") != "<alice@example.com>" {
 		t.Errorf("alice's .eml: To %q, text %q", m.Header.Get("To"), m.Text)
+	}
+	// The digest's .eml carries its CSV.
+	raw, err = os.ReadFile(filepath.Join(dir, want[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := testenv.ParseMail(t, string(raw)); m.Text != "digest" || string(m.Attachments["keywarden-digest-2026-11-23.csv"]) != "kind\nfinding\n" {
+		t.Errorf("the digest's .eml: parts %v, text %q, attachments %q", m.Parts, m.Text, m.Attachments)
 	}
 	if st, _ := os.Stat(filepath.Join(dir, want[2])); st.Mode().Perm() != 0o600 {
 		t.Errorf("file mode %v; want 0600 (it names people and credentials)", st.Mode().Perm())

@@ -52,6 +52,17 @@ func TestSendRawMultipart(t *testing.T) {
 	if m.Text != "plain" || m.HTML != "<p>html</p>" || m.Subject != "keys" {
 		t.Errorf("raw message: subject %q, text %q, HTML %q", m.Subject, m.Text, m.HTML)
 	}
+	// A digest's CSV goes in the raw message.
+	f.in = nil
+	withCSV := msg()
+	withCSV.Attachments = []notify.Attachment{{Name: "keywarden-digest-2026-11-23.csv", Type: "text/csv; charset=utf-8", Data: []byte("kind,user\nfinding,alice\n")}}
+	if err := ses.New(f, "").Send(context.Background(), withCSV); err != nil {
+		t.Fatal(err)
+	}
+	if m := testenv.ParseMail(t, string(f.in[0].Content.Raw.Data)); m.Text != "plain" ||
+		string(m.Attachments["keywarden-digest-2026-11-23.csv"]) != "kind,user\nfinding,alice\n" {
+		t.Errorf("raw message with a CSV: parts %v, text %q, attachments %q", m.Parts, m.Text, m.Attachments)
+	}
 	f.in = nil
 	if err := ses.New(f, "").Send(context.Background(), msg()); err != nil || f.in[0].ConfigurationSetName != nil {
 		t.Errorf("without a configuration set: %v, %v; want none passed", err, f.in[0].ConfigurationSetName)

@@ -160,7 +160,7 @@ func Payload(m *notify.Message) Message {
 	}
 	if due > 0 {
 		var lines []string
-		for _, it := range d.Findings {
+		for _, it := range plan.ByUrgency(d.Findings, d.Day) { // the most urgent first
 			if it.Status == "not_due" {
 				continue
 			}

@@ -67,7 +67,11 @@ func TestPostsBlockKit(t *testing.T) {
 		"*4 findings* (4 new or due) in 2 accounts · 1 owner message · 0 exempt", // the listed action was not taken
 		"*<https://acme-prod.signin.aws.amazon.com/console|123456789012>* (acme-prod): 4 findings, 0 exempt\n• access_key_age at 70 days (notify): 1",
 		"|210987654321>*: :x: error: AccessDenied: not authorized to perform sts:AssumeRole",
-		"*New or due*\n• [medium] `123456789012` *alice&lt;b&gt;*: access key AKIAIOSFODNN7EXAMPLE (key 1). It will be past the 80-day limit on 2026-11-28. Owner: alice@example.com",
+		// The most urgent first: the high ones, the key past its limit before the finding without a date.
+		"*New or due*\n• [high] `123456789012` *alice&lt;b&gt;*: access key AKIAI44QH8DHBEXAMPLE (key 2). It is past the 80-day limit. " +
+			"keywarden did not disable it: enforcement is off (this run only notifies). Owner: alice@example.com\n" +
+			"• [high] `123456789012` *bob*: console sign-in (no MFA device). Anyone with the password can sign in; assign an MFA device. Owner: admins\n" +
+			"• [medium] `123456789012` *alice&lt;b&gt;*: access key AKIAIOSFODNN7EXAMPLE (key 1). It will be past the 80-day limit on 2026-11-28. Owner: alice@example.com",
 		"*Actions*\n_Listed only, not made_ (1): enforcement is off: run with --apply, or set enforce.mode: apply\n" +
 			"• disable access key AKIAI44QH8DHBEXAMPLE (key 2) of alice&lt;b&gt; in 123456789012 (acme-prod) (access_key_age, 80-day stage)",
 		"*Owners keywarden cannot mail*\n• `123456789012` *bob*: not mailed: tag \"Email\": \"bob &lt;b&gt;at&lt;/b&gt; example\" is not an email address",

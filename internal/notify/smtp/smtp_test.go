@@ -170,7 +170,10 @@ func TestSendOverSTARTTLSWithAuth(t *testing.T) {
 	ch := smtp.New(smtp.Options{Host: "127.0.0.1", Port: s.port, Username: "keywarden", Password: "s3cret", StartTLS: true,
 		TLSConfig: &tls.Config{RootCAs: s.rootCAs}})
 	ctx := context.Background()
-	for _, m := range []*notify.Message{message("r.u1", "alice@example.com"), message("r.u2", "Bob <bob@example.com>")} {
+	// The second carries a CSV, as a cut digest does.
+	withCSV := message("r.u2", "Bob <bob@example.com>")
+	withCSV.Attachments = []notify.Attachment{{Name: "keywarden-digest-2026-11-23.csv", Type: "text/csv", Data: []byte(".kind\r\n.\r\nfinding\n")}}
+	for _, m := range []*notify.Message{message("r.u1", "alice@example.com"), withCSV} {
 		if err := ch.Send(ctx, m); err != nil {
 			t.Fatalf("Send(%s) error: %v", m.ID, err)
 		}
@@ -199,7 +202,14 @@ func TestSendOverSTARTTLSWithAuth(t *testing.T) {
 			!strings.Contains(m.Header.Get("To"), want) || m.Header.Get("Message-Id") == "" || m.Header.Get("Auto-Submitted") != "auto-generated" {
 			t.Errorf("message %d headers: %v", i, m.Header)
 		}
-		if strings.Join(m.Parts, ",") != "text/plain,text/html" || m.Text != "Access key AKIAEXAMPLE is 85 days old.\n" ||
+		parts, csv := "text/plain,text/html", ""
+		if i == 1 {
+			parts, csv = parts+",text/csv", ".kind\r\n.\r\nfinding\n"
+		}
+		if got := string(m.Attachments["keywarden-digest-2026-11-23.csv"]); got != csv {
+			t.Errorf("message %d: attached CSV %q; want %q", i, got, csv)
+		}
+		if strings.Join(m.Parts, ",") != parts || m.Text != "Access key AKIAEXAMPLE is 85 days old.\n" ||
 			!strings.Contains(m.HTML, "<b>alice&lt;x&gt;</b>") {
 			t.Errorf("message %d parts %v: text %q, HTML %q", i, m.Parts, m.Text, m.HTML)
 		}

@@ -56,7 +56,7 @@ func TestPostsTheDigest(t *testing.T) {
 	if payload.Schema != "keywarden.webhook/v1" || payload.Kind != "digest" || payload.ID != "r.d1" || !strings.HasPrefix(payload.Subject, "[keywarden] 2026-11-23") ||
 		payload.Digest.Day != "2026-11-23" || len(payload.Digest.Findings) != 4 || payload.Digest.Findings[0].KeyID != "AKIAIOSFODNN7EXAMPLE" ||
 		payload.Digest.Findings[0].User != "alice<b>" || len(payload.Digest.Actions) != 1 || payload.Digest.Actions[0].Status != "listed" ||
-		!strings.Contains(payload.Text, "Accounts:") {
+		!strings.Contains(payload.Text, "AT A GLANCE") {
 		t.Errorf("payload = %s", got)
 	}
 }
