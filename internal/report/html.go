@@ -411,9 +411,11 @@ type htmlStacked struct {
 }
 
 type htmlStackRow struct {
-	Label, Y, TextY, TotalX string
-	Total                   int
-	Segs                    []htmlSeg
+	// Label is the account's ID and alias; Short, shown, fits left of
+	// the bars (Label shows on hover).
+	Label, Short, Y, TextY, TotalX string
+	Total                          int
+	Segs                           []htmlSeg
 }
 
 type htmlSeg struct {
@@ -468,7 +470,7 @@ func newStacked(r *Report) *htmlStacked {
 			label += " (" + a + ")"
 		}
 		label = cleanText(label)
-		row := htmlStackRow{Label: label, Y: num(y), TextY: num(y + stackRow/2 + 4)}
+		row := htmlStackRow{Label: label, Short: shorten(label, stackLabelRunes), Y: num(y), TextY: num(y + stackRow/2 + 4)}
 		x := stackLeft
 		for _, rule := range rules {
 			n := counts[id][rule]
@@ -494,6 +496,19 @@ func newStacked(r *Report) *htmlStacked {
 	}
 	s.H = num(legendY + float64((len(rules)+2)/3)*20 + 4)
 	return s
+}
+
+// stackLabelRunes is as many characters as fit left of the bars
+// (stackLeft at 12 units a character's height).
+const stackLabelRunes = 26
+
+// shorten keeps s within n runes, ending in "…" when it cuts.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // ruleColor is a rule's color class, by its position in rules.

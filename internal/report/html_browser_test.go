@@ -217,7 +217,8 @@ func TestHTMLInBrowser(t *testing.T) {
 		expect(t, ctx, "hostile text", `({
 			failed: document.querySelector('.failed li').textContent,
 			cell: document.querySelector('tr[data-finding="beefbeefbeef0001"] td[data-label="Account"]').textContent,
-			label: document.querySelector('#chart-by-account text.label').textContent,
+			label: document.querySelector('#chart-by-account g.account title').textContent,
+			short: document.querySelector('#chart-by-account text.label').textContent,
 			option: document.querySelector('select[data-filter="account"] option[value="111111111111"]').textContent,
 			images: String(document.images.length),
 			scripts: String(document.scripts.length),
@@ -226,7 +227,7 @@ func TestHTMLInBrowser(t *testing.T) {
 		})`, map[string]string{
 			"calendar": "2026-12-03: 1 stage change: " + bidiUserShown + " (access_key_age: notify, starts)",
 			"failed":   "222222222222 (staging): " + hostileErrorShown,
-			"cell":     alias, "label": alias, "option": alias,
+			"cell":     alias, "label": alias, "option": alias, "short": "111111111111 (prod<img sr…",
 			"images": "0", "scripts": "1", "bold": "0",
 		})
 	})

@@ -136,6 +136,11 @@ const layoutJS = `(() => {
 		tallest: tallest,
 		tallestText: tallestText,
 		first: Array.from(document.querySelectorAll('tr[data-finding]')).slice(0, 5).map(r => r.dataset.severity),
+		// Account labels of the findings chart that run under its bars.
+		labelOverlap: Array.from(document.querySelectorAll('#chart-by-account g.account')).filter(g => {
+			const seg = g.nextElementSibling;
+			return seg && seg.classList.contains('seg') && g.querySelector('text').getBoundingClientRect().right > seg.getBoundingClientRect().left;
+		}).map(g => g.querySelector('text').textContent),
 		// User names that wrap other than after @ . - _ (a line that
 		// starts with a character whose predecessor is none of them).
 		badWraps: Array.from(document.querySelectorAll('td.user .name')).flatMap(n => {
@@ -168,6 +173,7 @@ type pageLayout struct {
 	TallestText string   `json:"tallestText"`
 	First       []string `json:"first"`
 	BadWraps    []string `json:"badWraps"`
+	Overlap     []string `json:"labelOverlap"`
 }
 
 // maxCellHeight bounds every table cell, in CSS pixels.
@@ -177,7 +183,9 @@ const maxCellHeight = 240
 // 1920 px: at each width no element reaches past the right edge (a table
 // scrolling inside a narrower box would), the page does not scroll
 // sideways, no table cell is taller than 240 px, and the five critical
-// findings are the first rows. Clicking the Severity header sorts by rank.
+// findings are the first rows; user names wrap only after @ . - _ and the
+// chart's account labels end before its bars. Clicking the Severity
+// header sorts by rank.
 // Screenshots of each width are kept as artifacts.
 func TestHTMLLayoutInBrowser(t *testing.T) {
 	r := wideReport()
@@ -204,6 +212,9 @@ func TestHTMLLayoutInBrowser(t *testing.T) {
 			}
 			if m.Tallest > maxCellHeight {
 				t.Errorf("at %d px the tallest cell is %v px (%q); want at most %d", w, m.Tallest, m.TallestText, maxCellHeight)
+			}
+			if len(m.Overlap) > 0 {
+				t.Errorf("at %d px account labels run under the chart's bars: %q", w, m.Overlap)
 			}
 			if len(m.BadWraps) > 0 {
 				t.Errorf("at %d px user names wrap inside a word (at |): %q", w, m.BadWraps)

@@ -139,7 +139,8 @@ func TestHTMLEscapesIAMText(t *testing.T) {
 		{"an account cell", regexp.QuoteMeta(`<td data-label="Account" class="account"><div>111111111111<span class="alias"> (` +
 			"prod&lt;img src=x onerror=&#34;window.<wbr>pwned=5&#34;&gt;\uFFFD\uFFFD[31mmain)</span></div></td>")},
 		{"the account filter", regexp.QuoteMeta(`<option value="111111111111">` + alias + `</option>`)},
-		{"the chart's bar label", `<text class="label" x="0" y="[0-9.]+">` + regexp.QuoteMeta(alias) + `</text>`},
+		{"the chart's bar label", `<g class="account"><title>` + regexp.QuoteMeta(alias) + `</title><text class="label" x="0" y="[0-9.]+">` +
+			regexp.QuoteMeta("111111111111 (prod&lt;img sr…") + `</text>`},
 		{"the chart's segment titles", `<title>` + regexp.QuoteMeta(alias+", access_key_age: ")},
 	} {
 		if !regexp.MustCompile(want.re).MatchString(out) {
@@ -225,7 +226,7 @@ func TestHTMLReplacesControlCharacters(t *testing.T) {
 	}
 	for _, want := range []struct{ where, text string }{
 		{"the failed accounts", "\uFFFD\uFFFD&lt;img src=x onerror=&#34;window.pwned=6&#34;&gt; to perform"},
-		{"the chart's bar label", `<text class="label" x="0" y="26.0">111111111111 (prod&lt;img src=x onerror=&#34;window.pwned=5&#34;&gt;` + "\uFFFD\uFFFD[31mmain)</text>"},
+		{"the chart's bar label", `<g class="account"><title>111111111111 (prod&lt;img src=x onerror=&#34;window.pwned=5&#34;&gt;` + "\uFFFD\uFFFD[31mmain)</title>"},
 		{"the calendar", "<title>2026-12-03: 1 stage change: " + bidiUserShown + " (access_key_age: notify, starts)</title>"},
 		{"the table", `<span class="alias"> (prod&lt;img src=x onerror=&#34;window.<wbr>pwned=5&#34;&gt;` + "\uFFFD\uFFFD[31mmain)</span>"},
 	} {
