@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/keywarden/keywarden/internal/config"
@@ -196,7 +197,7 @@ func TestHTMLLayoutInBrowser(t *testing.T) {
 	ctx, console := browser(t)
 	shots := t.ArtifactDir()
 	critical := []string{"critical", "critical", "critical", "critical", "critical"}
-	for _, w := range []int64{600, 1280, 1400, 1920} {
+	for _, w := range []int64{600, 1024, 1280, 1400, 1920} {
 		t.Run(strconv.FormatInt(w, 10), func(t *testing.T) {
 			do(t, ctx, "open the report",
 				chromedp.EmulateViewport(w, 900),
@@ -236,6 +237,34 @@ func TestHTMLLayoutInBrowser(t *testing.T) {
 		})
 	}
 
+	// Printed on A4 or Letter in portrait with 12 mm margins the page is
+	// about 700 px wide: findings print as cards, within the page.
+	t.Run("print", func(t *testing.T) {
+		do(t, ctx, "open the report",
+			chromedp.EmulateViewport(700, 900),
+			chromedp.Navigate("file://"+page),
+			chromedp.WaitReady(chromedp.ID("findings")),
+		)
+		if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"}); err != nil {
+			t.Fatalf("emulate print media: %v", err)
+		}
+		defer func() { _, _ = chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: ""}) }()
+		m := run(t, ctx, "measure the page", chromedp.Evaluate[pageLayout](layoutJS))
+		if m.PastCount > 0 || m.ScrollWidth > m.Width {
+			t.Errorf("printed, %d elements reach past the right edge (%v px; scrollWidth %v), e.g. %v", m.PastCount, m.Width, m.ScrollWidth, m.Past)
+		}
+		if m.Tallest > maxCellHeight {
+			t.Errorf("printed, the tallest cell is %v px (%q); want at most %d", m.Tallest, m.TallestText, maxCellHeight)
+		}
+		if len(m.BadWraps) > 0 {
+			t.Errorf("printed, user names wrap inside a word (at |): %q", m.BadWraps)
+		}
+		png := run(t, ctx, "print screenshot", chromedp.CaptureScreenshot())
+		if err := os.WriteFile(filepath.Join(shots, "wide-print-700.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	// A click on Severity sorts by rank, lowest first; a second, highest
 	// first: the five critical findings lead again.
 	t.Run("sort by severity", func(t *testing.T) {
@@ -243,6 +272,11 @@ func TestHTMLLayoutInBrowser(t *testing.T) {
 			return run(t, ctx, "read ranks", chromedp.Evaluate[[]int](
 				`Array.from(document.querySelectorAll('tr[data-finding]')).map(r => Number(r.dataset.sev))`))
 		}
+		do(t, ctx, "open the report at 1280 px",
+			chromedp.EmulateViewport(1280, 900),
+			chromedp.Navigate("file://"+page),
+			chromedp.WaitReady(chromedp.ID("findings")),
+		)
 		do(t, ctx, "click Severity", chromedp.Click(chromedp.CSS(`button[data-sort="sev"]`)))
 		up := ranks()
 		if !slices.IsSorted(up) || up[0] != 1 || up[len(up)-1] != 4 {
