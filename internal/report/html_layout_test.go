@@ -196,14 +196,15 @@ func TestHTMLLayoutInBrowser(t *testing.T) {
 	}
 	ctx, console := browser(t)
 	shots := t.ArtifactDir()
+	open := func(t *testing.T, width int64) {
+		t.Helper()
+		do(t, ctx, "open the report at "+strconv.FormatInt(width, 10)+" px",
+			chromedp.EmulateViewport(width, 900), chromedp.Navigate("file://"+page), chromedp.WaitReady(chromedp.ID("findings")))
+	}
 	critical := []string{"critical", "critical", "critical", "critical", "critical"}
 	for _, w := range []int64{600, 1024, 1280, 1400, 1920} {
 		t.Run(strconv.FormatInt(w, 10), func(t *testing.T) {
-			do(t, ctx, "open the report",
-				chromedp.EmulateViewport(w, 900),
-				chromedp.Navigate("file://"+page),
-				chromedp.WaitReady(chromedp.ID("findings")),
-			)
+			open(t, w)
 			m := run(t, ctx, "measure the page", chromedp.Evaluate[pageLayout](layoutJS))
 			if m.PastCount > 0 {
 				t.Errorf("at %d px, %d elements reach past the right edge (%v px), e.g. %v", w, m.PastCount, m.Width, m.Past)
@@ -240,15 +241,13 @@ func TestHTMLLayoutInBrowser(t *testing.T) {
 	// Printed on A4 or Letter in portrait with 12 mm margins the page is
 	// about 700 px wide: findings print as cards, within the page.
 	t.Run("print", func(t *testing.T) {
-		do(t, ctx, "open the report",
-			chromedp.EmulateViewport(700, 900),
-			chromedp.Navigate("file://"+page),
-			chromedp.WaitReady(chromedp.ID("findings")),
-		)
+		open(t, 700)
 		if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"}); err != nil {
 			t.Fatalf("emulate print media: %v", err)
 		}
-		defer func() { _, _ = chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: ""}) }()
+		defer func() {
+			_, _ = chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: ""})
+		}()
 		m := run(t, ctx, "measure the page", chromedp.Evaluate[pageLayout](layoutJS))
 		if m.PastCount > 0 || m.ScrollWidth > m.Width {
 			t.Errorf("printed, %d elements reach past the right edge (%v px; scrollWidth %v), e.g. %v", m.PastCount, m.Width, m.ScrollWidth, m.Past)
@@ -272,11 +271,7 @@ func TestHTMLLayoutInBrowser(t *testing.T) {
 			return run(t, ctx, "read ranks", chromedp.Evaluate[[]int](
 				`Array.from(document.querySelectorAll('tr[data-finding]')).map(r => Number(r.dataset.sev))`))
 		}
-		do(t, ctx, "open the report at 1280 px",
-			chromedp.EmulateViewport(1280, 900),
-			chromedp.Navigate("file://"+page),
-			chromedp.WaitReady(chromedp.ID("findings")),
-		)
+		open(t, 1280)
 		do(t, ctx, "click Severity", chromedp.Click(chromedp.CSS(`button[data-sort="sev"]`)))
 		up := ranks()
 		if !slices.IsSorted(up) || up[0] != 1 || up[len(up)-1] != 4 {
