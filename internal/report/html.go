@@ -49,7 +49,8 @@ var htmlPage = func() struct {
 	}
 	csp := "default-src 'none'; style-src " + hash(css) + "; script-src " + hash(js) +
 		"; img-src data:; base-uri 'none'; form-action 'none'"
-	tmpl := template.Must(template.New("report.html.tmpl").ParseFS(htmlAssets, "assets/report.html.tmpl"))
+	tmpl := template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{"wbr": wbr}).
+		ParseFS(htmlAssets, "assets/report.html.tmpl"))
 	return struct {
 		tmpl *template.Template
 		css  string
@@ -112,10 +113,10 @@ type htmlOption struct{ Value, Label string }
 
 // htmlRow is one finding in the table.
 type htmlRow struct {
-	ID, Account, AccountLabel, User, Credential, Rule, Severity string
-	SeverityRank, AgeDays                                       int
-	Stage, StageLabel, Next, Reason, Recipients                 string
-	Exempt                                                      bool
+	ID, Account, AccountLabel, Alias, User, Credential, Rule, Severity string
+	SeverityRank, AgeDays                                              int
+	Stage, StageLabel, Next, Reason, Recipients                        string
+	Exempt                                                             bool
 	// TagMarks say what the user's tags decided (tagMarks), cleaned.
 	TagMarks []string
 }
@@ -142,9 +143,29 @@ func newHTMLView(r *Report) *htmlView {
 	return v
 }
 
+// wbr escapes s for HTML text and lets it wrap after each @ . - _ and /:
+// a <wbr> follows each (but the last character). A long IAM name then
+// breaks where a reader expects, first.last@<wbr>example-<wbr>corp.com,
+// and never one character per line, as overflow-wrap: anywhere does once
+// a table squeezes its column. Callers pass text already cleaned
+// (cleanText).
+func wbr(s string) template.HTML {
+	var b strings.Builder
+	rs := []rune(s)
+	for i, c := range rs {
+		b.WriteString(template.HTMLEscapeString(string(c)))
+		if i < len(rs)-1 && strings.ContainsRune("@.-_/", c) {
+			b.WriteString("<wbr>")
+		}
+	}
+	return template.HTML(b.String())
+}
+
 // htmlCards are the summary cards: accounts, users, access keys, findings
-// (with the severity breakdown, listed separately), exempt and the actions
-// planned.
+// (with the severity breakdown, listed separately), exempt, and the
+// findings at a stage that acts (disable, delete, remove password). Every
+// HTML report comes from keywarden scan, which changes nothing: the card
+// says so instead of calling them planned actions.
 func htmlCards(r *Report) ([]htmlCard, []htmlCount) {
 	s := Summarize(r.Findings)
 	users, keys := 0, 0
@@ -156,14 +177,12 @@ func htmlCards(r *Report) ([]htmlCard, []htmlCount) {
 	if n := r.FailedAccounts(); n > 0 {
 		accounts.Detail = fmt.Sprintf("%d failed", n)
 	}
-	planned := 0
+	acting := 0
 	var parts []string
-	for _, a := range []string{config.ActionDisable, config.ActionDelete, config.ActionRemovePassword, config.ActionNotify} {
+	for _, a := range []string{config.ActionDisable, config.ActionDelete, config.ActionRemovePassword} {
 		if n := s.ByAction[a]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, strings.ReplaceAll(a, "_", " ")))
-			if a != config.ActionNotify {
-				planned += n
-			}
+			acting += n
 		}
 	}
 	cards := []htmlCard{
@@ -171,7 +190,7 @@ func htmlCards(r *Report) ([]htmlCard, []htmlCount) {
 		{Label: "Users", Value: strconv.Itoa(users)},
 		{Label: "Access keys", Value: strconv.Itoa(keys)},
 		{Label: "Findings", Value: strconv.Itoa(s.Findings), Detail: plural(s.Exempt, "exempt", "exempt")},
-		{Label: "Actions planned", Value: strconv.Itoa(planned), Detail: strings.Join(parts, ", ")},
+		{Label: "At an action stage", Value: strconv.Itoa(acting), Detail: strings.Join(append(parts, "read-only scan: nothing changed"), "; ")},
 	}
 	var sev []htmlCount
 	for _, name := range severities {
@@ -182,27 +201,30 @@ func htmlCards(r *Report) ([]htmlCard, []htmlCount) {
 	return cards, sev
 }
 
+// htmlRows are the table's rows, most severe first and, within a
+// severity, oldest first; ties keep the report's order. The page's script
+// sorts by other columns and back.
 func htmlRows(r *Report) []htmlRow {
 	aliases := accountAliases(r)
 	rows := make([]htmlRow, 0, len(r.Findings))
 	for i := range r.Findings {
 		f := &r.Findings[i]
-		label := f.Account
-		if alias := findingAlias(f, aliases); alias != "" {
+		label, alias := f.Account, findingAlias(f, aliases)
+		if alias != "" {
 			label += " (" + alias + ")"
 		}
 		// html/template escapes markup; cleanText also replaces control
 		// and bidi characters, which would otherwise show as boxes or
 		// reorder the text around them.
 		row := htmlRow{
-			ID: f.ID, Account: f.Account, AccountLabel: cleanText(label), User: cleanText(f.User),
+			ID: f.ID, Account: f.Account, AccountLabel: cleanText(label), Alias: cleanText(alias), User: cleanText(f.User),
 			Credential: mdCredential(f), Rule: f.Rule, Severity: f.Severity,
 			SeverityRank: policy.SeverityRank(f.Severity), AgeDays: f.AgeDays,
 			Stage: f.Action, StageLabel: strings.ReplaceAll(f.Action, "_", " "),
 			Reason: cleanText(f.Reason), Recipients: cleanText(strings.Join(f.Recipients, ", ")), Exempt: f.Exempt,
 		}
 		if f.StageAt > 0 {
-			row.StageLabel += fmt.Sprintf(" · %d d", f.StageAt)
+			row.StageLabel += fmt.Sprintf(" · %d\u00a0d", f.StageAt) // the number keeps its unit
 		}
 		if f.Exempt {
 			row.Stage, row.StageLabel = "exempt", "exempt"
@@ -216,6 +238,9 @@ func htmlRows(r *Report) []htmlRow {
 		}
 		rows = append(rows, row)
 	}
+	slices.SortStableFunc(rows, func(a, b htmlRow) int {
+		return cmp.Or(cmp.Compare(b.SeverityRank, a.SeverityRank), cmp.Compare(b.AgeDays, a.AgeDays))
+	})
 	return rows
 }
 
@@ -386,9 +411,11 @@ type htmlStacked struct {
 }
 
 type htmlStackRow struct {
-	Label, Y, TextY, TotalX string
-	Total                   int
-	Segs                    []htmlSeg
+	// Label is the account's ID and alias; Short, shown, fits left of
+	// the bars (Label shows on hover).
+	Label, Short, Y, TextY, TotalX string
+	Total                          int
+	Segs                           []htmlSeg
 }
 
 type htmlSeg struct {
@@ -443,7 +470,7 @@ func newStacked(r *Report) *htmlStacked {
 			label += " (" + a + ")"
 		}
 		label = cleanText(label)
-		row := htmlStackRow{Label: label, Y: num(y), TextY: num(y + stackRow/2 + 4)}
+		row := htmlStackRow{Label: label, Short: shorten(label, stackLabelRunes), Y: num(y), TextY: num(y + stackRow/2 + 4)}
 		x := stackLeft
 		for _, rule := range rules {
 			n := counts[id][rule]
@@ -469,6 +496,19 @@ func newStacked(r *Report) *htmlStacked {
 	}
 	s.H = num(legendY + float64((len(rules)+2)/3)*20 + 4)
 	return s
+}
+
+// stackLabelRunes is as many characters as fit left of the bars
+// (stackLeft at 12 units a character's height).
+const stackLabelRunes = 26
+
+// shorten keeps s within n runes, ending in "…" when it cuts.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // ruleColor is a rule's color class, by its position in rules.

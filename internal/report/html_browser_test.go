@@ -158,10 +158,25 @@ func TestHTMLInBrowser(t *testing.T) {
 		return out
 	}
 	all := ofReport(func(*policy.Finding) bool { return true })
+	// The page's first order: most severe first, then oldest first; ties
+	// keep the report's order.
+	bySeverity := slices.Clone(r.Findings)
+	slices.SortStableFunc(bySeverity, func(a, b policy.Finding) int {
+		return cmp.Or(cmp.Compare(policy.SeverityRank(b.Severity), policy.SeverityRank(a.Severity)), cmp.Compare(b.AgeDays, a.AgeDays))
+	})
+	var defaultOrder []string
+	for _, f := range bySeverity {
+		defaultOrder = append(defaultOrder, f.ID)
+	}
 
 	t.Run("rows", func(t *testing.T) {
-		if got := ids(); !slices.Equal(got, all) {
-			t.Errorf("rendered rows = %v; want the %d findings in report order %v", got, len(all), all)
+		if got := ids(); !slices.Equal(got, defaultOrder) {
+			t.Errorf("rendered rows = %v; want the %d findings by severity, then age, %v", got, len(all), defaultOrder)
+		}
+		sort := run(t, ctx, "read aria-sort", chromedp.Evaluate[string](
+			`document.querySelector('button[data-sort="sev"]').parentNode.getAttribute('aria-sort')`))
+		if sort != "descending" {
+			t.Errorf("Severity header aria-sort = %q at first; want descending (the rows' order)", sort)
 		}
 	})
 
@@ -184,7 +199,7 @@ func TestHTMLInBrowser(t *testing.T) {
 			t.Errorf("window.pwned = %s; want undefined (a user name ran as script)", pwned)
 		}
 		got := run(t, ctx, "read the hostile cell", chromedp.Evaluate[map[string]string](`({
-			user: document.querySelector('tr[data-finding="beefbeefbeef0001"] td.user').textContent,
+			user: document.querySelector('tr[data-finding="beefbeefbeef0001"] td.user .name').textContent,
 			attr: document.querySelector('tr[data-finding="beefbeefbeef0001"]').dataset.user,
 			injected: String(document.querySelectorAll('tbody script, tbody img, svg script').length),
 		})`))
@@ -202,7 +217,8 @@ func TestHTMLInBrowser(t *testing.T) {
 		expect(t, ctx, "hostile text", `({
 			failed: document.querySelector('.failed li').textContent,
 			cell: document.querySelector('tr[data-finding="beefbeefbeef0001"] td[data-label="Account"]').textContent,
-			label: document.querySelector('#chart-by-account text.label').textContent,
+			label: document.querySelector('#chart-by-account g.account title').textContent,
+			short: document.querySelector('#chart-by-account text.label').textContent,
 			option: document.querySelector('select[data-filter="account"] option[value="111111111111"]').textContent,
 			images: String(document.images.length),
 			scripts: String(document.scripts.length),
@@ -211,7 +227,7 @@ func TestHTMLInBrowser(t *testing.T) {
 		})`, map[string]string{
 			"calendar": "2026-12-03: 1 stage change: " + bidiUserShown + " (access_key_age: notify, starts)",
 			"failed":   "222222222222 (staging): " + hostileErrorShown,
-			"cell":     alias, "label": alias, "option": alias,
+			"cell":     alias, "label": alias, "option": alias, "short": "111111111111 (prod<img sr…",
 			"images": "0", "scripts": "1", "bold": "0",
 		})
 	})
@@ -235,19 +251,23 @@ func TestHTMLInBrowser(t *testing.T) {
 		if sort != "descending" {
 			t.Errorf("Age header aria-sort = %q; want descending", sort)
 		}
-		// Severity, highest first; equal severities keep the report order.
-		do(t, ctx, "click Severity twice",
-			chromedp.Click(chromedp.CSS(`button[data-sort="sev"]`)), chromedp.Click(chromedp.CSS(`button[data-sort="sev"]`)))
-		want := slices.Clone(r.Findings)
-		slices.SortStableFunc(want, func(a, b policy.Finding) int {
-			return cmp.Compare(policy.SeverityRank(b.Severity), policy.SeverityRank(a.Severity))
-		})
-		var wantIDs []string
-		for _, f := range want {
-			wantIDs = append(wantIDs, f.ID)
+		// Severity, by rank (not by name, which would put critical before
+		// high before low before medium): lowest first, then highest
+		// first, which is the page's first order.
+		sevs := func() []string {
+			return run(t, ctx, "read severities", chromedp.Evaluate[[]string](
+				`Array.from(document.querySelectorAll('tr[data-finding]')).map(r => r.dataset.severity)`))
 		}
-		if got := ids(); !slices.Equal(got, wantIDs) {
-			t.Errorf("sorted by severity descending = %v; want %v", got, wantIDs)
+		do(t, ctx, "click Severity", chromedp.Click(chromedp.CSS(`button[data-sort="sev"]`)))
+		up := []string{config.SeverityLow, config.SeverityMedium, config.SeverityMedium, config.SeverityMedium,
+			config.SeverityHigh, config.SeverityHigh, config.SeverityHigh, config.SeverityHigh, config.SeverityHigh,
+			config.SeverityCritical, config.SeverityCritical}
+		if got := sevs(); !slices.Equal(got, up) {
+			t.Errorf("sorted by severity ascending = %v; want by rank %v", got, up)
+		}
+		do(t, ctx, "click Severity again", chromedp.Click(chromedp.CSS(`button[data-sort="sev"]`)))
+		if got := ids(); !slices.Equal(got, defaultOrder) {
+			t.Errorf("sorted by severity descending = %v; want %v", got, defaultOrder)
 		}
 
 		// User, a text column, by name (localeCompare): Zoe, first by bytes

@@ -136,9 +136,11 @@ func TestHTMLEscapesIAMText(t *testing.T) {
 		"&lt;img src=x onerror=&#34;window.pwned=6&#34;&gt; to perform sts:AssumeRole</li>"
 	for _, want := range []struct{ where, re string }{
 		{"the failed accounts", regexp.QuoteMeta(failed)},
-		{"an account cell", regexp.QuoteMeta(`<td data-label="Account">` + alias + `</td>`)},
+		{"an account cell", regexp.QuoteMeta(`<td data-label="Account" class="account"><div>111111111111<span class="alias"> (` +
+			"prod&lt;img src=x onerror=&#34;window.<wbr>pwned=5&#34;&gt;\uFFFD\uFFFD[31mmain)</span></div></td>")},
 		{"the account filter", regexp.QuoteMeta(`<option value="111111111111">` + alias + `</option>`)},
-		{"the chart's bar label", `<text class="label" x="0" y="[0-9.]+">` + regexp.QuoteMeta(alias) + `</text>`},
+		{"the chart's bar label", `<g class="account"><title>` + regexp.QuoteMeta(alias) + `</title><text class="label" x="0" y="[0-9.]+">` +
+			regexp.QuoteMeta("111111111111 (prod&lt;img sr…") + `</text>`},
 		{"the chart's segment titles", `<title>` + regexp.QuoteMeta(alias+", access_key_age: ")},
 	} {
 		if !regexp.MustCompile(want.re).MatchString(out) {
@@ -224,9 +226,9 @@ func TestHTMLReplacesControlCharacters(t *testing.T) {
 	}
 	for _, want := range []struct{ where, text string }{
 		{"the failed accounts", "\uFFFD\uFFFD&lt;img src=x onerror=&#34;window.pwned=6&#34;&gt; to perform"},
-		{"the chart's bar label", `<text class="label" x="0" y="26.0">111111111111 (prod&lt;img src=x onerror=&#34;window.pwned=5&#34;&gt;` + "\uFFFD\uFFFD[31mmain)</text>"},
+		{"the chart's bar label", `<g class="account"><title>111111111111 (prod&lt;img src=x onerror=&#34;window.pwned=5&#34;&gt;` + "\uFFFD\uFFFD[31mmain)</title>"},
 		{"the calendar", "<title>2026-12-03: 1 stage change: " + bidiUserShown + " (access_key_age: notify, starts)</title>"},
-		{"the table", `<td data-label="Account">111111111111 (prod&lt;img src=x onerror=&#34;window.pwned=5&#34;&gt;` + "\uFFFD\uFFFD[31mmain)</td>"},
+		{"the table", `<span class="alias"> (prod&lt;img src=x onerror=&#34;window.<wbr>pwned=5&#34;&gt;` + "\uFFFD\uFFFD[31mmain)</span>"},
 	} {
 		if !strings.Contains(out, want.text) {
 			t.Errorf("%s: HTML report lacks %q", want.where, want.text)
@@ -470,5 +472,65 @@ func TestReportDoesNotImportAWSSDK(t *testing.T) {
 		if strings.HasPrefix(d, "github.com/aws/") {
 			t.Errorf("internal/report depends on %s; want no AWS SDK (CONTRIBUTING.md: report never imports it)", d)
 		}
+	}
+}
+
+// TestHTMLWbr: a name may wrap after @ . - _ and / (a <wbr> after each, not
+// after the last character), and stays escaped: wbr writes markup only as
+// <wbr>.
+func TestHTMLWbr(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"first.last@example-corp.com", "first.<wbr>last@<wbr>example-<wbr>corp.<wbr>com"},
+		{"svc_batch_", "svc_<wbr>batch_"},
+		{"alice", "alice"},
+		{"", ""},
+		{`<img src=x onerror="a.b">`, `&lt;img src=x onerror=&#34;a.<wbr>b&#34;&gt;`},
+		{"a&b/c", "a&amp;b/<wbr>c"},
+	} {
+		if got := string(wbr(c.in)); got != c.want {
+			t.Errorf("wbr(%q) = %q; want %q", c.in, got, c.want)
+		}
+	}
+	// In the page: the user and the recipients.
+	out := render(t, wideReport(), FormatHTML, Options{})
+	for _, want := range []string{
+		`<span class="name">alexandra.<wbr>vandenberghe@<wbr>example-<wbr>corp.<wbr>com</span>`,
+		`To: alexandra.<wbr>vandenberghe@<wbr>example-<wbr>corp.<wbr>com, security-<wbr>operations-<wbr>team@<wbr>example-<wbr>corp.<wbr>com</span>`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("HTML report lacks %s", want)
+		}
+	}
+}
+
+// TestHTMLCards: a scan changes nothing, so no card says actions are
+// planned; one counts the findings at a stage that acts, by action, and
+// says the scan was read-only.
+func TestHTMLCards(t *testing.T) {
+	out := render(t, sampleReport(), FormatHTML, Options{})
+	if strings.Contains(strings.ToLower(out), "planned") {
+		t.Error("the HTML report of a scan speaks of planned actions; a scan changes nothing")
+	}
+	want := `<div class="card"><div class="card-label">At an action stage</div><div class="card-value">1</div>` +
+		`<div class="card-detail">1 delete; read-only scan: nothing changed</div></div>`
+	if !strings.Contains(out, want) {
+		t.Errorf("HTML report lacks the card %s", want)
+	}
+}
+
+// TestHTMLRowOrder: the table lists the most severe findings first and,
+// within a severity, the oldest first; ties keep the report's order.
+func TestHTMLRowOrder(t *testing.T) {
+	var got []string
+	for _, row := range htmlRows(sampleReport()) {
+		got = append(got, row.Severity+" "+strconv.Itoa(row.AgeDays)+" "+row.ID)
+	}
+	want := []string{
+		"critical 700 9999aaaabbbbcccc", "critical 400 d15ab1ed00c1e9ac",
+		"high 93 e7e7e7e7a1b2c3d4", "high 91 3f9c1a7be2d04c11", "high 85 c0ffee0012345678", "high 0 0a0b0c0d0e0f1011",
+		"medium 50 8b2e4d6f10a3c5e7", "low 120 1234abcd5678ef90",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("HTML rows = %q; want %q", got, want)
 	}
 }
