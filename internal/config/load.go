@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	goccyyaml "github.com/goccy/go-yaml"
 	goccyparser "github.com/goccy/go-yaml/parser"
@@ -292,17 +293,65 @@ func isParserMsg(msg string) bool {
 
 // locateSyntaxError parses data with goccy/go-yaml and returns the line
 // and column (from 1) of the token its parser stopped at.
+//
+// That parser takes time quadratic in the document's nesting depth (a
+// megabyte of "[" would take many minutes), so it is not asked about a
+// document nested deeper than maxLocateDepth (an estimate: indentation,
+// "- " and open brackets; a config nests about 6 deep), and it gets
+// locateBudget: a document that fools the estimate (brackets in quotes)
+// is given up on then, with yaml.v3's line. (The abandoned parse runs on
+// until it ends; the command that asked exits with the error.)
 func locateSyntaxError(data []byte) (line, col int, ok bool) {
-	_, err := goccyparser.ParseBytes(data, 0)
-	var se *goccyyaml.SyntaxError
-	if err == nil || !errors.As(err, &se) || se.Token == nil || se.Token.Position == nil {
+	if nestingEstimate(data) > maxLocateDepth {
 		return 0, 0, false
 	}
-	p := se.Token.Position
-	if p.Line <= 0 || p.Column <= 0 {
+	type result struct{ line, col int }
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		_, err := goccyparser.ParseBytes(data, 0)
+		var se *goccyyaml.SyntaxError
+		if err != nil && errors.As(err, &se) && se.Token != nil && se.Token.Position != nil &&
+			se.Token.Position.Line > 0 && se.Token.Position.Column > 0 {
+			r = result{se.Token.Position.Line, se.Token.Position.Column}
+		}
+		done <- r
+	}()
+	select {
+	case r := <-done:
+		return r.line, r.col, r.line > 0
+	case <-time.After(locateBudget):
 		return 0, 0, false
 	}
-	return p.Line, p.Column, true
+}
+
+const (
+	maxLocateDepth = 200
+	locateBudget   = 2 * time.Second
+)
+
+// nestingEstimate is a quick estimate of how deep data nests: the most,
+// over its lines, of the indentation and leading "- " plus the brackets
+// open (ignoring quotes, so "[" in a string counts as open).
+func nestingEstimate(data []byte) int {
+	most, flow := 0, 0
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		lead := 0
+		for lead < len(line) && (line[lead] == ' ' || line[lead] == '-') {
+			lead++
+		}
+		for _, c := range line[lead:] {
+			switch c {
+			case '[', '{':
+				flow++
+			case ']', '}':
+				flow = max(flow-1, 0)
+			}
+			most = max(most, lead+flow)
+		}
+		most = max(most, lead+flow)
+	}
+	return most
 }
 
 // underAny reports whether path is one of the errors' paths or lies

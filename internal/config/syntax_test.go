@@ -101,3 +101,20 @@ func TestSyntaxErrorsInStarterExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestSyntaxErrorFallback: when the locating parser finds nothing wrong,
+// yaml.v3's own line is kept, a parser error's counted from 1.
+func TestSyntaxErrorFallback(t *testing.T) {
+	for _, tt := range []struct {
+		err  string
+		want string
+	}{
+		{"yaml: line 4: did not find expected key", "k.yaml:5: invalid YAML: did not find expected key"},
+		{"yaml: line 4: found character that cannot start any token", "k.yaml:4: invalid YAML: found character that cannot start any token"},
+		{"yaml: control characters are not allowed", "k.yaml: invalid YAML: control characters are not allowed"},
+	} {
+		if got := syntaxError("k.yaml", []byte("version: 1\n"), errors.New(tt.err)).Error(); got != tt.want {
+			t.Errorf("syntaxError(valid YAML, %q) = %q; want %q", tt.err, got, tt.want)
+		}
+	}
+}
