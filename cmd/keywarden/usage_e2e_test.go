@@ -16,7 +16,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"scan", "--no-such-flag"}, "keywarden: unknown flag: --no-such-flag"},
 		{[]string{"scna"}, `keywarden: unknown command "scna" for "keywarden"`},
 		{[]string{"config", "validate"}, `keywarden: unknown command "validate" for "keywarden config"`},
-		{[]string{"config", "check"}, "keywarden: accepts 1 arg(s), received 0"},
+		{[]string{"config", "check", "a.yaml", "b.yaml"}, "keywarden: accepts at most 1 arg(s), received 2"},
 		{[]string{"undo"}, "keywarden: give the IDs of the actions to undo, or --run RUN_ID (see keywarden history)"},
 		{[]string{"history", "extra"}, `keywarden: unknown command "extra" for "keywarden history"`},
 	} {

@@ -51,7 +51,7 @@ func TestScanFlagsParse(t *testing.T) {
 	}
 	want := &ScanOptions{Source: Source{ConfigFile: "k.yaml", AsOf: "2026-12-01", CredentialReport: "cr.csv",
 		Accounts: []string{"111111111111", "222222222222"}, Region: "eu-west-1", Profile: "audit"},
-		Format: "csv", Output: "r.csv", FailOn: "high"}
+		Formats: []string{"csv"}, Outputs: []string{"r.csv"}, FailOn: "high"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parsed options = %+v; want %+v", got, want)
 	}

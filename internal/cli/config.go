@@ -22,20 +22,29 @@ func NewCmdConfig(f *Factory) *cobra.Command {
 	return cmd
 }
 
+// defaultConfigFile is what config check reads when no file is named.
+const defaultConfigFile = "./keywarden.yaml"
+
 func newCmdConfigCheck(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "check FILE",
-		Short: "Validate a config file; errors name FILE:LINE and the key",
-		Args:  cobra.ExactArgs(1),
+		Use:   "check [FILE]",
+		Short: "Validate a config file (default ./keywarden.yaml); errors name FILE:LINE and the key",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			cfg, err := config.Load(args[0])
+			path := defaultConfigFile
+			if len(args) == 1 {
+				path = args[0]
+			} else if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+				return usageError(fmt.Errorf("no config file given and %s does not exist: name one (keywarden config check FILE) or write a starter with keywarden config init -o %s", path, path))
+			}
+			cfg, err := config.Load(path)
 			if err != nil {
 				return usageError(err)
 			}
-			if err := checkTemplates(args[0], cfg); err != nil {
+			if err := checkTemplates(path, cfg); err != nil {
 				return usageError(err)
 			}
-			_, err = fmt.Fprintf(f.Out, "%s: ok\n", args[0])
+			_, err = fmt.Fprintf(f.Out, "%s: ok\n", path)
 			return err
 		},
 	}

@@ -72,8 +72,7 @@ func TestUsageErrorsAreTyped(t *testing.T) {
 		{[]string{"config", "chek"}, "unknown command \"chek\" for \"keywarden config\"\n\nDid you mean this?\n\tcheck"},
 		{[]string{"help", "nope"}, `unknown help topic "nope"`},
 		{[]string{"scan", "extra"}, `unknown command "extra" for "keywarden scan"`},
-		{[]string{"config", "check"}, "accepts 1 arg(s), received 0"},
-		{[]string{"config", "check", "a.yaml", "b.yaml"}, "accepts 1 arg(s), received 2"},
+		{[]string{"config", "check", "a.yaml", "b.yaml"}, "accepts at most 1 arg(s), received 2"},
 		{[]string{"undo"}, "give the IDs of the actions to undo, or --run RUN_ID (see keywarden history)"},
 		{[]string{"undo", "--run", "20261201-1a2b3c4d", "20261201-1a2b3c4d.3"}, "give action IDs or --run RUN_ID, not both"},
 		{[]string{"completion", "bash", "x"}, `unknown command "x" for "keywarden completion bash"`},
@@ -96,7 +95,7 @@ func TestGroupsPrintTheirHelp(t *testing.T) {
 		{nil, "Usage:\n  keywarden [command]\n"},
 		{[]string{"config"}, "Usage:\n  keywarden config [command]\n"},
 		{[]string{"help", "config"}, "Usage:\n  keywarden config [command]\n"},
-		{[]string{"config", "check", "--help"}, "Usage:\n  keywarden config check FILE [flags]\n"},
+		{[]string{"config", "check", "--help"}, "Usage:\n  keywarden config check [FILE] [flags]\n"},
 	} {
 		f, out, errOut := testFactory(false)
 		if code := Main(context.Background(), f, tt.args); code != ExitOK || !strings.Contains(out.String(), tt.usage) {

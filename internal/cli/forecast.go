@@ -28,6 +28,8 @@ type ForecastOptions struct {
 	Format string
 	Output string
 	Days   int
+	// Severity (--severity) keeps only the stage changes at or above it.
+	Severity string
 }
 
 // NewCmdForecast builds `keywarden forecast`. runF replaces the behaviour
@@ -60,6 +62,7 @@ stable UIDs) that a calendar can import or subscribe to.`,
 	fl.StringVar(&o.Format, "format", "", "output format: "+strings.Join(forecast.Formats(), ", ")+" (default: table on a terminal, json otherwise; from --output's extension)")
 	fl.StringVarP(&o.Output, "output", "o", "", "write the forecast to this file instead of stdout")
 	fl.IntVar(&o.Days, "days", DefaultForecastDays, "how many days ahead to look")
+	fl.StringVar(&o.Severity, "severity", "", "show only stage changes at or above this severity: low, medium, high or critical")
 	return cmd
 }
 
@@ -75,6 +78,10 @@ func forecastRun(ctx context.Context, f *Factory, o *ForecastOptions) error {
 	if err != nil {
 		return usageError(err)
 	}
+	minSeverity, err := parseSeverity(o.Severity)
+	if err != nil {
+		return err
+	}
 	var snaps []*inventory.Snapshot
 	so := o.scanOptions(f, src)
 	so.OnSnapshots = func(s []*inventory.Snapshot) { snaps = append(snaps, s...) }
@@ -85,7 +92,7 @@ func forecastRun(ctx context.Context, f *Factory, o *ForecastOptions) error {
 	// Every outcome counts (exitFor picks the code): a failed write does
 	// not hide that accounts failed.
 	outcomes := accountsFailed(rep, "their credentials are not in the forecast")
-	fc := forecast.New(snaps, src.cfg, src.now, src.asOf, o.Days)
+	fc := forecastAtOrAbove(forecast.New(snaps, src.cfg, src.now, src.asOf, o.Days), minSeverity)
 	write := func(w io.Writer) error { return forecast.Render(w, fc, format) }
 	if o.Output == "" {
 		err = write(f.Out)

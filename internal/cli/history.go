@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/run"
 	"github.com/keywarden/keywarden/internal/state"
+	"github.com/keywarden/keywarden/internal/state/memstore"
 )
 
 // HistoryOptions are the parsed flags of `keywarden history`.
@@ -191,12 +194,29 @@ func tableOrJSON(f *Factory, format, output string) (string, error) {
 }
 
 // openStateFor opens the state named by --state, else cfg's state.url,
-// else the default; a DynamoDB state with the AWS settings aws.
+// else the default; a DynamoDB state with the AWS settings aws. It says on
+// stderr which state it reads ("state: sqlite://keywarden.db"). History
+// and undo read what runs recorded, so they never create a state: a
+// SQLite file that does not exist is said to be missing, and then read as
+// empty (readOnly: history) or an error (undo, which writes: nothing to
+// undo). An
+// empty or damaged file stays the store's own error.
 func openStateFor(ctx context.Context, f *Factory, cfg *config.Config, stateURL string, readOnly bool, aws awsapi.Options) (state.Store, string, error) {
 	if err := checkStateFlag(stateURL); err != nil {
 		return nil, "", err
 	}
 	url := cmp.Or(stateURL, cfg.State.URL, state.DefaultURL)
+	if u, err := state.ParseURL(url); err == nil && u.Scheme == state.SchemeSQLite {
+		if _, err := os.Stat(u.Path); errors.Is(err, os.ErrNotExist) {
+			missing := fmt.Sprintf("%s does not exist: no run has recorded anything there; check that --state (or state.url in the config) names the state keywarden run uses", u.Path)
+			if !readOnly {
+				return nil, url, fmt.Errorf("state %s: %s", url, missing)
+			}
+			fmt.Fprintf(f.ErrOut, "state: %s is missing: %s\n", url, missing)
+			return memstore.New(), url, nil
+		}
+	}
+	fmt.Fprintf(f.ErrOut, "state: %s\n", url)
 	s, err := run.OpenStateWith(ctx, url, readOnly, func(ctx context.Context) (awssdk.Config, error) { return f.LoadAWSConfig(ctx, aws) })
 	return s, url, err
 }
@@ -229,9 +249,11 @@ func noticesTable(w io.Writer, ns []state.Notice) error {
 	rows := make([][]string, len(ns))
 	for i, n := range ns {
 		rows[i] = []string{cmp.Or(n.LastDay, "(claimed)"), clean(n.Audience), n.Account, clean(n.User), n.KeyID, n.Rule,
-			fmt.Sprint(n.Stage), fmt.Sprint(n.Count), n.FirstDay}
+			fmt.Sprint(n.Stage), fmt.Sprint(n.Count), n.FirstDay, clean(n.Finding)}
 	}
-	return writeTable(w, "LAST TOLD\tTO\tACCOUNT\tUSER\tKEY\tRULE\tSTAGE\tTIMES\tFIRST TOLD", rows, "(no open notices)")
+	// FINDING is the finding's ID: two notices of one user, key and rule
+	// (a key's two slots, an account that failed) differ by it.
+	return writeTable(w, "LAST TOLD\tTO\tACCOUNT\tUSER\tKEY\tRULE\tSTAGE\tTIMES\tFIRST TOLD\tFINDING", rows, "(no open notices)")
 }
 
 func runsTable(w io.Writer, rs []state.Run) error {

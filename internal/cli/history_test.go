@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -131,11 +133,17 @@ func TestHistoryTableAndEmpty(t *testing.T) {
 	if strings.Contains(out.String(), "\x1b") {
 		t.Error("table passes a terminal escape from a user name through")
 	}
-	// A state file that does not exist reads as empty, and is not created.
-	missing := "sqlite://" + filepath.Join(t.TempDir(), "none.db")
-	f, out, _ = testFactory(false)
-	if code := Main(context.Background(), f, []string{"history", "--state", missing, "--format", "json"}); code != 0 || strings.TrimSpace(out.String()) != "[]" {
-		t.Errorf("history of a missing state: exit %d, %q; want 0 and []", code, out)
+	// A state file that does not exist reads as empty, is said to be
+	// missing, and is not created.
+	path := filepath.Join(t.TempDir(), "none.db")
+	missing := "sqlite://" + path
+	f, out, errOut := testFactory(false)
+	if code := Main(context.Background(), f, []string{"history", "--state", missing, "--format", "json"}); code != 0 || strings.TrimSpace(out.String()) != "[]" ||
+		!strings.HasPrefix(errOut.String(), "state: "+missing+" is missing: "+path+" does not exist") {
+		t.Errorf("history of a missing state: exit %d, stdout %q, stderr %q; want 0, [] and that the state is missing", code, out, errOut)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("history created the missing state %s (stat: %v)", path, err)
 	}
 }
 

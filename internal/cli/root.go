@@ -59,6 +59,11 @@ Data goes to stdout; logs and progress go to stderr.
 			return nil
 		},
 	}
+	// --version prints what keywarden version does.
+	root.Version = Version
+	root.SetVersionTemplate(versionLine() + "\n")
+	// Defined here, cobra's own would take -v (--verbose's).
+	root.Flags().Bool("version", false, "print keywarden's version (as keywarden version does)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")

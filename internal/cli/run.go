@@ -142,6 +142,10 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	if err != nil {
 		return err
 	}
+	minSeverity, err := parseSeverity(o.Severity)
+	if err != nil {
+		return err
+	}
 	if err := checkStateFlag(o.State); err != nil {
 		return err
 	}
@@ -177,13 +181,14 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	// Every outcome counts (exitFor picks the code): a failed write does
 	// not hide that accounts failed.
 	outcomes := accountsFailed(res.Report, "nothing was planned for them")
+	shown := runAtOrAbove(res, minSeverity) // --severity: the owner messages' items shown
 	write := func(w io.Writer) error {
 		if format == report.FormatJSON {
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
-			return enc.Encode(res)
+			return enc.Encode(shown)
 		}
-		return writeRunText(w, res)
+		return writeRunText(w, shown)
 	}
 	if o.Output == "" {
 		err = write(f.Out)

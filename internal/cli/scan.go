@@ -27,9 +27,17 @@ const DefaultConfigFile = "keywarden.yaml"
 // ScanOptions are the parsed flags of `keywarden scan`.
 type ScanOptions struct {
 	Source
+	// Format and Output are run's --format and -o (one each).
 	Format string
 	Output string
-	FailOn string
+	// Formats and Outputs are scan's --format and -o, each repeatable
+	// (planOutputs).
+	Formats []string
+	Outputs []string
+	FailOn  string
+	// Severity (--severity) keeps only the findings at or above it in the
+	// output; --fail-on still counts them all.
+	Severity string
 	// SecurityHub posts the findings to AWS Security Hub after the report
 	// is written (see securityhub.go).
 	SecurityHub bool
@@ -58,7 +66,10 @@ The AWS endpoint, region and credentials come from the SDK's standard settings
 ` + exitCodesHelp,
 		Example: `  keywarden scan
   keywarden scan --credential-report examples/credential-report.csv --as-of 2026-11-23
-  keywarden scan --format json --output report.json --fail-on high`,
+  keywarden scan --format json --output report.json --fail-on high
+  keywarden scan -o report.html -o report.json        # one scan, two formats
+  keywarden scan -o reports/                          # html, json and csv, timestamped
+  keywarden scan --severity high                      # only high and critical findings`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -69,8 +80,8 @@ The AWS endpoint, region and credentials come from the SDK's standard settings
 	}
 	fl := cmd.Flags()
 	o.addFlags(fl, sourceHelp{asOf: "evaluate as if it were this time", report: "evaluate this", account: "limit the scan to this"})
-	fl.StringVar(&o.Format, "format", "", "output format: "+strings.Join(report.Formats(), ", ")+" (default: table on a terminal, json otherwise)")
-	fl.StringVarP(&o.Output, "output", "o", "", "write the report to this file instead of stdout")
+	fl.StringSliceVar(&o.Formats, "format", nil, "output format: "+strings.Join(report.Formats(), ", ")+" (default: table on a terminal, json otherwise; from -o's extension; repeatable for -o DIR/, default there "+strings.Join(DefaultDirFormats, ", ")+")")
+	fl.StringArrayVarP(&o.Outputs, "output", "o", nil, "write the report to this file instead of stdout (format from its extension); repeatable; DIR/ writes each --format there, named keywarden-scan-TIMESTAMP.EXT")
 	addReportingFlags(fl, o)
 	fl.BoolVar(&o.SecurityHub, "security-hub", false, "also import the findings into AWS Security Hub (caller's account and region) and resolve the ones that disappeared")
 	return cmd
@@ -81,6 +92,7 @@ The AWS endpoint, region and credentials come from the SDK's standard settings
 func addReportingFlags(fl *pflag.FlagSet, o *ScanOptions) {
 	fl.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a non-exempt finding is at or above this severity: low, medium, high or critical")
 	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar (there is none unless stderr is a terminal)")
+	fl.StringVar(&o.Severity, "severity", "", "show only findings at or above this severity: low, medium, high or critical (--fail-on still counts every finding)")
 }
 
 func scanRun(ctx context.Context, f *Factory, o *ScanOptions) error {
@@ -89,13 +101,17 @@ func scanRun(ctx context.Context, f *Factory, o *ScanOptions) error {
 	if err != nil {
 		return err
 	}
-	format, err := resolveFormat(f, o.Format, o.Output)
-	if err != nil {
-		return usageError(err)
-	}
 	failOn, err := parseFailOn(o.FailOn)
 	if err != nil {
 		return err
+	}
+	minSeverity, err := parseSeverity(o.Severity)
+	if err != nil {
+		return err
+	}
+	outputs, err := planOutputs(f, o.Formats, o.Outputs, f.Now())
+	if err != nil {
+		return usageError(err)
 	}
 	so := o.scanOptions(f, src)
 	so.Progress = newProgress(f, o.Quiet)
@@ -107,11 +123,20 @@ func scanRun(ctx context.Context, f *Factory, o *ScanOptions) error {
 	// Security Hub sync does not hide that accounts failed.
 	outcomes := accountsFailed(rep, "see the report's accounts[].error")
 	renderOpts := report.Options{}
-	if format == report.FormatASFF {
+	if slices.ContainsFunc(outputs, func(out reportOutput) bool { return out.format == report.FormatASFF }) {
 		renderOpts.Region = asffRegion(ctx, f, o)
 	}
-	if err := writeReport(f, rep, format, o.Output, renderOpts); err != nil {
-		return errors.Join(append(outcomes, err)...)
+	shown := reportAtOrAbove(rep, minSeverity)
+	var writeErrs []error
+	for _, out := range outputs {
+		if err := writeReport(f, shown, out.format, out.path, renderOpts); err != nil {
+			writeErrs = append(writeErrs, err)
+		} else if len(outputs) > 1 {
+			log.Info("report written", "file", out.path, "format", out.format)
+		}
+	}
+	if len(writeErrs) > 0 {
+		return errors.Join(append(outcomes, writeErrs...)...)
 	}
 	if o.SecurityHub {
 		if err := postSecurityHub(ctx, f, o, rep); err != nil {

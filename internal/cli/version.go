@@ -18,16 +18,22 @@ func NewCmdVersion(f *Factory) *cobra.Command {
 		Short: "Print keywarden's version",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			rev := "unknown"
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				for _, s := range bi.Settings {
-					if s.Key == "vcs.revision" {
-						rev = s.Value
-					}
-				}
-			}
-			_, err := fmt.Fprintf(f.Out, "keywarden %s (commit %s, %s, %s/%s)\n", Version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			_, err := fmt.Fprintln(f.Out, versionLine())
 			return err
 		},
 	}
+}
+
+// versionLine is what keywarden version and keywarden --version print:
+// keywarden VERSION (commit REV, GO, OS/ARCH).
+func versionLine() string {
+	rev := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				rev = s.Value
+			}
+		}
+	}
+	return fmt.Sprintf("keywarden %s (commit %s, %s, %s/%s)", Version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -372,7 +372,7 @@ func Default() *Config {
 		},
 		Notify: Notify{
 			Users: NotifyUsers{
-				EmailTags:       []string{"Email", "email"},
+				EmailTags:       []string{"Email", "email", "Owner", "owner"},
 				UsernameIsEmail: &t,
 				RemindEvery:     3,
 				Via:             "outbox",

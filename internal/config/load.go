@@ -12,17 +12,23 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
+	goccyyaml "github.com/goccy/go-yaml"
+	goccyparser "github.com/goccy/go-yaml/parser"
 	"go.yaml.in/yaml/v3"
 )
 
 // ConfigError is one problem with a config file. Its Error() reads
-// "FILE:LINE: KEY.PATH: message"; File and Line are empty when the problem
-// comes from Config.Validate on a Config that was not read from a file, and
-// Path is empty for YAML syntax errors.
+// "FILE:LINE: KEY.PATH: message" ("FILE:LINE:COL: invalid YAML: message"
+// for a syntax error); File and Line are empty when the problem comes from
+// Config.Validate on a Config that was not read from a file, and Path is
+// empty for YAML syntax errors.
 type ConfigError struct {
 	File string
 	Line int
+	// Col is the column (from 1) of a YAML syntax error; 0 otherwise.
+	Col int
 	// Path names the key, e.g. rules.access_key_age.human[1].action. Map
 	// keys that are not plain identifiers are quoted: tags["a.b"].
 	Path string
@@ -34,6 +40,8 @@ type ConfigError struct {
 func (e *ConfigError) Error() string {
 	var b strings.Builder
 	switch {
+	case e.File != "" && e.Line > 0 && e.Col > 0:
+		fmt.Fprintf(&b, "%s:%d:%d: ", e.File, e.Line, e.Col)
 	case e.File != "" && e.Line > 0:
 		fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
 	case e.File != "":
@@ -149,14 +157,14 @@ func parseYAML(name string, data []byte) (*yaml.Node, *ConfigError) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, syntaxError(name, err)
+		return nil, syntaxError(name, data, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return nil, &ConfigError{File: name, Line: extra.Line,
 			Msg: "more than one YAML document; keywarden reads one (remove the extra ---)"}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, syntaxError(name, err)
+		return nil, syntaxError(name, data, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, nil
@@ -234,13 +242,116 @@ func overExpanded(root *yaml.Node) *yaml.Node {
 	return over
 }
 
-func syntaxError(name string, err error) *ConfigError {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &ConfigError{File: name, Line: line, Msg: "invalid YAML: " + m[2]}
+// syntaxError turns the YAML parser's error into a ConfigError at the
+// spot the document goes wrong.
+//
+// go.yaml.in/yaml/v3 reports the line where the enclosing construct
+// started (its context mark), not where the problem is — for a problem
+// anywhere in a top-level mapping, the line before the first key (a
+// comment, in the starter file) — and that line counted from 0 for parser
+// errors; it never gives a column. So the problem is located again with
+// github.com/goccy/go-yaml's parser, whose errors carry the line and
+// column of the token where the document stops being YAML; yaml.v3 stays
+// the parser that reads the config, and its message is kept. When the
+// second parser does not fail (the two differ on rare edge cases), the
+// line is yaml.v3's, corrected to count from 1, with no column.
+func syntaxError(name string, data []byte, err error) *ConfigError {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+		if isParserMsg(msg) {
+			line++ // a parser error's mark counts lines from 0
+		}
 	}
-	return &ConfigError{File: name, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+	ce := &ConfigError{File: name, Line: line, Msg: "invalid YAML: " + msg}
+	if l, c, ok := locateSyntaxError(data); ok {
+		ce.Line, ce.Col = l, c
+	}
+	return ce
+}
+
+// parserMsgs are the problems yaml.v3's parser (not its scanner)
+// reports: their line counts from 0.
+var parserMsgs = []string{
+	"did not find expected",
+	"found duplicate %TAG directive",
+	"found duplicate %YAML directive",
+	"found incompatible YAML document",
+	"found undefined tag handle",
+}
+
+func isParserMsg(msg string) bool {
+	for _, s := range parserMsgs {
+		if strings.HasPrefix(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// locateSyntaxError parses data with goccy/go-yaml and returns the line
+// and column (from 1) of the token its parser stopped at.
+//
+// That parser takes time quadratic in the document's nesting depth (a
+// megabyte of "[" would take many minutes), so it is not asked about a
+// document nested deeper than maxLocateDepth (an estimate: indentation,
+// "- " and open brackets; a config nests about 6 deep), and it gets
+// locateBudget: a document that fools the estimate (brackets in quotes)
+// is given up on then, with yaml.v3's line. (The abandoned parse runs on
+// until it ends; the command that asked exits with the error.)
+func locateSyntaxError(data []byte) (line, col int, ok bool) {
+	if nestingEstimate(data) > maxLocateDepth {
+		return 0, 0, false
+	}
+	type result struct{ line, col int }
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		_, err := goccyparser.ParseBytes(data, 0)
+		var se *goccyyaml.SyntaxError
+		if err != nil && errors.As(err, &se) && se.Token != nil && se.Token.Position != nil &&
+			se.Token.Position.Line > 0 && se.Token.Position.Column > 0 {
+			r = result{se.Token.Position.Line, se.Token.Position.Column}
+		}
+		done <- r
+	}()
+	select {
+	case r := <-done:
+		return r.line, r.col, r.line > 0
+	case <-time.After(locateBudget):
+		return 0, 0, false
+	}
+}
+
+const (
+	maxLocateDepth = 200
+	locateBudget   = 2 * time.Second
+)
+
+// nestingEstimate is a quick estimate of how deep data nests: the most,
+// over its lines, of the indentation and leading "- " plus the brackets
+// open (ignoring quotes, so "[" in a string counts as open).
+func nestingEstimate(data []byte) int {
+	most, flow := 0, 0
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		lead := 0
+		for lead < len(line) && (line[lead] == ' ' || line[lead] == '-') {
+			lead++
+		}
+		for _, c := range line[lead:] {
+			switch c {
+			case '[', '{':
+				flow++
+			case ']', '}':
+				flow = max(flow-1, 0)
+			}
+			most = max(most, lead+flow)
+		}
+		most = max(most, lead+flow)
+	}
+	return most
 }
 
 // underAny reports whether path is one of the errors' paths or lies

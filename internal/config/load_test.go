@@ -266,7 +266,11 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate key", "version: 1\nstate: {url: sqlite://a.db}\nstate: {url: sqlite://b.db}\n",
 			"k.yaml:3: state: duplicate key (first at line 2)"},
 		{"syntax error", "version: 1\nrules: [\n",
-			"k.yaml:2: invalid YAML: did not find expected node content"},
+			"k.yaml:2:8: invalid YAML: did not find expected node content"},
+		// yaml.v3 alone says line 1: where the top-level mapping starts,
+		// counted from 0.
+		{"syntax error deep in a mapping", "# comment\nversion: 1\nrules:\n  mfa_missing:\n    enabled: true\n  - severity: high\n",
+			"k.yaml:6:3: invalid YAML: did not find expected key"},
 		{"two documents", "version: 1\n---\nversion: 1\n",
 			"k.yaml:2: more than one YAML document; keywarden reads one (remove the extra ---)"},
 		{"not a mapping", "- version: 1\n",

@@ -175,7 +175,7 @@ func TestBuildUndeliverable(t *testing.T) {
 	want := []string{
 		`badtag (1): not mailed: tag "Email": "not an address" is not an email address`,
 		`foreign (1): not mailed: tag "Email": "eve@evil.test" is outside notify.users.allowed_domains (evil.test is not one of example.com)`,
-		"svc (2): no address: no tag of Email, email holds an address and the user name is not an address",
+		"svc (2): no address: no tag of Email, email, Owner, owner holds an address and the user name is not an address",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Undeliverable (-want +got):\n%s", diff)

@@ -208,3 +208,27 @@ func TestEvaluateCarriesRecipientProblems(t *testing.T) {
 		t.Errorf("ok's finding has problems %v; want nil", fs[1].RecipientProblems)
 	}
 }
+
+// TestRecipientsOwnerTagByDefault: the default email_tags read an address
+// from an Owner or owner tag, after Email and email, and such an address
+// is held to allowed_domains like any other.
+func TestRecipientsOwnerTagByDefault(t *testing.T) {
+	def := config.Default().Notify.Users
+	for _, key := range []string{"Owner", "owner"} {
+		u := inventory.User{Name: "svc-build", Tags: map[string]string{key: "alice@example.com"}}
+		if got := policy.Recipients(&u, def); !cmp.Equal(got, []string{"alice@example.com"}) {
+			t.Errorf("default config, tag %s=alice@example.com: Recipients = %q; want alice@example.com", key, got)
+		}
+	}
+	both := inventory.User{Name: "svc-build", Tags: map[string]string{"Owner": "owner@example.com", "Email": "email@example.com"}}
+	if got := policy.Recipients(&both, def); !cmp.Equal(got, []string{"email@example.com"}) {
+		t.Errorf("default config, tags Email and Owner: Recipients = %q; want the Email tag's email@example.com", got)
+	}
+	fenced := def
+	fenced.AllowedDomains = []string{"example.com"}
+	evil := inventory.User{Name: "svc-build", Tags: map[string]string{"Owner": "eve@evil.test"}}
+	got, probs := policy.RecipientsDetailed(&evil, fenced)
+	if len(got) != 0 || len(probs) != 1 || probs[0].Source != `tag "Owner"` {
+		t.Errorf("allowed_domains [example.com], tag Owner=eve@evil.test: Recipients = %q, problems %v; want none, one problem from tag \"Owner\"", got, probs)
+	}
+}
