@@ -212,10 +212,8 @@ func resolveFormat(f *Factory, format, output string) (string, error) {
 // options (the ASFF region); the terminal width and color are filled in here.
 func writeReport(f *Factory, rep *report.Report, format, output string, opts report.Options) error {
 	if output == "" {
-		if f.IsTerminal(f.Out) {
-			opts.Width = f.TerminalWidth(f.Out)
-			opts.Color = f.Getenv("NO_COLOR") == ""
-		}
+		opts.Width = f.outputWidth()
+		opts.Color = f.IsTerminal(f.Out) && f.Getenv("NO_COLOR") == ""
 		return report.Render(f.Out, rep, format, opts)
 	}
 	return writeFileAtomic(output, func(w io.Writer) error { return report.Render(w, rep, format, opts) })

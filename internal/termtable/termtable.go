@@ -18,15 +18,19 @@ const Gap = "  "
 // Comfort is the narrowest a wrapping column is made while a low-value
 // column can be left out instead; MinWrap, once none can.
 const (
-	Comfort = 12
-	MinWrap = 8
+	Comfort    = 12
+	MinWrap    = 8
+	ProseExtra = 8
 )
 
 // Column is one column of a table.
 type Column struct {
 	Header string
 	// Wrap: a cell wider than the column continues on the next lines.
-	Wrap       bool
+	Wrap bool
+	// Prose: the column holds sentences (a reason, an error): it wraps at
+	// spaces and keeps ProseExtra more runes than the names.
+	Prose      bool
 	AlignRight bool
 	// Drop orders the columns left out when even wrapped the table is
 	// wider than the terminal: 1 first; 0 never.
@@ -89,7 +93,11 @@ func Shrink(cols []Column, l Layout, width, floor int) int {
 	for total > width {
 		j := -1
 		for i, c := range cols {
-			if l.Shown[i] && c.Wrap && l.Widths[i] > max(floor, utf8.RuneCountInString(c.Header)) && (j < 0 || l.Widths[i] > l.Widths[j]) {
+			least := floor
+			if c.Prose {
+				least += ProseExtra
+			}
+			if l.Shown[i] && (c.Wrap || c.Prose) && l.Widths[i] > max(least, utf8.RuneCountInString(c.Header)) && (j < 0 || l.Widths[i] > l.Widths[j]) {
 				j = i
 			}
 		}
@@ -168,9 +176,13 @@ func (l Layout) Row(w io.Writer, cols []Column, cells [][]string, style func(col
 }
 
 // Write writes the header and rows fitted to width, then, when columns
-// were left out, a line that says which.
+// were left out, a line that says which. A terminal too narrow for the
+// table even so gets one block per row instead (Blocks).
 func Write(w io.Writer, cols []Column, rows [][]string, width int) error {
 	l := Fit(cols, rows, width)
+	if width > 0 && l.Total() > width {
+		return Blocks(w, cols, rows, width)
+	}
 	header := make([][]string, len(cols))
 	for i, c := range cols {
 		header[i] = []string{c.Header}
@@ -181,21 +193,84 @@ func Write(w io.Writer, cols []Column, rows [][]string, width int) error {
 	for _, r := range rows {
 		cells := make([][]string, len(cols))
 		for i, s := range r {
-			if cols[i].Wrap {
-				cells[i] = WrapName(s, l.Widths[i])
-			} else {
-				cells[i] = []string{s}
-			}
+			cells[i] = WrapCell(cols[i], s, l.Widths[i])
 		}
 		if err := l.Row(w, cols, cells, nil); err != nil {
 			return err
 		}
 	}
 	if note := l.DroppedNote(width); note != "" {
-		_, err := fmt.Fprintln(w, note)
+		_, err := fmt.Fprintln(w, strings.Join(WrapWords(note, width), "\n"))
 		return err
 	}
 	return nil
+}
+
+// Blocks writes each row as a block of "HEADER  value" lines, values
+// wrapped to width, a blank line between rows: every column, on a
+// terminal of any width.
+func Blocks(w io.Writer, cols []Column, rows [][]string, width int) error {
+	label := 0
+	for _, c := range cols {
+		label = max(label, utf8.RuneCountInString(c.Header))
+	}
+	indent := strings.Repeat(" ", label+len(Gap))
+	var b strings.Builder
+	for k, r := range rows {
+		if k > 0 {
+			b.WriteString("\n")
+		}
+		for i, c := range cols {
+			for j, piece := range WrapWords(r[i], max(width-len(indent), MinWrap)) {
+				line := indent + piece
+				if j == 0 {
+					line = c.Header + strings.Repeat(" ", label-utf8.RuneCountInString(c.Header)) + Gap + piece
+				}
+				b.WriteString(strings.TrimRight(line, " ") + "\n")
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WrapCell is s in a column width runes wide: whole, or wrapped when the
+// column wraps (at spaces for prose, else as a name).
+func WrapCell(c Column, s string, width int) []string {
+	switch {
+	case c.Prose:
+		return WrapWords(s, width)
+	case c.Wrap:
+		return WrapName(s, width)
+	}
+	return []string{s}
+}
+
+// WrapWords breaks prose into lines of at most width runes at spaces;
+// a word longer than a line is broken as a name (WrapName).
+func WrapWords(s string, width int) []string {
+	if width <= 0 || utf8.RuneCountInString(s) <= width {
+		return []string{s}
+	}
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = word
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) <= width:
+			line += " " + word
+		default:
+			lines = append(lines, line)
+			line = word
+		}
+		if utf8.RuneCountInString(line) > width {
+			pieces := WrapName(line, width)
+			lines = append(lines, pieces[:len(pieces)-1]...)
+			line = pieces[len(pieces)-1]
+		}
+	}
+	return append(lines, line)
 }
 
 // DroppedNote says which columns were left out to fit width ("" when none).
@@ -207,9 +282,8 @@ func (l Layout) DroppedNote(width int) string {
 }
 
 // WrapName breaks s into pieces of at most width runes, each ending after
-// the last "@", ".", "-", "_", "/" or space that leaves it at least half
-// the width, else cut at the width: a name split over lines, never
-// shortened.
+// its last "@", ".", "-", "_", "/" or space, else cut at the width: a name
+// split over lines, never shortened.
 func WrapName(s string, width int) []string {
 	r := []rune(s)
 	if width <= 0 {
@@ -218,7 +292,7 @@ func WrapName(s string, width int) []string {
 	var lines []string
 	for len(r) > width {
 		cut := width
-		for i := width; i > width/2; i-- {
+		for i := width; i > 1; i-- {
 			if strings.ContainsRune("@.-_/ ", r[i-1]) {
 				cut = i
 				break
