@@ -34,7 +34,8 @@ type ScanOptions struct {
 	// is written (see securityhub.go).
 	SecurityHub bool
 	// Quiet suppresses the progress bar (drawn only when stderr is a
-	// terminal anyway).
+	// terminal anyway) and the log lines below error (the root command
+	// sets the level).
 	Quiet bool
 }
 
@@ -80,7 +81,7 @@ The AWS endpoint, region and credentials come from the SDK's standard settings
 // --quiet (and, for scan alone, --security-hub).
 func addReportingFlags(fl *pflag.FlagSet, o *ScanOptions) {
 	fl.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a non-exempt finding is at or above this severity: low, medium, high or critical")
-	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar (there is none unless stderr is a terminal)")
+	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "data and errors only: no progress bar, no log lines below error (unless --log-level is given)")
 }
 
 func scanRun(ctx context.Context, f *Factory, o *ScanOptions) error {

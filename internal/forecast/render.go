@@ -82,9 +82,9 @@ var tableColumns = []termtable.Column{
 	{Header: "CREDENTIAL", Wrap: true},
 	{Header: "RULE", Wrap: true},
 	{Header: "STAGE", AlignRight: true, Drop: 1},
-	{Header: "ACTION", Drop: 2},
+	{Header: "ACTION", Drop: 3},
 	{Header: "SEVERITY"},
-	{Header: "CHANGE", Wrap: true, Drop: 3},
+	{Header: "CHANGE", Wrap: true, Drop: 2},
 }
 
 // renderTable writes one row per event under a heading, in date order and
