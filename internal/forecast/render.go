@@ -82,7 +82,7 @@ var tableColumns = []termtable.Column{
 	{Header: "CREDENTIAL", Wrap: true},
 	{Header: "RULE", Wrap: true},
 	{Header: "STAGE", AlignRight: true, Drop: 1},
-	{Header: "ACTION", Drop: 3},
+	{Header: "ACTION"},
 	{Header: "SEVERITY"},
 	{Header: "CHANGE", Wrap: true, Drop: 2},
 }

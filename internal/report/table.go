@@ -14,9 +14,6 @@ import (
 	"github.com/keywarden/keywarden/internal/termtable"
 )
 
-// gap separates table columns.
-const gap = "  "
-
 // tableColumns are the findings table's columns; the credential does not
 // wrap: it has shorter forms (tableRow).
 var tableColumns = []termtable.Column{
