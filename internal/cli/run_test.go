@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -56,8 +57,10 @@ func TestRunOffline(t *testing.T) {
 	report := writeReportFile(t)
 	args := []string{"run", "--config", cfg, "--credential-report", report, "--as-of", "2026-11-23"}
 
-	// --dry-run on a terminal: the plan as text; nothing written.
+	// --dry-run on a terminal: the plan as text; nothing written. A wide
+	// one, so lines are whole (TestRunTextWraps: a narrow one).
 	f, out, errOut := testFactory(true)
+	f.TerminalWidth = func(io.Writer) int { return 300 }
 	if code := Main(context.Background(), f, append(args, "--dry-run")); code != 0 {
 		t.Fatalf("run --dry-run exit %d: %s", code, errOut)
 	}
