@@ -244,6 +244,16 @@ func TestRunEndToEnd(t *testing.T) {
 		!strings.Contains(reasons["foreign"], "outside notify.users.allowed_domains") || len(reasons) != 2 {
 		t.Errorf("undeliverable = %v; want badtag (malformed) and foreign (domain)", reasons)
 	}
+	// The two owners in one WARN line with their count, not one each.
+	var mailWarns []string
+	for _, l := range strings.Split(r.stderr, "\n") {
+		if strings.Contains(l, "cannot be mailed") {
+			mailWarns = append(mailWarns, l)
+		}
+	}
+	if len(mailWarns) != 1 || !strings.Contains(mailWarns[0], "level=WARN") || !strings.Contains(mailWarns[0], `msg="2 owners cannot be mailed`) {
+		t.Errorf("stderr's lines on unmailable owners = %q; want one WARN line saying 2 owners cannot be mailed", mailWarns)
+	}
 	if first.Sent != 4 || first.Failed != 0 { // alice, bob, SNS, webhook
 		t.Errorf("first run: %d sent, %d failed; want 4, 0", first.Sent, first.Failed)
 	}

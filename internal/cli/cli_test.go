@@ -259,3 +259,25 @@ func TestHelpListsExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestQuietShowsDataAndErrorsOnly: with --quiet, stderr has no log lines
+// (the INFO a scan ends with is gone) but still the error; without it, the
+// INFO lines are there.
+func TestQuietShowsDataAndErrorsOnly(t *testing.T) {
+	args := []string{"scan", "--credential-report", "../../examples/credential-report.csv", "--as-of", "2026-11-23", "--format", "table", "--fail-on", "high"}
+	f, out, errOut := testFactory(false)
+	if code := Main(context.Background(), f, append(args, "--quiet")); code != ExitFindings {
+		t.Fatalf("exit %d; want %d: %s", code, ExitFindings, errOut)
+	}
+	if !strings.Contains(out.String(), "15 findings") {
+		t.Errorf("--quiet lost the table:\n%s", out)
+	}
+	if got, want := errOut.String(), "keywarden: findings at or above high severity\n"; got != want {
+		t.Errorf("--quiet stderr = %q; want only the error %q", got, want)
+	}
+	f, _, errOut = testFactory(false)
+	Main(context.Background(), f, args)
+	if !strings.Contains(errOut.String(), `level=INFO msg="scan finished"`) {
+		t.Errorf("without --quiet stderr lacks the INFO line:\n%s", errOut)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,7 +37,9 @@ type Factory struct {
 	// SDK configuration.
 	SecurityHubClients func(cfg aws.Config) (callerIdentifier, securityhub.API)
 
-	logger *slog.Logger
+	logger     *slog.Logger
+	statusOnce sync.Once
+	statusW    *statusWriter
 }
 
 // NewFactory returns the production factory over the process's streams.
@@ -56,7 +60,7 @@ func NewFactory() *Factory {
 // Logger is the command's logger (stderr); set by the root command's flags.
 func (f *Factory) Logger() *slog.Logger {
 	if f.logger == nil {
-		return slog.New(slog.NewTextHandler(f.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		return slog.New(slog.NewTextHandler(f.status(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	return f.logger
 }
@@ -84,4 +88,17 @@ func terminalWidth(w io.Writer) int {
 		return 0
 	}
 	return width
+}
+
+// outputWidth is the width tables on stdout fit: $COLUMNS when it is a
+// number (set it to see a terminal's table in a pipe or a test), else the
+// terminal's width, else 0 — a file or a pipe, where lines are whole.
+func (f *Factory) outputWidth() int {
+	if n, err := strconv.Atoi(f.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if f.IsTerminal(f.Out) {
+		return f.TerminalWidth(f.Out)
+	}
+	return 0
 }

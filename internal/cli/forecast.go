@@ -93,11 +93,10 @@ func forecastRun(ctx context.Context, f *Factory, o *ForecastOptions) error {
 	// not hide that accounts failed.
 	outcomes := accountsFailed(rep, "their credentials are not in the forecast")
 	fc := forecastAtOrAbove(forecast.New(snaps, src.cfg, src.now, src.asOf, o.Days), minSeverity)
-	write := func(w io.Writer) error { return forecast.Render(w, fc, format) }
 	if o.Output == "" {
-		err = write(f.Out)
+		err = forecast.Render(f.Out, fc, format, f.outputWidth())
 	} else {
-		err = writeFileAtomic(o.Output, write)
+		err = writeFileAtomic(o.Output, func(w io.Writer) error { return forecast.Render(w, fc, format, 0) })
 	}
 	if err != nil {
 		return errors.Join(append(outcomes, err)...)

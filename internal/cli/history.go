@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -20,6 +19,7 @@ import (
 	"github.com/keywarden/keywarden/internal/run"
 	"github.com/keywarden/keywarden/internal/state"
 	"github.com/keywarden/keywarden/internal/state/memstore"
+	"github.com/keywarden/keywarden/internal/termtable"
 )
 
 // HistoryOptions are the parsed flags of `keywarden history`.
@@ -124,14 +124,14 @@ func historyRun(ctx context.Context, f *Factory, o *HistoryOptions) error {
 	f.Logger().Debug("reading history", "state", url)
 
 	var records any
-	var table func(w io.Writer) error
+	var table func(w io.Writer, width int) error
 	switch {
 	case o.Runs:
 		runs, err := store.Runs(ctx, o.Limit)
 		if err != nil {
 			return err
 		}
-		records, table = nonNil(runs), func(w io.Writer) error { return runsTable(w, runs) }
+		records, table = nonNil(runs), func(w io.Writer, width int) error { return runsTable(w, runs, width) }
 	case o.Notices:
 		ns, err := store.Notices(ctx, o.Accounts)
 		if err != nil {
@@ -146,27 +146,27 @@ func historyRun(ctx context.Context, f *Factory, o *HistoryOptions) error {
 		if o.Limit > 0 && len(kept) > o.Limit {
 			kept = kept[:o.Limit]
 		}
-		records, table = nonNil(kept), func(w io.Writer) error { return noticesTable(w, kept) }
+		records, table = nonNil(kept), func(w io.Writer, width int) error { return noticesTable(w, kept, width) }
 	default:
 		as, err := store.Actions(ctx, state.ActionFilter{Accounts: o.Accounts, User: o.User, KeyID: o.KeyID,
 			Status: state.ActionStatus(o.Status), Run: o.Run, Since: since, Limit: o.Limit})
 		if err != nil {
 			return err
 		}
-		records, table = nonNil(as), func(w io.Writer) error { return actionsTable(w, as) }
+		records, table = nonNil(as), func(w io.Writer, width int) error { return actionsTable(w, as, width) }
 	}
-	write := func(w io.Writer) error {
+	write := func(w io.Writer, width int) error {
 		if format == "json" {
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
 			return enc.Encode(records)
 		}
-		return table(w)
+		return table(w, width)
 	}
 	if o.Output == "" {
-		return write(f.Out)
+		return write(f.Out, f.outputWidth())
 	}
-	return writeFileAtomic(o.Output, write)
+	return writeFileAtomic(o.Output, func(w io.Writer) error { return write(w, 0) })
 }
 
 func nonNil[T any](s []T) []T {
@@ -217,7 +217,7 @@ func openStateFor(ctx context.Context, f *Factory, cfg *config.Config, stateURL 
 		}
 	}
 	fmt.Fprintf(f.ErrOut, "state: %s\n", url)
-	s, err := run.OpenStateWith(ctx, url, readOnly, func(ctx context.Context) (awssdk.Config, error) { return f.LoadAWSConfig(ctx, aws) })
+	s, err := run.OpenStateWith(ctx, url, readOnly, func(ctx context.Context) (awssdk.Config, error) { return f.loadAWSConfig(ctx, aws) })
 	return s, url, err
 }
 
@@ -232,7 +232,7 @@ func checkStateFlag(s string) error {
 	return nil
 }
 
-func actionsTable(w io.Writer, as []state.Action) error {
+func actionsTable(w io.Writer, as []state.Action, width int) error {
 	rows := make([][]string, len(as))
 	for i, a := range as {
 		reason := clean(a.Reason)
@@ -242,10 +242,10 @@ func actionsTable(w io.Writer, as []state.Action) error {
 		rows[i] = []string{a.At.Format(time.RFC3339), a.ID, a.Account, clean(a.User), cmp.Or(a.KeyID, a.Credential), a.Kind,
 			string(a.Status), cmp.Or(a.Before, "-") + "→" + cmp.Or(a.After, "-"), reason}
 	}
-	return writeTable(w, "AT\tID\tACCOUNT\tUSER\tKEY\tACTION\tSTATUS\tBEFORE→AFTER\tREASON", rows, "(no actions recorded)")
+	return writeTable(w, actionColumns, rows, "(no actions recorded)", width)
 }
 
-func noticesTable(w io.Writer, ns []state.Notice) error {
+func noticesTable(w io.Writer, ns []state.Notice, width int) error {
 	rows := make([][]string, len(ns))
 	for i, n := range ns {
 		rows[i] = []string{cmp.Or(n.LastDay, "(claimed)"), clean(n.Audience), n.Account, clean(n.User), n.KeyID, n.Rule,
@@ -253,10 +253,10 @@ func noticesTable(w io.Writer, ns []state.Notice) error {
 	}
 	// FINDING is the finding's ID: two notices of one user, key and rule
 	// (a key's two slots, an account that failed) differ by it.
-	return writeTable(w, "LAST TOLD\tTO\tACCOUNT\tUSER\tKEY\tRULE\tSTAGE\tTIMES\tFIRST TOLD\tFINDING", rows, "(no open notices)")
+	return writeTable(w, noticeColumns, rows, "(no open notices)", width)
 }
 
-func runsTable(w io.Writer, rs []state.Run) error {
+func runsTable(w io.Writer, rs []state.Run, width int) error {
 	rows := make([][]string, len(rs))
 	for i, r := range rs {
 		asOf := r.AsOf.Format(time.RFC3339)
@@ -266,19 +266,31 @@ func runsTable(w io.Writer, rs []state.Run) error {
 		rows[i] = []string{r.StartedAt.Format(time.RFC3339), r.ID, r.Mode, asOf, fmt.Sprint(r.Accounts),
 			fmt.Sprint(r.Findings), fmt.Sprint(r.Sent), fmt.Sprint(r.Failed), clean(r.Error)}
 	}
-	return writeTable(w, "STARTED\tRUN\tMODE\tAS OF\tACCOUNTS\tFINDINGS\tSENT\tFAILED\tERROR", rows, "(no runs recorded)")
+	return writeTable(w, runColumns, rows, "(no runs recorded)", width)
 }
 
-// writeTable writes a tab-aligned table: the header, the rows (cells
-// already made safe for a terminal), or empty when there are none.
-func writeTable(w io.Writer, header string, rows [][]string, empty string) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, header)
-	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
+// The history tables' columns: names and reasons wrap; the IDs and the
+// least read columns are left out first when a terminal is too narrow.
+var (
+	actionColumns = []termtable.Column{{Header: "AT"}, {Header: "ID", Drop: 1}, {Header: "ACCOUNT"}, {Header: "USER", Wrap: true},
+		{Header: "KEY", Wrap: true}, {Header: "ACTION"}, {Header: "STATUS"}, {Header: "BEFORE→AFTER", Drop: 2}, {Header: "REASON", Prose: true}}
+	noticeColumns = []termtable.Column{{Header: "LAST TOLD"}, {Header: "TO", Wrap: true}, {Header: "ACCOUNT"}, {Header: "USER", Wrap: true},
+		{Header: "KEY", Wrap: true}, {Header: "RULE", Wrap: true}, {Header: "STAGE", Drop: 2}, {Header: "TIMES", Drop: 3}, {Header: "FIRST TOLD", Drop: 1},
+		{Header: "FINDING", Wrap: true}}
+	runColumns = []termtable.Column{{Header: "STARTED"}, {Header: "RUN", Wrap: true}, {Header: "MODE"}, {Header: "AS OF"},
+		{Header: "ACCOUNTS", Drop: 1}, {Header: "FINDINGS"}, {Header: "SENT"}, {Header: "FAILED"}, {Header: "ERROR", Prose: true}}
+)
+
+// writeTable writes a table fitted to width (termtable; 0: lines whole):
+// the header, the rows (cells already made safe for a terminal), or empty
+// when there are none.
+func writeTable(w io.Writer, cols []termtable.Column, rows [][]string, empty string, width int) error {
 	if len(rows) == 0 {
-		fmt.Fprintln(tw, empty)
+		if err := termtable.Write(w, cols, nil, 0); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintln(w, empty)
+		return err
 	}
-	return tw.Flush()
+	return termtable.Write(w, cols, rows, width)
 }

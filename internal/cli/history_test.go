@@ -6,12 +6,15 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/golden"
 	"github.com/keywarden/keywarden/internal/state"
 	"github.com/keywarden/keywarden/internal/state/sqlite"
 )
@@ -36,6 +39,15 @@ func historyState(t *testing.T) string {
 			Status: state.ActionFailed, Reason: "AccessDenied", At: t0.Add(48 * time.Hour)},
 	} {
 		if err := s.RecordAction(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []state.Run{
+		{ID: "r1", Mode: "apply", AsOf: t0, StartedAt: t0, FinishedAt: t0.Add(time.Minute), Accounts: 1, Findings: 2, Sent: 1},
+		{ID: "r2", Mode: "apply", AsOf: t0.Add(48 * time.Hour), StartedAt: t0.Add(48 * time.Hour), FinishedAt: t0.Add(49 * time.Hour),
+			Accounts: 2, Findings: 1, Failed: 1, Error: "account 210987654321: remove_password carol: AccessDenied: not authorized to perform iam:DeleteLoginProfile"},
+	} {
+		if err := s.RecordRun(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -176,5 +188,52 @@ func TestUndoNeedsIDs(t *testing.T) {
 	if code := Main(context.Background(), f, []string{"undo", "r.1", "--state", "dynamodb://x"}); code != ExitUsage ||
 		!strings.Contains(errOut.String(), `--state "dynamodb://x": "x" is not a DynamoDB table name`) {
 		t.Errorf("undo --state dynamodb://x: exit %d (%s); want 2 and the table name refused", code, errOut)
+	}
+}
+
+// TestHistoryTableWidths: history's tables at 80 and 200 columns (a
+// terminal; $COLUMNS says the width) and piped (no width: one whole line
+// per record). No line is wider than the terminal and nothing is cut.
+func TestHistoryTableWidths(t *testing.T) {
+	url := historyState(t)
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		tty     bool
+		columns string
+	}{
+		{"actions80", nil, true, "80"},
+		{"actions200", nil, true, "200"},
+		{"actions-pipe", nil, false, ""},
+		{"runs80", []string{"--runs"}, true, "80"},
+		{"runs-pipe", []string{"--runs"}, false, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, out, errOut := testFactory(tt.tty)
+			f.Getenv = func(k string) string {
+				if k == "COLUMNS" {
+					return tt.columns
+				}
+				return ""
+			}
+			args := append([]string{"history", "--state", url, "--format", "table"}, tt.args...)
+			if code := Main(context.Background(), f, args); code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			golden.Assert(t, out.String(), filepath.Join("testdata", "history."+tt.name+".golden"))
+			width, _ := strconv.Atoi(tt.columns)
+			lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+			for _, l := range lines {
+				if n := utf8.RuneCountInString(l); width > 0 && n > width {
+					t.Errorf("line is %d runes, wider than %d: %q", n, width, l)
+				}
+			}
+			if strings.Contains(out.String(), "…") {
+				t.Errorf("table truncates:\n%s", out)
+			}
+			if width == 0 && tt.args == nil && len(lines) != 4 {
+				t.Errorf("piped table is %d lines; want the header and one per action:\n%s", len(lines), out)
+			}
+		})
 	}
 }

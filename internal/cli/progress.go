@@ -18,7 +18,7 @@ func newProgress(f *Factory, quiet bool) run.Progress {
 	if quiet || !f.IsTerminal(f.ErrOut) {
 		return nil
 	}
-	return &progressBar{w: f.ErrOut}
+	return &progressBar{w: barWriter{f.status()}}
 }
 
 // progressBar draws accounts done (and users read) with

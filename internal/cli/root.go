@@ -51,6 +51,11 @@ Data goes to stdout; logs and progress go to stderr.
 			if verbose {
 				logLevel = "debug"
 			}
+			// --quiet: data and errors only, unless a level was asked for.
+			if q := cmd.Flags().Lookup("quiet"); q != nil && q.Value.String() == "true" &&
+				!cmd.Flags().Changed("log-level") && !verbose {
+				logLevel = "error"
+			}
 			l, err := newLogger(f, logLevel, logFormat)
 			if err != nil {
 				return usageError(err)
@@ -124,9 +129,9 @@ func newLogger(f *Factory, level, format string) (*slog.Logger, error) {
 	o := &slog.HandlerOptions{Level: lv}
 	switch strings.ToLower(format) {
 	case "text":
-		return slog.New(slog.NewTextHandler(f.ErrOut, o)), nil
+		return slog.New(slog.NewTextHandler(f.status(), o)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(f.ErrOut, o)), nil
+		return slog.New(slog.NewJSONHandler(f.status(), o)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }

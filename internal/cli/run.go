@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/run"
 	"github.com/keywarden/keywarden/internal/state"
+	"github.com/keywarden/keywarden/internal/termtable"
 )
 
 // RunOptions are the parsed flags of `keywarden run`: scan's, plus the
@@ -182,18 +184,18 @@ func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
 	// not hide that accounts failed.
 	outcomes := accountsFailed(res.Report, "nothing was planned for them")
 	shown := runAtOrAbove(res, minSeverity) // --severity: the owner messages' items shown
-	write := func(w io.Writer) error {
+	write := func(w io.Writer, width int) error {
 		if format == report.FormatJSON {
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
 			return enc.Encode(shown)
 		}
-		return writeRunText(w, shown)
+		return writeRunText(w, shown, width)
 	}
 	if o.Output == "" {
-		err = write(f.Out)
+		err = write(f.Out, f.outputWidth())
 	} else {
-		err = writeFileAtomic(o.Output, write)
+		err = writeFileAtomic(o.Output, func(w io.Writer) error { return write(w, 0) })
 	}
 	if err != nil {
 		outcomes = append(outcomes, err)
@@ -231,8 +233,9 @@ var modeLines = map[plan.Mode]string{
 
 // writeRunText prints the run for a person: the mode, every message with
 // its recipients and credentials, the digests, every action, the owners
-// that cannot be mailed.
-func writeRunText(w io.Writer, res *run.Result) error {
+// that cannot be mailed. With a width (a terminal), a longer line wraps at
+// spaces, its continuation indented under it (wrapIndented).
+func writeRunText(w io.Writer, res *run.Result, width int) error {
 	p := res.Plan
 	var b strings.Builder
 	pf := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -357,8 +360,32 @@ func writeRunText(w io.Writer, res *run.Result) error {
 		}
 		pf("%d %s %s, %d skipped, %d failed\n", res.ActionsDone, plural(res.ActionsDone, "action", "actions"), what, res.ActionsSkipped, res.ActionsFailed)
 	}
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, wrapIndented(b.String(), width))
 	return err
+}
+
+// wrapIndented wraps each line of text wider than width at spaces (names
+// that do not fit break after @ . - _); a continuation line is indented
+// two more than its line ("- " items, under their text). Width 0: text.
+func wrapIndented(text string, width int) string {
+	if width <= 0 {
+		return text
+	}
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(text, "\n") {
+		body := strings.TrimSuffix(line, "\n")
+		if utf8.RuneCountInString(body) <= width {
+			b.WriteString(line)
+			continue
+		}
+		rest := strings.TrimLeft(body, " ")
+		lead := len(body) - len(rest)
+		indent := strings.Repeat(" ", min(lead+2, width/2))
+		pieces := termtable.WrapWords(rest, width-len(indent))
+		b.WriteString(body[:lead] + strings.Join(pieces, "\n"+indent))
+		b.WriteString(line[len(body):])
+	}
+	return b.String()
 }
 
 func guardLines(gs []plan.Guard) string {

@@ -3,11 +3,13 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/plan"
@@ -55,8 +57,10 @@ func TestRunOffline(t *testing.T) {
 	report := writeReportFile(t)
 	args := []string{"run", "--config", cfg, "--credential-report", report, "--as-of", "2026-11-23"}
 
-	// --dry-run on a terminal: the plan as text; nothing written.
+	// --dry-run on a terminal: the plan as text; nothing written. A wide
+	// one, so lines are whole (TestRunTextWraps: a narrow one).
 	f, out, errOut := testFactory(true)
+	f.TerminalWidth = func(io.Writer) int { return 300 }
 	if code := Main(context.Background(), f, append(args, "--dry-run")); code != 0 {
 		t.Fatalf("run --dry-run exit %d: %s", code, errOut)
 	}
@@ -214,7 +218,7 @@ func TestRunTextPairsDeliveriesWithTheirMessages(t *testing.T) {
 		{Kind: notify.KindUser, Channel: "ses", To: []string{"alice@example.com"}, Subject: "for alice", Status: run.DeliverySent, Message: &p.Messages[0]},
 	}}
 	var b strings.Builder
-	if err := writeRunText(&b, res); err != nil {
+	if err := writeRunText(&b, res, 0); err != nil {
 		t.Fatal(err)
 	}
 	want := "Owner messages (2):\n" +
@@ -248,7 +252,7 @@ func TestRunTextSaysWhatHappened(t *testing.T) {
 	res := &run.Result{Mode: plan.ModeApply, Plan: p, Report: &report.Report{}, Deliveries: []run.Delivery{
 		{Kind: notify.KindUser, Channel: "outbox", To: []string{"alice@example.com"}, Subject: "s", Status: run.DeliverySent, Message: &p.Messages[0]}}}
 	var b strings.Builder
-	if err := writeRunText(&b, res); err != nil {
+	if err := writeRunText(&b, res, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
@@ -264,5 +268,35 @@ func TestRunTextSaysWhatHappened(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("run text:\n%s\nwant it to contain:\n%s", b.String(), want)
 		}
+	}
+}
+
+// TestRunTextWraps: on a terminal the run's text wraps long lines at
+// spaces, continuation lines indented under their line, and loses no word;
+// with no width (a file, a pipe) each line is whole.
+func TestRunTextWraps(t *testing.T) {
+	reason := "the tag Email holds \"carol at example\", which is not an email address; set it to the owner's address"
+	p := &plan.Plan{Undeliverable: []plan.Undeliverable{{Account: "123456789012", User: "carol.nguyen@subsidiary.example.com", Reason: reason}}}
+	res := &run.Result{Mode: plan.ModeNotify, Plan: p, Report: &report.Report{}}
+	var whole, wrapped strings.Builder
+	if err := writeRunText(&whole, res, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeRunText(&wrapped, res, 60); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(whole.String(), "  123456789012 · carol.nguyen@subsidiary.example.com: "+reason+"\n") {
+		t.Errorf("unwrapped text lacks the whole line:\n%s", whole.String())
+	}
+	for _, l := range strings.Split(wrapped.String(), "\n") {
+		if n := utf8.RuneCountInString(l); n > 60 {
+			t.Errorf("line of %d runes at width 60: %q", n, l)
+		}
+	}
+	if !strings.Contains(wrapped.String(), "\n  123456789012 · carol.nguyen@subsidiary.example.com: the\n    tag Email") {
+		t.Errorf("the wrapped line does not continue indented under its line:\n%s", wrapped.String())
+	}
+	if got, want := strings.Fields(wrapped.String()), strings.Fields(whole.String()); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("wrapping changed the words:\n%s\nwant the words of:\n%s", wrapped.String(), whole.String())
 	}
 }

@@ -42,7 +42,8 @@ type ScanOptions struct {
 	// is written (see securityhub.go).
 	SecurityHub bool
 	// Quiet suppresses the progress bar (drawn only when stderr is a
-	// terminal anyway).
+	// terminal anyway) and the log lines below error (the root command
+	// sets the level).
 	Quiet bool
 }
 
@@ -91,7 +92,7 @@ The AWS endpoint, region and credentials come from the SDK's standard settings
 // --quiet (and, for scan alone, --security-hub).
 func addReportingFlags(fl *pflag.FlagSet, o *ScanOptions) {
 	fl.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a non-exempt finding is at or above this severity: low, medium, high or critical")
-	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar (there is none unless stderr is a terminal)")
+	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "data and errors only: no progress bar, no log lines below error (unless --log-level is given)")
 	fl.StringVar(&o.Severity, "severity", "", "show only findings at or above this severity: low, medium, high or critical (--fail-on still counts every finding)")
 }
 
@@ -237,10 +238,8 @@ func resolveFormat(f *Factory, format, output string) (string, error) {
 // options (the ASFF region); the terminal width and color are filled in here.
 func writeReport(f *Factory, rep *report.Report, format, output string, opts report.Options) error {
 	if output == "" {
-		if f.IsTerminal(f.Out) {
-			opts.Width = f.TerminalWidth(f.Out)
-			opts.Color = f.Getenv("NO_COLOR") == ""
-		}
+		opts.Width = f.outputWidth()
+		opts.Color = f.IsTerminal(f.Out) && f.Getenv("NO_COLOR") == ""
 		return report.Render(f.Out, rep, format, opts)
 	}
 	return writeFileAtomic(output, func(w io.Writer) error { return report.Render(w, rep, format, opts) })

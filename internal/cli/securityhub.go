@@ -17,7 +17,7 @@ import (
 // awsRegion is the region of the caller's SDK configuration (--region, the
 // SDK's settings, else awsapi.DefaultRegion). Loading reads no network.
 func awsRegion(ctx context.Context, f *Factory, region, profile string) (aws.Config, error) {
-	cfg, err := f.LoadAWSConfig(ctx, awsapi.Options{Region: region, Profile: profile})
+	cfg, err := f.loadAWSConfig(ctx, awsapi.Options{Region: region, Profile: profile})
 	if err != nil {
 		return aws.Config{}, err
 	}

@@ -75,7 +75,7 @@ func (s *Source) scanOptions(f *Factory, r *resolved) run.ScanOptions {
 		CredentialReport: s.CredentialReport,
 		Accounts:         s.Accounts,
 		LoadAWSConfig: func(ctx context.Context) (aws.Config, error) {
-			return f.LoadAWSConfig(ctx, awsapi.Options{Region: s.Region, Profile: s.Profile})
+			return f.loadAWSConfig(ctx, awsapi.Options{Region: s.Region, Profile: s.Profile})
 		},
 		Logger: f.Logger(),
 	}

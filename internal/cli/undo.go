@@ -96,7 +96,7 @@ func undoRun(ctx context.Context, f *Factory, o *UndoOptions) error {
 		Store:  store,
 		Config: cfg,
 		LoadAWSConfig: func(ctx context.Context) (aws.Config, error) {
-			return f.LoadAWSConfig(ctx, awsapi.Options{Region: o.Region, Profile: o.Profile})
+			return f.loadAWSConfig(ctx, awsapi.Options{Region: o.Region, Profile: o.Profile})
 		},
 		AuditFile: cfg.Enforce.AuditFile,
 		Now:       f.Now().UTC(),

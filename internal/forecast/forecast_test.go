@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	ical "github.com/arran4/golang-ical"
 	"github.com/google/go-cmp/cmp"
@@ -218,7 +219,7 @@ func TestForecastWindow(t *testing.T) {
 func renderString(t *testing.T, fc *Forecast, format string) string {
 	t.Helper()
 	var b bytes.Buffer
-	if err := Render(&b, fc, format); err != nil {
+	if err := Render(&b, fc, format, 0); err != nil {
 		t.Fatalf("Render(%s) = %v", format, err)
 	}
 	return b.String()
@@ -240,6 +241,39 @@ func TestRenderGolden(t *testing.T) {
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			golden.Assert(t, renderString(t, tt.fc, tt.format), filepath.Join("testdata", tt.file))
+		})
+	}
+}
+
+// TestRenderTableWidths: the table at 80 and 200 columns (a terminal) and
+// piped (no width: every row one whole line); at 80 names wrap and STAGE
+// and ACTION give way, no line is wider than the terminal and no name is
+// cut.
+func TestRenderTableWidths(t *testing.T) {
+	for _, tt := range []struct {
+		file  string
+		width int
+	}{{"forecast.table80.golden", 80}, {"forecast.table200.golden", 200}, {"forecast.table.golden", 0}} {
+		t.Run(tt.file, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := Render(&b, testForecast(), FormatTable, tt.width); err != nil {
+				t.Fatal(err)
+			}
+			out := b.String()
+			golden.Assert(t, out, filepath.Join("testdata", tt.file))
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			for i, l := range lines[2:] { // the heading is one line, as a log line is
+				if n := utf8.RuneCountInString(l); tt.width > 0 && n > tt.width {
+					t.Errorf("line %d is %d runes, wider than %d: %q", i+3, n, tt.width, l)
+				}
+			}
+			if tt.width == 0 && len(lines) != 3+len(testForecast().Events) {
+				t.Errorf("piped table is %d lines; want a heading, a blank, the header and one line per event (%d):\n%s",
+					len(lines), len(testForecast().Events), out)
+			}
+			if strings.Contains(out, "…") {
+				t.Errorf("table truncates:\n%s", out)
+			}
 		})
 	}
 }
@@ -410,7 +444,7 @@ func TestTableCleansText(t *testing.T) {
 }
 
 func TestRenderUnknownFormat(t *testing.T) {
-	err := Render(&bytes.Buffer{}, testForecast(), "xml")
+	err := Render(&bytes.Buffer{}, testForecast(), "xml", 0)
 	if err == nil || err.Error() != `unknown forecast format "xml": want one of table, json, ics` {
 		t.Errorf("Render(xml) = %v", err)
 	}

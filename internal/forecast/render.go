@@ -2,12 +2,13 @@ package forecast
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/termtable"
 )
 
 // Forecast formats, as --format spells them.
@@ -27,8 +29,10 @@ const (
 // Formats lists the formats in --help order.
 func Formats() []string { return []string{FormatTable, FormatJSON, FormatICS} }
 
-// Render writes fc to w in format.
-func Render(w io.Writer, fc *Forecast, format string) error {
+// Render writes fc to w in format. The table fits width columns (wrapping
+// names, then leaving out STAGE and ACTION: termtable); 0 — a file, a
+// pipe — means every line whole.
+func Render(w io.Writer, fc *Forecast, format string, width int) error {
 	if fc == nil {
 		return errors.New("render forecast: no forecast")
 	}
@@ -36,7 +40,7 @@ func Render(w io.Writer, fc *Forecast, format string) error {
 	var err error
 	switch format {
 	case FormatTable:
-		err = renderTable(bw, fc)
+		err = renderTable(bw, fc, width)
 	case FormatJSON:
 		err = renderJSON(bw, fc)
 	case FormatICS:
@@ -70,9 +74,23 @@ func renderJSON(w io.Writer, fc *Forecast) error {
 	return enc.Encode(&out)
 }
 
-// renderTable writes one line per event under a heading; user-controlled
-// text has its control characters replaced.
-func renderTable(w io.Writer, fc *Forecast) error {
+// tableColumns are the forecast table's columns.
+var tableColumns = []termtable.Column{
+	{Header: "DATE"},
+	{Header: "ACCOUNT"},
+	{Header: "USER", Wrap: true},
+	{Header: "CREDENTIAL", Wrap: true},
+	{Header: "RULE", Wrap: true},
+	{Header: "STAGE", AlignRight: true, Drop: 1},
+	{Header: "ACTION"},
+	{Header: "SEVERITY"},
+	{Header: "CHANGE", Wrap: true, Drop: 2},
+}
+
+// renderTable writes one row per event under a heading, in date order and
+// on one date the most severe first; user-controlled text has its control
+// characters replaced.
+func renderTable(w io.Writer, fc *Forecast, width int) error {
 	head := fmt.Sprintf("Forecast from %s to %s (%d days): %s\n", fc.AsOf.Format(time.RFC3339), fc.Until.Format(time.RFC3339),
 		fc.Days, plural(len(fc.Events), "stage change", "stage changes"))
 	if _, err := io.WriteString(w, head); err != nil {
@@ -81,9 +99,12 @@ func renderTable(w io.Writer, fc *Forecast) error {
 	if len(fc.Events) == 0 {
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nDATE\tACCOUNT\tUSER\tCREDENTIAL\tRULE\tSTAGE\tACTION\tSEVERITY\tCHANGE")
-	for _, e := range fc.Events {
+	events := slices.Clone(fc.Events)
+	slices.SortStableFunc(events, func(a, b Event) int {
+		return cmp.Or(a.On.Compare(b.On.Time), cmp.Compare(policy.SeverityRank(b.Severity), policy.SeverityRank(a.Severity)))
+	})
+	rows := make([][]string, len(events))
+	for i, e := range events {
 		stage := "-"
 		if e.StageAt > 0 {
 			stage = fmt.Sprintf("%d d", e.StageAt)
@@ -92,10 +113,12 @@ func renderTable(w io.Writer, fc *Forecast) error {
 		if e.Exempt {
 			change += " (exempt)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.On, clean(e.Account), clean(e.User), credential(&e),
-			e.Rule, stage, e.Action, e.Severity, change)
+		rows[i] = []string{e.On.String(), clean(e.Account), clean(e.User), credential(&e), e.Rule, stage, e.Action, e.Severity, change}
 	}
-	return tw.Flush()
+	if _, err := io.WriteString(w, "\n"); err != nil {
+		return err
+	}
+	return termtable.Write(w, tableColumns, rows, width)
 }
 
 // renderICS writes an iCalendar (RFC 5545) calendar with one all-day event

@@ -23,7 +23,8 @@ const (
 
 // Options tune the renderers that write for people.
 type Options struct {
-	// Width is the terminal width the table fits into; 0 means 80.
+	// Width is the terminal width the table fits into; 0 (not a terminal:
+	// a file, a pipe) means no limit, every line whole.
 	Width int
 	// Color adds ANSI colors to the table (severity, failed accounts). The
 	// caller sets it only when writing to a terminal that wants colors.

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -10,31 +11,19 @@ import (
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/termtable"
 )
 
-// defaultWidth is the table width when Options.Width is 0.
-const defaultWidth = 80
-
-// gap separates table columns.
-const gap = "  "
-
-// tableColumn is one column of the findings table.
-type tableColumn struct {
-	header string
-	// min is the narrowest the column may be truncated to; 0 means the
-	// column is never truncated.
-	min        int
-	alignRight bool
-}
-
-var tableColumns = []tableColumn{
-	{header: "SEVERITY"},
-	{header: "USER", min: 6},
-	{header: "CREDENTIAL", min: 10},
-	{header: "RULE", min: 8},
-	{header: "AGE", alignRight: true},
-	{header: "ACTION", min: 6},
-	{header: "NEXT"},
+// tableColumns are the findings table's columns; the credential does not
+// wrap: it has shorter forms (tableRow).
+var tableColumns = []termtable.Column{
+	{Header: "SEVERITY"},
+	{Header: "USER", Wrap: true},
+	{Header: "CREDENTIAL"},
+	{Header: "RULE", Wrap: true},
+	{Header: "AGE", AlignRight: true, Drop: 3},
+	{Header: "ACTION", Wrap: true, Drop: 2},
+	{Header: "NEXT", Drop: 1},
 }
 
 const (
@@ -48,31 +37,34 @@ const (
 )
 
 // renderTable writes the report for a person at a terminal: per account a
-// short header and its findings, then a summary line. Columns are sized to
-// their content and, when the table is wider than Options.Width, the
-// widest text columns are truncated with "…" until it fits. Every
-// user-controlled string goes through cleanText, so a name cannot carry
-// escape sequences to the terminal. Widths are counted in runes.
+// short header and its findings (most severe first, then oldest), then a
+// summary line. With a width (a terminal), columns are sized to their
+// content and, when the table is wider, the credential takes a shorter
+// form, names and rules wrap over lines, and at last the low-value columns
+// (NEXT, ACTION, AGE) are left out — said above the table; nothing is ever
+// truncated. Without one (a file, a pipe) every line is as long as it
+// needs. Every user-controlled string goes through cleanText, so a name
+// cannot carry escape sequences to the terminal. Widths are counted in runes.
 func renderTable(w io.Writer, r *Report, o Options) error {
-	width := o.Width
-	if width <= 0 {
-		width = defaultWidth
-	}
-	t := &tableWriter{ew: errWriter{w: w}, width: width, color: o.Color}
+	t := &tableWriter{ew: errWriter{w: w}, width: o.Width, color: o.Color}
 
 	ids, byAccount := groupFindings(r)
 	rows := make(map[string][]tableCells, len(byAccount))
 	var all []tableCells
 	for _, id := range ids {
+		sortForTable(byAccount[id])
 		for _, f := range byAccount[id] {
 			row := tableRow(f)
 			rows[id] = append(rows[id], row)
 			all = append(all, row)
 		}
 	}
-	widths := fitColumns(all, width)
+	layout := fitColumns(all, o.Width)
 
 	t.line(fmt.Sprintf("As of %s", jsonTime(r.AsOf).Format(time.RFC3339)), "")
+	if note := layout.DroppedNote(o.Width); note != "" && len(all) > 0 {
+		t.wrap(note, "", ansiDim)
+	}
 	accounts := make(map[string]*Account, len(r.Accounts))
 	for i := range r.Accounts {
 		accounts[r.Accounts[i].ID] = &r.Accounts[i]
@@ -86,16 +78,32 @@ func renderTable(w io.Writer, r *Report, o Options) error {
 			}
 			continue
 		}
-		t.rows(widths, byAccount[id], rows[id])
+		t.rows(layout, byAccount[id], rows[id])
 		t.tagNotes(byAccount[id])
 	}
 	t.blank()
-	t.line(summaryLine(r), "")
+	t.wrap(summaryLine(r), "", "")
 	if failed := failedAccounts(r); len(failed) > 0 {
 		t.wrap(fmt.Sprintf("%d of %s failed: %s", len(failed),
 			plural(len(r.Accounts), "account", "accounts"), cleanText(strings.Join(failed, ", "))), "", ansiRed)
 	}
 	return t.ew.err
+}
+
+// sortForTable orders an account's findings as a reader acts on them: most
+// severe first, then the oldest, then by user (stable: the report's order
+// breaks the remaining ties).
+func sortForTable(fs []*policy.Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if ra, rb := policy.SeverityRank(a.Severity), policy.SeverityRank(b.Severity); ra != rb {
+			return ra > rb
+		}
+		if a.AgeDays != b.AgeDays {
+			return a.AgeDays > b.AgeDays
+		}
+		return a.User < b.User
+	})
 }
 
 // groupFindings groups findings by account: accounts in report order, then
@@ -121,9 +129,9 @@ func groupFindings(r *Report) ([]string, map[string][]*policy.Finding) {
 	return ids, by
 }
 
-// tableCells are a finding's cells, cleaned and untruncated. Each cell is
-// one or more forms, longest first: a narrow column takes the first form
-// that fits before any is truncated.
+// tableCells are a finding's cells, cleaned and whole. Each cell is one or
+// more forms, longest first: a narrow column takes the first form that
+// fits.
 type tableCells [][]string
 
 // tableRow is a finding's cells. The credential cell has three forms:
@@ -154,15 +162,19 @@ func tableRow(f *policy.Finding) tableCells {
 	}
 }
 
-// fitCell is the first form of the cell that fits width runes, else its last
-// form truncated.
-func fitCell(forms []string, width int) string {
-	for _, s := range forms {
-		if utf8.RuneCountInString(s) <= width {
-			return s
+// cellLines is the cell in a column width runes wide: the first form that
+// fits, else its first form wrapped (or, in a column that does not wrap,
+// its last form, wrapped should it still not fit).
+func cellLines(c termtable.Column, forms []string, width int) []string {
+	for _, f := range forms {
+		if utf8.RuneCountInString(f) <= width {
+			return []string{f}
 		}
 	}
-	return truncate(forms[len(forms)-1], width)
+	if c.Wrap {
+		return termtable.WrapName(forms[0], width)
+	}
+	return termtable.WrapName(forms[len(forms)-1], width)
 }
 
 func lastRunes(s string, n int) string {
@@ -170,50 +182,55 @@ func lastRunes(s string, n int) string {
 	return string(r[max(len(r)-n, 0):])
 }
 
-// fitColumns sizes each column to its widest cell (or header). While the
-// line is wider than width, it first lets cells with shorter forms use
-// their second form, then takes one rune at a time off the widest column
-// that may still shrink (down to its min).
-func fitColumns(rows []tableCells, width int) []int {
-	n := len(tableColumns)
-	widths := make([]int, n)
-	second := make([]int, n) // widest second form (or only form)
+// formWidths is, per column, the widest header or cell in form k (a
+// cell's last form when it has fewer).
+func formWidths(rows []tableCells, k int) []int {
+	ws := make([]int, len(tableColumns))
 	for i, c := range tableColumns {
-		widths[i] = utf8.RuneCountInString(c.header)
-		second[i] = widths[i]
+		ws[i] = utf8.RuneCountInString(c.Header)
 	}
 	for _, row := range rows {
 		for i, forms := range row {
-			widths[i] = max(widths[i], utf8.RuneCountInString(forms[0]))
-			second[i] = max(second[i], utf8.RuneCountInString(forms[min(1, len(forms)-1)]))
+			ws[i] = max(ws[i], utf8.RuneCountInString(forms[min(k, len(forms)-1)]))
 		}
 	}
-	total := len(gap) * (n - 1)
-	for _, w := range widths {
-		total += w
+	return ws
+}
+
+// fitColumns sizes each column to its widest cell (or header). With width
+// 0 that is all. While the line is wider than width, it lets the
+// credentials take their second form, then narrows the wrapping columns
+// down to termtable.Comfort, then lets the credentials take their last
+// form; if that is still too wide, it leaves out the next droppable column
+// and starts again; with none left to drop, the wrapping columns go down
+// to termtable.MinWrap.
+func fitColumns(rows []tableCells, width int) termtable.Layout {
+	second, last := formWidths(rows, 1), formWidths(rows, 2)
+	l := termtable.Layout{Shown: make([]bool, len(tableColumns))}
+	for i := range l.Shown {
+		l.Shown[i] = true
 	}
-	for i := range widths {
-		if total <= width {
-			break
+	for {
+		l.Widths = formWidths(rows, 0)
+		if width <= 0 {
+			return l
 		}
-		cut := min(widths[i]-second[i], total-width)
-		widths[i] -= cut
-		total -= cut
-	}
-	for total > width {
-		j := -1
-		for i, c := range tableColumns {
-			if c.min > 0 && widths[i] > c.min && (j < 0 || widths[i] > widths[j]) {
-				j = i
+		shorten := func(to []int) {
+			if cut := min(l.Widths[colCredential]-to[colCredential], l.Total()-width); cut > 0 {
+				l.Widths[colCredential] -= cut
 			}
 		}
-		if j < 0 {
-			break // as narrow as it goes
+		shorten(second)
+		termtable.Shrink(tableColumns, l, width, termtable.Comfort)
+		shorten(last)
+		if l.Total() <= width {
+			return l
 		}
-		widths[j]--
-		total--
+		if !l.DropNext(tableColumns) {
+			termtable.Shrink(tableColumns, l, width, termtable.MinWrap)
+			return l
+		}
 	}
-	return widths
 }
 
 // ANSI styles.
@@ -243,18 +260,22 @@ type tableWriter struct {
 
 func (t *tableWriter) blank() { t.ew.write("\n") }
 
-// line writes s, truncated to the width, in style.
-func (t *tableWriter) line(s, style string) {
-	t.ew.write(t.styled(truncate(s, t.width), style) + "\n")
-}
+// line writes s in style, over more lines when it is wider than the
+// width (line is for text that has no better place to break).
+func (t *tableWriter) line(s, style string) { t.wrap(s, "", style) }
 
-// wrap writes s over as many lines as it needs, continuation lines indented.
+// wrap writes s over as many lines as the width needs (one with no width),
+// continuation lines indented.
 func (t *tableWriter) wrap(s, indent, style string) {
-	for i, l := range wrapText(s, t.width, len(indent)+2) {
+	lines := []string{s}
+	if t.width > 0 {
+		lines = wrapText(s, t.width, len(indent)+2)
+	}
+	for i, l := range lines {
 		if i > 0 {
 			l = indent + "  " + l
 		}
-		t.line(l, style)
+		t.ew.write(t.styled(l, style) + "\n")
 	}
 }
 
@@ -277,9 +298,7 @@ func (t *tableWriter) accountHeader(id string, a *Account) {
 		plural(a.Users, "user", "users"), plural(a.AccessKeys, "key", "keys"),
 		plural(a.APICalls, "API call", "API calls"))
 	if a.Alias != "" {
-		// The alias gives way first, so the counts stay readable.
-		room := t.width - utf8.RuneCountInString(name) - utf8.RuneCountInString(stats) - 3
-		name += " (" + truncate(cleanText(a.Alias), max(room, 8)) + ")"
+		name += " (" + cleanText(a.Alias) + ")"
 	}
 	t.line(name+stats, ansiBold)
 	if a.Status == StatusError {
@@ -291,26 +310,34 @@ func (t *tableWriter) accountHeader(id string, a *Account) {
 	}
 }
 
-// rows writes the column header and one line per finding.
-func (t *tableWriter) rows(widths []int, fs []*policy.Finding, rows []tableCells) {
-	var b strings.Builder
+// rows writes the column header and each finding, over as many lines as
+// its wrapped cells need.
+func (t *tableWriter) rows(l termtable.Layout, fs []*policy.Finding, rows []tableCells) {
+	header := make([][]string, len(tableColumns))
 	for i, c := range tableColumns {
-		b.WriteString(t.cell(c, truncate(c.header, widths[i]), widths[i], i == len(tableColumns)-1, ""))
+		header[i] = []string{c.Header}
 	}
-	t.ew.write(strings.TrimRight(b.String(), " ") + "\n")
+	t.row(l, header, func(_ int, s string) string { return s })
 	for k, row := range rows {
-		b.Reset()
+		cells := make([][]string, len(tableColumns))
 		for i, c := range tableColumns {
-			style := ""
-			if i == colSeverity {
-				style = severityStyle[fs[k].Severity]
-			}
-			if i == colAction && fs[k].Exempt {
-				style = ansiDim
-			}
-			b.WriteString(t.cell(c, fitCell(row[i], widths[i]), widths[i], i == len(tableColumns)-1, style))
+			cells[i] = cellLines(c, row[i], l.Widths[i])
 		}
-		t.ew.write(strings.TrimRight(b.String(), " ") + "\n")
+		t.row(l, cells, func(i int, s string) string {
+			switch {
+			case i == colSeverity:
+				return t.styled(s, severityStyle[fs[k].Severity])
+			case i == colAction && fs[k].Exempt:
+				return t.styled(s, ansiDim)
+			}
+			return s
+		})
+	}
+}
+
+func (t *tableWriter) row(l termtable.Layout, cells [][]string, style func(int, string) string) {
+	if t.ew.err == nil {
+		t.ew.err = l.Row(t.ew.w, tableColumns, cells, style)
 	}
 }
 
@@ -342,34 +369,6 @@ func (t *tableWriter) tagNotes(fs []*policy.Finding) {
 	for _, n := range notes {
 		t.wrap("  "+n, "  ", "")
 	}
-}
-
-// cell pads s to width (styling only the text, so padding stays measurable)
-// and adds the column gap unless it is the last column.
-func (t *tableWriter) cell(c tableColumn, s string, width int, last bool, style string) string {
-	pad := strings.Repeat(" ", max(width-utf8.RuneCountInString(s), 0))
-	s = t.styled(s, style)
-	if c.alignRight {
-		s = pad + s
-	} else if !last {
-		s += pad
-	}
-	if !last {
-		s += gap
-	}
-	return s
-}
-
-// truncate shortens s to at most width runes, ending it with "…" when cut.
-func truncate(s string, width int) string {
-	if width <= 0 {
-		return ""
-	}
-	if utf8.RuneCountInString(s) <= width {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:width-1]) + "…"
 }
 
 // wrapText breaks s into lines of at most width runes, at spaces where it

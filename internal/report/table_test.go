@@ -18,7 +18,7 @@ var ansiSGR = regexp.MustCompile("\x1b\\[[0-9;]*m")
 func TestTableFitsWidth(t *testing.T) {
 	big := bigReport(200)
 	big.Findings[3].User = strings.Repeat("very-long-user-name-", 6)
-	for _, width := range []int{80, 140} {
+	for _, width := range []int{40, 50, 80, 140, 200} {
 		for _, color := range []bool{false, true} {
 			for name, r := range map[string]*Report{"sample": sampleReport(), "big": big} {
 				out := render(t, r, FormatTable, Options{Width: width, Color: color})
@@ -32,9 +32,18 @@ func TestTableFitsWidth(t *testing.T) {
 	}
 }
 
-func TestTableDefaultWidth(t *testing.T) {
-	if got, want := render(t, sampleReport(), FormatTable, Options{}), render(t, sampleReport(), FormatTable, Options{Width: 80}); got != want {
-		t.Errorf("table with Width 0 differs from Width 80:\n%s\nwant:\n%s", got, want)
+// TestTablePipeIsWhole: with no width (a file, a pipe) every row is one
+// line, whatever its length, and nothing is cut.
+func TestTablePipeIsWhole(t *testing.T) {
+	r := longNamesReport()
+	out := render(t, r, FormatTable, Options{})
+	for _, f := range tableOrder(r) {
+		if !regexp.MustCompile(`(?m)^` + f.Severity + ` +` + regexp.QuoteMeta(f.User) + `  .*` + regexp.QuoteMeta(f.Rule)).MatchString(out) {
+			t.Errorf("piped table has no whole line for %s %s:\n%s", f.User, f.Rule, out)
+		}
+	}
+	if strings.Contains(out, "left out") {
+		t.Errorf("piped table leaves columns out:\n%s", out)
 	}
 }
 
@@ -85,22 +94,104 @@ func TestTableColor(t *testing.T) {
 	}
 }
 
-func TestTableTruncation(t *testing.T) {
-	long := "a-user-name-far-too-long-for-an-eighty-column-terminal"
-	r := New(time.Time{}, time.Time{}, nil, []policy.Finding{{
-		ID: "x", Account: "111111111111", User: long, Credential: policy.CredentialAccessKey, KeyID: "AKIAIOSFODNN7EXAMPLE",
-		Slot: 2, Rule: config.RuleAccessKeyUnused, Action: config.ActionNotify, Severity: config.SeverityMedium, AgeDays: 50,
-	}})
+// TestTableNeverTruncates: at any width a name is whole — wrapped over
+// the lines of its row in the USER column, never cut with "…".
+func TestTableNeverTruncates(t *testing.T) {
+	r := longNamesReport()
+	for _, width := range []int{40, 60, 80, 120, 200} {
+		out := render(t, r, FormatTable, Options{Width: width})
+		got := columnCells(t, out, "USER", "CREDENTIAL")
+		var want []string
+		for _, f := range tableOrder(r) {
+			want = append(want, f.User)
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("width %d: USER column reads %q; want %q:\n%s", width, got, want, out)
+		}
+		if strings.Contains(ansiSGR.ReplaceAllString(out, ""), "…") && !strings.Contains(out, "AKIA…") && !strings.Contains(out, " …") {
+			t.Errorf("width %d: table truncates:\n%s", width, out)
+		}
+	}
 	wide := render(t, r, FormatTable, Options{Width: 200})
-	if !strings.Contains(wide, long+"  key 2 AKIA…MPLE  access_key_unused  50d  notify  -\n") {
+	if long := tableOrder(r)[0]; !strings.Contains(wide, long.User+"  key 1 AKIA…MPLE") {
 		t.Errorf("table at width 200 does not show the row whole:\n%s", wide)
 	}
-	narrow := render(t, r, FormatTable, Options{Width: 80})
-	if strings.Contains(narrow, long) || !strings.Contains(narrow, "medium    a-user-name-far-to…  key 2 …MPLE") {
-		t.Errorf("table at width 80 does not truncate the user name with …:\n%s", narrow)
+}
+
+// tableOrder is r's findings in the table's order.
+func tableOrder(r *Report) []*policy.Finding {
+	var fs []*policy.Finding
+	for i := range r.Findings {
+		fs = append(fs, &r.Findings[i])
 	}
-	if !strings.Contains(narrow, "access_key_unused") {
-		t.Errorf("table at width 80 truncated the rule while the user name could give way:\n%s", narrow)
+	sortForTable(fs)
+	return fs
+}
+
+// columnCells reads one column of a table's rows: the text under header
+// (up to the next header) on each line, a row's lines joined (a row starts
+// where its first column is not blank).
+func columnCells(t *testing.T, out, header, next string) []string {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	var cells []string
+	for i := 0; i < len(lines); i++ {
+		from, to := strings.Index(lines[i], header), strings.Index(lines[i], next)
+		if !strings.HasPrefix(lines[i], "SEVERITY") || from < 0 || to < 0 {
+			continue
+		}
+		for i++; i < len(lines) && lines[i] != "" && lines[i][0] != '*'; i++ {
+			l := []rune(lines[i] + strings.Repeat(" ", to))
+			piece := strings.TrimSpace(string(l[from:to]))
+			if lines[i][0] != ' ' {
+				cells = append(cells, piece)
+			} else if len(cells) > 0 {
+				cells[len(cells)-1] += piece
+			}
+		}
+	}
+	return cells
+}
+
+// TestTableOrder: an account's rows run from the most severe to the least,
+// the oldest first within a severity.
+func TestTableOrder(t *testing.T) {
+	out := render(t, sampleReport(), FormatTable, Options{})
+	var got []string
+	for _, l := range strings.Split(out, "\n") {
+		if m := regexp.MustCompile(`^(critical|high|medium|low) .* (\d+)d  `).FindStringSubmatch(l); m != nil {
+			got = append(got, m[1]+" "+m[2])
+		}
+	}
+	want := []string{"critical 700", "critical 400", "high 93", "high 91", "high 85", "high 0", "medium 50", "low 120"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("rows in order %q; want %q:\n%s", got, want, out)
+	}
+}
+
+// TestTableDropsColumns: a terminal too narrow for every column, names
+// wrapped, loses NEXT, then ACTION, then AGE, and says so.
+func TestTableDropsColumns(t *testing.T) {
+	for _, tt := range []struct {
+		width   int
+		dropped string
+	}{{200, ""}, {80, ""}, {60, "NEXT, ACTION"}, {50, "NEXT, ACTION, AGE"}, {40, "NEXT, ACTION, AGE"}} {
+		out := render(t, longNamesReport(), FormatTable, Options{Width: tt.width})
+		note := "(" + tt.dropped + " left out to fit"
+		if tt.dropped == "" {
+			if strings.Contains(out, "left out") {
+				t.Errorf("width %d leaves out columns:\n%s", tt.width, out)
+			}
+			continue
+		}
+		if !strings.Contains(out, note) {
+			t.Errorf("width %d: no %q:\n%s", tt.width, note, out)
+		}
+		for _, h := range strings.Split(tt.dropped, ", ") {
+			if regexp.MustCompile(`(?m)^SEVERITY .*\b` + h + `\b`).MatchString(out) {
+				t.Errorf("width %d: header still has %s:\n%s", tt.width, h, out)
+			}
+		}
 	}
 }
 
@@ -141,7 +232,7 @@ func TestCredentialLabel(t *testing.T) {
 }
 
 // TestTableCredentialForms: a narrow credential column drops the key ID's
-// prefix, then the key ID, before anything is cut.
+// prefix, then the key ID, before it wraps.
 func TestTableCredentialForms(t *testing.T) {
 	f := policy.Finding{Credential: policy.CredentialAccessKey, Slot: 1, KeyID: "AKIAIOSFODNN7EXAMPLE"}
 	forms := tableRow(&f)[colCredential]
@@ -153,11 +244,11 @@ func TestTableCredentialForms(t *testing.T) {
 		{14, "key 1 …MPLE"},
 		{11, "key 1 …MPLE"},
 		{10, "key 1"},
-		{4, "key…"},
+		{4, "key|1"},
 	}
 	for _, tt := range tests {
-		if got := fitCell(forms, tt.width); got != tt.want {
-			t.Errorf("fitCell(%q, %d) = %q; want %q", forms, tt.width, got, tt.want)
+		if got := strings.Join(cellLines(tableColumns[colCredential], forms, tt.width), "|"); got != tt.want {
+			t.Errorf("cellLines(%q, %d) = %q; want %q", forms, tt.width, got, tt.want)
 		}
 	}
 }
@@ -191,4 +282,21 @@ func TestWrapText(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("wrapText() = %q; want %q", got, want)
 	}
+}
+
+// longNamesReport has users named by long addresses, as in an account
+// whose users are people's mail addresses.
+func longNamesReport() *Report {
+	f := func(user, rule, cred, sev string, age, slot int, key string) policy.Finding {
+		return policy.Finding{ID: user + rule, Account: "123456789012", User: user, Credential: cred, Slot: slot, KeyID: key,
+			Rule: rule, AgeDays: age, StageAt: 90, Action: config.ActionNotify, Severity: sev}
+	}
+	return New(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC),
+		[]Account{{ID: "123456789012", Alias: "example-production", Status: StatusOK, Users: 78, AccessKeys: 60, APICalls: 9}},
+		[]policy.Finding{
+			f("maximilian.oberhausen-whitfield@subsidiary.example.com", config.RuleAccessKeyAge, policy.CredentialAccessKey, config.SeverityCritical, 412, 1, "AKIAIOSFODNN7EXAMPLE"),
+			f("bob@example.com", config.RuleAccessKeyUnused, policy.CredentialAccessKey, config.SeverityHigh, 120, 2, "AKIAI44QH8DHBEXAMPLE"),
+			f("svc_reporting_pipeline_eu-west-1_readonly", config.RulePasswordExpiry, policy.CredentialPassword, config.SeverityHigh, 95, 0, ""),
+			f("carol.nguyen@example.com", config.RuleMFAMissing, policy.CredentialMFA, config.SeverityMedium, 12, 0, ""),
+		})
 }

@@ -19,8 +19,13 @@ func (r *runner) deliver(ctx context.Context) {
 	for _, g := range p.Guards {
 		r.log.Warn("a guard stopped every change in the account; the admins are told", "account", g.Account, "reason", g.Reason)
 	}
+	// One line for them all (a large account can have hundreds); each is
+	// at debug level, in the run's output and in the admins' digest.
+	if n := len(p.Undeliverable); n > 0 {
+		r.log.Warn(fmt.Sprintf("%d %s cannot be mailed; the admins are told (listed in the run's output)", n, plural(n, "owner", "owners")), "owners", n)
+	}
 	for _, u := range p.Undeliverable {
-		r.log.Warn("owner cannot be mailed; the admins are told", "account", u.Account, "user", u.User, "reason", u.Reason)
+		r.log.Debug("owner cannot be mailed", "account", u.Account, "user", u.User, "reason", u.Reason)
 	}
 	from := fromAddress(r.cfg)
 	for i := range p.Messages {
