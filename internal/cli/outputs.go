@@ -192,12 +192,25 @@ func reportAtOrAbove(rep *report.Report, rank int) *report.Report {
 		}
 	}
 	shown.Summary = report.Summarize(shown.Findings)
+	if rep.Inventory != nil {
+		// The HTML calendar counts the coming stage changes: the same
+		// severities as the findings it filters.
+		inv := *rep.Inventory
+		inv.Upcoming = []forecast.Event{}
+		for _, e := range rep.Inventory.Upcoming {
+			if atOrAbove(e.Severity, rank) {
+				inv.Upcoming = append(inv.Upcoming, e)
+			}
+		}
+		shown.Inventory = &inv
+	}
 	return &shown
 }
 
 // runAtOrAbove is res with its owner messages' items cut to those at or
-// above rank (a message left with none is not listed); digests, actions
-// and guards are always shown. res itself when rank is 0.
+// above rank (a message left with none is not listed unless it was sent,
+// failed or not sent: what was done is always shown); digests, actions and
+// guards are always shown. res itself when rank is 0.
 func runAtOrAbove(res *run.Result, rank int) *run.Result {
 	if rank == 0 {
 		return res
@@ -214,7 +227,10 @@ func runAtOrAbove(res *run.Result, rank int) *run.Result {
 					m.Items = append(m.Items, it)
 				}
 			}
-			if len(m.Items) == 0 {
+			// --severity filters what is shown, never what was done: a
+			// message sent, failed or not sent for findings below the
+			// level is still listed, without those items.
+			if len(m.Items) == 0 && (d.Status == run.DeliveryPlanned || d.Status == run.DeliverySkipped) {
 				continue
 			}
 			d.Message = &m

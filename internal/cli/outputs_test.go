@@ -4,9 +4,11 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/keywarden/keywarden/internal/forecast"
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/run"
 )
 
@@ -41,5 +43,24 @@ func TestRunAtOrAbove(t *testing.T) {
 	}
 	if runAtOrAbove(res, 0) != res {
 		t.Error("runAtOrAbove without --severity: want the result itself")
+	}
+}
+
+// TestReportAtOrAboveFiltersTheCalendar: --severity cuts the coming stage
+// changes (the HTML report's calendar) as it cuts the findings, so that a
+// day the calendar counts has findings the table shows.
+func TestReportAtOrAboveFiltersTheCalendar(t *testing.T) {
+	rep := &report.Report{Findings: []policy.Finding{{ID: "a", Severity: "critical"}, {ID: "b", Severity: "medium"}},
+		Inventory: &report.Inventory{Upcoming: []forecast.Event{{FindingID: "a", Severity: "critical"}, {FindingID: "b", Severity: "medium"}}}}
+	rank, err := parseSeverity("high")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := reportAtOrAbove(rep, rank)
+	if len(got.Findings) != 1 || len(got.Inventory.Upcoming) != 1 || got.Inventory.Upcoming[0].FindingID != "a" {
+		t.Errorf("--severity high: findings %+v, upcoming %+v; want a's alone in both", got.Findings, got.Inventory.Upcoming)
+	}
+	if len(rep.Inventory.Upcoming) != 2 {
+		t.Error("reportAtOrAbove changed the report it was given")
 	}
 }

@@ -109,8 +109,10 @@ func TestDefaultTemplatesRenderSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Only what happened is counted: the listed action was not taken.
-	// The nearest day ahead: key 1 reaches its next stage on 2026-11-28.
-	if d.Subject != "[keywarden] 2026-11-23: 4 findings, 4 new or due in 2 accounts; next deadline 2026-11-28" {
+	// What is past a limit already needs action now (the sample's one
+	// finding at its action stage); then the nearest day ahead: key 1
+	// reaches its next stage on 2026-11-28.
+	if d.Subject != "[keywarden] 2026-11-23: 4 findings, 4 new or due in 2 accounts; 1 past a limit now; next deadline 2026-11-28" {
 		t.Errorf("digest subject = %q", d.Subject)
 	}
 	for _, s := range []string{"210987654321: error (AccessDenied", "Listed only, not made (1): enforcement is off: run with --apply, or set enforce.mode: apply\n" +

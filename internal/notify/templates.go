@@ -101,6 +101,9 @@ type DigestData struct {
 	// Deadline is the nearest day ahead on which a finding reaches its
 	// next stage ("": none).
 	Deadline string
+	// PastLimit counts the findings already past a limit (a deadline on
+	// or before the run's day): what needs action now.
+	PastLimit int
 	// Sections are the most urgent findings (plan.Sections), Limit in all;
 	// MoreFindings counts the others.
 	Sections     []plan.Section

@@ -27,6 +27,11 @@ type SeverityCount struct {
 func digestView(d *DigestData) {
 	dg := &d.Digest
 	d.Limit = cmp.Or(dg.MaxItems, config.DefaultDigestMaxItems)
+	for _, it := range dg.Findings {
+		if dl := it.Deadline(dg.Day); dl != "" && dl <= dg.Day {
+			d.PastLimit++
+		}
+	}
 	d.Deadline = plan.FirstDeadline(dg.Findings, dg.Day)
 	if d.Deadline == dg.Day {
 		// Past a limit now: name the nearest day still ahead, if any.
