@@ -254,3 +254,21 @@ func TestProxyFaultChance(t *testing.T) {
 		t.Errorf("%d of 1000 requests faulted; want about 300", n)
 	}
 }
+
+// TestSeedToleratesItsOwnRetry: a create whose answer is lost after it
+// took effect is retried by the SDK into EntityAlreadyExists; the seed
+// takes that for its own create, and the user has its login profile.
+func TestSeedToleratesItsOwnRetry(t *testing.T) {
+	m := Moto(t)
+	p := m.NewProxy(t)
+	p.Inject(Fault{Match: IsOp("iam:CreateLoginProfile"), Times: 1, AfterForward: true, Drop: true})
+	p.Inject(Fault{Match: IsOp("iam:CreateUser"), Times: 1, AfterForward: true, Drop: true})
+	cfg := p.Config(t, m)
+	m.SeedInto(t, cfg, []SeedUser{{Name: "retried", PasswordAgeDays: 10, PasswordLastUsedDaysAgo: -1}})
+	if p.Count("iam:CreateLoginProfile") != 2 || p.Count("iam:CreateUser") != 2 {
+		t.Fatalf("CreateUser %d, CreateLoginProfile %d calls; want each retried once", p.Count("iam:CreateUser"), p.Count("iam:CreateLoginProfile"))
+	}
+	if _, err := iam.NewFromConfig(m.Config(t)).GetLoginProfile(context.Background(), &iam.GetLoginProfileInput{UserName: aws.String("retried")}); err != nil {
+		t.Errorf("the seeded user has no login profile: %v", err)
+	}
+}

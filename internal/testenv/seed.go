@@ -3,6 +3,7 @@ package testenv
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -115,7 +117,7 @@ func (m *MotoServer) SeedInto(t testing.TB, cfg aws.Config, users []SeedUser) ma
 			for _, k := range slices.Sorted(maps.Keys(u.Tags)) {
 				in.Tags = append(in.Tags, types.Tag{Key: aws.String(k), Value: aws.String(u.Tags[k])})
 			}
-			if _, err := client.CreateUser(ctx, in); err != nil {
+			if err := createOnce(func(o ...func(*iam.Options)) error { _, err := client.CreateUser(ctx, in, o...); return err }); err != nil {
 				return fmt.Errorf("create user %s: %w", u.Name, err)
 			}
 			for _, g := range u.Groups {
@@ -124,7 +126,10 @@ func (m *MotoServer) SeedInto(t testing.TB, cfg aws.Config, users []SeedUser) ma
 				}
 			}
 			if u.PasswordAgeDays >= 0 {
-				if _, err := client.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String(u.Name), Password: aws.String(SeedPassword)}); err != nil {
+				if err := createOnce(func(o ...func(*iam.Options)) error {
+					_, err := client.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String(u.Name), Password: aws.String(SeedPassword)}, o...)
+					return err
+				}); err != nil {
 					return fmt.Errorf("create login profile of %s: %w", u.Name, err)
 				}
 			}
@@ -279,4 +284,28 @@ func seedEvents(users []SeedUser) ([]seedEvent, error) {
 		return cmp.Or(cmp.Compare(b.daysAgo, a.daysAgo), cmp.Compare(a.kind, b.kind), cmp.Compare(a.user, b.user))
 	})
 	return ev, nil
+}
+
+// createOnce runs a create call, counting the SDK's attempts: an
+// EntityAlreadyExists answer to a retry is the first attempt's own effect
+// (its answer lost on a loaded machine), since the seed creates each user
+// and login profile once; a create the SDK did not retry still fails on
+// it.
+func createOnce(call func(optFns ...func(*iam.Options)) error) error {
+	attempts := 0
+	count := func(o *iam.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("SeedAttempts",
+				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+					attempts++
+					return next.HandleFinalize(ctx, in)
+				}), middleware.After)
+		})
+	}
+	err := call(count)
+	var exists *types.EntityAlreadyExistsException
+	if errors.As(err, &exists) && attempts > 1 {
+		return nil
+	}
+	return err
 }
