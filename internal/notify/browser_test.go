@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -16,50 +14,11 @@ import (
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/report"
+	"github.com/keywarden/keywarden/internal/testenv"
 )
 
-// chromium finds Debian's chromium (scripts/test-deps.sh installs it):
-// without it the test skips locally and fails when CI is set.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	const hint = "install Debian's chromium (apt-get install chromium; scripts/test-deps.sh does)"
-	if os.Getenv("CI") != "" {
-		t.Fatalf("browser test cannot run: chromium not found; %s", hint)
-	}
-	t.Skipf("browser test skipped: chromium not found (%s; set CI=1 to make this a failure)", hint)
-	return ""
-}
-
-// mailBrowser starts headless Chromium with a fresh profile and no
-// background networking, and returns a tab.
-func mailBrowser(t *testing.T) context.Context {
-	t.Helper()
-	exe := chromium(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	t.Cleanup(acancel)
-	tctx, tcancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { _ = chromedp.Cancel(tctx); tcancel() })
-	if err := chromedp.Do(tctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium (%s): %v", exe, err)
-	}
-	return tctx
-}
+// mailBrowser is a headless Chromium tab (testenv.Browser).
+func mailBrowser(t *testing.T) context.Context { return testenv.Browser(t) }
 
 // layout is what layoutJS measures of a page.
 type layout struct {

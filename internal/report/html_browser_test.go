@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,58 +17,17 @@ import (
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/testenv"
 )
-
-// chromiumPath finds Debian's chromium (scripts/test-deps.sh installs it).
-// Without it the browser test skips locally and fails when CI is set.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	const hint = "install Debian's chromium (apt-get install chromium; scripts/test-deps.sh does)"
-	if os.Getenv("CI") != "" {
-		t.Fatalf("browser test cannot run: chromium not found; %s", hint)
-	}
-	t.Skipf("browser test skipped: chromium not found (%s; set CI=1 to make this a failure)", hint)
-	return ""
-}
 
 // browser starts headless Chromium with a fresh profile and no background
 // networking, and returns a tab context and the console messages the page
 // writes (collected until the test ends).
 func browser(t *testing.T) (context.Context, func() []chromedp.ConsoleMessage) {
 	t.Helper()
-	exe := chromiumPath(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	t.Cleanup(acancel)
-	tctx, tcancel := chromedp.NewContext(actx)
-	// Close the browser gracefully, so that it removes what it made in
-	// $TMPDIR (its singleton socket): cancelling the context kills it. The
-	// cancel stops it should the close fail.
-	t.Cleanup(func() { _ = chromedp.Cancel(tctx); tcancel() })
-	// Start the browser and the tab, so the console subscription below sees
-	// every message of the report page.
-	if err := chromedp.Do(tctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium (%s): %v", exe, err)
-	}
+	// The tab has started (testenv.Browser): the console subscription
+	// below sees every message of the report page.
+	tctx := testenv.Browser(t)
 	var (
 		mu   sync.Mutex
 		msgs []chromedp.ConsoleMessage
