@@ -196,12 +196,7 @@ func reportAtOrAbove(rep *report.Report, rank int) *report.Report {
 		// The HTML calendar counts the coming stage changes: the same
 		// severities as the findings it filters.
 		inv := *rep.Inventory
-		inv.Upcoming = []forecast.Event{}
-		for _, e := range rep.Inventory.Upcoming {
-			if atOrAbove(e.Severity, rank) {
-				inv.Upcoming = append(inv.Upcoming, e)
-			}
-		}
+		inv.Upcoming = eventsAtOrAbove(rep.Inventory.Upcoming, rank)
 		shown.Inventory = &inv
 	}
 	return &shown
@@ -246,11 +241,17 @@ func forecastAtOrAbove(fc *forecast.Forecast, rank int) *forecast.Forecast {
 		return fc
 	}
 	shown := *fc
-	shown.Events = []forecast.Event{}
-	for _, e := range fc.Events {
+	shown.Events = eventsAtOrAbove(fc.Events, rank)
+	return &shown
+}
+
+// eventsAtOrAbove are the stage changes of events at or above rank.
+func eventsAtOrAbove(events []forecast.Event, rank int) []forecast.Event {
+	out := []forecast.Event{}
+	for _, e := range events {
 		if atOrAbove(e.Severity, rank) {
-			shown.Events = append(shown.Events, e)
+			out = append(out, e)
 		}
 	}
-	return &shown
+	return out
 }
