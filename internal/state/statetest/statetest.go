@@ -721,19 +721,11 @@ func testOwedLeavesExisting(t *testing.T, open Opener) {
 	if err := s.RecordAction(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	claim := func(aud, run string) state.NoticeKey {
-		k := state.NoticeKey{Finding: "action:run-1.1", Audience: aud}
-		if ok, err := s.Claim(ctx, state.Claim{Key: k, Account: "123456789012", User: "alice", KeyID: "AKIA1", Rule: "access_key_age",
-			Day: "2026-11-23", RemindEvery: 7, Run: run, Now: t0}); !ok || err != nil {
-			t.Fatalf("Claim(%v) = %v, %v", k, ok, err)
-		}
-		return k
-	}
-	told := claim(digest, "run-0")
-	if err := s.Sent(ctx, told, "run-0", "2026-11-23", t0); err != nil {
-		t.Fatal(err)
-	}
-	held := claim(owner, "run-9")
+	told := state.NoticeKey{Finding: "action:run-1.1", Audience: digest}
+	mustClaim(t, s, claim(told, 80, "2026-11-23", "run-0", t0), true)
+	mustSent(t, s, told, "run-0", "2026-11-23", t0)
+	held := state.NoticeKey{Finding: "action:run-1.1", Audience: owner}
+	mustClaim(t, s, claim(held, 80, "2026-11-23", "run-9", t0), true)
 	if err := s.FinishAction(ctx, a.ID, state.Outcome{Status: state.ActionDone, Before: state.KeyActive, After: state.KeyInactive, At: t0}); err != nil {
 		t.Fatalf("FinishAction with existing notices: %v", err)
 	}
