@@ -336,7 +336,7 @@ var (
 	findingV1Keys = []string{"id", "account", "user", "class", "credential", "key_id", "slot", "rule", "age_days", "days_left",
 		"stage_at", "action", "severity", "next_stage_on", "exempt", "exempt_reason", "recipients", "reason",
 		// Additions.
-		"class_from_tag", "exempt_from_tag"}
+		"class_from_tag", "exempt_from_tag", "service", "controls"}
 )
 
 // checkReportKeys checks the raw JSON against the report/v1 contract: the

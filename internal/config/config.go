@@ -13,8 +13,10 @@ const (
 	ActionRemovePassword = "remove_password"
 )
 
-// Severities, lowest first.
+// Severities, lowest first. Info is informational: reported, counted in
+// the digest, never mailed to an owner.
 const (
+	SeverityInfo     = "info"
 	SeverityLow      = "low"
 	SeverityMedium   = "medium"
 	SeverityHigh     = "high"
@@ -32,6 +34,25 @@ const (
 	// RuleAccessKeyUnknownAge: an active access key whose creation date is
 	// missing or in the future, so no age rule can judge it.
 	RuleAccessKeyUnknownAge = "access_key_unknown_age"
+
+	// Signing certificates: stages by class, like access_key_age.
+	RuleSigningCertAge = "signing_certificate_age"
+	// Root's active signing certificates (no CIS control).
+	RuleRootSigningCert = "root_signing_certificate"
+	// Service-specific credentials (CodeCommit, Keyspaces, Bedrock API
+	// keys): stages by class, and days left before an expiration.
+	RuleServiceCredentialAge    = "service_credential_age"
+	RuleServiceCredentialExpiry = "service_credential_expiry"
+	// SSH public keys (CodeCommit), opt-in: ListSSHPublicKeys is per user.
+	RuleSSHKeyAge = "ssh_key_age"
+	// CIS controls.
+	RuleRootRecentUse    = "root_recent_use"     // CIS 1.7
+	RulePasswordPolicy   = "password_policy"     // CIS 1.8, 1.9
+	RuleAccessKeyAtSetup = "access_key_at_setup" // CIS 1.11
+	RuleTwoActiveKeys    = "two_active_keys"     // CIS 1.13
+	// Without a CIS control.
+	RuleConsoleAndKeys = "console_and_keys" // informational
+	RuleDormantUser    = "dormant_user"
 )
 
 // MaxDays bounds every day count of the config (stages, after,
@@ -120,6 +141,57 @@ type Rules struct {
 	RootAccessKey   *FlagRule          `yaml:"root_access_key,omitempty" json:"root_access_key,omitempty"`
 	// AccessKeyUnknownAge reports active keys whose age cannot be told.
 	AccessKeyUnknownAge *FlagRule `yaml:"access_key_unknown_age,omitempty" json:"access_key_unknown_age,omitempty"`
+
+	// SigningCertAge maps a class name to its signing-certificate stages,
+	// as AccessKeyAge does for access keys.
+	SigningCertAge  map[string][]Stage `yaml:"signing_certificate_age,omitempty" json:"signing_certificate_age,omitempty"`
+	RootSigningCert *FlagRule          `yaml:"root_signing_certificate,omitempty" json:"root_signing_certificate,omitempty"`
+	// ServiceCredentialAge maps a class name to its stages for
+	// service-specific credentials.
+	ServiceCredentialAge    map[string][]Stage `yaml:"service_credential_age,omitempty" json:"service_credential_age,omitempty"`
+	ServiceCredentialExpiry *WarnRule          `yaml:"service_credential_expiry,omitempty" json:"service_credential_expiry,omitempty"`
+	// SSHKeyAge is opt-in: absent, no SSH key is read.
+	SSHKeyAge *SSHKeyRule `yaml:"ssh_key_age,omitempty" json:"ssh_key_age,omitempty"`
+
+	RootRecentUse    *RecentUseRule      `yaml:"root_recent_use,omitempty" json:"root_recent_use,omitempty"`
+	PasswordPolicy   *PasswordPolicyRule `yaml:"password_policy,omitempty" json:"password_policy,omitempty"`
+	AccessKeyAtSetup *FlagRule           `yaml:"access_key_at_setup,omitempty" json:"access_key_at_setup,omitempty"`
+	TwoActiveKeys    *FlagRule           `yaml:"two_active_keys,omitempty" json:"two_active_keys,omitempty"`
+	ConsoleAndKeys   *FlagRule           `yaml:"console_and_keys,omitempty" json:"console_and_keys,omitempty"`
+	DormantUser      *UnusedRule         `yaml:"dormant_user,omitempty" json:"dormant_user,omitempty"`
+}
+
+// WarnRule warns WarnBefore days before a credential's own expiration
+// (service_credential_expiry).
+type WarnRule struct {
+	Enabled    *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	WarnBefore int    `yaml:"warn_before" json:"warn_before"`
+	Severity   string `yaml:"severity,omitempty" json:"severity,omitempty"`
+}
+
+// SSHKeyRule is ssh_key_age: the SSH public keys of the users Users
+// selects (ListSSHPublicKeys is one call per user) older than MaxAge days.
+type SSHKeyRule struct {
+	Enabled  *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	Users    Match  `yaml:"users" json:"users"`
+	MaxAge   int    `yaml:"max_age" json:"max_age"`
+	Severity string `yaml:"severity,omitempty" json:"severity,omitempty"`
+}
+
+// RecentUseRule is root_recent_use: root used within Within days.
+type RecentUseRule struct {
+	Enabled  *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	Within   int    `yaml:"within" json:"within"`
+	Severity string `yaml:"severity,omitempty" json:"severity,omitempty"`
+}
+
+// PasswordPolicyRule is password_policy: the account password policy's
+// strength (CIS 1.8 minimum length, 1.9 reuse prevention).
+type PasswordPolicyRule struct {
+	Enabled         *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	MinLength       int    `yaml:"min_length" json:"min_length"`
+	ReusePrevention int    `yaml:"reuse_prevention" json:"reuse_prevention"`
+	Severity        string `yaml:"severity,omitempty" json:"severity,omitempty"`
 }
 
 // Stage is one tier of the access-key age rule: at At days, take Action.

@@ -219,6 +219,7 @@ func (e *evaluator) add(out []Finding, u *inventory.User, class string, rcpt []s
 	f.ClassFromTag = e.classFromTag
 	f.Recipients = append([]string{}, rcpt...)
 	f.RecipientProblems = slices.Clone(e.rcptProblems)
+	f.Controls = ControlsOf(f.Rule, u.IsRoot())
 	f.Reason += matchExempt(&f, u, e.cfg.Exemptions, e.today)
 	f.ID = FindingID(f.Account, f.User, f.Credential, f.Slot, f.KeyCreatedAt, f.Rule)
 	return append(out, f)

@@ -39,6 +39,9 @@ func jsonReport(r *Report) *Report {
 		if f.Recipients == nil {
 			f.Recipients = []string{}
 		}
+		if f.Controls == nil {
+			f.Controls = []string{}
+		}
 		out.Findings[i] = f
 	}
 	if r.Inventory != nil {

@@ -45,7 +45,7 @@ var contractFindingKeys = []string{
 	"days_left", "stage_at", "action", "severity", "next_stage_on", "exempt", "exempt_reason",
 	"recipients", "reason",
 	// Additions.
-	"class_from_tag", "exempt_from_tag",
+	"class_from_tag", "exempt_from_tag", "service", "controls",
 }
 
 // TestJSONContract checks the shape other tools rely on, for a report built

@@ -1,0 +1,127 @@
+package policy
+
+import (
+	"slices"
+
+	"github.com/keywarden/keywarden/internal/config"
+)
+
+// Control is one benchmark control that keywarden's rules check.
+type Control struct {
+	ID    string `json:"id"`    // "CIS 1.13"
+	Title string `json:"title"` // the benchmark's title
+}
+
+// Controls are the CIS AWS Foundations Benchmark (v3.0.0) controls
+// keywarden's rules map to, in the benchmark's order.
+var Controls = []Control{
+	{"CIS 1.4", "Ensure no 'root' user account access key exists"},
+	{"CIS 1.5", "Ensure MFA is enabled for the 'root' user account"},
+	{"CIS 1.6", "Ensure hardware MFA is enabled for the 'root' user account"},
+	{"CIS 1.7", "Eliminate use of the 'root' user for administrative and daily tasks"},
+	{"CIS 1.8", "Ensure IAM password policy requires minimum length of 14 or greater"},
+	{"CIS 1.9", "Ensure IAM password policy prevents password reuse"},
+	{"CIS 1.10", "Ensure multi-factor authentication (MFA) is enabled for all IAM users that have a console password"},
+	{"CIS 1.11", "Do not setup access keys during initial user setup for all IAM users that have a console password"},
+	{"CIS 1.12", "Ensure credentials unused for 45 days or greater are disabled"},
+	{"CIS 1.13", "Ensure there is only one active access key available for any single IAM user"},
+	{"CIS 1.14", "Ensure access keys are rotated every 90 days or less"},
+}
+
+// RuleInfo describes one rule for `keywarden rules` and the compliance
+// summaries.
+type RuleInfo struct {
+	Name       string `json:"name"`
+	Credential string `json:"credential"`
+	// Controls are the controls the rule's findings map to (for
+	// mfa_missing, a user's; root's are RootControls).
+	Controls []string `json:"controls"`
+	// RootControls, when set, are the controls of the rule's findings on
+	// the root user.
+	RootControls []string `json:"root_controls,omitempty"`
+	Summary      string   `json:"summary"`
+	// Calls are the API calls the rule costs beyond the scan's fixed ones.
+	Calls string `json:"calls"`
+	// OptIn rules are off unless the config turns them on.
+	OptIn bool `json:"opt_in,omitempty"`
+}
+
+// Rules lists every rule, in evaluation order.
+var Rules = []RuleInfo{
+	{Name: config.RuleAccessKeyAge, Credential: CredentialAccessKey, Controls: []string{"CIS 1.14"},
+		Summary: "access keys by age, staged by class (notify, disable, delete)",
+		Calls:   "ListAccessKeys for each user with a finding (F)"},
+	{Name: config.RuleAccessKeyUnused, Credential: CredentialAccessKey, Controls: []string{"CIS 1.12"},
+		Summary: "active access keys not used for N days",
+		Calls:   "ListAccessKeys for each user with a finding (F)"},
+	{Name: config.RuleAccessKeyUnknownAge, Credential: CredentialAccessKey,
+		Summary: "active access keys whose creation date is missing or in the future (notify only)",
+		Calls:   "ListAccessKeys for each user with a finding (F)"},
+	{Name: config.RuleTwoActiveKeys, Credential: CredentialUser, Controls: []string{"CIS 1.13"},
+		Summary: "users with two active access keys",
+		Calls:   "none"},
+	{Name: config.RuleAccessKeyAtSetup, Credential: CredentialAccessKey, Controls: []string{"CIS 1.11"},
+		Summary: "console users with an access key created with the user and never used",
+		Calls:   "ListAccessKeys for each user with a finding (F)"},
+	{Name: config.RuleSigningCertAge, Credential: CredentialSigningCert,
+		Summary: "X.509 signing certificates by age, staged by class (notify, disable, delete)",
+		Calls:   "ListSigningCertificates for each user with a finding (F)"},
+	{Name: config.RuleServiceCredentialAge, Credential: CredentialServiceCredential,
+		Summary: "service-specific credentials (CodeCommit, Keyspaces, Bedrock API keys) by age, staged by class",
+		Calls:   "ListServiceSpecificCredentials for all users, one call per page (S)"},
+	{Name: config.RuleServiceCredentialExpiry, Credential: CredentialServiceCredential,
+		Summary: "service-specific credentials that expire soon or have expired",
+		Calls:   "ListServiceSpecificCredentials for all users, one call per page (S)"},
+	{Name: config.RuleSSHKeyAge, Credential: CredentialSSHKey,
+		Summary: "SSH public keys (CodeCommit) of the selected users by age",
+		Calls:   "ListSSHPublicKeys for each selected user", OptIn: true},
+	{Name: config.RulePasswordExpiry, Credential: CredentialPassword,
+		Summary: "console passwords that expire soon or have expired",
+		Calls:   "none"},
+	{Name: config.RulePasswordUnused, Credential: CredentialPassword, Controls: []string{"CIS 1.12"},
+		Summary: "console passwords not used for N days",
+		Calls:   "none"},
+	{Name: config.RuleMFAMissing, Credential: CredentialMFA, Controls: []string{"CIS 1.10"}, RootControls: []string{"CIS 1.5", "CIS 1.6"},
+		Summary: "console users, and root, without MFA",
+		Calls:   "none"},
+	{Name: config.RuleConsoleAndKeys, Credential: CredentialUser,
+		Summary: "users with both a console password and active access keys (informational)",
+		Calls:   "none"},
+	{Name: config.RuleDormantUser, Credential: CredentialUser,
+		Summary: "users with credentials, none used for N days",
+		Calls:   "none"},
+	{Name: config.RulePasswordPolicy, Credential: CredentialAccount, Controls: []string{"CIS 1.8", "CIS 1.9"},
+		Summary: "the account password policy's minimum length and reuse prevention",
+		Calls:   "none"},
+	{Name: config.RuleRootAccessKey, Credential: CredentialRoot, Controls: []string{"CIS 1.4"},
+		Summary: "active root access keys",
+		Calls:   "none"},
+	{Name: config.RuleRootSigningCert, Credential: CredentialRoot,
+		Summary: "active root signing certificates",
+		Calls:   "none"},
+	{Name: config.RuleRootRecentUse, Credential: CredentialRoot, Controls: []string{"CIS 1.7"},
+		Summary: "root used (password or access key) in the last N days",
+		Calls:   "none"},
+}
+
+// RuleByName returns the rule's description.
+func RuleByName(name string) (RuleInfo, bool) {
+	i := slices.IndexFunc(Rules, func(r RuleInfo) bool { return r.Name == name })
+	if i < 0 {
+		return RuleInfo{}, false
+	}
+	return Rules[i], true
+}
+
+// ControlsOf is the controls a finding of rule maps to, for the root user
+// or another; never nil.
+func ControlsOf(rule string, root bool) []string {
+	r, ok := RuleByName(rule)
+	switch {
+	case !ok:
+		return []string{}
+	case root && r.RootControls != nil:
+		return slices.Clone(r.RootControls)
+	}
+	return append([]string{}, r.Controls...)
+}
