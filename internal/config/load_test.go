@@ -81,6 +81,8 @@ func TestParseMerge(t *testing.T) {
 			want: func(c *Config) {
 				c.Classes = []Class{{Name: "robot", Match: Match{PathPrefix: "/robots/"}}}
 				delete(c.Rules.AccessKeyAge, "machine")
+				delete(c.Rules.SigningCertAge, "machine")
+				delete(c.Rules.ServiceCredentialAge, "machine")
 			},
 		},
 		{
@@ -332,9 +334,9 @@ func TestParseValidationLines(t *testing.T) {
 		{"stages out of order", "rules:\n  access_key_age:\n    human:\n      - {at: 80, action: notify}\n      - {at: 80, action: disable}\n",
 			"k.yaml:6: rules.access_key_age.human[1].at: stages must ascend: 80 is not after the previous stage's 80"},
 		{"disable after delete", "rules:\n  access_key_age:\n    human:\n      - {at: 70, action: delete}\n      - {at: 80, action: disable}\n",
-			"k.yaml:6: rules.access_key_age.human[1].action: disable after the delete stage at 70 days; a deleted key cannot be disabled"},
+			"k.yaml:6: rules.access_key_age.human[1].action: disable after the delete stage at 70 days; a deleted credential cannot be disabled"},
 		{"bad severity", "rules:\n  access_key_age:\n    human:\n      - {at: 70, action: notify, severity: urgent}\n",
-			`k.yaml:5: rules.access_key_age.human[0].severity: unknown severity "urgent" (want low, medium, high or critical)`},
+			`k.yaml:5: rules.access_key_age.human[0].severity: unknown severity "urgent" (want info, low, medium, high or critical)`},
 		{"unused after 0", "rules:\n  access_key_unused:\n    after: 0\n",
 			"k.yaml:4: rules.access_key_unused.after: must be between 1 and 36500 (got 0)"},
 		{"unused key deleted", "rules:\n  access_key_unused: {action: delete}\n",
@@ -349,7 +351,7 @@ func TestParseValidationLines(t *testing.T) {
 		{"root delete", "rules:\n  root_access_key:\n    action: delete\n",
 			`k.yaml:4: rules.root_access_key.action: only notify is allowed; the root user's credentials are never remediated (got "delete")`},
 		{"rule severity", "rules:\n  root_access_key: {severity: extreme}\n",
-			`k.yaml:3: rules.root_access_key.severity: unknown severity "extreme" (want low, medium, high or critical)`},
+			`k.yaml:3: rules.root_access_key.severity: unknown severity "extreme" (want info, low, medium, high or critical)`},
 		{"exemption without reason", "exemptions:\n  - users: [bob]\n",
 			"k.yaml:3: exemptions[0].reason: required; say why the exemption exists (it is shown in every report)"},
 		{"exemption with a blank reason", "exemptions:\n  - {users: [bob], reason: \"  \"}\n",
