@@ -138,6 +138,44 @@ func TestParseMerge(t *testing.T) {
 			},
 		},
 		{
+			name: "empty stage lists switch the signing certificate rule off",
+			yaml: "rules: {signing_certificate_age: {human: [], machine: []}}",
+			want: func(c *Config) { c.Rules.SigningCertAge = map[string][]Stage{"human": nil, "machine": nil} },
+		},
+		{
+			name: "service credential stages merge per class, severities filled in",
+			yaml: "rules: {service_credential_age: {machine: [{at: 30, action: notify}, {at: 60, action: delete}]}}",
+			want: func(c *Config) {
+				c.Rules.ServiceCredentialAge["machine"] = []Stage{{At: 30, Action: ActionNotify, Severity: SeverityMedium}, {At: 60, Action: ActionDelete, Severity: SeverityHigh}}
+			},
+		},
+		{
+			name: "ssh_key_age without max_age takes 90",
+			yaml: "rules: {ssh_key_age: {users: {groups: [git]}, max_age: ~}}",
+			want: func(c *Config) {
+				c.Rules.SSHKeyAge = &SSHKeyRule{Users: Match{Groups: []string{"git"}}, MaxAge: DefaultSSHKeyMaxAge}
+			},
+		},
+		{
+			name: "ssh_key_age with its own max_age",
+			yaml: "rules: {ssh_key_age: {users: {names: [\"git-*\"]}, max_age: 30, severity: low}}",
+			want: func(c *Config) {
+				c.Rules.SSHKeyAge = &SSHKeyRule{Users: Match{Names: []string{"git-*"}}, MaxAge: 30, Severity: SeverityLow}
+			},
+		},
+		{
+			name: "the CIS rules' thresholds and off switches",
+			yaml: "rules:\n  root_recent_use: {within: 1}\n  password_policy: {min_length: 16, reuse_prevention: 0}\n  two_active_keys: {enabled: false}\n  console_and_keys: {severity: low}\n  dormant_user: {after: 180}\n",
+			want: func(c *Config) {
+				off := false
+				c.Rules.RootRecentUse.Within = 1
+				c.Rules.PasswordPolicy.MinLength, c.Rules.PasswordPolicy.ReusePrevention = 16, 0
+				c.Rules.TwoActiveKeys.Enabled = &off
+				c.Rules.ConsoleAndKeys.Severity = SeverityLow
+				c.Rules.DormantUser.After = 180
+			},
+		},
+		{
 			name: "integers are accepted where a number is wanted",
 			yaml: "enforce: {max_fraction: 1}\nnotify: {rate_per_second: 2.5}",
 			want: func(c *Config) { c.Enforce.MaxFraction = 1; c.Notify.RatePerSecond = 2.5 },
@@ -409,6 +447,26 @@ func TestParseValidationLines(t *testing.T) {
 			`k.yaml:4: accounts.list[0].role_arn: "arn:aws:iam::123456789012:user/bob" is not an IAM role ARN (want arn:aws:iam::ACCOUNT:role/NAME)`},
 		{"role in another account", "accounts:\n  list:\n    - id: \"123456789012\"\n      role_arn: arn:aws:iam::210987654321:role/Audit\n",
 			"k.yaml:5: accounts.list[0].role_arn: the role is in account 210987654321, not 123456789012"},
+		{"signing certificate stages for an unknown class", "rules:\n  signing_certificate_age:\n    robots: [{at: 10, action: notify}]\n",
+			`k.yaml:4: rules.signing_certificate_age.robots: unknown class "robots" (define it under classes, or use human)`},
+		{"service credential stages out of order", "rules:\n  service_credential_age:\n    human:\n      - {at: 80, action: notify}\n      - {at: 70, action: delete}\n",
+			"k.yaml:6: rules.service_credential_age.human[1].at: stages must ascend: 70 is not after the previous stage's 80"},
+		{"service credential disable after delete", "rules:\n  service_credential_age:\n    human:\n      - {at: 70, action: delete}\n      - {at: 80, action: disable}\n",
+			"k.yaml:6: rules.service_credential_age.human[1].action: disable after the delete stage at 70 days; a deleted credential cannot be disabled"},
+		{"ssh_key_age without users", "rules:\n  ssh_key_age:\n    max_age: 30\n",
+			"k.yaml:3: rules.ssh_key_age.users: needs at least one of tags, path_prefix, groups or names"},
+		{"ssh_key_age max_age 0", "rules:\n  ssh_key_age:\n    users: {groups: [git]}\n    max_age: 0\n",
+			"k.yaml:5: rules.ssh_key_age.max_age: must be between 1 and 36500 (got 0)"},
+		{"dormant_user disable", "rules:\n  dormant_user:\n    action: disable\n",
+			`k.yaml:4: rules.dormant_user.action: only notify is allowed; keywarden does not remove users (got "disable")`},
+		{"password_policy min_length 200", "rules:\n  password_policy: {min_length: 200}\n",
+			"k.yaml:3: rules.password_policy.min_length: must be between 6 and 128 (got 200)"},
+		{"root_recent_use within 0", "rules:\n  root_recent_use:\n    within: 0\n",
+			"k.yaml:4: rules.root_recent_use.within: must be between 1 and 36500 (got 0)"},
+		{"service_credential_expiry severity", "rules:\n  service_credential_expiry: {severity: urgent}\n",
+			`k.yaml:3: rules.service_credential_expiry.severity: unknown severity "urgent" (want info, low, medium, high or critical)`},
+		{"exemption for a misspelt new rule", "exemptions:\n  - users: [a]\n    reason: r\n    rules: [two_active_key]\n",
+			`k.yaml:5: exemptions[0].rules[0]: unknown rule "two_active_key" (did you mean two_active_keys?)`},
 		{"parallel too high", "accounts: {parallel: 65}\n",
 			"k.yaml:2: accounts.parallel: must be between 1 and 64 (got 65)"},
 		{"state URL scheme", "state:\n  url: postgres://db/keywarden\n",
