@@ -35,68 +35,63 @@ func (e *evaluator) reportOf() string {
 // hours old), IAM's view now wins: no key in the summary, no finding; a
 // key in the summary where the report shows none, a finding in slot 0.
 func (e *evaluator) rootKeys(u *inventory.User) []Finding {
-	r := e.cfg.Rules.RootAccessKey
-	if r == nil || !enabled(r.Enabled) {
-		return nil
+	creds := make([]rootCred, len(u.AccessKeys))
+	for i, k := range u.AccessKeys {
+		creds[i] = rootCred{k.Slot, k.Active, k.CreatedAt, ""}
 	}
-	sum := e.snap.Summary
-	if sum != nil && !sum.RootAccessKeysPresent {
-		return nil
-	}
-	var out []Finding
-	for i := range u.AccessKeys {
-		k := &u.AccessKeys[i]
-		if !k.Active {
-			continue
-		}
-		f := rootFlag(r, CredentialRoot, config.RuleRootAccessKey, k.Slot, k.CreatedAt, e.now)
-		f.Reason = fmt.Sprintf("root user has an active access key in slot %d", k.Slot)
-		if !k.CreatedAt.IsZero() {
-			f.Reason += fmt.Sprintf(", created %s ago, on %s", nDays(f.AgeDays), formatDay(k.CreatedAt))
-		}
-		f.Reason += "; root access keys should be deleted"
-		out = append(out, f)
-	}
-	if sum != nil && len(u.AccessKeys) == 0 {
-		f := rootFlag(r, CredentialRoot, config.RuleRootAccessKey, 0, time.Time{}, e.now)
-		f.Reason = "the account summary reports a root access key that " + e.reportOf() +
-			" does not show (created since?); root access keys should be deleted"
-		out = append(out, f)
-	}
-	return out
+	present := e.snap.Summary == nil || e.snap.Summary.RootAccessKeysPresent
+	return e.rootCreds(e.cfg.Rules.RootAccessKey, config.RuleRootAccessKey, CredentialRoot, creds, present,
+		"access key", "created")
 }
 
-// rootCerts is root_signing_certificate, as rootKeys is root_access_key:
-// every active root signing certificate, with the account summary's view
-// winning.
+// rootCerts is root_signing_certificate, as rootKeys is root_access_key
+// (credential "root", as policy.Rules lists it: root's credentials are
+// never acted on; KeyID is the certificate's ID when known).
 func (e *evaluator) rootCerts(u *inventory.User) []Finding {
-	r := e.cfg.Rules.RootSigningCert
-	if r == nil || !enabled(r.Enabled) {
-		return nil
+	creds := make([]rootCred, len(u.SigningCerts))
+	for i, c := range u.SigningCerts {
+		creds[i] = rootCred{c.Slot, c.Active, c.CreatedAt, c.ID}
 	}
-	sum := e.snap.Summary
-	if sum != nil && !sum.RootSigningCertsPresent {
+	present := e.snap.Summary == nil || e.snap.Summary.RootSigningCertsPresent
+	return e.rootCreds(e.cfg.Rules.RootSigningCert, config.RuleRootSigningCert, CredentialRoot, creds, present,
+		"signing certificate", "uploaded")
+}
+
+// rootCred is one of root's access keys or signing certificates.
+type rootCred struct {
+	slot    int
+	active  bool
+	created time.Time
+	id      string
+}
+
+// rootCreds are the findings of rule r (root_access_key,
+// root_signing_certificate) for root's credentials of one kind (noun,
+// created or uploaded: verb): one for each active one, none when the
+// account summary has none (present false), and one in slot 0 when the
+// summary has one the report does not show.
+func (e *evaluator) rootCreds(r *config.FlagRule, rule, credential string, creds []rootCred, present bool, noun, verb string) []Finding {
+	if r == nil || !enabled(r.Enabled) || !present {
 		return nil
 	}
 	var out []Finding
-	for i := range u.SigningCerts {
-		c := &u.SigningCerts[i]
-		if !c.Active {
+	for _, c := range creds {
+		if !c.active {
 			continue
 		}
-		f := rootFlag(r, CredentialSigningCert, config.RuleRootSigningCert, c.Slot, c.CreatedAt, e.now)
-		f.KeyID = c.ID
-		f.Reason = fmt.Sprintf("root user has an active signing certificate in slot %d", c.Slot)
-		if !c.CreatedAt.IsZero() {
-			f.Reason += fmt.Sprintf(", uploaded %s ago, on %s", nDays(f.AgeDays), formatDay(c.CreatedAt))
+		f := rootFlag(r, credential, rule, c.slot, c.created, e.now)
+		f.KeyID = c.id
+		f.Reason = fmt.Sprintf("root user has an active %s in slot %d", noun, c.slot)
+		if !c.created.IsZero() {
+			f.Reason += fmt.Sprintf(", %s %s ago, on %s", verb, nDays(f.AgeDays), formatDay(c.created))
 		}
-		f.Reason += "; root signing certificates should be deleted"
+		f.Reason += "; root " + noun + "s should be deleted"
 		out = append(out, f)
 	}
-	if sum != nil && len(u.SigningCerts) == 0 {
-		f := rootFlag(r, CredentialSigningCert, config.RuleRootSigningCert, 0, time.Time{}, e.now)
-		f.Reason = "the account summary reports a root signing certificate that " + e.reportOf() +
-			" does not show (uploaded since?); root signing certificates should be deleted"
+	if e.snap.Summary != nil && len(creds) == 0 {
+		f := rootFlag(r, credential, rule, 0, time.Time{}, e.now)
+		f.Reason = fmt.Sprintf("the account summary reports a root %s that %s does not show (%s since?); root %ss should be deleted",
+			noun, e.reportOf(), verb, noun)
 		out = append(out, f)
 	}
 	return out

@@ -109,8 +109,8 @@ import (
 //   - root_access_key (credential "root"): every active root access key;
 //     action notify, severity the rule's (default critical), and no
 //     recipients: only the admins are told.
-//   - root_signing_certificate (credential "signing_certificate", user
-//     root): every active root signing certificate, as root_access_key.
+//   - root_signing_certificate (credential "root"): every active root
+//     signing certificate, as root_access_key (slot: the certificate's).
 //   - root_recent_use (credential "root", CIS 1.7): root's console password
 //     or an access key last used within `within` days (age_days <=
 //     within, age_days the days since the latest use).

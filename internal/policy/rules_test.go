@@ -124,7 +124,7 @@ func TestEvaluateSigningCertAge(t *testing.T) {
 	// Root's certificates get root_signing_certificate, not this rule.
 	root := &inventory.User{Name: inventory.RootUserName, MFAActive: true, PasswordEnabled: true, SigningCerts: []inventory.SigningCert{cert(1, 200, true)}}
 	fs = evalUsers(config.Default(), root, nil)
-	if diff := cmp.Diff([]string{"<root_account> root_signing_certificate/signing_certificate slot=1 age=200 at=0 notify critical next=-"}, briefs(fs)); diff != "" {
+	if diff := cmp.Diff([]string{"<root_account> root_signing_certificate/root slot=1 age=200 at=0 notify critical next=-"}, briefs(fs)); diff != "" {
 		t.Errorf("root certificate mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -584,14 +584,14 @@ func TestEvaluateRootSummary(t *testing.T) {
 			want:    []string{"<root_account> root_access_key/root slot=1 age=400 at=0 notify critical next=-"}},
 		{name: "a root certificate only the summary shows", root: root(true, nil, nil),
 			summary: &inventory.AccountSummary{RootMFAEnabled: true, RootSigningCertsPresent: true},
-			want:    []string{"<root_account> root_signing_certificate/signing_certificate slot=0 age=0 at=0 notify critical next=-"},
+			want:    []string{"<root_account> root_signing_certificate/root slot=0 age=0 at=0 notify critical next=-"},
 			reasons: []string{"the account summary reports a root signing certificate that the credential report of 2026-06-15 does not show (uploaded since?); root signing certificates should be deleted"}},
 		{name: "a root certificate the summary no longer has", root: root(true, nil, activeCert),
 			summary: &inventory.AccountSummary{RootMFAEnabled: true}},
 		{name: "no summary: the report", root: root(false, activeKey, activeCert),
 			want: []string{
 				"<root_account> root_access_key/root slot=1 age=400 at=0 notify critical next=-",
-				"<root_account> root_signing_certificate/signing_certificate slot=1 age=300 at=0 notify critical next=-",
+				"<root_account> root_signing_certificate/root slot=1 age=300 at=0 notify critical next=-",
 				"<root_account> mfa_missing/mfa slot=0 age=900 at=0 notify critical next=-",
 			}},
 	}
@@ -621,7 +621,7 @@ func TestEvaluateRootWithoutPassword(t *testing.T) {
 	fs := evalUsers(config.Default(), root, nil)
 	want := []string{
 		"<root_account> root_access_key/root slot=1 age=400 at=0 notify critical next=-",
-		"<root_account> root_signing_certificate/signing_certificate slot=1 age=300 at=0 notify critical next=-",
+		"<root_account> root_signing_certificate/root slot=1 age=300 at=0 notify critical next=-",
 		"<root_account> root_recent_use/root slot=0 age=2 at=7 notify high next=-",
 		"<root_account> mfa_missing/mfa slot=0 age=900 at=0 notify critical next=-",
 	}
