@@ -269,7 +269,7 @@ func TestQuietShowsDataAndErrorsOnly(t *testing.T) {
 	if code := Main(context.Background(), f, append(args, "--quiet")); code != ExitFindings {
 		t.Fatalf("exit %d; want %d: %s", code, ExitFindings, errOut)
 	}
-	if !strings.Contains(out.String(), "15 findings") {
+	if !strings.Contains(out.String(), "20 findings") {
 		t.Errorf("--quiet lost the table:\n%s", out)
 	}
 	if got, want := errOut.String(), "keywarden: findings at or above high severity\n"; got != want {

@@ -1,6 +1,10 @@
 package config
 
-import "github.com/keywarden/keywarden/internal/state"
+import (
+	"slices"
+
+	"github.com/keywarden/keywarden/internal/state"
+)
 
 // CurrentVersion is the only config version this build understands.
 const CurrentVersion = 1
@@ -129,7 +133,10 @@ type Match struct {
 	Names []string `yaml:"names,omitempty" json:"names,omitempty"`
 }
 
-// Rules holds the seven rules.
+// Rules holds the rules. The class-stage rules (access_key_age,
+// signing_certificate_age, service_credential_age) are switched off for a
+// class by an empty list; every other rule by enabled: false, except
+// ssh_key_age, which is off unless present.
 type Rules struct {
 	// AccessKeyAge maps a class name to its stages. A class without an entry
 	// uses the "human" stages.
@@ -423,24 +430,24 @@ func Default() *Config {
 			{Name: "machine", Match: Match{Tags: map[string]string{"UserType": "machine"}}},
 		},
 		Rules: Rules{
-			AccessKeyAge: map[string][]Stage{
-				"human": {
-					{At: 70, Action: ActionNotify, Severity: SeverityMedium},
-					{At: 80, Action: ActionDisable, Severity: SeverityHigh},
-					{At: 90, Action: ActionDelete, Severity: SeverityHigh},
-				},
-				"machine": {
-					{At: 70, Action: ActionNotify, Severity: SeverityMedium},
-					{At: 80, Action: ActionNotify, Severity: SeverityHigh},
-					{At: 90, Action: ActionNotify, Severity: SeverityCritical},
-				},
-			},
+			AccessKeyAge:        defaultCredentialStages(),
 			AccessKeyUnused:     &UnusedRule{Enabled: &t, After: 45, Action: ActionNotify, Severity: SeverityMedium},
 			PasswordExpiry:      &ExpiryRule{Enabled: &t, WarnBefore: 14, MaxAge: 90, Severity: SeverityMedium},
 			PasswordUnused:      &UnusedRule{Enabled: &t, After: 90, Action: ActionNotify, Severity: SeverityMedium},
 			MFAMissing:          &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityHigh},
 			RootAccessKey:       &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityCritical},
 			AccessKeyUnknownAge: &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityHigh},
+
+			SigningCertAge:          defaultCredentialStages(),
+			RootSigningCert:         &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityCritical},
+			ServiceCredentialAge:    defaultCredentialStages(),
+			ServiceCredentialExpiry: &WarnRule{Enabled: &t, WarnBefore: 14, Severity: SeverityMedium},
+			RootRecentUse:           &RecentUseRule{Enabled: &t, Within: 7, Severity: SeverityHigh},
+			PasswordPolicy:          &PasswordPolicyRule{Enabled: &t, MinLength: 14, ReusePrevention: 24, Severity: SeverityMedium},
+			AccessKeyAtSetup:        &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityMedium},
+			TwoActiveKeys:           &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityMedium},
+			ConsoleAndKeys:          &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityInfo},
+			DormantUser:             &UnusedRule{Enabled: &t, After: 90, Action: ActionNotify, Severity: SeverityMedium},
 		},
 		Notify: Notify{
 			Users: NotifyUsers{
@@ -460,5 +467,51 @@ func Default() *Config {
 			GraceAfterDisable: 10,
 		},
 		State: State{URL: state.DefaultURL},
+	}
+}
+
+// defaultCredentialStages are the default stages of access_key_age,
+// signing_certificate_age and service_credential_age: a human's credential
+// is told of at 70 days, disabled at 80 and deleted at 90; a machine's is
+// only told of, more urgently each time. Each call returns a new map.
+func defaultCredentialStages() map[string][]Stage {
+	return map[string][]Stage{
+		"human": {
+			{At: 70, Action: ActionNotify, Severity: SeverityMedium},
+			{At: 80, Action: ActionDisable, Severity: SeverityHigh},
+			{At: 90, Action: ActionDelete, Severity: SeverityHigh},
+		},
+		"machine": {
+			{At: 70, Action: ActionNotify, Severity: SeverityMedium},
+			{At: 80, Action: ActionNotify, Severity: SeverityHigh},
+			{At: 90, Action: ActionNotify, Severity: SeverityCritical},
+		},
+	}
+}
+
+// DefaultSSHKeyMaxAge is ssh_key_age's max_age when the file turns the
+// rule on without one.
+const DefaultSSHKeyMaxAge = 90
+
+// Severities are the severities, lowest first.
+func Severities() []string {
+	return []string{SeverityInfo, SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+}
+
+// RuleNames are the names of every rule, as exemptions' rules name them.
+func RuleNames() []string { return slices.Clone(ruleNames) }
+
+// stageRule is one rule whose config maps a class to its stages.
+type stageRule struct {
+	key    string // the rule's name and key under rules
+	stages map[string][]Stage
+}
+
+// stageRules are r's class-stage rules, in the order of the config's keys.
+func (r *Rules) stageRules() []stageRule {
+	return []stageRule{
+		{RuleAccessKeyAge, r.AccessKeyAge},
+		{RuleSigningCertAge, r.SigningCertAge},
+		{RuleServiceCredentialAge, r.ServiceCredentialAge},
 	}
 }

@@ -29,6 +29,13 @@ func TestValidateWithoutFile(t *testing.T) {
 		{"class name that needs quoting in the path", func(c *Config) {
 			c.Rules.AccessKeyAge["svc.bots"] = []Stage{{At: 1, Action: ActionNotify}}
 		}, `rules.access_key_age["svc.bots"]: unknown class "svc.bots" (define it under classes, or use human)`},
+		{"ssh_key_age built without users or max_age", func(c *Config) { c.Rules.SSHKeyAge = &SSHKeyRule{} },
+			"rules.ssh_key_age.users: needs at least one of tags, path_prefix, groups or names\n" +
+				"rules.ssh_key_age.max_age: must be between 1 and 36500 (got 0)"},
+		{"signing certificate stages for an unknown class", func(c *Config) {
+			c.Rules.SigningCertAge["bots"] = []Stage{{At: 1, Action: ActionNotify}}
+		}, `rules.signing_certificate_age.bots: unknown class "bots" (define it under classes, or use human)`},
+		{"info severity", func(c *Config) { c.Rules.MFAMissing.Severity = SeverityInfo }, ""},
 		{"unused action missing", func(c *Config) { c.Rules.PasswordUnused.Action = "" },
 			"rules.password_unused.action: required (want notify or remove_password)"},
 		{"window", func(c *Config) {

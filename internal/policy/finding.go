@@ -91,17 +91,21 @@ type Finding struct {
 	KeyActive bool `json:"-"`
 }
 
-// SeverityRank orders severities: low 1 … critical 4; unknown 0.
+// SeverityRank orders severities: info 1, low 2, medium 3, high 4,
+// critical 5; unknown 0. Only the order is meant: compare ranks, never
+// write one down.
 func SeverityRank(s string) int {
 	switch s {
-	case config.SeverityLow:
+	case config.SeverityInfo:
 		return 1
-	case config.SeverityMedium:
+	case config.SeverityLow:
 		return 2
-	case config.SeverityHigh:
+	case config.SeverityMedium:
 		return 3
-	case config.SeverityCritical:
+	case config.SeverityHigh:
 		return 4
+	case config.SeverityCritical:
+		return 5
 	}
 	return 0
 }
