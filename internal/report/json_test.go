@@ -48,6 +48,10 @@ var contractFindingKeys = []string{
 	"class_from_tag", "exempt_from_tag", "service", "controls",
 }
 
+// contractComplianceKeys are the keys of a "compliance" element, an
+// addition to keywarden.report/v1.
+var contractComplianceKeys = []string{"id", "title", "status", "rules", "findings", "accounts", "exempt", "why"}
+
 // TestJSONContract checks the shape other tools rely on, for a report built
 // by New and for one assembled by hand with nil slices and maps.
 func TestJSONContract(t *testing.T) {
@@ -106,6 +110,29 @@ func TestJSONContract(t *testing.T) {
 				}
 				if _, ok := f["recipients"].([]any); !ok {
 					t.Errorf("findings[%d].recipients = %#v; want an array", i, f["recipients"])
+				}
+			}
+			compliance, ok := doc["compliance"].([]any)
+			if !ok || len(compliance) != len(policy.Controls) {
+				t.Fatalf("compliance = %#v; want an array of %d controls", doc["compliance"], len(policy.Controls))
+			}
+			for i, v := range compliance {
+				c := v.(map[string]any)
+				var keys []string
+				for k := range c {
+					keys = append(keys, k)
+				}
+				if diff := cmp.Diff(contractComplianceKeys, keys, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+					t.Errorf("compliance[%d] keys differ from the contract (-want +got):\n%s", i, diff)
+				}
+				if c["id"] != policy.Controls[i].ID {
+					t.Errorf("compliance[%d].id = %v; want %s (policy.Controls' order)", i, c["id"], policy.Controls[i].ID)
+				}
+				if st := c["status"]; st != ControlPassed && st != ControlFailed && st != ControlNotChecked {
+					t.Errorf("compliance[%d].status = %v; want PASSED, FAILED or NOT_CHECKED", i, st)
+				}
+				if _, ok := c["rules"].([]any); !ok {
+					t.Errorf("compliance[%d].rules = %#v; want an array", i, c["rules"])
 				}
 			}
 			summary, _ := doc["summary"].(map[string]any)
