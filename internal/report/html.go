@@ -558,7 +558,7 @@ func shorten(s string, n int) string {
 
 // ruleColor is a rule's color class, by its position in rules.
 func ruleColor(rules []string, rule string) string {
-	return "c" + strconv.Itoa(slices.Index(rules, rule)%8)
+	return "c" + strconv.Itoa(slices.Index(rules, rule)%12)
 }
 
 // Calendar geometry.
