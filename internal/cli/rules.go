@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -82,19 +81,7 @@ func rulesRun(f *Factory, o *RulesOptions) error {
 		return err
 	}
 	doc := rulesDocument(cfg, configFileUsed(o.ConfigFile))
-	write := func(w io.Writer, width int) error {
-		if format == "json" {
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", "  ")
-			enc.SetEscapeHTML(false)
-			return enc.Encode(doc)
-		}
-		return rulesTable(w, doc, width)
-	}
-	if o.Output == "" {
-		return write(f.Out, f.outputWidth())
-	}
-	return writeFileAtomic(o.Output, func(w io.Writer) error { return write(w, 0) })
+	return writeTableOrJSON(f, format, o.Output, doc, func(w io.Writer, width int) error { return rulesTable(w, doc, width) })
 }
 
 // rulesDocument describes every rule of policy.Rules under cfg; file is

@@ -33,13 +33,7 @@ func TestRulesGolden(t *testing.T) {
 		{"config.json", []string{"--config", filepath.Join("testdata", "rules-config.yaml"), "--format", "json"}, true, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f, out, errOut := testFactory(tt.tty)
-			f.Getenv = func(k string) string {
-				if k == "COLUMNS" {
-					return tt.columns
-				}
-				return ""
-			}
+			f, out, errOut := columnsFactory(tt.tty, tt.columns)
 			if code := Main(context.Background(), f, append([]string{"rules"}, tt.args...)); code != ExitOK {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}

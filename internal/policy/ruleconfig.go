@@ -24,10 +24,8 @@ func RuleEnabled(cfg *config.Config, rule string) bool {
 	case config.RuleServiceCredentialAge:
 		return hasStages(r.ServiceCredentialAge)
 	}
-	if p, ok := ruleEnabledField(r, rule); ok {
-		return p.present && enabled(p.enabled)
-	}
-	return false
+	p, ok := ruleSwitches(r)[rule]
+	return ok && p.present && enabled(p.enabled)
 }
 
 // ruleSwitch is an optional rule's presence and enabled flag.
@@ -36,68 +34,31 @@ type ruleSwitch struct {
 	enabled *bool
 }
 
-// ruleEnabledField finds the optional rule's switch in r.
-func ruleEnabledField(r *config.Rules, rule string) (ruleSwitch, bool) {
-	flag := func(f *config.FlagRule) ruleSwitch {
-		if f == nil {
+// ruleSwitches are the switches of the rules that are not stage maps.
+func ruleSwitches(r *config.Rules) map[string]ruleSwitch {
+	sw := func(present bool, enabled func() *bool) ruleSwitch {
+		if !present {
 			return ruleSwitch{}
 		}
-		return ruleSwitch{true, f.Enabled}
+		return ruleSwitch{true, enabled()}
 	}
-	unused := func(u *config.UnusedRule) ruleSwitch {
-		if u == nil {
-			return ruleSwitch{}
-		}
-		return ruleSwitch{true, u.Enabled}
+	return map[string]ruleSwitch{
+		config.RuleAccessKeyUnused:         sw(r.AccessKeyUnused != nil, func() *bool { return r.AccessKeyUnused.Enabled }),
+		config.RulePasswordUnused:          sw(r.PasswordUnused != nil, func() *bool { return r.PasswordUnused.Enabled }),
+		config.RuleDormantUser:             sw(r.DormantUser != nil, func() *bool { return r.DormantUser.Enabled }),
+		config.RuleMFAMissing:              sw(r.MFAMissing != nil, func() *bool { return r.MFAMissing.Enabled }),
+		config.RuleRootAccessKey:           sw(r.RootAccessKey != nil, func() *bool { return r.RootAccessKey.Enabled }),
+		config.RuleAccessKeyUnknownAge:     sw(r.AccessKeyUnknownAge != nil, func() *bool { return r.AccessKeyUnknownAge.Enabled }),
+		config.RuleRootSigningCert:         sw(r.RootSigningCert != nil, func() *bool { return r.RootSigningCert.Enabled }),
+		config.RuleAccessKeyAtSetup:        sw(r.AccessKeyAtSetup != nil, func() *bool { return r.AccessKeyAtSetup.Enabled }),
+		config.RuleTwoActiveKeys:           sw(r.TwoActiveKeys != nil, func() *bool { return r.TwoActiveKeys.Enabled }),
+		config.RuleConsoleAndKeys:          sw(r.ConsoleAndKeys != nil, func() *bool { return r.ConsoleAndKeys.Enabled }),
+		config.RulePasswordExpiry:          sw(r.PasswordExpiry != nil, func() *bool { return r.PasswordExpiry.Enabled }),
+		config.RuleServiceCredentialExpiry: sw(r.ServiceCredentialExpiry != nil, func() *bool { return r.ServiceCredentialExpiry.Enabled }),
+		config.RuleSSHKeyAge:               sw(r.SSHKeyAge != nil, func() *bool { return r.SSHKeyAge.Enabled }),
+		config.RuleRootRecentUse:           sw(r.RootRecentUse != nil, func() *bool { return r.RootRecentUse.Enabled }),
+		config.RulePasswordPolicy:          sw(r.PasswordPolicy != nil, func() *bool { return r.PasswordPolicy.Enabled }),
 	}
-	switch rule {
-	case config.RuleAccessKeyUnused:
-		return unused(r.AccessKeyUnused), true
-	case config.RulePasswordUnused:
-		return unused(r.PasswordUnused), true
-	case config.RuleDormantUser:
-		return unused(r.DormantUser), true
-	case config.RuleMFAMissing:
-		return flag(r.MFAMissing), true
-	case config.RuleRootAccessKey:
-		return flag(r.RootAccessKey), true
-	case config.RuleAccessKeyUnknownAge:
-		return flag(r.AccessKeyUnknownAge), true
-	case config.RuleRootSigningCert:
-		return flag(r.RootSigningCert), true
-	case config.RuleAccessKeyAtSetup:
-		return flag(r.AccessKeyAtSetup), true
-	case config.RuleTwoActiveKeys:
-		return flag(r.TwoActiveKeys), true
-	case config.RuleConsoleAndKeys:
-		return flag(r.ConsoleAndKeys), true
-	case config.RulePasswordExpiry:
-		if r.PasswordExpiry == nil {
-			return ruleSwitch{}, true
-		}
-		return ruleSwitch{true, r.PasswordExpiry.Enabled}, true
-	case config.RuleServiceCredentialExpiry:
-		if r.ServiceCredentialExpiry == nil {
-			return ruleSwitch{}, true
-		}
-		return ruleSwitch{true, r.ServiceCredentialExpiry.Enabled}, true
-	case config.RuleSSHKeyAge:
-		if r.SSHKeyAge == nil {
-			return ruleSwitch{}, true
-		}
-		return ruleSwitch{true, r.SSHKeyAge.Enabled}, true
-	case config.RuleRootRecentUse:
-		if r.RootRecentUse == nil {
-			return ruleSwitch{}, true
-		}
-		return ruleSwitch{true, r.RootRecentUse.Enabled}, true
-	case config.RulePasswordPolicy:
-		if r.PasswordPolicy == nil {
-			return ruleSwitch{}, true
-		}
-		return ruleSwitch{true, r.PasswordPolicy.Enabled}, true
-	}
-	return ruleSwitch{}, false
 }
 
 func hasStages(m map[string][]config.Stage) bool {

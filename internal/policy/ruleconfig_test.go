@@ -33,7 +33,7 @@ func TestRuleEnabled(t *testing.T) {
 		if w, ok := want[r.Name]; ok && got != w {
 			t.Errorf("RuleEnabled(%s) = %v; want %v", r.Name, got, w)
 		}
-		if _, known := ruleEnabledField(&cfg.Rules, r.Name); !known && !isStageRule(r.Name) {
+		if _, known := ruleSwitches(&cfg.Rules)[r.Name]; !known && !isStageRule(r.Name) {
 			t.Errorf("rule %s has no switch in RuleEnabled", r.Name)
 		}
 	}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -52,6 +53,15 @@ var contractFindingKeys = []string{
 // addition to keywarden.report/v1.
 var contractComplianceKeys = []string{"id", "title", "status", "rules", "findings", "accounts", "exempt", "why"}
 
+// checkKeys checks that m has exactly the keys want.
+func checkKeys(t *testing.T, what string, want []string, m map[string]any) {
+	t.Helper()
+	keys := slices.Collect(maps.Keys(m))
+	if diff := cmp.Diff(want, keys, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("%s keys differ from the contract (-want +got):\n%s", what, diff)
+	}
+}
+
 // TestJSONContract checks the shape other tools rely on, for a report built
 // by New and for one assembled by hand with nil slices and maps.
 func TestJSONContract(t *testing.T) {
@@ -101,13 +111,7 @@ func TestJSONContract(t *testing.T) {
 			}
 			for i, v := range findings {
 				f := v.(map[string]any)
-				var keys []string
-				for k := range f {
-					keys = append(keys, k)
-				}
-				if diff := cmp.Diff(contractFindingKeys, keys, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
-					t.Errorf("findings[%d] keys differ from the contract (-want +got):\n%s", i, diff)
-				}
+				checkKeys(t, fmt.Sprintf("findings[%d]", i), contractFindingKeys, f)
 				if _, ok := f["recipients"].([]any); !ok {
 					t.Errorf("findings[%d].recipients = %#v; want an array", i, f["recipients"])
 				}
@@ -118,13 +122,7 @@ func TestJSONContract(t *testing.T) {
 			}
 			for i, v := range compliance {
 				c := v.(map[string]any)
-				var keys []string
-				for k := range c {
-					keys = append(keys, k)
-				}
-				if diff := cmp.Diff(contractComplianceKeys, keys, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
-					t.Errorf("compliance[%d] keys differ from the contract (-want +got):\n%s", i, diff)
-				}
+				checkKeys(t, fmt.Sprintf("compliance[%d]", i), contractComplianceKeys, c)
 				if c["id"] != policy.Controls[i].ID {
 					t.Errorf("compliance[%d].id = %v; want %s (policy.Controls' order)", i, c["id"], policy.Controls[i].ID)
 				}
