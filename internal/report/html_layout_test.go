@@ -344,7 +344,8 @@ type complianceLayout struct {
 // order whose status reads as a mark and a word (not color alone:
 // ✓ Passed, ✗ Failed, – Not checked), a row is at most three lines tall
 // at 1280 px and at most 160 px at 600, and each finding shows its
-// controls under its rule. Screenshots compliance-WIDTH.png are kept.
+// controls under its rule. Screenshots compliance-WIDTH.png and
+// findings-WIDTH.png are kept.
 func TestHTMLComplianceInBrowser(t *testing.T) {
 	r := complianceReport()
 	page := filepath.Join(t.TempDir(), "compliance.html")
@@ -392,10 +393,17 @@ func TestHTMLComplianceInBrowser(t *testing.T) {
 					t.Errorf("at %d px finding %s shows controls %q under its rule; want %q", w, f.ID, got, wantC)
 				}
 			}
-			run(t, ctx, "scroll", chromedp.Evaluate[bool](`document.getElementById('controls').scrollIntoView(); true`))
-			png := run(t, ctx, "screenshot", chromedp.CaptureScreenshot())
-			if err := os.WriteFile(filepath.Join(shots, fmt.Sprintf("compliance-%d.png", w)), png, 0o644); err != nil {
-				t.Fatal(err)
+			// Two screens: the compliance table, and the findings of the
+			// new credential kinds.
+			for _, shot := range []struct{ name, scroll string }{
+				{"compliance", `document.getElementById('controls').scrollIntoView(); true`},
+				{"findings", `document.getElementById('status').scrollIntoView(); true`},
+			} {
+				run(t, ctx, "scroll", chromedp.Evaluate[bool](shot.scroll))
+				png := run(t, ctx, "screenshot", chromedp.CaptureScreenshot())
+				if err := os.WriteFile(filepath.Join(shots, fmt.Sprintf("%s-%d.png", shot.name, w)), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 		})
 	}
