@@ -331,7 +331,9 @@ func TestScanEndToEnd(t *testing.T) {
 // reportV1 are the keys of keywarden.report/v1 (docs/architecture.md), and its
 // findings' keys: every finding carries all of them.
 var (
-	reportV1Keys  = []string{"schema", "generated_at", "as_of", "accounts", "findings", "summary"}
+	reportV1Keys = []string{"schema", "generated_at", "as_of", "accounts", "findings", "summary",
+		// Additions.
+		"compliance"}
 	accountV1Keys = []string{"id", "alias", "status", "error", "users", "access_keys", "api_calls"}
 	findingV1Keys = []string{"id", "account", "user", "class", "credential", "key_id", "slot", "rule", "age_days", "days_left",
 		"stage_at", "action", "severity", "next_stage_on", "exempt", "exempt_reason", "recipients", "reason",

@@ -39,6 +39,19 @@ func testFactory(tty bool) (*Factory, *bytes.Buffer, *bytes.Buffer) {
 	return f, &out, &errOut
 }
 
+// columnsFactory is testFactory with $COLUMNS set to columns ("": unset),
+// the width tables on stdout fit.
+func columnsFactory(tty bool, columns string) (*Factory, *bytes.Buffer, *bytes.Buffer) {
+	f, out, errOut := testFactory(tty)
+	f.Getenv = func(k string) string {
+		if k == "COLUMNS" {
+			return columns
+		}
+		return ""
+	}
+	return f, out, errOut
+}
+
 func TestScanFlagsParse(t *testing.T) {
 	f, _, _ := testFactory(false)
 	var got *ScanOptions

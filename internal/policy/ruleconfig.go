@@ -1,0 +1,196 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/keywarden/keywarden/internal/config"
+)
+
+// RuleEnabled reports whether cfg turns rule on: a rule with settings
+// (a pointer set, a stage map with stages) is on unless it says
+// enabled: false; a rule cfg leaves out is off. An unknown name is off.
+func RuleEnabled(cfg *config.Config, rule string) bool {
+	if cfg == nil {
+		return false
+	}
+	r := &cfg.Rules
+	switch rule {
+	case config.RuleAccessKeyAge:
+		return hasStages(r.AccessKeyAge)
+	case config.RuleSigningCertAge:
+		return hasStages(r.SigningCertAge)
+	case config.RuleServiceCredentialAge:
+		return hasStages(r.ServiceCredentialAge)
+	}
+	p, ok := ruleSwitches(r)[rule]
+	return ok && p.present && enabled(p.enabled)
+}
+
+// ruleSwitch is an optional rule's presence and enabled flag.
+type ruleSwitch struct {
+	present bool
+	enabled *bool
+}
+
+// ruleSwitches are the switches of the rules that are not stage maps.
+func ruleSwitches(r *config.Rules) map[string]ruleSwitch {
+	sw := func(present bool, enabled func() *bool) ruleSwitch {
+		if !present {
+			return ruleSwitch{}
+		}
+		return ruleSwitch{true, enabled()}
+	}
+	return map[string]ruleSwitch{
+		config.RuleAccessKeyUnused:         sw(r.AccessKeyUnused != nil, func() *bool { return r.AccessKeyUnused.Enabled }),
+		config.RulePasswordUnused:          sw(r.PasswordUnused != nil, func() *bool { return r.PasswordUnused.Enabled }),
+		config.RuleDormantUser:             sw(r.DormantUser != nil, func() *bool { return r.DormantUser.Enabled }),
+		config.RuleMFAMissing:              sw(r.MFAMissing != nil, func() *bool { return r.MFAMissing.Enabled }),
+		config.RuleRootAccessKey:           sw(r.RootAccessKey != nil, func() *bool { return r.RootAccessKey.Enabled }),
+		config.RuleAccessKeyUnknownAge:     sw(r.AccessKeyUnknownAge != nil, func() *bool { return r.AccessKeyUnknownAge.Enabled }),
+		config.RuleRootSigningCert:         sw(r.RootSigningCert != nil, func() *bool { return r.RootSigningCert.Enabled }),
+		config.RuleAccessKeyAtSetup:        sw(r.AccessKeyAtSetup != nil, func() *bool { return r.AccessKeyAtSetup.Enabled }),
+		config.RuleTwoActiveKeys:           sw(r.TwoActiveKeys != nil, func() *bool { return r.TwoActiveKeys.Enabled }),
+		config.RuleConsoleAndKeys:          sw(r.ConsoleAndKeys != nil, func() *bool { return r.ConsoleAndKeys.Enabled }),
+		config.RulePasswordExpiry:          sw(r.PasswordExpiry != nil, func() *bool { return r.PasswordExpiry.Enabled }),
+		config.RuleServiceCredentialExpiry: sw(r.ServiceCredentialExpiry != nil, func() *bool { return r.ServiceCredentialExpiry.Enabled }),
+		config.RuleSSHKeyAge:               sw(r.SSHKeyAge != nil, func() *bool { return r.SSHKeyAge.Enabled }),
+		config.RuleRootRecentUse:           sw(r.RootRecentUse != nil, func() *bool { return r.RootRecentUse.Enabled }),
+		config.RulePasswordPolicy:          sw(r.PasswordPolicy != nil, func() *bool { return r.PasswordPolicy.Enabled }),
+	}
+}
+
+func hasStages(m map[string][]config.Stage) bool {
+	for _, st := range m {
+		if len(st) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// RuleSettings describes rule's settings in cfg for people: "after 45
+// days, notify, medium", "human: 70d notify medium, 80d disable high;
+// machine: …", "-" when cfg leaves the rule out. A severity left to the
+// rule's own default is not shown.
+func RuleSettings(cfg *config.Config, rule string) string {
+	if cfg == nil {
+		return "-"
+	}
+	r := &cfg.Rules
+	out := func(parts ...string) string {
+		parts = slices.DeleteFunc(parts, func(s string) bool { return s == "" })
+		if len(parts) == 0 {
+			return "-"
+		}
+		return strings.Join(parts, ", ")
+	}
+	days := func(format string, n int) string { return fmt.Sprintf(format, nDays(n)) }
+	withAction := func(action, severity string) []string {
+		a := actionOf(action)
+		return []string{a, severityOf(severity, a)}
+	}
+	switch rule {
+	case config.RuleAccessKeyAge:
+		return stagesSettings(r.AccessKeyAge)
+	case config.RuleSigningCertAge:
+		return stagesSettings(r.SigningCertAge)
+	case config.RuleServiceCredentialAge:
+		return stagesSettings(r.ServiceCredentialAge)
+	case config.RuleAccessKeyUnused, config.RulePasswordUnused, config.RuleDormantUser:
+		u := map[string]*config.UnusedRule{
+			config.RuleAccessKeyUnused: r.AccessKeyUnused, config.RulePasswordUnused: r.PasswordUnused, config.RuleDormantUser: r.DormantUser,
+		}[rule]
+		if u == nil {
+			return "-"
+		}
+		return out(append([]string{days("after %s", u.After)}, withAction(u.Action, u.Severity)...)...)
+	case config.RulePasswordExpiry:
+		if e := r.PasswordExpiry; e != nil {
+			maxAge := ""
+			if e.MaxAge > 0 {
+				maxAge = days("max age %s without a policy", e.MaxAge)
+			}
+			return out(days("warn %s before", e.WarnBefore), maxAge, e.Severity)
+		}
+	case config.RuleServiceCredentialExpiry:
+		if e := r.ServiceCredentialExpiry; e != nil {
+			return out(days("warn %s before", e.WarnBefore), e.Severity)
+		}
+	case config.RuleSSHKeyAge:
+		if s := r.SSHKeyAge; s != nil {
+			return out(days("max age %s", s.MaxAge), "users "+matchSettings(s.Users), s.Severity)
+		}
+	case config.RuleRootRecentUse:
+		if s := r.RootRecentUse; s != nil {
+			return out(days("used within %s", s.Within), s.Severity)
+		}
+	case config.RulePasswordPolicy:
+		if s := r.PasswordPolicy; s != nil {
+			return out(fmt.Sprintf("min length %d", s.MinLength), fmt.Sprintf("reuse prevention %d", s.ReusePrevention), s.Severity)
+		}
+	default:
+		flags := map[string]*config.FlagRule{
+			config.RuleMFAMissing: r.MFAMissing, config.RuleRootAccessKey: r.RootAccessKey, config.RuleAccessKeyUnknownAge: r.AccessKeyUnknownAge,
+			config.RuleRootSigningCert: r.RootSigningCert, config.RuleAccessKeyAtSetup: r.AccessKeyAtSetup,
+			config.RuleTwoActiveKeys: r.TwoActiveKeys, config.RuleConsoleAndKeys: r.ConsoleAndKeys,
+		}
+		if f := flags[rule]; f != nil {
+			return out(withAction(f.Action, f.Severity)...)
+		}
+	}
+	return "-"
+}
+
+// stagesSettings is "human: 70d notify medium, 80d disable high; machine:
+// …", classes in name order.
+func stagesSettings(m map[string][]config.Stage) string {
+	if !hasStages(m) {
+		return "-"
+	}
+	classes := make([]string, 0, len(m))
+	for c := range m {
+		classes = append(classes, c)
+	}
+	slices.Sort(classes)
+	var parts []string
+	for _, c := range classes {
+		var st []string
+		for _, s := range m[c] {
+			a := actionOf(s.Action)
+			st = append(st, fmt.Sprintf("%dd %s %s", s.At, a, severityOf(s.Severity, a)))
+		}
+		parts = append(parts, c+": "+strings.Join(st, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// matchSettings describes a user selection: "names ci-*, groups git".
+func matchSettings(m config.Match) string {
+	var parts []string
+	if len(m.Names) > 0 {
+		parts = append(parts, "names "+strings.Join(m.Names, " "))
+	}
+	if len(m.Groups) > 0 {
+		parts = append(parts, "groups "+strings.Join(m.Groups, " "))
+	}
+	if m.PathPrefix != "" {
+		parts = append(parts, "path "+m.PathPrefix)
+	}
+	if len(m.Tags) > 0 {
+		keys := make([]string, 0, len(m.Tags))
+		for k := range m.Tags {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			keys[i] = k + "=" + m.Tags[k]
+		}
+		parts = append(parts, "tags "+strings.Join(keys, " "))
+	}
+	if len(parts) == 0 {
+		return "all"
+	}
+	return strings.Join(parts, " and ")
+}
