@@ -108,7 +108,7 @@ func TestWideReportFixture(t *testing.T) {
 	if len(users) != 78 || sev[config.SeverityCritical] != 5 || sev[config.SeverityHigh] == 0 || sev[config.SeverityLow] == 0 {
 		t.Fatalf("wideReport has %d users and severities %v; want 78 users, 5 critical, some high and low", len(users), sev)
 	}
-	if policy.SeverityRank(r.Findings[0].Severity) == 4 {
+	if r.Findings[0].Severity == config.SeverityCritical {
 		t.Fatal("wideReport's first finding in the report's order is critical; the default-sort test would prove nothing")
 	}
 }
@@ -275,14 +275,16 @@ func TestHTMLLayoutInBrowser(t *testing.T) {
 		}
 		open(t, 1280)
 		do(t, ctx, "click Severity", chromedp.Click(chromedp.CSS(`button[data-sort="sev"]`)))
+		low, crit := policy.SeverityRank(config.SeverityLow), policy.SeverityRank(config.SeverityCritical)
 		up := ranks()
-		if !slices.IsSorted(up) || up[0] != 1 || up[len(up)-1] != 4 {
-			t.Errorf("after a click on Severity the ranks are %v; want low (1) to critical (4)", up)
+		if !slices.IsSorted(up) || up[0] != low || up[len(up)-1] != crit {
+			t.Errorf("after a click on Severity the ranks are %v; want low (%d) to critical (%d)", up, low, crit)
 		}
 		do(t, ctx, "click Severity again", chromedp.Click(chromedp.CSS(`button[data-sort="sev"]`)))
 		down := ranks()
-		if !slices.IsSortedFunc(down, func(a, b int) int { return b - a }) || !slices.Equal(down[:6], []int{4, 4, 4, 4, 4, 3}) {
-			t.Errorf("after a second click the ranks are %v; want the five critical (4) first, then descending", down)
+		high := policy.SeverityRank(config.SeverityHigh)
+		if !slices.IsSortedFunc(down, func(a, b int) int { return b - a }) || !slices.Equal(down[:6], []int{crit, crit, crit, crit, crit, high}) {
+			t.Errorf("after a second click the ranks are %v; want the five critical (%d) first, then descending", down, crit)
 		}
 	})
 	t.Logf("screenshots in %s", shots)
