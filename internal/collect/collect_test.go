@@ -880,11 +880,15 @@ func TestSnapshotCallBudget(t *testing.T) {
 }
 
 func key(id string, created time.Time, active bool) types.AccessKeyMetadata {
-	status := types.StatusTypeActive
-	if !active {
-		status = types.StatusTypeInactive
+	return types.AccessKeyMetadata{AccessKeyId: aws.String(id), CreateDate: aws.Time(created), Status: statusOf(active)}
+}
+
+// statusOf is IAM's status of an active or inactive credential.
+func statusOf(active bool) types.StatusType {
+	if active {
+		return types.StatusTypeActive
 	}
-	return types.AccessKeyMetadata{AccessKeyId: aws.String(id), CreateDate: aws.Time(created), Status: status}
+	return types.StatusTypeInactive
 }
 
 func TestResolveKeyIDs(t *testing.T) {

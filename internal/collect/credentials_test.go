@@ -168,11 +168,7 @@ func TestSnapshotAccountSummary(t *testing.T) {
 }
 
 func sshKey(user, id string, uploaded time.Time, active bool) types.SSHPublicKeyMetadata {
-	status := types.StatusTypeActive
-	if !active {
-		status = types.StatusTypeInactive
-	}
-	return types.SSHPublicKeyMetadata{UserName: aws.String(user), SSHPublicKeyId: aws.String(id), UploadDate: aws.Time(uploaded), Status: status}
+	return types.SSHPublicKeyMetadata{UserName: aws.String(user), SSHPublicKeyId: aws.String(id), UploadDate: aws.Time(uploaded), Status: statusOf(active)}
 }
 
 // TestSnapshotSSHKeys: the SSH public keys of the users SSHKeyUsers
@@ -258,12 +254,8 @@ func TestSnapshotSSHKeysError(t *testing.T) {
 }
 
 func signingCert(user, id string, uploaded time.Time, active bool) types.SigningCertificate {
-	status := types.StatusTypeActive
-	if !active {
-		status = types.StatusTypeInactive
-	}
 	return types.SigningCertificate{UserName: aws.String(user), CertificateId: aws.String(id), UploadDate: aws.Time(uploaded),
-		Status: status, CertificateBody: aws.String("-----BEGIN CERTIFICATE-----")}
+		Status: statusOf(active), CertificateBody: aws.String("-----BEGIN CERTIFICATE-----")}
 }
 
 // TestResolveIDsSigningCerts: signing certificate IDs are looked up only

@@ -34,7 +34,8 @@ type Progress interface {
 }
 
 // IAMReadPermissions are the IAM actions a scan needs in every account.
-const IAMReadPermissions = "iam:GenerateCredentialReport, iam:GetCredentialReport, iam:GetAccountAuthorizationDetails, iam:GetAccountPasswordPolicy, iam:ListAccountAliases and iam:ListAccessKeys"
+const IAMReadPermissions = "iam:GenerateCredentialReport, iam:GetCredentialReport, iam:GetAccountAuthorizationDetails, iam:GetAccountPasswordPolicy, iam:ListAccountAliases, " +
+	"iam:GetAccountSummary, iam:ListServiceSpecificCredentials, iam:ListAccessKeys and iam:ListSigningCertificates (and iam:ListSSHPublicKeys with rules.ssh_key_age)"
 
 // accountScan is one account's scan, from its target to its findings or
 // its error.
