@@ -88,9 +88,11 @@ type Collector struct {
 	IAM    IAM
 	STS    STS
 	Logger *slog.Logger // nil: discard
-	// KeyLookupParallel is the most ListAccessKeys calls in flight at
-	// once (default DefaultKeyLookupParallel); the limit halves each time
-	// a call is throttled and grows back as calls succeed.
+	// KeyLookupParallel is the most per-user lookups (ListAccessKeys,
+	// ListSigningCertificates, ListSSHPublicKeys) in flight at once
+	// (default DefaultKeyLookupParallel); the limit halves when most of a
+	// limit's worth of calls are throttled and grows back as calls
+	// succeed.
 	KeyLookupParallel int
 	// PollInitial and PollMax bound the exponential backoff, with jitter,
 	// between looks at the credential report while IAM generates it
@@ -300,11 +302,12 @@ func (c *Collector) startReads(ctx context.Context, log *slog.Logger, cancelRepo
 	r.errs = make([]error, len(steps))
 	ctx, r.cancel = context.WithCancel(ctx)
 	for i, step := range steps {
-		// The reads after this one run under next, which its failure
-		// cancels.
-		next, cancelAfter := context.WithCancel(ctx)
+		// This read runs under stepCtx, the reads after it under next,
+		// which its failure cancels.
+		stepCtx := ctx
+		next, cancelAfter := context.WithCancel(stepCtx)
 		r.wg.Go(func() {
-			if r.errs[i] = step(ctx); r.errs[i] != nil {
+			if r.errs[i] = step(stepCtx); r.errs[i] != nil {
 				cancelAfter()
 				cancelReport()
 			}

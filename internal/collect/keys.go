@@ -194,8 +194,9 @@ func ScanHTTPClient(c aws.HTTPClient, inFlight int) aws.HTTPClient {
 	})
 }
 
-// KeyLookupLimit is the most ListAccessKeys calls ResolveKeyIDs has in
-// flight at once: KeyLookupParallel, or DefaultKeyLookupParallel.
+// KeyLookupLimit is the most per-user lookups ResolveIDs (and the SSH key
+// reads of Snapshot) have in flight at once: KeyLookupParallel, or
+// DefaultKeyLookupParallel.
 func (c *Collector) KeyLookupLimit() int {
 	return orDefault(c.KeyLookupParallel, DefaultKeyLookupParallel)
 }
