@@ -292,9 +292,11 @@ func TestScanEndToEnd(t *testing.T) {
 		}
 	}
 
-	// The account line, and the API-call budget: 3 + R + max(1,
-	// ceil(N/1000)) + F, with R = 2 report calls (moto's report is ready
-	// when first looked at).
+	// The account line, and the API-call budget: 6 + max(1,
+	// ceil(N/1000)) + F + S, with 2 report calls among the 6 (moto's
+	// report is ready when first looked at), F the users whose access
+	// keys or signing certificates need IDs (one call per user and kind)
+	// and S the pages of service-specific credentials.
 	if len(rep.Accounts) != 1 {
 		t.Fatalf("accounts = %+v; want one", rep.Accounts)
 	}
@@ -306,15 +308,21 @@ func TestScanEndToEnd(t *testing.T) {
 	if a.ID != "123456789012" || a.Status != "ok" || a.Users != len(users) || a.AccessKeys != keys {
 		t.Errorf("account = %+v; want 123456789012, ok, %d users, %d keys", a, len(users), keys)
 	}
-	flagged := map[string]bool{}
+	flagged := map[[2]string]bool{} // user, credential kind
 	for _, f := range rep.Findings {
-		if f.Credential == "access_key" {
-			flagged[f.User] = true
+		if f.Credential == "access_key" || f.Credential == "signing_certificate" {
+			flagged[[2]string{f.User, f.Credential}] = true
 		}
 	}
-	budget := 3 + 2 + max(1, (len(users)+999)/1000) + len(flagged)
+	creds := 0
+	for _, u := range users {
+		creds += len(u.ServiceCredentials)
+	}
+	pages := max(1, (creds+999)/1000)
+	budget := 6 + max(1, (len(users)+999)/1000) + len(flagged) + pages
 	if a.APICalls != budget {
-		t.Errorf("api_calls = %d; want 3 + 2 + max(1, ceil(%d/1000)) + %d flagged users = %d", a.APICalls, len(users), len(flagged), budget)
+		t.Errorf("api_calls = %d; want 6 + max(1, ceil(%d/1000)) + %d flagged users + %d pages of service credentials = %d",
+			a.APICalls, len(users), len(flagged), pages, budget)
 	}
 	t.Logf("%d users, %d findings, %d API calls (budget %d)", len(users), len(rep.Findings), a.APICalls, budget)
 	if rep.Summary.Exempt != 3 || rep.Summary.Findings != len(rep.Findings)-3 {

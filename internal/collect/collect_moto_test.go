@@ -175,15 +175,16 @@ func TestCollectMoto(t *testing.T) {
 	}
 
 	t.Logf("API calls: %v", counter.ByOperation())
-	// 3 + R + max(1, ceil(N/1000)) + F calls, R = 2: moto's report is
-	// ready when first looked at.
+	// 6 + max(1, ceil(N/1000)) + F + S calls: R = 2 report calls (moto's
+	// report is ready when first looked at), S = 1 page of
+	// service-specific credentials (none here).
 	n, f := len(snap.Users), len(flagged)
-	budget := 3 + 2 + max(1, (n+999)/1000) + f
+	budget := 6 + max(1, (n+999)/1000) + f + 1
 	if f != 4 {
 		t.Errorf("users with keys of 70 days or more = %v; want 4 (alice bob ci-bot dave)", flagged)
 	}
 	if total := counter.Total(); total != budget {
-		t.Errorf("API calls for %d users, %d flagged = %d %v; want 3 + 2 + max(1, ceil(%d/1000)) + %d = %d", n, f, total, counter.ByOperation(), n, f, budget)
+		t.Errorf("API calls for %d users, %d flagged = %d %v; want 6 + max(1, ceil(%d/1000)) + %d + 1 = %d", n, f, total, counter.ByOperation(), n, f, budget)
 	}
 	if got := counter.ByOperation()["IAM.ListAccessKeys"]; got != f {
 		t.Errorf("ListAccessKeys calls = %d; want %d (one per flagged user)", got, f)
@@ -200,8 +201,11 @@ func TestCollectMotoEmptyAccount(t *testing.T) {
 	if len(snap.Users) != 0 || snap.PasswordPolicy != nil || !snap.PasswordPolicyKnown || snap.AccountAlias != "" {
 		t.Errorf("Snapshot() of an empty account = %+v; want no users, no password policy (known), no alias", snap)
 	}
-	if total := counter.Total(); total != 6 {
-		t.Errorf("API calls for an empty account = %d %v; want 3 + 2 + max(1, 0) = 6", total, counter.ByOperation())
+	if total := counter.Total(); total != 8 {
+		t.Errorf("API calls for an empty account = %d %v; want 6 + max(1, 0) + 0 + 1 = 8", total, counter.ByOperation())
+	}
+	if !snap.ServiceCredentialsRead || snap.Summary == nil {
+		t.Errorf("Snapshot() of an empty account: service credentials read %v, summary %+v; want both read", snap.ServiceCredentialsRead, snap.Summary)
 	}
 }
 

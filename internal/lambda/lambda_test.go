@@ -461,6 +461,7 @@ func TestInvokeApplyPreview(t *testing.T) {
 	}
 	reads := []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:GetAccountAuthorizationDetails",
 		"iam:GetAccountPasswordPolicy", "iam:ListAccountAliases", "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed",
+		"iam:GetAccountSummary", "iam:ListServiceSpecificCredentials", "iam:ListSigningCertificates", "iam:ListSSHPublicKeys",
 		"sts:GetCallerIdentity", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query"}
 	for _, op := range p.Ops() {
 		if !slices.Contains(reads, op.Name()) {

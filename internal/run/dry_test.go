@@ -150,7 +150,8 @@ func TestDryRunLeavesTheStateAlone(t *testing.T) {
 
 // iamReadOps are the IAM operations a scan and a re-check make.
 var iamReadOps = []string{"GenerateCredentialReport", "GetCredentialReport", "GetAccountAuthorizationDetails",
-	"GetAccountPasswordPolicy", "ListAccountAliases", "ListAccessKeys", "GetAccessKeyLastUsed", "GetUser", "GetLoginProfile"}
+	"GetAccountPasswordPolicy", "ListAccountAliases", "ListAccessKeys", "GetAccessKeyLastUsed", "GetUser", "GetLoginProfile",
+	"GetAccountSummary", "ListServiceSpecificCredentials", "ListSigningCertificates", "ListSSHPublicKeys"}
 
 // TestWouldDo: a dry run reports as planned only what it did against dryIAM.
 func TestWouldDo(t *testing.T) {
