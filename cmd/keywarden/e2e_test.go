@@ -181,7 +181,17 @@ func e2eWant() []want {
 	class := func(w want, c string) want { w.Class = c; return w }
 	exempt := func(w want) want { w.Exempt = true; return w }
 	to := func(w want, r ...string) want { w.Recipients = append([]string{}, r...); return w }
+	// The rules about the user as a whole (dormant_user, console_and_keys,
+	// two_active_keys).
+	user := func(name, rule string, age, at int, sev string) want {
+		return want{User: name, Class: "human", Credential: "user", Rule: rule, AgeDays: age, StageAt: at,
+			Action: "notify", Severity: sev, NextStage: -1, Recipients: []string{name + "@example.com"}}
+	}
 	return []want{
+		// moto's password policy sets neither a length of 14 nor reuse
+		// prevention (CIS 1.8, 1.9).
+		{User: "<account>", Credential: "account", Rule: "password_policy", Action: "notify", Severity: "medium",
+			NextStage: -1, Recipients: []string{}},
 		k("age70", 1, 70, 70, "notify", "medium", 80),
 		k("age79", 1, 79, 70, "notify", "medium", 80),
 		k("age80", 1, 80, 80, "disable", "high", 90),
@@ -190,6 +200,7 @@ func e2eWant() []want {
 		to(k("badtag", 1, 75, 70, "notify", "medium", 80), "frank@example.com"),
 		exempt(k("breakglass", 1, 100, 90, "delete", "high", -1)),
 		exempt(k("ci-legacy", 1, 120, 90, "delete", "high", -1)),
+		user("compliant", "console_and_keys", 0, 0, "info"),
 		class(k("contractor50", 1, 50, 45, "disable", "high", -1), "contractor"),
 		to(k("dana@example.com", 1, 75, 70, "notify", "medium", 80), "dana@example.com"),
 		to(k("foreign", 1, 75, 70, "notify", "medium", 80)),
@@ -205,16 +216,20 @@ func e2eWant() []want {
 		{User: "nomfa-key", Class: "human", Credential: "mfa", Rule: "mfa_missing", AgeDays: 72, Action: "notify",
 			Severity: "high", NextStage: -1, Recipients: []string{"nomfa-key@example.com"}},
 		pw("nomfa-key", "password_expiry", 72, 60, intp(-12), "high", -1),
+		user("nomfa-key", "console_and_keys", 0, 0, "info"),
 		k("old-exempt", 1, 100, 90, "delete", "high", -1),
 		// The account password policy (MaxPasswordAge 60) wins over max_age 90.
 		pw("pw-expired", "password_expiry", 70, 60, intp(-10), "high", -1),
 		pw("pw-unused", "password_expiry", 100, 60, intp(-40), "high", -1),
 		pw("pw-unused", "password_unused", 100, 90, nil, "medium", -1),
+		user("pw-unused", "dormant_user", 100, 90, "medium"),
 		pw("pw-unused-used", "password_expiry", 120, 60, intp(-60), "high", -1),
 		pw("pw-unused-used", "password_unused", 95, 90, nil, "medium", -1),
+		user("pw-unused-used", "dormant_user", 95, 90, "medium"),
 		pw("pw-warn", "password_expiry", 50, 46, intp(10), "medium", 60),
 		exempt(k("tagexempt", 1, 100, 90, "delete", "high", -1)),
 		k("twokeys", 1, 95, 90, "delete", "high", -1),
+		user("twokeys", "two_active_keys", 10, 0, "medium"),
 		unused("unused45", 45),
 	}
 }
