@@ -671,6 +671,8 @@ func upcomingLabel(e *forecast.Event) string {
 		what += ", starts"
 	case forecast.ChangeExemptionEnds:
 		what += ", exemption ends"
+	case forecast.ChangeEnds:
+		what += ", ends"
 	}
 	return cleanText(e.User) + " (" + what + ")"
 }

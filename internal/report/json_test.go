@@ -222,7 +222,7 @@ func TestJSONInventoryUpcoming(t *testing.T) {
 			for _, ev := range doc.Inventory.Upcoming {
 				keys := slices.Sorted(maps.Keys(ev))
 				want := []string{"account", "account_alias", "action", "at", "change", "class", "credential", "exempt",
-					"finding_id", "key_id", "on", "reason", "rule", "severity", "slot", "stage_at", "user"}
+					"finding_id", "key_id", "next_stage_on", "on", "reason", "rule", "service", "severity", "slot", "stage_at", "user"}
 				if !slices.Equal(keys, want) {
 					t.Errorf("upcoming event keys = %q; want the forecast/v1 event's %q", keys, want)
 				}
