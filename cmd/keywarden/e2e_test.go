@@ -357,7 +357,7 @@ var (
 	reportV1Keys = []string{"schema", "generated_at", "as_of", "accounts", "findings", "summary",
 		// Additions.
 		"compliance"}
-	accountV1Keys = []string{"id", "alias", "status", "error", "users", "access_keys", "api_calls"}
+	accountV1Keys = []string{"id", "alias", "status", "error", "users", "access_keys", "api_calls", "ssh_key_calls"}
 	findingV1Keys = []string{"id", "account", "user", "class", "credential", "key_id", "slot", "rule", "age_days", "days_left",
 		"stage_at", "action", "severity", "next_stage_on", "exempt", "exempt_reason", "recipients", "reason",
 		// Additions.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -32,8 +33,12 @@ func renderMarkdown(w io.Writer, r *Report, _ Options) error {
 		ew.printf("| Account | Alias | Status | Users | Keys | API calls | Error |\n")
 		ew.printf("| --- | --- | --- | ---: | ---: | ---: | --- |\n")
 		for _, a := range r.Accounts {
-			ew.printf("| %s | %s | %s | %d | %d | %d | %s |\n",
-				mdCell(a.ID), mdCell(a.Alias), mdCell(a.Status), a.Users, a.AccessKeys, a.APICalls, mdCell(a.Error))
+			calls := strconv.Itoa(a.APICalls)
+			if a.SSHKeyCalls > 0 {
+				calls += fmt.Sprintf(" (%d for SSH keys)", a.SSHKeyCalls)
+			}
+			ew.printf("| %s | %s | %s | %d | %d | %s | %s |\n",
+				mdCell(a.ID), mdCell(a.Alias), mdCell(a.Status), a.Users, a.AccessKeys, calls, mdCell(a.Error))
 		}
 		ew.printf("\n")
 	}

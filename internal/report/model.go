@@ -42,6 +42,9 @@ type Account struct {
 	Users      int    `json:"users"`
 	AccessKeys int    `json:"access_keys"`
 	APICalls   int    `json:"api_calls"`
+	// SSHKeyCalls are the ListSSHPublicKeys calls among APICalls: one per
+	// user the opt-in ssh_key_age rule selects (0 when it is off).
+	SSHKeyCalls int `json:"ssh_key_calls"`
 }
 
 // Summary counts the findings. Findings and the by_* maps count only

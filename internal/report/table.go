@@ -314,6 +314,9 @@ func (t *tableWriter) accountHeader(id string, a *Account) {
 	stats := fmt.Sprintf(" · %s · %s · %s · %s", cleanText(a.Status),
 		plural(a.Users, "user", "users"), plural(a.AccessKeys, "key", "keys"),
 		plural(a.APICalls, "API call", "API calls"))
+	if a.SSHKeyCalls > 0 {
+		stats += fmt.Sprintf(" (%d for SSH keys)", a.SSHKeyCalls)
+	}
 	if a.Alias != "" {
 		name += " (" + cleanText(a.Alias) + ")"
 	}

@@ -165,6 +165,9 @@ func accountSummary(snap *inventory.Snapshot, calls int) report.Account {
 		Users:      len(snap.Users),
 		AccessKeys: keys,
 		APICalls:   calls,
+		// The opt-in SSH rule's cost, shown apart: it grows with the users
+		// it selects.
+		SSHKeyCalls: snap.SSHKeyCalls,
 	}
 }
 
