@@ -28,6 +28,32 @@ GeneratedTime is when it was built (moto's "now", under libfaketime the
 shifted clock), where plain moto always answers 2015-02-02T20:02:02Z: a
 run that acts checks the report's age against its own clock.
 
+moto lacks IAM's service-specific credentials, so the wrapper adds the five
+actions to moto's IAM (Query protocol, IAM's XML, per account: the account
+the request's credentials map to, as for the rest of moto's IAM), after the
+API reference: CreateServiceSpecificCredential,
+ListServiceSpecificCredentials, UpdateServiceSpecificCredential,
+DeleteServiceSpecificCredential and ResetServiceSpecificCredential.
+ServiceName is one of codecommit.amazonaws.com, cassandra.amazonaws.com
+(Keyspaces) and bedrock.amazonaws.com (others: NotSupportedService, 404);
+at most two credentials per user and service (LimitExceeded, 409); an
+unknown user, or a credential ID the user does not hold, is NoSuchEntity
+(404). CodeCommit and Keyspaces credentials carry ServiceUserName
+"USER-at-ACCOUNT" and a ServicePassword; Bedrock API keys carry
+ServiceCredentialAlias "USER-at-ACCOUNT" and a ServiceCredentialSecret,
+and CredentialAgeDays (1..36600, Bedrock only, else InvalidInput, 400)
+sets ExpirationDate = CreateDate + that many days. CreateDate is moto's
+"now" (under libfaketime, the shifted clock). The password or secret is
+answered only by Create and Reset (Reset keeps the ID, makes a new
+secret); never logged. Status is Active or Inactive
+(UpdateServiceSpecificCredential), and Expired once ExpirationDate has
+passed by moto's clock. ListServiceSpecificCredentials lists UserName's,
+or without it the signing access key's user's; AllUsers=true lists every
+user's in the account (with UserName too: InvalidInput); ServiceName
+filters; by user name, then creation order, MaxItems (default 100, at
+most 1000) a page with IsTruncated and an opaque Marker. DeleteUser of a
+user who still has service-specific credentials is DeleteConflict (409).
+
 It also serialises DynamoDB requests. DynamoDB applies each conditional
 write and each transaction atomically; moto's threaded server does not: it
 reads the item, checks the condition and writes in separate steps that
@@ -148,8 +174,252 @@ def _get_credential_report_response(self):
     )
 
 
+# IAM's service-specific credentials: see the module's docstring.
+SERVICE_CREDENTIAL_SERVICES = (
+    "codecommit.amazonaws.com",
+    "cassandra.amazonaws.com",
+    "bedrock.amazonaws.com",
+)
+# Services whose credentials are long-term API keys (an alias and a secret,
+# an optional expiration) rather than a user name and a password.
+API_KEY_SERVICES = ("bedrock.amazonaws.com",)
+SERVICE_CREDENTIALS_PER_SERVICE = 2
+MAX_CREDENTIAL_AGE_DAYS = 36600
+DEFAULT_MAX_ITEMS = 100
+
+
+class _ServiceCredential:
+    """One service-specific credential of an IAM user. Its secret is kept
+    only to be answered by Create and Reset; nothing logs it."""
+
+    def __init__(self, account, user_name, service, age_days):
+        import random
+        import string
+        from datetime import timedelta
+
+        from moto.core.utils import utcnow
+
+        self.id = "ACCA" + "".join(random.choices(string.ascii_uppercase + string.digits, k=17))
+        self.user_name = user_name
+        self.service = service
+        self.status = "Active"
+        self.create_date = utcnow()
+        self.expiration_date = (
+            self.create_date + timedelta(days=age_days) if age_days is not None else None
+        )
+        self.account = account
+        self.secret = None
+        self.reset()
+
+    @property
+    def api_key(self):
+        return self.service in API_KEY_SERVICES
+
+    def reset(self):
+        import base64
+        import os
+
+        if self.api_key:
+            self.secret = "ABSK" + base64.b64encode(os.urandom(96)).decode()
+        else:
+            self.secret = base64.b64encode(os.urandom(33)).decode()
+
+    def current_status(self):
+        """Expired once the expiration date has passed by moto's clock."""
+        from moto.core.utils import utcnow
+
+        if self.expiration_date is not None and utcnow() >= self.expiration_date:
+            return "Expired"
+        return self.status
+
+    def metadata(self):
+        out = {
+            "UserName": self.user_name,
+            "Status": self.current_status(),
+            "CreateDate": self.create_date,
+            "ServiceSpecificCredentialId": self.id,
+            "ServiceName": self.service,
+        }
+        if self.api_key:
+            out["ServiceCredentialAlias"] = f"{self.user_name}-at-{self.account}"
+        else:
+            out["ServiceUserName"] = f"{self.user_name}-at-{self.account}"
+        if self.expiration_date is not None:
+            out["ExpirationDate"] = self.expiration_date
+        return out
+
+    def with_secret(self):
+        out = self.metadata()
+        if self.api_key:
+            out["ServiceCredentialSecret"] = self.secret
+        else:
+            out["ServicePassword"] = self.secret
+        return out
+
+
+def _service_credentials(backend):
+    """The account's service-specific credentials by ID, in creation order
+    (moto's reset replaces the backend, and so clears them)."""
+    creds = getattr(backend, "_keywarden_service_credentials", None)
+    if creds is None:
+        creds = backend._keywarden_service_credentials = {}
+    return creds
+
+
+def _iam_error(code, message):
+    # moto finds an error's HTTP status in the model of the service whose
+    # module raised it: IAMException, not a class of this module.
+    from moto.iam.exceptions import IAMException
+
+    return IAMException(code, message)
+
+
+def _credential_user(self):
+    """The user a service-specific credential call names, or, without
+    UserName, the user whose access key signed it (as IAM does)."""
+    name = self._get_param("UserName")
+    if not name:
+        try:
+            name = self.backend.get_access_key_last_used(self.get_access_key())["user_name"]
+        except Exception:
+            name = None
+        if not name:
+            raise _iam_error(
+                "NoSuchEntity", "The request was signed by no IAM user and names none."
+            )
+    self.backend.get_user(name)  # NoSuchEntity for an unknown user
+    return name
+
+
+def _find_service_credential(self, user_name):
+    cred_id = self._get_param("ServiceSpecificCredentialId")
+    cred = _service_credentials(self.backend).get(cred_id)
+    if cred is None or cred.user_name != user_name:
+        raise _iam_error(
+            "NoSuchEntity",
+            f"The Service Specific Credential with id {cred_id} cannot be found for user {user_name}.",
+        )
+    return cred
+
+
+def _check_service(service):
+    if service not in SERVICE_CREDENTIAL_SERVICES:
+        raise _iam_error(
+            "NotSupportedService",
+            f"The specified service {service} does not support service-specific credentials.",
+        )
+
+
+def _create_service_specific_credential(self):
+    from moto.core.responses import ActionResult
+
+    user_name = self._get_param("UserName")
+    self.backend.get_user(user_name)
+    service = self._get_param("ServiceName")
+    _check_service(service)
+    age = self._get_int_param("CredentialAgeDays")
+    if age is not None:
+        if service not in API_KEY_SERVICES:
+            raise _iam_error(
+                "InvalidInput",
+                f"CredentialAgeDays is only valid for long-term API keys, not for {service}.",
+            )
+        if not 1 <= age <= MAX_CREDENTIAL_AGE_DAYS:
+            raise _iam_error(
+                "InvalidInput",
+                f"CredentialAgeDays {age} is outside 1 to {MAX_CREDENTIAL_AGE_DAYS}.",
+            )
+    creds = _service_credentials(self.backend)
+    held = [c for c in creds.values() if c.user_name == user_name and c.service == service]
+    if len(held) >= SERVICE_CREDENTIALS_PER_SERVICE:
+        raise _iam_error(
+            "LimitExceeded",
+            f"Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: {SERVICE_CREDENTIALS_PER_SERVICE}",
+        )
+    cred = _ServiceCredential(self.current_account, user_name, service, age)
+    creds[cred.id] = cred
+    return ActionResult({"ServiceSpecificCredential": cred.with_secret()})
+
+
+def _list_service_specific_credentials(self):
+    import base64
+
+    from moto.core.responses import ActionResult
+
+    all_users = self._get_bool_param("AllUsers", False)
+    if all_users and self._get_param("UserName"):
+        raise _iam_error("InvalidInput", "AllUsers cannot be specified together with UserName.")
+    service = self._get_param("ServiceName")
+    if service:
+        _check_service(service)
+    creds = list(_service_credentials(self.backend).values())
+    if not all_users:
+        user_name = _credential_user(self)
+        creds = [c for c in creds if c.user_name == user_name]
+    if service:
+        creds = [c for c in creds if c.service == service]
+    # By user, then in creation order: a stable order to page through.
+    order = {name: i for i, name in enumerate(sorted({c.user_name for c in creds}))}
+    creds.sort(key=lambda c: order[c.user_name])
+
+    max_items = self._get_int_param("MaxItems") or DEFAULT_MAX_ITEMS
+    if not 1 <= max_items <= 1000:
+        raise _iam_error("InvalidInput", f"MaxItems {max_items} is outside 1 to 1000.")
+    start = 0
+    marker = self._get_param("Marker")
+    if marker:
+        try:
+            start = int(base64.urlsafe_b64decode(marker.encode()).decode())
+        except Exception:
+            raise _iam_error("InvalidInput", "Invalid Marker.")
+    page = creds[start : start + max_items]
+    result = {
+        "ServiceSpecificCredentials": [c.metadata() for c in page],
+        "IsTruncated": start + max_items < len(creds),
+    }
+    if result["IsTruncated"]:
+        result["Marker"] = base64.urlsafe_b64encode(str(start + max_items).encode()).decode()
+    return ActionResult(result)
+
+
+def _update_service_specific_credential(self):
+    from moto.core.responses import EmptyResult
+
+    status = self._get_param("Status")
+    if status not in ("Active", "Inactive"):
+        raise _iam_error("InvalidInput", f"Status {status!r}: want Active or Inactive.")
+    cred = _find_service_credential(self, _credential_user(self))
+    cred.status = status
+    return EmptyResult()
+
+
+def _delete_service_specific_credential(self):
+    from moto.core.responses import EmptyResult
+
+    cred = _find_service_credential(self, _credential_user(self))
+    del _service_credentials(self.backend)[cred.id]
+    return EmptyResult()
+
+
+def _reset_service_specific_credential(self):
+    from moto.core.responses import ActionResult
+
+    cred = _find_service_credential(self, _credential_user(self))
+    cred.reset()
+    return ActionResult({"ServiceSpecificCredential": cred.with_secret()})
+
+
+def _delete_user(self, user_name):
+    if any(c.user_name == user_name for c in _service_credentials(self).values()):
+        self.get_user(user_name)
+        raise _iam_error(
+            "DeleteConflict", "Cannot delete entity, must remove service specific credentials first."
+        )
+    return _moto_delete_user(self, user_name)
+
+
 def _patch_iam():
-    global _moto_get_credential_report
+    global _moto_get_credential_report, _moto_delete_user
     from moto.iam.models import IAMBackend
     from moto.iam.responses import IamResponse
 
@@ -158,8 +428,17 @@ def _patch_iam():
     IamResponse.generate_credential_report = _generate_credential_report
     IamResponse.get_credential_report = _get_credential_report_response
 
+    _moto_delete_user = IAMBackend.delete_user
+    IAMBackend.delete_user = _delete_user
+    IamResponse.create_service_specific_credential = _create_service_specific_credential
+    IamResponse.list_service_specific_credentials = _list_service_specific_credentials
+    IamResponse.update_service_specific_credential = _update_service_specific_credential
+    IamResponse.delete_service_specific_credential = _delete_service_specific_credential
+    IamResponse.reset_service_specific_credential = _reset_service_specific_credential
+
 
 _moto_get_credential_report = None
+_moto_delete_user = None
 _patch_iam()
 
 _moto_call = server.DomainDispatcherApplication.__call__
