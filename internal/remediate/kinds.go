@@ -38,9 +38,9 @@ type credKind struct {
 	// created says "created" or "uploaded", source where the plan's
 	// creation time came from, and replaced what another time means.
 	created, source, replaced string
-	read            func(ctx context.Context, r Reader, user, id string) (*current, error)
-	setStatus       func(ctx context.Context, w Writer, user, id string, st types.StatusType) error
-	remove          func(ctx context.Context, w Writer, user, id string) error
+	read                      func(ctx context.Context, r Reader, user, id string) (*current, error)
+	setStatus                 func(ctx context.Context, w Writer, user, id string, st types.StatusType) error
+	remove                    func(ctx context.Context, w Writer, user, id string) error
 	// recreate is what the owner does instead of an undo of a delete.
 	recreate string
 }

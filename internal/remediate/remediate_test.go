@@ -38,8 +38,8 @@ type fakeKey struct {
 type fakeIAM struct {
 	mu        sync.Mutex
 	keys      []*fakeKey
-	certs     []*fakeCred // signing certificates
-	svcs      []*fakeCred // service-specific credentials
+	certs     []*fakeCred          // signing certificates
+	svcs      []*fakeCred          // service-specific credentials
 	passwords map[string]time.Time // user → password last used (zero: never)
 	calls     []string
 	fail      map[string]error // operation → error
