@@ -2,12 +2,6 @@ package remediate_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -22,29 +16,12 @@ import (
 	"github.com/keywarden/keywarden/internal/testenv"
 )
 
-// selfSigned is a PEM self-signed X.509 certificate, as a user uploads
-// one.
-func selfSigned(t *testing.T, cn string) string {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
-
 // uploadCert uploads a signing certificate for user straight to moto and
 // returns its ID and upload date.
 func (e *truthEnv) uploadCert(t *testing.T, user string) (string, time.Time) {
 	t.Helper()
 	out, err := iam.NewFromConfig(e.m.Config(t)).UploadSigningCertificate(context.Background(), &iam.UploadSigningCertificateInput{
-		UserName: aws.String(user), CertificateBody: aws.String(selfSigned(t, user))})
+		UserName: aws.String(user), CertificateBody: aws.String(testenv.SelfSignedCertificate(t, user))})
 	if err != nil {
 		t.Fatal(err)
 	}
