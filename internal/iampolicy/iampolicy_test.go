@@ -43,7 +43,8 @@ rules:
 const allowed = "enforce: { allowed_accounts: [\"111111111111\"] }\n"
 
 var scan = []string{"iam:GenerateCredentialReport", "iam:GetAccountAuthorizationDetails", "iam:GetAccountPasswordPolicy",
-	"iam:GetCredentialReport", "iam:ListAccessKeys", "iam:ListAccountAliases"}
+	"iam:GetAccountSummary", "iam:GetCredentialReport", "iam:ListAccessKeys", "iam:ListAccountAliases",
+	"iam:ListServiceSpecificCredentials", "iam:ListSigningCertificates"}
 
 func with(base []string, more ...string) []string {
 	out := append(slices.Clone(base), more...)
@@ -71,6 +72,23 @@ rules: { access_key_age: { human: [ {at: 80, action: disable} ] } }
 			with(scan, "iam:GetAccessKeyLastUsed", "iam:UpdateAccessKey")},
 		{"unused passwords removed", allowed + notifyOnly + "  password_unused: { after: 90, action: remove_password }\n", iampolicy.Options{},
 			with(scan, "iam:DeleteLoginProfile", "iam:GetLoginProfile", "iam:GetUser")},
+		{"signing certificates disabled", allowed + notifyOnly + "  signing_certificate_age: { human: [ {at: 80, action: disable} ] }\n", iampolicy.Options{},
+			with(scan, "iam:UpdateSigningCertificate")},
+		{"signing certificates deleted (disabled first)", allowed + notifyOnly + "  signing_certificate_age: { human: [ {at: 90, action: delete} ] }\n", iampolicy.Options{},
+			with(scan, "iam:DeleteSigningCertificate", "iam:UpdateSigningCertificate")},
+		{"service credentials disabled", allowed + notifyOnly + "  service_credential_age: { human: [ {at: 80, action: disable} ] }\n", iampolicy.Options{},
+			with(scan, "iam:UpdateServiceSpecificCredential")},
+		{"service credentials deleted (disabled first)", allowed + notifyOnly + "  service_credential_age: { human: [ {at: 80, action: disable}, {at: 90, action: delete} ] }\n",
+			iampolicy.Options{}, with(scan, "iam:DeleteServiceSpecificCredential", "iam:UpdateServiceSpecificCredential")},
+		{"certificate and service credential stages that notify: read-only", allowed + notifyOnly +
+			"  signing_certificate_age: { human: [ {at: 80, action: notify} ] }\n  service_credential_age: { human: [ {at: 80, action: notify} ] }\n",
+			iampolicy.Options{}, scan},
+		{"certificates deleted without allowed accounts: read-only", notifyOnly + "  signing_certificate_age: { human: [ {at: 90, action: delete} ] }\n",
+			iampolicy.Options{}, scan},
+		{"SSH keys read only for the opt-in rule", notifyOnly + "  ssh_key_age: { users: { names: [\"git-*\"] }, max_age: 365 }\n", iampolicy.Options{},
+			with(scan, "iam:ListSSHPublicKeys")},
+		{"SSH key rule turned off: not read", notifyOnly + "  ssh_key_age: { enabled: false, users: { names: [\"git-*\"] }, max_age: 365 }\n", iampolicy.Options{},
+			scan},
 		{"a disabled rule grants nothing", allowed + notifyOnly + "  password_unused: { enabled: false, after: 90, action: remove_password }\n",
 			iampolicy.Options{}, scan},
 		{"enforce.mode apply alone acts nowhere", "version: 1\nenforce: { mode: apply }\n", iampolicy.Options{}, scan},
@@ -130,6 +148,8 @@ accounts:
     - { id: "333333333333" }
 rules:
   password_unused: { after: 90, action: remove_password }
+  signing_certificate_age: { human: [ {at: 90, action: delete} ] }
+  service_credential_age: { human: [ {at: 90, action: delete} ] }
 notify:
   from: "Security <security@example.com>"
   users: { via: ses }
@@ -148,9 +168,14 @@ state: { url: "dynamodb://keywarden-state" }
 		}
 		res := resources(t, d)
 		want := map[string][]string{
-			"iam:UpdateAccessKey":    users,
-			"iam:DeleteLoginProfile": users,
-			"iam:GetLoginProfile":    users,
+			"iam:UpdateAccessKey":                 users,
+			"iam:DeleteLoginProfile":              users,
+			"iam:GetLoginProfile":                 users,
+			"iam:UpdateSigningCertificate":        users,
+			"iam:DeleteSigningCertificate":        users,
+			"iam:UpdateServiceSpecificCredential": users,
+			"iam:DeleteServiceSpecificCredential": users,
+			"iam:ListSigningCertificates":         {"*"},
 		}
 		if role == iampolicy.RoleRunner {
 			maps.Copy(want, map[string][]string{
@@ -198,7 +223,9 @@ func resources(t *testing.T, d *iampolicy.Document) map[string][]string {
 // reaches.
 func TestNoWriteWhereNothingCanBeActedOn(t *testing.T) {
 	for name, yaml := range map[string]string{
-		"no allowed accounts":         "version: 1\nenforce: { mode: apply }\n",
+		"no allowed accounts": "version: 1\nenforce: { mode: apply }\n",
+		"certificates and service credentials deleted, no allowed account": "version: 1\nenforce: { mode: apply }\nrules:\n" +
+			"  signing_certificate_age: { human: [ {at: 90, action: delete} ] }\n  service_credential_age: { human: [ {at: 90, action: delete} ] }\n",
 		"allowed but excluded":        "version: 1\naccounts: { organization: { role_name: A, exclude: [\"111111111111\"] } }\n" + allowed,
 		"allowed but not listed":      "version: 1\naccounts: { list: [ { id: \"222222222222\" } ] }\n" + allowed,
 		"notify-only rules, allowed":  notifyOnly + allowed,
