@@ -426,14 +426,26 @@ func requestsOf(op testenv.Op, w *world) ([][]iampolicy.Request, error) {
 	case "sts:GetCallerIdentity":
 		return nil, nil
 	case "iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:GetAccountAuthorizationDetails",
-		"iam:GetAccountPasswordPolicy", "iam:ListAccountAliases",
+		"iam:GetAccountPasswordPolicy", "iam:ListAccountAliases", "iam:GetAccountSummary",
 		"organizations:ListAccounts", "organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent":
 		return one(name, "*", nil), nil
-	case "iam:ListAccessKeys", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:GetLoginProfile", "iam:GetUser", "iam:DeleteLoginProfile":
+	case "iam:ListAccessKeys", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:GetLoginProfile", "iam:GetUser", "iam:DeleteLoginProfile",
+		"iam:ListSigningCertificates", "iam:UpdateSigningCertificate", "iam:DeleteSigningCertificate", "iam:ListSSHPublicKeys",
+		"iam:UpdateServiceSpecificCredential", "iam:DeleteServiceSpecificCredential":
 		if op.Params.Get("UserName") == "" {
 			return nil, errors.New("no UserName: the request would act on its caller")
 		}
 		return one(name, user(op.Params.Get("UserName")), nil), nil
+	case "iam:ListServiceSpecificCredentials":
+		// The scan lists every user's (AllUsers=true): authorized on the
+		// account's users; a re-check, one user's.
+		switch u := op.Params.Get("UserName"); {
+		case u != "":
+			return one(name, user(u), nil), nil
+		case op.Params.Get("AllUsers") == "true":
+			return one(name, user("*"), nil), nil
+		}
+		return nil, errors.New("neither UserName nor AllUsers: the request would list its caller's")
 	case "iam:GetAccessKeyLastUsed":
 		// Authorized on the user who owns the key.
 		owner := w.keyOwner[op.Params.Get("AccessKeyId")]
