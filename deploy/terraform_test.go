@@ -62,6 +62,15 @@ var policyCases = []policyCase{
 		map[string]any{"remediation": []string{"disable"}, "allowed_accounts": allowedInput, "partition": "aws-us-gov"}},
 	{"remove_password", allowedYAML + notifyOnly + "  password_unused: { after: 90, action: remove_password }\n", nil,
 		map[string]any{"remediation": []string{"remove_password"}, "allowed_accounts": allowedInput}},
+	{"signing certificates deleted, service credentials disabled, SSH keys read", allowedYAML + notifyOnly +
+		"  signing_certificate_age: { human: [ {at: 80, action: disable}, {at: 90, action: delete} ] }\n" +
+		"  service_credential_age: { human: [ {at: 80, action: disable} ] }\n" +
+		"  ssh_key_age: { users: { names: [\"git-*\"] }, max_age: 365 }\n", nil,
+		map[string]any{"remediation": []string{"delete_signing_certificates", "disable_service_credentials"}, "allowed_accounts": allowedInput, "ssh_key_age": true}},
+	{"service credentials deleted, member role", "version: 1\n" + allowedYAML + "accounts: { organization: { role_name: Audit } }\nrules:\n" +
+		"  service_credential_age: { human: [ {at: 90, action: delete} ] }\n", []string{"--role", "member"},
+		map[string]any{"role": "member", "remediation": []string{"disable", "delete", "delete_service_credentials"}, "allowed_accounts": allowedInput,
+			"organization": map[string]any{"role_name": "Audit"}}},
 	{"organization with OUs", notifyOnly + `accounts:
   organization: { role_name: KeywardenAudit, ous: [ou-ab12-cdef3456], exclude: ["111111111111"] }
 `, nil, map[string]any{"organization": map[string]any{"role_name": "KeywardenAudit", "ous": []string{"ou-ab12-cdef3456"}}}},
