@@ -432,6 +432,18 @@ state: { url: "dynamodb://keywarden-state" }
 			flags: []string{"--config-ssm", "/keywarden/config"},
 		},
 		{
+			name: "signing certificates deleted and service credentials disabled in this account, SSH keys read, the emergency stop read",
+			params: map[string]string{"CodeS3Bucket": codeBucket, "ScheduleService": "events", "SigningCertificateRemediation": "delete",
+				"ServiceCredentialRemediation": "disable", "ReadSSHKeys": "true", "RemediateInThisAccount": "true", "StopParameter": "/keywarden/stop"},
+			yaml: notifyOnly + `  signing_certificate_age: { human: [ {at: 80, action: disable}, {at: 90, action: delete} ] }
+  service_credential_age: { human: [ {at: 80, action: disable} ] }
+  ssh_key_age: { users: { names: ["git-*"] }, max_age: 365 }
+enforce: { allowed_accounts: ["` + account + `"], stop_parameter: /keywarden/stop }
+state: { url: "dynamodb://keywarden-state" }
+`,
+			flags: []string{"--config-ssm", "/keywarden/config"},
+		},
+		{
 			name: "emergency stop that exists, where keywarden cannot act: not read; a secret by ARN, config from S3",
 			params: map[string]string{"CodeS3Bucket": codeBucket, "ScheduleService": "events", "KeyRemediation": "delete",
 				"StopParameter": "/keywarden/stop", "CreateStopParameter": "false",
@@ -674,6 +686,16 @@ func TestCloudFormationMemberRoleOnMoto(t *testing.T) {
 				"ArnEquals":    {"aws:PrincipalArn": {"arn:aws:iam::111111111111:role/keywarden-runner"}},
 				"StringEquals": {"sts:ExternalId": {"kw-ext"}},
 			}},
+		{"certificates disabled and service credentials deleted in an allowed account, SSH keys read",
+			map[string]string{"RunnerAccountId": "111111111111", "SigningCertificateRemediation": "disable", "ServiceCredentialRemediation": "delete",
+				"ReadSSHKeys": "true", "AllowedAccounts": testenv.AccountID},
+			notifyOnly + `  signing_certificate_age: { human: [ {at: 80, action: disable} ] }
+  service_credential_age: { human: [ {at: 90, action: delete} ] }
+  ssh_key_age: { users: { names: ["git-*"] }, max_age: 365 }
+accounts: { organization: { role_name: KeywardenAudit } }
+enforce: { allowed_accounts: ["` + testenv.AccountID + `"] }
+`,
+			map[string]map[string]stringList{"ArnEquals": {"aws:PrincipalArn": {"arn:aws:iam::111111111111:role/keywarden-runner"}}}},
 		{"read-only, any principal of the runner account",
 			map[string]string{"RunnerAccountId": "111111111111", "RunnerRoleName": "", "RoleName": "Audit"},
 			notifyOnly + "accounts: { organization: { role_name: Audit } }\n", nil},
@@ -724,7 +746,7 @@ func TestCloudFormationMemberRoleOnMoto(t *testing.T) {
 // the aws partition only, so the stacks above never take the other
 // branches: here each is checked to be the aws branch with its partition.
 func TestCloudFormationPartitionBranches(t *testing.T) {
-	for path, want := range map[string]int{templates[0]: 1, templates[1]: 2} {
+	for path, want := range map[string]int{templates[0]: 1, templates[1]: 4} {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)

@@ -30,8 +30,11 @@ func terraform(t *testing.T) (string, []string) {
 }
 
 // notifyOnly is a config whose rules only notify.
-const notifyOnly = `version: 1
-rules:
+const notifyOnly = "version: 1\n" + notifyOnlyRules
+
+// notifyOnlyRules are notifyOnly's rules, for a config that starts
+// otherwise.
+const notifyOnlyRules = `rules:
   access_key_age:
     human: [ {at: 70, action: notify}, {at: 90, action: notify} ]
 `
@@ -67,6 +70,10 @@ var policyCases = []policyCase{
 		"  service_credential_age: { human: [ {at: 80, action: disable} ] }\n" +
 		"  ssh_key_age: { users: { names: [\"git-*\"] }, max_age: 365 }\n", nil,
 		map[string]any{"remediation": []string{"delete_signing_certificates", "disable_service_credentials"}, "allowed_accounts": allowedInput, "ssh_key_age": true}},
+	{"signing certificates only, with an emergency stop", "version: 1\n" + stopYAML("/keywarden/stop") + notifyOnlyRules +
+		"  signing_certificate_age: { human: [ {at: 90, action: delete} ] }\n", []string{"--runner-account", "222222222222"},
+		map[string]any{"remediation": []string{"delete_signing_certificates"}, "allowed_accounts": allowedInput, "runner_account": "222222222222",
+			"stop_parameter": "/keywarden/stop"}},
 	{"service credentials deleted, member role", "version: 1\n" + allowedYAML + "accounts: { organization: { role_name: Audit } }\nrules:\n" +
 		"  service_credential_age: { human: [ {at: 90, action: delete} ] }\n", []string{"--role", "member"},
 		map[string]any{"role": "member", "remediation": []string{"disable", "delete", "delete_service_credentials"}, "allowed_accounts": allowedInput,

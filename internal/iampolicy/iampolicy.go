@@ -94,20 +94,20 @@ var (
 	// sshKeyActions: only the opt-in ssh_key_age rule reads SSH keys.
 	sshKeyActions = []string{"iam:ListSSHPublicKeys"}
 	// keyRecheck is the re-check before an access key is changed.
-	keyRecheck        = []string{"iam:GetAccessKeyLastUsed"}
-	passwordRecheck   = []string{"iam:GetLoginProfile", "iam:GetUser"}
-	disableActions    = []string{"iam:UpdateAccessKey"} // disable, and undo
-	deleteActions     = []string{"iam:DeleteAccessKey"}
-	removePwActions   = []string{"iam:DeleteLoginProfile"}
+	keyRecheck      = []string{"iam:GetAccessKeyLastUsed"}
+	passwordRecheck = []string{"iam:GetLoginProfile", "iam:GetUser"}
+	disableActions  = []string{"iam:UpdateAccessKey"} // disable, and undo
+	deleteActions   = []string{"iam:DeleteAccessKey"}
+	removePwActions = []string{"iam:DeleteLoginProfile"}
 	// Signing certificates and service-specific credentials: a disable
 	// (and undo's re-enable), a delete.
 	certDisableActions    = []string{"iam:UpdateSigningCertificate"}
 	certDeleteActions     = []string{"iam:DeleteSigningCertificate"}
 	serviceDisableActions = []string{"iam:UpdateServiceSpecificCredential"}
 	serviceDeleteActions  = []string{"iam:DeleteServiceSpecificCredential"}
-	orgActions        = []string{"organizations:ListAccounts"}
-	orgUnitActions    = []string{"organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"}
-	securityHubAction = []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"}
+	orgActions            = []string{"organizations:ListAccounts"}
+	orgUnitActions        = []string{"organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"}
+	securityHubAction     = []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"}
 	// sesActions: SES authorizes an SES v2 SendEmail with raw MIME content
 	// (keywarden's multipart messages) as ses:SendRawEmail, and a simple
 	// one as ses:SendEmail; AWS's own CDK grant for sending gives both.
@@ -189,18 +189,20 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 	}
 	// A certificate's or a service credential's re-check is a read of the
 	// scan's (ListSigningCertificates, ListServiceSpecificCredentials); a
-	// delete stage disables an active one first.
+	// delete stage disables an active one first. Each kind has its own
+	// statement, so that a template can grant each by a condition.
+	var certWrite, serviceWrite []string
 	if rem.CertDisable || rem.CertDelete {
-		write = append(write, certDisableActions...)
+		certWrite = append(certWrite, certDisableActions...)
 	}
 	if rem.CertDelete {
-		write = append(write, certDeleteActions...)
+		certWrite = append(certWrite, certDeleteActions...)
 	}
 	if rem.ServiceDisable || rem.ServiceDelete {
-		write = append(write, serviceDisableActions...)
+		serviceWrite = append(serviceWrite, serviceDisableActions...)
 	}
 	if rem.ServiceDelete {
-		write = append(write, serviceDeleteActions...)
+		serviceWrite = append(serviceWrite, serviceDeleteActions...)
 	}
 	own, member := Reach(cfg, o.RunnerAccount)
 	acts := own
@@ -213,12 +215,15 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 	}
 	add("RecheckCredentials", recheck, users, nil)
 	add("RemediateCredentials", write, users, nil)
+	add("RemediateSigningCertificates", certWrite, users, nil)
+	add("RemediateServiceCredentials", serviceWrite, users, nil)
 	if role == RoleMember {
 		return d, nil
 	}
 	// The emergency stop, read with the runner's credentials before each
 	// action it may take.
-	if stop := cfg.Enforce.StopParameter; stop != "" && len(write) > 0 && len(own)+len(member) > 0 {
+	writes := len(write) + len(certWrite) + len(serviceWrite)
+	if stop := cfg.Enforce.StopParameter; stop != "" && writes > 0 && len(own)+len(member) > 0 {
 		add("ReadStopParameter", []string{"ssm:GetParameter"}, []string{ssmParameterARN(part, stop)}, nil)
 	}
 

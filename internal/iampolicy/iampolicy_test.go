@@ -80,6 +80,9 @@ rules: { access_key_age: { human: [ {at: 80, action: disable} ] } }
 			with(scan, "iam:UpdateServiceSpecificCredential")},
 		{"service credentials deleted (disabled first)", allowed + notifyOnly + "  service_credential_age: { human: [ {at: 80, action: disable}, {at: 90, action: delete} ] }\n",
 			iampolicy.Options{}, with(scan, "iam:DeleteServiceSpecificCredential", "iam:UpdateServiceSpecificCredential")},
+		{"certificates deleted, with an emergency stop: it is read", "version: 1\nenforce: { allowed_accounts: [\"111111111111\"], stop_parameter: /kw/stop }\n" +
+			"rules:\n  access_key_age: { human: [ {at: 70, action: notify} ] }\n  signing_certificate_age: { human: [ {at: 90, action: delete} ] }\n",
+			iampolicy.Options{}, with(scan, "iam:DeleteSigningCertificate", "iam:UpdateSigningCertificate", "ssm:GetParameter")},
 		{"certificate and service credential stages that notify: read-only", allowed + notifyOnly +
 			"  signing_certificate_age: { human: [ {at: 80, action: notify} ] }\n  service_credential_age: { human: [ {at: 80, action: notify} ] }\n",
 			iampolicy.Options{}, scan},

@@ -51,8 +51,12 @@ locals {
     local.disable_keys ? ["iam:UpdateAccessKey"] : [],
     local.delete_keys ? ["iam:DeleteAccessKey"] : [],
     local.remove_passwords ? ["iam:DeleteLoginProfile"] : [],
+  )
+  cert_write = concat(
     local.disable_certs ? ["iam:UpdateSigningCertificate"] : [],
     local.delete_certs ? ["iam:DeleteSigningCertificate"] : [],
+  )
+  service_write = concat(
     local.disable_services ? ["iam:UpdateServiceSpecificCredential"] : [],
     local.delete_services ? ["iam:DeleteServiceSpecificCredential"] : [],
   )
@@ -96,7 +100,7 @@ locals {
   parameters = [for name in concat(var.secret_parameters, [var.config_ssm]) : local.parameter_arns[name] if name != ""]
   # The emergency stop, read before each action: only where the policy can
   # act at all, in the runner's own account or through the member role.
-  read_stop = var.stop_parameter != "" && length(local.write) > 0 && length(local.own_accounts) + length(local.member_accounts) > 0
+  read_stop = var.stop_parameter != "" && length(concat(local.write, local.cert_write, local.service_write)) > 0 && length(local.own_accounts) + length(local.member_accounts) > 0
   table_arn = "${local.arn}:dynamodb:*:*:table/${var.dynamodb_table}"
 
   # IAM in the account the identity lives in: the runner's own account, or
@@ -107,6 +111,8 @@ locals {
     { sid = "ReadIAMCredentials", actions = local.scan_actions, resources = ["*"], condition = local.no_condition },
     { sid = "RecheckCredentials", actions = local.recheck, resources = local.users, condition = local.no_condition },
     { sid = "RemediateCredentials", actions = local.write, resources = local.users, condition = local.no_condition },
+    { sid = "RemediateSigningCertificates", actions = local.cert_write, resources = local.users, condition = local.no_condition },
+    { sid = "RemediateServiceCredentials", actions = local.service_write, resources = local.users, condition = local.no_condition },
   ]
   runner_statements = [
     { sid = "ReadStopParameter", actions = ["ssm:GetParameter"], resources = local.read_stop ? [local.parameter_arns[var.stop_parameter]] : [], condition = local.no_condition },
