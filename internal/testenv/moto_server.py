@@ -54,6 +54,10 @@ filters; by user name, then creation order, MaxItems (default 100, at
 most 1000) a page with IsTruncated and an opaque Marker. DeleteUser of a
 user who still has service-specific credentials is DeleteConflict (409).
 
+moto's credential report writes N/A for cert_1_last_rotated and
+cert_2_last_rotated; the wrapper writes the upload dates of the user's first
+and second signing certificates (in upload order), as IAM does.
+
 It also serialises DynamoDB requests. DynamoDB applies each conditional
 write and each transaction atomically; moto's threaded server does not: it
 reads the item, checks the condition and writes in separate steps that
@@ -418,9 +422,25 @@ def _delete_user(self, user_name):
     return _moto_delete_user(self, user_name)
 
 
+def _user_to_csv(self):
+    """moto's credential-report row, with cert_1_last_rotated and
+    cert_2_last_rotated the upload dates of the user's first two signing
+    certificates (creation order), where moto always writes N/A."""
+    row = _moto_user_to_csv(self).rstrip("\n")
+    # The last four columns are cert_1_active, cert_1_last_rotated,
+    # cert_2_active, cert_2_last_rotated (a user name may hold commas).
+    head, cert1_active, _, cert2_active, _ = row.rsplit(",", 4)
+    rotated = [
+        cert.upload_date.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        for cert in list(self.signing_certificates.values())[:2]
+    ]
+    rotated += ["N/A"] * (2 - len(rotated))
+    return ",".join([head, cert1_active, rotated[0], cert2_active, rotated[1]]) + "\n"
+
+
 def _patch_iam():
-    global _moto_get_credential_report, _moto_delete_user
-    from moto.iam.models import IAMBackend
+    global _moto_get_credential_report, _moto_delete_user, _moto_user_to_csv
+    from moto.iam.models import IAMBackend, User
     from moto.iam.responses import IamResponse
 
     _moto_get_credential_report = IAMBackend.get_credential_report
@@ -428,6 +448,8 @@ def _patch_iam():
     IamResponse.generate_credential_report = _generate_credential_report
     IamResponse.get_credential_report = _get_credential_report_response
 
+    _moto_user_to_csv = User.to_csv
+    User.to_csv = _user_to_csv
     _moto_delete_user = IAMBackend.delete_user
     IAMBackend.delete_user = _delete_user
     IamResponse.create_service_specific_credential = _create_service_specific_credential
@@ -439,6 +461,7 @@ def _patch_iam():
 
 _moto_get_credential_report = None
 _moto_delete_user = None
+_moto_user_to_csv = None
 _patch_iam()
 
 _moto_call = server.DomainDispatcherApplication.__call__

@@ -284,6 +284,10 @@ func TestSeedEvents(t *testing.T) {
 	ev, err := seedEvents([]SeedUser{
 		{Name: "a", PasswordAgeDays: -1, Keys: []SeedKey{{AgeDays: 10, LastUsedDaysAgo: 5}, {AgeDays: 40, LastUsedDaysAgo: -1}}},
 		{Name: "b", PasswordAgeDays: 20, PasswordLastUsedDaysAgo: 3},
+		{
+			Name: "c", PasswordAgeDays: -1, Certs: []SeedCert{{AgeDays: 8}, {AgeDays: 60}},
+			ServiceCredentials: []SeedServiceCredential{{Service: "codecommit.amazonaws.com", AgeDays: 8}}, SSHKeys: []SeedSSHKey{{AgeDays: 8}},
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -298,10 +302,15 @@ func TestSeedEvents(t *testing.T) {
 		got = append(got, step{e.daysAgo, e.kind, e.user})
 	}
 	want := []step{
+		{60, evCreateUser, 2}, // raised to the oldest certificate
+		{60, evCreateCerts, 2},
 		{40, evCreateUser, 0}, // raised to the oldest key
 		{40, evCreateKeys, 0},
 		{20, evCreateUser, 1}, // the password's age
 		{10, evCreateKeys, 0},
+		{8, evCreateCerts, 2},
+		{8, evCreateServiceCredentials, 2},
+		{8, evUploadSSHKeys, 2},
 		{5, evUseKeys, 0},
 		{3, evUsePassword, 1},
 	}
@@ -318,6 +327,12 @@ func TestSeedEvents(t *testing.T) {
 		{"created differs from password", SeedUser{Name: "x", PasswordAgeDays: 5, CreatedDaysAgo: 9}, "password_last_changed"},
 		{"key older than password", SeedUser{Name: "x", PasswordAgeDays: 5, Keys: []SeedKey{{AgeDays: 9}}}, "older than the user's password"},
 		{"three keys", SeedUser{Name: "x", PasswordAgeDays: -1, Keys: make([]SeedKey, 3)}, "IAM allows 2"},
+		{"certificate older than password", SeedUser{Name: "x", PasswordAgeDays: 5, Certs: []SeedCert{{AgeDays: 9}}}, "signing certificate 1: 9 days old, older than the user's password"},
+		{"three certificates", SeedUser{Name: "x", PasswordAgeDays: -1, Certs: make([]SeedCert, 3)}, "3 signing certificates, IAM allows 2"},
+		{"three credentials for one service", SeedUser{Name: "x", PasswordAgeDays: -1, ServiceCredentials: []SeedServiceCredential{{Service: "codecommit.amazonaws.com"}, {Service: "codecommit.amazonaws.com"}, {Service: "codecommit.amazonaws.com"}}}, "more than 2 credentials for codecommit.amazonaws.com"},
+		{"credential without service", SeedUser{Name: "x", PasswordAgeDays: -1, ServiceCredentials: []SeedServiceCredential{{AgeDays: 3}}}, "no Service"},
+		{"six SSH keys", SeedUser{Name: "x", PasswordAgeDays: -1, SSHKeys: make([]SeedSSHKey, 6)}, "6 SSH keys, IAM allows 5"},
+		{"negative SSH key age", SeedUser{Name: "x", PasswordAgeDays: -1, SSHKeys: []SeedSSHKey{{AgeDays: -2}}}, "SSH key 1: negative AgeDays"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := seedEvents([]SeedUser{tc.u})
