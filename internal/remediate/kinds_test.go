@@ -205,28 +205,8 @@ func TestExecuteCertificatesAndServiceCredentials(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeIAM{certs: tt.certs, svcs: tt.svcs}
-			store := memstore.New()
-			ref := state.KeyRef{Account: acct, User: "alice", KeyID: "ASC1"}
-			if tt.inactive != "" {
-				if err := store.RecordInactive(context.Background(), ref, tt.inactive, true); err != nil {
-					t.Fatal(err)
-				}
-			}
-			got := executor(f, store).Execute(context.Background(), []plan.Action{tt.action})
-			if s := outcome(got[0]); s != tt.want {
-				t.Errorf("Execute() =\n  %s\nwant\n  %s", s, tt.want)
-			}
-			if diff := cmp.Diff(tt.wantWrites, f.writes()); diff != "" {
-				t.Errorf("IAM writes (-want +got):\n%s", diff)
-			}
-			if since, _ := store.InactiveSince(context.Background(), ref); since != tt.wantSince {
-				t.Errorf("inactive since = %q; want %q", since, tt.wantSince)
-			}
-			recs, _ := store.Actions(context.Background(), state.ActionFilter{})
-			if len(recs) != 1 || string(recs[0].Status) != got[0].Status || recs[0].Credential != tt.action.Credential || recs[0].Reason != got[0].Reason {
-				t.Errorf("recorded %+v; want one record matching %s", recs, outcome(got[0]))
-			}
+			executeOne(t, &fakeIAM{certs: tt.certs, svcs: tt.svcs}, state.KeyRef{Account: acct, User: "alice", KeyID: "ASC1"}, tt.inactive, tt.action,
+				tt.want, tt.wantWrites, tt.wantSince)
 		})
 	}
 }
