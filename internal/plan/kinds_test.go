@@ -195,3 +195,36 @@ func TestBuildNeverMailsInfoFindings(t *testing.T) {
 		t.Errorf("messages = %+v; want alice told of her key only", p.Messages)
 	}
 }
+
+// TestBuildCertificateWaitsForNoticeWindowAndGuards: notice_before_action,
+// the window and max_actions_per_run hold back an action on a certificate
+// or a service credential as on a key.
+func TestBuildCertificateWaitsForNoticeWindowAndGuards(t *testing.T) {
+	const to = "a@example.com"
+	fs := []policy.Finding{certFinding("alice", 1, 90, true, to)}
+	other := func(in *plan.Input) { in.ActiveOther = map[string]int{acct: 10} }
+
+	p := applying(noticeConfig(7), fs, 0, other)
+	want := "its owner is told of the 90-day stage in this run, and enforce.notice_before_action gives 7 days' notice: the first run from 2026-11-30 acts"
+	if a := p.Actions[0]; a.Status != plan.ActionWaiting || a.Reason != want || a.ActOn != "2026-11-30" {
+		t.Errorf("notice: %s %q act_on %q; want waiting: %s", a.Status, a.Reason, a.ActOn, want)
+	}
+	if got, want := p.Messages[0].Items[0].Next, "It is past the 90-day limit. keywarden gives 7 days' notice before it changes a credential (enforce.notice_before_action): "+
+		"a keywarden run may disable it (an active certificate is disabled before it is deleted) from 2026-11-30."; got != want {
+		t.Errorf("alice's item says %q; want %q", got, want)
+	}
+
+	cfg := enforcing()
+	cfg.Enforce.Window = &config.Window{Days: []string{"sat"}, Start: "09:00", End: "17:00", Timezone: "UTC"}
+	if a := applying(cfg, fs, 0, other).Actions[0]; a.Status != plan.ActionWaiting || !strings.HasPrefix(a.Reason, "outside the action window") {
+		t.Errorf("window: %s %q; want waiting outside the window", a.Status, a.Reason)
+	}
+
+	cfg = enforcing()
+	cfg.Enforce.MaxActionsPerRun = 1
+	two := append(fs, serviceFinding("bob", "ACCABOB1", "codecommit.amazonaws.com", 80, true, "b@example.com"))
+	p = applying(cfg, two, 0, other)
+	if len(p.Guards) != 1 || p.Actions[0].Status != plan.ActionBlocked || p.Actions[1].Status != plan.ActionBlocked {
+		t.Errorf("max_actions_per_run 1, two actions: guards %+v, actions %v; want both blocked", p.Guards, statuses(p))
+	}
+}
