@@ -236,3 +236,50 @@ func TestServiceCredentialLifecycle(t *testing.T) {
 		t.Errorf("API key in moto after undo: %s; want Active", st)
 	}
 }
+
+// TestReconcileCertificateAndServiceCredential: a run killed between
+// disabling a certificate (and deleting a service credential) and
+// recording it left planned records; the next run reads each from moto
+// and records them done, the certificate's inactive-since day kept.
+func TestReconcileCertificateAndServiceCredential(t *testing.T) {
+	e := newTruthEnv(t, noKeyUser("alice"))
+	ctx := context.Background()
+	cert, _ := e.uploadCert(t, "alice")
+	cred, _ := e.createServiceCred(t, "alice", "cassandra.amazonaws.com")
+	direct := iam.NewFromConfig(e.m.Config(t))
+	if _, err := direct.UpdateSigningCertificate(ctx, &iam.UpdateSigningCertificateInput{UserName: aws.String("alice"), CertificateId: aws.String(cert),
+		Status: "Inactive"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := direct.DeleteServiceSpecificCredential(ctx, &iam.DeleteServiceSpecificCredentialInput{UserName: aws.String("alice"),
+		ServiceSpecificCredentialId: aws.String(cred)}); err != nil {
+		t.Fatal(err)
+	}
+	killed := e.now.Add(-2 * time.Hour)
+	for _, r := range []state.Action{
+		{ID: "run-0.1", Run: "run-0", Account: acct, User: "alice", Credential: policy.CredentialSigningCert, KeyID: cert, Kind: state.KindDisable,
+			Before: state.KeyActive, At: killed},
+		{ID: "run-0.2", Run: "run-0", Account: acct, User: "alice", Credential: policy.CredentialServiceCredential, KeyID: cred, Kind: state.KindDelete,
+			Before: state.KeyInactive, At: killed},
+	} {
+		r.Status = state.ActionPlanned
+		if err := e.store.RecordAction(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done, err := e.executor("run-1").Reconcile(ctx, []string{acct}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != 2 {
+		t.Fatalf("Reconcile() = %+v; want both records", done)
+	}
+	for _, id := range []string{"run-0.1", "run-0.2"} {
+		if r := e.record(t, id); r.Status != state.ActionDone || !strings.HasPrefix(r.Reason, "made by run run-0, which stopped before recording it") {
+			t.Errorf("%s = %s: %s; want done, made by run-0", id, r.Status, r.Reason)
+		}
+	}
+	if since := e.inactiveSince(t, "alice", cert); since != state.Day(killed) {
+		t.Errorf("certificate inactive since %q; want the killed run's day %s", since, state.Day(killed))
+	}
+}
