@@ -196,15 +196,19 @@ func targetReached(ctx context.Context, r Reader, a *state.Action) (made bool, d
 		}
 		return false, "", state.PasswordSet, nil
 	}
-	key, _, err := recheckKey(ctx, r, a.User, a.KeyID)
+	k := kindOf(a.Credential)
+	if k == nil {
+		return false, "", "", fmt.Errorf("keywarden does not change %s credentials", a.Credential)
+	}
+	cur, err := k.read(ctx, r, a.User, a.KeyID)
 	if err != nil {
 		return false, "", "", err
 	}
-	if key == nil {
+	if cur == nil {
 		return a.Kind == state.KindDelete, "", state.KeyDeleted, nil
 	}
-	now = string(key.Status)
-	inactive := key.Status == types.StatusTypeInactive
+	now = string(cur.Status)
+	inactive := !cur.active() // Inactive, or a service credential Expired
 	switch a.Kind {
 	case state.KindDisable:
 		return inactive, "", now, nil
@@ -238,6 +242,9 @@ func doneKind(r *state.Action) string {
 }
 
 func title(r *state.Action) string {
+	if k := kindOf(r.Credential); k != nil && r.KeyID != "" {
+		return k.noun + " " + r.KeyID
+	}
 	if r.KeyID != "" {
 		return "access key " + r.KeyID
 	}
