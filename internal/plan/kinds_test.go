@@ -228,3 +228,19 @@ func TestBuildCertificateWaitsForNoticeWindowAndGuards(t *testing.T) {
 		t.Errorf("max_actions_per_run 1, two actions: guards %+v, actions %v; want both blocked", p.Guards, statuses(p))
 	}
 }
+
+// TestBuildAccountFindingIsTheAdmins: the account's own finding
+// (password_policy) has no owner: it is in the digest, mailed to nobody
+// else, and never listed as an owner keywarden cannot mail.
+func TestBuildAccountFindingIsTheAdmins(t *testing.T) {
+	acct := keyFinding(policy.AccountUser, 0, 0)
+	acct.ID, acct.Credential, acct.Rule, acct.Severity, acct.Action, acct.KeyID, acct.Recipients =
+		"account-password-policy", policy.CredentialAccount, config.RulePasswordPolicy, config.SeverityMedium, config.ActionNotify, "", []string{}
+	p := applying(enforcing(), []policy.Finding{acct}, 10)
+	if len(p.Messages) != 0 || len(p.Undeliverable) != 0 {
+		t.Errorf("messages %+v, undeliverable %+v; want none: the account's finding is the admins'", p.Messages, p.Undeliverable)
+	}
+	if len(p.Digests) != 1 || len(p.Digests[0].Findings) != 1 || len(p.Digests[0].Undeliverable) != 0 {
+		t.Fatalf("digests = %+v; want one listing the finding and no unmailable owner", p.Digests)
+	}
+}

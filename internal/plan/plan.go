@@ -458,9 +458,9 @@ func (b *builder) messages(items []Item, owed []Action) ([]Message, int) {
 	return out, notDue
 }
 
-// undeliverable lists users with findings but no address (root aside:
-// its findings are for the admins by design), and users mailed at one
-// address whose other addresses were skipped.
+// undeliverable lists users with findings but no address (root and the
+// account aside: their findings are for the admins by design), and users
+// mailed at one address whose other addresses were skipped.
 func (b *builder) undeliverable(items []Item) (none, problems []Undeliverable) {
 	none, problems = []Undeliverable{}, []Undeliverable{}
 	type at struct {
@@ -469,9 +469,9 @@ func (b *builder) undeliverable(items []Item) (none, problems []Undeliverable) {
 	}
 	idx := map[[2]string]at{}
 	for _, it := range items {
-		if it.Credential == policy.CredentialRoot || it.User == "<root_account>" || it.Severity == config.SeverityInfo ||
-			len(it.Recipients) > 0 && len(it.RecipientProblems) == 0 {
-			continue // root's are the admins'; an informational finding is never mailed
+		if it.Credential == policy.CredentialRoot || it.User == "<root_account>" || it.User == policy.AccountUser ||
+			it.Severity == config.SeverityInfo || len(it.Recipients) > 0 && len(it.RecipientProblems) == 0 {
+			continue // root's and the account's are the admins'; an informational finding is never mailed
 		}
 		k := [2]string{it.Account, it.User}
 		if x, ok := idx[k]; ok {
