@@ -168,6 +168,24 @@ type Rules struct {
 	DormantUser      *UnusedRule         `yaml:"dormant_user,omitempty" json:"dormant_user,omitempty"`
 }
 
+// StagesOf returns class's stages of a staged rule (access_key_age,
+// signing_certificate_age, service_credential_age), or the default
+// class's when the class has no entry; the config's own slice, unsorted.
+func (r *Rules) StagesOf(rule, class string) []Stage {
+	byClass := r.AccessKeyAge
+	switch rule {
+	case RuleSigningCertAge:
+		byClass = r.SigningCertAge
+	case RuleServiceCredentialAge:
+		byClass = r.ServiceCredentialAge
+	}
+	stages, ok := byClass[class]
+	if !ok {
+		stages = byClass[DefaultClass]
+	}
+	return stages
+}
+
 // WarnRule warns WarnBefore days before a credential's own expiration
 // (service_credential_expiry).
 type WarnRule struct {

@@ -32,7 +32,7 @@ func (b *builder) title(f *policy.Finding) string {
 		}
 		return fmt.Sprintf("signing certificate %d (its ID is not known)", f.Slot)
 	case policy.CredentialServiceCredential:
-		return strings.TrimSpace(ServiceCredentialName(f.Service) + " " + f.KeyID)
+		return strings.TrimSpace(policy.ServiceCredentialName(f.Service) + " " + f.KeyID)
 	case policy.CredentialSSHKey:
 		return strings.TrimSpace("SSH public key " + f.KeyID)
 	case policy.CredentialUser:
@@ -47,27 +47,6 @@ func (b *builder) title(f *policy.Finding) string {
 		return "root user"
 	}
 	return f.Credential
-}
-
-// serviceNames are how owners know the services of service-specific
-// credentials.
-var serviceNames = map[string]string{
-	"codecommit.amazonaws.com": "CodeCommit credential",
-	"cassandra.amazonaws.com":  "Amazon Keyspaces credential",
-	"bedrock.amazonaws.com":    "Amazon Bedrock API key",
-}
-
-// ServiceCredentialName names a service-specific credential of service
-// for a reader: "CodeCommit credential", "Amazon Bedrock API key"; one
-// of another (or an unknown) service is a "service-specific credential".
-func ServiceCredentialName(service string) string {
-	if n, ok := serviceNames[service]; ok {
-		return n
-	}
-	if service != "" {
-		return "service-specific credential for " + service
-	}
-	return "service-specific credential"
 }
 
 // keyLike reports whether a credential is staged like an access key —
@@ -97,18 +76,7 @@ func noun(credential string) string {
 // signing_certificate_age, service_credential_age) sorted by At, or the
 // default class's when it has none.
 func (b *builder) stagesOf(rule, class string) []config.Stage {
-	byClass := b.cfg.Rules.AccessKeyAge
-	switch rule {
-	case config.RuleSigningCertAge:
-		byClass = b.cfg.Rules.SigningCertAge
-	case config.RuleServiceCredentialAge:
-		byClass = b.cfg.Rules.ServiceCredentialAge
-	}
-	stages, ok := byClass[class]
-	if !ok {
-		stages = byClass[config.DefaultClass]
-	}
-	stages = slices.Clone(stages)
+	stages := slices.Clone(b.cfg.Rules.StagesOf(rule, class))
 	slices.SortStableFunc(stages, func(a, b config.Stage) int { return cmp.Compare(a.At, b.At) })
 	return stages
 }

@@ -125,10 +125,14 @@ var serviceNames = map[string]string{
 
 // ServiceCredentialName names a service-specific credential of service in
 // words: "CodeCommit credential", "Amazon Keyspaces credential", "Amazon
-// Bedrock API key", else "service-specific credential for SERVICE".
+// Bedrock API key", else "service-specific credential for SERVICE" (or
+// "service-specific credential" when the service is unknown).
 func ServiceCredentialName(service string) string {
 	if n, ok := serviceNames[service]; ok {
 		return n
 	}
-	return "service-specific credential for " + service
+	if service != "" {
+		return "service-specific credential for " + service
+	}
+	return "service-specific credential"
 }

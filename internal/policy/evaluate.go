@@ -217,18 +217,7 @@ func (e *evaluator) tiersFor(rule, class string) classStages {
 	if t, ok := e.tiers[tierKey{rule, class}]; ok {
 		return t
 	}
-	byClass := e.cfg.Rules.AccessKeyAge
-	switch rule {
-	case config.RuleSigningCertAge:
-		byClass = e.cfg.Rules.SigningCertAge
-	case config.RuleServiceCredentialAge:
-		byClass = e.cfg.Rules.ServiceCredentialAge
-	}
-	stages, ok := byClass[class]
-	if !ok {
-		stages = byClass[config.DefaultClass]
-	}
-	t := classStages{all: slices.Clone(stages)}
+	t := classStages{all: slices.Clone(e.cfg.Rules.StagesOf(rule, class))}
 	slices.SortStableFunc(t.all, func(a, b config.Stage) int { return cmp.Compare(a.At, b.At) })
 	for _, s := range t.all {
 		if s.Action == config.ActionDelete {

@@ -166,7 +166,7 @@ func (e *truthEnv) serviceCredState(t *testing.T, user, id string) string {
 
 func serviceCredAction(kind, user, id, service string, created time.Time, active bool) plan.Action {
 	a := keyAction(kind, user, id, created, active)
-	a.Credential, a.Rule, a.Slot, a.Title = policy.CredentialServiceCredential, config.RuleServiceCredentialAge, 0, plan.ServiceCredentialName(service)+" "+id
+	a.Credential, a.Rule, a.Slot, a.Title = policy.CredentialServiceCredential, config.RuleServiceCredentialAge, 0, policy.ServiceCredentialName(service)+" "+id
 	return a
 }
 
