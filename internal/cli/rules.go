@@ -137,7 +137,7 @@ func rulesTable(w io.Writer, doc rulesDoc, width int) error {
 	}
 	// Each note is a prefix and text; the text wraps under itself.
 	type note struct{ prefix, text string }
-	notes := []note{{"", ""}, {"", "API calls per account, beyond the scan's own (the six every account makes and GetAccountAuthorizationDetails):"}}
+	notes := []note{{"", ""}, {"", "API calls per account beyond the six every account makes and GetAccountAuthorizationDetails (the budget is 6 + ceil(N/1000) + F + S, + K when ssh_key_age is on):"}}
 	for _, c := range calls.list {
 		notes = append(notes, note{"  " + c.term + "  ", c.op + ": " + strings.Join(c.rules, ", ")})
 	}

@@ -149,12 +149,14 @@ type Rules struct {
 	// AccessKeyUnknownAge reports active keys whose age cannot be told.
 	AccessKeyUnknownAge *FlagRule `yaml:"access_key_unknown_age,omitempty" json:"access_key_unknown_age,omitempty"`
 
-	// SigningCertAge maps a class name to its signing-certificate stages,
-	// as AccessKeyAge does for access keys.
+	// SigningCertAge maps a class name to its signing-certificate stages;
+	// a class without an entry (every class, when the rule is left out)
+	// takes its access-key stages (Rules.StagesOf).
 	SigningCertAge  map[string][]Stage `yaml:"signing_certificate_age,omitempty" json:"signing_certificate_age,omitempty"`
 	RootSigningCert *FlagRule          `yaml:"root_signing_certificate,omitempty" json:"root_signing_certificate,omitempty"`
 	// ServiceCredentialAge maps a class name to its stages for
-	// service-specific credentials.
+	// service-specific credentials; a class without an entry takes its
+	// access-key stages.
 	ServiceCredentialAge    map[string][]Stage `yaml:"service_credential_age,omitempty" json:"service_credential_age,omitempty"`
 	ServiceCredentialExpiry *WarnRule          `yaml:"service_credential_expiry,omitempty" json:"service_credential_expiry,omitempty"`
 	// SSHKeyAge is opt-in: absent, no SSH key is read.
@@ -169,8 +171,12 @@ type Rules struct {
 }
 
 // StagesOf returns class's stages of a staged rule (access_key_age,
-// signing_certificate_age, service_credential_age), or the default
-// class's when the class has no entry; the config's own slice, unsorted.
+// signing_certificate_age, service_credential_age): the rule's entry for
+// the class; else, for access keys, the default class's; else, for
+// signing certificates and service-specific credentials, the class's
+// access-key stages (so a class whose keys are only notified about gets
+// only notices for its other credentials too, unless the config says
+// otherwise). The config's own slice, unsorted.
 func (r *Rules) StagesOf(rule, class string) []Stage {
 	byClass := r.AccessKeyAge
 	switch rule {
@@ -179,11 +185,29 @@ func (r *Rules) StagesOf(rule, class string) []Stage {
 	case RuleServiceCredentialAge:
 		byClass = r.ServiceCredentialAge
 	}
-	stages, ok := byClass[class]
-	if !ok {
-		stages = byClass[DefaultClass]
+	if stages, ok := byClass[class]; ok {
+		return stages
 	}
-	return stages
+	if rule != RuleAccessKeyAge {
+		return r.StagesOf(RuleAccessKeyAge, class)
+	}
+	return byClass[DefaultClass]
+}
+
+// StagesByClass returns every class's stages of a staged rule (StagesOf
+// for the default class, each configured class, and each class the
+// rule's or access_key_age's map names), by class name.
+func (c *Config) StagesByClass(rule string) map[string][]Stage {
+	out := map[string][]Stage{DefaultClass: c.Rules.StagesOf(rule, DefaultClass)}
+	for _, cl := range c.Classes {
+		out[cl.Name] = c.Rules.StagesOf(rule, cl.Name)
+	}
+	for _, m := range []map[string][]Stage{c.Rules.AccessKeyAge, c.Rules.SigningCertAge, c.Rules.ServiceCredentialAge} {
+		for class := range m {
+			out[class] = c.Rules.StagesOf(rule, class)
+		}
+	}
+	return out
 }
 
 // WarnRule warns WarnBefore days before a credential's own expiration
@@ -456,9 +480,7 @@ func Default() *Config {
 			RootAccessKey:       &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityCritical},
 			AccessKeyUnknownAge: &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityHigh},
 
-			SigningCertAge:          defaultCredentialStages(),
 			RootSigningCert:         &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityCritical},
-			ServiceCredentialAge:    defaultCredentialStages(),
 			ServiceCredentialExpiry: &WarnRule{Enabled: &t, WarnBefore: 14, Severity: SeverityMedium},
 			RootRecentUse:           &RecentUseRule{Enabled: &t, Within: 7, Severity: SeverityHigh},
 			PasswordPolicy:          &PasswordPolicyRule{Enabled: &t, MinLength: 14, ReusePrevention: 24, Severity: SeverityMedium},

@@ -143,10 +143,11 @@ func TestParseMerge(t *testing.T) {
 			want: func(c *Config) { c.Rules.SigningCertAge = map[string][]Stage{"human": nil, "machine": nil} },
 		},
 		{
-			name: "service credential stages merge per class, severities filled in",
+			name: "service credential stages of one class, severities filled in; the others take their access keys'",
 			yaml: "rules: {service_credential_age: {machine: [{at: 30, action: notify}, {at: 60, action: delete}]}}",
 			want: func(c *Config) {
-				c.Rules.ServiceCredentialAge["machine"] = []Stage{{At: 30, Action: ActionNotify, Severity: SeverityMedium}, {At: 60, Action: ActionDelete, Severity: SeverityHigh}}
+				c.Rules.ServiceCredentialAge = map[string][]Stage{
+					"machine": {{At: 30, Action: ActionNotify, Severity: SeverityMedium}, {At: 60, Action: ActionDelete, Severity: SeverityHigh}}}
 			},
 		},
 		{

@@ -200,9 +200,9 @@ var fieldDocs = map[string]string{
 	"Rules.RootAccessKey":       "The root user has an active access key (told to the admins only).",
 	"Rules.AccessKeyUnknownAge": "An active access key whose creation date is missing or in the future: its age cannot be judged (notify only).",
 
-	"Rules.SigningCertAge":          "Per class (human or a defined class): stages by the age of an X.509 signing certificate in days since its upload. Inactive certificates only get the delete stages. An empty list switches the rule off for the class.",
+	"Rules.SigningCertAge":          "Per class (human or a defined class): stages by the age of an X.509 signing certificate in days since its upload. Inactive certificates only get the delete stages. An empty list switches the rule off for the class; a class without an entry takes its access_key_age stages.",
 	"Rules.RootSigningCert":         "The root user has an active signing certificate (told to the admins only).",
-	"Rules.ServiceCredentialAge":    "Per class: stages by the age of a service-specific credential (CodeCommit, Keyspaces, Amazon Bedrock API keys) in days since its creation. Inactive and expired ones only get the delete stages. An empty list switches the rule off for the class.",
+	"Rules.ServiceCredentialAge":    "Per class: stages by the age of a service-specific credential (CodeCommit, Keyspaces, Amazon Bedrock API keys) in days since its creation. Inactive and expired ones only get the delete stages. An empty list switches the rule off for the class; a class without an entry takes its access_key_age stages.",
 	"Rules.ServiceCredentialExpiry": "A service-specific credential with an expiration date (Amazon Bedrock API keys) that expires within warn_before days, or has expired.",
 	"Rules.SSHKeyAge":               "Opt-in: the SSH public keys (CodeCommit) of the users `users` selects, older than max_age days. One ListSSHPublicKeys call per selected user. Notify only.",
 	"Rules.RootRecentUse":           "CIS 1.7: the root user's password or an access key was used within `within` days.",

@@ -277,6 +277,14 @@ func (k *checker) rules(r *Rules, classes map[string]bool, p keyPath) {
 	if r.SSHKeyAge != nil {
 		k.match(&r.SSHKeyAge.Users, p.key("ssh_key_age").key("users"))
 	}
+	for _, u := range []struct {
+		key  string
+		rule *UnusedRule
+	}{{"access_key_unused", r.AccessKeyUnused}, {"password_unused", r.PasswordUnused}, {"dormant_user", r.DormantUser}} {
+		if u.rule != nil {
+			k.infoChanges(u.rule.Action, u.rule.Severity, p.key(u.key))
+		}
+	}
 }
 
 // stages checks that a class's stages ascend and never disable a deleted
@@ -294,6 +302,17 @@ func (k *checker) stages(st []Stage, p keyPath) {
 		if s.Action == ActionDelete && deleteAt < 0 {
 			deleteAt = s.At
 		}
+		k.infoChanges(s.Action, s.Severity, sp)
+	}
+}
+
+// infoChanges refuses severity info on an action that changes a
+// credential: an informational finding is never mailed to its owner, who
+// would never be told before the change (nor could notice_before_action
+// ever be met).
+func (k *checker) infoChanges(action, severity string, p keyPath) {
+	if severity == SeverityInfo && action != "" && action != ActionNotify {
+		k.add(p.key("severity"), "info is never mailed to the owner, so it cannot go with action %s (the owner must be told first): use low or higher", action)
 	}
 }
 

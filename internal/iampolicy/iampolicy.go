@@ -405,8 +405,9 @@ func stagesAct(byClass map[string][]config.Stage) (disable, del bool) {
 func RemediationOf(cfg *config.Config) Remediation {
 	var r Remediation
 	r.Disable, r.Delete = stagesAct(cfg.Rules.AccessKeyAge)
-	r.CertDisable, r.CertDelete = stagesAct(cfg.Rules.SigningCertAge)
-	r.ServiceDisable, r.ServiceDelete = stagesAct(cfg.Rules.ServiceCredentialAge)
+	// A class without its own stages for these takes its access keys'.
+	r.CertDisable, r.CertDelete = stagesAct(cfg.StagesByClass(config.RuleSigningCertAge))
+	r.ServiceDisable, r.ServiceDelete = stagesAct(cfg.StagesByClass(config.RuleServiceCredentialAge))
 	if u := cfg.Rules.AccessKeyUnused; u != nil && (u.Enabled == nil || *u.Enabled) && u.Action == config.ActionDisable {
 		r.Disable = true
 	}

@@ -62,8 +62,9 @@ func defaultWrites() []string {
 		stages         map[string][]config.Stage
 		update, delete string
 	}{
-		{config.Default().Rules.SigningCertAge, "iam:UpdateSigningCertificate", "iam:DeleteSigningCertificate"},
-		{config.Default().Rules.ServiceCredentialAge, "iam:UpdateServiceSpecificCredential", "iam:DeleteServiceSpecificCredential"},
+		// Left out of the default config, they take the access keys' stages.
+		{config.Default().StagesByClass(config.RuleSigningCertAge), "iam:UpdateSigningCertificate", "iam:DeleteSigningCertificate"},
+		{config.Default().StagesByClass(config.RuleServiceCredentialAge), "iam:UpdateServiceSpecificCredential", "iam:DeleteServiceSpecificCredential"},
 	} {
 		for _, stages := range k.stages {
 			for _, st := range stages {

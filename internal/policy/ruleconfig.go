@@ -19,10 +19,9 @@ func RuleEnabled(cfg *config.Config, rule string) bool {
 	switch rule {
 	case config.RuleAccessKeyAge:
 		return hasStages(r.AccessKeyAge)
-	case config.RuleSigningCertAge:
-		return hasStages(r.SigningCertAge)
-	case config.RuleServiceCredentialAge:
-		return hasStages(r.ServiceCredentialAge)
+	case config.RuleSigningCertAge, config.RuleServiceCredentialAge:
+		// A class without its own stages takes its access keys'.
+		return hasStages(cfg.StagesByClass(rule))
 	}
 	p, ok := ruleSwitches(r)[rule]
 	return ok && p.present && enabled(p.enabled)
@@ -94,10 +93,15 @@ func RuleSettings(cfg *config.Config, rule string) string {
 	switch rule {
 	case config.RuleAccessKeyAge:
 		return stagesSettings(r.AccessKeyAge)
-	case config.RuleSigningCertAge:
-		return stagesSettings(r.SigningCertAge)
-	case config.RuleServiceCredentialAge:
-		return stagesSettings(r.ServiceCredentialAge)
+	case config.RuleSigningCertAge, config.RuleServiceCredentialAge:
+		own := r.SigningCertAge
+		if rule == config.RuleServiceCredentialAge {
+			own = r.ServiceCredentialAge
+		}
+		if len(own) == 0 {
+			return "as access_key_age"
+		}
+		return stagesSettings(cfg.StagesByClass(rule))
 	case config.RuleAccessKeyUnused, config.RulePasswordUnused, config.RuleDormantUser:
 		u := map[string]*config.UnusedRule{
 			config.RuleAccessKeyUnused: r.AccessKeyUnused, config.RulePasswordUnused: r.PasswordUnused, config.RuleDormantUser: r.DormantUser,
@@ -156,6 +160,10 @@ func stagesSettings(m map[string][]config.Stage) string {
 	slices.Sort(classes)
 	var parts []string
 	for _, c := range classes {
+		if len(m[c]) == 0 {
+			parts = append(parts, c+": off")
+			continue
+		}
 		var st []string
 		for _, s := range m[c] {
 			a := actionOf(s.Action)

@@ -23,7 +23,9 @@ func TestRuleEnabled(t *testing.T) {
 		AccessKeyAtSetup: &config.FlagRule{},
 	}}
 	want := map[string]bool{
-		config.RuleAccessKeyAge: true, config.RuleSigningCertAge: false, config.RuleServiceCredentialAge: false,
+		// service_credential_age, left out, takes the access keys' stages;
+		// signing_certificate_age's human entry is empty: off.
+		config.RuleAccessKeyAge: true, config.RuleSigningCertAge: false, config.RuleServiceCredentialAge: true,
 		config.RuleAccessKeyUnused: true, config.RulePasswordUnused: false, config.RuleMFAMissing: true,
 		config.RuleSSHKeyAge: true, config.RuleRootRecentUse: false, config.RulePasswordPolicy: true,
 		config.RuleAccessKeyAtSetup: true, config.RuleTwoActiveKeys: false, config.RuleDormantUser: false,
@@ -61,6 +63,7 @@ func TestRuleSettings(t *testing.T) {
 		PasswordPolicy:          &config.PasswordPolicyRule{MinLength: 14, ReusePrevention: 24},
 		ConsoleAndKeys:          &config.FlagRule{Severity: config.SeverityInfo},
 		TwoActiveKeys:           &config.FlagRule{},
+		ServiceCredentialAge:    map[string][]config.Stage{"human": {}},
 	}}
 	for rule, want := range map[string]string{
 		config.RuleAccessKeyAge:            "human: 70d notify medium, 80d disable high; machine: 90d notify critical",
@@ -73,7 +76,8 @@ func TestRuleSettings(t *testing.T) {
 		config.RuleConsoleAndKeys:          "notify, info",
 		config.RuleTwoActiveKeys:           "notify, medium",
 		config.RuleDormantUser:             "-",
-		config.RuleSigningCertAge:          "-",
+		config.RuleSigningCertAge:          "as access_key_age",
+		config.RuleServiceCredentialAge:    "human: off; machine: 90d notify critical",
 	} {
 		if got := RuleSettings(cfg, rule); got != want {
 			t.Errorf("RuleSettings(%s) = %q; want %q", rule, got, want)

@@ -111,7 +111,7 @@ func TestEvaluateSigningCertAge(t *testing.T) {
 
 	// Its own stages, apart from access_key_age's.
 	cfg := config.Default()
-	cfg.Rules.SigningCertAge["human"] = []config.Stage{{At: 30, Action: config.ActionNotify, Severity: config.SeverityLow}}
+	cfg.Rules.SigningCertAge = map[string][]config.Stage{"human": {{At: 30, Action: config.ActionNotify, Severity: config.SeverityLow}}}
 	fs := evalUsers(cfg, nil, nil, inventory.User{Name: "u", SigningCerts: []inventory.SigningCert{cert(1, 40, true)},
 		AccessKeys: []inventory.AccessKey{accessKey(1, 40, true)}})
 	if diff := cmp.Diff([]string{"u signing_certificate_age/signing_certificate slot=1 age=40 at=30 notify low next=-"}, onlyRule(fs, config.RuleSigningCertAge)); diff != "" {
@@ -126,6 +126,35 @@ func TestEvaluateSigningCertAge(t *testing.T) {
 	fs = evalUsers(config.Default(), root, nil)
 	if diff := cmp.Diff([]string{"<root_account> root_signing_certificate/root slot=1 age=200 at=0 notify critical next=-"}, briefs(fs)); diff != "" {
 		t.Errorf("root certificate mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestEvaluateStagesFollowAccessKeys: left out of the config, the stages
+// of certificates and service-specific credentials are each class's
+// access-key stages — a class whose keys are only notified about
+// (its own entry, or the machine default) gets only notices for them
+// too, never the human class's disable and delete.
+func TestEvaluateStagesFollowAccessKeys(t *testing.T) {
+	cfg := config.Default()
+	cfg.Classes = append(cfg.Classes, config.Class{Name: "bots", Match: config.Match{Groups: []string{"bots"}}})
+	cfg.Rules.AccessKeyAge["bots"] = []config.Stage{{At: 70, Action: config.ActionNotify}, {At: 80, Action: config.ActionNotify}}
+	if cfg.Rules.SigningCertAge != nil || cfg.Rules.ServiceCredentialAge != nil {
+		t.Fatal("the default config sets certificate or service credential stages; want them to follow access_key_age")
+	}
+	svc := inventory.ServiceCredential{ID: "ACCA1", ServiceName: "codecommit.amazonaws.com", Status: inventory.StatusActive, CreatedAt: daysAgo(85)}
+	user := func(name string, groups ...string) inventory.User {
+		return inventory.User{Name: name, Groups: groups, ServiceCredentials: []inventory.ServiceCredential{svc},
+			SigningCerts: []inventory.SigningCert{{Slot: 1, Active: true, CreatedAt: daysAgo(85)}}}
+	}
+	mach := user("mach")
+	mach.Tags = map[string]string{"UserType": "machine"}
+	fs := evalUsers(cfg, nil, nil, user("bot", "bots"), user("human"), mach)
+	for _, tt := range []struct{ user, action string }{{"bot", config.ActionNotify}, {"human", config.ActionDisable}, {"mach", config.ActionNotify}} {
+		for _, rule := range []string{config.RuleSigningCertAge, config.RuleServiceCredentialAge} {
+			if f := findingOf(t, fs, tt.user, rule); f.Action != tt.action {
+				t.Errorf("%s %s at 85 days: %s; want %s (the class's access-key stages)", tt.user, rule, f.Action, tt.action)
+			}
+		}
 	}
 }
 
