@@ -188,8 +188,8 @@ func e2eWant() []want {
 			Action: "notify", Severity: sev, NextStage: -1, Recipients: []string{name + "@example.com"}}
 	}
 	return []want{
-		// moto's password policy sets neither a length of 14 nor reuse
-		// prevention (CIS 1.8, 1.9).
+		// The test's password policy (length 14, MaxPasswordAge 60) does
+		// not prevent password reuse (CIS 1.9).
 		{User: "<account>", Credential: "account", Rule: "password_policy", Action: "notify", Severity: "medium",
 			NextStage: -1, Recipients: []string{}},
 		k("age70", 1, 70, 70, "notify", "medium", 80),
