@@ -15,7 +15,9 @@ import (
 
 // orgE2E is an organization of five accounts (the management account and
 // four members created through organizations:CreateAccount), each seeded
-// through AssumeRole with one key 120 days old and one 10 days old.
+// through AssumeRole with one key 120 days old and one 10 days old, and a
+// compliant password policy: the tests are about the accounts and their
+// old keys, each account's one finding.
 type orgE2E struct {
 	m        *testenv.MotoServer
 	accounts []string                       // all five, sorted
@@ -37,6 +39,7 @@ func newOrgE2E(t *testing.T) *orgE2E {
 			{Name: "old-" + id, Keys: []testenv.SeedKey{{AgeDays: 120, LastUsedDaysAgo: 2}}, PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1},
 			{Name: "new-" + id, Keys: []testenv.SeedKey{{AgeDays: 10, LastUsedDaysAgo: 2}}, PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1},
 		})
+		m.CompliantPasswordPolicy(t, cfg)
 		e.accounts = append(e.accounts, id)
 	}
 	slices.Sort(e.accounts)

@@ -486,7 +486,11 @@ func (c *Collector) passwordPolicy(ctx context.Context) (*inventory.PasswordPoli
 	case out.PasswordPolicy == nil:
 		return nil, nil
 	}
-	pp := &inventory.PasswordPolicy{HardExpiry: aws.ToBool(out.PasswordPolicy.HardExpiry)}
+	pp := &inventory.PasswordPolicy{
+		HardExpiry:      aws.ToBool(out.PasswordPolicy.HardExpiry),
+		MinimumLength:   int(aws.ToInt32(out.PasswordPolicy.MinimumPasswordLength)),
+		ReusePrevention: int(aws.ToInt32(out.PasswordPolicy.PasswordReusePrevention)),
+	}
 	if age := aws.ToInt32(out.PasswordPolicy.MaxPasswordAge); age > 0 {
 		pp.MaxPasswordAge = int(age)
 	}

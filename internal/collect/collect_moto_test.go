@@ -97,7 +97,8 @@ func TestCollectMoto(t *testing.T) {
 		{Name: "erin", CreatedDaysAgo: 50, PasswordAgeDays: never, PasswordLastUsedDaysAgo: never},
 	})
 	admin := iam.NewFromConfig(m.Config(t))
-	if _, err := admin.UpdateAccountPasswordPolicy(ctx, &iam.UpdateAccountPasswordPolicyInput{MaxPasswordAge: aws.Int32(90), MinimumPasswordLength: aws.Int32(12)}); err != nil {
+	if _, err := admin.UpdateAccountPasswordPolicy(ctx, &iam.UpdateAccountPasswordPolicyInput{MaxPasswordAge: aws.Int32(90), MinimumPasswordLength: aws.Int32(12),
+		PasswordReusePrevention: aws.Int32(5)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := admin.CreateAccountAlias(ctx, &iam.CreateAccountAliasInput{AccountAlias: aws.String("keywarden-test")}); err != nil {
@@ -131,7 +132,7 @@ func TestCollectMoto(t *testing.T) {
 	if snap.AccountID != testenv.AccountID || snap.AccountAlias != "keywarden-test" {
 		t.Errorf("Snapshot() account %q alias %q; want %s keywarden-test", snap.AccountID, snap.AccountAlias, testenv.AccountID)
 	}
-	if diff := cmp.Diff(&inventory.PasswordPolicy{MaxPasswordAge: 90}, snap.PasswordPolicy); diff != "" || !snap.PasswordPolicyKnown {
+	if diff := cmp.Diff(&inventory.PasswordPolicy{MaxPasswordAge: 90, MinimumLength: 12, ReusePrevention: 5}, snap.PasswordPolicy); diff != "" || !snap.PasswordPolicyKnown {
 		t.Errorf("Snapshot().PasswordPolicy (known %v) (-want +got):\n%s", snap.PasswordPolicyKnown, diff)
 	}
 

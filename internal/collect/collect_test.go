@@ -700,7 +700,10 @@ func TestSnapshotPasswordPolicy(t *testing.T) {
 	}{
 		{"no policy", nil, nil},
 		{"expiring passwords", &types.PasswordPolicy{ExpirePasswords: true, MaxPasswordAge: aws.Int32(90), HardExpiry: aws.Bool(true)}, &inventory.PasswordPolicy{MaxPasswordAge: 90, HardExpiry: true}},
-		{"passwords never expire", &types.PasswordPolicy{MinimumPasswordLength: aws.Int32(14)}, &inventory.PasswordPolicy{}},
+		{"passwords never expire", &types.PasswordPolicy{MinimumPasswordLength: aws.Int32(14)}, &inventory.PasswordPolicy{MinimumLength: 14}},
+		// What password_policy checks (CIS 1.8, 1.9).
+		{"length and reuse", &types.PasswordPolicy{MinimumPasswordLength: aws.Int32(14), PasswordReusePrevention: aws.Int32(24)},
+			&inventory.PasswordPolicy{MinimumLength: 14, ReusePrevention: 24}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := completeFake(reportCSV())

@@ -391,6 +391,29 @@ func TestSeedIntoMemberAccount(t *testing.T) {
 	}
 }
 
+// TestCompliantPasswordPolicy: the policy is set in the account cfg signs
+// for (a member here), with CIS 1.8's length and 1.9's reuse prevention and
+// no maximum age; the other account still has none.
+func TestCompliantPasswordPolicy(t *testing.T) {
+	m := Moto(t)
+	ctx := context.Background()
+	member := m.CreateOrganization(t, 1).Members[0]
+	m.CompliantPasswordPolicy(t, m.AssumeRoleConfig(t, "arn:aws:iam::"+member+":role/OrganizationAccountAccessRole"))
+	got, err := iam.NewFromConfig(m.AssumeRoleConfig(t, "arn:aws:iam::"+member+":role/OrganizationAccountAccessRole")).
+		GetAccountPasswordPolicy(ctx, &iam.GetAccountPasswordPolicyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got.PasswordPolicy; aws.ToInt32(p.MinimumPasswordLength) != 14 || aws.ToInt32(p.PasswordReusePrevention) != 24 || (p.ExpirePasswords || aws.ToInt32(p.MaxPasswordAge) != 0) {
+		t.Errorf("member's password policy: length %d, reuse prevention %d, expiry %v, maximum age %d; want 14, 24, none",
+			aws.ToInt32(p.MinimumPasswordLength), aws.ToInt32(p.PasswordReusePrevention), p.ExpirePasswords, aws.ToInt32(p.MaxPasswordAge))
+	}
+	var none *types.NoSuchEntityException
+	if _, err := iam.NewFromConfig(m.Config(t)).GetAccountPasswordPolicy(ctx, &iam.GetAccountPasswordPolicyInput{}); !errors.As(err, &none) {
+		t.Errorf("management account's GetAccountPasswordPolicy: %v; want NoSuchEntity (the policy was set in the member only)", err)
+	}
+}
+
 // TestExpireCredentialReport: the wrapper answers GenerateCredentialReport
 // and GetCredentialReport as IAM does while a report is built and once it
 // has expired (codes, types and HTTP statuses the SDK sees), never

@@ -503,3 +503,19 @@ func createOnce(call func(optFns ...func(*iam.Options)) error) error {
 	}
 	return err
 }
+
+// CompliantPasswordPolicy gives the account that cfg signs for a password
+// policy that passes the password_policy rule's defaults (CIS 1.8: at
+// least 14 characters; CIS 1.9: the last 24 passwords not reused), and
+// nothing else (no maximum age). moto's accounts have no password policy,
+// so IAM's defaults apply and each account has a password_policy finding:
+// tests about something else call this for each account they scan, so
+// that they count only the findings they are about.
+func (m *MotoServer) CompliantPasswordPolicy(t testing.TB, cfg aws.Config) {
+	t.Helper()
+	if _, err := iam.NewFromConfig(cfg).UpdateAccountPasswordPolicy(context.Background(), &iam.UpdateAccountPasswordPolicyInput{
+		MinimumPasswordLength: aws.Int32(14), PasswordReusePrevention: aws.Int32(24),
+	}); err != nil {
+		t.Fatalf("set a compliant password policy: %v", err)
+	}
+}
