@@ -1,7 +1,9 @@
 package notify
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/plan"
@@ -23,5 +25,21 @@ func TestDigestCountsInfoFindings(t *testing.T) {
 	}
 	if severityColor(config.SeverityInfo) == severityColor("") {
 		t.Error("info has the colour of a change keywarden made")
+	}
+}
+
+// TestDigestTextFindingWithoutNextStage: a finding with no next stage
+// (the account's password policy) starts its second line with "Owner:",
+// indented like every other.
+func TestDigestTextFindingWithoutNextStage(t *testing.T) {
+	dg := &plan.Digest{Day: "2026-11-23", Findings: []plan.Item{{Finding: policy.Finding{Account: "123456789012", User: policy.AccountUser,
+		Credential: policy.CredentialAccount, Rule: config.RulePasswordPolicy, Severity: config.SeverityMedium, Action: config.ActionNotify,
+		Reason: "the account has no password policy"}}}}
+	m, err := DefaultTemplates().Digest(dg, "keywarden@example.com", "d1", time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.Text, "\n    Owner: admins") || strings.Contains(m.Text, "     Owner:") {
+		t.Errorf("digest text:\n%s\nwant the finding's second line to be \"    Owner: admins\"", m.Text)
 	}
 }
