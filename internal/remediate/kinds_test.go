@@ -331,3 +331,52 @@ func TestUndoCertificatesAndServiceCredentials(t *testing.T) {
 		t.Errorf("re-enabled certificate still inactive since %q", since)
 	}
 }
+
+// TestServiceCredentialRecheckRepeatedMarker: a re-check that IAM answers
+// with a marker it answered before fails at once, instead of listing until
+// the run's deadline while the action holds its credential's lock; the
+// action is recorded failed, so the lock is released.
+func TestServiceCredentialRecheckRepeatedMarker(t *testing.T) {
+	for _, markers := range [][]string{{"again"}, {"a", "b"}} {
+		t.Run(strings.Join(markers, ","), func(t *testing.T) {
+			f := &fakeIAM{svcs: []*fakeCred{{user: "alice", id: "ACCA1", created: daysAgo(85), status: types.StatusTypeActive}}}
+			c := &cyclingMarkers{fakeIAM: f, markers: markers}
+			store := memstore.New()
+			e := executor(f, store)
+			e.Clients = func(context.Context, string) (remediate.IAM, error) { return c, nil }
+			got := e.Execute(context.Background(), []plan.Action{credAction(policy.CredentialServiceCredential, "disable", "alice", "ACCA1", daysAgo(85), true)})[0]
+			want := fmt.Sprintf("re-check the service-specific credentials of alice (page %d): IAM answered the same marker again", len(markers)+1)
+			if got.Status != plan.ActionFailed || got.Reason != want {
+				t.Errorf("Execute() = %s: %s; want failed: %s", got.Status, got.Reason, want)
+			}
+			if c.calls != len(markers)+1 {
+				t.Errorf("%d ListServiceSpecificCredentials calls; want %d (one per distinct marker)", c.calls, len(markers)+1)
+			}
+			planned, err := store.Actions(context.Background(), state.ActionFilter{Status: state.ActionPlanned})
+			if err != nil || len(planned) != 0 {
+				t.Errorf("planned records after the failure: %v, %v; want none (the lock released)", planned, err)
+			}
+			if len(f.writes()) != 0 {
+				t.Errorf("IAM writes: %v; want none", f.writes())
+			}
+		})
+	}
+}
+
+// cyclingMarkers answers every ListServiceSpecificCredentials with no
+// credential and the next of markers, round and round; after 100 calls it
+// answers an error, so that a re-check that never stops fails the test
+// instead of hanging it.
+type cyclingMarkers struct {
+	*fakeIAM
+	markers []string
+	calls   int
+}
+
+func (c *cyclingMarkers) ListServiceSpecificCredentials(_ context.Context, in *iam.ListServiceSpecificCredentialsInput, _ ...func(*iam.Options)) (*iam.ListServiceSpecificCredentialsOutput, error) {
+	c.calls++
+	if c.calls > 100 {
+		return nil, errors.New("still listing after 100 pages")
+	}
+	return &iam.ListServiceSpecificCredentialsOutput{IsTruncated: true, Marker: aws.String(c.markers[(c.calls-1)%len(c.markers)])}, nil
+}
