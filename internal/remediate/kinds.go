@@ -24,6 +24,8 @@ type current struct {
 	LastUsed time.Time
 }
 
+// active reports whether the credential is Active. Not active is not
+// "disabled": only Inactive is; Expired is IAM's (expiredMeanwhile).
 func (c *current) active() bool { return c.Status == types.StatusTypeActive }
 
 // credKind is how the executor reads and changes one kind of key-like
