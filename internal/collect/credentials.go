@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/inventory"
 )
 
@@ -34,29 +35,22 @@ func (c *Collector) accountSummary(ctx context.Context) (*inventory.AccountSumma
 // serviceCredentials lists every user's service-specific credentials
 // (CodeCommit, Keyspaces, Bedrock API keys, …) with
 // ListServiceSpecificCredentials(AllUsers=true), page by page with Marker:
-// one call per serviceCredentialPageSize credentials, never one per user.
-// The SDK has no paginator for it.
+// one call per serviceCredentialPageSize credentials, never one per user
+// (awsapi.ServiceCredentialPages, which fails on a repeated marker).
 func (c *Collector) serviceCredentials(ctx context.Context) ([]types.ServiceSpecificCredentialMetadata, error) {
 	in := &iam.ListServiceSpecificCredentialsInput{
 		AllUsers: aws.Bool(true),
 		MaxItems: aws.Int32(cmp.Or(c.serviceCredentialPage, serviceCredentialPageSize)),
 	}
 	var creds []types.ServiceSpecificCredentialMetadata
-	for page := 1; ; page++ {
-		out, err := c.IAM.ListServiceSpecificCredentials(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("list service-specific credentials (page %d): %w", page, err)
-		}
+	err := awsapi.ServiceCredentialPages(ctx, c.IAM, "list service-specific credentials", *in, func(out *iam.ListServiceSpecificCredentialsOutput) bool {
 		creds = append(creds, out.ServiceSpecificCredentials...)
-		marker := aws.ToString(out.Marker)
-		if !out.IsTruncated || marker == "" {
-			return creds, nil
-		}
-		if marker == aws.ToString(in.Marker) {
-			return nil, fmt.Errorf("list service-specific credentials (page %d): IAM answered the same marker again", page)
-		}
-		in.Marker = aws.String(marker)
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
+	return creds, nil
 }
 
 // joinServiceCredentials gives each user its service-specific credentials,

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
@@ -23,6 +24,8 @@ type current struct {
 	LastUsed time.Time
 }
 
+// active reports whether the credential is Active. Not active is not
+// "disabled": only Inactive is; Expired is IAM's (expiredMeanwhile).
 func (c *current) active() bool { return c.Status == types.StatusTypeActive }
 
 // credKind is how the executor reads and changes one kind of key-like
@@ -113,26 +116,25 @@ var signingCerts = credKind{noun: "signing certificate", short: "certificate", g
 var serviceCreds = credKind{noun: "service-specific credential", short: "credential", gone: "deleted since the scan",
 	created: "created", source: "the scan", replaced: "replaced",
 	read: func(ctx context.Context, r Reader, user, id string) (*current, error) {
-		in := &iam.ListServiceSpecificCredentialsInput{UserName: aws.String(user)}
-		for {
-			out, err := r.ListServiceSpecificCredentials(ctx, in)
-			var noSuch *types.NoSuchEntityException
-			if errors.As(err, &noSuch) {
-				return nil, nil
-			}
-			if err != nil {
-				return nil, fmt.Errorf("re-check the service-specific credentials of %s: %w", user, err)
-			}
-			for _, c := range out.ServiceSpecificCredentials {
-				if aws.ToString(c.ServiceSpecificCredentialId) == id {
-					return &current{Status: c.Status, Created: aws.ToTime(c.CreateDate)}, nil
+		var cur *current
+		err := awsapi.ServiceCredentialPages(ctx, r, "re-check the service-specific credentials of "+user,
+			iam.ListServiceSpecificCredentialsInput{UserName: aws.String(user)}, func(out *iam.ListServiceSpecificCredentialsOutput) bool {
+				for _, c := range out.ServiceSpecificCredentials {
+					if aws.ToString(c.ServiceSpecificCredentialId) == id {
+						cur = &current{Status: c.Status, Created: aws.ToTime(c.CreateDate)}
+						return false
+					}
 				}
-			}
-			if !out.IsTruncated || aws.ToString(out.Marker) == "" {
-				return nil, nil
-			}
-			in.Marker = out.Marker
+				return true
+			})
+		var noSuch *types.NoSuchEntityException
+		if errors.As(err, &noSuch) {
+			return nil, nil
 		}
+		if err != nil {
+			return nil, err
+		}
+		return cur, nil
 	},
 	setStatus: func(ctx context.Context, w Writer, user, id string, st types.StatusType) error {
 		_, err := w.UpdateServiceSpecificCredential(ctx, &iam.UpdateServiceSpecificCredentialInput{UserName: aws.String(user),

@@ -283,3 +283,62 @@ func TestReconcileCertificateAndServiceCredential(t *testing.T) {
 		t.Errorf("certificate inactive since %q; want the killed run's day %s", since, state.Day(killed))
 	}
 }
+
+// createExpiringAPIKey creates a Bedrock API key for user that expires a
+// day after moto's clock, daysBack days in the past; moto's clock is left
+// there.
+func (e *truthEnv) createExpiringAPIKey(t *testing.T, user string, daysBack int) (string, time.Time) {
+	t.Helper()
+	e.m.SetClock(t, testenv.DaysAgo(daysBack))
+	out, err := iam.NewFromConfig(e.m.Config(t)).CreateServiceSpecificCredential(context.Background(), &iam.CreateServiceSpecificCredentialInput{
+		UserName: aws.String(user), ServiceName: aws.String("bedrock.amazonaws.com"), CredentialAgeDays: aws.Int32(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := out.ServiceSpecificCredential
+	return aws.ToString(c.ServiceSpecificCredentialId), aws.ToTime(c.CreateDate)
+}
+
+// TestServiceCredentialExpiredMeanwhile: against the test server, a Bedrock
+// API key that expires while keywarden disables it (the disable answers
+// 503 as moto's clock passes its expiration) is recorded skipped,
+// Active→Expired — not a disable keywarden made — and starts no grace
+// period; so is a killed run's planned disable of a key that has expired
+// since, when the next run reconciles it. The delete stage then counts the
+// grace period from the day it first sees the key expired.
+func TestServiceCredentialExpiredMeanwhile(t *testing.T) {
+	e := newTruthEnv(t, noKeyUser("alice"), noKeyUser("bob"))
+	ctx := context.Background()
+	killed, killedCreated := e.createExpiringAPIKey(t, "bob", 3)
+	id, created := e.createExpiringAPIKey(t, "alice", 2) // the clock stays 2 days back: Active at the re-check
+
+	e.p.Inject(testenv.Fault{Match: testenv.IsOp("iam:UpdateServiceSpecificCredential"), Code: "ServiceUnavailable", Status: 503,
+		Before: func(testenv.Op) { e.m.SetClock(t, "+0") }})
+	got := e.executor("run-1").Execute(ctx, []plan.Action{serviceCredAction(config.ActionDisable, "alice", id, "bedrock.amazonaws.com", created, true)})[0]
+	if got.Status != plan.ActionSkipped || got.Done != "" || got.Before != state.KeyActive || got.After != "Expired" ||
+		!strings.HasPrefix(got.Reason, "the credential expired meanwhile: the disable answered an error and a re-read shows it Expired, not Inactive; nothing was changed") {
+		t.Errorf("Execute() = %s done=%q %s→%s: %s; want skipped, Active→Expired", got.Status, got.Done, got.Before, got.After, got.Reason)
+	}
+	if st := e.serviceCredState(t, "alice", id); st != "Expired" {
+		t.Errorf("credential in moto: %s; want Expired", st)
+	}
+
+	if err := e.store.RecordAction(ctx, state.Action{ID: "run-0.1", Run: "run-0", Account: acct, User: "bob", Credential: policy.CredentialServiceCredential,
+		KeyID: killed, Kind: state.KindDisable, Before: state.KeyActive, Status: state.ActionPlanned, At: e.now.AddDate(0, 0, -3)}); err != nil {
+		t.Fatal(err)
+	}
+	reconciled, err := e.executor("run-2").Reconcile(ctx, []string{acct}, nil)
+	if err != nil || len(reconciled) != 1 || reconciled[0].Status != plan.ActionSkipped || reconciled[0].Done != "" || reconciled[0].After != "Expired" {
+		t.Fatalf("Reconcile() = %+v, %v; want run-0.1 skipped, Expired", reconciled, err)
+	}
+
+	for _, c := range []struct{ user, id string }{{"alice", id}, {"bob", killed}} {
+		if since := e.inactiveSince(t, c.user, c.id); since != "" {
+			t.Errorf("%s inactive since %q; want none recorded", c.id, since)
+		}
+	}
+	next := e.executor("run-3").Execute(ctx, []plan.Action{serviceCredAction(config.ActionDelete, "bob", killed, "bedrock.amazonaws.com", killedCreated, false)})[0]
+	if next.Status != plan.ActionSkipped || next.DeleteOn != state.Day(e.now.AddDate(0, 0, 10)) {
+		t.Errorf("delete stage: %s (delete on %q): %s; want it to wait 10 days from today", next.Status, next.DeleteOn, next.Reason)
+	}
+}

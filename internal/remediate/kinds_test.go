@@ -246,6 +246,17 @@ func (m *madeButFailed) UpdateServiceSpecificCredential(ctx context.Context, in 
 	return nil, errors.New("connection reset")
 }
 
+// recordPlanned records recs as planned: a killed run's.
+func recordPlanned(t *testing.T, store state.Store, recs ...state.Action) {
+	t.Helper()
+	for _, r := range recs {
+		r.Status = state.ActionPlanned
+		if err := store.RecordAction(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestReconcileCertificatesAndServiceCredentials(t *testing.T) {
 	f := &fakeIAM{
 		certs: []*fakeCred{{user: "alice", id: "ASC1", created: daysAgo(85), status: types.StatusTypeInactive}},
@@ -253,16 +264,11 @@ func TestReconcileCertificatesAndServiceCredentials(t *testing.T) {
 	}
 	store := memstore.New()
 	old := asOf.Add(-2 * time.Hour)
-	for _, r := range []state.Action{
-		{ID: "run-0.1", Run: "run-0", Account: acct, User: "alice", Credential: policy.CredentialSigningCert, KeyID: "ASC1", Kind: "disable", Before: "Active", At: old},
-		{ID: "run-0.2", Run: "run-0", Account: acct, User: "bob", Credential: policy.CredentialServiceCredential, KeyID: "ACCA2", Kind: "disable", Before: "Active", At: old},
-		{ID: "run-0.3", Run: "run-0", Account: acct, User: "carol", Credential: policy.CredentialServiceCredential, KeyID: "ACCA3", Kind: "delete", Before: "Inactive", At: old},
-	} {
-		r.Status = state.ActionPlanned
-		if err := store.RecordAction(context.Background(), r); err != nil {
-			t.Fatal(err)
-		}
-	}
+	recordPlanned(t, store,
+		state.Action{ID: "run-0.1", Run: "run-0", Account: acct, User: "alice", Credential: policy.CredentialSigningCert, KeyID: "ASC1", Kind: "disable", Before: "Active", At: old},
+		state.Action{ID: "run-0.2", Run: "run-0", Account: acct, User: "bob", Credential: policy.CredentialServiceCredential, KeyID: "ACCA2", Kind: "disable", Before: "Active", At: old},
+		state.Action{ID: "run-0.3", Run: "run-0", Account: acct, User: "carol", Credential: policy.CredentialServiceCredential, KeyID: "ACCA3", Kind: "delete", Before: "Inactive", At: old},
+	)
 	got, err := executor(f, store).Reconcile(context.Background(), []string{acct}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -329,5 +335,188 @@ func TestUndoCertificatesAndServiceCredentials(t *testing.T) {
 	}
 	if since, _ := store.InactiveSince(context.Background(), state.KeyRef{Account: acct, User: "alice", KeyID: "ASC1"}); since != "" {
 		t.Errorf("re-enabled certificate still inactive since %q", since)
+	}
+}
+
+// TestServiceCredentialRecheckRepeatedMarker: a re-check that IAM answers
+// with a marker it answered before fails at once, instead of listing until
+// the run's deadline while the action holds its credential's lock; the
+// action is recorded failed, so the lock is released.
+func TestServiceCredentialRecheckRepeatedMarker(t *testing.T) {
+	for _, markers := range [][]string{{"again"}, {"a", "b"}} {
+		t.Run(strings.Join(markers, ","), func(t *testing.T) {
+			f := &fakeIAM{svcs: []*fakeCred{{user: "alice", id: "ACCA1", created: daysAgo(85), status: types.StatusTypeActive}}}
+			c := &cyclingMarkers{fakeIAM: f, markers: markers}
+			store := memstore.New()
+			e := executor(f, store)
+			e.Clients = func(context.Context, string) (remediate.IAM, error) { return c, nil }
+			got := e.Execute(context.Background(), []plan.Action{credAction(policy.CredentialServiceCredential, "disable", "alice", "ACCA1", daysAgo(85), true)})[0]
+			want := fmt.Sprintf("re-check the service-specific credentials of alice (page %d): IAM answered the same marker again", len(markers)+1)
+			if got.Status != plan.ActionFailed || got.Reason != want {
+				t.Errorf("Execute() = %s: %s; want failed: %s", got.Status, got.Reason, want)
+			}
+			if c.calls != len(markers)+1 {
+				t.Errorf("%d ListServiceSpecificCredentials calls; want %d (one per distinct marker)", c.calls, len(markers)+1)
+			}
+			planned, err := store.Actions(context.Background(), state.ActionFilter{Status: state.ActionPlanned})
+			if err != nil || len(planned) != 0 {
+				t.Errorf("planned records after the failure: %v, %v; want none (the lock released)", planned, err)
+			}
+			if len(f.writes()) != 0 {
+				t.Errorf("IAM writes: %v; want none", f.writes())
+			}
+		})
+	}
+}
+
+// cyclingMarkers answers every ListServiceSpecificCredentials with no
+// credential and the next of markers, round and round; after 100 calls it
+// answers an error, so that a re-check that never stops fails the test
+// instead of hanging it.
+type cyclingMarkers struct {
+	*fakeIAM
+	markers []string
+	calls   int
+}
+
+func (c *cyclingMarkers) ListServiceSpecificCredentials(_ context.Context, in *iam.ListServiceSpecificCredentialsInput, _ ...func(*iam.Options)) (*iam.ListServiceSpecificCredentialsOutput, error) {
+	c.calls++
+	if c.calls > 100 {
+		return nil, errors.New("still listing after 100 pages")
+	}
+	return &iam.ListServiceSpecificCredentialsOutput{IsTruncated: true, Marker: aws.String(c.markers[(c.calls-1)%len(c.markers)])}, nil
+}
+
+// expiresOnWrite is IAM expiring the credential while keywarden changes
+// it: UpdateServiceSpecificCredential finds it Expired and answers an
+// error.
+type expiresOnWrite struct{ *fakeIAM }
+
+func (x *expiresOnWrite) UpdateServiceSpecificCredential(_ context.Context, in *iam.UpdateServiceSpecificCredentialInput, _ ...func(*iam.Options)) (*iam.UpdateServiceSpecificCredentialOutput, error) {
+	find(x.svcs, aws.ToString(in.ServiceSpecificCredentialId)).status = types.StatusTypeExpired
+	return nil, errors.New("ServiceFailure")
+}
+
+// TestExecuteServiceCredentialExpiredMeanwhile: a disable (or the disable
+// a delete of an active credential starts with) that answers an error
+// while the credential expires is no disable keywarden made: the re-read
+// shows it Expired, not Inactive, so the action is skipped, Active→Expired,
+// and no inactive-since day is recorded.
+func TestExecuteServiceCredentialExpiredMeanwhile(t *testing.T) {
+	for _, kind := range []string{config.ActionDisable, config.ActionDelete} {
+		t.Run(kind, func(t *testing.T) {
+			f := &fakeIAM{svcs: []*fakeCred{{user: "alice", id: "ACCA1", service: "bedrock.amazonaws.com", created: daysAgo(95), status: types.StatusTypeActive}}}
+			store := memstore.New()
+			e := executor(f, store)
+			e.Clients = func(context.Context, string) (remediate.IAM, error) { return &expiresOnWrite{f}, nil }
+			got := e.Execute(context.Background(), []plan.Action{credAction(policy.CredentialServiceCredential, kind, "alice", "ACCA1", daysAgo(95), true)})[0]
+			want := "ACCA1 skipped Active→Expired: the credential expired meanwhile: the disable answered an error and a re-read shows it Expired, not Inactive; " +
+				"nothing was changed (disable service-specific credential ACCA1 of alice in account 123456789012: ServiceFailure)"
+			if s := outcome(got); s != want || got.Done != "" || got.DeleteOn != "" {
+				t.Errorf("got  %s (done %q, delete on %q)\nwant %s", s, got.Done, got.DeleteOn, want)
+			}
+			recs, err := store.Actions(context.Background(), state.ActionFilter{})
+			if err != nil || len(recs) != 1 || recs[0].Status != state.ActionSkipped || recs[0].After != "Expired" || recs[0].Kind != kind {
+				t.Errorf("records %+v, %v; want the %s skipped, after Expired", recs, err, kind)
+			}
+			if since, _ := store.InactiveSince(context.Background(), state.KeyRef{Account: acct, User: "alice", KeyID: "ACCA1"}); since != "" {
+				t.Errorf("inactive since %q; want none recorded (keywarden disabled nothing)", since)
+			}
+		})
+	}
+}
+
+// TestReconcileServiceCredentialExpiredMeanwhile: records a killed run left
+// planned on credentials IAM has since expired are closed as skipped,
+// never as a disable (or re-enable) made, and start no grace period: the
+// delete stage counts it from the first run that sees the credential
+// expired, not from the killed run's day.
+func TestReconcileServiceCredentialExpiredMeanwhile(t *testing.T) {
+	expired := types.StatusTypeExpired
+	f := &fakeIAM{svcs: []*fakeCred{
+		{user: "alice", id: "ACCA1", service: "bedrock.amazonaws.com", created: daysAgo(95), status: expired},
+		{user: "bob", id: "ACCA2", service: "bedrock.amazonaws.com", created: daysAgo(95), status: expired},
+		{user: "carol", id: "ACCA3", service: "bedrock.amazonaws.com", created: daysAgo(95), status: expired},
+	}}
+	store := memstore.New()
+	old := asOf.AddDate(0, 0, -5)
+	recordPlanned(t, store,
+		state.Action{ID: "run-0.1", Run: "run-0", Account: acct, User: "alice", Credential: policy.CredentialServiceCredential, KeyID: "ACCA1", Kind: "disable", Before: "Active", At: old},
+		state.Action{ID: "run-0.2", Run: "run-0", Account: acct, User: "bob", Credential: policy.CredentialServiceCredential, KeyID: "ACCA2", Kind: "delete", Before: "Active", At: old},
+		state.Action{ID: "run-0.3", Run: "run-0", Account: acct, User: "carol", Credential: policy.CredentialServiceCredential, KeyID: "ACCA3", Kind: "enable", Before: "Inactive", At: old},
+	)
+	e := executor(f, store)
+	e.RunID = "run-1"
+	got, err := e.Reconcile(context.Background(), []string{acct}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summary []string
+	for _, a := range got {
+		summary = append(summary, fmt.Sprintf("%s %s done=%q %s→%s: %s", a.ID, a.Status, a.Done, a.Before, a.After, a.Reason))
+	}
+	slices.Sort(summary)
+	want := []string{
+		`run-0.1 skipped done="" Active→Expired: not made by run run-0: the credential expired meanwhile (run run-1 finds it Expired, not Inactive); nothing was changed`,
+		`run-0.2 skipped done="" Active→Expired: not made by run run-0: the credential expired meanwhile (run run-1 finds it Expired, not Inactive); nothing was changed`,
+		`run-0.3 skipped done="" Inactive→Expired: not made by run run-0: the credential expired meanwhile (run run-1 finds it Expired, not Active); nothing was changed`,
+	}
+	if diff := cmp.Diff(want, summary); diff != "" {
+		t.Errorf("Reconcile() (-want +got):\n%s", diff)
+	}
+	for _, c := range f.svcs {
+		user, id := c.user, c.id
+		if since, _ := store.InactiveSince(context.Background(), state.KeyRef{Account: acct, User: user, KeyID: id}); since != "" {
+			t.Errorf("%s inactive since %q after Reconcile; want none recorded", id, since)
+		}
+	}
+
+	// The delete stage, first seeing ACCA2 expired today, waits the whole
+	// grace period from today.
+	next := e.Execute(context.Background(), []plan.Action{credAction(policy.CredentialServiceCredential, "delete", "bob", "ACCA2", daysAgo(95), false)})[0]
+	if wantNext := "ACCA2 skipped Expired→Expired: inactive since 2026-11-23 (0 of the 10 days of enforce.grace_after_disable): it will be deleted on 2026-12-03"; outcome(next) != wantNext {
+		t.Errorf("delete stage after Reconcile:\ngot  %s\nwant %s", outcome(next), wantNext)
+	}
+	if len(f.writes()) != 0 {
+		t.Errorf("IAM writes: %v; want none", f.writes())
+	}
+}
+
+// TestUndoServiceCredentialExpiredMeanwhile: an undo whose re-enable
+// answers an error while the credential expires claims no re-enable: it is
+// skipped, Inactive→Expired, and cannot be undone.
+func TestUndoServiceCredentialExpiredMeanwhile(t *testing.T) {
+	f := &fakeIAM{svcs: []*fakeCred{{user: "bob", id: "ACCA2", service: "bedrock.amazonaws.com", created: daysAgo(85), status: types.StatusTypeInactive}}}
+	store := memstore.New()
+	ref := state.KeyRef{Account: acct, User: "bob", KeyID: "ACCA2"}
+	if err := store.RecordAction(context.Background(), state.Action{ID: "r.1", Account: acct, User: "bob", Credential: policy.CredentialServiceCredential,
+		KeyID: "ACCA2", Kind: "disable", Status: state.ActionDone, After: "Inactive", At: asOf}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.RecordInactive(context.Background(), ref, "2026-11-20", true); err != nil {
+		t.Fatal(err)
+	}
+	e := executor(f, store)
+	e.RunID = "undo-1"
+	e.Clients = func(context.Context, string) (remediate.IAM, error) { return &expiresOnWrite{f}, nil }
+	got, err := e.Undo(context.Background(), []string{"r.1"})
+	if len(got) != 0 || !errors.Is(err, remediate.ErrCannotUndo) ||
+		!strings.Contains(err.Error(), "service-specific credential ACCA2 of bob expired meanwhile (Expired), which re-enabling cannot change") {
+		t.Errorf("Undo() = %+v, %v; want nothing re-enabled and ErrCannotUndo, expired meanwhile", got, err)
+	}
+	recs, _ := store.Actions(context.Background(), state.ActionFilter{})
+	var undo *state.Action
+	for i := range recs {
+		if recs[i].UndoOf == "r.1" {
+			undo = &recs[i]
+		}
+	}
+	want := "the credential expired meanwhile: the re-enable answered an error and a re-read shows it Expired; nothing was changed " +
+		"(re-enable service-specific credential ACCA2 of bob in account 123456789012: ServiceFailure)"
+	if undo == nil || undo.Status != state.ActionSkipped || undo.Before != "Inactive" || undo.After != "Expired" || undo.Reason != want {
+		t.Errorf("undo record %+v; want skipped Inactive→Expired: %s", undo, want)
+	}
+	if since, _ := store.InactiveSince(context.Background(), ref); since != "2026-11-20" {
+		t.Errorf("inactive since %q; want 2026-11-20 kept (nothing re-enabled)", since)
 	}
 }

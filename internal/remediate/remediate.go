@@ -312,6 +312,12 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 		if err := k.setStatus(ctx, c, a.User, a.KeyID, types.StatusTypeInactive); err != nil {
 			werr := fmt.Errorf("disable %s %s of %s in account %s: %w", k.noun, a.KeyID, a.User, a.Account, err)
 			if note, err = e.confirm(ctx, c, a, state.KindDisable, werr); err != nil {
+				if expiredMeanwhile(state.KindDisable, a.Before, a.After) {
+					a.Status = plan.ActionSkipped
+					a.Reason = fmt.Sprintf("the %s expired meanwhile: the disable answered an error and a re-read shows it %s, not %s; nothing was changed (%v)",
+						k.short, a.After, state.KeyInactive, werr)
+					return nil
+				}
 				return err
 			}
 		}

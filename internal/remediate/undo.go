@@ -104,6 +104,11 @@ func (e *Executor) undo(ctx context.Context, r state.Action) (*state.Action, err
 		werr := fmt.Errorf("re-enable %s %s of %s in account %s: %w", k.noun, r.KeyID, r.User, r.Account, err)
 		a := plan.Action{ID: u.ID, Account: r.Account, User: r.User, Credential: r.Credential, KeyID: r.KeyID, Before: state.KeyInactive}
 		if note, err = e.confirm(ctx, client, &a, state.KindEnable, werr); err != nil {
+			if expiredMeanwhile(state.KindEnable, state.KeyInactive, a.After) {
+				finish(state.ActionSkipped, fmt.Sprintf("the %s expired meanwhile: the re-enable answered an error and a re-read shows it %s; nothing was changed (%v)",
+					k.short, a.After, werr), state.KeyInactive, a.After)
+				return nil, fmt.Errorf("%w: %s %s of %s expired meanwhile (%s), which re-enabling cannot change", ErrCannotUndo, k.noun, r.KeyID, r.User, a.After)
+			}
 			var unknown *unconfirmedError
 			if !errors.As(err, &unknown) { // else the record stays planned: the next run re-reads the key
 				finish(state.ActionFailed, err.Error(), state.KeyInactive, cmp.Or(a.After, state.KeyInactive))
