@@ -556,9 +556,13 @@ func shorten(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+// ruleColors is how many rule colours report.css defines (c0 …): one for
+// each rule keywarden has, so no two rules of a chart share one.
+const ruleColors = 18
+
 // ruleColor is a rule's color class, by its position in rules.
 func ruleColor(rules []string, rule string) string {
-	return "c" + strconv.Itoa(slices.Index(rules, rule)%12)
+	return "c" + strconv.Itoa(slices.Index(rules, rule)%ruleColors)
 }
 
 // Calendar geometry.
