@@ -67,7 +67,8 @@ func credentialRemediation(t *testing.T, yaml string) (certs, services string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return stagesDo(cfg.Rules.SigningCertAge), stagesDo(cfg.Rules.ServiceCredentialAge)
+	// A class without stages of its own for these takes its access keys'.
+	return stagesDo(cfg.StagesByClass(config.RuleSigningCertAge)), stagesDo(cfg.StagesByClass(config.RuleServiceCredentialAge))
 }
 
 func stagesDo(byClass map[string][]config.Stage) string {
