@@ -218,7 +218,8 @@ const WhyHardwareMFA = "keywarden cannot tell a virtual MFA device from a hardwa
 //     CISPasswordMinLength, reuse_prevention below CISPasswordReuse;
 //   - CIS 1.12: access_key_unused and password_unused both on, each with
 //     after at most CISUnusedDays;
-//   - CIS 1.14: every class (cfg's and config.DefaultClass) has an
+//   - CIS 1.14: every class (config.DefaultClass and each of cfg's with
+//     stages of its own) has an
 //     access_key_age stage that an active key older than CISKeyMaxAgeDays
 //     reaches (at CISKeyMaxAgeDays+1 days or less).
 //
@@ -276,9 +277,10 @@ func thresholdGaps(cfg *config.Config, control string) []string {
 			}
 		}
 	case "CIS 1.14":
+		// A class without stages of its own has DefaultClass's (StagesOf).
 		classes := []string{config.DefaultClass}
 		for _, c := range cfg.Classes {
-			if !slices.Contains(classes, c.Name) {
+			if _, own := r.AccessKeyAge[c.Name]; own && !slices.Contains(classes, c.Name) {
 				classes = append(classes, c.Name)
 			}
 		}
