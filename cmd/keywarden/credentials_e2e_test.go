@@ -106,7 +106,7 @@ func TestScanCredentialKindsAndControls(t *testing.T) {
 	status := map[string]string{}
 	whys := map[string]string{
 		"CIS 1.6": "keywarden cannot tell a virtual MFA device from a hardware one",
-		"CIS 1.7": "root's last use was not read in 1 account: no root row in the credential report",
+		"CIS 1.7": "root's last use was not read in 1 account, with no root row in its credential report",
 	}
 	for _, c := range rep.Compliance {
 		status[c.ID] = c.Status

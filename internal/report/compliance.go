@@ -146,11 +146,11 @@ func unreadWhy(control string, unread []Unread) []string {
 	}
 	switch {
 	case (control == "CIS 1.8" || control == "CIS 1.9") && policyN > 0:
-		return []string{fmt.Sprintf("the password policy was not read in %s: an offline credential report does not hold it", nAccounts(policyN))}
+		return []string{fmt.Sprintf("the password policy was not read in %s, as an offline credential report does not hold it", nAccounts(policyN))}
 	case (control == "CIS 1.4" || control == "CIS 1.5") && rootN > 0:
-		return []string{fmt.Sprintf("root's credentials were not read in %s: no root row in the credential report, no account summary", nAccounts(rootN))}
+		return []string{fmt.Sprintf("root's credentials were not read in %s, with no root row in its credential report and no account summary", nAccounts(rootN))}
 	case control == "CIS 1.7" && rowN > 0:
-		return []string{fmt.Sprintf("root's last use was not read in %s: no root row in the credential report", nAccounts(rowN))}
+		return []string{fmt.Sprintf("root's last use was not read in %s, with no root row in its credential report", nAccounts(rowN))}
 	}
 	return nil
 }

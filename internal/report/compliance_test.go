@@ -237,20 +237,20 @@ func TestComplianceNotChecked(t *testing.T) {
 		{name: "offline credential report: no password policy", accounts: []Account{ok}, cfg: strict,
 			unread: []Unread{{Account: ok.ID, PasswordPolicy: true, Summary: true}},
 			want: map[string]ControlStatus{
-				"CIS 1.8": {Status: ControlNotChecked, Why: "the password policy was not read in 1 account: an offline credential report does not hold it"},
-				"CIS 1.9": {Status: ControlNotChecked, Why: "the password policy was not read in 1 account: an offline credential report does not hold it"},
+				"CIS 1.8": {Status: ControlNotChecked, Why: "the password policy was not read in 1 account, as an offline credential report does not hold it"},
+				"CIS 1.9": {Status: ControlNotChecked, Why: "the password policy was not read in 1 account, as an offline credential report does not hold it"},
 			}},
 		{name: "no root row, an account summary", accounts: []Account{ok}, cfg: strict,
 			unread: []Unread{{Account: ok.ID, RootRow: true}},
 			want: map[string]ControlStatus{
-				"CIS 1.7": {Status: ControlNotChecked, Why: "root's last use was not read in 1 account: no root row in the credential report"},
+				"CIS 1.7": {Status: ControlNotChecked, Why: "root's last use was not read in 1 account, with no root row in its credential report"},
 			}},
 		{name: "no root row, no account summary", accounts: []Account{ok}, cfg: strict,
 			unread: []Unread{{Account: ok.ID, RootRow: true, Summary: true}},
 			want: map[string]ControlStatus{
-				"CIS 1.4": {Status: ControlNotChecked, Why: "root's credentials were not read in 1 account: no root row in the credential report, no account summary"},
-				"CIS 1.5": {Status: ControlNotChecked, Why: "root's credentials were not read in 1 account: no root row in the credential report, no account summary"},
-				"CIS 1.7": {Status: ControlNotChecked, Why: "root's last use was not read in 1 account: no root row in the credential report"},
+				"CIS 1.4": {Status: ControlNotChecked, Why: "root's credentials were not read in 1 account, with no root row in its credential report and no account summary"},
+				"CIS 1.5": {Status: ControlNotChecked, Why: "root's credentials were not read in 1 account, with no root row in its credential report and no account summary"},
+				"CIS 1.7": {Status: ControlNotChecked, Why: "root's last use was not read in 1 account, with no root row in its credential report"},
 			}},
 	}
 	for _, tt := range tests {
