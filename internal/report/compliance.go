@@ -73,7 +73,8 @@ func UnreadInputs(snaps ...*inventory.Snapshot) []Unread {
 // the inputs the scan did not read (UnreadInputs). It reads each
 // finding's own Controls. A control no finding fails is NOT_CHECKED, and
 // Why joins every reason, when:
-//   - no account was scanned successfully ("no account was scanned");
+//   - no account was scanned successfully, or the report has none ("no
+//     account was scanned");
 //   - cfg does not check it at the benchmark's threshold (the coverage's
 //     why; CIS 1.6 never is);
 //   - an account failed to scan ("N accounts were not scanned");
@@ -110,7 +111,7 @@ func Compliance(r *Report, cfg *config.Config, unread []Unread) []ControlStatus 
 			why = append(why, cov.Why)
 		}
 		switch {
-		case failed > 0 && failed == len(r.Accounts):
+		case failed == len(r.Accounts):
 			why = append(why, "no account was scanned")
 		case failed > 0:
 			why = append(why, fmt.Sprintf("%s not scanned", accountsWere(failed)))

@@ -198,6 +198,8 @@ func TestComplianceNotChecked(t *testing.T) {
 			want: map[string]ControlStatus{}},
 		{name: "every account failed", accounts: []Account{bad}, cfg: strict, want: every(ControlStatus{
 			Status: ControlNotChecked, Why: "no account was scanned"})},
+		{name: "no account at all", cfg: strict, want: every(ControlStatus{
+			Status: ControlNotChecked, Why: "no account was scanned"})},
 		{name: "one account failed; a finding elsewhere still fails its control", accounts: []Account{ok, bad},
 			findings: []policy.Finding{twoKeys}, cfg: strict, want: with(every(ControlStatus{
 				Status: ControlNotChecked, Why: "1 account was not scanned"}),
