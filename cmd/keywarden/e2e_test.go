@@ -416,10 +416,20 @@ func TestScanExampleReport(t *testing.T) {
 	}
 	checkReportKeys(t, r.stdout)
 	var rep struct {
-		Findings json.RawMessage `json:"findings"`
+		Findings   json.RawMessage        `json:"findings"`
+		Compliance []report.ControlStatus `json:"compliance"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatal(err)
+	}
+	// Offline, the password policy is not read: CIS 1.8 and 1.9 are not
+	// checked, and say so; root's row is there, so 1.5 and 1.7 are.
+	for _, c := range rep.Compliance {
+		want := map[string]string{"CIS 1.5": report.ControlPassed, "CIS 1.7": report.ControlPassed,
+			"CIS 1.8": report.ControlNotChecked, "CIS 1.9": report.ControlNotChecked}[c.ID]
+		if want != "" && c.Status != want || want == report.ControlNotChecked && !strings.Contains(c.Why, "password policy was not read") {
+			t.Errorf("compliance %s = %s (%q); want %s", c.ID, c.Status, c.Why, want)
+		}
 	}
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, rep.Findings, "", "  "); err != nil {

@@ -252,7 +252,9 @@ func (e *evaluator) account(out []Finding) []Finding {
 // account when its password policy was read and is missing (IAM's
 // defaults then apply: 8 characters, no reuse prevention), or requires
 // fewer than min_length characters, or prevents the reuse of fewer than
-// reuse_prevention passwords. controls are the failing ones only.
+// reuse_prevention passwords. controls are the ones the policy fails at
+// the benchmark's thresholds (CISPasswordMinLength, CISPasswordReuse),
+// which a stricter config does not move.
 func (e *evaluator) passwordPolicy() (f Finding, controls []string, ok bool) {
 	r := e.cfg.Rules.PasswordPolicy
 	if r == nil || !enabled(r.Enabled) || !e.snap.PasswordPolicyKnown {
@@ -270,6 +272,9 @@ func (e *evaluator) passwordPolicy() (f Finding, controls []string, ok bool) {
 	controls = []string{}
 	if minLen < r.MinLength {
 		short = append(short, fmt.Sprintf("minimum length %d (want at least %d)", minLen, r.MinLength))
+	}
+	// The controls follow the benchmark, not a stricter config.
+	if minLen < CISPasswordMinLength {
 		controls = append(controls, "CIS 1.8")
 	}
 	switch {
@@ -279,7 +284,7 @@ func (e *evaluator) passwordPolicy() (f Finding, controls []string, ok bool) {
 	default:
 		short = append(short, fmt.Sprintf("reuse prevented for the last %d passwords only (want %d)", reuse, r.ReusePrevention))
 	}
-	if reuse < r.ReusePrevention {
+	if reuse < CISPasswordReuse {
 		controls = append(controls, "CIS 1.9")
 	}
 	if len(short) == 0 {

@@ -25,7 +25,8 @@ import (
 // Every finding carries the account (ID and alias), the user, the user's
 // class (ClassOf), the owner's Recipients (an empty list for root and the
 // account), a human Reason, the exemption that applies, its Controls
-// (ControlsOf; password_policy lists only the controls it fails), and ID =
+// (the controls it fails at the benchmark's thresholds: findingControls;
+// password_policy lists only the controls it fails), and ID =
 // FindingID(account, user, credential, slot, key creation time (zero for
 // passwords, MFA and findings about a user or the account), rule), where
 // the credential of a service-specific credential or an SSH key has ":"
@@ -300,7 +301,7 @@ func (e *evaluator) add(out []Finding, u *inventory.User, class string, rcpt []s
 	f.ClassFromTag = e.classFromTag
 	f.Recipients = append([]string{}, rcpt...)
 	f.RecipientProblems = slices.Clone(e.rcptProblems)
-	f.Controls = ControlsOf(f.Rule, u.IsRoot())
+	f.Controls = findingControls(&f, u.IsRoot())
 	f.Reason += matchExempt(&f, u, e.cfg.Exemptions, e.today)
 	f.ID = FindingID(f.Account, f.User, idCredential(&f), f.Slot, f.KeyCreatedAt, f.Rule)
 	return append(out, f)

@@ -741,7 +741,7 @@ func TestEvaluateCommonFields(t *testing.T) {
 		NextStageOn:  &config.Date{Time: time.Date(2026, 6, 24, 0, 0, 0, 0, time.UTC)},
 		Recipients:   []string{"dana@example.com"},
 		Reason:       "access key 2 is 71 days old (created 2026-04-05) and reached the 70-day stage (notify, medium); next: the 80-day stage (disable, high) on 2026-06-24",
-		Controls:     []string{"CIS 1.14"},
+		Controls:     []string{}, // 71 days meets CIS 1.14 (90 days or less)
 		KeyCreatedAt: daysAgo(71),
 		KeyActive:    true,
 	}

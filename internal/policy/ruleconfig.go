@@ -202,3 +202,107 @@ func matchSettings(m config.Match) string {
 	}
 	return strings.Join(parts, " and ")
 }
+
+// Coverage says whether a config's rules check a control at the
+// benchmark's threshold; Why tells a reader why not ("" when checked).
+type Coverage struct {
+	Checked bool
+	Why     string
+}
+
+// WhyRulesOff is a control's Why when every rule that maps to it is off.
+const WhyRulesOff = "its rules are turned off"
+
+// WhyHardwareMFA is CIS 1.6's Why: it is never checked.
+const WhyHardwareMFA = "keywarden cannot tell a virtual MFA device from a hardware one"
+
+// ControlCoverage is, for every control in Controls, whether cfg's rules
+// check it at the benchmark's threshold, so that finding nothing passes
+// it:
+//   - every rule that maps to it is off: not checked (WhyRulesOff);
+//   - CIS 1.6 never is (WhyHardwareMFA): root's MFA can be virtual;
+//   - CIS 1.7: root_recent_use.within below CISRootUseDays;
+//   - CIS 1.8, 1.9: password_policy's min_length below
+//     CISPasswordMinLength, reuse_prevention below CISPasswordReuse;
+//   - CIS 1.12: access_key_unused and password_unused both on, each with
+//     after at most CISUnusedDays;
+//   - CIS 1.14: every class (config.DefaultClass and each of cfg's with
+//     stages of its own) has an
+//     access_key_age stage that an active key older than CISKeyMaxAgeDays
+//     reaches (at CISKeyMaxAgeDays+1 days or less).
+//
+// A nil cfg (a report built without a config) counts every rule as on at
+// the benchmark's thresholds.
+func ControlCoverage(cfg *config.Config) map[string]Coverage {
+	out := make(map[string]Coverage, len(Controls))
+	for _, c := range Controls {
+		on := cfg == nil
+		for _, r := range Rules {
+			if slices.Contains(r.Controls, c.ID) || slices.Contains(r.RootControls, c.ID) {
+				on = on || RuleEnabled(cfg, r.Name)
+			}
+		}
+		var why []string
+		switch {
+		case !on:
+			why = []string{WhyRulesOff}
+		case c.ID == "CIS 1.6":
+			why = []string{WhyHardwareMFA}
+		case cfg != nil:
+			why = thresholdGaps(cfg, c.ID)
+		}
+		out[c.ID] = Coverage{Checked: len(why) == 0, Why: strings.Join(why, "; ")}
+	}
+	return out
+}
+
+// thresholdGaps says where cfg's rules, on for control, are laxer than the
+// benchmark; none when they are not.
+func thresholdGaps(cfg *config.Config, control string) []string {
+	r := &cfg.Rules
+	var gaps []string
+	switch control {
+	case "CIS 1.7":
+		if w := r.RootRecentUse.Within; w < CISRootUseDays {
+			gaps = append(gaps, fmt.Sprintf("root_recent_use looks back %s, the benchmark %s", nDays(w), nDays(CISRootUseDays)))
+		}
+	case "CIS 1.8":
+		if n := r.PasswordPolicy.MinLength; n < CISPasswordMinLength {
+			gaps = append(gaps, fmt.Sprintf("password_policy wants a minimum length of %d, the benchmark %d", n, CISPasswordMinLength))
+		}
+	case "CIS 1.9":
+		if n := r.PasswordPolicy.ReusePrevention; n < CISPasswordReuse {
+			gaps = append(gaps, fmt.Sprintf("password_policy wants reuse prevention of %d passwords, the benchmark %d", n, CISPasswordReuse))
+		}
+	case "CIS 1.12":
+		for _, rule := range []string{config.RuleAccessKeyUnused, config.RulePasswordUnused} {
+			u := map[string]*config.UnusedRule{config.RuleAccessKeyUnused: r.AccessKeyUnused, config.RulePasswordUnused: r.PasswordUnused}[rule]
+			switch {
+			case !RuleEnabled(cfg, rule):
+				gaps = append(gaps, rule+" is turned off")
+			case u.After > CISUnusedDays:
+				gaps = append(gaps, fmt.Sprintf("%s reports after %s, the benchmark after %s", rule, nDays(u.After), nDays(CISUnusedDays)))
+			}
+		}
+	case "CIS 1.14":
+		// A class without stages of its own has DefaultClass's (StagesOf).
+		classes := []string{config.DefaultClass}
+		for _, c := range cfg.Classes {
+			if _, own := r.AccessKeyAge[c.Name]; own && !slices.Contains(classes, c.Name) {
+				classes = append(classes, c.Name)
+			}
+		}
+		for _, class := range classes {
+			stages := r.StagesOf(config.RuleAccessKeyAge, class)
+			// The first age that fails is CISKeyMaxAgeDays+1.
+			if !slices.ContainsFunc(stages, func(s config.Stage) bool { return s.At <= CISKeyMaxAgeDays+1 }) {
+				first := "no access_key_age stage"
+				if len(stages) > 0 {
+					first = fmt.Sprintf("no access_key_age stage before %s", nDays(slices.MinFunc(stages, func(a, b config.Stage) int { return a.At - b.At }).At))
+				}
+				gaps = append(gaps, fmt.Sprintf("class %s has %s; the benchmark fails keys older than %s", class, first, nDays(CISKeyMaxAgeDays)))
+			}
+		}
+	}
+	return gaps
+}

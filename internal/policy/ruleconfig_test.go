@@ -84,3 +84,70 @@ func TestRuleSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestControlCoverage: a config at the benchmark's thresholds checks
+// every control but CIS 1.6, which nothing can; the default config's
+// password_unused (90 days) leaves CIS 1.12 unchecked; each setting laxer
+// than the benchmark, or a rule off, leaves its control unchecked with a
+// why that names it; nil counts every rule as on.
+func TestControlCoverage(t *testing.T) {
+	strict := func() *config.Config {
+		cfg := config.Default()
+		cfg.Rules.PasswordUnused.After = 45
+		return cfg
+	}
+	for name, cfg := range map[string]*config.Config{"strict": strict(), "nil": nil} {
+		for _, c := range Controls {
+			want := Coverage{Checked: true}
+			if c.ID == "CIS 1.6" {
+				want = Coverage{Why: WhyHardwareMFA}
+			}
+			if got := ControlCoverage(cfg)[c.ID]; got != want {
+				t.Errorf("%s config: %s = %+v; want %+v", name, c.ID, got, want)
+			}
+		}
+	}
+	off := false
+	tests := []struct {
+		name    string
+		mutate  func(r *config.Rules)
+		control string
+		why     string
+	}{
+		{"default password_unused", func(r *config.Rules) { r.PasswordUnused.After = config.Default().Rules.PasswordUnused.After }, "CIS 1.12",
+			"password_unused reports after 90 days, the benchmark after 45 days"},
+		{"mfa_missing off", func(r *config.Rules) { r.MFAMissing.Enabled = &off }, "CIS 1.6", WhyRulesOff},
+		{"mfa_missing off", func(r *config.Rules) { r.MFAMissing.Enabled = &off }, "CIS 1.10", WhyRulesOff},
+		{"both unused rules off", func(r *config.Rules) { r.PasswordUnused, r.AccessKeyUnused = nil, nil }, "CIS 1.12", WhyRulesOff},
+		{"root_recent_use within 6", func(r *config.Rules) { r.RootRecentUse.Within = 6 }, "CIS 1.7",
+			"root_recent_use looks back 6 days, the benchmark 7 days"},
+		{"min_length 13", func(r *config.Rules) { r.PasswordPolicy.MinLength = 13 }, "CIS 1.8",
+			"password_policy wants a minimum length of 13, the benchmark 14"},
+		{"reuse_prevention 23", func(r *config.Rules) { r.PasswordPolicy.ReusePrevention = 23 }, "CIS 1.9",
+			"password_policy wants reuse prevention of 23 passwords, the benchmark 24"},
+		{"password_unused after 46", func(r *config.Rules) { r.PasswordUnused.After = 46 }, "CIS 1.12",
+			"password_unused reports after 46 days, the benchmark after 45 days"},
+		{"access_key_unused off", func(r *config.Rules) { r.AccessKeyUnused.Enabled = &off }, "CIS 1.12",
+			"access_key_unused is turned off"},
+		{"access_key_age's first stage at 92", func(r *config.Rules) {
+			r.AccessKeyAge = map[string][]config.Stage{config.DefaultClass: {{At: 92}}}
+		}, "CIS 1.14", "class human has no access_key_age stage before 92 days; the benchmark fails keys older than 90 days"},
+		{"a class without access_key_age stages", func(r *config.Rules) { r.AccessKeyAge["machine"] = nil }, "CIS 1.14",
+			"class machine has no access_key_age stage; the benchmark fails keys older than 90 days"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := strict()
+			tt.mutate(&cfg.Rules)
+			if got, want := ControlCoverage(cfg)[tt.control], (Coverage{Why: tt.why}); got != want {
+				t.Errorf("%s = %+v; want %+v", tt.control, got, want)
+			}
+		})
+	}
+	// A stage at 91 days reaches every key that fails CIS 1.14.
+	cfg := strict()
+	cfg.Rules.AccessKeyAge = map[string][]config.Stage{config.DefaultClass: {{At: 91}}}
+	if got := ControlCoverage(cfg)["CIS 1.14"]; !got.Checked {
+		t.Errorf("CIS 1.14 with a stage at 91 days = %+v; want checked", got)
+	}
+}

@@ -28,6 +28,27 @@ var Controls = []Control{
 	{"CIS 1.14", "Ensure access keys are rotated every 90 days or less"},
 }
 
+// The benchmark's own thresholds. A finding carries a control only when it
+// breaks the benchmark (findingControls), whatever stage keywarden's rule
+// reached; a control is checked only by rules at least as strict
+// (ControlCoverage).
+const (
+	// CISUnusedDays (CIS 1.12): a credential unused for 45 days or more
+	// should be disabled.
+	CISUnusedDays = 45
+	// CISKeyMaxAgeDays (CIS 1.14): access keys are rotated every 90 days
+	// or less, so an active key older than 90 days fails.
+	CISKeyMaxAgeDays = 90
+	// CISPasswordMinLength (CIS 1.8) and CISPasswordReuse (CIS 1.9): the
+	// password policy requires at least 14 characters and prevents the
+	// reuse of the last 24 passwords.
+	CISPasswordMinLength = 14
+	CISPasswordReuse     = 24
+	// CISRootUseDays (CIS 1.7): root used in the last 7 days is the use the
+	// benchmark's audit looks for (issue 16 fixed this reading).
+	CISRootUseDays = 7
+)
+
 // RuleInfo describes one rule for `keywarden rules` and the compliance
 // summaries.
 type RuleInfo struct {
@@ -124,4 +145,23 @@ func ControlsOf(rule string, root bool) []string {
 		return slices.Clone(r.RootControls)
 	}
 	return append([]string{}, r.Controls...)
+}
+
+// findingControls are the controls f fails at the benchmark's thresholds:
+// its rule's (ControlsOf), but none for an access_key_age finding on an
+// inactive key or one not older than CISKeyMaxAgeDays (a key at a 70-day
+// notify stage is compliant), and none for an access_key_unused or
+// password_unused finding unused for fewer than CISUnusedDays. Never nil.
+func findingControls(f *Finding, root bool) []string {
+	switch f.Rule {
+	case config.RuleAccessKeyAge:
+		if !f.KeyActive || f.AgeDays <= CISKeyMaxAgeDays {
+			return []string{}
+		}
+	case config.RuleAccessKeyUnused, config.RulePasswordUnused:
+		if f.AgeDays < CISUnusedDays {
+			return []string{}
+		}
+	}
+	return ControlsOf(f.Rule, root)
 }

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -412,8 +413,10 @@ func TestEvaluatePasswordPolicy(t *testing.T) {
 			reason: "the account password policy is too weak: reuse prevented for the last 23 passwords only (want 24)"},
 		{name: "reuse not checked", cfg: func(c *config.Config) { c.Rules.PasswordPolicy.ReusePrevention = 0 },
 			known: true, pp: &inventory.PasswordPolicy{MinimumLength: 14}},
+		// A config stricter than the benchmark finds the policy, but 14
+		// characters meet CIS 1.8: the finding fails no control.
 		{name: "own thresholds", cfg: func(c *config.Config) { c.Rules.PasswordPolicy.MinLength = 20 },
-			known: true, pp: &inventory.PasswordPolicy{MinimumLength: 14, ReusePrevention: 24}, controls: []string{"CIS 1.8"},
+			known: true, pp: &inventory.PasswordPolicy{MinimumLength: 14, ReusePrevention: 24}, controls: []string{},
 			reason: "the account password policy is too weak: minimum length 14 (want at least 20)"},
 	}
 	for _, tt := range tests {
@@ -698,7 +701,9 @@ func TestEvaluateExemptionsByRuleName(t *testing.T) {
 }
 
 // TestEvaluateControls: every finding carries its rule's controls (root's
-// for root), and password_policy only those it fails.
+// for root) when it breaks the benchmark — everythingSnapshot's keys are
+// 100 days old (CIS 1.14) and its password unused for 200 days (1.12) —
+// and password_policy only those it fails.
 func TestEvaluateControls(t *testing.T) {
 	for _, f := range policy.Evaluate(everythingSnapshot(), everythingConfig(), asOf) {
 		want := policy.ControlsOf(f.Rule, f.User == inventory.RootUserName)
@@ -707,6 +712,46 @@ func TestEvaluateControls(t *testing.T) {
 		}
 		if f.Controls == nil || !cmp.Equal(f.Controls, want) {
 			t.Errorf("%s of %s: controls %#v; want %v", f.Rule, f.User, f.Controls, want)
+		}
+	}
+}
+
+// TestEvaluateControlsAtBenchmarkThresholds: access_key_age carries CIS
+// 1.14 only for an active key older than 90 days, whatever stage it
+// reached; access_key_unused and password_unused carry CIS 1.12 only
+// when unused for 45 days or more, whatever their own after.
+func TestEvaluateControlsAtBenchmarkThresholds(t *testing.T) {
+	cfg := config.Default()
+	cfg.Rules.AccessKeyAge = map[string][]config.Stage{config.DefaultClass: {
+		{At: 30, Action: config.ActionNotify}, {At: 200, Action: config.ActionDelete}}}
+	cfg.Rules.AccessKeyUnused = &config.UnusedRule{After: 10}
+	cfg.Rules.PasswordUnused = &config.UnusedRule{After: 10}
+	key := func(age int, active bool) inventory.User {
+		return inventory.User{Name: fmt.Sprintf("key-%d-%v", age, active), CreatedAt: daysAgo(400),
+			AccessKeys: []inventory.AccessKey{{Slot: 1, Active: active, CreatedAt: daysAgo(age), LastUsedAt: daysAgo(age)}}}
+	}
+	password := func(unused int) inventory.User {
+		return inventory.User{Name: fmt.Sprintf("password-%d", unused), CreatedAt: daysAgo(400), MFAActive: true,
+			PasswordEnabled: true, PasswordLastChanged: daysAgo(400), PasswordLastUsed: daysAgo(unused)}
+	}
+	fs := evalUsers(cfg, nil, nil, key(90, true), key(91, true), key(250, false), key(44, true), key(45, true),
+		password(44), password(45))
+	tests := []struct {
+		user, rule string
+		want       []string
+	}{
+		{"key-90-true", config.RuleAccessKeyAge, []string{}},
+		{"key-91-true", config.RuleAccessKeyAge, []string{"CIS 1.14"}},
+		{"key-250-false", config.RuleAccessKeyAge, []string{}}, // inactive: the clean-up stage
+		{"key-44-true", config.RuleAccessKeyAge, []string{}},
+		{"key-44-true", config.RuleAccessKeyUnused, []string{}},
+		{"key-45-true", config.RuleAccessKeyUnused, []string{"CIS 1.12"}},
+		{"password-44", config.RulePasswordUnused, []string{}},
+		{"password-45", config.RulePasswordUnused, []string{"CIS 1.12"}},
+	}
+	for _, tt := range tests {
+		if f := findingOf(t, fs, tt.user, tt.rule); !cmp.Equal(f.Controls, tt.want) {
+			t.Errorf("%s of %s (%d days): controls %#v; want %#v", tt.rule, tt.user, f.AgeDays, f.Controls, tt.want)
 		}
 	}
 }

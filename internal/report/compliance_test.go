@@ -13,15 +13,16 @@ import (
 	"github.com/keywarden/keywarden/internal/policy"
 )
 
-// complianceConfig turns on every rule but the two that check CIS 1.12
-// (access_key_unused, password_unused), so that control is not checked.
+// complianceConfig turns on every rule at the benchmark's thresholds but
+// the two that check CIS 1.12: access_key_unused reports after 90 days,
+// password_unused is off, so that control is not checked.
 func complianceConfig() *config.Config {
-	on, off := true, false
+	on := true
 	flag := &config.FlagRule{Enabled: &on}
 	stages := map[string][]config.Stage{"human": {{At: 90, Action: config.ActionNotify}}}
 	return &config.Config{Rules: config.Rules{
 		AccessKeyAge:            stages,
-		AccessKeyUnused:         &config.UnusedRule{Enabled: &off, After: 45},
+		AccessKeyUnused:         &config.UnusedRule{After: 90},
 		PasswordExpiry:          &config.ExpiryRule{WarnBefore: 14},
 		MFAMissing:              flag,
 		RootAccessKey:           flag,
@@ -122,14 +123,14 @@ func complianceReport() *Report {
 		f.Reason = "access key 1 is 300 days old (limit 90)"
 	})
 	r := New(at, at, accounts, findings)
-	r.Compliance = Compliance(r, complianceConfig())
+	r.Compliance = Compliance(r, complianceConfig(), nil)
 	return r
 }
 
 // TestCompliance checks each status and count of complianceReport's
 // summary: a control fails on a finding that is not exempt (counted
 // with its accounts), an exempt finding passes it and is counted as
-// exempt, a control whose rules are all off is not checked.
+// exempt, a control whose rules check it laxer than the benchmark is not checked.
 func TestCompliance(t *testing.T) {
 	got := map[string]ControlStatus{}
 	for _, c := range complianceReport().Compliance {
@@ -144,7 +145,7 @@ func TestCompliance(t *testing.T) {
 		"CIS 1.9":  {Status: ControlFailed, Findings: 1, Accounts: 1},
 		"CIS 1.10": {Status: ControlPassed},
 		"CIS 1.11": {Status: ControlFailed, Findings: 1, Accounts: 1},
-		"CIS 1.12": {Status: ControlNotChecked, Why: "its rules are turned off"},
+		"CIS 1.12": {Status: ControlNotChecked, Why: "access_key_unused reports after 90 days, the benchmark after 45 days; password_unused is turned off"},
 		"CIS 1.13": {Status: ControlFailed, Findings: 1, Accounts: 1},
 		"CIS 1.14": {Status: ControlPassed, Exempt: 1},
 	}
@@ -164,34 +165,141 @@ func TestCompliance(t *testing.T) {
 	}
 }
 
-// TestComplianceNotChecked: with every account failed, no control is
-// checked; a control with one of its two rules off is still checked; a
-// report built without a config counts every rule as on.
+// TestComplianceNotChecked: a control no finding fails passes only when
+// it was checked at the benchmark's threshold in every account; else it
+// is NOT_CHECKED with the reason — failed accounts, a config laxer than
+// the benchmark, inputs the scan did not read, CIS 1.6 always — and a
+// finding still fails it.
 func TestComplianceNotChecked(t *testing.T) {
 	at := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
-	failed := New(at, at, []Account{{ID: "111111111111", Status: StatusError, Error: "AccessDenied"}}, nil)
-	for _, c := range failed.Compliance {
-		if c.Status != ControlNotChecked || c.Why != "no account was scanned" {
-			t.Errorf("%s with every account failed = %s (%q); want NOT_CHECKED, no account was scanned", c.ID, c.Status, c.Why)
-		}
+	ok := Account{ID: "111111111111", Status: StatusOK}
+	bad := Account{ID: "222222222222", Status: StatusError, Error: "AccessDenied"}
+	strict := func() *config.Config {
+		cfg := complianceConfig()
+		cfg.Rules.AccessKeyUnused = &config.UnusedRule{After: 45}
+		cfg.Rules.PasswordUnused = &config.UnusedRule{After: 45}
+		return cfg
 	}
-	cfg := complianceConfig()
-	cfg.Rules.AccessKeyUnused.Enabled = nil // on again; password_unused stays off
-	ok := New(at, at, []Account{{ID: "111111111111", Status: StatusOK}}, nil)
-	for _, c := range Compliance(ok, cfg) {
-		if c.Status != ControlPassed {
-			t.Errorf("%s = %s; want PASSED (at least one of its rules is on, no finding)", c.ID, c.Status)
-		}
+	twoKeys := policy.Finding{ID: "f1", Account: ok.ID, User: "alice", Credential: policy.CredentialUser,
+		Rule: config.RuleTwoActiveKeys, Controls: []string{"CIS 1.13"}}
+	tests := []struct {
+		name     string
+		accounts []Account
+		findings []policy.Finding
+		cfg      func() *config.Config
+		unread   []Unread
+		// want are the statuses (and whys) of the controls named; every
+		// other control but CIS 1.6 passes.
+		want map[string]ControlStatus
+	}{
+		{name: "strict config, every input read", accounts: []Account{ok}, cfg: strict,
+			want: map[string]ControlStatus{}},
+		{name: "without a config every rule counts as on", accounts: []Account{ok},
+			want: map[string]ControlStatus{}},
+		{name: "every account failed", accounts: []Account{bad}, cfg: strict, want: every(ControlStatus{
+			Status: ControlNotChecked, Why: "no account was scanned"})},
+		{name: "no account at all", cfg: strict, want: every(ControlStatus{
+			Status: ControlNotChecked, Why: "no account was scanned"})},
+		{name: "one account failed; a finding elsewhere still fails its control", accounts: []Account{ok, bad},
+			findings: []policy.Finding{twoKeys}, cfg: strict, want: with(every(ControlStatus{
+				Status: ControlNotChecked, Why: "1 account was not scanned"}),
+				"CIS 1.13", ControlStatus{Status: ControlFailed, Findings: 1, Accounts: 1})},
+		{name: "two accounts failed", accounts: []Account{ok, bad, {ID: "333333333333", Status: StatusError}}, cfg: strict,
+			want: every(ControlStatus{Status: ControlNotChecked, Why: "2 accounts were not scanned"})},
+		{name: "unused rules laxer than 45 days", accounts: []Account{ok}, cfg: complianceConfig,
+			want: map[string]ControlStatus{"CIS 1.12": {Status: ControlNotChecked,
+				Why: "access_key_unused reports after 90 days, the benchmark after 45 days; password_unused is turned off"}}},
+		{name: "unused rules off", accounts: []Account{ok}, cfg: func() *config.Config {
+			cfg := complianceConfig()
+			cfg.Rules.AccessKeyUnused = nil
+			return cfg
+		}, want: map[string]ControlStatus{"CIS 1.12": {Status: ControlNotChecked, Why: policy.WhyRulesOff}}},
+		{name: "weak password_policy and root_recent_use settings", accounts: []Account{ok}, cfg: func() *config.Config {
+			cfg := strict()
+			cfg.Rules.PasswordPolicy = &config.PasswordPolicyRule{MinLength: 8, ReusePrevention: 5}
+			cfg.Rules.RootRecentUse.Within = 3
+			return cfg
+		}, want: map[string]ControlStatus{
+			"CIS 1.7": {Status: ControlNotChecked, Why: "root_recent_use looks back 3 days, the benchmark 7 days"},
+			"CIS 1.8": {Status: ControlNotChecked, Why: "password_policy wants a minimum length of 8, the benchmark 14"},
+			"CIS 1.9": {Status: ControlNotChecked, Why: "password_policy wants reuse prevention of 5 passwords, the benchmark 24"},
+		}},
+		{name: "access_key_age stages after 91 days, or none, for a class", accounts: []Account{ok}, cfg: func() *config.Config {
+			cfg := strict()
+			cfg.Classes = []config.Class{{Name: "machine"}, {Name: "vendor"}}
+			cfg.Rules.AccessKeyAge = map[string][]config.Stage{
+				"human":   {{At: 91, Action: config.ActionNotify}},
+				"machine": {{At: 365, Action: config.ActionDelete}, {At: 180, Action: config.ActionNotify}},
+				"vendor":  {},
+			}
+			return cfg
+		}, want: map[string]ControlStatus{"CIS 1.14": {Status: ControlNotChecked,
+			Why: "class machine has no access_key_age stage before 180 days; the benchmark fails keys older than 90 days; " +
+				"class vendor has no access_key_age stage; the benchmark fails keys older than 90 days"}}},
+		{name: "offline credential report: no password policy", accounts: []Account{ok}, cfg: strict,
+			unread: []Unread{{Account: ok.ID, PasswordPolicy: true, Summary: true}},
+			want: map[string]ControlStatus{
+				"CIS 1.8": {Status: ControlNotChecked, Why: "the password policy was not read in 1 account, as an offline credential report does not hold it"},
+				"CIS 1.9": {Status: ControlNotChecked, Why: "the password policy was not read in 1 account, as an offline credential report does not hold it"},
+			}},
+		{name: "no root row, an account summary", accounts: []Account{ok}, cfg: strict,
+			unread: []Unread{{Account: ok.ID, RootRow: true}},
+			want: map[string]ControlStatus{
+				"CIS 1.7": {Status: ControlNotChecked, Why: "root's last use was not read in 1 account, with no root row in its credential report"},
+			}},
+		{name: "no root row, no account summary", accounts: []Account{ok}, cfg: strict,
+			unread: []Unread{{Account: ok.ID, RootRow: true, Summary: true}},
+			want: map[string]ControlStatus{
+				"CIS 1.4": {Status: ControlNotChecked, Why: "root's credentials were not read in 1 account, with no root row in its credential report and no account summary"},
+				"CIS 1.5": {Status: ControlNotChecked, Why: "root's credentials were not read in 1 account, with no root row in its credential report and no account summary"},
+				"CIS 1.7": {Status: ControlNotChecked, Why: "root's last use was not read in 1 account, with no root row in its credential report"},
+			}},
 	}
-	for _, c := range ok.Compliance {
-		if c.Status != ControlPassed {
-			t.Errorf("%s without a config = %s; want PASSED", c.ID, c.Status)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := New(at, at, tt.accounts, tt.findings)
+			var cfg *config.Config
+			if tt.cfg != nil {
+				cfg = tt.cfg()
+			}
+			for _, c := range Compliance(r, cfg, tt.unread) {
+				w, named := tt.want[c.ID]
+				switch {
+				case named:
+				case c.ID == "CIS 1.6":
+					w = ControlStatus{Status: ControlNotChecked, Why: policy.WhyHardwareMFA}
+				default:
+					w = ControlStatus{Status: ControlPassed}
+				}
+				id := c.ID
+				c.ID, c.Title, c.Rules = "", "", nil
+				if !cmp.Equal(c, w) {
+					t.Errorf("%s = %+v; want %+v", id, c, w)
+				}
+			}
+		})
 	}
 	p, f, n := ControlCounts(complianceReport().Compliance)
 	if diff := cmp.Diff([]int{3, 7, 1}, []int{p, f, n}); diff != "" {
 		t.Errorf("ControlCounts (passed, failed, not checked) differ (-want +got):\n%s", diff)
 	}
+}
+
+// every is cs for every control; CIS 1.6's why starts with
+// WhyHardwareMFA.
+func every(cs ControlStatus) map[string]ControlStatus {
+	out := map[string]ControlStatus{}
+	for _, c := range policy.Controls {
+		out[c.ID] = cs
+	}
+	out["CIS 1.6"] = ControlStatus{Status: cs.Status, Why: policy.WhyHardwareMFA + "; " + cs.Why}
+	return out
+}
+
+// with is want with control's status replaced.
+func with(want map[string]ControlStatus, control string, cs ControlStatus) map[string]ControlStatus {
+	want[control] = cs
+	return want
 }
 
 // TestComplianceGolden renders complianceReport in every format.

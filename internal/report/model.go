@@ -76,7 +76,7 @@ func New(generatedAt, asOf time.Time, accounts []Account, findings []policy.Find
 		Findings:    findings,
 	}
 	r.Summary = Summarize(findings)
-	r.Compliance = Compliance(r, nil)
+	r.Compliance = Compliance(r, nil, nil)
 	return r
 }
 

@@ -177,7 +177,7 @@ func accountSummary(snap *inventory.Snapshot, calls int) report.Account {
 // once with every account's snapshot.
 func finish(rep *report.Report, o ScanOptions, snaps ...*inventory.Snapshot) *report.Report {
 	rep.Inventory = report.NewInventory(o.Config, o.AsOf, snaps...)
-	rep.Compliance = report.Compliance(rep, o.Config)
+	rep.Compliance = report.Compliance(rep, o.Config, report.UnreadInputs(snaps...))
 	if o.OnSnapshots != nil {
 		o.OnSnapshots(snaps)
 	}
