@@ -475,7 +475,7 @@ func Default() *Config {
 			AccessKeyAge:        defaultCredentialStages(),
 			AccessKeyUnused:     &UnusedRule{Enabled: &t, After: 45, Action: ActionNotify, Severity: SeverityMedium},
 			PasswordExpiry:      &ExpiryRule{Enabled: &t, WarnBefore: 14, MaxAge: 90, Severity: SeverityMedium},
-			PasswordUnused:      &UnusedRule{Enabled: &t, After: 90, Action: ActionNotify, Severity: SeverityMedium},
+			PasswordUnused:      &UnusedRule{Enabled: &t, After: 45, Action: ActionNotify, Severity: SeverityMedium},
 			MFAMissing:          &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityHigh},
 			RootAccessKey:       &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityCritical},
 			AccessKeyUnknownAge: &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityHigh},

@@ -408,17 +408,17 @@ func TestEvaluatePasswordUnused(t *testing.T) {
 		want   []string
 		reason string
 	}{
-		{"used 89 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(20), PasswordLastUsed: daysAgo(89)}, nil, ""},
-		{"used 90 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(20), PasswordLastUsed: daysAgo(90)},
-			[]string{"p password_unused/password slot=0 age=90 at=90 notify medium next=-"},
-			"console password was last used 90 days ago, on 2026-03-17 (limit 90 days)"},
-		{"never used, set 89 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(89)}, nil, ""},
-		{"never used, set 90 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(90)},
-			[]string{"p password_unused/password slot=0 age=90 at=90 notify medium next=-"},
-			"console password has never been used since it was set 90 days ago, on 2026-03-17 (limit 90 days)"},
+		{"used 44 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(20), PasswordLastUsed: daysAgo(44)}, nil, ""},
+		{"used 45 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(20), PasswordLastUsed: daysAgo(45)},
+			[]string{"p password_unused/password slot=0 age=45 at=45 notify medium next=-"},
+			"console password was last used 45 days ago, on 2026-05-01 (limit 45 days)"},
+		{"never used, set 44 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(44)}, nil, ""},
+		{"never used, set 45 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(45)},
+			[]string{"p password_unused/password slot=0 age=45 at=45 notify medium next=-"},
+			"console password has never been used since it was set 45 days ago, on 2026-05-01 (limit 45 days)"},
 		{"never used, never changed, user 120 days old", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(120)},
-			[]string{"p password_unused/password slot=0 age=120 at=90 notify medium next=-"},
-			"console password has never been used since the user was created 120 days ago, on 2026-02-15 (limit 90 days)"},
+			[]string{"p password_unused/password slot=0 age=120 at=45 notify medium next=-"},
+			"console password has never been used since the user was created 120 days ago, on 2026-02-15 (limit 45 days)"},
 		{"password_enabled false", inventory.User{Name: "p", CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(200), PasswordLastUsed: daysAgo(200)}, nil, ""},
 	}
 	for _, tt := range tests {

@@ -85,18 +85,13 @@ func TestRuleSettings(t *testing.T) {
 	}
 }
 
-// TestControlCoverage: a config at the benchmark's thresholds checks
-// every control but CIS 1.6, which nothing can; the default config's
-// password_unused (90 days) leaves CIS 1.12 unchecked; each setting laxer
-// than the benchmark, or a rule off, leaves its control unchecked with a
-// why that names it; nil counts every rule as on.
+// TestControlCoverage: the default config is at the benchmark's
+// thresholds and checks every control but CIS 1.6, which nothing can;
+// each setting laxer than the benchmark, or a rule off, leaves its control
+// unchecked with a why that names it; nil counts every rule as on.
 func TestControlCoverage(t *testing.T) {
-	strict := func() *config.Config {
-		cfg := config.Default()
-		cfg.Rules.PasswordUnused.After = 45
-		return cfg
-	}
-	for name, cfg := range map[string]*config.Config{"strict": strict(), "nil": nil} {
+	strict := config.Default
+	for name, cfg := range map[string]*config.Config{"default": strict(), "nil": nil} {
 		for _, c := range Controls {
 			want := Coverage{Checked: true}
 			if c.ID == "CIS 1.6" {
@@ -114,7 +109,7 @@ func TestControlCoverage(t *testing.T) {
 		control string
 		why     string
 	}{
-		{"default password_unused", func(r *config.Rules) { r.PasswordUnused.After = config.Default().Rules.PasswordUnused.After }, "CIS 1.12",
+		{"password_unused after 90", func(r *config.Rules) { r.PasswordUnused.After = 90 }, "CIS 1.12",
 			"password_unused reports after 90 days, the benchmark after 45 days"},
 		{"mfa_missing off", func(r *config.Rules) { r.MFAMissing.Enabled = &off }, "CIS 1.6", WhyRulesOff},
 		{"mfa_missing off", func(r *config.Rules) { r.MFAMissing.Enabled = &off }, "CIS 1.10", WhyRulesOff},
