@@ -54,6 +54,31 @@ filters; by user name, then creation order, MaxItems (default 100, at
 most 1000) a page with IsTruncated and an opaque Marker. DeleteUser of a
 user who still has service-specific credentials is DeleteConflict (409).
 
+The credential report's first row is the root user's, as IAM's is, where
+moto writes none: "<root_account>", arn:aws:iam::ACCOUNT:root, the
+account's creation time, password_enabled not_supported (false once root's
+password is removed), password_last_used (no_information when never used,
+N/A without a password), password_last_changed and password_next_rotation
+not_supported, mfa_active, then access key 1 and 2, certificate 1 and 2 as
+for a user. GetAccountSummary's AccountMFAEnabled, AccountAccessKeysPresent
+and AccountSigningCertificatesPresent answer from the same root (moto's
+are always 0). By default root has MFA, a password never used, no access
+key and no signing certificate, and was created 1000 days before moto's
+"now" when first asked about. Tests set root's state with
+
+    POST /_keywarden/iam/root?[account=ID][&created=DAYS_AGO][&mfa=true|false]
+        [&password=present|removed][&password_used=DAYS_AGO|never]
+        [&key1=active|inactive|none][&key1_age=DAYS][&key1_used=DAYS_AGO|never]
+        [&cert1=active|inactive|none][&cert1_age=DAYS][&summary_only=true]
+
+which replaces the account's root with the defaults above changed by the
+parameters given (DAYS counted back from moto's "now", under libfaketime
+the shifted clock; key 2 and certificate 2 are always absent). A used key
+was last used in us-east-1 by iam. summary_only=true changes what
+GetAccountSummary answers and leaves the report's root row as it was: the
+report IAM generated before the change. An unknown parameter or value, or
+password_used with password=removed, is 400.
+
 moto's credential report writes N/A for cert_1_last_rotated and
 cert_2_last_rotated; the wrapper writes the upload dates of the user's first
 and second signing certificates (in upload order), as IAM does.
@@ -159,7 +184,9 @@ def _get_credential_report(self):
         raise IAMException("ReportInProgress", "Report generation task is in progress")
     if getattr(self, "_keywarden_expired", False):
         raise IAMException("ReportExpired", "The credential report has expired")
-    return _moto_get_credential_report(self)
+    # The root user's row first, as IAM writes it.
+    header, rows = _moto_get_credential_report(self).split("\n", 1)
+    return header + "\n" + _root_csv(self.account_id, _root_state(self)["report"]) + rows
 
 
 def _get_credential_report_response(self):
@@ -176,6 +203,165 @@ def _get_credential_report_response(self):
             else "2015-02-02T20:02:02Z",
         }
     )
+
+
+ROOT_PATH = "/_keywarden/iam/root"
+ROOT_DEFAULT_CREATED_DAYS = 1000
+ROOT_PARAMS = {
+    "account", "created", "mfa", "password", "password_used", "key1", "key1_age",
+    "key1_used", "cert1", "cert1_age", "summary_only",
+}
+REPORT_DATE = "%Y-%m-%dT%H:%M:%S+00:00"
+
+
+def _default_root():
+    from datetime import timedelta
+
+    from moto.core.utils import utcnow
+
+    return {
+        "created": utcnow() - timedelta(days=ROOT_DEFAULT_CREATED_DAYS),
+        "mfa": True,
+        "password": True,
+        "password_used": None,
+        "key1": None,  # or {"active": bool, "created": datetime, "used": datetime or None}
+        "cert1": None,  # or {"active": bool, "created": datetime}
+    }
+
+
+def _root_state(backend):
+    """The account's root: "summary" as GetAccountSummary answers it now,
+    "report" as the credential report shows it (see the docstring)."""
+    state = getattr(backend, "_keywarden_root", None)
+    if state is None:
+        root = _default_root()
+        state = backend._keywarden_root = {"summary": root, "report": root}
+    return state
+
+
+def _parse_root(query):
+    """The root a POST /_keywarden/iam/root asks for; ValueError names the
+    parameter at fault."""
+    from datetime import timedelta
+
+    from moto.core.utils import utcnow
+
+    unknown = sorted(set(query) - ROOT_PARAMS)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}")
+    now = utcnow()
+
+    def get(name, default):
+        return query.get(name, [default])[0]
+
+    def days(name, default, never=False):
+        value = get(name, default)
+        if never and value == "never":
+            return None
+        try:
+            n = int(value)
+        except ValueError:
+            raise ValueError(f"{name}={value!r}: want a number of days" + (" or never" if never else ""))
+        if n < 0:
+            raise ValueError(f"{name}={value!r}: want 0 or more days")
+        return now - timedelta(days=n)
+
+    def choice(name, default, allowed):
+        value = get(name, default)
+        if value not in allowed:
+            raise ValueError(f"{name}={value!r}: want one of {', '.join(allowed)}")
+        return value
+
+    root = _default_root()
+    root["created"] = days("created", str(ROOT_DEFAULT_CREATED_DAYS))
+    root["mfa"] = choice("mfa", "true", ("true", "false")) == "true"
+    root["password"] = choice("password", "present", ("present", "removed")) == "present"
+    root["password_used"] = days("password_used", "never", never=True)
+    if not root["password"] and root["password_used"] is not None:
+        raise ValueError("password_used: root's password is removed")
+    key1 = choice("key1", "none", ("active", "inactive", "none"))
+    if key1 != "none":
+        root["key1"] = {
+            "active": key1 == "active",
+            "created": days("key1_age", "0"),
+            "used": days("key1_used", "never", never=True),
+        }
+    cert1 = choice("cert1", "none", ("active", "inactive", "none"))
+    if cert1 != "none":
+        root["cert1"] = {"active": cert1 == "active", "created": days("cert1_age", "0")}
+    summary_only = choice("summary_only", "false", ("true", "false")) == "true"
+    return root, summary_only
+
+
+def _set_root(environ, start_response):
+    from urllib.parse import parse_qs
+
+    from moto.iam.models import iam_backends
+
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    account = query.get("account", [DEFAULT_ACCOUNT])[0]
+    try:
+        root, summary_only = _parse_root(query)
+    except ValueError as exc:
+        start_response("400 Bad Request", [("Content-Type", "text/plain")])
+        return [f"root of account {account}: {exc}".encode()]
+    state = _root_state(iam_backends[account]["aws"])
+    state["summary"] = root
+    if not summary_only:
+        state["report"] = root
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+def _root_csv(account, root):
+    """The credential report's root row (IAM User Guide, "Getting credential
+    reports": the columns a root user has)."""
+
+    def date(t):
+        return t.strftime(REPORT_DATE) if t is not None else "N/A"
+
+    if root["password"]:
+        password = ["not_supported", date(root["password_used"]) if root["password_used"] else "no_information"]
+    else:
+        password = ["false", "N/A"]
+    key1 = ["false", "N/A", "N/A", "N/A", "N/A"]
+    if root["key1"] is not None:
+        k = root["key1"]
+        used = k["used"] is not None
+        key1 = [
+            "true" if k["active"] else "false",
+            date(k["created"]),
+            date(k["used"]),
+            "us-east-1" if used else "N/A",
+            "iam" if used else "N/A",
+        ]
+    cert1 = ["false", "N/A"]
+    if root["cert1"] is not None:
+        c = root["cert1"]
+        cert1 = ["true" if c["active"] else "false", date(c["created"])]
+    row = (
+        ["<root_account>", f"arn:aws:iam::{account}:root", date(root["created"])]
+        + password
+        + ["not_supported", "not_supported", "true" if root["mfa"] else "false"]
+        + key1
+        + ["false", "N/A", "N/A", "N/A", "N/A"]
+        + cert1
+        + ["false", "N/A"]
+    )
+    return ",".join(row) + "\n"
+
+
+def _get_account_summary(self):
+    """moto's account summary, with root's MFA, access keys and signing
+    certificates as the wrapper's root has them."""
+    from moto.core.responses import ActionResult
+
+    root = _root_state(self.backend)["summary"]
+    summary = dict(self.backend.get_account_summary().summary_map)
+    summary["AccountMFAEnabled"] = 1 if root["mfa"] else 0
+    summary["AccountAccessKeysPresent"] = 1 if root["key1"] is not None else 0
+    summary["AccountSigningCertificatesPresent"] = 1 if root["cert1"] is not None else 0
+    return ActionResult({"SummaryMap": summary})
 
 
 # IAM's service-specific credentials: see the module's docstring.
@@ -447,6 +633,7 @@ def _patch_iam():
     IAMBackend.get_credential_report = _get_credential_report
     IamResponse.generate_credential_report = _generate_credential_report
     IamResponse.get_credential_report = _get_credential_report_response
+    IamResponse.get_account_summary = _get_account_summary
 
     _moto_user_to_csv = User.to_csv
     User.to_csv = _user_to_csv
@@ -481,6 +668,8 @@ def _dispatch(self, environ, start_response):
         and environ.get("REQUEST_METHOD") == "POST"
     ):
         return _credential_report(environ, start_response)
+    if environ.get("PATH_INFO") == ROOT_PATH and environ.get("REQUEST_METHOD") == "POST":
+        return _set_root(environ, start_response)
     if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
         with _dynamodb_lock:
             return _moto_call(self, environ, start_response)

@@ -386,8 +386,10 @@ func TestSeedIntoMemberAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(strings.NewReader(string(rep.Content))).ReadAll()
-	if err != nil || len(rows) != 2 || rows[1][0] != "mallory" || rows[1][4] == "N/A" || rows[1][4] == "no_information" {
-		t.Errorf("member credential report rows = %v, %v; want mallory with a password_last_used", rows, err)
+	// Root's row first (the member account's root), then mallory's.
+	if err != nil || len(rows) != 3 || rows[1][1] != "arn:aws:iam::"+member+":root" ||
+		rows[2][0] != "mallory" || rows[2][4] == "N/A" || rows[2][4] == "no_information" {
+		t.Errorf("member credential report rows = %v, %v; want %s's root, then mallory with a password_last_used", rows, err, member)
 	}
 }
 
