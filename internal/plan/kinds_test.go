@@ -146,7 +146,7 @@ func TestBuildTellsWhatWasDoneToACertificate(t *testing.T) {
 	}
 	want := []string{
 		"Amazon Bedrock API key ACCAALICE1: It is inactive and past the 90-day limit. It was deleted on 2026-11-23 by keywarden (action r.2). | " +
-			"Nothing: the credential is gone. If you still need it, create a new one: aws iam create-service-specific-credential --user-name alice --service-name bedrock.amazonaws.com, and use it where the old one is used.",
+			"Nothing: the credential is gone. If you still need it, create a new one and use it where the old one is used: aws iam create-service-specific-credential --user-name alice --service-name bedrock.amazonaws.com",
 		"signing certificate 2 (ID ASCALICECERT2): It is past the 90-day limit. It was disabled on 2026-11-23 by keywarden (action r.1). " +
 			"An active certificate is disabled before it is deleted: the first keywarden run from 2026-12-03, after 10 days inactive, deletes it. | " +
 			"If something still needs a signing certificate, upload a new one: aws iam upload-signing-certificate --user-name alice --certificate-body file://certificate.pem | " +

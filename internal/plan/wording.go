@@ -335,10 +335,22 @@ func fix(f *policy.Finding, console string) []string {
 	case policy.CredentialServiceCredential:
 		id := cmp.Or(f.KeyID, "CREDENTIAL_ID")
 		service := cmp.Or(f.Service, "SERVICE")
+		create := "If you still need it, create a new one and use it where the old one is used: aws iam create-service-specific-credential --user-name " + f.User + " --service-name " + service
+		del := "aws iam delete-service-specific-credential --user-name " + f.User + " --service-specific-credential-id " + id
+		if f.Rule == config.RuleServiceCredentialExpiry && f.DaysLeft != nil && *f.DaysLeft <= 0 {
+			// Expired: it no longer works, so there is nothing to deactivate.
+			return []string{create, "Delete the expired credential: " + del}
+		}
 		return []string{
-			"If you still need it, create a new one: aws iam create-service-specific-credential --user-name " + f.User + " --service-name " + service + ", and use it where the old one is used.",
+			create,
 			"Deactivate the old credential: aws iam update-service-specific-credential --user-name " + f.User + " --service-specific-credential-id " + id + " --status Inactive",
-			"When nothing broke, delete it: aws iam delete-service-specific-credential --user-name " + f.User + " --service-specific-credential-id " + id,
+			"When nothing broke, delete it: " + del,
+		}
+	case policy.CredentialSSHKey:
+		id := cmp.Or(f.KeyID, "SSH_KEY_ID")
+		return []string{
+			"If you still need it, upload a new public key: aws iam upload-ssh-public-key --user-name " + f.User + " --ssh-public-key-body file://id_ed25519.pub",
+			"Then delete the old one: aws iam delete-ssh-public-key --user-name " + f.User + " --ssh-public-key-id " + id,
 		}
 	case policy.CredentialPassword:
 		if f.Rule == config.RulePasswordUnused {
