@@ -33,8 +33,13 @@ func ServiceCredentialPages(ctx context.Context, c ServiceCredentialLister, what
 			return nil
 		}
 		marker := aws.ToString(out.Marker)
-		if !out.IsTruncated || marker == "" {
+		if !out.IsTruncated {
 			return nil
+		}
+		if marker == "" {
+			// The list goes on but cannot be asked for: never take the
+			// pages read for all of it.
+			return fmt.Errorf("%s (page %d): IAM answered IsTruncated without a Marker", what, n)
 		}
 		if seen[marker] || marker == aws.ToString(in.Marker) {
 			return fmt.Errorf("%s (page %d): IAM answered the same marker again", what, n)

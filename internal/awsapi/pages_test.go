@@ -14,7 +14,8 @@ import (
 )
 
 // pages answers ListServiceSpecificCredentials from a list of markers:
-// call n answers markers[n] ("" ends the listing), one credential a page.
+// call n answers markers[n] ("" ends the listing; "-" is a truncated page
+// without a marker), one credential a page.
 type pages struct {
 	markers []string
 	asked   []string // the Marker of each call
@@ -28,7 +29,11 @@ func (p *pages) ListServiceSpecificCredentials(_ context.Context, in *iam.ListSe
 	}
 	out := &iam.ListServiceSpecificCredentialsOutput{ServiceSpecificCredentials: []types.ServiceSpecificCredentialMetadata{
 		{ServiceSpecificCredentialId: aws.String("ACCA" + p.markers[n])}}}
-	if p.markers[n] != "" {
+	switch p.markers[n] {
+	case "":
+	case "-":
+		out.IsTruncated = true
+	default:
 		out.IsTruncated, out.Marker = true, aws.String(p.markers[n])
 	}
 	return out, nil
@@ -49,6 +54,10 @@ func TestServiceCredentialPages(t *testing.T) {
 			"list (page 2): IAM answered the same marker again"},
 		{"a marker of an earlier page", []string{"m1", "m2", "m1", ""}, 0, []string{"", "m1", "m2"},
 			"list (page 3): IAM answered the same marker again"},
+		// A partial list is never taken for the whole: the collector would
+		// mark it read, reconcile a missing credential deleted.
+		{"truncated without a marker", []string{"m1", "-"}, 0, []string{"", "m1"},
+			"list (page 2): IAM answered IsTruncated without a Marker"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -171,12 +171,16 @@ type Rules struct {
 }
 
 // StagesOf returns class's stages of a staged rule (access_key_age,
-// signing_certificate_age, service_credential_age): the rule's entry for
-// the class; else, for access keys, the default class's; else, for
-// signing certificates and service-specific credentials, the class's
-// access-key stages (so a class whose keys are only notified about gets
-// only notices for its other credentials too, unless the config says
-// otherwise). The config's own slice, unsorted.
+// signing_certificate_age, service_credential_age), the first of:
+//   - the rule's entry for the class;
+//   - for signing certificates and service-specific credentials, the
+//     class's own access_key_age entry (a class whose keys are only
+//     notified about gets only notices for its other credentials too);
+//   - the rule's entry for the default class;
+//   - for those two, the default class's access_key_age stages.
+//
+// So the rule's own words for human are never passed over for another
+// rule's. The config's own slice, unsorted.
 func (r *Rules) StagesOf(rule, class string) []Stage {
 	byClass := r.AccessKeyAge
 	switch rule {
@@ -189,9 +193,14 @@ func (r *Rules) StagesOf(rule, class string) []Stage {
 		return stages
 	}
 	if rule != RuleAccessKeyAge {
-		return r.StagesOf(RuleAccessKeyAge, class)
+		if stages, ok := r.AccessKeyAge[class]; ok {
+			return stages
+		}
 	}
-	return byClass[DefaultClass]
+	if stages, ok := byClass[DefaultClass]; ok || rule == RuleAccessKeyAge {
+		return stages
+	}
+	return r.AccessKeyAge[DefaultClass]
 }
 
 // StagesByClass returns every class's stages of a staged rule (StagesOf

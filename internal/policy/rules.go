@@ -151,7 +151,8 @@ func ControlsOf(rule string, root bool) []string {
 // its rule's (ControlsOf), but none for an access_key_age finding on an
 // inactive key or one not older than CISKeyMaxAgeDays (a key at a 70-day
 // notify stage is compliant), and none for an access_key_unused or
-// password_unused finding unused for fewer than CISUnusedDays. Never nil.
+// password_unused finding unused for fewer than CISUnusedDays, and none for
+// a root_recent_use finding of a use more than CISRootUseDays ago. Never nil.
 func findingControls(f *Finding, root bool) []string {
 	switch f.Rule {
 	case config.RuleAccessKeyAge:
@@ -160,6 +161,11 @@ func findingControls(f *Finding, root bool) []string {
 		}
 	case config.RuleAccessKeyUnused, config.RulePasswordUnused:
 		if f.AgeDays < CISUnusedDays {
+			return []string{}
+		}
+	case config.RuleRootRecentUse:
+		// A laxer within (30 days) reports uses the benchmark allows.
+		if f.AgeDays > CISRootUseDays {
 			return []string{}
 		}
 	}

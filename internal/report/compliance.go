@@ -46,8 +46,9 @@ type Unread struct {
 	// PasswordPolicy: the account password policy was not read (an
 	// offline credential report does not hold it): CIS 1.8 and 1.9.
 	PasswordPolicy bool
-	// RootRow: the credential report has no root row: CIS 1.7 (root's
-	// last use is only there), and CIS 1.4 and 1.5 when Summary is set too.
+	// RootRow: the credential report has no root row: CIS 1.4, 1.5 and
+	// 1.7 (the root rules run on it; the account summary alone raises no
+	// finding).
 	RootRow bool
 	// Summary: no account summary (GetAccountSummary) was read.
 	Summary bool
@@ -118,7 +119,9 @@ func Compliance(r *Report, cfg *config.Config, unread []Unread) []ControlStatus 
 		}
 		why = append(why, unreadWhy(c.ID, unread)...)
 		switch {
-		case cs.Findings > 0:
+		case cs.Findings > 0 || cs.Exempt > 0:
+			// An exemption accepts a risk; it does not meet the control
+			// (ASFF says FAILED for the exempt finding too).
 			cs.Status = ControlFailed
 		case len(why) > 0:
 			cs.Status, cs.Why = ControlNotChecked, strings.Join(why, "; ")
@@ -133,7 +136,7 @@ func Compliance(r *Report, cfg *config.Config, unread []Unread) []ControlStatus 
 // unreadWhy says which of control's inputs were not read, and in how many
 // accounts; nil when every input it needs was read.
 func unreadWhy(control string, unread []Unread) []string {
-	var policyN, rowN, rootN int
+	var policyN, rowN int
 	for _, u := range unread {
 		if u.PasswordPolicy {
 			policyN++
@@ -141,15 +144,14 @@ func unreadWhy(control string, unread []Unread) []string {
 		if u.RootRow {
 			rowN++
 		}
-		if u.RootRow && u.Summary {
-			rootN++
-		}
 	}
 	switch {
 	case (control == "CIS 1.8" || control == "CIS 1.9") && policyN > 0:
 		return []string{fmt.Sprintf("the password policy was not read in %s, as an offline credential report does not hold it", nAccounts(policyN))}
-	case (control == "CIS 1.4" || control == "CIS 1.5") && rootN > 0:
-		return []string{fmt.Sprintf("root's credentials were not read in %s, with no root row in its credential report and no account summary", nAccounts(rootN))}
+	case (control == "CIS 1.4" || control == "CIS 1.5") && rowN > 0:
+		// The root rules run on the root row: the account summary alone
+		// raises no finding.
+		return []string{fmt.Sprintf("root's credentials were not read in %s, with no root row in its credential report", nAccounts(rowN))}
 	case control == "CIS 1.7" && rowN > 0:
 		return []string{fmt.Sprintf("root's last use was not read in %s, with no root row in its credential report", nAccounts(rowN))}
 	}
