@@ -205,20 +205,6 @@ func TestRootSummaryOverridesReport(t *testing.T) {
 	}
 }
 
-// rootRunConfig: enforcement on, owners and admins told through the
-// outbox.
-const rootRunConfig = `version: 1
-notify:
-  users: { email_tags: [Email], allowed_domains: [example.com], via: outbox }
-  admins: { emails: [sec@example.com] }
-  outbox: { dir: OUTBOX }
-enforce:
-  allowed_accounts: ["123456789012"]
-  grace_after_disable: 14
-  audit_file: AUDIT
-state: { url: "sqlite://STATE" }
-`
-
 // TestRunNeverActsOnRoot: a run with --apply, where root has every
 // finding (an old active key and certificate, no MFA, its password used
 // yesterday) and a user has a key past its disable stage: the user's key
@@ -226,7 +212,7 @@ state: { url: "sqlite://STATE" }
 // findings, no owner message names root, and no action is planned on it.
 func TestRunNeverActsOnRoot(t *testing.T) {
 	m := testenv.Moto(t)
-	dir, ids := enforceSetup(t, m, withFresh(keyUser("alice", 85)), rootRunConfig)
+	dir, ids := enforceSetup(t, m, withFresh(keyUser("alice", 85)), enforceConfig)
 	m.SetRoot(t, "", testenv.Root{NoMFA: true, PasswordUsed: testenv.Used(1),
 		Key1: testenv.RootActive, KeyAgeDays: 400, KeyUsed: testenv.Used(30), Cert1: testenv.RootActive, CertAgeDays: 400})
 	r := keywarden(t, m.Env(), dir, "run", "--apply", "--format", "json")
