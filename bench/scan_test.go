@@ -24,7 +24,8 @@ var (
 // other. GetCallerIdentity (the credentials are proven before anything
 // else is asked), GenerateCredentialReport, then GetCredentialReport
 // beside the GetAccountAuthorizationDetails pages, one after the other
-// (the password policy and the alias beside them too), and one round of
+// (the password policy, the alias, the account summary and the pages of
+// service-specific credentials beside them too), and one round of
 // ListAccessKeys for the flagged users, which do not depend on each other
 // (against moto, which serves one request at a time, their time is
 // moto's, counted apart).

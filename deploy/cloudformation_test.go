@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -432,6 +433,18 @@ state: { url: "dynamodb://keywarden-state" }
 			flags: []string{"--config-ssm", "/keywarden/config"},
 		},
 		{
+			name: "signing certificates deleted and service credentials disabled in this account, SSH keys read, the emergency stop read",
+			params: map[string]string{"CodeS3Bucket": codeBucket, "ScheduleService": "events", "SigningCertificateRemediation": "delete",
+				"ServiceCredentialRemediation": "disable", "ReadSSHKeys": "true", "RemediateInThisAccount": "true", "StopParameter": "/keywarden/stop"},
+			yaml: acting(`  signing_certificate_age: { human: [ {at: 80, action: disable}, {at: 90, action: delete} ] }
+  service_credential_age: { human: [ {at: 80, action: disable} ] }
+  ssh_key_age: { users: { names: ["git-*"] }, max_age: 365 }
+`) + `enforce: { allowed_accounts: ["` + account + `"], stop_parameter: /keywarden/stop }
+state: { url: "dynamodb://keywarden-state" }
+`,
+			flags: []string{"--config-ssm", "/keywarden/config"},
+		},
+		{
 			name: "emergency stop that exists, where keywarden cannot act: not read; a secret by ARN, config from S3",
 			params: map[string]string{"CodeS3Bucket": codeBucket, "ScheduleService": "events", "KeyRemediation": "delete",
 				"StopParameter": "/keywarden/stop", "CreateStopParameter": "false",
@@ -444,7 +457,7 @@ state: { url: "dynamodb://keywarden-state" }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := testenv.Moto(t)
-			s := createStack(t, m, templates[0], tt.params)
+			s := createStack(t, m, templates[0], withCredentialRemediation(t, tt.params, tt.yaml))
 			ctx := context.Background()
 			name := cmpOr(tt.params["FunctionName"], "keywarden")
 			role := s.outputs["RoleName"]
@@ -650,6 +663,21 @@ func checkSchedule(t *testing.T, s *stack, params map[string]string, name string
 	}
 }
 
+// withCredentialRemediation is params with SigningCertificateRemediation
+// and ServiceCredentialRemediation set as yaml's stages (the built-in ones
+// included) call for, where params does not set them.
+func withCredentialRemediation(t *testing.T, params map[string]string, yaml string) map[string]string {
+	t.Helper()
+	out := maps.Clone(params)
+	certs, services := credentialRemediation(t, yaml)
+	for k, v := range map[string]string{"SigningCertificateRemediation": certs, "ServiceCredentialRemediation": services} {
+		if _, ok := out[k]; !ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 func cmpOr(a, b string) string {
 	if a != "" {
 		return a
@@ -674,6 +702,16 @@ func TestCloudFormationMemberRoleOnMoto(t *testing.T) {
 				"ArnEquals":    {"aws:PrincipalArn": {"arn:aws:iam::111111111111:role/keywarden-runner"}},
 				"StringEquals": {"sts:ExternalId": {"kw-ext"}},
 			}},
+		{"certificates disabled and service credentials deleted in an allowed account, SSH keys read",
+			map[string]string{"RunnerAccountId": "111111111111", "SigningCertificateRemediation": "disable", "ServiceCredentialRemediation": "delete",
+				"ReadSSHKeys": "true", "AllowedAccounts": testenv.AccountID},
+			acting(`  signing_certificate_age: { human: [ {at: 80, action: disable} ] }
+  service_credential_age: { human: [ {at: 90, action: delete} ] }
+  ssh_key_age: { users: { names: ["git-*"] }, max_age: 365 }
+`) + `accounts: { organization: { role_name: KeywardenAudit } }
+enforce: { allowed_accounts: ["` + testenv.AccountID + `"] }
+`,
+			map[string]map[string]stringList{"ArnEquals": {"aws:PrincipalArn": {"arn:aws:iam::111111111111:role/keywarden-runner"}}}},
 		{"read-only, any principal of the runner account",
 			map[string]string{"RunnerAccountId": "111111111111", "RunnerRoleName": "", "RoleName": "Audit"},
 			notifyOnly + "accounts: { organization: { role_name: Audit } }\n", nil},
@@ -684,7 +722,7 @@ func TestCloudFormationMemberRoleOnMoto(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := testenv.Moto(t)
-			s := createStack(t, m, templates[1], tt.params)
+			s := createStack(t, m, templates[1], withCredentialRemediation(t, tt.params, tt.yaml))
 			role := cmpOr(tt.params["RoleName"], "KeywardenAudit")
 			if s.outputs["RoleName"] != role || s.outputs["RoleArn"] != "arn:aws:iam::"+testenv.AccountID+":role/"+role {
 				t.Errorf("outputs = %v; want the role %s", s.outputs, role)
@@ -724,7 +762,7 @@ func TestCloudFormationMemberRoleOnMoto(t *testing.T) {
 // the aws partition only, so the stacks above never take the other
 // branches: here each is checked to be the aws branch with its partition.
 func TestCloudFormationPartitionBranches(t *testing.T) {
-	for path, want := range map[string]int{templates[0]: 1, templates[1]: 2} {
+	for path, want := range map[string]int{templates[0]: 1, templates[1]: 4} {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 	"github.com/keywarden/keywarden/internal/testenv"
 )
@@ -54,6 +55,35 @@ func iamPolicy(t *testing.T, yaml string, args ...string) iampolicy.Document {
 		t.Fatalf("keywarden iam-policy printed no policy document: %v\n%s", err, out)
 	}
 	return d
+}
+
+// credentialRemediation is what yaml's signing_certificate_age and
+// service_credential_age stages do — "none", "disable" or "delete" (which
+// disables first) — the built-in stages included: what the templates'
+// inputs for them must say.
+func credentialRemediation(t *testing.T, yaml string) (certs, services string) {
+	t.Helper()
+	cfg, err := config.Parse("keywarden.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A class without stages of its own for these takes its access keys'.
+	return stagesDo(cfg.StagesByClass(config.RuleSigningCertAge)), stagesDo(cfg.StagesByClass(config.RuleServiceCredentialAge))
+}
+
+func stagesDo(byClass map[string][]config.Stage) string {
+	out := "none"
+	for _, stages := range byClass {
+		for _, s := range stages {
+			switch {
+			case s.Action == config.ActionDelete:
+				return "delete"
+			case s.Action == config.ActionDisable:
+				out = "disable"
+			}
+		}
+	}
+	return out
 }
 
 // run runs a command in dir with env added to the environment and returns

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -30,11 +32,27 @@ func terraform(t *testing.T) (string, []string) {
 }
 
 // notifyOnly is a config whose rules only notify.
-const notifyOnly = `version: 1
-rules:
+const notifyOnly = "version: 1\n" + notifyOnlyRules
+
+// notifyOnlyRules are notifyOnly's rules, for a config that starts
+// otherwise: the signing certificate and service credential rules notify
+// too (the built-in ones may act).
+const notifyOnlyRules = `rules:
   access_key_age:
     human: [ {at: 70, action: notify}, {at: 90, action: notify} ]
+` + quietCredentialRules
+
+// quietCredentialRules are signing certificate and service credential
+// rules that only notify.
+const quietCredentialRules = `  signing_certificate_age: { human: [ {at: 70, action: notify} ] }
+  service_credential_age: { human: [ {at: 70, action: notify} ] }
 `
+
+// acting is notifyOnly with the certificate and service credential rules
+// given instead of quietCredentialRules.
+func acting(rules string) string {
+	return "version: 1\nrules:\n  access_key_age:\n    human: [ {at: 70, action: notify}, {at: 90, action: notify} ]\n" + rules
+}
 
 // policyCase is one configuration: the YAML and iam-policy flags, and the
 // policy module's inputs that say the same.
@@ -62,6 +80,21 @@ var policyCases = []policyCase{
 		map[string]any{"remediation": []string{"disable"}, "allowed_accounts": allowedInput, "partition": "aws-us-gov"}},
 	{"remove_password", allowedYAML + notifyOnly + "  password_unused: { after: 90, action: remove_password }\n", nil,
 		map[string]any{"remediation": []string{"remove_password"}, "allowed_accounts": allowedInput}},
+	{"signing certificates deleted, service credentials disabled, SSH keys read", allowedYAML + acting(
+		"  signing_certificate_age: { human: [ {at: 80, action: disable}, {at: 90, action: delete} ] }\n"+
+			"  service_credential_age: { human: [ {at: 80, action: disable} ] }\n"+
+			"  ssh_key_age: { users: { names: [\"git-*\"] }, max_age: 365 }\n"), nil,
+		map[string]any{"remediation": []string{"delete_signing_certificates", "disable_service_credentials"}, "allowed_accounts": allowedInput, "ssh_key_age": true}},
+	{"signing certificates only, with an emergency stop", stopYAML("/keywarden/stop") + acting(
+		"  signing_certificate_age: { human: [ {at: 90, action: delete} ] }\n  service_credential_age: { human: [ {at: 70, action: notify} ] }\n"),
+		[]string{"--runner-account", "222222222222"},
+		map[string]any{"remediation": []string{"delete_signing_certificates"}, "allowed_accounts": allowedInput, "runner_account": "222222222222",
+			"stop_parameter": "/keywarden/stop"}},
+	{"service credentials deleted, member role", allowedYAML + "accounts: { organization: { role_name: Audit } }\n" + acting(
+		"  signing_certificate_age: { human: [ {at: 70, action: notify} ] }\n  service_credential_age: { human: [ {at: 90, action: delete} ] }\n"),
+		[]string{"--role", "member"},
+		map[string]any{"role": "member", "remediation": []string{"delete_service_credentials"}, "allowed_accounts": allowedInput,
+			"organization": map[string]any{"role_name": "Audit"}}},
 	{"organization with OUs", notifyOnly + `accounts:
   organization: { role_name: KeywardenAudit, ous: [ou-ab12-cdef3456], exclude: ["111111111111"] }
 `, nil, map[string]any{"organization": map[string]any{"role_name": "KeywardenAudit", "ous": []string{"ou-ab12-cdef3456"}}}},
@@ -192,6 +225,18 @@ func TestTerraformPolicyModuleMatchesIAMPolicy(t *testing.T) {
 		block := map[string]any{"source": module}
 		for k, v := range c.inputs {
 			block[k] = v
+		}
+		// The certificate and service credential items the YAML's stages
+		// (the built-in ones included) call for.
+		rem, _ := block["remediation"].([]string)
+		certs, services := credentialRemediation(t, c.yaml)
+		for _, item := range []string{certs + "_signing_certificates", services + "_service_credentials"} {
+			if !strings.HasPrefix(item, "none_") && !slices.Contains(rem, item) {
+				rem = append(slices.Clone(rem), item)
+			}
+		}
+		if len(rem) > 0 {
+			block["remediation"] = rem
 		}
 		modules[name] = block
 		outputs[name] = map[string]any{"value": "${module." + name + ".json}"}

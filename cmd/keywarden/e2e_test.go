@@ -181,7 +181,17 @@ func e2eWant() []want {
 	class := func(w want, c string) want { w.Class = c; return w }
 	exempt := func(w want) want { w.Exempt = true; return w }
 	to := func(w want, r ...string) want { w.Recipients = append([]string{}, r...); return w }
+	// The rules about the user as a whole (dormant_user, console_and_keys,
+	// two_active_keys).
+	user := func(name, rule string, age, at int, sev string) want {
+		return want{User: name, Class: "human", Credential: "user", Rule: rule, AgeDays: age, StageAt: at,
+			Action: "notify", Severity: sev, NextStage: -1, Recipients: []string{name + "@example.com"}}
+	}
 	return []want{
+		// The test's password policy (length 14, MaxPasswordAge 60) does
+		// not prevent password reuse (CIS 1.9).
+		{User: "<account>", Credential: "account", Rule: "password_policy", Action: "notify", Severity: "medium",
+			NextStage: -1, Recipients: []string{}},
 		k("age70", 1, 70, 70, "notify", "medium", 80),
 		k("age79", 1, 79, 70, "notify", "medium", 80),
 		k("age80", 1, 80, 80, "disable", "high", 90),
@@ -190,6 +200,7 @@ func e2eWant() []want {
 		to(k("badtag", 1, 75, 70, "notify", "medium", 80), "frank@example.com"),
 		exempt(k("breakglass", 1, 100, 90, "delete", "high", -1)),
 		exempt(k("ci-legacy", 1, 120, 90, "delete", "high", -1)),
+		user("compliant", "console_and_keys", 0, 0, "info"),
 		class(k("contractor50", 1, 50, 45, "disable", "high", -1), "contractor"),
 		to(k("dana@example.com", 1, 75, 70, "notify", "medium", 80), "dana@example.com"),
 		to(k("foreign", 1, 75, 70, "notify", "medium", 80)),
@@ -205,16 +216,20 @@ func e2eWant() []want {
 		{User: "nomfa-key", Class: "human", Credential: "mfa", Rule: "mfa_missing", AgeDays: 72, Action: "notify",
 			Severity: "high", NextStage: -1, Recipients: []string{"nomfa-key@example.com"}},
 		pw("nomfa-key", "password_expiry", 72, 60, intp(-12), "high", -1),
+		user("nomfa-key", "console_and_keys", 0, 0, "info"),
 		k("old-exempt", 1, 100, 90, "delete", "high", -1),
 		// The account password policy (MaxPasswordAge 60) wins over max_age 90.
 		pw("pw-expired", "password_expiry", 70, 60, intp(-10), "high", -1),
 		pw("pw-unused", "password_expiry", 100, 60, intp(-40), "high", -1),
 		pw("pw-unused", "password_unused", 100, 90, nil, "medium", -1),
+		user("pw-unused", "dormant_user", 100, 90, "medium"),
 		pw("pw-unused-used", "password_expiry", 120, 60, intp(-60), "high", -1),
 		pw("pw-unused-used", "password_unused", 95, 90, nil, "medium", -1),
+		user("pw-unused-used", "dormant_user", 95, 90, "medium"),
 		pw("pw-warn", "password_expiry", 50, 46, intp(10), "medium", 60),
 		exempt(k("tagexempt", 1, 100, 90, "delete", "high", -1)),
 		k("twokeys", 1, 95, 90, "delete", "high", -1),
+		user("twokeys", "two_active_keys", 10, 0, "medium"),
 		unused("unused45", 45),
 	}
 }
@@ -292,9 +307,11 @@ func TestScanEndToEnd(t *testing.T) {
 		}
 	}
 
-	// The account line, and the API-call budget: 3 + R + max(1,
-	// ceil(N/1000)) + F, with R = 2 report calls (moto's report is ready
-	// when first looked at).
+	// The account line, and the API-call budget: 6 + max(1,
+	// ceil(N/1000)) + F + S, with 2 report calls among the 6 (moto's
+	// report is ready when first looked at), F the users whose access
+	// keys or signing certificates need IDs (one call per user and kind)
+	// and S the pages of service-specific credentials.
 	if len(rep.Accounts) != 1 {
 		t.Fatalf("accounts = %+v; want one", rep.Accounts)
 	}
@@ -306,15 +323,21 @@ func TestScanEndToEnd(t *testing.T) {
 	if a.ID != "123456789012" || a.Status != "ok" || a.Users != len(users) || a.AccessKeys != keys {
 		t.Errorf("account = %+v; want 123456789012, ok, %d users, %d keys", a, len(users), keys)
 	}
-	flagged := map[string]bool{}
+	flagged := map[[2]string]bool{} // user, credential kind
 	for _, f := range rep.Findings {
-		if f.Credential == "access_key" {
-			flagged[f.User] = true
+		if f.Credential == "access_key" || f.Credential == "signing_certificate" {
+			flagged[[2]string{f.User, f.Credential}] = true
 		}
 	}
-	budget := 3 + 2 + max(1, (len(users)+999)/1000) + len(flagged)
+	creds := 0
+	for _, u := range users {
+		creds += len(u.ServiceCredentials)
+	}
+	pages := max(1, (creds+999)/1000)
+	budget := 6 + max(1, (len(users)+999)/1000) + len(flagged) + pages
 	if a.APICalls != budget {
-		t.Errorf("api_calls = %d; want 3 + 2 + max(1, ceil(%d/1000)) + %d flagged users = %d", a.APICalls, len(users), len(flagged), budget)
+		t.Errorf("api_calls = %d; want 6 + max(1, ceil(%d/1000)) + %d flagged users + %d pages of service credentials = %d",
+			a.APICalls, len(users), len(flagged), pages, budget)
 	}
 	t.Logf("%d users, %d findings, %d API calls (budget %d)", len(users), len(rep.Findings), a.APICalls, budget)
 	if rep.Summary.Exempt != 3 || rep.Summary.Findings != len(rep.Findings)-3 {
@@ -331,12 +354,14 @@ func TestScanEndToEnd(t *testing.T) {
 // reportV1 are the keys of keywarden.report/v1 (docs/architecture.md), and its
 // findings' keys: every finding carries all of them.
 var (
-	reportV1Keys  = []string{"schema", "generated_at", "as_of", "accounts", "findings", "summary"}
-	accountV1Keys = []string{"id", "alias", "status", "error", "users", "access_keys", "api_calls"}
+	reportV1Keys = []string{"schema", "generated_at", "as_of", "accounts", "findings", "summary",
+		// Additions.
+		"compliance"}
+	accountV1Keys = []string{"id", "alias", "status", "error", "users", "access_keys", "api_calls", "ssh_key_calls"}
 	findingV1Keys = []string{"id", "account", "user", "class", "credential", "key_id", "slot", "rule", "age_days", "days_left",
 		"stage_at", "action", "severity", "next_stage_on", "exempt", "exempt_reason", "recipients", "reason",
 		// Additions.
-		"class_from_tag", "exempt_from_tag"}
+		"class_from_tag", "exempt_from_tag", "service", "controls"}
 )
 
 // checkReportKeys checks the raw JSON against the report/v1 contract: the
@@ -391,10 +416,20 @@ func TestScanExampleReport(t *testing.T) {
 	}
 	checkReportKeys(t, r.stdout)
 	var rep struct {
-		Findings json.RawMessage `json:"findings"`
+		Findings   json.RawMessage        `json:"findings"`
+		Compliance []report.ControlStatus `json:"compliance"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatal(err)
+	}
+	// Offline, the password policy is not read: CIS 1.8 and 1.9 are not
+	// checked, and say so; root's row is there, so 1.5 and 1.7 are.
+	for _, c := range rep.Compliance {
+		want := map[string]string{"CIS 1.5": report.ControlPassed, "CIS 1.7": report.ControlPassed,
+			"CIS 1.8": report.ControlNotChecked, "CIS 1.9": report.ControlNotChecked}[c.ID]
+		if want != "" && c.Status != want || want == report.ControlNotChecked && !strings.Contains(c.Why, "password policy was not read") {
+			t.Errorf("compliance %s = %s (%q); want %s", c.ID, c.Status, c.Why, want)
+		}
 	}
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, rep.Findings, "", "  "); err != nil {
@@ -426,11 +461,18 @@ func TestScanEmptyAccount(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Findings) != 0 || len(rep.Accounts) != 1 || rep.Accounts[0].Users != 0 {
-		t.Errorf("empty account: findings %v, accounts %+v; want none and one account with 0 users", rep.Findings, rep.Accounts)
+	// An account without users has no user findings; moto's account has no
+	// password policy, so IAM's defaults apply, which fail CIS 1.8 and 1.9:
+	// the account's one finding, addressed to no owner.
+	if len(rep.Accounts) != 1 || rep.Accounts[0].Users != 0 {
+		t.Errorf("empty account: accounts %+v; want one account with 0 users", rep.Accounts)
 	}
-	if !strings.Contains(r.stdout, `"findings": []`) {
-		t.Errorf("findings should be an empty array, got:\n%s", r.stdout)
+	if len(rep.Findings) != 1 {
+		t.Fatalf("empty account: findings %+v; want exactly one, password_policy", rep.Findings)
+	}
+	f := rep.Findings[0]
+	if f.Rule != "password_policy" || f.User != "<account>" || f.Credential != "account" || len(f.Recipients) != 0 {
+		t.Errorf("empty account: finding %+v; want the account's password_policy finding with no recipients", f)
 	}
 }
 

@@ -26,7 +26,8 @@ import (
 
 // iamReads are the only IAM operations a run without --apply may make.
 var iamReads = []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:GetAccountAuthorizationDetails",
-	"iam:GetAccountPasswordPolicy", "iam:ListAccountAliases", "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed"}
+	"iam:GetAccountPasswordPolicy", "iam:ListAccountAliases", "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed",
+	"iam:GetAccountSummary", "iam:ListServiceSpecificCredentials", "iam:ListSigningCertificates", "iam:ListSSHPublicKeys"}
 
 // iamWritesBy counts the proxy's IAM operations outside iamReads, by
 // "operation key-or-user".

@@ -265,6 +265,10 @@ func TestHostileAccount(t *testing.T) {
 		age("alice@evil.example", "notify", "medium"),
 		member + " m-stale access_key_age disable high class=human exempt=false to=[m-stale@corpsec.test]",
 		member + " m-future access_key_unknown_age notify high class=human exempt=false to=[m-future@corpsec.test]",
+		// Neither account has a password policy (IAM's defaults fail CIS
+		// 1.8 and 1.9): each account's own finding, mailed to no owner.
+		testenv.AccountID + " <account> password_policy notify medium class= exempt=false to=[]",
+		member + " <account> password_policy notify medium class= exempt=false to=[]",
 	}
 	slices.Sort(got)
 	slices.Sort(want)

@@ -26,6 +26,7 @@ import (
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 	"github.com/keywarden/keywarden/internal/plan"
+	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/run"
 	"github.com/keywarden/keywarden/internal/state"
 	dynamostate "github.com/keywarden/keywarden/internal/state/dynamodb"
@@ -33,14 +34,19 @@ import (
 )
 
 // coverageUsers are the users of each account in the coverage scenario:
-// one of each remediation (a key to disable, an inactive key to delete, an
-// unused console password to remove), and a compliant user.
+// one of each remediation (a key, a signing certificate and a service
+// credential to disable, inactive ones to delete, an unused console
+// password to remove), and a compliant user.
 func coverageUsers(account string) []testenv.SeedUser {
 	return []testenv.SeedUser{
 		{Name: "stale-" + account, Tags: map[string]string{"Email": "stale-" + account + "@example.com"},
-			Keys: []testenv.SeedKey{{AgeDays: 85, LastUsedDaysAgo: 1}}, PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1},
+			Keys: []testenv.SeedKey{{AgeDays: 85, LastUsedDaysAgo: 1}}, Certs: []testenv.SeedCert{{AgeDays: 85}},
+			ServiceCredentials: []testenv.SeedServiceCredential{{Service: "codecommit.amazonaws.com", AgeDays: 85}},
+			PasswordAgeDays:    -1, PasswordLastUsedDaysAgo: -1},
 		{Name: "inactive-" + account, Tags: map[string]string{"Email": "inactive-" + account + "@example.com"},
-			Keys: []testenv.SeedKey{{AgeDays: 100, LastUsedDaysAgo: 60, Inactive: true}}, PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1},
+			Keys: []testenv.SeedKey{{AgeDays: 100, LastUsedDaysAgo: 60, Inactive: true}}, Certs: []testenv.SeedCert{{AgeDays: 100, Inactive: true}},
+			ServiceCredentials: []testenv.SeedServiceCredential{{Service: "bedrock.amazonaws.com", AgeDays: 100, Inactive: true}},
+			PasswordAgeDays:    -1, PasswordLastUsedDaysAgo: -1},
 		{Name: "console-" + account, Tags: map[string]string{"Email": "console-" + account + "@example.com"},
 			PasswordAgeDays: 120, PasswordLastUsedDaysAgo: -1, MFA: true},
 		{Name: "fine-" + account, Keys: []testenv.SeedKey{{AgeDays: 3, LastUsedDaysAgo: 1}}, PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1},
@@ -118,10 +124,14 @@ func memberConfig(t *testing.T, m *testenv.MotoServer, id string) aws.Config {
 	return m.AssumeRoleConfig(t, "arn:aws:iam::"+id+":role/OrganizationAccountAccessRole")
 }
 
-// coverageRules disable at 80 days, delete at 90 and remove console
-// passwords unused for 90 days: every write keywarden can make.
+// coverageRules disable at 80 days, delete at 90 (access keys by the
+// default rules, certificates and service credentials named here) and
+// remove console passwords unused for 90 days: every write keywarden can
+// make.
 const coverageRules = `rules:
   password_unused: { after: 90, action: remove_password }
+  signing_certificate_age: { human: [ {at: 70, action: notify}, {at: 80, action: disable}, {at: 90, action: delete} ] }
+  service_credential_age: { human: [ {at: 70, action: notify}, {at: 80, action: disable}, {at: 90, action: delete} ] }
 `
 
 var coverageCases = []coverageCase{
@@ -328,21 +338,27 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 	}
 }
 
-// checkActed: run --apply disabled, deleted and removed a password in each
+// checkActed: run --apply disabled and deleted a key, a signing
+// certificate and a service credential, and removed a password, in each
 // account of acts, and did nothing anywhere else.
 func checkActed(t *testing.T, res run.Result, acts []string) {
 	t.Helper()
 	done := map[string]int{}
 	for _, a := range res.Plan.Actions {
 		if a.Status == plan.ActionDone {
-			done[a.Account+" "+a.Done]++
+			done[a.Account+" "+a.Credential+" "+a.Done]++
 			if !slices.Contains(acts, a.Account) {
 				t.Errorf("run --apply %s %s in account %s, which the config does not allow", a.Done, a.Title, a.Account)
 			}
 		}
 	}
+	var want []string
+	for _, cred := range []string{policy.CredentialAccessKey, policy.CredentialSigningCert, policy.CredentialServiceCredential} {
+		want = append(want, cred+" disable", cred+" delete")
+	}
+	want = append(want, policy.CredentialPassword+" remove_password")
 	for _, acct := range acts {
-		for _, kind := range []string{"disable", "delete", "remove_password"} {
+		for _, kind := range want {
 			if done[acct+" "+kind] != 1 {
 				t.Errorf("account %s: %d %s actions done; want 1 (the scenario must exercise every remediation where it may)", acct, done[acct+" "+kind], kind)
 			}
@@ -426,14 +442,26 @@ func requestsOf(op testenv.Op, w *world) ([][]iampolicy.Request, error) {
 	case "sts:GetCallerIdentity":
 		return nil, nil
 	case "iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:GetAccountAuthorizationDetails",
-		"iam:GetAccountPasswordPolicy", "iam:ListAccountAliases",
+		"iam:GetAccountPasswordPolicy", "iam:ListAccountAliases", "iam:GetAccountSummary",
 		"organizations:ListAccounts", "organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent":
 		return one(name, "*", nil), nil
-	case "iam:ListAccessKeys", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:GetLoginProfile", "iam:GetUser", "iam:DeleteLoginProfile":
+	case "iam:ListAccessKeys", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:GetLoginProfile", "iam:GetUser", "iam:DeleteLoginProfile",
+		"iam:ListSigningCertificates", "iam:UpdateSigningCertificate", "iam:DeleteSigningCertificate", "iam:ListSSHPublicKeys",
+		"iam:UpdateServiceSpecificCredential", "iam:DeleteServiceSpecificCredential":
 		if op.Params.Get("UserName") == "" {
 			return nil, errors.New("no UserName: the request would act on its caller")
 		}
 		return one(name, user(op.Params.Get("UserName")), nil), nil
+	case "iam:ListServiceSpecificCredentials":
+		// The scan lists every user's (AllUsers=true): authorized on the
+		// account's users; a re-check, one user's.
+		switch u := op.Params.Get("UserName"); {
+		case u != "":
+			return one(name, user(u), nil), nil
+		case op.Params.Get("AllUsers") == "true":
+			return one(name, user("*"), nil), nil
+		}
+		return nil, errors.New("neither UserName nor AllUsers: the request would list its caller's")
 	case "iam:GetAccessKeyLastUsed":
 		// Authorized on the user who owns the key.
 		owner := w.keyOwner[op.Params.Get("AccessKeyId")]

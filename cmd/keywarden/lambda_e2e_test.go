@@ -115,6 +115,9 @@ func invokeLambdaWithin(t *testing.T, env []string, config, event string, timeou
 func TestLambdaBinaryServesTheHandler(t *testing.T) {
 	m := testenv.Moto(t)
 	m.Seed(t, []testenv.SeedUser{keyUser("alice", 85), keyUser("bob", 3)})
+	// The test is about the runtime serving the handler: alice's key is its
+	// one finding, not the account's password policy.
+	m.CompliantPasswordPolicy(t, m.Config(t))
 	dir := t.TempDir()
 	config := `version: 1
 notify:

@@ -208,10 +208,13 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Errorf("alice's mail does not say her 85-day key is past the 80-day limit:\n%s", mails["alice@example.com"][0].Text)
 	}
 	// The digest: published to SNS and posted to the webhook, once each.
+	// Its 7 findings: the 5 keys past 70 days that are not exempt, alice's
+	// two active keys (two_active_keys), and the account's own: moto's
+	// account has no password policy (password_policy), the admins'.
 	pub := testenv.SNSSent(t, m.Data(t), topic)
 	if len(pub) != 1 || !strings.Contains(pub[0].Message, "foreign") || !strings.Contains(pub[0].Message, "badtag") ||
-		!strings.Contains(pub[0].Subject, "5 findings") {
-		t.Fatalf("SNS digest = %+v; want one, naming the undeliverable owners, subject with 5 findings", pub)
+		!strings.Contains(pub[0].Message, "the account has no password policy") || !strings.Contains(pub[0].Subject, "7 findings") {
+		t.Fatalf("SNS digest = %+v; want one, naming the undeliverable owners and the account's password policy, subject with 7 findings", pub)
 	}
 	hooks := webhook.got()
 	if len(hooks) != 1 {
@@ -232,9 +235,12 @@ func TestRunEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(hooks[0], &payload); err != nil {
 		t.Fatal(err)
 	}
-	if payload.Schema != "keywarden.webhook/v1" || payload.Kind != "digest" || len(payload.Digest.Findings) != 5 || payload.Digest.Exempt != 1 {
-		t.Errorf("webhook payload: schema %q kind %q, %d findings, %d exempt; want keywarden.webhook/v1 digest, 5, 1",
+	if payload.Schema != "keywarden.webhook/v1" || payload.Kind != "digest" || len(payload.Digest.Findings) != 7 || payload.Digest.Exempt != 1 {
+		t.Errorf("webhook payload: schema %q kind %q, %d findings, %d exempt; want keywarden.webhook/v1 digest, 7, 1",
 			payload.Schema, payload.Kind, len(payload.Digest.Findings), payload.Digest.Exempt)
+	}
+	if !slices.ContainsFunc(payload.Digest.Findings, func(f struct{ User string }) bool { return f.User == "<account>" }) {
+		t.Errorf("webhook digest findings %v; want the account's (<account>) among them", payload.Digest.Findings)
 	}
 	reasons := map[string]string{}
 	for _, u := range first.Plan.Undeliverable {

@@ -210,7 +210,7 @@ func TestSeverityFilter(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 3 || len(rep.Findings) != 0 {
 		t.Errorf("--severity critical --fail-on medium without critical findings: exit %d, %d findings shown (%v); want exit 3 and none shown", r.code, len(rep.Findings), err)
 	}
-	if r := keywarden(t, nil, dir, offlineScan("--severity", "urgent")...); r.code != 2 || !strings.Contains(r.stderr, `--severity "urgent": want low, medium, high or critical`) {
+	if r := keywarden(t, nil, dir, offlineScan("--severity", "urgent")...); r.code != 2 || !strings.Contains(r.stderr, `--severity "urgent": want info, low, medium, high or critical`) {
 		t.Errorf("--severity urgent: exit %d, %q; want 2", r.code, r.stderr)
 	}
 }

@@ -170,9 +170,16 @@ variable "state_table_deletion_protection" {
 # ---------------------------------------------------------------- what the config does (mirrors `keywarden iam-policy`)
 
 variable "remediation" {
-  description = "The changes the config's rules can call for: any of disable, delete and remove_password (see `keywarden iam-policy`). [] grants read-only IAM; with the default rules (disable at 80 days, delete at 90) use [\"disable\", \"delete\"]."
+  description = "The changes the config's rules can call for: any of disable, delete and remove_password (access keys, passwords), disable_signing_certificates, delete_signing_certificates, disable_service_credentials and delete_service_credentials (see `keywarden iam-policy`). [] grants read-only IAM; the default rules (disable at 80 days, delete at 90, for access keys, signing certificates and service-specific credentials) need [\"delete\", \"delete_signing_certificates\", \"delete_service_credentials\"] (a delete includes its disable)."
   type        = list(string)
   default     = []
+  nullable    = false
+}
+
+variable "ssh_key_age" {
+  description = "Whether the config turns rules.ssh_key_age on (keywarden then reads SSH public keys: iam:ListSSHPublicKeys)."
+  type        = bool
+  default     = false
   nullable    = false
 }
 

@@ -82,7 +82,7 @@ module "keywarden" {
   schedule_input = { dry_run = true }
 
   # What the config's rules and notify settings need (`keywarden iam-policy`).
-  remediation                = ["disable", "delete"]
+  remediation                = ["delete", "delete_signing_certificates", "delete_service_credentials"]
   allowed_accounts           = local.allowed_accounts
   stop_parameter             = local.stop_parameter
   ses_from                   = local.sender

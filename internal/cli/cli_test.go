@@ -39,6 +39,19 @@ func testFactory(tty bool) (*Factory, *bytes.Buffer, *bytes.Buffer) {
 	return f, &out, &errOut
 }
 
+// columnsFactory is testFactory with $COLUMNS set to columns ("": unset),
+// the width tables on stdout fit.
+func columnsFactory(tty bool, columns string) (*Factory, *bytes.Buffer, *bytes.Buffer) {
+	f, out, errOut := testFactory(tty)
+	f.Getenv = func(k string) string {
+		if k == "COLUMNS" {
+			return columns
+		}
+		return ""
+	}
+	return f, out, errOut
+}
+
 func TestScanFlagsParse(t *testing.T) {
 	f, _, _ := testFactory(false)
 	var got *ScanOptions
@@ -269,7 +282,7 @@ func TestQuietShowsDataAndErrorsOnly(t *testing.T) {
 	if code := Main(context.Background(), f, append(args, "--quiet")); code != ExitFindings {
 		t.Fatalf("exit %d; want %d: %s", code, ExitFindings, errOut)
 	}
-	if !strings.Contains(out.String(), "15 findings") {
+	if !strings.Contains(out.String(), "20 findings") {
 		t.Errorf("--quiet lost the table:\n%s", out)
 	}
 	if got, want := errOut.String(), "keywarden: findings at or above high severity\n"; got != want {

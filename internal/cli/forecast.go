@@ -62,7 +62,7 @@ stable UIDs) that a calendar can import or subscribe to.`,
 	fl.StringVar(&o.Format, "format", "", "output format: "+strings.Join(forecast.Formats(), ", ")+" (default: table on a terminal, json otherwise; from --output's extension)")
 	fl.StringVarP(&o.Output, "output", "o", "", "write the forecast to this file instead of stdout")
 	fl.IntVar(&o.Days, "days", DefaultForecastDays, "how many days ahead to look")
-	fl.StringVar(&o.Severity, "severity", "", "show only stage changes at or above this severity: low, medium, high or critical")
+	fl.StringVar(&o.Severity, "severity", "", "show only stage changes at or above this severity: info, low, medium, high or critical")
 	return cmd
 }
 

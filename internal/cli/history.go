@@ -155,18 +155,24 @@ func historyRun(ctx context.Context, f *Factory, o *HistoryOptions) error {
 		}
 		records, table = nonNil(as), func(w io.Writer, width int) error { return actionsTable(w, as, width) }
 	}
+	return writeTableOrJSON(f, format, o.Output, records, table)
+}
+
+// writeTableOrJSON writes v as indented JSON, or table, to --output (a
+// file: whole lines) or stdout (fitted to its width).
+func writeTableOrJSON(f *Factory, format, output string, v any, table func(w io.Writer, width int) error) error {
 	write := func(w io.Writer, width int) error {
 		if format == "json" {
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
-			return enc.Encode(records)
+			return enc.Encode(v)
 		}
 		return table(w, width)
 	}
-	if o.Output == "" {
+	if output == "" {
 		return write(f.Out, f.outputWidth())
 	}
-	return writeFileAtomic(o.Output, func(w io.Writer) error { return write(w, 0) })
+	return writeFileAtomic(output, func(w io.Writer) error { return write(w, 0) })
 }
 
 func nonNil[T any](s []T) []T {

@@ -209,13 +209,7 @@ func TestHistoryTableWidths(t *testing.T) {
 		{"runs-pipe", []string{"--runs"}, false, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f, out, errOut := testFactory(tt.tty)
-			f.Getenv = func(k string) string {
-				if k == "COLUMNS" {
-					return tt.columns
-				}
-				return ""
-			}
+			f, out, errOut := columnsFactory(tt.tty, tt.columns)
 			args := append([]string{"history", "--state", url, "--format", "table"}, tt.args...)
 			if code := Main(context.Background(), f, args); code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)

@@ -170,7 +170,7 @@ func parseSeverity(s string) (int, error) {
 	if rank := policy.SeverityRank(strings.ToLower(s)); rank > 0 {
 		return rank, nil
 	}
-	return 0, usageError(fmt.Errorf("--severity %q: want low, medium, high or critical", s))
+	return 0, usageError(fmt.Errorf("--severity %q: want info, low, medium, high or critical", s))
 }
 
 // atOrAbove reports whether severity reaches rank (0: any).

@@ -80,6 +80,7 @@ Data goes to stdout; logs and progress go to stderr.
 	root.AddCommand(NewCmdHistory(f, nil))
 	root.AddCommand(NewCmdUndo(f, nil))
 	root.AddCommand(NewCmdIAMPolicy(f, nil))
+	root.AddCommand(NewCmdRules(f))
 	root.AddCommand(NewCmdConfig(f))
 	root.AddCommand(NewCmdVersion(f))
 	root.SetHelpTemplate(root.HelpTemplate())

@@ -91,9 +91,9 @@ The AWS endpoint, region and credentials come from the SDK's standard settings
 // addReportingFlags adds scan's flags that run shares: --fail-on and
 // --quiet (and, for scan alone, --security-hub).
 func addReportingFlags(fl *pflag.FlagSet, o *ScanOptions) {
-	fl.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a non-exempt finding is at or above this severity: low, medium, high or critical")
+	fl.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a non-exempt finding is at or above this severity: info, low, medium, high or critical")
 	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "data and errors only: no progress bar, no log lines below error (unless --log-level is given)")
-	fl.StringVar(&o.Severity, "severity", "", "show only findings at or above this severity: low, medium, high or critical (--fail-on still counts every finding)")
+	fl.StringVar(&o.Severity, "severity", "", "show only findings at or above this severity: info, low, medium, high or critical (--fail-on still counts every finding)")
 }
 
 func scanRun(ctx context.Context, f *Factory, o *ScanOptions) error {

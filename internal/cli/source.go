@@ -89,5 +89,5 @@ func parseFailOn(s string) (int, error) {
 	if rank := policy.SeverityRank(strings.ToLower(s)); rank > 0 {
 		return rank, nil
 	}
-	return 0, usageError(fmt.Errorf("--fail-on %q: want low, medium, high or critical", s))
+	return 0, usageError(fmt.Errorf("--fail-on %q: want info, low, medium, high or critical", s))
 }

@@ -30,6 +30,10 @@ type IAM interface {
 	GetAccountPasswordPolicy(ctx context.Context, in *iam.GetAccountPasswordPolicyInput, optFns ...func(*iam.Options)) (*iam.GetAccountPasswordPolicyOutput, error)
 	ListAccountAliases(ctx context.Context, in *iam.ListAccountAliasesInput, optFns ...func(*iam.Options)) (*iam.ListAccountAliasesOutput, error)
 	ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
+	GetAccountSummary(ctx context.Context, in *iam.GetAccountSummaryInput, optFns ...func(*iam.Options)) (*iam.GetAccountSummaryOutput, error)
+	ListServiceSpecificCredentials(ctx context.Context, in *iam.ListServiceSpecificCredentialsInput, optFns ...func(*iam.Options)) (*iam.ListServiceSpecificCredentialsOutput, error)
+	ListSigningCertificates(ctx context.Context, in *iam.ListSigningCertificatesInput, optFns ...func(*iam.Options)) (*iam.ListSigningCertificatesOutput, error)
+	ListSSHPublicKeys(ctx context.Context, in *iam.ListSSHPublicKeysInput, optFns ...func(*iam.Options)) (*iam.ListSSHPublicKeysOutput, error)
 }
 
 // STS is the part of the STS API the collector calls; *sts.Client satisfies
@@ -59,6 +63,10 @@ const (
 // the API's maximum.
 const gaadPageSize = 1000
 
+// serviceCredentialPageSize is the MaxItems of each
+// ListServiceSpecificCredentials page: the API's maximum.
+const serviceCredentialPageSize = 1000
+
 // maxRegenerations bounds how often a missing or expired report is
 // generated again before the collector gives up.
 const maxRegenerations = 3
@@ -68,18 +76,23 @@ const maxRegenerations = 3
 const CredentialsHint = "configure AWS credentials (AWS_PROFILE, `aws sso login`, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or scan a downloaded report offline with --credential-report FILE"
 
 // Collector reads one account's IAM users and credentials over the IAM API,
-// at the fewest calls: 3 + R + max(1, ceil(users/1000)) for a Snapshot,
-// where R, its GenerateCredentialReport and GetCredentialReport calls, is 2
-// when the report is ready at the first look and never more than
-// MaxReportCalls (48 by default); plus one ListAccessKeys per user passed
-// to ResolveKeyIDs.
+// at the fewest calls: 4 + R + max(1, ceil(users/1000)) + S + K for a
+// Snapshot, where R, its GenerateCredentialReport and GetCredentialReport
+// calls, is 2 when the report is ready at the first look and never more
+// than MaxReportCalls (48 by default), S is the pages of
+// ListServiceSpecificCredentials (AllUsers: max(1, ceil(credentials/1000)))
+// and K the ListSSHPublicKeys calls of the users SSHKeyUsers selects (one
+// each, more only past 1,000 keys); plus one ListAccessKeys or
+// ListSigningCertificates per user and kind passed to ResolveIDs.
 type Collector struct {
 	IAM    IAM
 	STS    STS
 	Logger *slog.Logger // nil: discard
-	// KeyLookupParallel is the most ListAccessKeys calls in flight at
-	// once (default DefaultKeyLookupParallel); the limit halves each time
-	// a call is throttled and grows back as calls succeed.
+	// KeyLookupParallel is the most per-user lookups (ListAccessKeys,
+	// ListSigningCertificates, ListSSHPublicKeys) in flight at once
+	// (default DefaultKeyLookupParallel); the limit halves when most of a
+	// limit's worth of calls are throttled and grows back as calls
+	// succeed.
 	KeyLookupParallel int
 	// PollInitial and PollMax bound the exponential backoff, with jitter,
 	// between looks at the credential report while IAM generates it
@@ -102,6 +115,15 @@ type Collector struct {
 	// generated again, which starts the schedule again. A MaxReportCalls
 	// below the default bounds the calls before the time.
 	MaxReportCalls int
+	// SSHKeyUsers selects the users whose SSH public keys Snapshot lists
+	// (ListSSHPublicKeys, one call per user): the opt-in ssh_key_age
+	// rule's selection (policy.SSHKeyUsers). nil: none are read.
+	SSHKeyUsers func(*inventory.User) bool
+
+	// serviceCredentialPage is the MaxItems of each
+	// ListServiceSpecificCredentials page; 0 is serviceCredentialPageSize.
+	// Tests make it small to see several pages.
+	serviceCredentialPage int32
 
 	begun *begun // set by Begin, consumed by Snapshot
 }
@@ -175,18 +197,23 @@ type begun struct {
 }
 
 // Snapshot reads the account: caller identity, credential report, users'
-// tags, groups and paths, password policy and alias. Access key IDs are left
-// empty; ResolveKeyIDs fills them for the users that need them.
+// tags, groups and paths, password policy, alias, account summary, every
+// user's service-specific credentials and, for the users SSHKeyUsers
+// selects, their SSH public keys. Access key and signing certificate IDs
+// are left empty; ResolveIDs fills them for the users that need them.
 //
 // The reads that do not need the report — the authorization details, the
-// password policy and the alias — run while IAM generates it, and the
-// error returned is the first failure in the order authorization details,
-// password policy, alias, report, whatever failed first in time (the same
-// failures give the same error): the report's only when the three others
-// succeeded. A failure cancels the reads after it in that order, so the
-// account's error is known without waiting out the report (up to
-// MaxWait); the report's failure cancels none, the others run to their
-// end (a few calls). Snapshot returns once every read has.
+// password policy, the alias, the account summary and the service-specific
+// credentials — run while IAM generates it, and the error returned is the
+// first failure in that order, then the report's, whatever failed first in
+// time (the same failures give the same error): the report's only when the
+// five others succeeded. A failure cancels the reads after it in that
+// order, so the account's error is known without waiting out the report
+// (up to MaxWait); the report's failure cancels none, the others run to
+// their end (a few calls). The SSH public keys, which need the users'
+// tags, groups and paths to select them, are read once all of those have
+// succeeded. Snapshot returns once every read has; any failure fails the
+// whole Snapshot (an account is never half read).
 func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 	if c.begun == nil {
 		if _, err := c.Begin(ctx); err != nil {
@@ -203,19 +230,21 @@ func (c *Collector) Snapshot(ctx context.Context) (*inventory.Snapshot, error) {
 	r := c.startReads(ctx, log, cancelReport)
 	rep, err := c.readReport(reportCtx, log, b, snap)
 	r.wait()
-	switch {
-	case r.detailsErr != nil:
-		return nil, r.detailsErr
-	case r.policyErr != nil:
-		return nil, r.policyErr
-	case r.aliasErr != nil:
-		return nil, r.aliasErr
-	case err != nil:
+	if err := r.firstError(); err != nil {
+		return nil, err
+	}
+	if err != nil {
 		return nil, err
 	}
 	snap.Users = joinUserDetails(log, rep.Users, r.details)
 	snap.PasswordPolicy, snap.PasswordPolicyKnown = r.policy, true
 	snap.AccountAlias = r.alias
+	snap.Summary = r.summary
+	joinServiceCredentials(log, snap.Users, r.serviceCreds)
+	snap.ServiceCredentialsRead = true
+	if err := c.readSSHKeys(ctx, log, snap); err != nil {
+		return nil, err
+	}
 	return snap, nil
 }
 
@@ -248,41 +277,43 @@ func (c *Collector) readReport(ctx context.Context, log *slog.Logger, b *begun, 
 type reads struct {
 	cancel context.CancelFunc // releases their contexts
 	wg     sync.WaitGroup
+	errs   []error // by read, in order
 
-	details    map[string]types.UserDetail
-	detailsErr error
-	policy     *inventory.PasswordPolicy
-	policyErr  error
-	alias      string
-	aliasErr   error
+	details      map[string]types.UserDetail
+	policy       *inventory.PasswordPolicy
+	alias        string
+	summary      *inventory.AccountSummary
+	serviceCreds []types.ServiceSpecificCredentialMetadata
 }
 
-// startReads starts the authorization details, password policy and alias
-// reads; wait for them with wait. A failed read cancels the reads after
-// it, and cancelReport, the wait for the report, which comes last.
+// startReads starts the authorization details, password policy, alias,
+// account summary and service-specific credentials reads, in that order;
+// wait for them with wait. A failed read cancels the reads after it, and
+// cancelReport, the wait for the report, which comes last.
 func (c *Collector) startReads(ctx context.Context, log *slog.Logger, cancelReport context.CancelFunc) *reads {
 	r := &reads{}
-	detailsCtx, cancelAll := context.WithCancel(ctx)
-	policyCtx, cancelAfterDetails := context.WithCancel(detailsCtx)
-	aliasCtx, cancelAfterPolicy := context.WithCancel(policyCtx)
-	r.cancel = cancelAll
-	r.wg.Go(func() {
-		if r.details, r.detailsErr = c.userDetails(detailsCtx); r.detailsErr != nil {
-			cancelAfterDetails()
-			cancelReport()
-		}
-	})
-	r.wg.Go(func() {
-		if r.policy, r.policyErr = c.passwordPolicy(policyCtx); r.policyErr != nil {
-			cancelAfterPolicy()
-			cancelReport()
-		}
-	})
-	r.wg.Go(func() {
-		if r.alias, r.aliasErr = c.accountAlias(aliasCtx, log); r.aliasErr != nil {
-			cancelReport()
-		}
-	})
+	steps := []func(context.Context) error{
+		func(ctx context.Context) (err error) { r.details, err = c.userDetails(ctx); return err },
+		func(ctx context.Context) (err error) { r.policy, err = c.passwordPolicy(ctx); return err },
+		func(ctx context.Context) (err error) { r.alias, err = c.accountAlias(ctx, log); return err },
+		func(ctx context.Context) (err error) { r.summary, err = c.accountSummary(ctx); return err },
+		func(ctx context.Context) (err error) { r.serviceCreds, err = c.serviceCredentials(ctx); return err },
+	}
+	r.errs = make([]error, len(steps))
+	ctx, r.cancel = context.WithCancel(ctx)
+	for i, step := range steps {
+		// This read runs under stepCtx, the reads after it under next,
+		// which its failure cancels.
+		stepCtx := ctx
+		next, cancelAfter := context.WithCancel(stepCtx)
+		r.wg.Go(func() {
+			if r.errs[i] = step(stepCtx); r.errs[i] != nil {
+				cancelAfter()
+				cancelReport()
+			}
+		})
+		ctx = next
+	}
 	return r
 }
 
@@ -290,6 +321,17 @@ func (c *Collector) startReads(ctx context.Context, log *slog.Logger, cancelRepo
 func (r *reads) wait() {
 	r.wg.Wait()
 	r.cancel()
+}
+
+// firstError is the first failure in the reads' order; nil when all
+// succeeded. Call it after wait.
+func (r *reads) firstError() error {
+	for _, err := range r.errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // credentialReport gets the credential report, looking again (with
@@ -444,7 +486,11 @@ func (c *Collector) passwordPolicy(ctx context.Context) (*inventory.PasswordPoli
 	case out.PasswordPolicy == nil:
 		return nil, nil
 	}
-	pp := &inventory.PasswordPolicy{HardExpiry: aws.ToBool(out.PasswordPolicy.HardExpiry)}
+	pp := &inventory.PasswordPolicy{
+		HardExpiry:      aws.ToBool(out.PasswordPolicy.HardExpiry),
+		MinimumLength:   int(aws.ToInt32(out.PasswordPolicy.MinimumPasswordLength)),
+		ReusePrevention: int(aws.ToInt32(out.PasswordPolicy.PasswordReusePrevention)),
+	}
 	if age := aws.ToInt32(out.PasswordPolicy.MaxPasswordAge); age > 0 {
 		pp.MaxPasswordAge = int(age)
 	}

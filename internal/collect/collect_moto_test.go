@@ -97,7 +97,8 @@ func TestCollectMoto(t *testing.T) {
 		{Name: "erin", CreatedDaysAgo: 50, PasswordAgeDays: never, PasswordLastUsedDaysAgo: never},
 	})
 	admin := iam.NewFromConfig(m.Config(t))
-	if _, err := admin.UpdateAccountPasswordPolicy(ctx, &iam.UpdateAccountPasswordPolicyInput{MaxPasswordAge: aws.Int32(90), MinimumPasswordLength: aws.Int32(12)}); err != nil {
+	if _, err := admin.UpdateAccountPasswordPolicy(ctx, &iam.UpdateAccountPasswordPolicyInput{MaxPasswordAge: aws.Int32(90), MinimumPasswordLength: aws.Int32(12),
+		PasswordReusePrevention: aws.Int32(5)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := admin.CreateAccountAlias(ctx, &iam.CreateAccountAliasInput{AccountAlias: aws.String("keywarden-test")}); err != nil {
@@ -131,7 +132,7 @@ func TestCollectMoto(t *testing.T) {
 	if snap.AccountID != testenv.AccountID || snap.AccountAlias != "keywarden-test" {
 		t.Errorf("Snapshot() account %q alias %q; want %s keywarden-test", snap.AccountID, snap.AccountAlias, testenv.AccountID)
 	}
-	if diff := cmp.Diff(&inventory.PasswordPolicy{MaxPasswordAge: 90}, snap.PasswordPolicy); diff != "" || !snap.PasswordPolicyKnown {
+	if diff := cmp.Diff(&inventory.PasswordPolicy{MaxPasswordAge: 90, MinimumLength: 12, ReusePrevention: 5}, snap.PasswordPolicy); diff != "" || !snap.PasswordPolicyKnown {
 		t.Errorf("Snapshot().PasswordPolicy (known %v) (-want +got):\n%s", snap.PasswordPolicyKnown, diff)
 	}
 
@@ -175,15 +176,16 @@ func TestCollectMoto(t *testing.T) {
 	}
 
 	t.Logf("API calls: %v", counter.ByOperation())
-	// 3 + R + max(1, ceil(N/1000)) + F calls, R = 2: moto's report is
-	// ready when first looked at.
+	// 6 + max(1, ceil(N/1000)) + F + S calls: R = 2 report calls (moto's
+	// report is ready when first looked at), S = 1 page of
+	// service-specific credentials (none here).
 	n, f := len(snap.Users), len(flagged)
-	budget := 3 + 2 + max(1, (n+999)/1000) + f
+	budget := 6 + max(1, (n+999)/1000) + f + 1
 	if f != 4 {
 		t.Errorf("users with keys of 70 days or more = %v; want 4 (alice bob ci-bot dave)", flagged)
 	}
 	if total := counter.Total(); total != budget {
-		t.Errorf("API calls for %d users, %d flagged = %d %v; want 3 + 2 + max(1, ceil(%d/1000)) + %d = %d", n, f, total, counter.ByOperation(), n, f, budget)
+		t.Errorf("API calls for %d users, %d flagged = %d %v; want 6 + max(1, ceil(%d/1000)) + %d + 1 = %d", n, f, total, counter.ByOperation(), n, f, budget)
 	}
 	if got := counter.ByOperation()["IAM.ListAccessKeys"]; got != f {
 		t.Errorf("ListAccessKeys calls = %d; want %d (one per flagged user)", got, f)
@@ -200,8 +202,11 @@ func TestCollectMotoEmptyAccount(t *testing.T) {
 	if len(snap.Users) != 0 || snap.PasswordPolicy != nil || !snap.PasswordPolicyKnown || snap.AccountAlias != "" {
 		t.Errorf("Snapshot() of an empty account = %+v; want no users, no password policy (known), no alias", snap)
 	}
-	if total := counter.Total(); total != 6 {
-		t.Errorf("API calls for an empty account = %d %v; want 3 + 2 + max(1, 0) = 6", total, counter.ByOperation())
+	if total := counter.Total(); total != 8 {
+		t.Errorf("API calls for an empty account = %d %v; want 6 + max(1, 0) + 0 + 1 = 8", total, counter.ByOperation())
+	}
+	if !snap.ServiceCredentialsRead || snap.Summary == nil {
+		t.Errorf("Snapshot() of an empty account: service credentials read %v, summary %+v; want both read", snap.ServiceCredentialsRead, snap.Summary)
 	}
 }
 

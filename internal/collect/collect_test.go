@@ -82,6 +82,23 @@ type fakeIAM struct {
 	keysErr    map[string]error
 	keysInputs []iam.ListAccessKeysInput
 
+	summary    map[string]int32 // GetAccountSummary's SummaryMap
+	summaryErr error
+
+	// serviceCreds are ListServiceSpecificCredentials' pages (page i
+	// answers marker "s<i>"); serviceCredsErr answers every page.
+	serviceCreds       [][]types.ServiceSpecificCredentialMetadata
+	serviceCredsErr    error
+	serviceCredsInputs []iam.ListServiceSpecificCredentialsInput
+
+	certs       map[string][][]types.SigningCertificate // user → pages
+	certsErr    map[string]error
+	certsInputs []iam.ListSigningCertificatesInput
+
+	sshKeys       map[string][][]types.SSHPublicKeyMetadata // user → pages
+	sshKeysErr    map[string]error
+	sshKeysInputs []iam.ListSSHPublicKeysInput
+
 	// hold names operations that answer only once their context is done,
 	// with its error; returned counts the held calls that have returned.
 	hold     map[string]bool
@@ -293,6 +310,86 @@ func (f *fakeIAM) ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInpu
 		out.Marker = aws.String(fmt.Sprintf("k%d", page+1))
 	}
 	return out, nil
+}
+
+func (f *fakeIAM) GetAccountSummary(ctx context.Context, _ *iam.GetAccountSummaryInput, _ ...func(*iam.Options)) (*iam.GetAccountSummaryOutput, error) {
+	f.record("GetAccountSummary")
+	if err := f.held(ctx, "GetAccountSummary"); err != nil {
+		return nil, err
+	}
+	if f.summaryErr != nil {
+		return nil, f.summaryErr
+	}
+	return &iam.GetAccountSummaryOutput{SummaryMap: f.summary}, nil
+}
+
+func (f *fakeIAM) ListServiceSpecificCredentials(ctx context.Context, in *iam.ListServiceSpecificCredentialsInput, _ ...func(*iam.Options)) (*iam.ListServiceSpecificCredentialsOutput, error) {
+	f.record("ListServiceSpecificCredentials")
+	if err := f.held(ctx, "ListServiceSpecificCredentials"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.serviceCredsInputs = append(f.serviceCredsInputs, *in)
+	f.mu.Unlock()
+	if f.serviceCredsErr != nil {
+		return nil, f.serviceCredsErr
+	}
+	page := 0
+	if m := aws.ToString(in.Marker); m != "" {
+		if _, err := fmt.Sscanf(m, "s%d", &page); err != nil {
+			return nil, fmt.Errorf("fake: bad marker %q", m)
+		}
+	}
+	if len(f.serviceCreds) == 0 {
+		return &iam.ListServiceSpecificCredentialsOutput{}, nil
+	}
+	out := &iam.ListServiceSpecificCredentialsOutput{ServiceSpecificCredentials: f.serviceCreds[page]}
+	if page+1 < len(f.serviceCreds) {
+		out.IsTruncated = true
+		out.Marker = aws.String(fmt.Sprintf("s%d", page+1))
+	}
+	return out, nil
+}
+
+// userPages answers a per-user listing from pages by marker ("p<i>").
+func userPages[T any](pages [][]T, marker *string) (items []T, next *string) {
+	if len(pages) == 0 {
+		return nil, nil
+	}
+	page := 0
+	if m := aws.ToString(marker); m != "" {
+		fmt.Sscanf(m, "p%d", &page)
+	}
+	if page+1 < len(pages) {
+		next = aws.String(fmt.Sprintf("p%d", page+1))
+	}
+	return pages[page], next
+}
+
+func (f *fakeIAM) ListSigningCertificates(ctx context.Context, in *iam.ListSigningCertificatesInput, _ ...func(*iam.Options)) (*iam.ListSigningCertificatesOutput, error) {
+	f.record("ListSigningCertificates")
+	f.mu.Lock()
+	f.certsInputs = append(f.certsInputs, *in)
+	f.mu.Unlock()
+	user := aws.ToString(in.UserName)
+	if err := f.certsErr[user]; err != nil {
+		return nil, err
+	}
+	certs, next := userPages(f.certs[user], in.Marker)
+	return &iam.ListSigningCertificatesOutput{Certificates: certs, IsTruncated: next != nil, Marker: next}, nil
+}
+
+func (f *fakeIAM) ListSSHPublicKeys(ctx context.Context, in *iam.ListSSHPublicKeysInput, _ ...func(*iam.Options)) (*iam.ListSSHPublicKeysOutput, error) {
+	f.record("ListSSHPublicKeys")
+	f.mu.Lock()
+	f.sshKeysInputs = append(f.sshKeysInputs, *in)
+	f.mu.Unlock()
+	user := aws.ToString(in.UserName)
+	if err := f.sshKeysErr[user]; err != nil {
+		return nil, err
+	}
+	keys, next := userPages(f.sshKeys[user], in.Marker)
+	return &iam.ListSSHPublicKeysOutput{SSHPublicKeys: keys, IsTruncated: next != nil, Marker: next}, nil
 }
 
 type fakeSTS struct {
@@ -603,7 +700,10 @@ func TestSnapshotPasswordPolicy(t *testing.T) {
 	}{
 		{"no policy", nil, nil},
 		{"expiring passwords", &types.PasswordPolicy{ExpirePasswords: true, MaxPasswordAge: aws.Int32(90), HardExpiry: aws.Bool(true)}, &inventory.PasswordPolicy{MaxPasswordAge: 90, HardExpiry: true}},
-		{"passwords never expire", &types.PasswordPolicy{MinimumPasswordLength: aws.Int32(14)}, &inventory.PasswordPolicy{}},
+		{"passwords never expire", &types.PasswordPolicy{MinimumPasswordLength: aws.Int32(14)}, &inventory.PasswordPolicy{MinimumLength: 14}},
+		// What password_policy checks (CIS 1.8, 1.9).
+		{"length and reuse", &types.PasswordPolicy{MinimumPasswordLength: aws.Int32(14), PasswordReusePrevention: aws.Int32(24)},
+			&inventory.PasswordPolicy{MinimumLength: 14, ReusePrevention: 24}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := completeFake(reportCSV())
@@ -714,20 +814,23 @@ func TestSnapshotNoCredentialsSDK(t *testing.T) {
 }
 
 // TestSnapshotCallBudget checks the calls Snapshot makes: exactly
-// 3 + R + max(1, ceil(N/1000)), R = 2 report calls, with a report that is
-// STARTED at first and ready when first looked at (as moto answers). An
-// account without users still gets one GetAccountAuthorizationDetails
-// call: it is made while the report, which says how many users there are,
-// is generated.
+// 4 + R + max(1, ceil(N/1000)) + S, R = 2 report calls, with a report that
+// is STARTED at first and ready when first looked at (as moto answers),
+// and S the pages of service-specific credentials, max(1, ceil(C/1000))
+// for C credentials: the 6 + ceil(N/1000) + F + S before key IDs
+// (F). An account without users still gets one
+// GetAccountAuthorizationDetails call: it is made while the report, which
+// says how many users there are, is generated; and one
+// ListServiceSpecificCredentials, which says there are none.
 func TestSnapshotCallBudget(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		users int
-		pages int
+		name         string
+		users, creds int
+		pages        int
 	}{
-		{"empty account", 0, 1},
-		{"one page", 3, 1},
-		{"three pages", 2500, 3},
+		{"empty account", 0, 0, 1},
+		{"one page", 3, 2, 1},
+		{"three pages", 2500, 2500, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var ru []reportUser
@@ -740,10 +843,19 @@ func TestSnapshotCallBudget(t *testing.T) {
 				}
 				pages[len(pages)-1].UserDetailList = append(pages[len(pages)-1].UserDetailList, userDetail(name, "/", nil))
 			}
+			var credPages [][]types.ServiceSpecificCredentialMetadata
+			for i := range tc.creds {
+				if i%serviceCredentialPageSize == 0 {
+					credPages = append(credPages, nil)
+				}
+				credPages[len(credPages)-1] = append(credPages[len(credPages)-1],
+					serviceCred(fmt.Sprintf("user%04d", i), fmt.Sprintf("ACCA%04d", i), "codecommit.amazonaws.com", t0, nil, types.StatusTypeActive))
+			}
 			f := &fakeIAM{
-				generate:  []generateAnswer{{state: types.ReportStateTypeStarted}},
-				get:       []getAnswer{{content: reportCSV(ru...)}},
-				gaadPages: pages,
+				generate:     []generateAnswer{{state: types.ReportStateTypeStarted}},
+				get:          []getAnswer{{content: reportCSV(ru...)}},
+				gaadPages:    pages,
+				serviceCreds: credPages,
 			}
 			c := newCollector(t, f)
 			snap, err := c.Snapshot(context.Background())
@@ -753,24 +865,33 @@ func TestSnapshotCallBudget(t *testing.T) {
 			if len(snap.Users) != tc.users {
 				t.Errorf("Snapshot() has %d users; want %d", len(snap.Users), tc.users)
 			}
-			budget := 3 + 2 + max(1, (tc.users+999)/1000)
+			s := max(1, (tc.creds+serviceCredentialPageSize-1)/serviceCredentialPageSize)
+			budget := 4 + 2 + max(1, (tc.users+999)/1000) + s
 			calls := len(f.calls) + c.STS.(*fakeSTS).calls
 			if calls != budget {
-				t.Errorf("Snapshot() of %d users made %d calls %v; want 3 + 2 + max(1, ceil(%d/1000)) = %d", tc.users, calls, f.calls, tc.users, budget)
+				t.Errorf("Snapshot() of %d users, %d service credentials made %d calls %v; want 4 + 2 + max(1, ceil(%d/1000)) + %d = %d",
+					tc.users, tc.creds, calls, f.calls, tc.users, s, budget)
 			}
 			if got := f.count("GetAccountAuthorizationDetails"); got != tc.pages {
 				t.Errorf("GetAccountAuthorizationDetails calls = %d; want %d", got, tc.pages)
+			}
+			if got := f.count("ListServiceSpecificCredentials"); got != s {
+				t.Errorf("ListServiceSpecificCredentials calls = %d; want %d", got, s)
 			}
 		})
 	}
 }
 
 func key(id string, created time.Time, active bool) types.AccessKeyMetadata {
-	status := types.StatusTypeActive
-	if !active {
-		status = types.StatusTypeInactive
+	return types.AccessKeyMetadata{AccessKeyId: aws.String(id), CreateDate: aws.Time(created), Status: statusOf(active)}
+}
+
+// statusOf is IAM's status of an active or inactive credential.
+func statusOf(active bool) types.StatusType {
+	if active {
+		return types.StatusTypeActive
 	}
-	return types.AccessKeyMetadata{AccessKeyId: aws.String(id), CreateDate: aws.Time(created), Status: status}
+	return types.StatusTypeInactive
 }
 
 func TestResolveKeyIDs(t *testing.T) {

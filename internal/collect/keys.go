@@ -20,61 +20,140 @@ import (
 	"github.com/keywarden/keywarden/internal/inventory"
 )
 
-// ResolveKeyIDs fills AccessKey.ID of the named users' report slots, with
-// one ListAccessKeys (paginated) per user, up to KeyLookupParallel users
-// at once: a limit that halves when IAM throttles most of a limit's worth
-// of calls and grows back by one for each limit's worth of calls that
-// succeed (throttled calls are retried by the SDK). A key is matched to the slot whose
-// creation time (the report's access_key_N_last_rotated) equals its
-// CreateDate to the second; when exactly one key and one slot are left
-// unmatched, they are paired. Users not in snap, and users deleted since
-// the snapshot, are skipped with a debug log; other slots left unmatched
-// are logged.
+// IDLookups names the users whose credential IDs ResolveIDs looks up: the
+// credential report carries no IDs, so they are read only for the users
+// with a finding that needs one.
+type IDLookups struct {
+	// AccessKeys are the users with an access-key finding: one
+	// ListAccessKeys (paginated) each.
+	AccessKeys []string
+	// SigningCerts are the users with a signing-certificate finding: one
+	// ListSigningCertificates (paginated) each. Root's certificates
+	// cannot be listed by user name (ListSigningCertificates without one
+	// lists the caller's), so root's are left without an ID.
+	SigningCerts []string
+}
+
+// ResolveKeyIDs is ResolveIDs of access keys only.
 func (c *Collector) ResolveKeyIDs(ctx context.Context, snap *inventory.Snapshot, users []string) error {
+	return c.ResolveIDs(ctx, snap, IDLookups{AccessKeys: users})
+}
+
+// ResolveIDs fills AccessKey.ID and SigningCert.ID of the named users'
+// report slots, with one ListAccessKeys or ListSigningCertificates
+// (paginated) per user and kind, the users with a slot of that kind once
+// each, up to KeyLookupParallel calls at once: a limit that halves when
+// IAM throttles most of a limit's worth of calls and grows back by one for
+// each limit's worth of calls that succeed (throttled calls are retried by
+// the SDK). A credential is matched to the slot whose date (the report's
+// access_key_N_last_rotated, cert_N_last_rotated) equals its CreateDate or
+// UploadDate to the second; when exactly one credential and one slot are
+// left unmatched, they are paired. Users not in snap, and users deleted
+// since the snapshot, are skipped with a debug log; other slots left
+// unmatched are logged.
+func (c *Collector) ResolveIDs(ctx context.Context, snap *inventory.Snapshot, l IDLookups) error {
 	log := c.logger().With("account", snap.AccountID)
+	var jobs []userJob
+	for _, name := range selectUsers(log, snap, l.AccessKeys, "access key", func(u *inventory.User) bool { return len(u.AccessKeys) > 0 }) {
+		jobs = append(jobs, userJob{name, func(ctx context.Context, u *inventory.User, opt func(*iam.Options)) error {
+			keys, err := c.listAccessKeys(ctx, u.Name, opt)
+			if err != nil {
+				return lookupError(log, err, "list access keys", u.Name, snap.AccountID)
+			}
+			for _, slot := range matchKeys(u.AccessKeys, keys) {
+				log.Warn("cannot tell which access key is in this credential report slot", "user", u.Name, "slot", slot)
+			}
+			return nil
+		}})
+	}
+	for _, name := range selectUsers(log, snap, l.SigningCerts, "signing certificate", func(u *inventory.User) bool { return len(u.SigningCerts) > 0 }) {
+		jobs = append(jobs, userJob{name, func(ctx context.Context, u *inventory.User, opt func(*iam.Options)) error {
+			certs, err := c.listSigningCerts(ctx, u.Name, opt)
+			if err != nil {
+				return lookupError(log, err, "list signing certificates", u.Name, snap.AccountID)
+			}
+			for _, slot := range matchCerts(u.SigningCerts, certs) {
+				log.Warn("cannot tell which signing certificate is in this credential report slot", "user", u.Name, "slot", slot)
+			}
+			return nil
+		}})
+	}
+	return c.eachUser(ctx, log, snap, jobs)
+}
+
+// userJob is one user's lookup: run is called with the user and the
+// option that puts the call under the limiter.
+type userJob struct {
+	user string
+	run  func(ctx context.Context, u *inventory.User, opt func(*iam.Options)) error
+}
+
+// selectUsers returns the named users of snap that have (has) a
+// credential to look up, once each, in the order named. Root, and users
+// not in snap, are skipped with a debug log.
+func selectUsers(log *slog.Logger, snap *inventory.Snapshot, names []string, kind string, has func(*inventory.User) bool) []string {
 	index := make(map[string]int, len(snap.Users))
 	for i, u := range snap.Users {
 		index[u.Name] = i
 	}
-
-	lim := newLimiter(c.KeyLookupLimit(), log)
-	g, ctx := errgroup.WithContext(ctx)
+	var out []string
 	seen := map[string]bool{}
-	for _, name := range users {
+	for _, name := range names {
 		i, ok := index[name]
-		if !ok {
-			log.Debug("no such user in the snapshot; not resolving its key IDs", "user", name)
+		switch {
+		case name == inventory.RootUserName:
+			log.Debug("root's credentials cannot be listed by user name; their IDs are left unknown", "kind", kind)
 			continue
-		}
-		if seen[name] || len(snap.Users[i].AccessKeys) == 0 {
+		case !ok:
+			log.Debug("no such user in the snapshot; not resolving its IDs", "user", name, "kind", kind)
+			continue
+		case seen[name] || !has(&snap.Users[i]):
 			continue
 		}
 		seen[name] = true
+		out = append(out, name)
+	}
+	return out
+}
+
+// lookupError is a per-user lookup's error: nil, with a debug log, for a
+// user deleted since the snapshot (NoSuchEntity); else the error naming
+// the call, the user and the account.
+func lookupError(log *slog.Logger, err error, call, user, account string) error {
+	var noSuch *types.NoSuchEntityException
+	if errors.As(err, &noSuch) {
+		log.Debug("user deleted since the snapshot; "+call+" skipped", "user", user)
+		return nil
+	}
+	return fmt.Errorf("%s of %s in account %s: %w", call, user, account, err)
+}
+
+// eachUser runs the jobs, up to KeyLookupLimit at once under one adaptive
+// limiter, and returns the first error. Each job writes only its own
+// user's fields of snap.
+func (c *Collector) eachUser(ctx context.Context, log *slog.Logger, snap *inventory.Snapshot, jobs []userJob) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	index := make(map[string]int, len(snap.Users))
+	for i, u := range snap.Users {
+		index[u.Name] = i
+	}
+	lim := newLimiter(c.KeyLookupLimit(), log)
+	g, ctx := errgroup.WithContext(ctx)
+	for _, j := range jobs {
 		if err := lim.acquire(ctx); err != nil {
 			// ctx is done: a lookup failed (Wait returns its error) or
 			// the caller gave up.
 			if werr := g.Wait(); werr != nil {
 				return werr
 			}
-			return fmt.Errorf("list access keys in account %s: %w", snap.AccountID, err)
+			return fmt.Errorf("look up credentials in account %s: %w", snap.AccountID, err)
 		}
-		// Each goroutine writes only its own user's slots.
-		u := &snap.Users[i]
+		u := &snap.Users[index[j.user]]
 		g.Go(func() error {
 			defer lim.release()
-			keys, err := c.listAccessKeys(ctx, u.Name, lim.observe)
-			var noSuch *types.NoSuchEntityException
-			switch {
-			case errors.As(err, &noSuch):
-				log.Debug("user deleted since the snapshot; not resolving its key IDs", "user", u.Name)
-				return nil
-			case err != nil:
-				return fmt.Errorf("list access keys of %s in account %s: %w", u.Name, snap.AccountID, err)
-			}
-			for _, slot := range matchKeys(u.AccessKeys, keys) {
-				log.Warn("cannot tell which access key is in this credential report slot", "user", u.Name, "slot", slot)
-			}
-			return nil
+			return j.run(ctx, u, lim.observe)
 		})
 	}
 	return g.Wait()
@@ -115,8 +194,9 @@ func ScanHTTPClient(c aws.HTTPClient, inFlight int) aws.HTTPClient {
 	})
 }
 
-// KeyLookupLimit is the most ListAccessKeys calls ResolveKeyIDs has in
-// flight at once: KeyLookupParallel, or DefaultKeyLookupParallel.
+// KeyLookupLimit is the most per-user lookups ResolveIDs (and the SSH key
+// reads of Snapshot) have in flight at once: KeyLookupParallel, or
+// DefaultKeyLookupParallel.
 func (c *Collector) KeyLookupLimit() int {
 	return orDefault(c.KeyLookupParallel, DefaultKeyLookupParallel)
 }
@@ -132,6 +212,19 @@ func (c *Collector) listAccessKeys(ctx context.Context, user string, optFns ...f
 		keys = append(keys, out.AccessKeyMetadata...)
 	}
 	return keys, nil
+}
+
+func (c *Collector) listSigningCerts(ctx context.Context, user string, optFns ...func(*iam.Options)) ([]types.SigningCertificate, error) {
+	var certs []types.SigningCertificate
+	p := iam.NewListSigningCertificatesPaginator(c.IAM, &iam.ListSigningCertificatesInput{UserName: aws.String(user)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx, optFns...)
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, out.Certificates...)
+	}
+	return certs, nil
 }
 
 // limiter bounds the calls in flight with a limit that adapts to
@@ -242,7 +335,7 @@ func (l *limiter) finished() {
 		l.epoch++
 		l.limit = max(1, l.limit/2)
 		l.successes = 0
-		l.log.Debug("most ListAccessKeys calls throttled; fewer key lookups at once", "limit", l.limit)
+		l.log.Debug("most lookups throttled; fewer at once", "limit", l.limit)
 	}
 	l.window, l.throttles = 0, 0
 }
@@ -267,61 +360,103 @@ func (l *limiter) observe(o *iam.Options) {
 	})
 }
 
-// matchKeys sets the ID of each slot without one to the key created in the
-// same second (preferring a key whose status agrees with the slot when two
-// share the second), then pairs a lone unmatched slot with a lone unmatched
-// key. It returns the slots still unmatched.
+// slotRef is a report slot to match: its number, date and state, and
+// where its ID goes.
+type slotRef struct {
+	slot    int
+	created time.Time
+	active  bool
+	id      *string
+}
+
+// listed is a credential as IAM lists it.
+type listed struct {
+	id      string
+	created time.Time
+	active  bool
+}
+
+// matchKeys matches access keys to the report's key slots (matchSlots).
 func matchKeys(slots []inventory.AccessKey, keys []types.AccessKeyMetadata) (unmatched []int) {
-	used := make([]bool, len(keys))
+	refs := make([]slotRef, len(slots))
 	for i := range slots {
-		if slots[i].ID != "" {
-			for j, k := range keys {
-				if aws.ToString(k.AccessKeyId) == slots[i].ID {
+		refs[i] = slotRef{slots[i].Slot, slots[i].CreatedAt, slots[i].Active, &slots[i].ID}
+	}
+	ls := make([]listed, len(keys))
+	for i, k := range keys {
+		ls[i] = listed{aws.ToString(k.AccessKeyId), aws.ToTime(k.CreateDate), k.Status == types.StatusTypeActive}
+	}
+	return matchSlots(refs, ls)
+}
+
+// matchCerts matches signing certificates to the report's certificate
+// slots (matchSlots), by upload date.
+func matchCerts(slots []inventory.SigningCert, certs []types.SigningCertificate) (unmatched []int) {
+	refs := make([]slotRef, len(slots))
+	for i := range slots {
+		refs[i] = slotRef{slots[i].Slot, slots[i].CreatedAt, slots[i].Active, &slots[i].ID}
+	}
+	ls := make([]listed, len(certs))
+	for i, c := range certs {
+		ls[i] = listed{aws.ToString(c.CertificateId), aws.ToTime(c.UploadDate), c.Status == types.StatusTypeActive}
+	}
+	return matchSlots(refs, ls)
+}
+
+// matchSlots sets the ID of each slot without one to the credential
+// created in the same second (preferring one whose status agrees with the
+// slot when two share the second), then pairs a lone unmatched slot with a
+// lone unmatched credential. It returns the slots still unmatched.
+func matchSlots(slots []slotRef, creds []listed) (unmatched []int) {
+	used := make([]bool, len(creds))
+	for _, s := range slots {
+		if *s.id != "" {
+			for j, c := range creds {
+				if c.id == *s.id {
 					used[j] = true
 				}
 			}
 		}
 	}
-	for i := range slots {
-		s := &slots[i]
-		if s.ID != "" {
+	for _, s := range slots {
+		if *s.id != "" {
 			continue
 		}
 		best := -1
-		for j, k := range keys {
-			if used[j] || !sameSecond(aws.ToTime(k.CreateDate), s.CreatedAt) {
+		for j, c := range creds {
+			if used[j] || !sameSecond(c.created, s.created) {
 				continue
 			}
-			if best < 0 || (k.Status == types.StatusTypeActive) == s.Active {
+			if best < 0 || c.active == s.active {
 				best = j
-				if (k.Status == types.StatusTypeActive) == s.Active {
+				if c.active == s.active {
 					break
 				}
 			}
 		}
 		if best >= 0 {
 			used[best] = true
-			s.ID = aws.ToString(keys[best].AccessKeyId)
+			*s.id = creds[best].id
 		}
 	}
 
-	var freeSlots, freeKeys []int
-	for i := range slots {
-		if slots[i].ID == "" {
+	var freeSlots, freeCreds []int
+	for i, s := range slots {
+		if *s.id == "" {
 			freeSlots = append(freeSlots, i)
 		}
 	}
-	for j := range keys {
+	for j := range creds {
 		if !used[j] {
-			freeKeys = append(freeKeys, j)
+			freeCreds = append(freeCreds, j)
 		}
 	}
-	if len(freeSlots) == 1 && len(freeKeys) == 1 {
-		slots[freeSlots[0]].ID = aws.ToString(keys[freeKeys[0]].AccessKeyId)
+	if len(freeSlots) == 1 && len(freeCreds) == 1 {
+		*slots[freeSlots[0]].id = creds[freeCreds[0]].id
 		return nil
 	}
 	for _, i := range freeSlots {
-		unmatched = append(unmatched, slots[i].Slot)
+		unmatched = append(unmatched, slots[i].slot)
 	}
 	return unmatched
 }

@@ -33,8 +33,9 @@ func ops(p *testenv.Proxy, name string) []testenv.Op {
 }
 
 // TestSnapshotMotoReadsWhileReportGenerated: with a report IAM takes a
-// second to build, the authorization details, the password policy and the
-// alias reach AWS while it is built — before a GetCredentialReport that
+// second to build, the authorization details, the password policy, the
+// alias, the account summary and the service-specific credentials reach
+// AWS while it is built — before a GetCredentialReport that
 // was answered ReportInProgress — and the report is read within the cap.
 func TestSnapshotMotoReadsWhileReportGenerated(t *testing.T) {
 	m := testenv.Moto(t)
@@ -57,7 +58,8 @@ func TestSnapshotMotoReadsWhileReportGenerated(t *testing.T) {
 		t.Fatalf("GetCredentialReport calls = %d; want at least 2 for a report built in a second", len(gets))
 	}
 	inProgress := gets[len(gets)-2]
-	for _, name := range []string{"iam:GetAccountAuthorizationDetails", "iam:GetAccountPasswordPolicy", "iam:ListAccountAliases"} {
+	for _, op := range concurrentReads {
+		name := "iam:" + op
 		got := ops(p, name)
 		if len(got) != 1 {
 			t.Errorf("%s calls = %d; want 1", name, len(got))
@@ -73,8 +75,8 @@ func TestSnapshotMotoReadsWhileReportGenerated(t *testing.T) {
 	if reportCalls > DefaultMaxReportCalls {
 		t.Errorf("report calls = %d; want at most %d", reportCalls, DefaultMaxReportCalls)
 	}
-	if want := 3 + reportCalls + 1; counter.Total() != want {
-		t.Errorf("API calls = %d %v; want 3 + R + max(1, ceil(1/1000)) = %d with R = %d", counter.Total(), counter.ByOperation(), want, reportCalls)
+	if want := 4 + reportCalls + 1 + 1; counter.Total() != want {
+		t.Errorf("API calls = %d %v; want 4 + R + max(1, ceil(1/1000)) + S = %d with R = %d, S = 1", counter.Total(), counter.ByOperation(), want, reportCalls)
 	}
 }
 

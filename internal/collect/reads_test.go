@@ -13,10 +13,10 @@ import (
 )
 
 // TestSnapshotReadsWhileReportGenerated: the authorization details, the
-// password policy and the alias are read while IAM generates the report.
-// The fake's report is ready only once all three have been asked for, so a
-// Snapshot that waited for the report before reading them would never get
-// it.
+// password policy, the alias, the account summary and the service-specific
+// credentials are read while IAM generates the report. The fake's report
+// is ready only once all five have been asked for, so a Snapshot that
+// waited for the report before reading them would never get it.
 func TestSnapshotReadsWhileReportGenerated(t *testing.T) {
 	f := &fakeIAM{
 		generate:  []generateAnswer{{state: types.ReportStateTypeStarted}},
@@ -26,7 +26,12 @@ func TestSnapshotReadsWhileReportGenerated(t *testing.T) {
 		aliases:   []string{"prod"},
 	}
 	f.ready = func() bool {
-		return f.count("GetAccountAuthorizationDetails") > 0 && f.count("GetAccountPasswordPolicy") > 0 && f.count("ListAccountAliases") > 0
+		for _, op := range concurrentReads {
+			if f.count(op) == 0 {
+				return false
+			}
+		}
+		return true
 	}
 	snap, err := newCollector(t, f).Snapshot(context.Background())
 	if err != nil {
@@ -42,16 +47,22 @@ func TestSnapshotReadsWhileReportGenerated(t *testing.T) {
 			lastGet = i
 		}
 	}
-	for _, op := range []string{"GetAccountAuthorizationDetails", "GetAccountPasswordPolicy", "ListAccountAliases"} {
+	for _, op := range concurrentReads {
 		if i := slices.Index(f.calls, op); i < 0 || i > lastGet {
 			t.Errorf("calls %v: want %s before the GetCredentialReport that got the report", f.calls, op)
 		}
 	}
 }
 
+// concurrentReads are the reads made while IAM generates the report, in
+// the order of their errors.
+var concurrentReads = []string{"GetAccountAuthorizationDetails", "GetAccountPasswordPolicy", "ListAccountAliases",
+	"GetAccountSummary", "ListServiceSpecificCredentials"}
+
 // TestSnapshotReadErrorsInOrder: when several reads fail, the error is the
 // first in the order authorization details, password policy, alias,
-// report, whatever failed first in time; a failure cancels the reads
+// account summary, service-specific credentials, report, whatever failed
+// first in time; a failure cancels the reads
 // after it in that order (a held read answers only when cancelled) but
 // not those before it — the report's failure cancels none — and Snapshot
 // returns only once every read has.
@@ -62,6 +73,7 @@ func TestSnapshotReadErrorsInOrder(t *testing.T) {
 	for _, tc := range []struct {
 		name                                 string
 		getErr, gaadErr, policyErr, aliasErr error
+		summaryErr, credsErr                 error
 		hold                                 []string
 		// afterReport answer only once the report has failed.
 		afterReport []string
@@ -75,12 +87,12 @@ func TestSnapshotReadErrorsInOrder(t *testing.T) {
 		},
 		{
 			name:   "the report fails: the other reads are not cancelled",
-			getErr: denied("GetCredentialReport"), afterReport: []string{"GetAccountAuthorizationDetails", "GetAccountPasswordPolicy", "ListAccountAliases"},
+			getErr: denied("GetCredentialReport"), afterReport: concurrentReads,
 			want: "get credential report: api error AccessDenied: not authorized to perform: iam:GetCredentialReport",
 		},
 		{
-			name:    "details fail: the held policy and alias are cancelled",
-			gaadErr: denied("GetAccountAuthorizationDetails"), hold: []string{"GetAccountPasswordPolicy", "ListAccountAliases"},
+			name:    "details fail: the held policy, alias, summary and service credentials are cancelled",
+			gaadErr: denied("GetAccountAuthorizationDetails"), hold: concurrentReads[1:],
 			want: "get account authorization details (page 1): api error AccessDenied: not authorized to perform: iam:GetAccountAuthorizationDetails",
 		},
 		{
@@ -89,9 +101,25 @@ func TestSnapshotReadErrorsInOrder(t *testing.T) {
 			want: "get account password policy: api error AccessDenied: not authorized to perform: iam:GetAccountPasswordPolicy",
 		},
 		{
-			name:      "the policy fails: the held alias is cancelled",
-			policyErr: denied("GetAccountPasswordPolicy"), hold: []string{"ListAccountAliases"},
+			name:      "the policy fails: the held alias, summary and service credentials are cancelled",
+			policyErr: denied("GetAccountPasswordPolicy"), hold: concurrentReads[2:],
 			want: "get account password policy: api error AccessDenied: not authorized to perform: iam:GetAccountPasswordPolicy",
+		},
+		{
+			name:       "the summary and the service credentials fail: the summary's error",
+			summaryErr: denied("GetAccountSummary"), credsErr: &types.ServiceFailureException{Message: aws.String("down")},
+			want: "get account summary: api error AccessDenied: not authorized to perform: iam:GetAccountSummary",
+		},
+		{
+			name:       "the summary fails: the held service credentials are cancelled",
+			summaryErr: denied("GetAccountSummary"), hold: []string{"ListServiceSpecificCredentials"},
+			want: "get account summary: api error AccessDenied: not authorized to perform: iam:GetAccountSummary",
+		},
+		{
+			name:     "the service credentials fail after the report: their error",
+			credsErr: denied("ListServiceSpecificCredentials"), getErr: denied("GetCredentialReport"),
+			afterReport: []string{"ListServiceSpecificCredentials"},
+			want:        "list service-specific credentials (page 1): api error AccessDenied: not authorized to perform: iam:ListServiceSpecificCredentials",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,6 +128,7 @@ func TestSnapshotReadErrorsInOrder(t *testing.T) {
 				get:       []getAnswer{{content: reportCSV(reportUser{name: "alice"}), err: tc.getErr}},
 				gaadPages: []*iam.GetAccountAuthorizationDetailsOutput{{UserDetailList: []types.UserDetail{userDetail("alice", "/", nil)}}},
 				gaadErr:   tc.gaadErr, policyErr: tc.policyErr, aliasErr: tc.aliasErr,
+				summaryErr: tc.summaryErr, serviceCredsErr: tc.credsErr,
 				hold: map[string]bool{}, waitFor: map[string]<-chan struct{}{},
 			}
 			for _, op := range tc.hold {
@@ -143,6 +172,8 @@ func TestSnapshotReadFailureStopsReportWait(t *testing.T) {
 		{"details", func(f *fakeIAM) { f.gaadErr = denied }, "get account authorization details (page 1): api error AccessDenied: no"},
 		{"password policy", func(f *fakeIAM) { f.policyErr = denied }, "get account password policy: api error AccessDenied: no"},
 		{"alias", func(f *fakeIAM) { f.aliasErr = &types.ServiceFailureException{Message: aws.String("down")} }, "list account aliases: ServiceFailure: down"},
+		{"account summary", func(f *fakeIAM) { f.summaryErr = denied }, "get account summary: api error AccessDenied: no"},
+		{"service credentials", func(f *fakeIAM) { f.serviceCredsErr = denied }, "list service-specific credentials (page 1): api error AccessDenied: no"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeIAM{

@@ -106,6 +106,12 @@ func TestDayCountsBounded(t *testing.T) {
 		{"rules: {password_expiry: {warn_before: 1, max_age: %d}}", "rules.password_expiry.max_age"},
 		{"rules: {password_expiry: {warn_before: %d, max_age: 0}}", "rules.password_expiry.warn_before"},
 		{"rules: {password_unused: {after: %d}}", "rules.password_unused.after"},
+		{"rules: {signing_certificate_age: {human: [{at: %d, action: notify}]}}", "rules.signing_certificate_age.human[0].at"},
+		{"rules: {service_credential_age: {human: [{at: %d, action: notify}]}}", "rules.service_credential_age.human[0].at"},
+		{"rules: {service_credential_expiry: {warn_before: %d}}", "rules.service_credential_expiry.warn_before"},
+		{"rules: {ssh_key_age: {users: {groups: [git]}, max_age: %d}}", "rules.ssh_key_age.max_age"},
+		{"rules: {root_recent_use: {within: %d}}", "rules.root_recent_use.within"},
+		{"rules: {dormant_user: {after: %d}}", "rules.dormant_user.after"},
 		{"notify: {users: {remind_every: %d}}", "notify.users.remind_every"},
 		{"enforce: {grace_after_disable: %d}", "enforce.grace_after_disable"},
 	} {

@@ -1,6 +1,10 @@
 package config
 
-import "github.com/keywarden/keywarden/internal/state"
+import (
+	"slices"
+
+	"github.com/keywarden/keywarden/internal/state"
+)
 
 // CurrentVersion is the only config version this build understands.
 const CurrentVersion = 1
@@ -13,8 +17,10 @@ const (
 	ActionRemovePassword = "remove_password"
 )
 
-// Severities, lowest first.
+// Severities, lowest first. Info is informational: reported, counted in
+// the digest, never mailed to an owner.
 const (
+	SeverityInfo     = "info"
 	SeverityLow      = "low"
 	SeverityMedium   = "medium"
 	SeverityHigh     = "high"
@@ -32,6 +38,25 @@ const (
 	// RuleAccessKeyUnknownAge: an active access key whose creation date is
 	// missing or in the future, so no age rule can judge it.
 	RuleAccessKeyUnknownAge = "access_key_unknown_age"
+
+	// Signing certificates: stages by class, like access_key_age.
+	RuleSigningCertAge = "signing_certificate_age"
+	// Root's active signing certificates (no CIS control).
+	RuleRootSigningCert = "root_signing_certificate"
+	// Service-specific credentials (CodeCommit, Keyspaces, Bedrock API
+	// keys): stages by class, and days left before an expiration.
+	RuleServiceCredentialAge    = "service_credential_age"
+	RuleServiceCredentialExpiry = "service_credential_expiry"
+	// SSH public keys (CodeCommit), opt-in: ListSSHPublicKeys is per user.
+	RuleSSHKeyAge = "ssh_key_age"
+	// CIS controls.
+	RuleRootRecentUse    = "root_recent_use"     // CIS 1.7
+	RulePasswordPolicy   = "password_policy"     // CIS 1.8, 1.9
+	RuleAccessKeyAtSetup = "access_key_at_setup" // CIS 1.11
+	RuleTwoActiveKeys    = "two_active_keys"     // CIS 1.13
+	// Without a CIS control.
+	RuleConsoleAndKeys = "console_and_keys" // informational
+	RuleDormantUser    = "dormant_user"
 )
 
 // MaxDays bounds every day count of the config (stages, after,
@@ -108,7 +133,10 @@ type Match struct {
 	Names []string `yaml:"names,omitempty" json:"names,omitempty"`
 }
 
-// Rules holds the seven rules.
+// Rules holds the rules. The class-stage rules (access_key_age,
+// signing_certificate_age, service_credential_age) are switched off for a
+// class by an empty list; every other rule by enabled: false, except
+// ssh_key_age, which is off unless present.
 type Rules struct {
 	// AccessKeyAge maps a class name to its stages. A class without an entry
 	// uses the "human" stages.
@@ -120,6 +148,108 @@ type Rules struct {
 	RootAccessKey   *FlagRule          `yaml:"root_access_key,omitempty" json:"root_access_key,omitempty"`
 	// AccessKeyUnknownAge reports active keys whose age cannot be told.
 	AccessKeyUnknownAge *FlagRule `yaml:"access_key_unknown_age,omitempty" json:"access_key_unknown_age,omitempty"`
+
+	// SigningCertAge maps a class name to its signing-certificate stages;
+	// a class without an entry (every class, when the rule is left out)
+	// takes its access-key stages (Rules.StagesOf).
+	SigningCertAge  map[string][]Stage `yaml:"signing_certificate_age,omitempty" json:"signing_certificate_age,omitempty"`
+	RootSigningCert *FlagRule          `yaml:"root_signing_certificate,omitempty" json:"root_signing_certificate,omitempty"`
+	// ServiceCredentialAge maps a class name to its stages for
+	// service-specific credentials; a class without an entry takes its
+	// access-key stages.
+	ServiceCredentialAge    map[string][]Stage `yaml:"service_credential_age,omitempty" json:"service_credential_age,omitempty"`
+	ServiceCredentialExpiry *WarnRule          `yaml:"service_credential_expiry,omitempty" json:"service_credential_expiry,omitempty"`
+	// SSHKeyAge is opt-in: absent, no SSH key is read.
+	SSHKeyAge *SSHKeyRule `yaml:"ssh_key_age,omitempty" json:"ssh_key_age,omitempty"`
+
+	RootRecentUse    *RecentUseRule      `yaml:"root_recent_use,omitempty" json:"root_recent_use,omitempty"`
+	PasswordPolicy   *PasswordPolicyRule `yaml:"password_policy,omitempty" json:"password_policy,omitempty"`
+	AccessKeyAtSetup *FlagRule           `yaml:"access_key_at_setup,omitempty" json:"access_key_at_setup,omitempty"`
+	TwoActiveKeys    *FlagRule           `yaml:"two_active_keys,omitempty" json:"two_active_keys,omitempty"`
+	ConsoleAndKeys   *FlagRule           `yaml:"console_and_keys,omitempty" json:"console_and_keys,omitempty"`
+	DormantUser      *UnusedRule         `yaml:"dormant_user,omitempty" json:"dormant_user,omitempty"`
+}
+
+// StagesOf returns class's stages of a staged rule (access_key_age,
+// signing_certificate_age, service_credential_age), the first of:
+//   - the rule's entry for the class;
+//   - for signing certificates and service-specific credentials, the
+//     class's own access_key_age entry (a class whose keys are only
+//     notified about gets only notices for its other credentials too);
+//   - the rule's entry for the default class;
+//   - for those two, the default class's access_key_age stages.
+//
+// So the rule's own words for human are never passed over for another
+// rule's. The config's own slice, unsorted.
+func (r *Rules) StagesOf(rule, class string) []Stage {
+	byClass := r.AccessKeyAge
+	switch rule {
+	case RuleSigningCertAge:
+		byClass = r.SigningCertAge
+	case RuleServiceCredentialAge:
+		byClass = r.ServiceCredentialAge
+	}
+	if stages, ok := byClass[class]; ok {
+		return stages
+	}
+	if rule != RuleAccessKeyAge {
+		if stages, ok := r.AccessKeyAge[class]; ok {
+			return stages
+		}
+	}
+	if stages, ok := byClass[DefaultClass]; ok || rule == RuleAccessKeyAge {
+		return stages
+	}
+	return r.AccessKeyAge[DefaultClass]
+}
+
+// StagesByClass returns every class's stages of a staged rule (StagesOf
+// for the default class, each configured class, and each class the
+// rule's or access_key_age's map names), by class name.
+func (c *Config) StagesByClass(rule string) map[string][]Stage {
+	out := map[string][]Stage{DefaultClass: c.Rules.StagesOf(rule, DefaultClass)}
+	for _, cl := range c.Classes {
+		out[cl.Name] = c.Rules.StagesOf(rule, cl.Name)
+	}
+	for _, m := range []map[string][]Stage{c.Rules.AccessKeyAge, c.Rules.SigningCertAge, c.Rules.ServiceCredentialAge} {
+		for class := range m {
+			out[class] = c.Rules.StagesOf(rule, class)
+		}
+	}
+	return out
+}
+
+// WarnRule warns WarnBefore days before a credential's own expiration
+// (service_credential_expiry).
+type WarnRule struct {
+	Enabled    *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	WarnBefore int    `yaml:"warn_before" json:"warn_before"`
+	Severity   string `yaml:"severity,omitempty" json:"severity,omitempty"`
+}
+
+// SSHKeyRule is ssh_key_age: the SSH public keys of the users Users
+// selects (ListSSHPublicKeys is one call per user) older than MaxAge days.
+type SSHKeyRule struct {
+	Enabled  *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	Users    Match  `yaml:"users" json:"users"`
+	MaxAge   int    `yaml:"max_age" json:"max_age"`
+	Severity string `yaml:"severity,omitempty" json:"severity,omitempty"`
+}
+
+// RecentUseRule is root_recent_use: root used within Within days.
+type RecentUseRule struct {
+	Enabled  *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	Within   int    `yaml:"within" json:"within"`
+	Severity string `yaml:"severity,omitempty" json:"severity,omitempty"`
+}
+
+// PasswordPolicyRule is password_policy: the account password policy's
+// strength (CIS 1.8 minimum length, 1.9 reuse prevention).
+type PasswordPolicyRule struct {
+	Enabled         *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	MinLength       int    `yaml:"min_length" json:"min_length"`
+	ReusePrevention int    `yaml:"reuse_prevention" json:"reuse_prevention"`
+	Severity        string `yaml:"severity,omitempty" json:"severity,omitempty"`
 }
 
 // Stage is one tier of the access-key age rule: at At days, take Action.
@@ -351,24 +481,22 @@ func Default() *Config {
 			{Name: "machine", Match: Match{Tags: map[string]string{"UserType": "machine"}}},
 		},
 		Rules: Rules{
-			AccessKeyAge: map[string][]Stage{
-				"human": {
-					{At: 70, Action: ActionNotify, Severity: SeverityMedium},
-					{At: 80, Action: ActionDisable, Severity: SeverityHigh},
-					{At: 90, Action: ActionDelete, Severity: SeverityHigh},
-				},
-				"machine": {
-					{At: 70, Action: ActionNotify, Severity: SeverityMedium},
-					{At: 80, Action: ActionNotify, Severity: SeverityHigh},
-					{At: 90, Action: ActionNotify, Severity: SeverityCritical},
-				},
-			},
+			AccessKeyAge:        defaultCredentialStages(),
 			AccessKeyUnused:     &UnusedRule{Enabled: &t, After: 45, Action: ActionNotify, Severity: SeverityMedium},
 			PasswordExpiry:      &ExpiryRule{Enabled: &t, WarnBefore: 14, MaxAge: 90, Severity: SeverityMedium},
-			PasswordUnused:      &UnusedRule{Enabled: &t, After: 90, Action: ActionNotify, Severity: SeverityMedium},
+			PasswordUnused:      &UnusedRule{Enabled: &t, After: 45, Action: ActionNotify, Severity: SeverityMedium},
 			MFAMissing:          &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityHigh},
 			RootAccessKey:       &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityCritical},
 			AccessKeyUnknownAge: &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityHigh},
+
+			RootSigningCert:         &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityCritical},
+			ServiceCredentialExpiry: &WarnRule{Enabled: &t, WarnBefore: 14, Severity: SeverityMedium},
+			RootRecentUse:           &RecentUseRule{Enabled: &t, Within: 7, Severity: SeverityHigh},
+			PasswordPolicy:          &PasswordPolicyRule{Enabled: &t, MinLength: 14, ReusePrevention: 24, Severity: SeverityMedium},
+			AccessKeyAtSetup:        &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityMedium},
+			TwoActiveKeys:           &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityMedium},
+			ConsoleAndKeys:          &FlagRule{Enabled: &t, Action: ActionNotify, Severity: SeverityInfo},
+			DormantUser:             &UnusedRule{Enabled: &t, After: 90, Action: ActionNotify, Severity: SeverityMedium},
 		},
 		Notify: Notify{
 			Users: NotifyUsers{
@@ -388,5 +516,51 @@ func Default() *Config {
 			GraceAfterDisable: 10,
 		},
 		State: State{URL: state.DefaultURL},
+	}
+}
+
+// defaultCredentialStages are the default stages of access_key_age,
+// signing_certificate_age and service_credential_age: a human's credential
+// is told of at 70 days, disabled at 80 and deleted at 90; a machine's is
+// only told of, more urgently each time. Each call returns a new map.
+func defaultCredentialStages() map[string][]Stage {
+	return map[string][]Stage{
+		"human": {
+			{At: 70, Action: ActionNotify, Severity: SeverityMedium},
+			{At: 80, Action: ActionDisable, Severity: SeverityHigh},
+			{At: 90, Action: ActionDelete, Severity: SeverityHigh},
+		},
+		"machine": {
+			{At: 70, Action: ActionNotify, Severity: SeverityMedium},
+			{At: 80, Action: ActionNotify, Severity: SeverityHigh},
+			{At: 90, Action: ActionNotify, Severity: SeverityCritical},
+		},
+	}
+}
+
+// DefaultSSHKeyMaxAge is ssh_key_age's max_age when the file turns the
+// rule on without one.
+const DefaultSSHKeyMaxAge = 90
+
+// Severities are the severities, lowest first.
+func Severities() []string {
+	return []string{SeverityInfo, SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+}
+
+// RuleNames are the names of every rule, as exemptions' rules name them.
+func RuleNames() []string { return slices.Clone(ruleNames) }
+
+// stageRule is one rule whose config maps a class to its stages.
+type stageRule struct {
+	key    string // the rule's name and key under rules
+	stages map[string][]Stage
+}
+
+// stageRules are r's class-stage rules, in the order of the config's keys.
+func (r *Rules) stageRules() []stageRule {
+	return []stageRule{
+		{RuleAccessKeyAge, r.AccessKeyAge},
+		{RuleSigningCertAge, r.SigningCertAge},
+		{RuleServiceCredentialAge, r.ServiceCredentialAge},
 	}
 }

@@ -84,8 +84,10 @@ var (
 	startRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 	endRE   = regexp.MustCompile(`^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$`)
 
-	ruleNames    = []string{RuleAccessKeyAge, RuleAccessKeyUnused, RulePasswordExpiry, RulePasswordUnused, RuleMFAMissing, RuleRootAccessKey, RuleAccessKeyUnknownAge}
-	severities   = []string{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+	ruleNames = []string{RuleAccessKeyAge, RuleAccessKeyUnused, RulePasswordExpiry, RulePasswordUnused, RuleMFAMissing, RuleRootAccessKey, RuleAccessKeyUnknownAge,
+		RuleSigningCertAge, RuleRootSigningCert, RuleServiceCredentialAge, RuleServiceCredentialExpiry, RuleSSHKeyAge,
+		RuleRootRecentUse, RulePasswordPolicy, RuleAccessKeyAtSetup, RuleTwoActiveKeys, RuleConsoleAndKeys, RuleDormantUser}
+	severities   = Severities()
 	channels     = []string{"ses", "smtp", "outbox"}
 	weekdayNames = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 )
@@ -138,6 +140,36 @@ var constraints = []constraint{
 	{path: "rules.access_key_unknown_age.action", enum: []string{ActionNotify},
 		msg: "only notify is allowed; a key whose creation date is missing or in the future is never remediated (got %q)"},
 	{path: "rules.access_key_unknown_age.severity", optional: true, enum: severities, noun: "severity"},
+	stagesAt(RuleSigningCertAge),
+	stagesAction(RuleSigningCertAge),
+	stagesSeverity(RuleSigningCertAge),
+	notifyOnly("rules.root_signing_certificate.action", "the root user's credentials are never remediated"),
+	severity("rules.root_signing_certificate.severity"),
+	stagesAt(RuleServiceCredentialAge),
+	stagesAction(RuleServiceCredentialAge),
+	stagesSeverity(RuleServiceCredentialAge),
+	{path: "rules.service_credential_expiry.warn_before", min: bound(0), max: bound(MaxDays)},
+	severity("rules.service_credential_expiry.severity"),
+	{path: "rules.ssh_key_age.users", required: true},
+	{path: "rules.ssh_key_age.users.path_prefix", optional: true, pattern: regexp.MustCompile(`^/`),
+		msg: "%q must start with / (IAM paths look like /service/)"},
+	{path: "rules.ssh_key_age.max_age", min: bound(1), max: bound(MaxDays)},
+	severity("rules.ssh_key_age.severity"),
+	{path: "rules.root_recent_use.within", min: bound(1), max: bound(MaxDays)},
+	severity("rules.root_recent_use.severity"),
+	// IAM's MinimumPasswordLength is 6 to 128, PasswordReusePrevention 1 to 24.
+	{path: "rules.password_policy.min_length", min: bound(6), max: bound(128)},
+	{path: "rules.password_policy.reuse_prevention", min: bound(0), max: bound(24)},
+	severity("rules.password_policy.severity"),
+	notifyOnly("rules.access_key_at_setup.action", "keywarden reports keys made at a user's setup, it does not remove them"),
+	severity("rules.access_key_at_setup.severity"),
+	notifyOnly("rules.two_active_keys.action", "keywarden cannot tell which of the two keys to disable"),
+	severity("rules.two_active_keys.severity"),
+	notifyOnly("rules.console_and_keys.action", "the rule is informational"),
+	severity("rules.console_and_keys.severity"),
+	{path: "rules.dormant_user.after", min: bound(1), max: bound(MaxDays)},
+	notifyOnly("rules.dormant_user.action", "keywarden does not remove users"),
+	severity("rules.dormant_user.severity"),
 
 	{path: "exemptions[].accounts[]", accountID: true},
 	{path: "exemptions[].rules[]", enum: ruleNames, noun: "rule", suggest: true},
@@ -196,6 +228,31 @@ var constraints = []constraint{
 	{path: "enforce.protect[].key_ids[]", pattern: regexp.MustCompile(`^[A-Z0-9]{16,128}$`),
 		msg: "%q is not an access key ID (want e.g. AKIAIOSFODNN7EXAMPLE)"},
 	{path: "enforce.protect[].accounts[]", accountID: true},
+}
+
+// stagesAt, stagesAction and stagesSeverity are the keys of a class-stage
+// rule's stages (rules.RULE.{}[]).
+func stagesAt(rule string) constraint {
+	return constraint{path: "rules." + rule + ".{}[].at", required: true, min: bound(1), max: bound(MaxDays)}
+}
+
+func stagesAction(rule string) constraint {
+	return constraint{path: "rules." + rule + ".{}[].action", required: true, empty: "required",
+		enum: []string{ActionNotify, ActionDisable, ActionDelete}, noun: "action"}
+}
+
+func stagesSeverity(rule string) constraint {
+	return severity("rules." + rule + ".{}[].severity")
+}
+
+// severity is a rule's or a stage's severity ("" takes the default).
+func severity(path string) constraint {
+	return constraint{path: path, optional: true, enum: severities, noun: "severity"}
+}
+
+// notifyOnly is the action of a rule that only ever notifies; why says why.
+func notifyOnly(path, why string) constraint {
+	return constraint{path: path, enum: []string{ActionNotify}, msg: "only notify is allowed; " + why + " (got %q)"}
 }
 
 // envKey is a key naming the environment variable that holds a secret.

@@ -100,11 +100,13 @@ func TestConstraintsInSchema(t *testing.T) {
 // constraintBases are the keys a mapping on the way to a constraint needs
 // so that nothing else is wrong with it.
 var constraintBases = map[string]map[string]any{
-	"accounts.organization":     {"role_name": "Audit"},
-	"accounts.list[]":           {"id": "123456789012"},
-	"classes[]":                 {"name": "bots", "match": map[string]any{"groups": []any{"bots"}}},
-	"rules.access_key_age.{}[]": {"at": 10, "action": "notify"},
-	"exemptions[]":              {"users": []any{"bob"}, "reason": "legacy"},
+	"accounts.organization":              {"role_name": "Audit"},
+	"accounts.list[]":                    {"id": "123456789012"},
+	"classes[]":                          {"name": "bots", "match": map[string]any{"groups": []any{"bots"}}},
+	"rules.access_key_age.{}[]":          {"at": 10, "action": "notify"},
+	"rules.signing_certificate_age.{}[]": {"at": 10, "action": "notify"},
+	"rules.service_credential_age.{}[]":  {"at": 10, "action": "notify"},
+	"exemptions[]":                       {"users": []any{"bob"}, "reason": "legacy"},
 }
 
 // constraintDoc is a config (version 1) that sets the constraint's key to
@@ -352,7 +354,12 @@ func TestConstraintMessages(t *testing.T) {
 		{"enforce.max_fraction", 0.0, "must be more than 0 and at most 1 (got 0)"},
 		{"rules.access_key_age.{}[].action", "", "required (want notify, disable or delete)"},
 		{"notify.users.via", "", `unknown channel "" (want ses, smtp or outbox)`},
-		{"exemptions[].rules[]", "mfa", `unknown rule "mfa" (rules: access_key_age, access_key_unused, password_expiry, password_unused, mfa_missing, root_access_key, access_key_unknown_age)`},
+		{"exemptions[].rules[]", "mfa", `unknown rule "mfa" (rules: access_key_age, access_key_unused, password_expiry, password_unused, mfa_missing, root_access_key, access_key_unknown_age, ` +
+			`signing_certificate_age, root_signing_certificate, service_credential_age, service_credential_expiry, ssh_key_age, ` +
+			`root_recent_use, password_policy, access_key_at_setup, two_active_keys, console_and_keys, dormant_user)`},
+		{"exemptions[].rules[]", "dormant_users", `unknown rule "dormant_users" (did you mean dormant_user?)`},
+		{"rules.two_active_keys.action", "disable", `only notify is allowed; keywarden cannot tell which of the two keys to disable (got "disable")`},
+		{"rules.console_and_keys.severity", "info", ""},
 		{"enforce.window.days[]", "Mon", ""},
 		{"notify.admins.webhook_url_env", "https://x.example/h", "name the environment variable that holds the webhook URL, not the URL itself (secrets never go in the config file)"},
 		{"accounts.list[].id", "1234", `"1234" is not an AWS account ID (want 12 digits)`},

@@ -94,10 +94,14 @@ func ReadLimited(r io.Reader) ([]byte, error) {
 // error. The file is laid over Default():
 //   - mappings that stand for structs (accounts, rules, notify, …) merge
 //     key by key: a key the file leaves out keeps its default;
-//   - rules.access_key_age merges per class: a class given in the file
-//     replaces that class's stages; classes the file does not mention keep
-//     their default stages (defaults for a class that the file's classes
-//     no longer define are dropped);
+//   - rules.access_key_age, signing_certificate_age and
+//     service_credential_age merge per class: a class given in the file
+//     replaces that class's stages (an empty list switches the rule off
+//     for the class); classes the file does not mention keep their default
+//     stages (defaults for a class that the file's classes no longer
+//     define are dropped);
+//   - rules.ssh_key_age, absent by default, takes max_age 90 when the file
+//     gives it without one;
 //   - lists (classes, exemptions, email_tags, allowed_domains, …) replace
 //     the default list when present;
 //   - a null value (`key:` with nothing after it, or `~`) counts as absent.
@@ -125,6 +129,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	dropOrphanStages(cfg, root)
 	fillSeverities(cfg)
+	fillSSHKeyMaxAge(cfg, root)
 
 	errs := d.errs
 	for _, e := range cfg.problems() {
@@ -368,23 +373,26 @@ func underAny(path string, errs []*ConfigError) bool {
 	return false
 }
 
-// dropOrphanStages removes default access_key_age entries for classes
-// the file's classes no longer define, so replacing the classes list does
-// not leave the defaults pointing at a class that is gone.
+// dropOrphanStages removes default stages (access_key_age,
+// signing_certificate_age, service_credential_age) of classes the file's
+// classes no longer define, so replacing the classes list does not leave
+// the defaults pointing at a class that is gone.
 func dropOrphanStages(cfg *Config, root *yaml.Node) {
-	inFile := map[string]bool{}
-	if n := nodeAt(root, keyPath{{key: "rules"}, {key: "access_key_age"}}); n != nil && n.Kind == yaml.MappingNode {
-		for _, kv := range pairs(n, nil) {
-			inFile[kv.k.Value] = true
-		}
-	}
 	defined := map[string]bool{DefaultClass: true}
 	for _, c := range cfg.Classes {
 		defined[c.Name] = true
 	}
-	for class := range cfg.Rules.AccessKeyAge {
-		if !defined[class] && !inFile[class] {
-			delete(cfg.Rules.AccessKeyAge, class)
+	for _, sr := range cfg.Rules.stageRules() {
+		inFile := map[string]bool{}
+		if n := nodeAt(root, keyPath{{key: "rules"}, {key: sr.key}}); n != nil && n.Kind == yaml.MappingNode {
+			for _, kv := range pairs(n, nil) {
+				inFile[kv.k.Value] = true
+			}
+		}
+		for class := range sr.stages {
+			if !defined[class] && !inFile[class] {
+				delete(sr.stages, class)
+			}
 		}
 	}
 }
@@ -392,17 +400,30 @@ func dropOrphanStages(cfg *Config, root *yaml.Node) {
 // fillSeverities gives stages without a severity the one their action
 // implies: high for disable and delete, medium for notify.
 func fillSeverities(cfg *Config) {
-	for _, stages := range cfg.Rules.AccessKeyAge {
-		for i := range stages {
-			if stages[i].Severity != "" {
-				continue
-			}
-			stages[i].Severity = SeverityMedium
-			if stages[i].Action == ActionDisable || stages[i].Action == ActionDelete {
-				stages[i].Severity = SeverityHigh
+	for _, sr := range cfg.Rules.stageRules() {
+		for _, stages := range sr.stages {
+			for i := range stages {
+				if stages[i].Severity != "" {
+					continue
+				}
+				stages[i].Severity = SeverityMedium
+				if stages[i].Action == ActionDisable || stages[i].Action == ActionDelete {
+					stages[i].Severity = SeverityHigh
+				}
 			}
 		}
 	}
+}
+
+// fillSSHKeyMaxAge gives ssh_key_age, when the file turns it on without a
+// max_age, DefaultSSHKeyMaxAge. (The rule has no default: absent, it is
+// off; an explicit max_age: 0 is left for Validate to refuse.)
+func fillSSHKeyMaxAge(cfg *Config, root *yaml.Node) {
+	r := cfg.Rules.SSHKeyAge
+	if n := nodeAt(root, keyPath{{key: "rules"}, {key: "ssh_key_age"}, {key: "max_age"}}); r == nil || n != nil && !isNull(n) {
+		return
+	}
+	r.MaxAge = DefaultSSHKeyMaxAge
 }
 
 // ---- paths ----

@@ -81,6 +81,8 @@ func TestParseMerge(t *testing.T) {
 			want: func(c *Config) {
 				c.Classes = []Class{{Name: "robot", Match: Match{PathPrefix: "/robots/"}}}
 				delete(c.Rules.AccessKeyAge, "machine")
+				delete(c.Rules.SigningCertAge, "machine")
+				delete(c.Rules.ServiceCredentialAge, "machine")
 			},
 		},
 		{
@@ -133,6 +135,45 @@ func TestParseMerge(t *testing.T) {
 					{Users: []string{"a"}, Reason: "r", Until: mustDate(t, "2027-01-31")},
 					{Tags: map[string]string{"team": "x"}, Reason: "r", Until: mustDate(t, "2027-02-01")},
 				}
+			},
+		},
+		{
+			name: "empty stage lists switch the signing certificate rule off",
+			yaml: "rules: {signing_certificate_age: {human: [], machine: []}}",
+			want: func(c *Config) { c.Rules.SigningCertAge = map[string][]Stage{"human": nil, "machine": nil} },
+		},
+		{
+			name: "service credential stages of one class, severities filled in; the others take their access keys'",
+			yaml: "rules: {service_credential_age: {machine: [{at: 30, action: notify}, {at: 60, action: delete}]}}",
+			want: func(c *Config) {
+				c.Rules.ServiceCredentialAge = map[string][]Stage{
+					"machine": {{At: 30, Action: ActionNotify, Severity: SeverityMedium}, {At: 60, Action: ActionDelete, Severity: SeverityHigh}}}
+			},
+		},
+		{
+			name: "ssh_key_age without max_age takes 90",
+			yaml: "rules: {ssh_key_age: {users: {groups: [git]}, max_age: ~}}",
+			want: func(c *Config) {
+				c.Rules.SSHKeyAge = &SSHKeyRule{Users: Match{Groups: []string{"git"}}, MaxAge: DefaultSSHKeyMaxAge}
+			},
+		},
+		{
+			name: "ssh_key_age with its own max_age",
+			yaml: "rules: {ssh_key_age: {users: {names: [\"git-*\"]}, max_age: 30, severity: low}}",
+			want: func(c *Config) {
+				c.Rules.SSHKeyAge = &SSHKeyRule{Users: Match{Names: []string{"git-*"}}, MaxAge: 30, Severity: SeverityLow}
+			},
+		},
+		{
+			name: "the CIS rules' thresholds and off switches",
+			yaml: "rules:\n  root_recent_use: {within: 1}\n  password_policy: {min_length: 16, reuse_prevention: 0}\n  two_active_keys: {enabled: false}\n  console_and_keys: {severity: low}\n  dormant_user: {after: 180}\n",
+			want: func(c *Config) {
+				off := false
+				c.Rules.RootRecentUse.Within = 1
+				c.Rules.PasswordPolicy.MinLength, c.Rules.PasswordPolicy.ReusePrevention = 16, 0
+				c.Rules.TwoActiveKeys.Enabled = &off
+				c.Rules.ConsoleAndKeys.Severity = SeverityLow
+				c.Rules.DormantUser.After = 180
 			},
 		},
 		{
@@ -332,9 +373,9 @@ func TestParseValidationLines(t *testing.T) {
 		{"stages out of order", "rules:\n  access_key_age:\n    human:\n      - {at: 80, action: notify}\n      - {at: 80, action: disable}\n",
 			"k.yaml:6: rules.access_key_age.human[1].at: stages must ascend: 80 is not after the previous stage's 80"},
 		{"disable after delete", "rules:\n  access_key_age:\n    human:\n      - {at: 70, action: delete}\n      - {at: 80, action: disable}\n",
-			"k.yaml:6: rules.access_key_age.human[1].action: disable after the delete stage at 70 days; a deleted key cannot be disabled"},
+			"k.yaml:6: rules.access_key_age.human[1].action: disable after the delete stage at 70 days; a deleted credential cannot be disabled"},
 		{"bad severity", "rules:\n  access_key_age:\n    human:\n      - {at: 70, action: notify, severity: urgent}\n",
-			`k.yaml:5: rules.access_key_age.human[0].severity: unknown severity "urgent" (want low, medium, high or critical)`},
+			`k.yaml:5: rules.access_key_age.human[0].severity: unknown severity "urgent" (want info, low, medium, high or critical)`},
 		{"unused after 0", "rules:\n  access_key_unused:\n    after: 0\n",
 			"k.yaml:4: rules.access_key_unused.after: must be between 1 and 36500 (got 0)"},
 		{"unused key deleted", "rules:\n  access_key_unused: {action: delete}\n",
@@ -349,7 +390,7 @@ func TestParseValidationLines(t *testing.T) {
 		{"root delete", "rules:\n  root_access_key:\n    action: delete\n",
 			`k.yaml:4: rules.root_access_key.action: only notify is allowed; the root user's credentials are never remediated (got "delete")`},
 		{"rule severity", "rules:\n  root_access_key: {severity: extreme}\n",
-			`k.yaml:3: rules.root_access_key.severity: unknown severity "extreme" (want low, medium, high or critical)`},
+			`k.yaml:3: rules.root_access_key.severity: unknown severity "extreme" (want info, low, medium, high or critical)`},
 		{"exemption without reason", "exemptions:\n  - users: [bob]\n",
 			"k.yaml:3: exemptions[0].reason: required; say why the exemption exists (it is shown in every report)"},
 		{"exemption with a blank reason", "exemptions:\n  - {users: [bob], reason: \"  \"}\n",
@@ -407,6 +448,26 @@ func TestParseValidationLines(t *testing.T) {
 			`k.yaml:4: accounts.list[0].role_arn: "arn:aws:iam::123456789012:user/bob" is not an IAM role ARN (want arn:aws:iam::ACCOUNT:role/NAME)`},
 		{"role in another account", "accounts:\n  list:\n    - id: \"123456789012\"\n      role_arn: arn:aws:iam::210987654321:role/Audit\n",
 			"k.yaml:5: accounts.list[0].role_arn: the role is in account 210987654321, not 123456789012"},
+		{"signing certificate stages for an unknown class", "rules:\n  signing_certificate_age:\n    robots: [{at: 10, action: notify}]\n",
+			`k.yaml:4: rules.signing_certificate_age.robots: unknown class "robots" (define it under classes, or use human)`},
+		{"service credential stages out of order", "rules:\n  service_credential_age:\n    human:\n      - {at: 80, action: notify}\n      - {at: 70, action: delete}\n",
+			"k.yaml:6: rules.service_credential_age.human[1].at: stages must ascend: 70 is not after the previous stage's 80"},
+		{"service credential disable after delete", "rules:\n  service_credential_age:\n    human:\n      - {at: 70, action: delete}\n      - {at: 80, action: disable}\n",
+			"k.yaml:6: rules.service_credential_age.human[1].action: disable after the delete stage at 70 days; a deleted credential cannot be disabled"},
+		{"ssh_key_age without users", "rules:\n  ssh_key_age:\n    max_age: 30\n",
+			"k.yaml:3: rules.ssh_key_age.users: needs at least one of tags, path_prefix, groups or names"},
+		{"ssh_key_age max_age 0", "rules:\n  ssh_key_age:\n    users: {groups: [git]}\n    max_age: 0\n",
+			"k.yaml:5: rules.ssh_key_age.max_age: must be between 1 and 36500 (got 0)"},
+		{"dormant_user disable", "rules:\n  dormant_user:\n    action: disable\n",
+			`k.yaml:4: rules.dormant_user.action: only notify is allowed; keywarden does not remove users (got "disable")`},
+		{"password_policy min_length 200", "rules:\n  password_policy: {min_length: 200}\n",
+			"k.yaml:3: rules.password_policy.min_length: must be between 6 and 128 (got 200)"},
+		{"root_recent_use within 0", "rules:\n  root_recent_use:\n    within: 0\n",
+			"k.yaml:4: rules.root_recent_use.within: must be between 1 and 36500 (got 0)"},
+		{"service_credential_expiry severity", "rules:\n  service_credential_expiry: {severity: urgent}\n",
+			`k.yaml:3: rules.service_credential_expiry.severity: unknown severity "urgent" (want info, low, medium, high or critical)`},
+		{"exemption for a misspelt new rule", "exemptions:\n  - users: [a]\n    reason: r\n    rules: [two_active_key]\n",
+			`k.yaml:5: exemptions[0].rules[0]: unknown rule "two_active_key" (did you mean two_active_keys?)`},
 		{"parallel too high", "accounts: {parallel: 65}\n",
 			"k.yaml:2: accounts.parallel: must be between 1 and 64 (got 65)"},
 		{"state URL scheme", "state:\n  url: postgres://db/keywarden\n",

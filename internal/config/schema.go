@@ -95,6 +95,7 @@ func refineSchema(s *jsonschema.Schema) error {
 	at("accounts").Not = &jsonschema.Schema{Required: []string{"organization", "list"}}
 	one := uint64(1)
 	at("classes", "[]", "match").MinProperties = &one
+	at("rules", "ssh_key_age", "users").MinProperties = &one
 	at("exemptions", "[]").AnyOf = []*jsonschema.Schema{{Required: []string{"users"}}, {Required: []string{"tags"}}, {Required: []string{"groups"}}}
 	at("enforce", "protect", "[]").AnyOf = []*jsonschema.Schema{{Required: []string{"users"}}, {Required: []string{"key_ids"}}}
 	at("state", "url").Pattern = "^(sqlite://.+|dynamodb://" + strings.Trim(state.TableNamePattern, "^$") + ")$"
@@ -162,7 +163,7 @@ var fieldDocs = map[string]string{
 	"Config.Version":    "Config format version; required, and 1 is the only one.",
 	"Config.Accounts":   "Which accounts to scan. Without organization or list: the caller's own account.",
 	"Config.Classes":    "Named groups of users, each with its own access_key_age stages. First match wins; users no class matches are class \"human\".",
-	"Config.Rules":      "The seven rules. Each omitted key keeps its default.",
+	"Config.Rules":      "The rules. Each omitted key keeps its default; each rule can be switched off (enabled: false, or an empty stage list per class).",
 	"Config.Exemptions": "Credentials that are not enforced nor mailed to their owners; findings still appear in reports, marked exempt.",
 	"Config.Notify":     "Who is told, and how.",
 	"Config.Enforce":    "Remediation and its guards.",
@@ -199,23 +200,53 @@ var fieldDocs = map[string]string{
 	"Rules.RootAccessKey":       "The root user has an active access key (told to the admins only).",
 	"Rules.AccessKeyUnknownAge": "An active access key whose creation date is missing or in the future: its age cannot be judged (notify only).",
 
+	"Rules.SigningCertAge":          "Per class (human or a defined class): stages by the age of an X.509 signing certificate in days since its upload. Inactive certificates only get the delete stages. An empty list switches the rule off for the class; a class without an entry takes its access_key_age stages.",
+	"Rules.RootSigningCert":         "The root user has an active signing certificate (told to the admins only).",
+	"Rules.ServiceCredentialAge":    "Per class: stages by the age of a service-specific credential (CodeCommit, Keyspaces, Amazon Bedrock API keys) in days since its creation. Inactive and expired ones only get the delete stages. An empty list switches the rule off for the class; a class without an entry takes its access_key_age stages.",
+	"Rules.ServiceCredentialExpiry": "A service-specific credential with an expiration date (Amazon Bedrock API keys) that expires within warn_before days, or has expired.",
+	"Rules.SSHKeyAge":               "Opt-in: the SSH public keys (CodeCommit) of the users `users` selects, older than max_age days. One ListSSHPublicKeys call per selected user. Notify only.",
+	"Rules.RootRecentUse":           "CIS 1.7: the root user's password or an access key was used within `within` days.",
+	"Rules.PasswordPolicy":          "CIS 1.8 and 1.9: the account password policy is missing, or requires fewer than min_length characters or prevents the reuse of fewer than reuse_prevention passwords.",
+	"Rules.AccessKeyAtSetup":        "CIS 1.11: a console user with an active access key created within a day of the user and never used.",
+	"Rules.TwoActiveKeys":           "CIS 1.13: a user with two active access keys.",
+	"Rules.ConsoleAndKeys":          "A user with both a console password and an active access key (informational; default severity info).",
+	"Rules.DormantUser":             "A user with a console password or an active access key, none of them used (never used: since created) for `after` days.",
+
+	"WarnRule.Enabled":    "false turns the rule off.",
+	"WarnRule.WarnBefore": "A finding when the credential has this many days left or fewer (negative: expired).",
+	"WarnRule.Severity":   "info, low, medium, high or critical; raised to at least high once expired.",
+
+	"SSHKeyRule.Enabled":  "false turns the rule off (so does leaving it out).",
+	"SSHKeyRule.Users":    "Which users' SSH keys are read and checked; required, with at least one criterion (tags, path_prefix, groups, names).",
+	"SSHKeyRule.MaxAge":   "Days since upload after which a key is reported (1-36500; default 90).",
+	"SSHKeyRule.Severity": "info, low, medium, high or critical (default medium).",
+
+	"RecentUseRule.Enabled":  "false turns the rule off.",
+	"RecentUseRule.Within":   "Days: root's use this recent or more recent is reported (>= 1; CIS: 7).",
+	"RecentUseRule.Severity": "info, low, medium, high or critical.",
+
+	"PasswordPolicyRule.Enabled":         "false turns the rule off.",
+	"PasswordPolicyRule.MinLength":       "The least MinimumPasswordLength the policy must require (6-128; CIS 1.8: 14).",
+	"PasswordPolicyRule.ReusePrevention": "The least PasswordReusePrevention the policy must set (0-24, 0: not checked; CIS 1.9: 24).",
+	"PasswordPolicyRule.Severity":        "info, low, medium, high or critical.",
+
 	"Stage.At":       "The stage applies when age_days >= at (at >= 1; stages ascend).",
 	"Stage.Action":   "notify, disable or delete; disable never after delete.",
-	"Stage.Severity": "low, medium, high or critical (omitted: medium for notify, high for disable and delete).",
+	"Stage.Severity": "info, low, medium, high or critical (omitted: medium for notify, high for disable and delete).",
 
 	"UnusedRule.Enabled":  "false turns the rule off.",
 	"UnusedRule.After":    "Days without use before the rule applies (>= 1).",
-	"UnusedRule.Action":   "What to do: notify, or disable (access keys) / remove_password (passwords).",
-	"UnusedRule.Severity": "low, medium, high or critical.",
+	"UnusedRule.Action":   "What to do: notify, or disable (access keys) / remove_password (passwords); dormant_user only notifies.",
+	"UnusedRule.Severity": "info, low, medium, high or critical.",
 
 	"ExpiryRule.Enabled":    "false turns the rule off.",
 	"ExpiryRule.WarnBefore": "A finding when the password has this many days left or fewer (negative: expired).",
 	"ExpiryRule.MaxAge":     "Password lifetime in days when the account policy sets no MaxPasswordAge (0: passwords never expire).",
-	"ExpiryRule.Severity":   "low, medium, high or critical.",
+	"ExpiryRule.Severity":   "info, low, medium, high or critical.",
 
 	"FlagRule.Enabled":  "false turns the rule off.",
-	"FlagRule.Action":   "notify only: keywarden never remediates missing MFA, root credentials or keys of unknown age.",
-	"FlagRule.Severity": "low, medium, high or critical.",
+	"FlagRule.Action":   "notify only: keywarden never remediates what these rules find (missing MFA, root credentials, keys of unknown age, keys made at setup, two keys, console and keys).",
+	"FlagRule.Severity": "info, low, medium, high or critical.",
 
 	"Exemption.Users":    "User-name globs (path.Match syntax).",
 	"Exemption.Tags":     "Tag key to value; every pair must match (\"*\": any value).",

@@ -259,23 +259,36 @@ func orList(vals ...string) string {
 }
 
 func (k *checker) rules(r *Rules, classes map[string]bool, p keyPath) {
-	ap := p.key("access_key_age")
 	known := append([]string{DefaultClass}, slices.Sorted(maps.Keys(classes))...)
-	for _, class := range slices.Sorted(maps.Keys(r.AccessKeyAge)) {
-		cp := ap.key(class)
-		if class != DefaultClass && !classes[class] {
-			hint := " (define it under classes, or use human)"
-			if s := suggest(class, known, ""); strings.HasPrefix(s, "(did you mean") {
-				hint = " " + s
+	for _, sr := range r.stageRules() {
+		ap := p.key(sr.key)
+		for _, class := range slices.Sorted(maps.Keys(sr.stages)) {
+			cp := ap.key(class)
+			if class != DefaultClass && !classes[class] {
+				hint := " (define it under classes, or use human)"
+				if s := suggest(class, known, ""); strings.HasPrefix(s, "(did you mean") {
+					hint = " " + s
+				}
+				k.add(cp, "unknown class %q%s", class, hint)
 			}
-			k.add(cp, "unknown class %q%s", class, hint)
+			k.stages(sr.stages[class], cp)
 		}
-		k.stages(r.AccessKeyAge[class], cp)
+	}
+	if r.SSHKeyAge != nil {
+		k.match(&r.SSHKeyAge.Users, p.key("ssh_key_age").key("users"))
+	}
+	for _, u := range []struct {
+		key  string
+		rule *UnusedRule
+	}{{"access_key_unused", r.AccessKeyUnused}, {"password_unused", r.PasswordUnused}, {"dormant_user", r.DormantUser}} {
+		if u.rule != nil {
+			k.infoChanges(u.rule.Action, u.rule.Severity, p.key(u.key))
+		}
 	}
 }
 
 // stages checks that a class's stages ascend and never disable a deleted
-// key.
+// credential.
 func (k *checker) stages(st []Stage, p keyPath) {
 	deleteAt := -1
 	for i, s := range st {
@@ -284,11 +297,22 @@ func (k *checker) stages(st []Stage, p keyPath) {
 			k.add(sp.key("at"), "stages must ascend: %d is not after the previous stage's %d", s.At, st[i-1].At)
 		}
 		if s.Action == ActionDisable && deleteAt >= 0 {
-			k.add(sp.key("action"), "disable after the delete stage at %d days; a deleted key cannot be disabled", deleteAt)
+			k.add(sp.key("action"), "disable after the delete stage at %d days; a deleted credential cannot be disabled", deleteAt)
 		}
 		if s.Action == ActionDelete && deleteAt < 0 {
 			deleteAt = s.At
 		}
+		k.infoChanges(s.Action, s.Severity, sp)
+	}
+}
+
+// infoChanges refuses severity info on an action that changes a
+// credential: an informational finding is never mailed to its owner, who
+// would never be told before the change (nor could notice_before_action
+// ever be met).
+func (k *checker) infoChanges(action, severity string, p keyPath) {
+	if severity == SeverityInfo && action != "" && action != ActionNotify {
+		k.add(p.key("severity"), "info is never mailed to the owner, so it cannot go with action %s (the owner must be told first): use low or higher", action)
 	}
 }
 

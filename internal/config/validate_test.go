@@ -29,6 +29,18 @@ func TestValidateWithoutFile(t *testing.T) {
 		{"class name that needs quoting in the path", func(c *Config) {
 			c.Rules.AccessKeyAge["svc.bots"] = []Stage{{At: 1, Action: ActionNotify}}
 		}, `rules.access_key_age["svc.bots"]: unknown class "svc.bots" (define it under classes, or use human)`},
+		{"ssh_key_age built without users or max_age", func(c *Config) { c.Rules.SSHKeyAge = &SSHKeyRule{} },
+			"rules.ssh_key_age.users: needs at least one of tags, path_prefix, groups or names\n" +
+				"rules.ssh_key_age.max_age: must be between 1 and 36500 (got 0)"},
+		{"signing certificate stages for an unknown class", func(c *Config) {
+			c.Rules.SigningCertAge = map[string][]Stage{"bots": {{At: 1, Action: ActionNotify}}}
+		}, `rules.signing_certificate_age.bots: unknown class "bots" (define it under classes, or use human)`},
+		{"info severity", func(c *Config) { c.Rules.MFAMissing.Severity = SeverityInfo }, ""},
+		{"info severity on a stage that changes the key", func(c *Config) { c.Rules.AccessKeyAge["human"][1].Severity = SeverityInfo },
+			"rules.access_key_age.human[1].severity: info is never mailed to the owner, so it cannot go with action disable (the owner must be told first): use low or higher"},
+		{"info severity on a rule that removes passwords", func(c *Config) {
+			c.Rules.PasswordUnused.Action, c.Rules.PasswordUnused.Severity = ActionRemovePassword, SeverityInfo
+		}, "rules.password_unused.severity: info is never mailed to the owner, so it cannot go with action remove_password (the owner must be told first): use low or higher"},
 		{"unused action missing", func(c *Config) { c.Rules.PasswordUnused.Action = "" },
 			"rules.password_unused.action: required (want notify or remove_password)"},
 		{"window", func(c *Config) {

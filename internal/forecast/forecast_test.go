@@ -37,12 +37,22 @@ func at(s string) time.Time {
 // hostileName is a user name with iCalendar and terminal metacharacters.
 const hostileName = "mallory, the; \\admin\nEND:VEVENT"
 
-// testConfig is the default policy plus an exemption that ends inside the
-// window.
+// testConfig is the default policy with ssh_key_age on for "dev", plus
+// exemptions that end inside the window: vendor's, and one of the rules
+// in account 222222222222 that depend on no time (so they change only
+// when it ends).
 func testConfig() *config.Config {
 	cfg := config.Default()
+	cfg.Rules.SSHKeyAge = &config.SSHKeyRule{Users: config.Match{Names: []string{"dev"}}, MaxAge: 90}
 	until, _ := config.ParseDate("2026-12-01")
-	cfg.Exemptions = []config.Exemption{{Users: []string{"vendor"}, Reason: "vendor rotates", Until: &until}}
+	audit, _ := config.ParseDate("2026-12-10")
+	cfg.Exemptions = []config.Exemption{
+		{Users: []string{"vendor"}, Reason: "vendor rotates", Until: &until},
+		{Accounts: []string{"222222222222"}, Reason: "audit in December", Until: &audit, Rules: []string{
+			config.RulePasswordPolicy, config.RuleTwoActiveKeys, config.RuleAccessKeyAtSetup, config.RuleConsoleAndKeys,
+			config.RuleRootSigningCert,
+		}},
+	}
 	return cfg
 }
 
@@ -73,12 +83,54 @@ func testSnapshots() []*inventory.Snapshot {
 		},
 		PasswordPolicyKnown: false,
 	}
+	// b has the credential kinds and rules of issue 16 (see
+	// TestForecastKnownKeys for their dates). Its password policy is weak
+	// (password_policy), it has service-specific credentials read, and its
+	// account summary reports a root signing certificate the report does
+	// not show.
 	b := &inventory.Snapshot{
 		AccountID: "222222222222", PasswordPolicyKnown: true, PasswordPolicy: &inventory.PasswordPolicy{MaxPasswordAge: 60},
+		ServiceCredentialsRead: true,
+		Summary:                &inventory.AccountSummary{RootMFAEnabled: true, RootAccessKeysPresent: true, RootSigningCertsPresent: true},
 		Users: []inventory.User{
 			{Name: "pp", CreatedAt: at("2026-01-01T00:00:00Z"), PasswordEnabled: true, MFAActive: true,
 				PasswordLastChanged: at("2026-10-01T00:00:00Z"), PasswordLastUsed: at("2026-11-22T00:00:00Z")},
+			{Name: "certs", CreatedAt: at("2026-01-01T00:00:00Z"), SigningCerts: []inventory.SigningCert{
+				{Slot: 1, ID: "ASCACERTS00000000001", Active: true, CreatedAt: at("2026-09-20T10:00:00Z")},
+				{Slot: 2, Active: false, CreatedAt: at("2026-09-01T00:00:00Z")},
+			}, SSHKeysRead: true, SSHKeys: []inventory.SSHKey{
+				// Not a user ssh_key_age selects: no finding.
+				{ID: "APKACERTS00000000001", Active: true, UploadedAt: at("2025-01-01T00:00:00Z")},
+			}},
+			{Name: "bedrock", CreatedAt: at("2026-01-01T00:00:00Z"), ServiceCredentials: []inventory.ServiceCredential{
+				{ID: "ACCABEDROCK000000001", ServiceName: "bedrock.amazonaws.com", Status: inventory.StatusActive,
+					CreatedAt: at("2026-11-01T00:00:00Z"), ExpiresAt: at("2026-12-15T12:00:00Z")},
+				{ID: "ACCACODECOMMIT000001", ServiceName: "codecommit.amazonaws.com", Status: inventory.StatusActive,
+					CreatedAt: at("2026-09-25T06:00:00Z")},
+				{ID: "ACCAKEYSPACES0000001", ServiceName: "cassandra.amazonaws.com", Status: inventory.StatusInactive,
+					CreatedAt: at("2026-09-10T00:00:00Z")},
+			}},
+			{Name: "dev", CreatedAt: at("2026-01-01T00:00:00Z"), SSHKeysRead: true, SSHKeys: []inventory.SSHKey{
+				{ID: "APKADEV0000000000001", Active: true, UploadedAt: at("2026-09-01T15:00:00Z")},
+				{ID: "APKADEV0000000000002", Active: false, UploadedAt: at("2026-01-01T00:00:00Z")},
+			}},
+			// idle's key reached every stage before as_of; the user goes
+			// dormant 90 days after the key's last use.
+			{Name: "idle", CreatedAt: at("2026-01-01T00:00:00Z"), Tags: map[string]string{"UserType": "machine"}, AccessKeys: []inventory.AccessKey{
+				{Slot: 1, Active: true, CreatedAt: at("2026-06-01T00:00:00Z"), LastUsedAt: at("2026-09-01T03:00:00Z")},
+			}},
+			// setup: a console user whose first key was made with it and
+			// never used, and a second active key: findings that never change
+			// but for the exemption's end.
+			{Name: "setup", CreatedAt: at("2026-11-10T09:00:00Z"), PasswordEnabled: true, MFAActive: true,
+				PasswordLastChanged: at("2026-11-10T09:00:00Z"), PasswordLastUsed: at("2026-11-20T00:00:00Z"),
+				AccessKeys: []inventory.AccessKey{
+					{Slot: 1, ID: "AKIASETUP00000000001", Active: true, CreatedAt: at("2026-11-10T10:00:00Z")},
+					{Slot: 2, ID: "AKIASETUP00000000002", Active: true, CreatedAt: at("2026-11-12T00:00:00Z"), LastUsedAt: at("2026-11-22T00:00:00Z")},
+				}},
 		},
+		// Root used its password on 2026-11-22: root_recent_use (7 days)
+		// ends when that is 8 days ago.
 		Root: &inventory.User{Name: inventory.RootUserName, PasswordEnabled: true, MFAActive: true,
 			PasswordLastUsed: at("2026-11-22T00:00:00Z"), AccessKeys: []inventory.AccessKey{
 				{Slot: 1, Active: true, CreatedAt: at("2025-01-01T00:00:00Z")},
@@ -102,17 +154,51 @@ func TestForecastKnownKeys(t *testing.T) {
 	want := []ev{
 		// pat's password (offline: max_age 90, warn 14): warned at 76 days.
 		{"2026-11-25T09:00:00Z", "111111111111", "pat", "password_expiry", 76, "notify", "medium", "new", false},
+		// certs' active certificate: 70 days after 2026-09-20T10:00.
+		{"2026-11-29T10:00:00Z", "222222222222", "certs", "signing_certificate_age", 70, "notify", "medium", "new", false},
 		// alice's key: 70 days after 2026-09-20T12:00.
 		{"2026-11-29T12:00:00Z", "111111111111", "alice", "access_key_age", 70, "notify", "medium", "new", false},
+		// root's password, last used 2026-11-22, is 8 days ago: no longer
+		// within 7 days.
+		{"2026-11-30T00:00:00Z", "222222222222", inventory.RootUserName, "root_recent_use", 7, "notify", "high", "ends", false},
+		// certs' inactive certificate reaches the 90-day delete stage.
+		{"2026-11-30T00:00:00Z", "222222222222", "certs", "signing_certificate_age", 90, "delete", "high", "new", false},
 		// pp's password: the account policy's 60 days.
 		{"2026-11-30T00:00:00Z", "222222222222", "pp", "password_expiry", 60, "notify", "high", "stage", false},
+		// idle's only key was last used 2026-09-01T03:00.
+		{"2026-11-30T03:00:00Z", "222222222222", "idle", "dormant_user", 90, "notify", "medium", "new", false},
+		// dev's active SSH key, uploaded 2026-09-01T15:00 (not certs': not
+		// selected; not dev's inactive one).
+		{"2026-11-30T15:00:00Z", "222222222222", "dev", "ssh_key_age", 90, "notify", "medium", "new", false},
+		// The Bedrock key expires on 2026-12-15: warned from midnight 14
+		// days before that day; stage_at its 44-day lifetime less 14.
+		{"2026-12-01T00:00:00Z", "222222222222", "bedrock", "service_credential_expiry", 30, "notify", "medium", "new", false},
 		// vendor's exemption covers 2026-12-01 and ends at midnight after.
 		{"2026-12-02T00:00:00Z", "111111111111", "vendor", "access_key_age", 90, "delete", "high", "exemption_ends", false},
+		// The CodeCommit credential, created 2026-09-25T06:00.
+		{"2026-12-04T06:00:00Z", "222222222222", "bedrock", "service_credential_age", 70, "notify", "medium", "new", false},
+		// The inactive Keyspaces credential: its delete stage only.
+		{"2026-12-09T00:00:00Z", "222222222222", "bedrock", "service_credential_age", 90, "delete", "high", "new", false},
 		{"2026-12-09T09:00:00Z", "111111111111", "pat", "password_expiry", 90, "notify", "high", "stage", false},
+		{"2026-12-09T10:00:00Z", "222222222222", "certs", "signing_certificate_age", 80, "disable", "high", "stage", false},
 		{"2026-12-09T12:00:00Z", "111111111111", "alice", "access_key_age", 80, "disable", "high", "stage", false},
 		{"2026-12-10T06:00:00Z", "111111111111", hostileName, "access_key_age", 70, "notify", "medium", "new", false},
+		// The audit exemption of account 222222222222 covers 2026-12-10:
+		// the findings that depend on no time become enforceable after it,
+		// the account's own (password_policy, as "<account>") and root's
+		// certificate that only the account summary reports included.
+		{"2026-12-11T00:00:00Z", "222222222222", policy.AccountUser, "password_policy", 0, "notify", "medium", "exemption_ends", false},
+		{"2026-12-11T00:00:00Z", "222222222222", inventory.RootUserName, "root_signing_certificate", 0, "notify", "critical", "exemption_ends", false},
+		{"2026-12-11T00:00:00Z", "222222222222", "setup", "access_key_at_setup", 0, "notify", "medium", "exemption_ends", false},
+		{"2026-12-11T00:00:00Z", "222222222222", "setup", "console_and_keys", 0, "notify", "info", "exemption_ends", false},
+		{"2026-12-11T00:00:00Z", "222222222222", "setup", "two_active_keys", 0, "notify", "medium", "exemption_ends", false},
+		{"2026-12-14T06:00:00Z", "222222222222", "bedrock", "service_credential_age", 80, "disable", "high", "stage", false},
+		// The Bedrock key expires at 12:00: stage_at its lifetime, severity
+		// raised to high.
+		{"2026-12-15T12:00:00Z", "222222222222", "bedrock", "service_credential_expiry", 44, "notify", "high", "stage", false},
 		// alice's key was last used 2026-11-01: unused for 45 days.
 		{"2026-12-16T00:00:00Z", "111111111111", "alice", "access_key_unused", 45, "notify", "medium", "new", false},
+		{"2026-12-19T10:00:00Z", "222222222222", "certs", "signing_certificate_age", 90, "delete", "high", "stage", false},
 		{"2026-12-19T12:00:00Z", "111111111111", "alice", "access_key_age", 90, "delete", "high", "stage", false},
 		{"2026-12-20T06:00:00Z", "111111111111", hostileName, "access_key_age", 80, "disable", "high", "stage", false},
 	}
@@ -135,22 +221,112 @@ func TestForecastKnownKeys(t *testing.T) {
 			t.Errorf("alice's event key ID = %q; want the snapshot's", e.KeyID)
 		}
 	}
+	// Each credential's ID (and a service-specific credential's service)
+	// is on its events; the inactive certificate's ID is unknown.
+	type id struct{ user, rule, keyID, service string }
+	var ids []id
+	for _, e := range fc.Events {
+		if e.Account == "222222222222" && e.KeyID+e.Service != "" {
+			ids = append(ids, id{e.User, e.Rule, e.KeyID, e.Service})
+		}
+	}
+	wantIDs := []id{
+		{"certs", "signing_certificate_age", "ASCACERTS00000000001", ""},
+		{"dev", "ssh_key_age", "APKADEV0000000000001", ""},
+		{"bedrock", "service_credential_expiry", "ACCABEDROCK000000001", "bedrock.amazonaws.com"},
+		{"bedrock", "service_credential_age", "ACCACODECOMMIT000001", "codecommit.amazonaws.com"},
+		{"bedrock", "service_credential_age", "ACCAKEYSPACES0000001", "cassandra.amazonaws.com"},
+		{"certs", "signing_certificate_age", "ASCACERTS00000000001", ""},
+		{"setup", "access_key_at_setup", "AKIASETUP00000000001", ""},
+		{"bedrock", "service_credential_age", "ACCACODECOMMIT000001", "codecommit.amazonaws.com"},
+		{"bedrock", "service_credential_expiry", "ACCABEDROCK000000001", "bedrock.amazonaws.com"},
+		{"certs", "signing_certificate_age", "ASCACERTS00000000001", ""},
+	}
+	if diff := cmp.Diff(wantIDs, ids, cmp.AllowUnexported(id{})); diff != "" {
+		t.Errorf("events' credential IDs and services differ (-want +got):\n%s", diff)
+	}
 }
 
-// TestForecastNextStageOnAgrees: an event's day is the next_stage_on that
-// Evaluate gives the finding the day before.
+// TestForecastCoversTheRules: the fixtures give an event of every rule
+// whose findings can change with time or an exemption's end, so the tests
+// that compare the forecast with Evaluate exercise each of them.
+func TestForecastCoversTheRules(t *testing.T) {
+	snaps, cfg := exemptThenDue()
+	seen := map[string]bool{}
+	for _, e := range New(snaps, cfg, generated, asOf, 30).Events {
+		seen[e.Rule] = true
+		seen["change "+e.Change] = true
+	}
+	for _, want := range []string{
+		config.RuleAccessKeyAge, config.RuleAccessKeyUnused, config.RulePasswordExpiry,
+		config.RuleSigningCertAge, config.RuleRootSigningCert, config.RuleServiceCredentialAge,
+		config.RuleServiceCredentialExpiry, config.RuleSSHKeyAge, config.RuleRootRecentUse,
+		config.RulePasswordPolicy, config.RuleAccessKeyAtSetup, config.RuleTwoActiveKeys,
+		config.RuleConsoleAndKeys, config.RuleDormantUser,
+		"change " + ChangeNew, "change " + ChangeStage, "change " + ChangeExemptionEnds, "change " + ChangeEnds,
+	} {
+		if !seen[want] {
+			t.Errorf("no event of %s; the fixtures must give one", want)
+		}
+	}
+}
+
+// TestForecastEnds: a finding that stops applying is an "ends" event at
+// the first instant Evaluate no longer returns it, carrying the stage it
+// had and its last reason.
+func TestForecastEnds(t *testing.T) {
+	snaps, cfg := testSnapshots(), testConfig()
+	var ends []Event
+	for _, e := range New(snaps, cfg, generated, asOf, 30).Events {
+		if e.Change == ChangeEnds {
+			ends = append(ends, e)
+		}
+	}
+	if len(ends) != 1 {
+		t.Fatalf("%d ends events; want root_recent_use's alone: %+v", len(ends), ends)
+	}
+	e := ends[0]
+	before, ok := findingsAt(snaps, cfg, e.At.Add(-time.Nanosecond))[e.FindingID]
+	if !ok {
+		t.Fatalf("Evaluate a nanosecond before %s has no finding %s", e.At, e.FindingID)
+	}
+	if _, still := findingsAt(snaps, cfg, e.At)[e.FindingID]; still {
+		t.Errorf("Evaluate at %s still has finding %s", e.At, e.FindingID)
+	}
+	if e.StageAt != before.StageAt || e.Action != before.Action || e.Severity != before.Severity || e.NextStageOn != nil {
+		t.Errorf("ends event = %+v; want the stage of %+v and no next_stage_on", e, before)
+	}
+	want := "the finding ends: the rule no longer applies from this instant; until then: " + before.Reason
+	if e.Reason != want || !strings.Contains(e.Reason, "last used 7 days ago") {
+		t.Errorf("ends reason = %q; want %q (7 days ago)", e.Reason, want)
+	}
+	if got, want := Summary(&e), "keywarden: ends: root user used within 7 days"; got != want {
+		t.Errorf("Summary = %q; want %q", got, want)
+	}
+	if got := EventUID(&e); got != e.FindingID+"-root_recent_use-7-notify-ends@keywarden" {
+		t.Errorf("EventUID = %q", got)
+	}
+}
+
+// TestForecastNextStageOnAgrees: a stage event's day is the next_stage_on
+// that Evaluate gives the finding a second before, for every rule.
 func TestForecastNextStageOnAgrees(t *testing.T) {
 	fc := testForecast()
 	snaps := testSnapshots()
+	n := 0
 	for _, e := range fc.Events {
-		if e.Change != ChangeStage || e.Rule != config.RuleAccessKeyAge {
+		if e.Change != ChangeStage {
 			continue
 		}
+		n++
 		before := findingsAt(snaps, testConfig(), e.At.Add(-time.Second))
 		f, ok := before[e.FindingID]
 		if !ok || f.NextStageOn == nil || f.NextStageOn.String() != e.On.String() {
 			t.Errorf("%s %s: Evaluate a second before says next_stage_on %v; want %s", e.User, e.Rule, f.NextStageOn, e.On)
 		}
+	}
+	if n != 9 {
+		t.Errorf("compared %d stage events; want the fixtures' 9", n)
 	}
 }
 
@@ -169,6 +345,12 @@ func findingsAt(snaps []*inventory.Snapshot, cfg *config.Config, t time.Time) ma
 // every hour of the window and a nanosecond either side of every event.
 func TestForecastEqualsSteppingEvaluate(t *testing.T) {
 	cfg, snaps := testConfig(), testSnapshots()
+	stepsAgree(t, snaps, cfg)
+}
+
+// stepsAgree is TestForecastEqualsSteppingEvaluate for snaps under cfg.
+func stepsAgree(t *testing.T, snaps []*inventory.Snapshot, cfg *config.Config) {
+	t.Helper()
 	fc := New(snaps, cfg, generated, asOf, 30)
 	stages := func(m map[string]policy.Finding) map[string]stage {
 		out := map[string]stage{}
@@ -181,7 +363,11 @@ func TestForecastEqualsSteppingEvaluate(t *testing.T) {
 	replay := func(t time.Time) map[string]stage {
 		s := maps.Clone(start)
 		for _, e := range fc.Events {
-			if !e.At.After(t) {
+			switch {
+			case e.At.After(t):
+			case e.Change == ChangeEnds:
+				delete(s, e.FindingID)
+			default:
 				s[e.FindingID] = stage{e.StageAt, e.Action, e.Severity, e.Exempt}
 			}
 		}
@@ -202,11 +388,32 @@ func TestForecastEqualsSteppingEvaluate(t *testing.T) {
 	}
 }
 
+// TestForecastUnknownAgeEnds: an active key whose creation date is after
+// as_of has an access_key_unknown_age finding until that instant, which
+// ends then (and the key's age rules start counting).
+func TestForecastUnknownAgeEnds(t *testing.T) {
+	snaps := []*inventory.Snapshot{{AccountID: "444444444444", Users: []inventory.User{
+		{Name: "skewed", CreatedAt: at("2026-01-01T00:00:00Z"), AccessKeys: []inventory.AccessKey{
+			{Slot: 1, Active: true, CreatedAt: at("2026-11-25T06:30:00Z")},
+		}},
+	}}}
+	cfg := config.Default()
+	stepsAgree(t, snaps, cfg)
+	var got []string
+	for _, e := range New(snaps, cfg, generated, asOf, 30).Events {
+		got = append(got, e.At.Format(time.RFC3339)+" "+e.Rule+" "+e.Change)
+	}
+	want := []string{"2026-11-25T06:30:00Z access_key_unknown_age ends"}
+	if !slices.Equal(got, want) {
+		t.Errorf("events = %q; want %q", got, want)
+	}
+}
+
 func TestForecastWindow(t *testing.T) {
 	for _, tt := range []struct {
 		days int
 		want int
-	}{{0, 0}, {2, 0}, {3, 1}, {7, 3}, {30, 10}} {
+	}{{0, 0}, {2, 0}, {3, 1}, {7, 7}, {30, 27}} {
 		if got := len(New(testSnapshots(), testConfig(), generated, asOf, tt.days).Events); got != tt.want {
 			t.Errorf("New(days=%d) = %d events; want %d", tt.days, got, tt.want)
 		}
@@ -438,7 +645,7 @@ func TestTableCleansText(t *testing.T) {
 	if strings.Contains(out, "\\admin\nEND") {
 		t.Error("the table prints a user name's line break")
 	}
-	if !strings.HasPrefix(out, "Forecast from 2026-11-23T08:00:00Z to 2026-12-23T08:00:00Z (30 days): 10 stage changes\n") {
+	if !strings.HasPrefix(out, "Forecast from 2026-11-23T08:00:00Z to 2026-12-23T08:00:00Z (30 days): 27 stage changes\n") {
 		t.Errorf("table heading = %q", strings.SplitN(out, "\n", 2)[0])
 	}
 }

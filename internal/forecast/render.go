@@ -89,7 +89,8 @@ var tableColumns = []termtable.Column{
 
 // renderTable writes one row per event under a heading, in date order and
 // on one date the most severe first; user-controlled text has its control
-// characters replaced.
+// characters replaced. A finding that ends shows "RULE (ends)" and action
+// "-".
 func renderTable(w io.Writer, fc *Forecast, width int) error {
 	head := fmt.Sprintf("Forecast from %s to %s (%d days): %s\n", fc.AsOf.Format(time.RFC3339), fc.Until.Format(time.RFC3339),
 		fc.Days, plural(len(fc.Events), "stage change", "stage changes"))
@@ -113,7 +114,13 @@ func renderTable(w io.Writer, fc *Forecast, width int) error {
 		if e.Exempt {
 			change += " (exempt)"
 		}
-		rows[i] = []string{e.On.String(), clean(e.Account), clean(e.User), credential(&e), e.Rule, stage, e.Action, e.Severity, change}
+		// A finding that ends has no action from its date on; RULE says it
+		// ends, since CHANGE is left out first on a narrow terminal.
+		rule, action := e.Rule, e.Action
+		if e.Change == ChangeEnds {
+			rule, action = rule+" (ends)", "-"
+		}
+		rows[i] = []string{e.On.String(), clean(e.Account), clean(e.User), credential(&e), rule, stage, action, e.Severity, change}
 	}
 	if _, err := io.WriteString(w, "\n"); err != nil {
 		return err
@@ -122,7 +129,7 @@ func renderTable(w io.Writer, fc *Forecast, width int) error {
 }
 
 // renderICS writes an iCalendar (RFC 5545) calendar with one all-day event
-// per stage change. UIDs are unique per event and stable across runs (see
+// per stage change (a finding that ends included). UIDs are unique per event and stable across runs (see
 // EventUID), so a calendar that subscribes to the file updates events
 // rather than duplicating or dropping them.
 func renderICS(w io.Writer, fc *Forecast) error {
@@ -136,8 +143,12 @@ func renderICS(w io.Writer, fc *Forecast) error {
 		ev.SetAllDayStartAt(e.On.Time)
 		ev.SetAllDayEndAt(e.On.AddDate(0, 0, 1))
 		ev.SetSummary(Summary(&e))
+		from := "; stage from "
+		if e.Change == ChangeEnds {
+			from = "; ends at "
+		}
 		ev.SetDescription(clean(e.Reason) + "\n\nAccount " + clean(e.Account) + ", user " + clean(e.User) +
-			", " + credential(&e) + ". Finding " + e.FindingID + "; stage from " + e.At.UTC().Format(time.RFC3339) + ".")
+			", " + credential(&e) + ". Finding " + e.FindingID + from + e.At.UTC().Format(time.RFC3339) + ".")
 		for _, c := range []string{"keywarden", e.Rule, e.Severity} {
 			ev.AddProperty(ical.ComponentPropertyCategories, c)
 		}
@@ -147,37 +158,82 @@ func renderICS(w io.Writer, fc *Forecast) error {
 }
 
 // EventUID is an event's iCalendar UID, FINDING-RULE-STAGE-ACTION@keywarden,
-// with "-exempt" before the "@" for a stage reached while exempt: a key can
-// reach a stage while exempt and then, when the exemption ends, have that
-// same stage apply (an exemption_ends event), and calendar clients keep
-// only one event per UID. A finding's stages ascend and an exemption only
-// ends, so no two events of a forecast share a UID, and an event keeps its
-// UID from run to run.
+// with "-exempt" before the "@" for a stage reached while exempt, and
+// "-ends" last for a finding that ends: a key can reach a stage while
+// exempt and then, when the exemption ends, have that same stage apply (an
+// exemption_ends event), a finding can start and end at one stage in one
+// window, and calendar clients keep only one event per UID. A finding's
+// stages ascend, an exemption only ends and a finding ends at most once,
+// so no two events of a forecast share a UID, and an event keeps its UID
+// from run to run.
 func EventUID(e *Event) string {
-	exempt := ""
+	suffix := ""
 	if e.Exempt {
-		exempt = "-exempt"
+		suffix = "-exempt"
 	}
-	return fmt.Sprintf("%s-%s-%d-%s%s@keywarden", e.FindingID, e.Rule, e.StageAt, e.Action, exempt)
+	if e.Change == ChangeEnds {
+		suffix += "-ends"
+	}
+	return fmt.Sprintf("%s-%s-%d-%s%s@keywarden", e.FindingID, e.Rule, e.StageAt, e.Action, suffix)
 }
 
 // Summary is an event's one-line title, e.g. "keywarden: disable access key
-// 1 of alice (80 days)".
+// 1 of alice (80 days old)"; for a finding that ends, without the action:
+// "keywarden: ends: root user used within 7 days".
 func Summary(e *Event) string {
 	var what string
+	user := clean(e.User)
 	switch e.Rule {
 	case config.RuleAccessKeyAge:
-		what = fmt.Sprintf("%s access key %d of %s (%d days old)", e.Action, e.Slot, clean(e.User), e.StageAt)
+		what = fmt.Sprintf("%s access key %d of %s (%d days old)", e.Action, e.Slot, user, e.StageAt)
 	case config.RuleAccessKeyUnused:
-		what = fmt.Sprintf("%s: access key %d of %s unused %d days", e.Action, e.Slot, clean(e.User), e.StageAt)
+		what = fmt.Sprintf("%s: access key %d of %s unused %d days", e.Action, e.Slot, user, e.StageAt)
 	case config.RulePasswordExpiry:
-		what = fmt.Sprintf("%s: console password of %s expiring (%d days)", e.Action, clean(e.User), e.StageAt)
+		what = fmt.Sprintf("%s: console password of %s expiring (%d days)", e.Action, user, e.StageAt)
 	case config.RulePasswordUnused:
-		what = fmt.Sprintf("%s: console password of %s unused %d days", e.Action, clean(e.User), e.StageAt)
+		what = fmt.Sprintf("%s: console password of %s unused %d days", e.Action, user, e.StageAt)
+	case config.RuleSigningCertAge:
+		what = fmt.Sprintf("%s signing certificate %d of %s (%d days old)", e.Action, e.Slot, user, e.StageAt)
+	case config.RuleServiceCredentialAge:
+		what = fmt.Sprintf("%s %s of %s (%d days old)", e.Action, serviceCredential(e), user, e.StageAt)
+	case config.RuleServiceCredentialExpiry:
+		if e.NextStageOn != nil {
+			what = fmt.Sprintf("%s: %s of %s expires on %s", e.Action, serviceCredential(e), user, e.NextStageOn)
+		} else {
+			what = fmt.Sprintf("%s: %s of %s expired", e.Action, serviceCredential(e), user)
+		}
+	case config.RuleSSHKeyAge:
+		what = fmt.Sprintf("%s: SSH public key %s of %s older than %d days", e.Action, clean(e.KeyID), user, e.StageAt)
+	case config.RuleRootRecentUse:
+		what = fmt.Sprintf("%s: root user used within %d days", e.Action, e.StageAt)
+	case config.RuleDormantUser:
+		what = fmt.Sprintf("%s: user %s dormant (no credential used for %d days)", e.Action, user, e.StageAt)
+	case config.RuleRootAccessKey, config.RuleRootSigningCert:
+		noun := "access key"
+		if e.Rule == config.RuleRootSigningCert {
+			noun = "signing certificate"
+		}
+		what = fmt.Sprintf("%s: root user has an active %s", e.Action, noun)
+		if e.Slot > 0 {
+			what += fmt.Sprintf(" (slot %d)", e.Slot)
+		}
+	case config.RuleTwoActiveKeys:
+		what = fmt.Sprintf("%s: %s has two active access keys", e.Action, user)
+	case config.RuleAccessKeyAtSetup:
+		what = fmt.Sprintf("%s: access key %d of %s made with the user, never used", e.Action, e.Slot, user)
+	case config.RuleConsoleAndKeys:
+		what = fmt.Sprintf("%s: %s has a console password and access keys", e.Action, user)
+	case config.RulePasswordPolicy:
+		what = fmt.Sprintf("%s: password policy of account %s too weak", e.Action, clean(e.Account))
 	default:
-		what = fmt.Sprintf("%s: %s of %s", e.Action, e.Rule, clean(e.User))
+		what = fmt.Sprintf("%s: %s of %s", e.Action, e.Rule, user)
 	}
 	s := "keywarden: " + what
+	if e.Change == ChangeEnds {
+		// No action from its date on: "keywarden: ends: root user used…".
+		what = strings.TrimPrefix(strings.TrimPrefix(what, e.Action+": "), e.Action+" ")
+		s = "keywarden: ends: " + what
+	}
 	if e.Exempt {
 		s += " [exempt]"
 	}
@@ -187,18 +243,39 @@ func Summary(e *Event) string {
 	return s
 }
 
-// credential names an event's credential: "key 1 AKIA…", "password".
+// serviceCredential names a service-specific credential: "Amazon Bedrock
+// API key ACCA…".
+func serviceCredential(e *Event) string {
+	return strings.TrimSpace(policy.ServiceCredentialName(clean(e.Service)) + " " + clean(e.KeyID))
+}
+
+// credential names an event's credential: "key 1 AKIA…", "password",
+// "cert 1 ASCA…", "CodeCommit credential ACCA…", "SSH key APKA…", "root
+// key 1", "root cert 1", "root" (root as a whole), "user", "account".
 func credential(e *Event) string {
-	switch e.Credential {
-	case policy.CredentialAccessKey, policy.CredentialRoot:
-		s := fmt.Sprintf("key %d", e.Slot)
-		if e.Credential == policy.CredentialRoot {
-			s = "root " + s
-		}
+	withID := func(s string) string {
 		if e.KeyID != "" {
-			s += " " + e.KeyID
+			s += " " + clean(e.KeyID)
 		}
 		return s
+	}
+	switch e.Credential {
+	case policy.CredentialRoot:
+		switch e.Rule {
+		case config.RuleRootAccessKey:
+			return withID(fmt.Sprintf("root key %d", e.Slot))
+		case config.RuleRootSigningCert:
+			return withID(fmt.Sprintf("root cert %d", e.Slot))
+		}
+		return "root"
+	case policy.CredentialAccessKey:
+		return withID(fmt.Sprintf("key %d", e.Slot))
+	case policy.CredentialSigningCert:
+		return withID(fmt.Sprintf("cert %d", e.Slot))
+	case policy.CredentialServiceCredential:
+		return serviceCredential(e)
+	case policy.CredentialSSHKey:
+		return withID("SSH key")
 	}
 	return e.Credential
 }

@@ -85,16 +85,29 @@ var (
 		"iam:GetAccountPasswordPolicy",
 		"iam:ListAccountAliases",
 		"iam:ListAccessKeys",
+		"iam:GetAccountSummary",
+		// Also the re-checks before a certificate or a service credential
+		// is changed (per user).
+		"iam:ListSigningCertificates",
+		"iam:ListServiceSpecificCredentials",
 	}
+	// sshKeyActions: only the opt-in ssh_key_age rule reads SSH keys.
+	sshKeyActions = []string{"iam:ListSSHPublicKeys"}
 	// keyRecheck is the re-check before an access key is changed.
-	keyRecheck        = []string{"iam:GetAccessKeyLastUsed"}
-	passwordRecheck   = []string{"iam:GetLoginProfile", "iam:GetUser"}
-	disableActions    = []string{"iam:UpdateAccessKey"} // disable, and undo
-	deleteActions     = []string{"iam:DeleteAccessKey"}
-	removePwActions   = []string{"iam:DeleteLoginProfile"}
-	orgActions        = []string{"organizations:ListAccounts"}
-	orgUnitActions    = []string{"organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"}
-	securityHubAction = []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"}
+	keyRecheck      = []string{"iam:GetAccessKeyLastUsed"}
+	passwordRecheck = []string{"iam:GetLoginProfile", "iam:GetUser"}
+	disableActions  = []string{"iam:UpdateAccessKey"} // disable, and undo
+	deleteActions   = []string{"iam:DeleteAccessKey"}
+	removePwActions = []string{"iam:DeleteLoginProfile"}
+	// Signing certificates and service-specific credentials: a disable
+	// (and undo's re-enable), a delete.
+	certDisableActions    = []string{"iam:UpdateSigningCertificate"}
+	certDeleteActions     = []string{"iam:DeleteSigningCertificate"}
+	serviceDisableActions = []string{"iam:UpdateServiceSpecificCredential"}
+	serviceDeleteActions  = []string{"iam:DeleteServiceSpecificCredential"}
+	orgActions            = []string{"organizations:ListAccounts"}
+	orgUnitActions        = []string{"organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"}
+	securityHubAction     = []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"}
 	// sesActions: SES authorizes an SES v2 SendEmail with raw MIME content
 	// (keywarden's multipart messages) as ses:SendRawEmail, and a simple
 	// one as ses:SendEmail; AWS's own CDK grant for sending gives both.
@@ -156,7 +169,11 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 
 	// IAM in the account the identity lives in: the runner's own account
 	// (scanned with its own credentials), or each member account.
-	add("ReadIAMCredentials", scanActions, []string{"*"}, nil)
+	reads := scanActions
+	if r := cfg.Rules.SSHKeyAge; r != nil && (r.Enabled == nil || *r.Enabled) {
+		reads = append(slices.Clone(reads), sshKeyActions...)
+	}
+	add("ReadIAMCredentials", reads, []string{"*"}, nil)
 	rem := RemediationOf(cfg)
 	var recheck, write []string
 	if rem.Disable || rem.Delete {
@@ -170,6 +187,23 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 		recheck = append(recheck, passwordRecheck...)
 		write = append(write, removePwActions...)
 	}
+	// A certificate's or a service credential's re-check is a read of the
+	// scan's (ListSigningCertificates, ListServiceSpecificCredentials); a
+	// delete stage disables an active one first. Each kind has its own
+	// statement, so that a template can grant each by a condition.
+	var certWrite, serviceWrite []string
+	if rem.CertDisable || rem.CertDelete {
+		certWrite = append(certWrite, certDisableActions...)
+	}
+	if rem.CertDelete {
+		certWrite = append(certWrite, certDeleteActions...)
+	}
+	if rem.ServiceDisable || rem.ServiceDelete {
+		serviceWrite = append(serviceWrite, serviceDisableActions...)
+	}
+	if rem.ServiceDelete {
+		serviceWrite = append(serviceWrite, serviceDeleteActions...)
+	}
 	own, member := Reach(cfg, o.RunnerAccount)
 	acts := own
 	if role == RoleMember {
@@ -181,12 +215,15 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 	}
 	add("RecheckCredentials", recheck, users, nil)
 	add("RemediateCredentials", write, users, nil)
+	add("RemediateSigningCertificates", certWrite, users, nil)
+	add("RemediateServiceCredentials", serviceWrite, users, nil)
 	if role == RoleMember {
 		return d, nil
 	}
 	// The emergency stop, read with the runner's credentials before each
 	// action it may take.
-	if stop := cfg.Enforce.StopParameter; stop != "" && len(write) > 0 && len(own)+len(member) > 0 {
+	writes := len(write) + len(certWrite) + len(serviceWrite)
+	if stop := cfg.Enforce.StopParameter; stop != "" && writes > 0 && len(own)+len(member) > 0 {
 		add("ReadStopParameter", []string{"ssm:GetParameter"}, []string{ssmParameterARN(part, stop)}, nil)
 	}
 
@@ -339,23 +376,38 @@ func Reach(cfg *config.Config, runner string) (own, member []string) {
 	return sortedUnique(own), sortedUnique(member)
 }
 
-// Remediation is what a policy's rules can change.
-type Remediation struct{ Disable, Delete, RemovePassword bool }
+// Remediation is what a policy's rules can change: access keys
+// (Disable, Delete), console passwords, signing certificates (Cert…) and
+// service-specific credentials (Service…).
+type Remediation struct {
+	Disable, Delete, RemovePassword bool
+	CertDisable, CertDelete         bool
+	ServiceDisable, ServiceDelete   bool
+}
+
+// stagesAct reports whether any class's stages disable, and any delete.
+func stagesAct(byClass map[string][]config.Stage) (disable, del bool) {
+	for _, stages := range byClass {
+		for _, s := range stages {
+			switch s.Action {
+			case config.ActionDisable:
+				disable = true
+			case config.ActionDelete:
+				del = true
+			}
+		}
+	}
+	return disable, del
+}
 
 // RemediationOf reports which changes cfg's rules can call for, whether or
 // not enforce.mode applies them (--apply can).
 func RemediationOf(cfg *config.Config) Remediation {
 	var r Remediation
-	for _, stages := range cfg.Rules.AccessKeyAge {
-		for _, s := range stages {
-			switch s.Action {
-			case config.ActionDisable:
-				r.Disable = true
-			case config.ActionDelete:
-				r.Delete = true
-			}
-		}
-	}
+	r.Disable, r.Delete = stagesAct(cfg.Rules.AccessKeyAge)
+	// A class without its own stages for these takes its access keys'.
+	r.CertDisable, r.CertDelete = stagesAct(cfg.StagesByClass(config.RuleSigningCertAge))
+	r.ServiceDisable, r.ServiceDelete = stagesAct(cfg.StagesByClass(config.RuleServiceCredentialAge))
 	if u := cfg.Rules.AccessKeyUnused; u != nil && (u.Enabled == nil || *u.Enabled) && u.Action == config.ActionDisable {
 		r.Disable = true
 	}

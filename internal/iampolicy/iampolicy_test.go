@@ -33,17 +33,60 @@ func actions(t *testing.T, cfg *config.Config, o iampolicy.Options) []string {
 }
 
 // notifyOnly is a config whose rules only notify.
-const notifyOnly = `version: 1
-rules:
-  access_key_age:
-    human: [ {at: 70, action: notify}, {at: 90, action: notify} ]
-`
+var notifyOnly = notifyOnlyWith()
+
+// notifyOnlyWith is notifyOnly with more rule lines. The signing
+// certificate and service credential rules notify, unless a line sets them
+// (the built-in rules may act on them).
+func notifyOnlyWith(lines ...string) string {
+	return "version: 1\nrules:\n  access_key_age:\n    human: [ {at: 70, action: notify}, {at: 90, action: notify} ]\n" + quietWith(lines...)
+}
+
+// quietWith is lines, and the signing certificate and service credential
+// rules notifying where no line sets them.
+func quietWith(lines ...string) string {
+	out := strings.Join(lines, "")
+	for _, rule := range []string{"signing_certificate_age", "service_credential_age"} {
+		if !strings.Contains(out, "  "+rule+":") {
+			out += "  " + rule + ": { human: [ {at: 70, action: notify} ] }\n"
+		}
+	}
+	return out
+}
+
+// defaultWrites are the certificate and service credential writes the
+// built-in rules' stages call for.
+func defaultWrites() []string {
+	var out []string
+	for _, k := range []struct {
+		stages         map[string][]config.Stage
+		update, delete string
+	}{
+		// Left out of the default config, they take the access keys' stages.
+		{config.Default().StagesByClass(config.RuleSigningCertAge), "iam:UpdateSigningCertificate", "iam:DeleteSigningCertificate"},
+		{config.Default().StagesByClass(config.RuleServiceCredentialAge), "iam:UpdateServiceSpecificCredential", "iam:DeleteServiceSpecificCredential"},
+	} {
+		for _, stages := range k.stages {
+			for _, st := range stages {
+				switch st.Action {
+				case config.ActionDelete:
+					out = append(out, k.update, k.delete)
+				case config.ActionDisable:
+					out = append(out, k.update)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 // allowed lets keywarden act in one account.
 const allowed = "enforce: { allowed_accounts: [\"111111111111\"] }\n"
 
 var scan = []string{"iam:GenerateCredentialReport", "iam:GetAccountAuthorizationDetails", "iam:GetAccountPasswordPolicy",
-	"iam:GetCredentialReport", "iam:ListAccessKeys", "iam:ListAccountAliases"}
+	"iam:GetAccountSummary", "iam:GetCredentialReport", "iam:ListAccessKeys", "iam:ListAccountAliases",
+	"iam:ListServiceSpecificCredentials", "iam:ListSigningCertificates"}
 
 func with(base []string, more ...string) []string {
 	out := append(slices.Clone(base), more...)
@@ -63,15 +106,31 @@ func TestActionsFollowTheConfig(t *testing.T) {
 		{"notify-only rules: read-only", notifyOnly, iampolicy.Options{}, scan},
 		{"default rules without allowed accounts: read-only", "version: 1\n", iampolicy.Options{}, scan},
 		{"default rules: disable and delete", "version: 1\n" + allowed, iampolicy.Options{},
-			with(scan, "iam:DeleteAccessKey", "iam:GetAccessKeyLastUsed", "iam:UpdateAccessKey")},
-		{"disable only: no delete", `version: 1
-rules: { access_key_age: { human: [ {at: 80, action: disable} ] } }
-` + allowed, iampolicy.Options{}, with(scan, "iam:GetAccessKeyLastUsed", "iam:UpdateAccessKey")},
-		{"unused keys disabled", allowed + notifyOnly + "  access_key_unused: { after: 45, action: disable }\n", iampolicy.Options{},
+			with(scan, append(defaultWrites(), "iam:DeleteAccessKey", "iam:GetAccessKeyLastUsed", "iam:UpdateAccessKey")...)},
+		{"disable only: no delete", "version: 1\nrules:\n  access_key_age: { human: [ {at: 80, action: disable} ] }\n" + quietWith() + allowed,
+			iampolicy.Options{}, with(scan, "iam:GetAccessKeyLastUsed", "iam:UpdateAccessKey")},
+		{"unused keys disabled", allowed + notifyOnlyWith("  access_key_unused: { after: 45, action: disable }\n"), iampolicy.Options{},
 			with(scan, "iam:GetAccessKeyLastUsed", "iam:UpdateAccessKey")},
-		{"unused passwords removed", allowed + notifyOnly + "  password_unused: { after: 90, action: remove_password }\n", iampolicy.Options{},
+		{"unused passwords removed", allowed + notifyOnlyWith("  password_unused: { after: 90, action: remove_password }\n"), iampolicy.Options{},
 			with(scan, "iam:DeleteLoginProfile", "iam:GetLoginProfile", "iam:GetUser")},
-		{"a disabled rule grants nothing", allowed + notifyOnly + "  password_unused: { enabled: false, after: 90, action: remove_password }\n",
+		{"signing certificates disabled", allowed + notifyOnlyWith("  signing_certificate_age: { human: [ {at: 80, action: disable} ] }\n"), iampolicy.Options{},
+			with(scan, "iam:UpdateSigningCertificate")},
+		{"signing certificates deleted (disabled first)", allowed + notifyOnlyWith("  signing_certificate_age: { human: [ {at: 90, action: delete} ] }\n"), iampolicy.Options{},
+			with(scan, "iam:DeleteSigningCertificate", "iam:UpdateSigningCertificate")},
+		{"service credentials disabled", allowed + notifyOnlyWith("  service_credential_age: { human: [ {at: 80, action: disable} ] }\n"), iampolicy.Options{},
+			with(scan, "iam:UpdateServiceSpecificCredential")},
+		{"service credentials deleted (disabled first)", allowed + notifyOnlyWith("  service_credential_age: { human: [ {at: 80, action: disable}, {at: 90, action: delete} ] }\n"),
+			iampolicy.Options{}, with(scan, "iam:DeleteServiceSpecificCredential", "iam:UpdateServiceSpecificCredential")},
+		{"certificates deleted, with an emergency stop: it is read", "enforce: { allowed_accounts: [\"111111111111\"], stop_parameter: /kw/stop }\n" +
+			notifyOnlyWith("  signing_certificate_age: { human: [ {at: 90, action: delete} ] }\n"),
+			iampolicy.Options{}, with(scan, "iam:DeleteSigningCertificate", "iam:UpdateSigningCertificate", "ssm:GetParameter")},
+		{"certificates deleted without allowed accounts: read-only", notifyOnlyWith("  signing_certificate_age: { human: [ {at: 90, action: delete} ] }\n"),
+			iampolicy.Options{}, scan},
+		{"SSH keys read only for the opt-in rule", notifyOnlyWith("  ssh_key_age: { users: { names: [\"git-*\"] }, max_age: 365 }\n"), iampolicy.Options{},
+			with(scan, "iam:ListSSHPublicKeys")},
+		{"SSH key rule turned off: not read", notifyOnlyWith("  ssh_key_age: { enabled: false, users: { names: [\"git-*\"] }, max_age: 365 }\n"), iampolicy.Options{},
+			scan},
+		{"a disabled rule grants nothing", allowed + notifyOnlyWith("  password_unused: { enabled: false, after: 90, action: remove_password }\n"),
 			iampolicy.Options{}, scan},
 		{"enforce.mode apply alone acts nowhere", "version: 1\nenforce: { mode: apply }\n", iampolicy.Options{}, scan},
 		{"organization with OUs", notifyOnly + `accounts:
@@ -88,7 +147,7 @@ state: { url: "dynamodb://keywarden" }
 `, iampolicy.Options{Role: iampolicy.RoleMember}, scan},
 		{"member role in allowed accounts: IAM writes", "version: 1\n" + allowed + `accounts:
   organization: { role_name: KeywardenAudit }
-`, iampolicy.Options{Role: iampolicy.RoleMember}, with(scan, "iam:DeleteAccessKey", "iam:GetAccessKeyLastUsed", "iam:UpdateAccessKey")},
+`, iampolicy.Options{Role: iampolicy.RoleMember}, with(scan, append(defaultWrites(), "iam:DeleteAccessKey", "iam:GetAccessKeyLastUsed", "iam:UpdateAccessKey")...)},
 		{"member role where only the runner's account is allowed: read-only", "version: 1\n" + allowed + `accounts:
   organization: { role_name: KeywardenAudit }
 `, iampolicy.Options{Role: iampolicy.RoleMember, RunnerAccount: "111111111111"}, scan},
@@ -130,6 +189,8 @@ accounts:
     - { id: "333333333333" }
 rules:
   password_unused: { after: 90, action: remove_password }
+  signing_certificate_age: { human: [ {at: 90, action: delete} ] }
+  service_credential_age: { human: [ {at: 90, action: delete} ] }
 notify:
   from: "Security <security@example.com>"
   users: { via: ses }
@@ -148,9 +209,14 @@ state: { url: "dynamodb://keywarden-state" }
 		}
 		res := resources(t, d)
 		want := map[string][]string{
-			"iam:UpdateAccessKey":    users,
-			"iam:DeleteLoginProfile": users,
-			"iam:GetLoginProfile":    users,
+			"iam:UpdateAccessKey":                 users,
+			"iam:DeleteLoginProfile":              users,
+			"iam:GetLoginProfile":                 users,
+			"iam:UpdateSigningCertificate":        users,
+			"iam:DeleteSigningCertificate":        users,
+			"iam:UpdateServiceSpecificCredential": users,
+			"iam:DeleteServiceSpecificCredential": users,
+			"iam:ListSigningCertificates":         {"*"},
 		}
 		if role == iampolicy.RoleRunner {
 			maps.Copy(want, map[string][]string{
@@ -198,7 +264,9 @@ func resources(t *testing.T, d *iampolicy.Document) map[string][]string {
 // reaches.
 func TestNoWriteWhereNothingCanBeActedOn(t *testing.T) {
 	for name, yaml := range map[string]string{
-		"no allowed accounts":         "version: 1\nenforce: { mode: apply }\n",
+		"no allowed accounts": "version: 1\nenforce: { mode: apply }\n",
+		"certificates and service credentials deleted, no allowed account": "version: 1\nenforce: { mode: apply }\nrules:\n" +
+			"  signing_certificate_age: { human: [ {at: 90, action: delete} ] }\n  service_credential_age: { human: [ {at: 90, action: delete} ] }\n",
 		"allowed but excluded":        "version: 1\naccounts: { organization: { role_name: A, exclude: [\"111111111111\"] } }\n" + allowed,
 		"allowed but not listed":      "version: 1\naccounts: { list: [ { id: \"222222222222\" } ] }\n" + allowed,
 		"notify-only rules, allowed":  notifyOnly + allowed,
@@ -404,6 +472,8 @@ accounts:
   partition: aws-us-gov
 rules:
   password_unused: { after: 90, action: remove_password }
+  signing_certificate_age: { human: [ {at: 80, action: disable}, {at: 90, action: delete} ] }
+  service_credential_age: { human: [ {at: 80, action: disable} ] }
 notify:
   from: security@example.com
   users: { via: ses }

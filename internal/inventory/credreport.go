@@ -51,6 +51,23 @@ const (
 	colMFAActive            = "mfa_active"
 )
 
+// Signing certificate slot fields, suffixes of cert_N_.
+const (
+	certActive = iota
+	certLastRotated
+	numCertFields
+)
+
+// certColumns[n][field] names a column of signing certificate slot n (1
+// or 2), e.g. certColumns[2][certLastRotated] = "cert_2_last_rotated".
+var certColumns = func() (c [3][numCertFields]string) {
+	for n := 1; n <= 2; n++ {
+		c[n][certActive] = fmt.Sprintf("cert_%d_active", n)
+		c[n][certLastRotated] = fmt.Sprintf("cert_%d_last_rotated", n)
+	}
+	return c
+}()
+
 // Access key slot fields, suffixes of access_key_N_.
 const (
 	keyActive = iota
@@ -76,8 +93,10 @@ var keyColumns = func() (c [3][numKeyFields]string) {
 // keyColumn names field f of access key slot n.
 func keyColumn(n, f int) string { return keyColumns[n][f] }
 
-// requiredColumns are the columns keywarden reads, in AWS's order. The four
-// cert_* columns AWS also writes are tolerated but not needed.
+// requiredColumns are the columns keywarden reads, in AWS's order: all 22
+// of IAM's report, the four cert_* columns included (IAM writes them in
+// every report), so that a trimmed report fails by name rather than hide
+// a credential.
 var requiredColumns = func() []string {
 	cols := []string{
 		colUser, colARN, colUserCreationTime,
@@ -86,6 +105,9 @@ var requiredColumns = func() []string {
 	}
 	for n := 1; n <= 2; n++ {
 		cols = append(cols, keyColumns[n][:]...)
+	}
+	for n := 1; n <= 2; n++ {
+		cols = append(cols, certColumns[n][:]...)
 	}
 	return cols
 }()
@@ -141,7 +163,11 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 // row exactly is skipped with a warning (Warnings); a user on two rows
 // that differ is an error naming both lines. Timestamps are
 // RFC 3339 and returned in UTC. A user's password dates are kept only when
-// password_enabled is true; the root row counts as having a password.
+// password_enabled is true; the root row counts as having a password
+// unless it says false (AWS writes not_supported there for a root user
+// with a password, false once its password is removed). Access key and
+// signing certificate slots that are neither active nor dated hold
+// nothing and are left out.
 // Errors that point into the file are *ParseError. At most MaxReportSize
 // bytes are read.
 func ParseCredentialReport(r io.Reader) (*CredentialReport, error) {
@@ -307,11 +333,14 @@ func (r reportRow) user() (*User, string, error) {
 		return nil, "", err
 	}
 
-	if u.IsRoot() {
-		// AWS writes not_supported here: root always has a password.
-		u.PasswordEnabled = true
-	} else if u.PasswordEnabled, err = r.bool(colPasswordEnabled); err != nil {
+	if u.PasswordEnabled, err = r.bool(colPasswordEnabled); err != nil {
 		return nil, "", err
+	}
+	if u.IsRoot() && r.value(colPasswordEnabled) == "" {
+		// AWS writes not_supported here for a root user with a password;
+		// an explicit false is a root whose password was removed (as
+		// Organizations' centralized root access does).
+		u.PasswordEnabled = true
 	}
 	if u.PasswordLastUsed, err = r.time(colPasswordLastUsed); err != nil {
 		return nil, "", err
@@ -340,7 +369,32 @@ func (r reportRow) user() (*User, string, error) {
 			u.AccessKeys = append(u.AccessKeys, k)
 		}
 	}
+	for slot := 1; slot <= 2; slot++ {
+		c, ok, err := r.signingCert(slot)
+		if err != nil {
+			return nil, "", err
+		}
+		if ok {
+			u.SigningCerts = append(u.SigningCerts, c)
+		}
+	}
 	return u, account, nil
+}
+
+// signingCert parses certificate slot n; ok is false when the slot holds
+// no certificate (neither active nor dated), as for access keys.
+func (r reportRow) signingCert(n int) (c SigningCert, ok bool, err error) {
+	c.Slot = n
+	if c.Active, err = r.bool(certColumns[n][certActive]); err != nil {
+		return c, false, err
+	}
+	if c.CreatedAt, err = r.time(certColumns[n][certLastRotated]); err != nil {
+		return c, false, err
+	}
+	if !c.Active && c.CreatedAt.IsZero() {
+		return SigningCert{}, false, nil
+	}
+	return c, true, nil
 }
 
 // accessKey parses slot n; ok is false when the slot holds no key.

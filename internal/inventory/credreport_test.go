@@ -85,7 +85,8 @@ func TestParseCredentialReport(t *testing.T) {
 							{Slot: 2, Active: true, CreatedAt: at("2015-03-25T20:38:14Z")},
 						},
 					},
-					{Name: "Bill", ARN: arn("Bill"), Path: "/", CreatedAt: at("2015-04-15T18:27:44Z")},
+					{Name: "Bill", ARN: arn("Bill"), Path: "/", CreatedAt: at("2015-04-15T18:27:44Z"),
+						SigningCerts: []SigningCert{{Slot: 1, CreatedAt: at("2015-04-20T20:00:12Z")}}},
 				},
 			},
 		},
@@ -112,12 +113,13 @@ func TestParseCredentialReport(t *testing.T) {
 		{file: "booleans-mixed.csv", want: booleanCase},
 		{
 			// Upper-case, padded, reordered headers; an unknown column with a
-			// quoted comma; no cert_* columns; CRLF line ends.
+			// quoted comma; CRLF line ends.
 			file: "reordered-headers.csv",
 			want: &CredentialReport{
 				AccountID: acct,
 				Users: []User{
-					{Name: "adam", ARN: arn("adam"), Path: "/", CreatedAt: at("2024-04-04T04:04:04Z")},
+					{Name: "adam", ARN: arn("adam"), Path: "/", CreatedAt: at("2024-04-04T04:04:04Z"),
+						SigningCerts: []SigningCert{{Slot: 1, CreatedAt: at("2025-01-01T00:00:00Z")}}},
 					{
 						Name: "carol", ARN: arn("carol"), Path: "/", CreatedAt: at("2023-05-05T05:05:05Z"),
 						PasswordEnabled: true, PasswordLastUsed: at("2026-11-20T07:45:00Z"), PasswordLastChanged: at("2026-08-01T07:00:00Z"),
@@ -126,6 +128,7 @@ func TestParseCredentialReport(t *testing.T) {
 							{Slot: 1, Active: true, CreatedAt: at("2026-07-01T07:00:00Z"), LastUsedAt: at("2026-11-19T22:10:00Z"), LastUsedRegion: "us-west-2", LastUsedService: "ec2"},
 							{Slot: 2, Active: true, CreatedAt: at("2026-10-10T07:30:00Z"), LastUsedAt: at("2026-11-20T01:00:00Z"), LastUsedRegion: "us-west-2", LastUsedService: "sqs"},
 						},
+						SigningCerts: []SigningCert{{Slot: 2, Active: true, CreatedAt: at("2026-05-05T05:05:05Z")}},
 					},
 				},
 			},
@@ -233,6 +236,44 @@ func TestParseCredentialReport(t *testing.T) {
 				},
 			},
 		},
+		{
+			// Signing certificate slots: a slot neither active nor dated
+			// holds nothing (as for access keys); an active one without a
+			// date (as moto writes it) holds a certificate of unknown age.
+			file: "signing-certs.csv",
+			want: &CredentialReport{
+				AccountID: acct,
+				Root: &User{
+					Name: RootUserName, ARN: "arn:aws:iam::123456789012:root", Path: "/", CreatedAt: at("2019-03-04T10:00:00Z"),
+					PasswordEnabled: true, PasswordLastUsed: at("2026-11-02T08:15:00Z"), MFAActive: true,
+					SigningCerts: []SigningCert{{Slot: 1, Active: true, CreatedAt: at("2020-02-02T02:02:02Z")}},
+				},
+				Users: []User{
+					{Name: "both", ARN: arn("both"), Path: "/", CreatedAt: at("2024-01-01T00:00:00Z"),
+						SigningCerts: []SigningCert{
+							{Slot: 1, Active: true, CreatedAt: at("2025-03-01T10:00:00Z")},
+							{Slot: 2, CreatedAt: at("2024-06-01T10:00:00Z")},
+						}},
+					{Name: "none", ARN: arn("none"), Path: "/", CreatedAt: at("2024-01-01T00:00:00Z")},
+					{Name: "second", ARN: arn("second"), Path: "/", CreatedAt: at("2024-01-01T00:00:00Z"),
+						SigningCerts: []SigningCert{{Slot: 2, Active: true, CreatedAt: at("2026-01-01T00:00:00Z")}}},
+					{Name: "undated", ARN: arn("undated"), Path: "/", CreatedAt: at("2024-01-01T00:00:00Z"),
+						SigningCerts: []SigningCert{{Slot: 1, Active: true}}},
+				},
+			},
+		},
+		{
+			// Root's password removed (Organizations' centralized root
+			// access): an explicit false is honoured, and the password
+			// dates, which describe no password now, are dropped.
+			file: "root-password-removed.csv",
+			want: &CredentialReport{
+				AccountID: acct,
+				Root: &User{
+					Name: RootUserName, ARN: "arn:aws:iam::123456789012:root", Path: "/", CreatedAt: at("2019-03-04T10:00:00Z"),
+				},
+			},
+		},
 		{file: "header-only.csv", want: &CredentialReport{}},
 	}
 	for _, tt := range tests {
@@ -267,6 +308,9 @@ func nonUTC(r *CredentialReport) string {
 			times[fmt.Sprintf("AccessKeys[%d].CreatedAt", k.Slot)] = k.CreatedAt
 			times[fmt.Sprintf("AccessKeys[%d].LastUsedAt", k.Slot)] = k.LastUsedAt
 		}
+		for _, c := range u.SigningCerts {
+			times[fmt.Sprintf("SigningCerts[%d].CreatedAt", c.Slot)] = c.CreatedAt
+		}
 		for name, t := range times {
 			if t.Location() != time.UTC {
 				return u.Name + "." + name
@@ -294,6 +338,16 @@ func TestParseCredentialReportErrors(t *testing.T) {
 		{
 			file: "missing-column.csv", wantLine: 1, wantColumn: "access_key_2_last_used_region",
 			wantMsg: "credential report line 1, column access_key_2_last_used_region: missing from the header: this does not look like an IAM credential report",
+		},
+		{
+			// Every column of IAM's report is required, the certificates'
+			// too: a trimmed report must not hide a credential.
+			file: "missing-cert-column.csv", wantLine: 1, wantColumn: "cert_2_active",
+			wantMsg: "credential report line 1, column cert_2_active: missing from the header: this does not look like an IAM credential report",
+		},
+		{
+			file: "bad-cert-timestamp.csv", wantLine: 2, wantColumn: "cert_2_last_rotated",
+			wantMsg: `credential report line 2, column cert_2_last_rotated: "2026-13-01T00:00:00+00:00" is not a timestamp`,
 		},
 		{
 			file: "foreign.csv", wantLine: 1, wantColumn: "user",
@@ -390,6 +444,48 @@ func TestParseCredentialReportNameLength(t *testing.T) {
 	var pe *ParseError
 	if !errors.As(err, &pe) || pe.Line != 2 || pe.Column != colUser || !strings.Contains(err.Error(), "is not an IAM user name") {
 		t.Errorf("ParseCredentialReport(129-character name) error = %v; want a *ParseError at line 2, column user: not an IAM user name", err)
+	}
+}
+
+// TestParseCredentialReportRootPassword: root's password_enabled is
+// honoured when explicit — false once root's password was removed (as
+// Organizations' centralized root access does), true — and read as true
+// for the "no value" markers, since AWS writes not_supported there for a
+// root user with a password. Anything else is an error, as for any user.
+func TestParseCredentialReportRootPassword(t *testing.T) {
+	row := func(v string) string {
+		return header + "\n<root_account>,arn:aws:iam::123456789012:root,2019-03-04T10:00:00+00:00," + v +
+			",2026-11-02T08:15:00+00:00,N/A,N/A,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
+	}
+	used := at("2026-11-02T08:15:00Z")
+	for _, tt := range []struct {
+		value    string
+		enabled  bool
+		lastUsed time.Time
+	}{
+		{"not_supported", true, used},
+		{"N/A", true, used},
+		{"no_information", true, used},
+		{"", true, used},
+		{"true", true, used},
+		{"TRUE", true, used},
+		{"false", false, time.Time{}},
+		{"False", false, time.Time{}},
+	} {
+		rep, err := ParseCredentialReport(strings.NewReader(row(tt.value)))
+		if err != nil || rep.Root == nil {
+			t.Errorf("ParseCredentialReport(root password_enabled %q) = %+v, %v; want root", tt.value, rep, err)
+			continue
+		}
+		if rep.Root.PasswordEnabled != tt.enabled || !rep.Root.PasswordLastUsed.Equal(tt.lastUsed) {
+			t.Errorf("root password_enabled %q: PasswordEnabled %v, PasswordLastUsed %v; want %v, %v",
+				tt.value, rep.Root.PasswordEnabled, rep.Root.PasswordLastUsed, tt.enabled, tt.lastUsed)
+		}
+	}
+	_, err := ParseCredentialReport(strings.NewReader(row("yes")))
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Line != 2 || pe.Column != colPasswordEnabled || !strings.Contains(err.Error(), `"yes" is not a boolean`) {
+		t.Errorf("ParseCredentialReport(root password_enabled \"yes\") error = %v; want a *ParseError at line 2, column password_enabled", err)
 	}
 }
 
@@ -608,14 +704,10 @@ func FuzzParseCredentialReport(f *testing.F) {
 			if i > 0 && rep.Users[i-1].Name >= u.Name {
 				t.Errorf("Users[%d] = %q after %q; want sorted, unique names", i, u.Name, rep.Users[i-1].Name)
 			}
-			if !u.PasswordEnabled && !(u.PasswordLastUsed.IsZero() && u.PasswordLastChanged.IsZero() && u.PasswordNextRotation.IsZero()) {
-				t.Errorf("user %q has no password but password dates", u.Name)
-			}
-			for j, k := range u.AccessKeys {
-				if k.Slot < 1 || k.Slot > 2 || j > 0 && u.AccessKeys[j-1].Slot >= k.Slot {
-					t.Errorf("user %q: access key slots %+v; want 1 and/or 2 in order", u.Name, u.AccessKeys)
-				}
-			}
+			checkSlots(t, u)
+		}
+		if rep.Root != nil {
+			checkSlots(t, *rep.Root)
 		}
 		if s := nonUTC(rep); s != "" {
 			t.Errorf("%s is not in UTC", s)
@@ -630,6 +722,27 @@ func FuzzParseCredentialReport(f *testing.F) {
 			t.Errorf("report written and parsed again differs (-parsed +round trip):\n%s", diff)
 		}
 	})
+}
+
+// checkSlots checks the invariants of a parsed user's credentials: no
+// password dates without a password, and access key and signing
+// certificate slots 1 and/or 2, in order, each holding a credential
+// (active or dated).
+func checkSlots(t *testing.T, u User) {
+	t.Helper()
+	if !u.PasswordEnabled && !(u.PasswordLastUsed.IsZero() && u.PasswordLastChanged.IsZero() && u.PasswordNextRotation.IsZero()) {
+		t.Errorf("user %q has no password but password dates", u.Name)
+	}
+	for j, k := range u.AccessKeys {
+		if k.Slot < 1 || k.Slot > 2 || j > 0 && u.AccessKeys[j-1].Slot >= k.Slot || !k.Active && k.CreatedAt.IsZero() {
+			t.Errorf("user %q: access key slots %+v; want 1 and/or 2 in order, each active or dated", u.Name, u.AccessKeys)
+		}
+	}
+	for j, c := range u.SigningCerts {
+		if c.Slot < 1 || c.Slot > 2 || j > 0 && u.SigningCerts[j-1].Slot >= c.Slot || !c.Active && c.CreatedAt.IsZero() || c.ID != "" {
+			t.Errorf("user %q: signing certificate slots %+v; want 1 and/or 2 in order, each active or dated, without an ID", u.Name, u.SigningCerts)
+		}
+	}
 }
 
 // checkNamed parses a one-user report whose user is name.
@@ -660,7 +773,8 @@ func checkNamed(t *testing.T, name string) {
 var legalIAMName = regexp.MustCompile(`^[A-Za-z0-9_+=,.@-]{1,128}$`)
 
 // formatReport writes rep as a 22-column credential report, the way IAM
-// does: N/A for no value, not_supported for root's password_enabled.
+// does: N/A for no value, not_supported for root's password_enabled when
+// root has a password (false when not).
 func formatReport(t *testing.T, rep *CredentialReport) []byte {
 	t.Helper()
 	var b bytes.Buffer
@@ -686,7 +800,7 @@ func formatReport(t *testing.T, rep *CredentialReport) []byte {
 	}
 	for _, u := range users {
 		pw := strconv.FormatBool(u.PasswordEnabled)
-		if u.IsRoot() {
+		if u.IsRoot() && u.PasswordEnabled {
 			pw = "not_supported"
 		}
 		rec := []string{u.Name, u.ARN, ts(u.CreatedAt), pw, ts(u.PasswordLastUsed), ts(u.PasswordLastChanged),
@@ -700,7 +814,15 @@ func formatReport(t *testing.T, rep *CredentialReport) []byte {
 			}
 			rec = append(rec, strconv.FormatBool(k.Active), ts(k.CreatedAt), ts(k.LastUsedAt), str(k.LastUsedRegion), str(k.LastUsedService))
 		}
-		rec = append(rec, "false", "N/A", "false", "N/A")
+		for slot := 1; slot <= 2; slot++ {
+			c := SigningCert{}
+			for _, cc := range u.SigningCerts {
+				if cc.Slot == slot {
+					c = cc
+				}
+			}
+			rec = append(rec, strconv.FormatBool(c.Active), ts(c.CreatedAt))
+		}
 		if err := w.Write(rec); err != nil {
 			t.Fatal(err)
 		}

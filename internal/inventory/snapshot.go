@@ -27,6 +27,26 @@ type Snapshot struct {
 	// PasswordPolicyKnown is false when the password policy was not read
 	// (offline mode), so evaluation falls back to the configured max_age.
 	PasswordPolicyKnown bool
+
+	// ServiceCredentialsRead is true when the account's service-specific
+	// credentials were listed (ListServiceSpecificCredentials, AllUsers):
+	// every user's ServiceCredentials is then complete. False offline: no
+	// rule about them applies.
+	ServiceCredentialsRead bool
+	// Summary is the account summary (GetAccountSummary), read live: the
+	// credential report can be up to four hours old. nil offline.
+	Summary *AccountSummary
+	// SSHKeyCalls is the number of ListSSHPublicKeys calls the scan made
+	// (one per user the opt-in ssh_key_age rule selects).
+	SSHKeyCalls int
+}
+
+// AccountSummary is the part of GetAccountSummary keywarden uses: the root
+// user's credentials as IAM sees them now.
+type AccountSummary struct {
+	RootMFAEnabled          bool // AccountMFAEnabled
+	RootAccessKeysPresent   bool // AccountAccessKeysPresent
+	RootSigningCertsPresent bool // AccountSigningCertificatesPresent
 }
 
 // User is one IAM user: the credential report's row joined with the user's
@@ -52,6 +72,55 @@ type User struct {
 	// AccessKeys are the report's access key slots that hold a key (at most
 	// two), in slot order.
 	AccessKeys []AccessKey
+	// SigningCerts are the report's X.509 signing certificate slots
+	// (cert_1_*, cert_2_*) that hold a certificate, in slot order.
+	SigningCerts []SigningCert
+	// ServiceCredentials are the user's service-specific credentials
+	// (CodeCommit, Keyspaces, Bedrock API keys), sorted by service then
+	// creation; complete only when Snapshot.ServiceCredentialsRead.
+	ServiceCredentials []ServiceCredential
+	// SSHKeys are the user's SSH public keys (CodeCommit); read only for
+	// the users the opt-in ssh_key_age rule selects (SSHKeysRead).
+	SSHKeys     []SSHKey
+	SSHKeysRead bool
+}
+
+// SigningCert is one signing certificate slot of the credential report.
+type SigningCert struct {
+	Slot int // 1 or 2
+	// ID is the certificate ID. The credential report does not carry it;
+	// it is resolved with ListSigningCertificates only for certificates
+	// that have a finding.
+	ID        string
+	Active    bool
+	CreatedAt time.Time // the report's cert_N_last_rotated (upload date)
+}
+
+// Service-specific credential statuses (IAM's statusType plus Expired).
+const (
+	StatusActive   = "Active"
+	StatusInactive = "Inactive"
+	StatusExpired  = "Expired"
+)
+
+// ServiceCredential is one service-specific credential
+// (ListServiceSpecificCredentials).
+type ServiceCredential struct {
+	ID              string // ServiceSpecificCredentialId
+	ServiceName     string // e.g. codecommit.amazonaws.com, bedrock.amazonaws.com
+	ServiceUserName string // the name the service knows the user by
+	Status          string // Active, Inactive or Expired
+	CreatedAt       time.Time
+	// ExpiresAt is when the credential expires (Bedrock API keys may have
+	// one); zero: it never expires.
+	ExpiresAt time.Time
+}
+
+// SSHKey is one SSH public key of a user (ListSSHPublicKeys).
+type SSHKey struct {
+	ID         string // SSHPublicKeyId
+	Active     bool
+	UploadedAt time.Time
 }
 
 // AccessKey is one access key slot of the credential report.
@@ -73,6 +142,12 @@ type PasswordPolicy struct {
 	// passwords never expire.
 	MaxPasswordAge int
 	HardExpiry     bool
+	// MinimumLength is MinimumPasswordLength (IAM's default, 8, when the
+	// policy does not set it).
+	MinimumLength int
+	// ReusePrevention is PasswordReusePrevention: how many previous
+	// passwords cannot be reused (0: not set).
+	ReusePrevention int
 }
 
 // IsRoot reports whether u is the account's root user.

@@ -126,8 +126,13 @@ func stateTable(t *testing.T, m *testenv.MotoServer) state.Store {
 	return s
 }
 
+// seed gives the account alice (a key at 85 days: one finding, mailed to
+// her) and bob (a new key), an SES identity, and a compliant password
+// policy: these tests are about the function (its config, its deadline),
+// not the account's password_policy finding.
 func seed(t *testing.T, m *testenv.MotoServer) {
 	t.Helper()
+	m.CompliantPasswordPolicy(t, m.Config(t))
 	m.Seed(t, []testenv.SeedUser{
 		{Name: "alice", Tags: map[string]string{"Email": "alice@example.com"}, Keys: []testenv.SeedKey{{AgeDays: 85, LastUsedDaysAgo: 1}},
 			PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1},
@@ -461,6 +466,7 @@ func TestInvokeApplyPreview(t *testing.T) {
 	}
 	reads := []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:GetAccountAuthorizationDetails",
 		"iam:GetAccountPasswordPolicy", "iam:ListAccountAliases", "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed",
+		"iam:GetAccountSummary", "iam:ListServiceSpecificCredentials", "iam:ListSigningCertificates", "iam:ListSSHPublicKeys",
 		"sts:GetCallerIdentity", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query"}
 	for _, op := range p.Ops() {
 		if !slices.Contains(reads, op.Name()) {

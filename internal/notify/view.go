@@ -53,7 +53,7 @@ func digestView(d *DigestData) {
 			d.Failed = append(d.Failed, a)
 		}
 	}
-	for _, sev := range []string{config.SeverityCritical, config.SeverityHigh, config.SeverityMedium, config.SeverityLow} {
+	for _, sev := range []string{config.SeverityCritical, config.SeverityHigh, config.SeverityMedium, config.SeverityLow, config.SeverityInfo} {
 		n := 0
 		for _, it := range dg.Findings {
 			if it.Severity == sev {
@@ -203,6 +203,8 @@ func severityColor(sev string) string {
 		return "#bf8700"
 	case config.SeverityLow:
 		return "#0969da"
+	case config.SeverityInfo:
+		return "#59636e"
 	}
 	return "#1a7f37" // a change keywarden made
 }

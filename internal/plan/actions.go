@@ -42,7 +42,7 @@ const (
 	reasonWindowFmt     = "outside the action window (%s); the first run inside it acts"
 	reasonMaxActionsFmt = "account %s: %d actions planned, more than enforce.max_actions_per_run (%d): " +
 		"nothing is changed in this account; check the plan with keywarden run --apply --dry-run, then raise the limit if it is right"
-	reasonMaxFractionFmt = "account %s: %d of its %d active access keys (%.0f%%) would be disabled or deleted, more than " +
+	reasonMaxFractionFmt = "account %s: %d of its %d %s (%.0f%%) would be disabled or deleted, more than " +
 		"enforce.max_fraction (%.0f%%): nothing is changed in this account; check the plan with keywarden run --apply --dry-run, then raise the limit if it is right"
 )
 
@@ -159,13 +159,13 @@ func (b *builder) actions(items []Item) ([]Action, []Guard) {
 	out := []Action{}
 	idx := map[string]int{} // credential → index in out
 	for _, it := range items {
-		if actionRank[it.Action] == 0 || it.Credential == policy.CredentialRoot || it.Rule == config.RuleAccessKeyUnknownAge {
+		if !actsOn(it.Credential, it.Action) || it.Rule == config.RuleAccessKeyUnknownAge {
 			continue // notify only; never the root user's credentials, nor on a creation date that cannot be trusted
 		}
 		a := Action{Kind: it.Action, FindingID: it.ID, Account: it.Account, AccountAlias: it.AccountAlias, User: it.User,
 			Credential: it.Credential, KeyID: it.KeyID, Slot: it.Slot, KeyActive: it.KeyActive, KeyCreated: it.KeyCreatedAt, Rule: it.Rule,
 			StageAt: it.StageAt, Title: it.Title, Status: ActionPlanned, Audiences: b.audiences(&it)}
-		cred := a.Account + "/" + a.User + "/" + a.Credential + "/" + fmt.Sprint(a.Slot)
+		cred := a.Account + "/" + a.User + "/" + a.Credential + "/" + fmt.Sprint(a.Slot) + "/" + a.KeyID
 		if i, ok := idx[cred]; ok {
 			if actionRank[a.Kind] > actionRank[out[i].Kind] {
 				out[i] = a
@@ -181,7 +181,7 @@ func (b *builder) actions(items []Item) ([]Action, []Guard) {
 		case r != "":
 			a.Status, a.Reason = ActionListed, r
 		default:
-			if r := b.protection(a.Account, a.User, a.KeyID); r != "" {
+			if r := b.protection(a.Account, a.User, a.Credential, a.KeyID); r != "" {
 				a.Status, a.Reason = ActionSkipped, r
 			}
 		}
@@ -198,6 +198,21 @@ func (b *builder) actions(items []Item) ([]Action, []Guard) {
 	return out, guards
 }
 
+// actsOn reports whether keywarden changes a credential of this kind
+// with action: it disables and deletes access keys, signing certificates
+// and service-specific credentials, and removes console passwords. Never
+// anything of the root user's, nor SSH public keys, users or accounts:
+// their findings are told, never acted on.
+func actsOn(credential, action string) bool {
+	switch {
+	case keyLike(credential):
+		return action == config.ActionDisable || action == config.ActionDelete
+	case credential == policy.CredentialPassword:
+		return action == config.ActionRemovePassword
+	}
+	return false
+}
+
 // actAt is when the run acts: Input.ActAt (the wall clock, or a forced
 // --as-of), else AsOf.
 func (b *builder) actAt() time.Time {
@@ -210,9 +225,11 @@ func (b *builder) actAt() time.Time {
 // guard blocks every planned action of an account whose own data
 // contradicts the run's clock (Input.ClockProblems), or whose planned
 // actions exceed max_actions_per_run, or touch more than max_fraction of
-// its active keys.
+// its active credentials: access keys, signing certificates and
+// service-specific credentials, counted together (one pool, so that one
+// old certificate, an account's only one, does not stop every change).
 func (b *builder) guard(actions []Action) []Guard {
-	type count struct{ all, activeKeys int }
+	type count struct{ all, activeKeys, activeOther int }
 	counts := map[string]*count{}
 	for _, a := range actions {
 		if a.Status != ActionPlanned {
@@ -224,23 +241,30 @@ func (b *builder) guard(actions []Action) []Guard {
 			counts[a.Account] = c
 		}
 		c.all++
-		if a.Credential == policy.CredentialAccessKey && a.KeyActive {
+		switch {
+		case a.Credential == policy.CredentialAccessKey && a.KeyActive:
 			c.activeKeys++
+		case keyLike(a.Credential) && a.KeyActive:
+			c.activeOther++
 		}
 	}
 	e := b.cfg.Enforce
 	var guards []Guard
 	for _, account := range slices.Sorted(maps.Keys(counts)) {
 		c := counts[account]
-		active := b.in.ActiveKeys[account]
+		active, other := b.in.ActiveKeys[account], b.in.ActiveOther[account]
+		n, of, what := c.activeKeys, active, "active access keys"
+		if other > 0 || c.activeOther > 0 {
+			n, of, what = c.activeKeys+c.activeOther, active+other, "active credentials (access keys, signing certificates, service-specific credentials)"
+		}
 		reason := b.in.ClockProblems[account]
 		switch {
 		case reason != "":
 		case e.MaxActionsPerRun > 0 && c.all > e.MaxActionsPerRun:
 			reason = fmt.Sprintf(reasonMaxActionsFmt, account, c.all, e.MaxActionsPerRun)
-		case c.activeKeys > 0 && float64(c.activeKeys) > e.MaxFraction*float64(active):
-			reason = fmt.Sprintf(reasonMaxFractionFmt, account, c.activeKeys, active,
-				100*float64(c.activeKeys)/float64(max(active, 1)), 100*e.MaxFraction)
+		case n > 0 && float64(n) > e.MaxFraction*float64(of):
+			reason = fmt.Sprintf(reasonMaxFractionFmt, account, n, of, what,
+				100*float64(n)/float64(max(of, 1)), 100*e.MaxFraction)
 		}
 		if reason == "" {
 			continue

@@ -86,8 +86,8 @@ func (b *builder) firstTold(finding string, stage int, audiences []string) strin
 // still stop it.
 func (b *builder) noticeNext(f *policy.Finding, a *Action) string {
 	change := itVerb(a) + " it"
-	if a.Kind == config.ActionDelete && a.Credential == policy.CredentialAccessKey && a.KeyActive {
-		change += " (an active key is disabled before it is deleted)"
+	if a.Kind == config.ActionDelete && keyLike(a.Credential) && a.KeyActive {
+		change += fmt.Sprintf(" (an active %s is disabled before it is deleted)", noun(a.Credential))
 	}
 	return b.limit(f) + fmt.Sprintf(". keywarden gives %d days' notice before it changes a credential (enforce.notice_before_action): "+
 		"a keywarden run may %s from %s.", b.cfg.Enforce.NoticeBeforeAction, change, a.ActOn)

@@ -67,8 +67,11 @@ func (b *builder) fromRecord(r *state.Action) Action {
 		Credential: r.Credential, KeyID: r.KeyID, KeyActive: r.Before == state.KeyActive, Rule: r.Rule, StageAt: r.Stage,
 		Status: string(r.Status), Reason: r.Reason, Before: r.Before, After: r.After, Owed: true}
 	a.Title = b.title(&policy.Finding{Credential: r.Credential, KeyID: r.KeyID})
-	if r.KeyID != "" {
+	switch {
+	case r.KeyID != "" && r.Credential == policy.CredentialAccessKey:
 		a.Title = "access key " + r.KeyID
+	case r.KeyID != "" && r.Credential == policy.CredentialSigningCert:
+		a.Title = "signing certificate " + r.KeyID // the record has no slot
 	}
 	if r.Status == state.ActionDone {
 		a.Done = r.Kind

@@ -67,9 +67,11 @@ type Input struct {
 	// Offline is true for a run over a downloaded credential report:
 	// actions are listed only.
 	Offline bool
-	// ActiveKeys counts each account's active access keys (the
-	// max_fraction guard).
-	ActiveKeys map[string]int
+	// ActiveKeys counts each account's active access keys, and
+	// ActiveOther its active signing certificates and service-specific
+	// credentials (the max_fraction guard counts them together).
+	ActiveKeys  map[string]int
+	ActiveOther map[string]int
 	// Self are, by account, the access keys the run signs its own calls
 	// with: never acted on.
 	Self map[string][]string
@@ -383,7 +385,7 @@ func ConsoleURL(cfg *config.Config, account, alias string) string {
 
 func (b *builder) item(f policy.Finding) Item {
 	f.AccountAlias = b.alias(&f)
-	enf := b.enforced(f.Account) && f.Credential != policy.CredentialRoot && b.protection(f.Account, f.User, f.KeyID) == ""
+	enf := b.enforced(f.Account) && f.Credential != policy.CredentialRoot && b.protection(f.Account, f.User, f.Credential, f.KeyID) == ""
 	it := Item{Finding: f, Title: b.title(&f), ConsoleURL: ConsoleURL(b.cfg, f.Account, f.AccountAlias), Enforced: enf}
 	it.Next = b.next(&f, enf)
 	it.Fix = fix(&f, it.ConsoleURL)
@@ -418,6 +420,9 @@ func notice(it *Item, audience string, st state.Status) Notice {
 func (b *builder) messages(items []Item, owed []Action) ([]Message, int) {
 	byAddr := map[string][]Item{}
 	for _, it := range items {
+		if it.Severity == config.SeverityInfo {
+			continue // informational: in the reports and the digest, never mailed to an owner
+		}
 		for _, to := range it.Recipients {
 			byAddr[to] = append(byAddr[to], it)
 		}
@@ -453,9 +458,9 @@ func (b *builder) messages(items []Item, owed []Action) ([]Message, int) {
 	return out, notDue
 }
 
-// undeliverable lists users with findings but no address (root aside:
-// its findings are for the admins by design), and users mailed at one
-// address whose other addresses were skipped.
+// undeliverable lists users with findings but no address (root and the
+// account aside: their findings are for the admins by design), and users
+// mailed at one address whose other addresses were skipped.
 func (b *builder) undeliverable(items []Item) (none, problems []Undeliverable) {
 	none, problems = []Undeliverable{}, []Undeliverable{}
 	type at struct {
@@ -464,8 +469,9 @@ func (b *builder) undeliverable(items []Item) (none, problems []Undeliverable) {
 	}
 	idx := map[[2]string]at{}
 	for _, it := range items {
-		if it.Credential == policy.CredentialRoot || it.User == "<root_account>" || len(it.Recipients) > 0 && len(it.RecipientProblems) == 0 {
-			continue
+		if it.Credential == policy.CredentialRoot || it.User == "<root_account>" || it.User == policy.AccountUser ||
+			it.Severity == config.SeverityInfo || len(it.Recipients) > 0 && len(it.RecipientProblems) == 0 {
+			continue // root's and the account's are the admins'; an informational finding is never mailed
 		}
 		k := [2]string{it.Account, it.User}
 		if x, ok := idx[k]; ok {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"slices"
+
+	"github.com/keywarden/keywarden/internal/policy"
 )
 
 // reasonSourceFmt is why an action on a key behind keywarden's own
@@ -18,8 +20,14 @@ func ReasonSource(roleARN string) string { return fmt.Sprintf(reasonSourceFmt, r
 
 // protection says why a credential must never be acted on — it is the
 // access key keywarden signs its calls with, a key behind those
-// credentials, or enforce.protect names it — or "" when it may be.
-func (b *builder) protection(account, user, keyID string) string {
+// credentials, or enforce.protect names it (its user, or an access key by
+// ID) — or "" when it may be. Only access keys sign AWS API calls: a
+// signing certificate or a service-specific credential is never
+// keywarden's own, and enforce.protect's key_ids are access key IDs.
+func (b *builder) protection(account, user, credential, keyID string) string {
+	if credential != policy.CredentialAccessKey {
+		keyID = ""
+	}
 	if keyID != "" {
 		if slices.Contains(b.in.Self[account], keyID) {
 			return ReasonSelf

@@ -47,7 +47,7 @@ func (b *builder) softer(class string) string {
 		}
 		return 0, false
 	}
-	base, own := b.stagesOf(config.DefaultClass), b.stagesOf(class)
+	base, own := b.stagesOf(config.RuleAccessKeyAge, config.DefaultClass), b.stagesOf(config.RuleAccessKeyAge, class)
 	var parts []string
 	for level, what := range []string{1: "first reported", 2: "disabled", 3: "deleted"} {
 		if level == 0 {

@@ -106,6 +106,8 @@ func severityTitle(sev string) string {
 		return "Medium"
 	case config.SeverityLow:
 		return "Low"
+	case config.SeverityInfo:
+		return "Informational"
 	}
 	return cmp.Or(sev, "Other")
 }

@@ -23,6 +23,22 @@ func (b *builder) title(f *policy.Finding) string {
 			return fmt.Sprintf("access key %d (no key ID: an offline credential report has none)", f.Slot)
 		}
 		return fmt.Sprintf("access key %d (its ID is not known)", f.Slot)
+	case policy.CredentialSigningCert:
+		switch {
+		case f.KeyID != "":
+			return fmt.Sprintf("signing certificate %d (ID %s)", f.Slot, f.KeyID)
+		case b.in.Offline:
+			return fmt.Sprintf("signing certificate %d (no ID: an offline credential report has none)", f.Slot)
+		}
+		return fmt.Sprintf("signing certificate %d (its ID is not known)", f.Slot)
+	case policy.CredentialServiceCredential:
+		return strings.TrimSpace(policy.ServiceCredentialName(f.Service) + " " + f.KeyID)
+	case policy.CredentialSSHKey:
+		return strings.TrimSpace("SSH public key " + f.KeyID)
+	case policy.CredentialUser:
+		return "user " + f.User
+	case policy.CredentialAccount:
+		return "account " + f.Account
 	case policy.CredentialPassword:
 		return "console password"
 	case policy.CredentialMFA:
@@ -33,21 +49,41 @@ func (b *builder) title(f *policy.Finding) string {
 	return f.Credential
 }
 
-// stagesOf are class's access_key_age stages sorted by At, or the default
-// class's when it has none.
-func (b *builder) stagesOf(class string) []config.Stage {
-	stages, ok := b.cfg.Rules.AccessKeyAge[class]
-	if !ok {
-		stages = b.cfg.Rules.AccessKeyAge[config.DefaultClass]
+// keyLike reports whether a credential is staged like an access key —
+// active, then disabled, then deleted after the grace period: access keys,
+// signing certificates and service-specific credentials.
+func keyLike(credential string) bool {
+	switch credential {
+	case policy.CredentialAccessKey, policy.CredentialSigningCert, policy.CredentialServiceCredential:
+		return true
 	}
-	stages = slices.Clone(stages)
+	return false
+}
+
+// noun is how a sentence names a key-like credential: "key",
+// "certificate", "credential".
+func noun(credential string) string {
+	switch credential {
+	case policy.CredentialSigningCert:
+		return "certificate"
+	case policy.CredentialServiceCredential:
+		return "credential"
+	}
+	return "key"
+}
+
+// stagesOf are class's stages of a staged rule (access_key_age,
+// signing_certificate_age, service_credential_age) sorted by At, or the
+// default class's when it has none.
+func (b *builder) stagesOf(rule, class string) []config.Stage {
+	stages := slices.Clone(b.cfg.Rules.StagesOf(rule, class))
 	slices.SortStableFunc(stages, func(a, b config.Stage) int { return cmp.Compare(a.At, b.At) })
 	return stages
 }
 
-// nextStage is the access_key_age stage after f's, for f's class, if any.
+// nextStage is the stage of f's rule after f's, for f's class, if any.
 func (b *builder) nextStage(f *policy.Finding) (config.Stage, bool) {
-	for _, s := range b.stagesOf(f.Class) {
+	for _, s := range b.stagesOf(f.Rule, f.Class) {
 		if s.At > f.StageAt {
 			return s, true
 		}
@@ -86,7 +122,7 @@ func (b *builder) next(f *policy.Finding, enforced bool) string {
 		return b.limit(f) + "."
 	}
 	switch f.Rule {
-	case config.RuleAccessKeyAge:
+	case config.RuleAccessKeyAge, config.RuleSigningCertAge, config.RuleServiceCredentialAge:
 		s, ok := b.nextStage(f)
 		switch {
 		case !ok || next == "":
@@ -116,6 +152,18 @@ func (b *builder) next(f *policy.Finding, enforced bool) string {
 		return "The root user's access key should not exist; delete it."
 	case config.RuleAccessKeyUnknownAge:
 		return "Its creation date is missing or in the future, so its age is unknown and keywarden will not act on it; check the key and rotate it."
+	case config.RuleServiceCredentialExpiry:
+		if f.DaysLeft != nil && *f.DaysLeft > 0 {
+			return fmt.Sprintf("It expires on %s, in %d days; create a new one before then if it is still needed.", cmp.Or(next, state.AddDays(day, *f.DaysLeft)), *f.DaysLeft)
+		}
+		if f.DaysLeft != nil {
+			return fmt.Sprintf("It expired on %s; delete it, and create a new one if it is still needed.", state.AddDays(day, *f.DaysLeft))
+		}
+		return "It is about to expire."
+	case config.RuleSSHKeyAge:
+		return "keywarden never changes SSH public keys; replace it with a new key and delete the old one."
+	case config.RuleRootSigningCert:
+		return "The root user's signing certificate should not exist; keywarden never changes root's credentials: delete it."
 	}
 	return ""
 }
@@ -124,8 +172,8 @@ func (b *builder) next(f *policy.Finding, enforced bool) string {
 // credential: the limit it passed (no period).
 func (b *builder) limit(f *policy.Finding) string {
 	switch f.Rule {
-	case config.RuleAccessKeyAge:
-		if f.Credential == policy.CredentialAccessKey && !f.KeyActive {
+	case config.RuleAccessKeyAge, config.RuleSigningCertAge, config.RuleServiceCredentialAge:
+		if keyLike(f.Credential) && !f.KeyActive {
 			return fmt.Sprintf("It is inactive and past the %d-day limit", f.StageAt)
 		}
 		return fmt.Sprintf("It is past the %d-day limit", f.StageAt)
@@ -142,7 +190,7 @@ func verb(a *Action) string {
 	switch {
 	case a.Done != "":
 		v = a.Done
-	case a.Kind == config.ActionDelete && a.Credential == policy.CredentialAccessKey && a.KeyActive:
+	case a.Kind == config.ActionDelete && keyLike(a.Credential) && a.KeyActive:
 		v = config.ActionDisable
 	}
 	return strings.ReplaceAll(v, "_", " ")
@@ -175,8 +223,8 @@ func (b *builder) outcome(f *policy.Finding, a *Action) string {
 		on := cmp.Or(a.On, b.day)
 		s := lim + fmt.Sprintf("It was %s on %s by keywarden%s.", past(cmp.Or(a.Done, a.Kind)), on, id)
 		if a.Kind == config.ActionDelete && a.Done == config.ActionDisable {
-			s += fmt.Sprintf(" An active key is disabled before it is deleted: the first keywarden run from %s, after %d days inactive, deletes it.",
-				cmp.Or(a.DeleteOn, state.AddDays(on, grace)), grace)
+			s += fmt.Sprintf(" An active %s is disabled before it is deleted: the first keywarden run from %s, after %d days inactive, deletes it.",
+				noun(a.Credential), cmp.Or(a.DeleteOn, state.AddDays(on, grace)), grace)
 		}
 		return s
 	case ActionFailed:
@@ -184,7 +232,7 @@ func (b *builder) outcome(f *policy.Finding, a *Action) string {
 	case ActionPlanned:
 		first := ""
 		if a.Kind == config.ActionDelete && v == "disable" {
-			first = " An active key is disabled before it is deleted."
+			first = fmt.Sprintf(" An active %s is disabled before it is deleted.", noun(a.Credential))
 		}
 		if b.in.Mode == ModeDryRun {
 			return lim + fmt.Sprintf("This dry run changed nothing; a real run would %s it now (%s).%s", v, b.day, first)
@@ -246,6 +294,11 @@ func fixDone(f *policy.Finding, console, done string) []string {
 		return []string{"The key is already inactive. " + steps[len(steps)-1]}
 	case f.Credential == policy.CredentialAccessKey && done == config.ActionDelete:
 		return []string{"Nothing: the key is gone. If something still needed it, create a new key: aws iam create-access-key --user-name " + f.User}
+	case (f.Credential == policy.CredentialSigningCert || f.Credential == policy.CredentialServiceCredential) && done == config.ActionDisable:
+		// The new credential, the old one already inactive, its deletion.
+		return []string{steps[0], "The old " + noun(f.Credential) + " is already inactive. " + steps[2]}
+	case (f.Credential == policy.CredentialSigningCert || f.Credential == policy.CredentialServiceCredential) && done == config.ActionDelete:
+		return []string{"Nothing: the " + noun(f.Credential) + " is gone. " + steps[0]}
 	case done == config.ActionRemovePassword:
 		return []string{"If you still need console access, ask an administrator for a new console password."}
 	}
@@ -271,6 +324,33 @@ func fix(f *policy.Finding, console string) []string {
 			"Put the new key everywhere the old one is used, and check that it works.",
 			"Deactivate the old key: aws iam update-access-key --user-name " + f.User + " --access-key-id " + key + " --status Inactive",
 			"When nothing broke, delete it: aws iam delete-access-key --user-name " + f.User + " --access-key-id " + key,
+		}
+	case policy.CredentialSigningCert:
+		id := cmp.Or(f.KeyID, "CERTIFICATE_ID")
+		return []string{
+			"If something still needs a signing certificate, upload a new one: aws iam upload-signing-certificate --user-name " + f.User + " --certificate-body file://certificate.pem",
+			"Deactivate the old certificate: aws iam update-signing-certificate --user-name " + f.User + " --certificate-id " + id + " --status Inactive",
+			"When nothing broke, delete it: aws iam delete-signing-certificate --user-name " + f.User + " --certificate-id " + id,
+		}
+	case policy.CredentialServiceCredential:
+		id := cmp.Or(f.KeyID, "CREDENTIAL_ID")
+		service := cmp.Or(f.Service, "SERVICE")
+		create := "If you still need it, create a new one and use it where the old one is used: aws iam create-service-specific-credential --user-name " + f.User + " --service-name " + service
+		del := "aws iam delete-service-specific-credential --user-name " + f.User + " --service-specific-credential-id " + id
+		if f.Rule == config.RuleServiceCredentialExpiry && f.DaysLeft != nil && *f.DaysLeft <= 0 {
+			// Expired: it no longer works, so there is nothing to deactivate.
+			return []string{create, "Delete the expired credential: " + del}
+		}
+		return []string{
+			create,
+			"Deactivate the old credential: aws iam update-service-specific-credential --user-name " + f.User + " --service-specific-credential-id " + id + " --status Inactive",
+			"When nothing broke, delete it: " + del,
+		}
+	case policy.CredentialSSHKey:
+		id := cmp.Or(f.KeyID, "SSH_KEY_ID")
+		return []string{
+			"If you still need it, upload a new public key: aws iam upload-ssh-public-key --user-name " + f.User + " --ssh-public-key-body file://id_ed25519.pub",
+			"Then delete the old one: aws iam delete-ssh-public-key --user-name " + f.User + " --ssh-public-key-id " + id,
 		}
 	case policy.CredentialPassword:
 		if f.Rule == config.RulePasswordUnused {

@@ -23,12 +23,19 @@ import (
 // skips a stage. Dates (next_stage_on, until) are UTC days.
 //
 // Every finding carries the account (ID and alias), the user, the user's
-// class (ClassOf), the owner's Recipients (an empty list for root), a
-// human Reason, the exemption that applies, and ID = FindingID(account,
-// user, credential, slot, key creation time (zero for passwords and MFA), rule).
-// KeyID is left empty: the collector resolves it for findings that need it.
-// A stage or rule without a severity gets one from its action: notify
-// medium, disable, delete and remove_password high.
+// class (ClassOf), the owner's Recipients (an empty list for root and the
+// account), a human Reason, the exemption that applies, its Controls
+// (the controls it fails at the benchmark's thresholds: findingControls;
+// password_policy lists only the controls it fails), and ID =
+// FindingID(account, user, credential, slot, key creation time (zero for
+// passwords, MFA and findings about a user or the account), rule), where
+// the credential of a service-specific credential or an SSH key has ":"
+// and its ID appended (see idCredential). KeyID is the ID of the
+// credential when the snapshot knows it (service-specific credentials and
+// SSH keys always; access keys and signing certificates only once the
+// collector resolves it, for findings that need it). A stage or rule
+// without a severity gets one from its action: notify medium, disable,
+// delete and remove_password high.
 //
 // The rules:
 //   - access_key_age (credential "access_key"): each key on its own, by its
@@ -41,6 +48,36 @@ import (
 //     delete stages count for it, never notify or disable.
 //   - access_key_unused (credential "access_key"): an active key whose last
 //     use, or creation when it was never used, is >= after days ago.
+//   - access_key_unknown_age (credential "access_key"): an active key with
+//     no creation date, or one after both now and the report's generation
+//     time (ReportGeneratedAt, when known): its age cannot be judged, so
+//     the age rules cannot apply. Action always notify (never remediated),
+//     severity the rule's (default high).
+//   - two_active_keys (credential "user", CIS 1.13): a user with two
+//     active access keys; age_days counts from the newer one's creation.
+//   - access_key_at_setup (credential "access_key", CIS 1.11): a user with
+//     a console password and an active key created within SetupWindow (24
+//     hours, inclusive) after the user and never used.
+//   - signing_certificate_age (credential "signing_certificate"): each
+//     certificate slot as access_key_age does keys, by its upload date,
+//     against the class's signing_certificate_age stages: active, every
+//     stage; inactive, the delete stages only.
+//   - service_credential_age (credential "service_credential"): only when
+//     the snapshot read them (ServiceCredentialsRead); each credential by
+//     its creation date against the class's service_credential_age
+//     stages: Active, every stage; Inactive or Expired, the delete stages
+//     only. KeyID is its ID, Service its service, and the reason names the
+//     service in words (ServiceCredentialName).
+//   - service_credential_expiry (credential "service_credential"): a
+//     credential (not Inactive) with an expiration date whose days_left
+//     (UTC days from today to the expiry day) <= warn_before, or that has
+//     expired (now at or after it, or status Expired): notify, severity
+//     the rule's, raised to at least high once expired; stage_at is the
+//     lifetime in days less warn_before (the lifetime once expired);
+//     next_stage_on the expiry day while it has not expired.
+//   - ssh_key_age (credential "ssh_key", opt-in): for users whose keys were
+//     read (SSHKeysRead) and whom the rule's users select, each active key
+//     uploaded >= max_age days ago; notify only.
 //   - password_expiry (credential "password"): users with a console
 //     password. The maximum age is the account password policy's
 //     MaxPasswordAge when it sets one, else the rule's max_age (0: no check).
@@ -53,30 +90,58 @@ import (
 //   - password_unused (credential "password"): a console password last used
 //     (else last changed, else the user's creation) >= after days ago.
 //   - mfa_missing (credential "mfa"): a console password without MFA, for
-//     users and for root; age_days counts from the password's last change
-//     (or the user's creation), stage_at is 0. For root the severity is
-//     always critical and the action always notify (IAM cannot remove the
-//     root password).
-//   - access_key_unknown_age (credential "access_key"): an active key with
-//     no creation date, or one after both now and the report's generation
-//     time (ReportGeneratedAt, when known): its age cannot be judged, so
-//     the age rules cannot apply. Action always notify (never remediated),
-//     severity the rule's (default high).
+//     users; for root, no MFA while it has a console password or an active
+//     access key or signing certificate (a root whose password_enabled is
+//     false gets a reason that claims no password). age_days counts from
+//     the password's last change (or the user's creation), stage_at is 0.
+//     For root the severity is always critical and the action always
+//     notify (IAM cannot remove the root password).
+//   - console_and_keys (credential "user", informational): a console
+//     password and at least one active key; default severity info.
+//   - dormant_user (credential "user"): a user with a console password or
+//     an active key, none of them used (else set: the password's last
+//     change or the user's creation, a key's creation) for >= after days.
+//   - password_policy (credential "account", user AccountUser, CIS 1.8 and
+//     1.9): one finding for the account when its password policy was read
+//     (PasswordPolicyKnown) and is missing, or requires fewer than
+//     min_length characters, or prevents the reuse of fewer than
+//     reuse_prevention passwords; no recipients; Controls only the failing
+//     controls.
 //   - root_access_key (credential "root"): every active root access key;
 //     action notify, severity the rule's (default critical), and no
-//     recipients: only the admins are told. Root keys get no other
-//     access-key rule, and root no password rule but mfa_missing.
+//     recipients: only the admins are told.
+//   - root_signing_certificate (credential "root"): every active root
+//     signing certificate, as root_access_key (slot: the certificate's).
+//   - root_recent_use (credential "root", CIS 1.7): root's console password
+//     or an access key last used within `within` days (age_days <=
+//     within, age_days the days since the latest use).
+//
+// Root gets no other access-key or certificate rule, no user-level rule,
+// and no password rule but mfa_missing. When the snapshot has an account
+// Summary (read live; the credential report can be four hours old), root's
+// MFA, access keys and signing certificates are as the summary says: MFA
+// enabled there overrides the report; no key (certificate) there means no
+// root_access_key (root_signing_certificate) finding; one there that the
+// report does not show gives a finding in slot 0 whose reason says so.
 //
 // Exemptions (see matchExempt): the first exemption that selects the finding
 // and is in force (now's UTC day <= until) makes it exempt, with its reason.
 // An exempt finding keeps its recipients; the plan decides not to mail it.
 // When only an expired exemption selects it, the finding is enforceable and
-// its reason ends with "; exemption expired on DATE (REASON)".
+// its reason ends with "; exemption expired on DATE (REASON)". The
+// account's finding is matched as the user "<account>" (AccountUser),
+// which only a users glob such as "*" selects.
 //
-// Order: root's findings first, then users in snapshot order; for each user,
+// Order: root's findings first (root_access_key by slot, then
+// root_signing_certificate by slot, root_recent_use, mfa_missing), then the
+// account's password_policy, then users in snapshot order. For each user:
 // its access keys in slot order (access_key_age, access_key_unused, then
-// access_key_unknown_age for each key), then password_expiry, password_unused and mfa_missing. Root's
-// are root_access_key by slot, then mfa_missing.
+// access_key_unknown_age for each key), two_active_keys,
+// access_key_at_setup by slot, signing_certificate_age by slot,
+// service_credential_age and service_credential_expiry for each
+// service-specific credential in snapshot order, ssh_key_age for each SSH
+// key, then password_expiry, password_unused, mfa_missing,
+// console_and_keys and dormant_user.
 func Evaluate(snap *inventory.Snapshot, cfg *config.Config, now time.Time) []Finding {
 	out := []Finding{}
 	if snap == nil || cfg == nil {
@@ -87,7 +152,7 @@ func Evaluate(snap *inventory.Snapshot, cfg *config.Config, now time.Time) []Fin
 		snap:  snap,
 		now:   now,
 		today: utcDay(now),
-		tiers: map[string]classStages{},
+		tiers: map[tierKey]classStages{},
 	}
 	root := snap.Root
 	if root == nil {
@@ -102,6 +167,7 @@ func Evaluate(snap *inventory.Snapshot, cfg *config.Config, now time.Time) []Fin
 	if root != nil {
 		out = e.root(out, root)
 	}
+	out = e.account(out)
 	for i := range snap.Users {
 		u := &snap.Users[i]
 		if u.IsRoot() {
@@ -129,37 +195,37 @@ type evaluator struct {
 	snap  *inventory.Snapshot
 	now   time.Time
 	today time.Time // now's UTC day, for exemptions' until
-	tiers map[string]classStages
+	tiers map[tierKey]classStages
 	// rcptProblems are the current user's RecipientsDetailed problems.
 	rcptProblems []RecipientProblem
 	// classFromTag is the tags that chose the current user's class.
 	classFromTag string
 }
 
-// classStages are a class's access-key stages, sorted by At.
+// classStages are a class's stages of one class-stage rule, sorted by At.
 type classStages struct {
-	all    []config.Stage // for active keys
-	delete []config.Stage // the delete stages, for inactive keys
+	all    []config.Stage // for active credentials
+	delete []config.Stage // the delete stages, for inactive ones
 }
 
-// tiersFor returns the stages of class, or of "human" when the class has
-// no entry.
-func (e *evaluator) tiersFor(class string) classStages {
-	if t, ok := e.tiers[class]; ok {
+// tierKey names a class's stages of one rule.
+type tierKey struct{ rule, class string }
+
+// tiersFor returns the stages of class for rule (access_key_age,
+// signing_certificate_age or service_credential_age), or of "human" when
+// the class has no entry.
+func (e *evaluator) tiersFor(rule, class string) classStages {
+	if t, ok := e.tiers[tierKey{rule, class}]; ok {
 		return t
 	}
-	stages, ok := e.cfg.Rules.AccessKeyAge[class]
-	if !ok {
-		stages = e.cfg.Rules.AccessKeyAge[config.DefaultClass]
-	}
-	t := classStages{all: slices.Clone(stages)}
+	t := classStages{all: slices.Clone(e.cfg.Rules.StagesOf(rule, class))}
 	slices.SortStableFunc(t.all, func(a, b config.Stage) int { return cmp.Compare(a.At, b.At) })
 	for _, s := range t.all {
 		if s.Action == config.ActionDelete {
 			t.delete = append(t.delete, s)
 		}
 	}
-	e.tiers[class] = t
+	e.tiers[tierKey{rule, class}] = t
 	return t
 }
 
@@ -169,27 +235,41 @@ func (e *evaluator) user(out []Finding, u *inventory.User) []Finding {
 	rcpt, probs := RecipientsDetailed(u, e.cfg.Notify.Users)
 	e.rcptProblems, e.classFromTag = probs, fromTag
 	defer func() { e.rcptProblems, e.classFromTag = nil, "" }()
+	emit := func(f Finding, ok bool) {
+		if ok {
+			out = e.add(out, u, class, rcpt, f)
+		}
+	}
 	for i := range u.AccessKeys {
 		k := &u.AccessKeys[i]
-		if f, ok := e.keyAge(class, k); ok {
-			out = e.add(out, u, class, rcpt, f)
+		emit(e.keyAge(class, k))
+		emit(e.keyUnused(k))
+		emit(e.keyUnknownAge(k))
+	}
+	emit(e.twoActiveKeys(u))
+	for i := range u.AccessKeys {
+		emit(e.keyAtSetup(u, &u.AccessKeys[i]))
+	}
+	for i := range u.SigningCerts {
+		emit(e.certAge(class, &u.SigningCerts[i]))
+	}
+	if e.snap.ServiceCredentialsRead {
+		for i := range u.ServiceCredentials {
+			c := &u.ServiceCredentials[i]
+			emit(e.serviceCredentialAge(class, c))
+			emit(e.serviceCredentialExpiry(c))
 		}
-		if f, ok := e.keyUnused(k); ok {
-			out = e.add(out, u, class, rcpt, f)
+	}
+	if r := e.cfg.Rules.SSHKeyAge; r != nil && enabled(r.Enabled) && u.SSHKeysRead && matchUser(&r.Users, u) {
+		for i := range u.SSHKeys {
+			emit(e.sshKeyAge(r, &u.SSHKeys[i]))
 		}
-		if f, ok := e.keyUnknownAge(k); ok {
-			out = e.add(out, u, class, rcpt, f)
-		}
 	}
-	if f, ok := e.passwordExpiry(u); ok {
-		out = e.add(out, u, class, rcpt, f)
-	}
-	if f, ok := e.passwordUnused(u); ok {
-		out = e.add(out, u, class, rcpt, f)
-	}
-	if f, ok := e.mfaMissing(u, false); ok {
-		out = e.add(out, u, class, rcpt, f)
-	}
+	emit(e.passwordExpiry(u))
+	emit(e.passwordUnused(u))
+	emit(e.mfaMissing(u, false))
+	emit(e.consoleAndKeys(u))
+	emit(e.dormantUser(u))
 	return out
 }
 
@@ -197,12 +277,14 @@ func (e *evaluator) user(out []Finding, u *inventory.User) []Finding {
 func (e *evaluator) root(out []Finding, u *inventory.User) []Finding {
 	class := ClassOf(u, e.cfg.Classes)
 	rcpt := Recipients(u, e.cfg.Notify.Users) // always empty
-	if r := e.cfg.Rules.RootAccessKey; r != nil && enabled(r.Enabled) {
-		for i := range u.AccessKeys {
-			if f, ok := e.rootKey(r, &u.AccessKeys[i]); ok {
-				out = e.add(out, u, class, rcpt, f)
-			}
-		}
+	for _, f := range e.rootKeys(u) {
+		out = e.add(out, u, class, rcpt, f)
+	}
+	for _, f := range e.rootCerts(u) {
+		out = e.add(out, u, class, rcpt, f)
+	}
+	if f, ok := e.rootRecentUse(u); ok {
+		out = e.add(out, u, class, rcpt, f)
 	}
 	if f, ok := e.mfaMissing(u, true); ok {
 		out = e.add(out, u, class, rcpt, f)
@@ -219,22 +301,49 @@ func (e *evaluator) add(out []Finding, u *inventory.User, class string, rcpt []s
 	f.ClassFromTag = e.classFromTag
 	f.Recipients = append([]string{}, rcpt...)
 	f.RecipientProblems = slices.Clone(e.rcptProblems)
+	f.Controls = findingControls(&f, u.IsRoot())
 	f.Reason += matchExempt(&f, u, e.cfg.Exemptions, e.today)
-	f.ID = FindingID(f.Account, f.User, f.Credential, f.Slot, f.KeyCreatedAt, f.Rule)
+	f.ID = FindingID(f.Account, f.User, idCredential(&f), f.Slot, f.KeyCreatedAt, f.Rule)
 	return append(out, f)
+}
+
+// idCredential is the credential part of f's FindingID: the credential
+// kind, and for a service-specific credential or an SSH key, which have
+// no report slot, ":" and its ID ("service_credential:ACCA…"), so that
+// two of a user's credentials of one service made in the same second
+// stay apart and a credential made again is a new finding.
+func idCredential(f *Finding) string {
+	switch f.Credential {
+	case CredentialServiceCredential, CredentialSSHKey:
+		return f.Credential + ":" + f.KeyID
+	}
+	return f.Credential
 }
 
 // keyAge is access_key_age for one key.
 func (e *evaluator) keyAge(class string, k *inventory.AccessKey) (Finding, bool) {
-	if k.CreatedAt.IsZero() {
+	what := fmt.Sprintf("access key %d", k.Slot)
+	f, ok := e.staged(config.RuleAccessKeyAge, class, k.Active, k.CreatedAt, what, "inactive "+what, "created")
+	f.Credential, f.Slot = CredentialAccessKey, k.Slot
+	return f, ok
+}
+
+// staged is a finding of a class-stage rule (access_key_age,
+// signing_certificate_age, service_credential_age) for one credential
+// called what (inactiveWhat when it is not active), created (or
+// uploaded: verb) at created: an active one at the highest of its class's
+// stages it reached, an inactive one at the highest delete stage. The
+// caller sets Credential and what identifies it (Slot, KeyID, Service).
+func (e *evaluator) staged(rule, class string, active bool, created time.Time, what, inactiveWhat, verb string) (Finding, bool) {
+	if created.IsZero() {
 		return Finding{}, false
 	}
-	t := e.tiersFor(class)
-	stages, what, stage := t.all, fmt.Sprintf("access key %d", k.Slot), "stage"
-	if !k.Active {
-		stages, what, stage = t.delete, fmt.Sprintf("inactive access key %d", k.Slot), "clean-up stage"
+	t := e.tiersFor(rule, class)
+	stages, stage := t.all, "stage"
+	if !active {
+		stages, what, stage = t.delete, inactiveWhat, "clean-up stage"
 	}
-	age := AgeDays(k.CreatedAt, e.now)
+	age := AgeDays(created, e.now)
 	i := -1
 	for j, s := range stages {
 		if age >= s.At {
@@ -246,21 +355,19 @@ func (e *evaluator) keyAge(class string, k *inventory.AccessKey) (Finding, bool)
 	}
 	s := stages[i]
 	f := Finding{
-		Credential:   CredentialAccessKey,
-		Slot:         k.Slot,
-		Rule:         config.RuleAccessKeyAge,
+		Rule:         rule,
 		AgeDays:      age,
 		StageAt:      s.At,
 		Action:       s.Action,
 		Severity:     severityOf(s.Severity, s.Action),
-		KeyCreatedAt: k.CreatedAt,
-		KeyActive:    k.Active,
+		KeyCreatedAt: created,
+		KeyActive:    active,
 	}
-	f.Reason = fmt.Sprintf("%s is %s old (created %s) and reached the %d-day %s (%s, %s)",
-		what, nDays(age), formatDay(k.CreatedAt), s.At, stage, f.Action, f.Severity)
+	f.Reason = fmt.Sprintf("%s is %s old (%s %s) and reached the %d-day %s (%s, %s)",
+		what, nDays(age), verb, formatDay(created), s.At, stage, f.Action, f.Severity)
 	if i+1 < len(stages) {
 		next := stages[i+1]
-		d := dayAfter(k.CreatedAt, next.At)
+		d := dayAfter(created, next.At)
 		f.NextStageOn = &d
 		f.Reason += fmt.Sprintf("; next: the %d-day %s (%s, %s) on %s",
 			next.At, stage, next.Action, severityOf(next.Severity, next.Action), d)
@@ -436,57 +543,6 @@ func (e *evaluator) passwordUnused(u *inventory.User) (Finding, bool) {
 		Severity:   severityOf(r.Severity, action),
 	}
 	f.Reason = fmt.Sprintf(how, nDays(days), formatDay(since)) + " (limit " + nDays(r.After) + ")"
-	return f, true
-}
-
-// mfaMissing is mfa_missing for one user, or for root.
-func (e *evaluator) mfaMissing(u *inventory.User, root bool) (Finding, bool) {
-	r := e.cfg.Rules.MFAMissing
-	if r == nil || !enabled(r.Enabled) || !u.PasswordEnabled || u.MFAActive {
-		return Finding{}, false
-	}
-	action := actionOf(r.Action)
-	f := Finding{
-		Credential: CredentialMFA,
-		Rule:       config.RuleMFAMissing,
-		Action:     action,
-		Severity:   severityOf(r.Severity, action),
-	}
-	f.Reason = "console password without MFA"
-	if root {
-		f.Action, f.Severity = config.ActionNotify, config.SeverityCritical
-		f.Reason = "root user has a console password without MFA"
-	}
-	since, how := u.PasswordLastChanged, "password set %s ago, on %s"
-	if since.IsZero() {
-		since, how = u.CreatedAt, "user created %s ago, on %s"
-	}
-	if !since.IsZero() {
-		f.AgeDays = AgeDays(since, e.now)
-		f.Reason += " (" + fmt.Sprintf(how, nDays(f.AgeDays), formatDay(since)) + ")"
-	}
-	return f, true
-}
-
-// rootKey is root_access_key for one of root's keys.
-func (e *evaluator) rootKey(r *config.FlagRule, k *inventory.AccessKey) (Finding, bool) {
-	if !k.Active {
-		return Finding{}, false
-	}
-	f := Finding{
-		Credential:   CredentialRoot,
-		Slot:         k.Slot,
-		Rule:         config.RuleRootAccessKey,
-		Action:       config.ActionNotify,
-		Severity:     cmp.Or(r.Severity, config.SeverityCritical),
-		KeyCreatedAt: k.CreatedAt,
-	}
-	f.Reason = fmt.Sprintf("root user has an active access key in slot %d", k.Slot)
-	if !k.CreatedAt.IsZero() {
-		f.AgeDays = AgeDays(k.CreatedAt, e.now)
-		f.Reason += fmt.Sprintf(", created %s ago, on %s", nDays(f.AgeDays), formatDay(k.CreatedAt))
-	}
-	f.Reason += "; root access keys should be deleted"
 	return f, true
 }
 

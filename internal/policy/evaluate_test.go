@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,13 +28,15 @@ func daysAgo(n int) time.Time { return asOf.Add(-time.Duration(n) * 24 * time.Ho
 // accountID is the account of every test snapshot.
 const accountID = "123456789012"
 
-// snapshotOf is a snapshot of accountID holding users, with a known but
-// absent password policy.
+// snapshotOf is a snapshot of accountID holding users, with a password
+// policy that meets CIS 1.8 and 1.9 (so password_policy finds nothing) and
+// sets no maximum age.
 func snapshotOf(users ...inventory.User) *inventory.Snapshot {
 	return &inventory.Snapshot{
 		AccountID:           accountID,
 		AccountAlias:        "acme-prod",
 		Users:               users,
+		PasswordPolicy:      &inventory.PasswordPolicy{MinimumLength: 14, ReusePrevention: 24},
 		PasswordPolicyKnown: true,
 	}
 }
@@ -242,11 +245,12 @@ func TestEvaluateTwoKeysEachOnItsOwn(t *testing.T) {
 	want := []string{
 		"alice@example.com access_key_age/access_key slot=1 age=95 at=90 delete high next=-",
 		"alice@example.com access_key_age/access_key slot=2 age=72 at=70 notify medium next=2026-06-23",
+		"alice@example.com two_active_keys/user slot=0 age=72 at=0 notify medium next=-",
 	}
 	if diff := cmp.Diff(want, briefs(fs)); diff != "" {
 		t.Errorf("Evaluate(two keys, 95 and 72 days) mismatch (-want +got):\n%s", diff)
 	}
-	if len(fs) == 2 {
+	if len(fs) == 3 {
 		if !fs[0].KeyCreatedAt.Equal(daysAgo(95)) || !fs[1].KeyCreatedAt.Equal(daysAgo(72)) {
 			t.Errorf("Evaluate() KeyCreatedAt = %v, %v; want %v, %v", fs[0].KeyCreatedAt, fs[1].KeyCreatedAt, daysAgo(95), daysAgo(72))
 		}
@@ -404,17 +408,17 @@ func TestEvaluatePasswordUnused(t *testing.T) {
 		want   []string
 		reason string
 	}{
-		{"used 89 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(20), PasswordLastUsed: daysAgo(89)}, nil, ""},
-		{"used 90 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(20), PasswordLastUsed: daysAgo(90)},
-			[]string{"p password_unused/password slot=0 age=90 at=90 notify medium next=-"},
-			"console password was last used 90 days ago, on 2026-03-17 (limit 90 days)"},
-		{"never used, set 89 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(89)}, nil, ""},
-		{"never used, set 90 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(90)},
-			[]string{"p password_unused/password slot=0 age=90 at=90 notify medium next=-"},
-			"console password has never been used since it was set 90 days ago, on 2026-03-17 (limit 90 days)"},
+		{"used 44 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(20), PasswordLastUsed: daysAgo(44)}, nil, ""},
+		{"used 45 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(20), PasswordLastUsed: daysAgo(45)},
+			[]string{"p password_unused/password slot=0 age=45 at=45 notify medium next=-"},
+			"console password was last used 45 days ago, on 2026-05-01 (limit 45 days)"},
+		{"never used, set 44 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(44)}, nil, ""},
+		{"never used, set 45 days ago", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(45)},
+			[]string{"p password_unused/password slot=0 age=45 at=45 notify medium next=-"},
+			"console password has never been used since it was set 45 days ago, on 2026-05-01 (limit 45 days)"},
 		{"never used, never changed, user 120 days old", inventory.User{Name: "p", PasswordEnabled: true, MFAActive: true, CreatedAt: daysAgo(120)},
-			[]string{"p password_unused/password slot=0 age=120 at=90 notify medium next=-"},
-			"console password has never been used since the user was created 120 days ago, on 2026-02-15 (limit 90 days)"},
+			[]string{"p password_unused/password slot=0 age=120 at=45 notify medium next=-"},
+			"console password has never been used since the user was created 120 days ago, on 2026-02-15 (limit 45 days)"},
 		{"password_enabled false", inventory.User{Name: "p", CreatedAt: daysAgo(300), PasswordLastChanged: daysAgo(200), PasswordLastUsed: daysAgo(200)}, nil, ""},
 	}
 	for _, tt := range tests {
@@ -540,95 +544,174 @@ func TestEvaluateRootInUsersIsEvaluatedAsRoot(t *testing.T) {
 	root := inventory.User{Name: inventory.RootUserName, CreatedAt: daysAgo(900),
 		AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: daysAgo(400)}}}
 	fs := policy.Evaluate(snapshotOf(root), config.Default(), asOf)
-	want := []string{"<root_account> root_access_key/root slot=1 age=400 at=0 notify critical next=-"}
+	want := []string{
+		"<root_account> root_access_key/root slot=1 age=400 at=0 notify critical next=-",
+		// No password in this row, but an active key and no MFA.
+		"<root_account> mfa_missing/mfa slot=0 age=900 at=0 notify critical next=-",
+	}
 	if diff := cmp.Diff(want, briefs(fs)); diff != "" {
 		t.Errorf("Evaluate(root row among users) mismatch (-want +got):\n%s", diff)
 	}
 }
 
-// everythingSnapshot is a snapshot that breaks every rule once.
+// everythingSnapshot is a snapshot that breaks every rule once (mfa_missing
+// twice: root's and a user's), with everythingConfig.
 func everythingSnapshot() *inventory.Snapshot {
-	snap := snapshotOf(inventory.User{
-		Name:                "everything@example.com",
-		CreatedAt:           daysAgo(300),
-		PasswordEnabled:     true,
-		PasswordLastChanged: daysAgo(200),
-		AccessKeys:          []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: daysAgo(100)}},
-	})
-	snap.Root = &inventory.User{Name: inventory.RootUserName, AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: daysAgo(10)}}}
+	snap := snapshotOf(
+		inventory.User{
+			Name:                "everything@example.com",
+			CreatedAt:           daysAgo(300),
+			PasswordEnabled:     true,
+			PasswordLastChanged: daysAgo(200),
+			AccessKeys: []inventory.AccessKey{
+				{Slot: 1, Active: true, CreatedAt: daysAgo(100)},
+				{Slot: 2, Active: true, CreatedAt: daysAgo(300).Add(time.Hour)}, // made with the user, never used
+			},
+			SigningCerts: []inventory.SigningCert{{Slot: 1, Active: true, CreatedAt: daysAgo(100)}},
+			ServiceCredentials: []inventory.ServiceCredential{
+				{ID: "ACCABEDROCK1", ServiceName: "bedrock.amazonaws.com", Status: inventory.StatusActive,
+					CreatedAt: daysAgo(10), ExpiresAt: asOf.Add(5 * 24 * time.Hour)},
+				{ID: "ACCACODECOMMIT1", ServiceName: "codecommit.amazonaws.com", Status: inventory.StatusActive, CreatedAt: daysAgo(100)},
+			},
+			SSHKeys:     []inventory.SSHKey{{ID: "APKAEVERYTHING1", Active: true, UploadedAt: daysAgo(100)}},
+			SSHKeysRead: true,
+		},
+		inventory.User{Name: "unknown-age", CreatedAt: daysAgo(50), AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true}}},
+	)
+	snap.ServiceCredentialsRead = true
+	snap.PasswordPolicy = &inventory.PasswordPolicy{MinimumLength: 8, ReusePrevention: 24}
+	snap.Root = &inventory.User{Name: inventory.RootUserName, CreatedAt: daysAgo(900), PasswordEnabled: true,
+		AccessKeys:   []inventory.AccessKey{{Slot: 1, Active: true, CreatedAt: daysAgo(10), LastUsedAt: daysAgo(2)}},
+		SigningCerts: []inventory.SigningCert{{Slot: 1, Active: true, CreatedAt: daysAgo(20)}}}
 	return snap
 }
 
+// everythingConfig is the default config with the opt-in ssh_key_age on.
+func everythingConfig() *config.Config {
+	cfg := config.Default()
+	cfg.Rules.SSHKeyAge = &config.SSHKeyRule{Users: config.Match{Names: []string{"everything*"}}, MaxAge: 90}
+	return cfg
+}
+
+// everythingOrder is what Evaluate finds in everythingSnapshot, in order.
+var everythingOrder = []string{
+	"<root_account> root_access_key 1",
+	"<root_account> root_signing_certificate 1",
+	"<root_account> root_recent_use 0",
+	"<root_account> mfa_missing 0",
+	"<account> password_policy 0",
+	"everything@example.com access_key_age 1",
+	"everything@example.com access_key_unused 1",
+	"everything@example.com access_key_age 2",
+	"everything@example.com access_key_unused 2",
+	"everything@example.com two_active_keys 0",
+	"everything@example.com access_key_at_setup 2",
+	"everything@example.com signing_certificate_age 1",
+	"everything@example.com service_credential_expiry 0",
+	"everything@example.com service_credential_age 0",
+	"everything@example.com ssh_key_age 0",
+	"everything@example.com password_expiry 0",
+	"everything@example.com password_unused 0",
+	"everything@example.com mfa_missing 0",
+	"everything@example.com console_and_keys 0",
+	"everything@example.com dormant_user 0",
+	"unknown-age access_key_unknown_age 1",
+}
+
+func orderOf(fs []policy.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, fmt.Sprintf("%s %s %d", f.User, f.Rule, f.Slot))
+	}
+	return out
+}
+
+// TestEvaluateOrder: the order the Evaluate doc comment gives, and every
+// rule of policy.Rules is met in everythingSnapshot.
+func TestEvaluateOrder(t *testing.T) {
+	got := orderOf(policy.Evaluate(everythingSnapshot(), everythingConfig(), asOf))
+	if diff := cmp.Diff(everythingOrder, got); diff != "" {
+		t.Errorf("Evaluate() order mismatch (-want +got):\n%s", diff)
+	}
+	for _, r := range policy.Rules {
+		if !slices.ContainsFunc(everythingOrder, func(s string) bool { return strings.Fields(s)[1] == r.Name }) {
+			t.Errorf("everythingSnapshot breaks no %s; want every rule once", r.Name)
+		}
+	}
+}
+
+// TestEvaluateDisabledRules: each rule's off switch removes its findings,
+// and only them.
 func TestEvaluateDisabledRules(t *testing.T) {
 	off := false
-	all := []string{config.RuleRootAccessKey, config.RuleAccessKeyAge, config.RuleAccessKeyUnused,
-		config.RulePasswordExpiry, config.RulePasswordUnused, config.RuleMFAMissing}
+	noStages := map[string][]config.Stage{"human": {}, "machine": {}}
 	tests := []struct {
 		name string
 		rule string
 		off  func(*config.Rules)
+		// also are the rules that follow it off: the stage rules of
+		// certificates and service credentials, left out, take the access
+		// keys' stages.
+		also []string
 	}{
-		{"access_key_age without stages", config.RuleAccessKeyAge, func(r *config.Rules) { r.AccessKeyAge = nil }},
-		{"access_key_unused enabled false", config.RuleAccessKeyUnused, func(r *config.Rules) { r.AccessKeyUnused.Enabled = &off }},
-		{"access_key_unused absent", config.RuleAccessKeyUnused, func(r *config.Rules) { r.AccessKeyUnused = nil }},
-		{"password_expiry enabled false", config.RulePasswordExpiry, func(r *config.Rules) { r.PasswordExpiry.Enabled = &off }},
-		{"password_expiry absent", config.RulePasswordExpiry, func(r *config.Rules) { r.PasswordExpiry = nil }},
-		{"password_unused enabled false", config.RulePasswordUnused, func(r *config.Rules) { r.PasswordUnused.Enabled = &off }},
-		{"password_unused absent", config.RulePasswordUnused, func(r *config.Rules) { r.PasswordUnused = nil }},
-		{"mfa_missing enabled false", config.RuleMFAMissing, func(r *config.Rules) { r.MFAMissing.Enabled = &off }},
-		{"mfa_missing absent", config.RuleMFAMissing, func(r *config.Rules) { r.MFAMissing = nil }},
-		{"root_access_key enabled false", config.RuleRootAccessKey, func(r *config.Rules) { r.RootAccessKey.Enabled = &off }},
-		{"root_access_key absent", config.RuleRootAccessKey, func(r *config.Rules) { r.RootAccessKey = nil }},
+		{"access_key_age without stages", config.RuleAccessKeyAge, func(r *config.Rules) { r.AccessKeyAge = nil },
+			[]string{config.RuleSigningCertAge, config.RuleServiceCredentialAge}},
+		{"access_key_age with empty stage lists", config.RuleAccessKeyAge, func(r *config.Rules) { r.AccessKeyAge = noStages },
+			[]string{config.RuleSigningCertAge, config.RuleServiceCredentialAge}},
+		{"access_key_unused enabled false", config.RuleAccessKeyUnused, func(r *config.Rules) { r.AccessKeyUnused.Enabled = &off }, nil},
+		{"access_key_unused absent", config.RuleAccessKeyUnused, func(r *config.Rules) { r.AccessKeyUnused = nil }, nil},
+		{"access_key_unknown_age enabled false", config.RuleAccessKeyUnknownAge, func(r *config.Rules) { r.AccessKeyUnknownAge.Enabled = &off }, nil},
+		{"password_expiry enabled false", config.RulePasswordExpiry, func(r *config.Rules) { r.PasswordExpiry.Enabled = &off }, nil},
+		{"password_expiry absent", config.RulePasswordExpiry, func(r *config.Rules) { r.PasswordExpiry = nil }, nil},
+		{"password_unused enabled false", config.RulePasswordUnused, func(r *config.Rules) { r.PasswordUnused.Enabled = &off }, nil},
+		{"password_unused absent", config.RulePasswordUnused, func(r *config.Rules) { r.PasswordUnused = nil }, nil},
+		{"mfa_missing enabled false", config.RuleMFAMissing, func(r *config.Rules) { r.MFAMissing.Enabled = &off }, nil},
+		{"mfa_missing absent", config.RuleMFAMissing, func(r *config.Rules) { r.MFAMissing = nil }, nil},
+		{"root_access_key enabled false", config.RuleRootAccessKey, func(r *config.Rules) { r.RootAccessKey.Enabled = &off }, nil},
+		{"root_access_key absent", config.RuleRootAccessKey, func(r *config.Rules) { r.RootAccessKey = nil }, nil},
+		{"signing_certificate_age with empty stage lists", config.RuleSigningCertAge, func(r *config.Rules) { r.SigningCertAge = noStages }, nil},
+		{"root_signing_certificate enabled false", config.RuleRootSigningCert, func(r *config.Rules) { r.RootSigningCert.Enabled = &off }, nil},
+		{"root_signing_certificate absent", config.RuleRootSigningCert, func(r *config.Rules) { r.RootSigningCert = nil }, nil},
+		{"service_credential_age with empty stage lists", config.RuleServiceCredentialAge, func(r *config.Rules) { r.ServiceCredentialAge = noStages }, nil},
+		{"service_credential_expiry enabled false", config.RuleServiceCredentialExpiry, func(r *config.Rules) { r.ServiceCredentialExpiry.Enabled = &off }, nil},
+		{"service_credential_expiry absent", config.RuleServiceCredentialExpiry, func(r *config.Rules) { r.ServiceCredentialExpiry = nil }, nil},
+		{"ssh_key_age enabled false", config.RuleSSHKeyAge, func(r *config.Rules) { r.SSHKeyAge.Enabled = &off }, nil},
+		{"ssh_key_age absent", config.RuleSSHKeyAge, func(r *config.Rules) { r.SSHKeyAge = nil }, nil},
+		{"root_recent_use enabled false", config.RuleRootRecentUse, func(r *config.Rules) { r.RootRecentUse.Enabled = &off }, nil},
+		{"root_recent_use absent", config.RuleRootRecentUse, func(r *config.Rules) { r.RootRecentUse = nil }, nil},
+		{"password_policy enabled false", config.RulePasswordPolicy, func(r *config.Rules) { r.PasswordPolicy.Enabled = &off }, nil},
+		{"password_policy absent", config.RulePasswordPolicy, func(r *config.Rules) { r.PasswordPolicy = nil }, nil},
+		{"access_key_at_setup enabled false", config.RuleAccessKeyAtSetup, func(r *config.Rules) { r.AccessKeyAtSetup.Enabled = &off }, nil},
+		{"access_key_at_setup absent", config.RuleAccessKeyAtSetup, func(r *config.Rules) { r.AccessKeyAtSetup = nil }, nil},
+		{"two_active_keys enabled false", config.RuleTwoActiveKeys, func(r *config.Rules) { r.TwoActiveKeys.Enabled = &off }, nil},
+		{"two_active_keys absent", config.RuleTwoActiveKeys, func(r *config.Rules) { r.TwoActiveKeys = nil }, nil},
+		{"console_and_keys enabled false", config.RuleConsoleAndKeys, func(r *config.Rules) { r.ConsoleAndKeys.Enabled = &off }, nil},
+		{"console_and_keys absent", config.RuleConsoleAndKeys, func(r *config.Rules) { r.ConsoleAndKeys = nil }, nil},
+		{"dormant_user enabled false", config.RuleDormantUser, func(r *config.Rules) { r.DormantUser.Enabled = &off }, nil},
+		{"dormant_user absent", config.RuleDormantUser, func(r *config.Rules) { r.DormantUser = nil }, nil},
 	}
+	switchedOff := map[string]bool{}
 	for _, tt := range tests {
+		switchedOff[tt.rule] = true
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := config.Default()
+			cfg := everythingConfig()
 			tt.off(&cfg.Rules)
-			var got []string
-			for _, f := range policy.Evaluate(everythingSnapshot(), cfg, asOf) {
-				got = append(got, f.Rule)
-			}
+			got := orderOf(policy.Evaluate(everythingSnapshot(), cfg, asOf))
 			var want []string
-			for _, r := range all {
-				if r != tt.rule {
-					want = append(want, r)
+			for _, s := range everythingOrder {
+				if r := strings.Fields(s)[1]; r != tt.rule && !slices.Contains(tt.also, r) {
+					want = append(want, s)
 				}
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("Evaluate(%s) rules mismatch (-want +got):\n%s", tt.name, diff)
+				t.Errorf("Evaluate(%s) mismatch (-want +got):\n%s", tt.name, diff)
 			}
 		})
 	}
-}
-
-func TestEvaluateOrder(t *testing.T) {
-	snap := everythingSnapshot()
-	u := &snap.Users[0]
-	u.AccessKeys = []inventory.AccessKey{
-		{Slot: 1, Active: true, CreatedAt: daysAgo(100)},
-		{Slot: 2, Active: true, CreatedAt: daysAgo(75)},
-	}
-	snap.Users = append(snap.Users, inventory.User{Name: "after", CreatedAt: daysAgo(10), PasswordEnabled: true})
-	snap.Root.PasswordEnabled = true
-	fs := policy.Evaluate(snap, config.Default(), asOf)
-	var got []string
-	for _, f := range fs {
-		got = append(got, fmt.Sprintf("%s %s %d", f.User, f.Rule, f.Slot))
-	}
-	want := []string{
-		"<root_account> root_access_key 1",
-		"<root_account> mfa_missing 0",
-		"everything@example.com access_key_age 1",
-		"everything@example.com access_key_unused 1",
-		"everything@example.com access_key_age 2",
-		"everything@example.com access_key_unused 2",
-		"everything@example.com password_expiry 0",
-		"everything@example.com password_unused 0",
-		"everything@example.com mfa_missing 0",
-		"after mfa_missing 0",
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Evaluate() order mismatch (-want +got):\n%s", diff)
+	for _, r := range policy.Rules {
+		if !switchedOff[r.Name] {
+			t.Errorf("no test switches %s off", r.Name)
+		}
 	}
 }
 
@@ -658,6 +741,7 @@ func TestEvaluateCommonFields(t *testing.T) {
 		NextStageOn:  &config.Date{Time: time.Date(2026, 6, 24, 0, 0, 0, 0, time.UTC)},
 		Recipients:   []string{"dana@example.com"},
 		Reason:       "access key 2 is 71 days old (created 2026-04-05) and reached the 70-day stage (notify, medium); next: the 80-day stage (disable, high) on 2026-06-24",
+		Controls:     []string{}, // 71 days meets CIS 1.14 (90 days or less)
 		KeyCreatedAt: daysAgo(71),
 		KeyActive:    true,
 	}
@@ -763,12 +847,14 @@ func richConfig(t *testing.T) *config.Config {
 		{Users: []string{"old-vendor"}, Reason: "vendor contract ended", Until: date("2026-05-31")},
 		{Tags: map[string]string{"keywarden:exempt": "true"}, Reason: "managed elsewhere"},
 		{Users: []string{"reporting-bot"}, Rules: []string{config.RuleAccessKeyUnused}, Reason: "runs quarterly"},
+		{Users: []string{"git-user"}, Rules: []string{config.RuleServiceCredentialExpiry}, Reason: "the Bedrock key is renewed by the pipeline"},
 	}
+	cfg.Rules.SSHKeyAge = &config.SSHKeyRule{Users: config.Match{Names: []string{"git-*"}}, MaxAge: 90}
 	cfg.Notify.Users.AllowedDomains = []string{"example.com"}
 	return cfg
 }
 
-// richSnapshot is an account with a root user and 25 users covering
+// richSnapshot is an account with a root user and 27 users covering
 // every rule, each boundary's both sides and the class and exemption
 // variants. Each user's comment says what it should produce at asOf.
 func richSnapshot() *inventory.Snapshot {
@@ -829,8 +915,10 @@ func richSnapshot() *inventory.Snapshot {
 		{Name: "peggy", Tags: email("peggy@example.com"), AccessKeys: []inventory.AccessKey{key(1, 79, true, 45)}},
 		// machine 70 -> notify (not exempt); never used -> unused, exempt (rule-scoped)
 		{Name: "reporting-bot", Tags: machine("data@example.com"), AccessKeys: []inventory.AccessKey{key(1, 70, true, never)}},
-		// invalid first tag, second tag used; password without MFA, user 5 days old
-		{Name: "sybil", CreatedAt: daysAgo(5), Tags: map[string]string{"Email": "sybil", "email": "sybil@example.com"}, PasswordEnabled: true},
+		// invalid first tag, second tag used; password without MFA, user 5 days old;
+		// a key made with the user, never used -> access_key_at_setup (and console_and_keys)
+		{Name: "sybil", CreatedAt: daysAgo(5), Tags: map[string]string{"Email": "sybil", "email": "sybil@example.com"}, PasswordEnabled: true,
+			AccessKeys: []inventory.AccessKey{key(1, 5, true, never)}},
 		// class admin (own tiers): 45 -> notify (30), next disable 2026-06-30
 		{Name: "trent", Groups: []string{"admins", "dev"}, Tags: email("trent@example.com"), AccessKeys: []inventory.AccessKey{key(1, 45, true, 1)}},
 		// key without a creation date: access_key_unknown_age; password last used 90 days ago -> unused
@@ -846,6 +934,28 @@ func richSnapshot() *inventory.Snapshot {
 			AccessKeys: []inventory.AccessKey{key(1, 10, true, 1)}},
 		// password expired 90 days ago, unused 200 days, no MFA
 		{Name: "zoe@example.com", PasswordEnabled: true, PasswordLastChanged: daysAgo(150), PasswordLastUsed: daysAgo(200)},
+		// signing certificates: active 85 -> disable, next delete; inactive 95 -> delete (clean-up)
+		{Name: "cert-holder", Tags: email("certs@example.com"), SigningCerts: []inventory.SigningCert{
+			{Slot: 1, Active: true, CreatedAt: daysAgo(85)}, {Slot: 2, Active: false, CreatedAt: daysAgo(95)}}},
+		// service-specific credentials: CodeCommit 75 -> notify; Keyspaces inactive 100 -> delete;
+		// Bedrock key expiring in 10 days (exempt for that rule); Bedrock key expired 3 days ago -> high.
+		// SSH keys (selected by git-*): active 120 -> ssh_key_age; inactive 200 -> nothing
+		{Name: "git-user", Tags: email("git@example.com"),
+			ServiceCredentials: []inventory.ServiceCredential{
+				{ID: "ACCABEDROCKNEW", ServiceName: "bedrock.amazonaws.com", ServiceUserName: "git-user-at-123456789012", Status: inventory.StatusActive,
+					CreatedAt: daysAgo(20), ExpiresAt: daysAgo(-10)},
+				{ID: "ACCABEDROCKOLD", ServiceName: "bedrock.amazonaws.com", ServiceUserName: "git-user-at-123456789012", Status: inventory.StatusExpired,
+					CreatedAt: daysAgo(40), ExpiresAt: daysAgo(3)},
+				{ID: "ACCAKEYSPACES1", ServiceName: "cassandra.amazonaws.com", ServiceUserName: "git-user-at-123456789012", Status: inventory.StatusInactive,
+					CreatedAt: daysAgo(100)},
+				{ID: "ACCACODECOMMIT1", ServiceName: "codecommit.amazonaws.com", ServiceUserName: "git-user-at-123456789012", Status: inventory.StatusActive,
+					CreatedAt: daysAgo(75)},
+			},
+			SSHKeys: []inventory.SSHKey{
+				{ID: "APKAGITUSER1", Active: true, UploadedAt: daysAgo(120)},
+				{ID: "APKAGITUSER2", Active: false, UploadedAt: daysAgo(200)},
+			},
+			SSHKeysRead: true},
 	}
 	for i := range users {
 		u := &users[i]
@@ -857,15 +967,22 @@ func richSnapshot() *inventory.Snapshot {
 		}
 		u.ARN = fmt.Sprintf("arn:aws:iam::%s:user%s%s", accountID, u.Path, u.Name)
 	}
+	slices.SortFunc(users, func(a, b inventory.User) int { return strings.Compare(a.Name, b.Name) })
 	snap := snapshotOf(users...)
-	snap.PasswordPolicy = &inventory.PasswordPolicy{MaxPasswordAge: 60}
+	snap.PasswordPolicy = &inventory.PasswordPolicy{MaxPasswordAge: 60, MinimumLength: 8}
+	snap.ServiceCredentialsRead = true
+	snap.ReportGeneratedAt = asOf.Add(-3 * time.Hour)
 	snap.Root = &inventory.User{
 		Name:            inventory.RootUserName,
 		ARN:             "arn:aws:iam::" + accountID + ":root",
 		CreatedAt:       daysAgo(900),
 		PasswordEnabled: true,
+		// signed in 3 days ago -> root_recent_use
+		PasswordLastUsed: daysAgo(3),
 		// 400 days, active -> root_access_key; inactive -> nothing
 		AccessKeys: []inventory.AccessKey{key(1, 400, true, 30), key(2, 500, false, never)},
+		// active -> root_signing_certificate
+		SigningCerts: []inventory.SigningCert{{Slot: 1, Active: true, CreatedAt: daysAgo(300)}},
 	}
 	return snap
 }

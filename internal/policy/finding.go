@@ -12,7 +12,25 @@ const (
 	CredentialPassword  = "password"
 	CredentialMFA       = "mfa"
 	CredentialRoot      = "root"
+	// CredentialSigningCert is an X.509 signing certificate (KeyID holds
+	// its certificate ID, Slot its report slot).
+	CredentialSigningCert = "signing_certificate"
+	// CredentialServiceCredential is a service-specific credential
+	// (KeyID holds its ServiceSpecificCredentialId, Service its service).
+	CredentialServiceCredential = "service_credential"
+	// CredentialSSHKey is an SSH public key (KeyID holds its ID).
+	CredentialSSHKey = "ssh_key"
+	// CredentialUser is a finding about the user as a whole
+	// (dormant_user, console_and_keys, two_active_keys).
+	CredentialUser = "user"
+	// CredentialAccount is a finding about the account (password_policy);
+	// its User is AccountUser.
+	CredentialAccount = "account"
 )
+
+// AccountUser is the User of an account-level finding: not a legal IAM
+// user name, like the report's "<root_account>".
+const AccountUser = "<account>"
 
 // Finding is one credential that breaks one rule. Its JSON form is the
 // "findings" element of the keywarden.report/v1 contract.
@@ -35,9 +53,12 @@ type Finding struct {
 	// always written (empty for other credentials), so every finding in
 	// the JSON report has the same keys.
 	KeyID string `json:"key_id"`
-	// Slot is the credential report's access key slot (1 or 2); 0 otherwise.
-	// Always written, like KeyID.
-	Slot    int    `json:"slot"`
+	// Slot is the credential report's access key or signing certificate
+	// slot (1 or 2); 0 otherwise. Always written, like KeyID.
+	Slot int `json:"slot"`
+	// Service is a service-specific credential's service
+	// (codecommit.amazonaws.com, …), "" otherwise. Always written.
+	Service string `json:"service"`
 	Rule    string `json:"rule"`
 	AgeDays int    `json:"age_days"`
 	// DaysLeft is set for password expiry (negative: already expired).
@@ -57,6 +78,9 @@ type Finding struct {
 	// (the admins are told instead) or for root.
 	Recipients []string `json:"recipients"`
 	Reason     string   `json:"reason"`
+	// Controls are the benchmark controls the rule maps to ("CIS 1.13"),
+	// from ControlsOf; empty (never null) for a rule without one.
+	Controls []string `json:"controls"`
 	// RecipientProblems are owner addresses found but not used (malformed,
 	// or outside allowed_domains); nil when there are none. Not part of the
 	// report/v1 JSON; `keywarden run` reports them to the admins.
@@ -67,17 +91,21 @@ type Finding struct {
 	KeyActive bool `json:"-"`
 }
 
-// SeverityRank orders severities: low 1 … critical 4; unknown 0.
+// SeverityRank orders severities: info 1, low 2, medium 3, high 4,
+// critical 5; unknown 0. Only the order is meant: compare ranks, never
+// write one down.
 func SeverityRank(s string) int {
 	switch s {
-	case config.SeverityLow:
+	case config.SeverityInfo:
 		return 1
-	case config.SeverityMedium:
+	case config.SeverityLow:
 		return 2
-	case config.SeverityHigh:
+	case config.SeverityMedium:
 		return 3
-	case config.SeverityCritical:
+	case config.SeverityHigh:
 		return 4
+	case config.SeverityCritical:
+		return 5
 	}
 	return 0
 }

@@ -1,10 +1,13 @@
 // Package remediate carries out a plan's actions — disable an access key,
-// delete it, remove a console password — and undoes disables.
+// a signing certificate or a service-specific credential, delete it,
+// remove a console password — and undoes disables. The three key-like
+// kinds share one table of calls (kinds.go): read, set status, delete.
 //
 // Every action is recorded as planned before it is made (the record is
 // the in-flight lock: two runs never act on one credential at once), then
-// the credential is re-read (ListAccessKeys, GetAccessKeyLastUsed, or the
-// login profile) because the credential report can be hours old, and the
+// the credential is re-read (ListAccessKeys and GetAccessKeyLastUsed,
+// ListSigningCertificates, ListServiceSpecificCredentials, or the login
+// profile) because the credential report can be hours old, and the
 // action is skipped, with its reason, when the key is gone, rotated,
 // already in the target state, or (for unused rules) used since. An
 // active key at its delete stage is disabled first; an inactive key is

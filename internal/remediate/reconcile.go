@@ -88,6 +88,14 @@ func (e *Executor) Reconcile(ctx context.Context, accounts []string, next []plan
 		case made:
 			o.Status = state.ActionDone
 			o.Reason = fmt.Sprintf("made by run %s, which stopped before recording it; confirmed by run %s (the credential is %s)", r.Run, e.RunID, now)
+		case (stale || unsure) && expiredMeanwhile(r.Kind, r.Before, now):
+			want := state.KeyInactive
+			if r.Kind == state.KindEnable {
+				want = state.KeyActive
+			}
+			o.Status = state.ActionSkipped
+			o.Reason = fmt.Sprintf("not made by run %s: the credential expired meanwhile (run %s finds it %s, not %s); nothing was changed",
+				r.Run, e.RunID, now, want)
 		case stale || unsure:
 			o.Status = state.ActionFailed
 			o.Reason = fmt.Sprintf("run %s stopped before making it (the credential is still %s)", r.Run, now)
@@ -196,26 +204,46 @@ func targetReached(ctx context.Context, r Reader, a *state.Action) (made bool, d
 		}
 		return false, "", state.PasswordSet, nil
 	}
-	key, _, err := recheckKey(ctx, r, a.User, a.KeyID)
+	k := kindOf(a.Credential)
+	if k == nil {
+		return false, "", "", fmt.Errorf("keywarden does not change %s credentials", a.Credential)
+	}
+	cur, err := k.read(ctx, r, a.User, a.KeyID)
 	if err != nil {
 		return false, "", "", err
 	}
-	if key == nil {
+	if cur == nil {
 		return a.Kind == state.KindDelete, "", state.KeyDeleted, nil
 	}
-	now = string(key.Status)
-	inactive := key.Status == types.StatusTypeInactive
+	now = string(cur.Status)
+	// Only Inactive shows a disable made: Expired is IAM's own status for a
+	// service-specific credential past its expiration, whoever tried what.
+	disabled := cur.Status == types.StatusTypeInactive
 	switch a.Kind {
 	case state.KindDisable:
-		return inactive, "", now, nil
+		return disabled, "", now, nil
 	case state.KindDelete:
-		if inactive && a.Before == state.KeyActive {
+		if disabled && a.Before == state.KeyActive {
 			return true, state.KindDisable, now, nil
 		}
 	case state.KindEnable:
-		return !inactive, "", now, nil
+		return cur.active(), "", now, nil
 	}
 	return false, "", now, nil
+}
+
+// expiredMeanwhile reports whether a change of kind (a delete of a
+// credential that was active disables it first), not made, is moot
+// because the credential is now Expired: IAM expired it, so there is
+// nothing left to disable or re-enable. It is recorded as skipped, never
+// as a disable keywarden made, and no inactive-since day is recorded for
+// it: the delete stage counts its grace period from the first run that
+// sees it expired, as for any expired credential.
+func expiredMeanwhile(kind, before, now string) bool {
+	if now != string(types.StatusTypeExpired) {
+		return false
+	}
+	return kind == state.KindDisable || kind == state.KindEnable || kind == state.KindDelete && before == state.KeyActive
 }
 
 // fromRecord is a recorded action as a plan action; a done one was made
@@ -238,6 +266,9 @@ func doneKind(r *state.Action) string {
 }
 
 func title(r *state.Action) string {
+	if k := kindOf(r.Credential); k != nil && r.KeyID != "" {
+		return k.noun + " " + r.KeyID
+	}
 	if r.KeyID != "" {
 		return "access key " + r.KeyID
 	}

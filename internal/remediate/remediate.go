@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,6 +24,9 @@ type Reader interface {
 	GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKeyLastUsedInput, optFns ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error)
 	GetUser(ctx context.Context, in *iam.GetUserInput, optFns ...func(*iam.Options)) (*iam.GetUserOutput, error)
 	GetLoginProfile(ctx context.Context, in *iam.GetLoginProfileInput, optFns ...func(*iam.Options)) (*iam.GetLoginProfileOutput, error)
+	ListSigningCertificates(ctx context.Context, in *iam.ListSigningCertificatesInput, optFns ...func(*iam.Options)) (*iam.ListSigningCertificatesOutput, error)
+	// ListServiceSpecificCredentials is asked per user (UserName).
+	ListServiceSpecificCredentials(ctx context.Context, in *iam.ListServiceSpecificCredentialsInput, optFns ...func(*iam.Options)) (*iam.ListServiceSpecificCredentialsOutput, error)
 }
 
 // Writer is the part of the IAM API that changes credentials: the seam a
@@ -31,6 +35,10 @@ type Writer interface {
 	UpdateAccessKey(ctx context.Context, in *iam.UpdateAccessKeyInput, optFns ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error)
 	DeleteAccessKey(ctx context.Context, in *iam.DeleteAccessKeyInput, optFns ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error)
 	DeleteLoginProfile(ctx context.Context, in *iam.DeleteLoginProfileInput, optFns ...func(*iam.Options)) (*iam.DeleteLoginProfileOutput, error)
+	UpdateSigningCertificate(ctx context.Context, in *iam.UpdateSigningCertificateInput, optFns ...func(*iam.Options)) (*iam.UpdateSigningCertificateOutput, error)
+	DeleteSigningCertificate(ctx context.Context, in *iam.DeleteSigningCertificateInput, optFns ...func(*iam.Options)) (*iam.DeleteSigningCertificateOutput, error)
+	UpdateServiceSpecificCredential(ctx context.Context, in *iam.UpdateServiceSpecificCredentialInput, optFns ...func(*iam.Options)) (*iam.UpdateServiceSpecificCredentialOutput, error)
+	DeleteServiceSpecificCredential(ctx context.Context, in *iam.DeleteServiceSpecificCredentialInput, optFns ...func(*iam.Options)) (*iam.DeleteServiceSpecificCredentialOutput, error)
 }
 
 // IAM is what the executor needs of one account; *iam.Client satisfies it.
@@ -210,8 +218,8 @@ func (e *Executor) execute(ctx context.Context, a plan.Action) plan.Action {
 	a.ID = e.nextID()
 	e.supersede(ctx, &a)
 	log := e.log().With("action", a.ID, "account", a.Account, "user", a.User, "key_id", a.KeyID, "kind", a.Kind)
-	if a.Credential == policy.CredentialAccessKey && a.KeyID == "" {
-		return e.skip(ctx, a, "the access key's ID is not known (it could not be matched to the credential report); nothing was changed")
+	if k := kindOf(a.Credential); k != nil && a.KeyID == "" {
+		return e.skip(ctx, a, "the "+k.noun+"'s ID is not known (it could not be matched to the credential report); nothing was changed")
 	}
 	// The planned record's Before is what the report saw; the re-check
 	// under the lock replaces it.
@@ -263,63 +271,75 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 	if a.Credential == policy.CredentialPassword {
 		return e.removePassword(ctx, c, a)
 	}
-	key, lastUsed, err := recheckKey(ctx, c, a.User, a.KeyID)
+	k := kindOf(a.Credential)
+	if k == nil {
+		return fmt.Errorf("keywarden does not change %s credentials (%s of %s in account %s)", a.Credential, a.Kind, a.User, a.Account)
+	}
+	cur, err := k.read(ctx, c, a.User, a.KeyID)
 	if err != nil {
 		return err
 	}
-	if key == nil {
+	if cur == nil {
 		a.Status, a.Before, a.After = plan.ActionSkipped, state.StateNotFound, state.StateNotFound
-		a.Reason = "the key no longer exists (rotated or deleted since the credential report); nothing was changed"
+		a.Reason = fmt.Sprintf("the %s no longer exists (%s); nothing was changed", k.short, k.gone)
 		return nil
 	}
-	a.Before = string(key.Status)
-	if !a.KeyCreated.IsZero() && !aws.ToTime(key.CreateDate).Truncate(time.Second).Equal(a.KeyCreated.Truncate(time.Second)) {
+	a.Before = string(cur.Status)
+	if !a.KeyCreated.IsZero() && !cur.Created.Truncate(time.Second).Equal(a.KeyCreated.Truncate(time.Second)) {
 		a.Status, a.After = plan.ActionSkipped, a.Before
-		a.Reason = fmt.Sprintf("the key was created %s, not %s as in the credential report: it was rotated since; nothing was changed",
-			aws.ToTime(key.CreateDate).UTC().Format(time.RFC3339), a.KeyCreated.UTC().Format(time.RFC3339))
+		a.Reason = fmt.Sprintf("the %s was %s %s, not %s as in %s: it was %s since; nothing was changed", k.short, k.created,
+			cur.Created.UTC().Format(time.RFC3339), a.KeyCreated.UTC().Format(time.RFC3339), k.source, k.replaced)
 		return nil
 	}
 	if a.Rule == config.RuleAccessKeyUnused {
-		if cutoff := e.AsOf.AddDate(0, 0, -a.StageAt); lastUsed.After(cutoff) {
+		if cutoff := e.AsOf.AddDate(0, 0, -a.StageAt); cur.LastUsed.After(cutoff) {
 			a.Status, a.After = plan.ActionSkipped, a.Before
 			a.Reason = fmt.Sprintf("the key was used on %s, since the credential report: it is no longer unused for %d days; nothing was changed",
-				lastUsed.UTC().Format(time.RFC3339), a.StageAt)
+				cur.LastUsed.UTC().Format(time.RFC3339), a.StageAt)
 			return nil
 		}
 	}
 	ref := state.KeyRef{Account: a.Account, User: a.User, KeyID: a.KeyID}
-	active := key.Status == types.StatusTypeActive
+	active := cur.active()
 	switch {
 	case a.Kind == config.ActionDisable && !active:
-		a.Status, a.After, a.Reason = plan.ActionSkipped, a.Before, "the key is already inactive; nothing was changed"
+		// The state moved since the plan (or the report): nothing to disable.
+		a.Status, a.After = plan.ActionSkipped, a.Before
+		a.Reason = fmt.Sprintf("the %s is already %s; nothing was changed", k.short, strings.ToLower(string(cur.Status)))
 		return nil
 	case a.Kind == config.ActionDisable || a.Kind == config.ActionDelete && active:
 		var note string
-		if _, err := c.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(a.User), AccessKeyId: aws.String(a.KeyID),
-			Status: types.StatusTypeInactive}); err != nil {
-			werr := fmt.Errorf("disable access key %s of %s in account %s: %w", a.KeyID, a.User, a.Account, err)
+		if err := k.setStatus(ctx, c, a.User, a.KeyID, types.StatusTypeInactive); err != nil {
+			werr := fmt.Errorf("disable %s %s of %s in account %s: %w", k.noun, a.KeyID, a.User, a.Account, err)
 			if note, err = e.confirm(ctx, c, a, state.KindDisable, werr); err != nil {
+				if expiredMeanwhile(state.KindDisable, a.Before, a.After) {
+					a.Status = plan.ActionSkipped
+					a.Reason = fmt.Sprintf("the %s expired meanwhile: the disable answered an error and a re-read shows it %s, not %s; nothing was changed (%v)",
+						k.short, a.After, state.KeyInactive, werr)
+					return nil
+				}
 				return err
 			}
 		}
 		a.Status, a.Done, a.After = plan.ActionDone, config.ActionDisable, state.KeyInactive
-		a.Reason = fmt.Sprintf("disabled: the key reached its %d-day %s stage", a.StageAt, a.Kind)
+		a.Reason = fmt.Sprintf("disabled: the %s reached its %d-day %s stage", k.short, a.StageAt, a.Kind)
 		if a.Kind == config.ActionDelete {
 			a.DeleteOn = state.AddDays(e.day(), e.Grace)
 			a.Reason += fmt.Sprintf(" while active, so it is disabled first and deleted once inactive for %d days (on %s)", e.Grace, a.DeleteOn)
 		}
 		a.Reason += note
-		// The key is disabled whatever the state says: a failure to record
-		// the day is not the action's. The next run that sees the key
+		// The credential is disabled whatever the state says: a failure to
+		// record the day is not the action's. The next run that sees it
 		// inactive records its own day, so the grace period can only start
 		// later, never sooner; the store's error is the run's (its headline).
 		if err := e.Audit.RecordInactive(ctx, ref, e.day(), true); err != nil {
-			e.log().Error("key disabled, but the day it became inactive is not recorded; the grace period counts from the next run that sees it inactive",
+			e.log().Error(k.short+" disabled, but the day it became inactive is not recorded; the grace period counts from the next run that sees it inactive",
 				"key_id", a.KeyID, "error", err)
 		}
 		return nil
 	}
-	// Delete an inactive key, once it has been inactive for the grace period.
+	// Delete an inactive (or expired) credential, once it has been inactive
+	// for the grace period.
 	since, err := e.inactiveSince(ctx, ref)
 	if err != nil {
 		return err
@@ -331,8 +351,8 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 		return nil
 	}
 	var note string
-	if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(a.User), AccessKeyId: aws.String(a.KeyID)}); err != nil {
-		werr := fmt.Errorf("delete access key %s of %s in account %s: %w", a.KeyID, a.User, a.Account, err)
+	if err := k.remove(ctx, c, a.User, a.KeyID); err != nil {
+		werr := fmt.Errorf("delete %s %s of %s in account %s: %w", k.noun, a.KeyID, a.User, a.Account, err)
 		if note, err = e.confirm(ctx, c, a, state.KindDelete, werr); err != nil {
 			return err
 		}
@@ -340,7 +360,7 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 	a.Status, a.Done, a.After = plan.ActionDone, config.ActionDelete, state.KeyDeleted
 	a.Reason = fmt.Sprintf("deleted: inactive since %s, past the %d days of enforce.grace_after_disable", since, e.Grace) + note
 	if err := e.Audit.ForgetInactive(ctx, ref); err != nil {
-		e.log().Warn("key deleted, but its inactive record is kept", "key_id", a.KeyID, "error", err)
+		e.log().Warn(k.short+" deleted, but its inactive record is kept", "key_id", a.KeyID, "error", err)
 	}
 	return nil
 }
@@ -500,11 +520,15 @@ func (e *Executor) confirm(ctx context.Context, c Reader, a *plan.Action, kind s
 }
 
 // shows is a credential's state as a re-read shows it: "the key
-// Inactive", "no console password".
+// Inactive", "the certificate Inactive", "no console password".
 func shows(a *plan.Action, now string) string {
 	switch {
 	case a.Credential != policy.CredentialPassword:
-		return "the key " + now
+		short := "key"
+		if k := kindOf(a.Credential); k != nil {
+			short = k.short
+		}
+		return "the " + short + " " + now
 	case now == state.PasswordNone:
 		return "no console password"
 	}

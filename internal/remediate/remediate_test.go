@@ -38,6 +38,8 @@ type fakeKey struct {
 type fakeIAM struct {
 	mu        sync.Mutex
 	keys      []*fakeKey
+	certs     []*fakeCred          // signing certificates
+	svcs      []*fakeCred          // service-specific credentials
 	passwords map[string]time.Time // user → password last used (zero: never)
 	calls     []string
 	fail      map[string]error // operation → error
@@ -235,33 +237,40 @@ func TestExecute(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeIAM{keys: tt.keys}
-			store := memstore.New()
-			ref := state.KeyRef{Account: acct, User: "alice", KeyID: "AKIA1"}
-			if tt.inactive != "" {
-				if err := store.RecordInactive(context.Background(), ref, tt.inactive, true); err != nil {
-					t.Fatal(err)
-				}
-			}
-			got := executor(f, store).Execute(context.Background(), []plan.Action{tt.action})
-			if s := outcome(got[0]); s != tt.want {
-				t.Errorf("Execute() =\n  %s\nwant\n  %s", s, tt.want)
-			}
-			if diff := cmp.Diff(tt.wantWrites, f.writes()); diff != "" {
-				t.Errorf("IAM writes (-want +got):\n%s", diff)
-			}
-			if since, _ := store.InactiveSince(context.Background(), ref); since != tt.wantSince {
-				t.Errorf("inactive since = %q; want %q", since, tt.wantSince)
-			}
-			recs, _ := store.Actions(context.Background(), state.ActionFilter{})
-			if len(recs) != 1 || recs[0].ID != "run-1.1" || string(recs[0].Status) != got[0].Status || recs[0].Reason != got[0].Reason ||
-				recs[0].Before != got[0].Before || recs[0].After != got[0].After {
-				t.Errorf("recorded %+v; want one record run-1.1 matching %s", recs, outcome(got[0]))
-			}
-			if got[0].Status == plan.ActionDone && recs[0].Kind != got[0].Done {
-				t.Errorf("recorded kind %q; want what was done, %q", recs[0].Kind, got[0].Done)
-			}
+			executeOne(t, &fakeIAM{keys: tt.keys}, state.KeyRef{Account: acct, User: "alice", KeyID: "AKIA1"}, tt.inactive, tt.action,
+				tt.want, tt.wantWrites, tt.wantSince)
 		})
+	}
+}
+
+// executeOne carries out action against f with a new store in which ref
+// is inactive since inactive ("": not known), and checks the outcome, the
+// IAM writes, the inactive-since day after, and the one record written.
+func executeOne(t *testing.T, f *fakeIAM, ref state.KeyRef, inactive string, action plan.Action, want string, wantWrites []string, wantSince string) {
+	t.Helper()
+	store := memstore.New()
+	if inactive != "" {
+		if err := store.RecordInactive(context.Background(), ref, inactive, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := executor(f, store).Execute(context.Background(), []plan.Action{action})
+	if s := outcome(got[0]); s != want {
+		t.Errorf("Execute() =\n  %s\nwant\n  %s", s, want)
+	}
+	if diff := cmp.Diff(wantWrites, f.writes()); diff != "" {
+		t.Errorf("IAM writes (-want +got):\n%s", diff)
+	}
+	if since, _ := store.InactiveSince(context.Background(), ref); since != wantSince {
+		t.Errorf("inactive since = %q; want %q", since, wantSince)
+	}
+	recs, _ := store.Actions(context.Background(), state.ActionFilter{})
+	if len(recs) != 1 || recs[0].ID != "run-1.1" || string(recs[0].Status) != got[0].Status || recs[0].Reason != got[0].Reason ||
+		recs[0].Before != got[0].Before || recs[0].After != got[0].After || recs[0].Credential != action.Credential {
+		t.Errorf("recorded %+v; want one record run-1.1 matching %s", recs, outcome(got[0]))
+	}
+	if got[0].Status == plan.ActionDone && recs[0].Kind != got[0].Done {
+		t.Errorf("recorded kind %q; want what was done, %q", recs[0].Kind, got[0].Done)
 	}
 }
 

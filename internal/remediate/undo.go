@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/keywarden/keywarden/internal/plan"
@@ -54,17 +52,18 @@ func (e *Executor) undo(ctx context.Context, r state.Action) (*state.Action, err
 	switch {
 	case r.Status != state.ActionDone:
 		return nil, fmt.Errorf("%w: it was not done (status %s)", ErrCannotUndo, r.Status)
-	case r.Kind == state.KindDelete:
-		return nil, fmt.Errorf("%w: it deleted access key %s of %s, and a deleted key cannot be restored; the owner creates a new key (aws iam create-access-key --user-name %s)",
-			ErrCannotUndo, r.KeyID, r.User, r.User)
+	case r.Kind == state.KindDelete && kindOf(r.Credential) != nil:
+		k := kindOf(r.Credential)
+		return nil, fmt.Errorf("%w: it deleted %s %s of %s, and "+k.recreate, ErrCannotUndo, k.noun, r.KeyID, r.User, r.User)
 	case r.Kind == state.KindRemovePassword:
 		return nil, fmt.Errorf("%w: it removed the console password of %s, which cannot be restored; set a new one (aws iam create-login-profile --user-name %s --password-reset-required)",
 			ErrCannotUndo, r.User, r.User)
 	case r.Kind == state.KindEnable:
 		return nil, fmt.Errorf("%w: it is itself an undo (of %s)", ErrCannotUndo, r.UndoOf)
-	case r.Kind != state.KindDisable || r.KeyID == "":
+	case r.Kind != state.KindDisable || r.KeyID == "" || kindOf(r.Credential) == nil:
 		return nil, fmt.Errorf("%w: %s actions are not undone by keywarden", ErrCannotUndo, r.Kind)
 	}
+	k := kindOf(r.Credential)
 	u := state.Action{ID: e.nextID(), Run: e.RunID, Account: r.Account, User: r.User, Credential: r.Credential, KeyID: r.KeyID,
 		Kind: state.KindEnable, Rule: r.Rule, Stage: r.Stage, FindingID: r.FindingID, Status: state.ActionPlanned,
 		Before: state.KeyInactive, UndoOf: r.ID, At: e.now()}
@@ -85,23 +84,31 @@ func (e *Executor) undo(ctx context.Context, r state.Action) (*state.Action, err
 		finish(state.ActionFailed, err.Error(), "", "")
 		return nil, err
 	}
-	key, _, err := recheckKey(ctx, client, r.User, r.KeyID)
+	cur, err := k.read(ctx, client, r.User, r.KeyID)
 	switch {
 	case err != nil:
 		finish(state.ActionFailed, err.Error(), "", "")
 		return nil, err
-	case key == nil:
-		finish(state.ActionSkipped, "the key no longer exists; nothing was changed", state.StateNotFound, state.StateNotFound)
-		return nil, fmt.Errorf("%w: access key %s of %s no longer exists", ErrCannotUndo, r.KeyID, r.User)
-	case key.Status == types.StatusTypeActive:
-		return finish(state.ActionSkipped, "the key is already active; nothing was changed", state.KeyActive, state.KeyActive), nil
+	case cur == nil:
+		finish(state.ActionSkipped, "the "+k.short+" no longer exists; nothing was changed", state.StateNotFound, state.StateNotFound)
+		return nil, fmt.Errorf("%w: %s %s of %s no longer exists", ErrCannotUndo, k.noun, r.KeyID, r.User)
+	case cur.active():
+		return finish(state.ActionSkipped, "the "+k.short+" is already active; nothing was changed", state.KeyActive, state.KeyActive), nil
+	case cur.Status != types.StatusTypeInactive:
+		// Expired: IAM sets it, and re-enabling cannot make it usable.
+		finish(state.ActionSkipped, fmt.Sprintf("the %s is %s; nothing was changed", k.short, cur.Status), string(cur.Status), string(cur.Status))
+		return nil, fmt.Errorf("%w: %s %s of %s is %s, which re-enabling cannot change", ErrCannotUndo, k.noun, r.KeyID, r.User, cur.Status)
 	}
 	var note string
-	if _, err := client.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(r.User), AccessKeyId: aws.String(r.KeyID),
-		Status: types.StatusTypeActive}); err != nil {
-		werr := fmt.Errorf("re-enable access key %s of %s in account %s: %w", r.KeyID, r.User, r.Account, err)
+	if err := k.setStatus(ctx, client, r.User, r.KeyID, types.StatusTypeActive); err != nil {
+		werr := fmt.Errorf("re-enable %s %s of %s in account %s: %w", k.noun, r.KeyID, r.User, r.Account, err)
 		a := plan.Action{ID: u.ID, Account: r.Account, User: r.User, Credential: r.Credential, KeyID: r.KeyID, Before: state.KeyInactive}
 		if note, err = e.confirm(ctx, client, &a, state.KindEnable, werr); err != nil {
+			if expiredMeanwhile(state.KindEnable, state.KeyInactive, a.After) {
+				finish(state.ActionSkipped, fmt.Sprintf("the %s expired meanwhile: the re-enable answered an error and a re-read shows it %s; nothing was changed (%v)",
+					k.short, a.After, werr), state.KeyInactive, a.After)
+				return nil, fmt.Errorf("%w: %s %s of %s expired meanwhile (%s), which re-enabling cannot change", ErrCannotUndo, k.noun, r.KeyID, r.User, a.After)
+			}
 			var unknown *unconfirmedError
 			if !errors.As(err, &unknown) { // else the record stays planned: the next run re-reads the key
 				finish(state.ActionFailed, err.Error(), state.KeyInactive, cmp.Or(a.After, state.KeyInactive))
@@ -110,7 +117,7 @@ func (e *Executor) undo(ctx context.Context, r state.Action) (*state.Action, err
 		}
 	}
 	if err := e.Audit.ForgetInactive(ctx, state.KeyRef{Account: r.Account, User: r.User, KeyID: r.KeyID}); err != nil {
-		e.log().Warn("key re-enabled, but its inactive record is kept", "key_id", r.KeyID, "error", err)
+		e.log().Warn(k.short+" re-enabled, but its inactive record is kept", "key_id", r.KeyID, "error", err)
 	}
 	return finish(state.ActionDone, "re-enabled: undo of "+r.ID+note, state.KeyInactive, state.KeyActive), nil
 }

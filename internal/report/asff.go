@@ -72,7 +72,37 @@ type ASFFFinding struct {
 	Resources             []ASFFResource     `json:"Resources"`
 	Workflow              ASFFWorkflow       `json:"Workflow"`
 	RecordState           string             `json:"RecordState"`
+	// Compliance is set for a finding whose rule maps to benchmark
+	// controls, nil otherwise.
+	Compliance *ASFFCompliance `json:"Compliance,omitempty"`
 }
+
+// ASFFCompliance is a finding's compliance with the benchmark controls
+// its rule maps to: FAILED while the finding holds (exempt ones too: an
+// exemption accepts the risk, it does not meet the control — their
+// workflow is SUPPRESSED), PASSED once Security Hub sync resolves it.
+type ASFFCompliance struct {
+	Status              string   `json:"Status"`
+	RelatedRequirements []string `json:"RelatedRequirements"`
+}
+
+// ASFF compliance statuses keywarden sets (Security Hub also has WARNING
+// and NOT_AVAILABLE).
+const (
+	ASFFCompliancePassed = "PASSED"
+	ASFFComplianceFailed = "FAILED"
+)
+
+// ASFFBenchmark names the benchmark in RelatedRequirements:
+// "CIS AWS Foundations Benchmark v3.0.0/1.13".
+const ASFFBenchmark = "CIS AWS Foundations Benchmark v3.0.0"
+
+// Limits of Compliance.RelatedRequirements: at most 32 items (the
+// Security Hub API), each kept within 256 characters.
+const (
+	asffRequirementsMax   = 32
+	asffRequirementMaxLen = 256
+)
 
 // ASFFSeverity is a finding's severity: Label is Security Hub's, Original
 // keywarden's.
@@ -207,7 +237,29 @@ func ASFFFindings(r *Report, region string) []ASFFFinding {
 		if f.Exempt {
 			a.Workflow.Status, a.RecordState = ASFFWorkflowSuppressed, ASFFRecordArchived
 		}
+		if reqs := ASFFRequirements(f.Controls); len(reqs) > 0 {
+			a.Compliance = &ASFFCompliance{Status: ASFFComplianceFailed, RelatedRequirements: reqs}
+		}
 		out = append(out, a)
+	}
+	return out
+}
+
+// ASFFRequirements are controls ("CIS 1.13") as Security Hub's related
+// requirements ("CIS AWS Foundations Benchmark v3.0.0/1.13"), within its
+// limits; nil for none.
+func ASFFRequirements(controls []string) []string {
+	var out []string
+	for _, c := range controls {
+		if len(out) == asffRequirementsMax {
+			break
+		}
+		id, ok := strings.CutPrefix(c, "CIS ")
+		if !ok {
+			out = append(out, truncateRunes(cleanText(c), asffRequirementMaxLen))
+			continue
+		}
+		out = append(out, truncateRunes(ASFFBenchmark+"/"+cleanText(id), asffRequirementMaxLen))
 	}
 	return out
 }
@@ -232,8 +284,42 @@ func asffTitle(f *policy.Finding) string {
 		return "The root user has an active access key"
 	case config.RuleAccessKeyUnknownAge:
 		return fmt.Sprintf("IAM access key %d of %s has a missing or future creation date", f.Slot, user)
+	case config.RuleAccessKeyAtSetup:
+		return fmt.Sprintf("IAM access key %d of %s was created with the user and never used", f.Slot, user)
+	case config.RuleTwoActiveKeys:
+		return fmt.Sprintf("IAM user %s has two active access keys", user)
+	case config.RuleSigningCertAge:
+		return fmt.Sprintf("IAM signing certificate %d of %s is %d days old (%s stage at %d days)", f.Slot, user, f.AgeDays, f.Action, f.StageAt)
+	case config.RuleServiceCredentialAge:
+		return fmt.Sprintf("%s of %s is %d days old (%s stage at %d days)", asffServiceCredential(f), user, f.AgeDays, f.Action, f.StageAt)
+	case config.RuleServiceCredentialExpiry:
+		if f.DaysLeft != nil && *f.DaysLeft <= 0 {
+			return fmt.Sprintf("%s of %s has expired", asffServiceCredential(f), user)
+		}
+		return fmt.Sprintf("%s of %s expires soon", asffServiceCredential(f), user)
+	case config.RuleSSHKeyAge:
+		return fmt.Sprintf("SSH public key of %s is %d days old", user, f.AgeDays)
+	case config.RuleConsoleAndKeys:
+		return fmt.Sprintf("IAM user %s has a console password and active access keys", user)
+	case config.RuleDormantUser:
+		return fmt.Sprintf("IAM user %s has used no credential for %d days", user, f.AgeDays)
+	case config.RulePasswordPolicy:
+		return "The account password policy does not meet the configured strength"
+	case config.RuleRootRecentUse:
+		return "The root user was used recently"
+	case config.RuleRootSigningCert:
+		return "The root user has an active signing certificate"
 	}
 	return fmt.Sprintf("%s: %s", f.Rule, user)
+}
+
+// asffServiceCredential names a service-specific credential:
+// "Service-specific credential (codecommit)".
+func asffServiceCredential(f *policy.Finding) string {
+	if svc := serviceName(f.Service); svc != "" {
+		return "Service-specific credential (" + cleanText(svc) + ")"
+	}
+	return "Service-specific credential"
 }
 
 func asffRemediation(f *policy.Finding) string {
@@ -252,6 +338,28 @@ func asffRemediation(f *policy.Finding) string {
 		return "Delete the root user's access keys; use IAM roles or users instead."
 	case config.RuleAccessKeyUnknownAge:
 		return "Find out when and by whom the access key was created (CloudTrail CreateAccessKey); rotate it."
+	case config.RuleAccessKeyAtSetup:
+		return "Delete the unused access key; create keys only when the user needs one."
+	case config.RuleTwoActiveKeys:
+		return "Keep one active access key: move its users to one key, then deactivate and delete the other."
+	case config.RuleSigningCertAge:
+		return "Rotate the signing certificate: upload a new one, move its users to it, then deactivate and delete the old one."
+	case config.RuleServiceCredentialAge:
+		return "Rotate the service-specific credential: reset it or create a new one, then deactivate and delete the old one."
+	case config.RuleServiceCredentialExpiry:
+		return "Replace the service-specific credential before it expires, then delete the old one."
+	case config.RuleSSHKeyAge:
+		return "Rotate the SSH public key: upload a new one, then deactivate and delete the old one."
+	case config.RuleConsoleAndKeys:
+		return "Give people console access and machines access keys, not one user both."
+	case config.RuleDormantUser:
+		return "Remove the dormant user's credentials, or the user, if nobody needs them."
+	case config.RulePasswordPolicy:
+		return "Set the account password policy to a minimum length of at least 14 and reuse prevention of 24."
+	case config.RuleRootRecentUse:
+		return "Use IAM roles or users for daily tasks; keep the root user for the tasks only it can do."
+	case config.RuleRootSigningCert:
+		return "Delete the root user's signing certificates."
 	}
 	return "See the keywarden report."
 }
@@ -275,6 +383,12 @@ func asffProductFields(f *policy.Finding, asOf string) map[string]string {
 	if f.KeyID != "" {
 		m["keywarden/key_id"] = f.KeyID
 	}
+	if f.Service != "" {
+		m["keywarden/service"] = cleanText(f.Service)
+	}
+	if len(f.Controls) > 0 {
+		m["keywarden/controls"] = truncateRunes(cleanText(strings.Join(f.Controls, ", ")), 1024)
+	}
 	if f.NextStageOn != nil {
 		m["keywarden/next_stage_on"] = f.NextStageOn.String()
 	}
@@ -295,12 +409,14 @@ func asffProductFields(f *policy.Finding, asOf string) map[string]string {
 
 // asffResource is the finding's resource: the access key when its ID is
 // known (AwsIamAccessKey, "AWS::IAM::AccessKey:ID"); the account for root
-// (AwsAccount); else the IAM user (AwsIamUser, its ARN without the path,
+// and for account-level findings (AwsAccount); else the IAM user — also
+// for signing certificates, service-specific credentials and SSH keys,
+// which ASFF has no resource type for (their IDs are in ProductFields) (AwsIamUser, its ARN without the path,
 // which the finding does not carry).
 func asffResource(f *policy.Finding, region string) ASFFResource {
 	part := Partition(region)
 	switch {
-	case f.Credential == policy.CredentialRoot || f.User == "<root_account>":
+	case f.Credential == policy.CredentialRoot || f.Credential == policy.CredentialAccount || f.User == "<root_account>" || f.User == policy.AccountUser:
 		return ASFFResource{Type: "AwsAccount", ID: "AWS::::Account:" + f.Account, Partition: part, Region: region}
 	case f.Credential == policy.CredentialAccessKey && f.KeyID != "":
 		d := &ASFFAccessKeyDetails{

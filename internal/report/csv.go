@@ -15,13 +15,13 @@ var csvHeader = []string{
 	"rule", "age_days", "days_left", "stage_at", "action", "severity", "next_stage_on",
 	"exempt", "exempt_reason", "recipients", "reason",
 	// Added after report/v1's columns, so that their positions hold.
-	"class_from_tag", "exempt_from_tag",
+	"class_from_tag", "exempt_from_tag", "service", "controls",
 }
 
 // renderCSV writes a header row and one row per finding. Text cells are
 // guarded against formula injection (see csvText); numbers are written as
 // numbers; unset values (days_left, next_stage_on, slot 0) are empty cells;
-// recipients are joined with ";". Accounts that failed have no rows: the
+// recipients and controls are joined with ";". Accounts that failed have no rows: the
 // JSON, table and Markdown formats show them.
 func renderCSV(w io.Writer, r *Report, _ Options) error {
 	cw := csv.NewWriter(w)
@@ -65,6 +65,8 @@ func renderCSV(w io.Writer, r *Report, _ Options) error {
 			csvText(f.Reason),
 			csvText(f.ClassFromTag),
 			csvText(f.ExemptFromTag),
+			csvText(f.Service),
+			csvText(strings.Join(f.Controls, ";")),
 		)
 		if err := cw.Write(row); err != nil {
 			return err

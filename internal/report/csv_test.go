@@ -104,7 +104,7 @@ func TestCSVColumns(t *testing.T) {
 	wantHeader := []string{
 		"id", "account", "account_alias", "user", "class", "credential", "key_id", "slot", "rule", "age_days",
 		"days_left", "stage_at", "action", "severity", "next_stage_on", "exempt", "exempt_reason", "recipients", "reason",
-		"class_from_tag", "exempt_from_tag",
+		"class_from_tag", "exempt_from_tag", "service", "controls",
 	}
 	if diff := cmp.Diff(wantHeader, rows[0]); diff != "" {
 		t.Errorf("CSV header differs (-want +got):\n%s", diff)
@@ -122,10 +122,37 @@ func TestCSVColumns(t *testing.T) {
 	want := []string{
 		"e7e7e7e7a1b2c3d4", "111111111111", "prod-main", userHTMLPipe, "human", "password", "", "", "password_expiry", "93",
 		"-3", "0", "notify", "high", "", "false", "", "ops@example.com;sec@example.com", "console password expired 3 days ago (max age 90)",
-		"", "",
+		"", "", "", "",
 	}
 	if diff := cmp.Diff(want, row); diff != "" {
 		t.Errorf("CSV row of the password_expiry finding differs (-want +got):\n%s", diff)
+	}
+}
+
+// TestCSVControlsAndService: controls are joined with ";", the service is
+// its own column, and both keep the formula guard.
+func TestCSVControlsAndService(t *testing.T) {
+	fs := complianceReport().Findings
+	fs = append(fs, policy.Finding{ID: "f0f0f0f0f0f0f0f0", Account: "111111111111", User: "x", Service: "=svc", Controls: []string{"@c", "CIS 1.4"}})
+	rows := readCSV(t, render(t, New(time.Time{}, time.Time{}, nil, fs), FormatCSV, Options{}))
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	got := map[string][2]string{}
+	for _, r := range rows[1:] {
+		got[r[col["id"]]] = [2]string{r[col["service"]], r[col["controls"]]}
+	}
+	want := map[string][2]string{
+		"c2c2c2c2c2c2c2c2": {"codecommit.amazonaws.com", ""},
+		"c9c9c9c9c9c9c9c9": {"", "CIS 1.8;CIS 1.9"},
+		"cdcdcdcdcdcdcdcd": {"", "CIS 1.5;CIS 1.6"},
+		"f0f0f0f0f0f0f0f0": {"'=svc", "'@c;CIS 1.4"},
+	}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("CSV service, controls of %s = %q; want %q", id, got[id], w)
+		}
 	}
 }
 

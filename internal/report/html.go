@@ -83,6 +83,15 @@ type htmlView struct {
 	Calendar  *htmlCalendar
 	Filters   []htmlFilter
 	Rows      []htmlRow
+	// Compliance is the per-control summary; ComplianceLine counts it.
+	Compliance     []htmlControl
+	ComplianceLine string
+}
+
+// htmlControl is one control of the compliance section: Mark and Word
+// say its status without color (✓ passed, ✗ failed, – not checked).
+type htmlControl struct {
+	ID, Title, Status, Mark, Word, Findings, Why string
 }
 
 // htmlFailed is an account whose scan failed, its alias and error
@@ -119,6 +128,8 @@ type htmlRow struct {
 	Exempt                                                             bool
 	// TagMarks say what the user's tags decided (tagMarks), cleaned.
 	TagMarks []string
+	// Controls are the finding's controls, "CIS 1.5 · CIS 1.6".
+	Controls string
 }
 
 func newHTMLView(r *Report) *htmlView {
@@ -140,7 +151,40 @@ func newHTMLView(r *Report) *htmlView {
 	v.Calendar = newCalendar(r)
 	v.Rows = htmlRows(r)
 	v.Filters = htmlFilters(r, v.Rows)
+	v.Compliance, v.ComplianceLine = htmlCompliance(complianceOf(r))
 	return v
+}
+
+// htmlCompliance is the compliance section's rows and its count line.
+func htmlCompliance(cs []ControlStatus) ([]htmlControl, string) {
+	out := make([]htmlControl, 0, len(cs))
+	for _, c := range cs {
+		h := htmlControl{ID: c.ID, Title: c.Title, Status: strings.ToLower(c.Status), Why: c.Why}
+		switch c.Status {
+		case ControlPassed:
+			h.Mark, h.Word = "✓", "Passed"
+		case ControlFailed:
+			h.Mark, h.Word = "✗", "Failed"
+		default:
+			h.Mark, h.Word = "–", "Not checked"
+		}
+		if c.Status != ControlNotChecked {
+			h.Findings = plural(c.Findings, "finding", "findings")
+			if c.Findings > 0 {
+				h.Findings += " in " + plural(c.Accounts, "account", "accounts")
+			}
+		}
+		if c.Exempt > 0 {
+			h.Findings = strings.TrimPrefix(h.Findings+fmt.Sprintf("; %d exempt", c.Exempt), "; ")
+		}
+		out = append(out, h)
+	}
+	p, f, n := ControlCounts(cs)
+	line := fmt.Sprintf("%d passed, %d failed", p, f)
+	if n > 0 {
+		line += fmt.Sprintf(", %d not checked", n)
+	}
+	return out, line
 }
 
 // wbr escapes s for HTML text and lets it wrap after each @ . - _ and /:
@@ -222,6 +266,7 @@ func htmlRows(r *Report) []htmlRow {
 			SeverityRank: policy.SeverityRank(f.Severity), AgeDays: f.AgeDays,
 			Stage: f.Action, StageLabel: strings.ReplaceAll(f.Action, "_", " "),
 			Reason: cleanText(f.Reason), Recipients: cleanText(strings.Join(f.Recipients, ", ")), Exempt: f.Exempt,
+			Controls: cleanText(strings.Join(f.Controls, " · ")),
 		}
 		if f.StageAt > 0 {
 			row.StageLabel += fmt.Sprintf(" · %d\u00a0d", f.StageAt) // the number keeps its unit
@@ -511,9 +556,13 @@ func shorten(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+// ruleColors is how many rule colours report.css defines (c0 …): one for
+// each rule keywarden has, so no two rules of a chart share one.
+const ruleColors = 18
+
 // ruleColor is a rule's color class, by its position in rules.
 func ruleColor(rules []string, rule string) string {
-	return "c" + strconv.Itoa(slices.Index(rules, rule)%8)
+	return "c" + strconv.Itoa(slices.Index(rules, rule)%ruleColors)
 }
 
 // Calendar geometry.
@@ -626,6 +675,8 @@ func upcomingLabel(e *forecast.Event) string {
 		what += ", starts"
 	case forecast.ChangeExemptionEnds:
 		what += ", exemption ends"
+	case forecast.ChangeEnds:
+		what += ", ends"
 	}
 	return cleanText(e.User) + " (" + what + ")"
 }

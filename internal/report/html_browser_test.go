@@ -383,7 +383,7 @@ func TestHTMLInBrowser(t *testing.T) {
 		do(t, ctx, "emulate a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
 		m := run(t, ctx, "measure the page", chromedp.Evaluate[map[string]float64](`({
 			overflow: document.documentElement.scrollWidth - window.innerWidth,
-			theadShown: document.querySelector('thead').getBoundingClientRect().height,
+			theadShown: document.querySelector('#findings thead').getBoundingClientRect().height,
 			rowWidth: document.querySelector('tr[data-finding]').getBoundingClientRect().width,
 			width: window.innerWidth,
 		})`))

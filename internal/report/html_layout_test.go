@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,7 @@ func wideReport() *Report {
 	var fs []policy.Finding
 	add := func(f policy.Finding) {
 		f.ID = fmt.Sprintf("%016x", len(fs)+1)
+		f.Controls = policy.ControlsOf(f.Rule, false)
 		fs = append(fs, f)
 	}
 	for i := range 78 {
@@ -106,7 +108,7 @@ func TestWideReportFixture(t *testing.T) {
 	if len(users) != 78 || sev[config.SeverityCritical] != 5 || sev[config.SeverityHigh] == 0 || sev[config.SeverityLow] == 0 {
 		t.Fatalf("wideReport has %d users and severities %v; want 78 users, 5 critical, some high and low", len(users), sev)
 	}
-	if policy.SeverityRank(r.Findings[0].Severity) == 4 {
+	if r.Findings[0].Severity == config.SeverityCritical {
 		t.Fatal("wideReport's first finding in the report's order is critical; the default-sort test would prove nothing")
 	}
 }
@@ -273,16 +275,140 @@ func TestHTMLLayoutInBrowser(t *testing.T) {
 		}
 		open(t, 1280)
 		do(t, ctx, "click Severity", chromedp.Click(chromedp.CSS(`button[data-sort="sev"]`)))
+		low, crit := policy.SeverityRank(config.SeverityLow), policy.SeverityRank(config.SeverityCritical)
 		up := ranks()
-		if !slices.IsSorted(up) || up[0] != 1 || up[len(up)-1] != 4 {
-			t.Errorf("after a click on Severity the ranks are %v; want low (1) to critical (4)", up)
+		if !slices.IsSorted(up) || up[0] != low || up[len(up)-1] != crit {
+			t.Errorf("after a click on Severity the ranks are %v; want low (%d) to critical (%d)", up, low, crit)
 		}
 		do(t, ctx, "click Severity again", chromedp.Click(chromedp.CSS(`button[data-sort="sev"]`)))
 		down := ranks()
-		if !slices.IsSortedFunc(down, func(a, b int) int { return b - a }) || !slices.Equal(down[:6], []int{4, 4, 4, 4, 4, 3}) {
-			t.Errorf("after a second click the ranks are %v; want the five critical (4) first, then descending", down)
+		high := policy.SeverityRank(config.SeverityHigh)
+		if !slices.IsSortedFunc(down, func(a, b int) int { return b - a }) || !slices.Equal(down[:6], []int{crit, crit, crit, crit, crit, high}) {
+			t.Errorf("after a second click the ranks are %v; want the five critical (%d) first, then descending", down, crit)
 		}
 	})
+	t.Logf("screenshots in %s", shots)
+	for _, m := range console() {
+		if m.Type == chromedp.ConsoleError || m.IsException() || m.Type == chromedp.ConsoleWarning {
+			t.Errorf("console %s: %s", m.Type, m.Text)
+		}
+	}
+}
+
+// complianceLayoutJS measures the compliance section: elements past the
+// right edge, the page's scroll width, each control row's ID, status
+// class, status text and height, and the controls shown under the rule
+// of each finding.
+const complianceLayoutJS = `(() => {
+	const width = document.documentElement.clientWidth;
+	const past = [];
+	for (const el of document.querySelectorAll('.compliance, .compliance *')) {
+		const r = el.getBoundingClientRect();
+		if (r.width > 0 && r.right > width + 1) past.push(el.tagName.toLowerCase() + '.' + el.className + ' right=' + Math.round(r.right));
+	}
+	const table = document.getElementById('controls').getBoundingClientRect();
+	return {
+		width: width,
+		scrollWidth: document.scrollingElement.scrollWidth,
+		past: past.slice(0, 10),
+		tableRight: table.right,
+		rows: Array.from(document.querySelectorAll('#controls tbody tr')).map(r => ({
+			id: r.dataset.control,
+			status: r.querySelector('.ctl').className,
+			text: r.querySelector('.ctl').textContent,
+			height: r.getBoundingClientRect().height,
+		})),
+		controls: Object.fromEntries(Array.from(document.querySelectorAll('tr[data-finding]')).map(r =>
+			[r.dataset.finding, (r.querySelector('td.rule .controls') || {textContent: ''}).textContent])),
+		headerShown: document.querySelector('#controls thead').getBoundingClientRect().height,
+	};
+})()`
+
+type complianceLayout struct {
+	Width       float64  `json:"width"`
+	ScrollWidth float64  `json:"scrollWidth"`
+	Past        []string `json:"past"`
+	TableRight  float64  `json:"tableRight"`
+	Rows        []struct {
+		ID     string  `json:"id"`
+		Status string  `json:"status"`
+		Text   string  `json:"text"`
+		Height float64 `json:"height"`
+	} `json:"rows"`
+	Controls    map[string]string `json:"controls"`
+	HeaderShown float64           `json:"headerShown"`
+}
+
+// TestHTMLComplianceInBrowser opens complianceReport at 600 and 1280 px
+// and checks the compliance section from the DOM: it stays within the
+// page (nothing past the right edge, no sideways scroll), it remains a
+// table with its header, every control is a row in policy.Controls'
+// order whose status reads as a mark and a word (not color alone:
+// ✓ Passed, ✗ Failed, – Not checked), a row is at most three lines tall
+// at 1280 px and at most 160 px at 600, and each finding shows its
+// controls under its rule. Screenshots compliance-WIDTH.png and
+// findings-WIDTH.png are kept.
+func TestHTMLComplianceInBrowser(t *testing.T) {
+	r := complianceReport()
+	page := filepath.Join(t.TempDir(), "compliance.html")
+	if err := os.WriteFile(page, []byte(render(t, r, FormatHTML, Options{})), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, c := range r.Compliance {
+		want[c.ID] = map[string]string{ControlPassed: "✓ Passed", ControlFailed: "✗ Failed", ControlNotChecked: "– Not checked"}[c.Status]
+	}
+	ctx, console := browser(t)
+	shots := t.ArtifactDir()
+	for _, w := range []int64{600, 1280} {
+		t.Run(strconv.FormatInt(w, 10), func(t *testing.T) {
+			do(t, ctx, "open the report", chromedp.EmulateViewport(w, 900), chromedp.Navigate("file://"+page),
+				chromedp.WaitReady(chromedp.ID("controls")))
+			m := run(t, ctx, "measure the compliance section", chromedp.Evaluate[complianceLayout](complianceLayoutJS))
+			if len(m.Past) > 0 || m.ScrollWidth > m.Width || m.TableRight > m.Width {
+				t.Errorf("at %d px the compliance section passes the right edge (%v px; table ends at %v, scrollWidth %v): %v",
+					w, m.Width, m.TableRight, m.ScrollWidth, m.Past)
+			}
+			if m.HeaderShown == 0 {
+				t.Errorf("at %d px the compliance table's header is hidden; want a table", w)
+			}
+			if len(m.Rows) != len(policy.Controls) {
+				t.Fatalf("at %d px the compliance table has %d rows; want %d", w, len(m.Rows), len(policy.Controls))
+			}
+			maxHeight := 3*20.3 + 14 // three lines of 14 px text at 1.45, and the cell's padding
+			if w == 600 {
+				maxHeight = 160
+			}
+			for i, row := range m.Rows {
+				if row.ID != policy.Controls[i].ID {
+					t.Errorf("at %d px row %d is %s; want %s", w, i, row.ID, policy.Controls[i].ID)
+				}
+				if row.Text != want[row.ID] {
+					t.Errorf("at %d px %s reads %q; want %q", w, row.ID, row.Text, want[row.ID])
+				}
+				if row.Height > maxHeight {
+					t.Errorf("at %d px the row of %s is %v px tall; want at most %v", w, row.ID, row.Height, maxHeight)
+				}
+			}
+			for _, f := range r.Findings {
+				if got, wantC := m.Controls[f.ID], strings.Join(f.Controls, " · "); got != wantC {
+					t.Errorf("at %d px finding %s shows controls %q under its rule; want %q", w, f.ID, got, wantC)
+				}
+			}
+			// Two screens: the compliance table, and the findings of the
+			// new credential kinds.
+			for _, shot := range []struct{ name, scroll string }{
+				{"compliance", `document.getElementById('controls').scrollIntoView(); true`},
+				{"findings", `document.getElementById('status').scrollIntoView(); true`},
+			} {
+				run(t, ctx, "scroll", chromedp.Evaluate[bool](shot.scroll))
+				png := run(t, ctx, "screenshot", chromedp.CaptureScreenshot())
+				if err := os.WriteFile(filepath.Join(shots, fmt.Sprintf("%s-%d.png", shot.name, w)), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
 	t.Logf("screenshots in %s", shots)
 	for _, m := range console() {
 		if m.Type == chromedp.ConsoleError || m.IsException() || m.Type == chromedp.ConsoleWarning {

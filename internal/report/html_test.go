@@ -331,8 +331,8 @@ func TestHTMLCalendarIsTheForecast(t *testing.T) {
 			total++
 		}
 	}
-	if total != 13 {
-		t.Fatalf("the example's forecast has %d stage changes in 30 days; want the 13 keywarden forecast lists", total)
+	if total != 15 {
+		t.Fatalf("the example's forecast has %d stage changes in 30 days; want the 15 keywarden forecast lists", total)
 	}
 	got := 0
 	for date, day := range calendarDays(t, render(t, r, FormatHTML, Options{})) {

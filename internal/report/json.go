@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/forecast"
@@ -39,6 +40,9 @@ func jsonReport(r *Report) *Report {
 		if f.Recipients == nil {
 			f.Recipients = []string{}
 		}
+		if f.Controls == nil {
+			f.Controls = []string{}
+		}
 		out.Findings[i] = f
 	}
 	if r.Inventory != nil {
@@ -49,6 +53,13 @@ func jsonReport(r *Report) *Report {
 			inv.Upcoming[i] = e
 		}
 		out.Inventory = &inv
+	}
+	out.Compliance = complianceOf(r)
+	for i := range out.Compliance {
+		if out.Compliance[i].Rules == nil {
+			out.Compliance = slices.Clone(out.Compliance)
+			out.Compliance[i].Rules = []string{}
+		}
 	}
 	out.Summary.ByRule = nonNilMap(r.Summary.ByRule)
 	out.Summary.ByAction = nonNilMap(r.Summary.ByAction)

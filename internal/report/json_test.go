@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -45,7 +46,20 @@ var contractFindingKeys = []string{
 	"days_left", "stage_at", "action", "severity", "next_stage_on", "exempt", "exempt_reason",
 	"recipients", "reason",
 	// Additions.
-	"class_from_tag", "exempt_from_tag",
+	"class_from_tag", "exempt_from_tag", "service", "controls",
+}
+
+// contractComplianceKeys are the keys of a "compliance" element, an
+// addition to keywarden.report/v1.
+var contractComplianceKeys = []string{"id", "title", "status", "rules", "findings", "accounts", "exempt", "why"}
+
+// checkKeys checks that m has exactly the keys want.
+func checkKeys(t *testing.T, what string, want []string, m map[string]any) {
+	t.Helper()
+	keys := slices.Collect(maps.Keys(m))
+	if diff := cmp.Diff(want, keys, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("%s keys differ from the contract (-want +got):\n%s", what, diff)
+	}
 }
 
 // TestJSONContract checks the shape other tools rely on, for a report built
@@ -97,15 +111,26 @@ func TestJSONContract(t *testing.T) {
 			}
 			for i, v := range findings {
 				f := v.(map[string]any)
-				var keys []string
-				for k := range f {
-					keys = append(keys, k)
-				}
-				if diff := cmp.Diff(contractFindingKeys, keys, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
-					t.Errorf("findings[%d] keys differ from the contract (-want +got):\n%s", i, diff)
-				}
+				checkKeys(t, fmt.Sprintf("findings[%d]", i), contractFindingKeys, f)
 				if _, ok := f["recipients"].([]any); !ok {
 					t.Errorf("findings[%d].recipients = %#v; want an array", i, f["recipients"])
+				}
+			}
+			compliance, ok := doc["compliance"].([]any)
+			if !ok || len(compliance) != len(policy.Controls) {
+				t.Fatalf("compliance = %#v; want an array of %d controls", doc["compliance"], len(policy.Controls))
+			}
+			for i, v := range compliance {
+				c := v.(map[string]any)
+				checkKeys(t, fmt.Sprintf("compliance[%d]", i), contractComplianceKeys, c)
+				if c["id"] != policy.Controls[i].ID {
+					t.Errorf("compliance[%d].id = %v; want %s (policy.Controls' order)", i, c["id"], policy.Controls[i].ID)
+				}
+				if st := c["status"]; st != ControlPassed && st != ControlFailed && st != ControlNotChecked {
+					t.Errorf("compliance[%d].status = %v; want PASSED, FAILED or NOT_CHECKED", i, st)
+				}
+				if _, ok := c["rules"].([]any); !ok {
+					t.Errorf("compliance[%d].rules = %#v; want an array", i, c["rules"])
 				}
 			}
 			summary, _ := doc["summary"].(map[string]any)
@@ -197,7 +222,7 @@ func TestJSONInventoryUpcoming(t *testing.T) {
 			for _, ev := range doc.Inventory.Upcoming {
 				keys := slices.Sorted(maps.Keys(ev))
 				want := []string{"account", "account_alias", "action", "at", "change", "class", "credential", "exempt",
-					"finding_id", "key_id", "on", "reason", "rule", "severity", "slot", "stage_at", "user"}
+					"finding_id", "key_id", "next_stage_on", "on", "reason", "rule", "service", "severity", "slot", "stage_at", "user"}
 				if !slices.Equal(keys, want) {
 					t.Errorf("upcoming event keys = %q; want the forecast/v1 event's %q", keys, want)
 				}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"regexp"
@@ -32,11 +33,17 @@ func renderMarkdown(w io.Writer, r *Report, _ Options) error {
 		ew.printf("| Account | Alias | Status | Users | Keys | API calls | Error |\n")
 		ew.printf("| --- | --- | --- | ---: | ---: | ---: | --- |\n")
 		for _, a := range r.Accounts {
-			ew.printf("| %s | %s | %s | %d | %d | %d | %s |\n",
-				mdCell(a.ID), mdCell(a.Alias), mdCell(a.Status), a.Users, a.AccessKeys, a.APICalls, mdCell(a.Error))
+			calls := strconv.Itoa(a.APICalls)
+			if a.SSHKeyCalls > 0 {
+				calls += fmt.Sprintf(" (%d for SSH keys)", a.SSHKeyCalls)
+			}
+			ew.printf("| %s | %s | %s | %d | %d | %s | %s |\n",
+				mdCell(a.ID), mdCell(a.Alias), mdCell(a.Status), a.Users, a.AccessKeys, calls, mdCell(a.Error))
 		}
 		ew.printf("\n")
 	}
+
+	mdCompliance(ew, complianceOf(r))
 
 	ew.printf("## Findings\n\n")
 	if len(r.Findings) == 0 {
@@ -44,8 +51,8 @@ func renderMarkdown(w io.Writer, r *Report, _ Options) error {
 		return ew.err
 	}
 	aliases := accountAliases(r)
-	ew.printf("| Severity | Account | User | Credential | Rule | Age (days) | Action | Next stage | Reason |\n")
-	ew.printf("| --- | --- | --- | --- | --- | ---: | --- | --- | --- |\n")
+	ew.printf("| Severity | Account | User | Credential | Rule | Controls | Age (days) | Action | Next stage | Reason |\n")
+	ew.printf("| --- | --- | --- | --- | --- | --- | ---: | --- | --- | --- |\n")
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		account := f.Account
@@ -60,24 +67,46 @@ func renderMarkdown(w io.Writer, r *Report, _ Options) error {
 		if marks := tagMarks(f); len(marks) > 0 {
 			reason += " (" + strings.Join(marks, "; ") + ")"
 		}
-		ew.printf("| %s | %s | %s | %s | %s | %d | %s | %s | %s |\n",
+		ew.printf("| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s |\n",
 			mdCell(f.Severity), mdCell(account), mdCell(f.User), mdCell(mdCredential(f)),
-			mdCell(f.Rule), f.AgeDays, mdCell(action), mdCell(nextStage(f)), mdCell(reason))
+			mdCell(f.Rule), mdCell(cmp.Or(controlsText(f), "-")), f.AgeDays, mdCell(action), mdCell(nextStage(f)), mdCell(reason))
 	}
 	return ew.err
 }
 
-// mdCredential is credentialLabel with the whole key ID: a ticket has room,
-// and the reader may search for it.
-func mdCredential(f *policy.Finding) string {
-	if f.Credential == policy.CredentialAccessKey && f.KeyID != "" {
-		s := "key"
-		if f.Slot > 0 {
-			s += " " + strconv.Itoa(f.Slot)
-		}
-		return s + " " + f.KeyID
+// mdCompliance writes the per-control section: a count line, then each
+// control's ID, status (a word: it reads without color), the findings
+// that fail it, their accounts, the exempt ones and its title.
+func mdCompliance(ew *errWriter, cs []ControlStatus) {
+	if len(cs) == 0 {
+		return
 	}
-	return credentialLabel(f)
+	p, f, n := ControlCounts(cs)
+	ew.printf("## Compliance\n\nCIS AWS Foundations Benchmark v3.0.0: **%d passed, %d failed**", p, f)
+	if n > 0 {
+		ew.printf(", %d not checked", n)
+	}
+	ew.printf(".\n\n")
+	ew.printf("| Control | Status | Failing findings | Accounts | Exempt | Title |\n")
+	ew.printf("| --- | --- | ---: | ---: | ---: | --- |\n")
+	for _, c := range cs {
+		status, title := c.Status, c.Title
+		switch c.Status {
+		case ControlFailed:
+			status = "**FAILED**"
+		case ControlNotChecked:
+			status = "NOT CHECKED"
+			title += " (not checked: " + c.Why + ")"
+		}
+		ew.printf("| %s | %s | %d | %d | %d | %s |\n", mdCell(c.ID), status, c.Findings, c.Accounts, c.Exempt, mdCell(title))
+	}
+	ew.printf("\n")
+}
+
+// mdCredential is credentialLabel with the whole credential ID: a ticket
+// has room, and the reader may search for it.
+func mdCredential(f *policy.Finding) string {
+	return withKeyID(credentialKind(f), f.KeyID)
 }
 
 // nextStage is the finding's next stage date, or "-" when there is none.

@@ -112,9 +112,10 @@ func TestMarkdownTableShape(t *testing.T) {
 		}
 	}
 	// Accounts: 7 columns (8 pipes), header + rule + 2 rows.
-	// Findings: 9 columns (10 pipes), header + rule + 8 rows.
-	want := map[int]int{8: 4, 10: 10}
-	if len(tableRows) != len(want) || tableRows[8] != want[8] || tableRows[10] != want[10] {
+	// Compliance: 6 columns (7 pipes), header + rule + 11 controls.
+	// Findings: 10 columns (11 pipes), header + rule + 8 rows.
+	want := map[int]int{8: 4, 7: 13, 11: 10}
+	if len(tableRows) != len(want) || tableRows[8] != want[8] || tableRows[7] != want[7] || tableRows[11] != want[11] {
 		t.Errorf("Markdown table rows by pipe count = %v; want %v\n%s", tableRows, want, out)
 	}
 }

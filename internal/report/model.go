@@ -24,6 +24,9 @@ type Report struct {
 	Accounts    []Account        `json:"accounts"`
 	Findings    []policy.Finding `json:"findings"`
 	Summary     Summary          `json:"summary"`
+	// Compliance is the pass/fail status of every benchmark control
+	// (policy.Controls, in their order), from every finding of the scan.
+	Compliance []ControlStatus `json:"compliance"`
 	// Inventory describes every credential scanned, flagged or not (what
 	// the HTML report's charts need). Optional: nil for a report built
 	// without snapshots, and then absent from the JSON.
@@ -39,6 +42,9 @@ type Account struct {
 	Users      int    `json:"users"`
 	AccessKeys int    `json:"access_keys"`
 	APICalls   int    `json:"api_calls"`
+	// SSHKeyCalls are the ListSSHPublicKeys calls among APICalls: one per
+	// user the opt-in ssh_key_age rule selects (0 when it is off).
+	SSHKeyCalls int `json:"ssh_key_calls"`
 }
 
 // Summary counts the findings. Findings and the by_* maps count only
@@ -70,6 +76,7 @@ func New(generatedAt, asOf time.Time, accounts []Account, findings []policy.Find
 		Findings:    findings,
 	}
 	r.Summary = Summarize(findings)
+	r.Compliance = Compliance(r, nil, nil)
 	return r
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -99,7 +100,7 @@ func findingAlias(f *policy.Finding, aliases map[string]string) string {
 }
 
 // severities lists severities from the highest down.
-var severities = []string{config.SeverityCritical, config.SeverityHigh, config.SeverityMedium, config.SeverityLow}
+var severities = []string{config.SeverityCritical, config.SeverityHigh, config.SeverityMedium, config.SeverityLow, config.SeverityInfo}
 
 // summaryLine reads "12 findings (3 critical, 4 high), 2 exempt". It counts
 // r.Findings itself, so it always agrees with the rows printed.
@@ -148,26 +149,64 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// credentialLabel names a finding's credential for people: "key 1 AKIA…MPLE",
-// "password", "mfa", "root key 1".
+// credentialLabel names a finding's credential for people: "key 1
+// AKIA…MPLE", "cert 2 ASCA…MPLE", "codecommit credential ACCA…MPLE",
+// "ssh key APKA…MPLE", "password", "mfa", "root key 1", "user",
+// "account".
 func credentialLabel(f *policy.Finding) string {
-	switch f.Credential {
-	case policy.CredentialAccessKey:
-		s := "key"
+	return withKeyID(credentialKind(f), shortKeyID(f.KeyID))
+}
+
+// credentialKind is credentialLabel without the credential's ID.
+func credentialKind(f *policy.Finding) string {
+	slot := func(s string) string {
 		if f.Slot > 0 {
-			s += fmt.Sprintf(" %d", f.Slot)
-		}
-		if f.KeyID != "" {
-			s += " " + shortKeyID(f.KeyID)
+			return s + " " + strconv.Itoa(f.Slot)
 		}
 		return s
-	case policy.CredentialRoot:
-		if f.Slot > 0 {
-			return fmt.Sprintf("root key %d", f.Slot)
+	}
+	switch f.Credential {
+	case policy.CredentialAccessKey:
+		return slot("key")
+	case policy.CredentialSigningCert:
+		return slot("cert")
+	case policy.CredentialServiceCredential:
+		if svc := serviceName(f.Service); svc != "" {
+			return svc + " credential"
 		}
-		return "root key"
+		return "service credential"
+	case policy.CredentialSSHKey:
+		return "ssh key"
+	case policy.CredentialRoot:
+		switch f.Rule {
+		case config.RuleRootSigningCert:
+			return slot("root cert")
+		case config.RuleRootRecentUse:
+			return "root"
+		}
+		return slot("root key")
 	}
 	return f.Credential
+}
+
+// withKeyID is kind followed by id, when there is one.
+func withKeyID(kind, id string) string {
+	if id == "" {
+		return kind
+	}
+	return kind + " " + id
+}
+
+// serviceName is a service-specific credential's service as people say
+// it: "codecommit" for codecommit.amazonaws.com.
+func serviceName(service string) string {
+	name, _, _ := strings.Cut(service, ".")
+	return name
+}
+
+// controlsText is the finding's controls, "CIS 1.5, CIS 1.6", or "".
+func controlsText(f *policy.Finding) string {
+	return strings.Join(f.Controls, ", ")
 }
 
 // tagMarks says what the user's tags decided for f — "class machine from
@@ -185,7 +224,7 @@ func tagMarks(f *policy.Finding) []string {
 	return marks
 }
 
-// shortKeyID keeps an access key ID's first four and last four characters.
+// shortKeyID keeps a credential ID's first four and last four characters.
 func shortKeyID(id string) string {
 	r := []rune(id)
 	if len(r) <= 9 {

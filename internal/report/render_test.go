@@ -59,45 +59,53 @@ func sampleReport() *Report {
 			Rule: config.RuleAccessKeyAge, AgeDays: 91, StageAt: 90, Action: config.ActionDelete, Severity: config.SeverityHigh,
 			Recipients: []string{"alice@example.com"}, Reason: "access key 1 is 91 days old (delete at 90)",
 			KeyCreatedAt: created,
+			Controls:     []string{"CIS 1.14"},
 		},
 		{
 			ID: "8b2e4d6f10a3c5e7", Account: "111111111111", AccountAlias: "prod-main", User: "alice", Class: "human",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAI44QH8DHBEXAMPLE", Slot: 2,
 			Rule: config.RuleAccessKeyUnused, AgeDays: 50, StageAt: 45, Action: config.ActionNotify, Severity: config.SeverityMedium,
 			Recipients: []string{"alice@example.com"}, Reason: "access key 2 not used for 50 days (limit 45)",
+			Controls: []string{"CIS 1.12"},
 		},
 		{
 			ID: "c0ffee0012345678", Account: "111111111111", User: "build-bot", Class: "machine", ClassFromTag: "UserType=machine",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAJ7Q2EXAMPLEBUILD", Slot: 1,
 			Rule: config.RuleAccessKeyAge, AgeDays: 85, StageAt: 80, Action: config.ActionNotify, Severity: config.SeverityHigh,
 			NextStageOn: datep("2026-11-28"), Reason: "access key 1 is 85 days old (next stage at 90 days)",
+			Controls: []string{"CIS 1.14"},
 		},
 		{
 			ID: "d15ab1ed00c1e9ac", Account: "111111111111", User: "ci-legacy", Class: "machine", ClassFromTag: "UserType=machine",
 			Credential: policy.CredentialAccessKey, KeyID: "AKIAZZLEGACY00000001", Slot: 1,
 			Rule: config.RuleAccessKeyAge, AgeDays: 400, StageAt: 90, Action: config.ActionNotify, Severity: config.SeverityCritical,
 			Exempt: true, ExemptReason: "vendor rotates on 2027-01-31", ExemptFromTag: "keywarden:exempt=true", Reason: "access key 1 is 400 days old (limit 90)",
+			Controls: []string{"CIS 1.14"},
 		},
 		{
 			ID: "e7e7e7e7a1b2c3d4", Account: "111111111111", User: userHTMLPipe, Class: "human",
 			Credential: policy.CredentialPassword, Rule: config.RulePasswordExpiry, AgeDays: 93, DaysLeft: intp(-3),
 			Action: config.ActionNotify, Severity: config.SeverityHigh, Recipients: []string{"ops@example.com", "sec@example.com"},
-			Reason: "console password expired 3 days ago (max age 90)",
+			Reason:   "console password expired 3 days ago (max age 90)",
+			Controls: []string{},
 		},
 		{
 			ID: "0a0b0c0d0e0f1011", Account: "111111111111", User: userANSI, Class: "human",
 			Credential: policy.CredentialMFA, Rule: config.RuleMFAMissing,
 			Action: config.ActionNotify, Severity: config.SeverityHigh, Reason: "console password without MFA",
+			Controls: []string{"CIS 1.10"},
 		},
 		{
 			ID: "1234abcd5678ef90", Account: "111111111111", User: userFormula, Class: "human",
 			Credential: policy.CredentialPassword, Rule: config.RulePasswordUnused, AgeDays: 120, StageAt: 90,
 			Action: config.ActionNotify, Severity: config.SeverityLow, Reason: "console password not used for 120 days (limit 90)",
+			Controls: []string{"CIS 1.12"},
 		},
 		{
 			ID: "9999aaaabbbbcccc", Account: "111111111111", User: "<root_account>", Class: "root",
 			Credential: policy.CredentialRoot, Slot: 1, Rule: config.RuleRootAccessKey, AgeDays: 700,
 			Action: config.ActionNotify, Severity: config.SeverityCritical, Reason: "root has an active access key (key 1, 700 days old)",
+			Controls: []string{"CIS 1.4"},
 		},
 	}
 	r := New(generated, asOf, accounts, findings)
@@ -326,9 +334,9 @@ func TestTagMarksInEveryFormat(t *testing.T) {
 	})
 	table := render(t, r, FormatTable, Options{Width: 120})
 	for _, want := range []string{
-		"high      exempted     key         access_key_age   0d  exempt*  -\n",
-		"high      self-tagged  key         access_key_age   0d  notify*  -\n",
-		"high      plain        key         access_key_age   0d  notify   -\n",
+		"high      exempted     key         access_key_age   0d  exempt*  -     -\n",
+		"high      self-tagged  key         access_key_age   0d  notify*  -     -\n",
+		"high      plain        key         access_key_age   0d  notify   -     -\n",
 		"* decided by a tag, which users may be able to set on themselves:\n" +
 			"  exempted: exempt from tag keywarden:exempt=true\n" +
 			"  hostile: class team from tag Team=<b>x</b>|\uFFFD[2J\n" +

@@ -21,9 +21,10 @@ var tableColumns = []termtable.Column{
 	{Header: "USER", Wrap: true},
 	{Header: "CREDENTIAL"},
 	{Header: "RULE", Wrap: true},
-	{Header: "AGE", AlignRight: true, Drop: 3},
-	{Header: "ACTION", Wrap: true, Drop: 2},
-	{Header: "NEXT", Drop: 1},
+	{Header: "AGE", AlignRight: true, Drop: 4},
+	{Header: "ACTION", Wrap: true, Drop: 3},
+	{Header: "NEXT", Drop: 2},
+	{Header: "CIS", Wrap: true, Drop: 1},
 }
 
 const (
@@ -34,6 +35,7 @@ const (
 	colAge
 	colAction
 	colNext
+	colControls
 )
 
 // renderTable writes the report for a person at a terminal: per account a
@@ -41,7 +43,7 @@ const (
 // summary line. With a width (a terminal), columns are sized to their
 // content and, when the table is wider, the credential takes a shorter
 // form, names and rules wrap over lines, and at last the low-value columns
-// (NEXT, ACTION, AGE) are left out — said above the table; nothing is ever
+// (CIS, NEXT, ACTION, AGE) are left out — said above the table; nothing is ever
 // truncated. Without one (a file, a pipe) every line is as long as it
 // needs. Every user-controlled string goes through cleanText, so a name
 // cannot carry escape sequences to the terminal. Widths are counted in runes.
@@ -81,6 +83,7 @@ func renderTable(w io.Writer, r *Report, o Options) error {
 		t.rows(layout, byAccount[id], rows[id])
 		t.tagNotes(byAccount[id])
 	}
+	t.compliance(complianceOf(r))
 	t.blank()
 	t.wrap(summaryLine(r), "", "")
 	if failed := failedAccounts(r); len(failed) > 0 {
@@ -145,11 +148,9 @@ func tableRow(f *policy.Finding) tableCells {
 		action += tagMarker // explained below the account's rows
 	}
 	cred := []string{cleanText(credentialLabel(f))}
-	if f.Credential == policy.CredentialAccessKey && f.KeyID != "" {
-		noID := *f
-		noID.KeyID = ""
-		short := cleanText(credentialLabel(&noID))
-		cred = append(cred, short+" …"+cleanText(lastRunes(f.KeyID, 4)), short)
+	if f.KeyID != "" {
+		kind := cleanText(credentialKind(f))
+		cred = append(cred, kind+" …"+cleanText(lastRunes(f.KeyID, 4)), kind)
 	}
 	return tableCells{
 		colSeverity:   {cleanText(f.Severity)},
@@ -159,7 +160,21 @@ func tableRow(f *policy.Finding) tableCells {
 		colAge:        {strconv.Itoa(f.AgeDays) + "d"},
 		colAction:     {cleanText(action)},
 		colNext:       {cleanText(nextStage(f))},
+		colControls:   {cleanText(cisCell(f.Controls))},
 	}
+}
+
+// cisCell is the table's CIS cell: the controls without their "CIS "
+// (the header says it), "1.5 1.6"; "-" for none.
+func cisCell(controls []string) string {
+	if len(controls) == 0 {
+		return "-"
+	}
+	ids := make([]string, len(controls))
+	for i, c := range controls {
+		ids[i] = strings.TrimPrefix(c, "CIS ")
+	}
+	return strings.Join(ids, " ")
 }
 
 // cellLines is the cell in a column width runes wide: the first form that
@@ -241,6 +256,7 @@ const (
 	ansiBoldRed = "\x1b[1;31m"
 	ansiYellow  = "\x1b[33m"
 	ansiCyan    = "\x1b[36m"
+	ansiGreen   = "\x1b[32m"
 	ansiDim     = "\x1b[2m"
 )
 
@@ -249,6 +265,7 @@ var severityStyle = map[string]string{
 	config.SeverityHigh:     ansiRed,
 	config.SeverityMedium:   ansiYellow,
 	config.SeverityLow:      ansiCyan,
+	config.SeverityInfo:     ansiDim,
 }
 
 // tableWriter writes lines no wider than width, styled only when color is set.
@@ -297,6 +314,9 @@ func (t *tableWriter) accountHeader(id string, a *Account) {
 	stats := fmt.Sprintf(" · %s · %s · %s · %s", cleanText(a.Status),
 		plural(a.Users, "user", "users"), plural(a.AccessKeys, "key", "keys"),
 		plural(a.APICalls, "API call", "API calls"))
+	if a.SSHKeyCalls > 0 {
+		stats += fmt.Sprintf(" (%d for SSH keys)", a.SSHKeyCalls)
+	}
 	if a.Alias != "" {
 		name += " (" + cleanText(a.Alias) + ")"
 	}
@@ -391,3 +411,107 @@ func wrapText(s string, width, indent int) []string {
 	}
 	return append(lines, s)
 }
+
+// complianceColumns are the compliance block's columns.
+var complianceColumns = []termtable.Column{
+	{Header: "CONTROL"},
+	{Header: "STATUS"},
+	{Header: "FINDINGS", AlignRight: true},
+	{Header: "TITLE", Prose: true},
+}
+
+// compliance writes the per-control block after the findings, short: a
+// count line, a row for each control that failed or was not checked (ID,
+// status as a word, so that it reads without color, the findings that
+// fail it with the exempt ones, its title, which wraps), and one line
+// listing the controls that passed.
+func (t *tableWriter) compliance(cs []ControlStatus) {
+	if len(cs) == 0 {
+		return
+	}
+	t.blank()
+	p, f, n := ControlCounts(cs)
+	head := fmt.Sprintf("Compliance (CIS AWS Foundations Benchmark v3.0.0): %d passed, %d failed", p, f)
+	if n > 0 {
+		head += fmt.Sprintf(", %d not checked", n)
+	}
+	t.wrap(head, "", ansiBold)
+	var rows [][]string
+	var shown []ControlStatus
+	var passed []string
+	for _, c := range cs {
+		if c.Status == ControlPassed {
+			id := c.ID
+			if c.Exempt > 0 {
+				id += fmt.Sprintf(" (%d exempt)", c.Exempt)
+			}
+			passed = append(passed, id)
+			continue
+		}
+		count := "-"
+		if c.Status != ControlNotChecked {
+			count = strconv.Itoa(c.Findings)
+			if c.Exempt > 0 {
+				count += fmt.Sprintf(" (+%d exempt)", c.Exempt)
+			}
+		}
+		title := c.Title
+		if c.Why != "" {
+			title += " (not checked: " + c.Why + ")"
+		}
+		rows = append(rows, []string{c.ID, statusWord(c.Status), count, title})
+		shown = append(shown, c)
+	}
+	if len(rows) > 0 {
+		t.complianceRows(rows, shown)
+	}
+	if len(passed) > 0 {
+		t.wrap("passed: "+strings.Join(passed, ", "), "", ansiGreen)
+	}
+}
+
+// complianceRows writes the failed and unchecked controls, fitted to the
+// width (one block per control when even that is too narrow).
+func (t *tableWriter) complianceRows(rows [][]string, cs []ControlStatus) {
+	if t.ew.err != nil {
+		return
+	}
+	l := termtable.Fit(complianceColumns, rows, t.width)
+	if t.width > 0 && l.Total() > t.width {
+		t.ew.err = termtable.Blocks(t.ew.w, complianceColumns, rows, t.width)
+		return
+	}
+	header := make([][]string, len(complianceColumns))
+	for i, c := range complianceColumns {
+		header[i] = []string{c.Header}
+	}
+	t.ew.err = l.Row(t.ew.w, complianceColumns, header, nil)
+	for k, row := range rows {
+		cells := make([][]string, len(row))
+		for i, c := range complianceColumns {
+			cells[i] = termtable.WrapCell(c, row[i], l.Widths[i])
+		}
+		if t.ew.err != nil {
+			return
+		}
+		t.ew.err = l.Row(t.ew.w, complianceColumns, cells, func(i int, s string) string {
+			if i != 1 {
+				return s
+			}
+			return t.styled(s, controlStyle[cs[k].Status])
+		})
+	}
+}
+
+// statusWord is a control status as the table and Markdown write it.
+func statusWord(status string) string {
+	switch status {
+	case ControlPassed:
+		return "pass"
+	case ControlFailed:
+		return "FAIL"
+	}
+	return "not checked"
+}
+
+var controlStyle = map[string]string{ControlPassed: ansiGreen, ControlFailed: ansiBoldRed, ControlNotChecked: ansiDim}

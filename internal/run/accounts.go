@@ -34,7 +34,8 @@ type Progress interface {
 }
 
 // IAMReadPermissions are the IAM actions a scan needs in every account.
-const IAMReadPermissions = "iam:GenerateCredentialReport, iam:GetCredentialReport, iam:GetAccountAuthorizationDetails, iam:GetAccountPasswordPolicy, iam:ListAccountAliases and iam:ListAccessKeys"
+const IAMReadPermissions = "iam:GenerateCredentialReport, iam:GetCredentialReport, iam:GetAccountAuthorizationDetails, iam:GetAccountPasswordPolicy, iam:ListAccountAliases, " +
+	"iam:GetAccountSummary, iam:ListServiceSpecificCredentials, iam:ListAccessKeys and iam:ListSigningCertificates (and iam:ListSSHPublicKeys with rules.ssh_key_age)"
 
 // accountScan is one account's scan, from its target to its findings or
 // its error.
@@ -197,6 +198,7 @@ func (a *accountScan) begin(ctx context.Context, o ScanOptions, base aws.Config,
 		STS:               sts.NewFromConfig(a.cfg),
 		Logger:            o.Logger,
 		KeyLookupParallel: a.keyLookups,
+		SSHKeyUsers:       policy.SSHKeyUsers(o.Config),
 	}
 	id, err := a.collector.Begin(ctx)
 	if a.id == "" {
@@ -216,7 +218,8 @@ func (a *accountScan) begin(ctx context.Context, o ScanOptions, base aws.Config,
 }
 
 // collect waits for the account's credential report, reads the account,
-// evaluates it and resolves the key IDs of the users with key findings.
+// evaluates it and resolves the access key and signing certificate IDs of
+// the users with findings about them.
 func (a *accountScan) collect(ctx context.Context, o ScanOptions) {
 	defer func() { a.collector = nil }()
 	snap, err := a.collector.Snapshot(ctx)
@@ -225,7 +228,11 @@ func (a *accountScan) collect(ctx context.Context, o ScanOptions) {
 		return
 	}
 	findings := policy.Evaluate(snap, o.Config, o.AsOf)
-	if err := a.collector.ResolveKeyIDs(ctx, snap, usersWithKeyFindings(findings)); err != nil {
+	lookups := collect.IDLookups{
+		AccessKeys:   usersWithFindings(findings, policy.CredentialAccessKey),
+		SigningCerts: usersWithFindings(findings, policy.CredentialSigningCert),
+	}
+	if err := a.collector.ResolveIDs(ctx, snap, lookups); err != nil {
 		a.fail(err)
 		return
 	}

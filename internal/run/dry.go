@@ -85,6 +85,22 @@ func (dryIAM) DeleteLoginProfile(context.Context, *iam.DeleteLoginProfileInput, 
 	return &iam.DeleteLoginProfileOutput{}, nil
 }
 
+func (dryIAM) UpdateSigningCertificate(context.Context, *iam.UpdateSigningCertificateInput, ...func(*iam.Options)) (*iam.UpdateSigningCertificateOutput, error) {
+	return &iam.UpdateSigningCertificateOutput{}, nil
+}
+
+func (dryIAM) DeleteSigningCertificate(context.Context, *iam.DeleteSigningCertificateInput, ...func(*iam.Options)) (*iam.DeleteSigningCertificateOutput, error) {
+	return &iam.DeleteSigningCertificateOutput{}, nil
+}
+
+func (dryIAM) UpdateServiceSpecificCredential(context.Context, *iam.UpdateServiceSpecificCredentialInput, ...func(*iam.Options)) (*iam.UpdateServiceSpecificCredentialOutput, error) {
+	return &iam.UpdateServiceSpecificCredentialOutput{}, nil
+}
+
+func (dryIAM) DeleteServiceSpecificCredential(context.Context, *iam.DeleteServiceSpecificCredentialInput, ...func(*iam.Options)) (*iam.DeleteServiceSpecificCredentialOutput, error) {
+	return &iam.DeleteServiceSpecificCredentialOutput{}, nil
+}
+
 // dryClients are clients whose changes go nowhere.
 func dryClients(clients func(context.Context, string) (remediate.IAM, error)) func(context.Context, string) (remediate.IAM, error) {
 	return func(ctx context.Context, account string) (remediate.IAM, error) {

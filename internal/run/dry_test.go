@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/plan"
@@ -150,7 +152,8 @@ func TestDryRunLeavesTheStateAlone(t *testing.T) {
 
 // iamReadOps are the IAM operations a scan and a re-check make.
 var iamReadOps = []string{"GenerateCredentialReport", "GetCredentialReport", "GetAccountAuthorizationDetails",
-	"GetAccountPasswordPolicy", "ListAccountAliases", "ListAccessKeys", "GetAccessKeyLastUsed", "GetUser", "GetLoginProfile"}
+	"GetAccountPasswordPolicy", "ListAccountAliases", "ListAccessKeys", "GetAccessKeyLastUsed", "GetUser", "GetLoginProfile",
+	"GetAccountSummary", "ListServiceSpecificCredentials", "ListSigningCertificates", "ListSSHPublicKeys"}
 
 // TestWouldDo: a dry run reports as planned only what it did against dryIAM.
 func TestWouldDo(t *testing.T) {
@@ -215,3 +218,45 @@ func TestUnopenableAuditFileChangesNothingAndSaysSo(t *testing.T) {
 		t.Errorf("digests %+v; want one with alice's action failed", d)
 	}
 }
+
+// TestDryIAMChangesNoCertificateOrServiceCredential: the dry run's client
+// answers every write of the new credential kinds without making it.
+func TestDryIAMChangesNoCertificateOrServiceCredential(t *testing.T) {
+	m := testenv.Moto(t)
+	m.Seed(t, []testenv.SeedUser{{Name: "alice", PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1}})
+	ctx := context.Background()
+	real := iam.NewFromConfig(m.Config(t))
+	cert, err := real.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{UserName: aws.String("alice"),
+		CertificateBody: aws.String(testenv.SelfSignedCertificate(t, "alice"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := real.CreateServiceSpecificCredential(ctx, &iam.CreateServiceSpecificCredentialInput{UserName: aws.String("alice"),
+		ServiceName: aws.String("codecommit.amazonaws.com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certID, credID := cert.Certificate.CertificateId, cred.ServiceSpecificCredential.ServiceSpecificCredentialId
+	dry := dryIAM{real}
+	for _, err := range []error{
+		ignore(dry.UpdateSigningCertificate(ctx, &iam.UpdateSigningCertificateInput{UserName: aws.String("alice"), CertificateId: certID, Status: types.StatusTypeInactive})),
+		ignore(dry.DeleteSigningCertificate(ctx, &iam.DeleteSigningCertificateInput{UserName: aws.String("alice"), CertificateId: certID})),
+		ignore(dry.UpdateServiceSpecificCredential(ctx, &iam.UpdateServiceSpecificCredentialInput{UserName: aws.String("alice"),
+			ServiceSpecificCredentialId: credID, Status: types.StatusTypeInactive})),
+		ignore(dry.DeleteServiceSpecificCredential(ctx, &iam.DeleteServiceSpecificCredentialInput{UserName: aws.String("alice"), ServiceSpecificCredentialId: credID})),
+	} {
+		if err != nil {
+			t.Errorf("dry write: %v; want it to answer as a write that worked", err)
+		}
+	}
+	certs, err := real.ListSigningCertificates(ctx, &iam.ListSigningCertificatesInput{UserName: aws.String("alice")})
+	if err != nil || len(certs.Certificates) != 1 || certs.Certificates[0].Status != types.StatusTypeActive {
+		t.Errorf("certificates after the dry writes: %+v, %v; want the one, still Active", certs, err)
+	}
+	creds, err := real.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{UserName: aws.String("alice")})
+	if err != nil || len(creds.ServiceSpecificCredentials) != 1 || creds.ServiceSpecificCredentials[0].Status != types.StatusTypeActive {
+		t.Errorf("service credentials after the dry writes: %+v, %v; want the one, still Active", creds, err)
+	}
+}
+
+func ignore[T any](_ T, err error) error { return err }

@@ -29,14 +29,17 @@ type accountSet struct {
 	configs    map[string]aws.Config
 	clients    map[string]remediate.IAM
 	activeKeys map[string]int
-	clocks     map[string]accountClock
+	// activeOther counts active signing certificates and service-specific
+	// credentials (max_fraction counts them with the keys).
+	activeOther map[string]int
+	clocks      map[string]accountClock
 	// base is the caller's configuration, as the scan loaded it (nil
 	// before, or for an offline report).
 	base *aws.Config
 }
 
 func newAccountSet(o ScanOptions) *accountSet {
-	return &accountSet{scan: o, configs: map[string]aws.Config{}, clients: map[string]remediate.IAM{}, activeKeys: map[string]int{},
+	return &accountSet{scan: o, configs: map[string]aws.Config{}, clients: map[string]remediate.IAM{}, activeKeys: map[string]int{}, activeOther: map[string]int{},
 		clocks: map[string]accountClock{}}
 }
 
@@ -67,15 +70,26 @@ func (s *accountSet) options() ScanOptions {
 	o.OnSnapshots = func(snaps []*inventory.Snapshot) {
 		s.mu.Lock()
 		for _, snap := range snaps {
-			n := 0
+			n, other := 0, 0
 			for _, u := range snap.Users {
 				for _, k := range u.AccessKeys {
 					if k.Active {
 						n++
 					}
 				}
+				for _, c := range u.SigningCerts {
+					if c.Active {
+						other++
+					}
+				}
+				for _, c := range u.ServiceCredentials {
+					if c.Status == inventory.StatusActive {
+						other++
+					}
+				}
 			}
 			s.activeKeys[snap.AccountID] = n
+			s.activeOther[snap.AccountID] = other
 			s.clocks[snap.AccountID] = clockOf(snap)
 		}
 		s.mu.Unlock()

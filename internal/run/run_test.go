@@ -85,6 +85,13 @@ func cadenceConfig() *config.Config {
 	cfg.Rules.PasswordUnused.Enabled = &off
 	cfg.Rules.MFAMissing.Enabled = &off
 	cfg.Rules.RootAccessKey.Enabled = &off
+	// Only the access keys' ages: the users' other rules would add
+	// their own notices to the cadence.
+	cfg.Rules.DormantUser.Enabled = &off
+	cfg.Rules.ConsoleAndKeys.Enabled = &off
+	cfg.Rules.TwoActiveKeys.Enabled = &off
+	cfg.Rules.AccessKeyAtSetup.Enabled = &off
+	cfg.Rules.PasswordPolicy.Enabled = &off
 	return cfg
 }
 

@@ -116,13 +116,13 @@ func checkSelected(account string, selected []string) error {
 		ErrAccountNotSelected, account, selected)
 }
 
-// usersWithKeyFindings lists, once each, the IAM users that have an
-// access-key finding: only their key IDs are looked up.
-func usersWithKeyFindings(fs []policy.Finding) []string {
+// usersWithFindings lists, once each, the IAM users that have a finding
+// about a credential of this kind: only their IDs are looked up.
+func usersWithFindings(fs []policy.Finding, credential string) []string {
 	var users []string
 	seen := map[string]bool{}
 	for _, f := range fs {
-		if f.Credential == policy.CredentialAccessKey && !seen[f.User] {
+		if f.Credential == credential && !seen[f.User] {
 			seen[f.User] = true
 			users = append(users, f.User)
 		}
@@ -130,23 +130,25 @@ func usersWithKeyFindings(fs []policy.Finding) []string {
 	return users
 }
 
-// fillKeyIDs copies resolved key IDs from the snapshot into the findings.
+// fillKeyIDs copies resolved access key and signing certificate IDs from
+// the snapshot into the findings, by user and slot.
 func fillKeyIDs(fs []policy.Finding, snap *inventory.Snapshot) {
-	ids := map[string]map[int]string{}
+	type slot struct {
+		user, credential string
+		n                int
+	}
+	ids := map[slot]string{}
 	for _, u := range snap.Users {
 		for _, k := range u.AccessKeys {
-			if k.ID == "" {
-				continue
-			}
-			if ids[u.Name] == nil {
-				ids[u.Name] = map[int]string{}
-			}
-			ids[u.Name][k.Slot] = k.ID
+			ids[slot{u.Name, policy.CredentialAccessKey, k.Slot}] = k.ID
+		}
+		for _, c := range u.SigningCerts {
+			ids[slot{u.Name, policy.CredentialSigningCert, c.Slot}] = c.ID
 		}
 	}
 	for i := range fs {
-		if fs[i].Credential == policy.CredentialAccessKey {
-			fs[i].KeyID = ids[fs[i].User][fs[i].Slot]
+		if id, ok := ids[slot{fs[i].User, fs[i].Credential, fs[i].Slot}]; ok {
+			fs[i].KeyID = id
 		}
 	}
 }
@@ -163,6 +165,9 @@ func accountSummary(snap *inventory.Snapshot, calls int) report.Account {
 		Users:      len(snap.Users),
 		AccessKeys: keys,
 		APICalls:   calls,
+		// The opt-in SSH rule's cost, shown apart: it grows with the users
+		// it selects.
+		SSHKeyCalls: snap.SSHKeyCalls,
 	}
 }
 
@@ -172,6 +177,7 @@ func accountSummary(snap *inventory.Snapshot, calls int) report.Account {
 // once with every account's snapshot.
 func finish(rep *report.Report, o ScanOptions, snaps ...*inventory.Snapshot) *report.Report {
 	rep.Inventory = report.NewInventory(o.Config, o.AsOf, snaps...)
+	rep.Compliance = report.Compliance(rep, o.Config, report.UnreadInputs(snaps...))
 	if o.OnSnapshots != nil {
 		o.OnSnapshots(snaps)
 	}

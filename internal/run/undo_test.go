@@ -23,7 +23,7 @@ func TestUndoOutsideAllowedAccounts(t *testing.T) {
 	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
 	store := memstore.New()
 	for _, acct := range []string{"111111111111", "222222222222"} {
-		a := state.Action{ID: "r1." + acct, Run: "r1", Account: acct, User: "alice", Credential: "access_key_1", KeyID: "AKIA" + acct,
+		a := state.Action{ID: "r1." + acct, Run: "r1", Account: acct, User: "alice", Credential: "access_key", KeyID: "AKIA" + acct,
 			Kind: state.KindDisable, Status: state.ActionPlanned, Before: state.KeyActive, At: now.Add(-time.Hour)}
 		if err := store.RecordAction(ctx, a); err != nil {
 			t.Fatal(err)

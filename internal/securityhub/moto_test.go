@@ -93,6 +93,18 @@ func TestSyncAgainstMoto(t *testing.T) {
 	}
 	archived := 0
 	for id, f := range third {
+		// Even findings map to CIS 1.14: FAILED while found, PASSED once
+		// resolved; odd ones have no Compliance.
+		want := types.ComplianceStatus("")
+		if idIndex(id)%2 == 0 {
+			want = "FAILED"
+			if f.RecordState == types.RecordStateArchived {
+				want = "PASSED"
+			}
+		}
+		if got := complianceStatus(f); got != want {
+			t.Errorf("%s (%s) Compliance.Status = %q as moto holds it; want %q", id, f.RecordState, got, want)
+		}
 		if f.RecordState != types.RecordStateArchived {
 			continue
 		}
@@ -107,6 +119,14 @@ func TestSyncAgainstMoto(t *testing.T) {
 	if archived != 50 {
 		t.Errorf("archived findings = %d; want 50", archived)
 	}
+}
+
+// complianceStatus is f's Compliance.Status, "" without one.
+func complianceStatus(f types.AwsSecurityFinding) types.ComplianceStatus {
+	if f.Compliance == nil {
+		return ""
+	}
+	return f.Compliance.Status
 }
 
 // idIndex is the finding number at the end of a Security Hub ID.

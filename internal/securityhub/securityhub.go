@@ -271,7 +271,9 @@ func updateWorkflow(ctx context.Context, api API, productArn string, ids []strin
 // the fields BatchImportFindings requires and keywarden wrote, taken from
 // Security Hub's copy, with RecordState ARCHIVED and a new UpdatedAt.
 // Workflow RESOLVED is sent too; Security Hub ignores it on an existing
-// finding (BatchUpdateFindings sets it), emulators may not.
+// finding (BatchUpdateFindings sets it), emulators may not. A finding
+// with controls gets Compliance.Status PASSED: the provider's own field,
+// which BatchImportFindings updates.
 func archived(f types.AwsSecurityFinding, now string) types.AwsSecurityFinding {
 	fields := map[string]string{}
 	for k, v := range f.ProductFields {
@@ -300,7 +302,17 @@ func archived(f types.AwsSecurityFinding, now string) types.AwsSecurityFinding {
 		Resources:             f.Resources,
 		RecordState:           types.RecordStateArchived,
 		Workflow:              &types.Workflow{Status: types.WorkflowStatusResolved},
+		Compliance:            passed(f.Compliance),
 	}
+}
+
+// passed is a resolved finding's compliance: the control is met now
+// (PASSED), the related requirements kept; nil for a finding without one.
+func passed(c *types.Compliance) *types.Compliance {
+	if c == nil {
+		return nil
+	}
+	return &types.Compliance{Status: types.ComplianceStatus(report.ASFFCompliancePassed), RelatedRequirements: c.RelatedRequirements}
 }
 
 // toSDK converts keywarden's ASFF finding to the SDK's type.
@@ -330,7 +342,12 @@ func toSDK(f report.ASFFFinding) types.AwsSecurityFinding {
 		}
 		resources[i] = res
 	}
+	var compliance *types.Compliance
+	if c := f.Compliance; c != nil {
+		compliance = &types.Compliance{Status: types.ComplianceStatus(c.Status), RelatedRequirements: c.RelatedRequirements}
+	}
 	return types.AwsSecurityFinding{
+		Compliance:      compliance,
 		SchemaVersion:   aws.String(f.SchemaVersion),
 		Id:              aws.String(f.ID),
 		ProductArn:      aws.String(f.ProductArn),

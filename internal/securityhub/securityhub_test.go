@@ -46,6 +46,9 @@ func findings(n int, exempt ...int) []policy.Finding {
 		if fs[i].Exempt {
 			fs[i].ExemptReason = "vendor key"
 		}
+		if i%2 == 0 {
+			fs[i].Controls = []string{"CIS 1.14"}
+		}
 	}
 	return fs
 }
@@ -301,6 +304,22 @@ func TestSyncResolvesDisappeared(t *testing.T) {
 	if a.Title == nil || a.Description == nil || a.CreatedAt == nil || len(a.Resources) == 0 || len(a.Types) == 0 ||
 		aws.ToString(a.UpdatedAt) != "2026-11-24T08:00:00.000Z" || a.RecordState != types.RecordStateArchived {
 		t.Errorf("archive import = %+v; want a complete finding, ARCHIVED, UpdatedAt now", a)
+	}
+
+	// Its compliance: FAILED while found, PASSED once resolved; none for
+	// a finding without controls (the odd ones).
+	for i, want := range map[int]types.ComplianceStatus{4: "FAILED", 6: "PASSED", 7: ""} {
+		f := h.store[fmt.Sprintf("keywarden/%s/%016x", account, i)]
+		got := types.ComplianceStatus("")
+		if f.Compliance != nil {
+			got = f.Compliance.Status
+			if !slices.Equal(f.Compliance.RelatedRequirements, []string{"CIS AWS Foundations Benchmark v3.0.0/1.14"}) {
+				t.Errorf("finding %d RelatedRequirements = %q; want the benchmark's 1.14", i, f.Compliance.RelatedRequirements)
+			}
+		}
+		if got != want {
+			t.Errorf("finding %d Compliance.Status = %q; want %q", i, got, want)
+		}
 	}
 
 	h.updates = nil

@@ -299,6 +299,11 @@ func WrapName(s string, width int) []string {
 			}
 		}
 		lines = append(lines, strings.TrimRight(string(r[:cut]), " "))
+		// A word that fills the line exactly leaves the space after it:
+		// the next line starts with the next word.
+		for cut < len(r) && r[cut] == ' ' {
+			cut++
+		}
 		r = r[cut:]
 	}
 	return append(lines, string(r))

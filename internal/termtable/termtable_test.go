@@ -17,6 +17,8 @@ func TestWrapName(t *testing.T) {
 		{"maximilian.oberhausen@example.com", 12, "maximilian.|oberhausen@|example.com"},
 		{"abcdefghij", 4, "abcd|efgh|ij"},
 		{"key 1 AKIAALICE00000000001", 14, "key 1|AKIAALICE00000|000001"},
+		// A word that fills the line: the next starts with the next word.
+		{"CodeCommit credential ACCA1", 10, "CodeCommit|credential|ACCA1"},
 	} {
 		got := WrapName(tt.s, tt.width)
 		if strings.Join(got, "|") != tt.want {

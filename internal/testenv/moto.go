@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -487,4 +488,86 @@ func (m *MotoServer) CPUTime() time.Duration {
 	}
 	// Clock ticks of USER_HZ, 100 a second on Linux.
 	return time.Duration(utime+stime) * (time.Second / 100)
+}
+
+// Root is the account's root user as the test server shows it in the
+// credential report's first row and in GetAccountSummary (the wrapper's
+// POST /_keywarden/iam/root; see moto_server.py). The zero Root is the
+// server's default: MFA active, a password never used, no access key, no
+// signing certificate, the account created 1000 days ago. Days count back
+// from moto's "now" (under SetClock, the shifted clock).
+type Root struct {
+	NoMFA           bool // mfa_active false, AccountMFAEnabled 0
+	PasswordRemoved bool // password_enabled false (root credentials removed)
+	// PasswordUsed is how many days ago root's password was last used
+	// (Used(n)); nil: never (no_information).
+	PasswordUsed *int
+	// CreatedDaysAgo is the account's (root's) age in days; 0: 1000.
+	CreatedDaysAgo int
+	// Key1 is root's access key 1: RootActive, RootInactive, or ""
+	// (none); KeyAgeDays its age; KeyUsed how many days ago it was last
+	// used (nil: never). AccountAccessKeysPresent is 1 with a key.
+	Key1       string
+	KeyAgeDays int
+	KeyUsed    *int
+	// Cert1 is root's signing certificate 1: RootActive, RootInactive, or
+	// "" (none); CertAgeDays its age. AccountSigningCertificatesPresent is
+	// 1 with a certificate.
+	Cert1       string
+	CertAgeDays int
+	// SummaryOnly changes GetAccountSummary only: the credential report's
+	// root row stays as it was (a report generated before the change).
+	SummaryOnly bool
+}
+
+// The states of root's access key 1 and signing certificate 1 (Root.Key1,
+// Root.Cert1).
+const (
+	RootActive   = "active"
+	RootInactive = "inactive"
+)
+
+// Used is a Root's PasswordUsed or KeyUsed: n days ago.
+func Used(n int) *int { return &n }
+
+// SetRoot replaces the root user of account (AccountID when empty) with r,
+// in the credential report (unless r.SummaryOnly) and in GetAccountSummary,
+// until the next Moto reset. moto has no root user; the harness's wrapper
+// around moto.server adds one and a test-only endpoint to set it.
+func (m *MotoServer) SetRoot(t testing.TB, account string, r Root) {
+	t.Helper()
+	if err := m.setRoot(account, r); err != nil {
+		t.Fatalf("set the root user of account %s: %v", cmp.Or(account, AccountID), err)
+	}
+}
+
+func (m *MotoServer) setRoot(account string, r Root) error {
+	q := url.Values{"account": {cmp.Or(account, AccountID)}}
+	if r.NoMFA {
+		q.Set("mfa", "false")
+	}
+	if r.PasswordRemoved {
+		q.Set("password", "removed")
+	}
+	if r.PasswordUsed != nil {
+		q.Set("password_used", strconv.Itoa(*r.PasswordUsed))
+	}
+	if r.CreatedDaysAgo != 0 {
+		q.Set("created", strconv.Itoa(r.CreatedDaysAgo))
+	}
+	if r.Key1 != "" {
+		q.Set("key1", r.Key1)
+		q.Set("key1_age", strconv.Itoa(r.KeyAgeDays))
+		if r.KeyUsed != nil {
+			q.Set("key1_used", strconv.Itoa(*r.KeyUsed))
+		}
+	}
+	if r.Cert1 != "" {
+		q.Set("cert1", r.Cert1)
+		q.Set("cert1_age", strconv.Itoa(r.CertAgeDays))
+	}
+	if r.SummaryOnly {
+		q.Set("summary_only", "true")
+	}
+	return m.post("/_keywarden/iam/root?"+q.Encode(), nil)
 }

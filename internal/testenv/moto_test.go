@@ -284,6 +284,10 @@ func TestSeedEvents(t *testing.T) {
 	ev, err := seedEvents([]SeedUser{
 		{Name: "a", PasswordAgeDays: -1, Keys: []SeedKey{{AgeDays: 10, LastUsedDaysAgo: 5}, {AgeDays: 40, LastUsedDaysAgo: -1}}},
 		{Name: "b", PasswordAgeDays: 20, PasswordLastUsedDaysAgo: 3},
+		{
+			Name: "c", PasswordAgeDays: -1, Certs: []SeedCert{{AgeDays: 8}, {AgeDays: 60}},
+			ServiceCredentials: []SeedServiceCredential{{Service: "codecommit.amazonaws.com", AgeDays: 8}}, SSHKeys: []SeedSSHKey{{AgeDays: 8}},
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -298,10 +302,15 @@ func TestSeedEvents(t *testing.T) {
 		got = append(got, step{e.daysAgo, e.kind, e.user})
 	}
 	want := []step{
+		{60, evCreateUser, 2}, // raised to the oldest certificate
+		{60, evCreateCerts, 2},
 		{40, evCreateUser, 0}, // raised to the oldest key
 		{40, evCreateKeys, 0},
 		{20, evCreateUser, 1}, // the password's age
 		{10, evCreateKeys, 0},
+		{8, evCreateCerts, 2},
+		{8, evCreateServiceCredentials, 2},
+		{8, evUploadSSHKeys, 2},
 		{5, evUseKeys, 0},
 		{3, evUsePassword, 1},
 	}
@@ -318,6 +327,12 @@ func TestSeedEvents(t *testing.T) {
 		{"created differs from password", SeedUser{Name: "x", PasswordAgeDays: 5, CreatedDaysAgo: 9}, "password_last_changed"},
 		{"key older than password", SeedUser{Name: "x", PasswordAgeDays: 5, Keys: []SeedKey{{AgeDays: 9}}}, "older than the user's password"},
 		{"three keys", SeedUser{Name: "x", PasswordAgeDays: -1, Keys: make([]SeedKey, 3)}, "IAM allows 2"},
+		{"certificate older than password", SeedUser{Name: "x", PasswordAgeDays: 5, Certs: []SeedCert{{AgeDays: 9}}}, "signing certificate 1: 9 days old, older than the user's password"},
+		{"three certificates", SeedUser{Name: "x", PasswordAgeDays: -1, Certs: make([]SeedCert, 3)}, "3 signing certificates, IAM allows 2"},
+		{"three credentials for one service", SeedUser{Name: "x", PasswordAgeDays: -1, ServiceCredentials: []SeedServiceCredential{{Service: "codecommit.amazonaws.com"}, {Service: "codecommit.amazonaws.com"}, {Service: "codecommit.amazonaws.com"}}}, "more than 2 credentials for codecommit.amazonaws.com"},
+		{"credential without service", SeedUser{Name: "x", PasswordAgeDays: -1, ServiceCredentials: []SeedServiceCredential{{AgeDays: 3}}}, "no Service"},
+		{"six SSH keys", SeedUser{Name: "x", PasswordAgeDays: -1, SSHKeys: make([]SeedSSHKey, 6)}, "6 SSH keys, IAM allows 5"},
+		{"negative SSH key age", SeedUser{Name: "x", PasswordAgeDays: -1, SSHKeys: []SeedSSHKey{{AgeDays: -2}}}, "SSH key 1: negative AgeDays"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := seedEvents([]SeedUser{tc.u})
@@ -371,8 +386,33 @@ func TestSeedIntoMemberAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(strings.NewReader(string(rep.Content))).ReadAll()
-	if err != nil || len(rows) != 2 || rows[1][0] != "mallory" || rows[1][4] == "N/A" || rows[1][4] == "no_information" {
-		t.Errorf("member credential report rows = %v, %v; want mallory with a password_last_used", rows, err)
+	// Root's row first (the member account's root), then mallory's.
+	if err != nil || len(rows) != 3 || rows[1][1] != "arn:aws:iam::"+member+":root" ||
+		rows[2][0] != "mallory" || rows[2][4] == "N/A" || rows[2][4] == "no_information" {
+		t.Errorf("member credential report rows = %v, %v; want %s's root, then mallory with a password_last_used", rows, err, member)
+	}
+}
+
+// TestCompliantPasswordPolicy: the policy is set in the account cfg signs
+// for (a member here), with CIS 1.8's length and 1.9's reuse prevention and
+// no maximum age; the other account still has none.
+func TestCompliantPasswordPolicy(t *testing.T) {
+	m := Moto(t)
+	ctx := context.Background()
+	member := m.CreateOrganization(t, 1).Members[0]
+	m.CompliantPasswordPolicy(t, m.AssumeRoleConfig(t, "arn:aws:iam::"+member+":role/OrganizationAccountAccessRole"))
+	got, err := iam.NewFromConfig(m.AssumeRoleConfig(t, "arn:aws:iam::"+member+":role/OrganizationAccountAccessRole")).
+		GetAccountPasswordPolicy(ctx, &iam.GetAccountPasswordPolicyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got.PasswordPolicy; aws.ToInt32(p.MinimumPasswordLength) != 14 || aws.ToInt32(p.PasswordReusePrevention) != 24 || (p.ExpirePasswords || aws.ToInt32(p.MaxPasswordAge) != 0) {
+		t.Errorf("member's password policy: length %d, reuse prevention %d, expiry %v, maximum age %d; want 14, 24, none",
+			aws.ToInt32(p.MinimumPasswordLength), aws.ToInt32(p.PasswordReusePrevention), p.ExpirePasswords, aws.ToInt32(p.MaxPasswordAge))
+	}
+	var none *types.NoSuchEntityException
+	if _, err := iam.NewFromConfig(m.Config(t)).GetAccountPasswordPolicy(ctx, &iam.GetAccountPasswordPolicyInput{}); !errors.As(err, &none) {
+		t.Errorf("management account's GetAccountPasswordPolicy: %v; want NoSuchEntity (the policy was set in the member only)", err)
 	}
 }
 

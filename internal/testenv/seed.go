@@ -43,8 +43,56 @@ type SeedUser struct {
 	MFA                     bool // a virtual MFA device, enabled
 	// CreatedDaysAgo is when the user was created. It must be 0 or equal
 	// PasswordAgeDays when the user has a password; it is raised to the
-	// oldest key's age.
+	// oldest credential's age (key, certificate, service-specific
+	// credential or SSH key).
 	CreatedDaysAgo int
+	// Certs are X.509 signing certificates (UploadSigningCertificate of a
+	// freshly generated self-signed certificate), at most 2. The credential
+	// report's cert_1_* and cert_2_* columns hold them in upload order, so
+	// the oldest is slot 1.
+	Certs []SeedCert
+	// ServiceCredentials are service-specific credentials
+	// (CreateServiceSpecificCredential), at most 2 per service.
+	ServiceCredentials []SeedServiceCredential
+	// SSHKeys are SSH public keys (UploadSSHPublicKey of a freshly
+	// generated ssh-rsa key), at most 5 (IAM's quota).
+	SSHKeys []SeedSSHKey
+}
+
+// SeedCert describes one signing certificate of a SeedUser.
+type SeedCert struct {
+	AgeDays  int // uploaded this many days ago
+	Inactive bool
+}
+
+// SeedServiceCredential describes one service-specific credential of a
+// SeedUser.
+type SeedServiceCredential struct {
+	// Service is the ServiceName, such as "codecommit.amazonaws.com",
+	// "cassandra.amazonaws.com" or "bedrock.amazonaws.com".
+	Service string
+	AgeDays int // created this many days ago
+	// ExpiresAfterDays is the CredentialAgeDays it is created with (Bedrock
+	// API keys only): it expires that many days after its creation, so
+	// AgeDays 10 and ExpiresAfterDays 4 expired 6 days ago. 0: it never
+	// expires.
+	ExpiresAfterDays int
+	Inactive         bool
+}
+
+// SeedSSHKey describes one SSH public key of a SeedUser.
+type SeedSSHKey struct {
+	AgeDays  int // uploaded this many days ago
+	Inactive bool
+}
+
+// Seeded is what Seed created: each user's credential IDs, in the order of
+// the SeedUser's Keys, Certs, ServiceCredentials and SSHKeys.
+type Seeded struct {
+	Keys               map[string][]string // access key IDs
+	Certs              map[string][]string // signing certificate IDs
+	ServiceCredentials map[string][]string // ServiceSpecificCredentialIds
+	SSHKeys            map[string][]string // SSHPublicKeyIds
 }
 
 // SeedKey describes one access key of a SeedUser.
@@ -54,24 +102,38 @@ type SeedKey struct {
 	Inactive        bool
 }
 
-// Seed creates users, keys, passwords, MFA devices, group memberships and
-// tags in moto at backdated times, moving moto's clock to each distinct day
-// once (oldest first) and back to +0 at the end. A key is marked used by
-// signing a request (sts:GetCallerIdentity) with it while the clock is
+// Seed creates users, keys, passwords, MFA devices, group memberships,
+// tags, signing certificates, service-specific credentials and SSH public
+// keys in moto at backdated times, moving moto's clock to each distinct
+// day once (oldest first) and back to +0 at the end. A key is marked used
+// by signing a request (sts:GetCallerIdentity) with it while the clock is
 // shifted; a password by the harness's test-only endpoint.
 //
-// It returns each user's access key IDs in the order of SeedUser.Keys.
-// moto fills the report's key slots in creation order, so the oldest key is
-// slot 1.
+// It returns each user's access key IDs in the order of SeedUser.Keys
+// (SeedAll returns the other credentials' IDs too). moto fills the
+// report's key slots in creation order, so the oldest key is slot 1.
 func (m *MotoServer) Seed(t testing.TB, users []SeedUser) map[string][]string {
 	t.Helper()
-	return m.SeedInto(t, m.Config(t), users)
+	return m.SeedAllInto(t, m.Config(t), users).Keys
 }
 
 // SeedInto is Seed in the account that cfg signs for: moto maps
 // credentials from sts:AssumeRole to the role's account, so
 // SeedInto(t, m.AssumeRoleConfig(t, arn), users) seeds a member account.
 func (m *MotoServer) SeedInto(t testing.TB, cfg aws.Config, users []SeedUser) map[string][]string {
+	t.Helper()
+	return m.SeedAllInto(t, cfg, users).Keys
+}
+
+// SeedAll is Seed, returning the IDs of every credential it created.
+func (m *MotoServer) SeedAll(t testing.TB, users []SeedUser) Seeded {
+	t.Helper()
+	return m.SeedAllInto(t, m.Config(t), users)
+}
+
+// SeedAllInto is SeedInto, returning the IDs of every credential it
+// created.
+func (m *MotoServer) SeedAllInto(t testing.TB, cfg aws.Config, users []SeedUser) Seeded {
 	t.Helper()
 	ctx := context.Background()
 	client := iam.NewFromConfig(cfg)
@@ -86,11 +148,40 @@ func (m *MotoServer) SeedInto(t testing.TB, cfg aws.Config, users []SeedUser) ma
 		t.Fatalf("seed: %v", err)
 	}
 
-	keys := make(map[string][]string, len(users))
+	res := Seeded{
+		Keys:               make(map[string][]string, len(users)),
+		Certs:              make(map[string][]string, len(users)),
+		ServiceCredentials: make(map[string][]string, len(users)),
+		SSHKeys:            make(map[string][]string, len(users)),
+	}
+	keys := res.Keys
 	secrets := map[string]string{}
 	var mu sync.Mutex
 	for _, u := range users {
 		keys[u.Name] = make([]string, len(u.Keys))
+		res.Certs[u.Name] = make([]string, len(u.Certs))
+		res.ServiceCredentials[u.Name] = make([]string, len(u.ServiceCredentials))
+		res.SSHKeys[u.Name] = make([]string, len(u.SSHKeys))
+	}
+	// createEach creates an event's credentials of one kind in order with
+	// create, records their IDs in ids and deactivates the inactive ones.
+	createEach := func(e seedEvent, what string, ids map[string][]string, inactive func(i int) bool, create func(i int) (string, error), deactivate func(id string) error) error {
+		name := users[e.user].Name
+		for _, i := range e.keys {
+			id, err := create(i)
+			if err != nil {
+				return fmt.Errorf("create %s %d of %s: %w", what, i+1, name, err)
+			}
+			mu.Lock()
+			ids[name][i] = id
+			mu.Unlock()
+			if inactive(i) {
+				if err := deactivate(id); err != nil {
+					return fmt.Errorf("deactivate %s %s of %s: %w", what, id, name, err)
+				}
+			}
+		}
+		return nil
 	}
 
 	// Groups first: their own creation time does not matter.
@@ -162,6 +253,58 @@ func (m *MotoServer) SeedInto(t testing.TB, cfg aws.Config, users []SeedUser) ma
 					}
 				}
 			}
+		case evCreateCerts:
+			return createEach(e, "signing certificate", res.Certs, func(i int) bool { return u.Certs[i].Inactive },
+				func(int) (string, error) {
+					body, err := selfSignedCertificatePEM(u.Name)
+					if err != nil {
+						return "", err
+					}
+					out, err := client.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{UserName: aws.String(u.Name), CertificateBody: aws.String(body)})
+					if err != nil {
+						return "", err
+					}
+					return aws.ToString(out.Certificate.CertificateId), nil
+				},
+				func(id string) error {
+					_, err := client.UpdateSigningCertificate(ctx, &iam.UpdateSigningCertificateInput{UserName: aws.String(u.Name), CertificateId: aws.String(id), Status: types.StatusTypeInactive})
+					return err
+				})
+		case evCreateServiceCredentials:
+			return createEach(e, "service-specific credential", res.ServiceCredentials, func(i int) bool { return u.ServiceCredentials[i].Inactive },
+				func(i int) (string, error) {
+					c := u.ServiceCredentials[i]
+					in := &iam.CreateServiceSpecificCredentialInput{UserName: aws.String(u.Name), ServiceName: aws.String(c.Service)}
+					if c.ExpiresAfterDays > 0 {
+						in.CredentialAgeDays = aws.Int32(int32(c.ExpiresAfterDays))
+					}
+					out, err := client.CreateServiceSpecificCredential(ctx, in)
+					if err != nil {
+						return "", fmt.Errorf("%s: %w", c.Service, err)
+					}
+					return aws.ToString(out.ServiceSpecificCredential.ServiceSpecificCredentialId), nil
+				},
+				func(id string) error {
+					_, err := client.UpdateServiceSpecificCredential(ctx, &iam.UpdateServiceSpecificCredentialInput{UserName: aws.String(u.Name), ServiceSpecificCredentialId: aws.String(id), Status: types.StatusTypeInactive})
+					return err
+				})
+		case evUploadSSHKeys:
+			return createEach(e, "SSH key", res.SSHKeys, func(i int) bool { return u.SSHKeys[i].Inactive },
+				func(int) (string, error) {
+					body, err := sshRSAPublicKey(u.Name)
+					if err != nil {
+						return "", err
+					}
+					out, err := client.UploadSSHPublicKey(ctx, &iam.UploadSSHPublicKeyInput{UserName: aws.String(u.Name), SSHPublicKeyBody: aws.String(body)})
+					if err != nil {
+						return "", err
+					}
+					return aws.ToString(out.SSHPublicKey.SSHPublicKeyId), nil
+				},
+				func(id string) error {
+					_, err := client.UpdateSSHPublicKey(ctx, &iam.UpdateSSHPublicKeyInput{UserName: aws.String(u.Name), SSHPublicKeyId: aws.String(id), Status: types.StatusTypeInactive})
+					return err
+				})
 		case evUseKeys:
 			for _, i := range e.keys {
 				mu.Lock()
@@ -203,16 +346,19 @@ func (m *MotoServer) SeedInto(t testing.TB, cfg aws.Config, users []SeedUser) ma
 		start = end
 	}
 	m.SetClock(t, "+0")
-	return keys
+	return res
 }
 
 type seedKind int
 
-// The order of kinds within one day: a user exists before its keys, a key
-// before its use.
+// The order of kinds within one day: a user exists before its
+// credentials, a key before its use.
 const (
 	evCreateUser seedKind = iota
 	evCreateKeys
+	evCreateCerts
+	evCreateServiceCredentials
+	evUploadSSHKeys
 	evUseKeys
 	evUsePassword
 )
@@ -220,8 +366,10 @@ const (
 type seedEvent struct {
 	daysAgo int
 	kind    seedKind
-	user    int   // index into the users
-	keys    []int // indexes into the user's Keys, in order
+	user    int // index into the users
+	// keys are indexes, in order, into the user's Keys (evCreateKeys,
+	// evUseKeys), Certs, ServiceCredentials or SSHKeys.
+	keys []int
 }
 
 // seedEvents checks users and lists what Seed does, oldest first.
@@ -246,29 +394,75 @@ func seedEvents(users []SeedUser) ([]seedEvent, error) {
 			}
 			created = u.PasswordAgeDays
 		}
-		byDay := map[int][]int{}
+		if len(u.Certs) > 2 {
+			return nil, fmt.Errorf("user %s: %d signing certificates, IAM allows 2", u.Name, len(u.Certs))
+		}
+		if len(u.SSHKeys) > 5 {
+			return nil, fmt.Errorf("user %s: %d SSH keys, IAM allows 5", u.Name, len(u.SSHKeys))
+		}
+		perService := map[string]int{}
+		for ci, c := range u.ServiceCredentials {
+			if c.Service == "" {
+				return nil, fmt.Errorf("user %s service-specific credential %d: no Service", u.Name, ci+1)
+			}
+			if perService[c.Service]++; perService[c.Service] > 2 {
+				return nil, fmt.Errorf("user %s: more than 2 credentials for %s, IAM allows 2", u.Name, c.Service)
+			}
+			if c.ExpiresAfterDays < 0 {
+				return nil, fmt.Errorf("user %s service-specific credential %d: negative ExpiresAfterDays %d", u.Name, ci+1, c.ExpiresAfterDays)
+			}
+		}
+		// created is raised to the oldest credential's age, which must not
+		// be older than a password.
+		byDay := map[seedKind]map[int][]int{}
+		add := func(kind seedKind, what string, i, age int) error {
+			if age < 0 {
+				return fmt.Errorf("user %s %s %d: negative AgeDays %d", u.Name, what, i+1, age)
+			}
+			if age > created {
+				if u.PasswordAgeDays >= 0 {
+					return fmt.Errorf("user %s %s %d: %d days old, older than the user's password (%d days), which moto dates from the user's creation", u.Name, what, i+1, age, u.PasswordAgeDays)
+				}
+				created = age
+			}
+			if byDay[kind] == nil {
+				byDay[kind] = map[int][]int{}
+			}
+			byDay[kind][age] = append(byDay[kind][age], i)
+			return nil
+		}
 		usedByDay := map[int][]int{}
 		for ki, k := range u.Keys {
-			if k.AgeDays < 0 {
-				return nil, fmt.Errorf("user %s key %d: negative AgeDays %d", u.Name, ki+1, k.AgeDays)
+			if err := add(evCreateKeys, "key", ki, k.AgeDays); err != nil {
+				return nil, err
 			}
 			if k.LastUsedDaysAgo > k.AgeDays {
 				return nil, fmt.Errorf("user %s key %d: last used %d days ago, before it was created %d days ago", u.Name, ki+1, k.LastUsedDaysAgo, k.AgeDays)
 			}
-			if k.AgeDays > created {
-				if u.PasswordAgeDays >= 0 {
-					return nil, fmt.Errorf("user %s key %d: %d days old, older than the user's password (%d days), which moto dates from the user's creation", u.Name, ki+1, k.AgeDays, u.PasswordAgeDays)
-				}
-				created = k.AgeDays
-			}
-			byDay[k.AgeDays] = append(byDay[k.AgeDays], ki)
 			if k.LastUsedDaysAgo >= 0 {
 				usedByDay[k.LastUsedDaysAgo] = append(usedByDay[k.LastUsedDaysAgo], ki)
 			}
 		}
+		for ci, c := range u.Certs {
+			if err := add(evCreateCerts, "signing certificate", ci, c.AgeDays); err != nil {
+				return nil, err
+			}
+		}
+		for ci, c := range u.ServiceCredentials {
+			if err := add(evCreateServiceCredentials, "service-specific credential", ci, c.AgeDays); err != nil {
+				return nil, err
+			}
+		}
+		for ki, k := range u.SSHKeys {
+			if err := add(evUploadSSHKeys, "SSH key", ki, k.AgeDays); err != nil {
+				return nil, err
+			}
+		}
 		ev = append(ev, seedEvent{daysAgo: created, kind: evCreateUser, user: ui})
-		for d, ks := range byDay {
-			ev = append(ev, seedEvent{daysAgo: d, kind: evCreateKeys, user: ui, keys: ks})
+		for kind, days := range byDay {
+			for d, ks := range days {
+				ev = append(ev, seedEvent{daysAgo: d, kind: kind, user: ui, keys: ks})
+			}
 		}
 		for d, ks := range usedByDay {
 			ev = append(ev, seedEvent{daysAgo: d, kind: evUseKeys, user: ui, keys: ks})
@@ -308,4 +502,20 @@ func createOnce(call func(optFns ...func(*iam.Options)) error) error {
 		return nil
 	}
 	return err
+}
+
+// CompliantPasswordPolicy gives the account that cfg signs for a password
+// policy that passes the password_policy rule's defaults (CIS 1.8: at
+// least 14 characters; CIS 1.9: the last 24 passwords not reused), and
+// nothing else (no maximum age). moto's accounts have no password policy,
+// so IAM's defaults apply and each account has a password_policy finding:
+// tests about something else call this for each account they scan, so
+// that they count only the findings they are about.
+func (m *MotoServer) CompliantPasswordPolicy(t testing.TB, cfg aws.Config) {
+	t.Helper()
+	if _, err := iam.NewFromConfig(cfg).UpdateAccountPasswordPolicy(context.Background(), &iam.UpdateAccountPasswordPolicyInput{
+		MinimumPasswordLength: aws.Int32(14), PasswordReusePrevention: aws.Int32(24),
+	}); err != nil {
+		t.Fatalf("set a compliant password policy: %v", err)
+	}
 }

@@ -5,14 +5,20 @@
 # `keywarden iam-policy` for the equivalent config, statement by statement.
 
 locals {
-  scan_actions = [
+  # The scan's reads (ListSigningCertificates and
+  # ListServiceSpecificCredentials are also the re-checks of the two kinds);
+  # SSH public keys only for the opt-in ssh_key_age rule.
+  scan_actions = concat([
     "iam:GenerateCredentialReport",
     "iam:GetCredentialReport",
     "iam:GetAccountAuthorizationDetails",
     "iam:GetAccountPasswordPolicy",
     "iam:ListAccountAliases",
     "iam:ListAccessKeys",
-  ]
+    "iam:GetAccountSummary",
+    "iam:ListSigningCertificates",
+    "iam:ListServiceSpecificCredentials",
+  ], var.ssh_key_age ? ["iam:ListSSHPublicKeys"] : [])
   # What the DynamoDB state store's calls need (iampolicy.DynamoDBActions;
   # its transactions are authorized by their items' PutItem and UpdateItem).
   dynamodb_actions = [
@@ -32,15 +38,27 @@ locals {
   disable_keys     = contains(var.remediation, "disable") || contains(var.remediation, "delete")
   delete_keys      = contains(var.remediation, "delete")
   remove_passwords = contains(var.remediation, "remove_password")
+  disable_certs    = contains(var.remediation, "disable_signing_certificates") || contains(var.remediation, "delete_signing_certificates")
+  delete_certs     = contains(var.remediation, "delete_signing_certificates")
+  disable_services = contains(var.remediation, "disable_service_credentials") || contains(var.remediation, "delete_service_credentials")
+  delete_services  = contains(var.remediation, "delete_service_credentials")
   recheck = concat(
     local.disable_keys ? ["iam:GetAccessKeyLastUsed"] : [],
     local.remove_passwords ? ["iam:GetLoginProfile", "iam:GetUser"] : [],
   )
-  # A delete stage disables an active key first.
+  # A delete stage disables an active key (certificate, credential) first.
   write = concat(
     local.disable_keys ? ["iam:UpdateAccessKey"] : [],
     local.delete_keys ? ["iam:DeleteAccessKey"] : [],
     local.remove_passwords ? ["iam:DeleteLoginProfile"] : [],
+  )
+  cert_write = concat(
+    local.disable_certs ? ["iam:UpdateSigningCertificate"] : [],
+    local.delete_certs ? ["iam:DeleteSigningCertificate"] : [],
+  )
+  service_write = concat(
+    local.disable_services ? ["iam:UpdateServiceSpecificCredential"] : [],
+    local.delete_services ? ["iam:DeleteServiceSpecificCredential"] : [],
   )
 
   org_role    = try(var.organization.role_name, "")
@@ -82,7 +100,7 @@ locals {
   parameters = [for name in concat(var.secret_parameters, [var.config_ssm]) : local.parameter_arns[name] if name != ""]
   # The emergency stop, read before each action: only where the policy can
   # act at all, in the runner's own account or through the member role.
-  read_stop = var.stop_parameter != "" && length(local.write) > 0 && length(local.own_accounts) + length(local.member_accounts) > 0
+  read_stop = var.stop_parameter != "" && length(concat(local.write, local.cert_write, local.service_write)) > 0 && length(local.own_accounts) + length(local.member_accounts) > 0
   table_arn = "${local.arn}:dynamodb:*:*:table/${var.dynamodb_table}"
 
   # IAM in the account the identity lives in: the runner's own account, or
@@ -93,6 +111,8 @@ locals {
     { sid = "ReadIAMCredentials", actions = local.scan_actions, resources = ["*"], condition = local.no_condition },
     { sid = "RecheckCredentials", actions = local.recheck, resources = local.users, condition = local.no_condition },
     { sid = "RemediateCredentials", actions = local.write, resources = local.users, condition = local.no_condition },
+    { sid = "RemediateSigningCertificates", actions = local.cert_write, resources = local.users, condition = local.no_condition },
+    { sid = "RemediateServiceCredentials", actions = local.service_write, resources = local.users, condition = local.no_condition },
   ]
   runner_statements = [
     { sid = "ReadStopParameter", actions = ["ssm:GetParameter"], resources = local.read_stop ? [local.parameter_arns[var.stop_parameter]] : [], condition = local.no_condition },

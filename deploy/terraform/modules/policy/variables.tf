@@ -50,15 +50,22 @@ variable "runner_account" {
 }
 
 variable "remediation" {
-  description = "The changes the config's rules can call for: any of \"disable\" (an access_key_age stage or access_key_unused with action: disable), \"delete\" (an access_key_age stage with action: delete; it disables an active key first) and \"remove_password\" (password_unused with action: remove_password). Empty: read-only."
+  description = "The changes the config's rules can call for: any of \"disable\" (an access_key_age stage or access_key_unused with action: disable), \"delete\" (an access_key_age stage with action: delete; it disables an active key first), \"remove_password\" (password_unused with action: remove_password), \"disable_signing_certificates\" and \"delete_signing_certificates\" (a signing_certificate_age stage with action: disable, or delete), \"disable_service_credentials\" and \"delete_service_credentials\" (a service_credential_age stage with action: disable, or delete). Empty: read-only."
   type        = list(string)
   default     = []
   nullable    = false
 
   validation {
-    condition     = alltrue([for r in var.remediation : contains(["disable", "delete", "remove_password"], r)])
-    error_message = "remediation: each item is disable, delete or remove_password."
+    condition     = alltrue([for r in var.remediation : contains(["disable", "delete", "remove_password", "disable_signing_certificates", "delete_signing_certificates", "disable_service_credentials", "delete_service_credentials"], r)])
+    error_message = "remediation: each item is disable, delete, remove_password, disable_signing_certificates, delete_signing_certificates, disable_service_credentials or delete_service_credentials."
   }
+}
+
+variable "ssh_key_age" {
+  description = "Whether the config turns rules.ssh_key_age on: keywarden then reads the selected users' SSH public keys (iam:ListSSHPublicKeys)."
+  type        = bool
+  default     = false
+  nullable    = false
 }
 
 variable "organization" {
