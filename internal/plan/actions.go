@@ -78,6 +78,10 @@ type Action struct {
 	KeyCreated time.Time `json:"key_created,omitzero"`
 	Rule       string    `json:"rule"`
 	StageAt    int       `json:"stage_at"`
+	// Target is where a rotate action writes the new key, as the user's
+	// keywarden:secret tag or rotate.targets names it (not yet checked:
+	// remediation checks it before writing).
+	Target string `json:"target,omitempty"`
 	// Title names the credential: "access key AKIA… (key 1)".
 	Title string `json:"title"`
 	// Status is listed, planned, blocked, waiting, or remediation's done,

@@ -14,6 +14,10 @@ const (
 	KindDelete         = "delete"
 	KindRemovePassword = "remove_password"
 	KindEnable         = "enable"
+	// KindRotate: a new access key created (NewKeyID) and written to
+	// SecretTarget; the old key (KeyID) is retired later, by disable and delete
+	// records whose RotationOf names this one.
+	KindRotate = "rotate"
 )
 
 // ActionStatus is where a recorded action stands.
@@ -75,6 +79,13 @@ type Action struct {
 	After  string `json:"after,omitempty"`
 	// UndoOf is the action an enable undoes.
 	UndoOf string `json:"undo_of,omitempty"`
+	// NewKeyID is a rotation's new access key (never its secret), and
+	// SecretTarget where it was written (a secret's ARN, or ssm:/path).
+	NewKeyID     string `json:"new_key_id,omitempty"`
+	SecretTarget string `json:"secret_target,omitempty"`
+	// RotationOf is the rotation a disable or delete of its old key
+	// retires.
+	RotationOf string `json:"rotation_of,omitempty"`
 	// At is when the action was recorded; FinishedAt when it was finished
 	// (zero while planned).
 	At         time.Time `json:"at"`
