@@ -1,0 +1,99 @@
+package iampolicy
+
+import (
+	"cmp"
+	"fmt"
+	"strings"
+
+	"github.com/keywarden/keywarden/internal/config"
+)
+
+// SecretSuffix is what a policy's Resource adds to a secret's name to
+// match its ARN: Secrets Manager ends every secret's ARN with a hyphen and
+// six random characters, and IAM authorizes a request on an existing secret
+// against that full ARN (whether it was named by name or by ARN).
+const SecretSuffix = "-??????"
+
+// Secret tag conditions: a secret or parameter keywarden creates carries
+// the tag keywarden:user (a value, whatever the user; IAM cannot compare
+// it with the name), and no other tag.
+func createTagCondition() Condition {
+	return Condition{
+		"StringLike":                {"aws:RequestTag/" + config.TagSecretUser: {"?*"}},
+		"ForAllValues:StringEquals": {"aws:TagKeys": {config.TagSecretUser}},
+	}
+}
+
+// kmsViaServices: the customer managed keys of the secrets and parameters
+// keywarden writes, used only by Secrets Manager (GenerateDataKey for
+// each new value) and by SSM (Encrypt for a SecureString parameter) on
+// keywarden's behalf.
+func kmsViaServices() Condition {
+	return Condition{"StringLike": {"kms:ViaService": {"secretsmanager.*.amazonaws.com", "ssm.*.amazonaws.com"}}}
+}
+
+// SecretNamePattern is rotate.secret_name (its default when unset) with
+// {user} as *: the names of the secrets and parameters a rotation may
+// write.
+func SecretNamePattern(cfg *config.Config) string {
+	return strings.ReplaceAll(cmp.Or(cfg.Rotate.SecretName, config.DefaultSecretName), "{user}", "*")
+}
+
+// RotationStatements are what rotating access keys calls in accounts
+// (where keywarden acts with the identity's credentials), beside the
+// disable and delete that retire the old key:
+//   - RotateAccessKeys: iam:CreateAccessKey, and the reads of the free
+//     slot (ListAccessKeys) and of the new key's first use
+//     (GetAccessKeyLastUsed), on the accounts' users;
+//   - DescribeRotationSecrets: secretsmanager:DescribeSecret (the account,
+//     the name, the keywarden:user tag, and whether a version was written),
+//     on the secrets named by the pattern, by their ARN (NAME-??????) and,
+//     for a secret that does not exist, which IAM authorizes on the name
+//     the request gives, by name;
+//   - WriteRotationSecrets: secretsmanager:PutSecretValue, on their ARNs;
+//   - CreateRotationSecrets, with rotate.create_secret only:
+//     secretsmanager:CreateSecret and TagResource (a secret created with
+//     tags needs both), with the keywarden:user tag and no other;
+//   - DescribeRotationParameters: ssm:DescribeParameters, which IAM
+//     authorizes on "*" only (it reads metadata, never a value);
+//   - WriteRotationParameters: ssm:PutParameter and ListTagsForResource on
+//     the parameters named by the pattern;
+//   - CreateRotationParameters, with rotate.create_secret only:
+//     ssm:AddTagsToResource (a parameter created with tags), with the
+//     keywarden:user tag and no other;
+//   - EncryptRotationSecrets: kms:GenerateDataKey and kms:Encrypt on any
+//     key, only through Secrets Manager or SSM: a customer managed key of
+//     a secret or parameter (the AWS managed keys need no grant).
+func RotationStatements(cfg *config.Config, partition string, accounts []string) []Statement {
+	if len(accounts) == 0 {
+		return nil
+	}
+	pattern := SecretNamePattern(cfg)
+	var users, secrets, secretNames, params []string
+	for _, a := range accounts {
+		users = append(users, UsersARN(partition, a))
+		secret := fmt.Sprintf("arn:%s:secretsmanager:*:%s:secret:%s", partition, a, pattern)
+		secrets = append(secrets, secret+SecretSuffix)
+		secretNames = append(secretNames, secret)
+		params = append(params, fmt.Sprintf("arn:%s:ssm:*:%s:parameter/%s", partition, a, strings.TrimPrefix(pattern, "/")))
+	}
+	st := func(sid string, actions, resources []string, cond Condition) Statement {
+		return Statement{Sid: sid, Effect: "Allow", Action: sortedUnique(actions), Resource: sortedUnique(resources), Condition: cond}
+	}
+	out := []Statement{
+		st("RotateAccessKeys", rotateActions, users, nil),
+		st("DescribeRotationSecrets", []string{"secretsmanager:DescribeSecret"}, append(secrets, secretNames...), nil),
+		st("WriteRotationSecrets", []string{"secretsmanager:PutSecretValue"}, secrets, nil),
+	}
+	if cfg.Rotate.CreateSecret {
+		out = append(out, st("CreateRotationSecrets", []string{"secretsmanager:CreateSecret", "secretsmanager:TagResource"}, secrets, createTagCondition()))
+	}
+	out = append(out,
+		st("DescribeRotationParameters", []string{"ssm:DescribeParameters"}, []string{"*"}, nil),
+		st("WriteRotationParameters", []string{"ssm:ListTagsForResource", "ssm:PutParameter"}, params, nil),
+	)
+	if cfg.Rotate.CreateSecret {
+		out = append(out, st("CreateRotationParameters", []string{"ssm:AddTagsToResource"}, params, createTagCondition()))
+	}
+	return append(out, st("EncryptRotationSecrets", []string{"kms:Encrypt", "kms:GenerateDataKey"}, []string{"*"}, kmsViaServices()))
+}
