@@ -47,7 +47,8 @@ func SecretNamePattern(cfg *config.Config) string {
 //     (GetAccessKeyLastUsed), on the accounts' users;
 //   - DescribeRotationSecrets: secretsmanager:DescribeSecret (the account,
 //     the name, the keywarden:user tag, and whether a version was written),
-//     on the secrets named by the pattern, by their ARN (NAME-??????) and,
+//     on the secrets named by the pattern in the accounts (the condition
+//     aws:ResourceAccount), by their ARN (NAME-??????) and,
 //     for a secret that does not exist, which IAM authorizes on the name
 //     the request gives, by name;
 //   - WriteRotationSecrets: secretsmanager:PutSecretValue, on their ARNs;
@@ -69,31 +70,39 @@ func RotationStatements(cfg *config.Config, partition string, accounts []string)
 		return nil
 	}
 	pattern := SecretNamePattern(cfg)
-	var users, secrets, secretNames, params []string
+	var users []string
 	for _, a := range accounts {
 		users = append(users, UsersARN(partition, a))
-		secret := fmt.Sprintf("arn:%s:secretsmanager:*:%s:secret:%s", partition, a, pattern)
-		secrets = append(secrets, secret+SecretSuffix)
-		secretNames = append(secretNames, secret)
-		params = append(params, fmt.Sprintf("arn:%s:ssm:*:%s:parameter/%s", partition, a, strings.TrimPrefix(pattern, "/")))
+	}
+	secret := fmt.Sprintf("arn:%s:secretsmanager:*:*:secret:%s", partition, pattern)
+	param := fmt.Sprintf("arn:%s:ssm:*:*:parameter/%s", partition, strings.TrimPrefix(pattern, "/"))
+	// The accounts by a condition: a template can give a list there,
+	// where it could not repeat the name pattern in each account's ARN.
+	inAccounts := func(more Condition) Condition {
+		c := Condition{"StringEquals": {"aws:ResourceAccount": sortedUnique(accounts)}}
+		for op, keys := range more {
+			c[op] = keys
+		}
+		return c
 	}
 	st := func(sid string, actions, resources []string, cond Condition) Statement {
 		return Statement{Sid: sid, Effect: "Allow", Action: sortedUnique(actions), Resource: sortedUnique(resources), Condition: cond}
 	}
 	out := []Statement{
 		st("RotateAccessKeys", rotateActions, users, nil),
-		st("DescribeRotationSecrets", []string{"secretsmanager:DescribeSecret"}, append(secrets, secretNames...), nil),
-		st("WriteRotationSecrets", []string{"secretsmanager:PutSecretValue"}, secrets, nil),
+		st("DescribeRotationSecrets", []string{"secretsmanager:DescribeSecret"}, []string{secret, secret + SecretSuffix}, inAccounts(nil)),
+		st("WriteRotationSecrets", []string{"secretsmanager:PutSecretValue"}, []string{secret + SecretSuffix}, inAccounts(nil)),
 	}
 	if cfg.Rotate.CreateSecret {
-		out = append(out, st("CreateRotationSecrets", []string{"secretsmanager:CreateSecret", "secretsmanager:TagResource"}, secrets, createTagCondition()))
+		out = append(out, st("CreateRotationSecrets", []string{"secretsmanager:CreateSecret", "secretsmanager:TagResource"},
+			[]string{secret + SecretSuffix}, inAccounts(createTagCondition())))
 	}
 	out = append(out,
 		st("DescribeRotationParameters", []string{"ssm:DescribeParameters"}, []string{"*"}, nil),
-		st("WriteRotationParameters", []string{"ssm:ListTagsForResource", "ssm:PutParameter"}, params, nil),
+		st("WriteRotationParameters", []string{"ssm:ListTagsForResource", "ssm:PutParameter"}, []string{param}, inAccounts(nil)),
 	)
 	if cfg.Rotate.CreateSecret {
-		out = append(out, st("CreateRotationParameters", []string{"ssm:AddTagsToResource"}, params, createTagCondition()))
+		out = append(out, st("CreateRotationParameters", []string{"ssm:AddTagsToResource"}, []string{param}, inAccounts(createTagCondition())))
 	}
 	return append(out, st("EncryptRotationSecrets", []string{"kms:Encrypt", "kms:GenerateDataKey"}, []string{"*"}, kmsViaServices()))
 }

@@ -41,21 +41,22 @@ const machineRotates = "version: 1\nrules:\n  access_key_age:\n    human: [ {at:
 // the retiring disable and delete; create_secret adds the creates.
 func TestRotationStatements(t *testing.T) {
 	const users = "arn:aws:iam::111111111111:user/*"
-	secret := "arn:aws:secretsmanager:*:111111111111:secret:keywarden/*"
-	param := "arn:aws:ssm:*:111111111111:parameter/keywarden/*"
+	secret := "arn:aws:secretsmanager:*:*:secret:keywarden/*"
+	param := "arn:aws:ssm:*:*:parameter/keywarden/*"
+	in := iampolicy.Condition{"StringEquals": {"aws:ResourceAccount": {"111111111111"}}}
 	want := []iampolicy.Statement{
 		{Sid: "RotateAccessKeys", Effect: "Allow", Action: []string{"iam:CreateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys"},
 			Resource: []string{users}},
 		{Sid: "DescribeRotationSecrets", Effect: "Allow", Action: []string{"secretsmanager:DescribeSecret"},
-			Resource: []string{secret, secret + "-??????"}},
-		{Sid: "WriteRotationSecrets", Effect: "Allow", Action: []string{"secretsmanager:PutSecretValue"}, Resource: []string{secret + "-??????"}},
+			Resource: []string{secret, secret + "-??????"}, Condition: in},
+		{Sid: "WriteRotationSecrets", Effect: "Allow", Action: []string{"secretsmanager:PutSecretValue"}, Resource: []string{secret + "-??????"}, Condition: in},
 		{Sid: "DescribeRotationParameters", Effect: "Allow", Action: []string{"ssm:DescribeParameters"}, Resource: []string{"*"}},
-		{Sid: "WriteRotationParameters", Effect: "Allow", Action: []string{"ssm:ListTagsForResource", "ssm:PutParameter"}, Resource: []string{param}},
+		{Sid: "WriteRotationParameters", Effect: "Allow", Action: []string{"ssm:ListTagsForResource", "ssm:PutParameter"}, Resource: []string{param}, Condition: in},
 		{Sid: "EncryptRotationSecrets", Effect: "Allow", Action: []string{"kms:Encrypt", "kms:GenerateDataKey"}, Resource: []string{"*"},
 			Condition: iampolicy.Condition{"StringLike": {"kms:ViaService": {"secretsmanager.*.amazonaws.com", "ssm.*.amazonaws.com"}}}},
 	}
 	tags := iampolicy.Condition{"StringLike": {"aws:RequestTag/keywarden:user": {"?*"}},
-		"ForAllValues:StringEquals": {"aws:TagKeys": {"keywarden:user"}}}
+		"ForAllValues:StringEquals": {"aws:TagKeys": {"keywarden:user"}}, "StringEquals": {"aws:ResourceAccount": {"111111111111"}}}
 	withCreate := slices.Clone(want)
 	withCreate = slices.Insert(withCreate, 3, iampolicy.Statement{Sid: "CreateRotationSecrets", Effect: "Allow",
 		Action: []string{"secretsmanager:CreateSecret", "secretsmanager:TagResource"}, Resource: []string{secret + "-??????"}, Condition: tags})
@@ -168,6 +169,14 @@ func TestRotationRequests(t *testing.T) {
 		d, err := iampolicy.For(cfg, iampolicy.Options{Role: tt.role, RunnerAccount: "111111111111"})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The account a resource is in, as IAM puts it in the context.
+		if parts := strings.Split(tt.req.Resource, ":"); len(parts) > 4 && parts[4] != "" {
+			ctx := map[string][]string{"aws:ResourceAccount": {parts[4]}}
+			for k, v := range tt.req.Context {
+				ctx[k] = v
+			}
+			tt.req.Context = ctx
 		}
 		dec, err := d.Evaluate(tt.req)
 		if err != nil {

@@ -61,6 +61,20 @@ variable "remediation" {
   }
 }
 
+variable "rotation" {
+  description = "The config's rotate settings, when an access_key_age stage has action: rotate (null: none): secret_name (rotate.secret_name, default keywarden/{user}) and create_secret (rotate.create_secret). Grants iam:CreateAccessKey, the writes of the Secrets Manager secrets and SSM parameters the name allows (their creation only with create_secret), and kms:GenerateDataKey/kms:Encrypt through those two services, in the accounts where the identity acts; a rotation also retires the old key (the disable and delete of remediation)."
+  type = object({
+    secret_name   = optional(string, "keywarden/{user}")
+    create_secret = optional(bool, false)
+  })
+  default = null
+
+  validation {
+    condition     = var.rotation == null || can(regex("^[A-Za-z0-9/_+=.@{}-]+$", var.rotation.secret_name))
+    error_message = "rotation.secret_name: a secret name pattern such as keywarden/{user}."
+  }
+}
+
 variable "ssh_key_age" {
   description = "Whether the config turns rules.ssh_key_age on: keywarden then reads the selected users' SSH public keys (iam:ListSSHPublicKeys)."
   type        = bool
