@@ -120,7 +120,9 @@ func (b *builder) retirements(items []Item) []Action {
 	return out
 }
 
-func (b *builder) overlapDays() int { return cmp.Or(b.cfg.Rotate.OverlapDays, config.DefaultOverlapDays) }
+func (b *builder) overlapDays() int {
+	return cmp.Or(b.cfg.Rotate.OverlapDays, config.DefaultOverlapDays)
+}
 
 // rotatedText tells a rotation made on day: where the new key went, by
 // its ID and the secret's ARN or path (never the secret).
@@ -254,6 +256,8 @@ func (b *builder) rotationLines() []RotationLine {
 		out = append(out, RotationLine{Account: r.Account, User: r.User, ID: r.ID, OldKeyID: r.KeyID, NewKeyID: r.NewKeyID, Target: r.SecretTarget,
 			Text: fmt.Sprintf("%s in %s: access key %s %s", r.User, r.Account, r.KeyID, strings.TrimPrefix(b.rotationNext(o), "It "))})
 	}
-	slices.SortStableFunc(out, func(x, y RotationLine) int { return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.User, y.User)) })
+	slices.SortStableFunc(out, func(x, y RotationLine) int {
+		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.User, y.User))
+	})
 	return out
 }
