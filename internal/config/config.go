@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/keywarden/keywarden/internal/state"
 )
@@ -241,13 +242,48 @@ func (r *Rules) StagesOf(rule, class string) []Stage {
 	}
 	if rule != RuleAccessKeyAge {
 		if stages, ok := r.AccessKeyAge[class]; ok {
-			return stages
+			return withoutRotate(stages)
 		}
 	}
 	if stages, ok := byClass[DefaultClass]; ok || rule == RuleAccessKeyAge {
 		return stages
 	}
-	return r.AccessKeyAge[DefaultClass]
+	return withoutRotate(r.AccessKeyAge[DefaultClass])
+}
+
+// withoutRotate is access-key stages as another credential takes them: a
+// rotate stage notifies instead (only an access key can be rotated into
+// a secret; the owner is still told at that age). The stages themselves
+// when none rotates.
+func withoutRotate(stages []Stage) []Stage {
+	if !slices.ContainsFunc(stages, func(s Stage) bool { return s.Action == ActionRotate }) {
+		return stages
+	}
+	out := slices.Clone(stages)
+	for i := range out {
+		if out[i].Action == ActionRotate {
+			out[i].Action = ActionNotify
+		}
+	}
+	return out
+}
+
+// TargetOf is where a rotation of user's access key writes the new
+// key: the user's keywarden:secret tag, else the first rotate.targets
+// entry for the user, else the first for its class ({user} replaced by
+// the user's name); "" when none names one.
+func (r *Rotate) TargetOf(user, class string, tags map[string]string) string {
+	if t := strings.TrimSpace(tags[TagSecret]); t != "" {
+		return t
+	}
+	for _, byUser := range []bool{true, false} {
+		for _, t := range r.Targets {
+			if byUser && t.User != "" && t.User == user || !byUser && t.User == "" && t.Class == class {
+				return strings.ReplaceAll(t.Secret, "{user}", user)
+			}
+		}
+	}
+	return ""
 }
 
 // StagesByClass returns every class's stages of a staged rule (StagesOf
@@ -562,7 +598,8 @@ func Default() *Config {
 			MaxFraction:       0.2,
 			GraceAfterDisable: 10,
 		},
-		State: State{URL: state.DefaultURL},
+		State:  State{URL: state.DefaultURL},
+		Rotate: Rotate{SecretName: DefaultSecretName, OverlapDays: DefaultOverlapDays},
 	}
 }
 

@@ -38,8 +38,8 @@ func (b *builder) noticeWait(actions []Action, items []Item) {
 	cutoff := state.AddDays(today, -n)
 	for i := range actions {
 		a := &actions[i]
-		if a.Status != ActionPlanned {
-			continue
+		if a.Status != ActionPlanned || a.Kind == config.ActionRotate {
+			continue // a rotation stops nothing working: no notice period (its retiring disable has one)
 		}
 		is, was, audiences := "its owner is", "its owner was", []string(nil)
 		if it := byFinding[a.FindingID]; it != nil {

@@ -369,8 +369,13 @@ func (r *runner) plan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rotations, err := r.rotations(ctx)
+	if err != nil {
+		return err
+	}
 	r.in = plan.Input{Config: r.cfg, AsOf: r.o.Scan.AsOf, Accounts: rep.Accounts, Findings: rep.Findings, Notices: notices, OwedActions: owed,
-		Mode: r.mode, Apply: r.apply, Offline: r.offline, ActiveKeys: r.accounts.activeKeys, ActiveOther: r.accounts.activeOther, Self: r.accounts.self(ctx, r.log),
+		Rotations: rotations,
+		Mode:      r.mode, Apply: r.apply, Offline: r.offline, ActiveKeys: r.accounts.activeKeys, ActiveOther: r.accounts.activeOther, Self: r.accounts.self(ctx, r.log),
 		ActAt: r.actAt, ClockProblems: r.clockProblems(),
 		SourceKeys: r.accounts.sourceKeys(ctx, r.log)}
 	r.res.Plan = plan.Build(r.in)

@@ -202,6 +202,9 @@ type ActionFilter struct {
 	KeyID    string
 	Status   ActionStatus
 	Run      string
+	// Kind selects actions of one kind (rotate, …). A store may ignore it
+	// in its query: callers that need it filter the result with Match too.
+	Kind string
 	// Since selects actions recorded at or after it.
 	Since time.Time
 	// Limit bounds the result (most recent first); 0 means no bound.
@@ -218,6 +221,7 @@ func (f *ActionFilter) Match(a *Action) bool {
 		f.KeyID != "" && a.KeyID != f.KeyID,
 		f.Status != "" && a.Status != f.Status,
 		f.Run != "" && a.Run != f.Run,
+		f.Kind != "" && a.Kind != f.Kind,
 		!f.Since.IsZero() && a.At.Before(f.Since):
 		return false
 	}
