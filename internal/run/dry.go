@@ -60,6 +60,8 @@ func (dryStore) RecordAction(context.Context, state.Action) error { return nil }
 
 func (dryStore) FinishAction(context.Context, string, state.Outcome) error { return nil }
 
+func (dryStore) ProgressAction(context.Context, string, string) error { return nil }
+
 func (dryStore) RecordInactive(context.Context, state.KeyRef, string, bool) error { return nil }
 
 func (dryStore) ForgetInactive(context.Context, state.KeyRef) error { return nil }
