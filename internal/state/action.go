@@ -48,7 +48,7 @@ const (
 // it (or was killed while it did, until a run reconciles it).
 var ErrActionInFlight = errors.New("another action on this credential has not finished")
 
-// ErrActionNotPlanned is returned by FinishAction when the action is not
+// ErrActionNotPlanned is returned by FinishAction (and ProgressAction) when the action is not
 // (or no longer) planned: unknown, or finished already.
 var ErrActionNotPlanned = errors.New("action is not planned")
 
@@ -180,6 +180,11 @@ func (a *Action) Validate() error {
 	return nil
 }
 
+// ErrNewKeyRecorded is returned by ProgressAction when the planned
+// rotation records another new key already (it is never replaced: that key
+// would be lost to reconciliation).
+var ErrNewKeyRecorded = errors.New("the rotation records another new key already")
+
 // Outcome finishes a planned action.
 type Outcome struct {
 	Status ActionStatus // done or failed (or skipped, when a re-check says so)
@@ -192,6 +197,9 @@ type Outcome struct {
 	Before string
 	After  string
 	At     time.Time
+	// SecretTarget, when set, is where a rotation wrote its new key (the
+	// secret's ARN, or ssm:/path), replacing what was recorded planned.
+	SecretTarget string
 }
 
 // ActionFilter selects recorded actions; zero fields select everything.

@@ -107,3 +107,49 @@ func TestMigrateFromVersion4(t *testing.T) {
 		t.Errorf("Actions() = %+v, %v; want run-1.1 without audiences", acts, err)
 	}
 }
+
+// TestMigrateFromVersion5: a rotation-less action of schema version 5
+// reads back after the migration without rotation fields, and a rotation
+// recorded after it keeps its new key, target and retiring records.
+func TestMigrateFromVersion5(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := sql.Open("sqlite", dsn(path, false, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v5 := &Store{db: db, path: path}
+	if err := v5.migrate(ctx, migrations[:5]); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	if _, err := v5.db.ExecContext(ctx, `INSERT INTO actions (id, run, account, user_name, credential, key_id, kind, status, target, at, seq)
+		VALUES ('run-1.1', 'run-1', '123456789012', 'alice', 'access_key', 'AKIA1', 'disable', 'planned', '123456789012/alice/AKIA1', ?, 1)`,
+		fmtTime(t0)); err != nil {
+		t.Fatal(err)
+	}
+	v5.Close()
+
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("Open(version 5) error: %v", err)
+	}
+	defer s.Close()
+	if acts, err := s.Actions(ctx, state.ActionFilter{}); err != nil || len(acts) != 1 || acts[0].NewKeyID != "" || acts[0].SecretTarget != "" || acts[0].RotationOf != "" {
+		t.Errorf("Actions() after migration = %+v, %v; want run-1.1 without rotation fields", acts, err)
+	}
+	if err := s.FinishAction(ctx, "run-1.1", state.Outcome{Status: state.ActionDone, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	rot := state.Action{ID: "run-2.1", Run: "run-2", Account: "123456789012", User: "alice", Credential: "access_key", KeyID: "AKIA2",
+		Kind: state.KindRotate, Status: state.ActionPlanned, SecretTarget: "keywarden/alice", At: t0.Add(time.Hour)}
+	if err := s.RecordAction(ctx, rot); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ProgressAction(ctx, rot.ID, "AKIA3"); err != nil {
+		t.Fatalf("ProgressAction after migration error: %v", err)
+	}
+	if acts, err := s.Actions(ctx, state.ActionFilter{IDs: []string{rot.ID}}); err != nil || len(acts) != 1 || acts[0].NewKeyID != "AKIA3" || acts[0].SecretTarget != "keywarden/alice" {
+		t.Errorf("Actions(rotation) = %+v, %v; want new key AKIA3 to keywarden/alice", acts, err)
+	}
+}
