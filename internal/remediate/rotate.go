@@ -105,7 +105,10 @@ type destination struct {
 	Ref    string
 	secret string // Secrets Manager SecretId (ARN), or "" for SSM
 	param  string // SSM parameter name
-	create bool   // the secret does not exist: create it first
+	// keyID is the parameter's KMS key: PutParameter without one would
+	// encrypt the new value with the account's default key (aws/ssm).
+	keyID  string
+	create bool // the secret does not exist: create it first
 }
 
 // refused is a target check that failed: the rotation is skipped with it.
@@ -155,7 +158,7 @@ func (e *Executor) checkTarget(ctx context.Context, t Targets, account, user, ta
 		if err := ownerCheck(target, user, owner); err != nil {
 			return destination{}, err
 		}
-		return destination{Ref: ssmPrefix + path, param: path}, nil
+		return destination{Ref: ssmPrefix + path, param: path, keyID: aws.ToString(meta.KeyId)}, nil
 	}
 	if t.Secrets == nil {
 		return destination{}, fmt.Errorf("no Secrets Manager client for account %s", account)
@@ -238,8 +241,12 @@ func credentialProcess(id, secret string) string {
 func (e *Executor) write(ctx context.Context, t Targets, d destination, user, actionID, keyID, secret string) error {
 	value := credentialProcess(keyID, secret)
 	if d.param != "" {
-		_, err := t.Params.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(d.param), Value: aws.String(value),
-			Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true), Description: aws.String(paramDescription(actionID))})
+		in := &ssm.PutParameterInput{Name: aws.String(d.param), Value: aws.String(value),
+			Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true), Description: aws.String(paramDescription(actionID))}
+		if d.keyID != "" {
+			in.KeyId = aws.String(d.keyID)
+		}
+		_, err := t.Params.PutParameter(ctx, in)
 		return err
 	}
 	if d.create {
