@@ -48,9 +48,9 @@ func SecretNamePattern(cfg *config.Config) string {
 //   - DescribeRotationSecrets: secretsmanager:DescribeSecret (the account,
 //     the name, the keywarden:user tag, and whether a version was written),
 //     on the secrets named by the pattern in the accounts (the condition
-//     aws:ResourceAccount), by their ARN (NAME-??????) and,
-//     for a secret that does not exist, which IAM authorizes on the name
-//     the request gives, by name;
+//     aws:ResourceAccount), by their ARN (NAME-??????) and, for a secret
+//     that does not exist, which IAM authorizes on the name the request
+//     gives, by name (one pattern when the name ends in {user});
 //   - WriteRotationSecrets: secretsmanager:PutSecretValue, on their ARNs;
 //   - CreateRotationSecrets, with rotate.create_secret only:
 //     secretsmanager:CreateSecret and TagResource (a secret created with
@@ -88,7 +88,7 @@ func RotationStatements(cfg *config.Config, partition string, accounts []string)
 	}
 	out := []Statement{
 		st("RotateAccessKeys", rotateActions, users, nil),
-		st("DescribeRotationSecrets", []string{"secretsmanager:DescribeSecret"}, []string{secret, secret + SecretSuffix}, inAccounts(nil)),
+		st("DescribeRotationSecrets", []string{"secretsmanager:DescribeSecret"}, describeSecrets(secret), inAccounts(nil)),
 		st("WriteRotationSecrets", []string{"secretsmanager:PutSecretValue"}, []string{secret + SecretSuffix}, inAccounts(nil)),
 	}
 	if cfg.Rotate.CreateSecret {
@@ -100,4 +100,15 @@ func RotationStatements(cfg *config.Config, partition string, accounts []string)
 		st("WriteRotationParameters", []string{"ssm:ListTagsForResource", "ssm:PutParameter"}, []string{param}, inAccounts(nil)),
 	)
 	return append(out, st("EncryptRotationSecrets", []string{"kms:Encrypt", "kms:GenerateDataKey"}, []string{"*"}, kmsViaServices()))
+}
+
+// describeSecrets are the resources of DescribeSecret for secret (an ARN
+// pattern): by name, for a secret that does not exist, and by ARN
+// (NAME-??????), unless the name ends in a wildcard, which matches that
+// too.
+func describeSecrets(secret string) []string {
+	if strings.HasSuffix(secret, "*") {
+		return []string{secret}
+	}
+	return []string{secret, secret + SecretSuffix}
 }

@@ -48,7 +48,7 @@ func TestRotationStatements(t *testing.T) {
 		{Sid: "RotateAccessKeys", Effect: "Allow", Action: []string{"iam:CreateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys"},
 			Resource: []string{users}},
 		{Sid: "DescribeRotationSecrets", Effect: "Allow", Action: []string{"secretsmanager:DescribeSecret"},
-			Resource: []string{secret, secret + "-??????"}, Condition: in},
+			Resource: []string{secret}, Condition: in},
 		{Sid: "WriteRotationSecrets", Effect: "Allow", Action: []string{"secretsmanager:PutSecretValue"}, Resource: []string{secret + "-??????"}, Condition: in},
 		{Sid: "DescribeRotationParameters", Effect: "Allow", Action: []string{"ssm:DescribeParameters"}, Resource: []string{"*"}},
 		{Sid: "WriteRotationParameters", Effect: "Allow", Action: []string{"ssm:ListTagsForResource", "ssm:PutParameter"}, Resource: []string{param}, Condition: in},

@@ -105,7 +105,7 @@ locals {
   any_rotation = length(local.rotate_accounts) > 0
   rotate_statements = [
     { sid = "RotateAccessKeys", actions = ["iam:CreateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys"], resources = [for a in local.rotate_accounts : "${local.arn}:iam::${a}:user/*"], condition = local.no_condition },
-    { sid = "DescribeRotationSecrets", actions = ["secretsmanager:DescribeSecret"], resources = local.any_rotation ? [local.secret_name, "${local.secret_name}-??????"] : [], condition = local.in_accounts },
+    { sid = "DescribeRotationSecrets", actions = ["secretsmanager:DescribeSecret"], resources = local.any_rotation ? (endswith(local.secret_name, "*") ? [local.secret_name] : [local.secret_name, "${local.secret_name}-??????"]) : [], condition = local.in_accounts },
     { sid = "WriteRotationSecrets", actions = ["secretsmanager:PutSecretValue"], resources = local.any_rotation ? ["${local.secret_name}-??????"] : [], condition = local.in_accounts },
     { sid = "CreateRotationSecrets", actions = ["secretsmanager:CreateSecret", "secretsmanager:TagResource"], resources = local.any_rotation && local.create_secrets ? ["${local.secret_name}-??????"] : [], condition = local.create_condition },
     # DescribeParameters is authorized on "*" only (metadata, never a value).
