@@ -26,7 +26,8 @@ const (
 	// role in the other accounts, and reaches notify and state.
 	RoleRunner = "runner"
 	// RoleMember is the role keywarden assumes in each member account of
-	// accounts.organization or accounts.list: IAM only.
+	// accounts.organization or accounts.list: IAM only (and, with a rotate
+	// stage, the secrets and parameters a rotation writes there).
 	RoleMember = "member"
 )
 

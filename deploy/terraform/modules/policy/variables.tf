@@ -2,7 +2,7 @@
 # from its flags; the README says which config key or flag.
 
 variable "role" {
-  description = "Whose policy: \"runner\" (the identity keywarden runs as: --role runner) or \"member\" (the role it assumes in member accounts: --role member; IAM only)."
+  description = "Whose policy: \"runner\" (the identity keywarden runs as: --role runner) or \"member\" (the role it assumes in member accounts: --role member; IAM only, and with rotation the secrets it writes there)."
   type        = string
   default     = "runner"
   nullable    = false
