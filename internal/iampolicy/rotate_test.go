@@ -185,3 +185,26 @@ func TestRotationRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardrailProtectsTheRotationTag: with a rotate stage, the guardrail
+// denies setting keywarden:secret (which names where a user's new key is
+// written) to everyone but the admins; without one, it does not name it.
+func TestGuardrailProtectsTheRotationTag(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  *config.Config
+		want bool
+	}{{rotating(t, machineRotates+allowed), true}, {cfgOf(t, machineRotates+allowed), false}} {
+		d, err := iampolicy.Guardrail(tt.cfg, iampolicy.GuardrailOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, err := d.Evaluate(iampolicy.Request{Action: "iam:TagUser", Resource: "arn:aws:iam::111111111111:user/admin",
+			Context: map[string][]string{"aws:TagKeys": {"Keywarden:Secret"}, "aws:PrincipalArn": {"arn:aws:iam::111111111111:user/dev"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dec.Denied != tt.want {
+			t.Errorf("rotating %v: iam:TagUser keywarden:secret denied %v; want %v", tt.want, dec.Denied, tt.want)
+		}
+	}
+}
