@@ -120,6 +120,9 @@ func TestBuildOpenRotation(t *testing.T) {
 			t.Errorf("ci's next = %q; want it to say %q", next, w)
 		}
 	}
+	if d := m.Items[0].Deadline(p.Day); d != "2026-11-27" {
+		t.Errorf("ci's deadline = %q; want 2026-11-27, the overlap's end (nothing is past due: the rotation carries the change)", d)
+	}
 	if len(p.Digests) == 0 || len(p.Digests[0].Rotations) != 2 || p.Digests[0].Rotations[0].User != "ci" || p.Digests[0].Rotations[0].NewKeyID != "AKIANEWKEYCI" {
 		t.Errorf("digest rotations = %+v; want ci's and deploy's", p.Digests[0].Rotations)
 	}
