@@ -217,3 +217,15 @@ func TestRotationDoneWording(t *testing.T) {
 		t.Errorf("fix = %q; want the steps of a rotated key", m.Items[0].Fix)
 	}
 }
+
+// TestBuildRotateYieldsToDisable: a key that one rule rotates and another
+// disables (unused) gets one action, the disable: a key nothing uses
+// needs no successor.
+func TestBuildRotateYieldsToDisable(t *testing.T) {
+	unused := rotateFinding("ci", 85, "keywarden/ci")
+	unused.ID, unused.Rule, unused.StageAt, unused.Action = "ci-1-unused", config.RuleAccessKeyUnused, 45, config.ActionDisable
+	p := applying(rotating(), []policy.Finding{rotateFinding("ci", 85, "keywarden/ci"), unused}, 10)
+	if got, want := statuses(p), []string{"AKIACI1 disable planned"}; !cmp.Equal(got, want) {
+		t.Errorf("actions = %v; want %v", got, want)
+	}
+}
