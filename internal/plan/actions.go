@@ -327,8 +327,12 @@ func (b *builder) withOutcomes(items []Item, actions []Action) []Item {
 		}
 		a := actionOn(it, actions)
 		if a == nil && o != nil {
-			it.Next = b.limit(&it.Finding) + ". " + b.rotationNext(o)
+			it.Next = b.limit(&it.Finding) + ". " + b.rotationNext(o, "This key")
 			it.Fix = rotateFix(o.rec.SecretTarget, o.rec.NewKeyID)
+			it.rotating = true
+			if o.disabled == nil {
+				it.retireOn = state.AddDays(o.day(), b.overlapDays())
+			}
 			continue
 		}
 		if a == nil {

@@ -198,6 +198,11 @@ type Item struct {
 	owedOnly bool
 	// doneOn is the day keywarden made Done (ChangedOn).
 	doneOn string
+	// rotating: the credential is the old key of an open rotation that no
+	// action of this run touches; retireOn is the day it is disabled at
+	// the latest ("" once it is disabled).
+	rotating bool
+	retireOn string
 }
 
 // Changed sums up what keywarden did to the message's credentials — "1

@@ -140,8 +140,8 @@ func rotatedText(day, id, newKeyID, target string) string {
 
 // stillActive says what becomes of a key rotated on day and not yet
 // disabled.
-func (b *builder) stillActive(day string) string {
-	return fmt.Sprintf("This key stays active until the new key is first used, or until %s at the latest (rotate.overlap_days); "+
+func (b *builder) stillActive(day, key string) string {
+	return fmt.Sprintf(key+" stays active until the new key is first used, or until %s at the latest (rotate.overlap_days); "+
 		"then keywarden disables it, and deletes it %d days later.", state.AddDays(day, b.overlapDays()), b.cfg.Enforce.GraceAfterDisable)
 }
 
@@ -157,7 +157,7 @@ func (b *builder) rotateOutcome(f *policy.Finding, a *Action) (string, bool) {
 	switch a.Status {
 	case ActionDone:
 		on := cmp.Or(a.On, b.day)
-		return lim + rotatedText(on, a.ID, a.NewKeyID, a.Target) + " " + b.stillActive(on), true
+		return lim + rotatedText(on, a.ID, a.NewKeyID, a.Target) + " " + b.stillActive(on, "This key"), true
 	case ActionPlanned:
 		switch {
 		case b.in.Mode == ModeDryRun:
@@ -196,14 +196,14 @@ func (b *builder) retireOutcome(f *policy.Finding, a *Action) string {
 
 // rotationNext says, for an item on a key under an open rotation that no
 // action of this run touches, what was done and what comes.
-func (b *builder) rotationNext(o *openRotation) string {
+func (b *builder) rotationNext(o *openRotation, key string) string {
 	s := rotatedText(o.day(), o.rec.ID, o.rec.NewKeyID, o.rec.SecretTarget) + " "
 	if d := o.disabled; d != nil {
 		on := state.Day(cmp.Or(d.FinishedAt, d.At))
-		return s + fmt.Sprintf("keywarden disabled this key on %s (action %s); the first keywarden run from %s deletes it.",
-			on, d.ID, state.AddDays(on, b.cfg.Enforce.GraceAfterDisable))
+		return s + fmt.Sprintf("keywarden disabled %s on %s (action %s); the first keywarden run from %s deletes it.",
+			strings.ToLower(key), on, d.ID, state.AddDays(on, b.cfg.Enforce.GraceAfterDisable))
 	}
-	return s + b.stillActive(o.day())
+	return s + b.stillActive(o.day(), key)
 }
 
 // rotateFix are the steps left to the owner of a rotated key.
@@ -216,17 +216,33 @@ func rotateFix(target, newKeyID string) []string {
 	}
 }
 
-// rotationLine is what a digest line adds for a rotation or a retirement.
-func (a Action) rotationLine() string {
+// RotationNote is what a digest says of a rotation or a retirement
+// besides its line: "new key AKIA… written to ARN" once done, "into
+// TARGET" before; "retires the key rotation ID replaced"; "" otherwise.
+func (a Action) RotationNote() string {
 	switch {
 	case a.Kind == config.ActionRotate && a.Status == ActionDone:
-		return fmt.Sprintf(": new key %s written to %s", cmp.Or(a.NewKeyID, "(ID not known)"), a.Target)
+		return fmt.Sprintf("new key %s written to %s", cmp.Or(a.NewKeyID, "(ID not known)"), a.Target)
 	case a.Kind == config.ActionRotate && a.Target != "":
-		return " into " + a.Target
+		return "into " + a.Target
 	case a.RotationOf != "":
-		return " (retires the key rotation " + a.RotationOf + " replaced)"
+		return "retires the key rotation " + a.RotationOf + " replaced"
 	}
 	return ""
+}
+
+// rotationLine is what Line adds for a rotation or a retirement.
+func (a Action) rotationLine() string {
+	n := a.RotationNote()
+	switch {
+	case n == "":
+		return ""
+	case a.RotationOf != "":
+		return " (" + n + ")"
+	case a.Status == ActionDone:
+		return ": " + n
+	}
+	return " " + n
 }
 
 // RotationLine is one open rotation as the digest lists it.
@@ -254,7 +270,7 @@ func (b *builder) rotationLines() []RotationLine {
 		}
 		r := o.rec
 		out = append(out, RotationLine{Account: r.Account, User: r.User, ID: r.ID, OldKeyID: r.KeyID, NewKeyID: r.NewKeyID, Target: r.SecretTarget,
-			Text: fmt.Sprintf("%s in %s: access key %s %s", r.User, r.Account, r.KeyID, strings.TrimPrefix(b.rotationNext(o), "It "))})
+			Text: fmt.Sprintf("%s in %s: access key %s %s", r.User, r.Account, r.KeyID, strings.TrimPrefix(b.rotationNext(o, "The old key"), "It "))})
 	}
 	slices.SortStableFunc(out, func(x, y RotationLine) int {
 		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.User, y.User))

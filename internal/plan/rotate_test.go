@@ -120,6 +120,9 @@ func TestBuildOpenRotation(t *testing.T) {
 			t.Errorf("ci's next = %q; want it to say %q", next, w)
 		}
 	}
+	if d := m.Items[0].Deadline(p.Day); d != "2026-11-27" {
+		t.Errorf("ci's deadline = %q; want 2026-11-27, the overlap's end (nothing is past due: the rotation carries the change)", d)
+	}
 	if len(p.Digests) == 0 || len(p.Digests[0].Rotations) != 2 || p.Digests[0].Rotations[0].User != "ci" || p.Digests[0].Rotations[0].NewKeyID != "AKIANEWKEYCI" {
 		t.Errorf("digest rotations = %+v; want ci's and deploy's", p.Digests[0].Rotations)
 	}
@@ -212,5 +215,17 @@ func TestRotationDoneWording(t *testing.T) {
 	}
 	if len(m.Items[0].Fix) == 0 || !strings.Contains(m.Items[0].Fix[0], "credential_process") {
 		t.Errorf("fix = %q; want the steps of a rotated key", m.Items[0].Fix)
+	}
+}
+
+// TestBuildRotateYieldsToDisable: a key that one rule rotates and another
+// disables (unused) gets one action, the disable: a key nothing uses
+// needs no successor.
+func TestBuildRotateYieldsToDisable(t *testing.T) {
+	unused := rotateFinding("ci", 85, "keywarden/ci")
+	unused.ID, unused.Rule, unused.StageAt, unused.Action = "ci-1-unused", config.RuleAccessKeyUnused, 45, config.ActionDisable
+	p := applying(rotating(), []policy.Finding{rotateFinding("ci", 85, "keywarden/ci"), unused}, 10)
+	if got, want := statuses(p), []string{"AKIACI1 disable planned"}; !cmp.Equal(got, want) {
+		t.Errorf("actions = %v; want %v", got, want)
 	}
 }
