@@ -19,6 +19,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/plan"
@@ -233,9 +234,9 @@ func credentialProcess(id, secret string) string {
 	return string(b)
 }
 
-// write puts the key at d. Errors never carry the value (the SDKs' errors
+// write puts the key at d (a created secret's ARN becomes d.Ref). Errors never carry the value (the SDKs' errors
 // name the operation and the service's answer, not the input).
-func (e *Executor) write(ctx context.Context, t Targets, d destination, user, actionID, keyID, secret string) error {
+func (e *Executor) write(ctx context.Context, t Targets, d *destination, user, actionID, keyID, secret string) error {
 	value := credentialProcess(keyID, secret)
 	if d.param != "" {
 		_, err := t.Params.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(d.param), Value: aws.String(value),
@@ -243,10 +244,13 @@ func (e *Executor) write(ctx context.Context, t Targets, d destination, user, ac
 		return err
 	}
 	if d.create {
-		_, err := t.Secrets.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String(d.secret), SecretString: aws.String(value),
+		out, err := t.Secrets.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String(d.secret), SecretString: aws.String(value),
 			ClientRequestToken: aws.String(requestToken(actionID)),
 			Description:        aws.String("access key of IAM user " + user + ", rotated by keywarden"),
 			Tags:               []smtypes.Tag{{Key: aws.String(config.TagSecretUser), Value: aws.String(user)}}})
+		if err == nil && out.ARN != nil {
+			d.Ref, d.secret = aws.ToString(out.ARN), aws.ToString(out.ARN)
+		}
 		return err
 	}
 	_, err := t.Secrets.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String(d.secret), SecretString: aws.String(value),
@@ -329,17 +333,21 @@ func (e *Executor) rotate(ctx context.Context, c IAM, a *plan.Action) error {
 	}
 	out, err := kc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(a.User)})
 	if err != nil {
+		err = fmt.Errorf("create a new access key for %s in account %s: %w", a.User, a.Account, err)
+		var api smithy.APIError
+		if errors.As(err, &api) && api.ErrorFault() == smithy.FaultClient {
+			return err // refused (access denied, a limit): no key was created
+		}
 		// Not confirmed here: a key created by a retry whose answer was
 		// lost is found by the next run's reconcile (a key of the user
 		// created at or after the record), and deleted.
-		return &unconfirmedError{write: fmt.Errorf("create a new access key for %s in account %s: %w", a.User, a.Account, err),
-			read: errors.New("a key created without an answer is found by the next run")}
+		return &unconfirmedError{write: err, read: errors.New("a key created without an answer is found by the next run")}
 	}
 	newID, secret := aws.ToString(out.AccessKey.AccessKeyId), aws.ToString(out.AccessKey.SecretAccessKey)
 	if err := e.Audit.ProgressAction(ctx, a.ID, newID); err != nil {
 		return e.dropNewKey(ctx, c, a, newID, fmt.Errorf("cannot record the new key %s before writing it: %w", newID, err))
 	}
-	werr := e.write(ctx, t, d, a.User, a.ID, newID, secret)
+	werr := e.write(ctx, t, &d, a.User, a.ID, newID, secret)
 	secret = ""
 	var note string
 	if werr != nil {
