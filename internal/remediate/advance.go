@@ -83,8 +83,8 @@ func (e *Executor) Advance(ctx context.Context, accounts []string) ([]plan.Actio
 	}
 	var out []plan.Action
 	for _, o := range open {
-		if e.Halt != nil && e.Halt.Err() != nil {
-			break
+		if e.Halt != nil && e.Halt.Err() != nil || e.stop(ctx) != "" {
+			break // stopped: the next run moves it on
 		}
 		r := o.rot
 		a := plan.Action{Account: r.Account, User: r.User, Credential: policy.CredentialAccessKey, KeyID: r.KeyID, Rule: r.Rule,

@@ -574,3 +574,16 @@ func TestRotateCreateRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestAdvanceHonoursTheEmergencyStop: with the stop set, no retire step
+// is taken, whatever is due.
+func TestAdvanceHonoursTheEmergencyStop(t *testing.T) {
+	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(3), active: true, lastUsed: daysAgo(1)})}
+	store, logs := memstore.New(), &bytes.Buffer{}
+	doneRotation(t, store, daysAgo(3))
+	e := rotator(f, aliceTargets(), store, logs)
+	e.Stop = func(context.Context) string { return "stop parameter set" }
+	if out, err := e.Advance(context.Background(), []string{acct}); err != nil || len(out) != 0 || !f.keys[0].active {
+		t.Errorf("Advance() under the stop = %+v, %v (old key active %v); want nothing done", out, err, f.keys[0].active)
+	}
+}
