@@ -137,7 +137,10 @@ func (e *Executor) checkTarget(ctx context.Context, t Targets, account, user, ta
 			return destination{}, fmt.Errorf("check target %s of %s in account %s: %w", target, user, account, err)
 		}
 		if meta == nil {
-			return destination{}, refuse("target %s does not exist (keywarden creates only Secrets Manager secrets, with rotate.create_secret); nothing was created", target)
+			if !e.Rotate.CreateSecret {
+				return destination{}, refuse("target %s does not exist and rotate.create_secret is off; nothing was created", target)
+			}
+			return destination{Ref: target, param: path, create: true}, nil
 		}
 		if meta.Type != ssmtypes.ParameterTypeSecureString {
 			return destination{}, refuse("target %s is a %s parameter, not SecureString; nothing was created", target, meta.Type)
@@ -239,8 +242,12 @@ func credentialProcess(id, secret string) string {
 func (e *Executor) write(ctx context.Context, t Targets, d *destination, user, actionID, keyID, secret string) error {
 	value := credentialProcess(keyID, secret)
 	if d.param != "" {
-		_, err := t.Params.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(d.param), Value: aws.String(value),
-			Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true), Description: aws.String(paramDescription(actionID))})
+		in := &ssm.PutParameterInput{Name: aws.String(d.param), Value: aws.String(value),
+			Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true), Description: aws.String(paramDescription(actionID))}
+		if d.create { // tags only on a new parameter (SSM refuses them with Overwrite)
+			in.Overwrite, in.Tags = nil, []ssmtypes.Tag{{Key: aws.String(config.TagSecretUser), Value: aws.String(user)}}
+		}
+		_, err := t.Params.PutParameter(ctx, in)
 		return err
 	}
 	if d.create {
@@ -260,7 +267,9 @@ func (e *Executor) write(ctx context.Context, t Targets, d *destination, user, a
 
 // written reports whether the rotation actionID wrote d, from metadata
 // only (never GetSecretValue or GetParameter).
-func written(ctx context.Context, t Targets, d destination, actionID string) (bool, error) {
+// It sets d.Ref to the secret's ARN (a secret named, or created, is
+// written to its ARN).
+func written(ctx context.Context, t Targets, d *destination, actionID string) (bool, error) {
 	if d.param != "" {
 		meta, err := describeParam(ctx, t.Params, d.param)
 		if err != nil {
@@ -275,6 +284,9 @@ func written(ctx context.Context, t Targets, d destination, actionID string) (bo
 	}
 	if err != nil {
 		return false, err
+	}
+	if out.ARN != nil {
+		d.Ref = aws.ToString(out.ARN)
 	}
 	_, ok := out.VersionIdsToStages[requestToken(actionID)]
 	return ok, nil
@@ -353,7 +365,7 @@ func (e *Executor) rotate(ctx context.Context, c IAM, a *plan.Action) error {
 	if werr != nil {
 		werr = fmt.Errorf("write the new key %s to %s: %w", newID, d.Ref, werr)
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ConfirmTimeout)
-		made, err := written(rctx, t, d, a.ID)
+		made, err := written(rctx, t, &d, a.ID)
 		cancel()
 		switch {
 		case err != nil:
@@ -402,16 +414,12 @@ func (e *Executor) reconcileRotation(ctx context.Context, c IAM, r *state.Action
 		if path, isParam := strings.CutPrefix(r.SecretTarget, ssmPrefix); isParam {
 			d = destination{Ref: r.SecretTarget, param: path}
 		}
-		made, err := written(ctx, t, d, r.ID)
+		made, err := written(ctx, t, &d, r.ID)
 		if err != nil {
 			return o, false, err
 		}
 		if made {
-			if d.secret != "" {
-				if out, err := t.Secrets.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(d.secret)}); err == nil && out.ARN != nil {
-					o.SecretTarget = aws.ToString(out.ARN)
-				}
-			}
+			o.SecretTarget = d.Ref
 			o.Status = state.ActionDone
 			o.Reason = fmt.Sprintf("rotated by run %s, which stopped before recording it: new key %s written to %s; confirmed by run %s",
 				r.Run, r.NewKeyID, r.SecretTarget, e.RunID)

@@ -219,3 +219,55 @@ func TestReconcileRotationAgainstMoto(t *testing.T) {
 		t.Errorf("alice's keys after reconcile = %v; want only the old key %s", keys, old)
 	}
 }
+
+// TestRotateCreatesTargetAgainstMoto: with rotate.create_secret, a
+// missing secret or parameter is created, tagged for the user, holding a
+// working key.
+func TestRotateCreatesTargetAgainstMoto(t *testing.T) {
+	for _, target := range []string{"keywarden/alice", "ssm:/keywarden/alice"} {
+		t.Run(target, func(t *testing.T) {
+			e := newRotateEnv(t)
+			ctx, cfg := context.Background(), e.m.Config(t)
+			if _, err := sm.NewFromConfig(cfg).DeleteSecret(ctx, &sm.DeleteSecretInput{SecretId: aws.String("keywarden/alice"),
+				ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ssm.NewFromConfig(cfg).DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String("/keywarden/alice")}); err != nil {
+				t.Fatal(err)
+			}
+			x := e.rotator(t, "run-1")
+			x.Rotate.CreateSecret = true
+			a := rotateAction(target)
+			a.KeyID, a.KeyCreated = e.ids["alice"][0], time.Time{}
+			got := x.Execute(ctx, []plan.Action{a})[0]
+			if got.Status != plan.ActionDone {
+				t.Fatalf("Execute(rotate) = %s; want done", outcome(got))
+			}
+			rec := e.record(t, got.ID)
+			e.works(t, e.stored(t, rec.SecretTarget), rec.NewKeyID)
+			var tags map[string]string
+			if path, ok := strings.CutPrefix(target, "ssm:"); ok {
+				out, err := ssm.NewFromConfig(cfg).ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{ResourceType: ssmtypes.ResourceTypeForTaggingParameter, ResourceId: aws.String(path)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tags = map[string]string{}
+				for _, tg := range out.TagList {
+					tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+				}
+			} else {
+				out, err := sm.NewFromConfig(cfg).DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(target)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tags = map[string]string{}
+				for _, tg := range out.Tags {
+					tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+				}
+			}
+			if tags[config.TagSecretUser] != "alice" {
+				t.Errorf("the created target's tags = %v; want keywarden:user=alice", tags)
+			}
+		})
+	}
+}

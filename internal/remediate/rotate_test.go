@@ -147,6 +147,15 @@ func (f *fakeTargets) PutParameter(_ context.Context, in *ssm.PutParameterInput,
 		return nil, err
 	}
 	p := f.params[aws.ToString(in.Name)]
+	if p == nil {
+		p = &fakeParam{tags: map[string]string{}}
+		for _, tg := range in.Tags {
+			p.tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+		}
+		f.params[aws.ToString(in.Name)] = p
+	} else if len(in.Tags) > 0 {
+		return nil, errors.New("ValidationException: tags can't be used with overwrite")
+	}
 	p.value, p.description, p.typ = aws.ToString(in.Value), aws.ToString(in.Description), in.Type
 	return &ssm.PutParameterOutput{}, f.fail["PutParameter"]
 }
@@ -223,6 +232,8 @@ func TestRotateRefusedTargets(t *testing.T) {
 			"is tagged keywarden:user=mallory, not alice"},
 		{"missing secret, create_secret off", oneKey(), "keywarden/alice", func(f *fakeTargets) { delete(f.secrets, "keywarden/alice") },
 			"does not exist and rotate.create_secret is off"},
+		{"ssm: missing, create_secret off", oneKey(), "ssm:/keywarden/alice", func(f *fakeTargets) { delete(f.params, "/keywarden/alice") },
+			"does not exist and rotate.create_secret is off"},
 		{"ssm: wrong path", oneKey(), "ssm:/other/alice", nil, "the parameter name must be /keywarden/alice"},
 		{"ssm: not SecureString", oneKey(), "ssm:/keywarden/alice", func(f *fakeTargets) { f.params["/keywarden/alice"].typ = ssmtypes.ParameterTypeString },
 			"is a String parameter, not SecureString"},
@@ -281,15 +292,19 @@ func TestRotateWrites(t *testing.T) {
 		{"ssm", "ssm:/keywarden/alice", "ssm:/keywarden/alice", false, false, func(f *fakeTargets) string { return f.params["/keywarden/alice"].value }},
 		{"ssm, answer lost: confirmed written", "ssm:/keywarden/alice", "ssm:/keywarden/alice", false, true, func(f *fakeTargets) string { return f.params["/keywarden/alice"].value }},
 		{"created with create_secret", "keywarden/alice", aliceARN, true, false, func(f *fakeTargets) string { return f.secrets["keywarden/alice"].value }},
+		{"created with create_secret, answer lost", "keywarden/alice", aliceARN, true, true, func(f *fakeTargets) string { return f.secrets["keywarden/alice"].value }},
+		{"ssm, created with create_secret", "ssm:/keywarden/alice", "ssm:/keywarden/alice", true, false, func(f *fakeTargets) string { return f.params["/keywarden/alice"].value }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f, tg, store, logs := &fakeIAM{keys: oneKey()}, aliceTargets(), memstore.New(), &bytes.Buffer{}
 			if tt.create {
 				delete(tg.secrets, "keywarden/alice")
+				delete(tg.params, "/keywarden/alice")
 			}
 			if tt.lost {
 				tg.lost = true
-				tg.fail = map[string]error{"PutSecretValue": errors.New("connection reset"), "PutParameter": errors.New("connection reset")}
+				tg.fail = map[string]error{"PutSecretValue": errors.New("connection reset"), "PutParameter": errors.New("connection reset"),
+					"CreateSecret": errors.New("connection reset")}
 			}
 			e := rotator(f, tg, store, logs)
 			e.Rotate.CreateSecret = tt.create
@@ -302,7 +317,10 @@ func TestRotateWrites(t *testing.T) {
 			}
 			newID := f.keys[1].id
 			checkWritten(t, tt.value(tg), newID)
-			if tt.create && tg.secrets["keywarden/alice"].tags[config.TagSecretUser] != "alice" {
+			if tt.create && strings.HasPrefix(tt.target, "ssm:") && (tg.params["/keywarden/alice"].tags[config.TagSecretUser] != "alice" ||
+				tg.params["/keywarden/alice"].typ != ssmtypes.ParameterTypeSecureString) {
+				t.Errorf("the created parameter = %+v; want a SecureString tagged keywarden:user=alice", tg.params["/keywarden/alice"])
+			} else if tt.create && !strings.HasPrefix(tt.target, "ssm:") && tg.secrets["keywarden/alice"].tags[config.TagSecretUser] != "alice" {
 				t.Errorf("the created secret's tags = %v; want keywarden:user=alice", tg.secrets["keywarden/alice"].tags)
 			}
 			recs, _ := store.Actions(context.Background(), state.ActionFilter{})
