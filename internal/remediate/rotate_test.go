@@ -605,3 +605,45 @@ func TestAdvanceHonoursTheEmergencyStop(t *testing.T) {
 		t.Errorf("Advance() under the stop = %+v, %v (old key active %v); want nothing done", out, err, f.keys[0].active)
 	}
 }
+
+// TestOpenRotations: a done rotation is open, followed by its retiring
+// disable once there is one; an undo closes it (the old key's delete
+// does too: TestAdvanceDeletesAfterGrace); a failed rotation is never open.
+func TestOpenRotations(t *testing.T) {
+	ctx := context.Background()
+	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(3), active: true, lastUsed: daysAgo(1)})}
+	store, logs := memstore.New(), &bytes.Buffer{}
+	rot := doneRotation(t, store, daysAgo(3))
+	failed := state.Action{ID: "run-0.2", Run: "run-0", Account: acct, User: "bob", Credential: "access_key", KeyID: "AKIA2",
+		Kind: state.KindRotate, Status: state.ActionFailed, At: daysAgo(3)}
+	if err := store.RecordAction(ctx, failed); err != nil {
+		t.Fatal(err)
+	}
+	ids := func() []string {
+		t.Helper()
+		open, err := remediate.OpenRotations(ctx, store, []string{acct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range open {
+			out = append(out, r.ID+" "+r.Kind)
+		}
+		return out
+	}
+	if got := ids(); len(got) != 1 || got[0] != rot.ID+" rotate" {
+		t.Errorf("OpenRotations() = %v; want only %s", got, rot.ID)
+	}
+	out, _ := rotator(f, aliceTargets(), store, logs).Advance(ctx, []string{acct})
+	if got := ids(); len(out) != 1 || len(got) != 2 || got[1] != out[0].ID+" disable" {
+		t.Errorf("OpenRotations() after the retiring disable = %v; want the rotation, then the disable (%d retire steps)", got, len(out))
+	}
+	u := rotator(f, aliceTargets(), store, logs)
+	u.RunID = "undo-1"
+	if _, err := u.Undo(ctx, []string{rot.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(); len(got) != 0 {
+		t.Errorf("OpenRotations() after the undo = %v; want none", got)
+	}
+}
