@@ -91,7 +91,7 @@ func TestMigrateFromVersion4(t *testing.T) {
 
 // TestMigrateFromVersion5: a rotation-less action of schema version 5
 // reads back after the migration without rotation fields, and a rotation
-// recorded after it keeps its new key, target and retiring records.
+// recorded after it keeps its new key and target.
 func TestMigrateFromVersion5(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
