@@ -28,9 +28,10 @@ type openRotation struct {
 }
 
 // OpenRotations are the done rotations in accounts whose old key keywarden
-// has not deleted yet, and that no undo closed, oldest first.
-func (e *Executor) OpenRotations(ctx context.Context, accounts []string) ([]state.Action, error) {
-	open, err := e.openRotations(ctx, accounts)
+// has not deleted yet, and that no undo closed, oldest first, each
+// followed by its retiring disable once there is one (plan.Input.Rotations).
+func OpenRotations(ctx context.Context, trail ActionReader, accounts []string) ([]state.Action, error) {
+	open, err := openRotations(ctx, trail, accounts)
 	out := make([]state.Action, 0, len(open))
 	for _, o := range open {
 		out = append(out, o.rot)
@@ -41,8 +42,13 @@ func (e *Executor) OpenRotations(ctx context.Context, accounts []string) ([]stat
 	return out, err
 }
 
-func (e *Executor) openRotations(ctx context.Context, accounts []string) ([]openRotation, error) {
-	recs, err := e.Audit.Actions(ctx, state.ActionFilter{Accounts: accounts})
+// ActionReader reads the audit trail; state.Store satisfies it.
+type ActionReader interface {
+	Actions(ctx context.Context, f state.ActionFilter) ([]state.Action, error)
+}
+
+func openRotations(ctx context.Context, trail ActionReader, accounts []string) ([]openRotation, error) {
+	recs, err := trail.Actions(ctx, state.ActionFilter{Accounts: accounts})
 	if err != nil {
 		return nil, fmt.Errorf("read the rotations: %w", err)
 	}
@@ -77,14 +83,14 @@ func (e *Executor) openRotations(ctx context.Context, accounts []string) ([]open
 // (RotationOf the rotation), re-checked and recorded as any disable or
 // delete. It returns the actions it carried out.
 func (e *Executor) Advance(ctx context.Context, accounts []string) ([]plan.Action, error) {
-	open, err := e.openRotations(ctx, accounts)
+	open, err := openRotations(ctx, e.Audit, accounts)
 	if err != nil {
 		return nil, err
 	}
 	var out []plan.Action
 	for _, o := range open {
-		if e.Halt != nil && e.Halt.Err() != nil {
-			break
+		if e.Halt != nil && e.Halt.Err() != nil || e.stop(ctx) != "" {
+			break // stopped: the next run moves it on
 		}
 		r := o.rot
 		a := plan.Action{Account: r.Account, User: r.User, Credential: policy.CredentialAccessKey, KeyID: r.KeyID, Rule: r.Rule,

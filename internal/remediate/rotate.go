@@ -19,6 +19,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/plan"
@@ -105,9 +106,9 @@ type destination struct {
 	Ref    string
 	secret string // Secrets Manager SecretId (ARN), or "" for SSM
 	param  string // SSM parameter name
-	// keyID is the parameter's KMS key: PutParameter without one would
+	// kmsKey is the parameter's KMS key: PutParameter without one would
 	// encrypt the new value with the account's default key (aws/ssm).
-	keyID  string
+	kmsKey string
 	create bool // the secret does not exist: create it first
 }
 
@@ -139,7 +140,10 @@ func (e *Executor) checkTarget(ctx context.Context, t Targets, account, user, ta
 			return destination{}, fmt.Errorf("check target %s of %s in account %s: %w", target, user, account, err)
 		}
 		if meta == nil {
-			return destination{}, refuse("target %s does not exist (keywarden creates only Secrets Manager secrets, with rotate.create_secret); nothing was created", target)
+			if !e.Rotate.CreateSecret {
+				return destination{}, refuse("target %s does not exist and rotate.create_secret is off; nothing was created", target)
+			}
+			return destination{Ref: target, param: path, create: true}, nil
 		}
 		if meta.Type != ssmtypes.ParameterTypeSecureString {
 			return destination{}, refuse("target %s is a %s parameter, not SecureString; nothing was created", target, meta.Type)
@@ -158,7 +162,7 @@ func (e *Executor) checkTarget(ctx context.Context, t Targets, account, user, ta
 		if err := ownerCheck(target, user, owner); err != nil {
 			return destination{}, err
 		}
-		return destination{Ref: ssmPrefix + path, param: path, keyID: aws.ToString(meta.KeyId)}, nil
+		return destination{Ref: ssmPrefix + path, param: path, kmsKey: aws.ToString(meta.KeyId)}, nil
 	}
 	if t.Secrets == nil {
 		return destination{}, fmt.Errorf("no Secrets Manager client for account %s", account)
@@ -236,24 +240,30 @@ func credentialProcess(id, secret string) string {
 	return string(b)
 }
 
-// write puts the key at d. Errors never carry the value (the SDKs' errors
+// write puts the key at d (a created secret's ARN becomes d.Ref). Errors never carry the value (the SDKs' errors
 // name the operation and the service's answer, not the input).
-func (e *Executor) write(ctx context.Context, t Targets, d destination, user, actionID, keyID, secret string) error {
+func (e *Executor) write(ctx context.Context, t Targets, d *destination, user, actionID, keyID, secret string) error {
 	value := credentialProcess(keyID, secret)
 	if d.param != "" {
 		in := &ssm.PutParameterInput{Name: aws.String(d.param), Value: aws.String(value),
 			Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true), Description: aws.String(paramDescription(actionID))}
-		if d.keyID != "" {
-			in.KeyId = aws.String(d.keyID)
+		if d.kmsKey != "" {
+			in.KeyId = aws.String(d.kmsKey)
+		}
+		if d.create { // tags only on a new parameter (SSM refuses them with Overwrite)
+			in.Overwrite, in.Tags = nil, []ssmtypes.Tag{{Key: aws.String(config.TagSecretUser), Value: aws.String(user)}}
 		}
 		_, err := t.Params.PutParameter(ctx, in)
 		return err
 	}
 	if d.create {
-		_, err := t.Secrets.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String(d.secret), SecretString: aws.String(value),
+		out, err := t.Secrets.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String(d.secret), SecretString: aws.String(value),
 			ClientRequestToken: aws.String(requestToken(actionID)),
 			Description:        aws.String("access key of IAM user " + user + ", rotated by keywarden"),
 			Tags:               []smtypes.Tag{{Key: aws.String(config.TagSecretUser), Value: aws.String(user)}}})
+		if err == nil && out.ARN != nil {
+			d.Ref, d.secret = aws.ToString(out.ARN), aws.ToString(out.ARN)
+		}
 		return err
 	}
 	_, err := t.Secrets.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String(d.secret), SecretString: aws.String(value),
@@ -263,7 +273,9 @@ func (e *Executor) write(ctx context.Context, t Targets, d destination, user, ac
 
 // written reports whether the rotation actionID wrote d, from metadata
 // only (never GetSecretValue or GetParameter).
-func written(ctx context.Context, t Targets, d destination, actionID string) (bool, error) {
+// It sets d.Ref to the secret's ARN (a secret named, or created, is
+// written to its ARN).
+func written(ctx context.Context, t Targets, d *destination, actionID string) (bool, error) {
 	if d.param != "" {
 		meta, err := describeParam(ctx, t.Params, d.param)
 		if err != nil {
@@ -278,6 +290,9 @@ func written(ctx context.Context, t Targets, d destination, actionID string) (bo
 	}
 	if err != nil {
 		return false, err
+	}
+	if out.ARN != nil {
+		d.Ref = aws.ToString(out.ARN)
 	}
 	_, ok := out.VersionIdsToStages[requestToken(actionID)]
 	return ok, nil
@@ -336,23 +351,27 @@ func (e *Executor) rotate(ctx context.Context, c IAM, a *plan.Action) error {
 	}
 	out, err := kc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(a.User)})
 	if err != nil {
+		err = fmt.Errorf("create a new access key for %s in account %s: %w", a.User, a.Account, err)
+		var api smithy.APIError
+		if errors.As(err, &api) && api.ErrorFault() == smithy.FaultClient {
+			return err // refused (access denied, a limit): no key was created
+		}
 		// Not confirmed here: a key created by a retry whose answer was
 		// lost is found by the next run's reconcile (a key of the user
 		// created at or after the record), and deleted.
-		return &unconfirmedError{write: fmt.Errorf("create a new access key for %s in account %s: %w", a.User, a.Account, err),
-			read: errors.New("a key created without an answer is found by the next run")}
+		return &unconfirmedError{write: err, read: errors.New("a key created without an answer is found by the next run")}
 	}
 	newID, secret := aws.ToString(out.AccessKey.AccessKeyId), aws.ToString(out.AccessKey.SecretAccessKey)
 	if err := e.Audit.ProgressAction(ctx, a.ID, newID); err != nil {
 		return e.dropNewKey(ctx, c, a, newID, fmt.Errorf("cannot record the new key %s before writing it: %w", newID, err))
 	}
-	werr := e.write(ctx, t, d, a.User, a.ID, newID, secret)
+	werr := e.write(ctx, t, &d, a.User, a.ID, newID, secret)
 	secret = ""
 	var note string
 	if werr != nil {
 		werr = fmt.Errorf("write the new key %s to %s: %w", newID, d.Ref, werr)
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ConfirmTimeout)
-		made, err := written(rctx, t, d, a.ID)
+		made, err := written(rctx, t, &d, a.ID)
 		cancel()
 		switch {
 		case err != nil:
@@ -401,16 +420,12 @@ func (e *Executor) reconcileRotation(ctx context.Context, c IAM, r *state.Action
 		if path, isParam := strings.CutPrefix(r.SecretTarget, ssmPrefix); isParam {
 			d = destination{Ref: r.SecretTarget, param: path}
 		}
-		made, err := written(ctx, t, d, r.ID)
+		made, err := written(ctx, t, &d, r.ID)
 		if err != nil {
 			return o, false, err
 		}
 		if made {
-			if d.secret != "" {
-				if out, err := t.Secrets.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(d.secret)}); err == nil && out.ARN != nil {
-					o.SecretTarget = aws.ToString(out.ARN)
-				}
-			}
+			o.SecretTarget = d.Ref
 			o.Status = state.ActionDone
 			o.Reason = fmt.Sprintf("rotated by run %s, which stopped before recording it: new key %s written to %s; confirmed by run %s",
 				r.Run, r.NewKeyID, r.SecretTarget, e.RunID)

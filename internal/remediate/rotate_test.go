@@ -1,0 +1,649 @@
+package remediate_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/keywarden/keywarden/internal/config"
+	"github.com/keywarden/keywarden/internal/plan"
+	"github.com/keywarden/keywarden/internal/remediate"
+	"github.com/keywarden/keywarden/internal/state"
+	"github.com/keywarden/keywarden/internal/state/memstore"
+)
+
+// secretPrefix starts every secret access key the fake IAM creates: no
+// log, record or error may contain it.
+const secretPrefix = "FAKE-SECRET-must-not-leak-"
+
+func (f *fakeIAM) CreateAccessKey(_ context.Context, in *iam.CreateAccessKeyInput, _ ...func(*iam.Options)) (*iam.CreateAccessKeyOutput, error) {
+	if err := f.call("CreateAccessKey", aws.ToString(in.UserName)); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := fmt.Sprintf("AKIANEW%d", len(f.calls))
+	f.keys = append(f.keys, &fakeKey{user: aws.ToString(in.UserName), id: id, created: asOf, active: true})
+	return &iam.CreateAccessKeyOutput{AccessKey: &types.AccessKey{AccessKeyId: aws.String(id), SecretAccessKey: aws.String(secretPrefix + id),
+		UserName: in.UserName, Status: types.StatusTypeActive}}, nil
+}
+
+// fakeSecret is a Secrets Manager secret: its versions (request tokens)
+// and its current value.
+type fakeSecret struct {
+	arn, name string
+	tags      map[string]string
+	versions  map[string][]string
+	value     string
+}
+
+// fakeTargets is an account's Secrets Manager secrets and SSM parameters.
+type fakeTargets struct {
+	secrets map[string]*fakeSecret // by name
+	params  map[string]*fakeParam  // by name
+	calls   []string
+	fail    map[string]error
+	// lost: the write is made, then answers fail[op].
+	lost bool
+}
+
+type fakeParam struct {
+	typ         ssmtypes.ParameterType
+	description string
+	tags        map[string]string
+	value       string
+}
+
+func (f *fakeTargets) call(op string) error { f.calls = append(f.calls, op); return f.fail[op] }
+
+func (f *fakeTargets) find(id string) *fakeSecret {
+	for _, s := range f.secrets {
+		if s.arn == id || s.name == id {
+			return s
+		}
+	}
+	return nil
+}
+
+func (f *fakeTargets) DescribeSecret(_ context.Context, in *sm.DescribeSecretInput, _ ...func(*sm.Options)) (*sm.DescribeSecretOutput, error) {
+	if err := f.call("DescribeSecret"); err != nil {
+		return nil, err
+	}
+	s := f.find(aws.ToString(in.SecretId))
+	if s == nil {
+		return nil, &smtypes.ResourceNotFoundException{Message: aws.String("no such secret")}
+	}
+	out := &sm.DescribeSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), VersionIdsToStages: s.versions}
+	for k, v := range s.tags {
+		out.Tags = append(out.Tags, smtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	return out, nil
+}
+
+func (f *fakeTargets) CreateSecret(_ context.Context, in *sm.CreateSecretInput, _ ...func(*sm.Options)) (*sm.CreateSecretOutput, error) {
+	if err := f.call("CreateSecret"); err != nil && !f.lost {
+		return nil, err
+	}
+	name := aws.ToString(in.Name)
+	s := &fakeSecret{arn: "arn:aws:secretsmanager:us-east-1:" + acct + ":secret:" + name + "-AbCdEf", name: name, tags: map[string]string{},
+		versions: map[string][]string{aws.ToString(in.ClientRequestToken): {"AWSCURRENT"}}, value: aws.ToString(in.SecretString)}
+	for _, t := range in.Tags {
+		s.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	f.secrets[name] = s
+	return &sm.CreateSecretOutput{ARN: aws.String(s.arn)}, f.fail["CreateSecret"]
+}
+
+func (f *fakeTargets) PutSecretValue(_ context.Context, in *sm.PutSecretValueInput, _ ...func(*sm.Options)) (*sm.PutSecretValueOutput, error) {
+	if err := f.call("PutSecretValue"); err != nil && !f.lost {
+		return nil, err
+	}
+	s := f.find(aws.ToString(in.SecretId))
+	s.versions[aws.ToString(in.ClientRequestToken)] = []string{"AWSCURRENT"}
+	s.value = aws.ToString(in.SecretString)
+	return &sm.PutSecretValueOutput{}, f.fail["PutSecretValue"]
+}
+
+func (f *fakeTargets) DescribeParameters(_ context.Context, in *ssm.DescribeParametersInput, _ ...func(*ssm.Options)) (*ssm.DescribeParametersOutput, error) {
+	if err := f.call("DescribeParameters"); err != nil {
+		return nil, err
+	}
+	out := &ssm.DescribeParametersOutput{}
+	name := in.ParameterFilters[0].Values[0]
+	if p, ok := f.params[name]; ok {
+		out.Parameters = append(out.Parameters, ssmtypes.ParameterMetadata{Name: aws.String(name), Type: p.typ, Description: aws.String(p.description)})
+	}
+	return out, nil
+}
+
+func (f *fakeTargets) ListTagsForResource(_ context.Context, in *ssm.ListTagsForResourceInput, _ ...func(*ssm.Options)) (*ssm.ListTagsForResourceOutput, error) {
+	if err := f.call("ListTagsForResource"); err != nil {
+		return nil, err
+	}
+	out := &ssm.ListTagsForResourceOutput{}
+	for k, v := range f.params[aws.ToString(in.ResourceId)].tags {
+		out.TagList = append(out.TagList, ssmtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	return out, nil
+}
+
+func (f *fakeTargets) PutParameter(_ context.Context, in *ssm.PutParameterInput, _ ...func(*ssm.Options)) (*ssm.PutParameterOutput, error) {
+	if err := f.call("PutParameter"); err != nil && !f.lost {
+		return nil, err
+	}
+	p := f.params[aws.ToString(in.Name)]
+	if p == nil {
+		p = &fakeParam{tags: map[string]string{}}
+		for _, tg := range in.Tags {
+			p.tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+		}
+		f.params[aws.ToString(in.Name)] = p
+	} else if len(in.Tags) > 0 {
+		return nil, errors.New("ValidationException: tags can't be used with overwrite")
+	}
+	p.value, p.description, p.typ = aws.ToString(in.Value), aws.ToString(in.Description), in.Type
+	return &ssm.PutParameterOutput{}, f.fail["PutParameter"]
+}
+
+const aliceARN = "arn:aws:secretsmanager:us-east-1:" + acct + ":secret:keywarden/alice-AbCdEf"
+
+// aliceTargets holds alice's secret and parameter, both tagged for her.
+func aliceTargets() *fakeTargets {
+	return &fakeTargets{
+		secrets: map[string]*fakeSecret{"keywarden/alice": {arn: aliceARN, name: "keywarden/alice",
+			tags: map[string]string{config.TagSecretUser: "alice"}, versions: map[string][]string{}}},
+		params: map[string]*fakeParam{"/keywarden/alice": {typ: ssmtypes.ParameterTypeSecureString,
+			tags: map[string]string{config.TagSecretUser: "alice"}}},
+	}
+}
+
+func rotateAction(target string) plan.Action {
+	a := keyAction(config.ActionDisable, "alice", "AKIA1", daysAgo(85), true)
+	a.Kind, a.Target, a.StageAt = config.ActionRotate, target, 80
+	return a
+}
+
+// rotator is an executor with targets t and a log in logs.
+func rotator(f *fakeIAM, t *fakeTargets, store state.Store, logs *bytes.Buffer) *remediate.Executor {
+	e := executor(f, store)
+	e.Rotate = config.Rotate{OverlapDays: 7}
+	e.Targets = func(context.Context, string) (remediate.Targets, error) {
+		return remediate.Targets{Secrets: t, Params: t}, nil
+	}
+	e.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return e
+}
+
+// noSecret fails the test if a secret access key appears in the logs, the
+// records or the outcomes.
+func noSecret(t *testing.T, store state.Store, logs *bytes.Buffer, outs ...plan.Action) {
+	t.Helper()
+	recs, err := store.Actions(context.Background(), state.ActionFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(recs)
+	o, _ := json.Marshal(outs)
+	for what, s := range map[string]string{"logs": logs.String(), "records": string(b), "outcomes": string(o)} {
+		if strings.Contains(s, secretPrefix) {
+			t.Errorf("a secret access key appears in the %s: %s", what, s)
+		}
+	}
+}
+
+func oneKey() []*fakeKey {
+	return []*fakeKey{{user: "alice", id: "AKIA1", created: daysAgo(85), active: true}}
+}
+
+func TestRotateRefusedTargets(t *testing.T) {
+	tests := []struct {
+		name   string
+		keys   []*fakeKey
+		target string
+		change func(*fakeTargets)
+		want   string
+	}{
+		{"two keys", append(oneKey(), &fakeKey{user: "alice", id: "AKIA2", created: daysAgo(3)}), "keywarden/alice", nil,
+			"the user has two access keys: rotation needs a free slot; delete the unused one"},
+		{"no target", oneKey(), "", nil, "rotation blocked: the user has no rotation target"},
+		{"other account", oneKey(), "arn:aws:secretsmanager:us-east-1:999999999999:secret:keywarden/alice-AbCdEf", nil,
+			"is in account 999999999999, not the user's account " + acct},
+		{"wrong name", oneKey(), "keywarden/bob", func(f *fakeTargets) {
+			f.secrets["keywarden/bob"] = &fakeSecret{arn: "arn:aws:secretsmanager:us-east-1:" + acct + ":secret:keywarden/bob-XyZ123", name: "keywarden/bob",
+				tags: map[string]string{config.TagSecretUser: "alice"}, versions: map[string][]string{}}
+		}, "is named keywarden/bob, not keywarden/alice"},
+		{"missing tag", oneKey(), "keywarden/alice", func(f *fakeTargets) { f.secrets["keywarden/alice"].tags = nil }, "has no tag keywarden:user"},
+		{"tag names another user", oneKey(), aliceARN, func(f *fakeTargets) { f.secrets["keywarden/alice"].tags[config.TagSecretUser] = "mallory" },
+			"is tagged keywarden:user=mallory, not alice"},
+		{"missing secret, create_secret off", oneKey(), "keywarden/alice", func(f *fakeTargets) { delete(f.secrets, "keywarden/alice") },
+			"does not exist and rotate.create_secret is off"},
+		{"ssm: missing, create_secret off", oneKey(), "ssm:/keywarden/alice", func(f *fakeTargets) { delete(f.params, "/keywarden/alice") },
+			"does not exist and rotate.create_secret is off"},
+		{"ssm: wrong path", oneKey(), "ssm:/other/alice", nil, "the parameter name must be /keywarden/alice"},
+		{"ssm: not SecureString", oneKey(), "ssm:/keywarden/alice", func(f *fakeTargets) { f.params["/keywarden/alice"].typ = ssmtypes.ParameterTypeString },
+			"is a String parameter, not SecureString"},
+		{"ssm: tag names another user", oneKey(), "ssm:/keywarden/alice", func(f *fakeTargets) { f.params["/keywarden/alice"].tags[config.TagSecretUser] = "bob" },
+			"is tagged keywarden:user=bob, not alice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, tg, store, logs := &fakeIAM{keys: tt.keys}, aliceTargets(), memstore.New(), &bytes.Buffer{}
+			if tt.change != nil {
+				tt.change(tg)
+			}
+			got := rotator(f, tg, store, logs).Execute(context.Background(), []plan.Action{rotateAction(tt.target)})[0]
+			if got.Status != plan.ActionSkipped || !strings.Contains(got.Reason, tt.want) {
+				t.Errorf("Execute(rotate) = %s; want skipped: …%s…", outcome(got), tt.want)
+			}
+			for _, c := range f.calls {
+				if strings.HasPrefix(c, "CreateAccessKey") {
+					t.Errorf("a refused rotation created a key (calls %v)", f.calls)
+				}
+			}
+			for _, c := range tg.calls {
+				if strings.HasPrefix(c, "Put") || strings.HasPrefix(c, "Create") {
+					t.Errorf("a refused rotation wrote a target (calls %v)", tg.calls)
+				}
+			}
+			if recs, _ := store.Actions(context.Background(), state.ActionFilter{}); len(recs) != 1 || recs[0].Status != state.ActionSkipped || recs[0].NewKeyID != "" {
+				t.Errorf("records = %+v; want one skipped, without a new key", recs)
+			}
+		})
+	}
+}
+
+// checkWritten: the value is the credential_process JSON of the new key.
+func checkWritten(t *testing.T, value, newID string) {
+	t.Helper()
+	var cp struct {
+		Version         int
+		AccessKeyID     string `json:"AccessKeyId"`
+		SecretAccessKey string
+	}
+	if err := json.Unmarshal([]byte(value), &cp); err != nil || cp.Version != 1 || cp.AccessKeyID != newID || cp.SecretAccessKey != secretPrefix+newID {
+		t.Errorf("the target holds %+v (%v); want the credential_process JSON of %s", cp, err, newID)
+	}
+}
+
+func TestRotateWrites(t *testing.T) {
+	for _, tt := range []struct {
+		name, target, wantRef string
+		create, lost          bool
+		value                 func(*fakeTargets) string
+	}{
+		{"secrets manager, by name", "keywarden/alice", aliceARN, false, false, func(f *fakeTargets) string { return f.secrets["keywarden/alice"].value }},
+		{"secrets manager, by ARN", aliceARN, aliceARN, false, false, func(f *fakeTargets) string { return f.secrets["keywarden/alice"].value }},
+		{"secrets manager, answer lost: confirmed written", aliceARN, aliceARN, false, true, func(f *fakeTargets) string { return f.secrets["keywarden/alice"].value }},
+		{"ssm", "ssm:/keywarden/alice", "ssm:/keywarden/alice", false, false, func(f *fakeTargets) string { return f.params["/keywarden/alice"].value }},
+		{"ssm, answer lost: confirmed written", "ssm:/keywarden/alice", "ssm:/keywarden/alice", false, true, func(f *fakeTargets) string { return f.params["/keywarden/alice"].value }},
+		{"created with create_secret", "keywarden/alice", aliceARN, true, false, func(f *fakeTargets) string { return f.secrets["keywarden/alice"].value }},
+		{"created with create_secret, answer lost", "keywarden/alice", aliceARN, true, true, func(f *fakeTargets) string { return f.secrets["keywarden/alice"].value }},
+		{"ssm, created with create_secret", "ssm:/keywarden/alice", "ssm:/keywarden/alice", true, false, func(f *fakeTargets) string { return f.params["/keywarden/alice"].value }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, tg, store, logs := &fakeIAM{keys: oneKey()}, aliceTargets(), memstore.New(), &bytes.Buffer{}
+			if tt.create {
+				delete(tg.secrets, "keywarden/alice")
+				delete(tg.params, "/keywarden/alice")
+			}
+			if tt.lost {
+				tg.lost = true
+				tg.fail = map[string]error{"PutSecretValue": errors.New("connection reset"), "PutParameter": errors.New("connection reset"),
+					"CreateSecret": errors.New("connection reset")}
+			}
+			e := rotator(f, tg, store, logs)
+			e.Rotate.CreateSecret = tt.create
+			got := e.Execute(context.Background(), []plan.Action{rotateAction(tt.target)})[0]
+			if got.Status != plan.ActionDone || got.Target != tt.wantRef {
+				t.Fatalf("Execute(rotate) = %s (target %s); want done, written to %s", outcome(got), got.Target, tt.wantRef)
+			}
+			if len(f.keys) != 2 || !f.keys[0].active {
+				t.Fatalf("keys after the rotation = %d, old key active %v; want the old key (active) and the new one", len(f.keys), f.keys[0].active)
+			}
+			newID := f.keys[1].id
+			checkWritten(t, tt.value(tg), newID)
+			if tt.create && strings.HasPrefix(tt.target, "ssm:") && (tg.params["/keywarden/alice"].tags[config.TagSecretUser] != "alice" ||
+				tg.params["/keywarden/alice"].typ != ssmtypes.ParameterTypeSecureString) {
+				t.Errorf("the created parameter = %+v; want a SecureString tagged keywarden:user=alice", tg.params["/keywarden/alice"])
+			} else if tt.create && !strings.HasPrefix(tt.target, "ssm:") && tg.secrets["keywarden/alice"].tags[config.TagSecretUser] != "alice" {
+				t.Errorf("the created secret's tags = %v; want keywarden:user=alice", tg.secrets["keywarden/alice"].tags)
+			}
+			recs, _ := store.Actions(context.Background(), state.ActionFilter{})
+			if len(recs) != 1 || recs[0].Status != state.ActionDone || recs[0].Kind != state.KindRotate || recs[0].NewKeyID != newID || recs[0].SecretTarget != tt.wantRef {
+				t.Errorf("records = %+v; want one rotate done, new key %s, target %s", recs, newID, tt.wantRef)
+			}
+			want := "rotated: new key " + newID + " written to " + tt.wantRef + "; the old key AKIA1 is disabled when the new one is first used or on 2026-11-30, then deleted after 10 days"
+			if !strings.HasPrefix(got.Reason, want) {
+				t.Errorf("reason = %q; want it to start %q", got.Reason, want)
+			}
+			noSecret(t, store, logs, got)
+		})
+	}
+}
+
+func TestRotateWriteFailureDeletesTheNewKey(t *testing.T) {
+	for _, target := range []string{"keywarden/alice", "ssm:/keywarden/alice"} {
+		t.Run(target, func(t *testing.T) {
+			f, tg, store, logs := &fakeIAM{keys: oneKey()}, aliceTargets(), memstore.New(), &bytes.Buffer{}
+			tg.fail = map[string]error{"PutSecretValue": errors.New("AccessDeniedException: kms"), "PutParameter": errors.New("AccessDeniedException: kms")}
+			got := rotator(f, tg, store, logs).Execute(context.Background(), []plan.Action{rotateAction(target)})[0]
+			if got.Status != plan.ActionFailed || !strings.Contains(got.Reason, "AccessDeniedException") || !strings.Contains(got.Reason, "was deleted") {
+				t.Errorf("Execute(rotate) = %s; want failed with the write's error, the new key deleted", outcome(got))
+			}
+			if len(f.keys) != 1 || f.keys[0].id != "AKIA1" {
+				t.Errorf("keys after a failed write = %+v; want only the old key", f.keys)
+			}
+			recs, _ := store.Actions(context.Background(), state.ActionFilter{})
+			if len(recs) != 1 || recs[0].Status != state.ActionFailed || recs[0].NewKeyID == "" {
+				t.Errorf("records = %+v; want the rotation failed, naming the deleted key", recs)
+			}
+			noSecret(t, store, logs, got)
+		})
+	}
+}
+
+// TestRotateUnconfirmedStaysPlanned: the write fails and so does the
+// check: the record stays planned with the new key, for reconcile.
+func TestRotateUnconfirmedStaysPlanned(t *testing.T) {
+	f, tg, store, logs := &fakeIAM{keys: oneKey()}, aliceTargets(), memstore.New(), &bytes.Buffer{}
+	e := rotator(f, tg, store, logs)
+	e.Targets = func(context.Context, string) (remediate.Targets, error) {
+		return remediate.Targets{Secrets: &describeFailsAfterWrite{tg, 0}}, nil
+	}
+	tg.fail = map[string]error{"PutSecretValue": errors.New("timeout")}
+	got := e.Execute(context.Background(), []plan.Action{rotateAction("keywarden/alice")})[0]
+	if got.Status != plan.ActionFailed || !got.Unsettled {
+		t.Errorf("Execute(rotate) = %s (unsettled %v); want failed, unsettled", outcome(got), got.Unsettled)
+	}
+	recs, _ := store.Actions(context.Background(), state.ActionFilter{})
+	if len(recs) != 1 || recs[0].Status != state.ActionPlanned || recs[0].NewKeyID == "" {
+		t.Errorf("records = %+v; want the rotation planned with its new key", recs)
+	}
+	noSecret(t, store, logs, got)
+}
+
+// describeFailsAfterWrite answers the first DescribeSecret (the target
+// check), then fails.
+type describeFailsAfterWrite struct {
+	*fakeTargets
+	n int
+}
+
+func (d *describeFailsAfterWrite) DescribeSecret(ctx context.Context, in *sm.DescribeSecretInput, o ...func(*sm.Options)) (*sm.DescribeSecretOutput, error) {
+	if d.n++; d.n > 1 {
+		return nil, errors.New("throttled")
+	}
+	return d.fakeTargets.DescribeSecret(ctx, in, o...)
+}
+
+// deadRotation is run-0's planned rotation of AKIA1, two hours old.
+func deadRotation(t *testing.T, store state.Store, newKeyID, target string) state.Action {
+	t.Helper()
+	r := state.Action{ID: "run-0.1", Run: "run-0", Account: acct, User: "alice", Credential: "access_key", KeyID: "AKIA1",
+		Kind: state.KindRotate, Rule: config.RuleAccessKeyAge, Stage: 80, Status: state.ActionPlanned, Before: state.KeyActive,
+		SecretTarget: target, At: asOf.Add(-2 * time.Hour)}
+	recordPlanned(t, store, r)
+	if newKeyID != "" {
+		if err := store.ProgressAction(context.Background(), r.ID, newKeyID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+func TestReconcileRotation(t *testing.T) {
+	newKey := func() *fakeKey {
+		return &fakeKey{user: "alice", id: "AKIANEW9", created: asOf.Add(-time.Hour), active: true}
+	}
+	for _, tt := range []struct {
+		name, recorded string
+		written        bool
+		wantStatus     state.ActionStatus
+		wantKeys       int
+		wantReason     string
+	}{
+		{"crash after CreateAccessKey, before the write", "AKIANEW9", false, state.ActionFailed, 1, "killed before the secret was written; the new key AKIANEW9 was deleted"},
+		{"crash before the new key was recorded", "", false, state.ActionFailed, 1, "the key it created (AKIANEW9) was deleted"},
+		{"written, not finished", "AKIANEW9", true, state.ActionDone, 2, "new key AKIANEW9 written to keywarden/alice"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, tg, store, logs := &fakeIAM{keys: append(oneKey(), newKey())}, aliceTargets(), memstore.New(), &bytes.Buffer{}
+			r := deadRotation(t, store, tt.recorded, "keywarden/alice")
+			if tt.written {
+				tg.lost = true
+				_, _ = tg.PutSecretValue(context.Background(), &sm.PutSecretValueInput{SecretId: aws.String("keywarden/alice"),
+					SecretString: aws.String(`{"Version":1}`), ClientRequestToken: aws.String(remediate.RequestToken(r.ID))})
+			}
+			out, err := rotator(f, tg, store, logs).Reconcile(context.Background(), []string{acct}, nil)
+			if err != nil || len(out) != 1 {
+				t.Fatalf("Reconcile() = %+v, %v; want the rotation settled", out, err)
+			}
+			recs, _ := store.Actions(context.Background(), state.ActionFilter{IDs: []string{r.ID}})
+			if recs[0].Status != tt.wantStatus || !strings.Contains(recs[0].Reason, tt.wantReason) {
+				t.Errorf("record = %s: %s; want %s: …%s…", recs[0].Status, recs[0].Reason, tt.wantStatus, tt.wantReason)
+			}
+			if len(f.keys) != tt.wantKeys {
+				t.Errorf("keys after reconcile = %d; want %d", len(f.keys), tt.wantKeys)
+			}
+			if tt.written && recs[0].SecretTarget != aliceARN {
+				t.Errorf("target = %s; want the secret's ARN", recs[0].SecretTarget)
+			}
+		})
+	}
+}
+
+// doneRotation is a rotation of AKIA1 done on day, its new key AKIANEW9.
+func doneRotation(t *testing.T, store state.Store, day time.Time) state.Action {
+	t.Helper()
+	r := state.Action{ID: "run-0.1", Run: "run-0", Account: acct, User: "alice", Credential: "access_key", KeyID: "AKIA1",
+		Kind: state.KindRotate, Rule: config.RuleAccessKeyAge, Stage: 80, Status: state.ActionPlanned, Before: state.KeyActive,
+		SecretTarget: "keywarden/alice", At: day}
+	recordPlanned(t, store, r)
+	ctx := context.Background()
+	if err := store.ProgressAction(ctx, r.ID, "AKIANEW9"); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.FinishAction(ctx, r.ID, state.Outcome{Status: state.ActionDone, Reason: "rotated", Before: state.KeyActive, After: state.KeyActive,
+		At: day, SecretTarget: aliceARN}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestAdvance(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		rotated    int       // days ago
+		newUsed    time.Time // the new key's last use
+		want       string    // the retire step's outcome ("": none)
+		wantActive bool
+	}{
+		{"new key not used, inside the overlap", 3, time.Time{}, "", true},
+		{"new key used: disable", 3, daysAgo(1), "AKIA1 done Active→Inactive: disabled: retired by rotation run-0.1: the new key AKIANEW9 was used on 2026-11-22; it is deleted after 10 days", false},
+		{"overlap over: disable", 7, time.Time{}, "AKIA1 done Active→Inactive: disabled: retired by rotation run-0.1: the 7 days of rotate.overlap_days ended on 2026-11-23 (the new key AKIANEW9 is not used yet); it is deleted after 10 days", false},
+		{"used before the rotation: not counted", 3, daysAgo(5), "", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(tt.rotated), active: true, lastUsed: tt.newUsed})}
+			store, logs := memstore.New(), &bytes.Buffer{}
+			rot := doneRotation(t, store, daysAgo(tt.rotated))
+			out, err := rotator(f, aliceTargets(), store, logs).Advance(context.Background(), []string{acct})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			if len(out) == 1 {
+				got = outcome(out[0])
+			}
+			if got != tt.want || len(out) > 1 {
+				t.Errorf("Advance() = %q (%d actions); want %q", got, len(out), tt.want)
+			}
+			if f.keys[0].active != tt.wantActive {
+				t.Errorf("old key active = %v; want %v", f.keys[0].active, tt.wantActive)
+			}
+			if tt.want != "" {
+				recs, _ := store.Actions(context.Background(), state.ActionFilter{IDs: []string{out[0].ID}})
+				if len(recs) != 1 || recs[0].RotationOf != rot.ID || recs[0].Kind != state.KindDisable {
+					t.Errorf("retire record = %+v; want a disable, RotationOf %s", recs, rot.ID)
+				}
+			}
+		})
+	}
+}
+
+func TestAdvanceDeletesAfterGrace(t *testing.T) {
+	ctx := context.Background()
+	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(20), active: true, lastUsed: daysAgo(19)})}
+	store, logs := memstore.New(), &bytes.Buffer{}
+	rot := doneRotation(t, store, daysAgo(20))
+	e := rotator(f, aliceTargets(), store, logs)
+	e.AsOf = daysAgo(18)
+	if out, _ := e.Advance(ctx, []string{acct}); len(out) != 1 || out[0].Status != plan.ActionDone || f.keys[0].active {
+		t.Fatalf("Advance() on day 2 = %+v; want the old key disabled", out)
+	}
+	e2 := rotator(f, aliceTargets(), store, logs)
+	e2.RunID, e2.AsOf = "run-2", daysAgo(9)
+	if out, _ := e2.Advance(ctx, []string{acct}); len(out) != 0 {
+		t.Errorf("Advance() inside the grace period = %+v; want nothing", out)
+	}
+	e3 := rotator(f, aliceTargets(), store, logs)
+	e3.RunID, e3.AsOf = "run-3", daysAgo(8)
+	out, _ := e3.Advance(ctx, []string{acct})
+	if len(out) != 1 || out[0].Status != plan.ActionDone || out[0].Done != config.ActionDelete || f.key("AKIA1") != nil {
+		t.Fatalf("Advance() after the grace period = %+v; want the old key deleted", out)
+	}
+	if recs, _ := store.Actions(ctx, state.ActionFilter{IDs: []string{out[0].ID}}); len(recs) != 1 || recs[0].RotationOf != rot.ID {
+		t.Errorf("delete record = %+v; want RotationOf %s", recs, rot.ID)
+	}
+	e4 := rotator(f, aliceTargets(), store, logs)
+	e4.RunID, e4.AsOf = "run-4", asOf
+	if out, _ := e4.Advance(ctx, []string{acct}); len(out) != 0 {
+		t.Errorf("Advance() after the delete = %+v; want nothing: the rotation is closed", out)
+	}
+}
+
+func TestUndoRotation(t *testing.T) {
+	ctx := context.Background()
+	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(3), active: true, lastUsed: daysAgo(1)})}
+	store, logs := memstore.New(), &bytes.Buffer{}
+	rot := doneRotation(t, store, daysAgo(3))
+	if out, _ := rotator(f, aliceTargets(), store, logs).Advance(ctx, []string{acct}); len(out) != 1 || f.keys[0].active {
+		t.Fatalf("Advance() = %+v; want the old key disabled", out)
+	}
+	u := rotator(f, aliceTargets(), store, logs)
+	u.RunID = "undo-1"
+	recs, err := u.Undo(ctx, []string{rot.ID})
+	if err != nil || len(recs) != 1 || recs[0].Status != state.ActionDone || recs[0].UndoOf != rot.ID ||
+		!strings.Contains(recs[0].Reason, "the new key AKIANEW9 stays (in "+aliceARN+")") {
+		t.Fatalf("Undo(rotation) = %+v, %v; want the old key re-enabled, the new key named as staying", recs, err)
+	}
+	if !f.keys[0].active || f.key("AKIANEW9") == nil {
+		t.Errorf("after the undo: old key active %v, new key %v; want both there, the old one active", f.keys[0].active, f.key("AKIANEW9"))
+	}
+	a := rotator(f, aliceTargets(), store, logs)
+	a.RunID, a.AsOf = "run-9", asOf.AddDate(0, 0, 30)
+	if out, _ := a.Advance(ctx, []string{acct}); len(out) != 0 {
+		t.Errorf("Advance() after the undo = %+v; want nothing (the undo closed the rotation)", out)
+	}
+}
+
+// TestRotateCreateRefused: CreateAccessKey refused (a client error) fails
+// the rotation at once, nothing written; an answer lost (a server error)
+// leaves the record planned for the next run's reconcile.
+func TestRotateCreateRefused(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		err       error
+		unsettled bool
+		want      state.ActionStatus
+	}{
+		{"access denied", &smithy.GenericAPIError{Code: "AccessDenied", Fault: smithy.FaultClient}, false, state.ActionFailed},
+		{"server error", &smithy.GenericAPIError{Code: "ServiceFailure", Fault: smithy.FaultServer}, true, state.ActionPlanned},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, tg, store, logs := &fakeIAM{keys: oneKey(), fail: map[string]error{"CreateAccessKey": tt.err}}, aliceTargets(), memstore.New(), &bytes.Buffer{}
+			got := rotator(f, tg, store, logs).Execute(context.Background(), []plan.Action{rotateAction("keywarden/alice")})[0]
+			if got.Status != plan.ActionFailed || got.Unsettled != tt.unsettled {
+				t.Errorf("Execute(rotate) = %s (unsettled %v); want failed, unsettled %v", outcome(got), got.Unsettled, tt.unsettled)
+			}
+			if recs, _ := store.Actions(context.Background(), state.ActionFilter{}); len(recs) != 1 || recs[0].Status != tt.want {
+				t.Errorf("records = %+v; want the rotation %s", recs, tt.want)
+			}
+			for _, c := range tg.calls {
+				if strings.HasPrefix(c, "Put") {
+					t.Errorf("a rotation without a new key wrote a target (calls %v)", tg.calls)
+				}
+			}
+		})
+	}
+}
+
+// TestAdvanceHonoursTheEmergencyStop: with the stop set, no retire step
+// is taken, whatever is due.
+func TestAdvanceHonoursTheEmergencyStop(t *testing.T) {
+	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(3), active: true, lastUsed: daysAgo(1)})}
+	store, logs := memstore.New(), &bytes.Buffer{}
+	doneRotation(t, store, daysAgo(3))
+	e := rotator(f, aliceTargets(), store, logs)
+	e.Stop = func(context.Context) string { return "stop parameter set" }
+	if out, err := e.Advance(context.Background(), []string{acct}); err != nil || len(out) != 0 || !f.keys[0].active {
+		t.Errorf("Advance() under the stop = %+v, %v (old key active %v); want nothing done", out, err, f.keys[0].active)
+	}
+}
+
+// TestOpenRotations: a done rotation is open, followed by its retiring
+// disable once there is one; an undo closes it (the old key's delete
+// does too: TestAdvanceDeletesAfterGrace); a failed rotation is never open.
+func TestOpenRotations(t *testing.T) {
+	ctx := context.Background()
+	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(3), active: true, lastUsed: daysAgo(1)})}
+	store, logs := memstore.New(), &bytes.Buffer{}
+	rot := doneRotation(t, store, daysAgo(3))
+	failed := state.Action{ID: "run-0.2", Run: "run-0", Account: acct, User: "bob", Credential: "access_key", KeyID: "AKIA2",
+		Kind: state.KindRotate, Status: state.ActionFailed, At: daysAgo(3)}
+	if err := store.RecordAction(ctx, failed); err != nil {
+		t.Fatal(err)
+	}
+	ids := func() []string {
+		t.Helper()
+		open, err := remediate.OpenRotations(ctx, store, []string{acct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range open {
+			out = append(out, r.ID+" "+r.Kind)
+		}
+		return out
+	}
+	if got := ids(); len(got) != 1 || got[0] != rot.ID+" rotate" {
+		t.Errorf("OpenRotations() = %v; want only %s", got, rot.ID)
+	}
+	out, _ := rotator(f, aliceTargets(), store, logs).Advance(ctx, []string{acct})
+	if got := ids(); len(out) != 1 || len(got) != 2 || got[1] != out[0].ID+" disable" {
+		t.Errorf("OpenRotations() after the retiring disable = %v; want the rotation, then the disable (%d retire steps)", got, len(out))
+	}
+	u := rotator(f, aliceTargets(), store, logs)
+	u.RunID = "undo-1"
+	if _, err := u.Undo(ctx, []string{rot.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(); len(got) != 0 {
+		t.Errorf("OpenRotations() after the undo = %v; want none", got)
+	}
+}
