@@ -232,7 +232,7 @@ accounts:
 enforce: { allowed_accounts: [%q, "222222222222"], grace_after_disable: 0, max_fraction: 1 }
 `, testenv.AccountID, coverageRules, testenv.AccountID)}
 	}},
-	{"single account, rotating into Secrets Manager (one secret under a KMS key, one created) and SSM", func(t *testing.T, m *testenv.MotoServer) coverageSetup {
+	{"single account, rotating into Secrets Manager and SSM (one of each under a KMS key, one of each created)", func(t *testing.T, m *testenv.MotoServer) coverageSetup {
 		ctx := context.Background()
 		w := newWorld()
 		direct := m.Config(t)
@@ -242,7 +242,8 @@ enforce: { allowed_accounts: [%q, "222222222222"], grace_after_disable: 0, max_f
 		}
 		keyARN := aws.ToString(key.KeyMetadata.Arn)
 		users := append(coverageUsers(testenv.AccountID), machine("rot-sm", 85, "keywarden/rot-sm"),
-			machine("rot-ssm", 85, "ssm:/keywarden/rot-ssm"), machine("rot-new", 85, "keywarden/rot-new"))
+			machine("rot-ssm", 85, "ssm:/keywarden/rot-ssm"), machine("rot-new", 85, "keywarden/rot-new"),
+			machine("rot-ssm-new", 85, "ssm:/keywarden/rot-ssm-new"))
 		w.seed(t, m, direct, users)
 		w.secretKey[putSecret(t, m, "keywarden/rot-sm", "rot-sm", keyARN)] = keyARN
 		if _, err := ssm.NewFromConfig(direct).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/keywarden/rot-ssm"),
@@ -602,7 +603,19 @@ func requestsOf(op testenv.Op, w *world) ([][]iampolicy.Request, error) {
 		// On the parameter; a SecureString under a customer managed key is
 		// encrypted by SSM with kms:Encrypt on the caller's behalf.
 		param := cmp.Or(str(body, "Name"), str(body, "ResourceId"))
-		needs := one(name, arn("ssm", "parameter/"+strings.TrimPrefix(param, "/")), map[string][]string{"aws:ResourceAccount": {op.Account}})
+		res := arn("ssm", "parameter/"+strings.TrimPrefix(param, "/"))
+		needs := one(name, res, map[string][]string{"aws:ResourceAccount": {op.Account}})
+		// A parameter created with tags needs ssm:AddTagsToResource too.
+		if tags, _ := body["Tags"].([]any); name == "ssm:PutParameter" && len(tags) > 0 {
+			tagCtx := map[string][]string{"aws:ResourceAccount": {op.Account}}
+			for _, tg := range tags {
+				kv, _ := tg.(map[string]any)
+				tagCtx["aws:TagKeys"] = append(tagCtx["aws:TagKeys"], str(kv, "Key"))
+				tagCtx["aws:RequestTag/"+str(kv, "Key")] = []string{str(kv, "Value")}
+			}
+			needs[0][0].Context = tagCtx
+			needs = append(needs, []iampolicy.Request{{Action: "ssm:AddTagsToResource", Resource: res, Context: tagCtx}})
+		}
 		if key := str(body, "KeyId"); name == "ssm:PutParameter" && key != "" && key != "alias/aws/ssm" {
 			needs = append(needs, []iampolicy.Request{{Action: "kms:Encrypt", Resource: key,
 				Context: map[string][]string{"kms:ViaService": {"ssm." + testenv.Region + ".amazonaws.com"}}}})

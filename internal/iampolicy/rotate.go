@@ -14,7 +14,7 @@ import (
 // against that full ARN (whether it was named by name or by ARN).
 const SecretSuffix = "-??????"
 
-// createTagCondition: a secret keywarden creates carries
+// createTagCondition: a secret or parameter keywarden creates carries
 // the tag keywarden:user (a value, whatever the user; IAM cannot compare
 // it with the name), and no other tag.
 func createTagCondition() Condition {
@@ -57,9 +57,11 @@ func SecretNamePattern(cfg *config.Config) string {
 //     tags needs both), with the keywarden:user tag and no other;
 //   - DescribeRotationParameters: ssm:DescribeParameters, which IAM
 //     authorizes on "*" only (it reads metadata, never a value);
-//   - WriteRotationParameters: ssm:PutParameter (an overwrite: a
-//     parameter is never created) and ListTagsForResource on the
-//     parameters named by the pattern;
+//   - WriteRotationParameters: ssm:PutParameter and ListTagsForResource on
+//     the parameters named by the pattern;
+//   - CreateRotationParameters, with rotate.create_secret only:
+//     ssm:AddTagsToResource (a parameter created with tags), with the
+//     keywarden:user tag and no other;
 //   - EncryptRotationSecrets: kms:GenerateDataKey and kms:Encrypt on any
 //     key, only through Secrets Manager or SSM: a customer managed key of
 //     a secret or parameter (the AWS managed keys need no grant).
@@ -99,6 +101,9 @@ func RotationStatements(cfg *config.Config, partition string, accounts []string)
 		st("DescribeRotationParameters", []string{"ssm:DescribeParameters"}, []string{"*"}, nil),
 		st("WriteRotationParameters", []string{"ssm:ListTagsForResource", "ssm:PutParameter"}, []string{param}, inAccounts(nil)),
 	)
+	if cfg.Rotate.CreateSecret {
+		out = append(out, st("CreateRotationParameters", []string{"ssm:AddTagsToResource"}, []string{param}, inAccounts(createTagCondition())))
+	}
 	return append(out, st("EncryptRotationSecrets", []string{"kms:Encrypt", "kms:GenerateDataKey"}, []string{"*"}, kmsViaServices()))
 }
 

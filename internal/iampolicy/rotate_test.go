@@ -60,6 +60,8 @@ func TestRotationStatements(t *testing.T) {
 	withCreate := slices.Clone(want)
 	withCreate = slices.Insert(withCreate, 3, iampolicy.Statement{Sid: "CreateRotationSecrets", Effect: "Allow",
 		Action: []string{"secretsmanager:CreateSecret", "secretsmanager:TagResource"}, Resource: []string{secret + "-??????"}, Condition: tags})
+	withCreate = slices.Insert(withCreate, 6, iampolicy.Statement{Sid: "CreateRotationParameters", Effect: "Allow",
+		Action: []string{"ssm:AddTagsToResource"}, Resource: []string{param}, Condition: tags})
 
 	for name, tt := range map[string]struct {
 		yaml string
@@ -154,7 +156,9 @@ func TestRotationRequests(t *testing.T) {
 		{iampolicy.RoleMember, iampolicy.Request{Action: "ssm:PutParameter", Resource: "arn:aws:ssm:eu-west-1:222222222222:parameter/ci/ci-bot/aws"}, true},
 		{iampolicy.RoleMember, iampolicy.Request{Action: "ssm:PutParameter", Resource: "arn:aws:ssm:eu-west-1:222222222222:parameter/keywarden/stop"}, false},
 		{iampolicy.RoleMember, iampolicy.Request{Action: "ssm:AddTagsToResource", Resource: "arn:aws:ssm:eu-west-1:222222222222:parameter/ci/ci-bot/aws",
-			Context: tag("keywarden:user", "ci-bot")}, false},
+			Context: tag("keywarden:user", "ci-bot")}, true},
+		{iampolicy.RoleMember, iampolicy.Request{Action: "ssm:AddTagsToResource", Resource: "arn:aws:ssm:eu-west-1:222222222222:parameter/ci/ci-bot/aws",
+			Context: tag("keywarden:user", "ci-bot", "owner", "x")}, false},
 		{iampolicy.RoleMember, iampolicy.Request{Action: "ssm:DescribeParameters", Resource: "*"}, true},
 		{iampolicy.RoleRunner, iampolicy.Request{Action: "kms:GenerateDataKey", Resource: "arn:aws:kms:eu-west-1:111111111111:key/k",
 			Context: map[string][]string{"kms:ViaService": {"secretsmanager.eu-west-1.amazonaws.com"}}}, true},

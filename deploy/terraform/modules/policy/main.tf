@@ -111,6 +111,7 @@ locals {
     # DescribeParameters is authorized on "*" only (metadata, never a value).
     { sid = "DescribeRotationParameters", actions = ["ssm:DescribeParameters"], resources = local.any_rotation ? ["*"] : [], condition = local.no_condition },
     { sid = "WriteRotationParameters", actions = ["ssm:ListTagsForResource", "ssm:PutParameter"], resources = local.any_rotation ? [local.rotate_param] : [], condition = local.in_accounts },
+    { sid = "CreateRotationParameters", actions = ["ssm:AddTagsToResource"], resources = local.any_rotation && local.create_secrets ? [local.rotate_param] : [], condition = local.create_condition },
     # Customer managed keys of the secrets and parameters, through those
     # services only.
     { sid = "EncryptRotationSecrets", actions = ["kms:Encrypt", "kms:GenerateDataKey"], resources = local.any_rotation ? ["*"] : [],

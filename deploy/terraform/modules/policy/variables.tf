@@ -62,7 +62,7 @@ variable "remediation" {
 }
 
 variable "rotation" {
-  description = "The config's rotate settings, when an access_key_age stage has action: rotate (null: none): secret_name (rotate.secret_name, default keywarden/{user}) and create_secret (rotate.create_secret). Grants iam:CreateAccessKey, the writes of the Secrets Manager secrets and SSM parameters the name allows (secrets created only with create_secret), and kms:GenerateDataKey/kms:Encrypt through those two services, in the accounts where the identity acts; a rotation also retires the old key (the disable and delete of remediation)."
+  description = "The config's rotate settings, when an access_key_age stage has action: rotate (null: none): secret_name (rotate.secret_name, default keywarden/{user}) and create_secret (rotate.create_secret). Grants iam:CreateAccessKey, the writes of the Secrets Manager secrets and SSM parameters the name allows (their creation only with create_secret), and kms:GenerateDataKey/kms:Encrypt through those two services, in the accounts where the identity acts; a rotation also retires the old key (the disable and delete of remediation)."
   type = object({
     secret_name   = optional(string, "keywarden/{user}")
     create_secret = optional(bool, false)
