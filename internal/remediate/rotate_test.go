@@ -647,3 +647,39 @@ func TestOpenRotations(t *testing.T) {
 		t.Errorf("OpenRotations() after the undo = %v; want none", got)
 	}
 }
+
+// TestPlannedRetirementKeepsItsRotation: the plan's retiring disable and
+// delete (Action.RotationOf) are recorded with their rotation, so the
+// rotation sees its old key disabled, then closes once it is deleted.
+func TestPlannedRetirementKeepsItsRotation(t *testing.T) {
+	ctx := context.Background()
+	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(20), active: true})}
+	store, logs := memstore.New(), &bytes.Buffer{}
+	rot := doneRotation(t, store, daysAgo(20))
+	dis := keyAction(config.ActionDisable, "alice", "AKIA1", daysAgo(85), true)
+	dis.RotationOf = rot.ID
+	e := rotator(f, aliceTargets(), store, logs)
+	e.AsOf = daysAgo(12)
+	got := e.Execute(ctx, []plan.Action{dis})[0]
+	if got.Status != plan.ActionDone || !strings.Contains(got.Reason, "retired by rotation "+rot.ID) {
+		t.Fatalf("Execute(retiring disable) = %s; want done, retired by rotation %s", outcome(got), rot.ID)
+	}
+	recs, _ := store.Actions(ctx, state.ActionFilter{IDs: []string{got.ID}})
+	if len(recs) != 1 || recs[0].RotationOf != rot.ID {
+		t.Fatalf("disable record = %+v; want RotationOf %s", recs, rot.ID)
+	}
+	open, _ := remediate.OpenRotations(ctx, store, []string{acct})
+	if len(open) != 2 || open[1].ID != got.ID {
+		t.Errorf("OpenRotations() = %+v; want the rotation followed by its disable %s", open, got.ID)
+	}
+	del := keyAction(config.ActionDelete, "alice", "AKIA1", daysAgo(85), false)
+	del.RotationOf = rot.ID
+	e2 := rotator(f, aliceTargets(), store, logs)
+	e2.RunID, e2.AsOf = "run-2", asOf
+	if got := e2.Execute(ctx, []plan.Action{del})[0]; got.Status != plan.ActionDone || f.key("AKIA1") != nil {
+		t.Fatalf("Execute(retiring delete) = %s; want the old key deleted", outcome(got))
+	}
+	if open, _ := remediate.OpenRotations(ctx, store, []string{acct}); len(open) != 0 {
+		t.Errorf("OpenRotations() after the retiring delete = %+v; want none: the rotation is closed", open)
+	}
+}
