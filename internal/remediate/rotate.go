@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -21,6 +22,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/state"
@@ -240,8 +242,9 @@ func credentialProcess(id, secret string) string {
 	return string(b)
 }
 
-// write puts the key at d (a created secret's ARN becomes d.Ref). Errors never carry the value (the SDKs' errors
-// name the operation and the service's answer, not the input).
+// write puts the key at d (a created secret's ARN becomes d.Ref). Its
+// errors are the operation, the error code and the HTTP status only
+// (writeError): never the service's message, which could echo the value.
 func (e *Executor) write(ctx context.Context, t Targets, d *destination, user, actionID, keyID, secret string) error {
 	value := credentialProcess(keyID, secret)
 	if d.param != "" {
@@ -254,7 +257,7 @@ func (e *Executor) write(ctx context.Context, t Targets, d *destination, user, a
 			in.Overwrite, in.Tags = nil, []ssmtypes.Tag{{Key: aws.String(config.TagSecretUser), Value: aws.String(user)}}
 		}
 		_, err := t.Params.PutParameter(ctx, in)
-		return err
+		return writeError("PutParameter", err)
 	}
 	if d.create {
 		out, err := t.Secrets.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String(d.secret), SecretString: aws.String(value),
@@ -264,11 +267,36 @@ func (e *Executor) write(ctx context.Context, t Targets, d *destination, user, a
 		if err == nil && out.ARN != nil {
 			d.Ref, d.secret = aws.ToString(out.ARN), aws.ToString(out.ARN)
 		}
-		return err
+		return writeError("CreateSecret", err)
 	}
 	_, err := t.Secrets.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String(d.secret), SecretString: aws.String(value),
 		ClientRequestToken: aws.String(requestToken(actionID))})
-	return err
+	return writeError("PutSecretValue", err)
+}
+
+// writeError is a secret write's error reduced to op, the error code and
+// the HTTP status; an error without an answer (the connection, a
+// timeout) says only that. Nothing else of err is kept: a service's
+// message could echo the value written.
+func writeError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	s := op + " failed:"
+	if code := awsapi.ErrorCode(err); code != "" {
+		s += " " + code
+	}
+	var re *awshttp.ResponseError
+	switch {
+	case errors.As(err, &re):
+		s += fmt.Sprintf(" (HTTP %d)", re.HTTPStatusCode())
+	case awsapi.ErrorCode(err) != "":
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		s += " no answer (cancelled or timed out)"
+	default:
+		s += " no answer (the connection failed)"
+	}
+	return errors.New(s)
 }
 
 // written reports whether the rotation actionID wrote d, from metadata

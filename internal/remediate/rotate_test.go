@@ -60,6 +60,8 @@ type fakeTargets struct {
 	fail    map[string]error
 	// lost: the write is made, then answers fail[op].
 	lost bool
+	// echo: a write answers an error whose message holds the value written.
+	echo bool
 }
 
 type fakeParam struct {
@@ -70,6 +72,13 @@ type fakeParam struct {
 }
 
 func (f *fakeTargets) call(op string) error { f.calls = append(f.calls, op); return f.fail[op] }
+
+// echoed is a refusal of op that quotes the value written, as a
+// validation message could.
+func (f *fakeTargets) echoed(op, value string) error {
+	f.calls = append(f.calls, op)
+	return &smithy.GenericAPIError{Code: "ValidationException", Message: "invalid value " + value, Fault: smithy.FaultClient}
+}
 
 func (f *fakeTargets) find(id string) *fakeSecret {
 	for _, s := range f.secrets {
@@ -96,6 +105,9 @@ func (f *fakeTargets) DescribeSecret(_ context.Context, in *sm.DescribeSecretInp
 }
 
 func (f *fakeTargets) CreateSecret(_ context.Context, in *sm.CreateSecretInput, _ ...func(*sm.Options)) (*sm.CreateSecretOutput, error) {
+	if f.echo {
+		return nil, f.echoed("CreateSecret", aws.ToString(in.SecretString))
+	}
 	if err := f.call("CreateSecret"); err != nil && !f.lost {
 		return nil, err
 	}
@@ -110,6 +122,9 @@ func (f *fakeTargets) CreateSecret(_ context.Context, in *sm.CreateSecretInput, 
 }
 
 func (f *fakeTargets) PutSecretValue(_ context.Context, in *sm.PutSecretValueInput, _ ...func(*sm.Options)) (*sm.PutSecretValueOutput, error) {
+	if f.echo {
+		return nil, f.echoed("PutSecretValue", aws.ToString(in.SecretString))
+	}
 	if err := f.call("PutSecretValue"); err != nil && !f.lost {
 		return nil, err
 	}
@@ -143,6 +158,9 @@ func (f *fakeTargets) ListTagsForResource(_ context.Context, in *ssm.ListTagsFor
 }
 
 func (f *fakeTargets) PutParameter(_ context.Context, in *ssm.PutParameterInput, _ ...func(*ssm.Options)) (*ssm.PutParameterOutput, error) {
+	if f.echo {
+		return nil, f.echoed("PutParameter", aws.ToString(in.Value))
+	}
 	if err := f.call("PutParameter"); err != nil && !f.lost {
 		return nil, err
 	}
@@ -340,7 +358,8 @@ func TestRotateWriteFailureDeletesTheNewKey(t *testing.T) {
 	for _, target := range []string{"keywarden/alice", "ssm:/keywarden/alice"} {
 		t.Run(target, func(t *testing.T) {
 			f, tg, store, logs := &fakeIAM{keys: oneKey()}, aliceTargets(), memstore.New(), &bytes.Buffer{}
-			tg.fail = map[string]error{"PutSecretValue": errors.New("AccessDeniedException: kms"), "PutParameter": errors.New("AccessDeniedException: kms")}
+			denied := &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "kms"}
+			tg.fail = map[string]error{"PutSecretValue": denied, "PutParameter": denied}
 			got := rotator(f, tg, store, logs).Execute(context.Background(), []plan.Action{rotateAction(target)})[0]
 			if got.Status != plan.ActionFailed || !strings.Contains(got.Reason, "AccessDeniedException") || !strings.Contains(got.Reason, "was deleted") {
 				t.Errorf("Execute(rotate) = %s; want failed with the write's error, the new key deleted", outcome(got))
@@ -681,5 +700,34 @@ func TestPlannedRetirementKeepsItsRotation(t *testing.T) {
 	}
 	if open, _ := remediate.OpenRotations(ctx, store, []string{acct}); len(open) != 0 {
 		t.Errorf("OpenRotations() after the retiring delete = %+v; want none: the rotation is closed", open)
+	}
+}
+
+// TestRotateWriteErrorKeepsOnlyItsCode: a write refused with a message
+// that quotes the value (PutSecretValue, PutParameter, CreateSecret) is
+// recorded and logged by its operation and error code only.
+func TestRotateWriteErrorKeepsOnlyItsCode(t *testing.T) {
+	for _, tt := range []struct{ name, target, op string }{
+		{"secret", "keywarden/alice", "PutSecretValue"},
+		{"parameter", "ssm:/keywarden/alice", "PutParameter"},
+		{"new secret", "keywarden/alice", "CreateSecret"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, tg, store, logs := &fakeIAM{keys: oneKey()}, aliceTargets(), memstore.New(), &bytes.Buffer{}
+			tg.echo = true
+			e := rotator(f, tg, store, logs)
+			if tt.op == "CreateSecret" {
+				delete(tg.secrets, "keywarden/alice")
+				e.Rotate.CreateSecret = true
+			}
+			got := e.Execute(context.Background(), []plan.Action{rotateAction(tt.target)})[0]
+			if got.Status != plan.ActionFailed || !strings.Contains(got.Reason, tt.op+" failed: ValidationException") || strings.Contains(got.Reason, "invalid value") {
+				t.Errorf("Execute(rotate) = %s; want failed with %s's code only, not its message", outcome(got), tt.op)
+			}
+			if strings.Contains(logs.String(), "invalid value") {
+				t.Errorf("the write's message is logged: %s", logs.String())
+			}
+			noSecret(t, store, logs, got)
+		})
 	}
 }
