@@ -377,16 +377,18 @@ func (e *Executor) rotate(ctx context.Context, c IAM, a *plan.Action) error {
 	if !ok {
 		return fmt.Errorf("rotate access key %s of %s in account %s: the client cannot create access keys", a.KeyID, a.User, a.Account)
 	}
-	out, err := kc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(a.User)})
+	// One attempt, never retried by the SDK: a retry of a create whose
+	// answer was lost makes a second key, or answers LimitExceeded as if
+	// none had been made.
+	out, err := kc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(a.User)}, func(o *iam.Options) { o.RetryMaxAttempts = 1 })
 	if err != nil {
 		err = fmt.Errorf("create a new access key for %s in account %s: %w", a.User, a.Account, err)
-		var api smithy.APIError
-		if errors.As(err, &api) && api.ErrorFault() == smithy.FaultClient {
-			return err // refused (access denied, a limit): no key was created
+		if createRefused(err) {
+			return err // refused (access denied, no such user): no key was created
 		}
-		// Not confirmed here: a key created by a retry whose answer was
-		// lost is found by the next run's reconcile (a key of the user
-		// created at or after the record), and deleted.
+		// Not confirmed here: a key created without an answer is found by
+		// the next run's reconcile (a key of the user created within the
+		// lease after the record, never used), and deleted.
 		return &unconfirmedError{write: err, read: errors.New("a key created without an answer is found by the next run")}
 	}
 	newID, secret := aws.ToString(out.AccessKey.AccessKeyId), aws.ToString(out.AccessKey.SecretAccessKey)
@@ -415,6 +417,16 @@ func (e *Executor) rotate(ctx context.Context, c IAM, a *plan.Action) error {
 	a.Reason = fmt.Sprintf("rotated: new key %s written to %s; the old key %s is disabled when the new one is first used or on %s, then deleted after %d days",
 		newID, d.Ref, a.KeyID, e.retireDay(e.day()), e.Grace) + note
 	return nil
+}
+
+// createRefused reports whether CreateAccessKey's err is AWS's refusal of
+// the one request (made without retries): a client fault answered, not
+// a quota. LimitExceeded is not one: the request before it may have
+// created the key that fills the user's slots. Anything else (a server
+// fault, no answer) may have created a key.
+func createRefused(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorFault() == smithy.FaultClient && api.ErrorCode() != "LimitExceeded"
 }
 
 // dropNewKey deletes a rotation's new key after cause (the write failed):

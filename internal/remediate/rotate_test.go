@@ -593,6 +593,8 @@ func TestRotateCreateRefused(t *testing.T) {
 	}{
 		{"access denied", &smithy.GenericAPIError{Code: "AccessDenied", Fault: smithy.FaultClient}, false, state.ActionFailed},
 		{"server error", &smithy.GenericAPIError{Code: "ServiceFailure", Fault: smithy.FaultServer}, true, state.ActionPlanned},
+		// a retry's answer, or another's key: the first request may have made a key
+		{"limit exceeded", &types.LimitExceededException{Message: aws.String("at most 2 access keys")}, true, state.ActionPlanned},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f, tg, store, logs := &fakeIAM{keys: oneKey(), fail: map[string]error{"CreateAccessKey": tt.err}}, aliceTargets(), memstore.New(), &bytes.Buffer{}
