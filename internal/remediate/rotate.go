@@ -1,6 +1,7 @@
 package remediate
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -441,11 +442,49 @@ func (e *Executor) dropNewKey(ctx context.Context, c IAM, a *plan.Action, newID 
 	return fmt.Errorf("%w; the new key %s was deleted", cause, newID)
 }
 
+// findOrphan is the key a dead rotation r made without recording it: the
+// one key of the user, other than the old key, created within the lease
+// after r.At and never used. left says why keys that might be it are left
+// alone (used, or more than one): the admins check the user's keys.
+func (e *Executor) findOrphan(ctx context.Context, c IAM, r *state.Action) (orphan, left string, err error) {
+	keys, err := countKeys(ctx, c, r.User)
+	if err != nil {
+		return "", "", err
+	}
+	lease := cmp.Or(e.Lease, DefaultLease)
+	from := r.At.Truncate(time.Second)
+	var made []string
+	for _, k := range keys {
+		id, created := aws.ToString(k.AccessKeyId), aws.ToTime(k.CreateDate)
+		if id != r.KeyID && !created.Before(from) && !created.After(r.At.Add(lease)) {
+			made = append(made, id)
+		}
+	}
+	switch {
+	case len(made) == 0:
+		return "", "", nil
+	case len(made) > 1:
+		return "", fmt.Sprintf("keys %s of %s were created within the lease after it: none is taken for its key; check the user's keys and delete the one nobody uses",
+			strings.Join(made, ", "), r.User), nil
+	}
+	out, err := c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(made[0])})
+	if err != nil {
+		return "", "", fmt.Errorf("read the last use of the key %s of %s: %w", made[0], r.User, err)
+	}
+	if out.AccessKeyLastUsed != nil && out.AccessKeyLastUsed.LastUsedDate != nil {
+		return "", fmt.Sprintf("the key %s of %s, created within the lease after it, has been used, so it is left: check the user's keys",
+			made[0], r.User), nil
+	}
+	return made[0], "", nil
+}
+
 // reconcileRotation settles a planned rotation of a dead run (design 4):
 // a new key recorded and written → done; recorded, not written → the new
-// key deleted, failed; none recorded → a key of the user created at or
-// after the record, other than the old one, is the rotation's orphan:
-// deleted, failed. ok is false when it cannot tell (left for later).
+// key deleted, failed; none recorded → the one key of the user created
+// within the lease after the record, other than the old one and never
+// used, is the rotation's orphan (findOrphan): deleted, failed (any
+// other is left, and the reason says to check the user's keys). ok is
+// false when it cannot tell (left for later).
 func (e *Executor) reconcileRotation(ctx context.Context, c IAM, r *state.Action) (o state.Outcome, ok bool, err error) {
 	o = state.Outcome{Before: r.Before, After: r.Before, At: e.now()}
 	if r.NewKeyID != "" {
@@ -481,24 +520,22 @@ func (e *Executor) reconcileRotation(ctx context.Context, c IAM, r *state.Action
 		o.Reason = fmt.Sprintf("run %s was killed before the secret was written; the new key %s was deleted; it is planned again when due", r.Run, r.NewKeyID)
 		return o, true, nil
 	}
-	keys, err := countKeys(ctx, c, r.User)
+	orphan, left, err := e.findOrphan(ctx, c, r)
 	if err != nil {
 		return o, false, err
 	}
-	var orphans []string
-	for _, k := range keys {
-		id := aws.ToString(k.AccessKeyId)
-		if id != r.KeyID && !aws.ToTime(k.CreateDate).Before(r.At.Truncate(time.Second)) {
-			if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(r.User), AccessKeyId: aws.String(id)}); err != nil {
-				return o, false, fmt.Errorf("delete the orphan key %s of %s: %w", id, r.User, err)
-			}
-			orphans = append(orphans, id)
+	if orphan != "" {
+		if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(r.User), AccessKeyId: aws.String(orphan)}); err != nil {
+			return o, false, fmt.Errorf("delete the orphan key %s of %s: %w", orphan, r.User, err)
 		}
 	}
 	o.Status = state.ActionFailed
 	o.Reason = fmt.Sprintf("run %s stopped before recording a new key", r.Run)
-	if len(orphans) > 0 {
-		o.Reason += fmt.Sprintf("; the key it created (%s) was deleted", strings.Join(orphans, ", "))
+	if orphan != "" {
+		o.Reason += fmt.Sprintf("; the key it created (%s) was deleted", orphan)
+	}
+	if left != "" {
+		o.Reason += "; " + left
 	}
 	o.Reason += "; it is planned again when due"
 	return o, true, nil

@@ -733,3 +733,52 @@ func TestRotateWriteErrorKeepsOnlyItsCode(t *testing.T) {
 		})
 	}
 }
+
+// TestReconcileRotationLeavesTheUsersKeys: a dead rotation that recorded
+// no new key deletes only the one never-used key created within the
+// lease after it; a used key, a key made later, or two candidates are
+// left, and the reason tells the admins to check the user's keys.
+func TestReconcileRotationLeavesTheUsersKeys(t *testing.T) {
+	at := asOf.Add(-2 * time.Hour) // deadRotation's record
+	for _, tt := range []struct {
+		name       string
+		keys       []*fakeKey
+		wantKeys   []string
+		wantReason string
+	}{
+		{"the rotation's key", []*fakeKey{{id: "AKIANEW9", created: at.Add(time.Minute)}},
+			[]string{"AKIA1"}, "the key it created (AKIANEW9) was deleted"},
+		{"a used key", []*fakeKey{{id: "AKIAUSER", created: at.Add(time.Minute), lastUsed: at.Add(time.Hour)}},
+			[]string{"AKIA1", "AKIAUSER"}, "the key AKIAUSER of alice, created within the lease after it, has been used, so it is left: check the user's keys"},
+		{"a key made after the lease", []*fakeKey{{id: "AKIALATE", created: at.Add(remediate.DefaultLease + time.Minute)}},
+			[]string{"AKIA1", "AKIALATE"}, "run run-0 stopped before recording a new key; it is planned again"},
+		{"two candidates", []*fakeKey{{id: "AKIAONE", created: at.Add(time.Minute)}, {id: "AKIATWO", created: at.Add(2 * time.Minute)}},
+			[]string{"AKIA1", "AKIAONE", "AKIATWO"}, "keys AKIAONE, AKIATWO of alice were created within the lease after it: none is taken for its key; check the user's keys"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			keys := oneKey()
+			for _, k := range tt.keys {
+				k.user, k.active = "alice", true
+				keys = append(keys, k)
+			}
+			f, store, logs := &fakeIAM{keys: keys}, memstore.New(), &bytes.Buffer{}
+			r := deadRotation(t, store, "", "keywarden/alice")
+			e := rotator(f, aliceTargets(), store, logs)
+			e.AsOf = at.Add(remediate.DefaultLease + 2*time.Minute)
+			if out, err := e.Reconcile(context.Background(), []string{acct}, nil); err != nil || len(out) != 1 {
+				t.Fatalf("Reconcile() = %+v, %v; want the rotation settled", out, err)
+			}
+			recs, _ := store.Actions(context.Background(), state.ActionFilter{IDs: []string{r.ID}})
+			if recs[0].Status != state.ActionFailed || !strings.Contains(recs[0].Reason, tt.wantReason) {
+				t.Errorf("record = %s: %s; want failed: …%s…", recs[0].Status, recs[0].Reason, tt.wantReason)
+			}
+			var ids []string
+			for _, k := range f.keys {
+				ids = append(ids, k.id)
+			}
+			if strings.Join(ids, ",") != strings.Join(tt.wantKeys, ",") {
+				t.Errorf("keys after reconcile = %v; want %v", ids, tt.wantKeys)
+			}
+		})
+	}
+}
