@@ -77,6 +77,10 @@ func openRotations(recs []state.Action) (byKey, byID map[string]*openRotation) {
 	retired := map[string]string{} // a retiring disable's ID → its rotation
 	for _, r := range recs {
 		o := byID[r.RotationOf]
+		if o != nil && (r.After == state.KeyDeleted || r.After == state.StateNotFound) {
+			closed[r.RotationOf] = true // deleted, or found gone by a retiring step
+			continue
+		}
 		if o == nil || r.Status != state.ActionDone {
 			continue
 		}
@@ -152,6 +156,23 @@ func (b *builder) retirements(items []Item) []Action {
 		out = append(out, Action{Kind: kind, FindingID: it.ID, Account: it.Account, AccountAlias: it.AccountAlias, User: it.User,
 			Credential: it.Credential, KeyID: it.KeyID, Slot: it.Slot, KeyActive: it.KeyActive, KeyCreated: it.KeyCreatedAt,
 			Rule: it.Rule, StageAt: it.StageAt, Title: it.Title, Status: ActionPlanned, Audiences: b.audiences(&it), RotationOf: o.rec.ID})
+	}
+	// An old key its rotation disabled has no finding when the class has
+	// no delete stage (an inactive key gets only those): its delete is
+	// planned from the records, once the grace period is over.
+	for _, id := range slices.Sorted(maps.Keys(b.rotationByID)) {
+		o := b.rotationByID[id]
+		if seen[id] || o.broken || o.disabled == nil || b.rotations[rotationKey(o.rec.Account, o.rec.User, o.rec.KeyID)] != o {
+			continue
+		}
+		if _, ok := b.ok[o.rec.Account]; !ok || b.in.NewKeyUse[id].Unread ||
+			today < state.AddDays(state.Day(cmp.Or(o.disabled.FinishedAt, o.disabled.At)), grace) {
+			continue
+		}
+		r := o.rec
+		out = append(out, Action{Kind: config.ActionDelete, FindingID: r.FindingID, Account: r.Account, User: r.User,
+			Credential: policy.CredentialAccessKey, KeyID: r.KeyID, Rule: r.Rule, StageAt: r.Stage, Title: "access key " + r.KeyID,
+			Status: ActionPlanned, Audiences: r.Audiences, RotationOf: r.ID})
 	}
 	return out
 }

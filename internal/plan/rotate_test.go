@@ -276,3 +276,29 @@ func TestBuildRetireOnNewKeyUse(t *testing.T) {
 		t.Errorf("digest rotations = %+v; want the rotation listed as broken", p.Digests)
 	}
 }
+
+// TestBuildRetireDeleteWithoutFinding: an old key its rotation disabled
+// has no finding when the class has no delete stage; the rotation still
+// plans its delete once the grace period is over, and a retiring step
+// that found the key gone closes the rotation.
+func TestBuildRetireDeleteWithoutFinding(t *testing.T) {
+	rot := rotationRecord("ci", 20)
+	rot.Audiences = []string{"ci@example.com"}
+	disabled := state.Action{ID: "20261110-ret.1", Account: acct, User: "ci", Credential: policy.CredentialAccessKey, KeyID: rot.KeyID,
+		Kind: state.KindDisable, Status: state.ActionDone, After: state.KeyInactive, RotationOf: rot.ID, At: asOf.AddDate(0, 0, -12), FinishedAt: asOf.AddDate(0, 0, -12)}
+	p := applying(rotating(), nil, 10, func(in *plan.Input) { in.Rotations = []state.Action{rot, disabled} })
+	if got, want := statuses(p), []string{rot.KeyID + " delete planned"}; !cmp.Equal(got, want) || p.Actions[0].RotationOf != rot.ID {
+		t.Fatalf("actions = %v; want %v retiring %s", got, want, rot.ID)
+	}
+	disabled.FinishedAt = asOf.AddDate(0, 0, -3)
+	if got := statuses(applying(rotating(), nil, 10, func(in *plan.Input) { in.Rotations = []state.Action{rot, disabled} })); got != nil {
+		t.Errorf("inside the grace: actions = %v; want none", got)
+	}
+	disabled.FinishedAt = asOf.AddDate(0, 0, -12)
+	gone := state.Action{ID: "20261122-ret.2", Account: acct, User: "ci", KeyID: rot.KeyID, Kind: state.KindDelete, Status: state.ActionSkipped,
+		After: state.StateNotFound, RotationOf: rot.ID}
+	p = applying(rotating(), nil, 10, func(in *plan.Input) { in.Rotations = []state.Action{rot, disabled, gone} })
+	if got := statuses(p); got != nil || len(p.Digests) > 0 && len(p.Digests[0].Rotations) != 0 {
+		t.Errorf("old key found gone: actions = %v; want none, the rotation closed", got)
+	}
+}

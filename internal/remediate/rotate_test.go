@@ -484,85 +484,13 @@ func doneRotation(t *testing.T, store state.Store, day time.Time) state.Action {
 	return r
 }
 
-func TestAdvance(t *testing.T) {
-	for _, tt := range []struct {
-		name       string
-		rotated    int       // days ago
-		newUsed    time.Time // the new key's last use
-		want       string    // the retire step's outcome ("": none)
-		wantActive bool
-	}{
-		{"new key not used, inside the overlap", 3, time.Time{}, "", true},
-		{"new key used: disable", 3, daysAgo(1), "AKIA1 done Active→Inactive: disabled: retired by rotation run-0.1: the new key AKIANEW9 was used on 2026-11-22; it is deleted after 10 days", false},
-		{"overlap over: disable", 7, time.Time{}, "AKIA1 done Active→Inactive: disabled: retired by rotation run-0.1: the 7 days of rotate.overlap_days ended on 2026-11-23 (the new key AKIANEW9 is not used yet); it is deleted after 10 days", false},
-		{"used before the rotation: not counted", 3, daysAgo(5), "", true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(tt.rotated), active: true, lastUsed: tt.newUsed})}
-			store, logs := memstore.New(), &bytes.Buffer{}
-			rot := doneRotation(t, store, daysAgo(tt.rotated))
-			out, err := rotator(f, aliceTargets(), store, logs).Advance(context.Background(), []string{acct})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got string
-			if len(out) == 1 {
-				got = outcome(out[0])
-			}
-			if got != tt.want || len(out) > 1 {
-				t.Errorf("Advance() = %q (%d actions); want %q", got, len(out), tt.want)
-			}
-			if f.keys[0].active != tt.wantActive {
-				t.Errorf("old key active = %v; want %v", f.keys[0].active, tt.wantActive)
-			}
-			if tt.want != "" {
-				recs, _ := store.Actions(context.Background(), state.ActionFilter{IDs: []string{out[0].ID}})
-				if len(recs) != 1 || recs[0].RotationOf != rot.ID || recs[0].Kind != state.KindDisable {
-					t.Errorf("retire record = %+v; want a disable, RotationOf %s", recs, rot.ID)
-				}
-			}
-		})
-	}
-}
-
-func TestAdvanceDeletesAfterGrace(t *testing.T) {
-	ctx := context.Background()
-	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(20), active: true, lastUsed: daysAgo(19)})}
-	store, logs := memstore.New(), &bytes.Buffer{}
-	rot := doneRotation(t, store, daysAgo(20))
-	e := rotator(f, aliceTargets(), store, logs)
-	e.AsOf = daysAgo(18)
-	if out, _ := e.Advance(ctx, []string{acct}); len(out) != 1 || out[0].Status != plan.ActionDone || f.keys[0].active {
-		t.Fatalf("Advance() on day 2 = %+v; want the old key disabled", out)
-	}
-	e2 := rotator(f, aliceTargets(), store, logs)
-	e2.RunID, e2.AsOf = "run-2", daysAgo(9)
-	if out, _ := e2.Advance(ctx, []string{acct}); len(out) != 0 {
-		t.Errorf("Advance() inside the grace period = %+v; want nothing", out)
-	}
-	e3 := rotator(f, aliceTargets(), store, logs)
-	e3.RunID, e3.AsOf = "run-3", daysAgo(8)
-	out, _ := e3.Advance(ctx, []string{acct})
-	if len(out) != 1 || out[0].Status != plan.ActionDone || out[0].Done != config.ActionDelete || f.key("AKIA1") != nil {
-		t.Fatalf("Advance() after the grace period = %+v; want the old key deleted", out)
-	}
-	if recs, _ := store.Actions(ctx, state.ActionFilter{IDs: []string{out[0].ID}}); len(recs) != 1 || recs[0].RotationOf != rot.ID {
-		t.Errorf("delete record = %+v; want RotationOf %s", recs, rot.ID)
-	}
-	e4 := rotator(f, aliceTargets(), store, logs)
-	e4.RunID, e4.AsOf = "run-4", asOf
-	if out, _ := e4.Advance(ctx, []string{acct}); len(out) != 0 {
-		t.Errorf("Advance() after the delete = %+v; want nothing: the rotation is closed", out)
-	}
-}
-
 func TestUndoRotation(t *testing.T) {
 	ctx := context.Background()
 	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(3), active: true, lastUsed: daysAgo(1)})}
 	store, logs := memstore.New(), &bytes.Buffer{}
 	rot := doneRotation(t, store, daysAgo(3))
-	if out, _ := rotator(f, aliceTargets(), store, logs).Advance(ctx, []string{acct}); len(out) != 1 || f.keys[0].active {
-		t.Fatalf("Advance() = %+v; want the old key disabled", out)
+	if out := rotator(f, aliceTargets(), store, logs).Execute(ctx, []plan.Action{retiring(config.ActionDisable, rot, true)}); out[0].Status != plan.ActionDone || f.keys[0].active {
+		t.Fatalf("Execute(retiring disable) = %s; want the old key disabled", outcome(out[0]))
 	}
 	u := rotator(f, aliceTargets(), store, logs)
 	u.RunID = "undo-1"
@@ -574,11 +502,13 @@ func TestUndoRotation(t *testing.T) {
 	if !f.keys[0].active || f.key("AKIANEW9") == nil {
 		t.Errorf("after the undo: old key active %v, new key %v; want both there, the old one active", f.keys[0].active, f.key("AKIANEW9"))
 	}
-	a := rotator(f, aliceTargets(), store, logs)
-	a.RunID, a.AsOf = "run-9", asOf.AddDate(0, 0, 30)
-	if out, _ := a.Advance(ctx, []string{acct}); len(out) != 0 {
-		t.Errorf("Advance() after the undo = %+v; want nothing (the undo closed the rotation)", out)
-	}
+}
+
+// retiring is the plan's retiring kind of rotation rot's old key AKIA1.
+func retiring(kind string, rot state.Action, active bool) plan.Action {
+	a := keyAction(kind, "alice", "AKIA1", daysAgo(85), active)
+	a.RotationOf = rot.ID
+	return a
 }
 
 // TestRotateCreateRefused: CreateAccessKey refused (a client error) fails
@@ -614,71 +544,15 @@ func TestRotateCreateRefused(t *testing.T) {
 	}
 }
 
-// TestAdvanceHonoursTheEmergencyStop: with the stop set, no retire step
-// is taken, whatever is due.
-func TestAdvanceHonoursTheEmergencyStop(t *testing.T) {
-	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(3), active: true, lastUsed: daysAgo(1)})}
-	store, logs := memstore.New(), &bytes.Buffer{}
-	doneRotation(t, store, daysAgo(3))
-	e := rotator(f, aliceTargets(), store, logs)
-	e.Stop = func(context.Context) string { return "stop parameter set" }
-	if out, err := e.Advance(context.Background(), []string{acct}); err != nil || len(out) != 0 || !f.keys[0].active {
-		t.Errorf("Advance() under the stop = %+v, %v (old key active %v); want nothing done", out, err, f.keys[0].active)
-	}
-}
-
-// TestOpenRotations: a done rotation is open, followed by its retiring
-// disable once there is one; an undo closes it (the old key's delete
-// does too: TestAdvanceDeletesAfterGrace); a failed rotation is never open.
-func TestOpenRotations(t *testing.T) {
-	ctx := context.Background()
-	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(3), active: true, lastUsed: daysAgo(1)})}
-	store, logs := memstore.New(), &bytes.Buffer{}
-	rot := doneRotation(t, store, daysAgo(3))
-	failed := state.Action{ID: "run-0.2", Run: "run-0", Account: acct, User: "bob", Credential: "access_key", KeyID: "AKIA2",
-		Kind: state.KindRotate, Status: state.ActionFailed, At: daysAgo(3)}
-	if err := store.RecordAction(ctx, failed); err != nil {
-		t.Fatal(err)
-	}
-	ids := func() []string {
-		t.Helper()
-		open, err := remediate.OpenRotations(ctx, store, []string{acct})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, r := range open {
-			out = append(out, r.ID+" "+r.Kind)
-		}
-		return out
-	}
-	if got := ids(); len(got) != 1 || got[0] != rot.ID+" rotate" {
-		t.Errorf("OpenRotations() = %v; want only %s", got, rot.ID)
-	}
-	out, _ := rotator(f, aliceTargets(), store, logs).Advance(ctx, []string{acct})
-	if got := ids(); len(out) != 1 || len(got) != 2 || got[1] != out[0].ID+" disable" {
-		t.Errorf("OpenRotations() after the retiring disable = %v; want the rotation, then the disable (%d retire steps)", got, len(out))
-	}
-	u := rotator(f, aliceTargets(), store, logs)
-	u.RunID = "undo-1"
-	if _, err := u.Undo(ctx, []string{rot.ID}); err != nil {
-		t.Fatal(err)
-	}
-	if got := ids(); len(got) != 0 {
-		t.Errorf("OpenRotations() after the undo = %v; want none", got)
-	}
-}
-
 // TestPlannedRetirementKeepsItsRotation: the plan's retiring disable and
 // delete (Action.RotationOf) are recorded with their rotation, so the
-// rotation sees its old key disabled, then closes once it is deleted.
+// plan sees the rotation's old key disabled, then the rotation closed.
 func TestPlannedRetirementKeepsItsRotation(t *testing.T) {
 	ctx := context.Background()
 	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(20), active: true})}
 	store, logs := memstore.New(), &bytes.Buffer{}
 	rot := doneRotation(t, store, daysAgo(20))
-	dis := keyAction(config.ActionDisable, "alice", "AKIA1", daysAgo(85), true)
-	dis.RotationOf = rot.ID
+	dis := retiring(config.ActionDisable, rot, true)
 	e := rotator(f, aliceTargets(), store, logs)
 	e.AsOf = daysAgo(12)
 	got := e.Execute(ctx, []plan.Action{dis})[0]
@@ -686,22 +560,18 @@ func TestPlannedRetirementKeepsItsRotation(t *testing.T) {
 		t.Fatalf("Execute(retiring disable) = %s; want done, retired by rotation %s", outcome(got), rot.ID)
 	}
 	recs, _ := store.Actions(ctx, state.ActionFilter{IDs: []string{got.ID}})
-	if len(recs) != 1 || recs[0].RotationOf != rot.ID {
-		t.Fatalf("disable record = %+v; want RotationOf %s", recs, rot.ID)
+	if len(recs) != 1 || recs[0].RotationOf != rot.ID || recs[0].Kind != state.KindDisable || recs[0].After != state.KeyInactive {
+		t.Fatalf("disable record = %+v; want a disable to Inactive, RotationOf %s (the rotation's old key disabled)", recs, rot.ID)
 	}
-	open, _ := remediate.OpenRotations(ctx, store, []string{acct})
-	if len(open) != 2 || open[1].ID != got.ID {
-		t.Errorf("OpenRotations() = %+v; want the rotation followed by its disable %s", open, got.ID)
-	}
-	del := keyAction(config.ActionDelete, "alice", "AKIA1", daysAgo(85), false)
-	del.RotationOf = rot.ID
+	del := retiring(config.ActionDelete, rot, false)
 	e2 := rotator(f, aliceTargets(), store, logs)
 	e2.RunID, e2.AsOf = "run-2", asOf
-	if got := e2.Execute(ctx, []plan.Action{del})[0]; got.Status != plan.ActionDone || f.key("AKIA1") != nil {
-		t.Fatalf("Execute(retiring delete) = %s; want the old key deleted", outcome(got))
+	got = e2.Execute(ctx, []plan.Action{del})[0]
+	if got.Status != plan.ActionDone || f.key("AKIA1") != nil || !strings.Contains(got.Reason, "retired by rotation "+rot.ID) {
+		t.Fatalf("Execute(retiring delete) = %s; want the old key deleted, retired by rotation %s", outcome(got), rot.ID)
 	}
-	if open, _ := remediate.OpenRotations(ctx, store, []string{acct}); len(open) != 0 {
-		t.Errorf("OpenRotations() after the retiring delete = %+v; want none: the rotation is closed", open)
+	if recs, _ := store.Actions(ctx, state.ActionFilter{IDs: []string{got.ID}}); len(recs) != 1 || recs[0].RotationOf != rot.ID || recs[0].After != state.KeyDeleted {
+		t.Errorf("delete record = %+v; want RotationOf %s, deleted (which closes the rotation)", recs, rot.ID)
 	}
 }
 
