@@ -93,6 +93,11 @@ type Input struct {
 	// have passed, delete after enforce.grace_after_disable) and its
 	// messages tell the rotation.
 	Rotations []state.Action
+	// NewKeyUse is, by rotation ID, what the run read of each open
+	// rotation's new key before planning (GetAccessKeyLastUsed): its use
+	// since the rotation retires the old key at once; a failed read
+	// holds the rotation where it is this run; a new key gone breaks it.
+	NewKeyUse map[string]NewKeyUse
 	// Executed, when set, are this run's actions as remediation left them
 	// (done, skipped, failed, with IDs): Build then reports them instead of
 	// planning anew, tells owners what was done, and the digest lists them.
@@ -306,6 +311,7 @@ func Build(in Input) *Plan {
 	b := &builder{in: in, cfg: cfg, day: state.Day(in.AsOf), notices: map[state.NoticeKey]*state.Notice{}, owed: owedBy(in.Notices),
 		own: map[string]bool{}}
 	b.rotations, b.rotationByID = openRotations(in.Rotations)
+	b.breakRotations()
 	for i := range in.Notices {
 		b.notices[in.Notices[i].NoticeKey] = &in.Notices[i]
 	}

@@ -22,6 +22,38 @@ const ReasonNoRotateTarget = "no keywarden:secret tag and no rotate.targets entr
 type openRotation struct {
 	rec      state.Action
 	disabled *state.Action
+	// broken: its new key no longer exists (NewKeyUse.Gone): it retires
+	// nothing, and the class's stages apply to the old key again.
+	broken bool
+}
+
+// NewKeyUse is what a run read of an open rotation's new key before
+// planning (Input.NewKeyUse).
+type NewKeyUse struct {
+	// UsedOn is the day the new key was last used, when that is on or
+	// after the rotation's day ("": not used since).
+	UsedOn string
+	// Unread: the read failed; the rotation is not advanced this run.
+	Unread bool
+	// Gone: the new key no longer exists (NoSuchEntity): the rotation is
+	// broken; the admins are told, the old key is not retired by it.
+	Gone bool
+}
+
+// breakRotations takes the rotations whose new key is gone off their old
+// keys: the class's stages apply to those again; the digest lists them
+// as broken.
+func (b *builder) breakRotations() {
+	for id, use := range b.in.NewKeyUse {
+		o := b.rotationByID[id]
+		if o == nil || !use.Gone {
+			continue
+		}
+		o.broken = true
+		if k := rotationKey(o.rec.Account, o.rec.User, o.rec.KeyID); b.rotations[k] == o {
+			delete(b.rotations, k)
+		}
+	}
 }
 
 // day is the day the rotation was made.
@@ -45,6 +77,10 @@ func openRotations(recs []state.Action) (byKey, byID map[string]*openRotation) {
 	retired := map[string]string{} // a retiring disable's ID → its rotation
 	for _, r := range recs {
 		o := byID[r.RotationOf]
+		if o != nil && (r.After == state.KeyDeleted || r.After == state.StateNotFound) {
+			closed[r.RotationOf] = true // deleted, or found gone by a retiring step
+			continue
+		}
 		if o == nil || r.Status != state.ActionDone {
 			continue
 		}
@@ -85,8 +121,8 @@ func (b *builder) rotationOn(f *policy.Finding) *openRotation {
 
 // retirements are the actions that retire the old keys of open rotations,
 // from the items on them (none: the key is gone, or exempt): a disable
-// once rotate.overlap_days have passed since the rotation (remediation
-// may disable it earlier, when the new key has been used), a delete once
+// once the new key has been used since the rotation (Input.NewKeyUse) or
+// rotate.overlap_days have passed since it, a delete once
 // the key has been inactive for enforce.grace_after_disable days. They
 // are planned like any disable and delete: the guards and the notice
 // period apply.
@@ -101,9 +137,13 @@ func (b *builder) retirements(items []Item) []Action {
 			continue
 		}
 		seen[o.rec.ID] = true
+		use := b.in.NewKeyUse[o.rec.ID]
+		if use.Unread {
+			continue // not known whether the new key is used: held where it is
+		}
 		kind := ""
 		switch {
-		case it.KeyActive && o.disabled == nil && today >= state.AddDays(o.day(), overlap):
+		case it.KeyActive && o.disabled == nil && (use.UsedOn != "" || today >= state.AddDays(o.day(), overlap)):
 			kind = config.ActionDisable
 		case !it.KeyActive && o.disabled != nil && today >= state.AddDays(state.Day(cmp.Or(o.disabled.FinishedAt, o.disabled.At)), grace):
 			kind = config.ActionDelete
@@ -116,6 +156,23 @@ func (b *builder) retirements(items []Item) []Action {
 		out = append(out, Action{Kind: kind, FindingID: it.ID, Account: it.Account, AccountAlias: it.AccountAlias, User: it.User,
 			Credential: it.Credential, KeyID: it.KeyID, Slot: it.Slot, KeyActive: it.KeyActive, KeyCreated: it.KeyCreatedAt,
 			Rule: it.Rule, StageAt: it.StageAt, Title: it.Title, Status: ActionPlanned, Audiences: b.audiences(&it), RotationOf: o.rec.ID})
+	}
+	// An old key its rotation disabled has no finding when the class has
+	// no delete stage (an inactive key gets only those): its delete is
+	// planned from the records, once the grace period is over.
+	for _, id := range slices.Sorted(maps.Keys(b.rotationByID)) {
+		o := b.rotationByID[id]
+		if seen[id] || o.broken || o.disabled == nil || b.rotations[rotationKey(o.rec.Account, o.rec.User, o.rec.KeyID)] != o {
+			continue
+		}
+		if _, ok := b.ok[o.rec.Account]; !ok || b.in.NewKeyUse[id].Unread ||
+			today < state.AddDays(state.Day(cmp.Or(o.disabled.FinishedAt, o.disabled.At)), grace) {
+			continue
+		}
+		r := o.rec
+		out = append(out, Action{Kind: config.ActionDelete, FindingID: r.FindingID, Account: r.Account, User: r.User,
+			Credential: policy.CredentialAccessKey, KeyID: r.KeyID, Rule: r.Rule, StageAt: r.Stage, Title: "access key " + r.KeyID,
+			Status: ActionPlanned, Audiences: r.Audiences, RotationOf: r.ID})
 	}
 	return out
 }
@@ -257,6 +314,8 @@ type RotationLine struct {
 	Target   string `json:"target"`
 	// Text says where the rotation stands.
 	Text string `json:"text"`
+	// Broken: the new key no longer exists; the rotation retires nothing.
+	Broken bool `json:"broken,omitempty"`
 }
 
 // rotationLines are the open rotations of the planned accounts, by
@@ -269,8 +328,14 @@ func (b *builder) rotationLines() []RotationLine {
 			continue
 		}
 		r := o.rec
+		text := fmt.Sprintf("%s in %s: access key %s %s", r.User, r.Account, r.KeyID, strings.TrimPrefix(b.rotationNext(o, "The old key"), "It "))
+		if o.broken {
+			text = fmt.Sprintf("BROKEN: %s in %s: the new key %s of rotation %s no longer exists (deleted outside keywarden?); "+
+				"the rotation does not retire the old key %s: the class's stages apply to it again; check the user's keys and %s.",
+				r.User, r.Account, r.NewKeyID, r.ID, r.KeyID, r.SecretTarget)
+		}
 		out = append(out, RotationLine{Account: r.Account, User: r.User, ID: r.ID, OldKeyID: r.KeyID, NewKeyID: r.NewKeyID, Target: r.SecretTarget,
-			Text: fmt.Sprintf("%s in %s: access key %s %s", r.User, r.Account, r.KeyID, strings.TrimPrefix(b.rotationNext(o, "The old key"), "It "))})
+			Text: text, Broken: o.broken})
 	}
 	slices.SortStableFunc(out, func(x, y RotationLine) int {
 		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.User, y.User))

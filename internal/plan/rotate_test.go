@@ -229,3 +229,76 @@ func TestBuildRotateYieldsToDisable(t *testing.T) {
 		t.Errorf("actions = %v; want %v", got, want)
 	}
 }
+
+// TestBuildRetireOnNewKeyUse: the run's read of the new key (NewKeyUse)
+// decides the retiring disable inside the overlap: used → planned now,
+// with the old key's creation and guarded (notice_before_action) as any
+// disable; read failed → nothing, even past the overlap; gone → the
+// rotation is broken: the digest says so, the class's stages apply again.
+func TestBuildRetireOnNewKeyUse(t *testing.T) {
+	old := keyFinding("ci", 1, 95, "ci@example.com")
+	old.Class, old.Action, old.StageAt = "machine", config.ActionDisable, 90
+	old.KeyCreatedAt = asOf.AddDate(0, 0, -95)
+	rot := rotationRecord("ci", 3) // inside the overlap
+	with := func(use plan.NewKeyUse, rots ...state.Action) func(*plan.Input) {
+		return func(in *plan.Input) {
+			in.Rotations = rots
+			in.NewKeyUse = map[string]plan.NewKeyUse{rot.ID: use}
+		}
+	}
+	p := applying(rotating(), []policy.Finding{old}, 10, with(plan.NewKeyUse{UsedOn: "2026-11-22"}, rot))
+	if got, want := statuses(p), []string{"AKIACI1 disable planned"}; !cmp.Equal(got, want) {
+		t.Fatalf("new key used: actions = %v; want %v", got, want)
+	}
+	if a := p.Actions[0]; a.RotationOf != rot.ID || a.KeyCreated.IsZero() || !a.KeyCreated.Equal(old.KeyCreatedAt) {
+		t.Errorf("retiring disable = %+v; want RotationOf %s and the old key's creation", a, rot.ID)
+	}
+	cfg := rotating()
+	cfg.Enforce.NoticeBeforeAction = 7
+	if got, want := statuses(applying(cfg, []policy.Finding{old}, 10, with(plan.NewKeyUse{UsedOn: "2026-11-22"}, rot))),
+		[]string{"AKIACI1 disable waiting"}; !cmp.Equal(got, want) {
+		t.Errorf("new key used, notice_before_action: actions = %v; want %v", got, want)
+	}
+	if got := statuses(applying(rotating(), []policy.Finding{old}, 10, with(plan.NewKeyUse{}, rot))); got != nil {
+		t.Errorf("new key not used, inside the overlap: actions = %v; want none", got)
+	}
+	late := rotationRecord("ci", 8)
+	late.ID = rot.ID
+	if got := statuses(applying(rotating(), []policy.Finding{old}, 10, with(plan.NewKeyUse{Unread: true}, late))); got != nil {
+		t.Errorf("read failed, past the overlap: actions = %v; want none (held this run)", got)
+	}
+	p = applying(rotating(), []policy.Finding{old}, 10, with(plan.NewKeyUse{Gone: true}, rot))
+	if got, want := statuses(p), []string{"AKIACI1 disable planned"}; !cmp.Equal(got, want) || p.Actions[0].RotationOf != "" {
+		t.Errorf("new key gone: actions = %v (RotationOf %q); want the class's disable stage, retiring no rotation", got, p.Actions[0].RotationOf)
+	}
+	if len(p.Digests) == 0 || len(p.Digests[0].Rotations) != 1 || !p.Digests[0].Rotations[0].Broken ||
+		!strings.Contains(p.Digests[0].Rotations[0].Text, "BROKEN: ci in "+acct+": the new key AKIANEWKEYCI of rotation "+rot.ID+" no longer exists") {
+		t.Errorf("digest rotations = %+v; want the rotation listed as broken", p.Digests)
+	}
+}
+
+// TestBuildRetireDeleteWithoutFinding: an old key its rotation disabled
+// has no finding when the class has no delete stage; the rotation still
+// plans its delete once the grace period is over, and a retiring step
+// that found the key gone closes the rotation.
+func TestBuildRetireDeleteWithoutFinding(t *testing.T) {
+	rot := rotationRecord("ci", 20)
+	rot.Audiences = []string{"ci@example.com"}
+	disabled := state.Action{ID: "20261110-ret.1", Account: acct, User: "ci", Credential: policy.CredentialAccessKey, KeyID: rot.KeyID,
+		Kind: state.KindDisable, Status: state.ActionDone, After: state.KeyInactive, RotationOf: rot.ID, At: asOf.AddDate(0, 0, -12), FinishedAt: asOf.AddDate(0, 0, -12)}
+	p := applying(rotating(), nil, 10, func(in *plan.Input) { in.Rotations = []state.Action{rot, disabled} })
+	if got, want := statuses(p), []string{rot.KeyID + " delete planned"}; !cmp.Equal(got, want) || p.Actions[0].RotationOf != rot.ID {
+		t.Fatalf("actions = %v; want %v retiring %s", got, want, rot.ID)
+	}
+	disabled.FinishedAt = asOf.AddDate(0, 0, -3)
+	if got := statuses(applying(rotating(), nil, 10, func(in *plan.Input) { in.Rotations = []state.Action{rot, disabled} })); got != nil {
+		t.Errorf("inside the grace: actions = %v; want none", got)
+	}
+	disabled.FinishedAt = asOf.AddDate(0, 0, -12)
+	gone := state.Action{ID: "20261122-ret.2", Account: acct, User: "ci", KeyID: rot.KeyID, Kind: state.KindDelete, Status: state.ActionSkipped,
+		After: state.StateNotFound, RotationOf: rot.ID}
+	p = applying(rotating(), nil, 10, func(in *plan.Input) { in.Rotations = []state.Action{rot, disabled, gone} })
+	if got := statuses(p); got != nil || len(p.Digests) > 0 && len(p.Digests[0].Rotations) != 0 {
+		t.Errorf("old key found gone: actions = %v; want none, the rotation closed", got)
+	}
+}

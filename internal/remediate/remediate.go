@@ -115,9 +115,6 @@ type Executor struct {
 
 	seq     int
 	stopped string
-	// retiring holds, by credential, the retire step Advance is carrying
-	// out (its record's RotationOf, and the reason of its outcome).
-	retiring map[string]retiring
 	// superseded holds, by credential, the stale records Reconcile found
 	// unmade that this run acts on again: Execute closes each as failed,
 	// superseded by its own action, right before it takes the lock.
@@ -193,7 +190,16 @@ func (e *Executor) newRecord(a *plan.Action, st state.ActionStatus, reason strin
 	return state.Action{ID: a.ID, Run: e.RunID, Account: a.Account, User: a.User, Credential: a.Credential, KeyID: a.KeyID,
 		Kind: a.Kind, Rule: a.Rule, Stage: a.StageAt, FindingID: a.FindingID, Status: st, Reason: reason,
 		Before: a.Before, After: a.After, At: e.now(), ForcedAsOf: e.ForcedAsOf, Audiences: a.Audiences, SecretTarget: a.Target,
-		RotationOf: e.retiring[target(a)].rotation}
+		RotationOf: a.RotationOf}
+}
+
+// retireWhy is why a rotation's retiring step (a.RotationOf, planned by
+// the plan) is taken; ok is false for any other action.
+func retireWhy(a *plan.Action) (string, bool) {
+	if a.RotationOf == "" {
+		return "", false
+	}
+	return "retired by rotation " + a.RotationOf, true
 }
 
 // record writes a finished (skipped) record, or a planned one.
@@ -345,8 +351,8 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 		}
 		a.Status, a.Done, a.After = plan.ActionDone, config.ActionDisable, state.KeyInactive
 		a.Reason = fmt.Sprintf("disabled: the %s reached its %d-day %s stage", k.short, a.StageAt, a.Kind)
-		if ret, ok := e.retiring[target(a)]; ok {
-			a.Reason = "disabled: " + ret.why
+		if why, ok := retireWhy(a); ok {
+			a.Reason = "disabled: " + why
 		} else if a.Kind == config.ActionDelete {
 			a.DeleteOn = state.AddDays(e.day(), e.Grace)
 			a.Reason += fmt.Sprintf(" while active, so it is disabled first and deleted once inactive for %d days (on %s)", e.Grace, a.DeleteOn)
@@ -383,8 +389,8 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 	}
 	a.Status, a.Done, a.After = plan.ActionDone, config.ActionDelete, state.KeyDeleted
 	a.Reason = fmt.Sprintf("deleted: inactive since %s, past the %d days of enforce.grace_after_disable", since, e.Grace) + note
-	if ret, ok := e.retiring[target(a)]; ok {
-		a.Reason = "deleted: " + ret.why + note
+	if why, ok := retireWhy(a); ok {
+		a.Reason = "deleted: " + why + note
 	}
 	if err := e.Audit.ForgetInactive(ctx, ref); err != nil {
 		e.log().Warn(k.short+" deleted, but its inactive record is kept", "key_id", a.KeyID, "error", err)

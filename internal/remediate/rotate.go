@@ -1,6 +1,7 @@
 package remediate
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -21,6 +23,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/keywarden/keywarden/internal/awsapi"
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/state"
@@ -240,8 +243,9 @@ func credentialProcess(id, secret string) string {
 	return string(b)
 }
 
-// write puts the key at d (a created secret's ARN becomes d.Ref). Errors never carry the value (the SDKs' errors
-// name the operation and the service's answer, not the input).
+// write puts the key at d (a created secret's ARN becomes d.Ref). Its
+// errors are the operation, the error code and the HTTP status only
+// (writeError): never the service's message, which could echo the value.
 func (e *Executor) write(ctx context.Context, t Targets, d *destination, user, actionID, keyID, secret string) error {
 	value := credentialProcess(keyID, secret)
 	if d.param != "" {
@@ -254,7 +258,7 @@ func (e *Executor) write(ctx context.Context, t Targets, d *destination, user, a
 			in.Overwrite, in.Tags = nil, []ssmtypes.Tag{{Key: aws.String(config.TagSecretUser), Value: aws.String(user)}}
 		}
 		_, err := t.Params.PutParameter(ctx, in)
-		return err
+		return writeError("PutParameter", err)
 	}
 	if d.create {
 		out, err := t.Secrets.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String(d.secret), SecretString: aws.String(value),
@@ -264,11 +268,36 @@ func (e *Executor) write(ctx context.Context, t Targets, d *destination, user, a
 		if err == nil && out.ARN != nil {
 			d.Ref, d.secret = aws.ToString(out.ARN), aws.ToString(out.ARN)
 		}
-		return err
+		return writeError("CreateSecret", err)
 	}
 	_, err := t.Secrets.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String(d.secret), SecretString: aws.String(value),
 		ClientRequestToken: aws.String(requestToken(actionID))})
-	return err
+	return writeError("PutSecretValue", err)
+}
+
+// writeError is a secret write's error reduced to op, the error code and
+// the HTTP status; an error without an answer (the connection, a
+// timeout) says only that. Nothing else of err is kept: a service's
+// message could echo the value written.
+func writeError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	s := op + " failed:"
+	if code := awsapi.ErrorCode(err); code != "" {
+		s += " " + code
+	}
+	var re *awshttp.ResponseError
+	switch {
+	case errors.As(err, &re):
+		s += fmt.Sprintf(" (HTTP %d)", re.HTTPStatusCode())
+	case awsapi.ErrorCode(err) != "":
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		s += " no answer (cancelled or timed out)"
+	default:
+		s += " no answer (the connection failed)"
+	}
+	return errors.New(s)
 }
 
 // written reports whether the rotation actionID wrote d, from metadata
@@ -349,16 +378,18 @@ func (e *Executor) rotate(ctx context.Context, c IAM, a *plan.Action) error {
 	if !ok {
 		return fmt.Errorf("rotate access key %s of %s in account %s: the client cannot create access keys", a.KeyID, a.User, a.Account)
 	}
-	out, err := kc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(a.User)})
+	// One attempt, never retried by the SDK: a retry of a create whose
+	// answer was lost makes a second key, or answers LimitExceeded as if
+	// none had been made.
+	out, err := kc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(a.User)}, func(o *iam.Options) { o.RetryMaxAttempts = 1 })
 	if err != nil {
 		err = fmt.Errorf("create a new access key for %s in account %s: %w", a.User, a.Account, err)
-		var api smithy.APIError
-		if errors.As(err, &api) && api.ErrorFault() == smithy.FaultClient {
-			return err // refused (access denied, a limit): no key was created
+		if createRefused(err) {
+			return err // refused (access denied, no such user): no key was created
 		}
-		// Not confirmed here: a key created by a retry whose answer was
-		// lost is found by the next run's reconcile (a key of the user
-		// created at or after the record), and deleted.
+		// Not confirmed here: a key created without an answer is found by
+		// the next run's reconcile (a key of the user created within the
+		// lease after the record, never used), and deleted.
 		return &unconfirmedError{write: err, read: errors.New("a key created without an answer is found by the next run")}
 	}
 	newID, secret := aws.ToString(out.AccessKey.AccessKeyId), aws.ToString(out.AccessKey.SecretAccessKey)
@@ -389,6 +420,16 @@ func (e *Executor) rotate(ctx context.Context, c IAM, a *plan.Action) error {
 	return nil
 }
 
+// createRefused reports whether CreateAccessKey's err is AWS's refusal of
+// the one request (made without retries): a client fault answered, not
+// a quota. LimitExceeded is not one: the request before it may have
+// created the key that fills the user's slots. Anything else (a server
+// fault, no answer) may have created a key.
+func createRefused(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorFault() == smithy.FaultClient && api.ErrorCode() != "LimitExceeded"
+}
+
 // dropNewKey deletes a rotation's new key after cause (the write failed):
 // the action fails with cause, and with the delete's error when that
 // failed too (the record then stays planned, for reconcile).
@@ -401,11 +442,49 @@ func (e *Executor) dropNewKey(ctx context.Context, c IAM, a *plan.Action, newID 
 	return fmt.Errorf("%w; the new key %s was deleted", cause, newID)
 }
 
+// findOrphan is the key a dead rotation r made without recording it: the
+// one key of the user, other than the old key, created within the lease
+// after r.At and never used. left says why keys that might be it are left
+// alone (used, or more than one): the admins check the user's keys.
+func (e *Executor) findOrphan(ctx context.Context, c IAM, r *state.Action) (orphan, left string, err error) {
+	keys, err := countKeys(ctx, c, r.User)
+	if err != nil {
+		return "", "", err
+	}
+	lease := cmp.Or(e.Lease, DefaultLease)
+	from := r.At.Truncate(time.Second)
+	var made []string
+	for _, k := range keys {
+		id, created := aws.ToString(k.AccessKeyId), aws.ToTime(k.CreateDate)
+		if id != r.KeyID && !created.Before(from) && !created.After(r.At.Add(lease)) {
+			made = append(made, id)
+		}
+	}
+	switch {
+	case len(made) == 0:
+		return "", "", nil
+	case len(made) > 1:
+		return "", fmt.Sprintf("keys %s of %s were created within the lease after it: none is taken for its key; check the user's keys and delete the one nobody uses",
+			strings.Join(made, ", "), r.User), nil
+	}
+	out, err := c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(made[0])})
+	if err != nil {
+		return "", "", fmt.Errorf("read the last use of the key %s of %s: %w", made[0], r.User, err)
+	}
+	if out.AccessKeyLastUsed != nil && out.AccessKeyLastUsed.LastUsedDate != nil {
+		return "", fmt.Sprintf("the key %s of %s, created within the lease after it, has been used, so it is left: check the user's keys",
+			made[0], r.User), nil
+	}
+	return made[0], "", nil
+}
+
 // reconcileRotation settles a planned rotation of a dead run (design 4):
 // a new key recorded and written → done; recorded, not written → the new
-// key deleted, failed; none recorded → a key of the user created at or
-// after the record, other than the old one, is the rotation's orphan:
-// deleted, failed. ok is false when it cannot tell (left for later).
+// key deleted, failed; none recorded → the one key of the user created
+// within the lease after the record, other than the old one and never
+// used, is the rotation's orphan (findOrphan): deleted, failed (any
+// other is left, and the reason says to check the user's keys). ok is
+// false when it cannot tell (left for later).
 func (e *Executor) reconcileRotation(ctx context.Context, c IAM, r *state.Action) (o state.Outcome, ok bool, err error) {
 	o = state.Outcome{Before: r.Before, After: r.Before, At: e.now()}
 	if r.NewKeyID != "" {
@@ -441,24 +520,22 @@ func (e *Executor) reconcileRotation(ctx context.Context, c IAM, r *state.Action
 		o.Reason = fmt.Sprintf("run %s was killed before the secret was written; the new key %s was deleted; it is planned again when due", r.Run, r.NewKeyID)
 		return o, true, nil
 	}
-	keys, err := countKeys(ctx, c, r.User)
+	orphan, left, err := e.findOrphan(ctx, c, r)
 	if err != nil {
 		return o, false, err
 	}
-	var orphans []string
-	for _, k := range keys {
-		id := aws.ToString(k.AccessKeyId)
-		if id != r.KeyID && !aws.ToTime(k.CreateDate).Before(r.At.Truncate(time.Second)) {
-			if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(r.User), AccessKeyId: aws.String(id)}); err != nil {
-				return o, false, fmt.Errorf("delete the orphan key %s of %s: %w", id, r.User, err)
-			}
-			orphans = append(orphans, id)
+	if orphan != "" {
+		if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(r.User), AccessKeyId: aws.String(orphan)}); err != nil {
+			return o, false, fmt.Errorf("delete the orphan key %s of %s: %w", orphan, r.User, err)
 		}
 	}
 	o.Status = state.ActionFailed
 	o.Reason = fmt.Sprintf("run %s stopped before recording a new key", r.Run)
-	if len(orphans) > 0 {
-		o.Reason += fmt.Sprintf("; the key it created (%s) was deleted", strings.Join(orphans, ", "))
+	if orphan != "" {
+		o.Reason += fmt.Sprintf("; the key it created (%s) was deleted", orphan)
+	}
+	if left != "" {
+		o.Reason += "; " + left
 	}
 	o.Reason += "; it is planned again when due"
 	return o, true, nil

@@ -196,6 +196,39 @@ func TestRotatePutSecretValueFailsAgainstMoto(t *testing.T) {
 	})
 }
 
+// TestRotateCreateAnswerLostAgainstMoto: CreateAccessKey makes the key,
+// then its answer is lost. The create is not retried (a retry would make
+// a second key, or answer LimitExceeded as if none had been made): the
+// record stays planned, and the next run's reconcile deletes the key.
+func TestRotateCreateAnswerLostAgainstMoto(t *testing.T) {
+	e := newRotateEnv(t)
+	old := e.ids["alice"][0]
+	e.p.Inject(testenv.Fault{Match: testenv.IsOp("iam:CreateAccessKey"), AfterForward: true, Drop: true, Times: 1})
+	a := rotateAction("keywarden/alice")
+	a.KeyID, a.KeyCreated = old, time.Time{}
+	got := e.rotator(t, "run-1").Execute(context.Background(), []plan.Action{a})[0]
+	if got.Status != plan.ActionFailed || !got.Unsettled {
+		t.Fatalf("Execute(rotate) = %s (unsettled %v); want failed, unsettled", outcome(got), got.Unsettled)
+	}
+	if rec := e.record(t, got.ID); rec.Status != state.ActionPlanned {
+		t.Fatalf("record = %+v; want planned, for reconcile", rec)
+	}
+	if keys := e.keys(t); len(keys) != 2 {
+		t.Fatalf("alice's keys = %v; want the old key and the one made by the single create", keys)
+	}
+	x := e.rotator(t, "run-2")
+	x.AsOf = e.now.Add(remediate.DefaultLease + time.Minute) // run-1 is presumed dead
+	if _, err := x.Reconcile(context.Background(), []string{acct}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if rec := e.record(t, got.ID); rec.Status != state.ActionFailed {
+		t.Errorf("record after reconcile = %+v; want failed", rec)
+	}
+	if keys := e.keys(t); len(keys) != 1 || keys[0] != old {
+		t.Errorf("alice's keys after reconcile = %v; want only the old key %s", keys, old)
+	}
+}
+
 // TestReconcileRotationAgainstMoto: a run killed after CreateAccessKey
 // and ProgressAction, before the write: the next run deletes the new key.
 func TestReconcileRotationAgainstMoto(t *testing.T) {

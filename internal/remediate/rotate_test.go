@@ -60,6 +60,8 @@ type fakeTargets struct {
 	fail    map[string]error
 	// lost: the write is made, then answers fail[op].
 	lost bool
+	// echo: a write answers an error whose message holds the value written.
+	echo bool
 }
 
 type fakeParam struct {
@@ -70,6 +72,13 @@ type fakeParam struct {
 }
 
 func (f *fakeTargets) call(op string) error { f.calls = append(f.calls, op); return f.fail[op] }
+
+// echoed is a refusal of op that quotes the value written, as a
+// validation message could.
+func (f *fakeTargets) echoed(op, value string) error {
+	f.calls = append(f.calls, op)
+	return &smithy.GenericAPIError{Code: "ValidationException", Message: "invalid value " + value, Fault: smithy.FaultClient}
+}
 
 func (f *fakeTargets) find(id string) *fakeSecret {
 	for _, s := range f.secrets {
@@ -96,6 +105,9 @@ func (f *fakeTargets) DescribeSecret(_ context.Context, in *sm.DescribeSecretInp
 }
 
 func (f *fakeTargets) CreateSecret(_ context.Context, in *sm.CreateSecretInput, _ ...func(*sm.Options)) (*sm.CreateSecretOutput, error) {
+	if f.echo {
+		return nil, f.echoed("CreateSecret", aws.ToString(in.SecretString))
+	}
 	if err := f.call("CreateSecret"); err != nil && !f.lost {
 		return nil, err
 	}
@@ -110,6 +122,9 @@ func (f *fakeTargets) CreateSecret(_ context.Context, in *sm.CreateSecretInput, 
 }
 
 func (f *fakeTargets) PutSecretValue(_ context.Context, in *sm.PutSecretValueInput, _ ...func(*sm.Options)) (*sm.PutSecretValueOutput, error) {
+	if f.echo {
+		return nil, f.echoed("PutSecretValue", aws.ToString(in.SecretString))
+	}
 	if err := f.call("PutSecretValue"); err != nil && !f.lost {
 		return nil, err
 	}
@@ -143,6 +158,9 @@ func (f *fakeTargets) ListTagsForResource(_ context.Context, in *ssm.ListTagsFor
 }
 
 func (f *fakeTargets) PutParameter(_ context.Context, in *ssm.PutParameterInput, _ ...func(*ssm.Options)) (*ssm.PutParameterOutput, error) {
+	if f.echo {
+		return nil, f.echoed("PutParameter", aws.ToString(in.Value))
+	}
 	if err := f.call("PutParameter"); err != nil && !f.lost {
 		return nil, err
 	}
@@ -340,7 +358,8 @@ func TestRotateWriteFailureDeletesTheNewKey(t *testing.T) {
 	for _, target := range []string{"keywarden/alice", "ssm:/keywarden/alice"} {
 		t.Run(target, func(t *testing.T) {
 			f, tg, store, logs := &fakeIAM{keys: oneKey()}, aliceTargets(), memstore.New(), &bytes.Buffer{}
-			tg.fail = map[string]error{"PutSecretValue": errors.New("AccessDeniedException: kms"), "PutParameter": errors.New("AccessDeniedException: kms")}
+			denied := &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "kms"}
+			tg.fail = map[string]error{"PutSecretValue": denied, "PutParameter": denied}
 			got := rotator(f, tg, store, logs).Execute(context.Background(), []plan.Action{rotateAction(target)})[0]
 			if got.Status != plan.ActionFailed || !strings.Contains(got.Reason, "AccessDeniedException") || !strings.Contains(got.Reason, "was deleted") {
 				t.Errorf("Execute(rotate) = %s; want failed with the write's error, the new key deleted", outcome(got))
@@ -465,85 +484,13 @@ func doneRotation(t *testing.T, store state.Store, day time.Time) state.Action {
 	return r
 }
 
-func TestAdvance(t *testing.T) {
-	for _, tt := range []struct {
-		name       string
-		rotated    int       // days ago
-		newUsed    time.Time // the new key's last use
-		want       string    // the retire step's outcome ("": none)
-		wantActive bool
-	}{
-		{"new key not used, inside the overlap", 3, time.Time{}, "", true},
-		{"new key used: disable", 3, daysAgo(1), "AKIA1 done Active→Inactive: disabled: retired by rotation run-0.1: the new key AKIANEW9 was used on 2026-11-22; it is deleted after 10 days", false},
-		{"overlap over: disable", 7, time.Time{}, "AKIA1 done Active→Inactive: disabled: retired by rotation run-0.1: the 7 days of rotate.overlap_days ended on 2026-11-23 (the new key AKIANEW9 is not used yet); it is deleted after 10 days", false},
-		{"used before the rotation: not counted", 3, daysAgo(5), "", true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(tt.rotated), active: true, lastUsed: tt.newUsed})}
-			store, logs := memstore.New(), &bytes.Buffer{}
-			rot := doneRotation(t, store, daysAgo(tt.rotated))
-			out, err := rotator(f, aliceTargets(), store, logs).Advance(context.Background(), []string{acct})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got string
-			if len(out) == 1 {
-				got = outcome(out[0])
-			}
-			if got != tt.want || len(out) > 1 {
-				t.Errorf("Advance() = %q (%d actions); want %q", got, len(out), tt.want)
-			}
-			if f.keys[0].active != tt.wantActive {
-				t.Errorf("old key active = %v; want %v", f.keys[0].active, tt.wantActive)
-			}
-			if tt.want != "" {
-				recs, _ := store.Actions(context.Background(), state.ActionFilter{IDs: []string{out[0].ID}})
-				if len(recs) != 1 || recs[0].RotationOf != rot.ID || recs[0].Kind != state.KindDisable {
-					t.Errorf("retire record = %+v; want a disable, RotationOf %s", recs, rot.ID)
-				}
-			}
-		})
-	}
-}
-
-func TestAdvanceDeletesAfterGrace(t *testing.T) {
-	ctx := context.Background()
-	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(20), active: true, lastUsed: daysAgo(19)})}
-	store, logs := memstore.New(), &bytes.Buffer{}
-	rot := doneRotation(t, store, daysAgo(20))
-	e := rotator(f, aliceTargets(), store, logs)
-	e.AsOf = daysAgo(18)
-	if out, _ := e.Advance(ctx, []string{acct}); len(out) != 1 || out[0].Status != plan.ActionDone || f.keys[0].active {
-		t.Fatalf("Advance() on day 2 = %+v; want the old key disabled", out)
-	}
-	e2 := rotator(f, aliceTargets(), store, logs)
-	e2.RunID, e2.AsOf = "run-2", daysAgo(9)
-	if out, _ := e2.Advance(ctx, []string{acct}); len(out) != 0 {
-		t.Errorf("Advance() inside the grace period = %+v; want nothing", out)
-	}
-	e3 := rotator(f, aliceTargets(), store, logs)
-	e3.RunID, e3.AsOf = "run-3", daysAgo(8)
-	out, _ := e3.Advance(ctx, []string{acct})
-	if len(out) != 1 || out[0].Status != plan.ActionDone || out[0].Done != config.ActionDelete || f.key("AKIA1") != nil {
-		t.Fatalf("Advance() after the grace period = %+v; want the old key deleted", out)
-	}
-	if recs, _ := store.Actions(ctx, state.ActionFilter{IDs: []string{out[0].ID}}); len(recs) != 1 || recs[0].RotationOf != rot.ID {
-		t.Errorf("delete record = %+v; want RotationOf %s", recs, rot.ID)
-	}
-	e4 := rotator(f, aliceTargets(), store, logs)
-	e4.RunID, e4.AsOf = "run-4", asOf
-	if out, _ := e4.Advance(ctx, []string{acct}); len(out) != 0 {
-		t.Errorf("Advance() after the delete = %+v; want nothing: the rotation is closed", out)
-	}
-}
-
 func TestUndoRotation(t *testing.T) {
 	ctx := context.Background()
 	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(3), active: true, lastUsed: daysAgo(1)})}
 	store, logs := memstore.New(), &bytes.Buffer{}
 	rot := doneRotation(t, store, daysAgo(3))
-	if out, _ := rotator(f, aliceTargets(), store, logs).Advance(ctx, []string{acct}); len(out) != 1 || f.keys[0].active {
-		t.Fatalf("Advance() = %+v; want the old key disabled", out)
+	if out := rotator(f, aliceTargets(), store, logs).Execute(ctx, []plan.Action{retiring(config.ActionDisable, rot, true)}); out[0].Status != plan.ActionDone || f.keys[0].active {
+		t.Fatalf("Execute(retiring disable) = %s; want the old key disabled", outcome(out[0]))
 	}
 	u := rotator(f, aliceTargets(), store, logs)
 	u.RunID = "undo-1"
@@ -555,11 +502,13 @@ func TestUndoRotation(t *testing.T) {
 	if !f.keys[0].active || f.key("AKIANEW9") == nil {
 		t.Errorf("after the undo: old key active %v, new key %v; want both there, the old one active", f.keys[0].active, f.key("AKIANEW9"))
 	}
-	a := rotator(f, aliceTargets(), store, logs)
-	a.RunID, a.AsOf = "run-9", asOf.AddDate(0, 0, 30)
-	if out, _ := a.Advance(ctx, []string{acct}); len(out) != 0 {
-		t.Errorf("Advance() after the undo = %+v; want nothing (the undo closed the rotation)", out)
-	}
+}
+
+// retiring is the plan's retiring kind of rotation rot's old key AKIA1.
+func retiring(kind string, rot state.Action, active bool) plan.Action {
+	a := keyAction(kind, "alice", "AKIA1", daysAgo(85), active)
+	a.RotationOf = rot.ID
+	return a
 }
 
 // TestRotateCreateRefused: CreateAccessKey refused (a client error) fails
@@ -574,6 +523,8 @@ func TestRotateCreateRefused(t *testing.T) {
 	}{
 		{"access denied", &smithy.GenericAPIError{Code: "AccessDenied", Fault: smithy.FaultClient}, false, state.ActionFailed},
 		{"server error", &smithy.GenericAPIError{Code: "ServiceFailure", Fault: smithy.FaultServer}, true, state.ActionPlanned},
+		// a retry's answer, or another's key: the first request may have made a key
+		{"limit exceeded", &types.LimitExceededException{Message: aws.String("at most 2 access keys")}, true, state.ActionPlanned},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f, tg, store, logs := &fakeIAM{keys: oneKey(), fail: map[string]error{"CreateAccessKey": tt.err}}, aliceTargets(), memstore.New(), &bytes.Buffer{}
@@ -593,57 +544,111 @@ func TestRotateCreateRefused(t *testing.T) {
 	}
 }
 
-// TestAdvanceHonoursTheEmergencyStop: with the stop set, no retire step
-// is taken, whatever is due.
-func TestAdvanceHonoursTheEmergencyStop(t *testing.T) {
-	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(3), active: true, lastUsed: daysAgo(1)})}
+// TestPlannedRetirementKeepsItsRotation: the plan's retiring disable and
+// delete (Action.RotationOf) are recorded with their rotation, so the
+// plan sees the rotation's old key disabled, then the rotation closed.
+func TestPlannedRetirementKeepsItsRotation(t *testing.T) {
+	ctx := context.Background()
+	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(20), active: true})}
 	store, logs := memstore.New(), &bytes.Buffer{}
-	doneRotation(t, store, daysAgo(3))
+	rot := doneRotation(t, store, daysAgo(20))
+	dis := retiring(config.ActionDisable, rot, true)
 	e := rotator(f, aliceTargets(), store, logs)
-	e.Stop = func(context.Context) string { return "stop parameter set" }
-	if out, err := e.Advance(context.Background(), []string{acct}); err != nil || len(out) != 0 || !f.keys[0].active {
-		t.Errorf("Advance() under the stop = %+v, %v (old key active %v); want nothing done", out, err, f.keys[0].active)
+	e.AsOf = daysAgo(12)
+	got := e.Execute(ctx, []plan.Action{dis})[0]
+	if got.Status != plan.ActionDone || !strings.Contains(got.Reason, "retired by rotation "+rot.ID) {
+		t.Fatalf("Execute(retiring disable) = %s; want done, retired by rotation %s", outcome(got), rot.ID)
+	}
+	recs, _ := store.Actions(ctx, state.ActionFilter{IDs: []string{got.ID}})
+	if len(recs) != 1 || recs[0].RotationOf != rot.ID || recs[0].Kind != state.KindDisable || recs[0].After != state.KeyInactive {
+		t.Fatalf("disable record = %+v; want a disable to Inactive, RotationOf %s (the rotation's old key disabled)", recs, rot.ID)
+	}
+	del := retiring(config.ActionDelete, rot, false)
+	e2 := rotator(f, aliceTargets(), store, logs)
+	e2.RunID, e2.AsOf = "run-2", asOf
+	got = e2.Execute(ctx, []plan.Action{del})[0]
+	if got.Status != plan.ActionDone || f.key("AKIA1") != nil || !strings.Contains(got.Reason, "retired by rotation "+rot.ID) {
+		t.Fatalf("Execute(retiring delete) = %s; want the old key deleted, retired by rotation %s", outcome(got), rot.ID)
+	}
+	if recs, _ := store.Actions(ctx, state.ActionFilter{IDs: []string{got.ID}}); len(recs) != 1 || recs[0].RotationOf != rot.ID || recs[0].After != state.KeyDeleted {
+		t.Errorf("delete record = %+v; want RotationOf %s, deleted (which closes the rotation)", recs, rot.ID)
 	}
 }
 
-// TestOpenRotations: a done rotation is open, followed by its retiring
-// disable once there is one; an undo closes it (the old key's delete
-// does too: TestAdvanceDeletesAfterGrace); a failed rotation is never open.
-func TestOpenRotations(t *testing.T) {
-	ctx := context.Background()
-	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(3), active: true, lastUsed: daysAgo(1)})}
-	store, logs := memstore.New(), &bytes.Buffer{}
-	rot := doneRotation(t, store, daysAgo(3))
-	failed := state.Action{ID: "run-0.2", Run: "run-0", Account: acct, User: "bob", Credential: "access_key", KeyID: "AKIA2",
-		Kind: state.KindRotate, Status: state.ActionFailed, At: daysAgo(3)}
-	if err := store.RecordAction(ctx, failed); err != nil {
-		t.Fatal(err)
+// TestRotateWriteErrorKeepsOnlyItsCode: a write refused with a message
+// that quotes the value (PutSecretValue, PutParameter, CreateSecret) is
+// recorded and logged by its operation and error code only.
+func TestRotateWriteErrorKeepsOnlyItsCode(t *testing.T) {
+	for _, tt := range []struct{ name, target, op string }{
+		{"secret", "keywarden/alice", "PutSecretValue"},
+		{"parameter", "ssm:/keywarden/alice", "PutParameter"},
+		{"new secret", "keywarden/alice", "CreateSecret"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, tg, store, logs := &fakeIAM{keys: oneKey()}, aliceTargets(), memstore.New(), &bytes.Buffer{}
+			tg.echo = true
+			e := rotator(f, tg, store, logs)
+			if tt.op == "CreateSecret" {
+				delete(tg.secrets, "keywarden/alice")
+				e.Rotate.CreateSecret = true
+			}
+			got := e.Execute(context.Background(), []plan.Action{rotateAction(tt.target)})[0]
+			if got.Status != plan.ActionFailed || !strings.Contains(got.Reason, tt.op+" failed: ValidationException") || strings.Contains(got.Reason, "invalid value") {
+				t.Errorf("Execute(rotate) = %s; want failed with %s's code only, not its message", outcome(got), tt.op)
+			}
+			if strings.Contains(logs.String(), "invalid value") {
+				t.Errorf("the write's message is logged: %s", logs.String())
+			}
+			noSecret(t, store, logs, got)
+		})
 	}
-	ids := func() []string {
-		t.Helper()
-		open, err := remediate.OpenRotations(ctx, store, []string{acct})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, r := range open {
-			out = append(out, r.ID+" "+r.Kind)
-		}
-		return out
-	}
-	if got := ids(); len(got) != 1 || got[0] != rot.ID+" rotate" {
-		t.Errorf("OpenRotations() = %v; want only %s", got, rot.ID)
-	}
-	out, _ := rotator(f, aliceTargets(), store, logs).Advance(ctx, []string{acct})
-	if got := ids(); len(out) != 1 || len(got) != 2 || got[1] != out[0].ID+" disable" {
-		t.Errorf("OpenRotations() after the retiring disable = %v; want the rotation, then the disable (%d retire steps)", got, len(out))
-	}
-	u := rotator(f, aliceTargets(), store, logs)
-	u.RunID = "undo-1"
-	if _, err := u.Undo(ctx, []string{rot.ID}); err != nil {
-		t.Fatal(err)
-	}
-	if got := ids(); len(got) != 0 {
-		t.Errorf("OpenRotations() after the undo = %v; want none", got)
+}
+
+// TestReconcileRotationLeavesTheUsersKeys: a dead rotation that recorded
+// no new key deletes only the one never-used key created within the
+// lease after it; a used key, a key made later, or two candidates are
+// left, and the reason tells the admins to check the user's keys.
+func TestReconcileRotationLeavesTheUsersKeys(t *testing.T) {
+	at := asOf.Add(-2 * time.Hour) // deadRotation's record
+	for _, tt := range []struct {
+		name       string
+		keys       []*fakeKey
+		wantKeys   []string
+		wantReason string
+	}{
+		{"the rotation's key", []*fakeKey{{id: "AKIANEW9", created: at.Add(time.Minute)}},
+			[]string{"AKIA1"}, "the key it created (AKIANEW9) was deleted"},
+		{"a used key", []*fakeKey{{id: "AKIAUSER", created: at.Add(time.Minute), lastUsed: at.Add(time.Hour)}},
+			[]string{"AKIA1", "AKIAUSER"}, "the key AKIAUSER of alice, created within the lease after it, has been used, so it is left: check the user's keys"},
+		{"a key made after the lease", []*fakeKey{{id: "AKIALATE", created: at.Add(remediate.DefaultLease + time.Minute)}},
+			[]string{"AKIA1", "AKIALATE"}, "run run-0 stopped before recording a new key; it is planned again"},
+		{"two candidates", []*fakeKey{{id: "AKIAONE", created: at.Add(time.Minute)}, {id: "AKIATWO", created: at.Add(2 * time.Minute)}},
+			[]string{"AKIA1", "AKIAONE", "AKIATWO"}, "keys AKIAONE, AKIATWO of alice were created within the lease after it: none is taken for its key; check the user's keys"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			keys := oneKey()
+			for _, k := range tt.keys {
+				k.user, k.active = "alice", true
+				keys = append(keys, k)
+			}
+			f, store, logs := &fakeIAM{keys: keys}, memstore.New(), &bytes.Buffer{}
+			r := deadRotation(t, store, "", "keywarden/alice")
+			e := rotator(f, aliceTargets(), store, logs)
+			e.AsOf = at.Add(remediate.DefaultLease + 2*time.Minute)
+			if out, err := e.Reconcile(context.Background(), []string{acct}, nil); err != nil || len(out) != 1 {
+				t.Fatalf("Reconcile() = %+v, %v; want the rotation settled", out, err)
+			}
+			recs, _ := store.Actions(context.Background(), state.ActionFilter{IDs: []string{r.ID}})
+			if recs[0].Status != state.ActionFailed || !strings.Contains(recs[0].Reason, tt.wantReason) {
+				t.Errorf("record = %s: %s; want failed: …%s…", recs[0].Status, recs[0].Reason, tt.wantReason)
+			}
+			var ids []string
+			for _, k := range f.keys {
+				ids = append(ids, k.id)
+			}
+			if strings.Join(ids, ",") != strings.Join(tt.wantKeys, ",") {
+				t.Errorf("keys after reconcile = %v; want %v", ids, tt.wantKeys)
+			}
+		})
 	}
 }

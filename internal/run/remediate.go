@@ -220,16 +220,10 @@ func (r *runner) carryOut(ctx context.Context) []plan.Action {
 			r.errs = append(r.errs, err)
 		}
 	}
+	// The plan retires the old keys of open rotations (its disable and
+	// delete actions, RotationOf): remediation carries out planned
+	// actions only.
 	executed := e.Execute(ctx, r.res.Plan.Actions)
-	// Open rotations move on: the old key retired once the new one is used
-	// or the overlap ends, then deleted after the grace period.
-	if len(ok) > 0 && r.work.Err() == nil {
-		advanced, err := e.Advance(ctx, ok)
-		if err != nil {
-			r.errs = append(r.errs, err)
-		}
-		executed = append(executed, advanced...)
-	}
 	executed = r.outcomes(executed)
 	for _, a := range executed {
 		if a.Status == plan.ActionDone {

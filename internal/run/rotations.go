@@ -2,15 +2,23 @@ package run
 
 import (
 	"context"
+	"errors"
 	"slices"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/keywarden/keywarden/internal/awsapi"
+	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/state"
 )
 
 // rotations reads the open rotations of the scanned accounts for the plan
 // (plan.Input.Rotations): the done rotations whose old key the scan still
-// found (a key gone needs no retiring), and the records on each old key
+// found (a key gone needs no retiring) or that disabled it (an inactive
+// key may have no finding), and the records on each old key
 // that retire or undo it. The store may not filter by kind in its query:
 // the result is filtered here.
 func (r *runner) rotations(ctx context.Context) ([]state.Action, error) {
@@ -32,14 +40,21 @@ func (r *runner) rotations(ctx context.Context) ([]state.Action, error) {
 	}
 	var out []state.Action
 	for _, rot := range recs {
-		if !filter.Match(&rot) || !found[rot.Account+"/"+rot.KeyID] {
+		if !filter.Match(&rot) {
 			continue
 		}
-		out = append(out, rot)
 		onKey, err := r.store.Actions(ctx, state.ActionFilter{Accounts: []string{rot.Account}, KeyID: rot.KeyID})
 		if err != nil {
 			return nil, err
 		}
+		// An old key the rotation disabled may have no finding (no delete
+		// stage in its class): its rotation still deletes it.
+		if !found[rot.Account+"/"+rot.KeyID] && !slices.ContainsFunc(onKey, func(a state.Action) bool {
+			return a.RotationOf == rot.ID && a.Kind == state.KindDisable && a.Status == state.ActionDone && a.After == state.KeyInactive
+		}) {
+			continue
+		}
+		out = append(out, rot)
 		var retiring []string
 		for _, a := range onKey {
 			if a.RotationOf == rot.ID {
@@ -54,4 +69,52 @@ func (r *runner) rotations(ctx context.Context) ([]state.Action, error) {
 		}
 	}
 	return out, nil
+}
+
+// newKeyUse reads, before planning, whether each rotation's new key has
+// been used since the rotation: one GetAccessKeyLastUsed per open
+// rotation, through its account's IAM client (plan.Input.NewKeyUse). A
+// read that fails holds the rotation this run (logged); a new key that
+// no longer exists (NoSuchEntity) breaks it. An offline report reads
+// nothing (nothing is retired from it).
+func (r *runner) newKeyUse(ctx context.Context, recs []state.Action) map[string]plan.NewKeyUse {
+	if r.offline || r.clients == nil {
+		return nil
+	}
+	out := map[string]plan.NewKeyUse{}
+	for _, rot := range recs {
+		if rot.Kind != state.KindRotate || rot.NewKeyID == "" {
+			continue
+		}
+		c, err := r.clients(ctx, rot.Account)
+		if err != nil {
+			r.log.Warn("cannot tell whether a rotation's new key is used: no IAM client; the rotation is not advanced this run",
+				"rotation", rot.ID, "account", rot.Account, "error", err)
+			out[rot.ID] = plan.NewKeyUse{Unread: true}
+			continue
+		}
+		got, err := c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(rot.NewKeyID)})
+		var gone *iamtypes.NoSuchEntityException
+		switch {
+		case errors.As(err, &gone) || awsapi.ErrorCode(err) == "NoSuchEntity": // unmodeled for this operation
+			r.log.Warn("a rotation's new key no longer exists: the rotation is broken and retires nothing; the class's stages apply to the old key again",
+				"rotation", rot.ID, "account", rot.Account, "user", rot.User, "new_key_id", rot.NewKeyID, "old_key_id", rot.KeyID)
+			out[rot.ID] = plan.NewKeyUse{Gone: true}
+		case err != nil:
+			r.log.Warn("cannot tell whether a rotation's new key is used; the rotation is not advanced this run",
+				"rotation", rot.ID, "account", rot.Account, "user", rot.User, "new_key_id", rot.NewKeyID, "error", err)
+			out[rot.ID] = plan.NewKeyUse{Unread: true}
+		default:
+			var use plan.NewKeyUse
+			if got.AccessKeyLastUsed != nil && got.AccessKeyLastUsed.LastUsedDate != nil {
+				// IAM keeps the last use to about the hour: a use on or
+				// after the rotation's day counts.
+				if day := state.Day(aws.ToTime(got.AccessKeyLastUsed.LastUsedDate)); day >= state.Day(rot.At) {
+					use.UsedOn = day
+				}
+			}
+			out[rot.ID] = use
+		}
+	}
+	return out
 }

@@ -1,16 +1,23 @@
 package run
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/policy"
+	"github.com/keywarden/keywarden/internal/remediate"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/state"
 	"github.com/keywarden/keywarden/internal/state/memstore"
+	"github.com/keywarden/keywarden/internal/testenv"
 )
 
 // TestRotationsForThePlan: the plan gets the done rotations of the scanned
@@ -59,5 +66,47 @@ func TestRotationsForThePlan(t *testing.T) {
 	}
 	if len(got) > 0 && (got[0].NewKeyID != "AKIANEW1" || got[0].SecretTarget != "ssm:/keywarden/ci") {
 		t.Errorf("rotation record = %+v; want its new key and target", got[0])
+	}
+}
+
+// TestNewKeyUseForThePlan: before planning, the run reads each open
+// rotation's new key from IAM (moto): used since the rotation → its day;
+// not used → nothing; gone → Gone; a read that fails → Unread (held).
+func TestNewKeyUseForThePlan(t *testing.T) {
+	m := testenv.Moto(t)
+	ids := m.Seed(t, []testenv.SeedUser{
+		{Name: "used", Keys: []testenv.SeedKey{{AgeDays: 90, LastUsedDaysAgo: 1}, {AgeDays: 3, LastUsedDaysAgo: 1}}, PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1},
+		{Name: "idle", Keys: []testenv.SeedKey{{AgeDays: 90, LastUsedDaysAgo: 1}, {AgeDays: 3, LastUsedDaysAgo: -1}}, PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1},
+		{Name: "gone", Keys: []testenv.SeedKey{{AgeDays: 90, LastUsedDaysAgo: 1}}, PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1},
+		{Name: "unread", Keys: []testenv.SeedKey{{AgeDays: 90, LastUsedDaysAgo: 1}, {AgeDays: 3, LastUsedDaysAgo: 1}}, PasswordAgeDays: -1, PasswordLastUsedDaysAgo: -1},
+	})
+	p := m.NewProxy(t)
+	unreadKey := ids["unread"][1]
+	p.Inject(testenv.Fault{Match: func(o testenv.Op) bool {
+		return o.Operation == "GetAccessKeyLastUsed" && o.Params.Get("AccessKeyId") == unreadKey
+	}, Code: "ServiceFailure", Status: 500})
+	client := iam.NewFromConfig(p.Config(t, m), func(o *iam.Options) { o.RetryMaxAttempts = 1 })
+	rotated := time.Now().UTC().AddDate(0, 0, -3)
+	rot := func(user, newKey string) state.Action {
+		return state.Action{ID: "rot." + user, Account: testenv.AccountID, User: user, KeyID: ids[user][0], Kind: state.KindRotate,
+			Status: state.ActionDone, NewKeyID: newKey, At: rotated, FinishedAt: rotated}
+	}
+	var logs bytes.Buffer
+	r := &runner{log: slog.New(slog.NewJSONHandler(&logs, nil)),
+		clients: func(context.Context, string) (remediate.IAM, error) { return client, nil }}
+	got := r.newKeyUse(context.Background(), []state.Action{rot("used", ids["used"][1]), rot("idle", ids["idle"][1]),
+		rot("gone", "AKIAGONEGONEGONE1234"), rot("unread", unreadKey),
+		{ID: "ret.used", Kind: state.KindDisable, RotationOf: "rot.used", KeyID: ids["used"][0]}})
+	want := map[string]plan.NewKeyUse{
+		"rot.used":   {UsedOn: state.Day(time.Now().UTC().AddDate(0, 0, -1))},
+		"rot.idle":   {},
+		"rot.gone":   {Gone: true},
+		"rot.unread": {Unread: true},
+	}
+	if !cmp.Equal(got, want) {
+		t.Errorf("newKeyUse() = %+v; want %+v", got, want)
+	}
+	if !strings.Contains(logs.String(), "the rotation is not advanced this run") || !strings.Contains(logs.String(), "the rotation is broken") {
+		t.Errorf("logs = %s; want the failed read and the broken rotation logged", logs.String())
 	}
 }
