@@ -247,7 +247,8 @@ enforce: { allowed_accounts: [%q, "222222222222"], grace_after_disable: 0, max_f
 		w.seed(t, m, direct, users)
 		w.secretKey[putSecret(t, m, "keywarden/rot-sm", "rot-sm", keyARN)] = keyARN
 		if _, err := ssm.NewFromConfig(direct).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/keywarden/rot-ssm"),
-			Value: aws.String("{}"), Type: ssmtypes.ParameterTypeSecureString, KeyId: aws.String(keyARN),
+			// By key ID: the target check resolves it with kms:DescribeKey.
+			Value: aws.String("{}"), Type: ssmtypes.ParameterTypeSecureString, KeyId: key.KeyMetadata.KeyId,
 			Tags: []ssmtypes.Tag{{Key: aws.String(config.TagSecretUser), Value: aws.String("rot-ssm")}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -507,6 +508,19 @@ func requestsOf(op testenv.Op, w *world) ([][]iampolicy.Request, error) {
 	arn := func(service, resource string) string {
 		return fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, testenv.Region, op.Account, resource)
 	}
+	// keyARN is a KMS key's ARN: as given, or a key ID's in the caller's account.
+	keyARN := func(key string) string {
+		if strings.HasPrefix(key, "arn:") {
+			return key
+		}
+		return arn("kms", "key/"+key)
+	}
+	accountOf := func(a string) string {
+		if parts := strings.Split(a, ":"); len(parts) > 4 {
+			return parts[4]
+		}
+		return ""
+	}
 	one := func(action, resource string, ctx map[string][]string) [][]iampolicy.Request {
 		return [][]iampolicy.Request{{{Action: action, Resource: resource, Context: ctx}}}
 	}
@@ -565,7 +579,7 @@ func requestsOf(op testenv.Op, w *world) ([][]iampolicy.Request, error) {
 			return nil, errors.New("no UserName: the request would create a key for its caller")
 		}
 		return one(name, user(op.Params.Get("UserName")), nil), nil
-	case "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret":
+	case "secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret":
 		// On the secret's ARN, in its account; a new value under a customer
 		// managed key is encrypted with a data key Secrets Manager asks KMS
 		// for on the caller's behalf (kms:GenerateDataKey through the
@@ -592,9 +606,10 @@ func requestsOf(op testenv.Op, w *world) ([][]iampolicy.Request, error) {
 			needs = append(needs, tagNeed)
 		}
 		key := cmp.Or(str(body, "KmsKeyId"), w.secretKey[res])
-		if name != "secretsmanager:DescribeSecret" && key != "" {
-			needs = append(needs, []iampolicy.Request{{Action: "kms:GenerateDataKey", Resource: key,
-				Context: map[string][]string{"kms:ViaService": {"secretsmanager." + testenv.Region + ".amazonaws.com"}}}})
+		if name != "secretsmanager:DescribeSecret" && name != "secretsmanager:GetResourcePolicy" && key != "" {
+			res := keyARN(key)
+			needs = append(needs, []iampolicy.Request{{Action: "kms:GenerateDataKey", Resource: res,
+				Context: map[string][]string{"kms:ViaService": {"secretsmanager." + testenv.Region + ".amazonaws.com"}, "aws:ResourceAccount": {accountOf(res)}}}})
 		}
 		return needs, nil
 	case "ssm:DescribeParameters":
@@ -617,10 +632,19 @@ func requestsOf(op testenv.Op, w *world) ([][]iampolicy.Request, error) {
 			needs = append(needs, []iampolicy.Request{{Action: "ssm:AddTagsToResource", Resource: res, Context: tagCtx}})
 		}
 		if key := str(body, "KeyId"); name == "ssm:PutParameter" && key != "" && key != "alias/aws/ssm" {
-			needs = append(needs, []iampolicy.Request{{Action: "kms:Encrypt", Resource: key,
-				Context: map[string][]string{"kms:ViaService": {"ssm." + testenv.Region + ".amazonaws.com"}}}})
+			res := keyARN(key)
+			needs = append(needs, []iampolicy.Request{{Action: "kms:Encrypt", Resource: res,
+				Context: map[string][]string{"kms:ViaService": {"ssm." + testenv.Region + ".amazonaws.com"}, "aws:ResourceAccount": {accountOf(res)}}}})
 		}
 		return needs, nil
+	case "kms:DescribeKey":
+		// On the key (a key ID is one of the caller's account).
+		key := str(body, "KeyId")
+		if strings.HasPrefix(key, "alias/") {
+			return nil, fmt.Errorf("DescribeKey of alias %s: the scenario names keys by ID or ARN", key)
+		}
+		res := keyARN(key)
+		return one(name, res, map[string][]string{"aws:ResourceAccount": {accountOf(res)}}), nil
 	case "sns:Publish":
 		return one(name, op.Params.Get("TopicArn"), nil), nil
 	case "ssm:GetParameter":

@@ -46,7 +46,8 @@ func SecretNamePattern(cfg *config.Config) string {
 //     slot (ListAccessKeys) and of the new key's first use
 //     (GetAccessKeyLastUsed), on the accounts' users;
 //   - DescribeRotationSecrets: secretsmanager:DescribeSecret (the account,
-//     the name, the keywarden:user tag, and whether a version was written),
+//     the name, the keywarden:user tag, the KMS key, and whether a version
+//     was written) and GetResourcePolicy (a secret with one is refused),
 //     on the secrets named by the pattern in the accounts (the condition
 //     aws:ResourceAccount), by their ARN (NAME-??????) and, for a secret
 //     that does not exist, which IAM authorizes on the name the request
@@ -62,9 +63,13 @@ func SecretNamePattern(cfg *config.Config) string {
 //   - CreateRotationParameters, with rotate.create_secret only:
 //     ssm:AddTagsToResource (a parameter created with tags), with the
 //     keywarden:user tag and no other;
-//   - EncryptRotationSecrets: kms:GenerateDataKey and kms:Encrypt on any
-//     key, only through Secrets Manager or SSM: a customer managed key of
-//     a secret or parameter (the AWS managed keys need no grant).
+//   - DescribeRotationKeys: kms:DescribeKey on the keys of the accounts
+//     (a target's key given by ID or alias, resolved to its account);
+//   - EncryptRotationSecrets: kms:GenerateDataKey and kms:Encrypt on the
+//     keys of the accounts, only through Secrets Manager or SSM: a
+//     customer managed key of a secret or parameter (the AWS managed keys
+//     need no grant). A key of another account is refused by the target
+//     check, and this condition denies it besides.
 func RotationStatements(cfg *config.Config, partition string, accounts []string) []Statement {
 	if len(accounts) == 0 {
 		return nil
@@ -90,7 +95,7 @@ func RotationStatements(cfg *config.Config, partition string, accounts []string)
 	}
 	out := []Statement{
 		st("RotateAccessKeys", rotateActions, users, nil),
-		st("DescribeRotationSecrets", []string{"secretsmanager:DescribeSecret"}, describeSecrets(secret), inAccounts(nil)),
+		st("DescribeRotationSecrets", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"}, describeSecrets(secret), inAccounts(nil)),
 		st("WriteRotationSecrets", []string{"secretsmanager:PutSecretValue"}, []string{secret + SecretSuffix}, inAccounts(nil)),
 	}
 	if cfg.Rotate.CreateSecret {
@@ -104,7 +109,9 @@ func RotationStatements(cfg *config.Config, partition string, accounts []string)
 	if cfg.Rotate.CreateSecret {
 		out = append(out, st("CreateRotationParameters", []string{"ssm:AddTagsToResource"}, []string{param}, inAccounts(createTagCondition())))
 	}
-	return append(out, st("EncryptRotationSecrets", []string{"kms:Encrypt", "kms:GenerateDataKey"}, []string{"*"}, kmsViaServices()))
+	return append(out,
+		st("DescribeRotationKeys", []string{"kms:DescribeKey"}, []string{"*"}, inAccounts(nil)),
+		st("EncryptRotationSecrets", []string{"kms:Encrypt", "kms:GenerateDataKey"}, []string{"*"}, inAccounts(kmsViaServices())))
 }
 
 // describeSecrets are the resources of DescribeSecret for secret (an ARN

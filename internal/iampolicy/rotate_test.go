@@ -47,13 +47,15 @@ func TestRotationStatements(t *testing.T) {
 	want := []iampolicy.Statement{
 		{Sid: "RotateAccessKeys", Effect: "Allow", Action: []string{"iam:CreateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys"},
 			Resource: []string{users}},
-		{Sid: "DescribeRotationSecrets", Effect: "Allow", Action: []string{"secretsmanager:DescribeSecret"},
+		{Sid: "DescribeRotationSecrets", Effect: "Allow", Action: []string{"secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"},
 			Resource: []string{secret}, Condition: in},
 		{Sid: "WriteRotationSecrets", Effect: "Allow", Action: []string{"secretsmanager:PutSecretValue"}, Resource: []string{secret + "-??????"}, Condition: in},
 		{Sid: "DescribeRotationParameters", Effect: "Allow", Action: []string{"ssm:DescribeParameters"}, Resource: []string{"*"}},
 		{Sid: "WriteRotationParameters", Effect: "Allow", Action: []string{"ssm:ListTagsForResource", "ssm:PutParameter"}, Resource: []string{param}, Condition: in},
+		{Sid: "DescribeRotationKeys", Effect: "Allow", Action: []string{"kms:DescribeKey"}, Resource: []string{"*"}, Condition: in},
 		{Sid: "EncryptRotationSecrets", Effect: "Allow", Action: []string{"kms:Encrypt", "kms:GenerateDataKey"}, Resource: []string{"*"},
-			Condition: iampolicy.Condition{"StringLike": {"kms:ViaService": {"secretsmanager.*.amazonaws.com", "ssm.*.amazonaws.com"}}}},
+			Condition: iampolicy.Condition{"StringLike": {"kms:ViaService": {"secretsmanager.*.amazonaws.com", "ssm.*.amazonaws.com"}},
+				"StringEquals": {"aws:ResourceAccount": {"111111111111"}}}},
 	}
 	tags := iampolicy.Condition{"StringLike": {"aws:RequestTag/keywarden:user": {"?*"}},
 		"ForAllValues:StringEquals": {"aws:TagKeys": {"keywarden:user"}}, "StringEquals": {"aws:ResourceAccount": {"111111111111"}}}
@@ -165,6 +167,14 @@ func TestRotationRequests(t *testing.T) {
 		{iampolicy.RoleRunner, iampolicy.Request{Action: "kms:Encrypt", Resource: "arn:aws:kms:eu-west-1:111111111111:key/k",
 			Context: map[string][]string{"kms:ViaService": {"ssm.eu-west-1.amazonaws.com"}}}, true},
 		{iampolicy.RoleRunner, iampolicy.Request{Action: "kms:GenerateDataKey", Resource: "arn:aws:kms:eu-west-1:111111111111:key/k"}, false},
+		// A key of an account keywarden does not act in: not even through
+		// the services.
+		{iampolicy.RoleRunner, iampolicy.Request{Action: "kms:GenerateDataKey", Resource: "arn:aws:kms:eu-west-1:999999999999:key/k",
+			Context: map[string][]string{"kms:ViaService": {"secretsmanager.eu-west-1.amazonaws.com"}}}, false},
+		{iampolicy.RoleRunner, iampolicy.Request{Action: "kms:DescribeKey", Resource: "arn:aws:kms:eu-west-1:111111111111:key/k"}, true},
+		{iampolicy.RoleRunner, iampolicy.Request{Action: "kms:DescribeKey", Resource: "arn:aws:kms:eu-west-1:999999999999:key/k"}, false},
+		{iampolicy.RoleRunner, iampolicy.Request{Action: "secretsmanager:GetResourcePolicy", Resource: sm + "111111111111:secret:ci/ci-bot/aws-AbCdEf"}, true},
+		{iampolicy.RoleRunner, iampolicy.Request{Action: "secretsmanager:GetResourcePolicy", Resource: sm + "333333333333:secret:ci/ci-bot/aws-AbCdEf"}, false},
 		{iampolicy.RoleRunner, iampolicy.Request{Action: "kms:Encrypt", Resource: "arn:aws:kms:eu-west-1:111111111111:key/k",
 			Context: map[string][]string{"kms:ViaService": {"s3.eu-west-1.amazonaws.com"}}}, false},
 	} {

@@ -17,6 +17,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -48,6 +49,7 @@ type KeyCreator interface {
 // *secretsmanager.Client satisfies it.
 type Secrets interface {
 	DescribeSecret(ctx context.Context, in *sm.DescribeSecretInput, optFns ...func(*sm.Options)) (*sm.DescribeSecretOutput, error)
+	GetResourcePolicy(ctx context.Context, in *sm.GetResourcePolicyInput, optFns ...func(*sm.Options)) (*sm.GetResourcePolicyOutput, error)
 	CreateSecret(ctx context.Context, in *sm.CreateSecretInput, optFns ...func(*sm.Options)) (*sm.CreateSecretOutput, error)
 	PutSecretValue(ctx context.Context, in *sm.PutSecretValueInput, optFns ...func(*sm.Options)) (*sm.PutSecretValueOutput, error)
 }
@@ -60,17 +62,34 @@ type Params interface {
 	PutParameter(ctx context.Context, in *ssm.PutParameterInput, optFns ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
 }
 
+// Keys resolves the KMS key of a secret or parameter (its ARN, hence its
+// account); *kms.Client satisfies it.
+type Keys interface {
+	DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, optFns ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
+}
+
 var (
 	_ Secrets    = (*sm.Client)(nil)
 	_ Params     = (*ssm.Client)(nil)
+	_ Keys       = (*kms.Client)(nil)
 	_ KeyCreator = (*iam.Client)(nil)
 )
 
-// Targets are the clients of one account where rotations write.
+// Targets are the clients of one account where rotations write. KMS is
+// needed only for a target encrypted with a key other than the AWS
+// managed one.
 type Targets struct {
 	Secrets Secrets
 	Params  Params
+	KMS     Keys
 }
+
+// The AWS managed keys of Secrets Manager and SSM: always in the
+// secret's own account.
+const (
+	awsSecretsKey = "alias/aws/secretsmanager"
+	awsSSMKey     = "alias/aws/ssm"
+)
 
 // ssmPrefix marks an SSM parameter target: ssm:/path.
 const ssmPrefix = "ssm:"
@@ -151,6 +170,12 @@ func (e *Executor) checkTarget(ctx context.Context, t Targets, account, user, ta
 		if meta.Type != ssmtypes.ParameterTypeSecureString {
 			return destination{}, refuse("target %s is a %s parameter, not SecureString; nothing was created", target, meta.Type)
 		}
+		if meta.Tier == ssmtypes.ParameterTierAdvanced {
+			return destination{}, refuse("target %s is an Advanced-tier parameter, which can be shared with other accounts: keywarden writes keys only to Standard-tier parameters; nothing was created", target)
+		}
+		if err := checkKey(ctx, t.KMS, target, account, aws.ToString(meta.KeyId), awsSSMKey); err != nil {
+			return destination{}, err
+		}
 		tags, err := t.Params.ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{
 			ResourceType: ssmtypes.ResourceTypeForTaggingParameter, ResourceId: aws.String(path)})
 		if err != nil {
@@ -203,7 +228,59 @@ func (e *Executor) checkTarget(ctx context.Context, t Targets, account, user, ta
 	if err := ownerCheck(ref, user, owner); err != nil {
 		return destination{}, err
 	}
+	pol, err := t.Secrets.GetResourcePolicy(ctx, &sm.GetResourcePolicyInput{SecretId: aws.String(ref)})
+	if err != nil {
+		return destination{}, fmt.Errorf("check the resource policy of target %s of %s in account %s: %w", ref, user, account, err)
+	}
+	if strings.TrimSpace(aws.ToString(pol.ResourcePolicy)) != "" {
+		return destination{}, refuse("target %s has a resource policy: keywarden writes keys only where the account's IAM policies alone decide who reads them; remove the policy; nothing was created", ref)
+	}
+	if err := checkKey(ctx, t.KMS, ref, account, aws.ToString(out.KmsKeyId), awsSecretsKey); err != nil {
+		return destination{}, err
+	}
 	return destination{Ref: ref, secret: ref}, nil
+}
+
+// checkKey: the KMS key (ID, ARN, alias or alias ARN) that encrypts
+// target must be in account: whoever controls the key can read what is
+// written. Empty or the AWS managed key (awsKey) is the account's own; a
+// key ARN or alias ARN names its account (an alias points only to a key
+// of its own account), so it is decided without a call (the IAM policy
+// allows kms:DescribeKey only in the accounts); a key ID or alias name is
+// resolved with kms:DescribeKey to its key ARN.
+func checkKey(ctx context.Context, k Keys, target, account, keyID, awsKey string) error {
+	if keyID == "" || keyID == awsKey {
+		return nil
+	}
+	foreign := func(keyARN, owner string) error {
+		return refuse("target %s is encrypted with KMS key %s of account %s, not the user's account %s: whoever controls that key can read what is written; nothing was created",
+			target, keyARN, owner, account)
+	}
+	if a, err := arn.Parse(keyID); err == nil {
+		if a.AccountID != account {
+			return foreign(keyID, a.AccountID)
+		}
+		return nil
+	}
+	if k == nil {
+		return fmt.Errorf("no KMS client for account %s to resolve the key %s of target %s", account, keyID, target)
+	}
+	out, err := k.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyID)})
+	if err != nil {
+		return fmt.Errorf("resolve the KMS key %s of target %s in account %s: %w", keyID, target, account, err)
+	}
+	var keyARN string
+	if out.KeyMetadata != nil {
+		keyARN = aws.ToString(out.KeyMetadata.Arn)
+	}
+	a, err := arn.Parse(keyARN)
+	if err != nil {
+		return refuse("target %s is encrypted with KMS key %s, whose ARN (%q) does not tell its account; nothing was created", target, keyID, keyARN)
+	}
+	if a.AccountID != account {
+		return foreign(keyARN, a.AccountID)
+	}
+	return nil
 }
 
 // ownerCheck: the target must carry keywarden:user = user.

@@ -58,7 +58,7 @@ func (e *rotateEnv) rotator(t *testing.T, run string) *remediate.Executor {
 	x := e.executor(run)
 	pc := e.p.Config(t, e.m)
 	x.Targets = func(context.Context, string) (remediate.Targets, error) {
-		return remediate.Targets{Secrets: sm.NewFromConfig(pc), Params: ssm.NewFromConfig(pc)}, nil
+		return remediate.Targets{Secrets: sm.NewFromConfig(pc), Params: ssm.NewFromConfig(pc), KMS: kms.NewFromConfig(pc)}, nil
 	}
 	x.Logger = slog.New(slog.NewJSONHandler(&e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return x
@@ -300,6 +300,71 @@ func TestRotateCreatesTargetAgainstMoto(t *testing.T) {
 			}
 			if tags[config.TagSecretUser] != "alice" {
 				t.Errorf("the created target's tags = %v; want keywarden:user=alice", tags)
+			}
+		})
+	}
+}
+
+// TestRotateRefusesOutsideReadersAgainstMoto: a secret tagged for the user
+// but readable outside the account's IAM policies (a resource policy, a
+// KMS key of another account) and an Advanced-tier parameter are refused
+// before any key is created; a key of the account named by alias (resolved
+// with kms:DescribeKey) is accepted.
+func TestRotateRefusesOutsideReadersAgainstMoto(t *testing.T) {
+	const outsideKey = "arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	for _, tt := range []struct {
+		name, target string
+		setup        func(t *testing.T, ctx context.Context, c *sm.Client, p *ssm.Client, k *kms.Client)
+		want         string // "" = done
+	}{
+		{"resource policy", "keywarden/alice", func(t *testing.T, ctx context.Context, c *sm.Client, _ *ssm.Client, _ *kms.Client) {
+			pol := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}]}`
+			if _, err := c.PutResourcePolicy(ctx, &sm.PutResourcePolicyInput{SecretId: aws.String("keywarden/alice"), ResourcePolicy: aws.String(pol)}); err != nil {
+				t.Fatal(err)
+			}
+		}, "has a resource policy"},
+		{"key of another account", "keywarden/alice", func(t *testing.T, ctx context.Context, c *sm.Client, _ *ssm.Client, _ *kms.Client) {
+			if _, err := c.UpdateSecret(ctx, &sm.UpdateSecretInput{SecretId: aws.String("keywarden/alice"), KmsKeyId: aws.String(outsideKey)}); err != nil {
+				t.Fatal(err)
+			}
+		}, "is encrypted with KMS key " + outsideKey + " of account 999999999999"},
+		{"key of the account by alias", "keywarden/alice", func(t *testing.T, ctx context.Context, c *sm.Client, _ *ssm.Client, k *kms.Client) {
+			key, err := k.CreateKey(ctx, &kms.CreateKeyInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := k.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/keywarden-test"), TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.UpdateSecret(ctx, &sm.UpdateSecretInput{SecretId: aws.String("keywarden/alice"), KmsKeyId: aws.String("alias/keywarden-test")}); err != nil {
+				t.Fatal(err)
+			}
+		}, ""},
+		{"ssm: Advanced tier", "ssm:/keywarden/alice", func(t *testing.T, ctx context.Context, _ *sm.Client, p *ssm.Client, _ *kms.Client) {
+			if _, err := p.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/keywarden/alice"), Value: aws.String("none yet"),
+				Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true), Tier: ssmtypes.ParameterTierAdvanced}); err != nil {
+				t.Fatal(err)
+			}
+		}, "is an Advanced-tier parameter"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newRotateEnv(t)
+			ctx, cfg := context.Background(), e.m.Config(t)
+			tt.setup(t, ctx, sm.NewFromConfig(cfg), ssm.NewFromConfig(cfg), kms.NewFromConfig(cfg))
+			a := rotateAction(tt.target)
+			a.KeyID, a.KeyCreated = e.ids["alice"][0], time.Time{}
+			got := e.rotator(t, "run-1").Execute(ctx, []plan.Action{a})[0]
+			if tt.want == "" {
+				if got.Status != plan.ActionDone {
+					t.Errorf("Execute(rotate) = %s; want done", outcome(got))
+				}
+				return
+			}
+			if got.Status != plan.ActionSkipped || !strings.Contains(got.Reason, tt.want) {
+				t.Errorf("Execute(rotate) = %s; want skipped: …%s…", outcome(got), tt.want)
+			}
+			if keys := e.keys(t); len(keys) != 1 {
+				t.Errorf("alice's keys = %v; want only the old one (nothing created)", keys)
 			}
 		})
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -50,6 +52,9 @@ type fakeSecret struct {
 	tags      map[string]string
 	versions  map[string][]string
 	value     string
+	// policy is its resource policy, kmsKey its KmsKeyId ("" the AWS
+	// managed key).
+	policy, kmsKey string
 }
 
 // fakeTargets is an account's Secrets Manager secrets and SSM parameters.
@@ -62,10 +67,14 @@ type fakeTargets struct {
 	lost bool
 	// echo: a write answers an error whose message holds the value written.
 	echo bool
+	// keys are the KMS keys DescribeKey resolves: key ID or alias → ARN.
+	keys map[string]string
 }
 
 type fakeParam struct {
 	typ         ssmtypes.ParameterType
+	tier        ssmtypes.ParameterTier
+	keyID       string
 	description string
 	tags        map[string]string
 	value       string
@@ -98,10 +107,39 @@ func (f *fakeTargets) DescribeSecret(_ context.Context, in *sm.DescribeSecretInp
 		return nil, &smtypes.ResourceNotFoundException{Message: aws.String("no such secret")}
 	}
 	out := &sm.DescribeSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), VersionIdsToStages: s.versions}
+	if s.kmsKey != "" {
+		out.KmsKeyId = aws.String(s.kmsKey)
+	}
 	for k, v := range s.tags {
 		out.Tags = append(out.Tags, smtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
 	}
 	return out, nil
+}
+
+func (f *fakeTargets) GetResourcePolicy(_ context.Context, in *sm.GetResourcePolicyInput, _ ...func(*sm.Options)) (*sm.GetResourcePolicyOutput, error) {
+	if err := f.call("GetResourcePolicy"); err != nil {
+		return nil, err
+	}
+	s := f.find(aws.ToString(in.SecretId))
+	if s == nil {
+		return nil, &smtypes.ResourceNotFoundException{Message: aws.String("no such secret")}
+	}
+	out := &sm.GetResourcePolicyOutput{ARN: aws.String(s.arn), Name: aws.String(s.name)}
+	if s.policy != "" {
+		out.ResourcePolicy = aws.String(s.policy)
+	}
+	return out, nil
+}
+
+func (f *fakeTargets) DescribeKey(_ context.Context, in *kms.DescribeKeyInput, _ ...func(*kms.Options)) (*kms.DescribeKeyOutput, error) {
+	if err := f.call("DescribeKey"); err != nil {
+		return nil, err
+	}
+	keyARN, ok := f.keys[aws.ToString(in.KeyId)]
+	if !ok {
+		return nil, &kmstypes.NotFoundException{Message: aws.String("no such key")}
+	}
+	return &kms.DescribeKeyOutput{KeyMetadata: &kmstypes.KeyMetadata{Arn: aws.String(keyARN), KeyId: in.KeyId}}, nil
 }
 
 func (f *fakeTargets) CreateSecret(_ context.Context, in *sm.CreateSecretInput, _ ...func(*sm.Options)) (*sm.CreateSecretOutput, error) {
@@ -110,6 +148,9 @@ func (f *fakeTargets) CreateSecret(_ context.Context, in *sm.CreateSecretInput, 
 	}
 	if err := f.call("CreateSecret"); err != nil && !f.lost {
 		return nil, err
+	}
+	if in.KmsKeyId != nil || in.AddReplicaRegions != nil {
+		return nil, errors.New("keywarden created a secret with a KMS key or replicas: it must use the default key, in the account")
 	}
 	name := aws.ToString(in.Name)
 	s := &fakeSecret{arn: "arn:aws:secretsmanager:us-east-1:" + acct + ":secret:" + name + "-AbCdEf", name: name, tags: map[string]string{},
@@ -141,7 +182,8 @@ func (f *fakeTargets) DescribeParameters(_ context.Context, in *ssm.DescribePara
 	out := &ssm.DescribeParametersOutput{}
 	name := in.ParameterFilters[0].Values[0]
 	if p, ok := f.params[name]; ok {
-		out.Parameters = append(out.Parameters, ssmtypes.ParameterMetadata{Name: aws.String(name), Type: p.typ, Description: aws.String(p.description)})
+		out.Parameters = append(out.Parameters, ssmtypes.ParameterMetadata{Name: aws.String(name), Type: p.typ, Description: aws.String(p.description),
+			Tier: p.tier, KeyId: aws.String(p.keyID)})
 	}
 	return out, nil
 }
@@ -165,6 +207,9 @@ func (f *fakeTargets) PutParameter(_ context.Context, in *ssm.PutParameterInput,
 		return nil, err
 	}
 	p := f.params[aws.ToString(in.Name)]
+	if p == nil && (in.KeyId != nil || in.Tier == ssmtypes.ParameterTierAdvanced) {
+		return nil, errors.New("keywarden created a parameter with a KMS key or in the Advanced tier: it must use the default key and the Standard tier")
+	}
 	if p == nil {
 		p = &fakeParam{tags: map[string]string{}}
 		for _, tg := range in.Tags {
@@ -201,7 +246,7 @@ func rotator(f *fakeIAM, t *fakeTargets, store state.Store, logs *bytes.Buffer) 
 	e := executor(f, store)
 	e.Rotate = config.Rotate{OverlapDays: 7}
 	e.Targets = func(context.Context, string) (remediate.Targets, error) {
-		return remediate.Targets{Secrets: t, Params: t}, nil
+		return remediate.Targets{Secrets: t, Params: t, KMS: t}, nil
 	}
 	e.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return e
@@ -257,6 +302,22 @@ func TestRotateRefusedTargets(t *testing.T) {
 			"is a String parameter, not SecureString"},
 		{"ssm: tag names another user", oneKey(), "ssm:/keywarden/alice", func(f *fakeTargets) { f.params["/keywarden/alice"].tags[config.TagSecretUser] = "bob" },
 			"is tagged keywarden:user=bob, not alice"},
+		{"resource policy", oneKey(), "keywarden/alice", func(f *fakeTargets) {
+			f.secrets["keywarden/alice"].policy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}]}`
+		}, "has a resource policy: keywarden writes keys only where the account's IAM policies alone decide who reads them"},
+		{"key of another account, by ARN", oneKey(), "keywarden/alice", func(f *fakeTargets) {
+			f.secrets["keywarden/alice"].kmsKey = "arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+		}, "is encrypted with KMS key arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab of account 999999999999, not the user's account " + acct},
+		{"key of another account, by alias", oneKey(), "keywarden/alice", func(f *fakeTargets) {
+			f.secrets["keywarden/alice"].kmsKey = "alias/outside"
+			f.keys = map[string]string{"alias/outside": "arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
+		}, "of account 999999999999, not the user's account " + acct},
+		{"ssm: key of another account", oneKey(), "ssm:/keywarden/alice", func(f *fakeTargets) {
+			f.params["/keywarden/alice"].keyID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+			f.keys = map[string]string{"1234abcd-12ab-34cd-56ef-1234567890ab": "arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
+		}, "of account 999999999999, not the user's account " + acct},
+		{"ssm: Advanced tier", oneKey(), "ssm:/keywarden/alice", func(f *fakeTargets) { f.params["/keywarden/alice"].tier = ssmtypes.ParameterTierAdvanced },
+			"is an Advanced-tier parameter, which can be shared with other accounts"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -648,6 +709,40 @@ func TestReconcileRotationLeavesTheUsersKeys(t *testing.T) {
 			}
 			if strings.Join(ids, ",") != strings.Join(tt.wantKeys, ",") {
 				t.Errorf("keys after reconcile = %v; want %v", ids, tt.wantKeys)
+			}
+		})
+	}
+}
+
+// A target encrypted with a customer managed key of the user's account
+// (given by alias or key ID, resolved with DescribeKey) or with the AWS
+// managed key is written.
+func TestRotateAcceptsKeysOfTheAccount(t *testing.T) {
+	const keyARN = "arn:aws:kms:us-east-1:" + acct + ":key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	for _, tt := range []struct {
+		name, target string
+		change       func(*fakeTargets)
+	}{
+		{"secret, customer key by alias", "keywarden/alice", func(f *fakeTargets) {
+			f.secrets["keywarden/alice"].kmsKey = "alias/mine"
+			f.keys = map[string]string{"alias/mine": keyARN}
+		}},
+		{"secret, customer key by ARN", "keywarden/alice", func(f *fakeTargets) {
+			f.secrets["keywarden/alice"].kmsKey = keyARN
+			f.keys = map[string]string{keyARN: keyARN}
+		}},
+		{"ssm, AWS managed key", "ssm:/keywarden/alice", func(f *fakeTargets) { f.params["/keywarden/alice"].keyID = "alias/aws/ssm" }},
+		{"ssm, customer key by ID", "ssm:/keywarden/alice", func(f *fakeTargets) {
+			f.params["/keywarden/alice"].keyID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+			f.keys = map[string]string{"1234abcd-12ab-34cd-56ef-1234567890ab": keyARN}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, tg, store, logs := &fakeIAM{keys: oneKey()}, aliceTargets(), memstore.New(), &bytes.Buffer{}
+			tt.change(tg)
+			got := rotator(f, tg, store, logs).Execute(context.Background(), []plan.Action{rotateAction(tt.target)})[0]
+			if got.Status != plan.ActionDone {
+				t.Errorf("Execute(rotate) = %s; want done", outcome(got))
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -152,7 +153,7 @@ func (s *accountSet) targets(_ context.Context, account string) (remediate.Targe
 	if !ok {
 		return remediate.Targets{}, fmt.Errorf("account %s was not scanned in this run: nothing is written there", account)
 	}
-	return remediate.Targets{Secrets: secretsmanager.NewFromConfig(cfg), Params: ssm.NewFromConfig(cfg)}, nil
+	return remediate.Targets{Secrets: secretsmanager.NewFromConfig(cfg), Params: ssm.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg)}, nil
 }
 
 // remediate reconciles what killed runs left unfinished in the scanned

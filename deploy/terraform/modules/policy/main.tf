@@ -105,17 +105,19 @@ locals {
   any_rotation = length(local.rotate_accounts) > 0
   rotate_statements = [
     { sid = "RotateAccessKeys", actions = ["iam:CreateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys"], resources = [for a in local.rotate_accounts : "${local.arn}:iam::${a}:user/*"], condition = local.no_condition },
-    { sid = "DescribeRotationSecrets", actions = ["secretsmanager:DescribeSecret"], resources = local.any_rotation ? (endswith(local.secret_name, "*") ? [local.secret_name] : [local.secret_name, "${local.secret_name}-??????"]) : [], condition = local.in_accounts },
+    { sid = "DescribeRotationSecrets", actions = ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"], resources = local.any_rotation ? (endswith(local.secret_name, "*") ? [local.secret_name] : [local.secret_name, "${local.secret_name}-??????"]) : [], condition = local.in_accounts },
     { sid = "WriteRotationSecrets", actions = ["secretsmanager:PutSecretValue"], resources = local.any_rotation ? ["${local.secret_name}-??????"] : [], condition = local.in_accounts },
     { sid = "CreateRotationSecrets", actions = ["secretsmanager:CreateSecret", "secretsmanager:TagResource"], resources = local.any_rotation && local.create_secrets ? ["${local.secret_name}-??????"] : [], condition = local.create_condition },
     # DescribeParameters is authorized on "*" only (metadata, never a value).
     { sid = "DescribeRotationParameters", actions = ["ssm:DescribeParameters"], resources = local.any_rotation ? ["*"] : [], condition = local.no_condition },
     { sid = "WriteRotationParameters", actions = ["ssm:ListTagsForResource", "ssm:PutParameter"], resources = local.any_rotation ? [local.rotate_param] : [], condition = local.in_accounts },
     { sid = "CreateRotationParameters", actions = ["ssm:AddTagsToResource"], resources = local.any_rotation && local.create_secrets ? [local.rotate_param] : [], condition = local.create_condition },
-    # Customer managed keys of the secrets and parameters, through those
-    # services only.
+    # A target's KMS key, resolved to its account (keys of the accounts only).
+    { sid = "DescribeRotationKeys", actions = ["kms:DescribeKey"], resources = local.any_rotation ? ["*"] : [], condition = local.in_accounts },
+    # Customer managed keys of the secrets and parameters, in the accounts,
+    # through those services only.
     { sid = "EncryptRotationSecrets", actions = ["kms:Encrypt", "kms:GenerateDataKey"], resources = local.any_rotation ? ["*"] : [],
-    condition = { StringLike = { "kms:ViaService" = ["secretsmanager.*.amazonaws.com", "ssm.*.amazonaws.com"] } } },
+    condition = merge(local.in_accounts, { StringLike = { "kms:ViaService" = ["secretsmanager.*.amazonaws.com", "ssm.*.amazonaws.com"] } }) },
   ]
 
   ses_address = try(regex("<([^<>]+)>\\s*$", var.ses_from)[0], trimspace(var.ses_from))
