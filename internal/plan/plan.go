@@ -98,6 +98,11 @@ type Input struct {
 	// since the rotation retires the old key at once; a failed read
 	// holds the rotation where it is this run; a new key gone breaks it.
 	NewKeyUse map[string]NewKeyUse
+	// OldKeys is, by rotation ID, what the run read of each retired
+	// rotation's old key that has no finding (its status; the report
+	// carries no key IDs): a retiring delete without a finding is planned
+	// only for a key read inactive (or gone).
+	OldKeys map[string]OldKey
 	// Executed, when set, are this run's actions as remediation left them
 	// (done, skipped, failed, with IDs): Build then reports them instead of
 	// planning anew, tells owners what was done, and the digest lists them.
@@ -334,6 +339,7 @@ func Build(in Input) *Plan {
 			continue
 		}
 		current[f.ID] = true
+		b.see(&f)
 		if f.Exempt {
 			p.Exempt++
 			continue
@@ -375,6 +381,10 @@ type builder struct {
 	// rotationByID by the rotation's ID.
 	rotations    map[string]*openRotation
 	rotationByID map[string]*openRotation
+	// seenKeys are the access keys with a finding (exempt ones included),
+	// by rotationKey; exemptUsers the users (account/user) with an exempt
+	// finding: no retiring delete is built from the records for either.
+	seenKeys, exemptUsers map[string]bool
 }
 
 func (b *builder) enforced(account string) bool {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
@@ -25,6 +26,50 @@ type openRotation struct {
 	// broken: its new key no longer exists (NewKeyUse.Gone): it retires
 	// nothing, and the class's stages apply to the old key again.
 	broken bool
+	// held says why its retiring delete, due, is not planned from the
+	// records this run ("": it is, or it is not due).
+	held string
+}
+
+// OldKey is what the run read of an open rotation's old key before
+// planning (Input.OldKeys).
+type OldKey struct {
+	Active  bool
+	Created time.Time
+	// Gone: the user no longer has the key; the delete is planned, and
+	// finding it gone closes the rotation.
+	Gone bool
+}
+
+// see notes f's key and, when f is exempt, its user (seenKeys,
+// exemptUsers).
+func (b *builder) see(f *policy.Finding) {
+	if b.seenKeys == nil {
+		b.seenKeys, b.exemptUsers = map[string]bool{}, map[string]bool{}
+	}
+	if f.Credential == policy.CredentialAccessKey && f.KeyID != "" {
+		b.seenKeys[rotationKey(f.Account, f.User, f.KeyID)] = true
+	}
+	if f.Exempt {
+		b.exemptUsers[f.Account+"/"+f.User] = true
+	}
+}
+
+// recordsDeleteHeld says why a due retiring delete of o's old key is not
+// built from the records ("": it is).
+func (b *builder) recordsDeleteHeld(o *openRotation) string {
+	r := o.rec
+	switch k, seen := b.in.OldKeys[r.ID]; {
+	case b.seenKeys[rotationKey(r.Account, r.User, r.KeyID)]:
+		return "the old key has an exempt finding: it is not deleted"
+	case b.exemptUsers[r.Account+"/"+r.User]:
+		return "the user has an exemption: the old key is not deleted"
+	case !seen:
+		return "the old key's status could not be read (ListAccessKeys) before planning: it is not deleted this run"
+	case k.Active && !k.Gone:
+		return "the old key is active again (re-enabled since the rotation disabled it): it is not deleted"
+	}
+	return ""
 }
 
 // NewKeyUse is what a run read of an open rotation's new key before
@@ -159,7 +204,9 @@ func (b *builder) retirements(items []Item) []Action {
 	}
 	// An old key its rotation disabled has no finding when the class has
 	// no delete stage (an inactive key gets only those): its delete is
-	// planned from the records, once the grace period is over.
+	// planned from the records, once the grace period is over — only when
+	// no finding of the scan (exempt ones included) is on the key, the user
+	// has no exempt finding, and the scan saw the key inactive.
 	for _, id := range slices.Sorted(maps.Keys(b.rotationByID)) {
 		o := b.rotationByID[id]
 		if seen[id] || o.broken || o.disabled == nil || b.rotations[rotationKey(o.rec.Account, o.rec.User, o.rec.KeyID)] != o {
@@ -169,10 +216,13 @@ func (b *builder) retirements(items []Item) []Action {
 			today < state.AddDays(state.Day(cmp.Or(o.disabled.FinishedAt, o.disabled.At)), grace) {
 			continue
 		}
+		if o.held = b.recordsDeleteHeld(o); o.held != "" {
+			continue
+		}
 		r := o.rec
 		out = append(out, Action{Kind: config.ActionDelete, FindingID: r.FindingID, Account: r.Account, User: r.User,
-			Credential: policy.CredentialAccessKey, KeyID: r.KeyID, Rule: r.Rule, StageAt: r.Stage, Title: "access key " + r.KeyID,
-			Status: ActionPlanned, Audiences: r.Audiences, RotationOf: r.ID})
+			Credential: policy.CredentialAccessKey, KeyID: r.KeyID, KeyCreated: b.in.OldKeys[id].Created, Rule: r.Rule, StageAt: r.Stage,
+			Title: "access key " + r.KeyID, Status: ActionPlanned, Audiences: r.Audiences, RotationOf: r.ID})
 	}
 	return out
 }
@@ -336,6 +386,9 @@ func (b *builder) rotationLines() []RotationLine {
 		}
 		out = append(out, RotationLine{Account: r.Account, User: r.User, ID: r.ID, OldKeyID: r.KeyID, NewKeyID: r.NewKeyID, Target: r.SecretTarget,
 			Text: text, Broken: o.broken})
+		if o.held != "" {
+			out[len(out)-1].Text += " Its deletion is due but held: " + o.held + "."
+		}
 	}
 	slices.SortStableFunc(out, func(x, y RotationLine) int {
 		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.User, y.User))

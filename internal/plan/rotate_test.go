@@ -286,19 +286,95 @@ func TestBuildRetireDeleteWithoutFinding(t *testing.T) {
 	rot.Audiences = []string{"ci@example.com"}
 	disabled := state.Action{ID: "20261110-ret.1", Account: acct, User: "ci", Credential: policy.CredentialAccessKey, KeyID: rot.KeyID,
 		Kind: state.KindDisable, Status: state.ActionDone, After: state.KeyInactive, RotationOf: rot.ID, At: asOf.AddDate(0, 0, -12), FinishedAt: asOf.AddDate(0, 0, -12)}
-	p := applying(rotating(), nil, 10, func(in *plan.Input) { in.Rotations = []state.Action{rot, disabled} })
+	seen := map[string]plan.OldKey{rot.ID: {Active: false}}
+	p := applying(rotating(), nil, 10, func(in *plan.Input) { in.Rotations, in.OldKeys = []state.Action{rot, disabled}, seen })
 	if got, want := statuses(p), []string{rot.KeyID + " delete planned"}; !cmp.Equal(got, want) || p.Actions[0].RotationOf != rot.ID {
 		t.Fatalf("actions = %v; want %v retiring %s", got, want, rot.ID)
 	}
 	disabled.FinishedAt = asOf.AddDate(0, 0, -3)
-	if got := statuses(applying(rotating(), nil, 10, func(in *plan.Input) { in.Rotations = []state.Action{rot, disabled} })); got != nil {
+	if got := statuses(applying(rotating(), nil, 10, func(in *plan.Input) { in.Rotations, in.OldKeys = []state.Action{rot, disabled}, seen })); got != nil {
 		t.Errorf("inside the grace: actions = %v; want none", got)
 	}
 	disabled.FinishedAt = asOf.AddDate(0, 0, -12)
 	gone := state.Action{ID: "20261122-ret.2", Account: acct, User: "ci", KeyID: rot.KeyID, Kind: state.KindDelete, Status: state.ActionSkipped,
 		After: state.StateNotFound, RotationOf: rot.ID}
-	p = applying(rotating(), nil, 10, func(in *plan.Input) { in.Rotations = []state.Action{rot, disabled, gone} })
+	p = applying(rotating(), nil, 10, func(in *plan.Input) { in.Rotations, in.OldKeys = []state.Action{rot, disabled, gone}, seen })
 	if got := statuses(p); got != nil || len(p.Digests) > 0 && len(p.Digests[0].Rotations) != 0 {
 		t.Errorf("old key found gone: actions = %v; want none, the rotation closed", got)
+	}
+}
+
+// retiredCI is a rotation of ci's key and its retiring disable, made
+// disabledAgo days before asOf.
+func retiredCI(disabledAgo int) (rot, disabled state.Action) {
+	rot = rotationRecord("ci", disabledAgo+8)
+	rot.Audiences = []string{"ci@example.com"}
+	at := asOf.AddDate(0, 0, -disabledAgo)
+	disabled = state.Action{ID: "20261110-ret.1", Account: acct, User: "ci", Credential: policy.CredentialAccessKey, KeyID: rot.KeyID,
+		Kind: state.KindDisable, Status: state.ActionDone, After: state.KeyInactive, RotationOf: rot.ID, At: at, FinishedAt: at}
+	return rot, disabled
+}
+
+// TestBuildRetireDeleteHeld: the delete built from the records (no item
+// on the old key) is planned only for a key with no finding at all, of a
+// user with no exemption, that the scan saw inactive; otherwise none, and
+// the digest's rotation line says why.
+func TestBuildRetireDeleteHeld(t *testing.T) {
+	rot, disabled := retiredCI(12)
+	exemptKey := keyFinding("ci", 1, 200, "ci@example.com")
+	exemptKey.Exempt, exemptKey.KeyActive = true, false
+	exemptUser := keyFinding("ci", 2, 200, "ci@example.com")
+	exemptUser.Exempt = true
+	for _, c := range []struct {
+		name     string
+		findings []policy.Finding
+		seen     map[string]plan.OldKey
+		why      string
+	}{
+		{"exempt key", []policy.Finding{exemptKey}, map[string]plan.OldKey{rot.ID: {}}, "the old key has an exempt finding: it is not deleted"},
+		{"exempt user", []policy.Finding{exemptUser}, map[string]plan.OldKey{rot.ID: {}}, "the user has an exemption: the old key is not deleted"},
+		{"not seen", nil, nil, "the old key's status could not be read (ListAccessKeys) before planning: it is not deleted this run"},
+		{"re-enabled", nil, map[string]plan.OldKey{rot.ID: {Active: true}}, "the old key is active again (re-enabled since the rotation disabled it): it is not deleted"},
+	} {
+		cfg := rotating()
+		cfg.Notify.Admins.SendWhen = config.SendWhenAlways // the digest is made without notices
+		p := applying(cfg, c.findings, 10, func(in *plan.Input) { in.Rotations, in.OldKeys = []state.Action{rot, disabled}, c.seen })
+		for _, a := range p.Actions {
+			if a.KeyID == rot.KeyID {
+				t.Errorf("%s: action %s %s on the old key; want none", c.name, a.Kind, a.Status)
+			}
+		}
+		if len(p.Digests) == 0 || len(p.Digests[0].Rotations) != 1 || !strings.Contains(p.Digests[0].Rotations[0].Text, "Its deletion is due but held: "+c.why) {
+			t.Errorf("%s: digests = %+v; want the rotation line to say %q", c.name, p.Digests, c.why)
+		}
+	}
+}
+
+// TestBuildRetireDeleteNotice: with notice_before_action the delete built
+// from the records counts its notice from the retiring disable (the
+// owner and admins were told the deletion date then), not from a notice
+// of the resolved finding (never found: it waited forever).
+func TestBuildRetireDeleteNotice(t *testing.T) {
+	cfg := rotating()
+	cfg.Enforce.NoticeBeforeAction = 7
+	rot, disabled := retiredCI(12)
+	seen := map[string]plan.OldKey{rot.ID: {}}
+	p := applying(cfg, nil, 10, func(in *plan.Input) { in.Rotations, in.OldKeys = []state.Action{rot, disabled}, seen })
+	if got, want := statuses(p), []string{rot.KeyID + " delete planned"}; !cmp.Equal(got, want) {
+		t.Fatalf("told 12 days ago, 7 days' notice: actions = %v (%+v); want %v", got, p.Actions, want)
+	}
+	cfg.Enforce.NoticeBeforeAction = 14
+	p = applying(cfg, nil, 10, func(in *plan.Input) { in.Rotations, in.OldKeys = []state.Action{rot, disabled}, seen })
+	if got, want := statuses(p), []string{rot.KeyID + " delete waiting"}; !cmp.Equal(got, want) {
+		t.Fatalf("told 12 days ago, 14 days' notice: actions = %v; want %v", got, want)
+	}
+	a := p.Actions[0]
+	told := asOf.AddDate(0, 0, -12).Format("2006-01-02")
+	if wantOn := asOf.AddDate(0, 0, 2).Format("2006-01-02"); a.ActOn != wantOn {
+		t.Errorf("act on = %s; want %s (14 days from the retiring disable on %s)", a.ActOn, wantOn, told)
+	}
+	if !strings.Contains(a.Reason, "told of the deletion on "+told+", when the rotation's retiring disable (action "+disabled.ID+") was made") ||
+		strings.Contains(a.Reason, "cannot be mailed") {
+		t.Errorf("reason = %q; want it to count from the retiring disable", a.Reason)
 	}
 }

@@ -329,6 +329,12 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 		}
 		return e.rotate(ctx, c, a)
 	}
+	if a.Kind == config.ActionDelete && a.RotationOf != "" && active {
+		// A retiring delete never disables: the rotation's disable was undone by hand.
+		a.Status, a.After = plan.ActionSkipped, a.Before
+		a.Reason = ReasonRetireReenabled
+		return nil
+	}
 	switch {
 	case a.Kind == config.ActionDisable && !active:
 		// The state moved since the plan (or the report): nothing to disable.

@@ -94,6 +94,10 @@ const (
 // ssmPrefix marks an SSM parameter target: ssm:/path.
 const ssmPrefix = "ssm:"
 
+// ReasonRetireReenabled skips a rotation's retiring delete that finds the
+// old key active: it was re-enabled by hand since the rotation disabled it.
+const ReasonRetireReenabled = "re-enabled since the rotation disabled it; not deleted"
+
 // secretName is rotate.secret_name for user.
 func (e *Executor) secretName(user string) string {
 	p := e.Rotate.SecretName

@@ -636,6 +636,27 @@ func TestPlannedRetirementKeepsItsRotation(t *testing.T) {
 	}
 }
 
+// TestRetiringDeleteOfReenabledKey: a rotation's retiring delete that
+// finds the old key active (re-enabled by hand since the rotation
+// disabled it) never disables it: skipped, saying why, the key untouched.
+func TestRetiringDeleteOfReenabledKey(t *testing.T) {
+	ctx := context.Background()
+	f := &fakeIAM{keys: append(oneKey(), &fakeKey{user: "alice", id: "AKIANEW9", created: daysAgo(20), active: true})}
+	store, logs := memstore.New(), &bytes.Buffer{}
+	rot := doneRotation(t, store, daysAgo(20))
+	del := retiring(config.ActionDelete, rot, false) // the plan saw it inactive; it is active now
+	got := rotator(f, aliceTargets(), store, logs).Execute(ctx, []plan.Action{del})[0]
+	if got.Status != plan.ActionSkipped || got.Reason != remediate.ReasonRetireReenabled {
+		t.Fatalf("Execute(retiring delete of an active key) = %s; want skipped: %s", outcome(got), remediate.ReasonRetireReenabled)
+	}
+	if k := f.key("AKIA1"); k == nil || !k.active {
+		t.Errorf("old key = %+v; want it still there and active", k)
+	}
+	if recs, _ := store.Actions(ctx, state.ActionFilter{IDs: []string{got.ID}}); len(recs) != 1 || recs[0].Status != state.ActionSkipped || recs[0].After != state.KeyActive {
+		t.Errorf("record = %+v; want skipped, the key left Active", recs)
+	}
+}
+
 // TestRotateWriteErrorKeepsOnlyItsCode: a write refused with a message
 // that quotes the value (PutSecretValue, PutParameter, CreateSecret) is
 // recorded and logged by its operation and error code only.

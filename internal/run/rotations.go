@@ -118,3 +118,66 @@ func (r *runner) newKeyUse(ctx context.Context, recs []state.Action) map[string]
 	}
 	return out
 }
+
+// oldKeys reads, before planning, the status of each retired rotation's
+// old key that has no finding (plan.Input.OldKeys): the report carries
+// no key IDs, and the plan deletes such a key from the records only when
+// it is known to be inactive. One ListAccessKeys per such rotation (its
+// retiring disable done); a read that fails leaves the key unknown (the
+// delete is held, logged); a user or key no longer there is Gone.
+func (r *runner) oldKeys(ctx context.Context, recs []state.Action) map[string]plan.OldKey {
+	if r.offline || r.clients == nil {
+		return nil
+	}
+	found := map[string]bool{}
+	for _, f := range r.res.Report.Findings {
+		if f.Credential == policy.CredentialAccessKey && f.KeyID != "" {
+			found[f.Account+"/"+f.KeyID] = true
+		}
+	}
+	disabled := map[string]bool{}
+	for _, a := range recs {
+		if a.RotationOf != "" && a.Kind == state.KindDisable && a.Status == state.ActionDone {
+			disabled[a.RotationOf] = true
+		}
+	}
+	out := map[string]plan.OldKey{}
+	for _, rot := range recs {
+		if rot.Kind != state.KindRotate || !disabled[rot.ID] || found[rot.Account+"/"+rot.KeyID] {
+			continue
+		}
+		k, err := r.readKey(ctx, rot.Account, rot.User, rot.KeyID)
+		if err != nil {
+			r.log.Warn("cannot read a rotation's old key: its deletion is held this run",
+				"rotation", rot.ID, "account", rot.Account, "user", rot.User, "key_id", rot.KeyID, "error", err)
+			continue
+		}
+		out[rot.ID] = k
+	}
+	return out
+}
+
+// readKey reads user's access key id in account (ListAccessKeys).
+func (r *runner) readKey(ctx context.Context, account, user, id string) (plan.OldKey, error) {
+	c, err := r.clients(ctx, account)
+	if err != nil {
+		return plan.OldKey{}, err
+	}
+	p := iam.NewListAccessKeysPaginator(c, &iam.ListAccessKeysInput{UserName: aws.String(user)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		var gone *iamtypes.NoSuchEntityException
+		if errors.As(err, &gone) {
+			return plan.OldKey{Gone: true}, nil
+		}
+		if err != nil {
+			return plan.OldKey{}, err
+		}
+		for _, k := range page.AccessKeyMetadata {
+			if aws.ToString(k.AccessKeyId) == id {
+				return plan.OldKey{Active: k.Status == iamtypes.StatusTypeActive, Created: aws.ToTime(k.CreateDate)}, nil
+			}
+		}
+	}
+	return plan.OldKey{Gone: true}, nil
+}

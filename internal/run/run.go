@@ -383,7 +383,7 @@ func (r *runner) plan(ctx context.Context) error {
 		return err
 	}
 	r.in = plan.Input{Config: r.cfg, AsOf: r.o.Scan.AsOf, Accounts: rep.Accounts, Findings: rep.Findings, Notices: notices, OwedActions: owed,
-		Rotations: rotations, NewKeyUse: r.newKeyUse(ctx, rotations),
+		Rotations: rotations, NewKeyUse: r.newKeyUse(ctx, rotations), OldKeys: r.oldKeys(ctx, rotations),
 		Mode: r.mode, Apply: r.apply, Offline: r.offline, ActiveKeys: r.accounts.activeKeys, ActiveOther: r.accounts.activeOther, Self: r.accounts.self(ctx, r.log),
 		ActAt: r.actAt, ClockProblems: r.clockProblems(),
 		SourceKeys: r.accounts.sourceKeys(ctx, r.log)}
