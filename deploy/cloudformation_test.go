@@ -445,6 +445,23 @@ state: { url: "dynamodb://keywarden-state" }
 			flags: []string{"--config-ssm", "/keywarden/config"},
 		},
 		{
+			name: "rotation in this account creating secrets under a name of its own, the emergency stop read",
+			params: map[string]string{"CodeS3Bucket": codeBucket, "ScheduleService": "events", "RotateKeys": "true",
+				"RotationSecretName": "ci/{user}/aws", "RotationCreateSecrets": "true", "RemediateInThisAccount": "true",
+				"StopParameter": "/keywarden/stop"},
+			yaml: "version: 1\n" + rotatingRules + "enforce: { allowed_accounts: [\"" + account + "\"], stop_parameter: /keywarden/stop }\n" +
+				"rotate: { secret_name: \"ci/{user}/aws\", create_secret: true }\nstate: { url: \"dynamodb://keywarden-state\" }\n",
+			flags: []string{"--config-ssm", "/keywarden/config"},
+		},
+		{
+			name: "rotation only through the member role: nothing of it here",
+			params: map[string]string{"CodeS3Bucket": codeBucket, "ScheduleService": "events", "RotateKeys": "true",
+				"OrganizationRoleName": "KeywardenAudit", "RemediateInMemberAccounts": "true"},
+			yaml: "version: 1\n" + rotatingRules + "accounts: { organization: { role_name: KeywardenAudit } }\n" +
+				"enforce: { allowed_accounts: [\"222222222222\"] }\nstate: { url: \"dynamodb://keywarden-state\" }\n",
+			flags: []string{"--config-ssm", "/keywarden/config"},
+		},
+		{
 			name: "emergency stop that exists, where keywarden cannot act: not read; a secret by ARN, config from S3",
 			params: map[string]string{"CodeS3Bucket": codeBucket, "ScheduleService": "events", "KeyRemediation": "delete",
 				"StopParameter": "/keywarden/stop", "CreateStopParameter": "false",
@@ -712,6 +729,12 @@ func TestCloudFormationMemberRoleOnMoto(t *testing.T) {
 enforce: { allowed_accounts: ["` + testenv.AccountID + `"] }
 `,
 			map[string]map[string]stringList{"ArnEquals": {"aws:PrincipalArn": {"arn:aws:iam::111111111111:role/keywarden-runner"}}}},
+		{"rotation in two allowed accounts, creating secrets",
+			map[string]string{"RunnerAccountId": "111111111111", "RotateKeys": "true", "RotationCreateSecrets": "true",
+				"AllowedAccounts": testenv.AccountID + ",222222222222"},
+			"version: 1\n" + rotatingRules + "accounts: { organization: { role_name: KeywardenAudit } }\n" +
+				`enforce: { allowed_accounts: ["111111111111", "222222222222", "` + testenv.AccountID + `"] }` + "\nrotate: { create_secret: true }\n",
+			map[string]map[string]stringList{"ArnEquals": {"aws:PrincipalArn": {"arn:aws:iam::111111111111:role/keywarden-runner"}}}},
 		{"read-only, any principal of the runner account",
 			map[string]string{"RunnerAccountId": "111111111111", "RunnerRoleName": "", "RoleName": "Audit"},
 			notifyOnly + "accounts: { organization: { role_name: Audit } }\n", nil},
@@ -762,7 +785,7 @@ enforce: { allowed_accounts: ["` + testenv.AccountID + `"] }
 // the aws partition only, so the stacks above never take the other
 // branches: here each is checked to be the aws branch with its partition.
 func TestCloudFormationPartitionBranches(t *testing.T) {
-	for path, want := range map[string]int{templates[0]: 1, templates[1]: 4} {
+	for path, want := range map[string]int{templates[0]: 1, templates[1]: 5} {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)

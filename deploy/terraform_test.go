@@ -203,6 +203,33 @@ state: { url: "dynamodb://keywarden" }
 			"organization": map[string]any{"role_name": "Audit"}, "stop_parameter": "/keywarden/stop"}},
 }
 
+// rotatingRules rotate the machine class's keys at 80 days; nothing else
+// acts.
+const rotatingRules = `rules:
+  access_key_age:
+    human: [ {at: 70, action: notify} ]
+    machine: [ {at: 70, action: notify}, {at: 80, action: rotate} ]
+` + quietCredentialRules
+
+func init() {
+	policyCases = append(policyCases,
+		policyCase{"rotation, the default secret name", "version: 1\n" + rotatingRules + allowedYAML, nil,
+			map[string]any{"allowed_accounts": allowedInput, "rotation": map[string]any{}}},
+		policyCase{"rotation creating secrets under a name of its own, runner known, an emergency stop", "version: 1\n" + rotatingRules +
+			stopYAML("/keywarden/stop") + "rotate: { secret_name: \"ci/{user}/aws\", create_secret: true }\n",
+			[]string{"--runner-account", "222222222222"},
+			map[string]any{"allowed_accounts": allowedInput, "runner_account": "222222222222", "stop_parameter": "/keywarden/stop",
+				"rotation": map[string]any{"secret_name": "ci/{user}/aws", "create_secret": true}}},
+		policyCase{"rotation through the member role, GovCloud", "version: 1\n" + rotatingRules + allowedYAML +
+			"accounts: { organization: { role_name: Audit }, partition: aws-us-gov }\nrotate: { create_secret: true }\n",
+			[]string{"--role", "member", "--runner-account", "111111111111"},
+			map[string]any{"role": "member", "allowed_accounts": allowedInput, "runner_account": "111111111111", "partition": "aws-us-gov",
+				"organization": map[string]any{"role_name": "Audit"}, "rotation": map[string]any{"create_secret": true}}},
+		policyCase{"rotation without an allowed account: read-only", "version: 1\n" + rotatingRules, nil,
+			map[string]any{"rotation": map[string]any{}}},
+	)
+}
+
 // stopYAML lets keywarden act in two accounts, with an emergency stop.
 func stopYAML(parameter string) string {
 	return "enforce: { allowed_accounts: [\"111111111111\", \"222222222222\"], stop_parameter: \"" + parameter + "\" }\n"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	sh "github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -86,6 +89,17 @@ type world struct {
 	// security@example.com goes out as, from a time on (the address's when
 	// both are verified).
 	sesIdentity []sesEra
+	// secrets maps "ACCOUNT NAME" to a Secrets Manager secret's ARN, and
+	// secretKey an ARN to its customer managed KMS key; learn, when set,
+	// fills them (and keyOwner) with what the scenario created, before
+	// the requests are evaluated.
+	secrets   map[string]string
+	secretKey map[string]string
+	learn     func(t *testing.T)
+	// created holds the "ACCOUNT NAME" of the secrets the scenario
+	// created, from its CreateSecret on (requests are evaluated in order):
+	// before it, a request names a secret that does not exist.
+	created, creates map[string]bool
 }
 
 type sesEra struct {
@@ -93,7 +107,23 @@ type sesEra struct {
 	identity string
 }
 
-func newWorld() *world { return &world{keyOwner: map[string]string{}, orgOf: map[string]string{}} }
+func newWorld() *world {
+	return &world{keyOwner: map[string]string{}, orgOf: map[string]string{}, secrets: map[string]string{}, secretKey: map[string]string{},
+		created: map[string]bool{}, creates: map[string]bool{}}
+}
+
+// secretARN is the ARN IAM authorizes a request on a secret named id (a
+// name or an ARN) in account on: the secret's full ARN, or for a secret
+// that does not exist, the ARN of the name the request gives.
+func (w *world) secretARN(account, id string) string {
+	if strings.HasPrefix(id, "arn:") {
+		return id
+	}
+	if a := w.secrets[account+" "+id]; a != "" && (!w.creates[account+" "+id] || w.created[account+" "+id]) {
+		return a
+	}
+	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s", testenv.Region, account, id)
+}
 
 // seed seeds users into the account cfg signs for and remembers their keys.
 func (w *world) seed(t *testing.T, m *testenv.MotoServer, cfg aws.Config, users []testenv.SeedUser) {
@@ -202,6 +232,55 @@ accounts:
 enforce: { allowed_accounts: [%q, "222222222222"], grace_after_disable: 0, max_fraction: 1 }
 `, testenv.AccountID, coverageRules, testenv.AccountID)}
 	}},
+	{"single account, rotating into Secrets Manager and SSM (one of each under a KMS key, one of each created)", func(t *testing.T, m *testenv.MotoServer) coverageSetup {
+		ctx := context.Background()
+		w := newWorld()
+		direct := m.Config(t)
+		key, err := kms.NewFromConfig(direct).CreateKey(ctx, &kms.CreateKeyInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyARN := aws.ToString(key.KeyMetadata.Arn)
+		users := append(coverageUsers(testenv.AccountID), machine("rot-sm", 85, "keywarden/rot-sm"),
+			machine("rot-ssm", 85, "ssm:/keywarden/rot-ssm"), machine("rot-new", 85, "keywarden/rot-new"),
+			machine("rot-ssm-new", 85, "ssm:/keywarden/rot-ssm-new"))
+		w.seed(t, m, direct, users)
+		w.secretKey[putSecret(t, m, "keywarden/rot-sm", "rot-sm", keyARN)] = keyARN
+		if _, err := ssm.NewFromConfig(direct).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/keywarden/rot-ssm"),
+			// By key ID: the target check resolves it with kms:DescribeKey.
+			Value: aws.String("{}"), Type: ssmtypes.ParameterTypeSecureString, KeyId: key.KeyMetadata.KeyId,
+			Tags: []ssmtypes.Tag{{Key: aws.String(config.TagSecretUser), Value: aws.String("rot-ssm")}}}); err != nil {
+			t.Fatal(err)
+		}
+		// The secret the scenario creates, and the keys it creates.
+		w.learn = func(t *testing.T) {
+			list, err := sm.NewFromConfig(direct).ListSecrets(ctx, &sm.ListSecretsInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, sec := range list.SecretList {
+				w.secrets[testenv.AccountID+" "+aws.ToString(sec.Name)] = aws.ToString(sec.ARN)
+			}
+			w.creates[testenv.AccountID+" keywarden/rot-new"] = true
+			for _, u := range users {
+				for k := range keyStatus(t, m, u.Name) {
+					w.keyOwner[k] = u.Name
+				}
+			}
+		}
+		return coverageSetup{world: w, acts: []string{testenv.AccountID}, config: fmt.Sprintf(`version: 1
+classes:
+  - name: machine
+    match: { tags: { UserType: machine } }
+rules:
+  access_key_age:
+    human: [ {at: 70, action: notify}, {at: 80, action: disable}, {at: 90, action: delete} ]
+    machine: [ {at: 70, action: notify}, {at: 80, action: rotate} ]
+%snotify: { users: { email_tags: [Email] } }
+enforce: { allowed_accounts: [%q], grace_after_disable: 0, max_fraction: 1 }
+rotate: { create_secret: true }
+`, strings.TrimPrefix(coverageRules, "rules:\n"), testenv.AccountID)}
+	}},
 	{"DynamoDB state, SES, SNS, a Slack webhook from SSM, Security Hub", func(t *testing.T, m *testenv.MotoServer) coverageSetup {
 		ctx := context.Background()
 		w := newWorld()
@@ -252,7 +331,7 @@ state: { url: "dynamodb://keywarden-state" }
 	}},
 }
 
-// TestIAMPolicyCoversEveryCall is the least-privilege comparison: for six
+// TestIAMPolicyCoversEveryCall is the least-privilege comparison: for seven
 // configs it records every AWS request of scan (--security-hub where the
 // config imports), run, run --apply, history and undo through the proxy,
 // and checks them against `keywarden iam-policy --runner-account` for the
@@ -332,6 +411,9 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 					t.Fatal(err)
 				}
 				docs[role] = &d
+			}
+			if cs.world.learn != nil {
+				cs.world.learn(t)
 			}
 			checkCoverage(t, p.Ops(), docs, cs.world)
 		})
@@ -426,6 +508,19 @@ func requestsOf(op testenv.Op, w *world) ([][]iampolicy.Request, error) {
 	arn := func(service, resource string) string {
 		return fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, testenv.Region, op.Account, resource)
 	}
+	// keyARN is a KMS key's ARN: as given, or a key ID's in the caller's account.
+	keyARN := func(key string) string {
+		if strings.HasPrefix(key, "arn:") {
+			return key
+		}
+		return arn("kms", "key/"+key)
+	}
+	accountOf := func(a string) string {
+		if parts := strings.Split(a, ":"); len(parts) > 4 {
+			return parts[4]
+		}
+		return ""
+	}
 	one := func(action, resource string, ctx map[string][]string) [][]iampolicy.Request {
 		return [][]iampolicy.Request{{{Action: action, Resource: resource, Context: ctx}}}
 	}
@@ -479,6 +574,77 @@ func requestsOf(op testenv.Op, w *world) ([][]iampolicy.Request, error) {
 			ctx["aws:ResourceOrgID"] = []string{w.orgOf[parts[4]]}
 		}
 		return one(name, role, ctx), nil
+	case "iam:CreateAccessKey":
+		if op.Params.Get("UserName") == "" {
+			return nil, errors.New("no UserName: the request would create a key for its caller")
+		}
+		return one(name, user(op.Params.Get("UserName")), nil), nil
+	case "secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret":
+		// On the secret's ARN, in its account; a new value under a customer
+		// managed key is encrypted with a data key Secrets Manager asks KMS
+		// for on the caller's behalf (kms:GenerateDataKey through the
+		// service); tags on a new secret need secretsmanager:TagResource.
+		id := cmp.Or(str(body, "SecretId"), str(body, "Name"))
+		if name == "secretsmanager:CreateSecret" {
+			w.created[op.Account+" "+id] = true
+		}
+		res := w.secretARN(op.Account, id)
+		ctx := map[string][]string{"aws:ResourceAccount": {op.Account}}
+		var tagNeed []iampolicy.Request
+		if tags, _ := body["Tags"].([]any); len(tags) > 0 {
+			tagCtx := map[string][]string{"aws:ResourceAccount": {op.Account}}
+			for _, tg := range tags {
+				kv, _ := tg.(map[string]any)
+				tagCtx["aws:TagKeys"] = append(tagCtx["aws:TagKeys"], str(kv, "Key"))
+				tagCtx["aws:RequestTag/"+str(kv, "Key")] = []string{str(kv, "Value")}
+			}
+			ctx = tagCtx
+			tagNeed = []iampolicy.Request{{Action: "secretsmanager:TagResource", Resource: res, Context: tagCtx}}
+		}
+		needs := one(name, res, ctx)
+		if tagNeed != nil {
+			needs = append(needs, tagNeed)
+		}
+		key := cmp.Or(str(body, "KmsKeyId"), w.secretKey[res])
+		if name != "secretsmanager:DescribeSecret" && name != "secretsmanager:GetResourcePolicy" && key != "" {
+			res := keyARN(key)
+			needs = append(needs, []iampolicy.Request{{Action: "kms:GenerateDataKey", Resource: res,
+				Context: map[string][]string{"kms:ViaService": {"secretsmanager." + testenv.Region + ".amazonaws.com"}, "aws:ResourceAccount": {accountOf(res)}}}})
+		}
+		return needs, nil
+	case "ssm:DescribeParameters":
+		return one(name, "*", nil), nil
+	case "ssm:ListTagsForResource", "ssm:PutParameter":
+		// On the parameter; a SecureString under a customer managed key is
+		// encrypted by SSM with kms:Encrypt on the caller's behalf.
+		param := cmp.Or(str(body, "Name"), str(body, "ResourceId"))
+		res := arn("ssm", "parameter/"+strings.TrimPrefix(param, "/"))
+		needs := one(name, res, map[string][]string{"aws:ResourceAccount": {op.Account}})
+		// A parameter created with tags needs ssm:AddTagsToResource too.
+		if tags, _ := body["Tags"].([]any); name == "ssm:PutParameter" && len(tags) > 0 {
+			tagCtx := map[string][]string{"aws:ResourceAccount": {op.Account}}
+			for _, tg := range tags {
+				kv, _ := tg.(map[string]any)
+				tagCtx["aws:TagKeys"] = append(tagCtx["aws:TagKeys"], str(kv, "Key"))
+				tagCtx["aws:RequestTag/"+str(kv, "Key")] = []string{str(kv, "Value")}
+			}
+			needs[0][0].Context = tagCtx
+			needs = append(needs, []iampolicy.Request{{Action: "ssm:AddTagsToResource", Resource: res, Context: tagCtx}})
+		}
+		if key := str(body, "KeyId"); name == "ssm:PutParameter" && key != "" && key != "alias/aws/ssm" {
+			res := keyARN(key)
+			needs = append(needs, []iampolicy.Request{{Action: "kms:Encrypt", Resource: res,
+				Context: map[string][]string{"kms:ViaService": {"ssm." + testenv.Region + ".amazonaws.com"}, "aws:ResourceAccount": {accountOf(res)}}}})
+		}
+		return needs, nil
+	case "kms:DescribeKey":
+		// On the key (a key ID is one of the caller's account).
+		key := str(body, "KeyId")
+		if strings.HasPrefix(key, "alias/") {
+			return nil, fmt.Errorf("DescribeKey of alias %s: the scenario names keys by ID or ARN", key)
+		}
+		res := keyARN(key)
+		return one(name, res, map[string][]string{"aws:ResourceAccount": {accountOf(res)}}), nil
 	case "sns:Publish":
 		return one(name, op.Params.Get("TopicArn"), nil), nil
 	case "ssm:GetParameter":

@@ -38,6 +38,7 @@ module "policy" {
   role        = "runner"
   partition   = data.aws_partition.current.partition
   remediation = var.remediation
+  rotation    = var.rotation
   ssh_key_age = var.ssh_key_age
   # The function runs in this account: it acts there with its own
   # credentials only if this account is allowed, and elsewhere through

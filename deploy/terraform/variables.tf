@@ -176,6 +176,15 @@ variable "remediation" {
   nullable    = false
 }
 
+variable "rotation" {
+  description = "The config's rotate settings when an access_key_age stage has action: rotate (null: none): secret_name (rotate.secret_name, default keywarden/{user}) and create_secret (rotate.create_secret). The function may then create access keys and write the matching Secrets Manager secrets and SSM parameters (create them only with create_secret) where it acts with its own credentials, and use their customer managed KMS keys through those services (see the policy module)."
+  type = object({
+    secret_name   = optional(string, "keywarden/{user}")
+    create_secret = optional(bool, false)
+  })
+  default = null
+}
+
 variable "ssh_key_age" {
   description = "Whether the config turns rules.ssh_key_age on (keywarden then reads SSH public keys: iam:ListSSHPublicKeys)."
   type        = bool

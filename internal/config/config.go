@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/keywarden/keywarden/internal/state"
 )
@@ -15,6 +16,10 @@ const (
 	ActionDisable        = "disable"
 	ActionDelete         = "delete"
 	ActionRemovePassword = "remove_password"
+	// ActionRotate, an access_key_age stage's action: a new key written to
+	// the user's secret (Config.Rotate), the old one retired after the
+	// overlap.
+	ActionRotate = "rotate"
 )
 
 // Severities, lowest first. Info is informational: reported, counted in
@@ -76,6 +81,49 @@ type Config struct {
 	Notify     Notify      `yaml:"notify,omitempty" json:"notify,omitempty"`
 	Enforce    Enforce     `yaml:"enforce,omitempty" json:"enforce,omitempty"`
 	State      State       `yaml:"state,omitempty" json:"state,omitempty"`
+	// Rotate says where a rotate stage writes a user's new access key.
+	Rotate Rotate `yaml:"rotate,omitempty" json:"rotate,omitempty"`
+}
+
+// TagSecret is the user tag that names where a rotation writes its new
+// key: a Secrets Manager secret name or ARN, or ssm:/path for an SSM
+// SecureString parameter. TagSecretUser is the tag the secret itself must
+// carry, equal to the user's name, before keywarden writes to it.
+const (
+	TagSecret     = "keywarden:secret"
+	TagSecretUser = "keywarden:user"
+)
+
+// DefaultSecretName is rotate.secret_name's default; {user} is the IAM
+// user's name.
+const DefaultSecretName = "keywarden/{user}"
+
+// DefaultOverlapDays is rotate.overlap_days's default.
+const DefaultOverlapDays = 7
+
+// Rotate configures the rotate action.
+type Rotate struct {
+	// SecretName is the pattern a target's name must match ({user}: the
+	// user's name), for a Secrets Manager secret and an SSM parameter
+	// (ssm:/ + the pattern) alike.
+	SecretName string `yaml:"secret_name,omitempty" json:"secret_name,omitempty"`
+	// OverlapDays: the old key stays active until the new one is used or
+	// this many days have passed.
+	OverlapDays int `yaml:"overlap_days,omitempty" json:"overlap_days,omitempty"`
+	// CreateSecret lets a rotation create a target that does not exist
+	// (tagged keywarden:user with the user's name).
+	CreateSecret bool `yaml:"create_secret,omitempty" json:"create_secret,omitempty"`
+	// Targets map a class or a user to a target, where the user has no
+	// keywarden:secret tag (first match wins: user, then class).
+	Targets []RotateTarget `yaml:"targets,omitempty" json:"targets,omitempty"`
+}
+
+// RotateTarget is one rotate.targets entry: Class or User, and Secret (a
+// name, ARN or ssm:/path; {user} is replaced by the user's name).
+type RotateTarget struct {
+	Class  string `yaml:"class,omitempty" json:"class,omitempty"`
+	User   string `yaml:"user,omitempty" json:"user,omitempty"`
+	Secret string `yaml:"secret" json:"secret"`
 }
 
 // Accounts says which accounts to scan. With neither Organization nor List
@@ -194,13 +242,48 @@ func (r *Rules) StagesOf(rule, class string) []Stage {
 	}
 	if rule != RuleAccessKeyAge {
 		if stages, ok := r.AccessKeyAge[class]; ok {
-			return stages
+			return withoutRotate(stages)
 		}
 	}
 	if stages, ok := byClass[DefaultClass]; ok || rule == RuleAccessKeyAge {
 		return stages
 	}
-	return r.AccessKeyAge[DefaultClass]
+	return withoutRotate(r.AccessKeyAge[DefaultClass])
+}
+
+// withoutRotate is access-key stages as another credential takes them: a
+// rotate stage notifies instead (only an access key can be rotated into
+// a secret; the owner is still told at that age). The stages themselves
+// when none rotates.
+func withoutRotate(stages []Stage) []Stage {
+	if !slices.ContainsFunc(stages, func(s Stage) bool { return s.Action == ActionRotate }) {
+		return stages
+	}
+	out := slices.Clone(stages)
+	for i := range out {
+		if out[i].Action == ActionRotate {
+			out[i].Action = ActionNotify
+		}
+	}
+	return out
+}
+
+// TargetOf is where a rotation of user's access key writes the new
+// key: the user's keywarden:secret tag, else the first rotate.targets
+// entry for the user, else the first for its class ({user} replaced by
+// the user's name); "" when none names one.
+func (r *Rotate) TargetOf(user, class string, tags map[string]string) string {
+	if t := strings.TrimSpace(tags[TagSecret]); t != "" {
+		return t
+	}
+	for _, byUser := range []bool{true, false} {
+		for _, t := range r.Targets {
+			if byUser && t.User != "" && t.User == user || !byUser && t.User == "" && t.Class == class {
+				return strings.ReplaceAll(t.Secret, "{user}", user)
+			}
+		}
+	}
+	return ""
 }
 
 // StagesByClass returns every class's stages of a staged rule (StagesOf
@@ -515,7 +598,8 @@ func Default() *Config {
 			MaxFraction:       0.2,
 			GraceAfterDisable: 10,
 		},
-		State: State{URL: state.DefaultURL},
+		State:  State{URL: state.DefaultURL},
+		Rotate: Rotate{SecretName: DefaultSecretName, OverlapDays: DefaultOverlapDays},
 	}
 }
 

@@ -120,7 +120,7 @@ var constraints = []constraint{
 
 	{path: "rules.access_key_age.{}[].at", required: true, min: bound(1), max: bound(MaxDays)},
 	{path: "rules.access_key_age.{}[].action", required: true, empty: "required",
-		enum: []string{ActionNotify, ActionDisable, ActionDelete}, noun: "action"},
+		enum: []string{ActionNotify, ActionRotate, ActionDisable, ActionDelete}, noun: "action"},
 	{path: "rules.access_key_age.{}[].severity", optional: true, enum: severities, noun: "severity"},
 	{path: "rules.access_key_unused.after", min: bound(1), max: bound(MaxDays)},
 	{path: "rules.access_key_unused.action", empty: "required", enum: []string{ActionNotify, ActionDisable}, noun: "action"},
@@ -228,7 +228,28 @@ var constraints = []constraint{
 	{path: "enforce.protect[].key_ids[]", pattern: regexp.MustCompile(`^[A-Z0-9]{16,128}$`),
 		msg: "%q is not an access key ID (want e.g. AKIAIOSFODNN7EXAMPLE)"},
 	{path: "enforce.protect[].accounts[]", accountID: true},
+
+	{path: "rotate.secret_name", blank: true, empty: "required (the pattern a rotation target's name must match, e.g. keywarden/{user})",
+		pattern: secretNameRE, msg: "%q is not a Secrets Manager secret name pattern (1-512 letters, digits, /_+=.@- and {user})"},
+	{path: "rotate.overlap_days", min: bound(1), max: bound(MaxDays)},
+	{path: "rotate.targets[].class", optional: true, pattern: classNameRE,
+		msg: "%q is not a valid class name (use letters, digits, - and _)"},
+	{path: "rotate.targets[].user", optional: true, pattern: iamUserNameRE,
+		msg: "%q is not an IAM user name (1-64 letters, digits and +=,.@_-)"},
+	{path: "rotate.targets[].secret", required: true, blank: true,
+		empty:   "required (a Secrets Manager secret name or ARN, or ssm:/path; {user} is the user's name)",
+		pattern: secretTargetRE,
+		msg:     "%q is not a rotation target (want a Secrets Manager secret name or ARN, or ssm:/path; {user} is the user's name)"},
 }
+
+// secretNameRE is a Secrets Manager secret name, {user} allowed;
+// secretTargetRE a rotation target: such a name, a secret's ARN, or
+// ssm:/path (an SSM parameter name, {user} allowed).
+var (
+	secretNameRE   = regexp.MustCompile(`^([A-Za-z0-9/_+=.@-]|\{user\}){1,512}$`)
+	secretTargetRE = regexp.MustCompile(`^(([A-Za-z0-9/_+=.@-]|\{user\})+|arn:aws(-[a-z]+)*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:([A-Za-z0-9/_+=.@-]|\{user\})+|ssm:(/([A-Za-z0-9_.-]|\{user\})+)+)$`)
+	iamUserNameRE  = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+)
 
 // stagesAt, stagesAction and stagesSeverity are the keys of a class-stage
 // rule's stages (rules.RULE.{}[]).

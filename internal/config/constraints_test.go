@@ -352,7 +352,7 @@ func TestConstraintMessages(t *testing.T) {
 		{"enforce.grace_after_disable", -1, "must be between 0 and 36500 (got -1)"},
 		{"notify.rate_per_second", -0.5, "must be 0 or more (got -0.5)"},
 		{"enforce.max_fraction", 0.0, "must be more than 0 and at most 1 (got 0)"},
-		{"rules.access_key_age.{}[].action", "", "required (want notify, disable or delete)"},
+		{"rules.access_key_age.{}[].action", "", "required (want notify, rotate, disable or delete)"},
 		{"notify.users.via", "", `unknown channel "" (want ses, smtp or outbox)`},
 		{"exemptions[].rules[]", "mfa", `unknown rule "mfa" (rules: access_key_age, access_key_unused, password_expiry, password_unused, mfa_missing, root_access_key, access_key_unknown_age, ` +
 			`signing_certificate_age, root_signing_certificate, service_credential_age, service_credential_expiry, ssh_key_age, ` +

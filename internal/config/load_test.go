@@ -272,7 +272,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key", "version: 1\nrulez: {}\n",
 			"k.yaml:2: rulez: unknown key (did you mean rules?)"},
 		{"unknown key, no close match", "version: 1\ncolour: blue\n",
-			"k.yaml:2: colour: unknown key (valid keys here: version, accounts, classes, rules, exemptions, notify, enforce, state)"},
+			"k.yaml:2: colour: unknown key (valid keys here: version, accounts, classes, rules, exemptions, notify, enforce, state, rotate)"},
 		{"unknown rule", "version: 1\nrules:\n  acess_key_age: {}\n",
 			"k.yaml:3: rules.acess_key_age: unknown key (did you mean access_key_age?)"},
 		{"unknown key in a stage", "version: 1\nrules:\n  access_key_age:\n    human:\n      - at: 70\n        actoin: notify\n",
@@ -322,7 +322,7 @@ func TestParseErrors(t *testing.T) {
 		// Errors are sorted by line and all reported.
 		{"several problems", "version: 1\nenforce: {mode: on}\nrules:\n  access_key_age:\n    human:\n      - {at: 70, action: notify}\n      - {at: 80, action: disabel}\naccounts: {parallel: 0}\n",
 			"k.yaml:2: enforce.mode: unknown mode \"on\" (want dry_run or apply)\n" +
-				"k.yaml:7: rules.access_key_age.human[1].action: unknown action \"disabel\" (want notify, disable or delete)\n" +
+				"k.yaml:7: rules.access_key_age.human[1].action: unknown action \"disabel\" (want notify, rotate, disable or delete)\n" +
 				"k.yaml:8: accounts.parallel: must be between 1 and 64 (got 0)"},
 	}
 	for _, tt := range tests {

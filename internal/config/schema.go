@@ -168,6 +168,7 @@ var fieldDocs = map[string]string{
 	"Config.Notify":     "Who is told, and how.",
 	"Config.Enforce":    "Remediation and its guards.",
 	"Config.State":      "Where keywarden remembers what it sent and did.",
+	"Config.Rotate":     "Where a rotate stage (access_key_age only) writes a user's new access key, and how long the old one overlaps it.",
 
 	"Accounts.Organization": "Scan every ACTIVE account of the caller's AWS Organization through AssumeRole. Not together with list.",
 	"Accounts.List":         "Scan exactly these accounts. Not together with organization.",
@@ -192,7 +193,7 @@ var fieldDocs = map[string]string{
 	"Match.Groups":     "The user is in any of these IAM groups.",
 	"Match.Names":      "The user name matches any of these globs (path.Match syntax).",
 
-	"Rules.AccessKeyAge":        "Per class (human or a defined class): stages by the age of an active access key in days. Inactive keys only get the delete stage.",
+	"Rules.AccessKeyAge":        "Per class (human or a defined class): stages by the age of an active access key in days. Inactive keys only get the delete stage. A rotate stage (at most one, before every disable and delete stage) writes a new key to the user's secret (see rotate).",
 	"Rules.AccessKeyUnused":     "An active access key not used (never used: since its creation) for `after` days.",
 	"Rules.PasswordExpiry":      "A console password that expires within warn_before days, or has expired.",
 	"Rules.PasswordUnused":      "A console password not used (never used: since it was set) for `after` days.",
@@ -325,4 +326,13 @@ var fieldDocs = map[string]string{
 	"Window.Timezone": "IANA time zone of start and end, e.g. Europe/Berlin; empty: UTC.",
 
 	"State.URL": "sqlite://PATH or dynamodb://TABLE.",
+
+	"Rotate.SecretName":   "The pattern a rotation target's name must match ({user}: the user's name; an SSM target is ssm:/ and the pattern). Default keywarden/{user}; must contain {user}.",
+	"Rotate.OverlapDays":  "The old key stays active until the new one is used, or this many days after the rotation (>= 1; default 7); then it is disabled, and deleted after grace_after_disable.",
+	"Rotate.CreateSecret": "Create a target that does not exist (tagged keywarden:user with the user's name); false: the rotation is blocked.",
+	"Rotate.Targets":      "Targets of users without a keywarden:secret tag; the first entry for the user, else the first for its class.",
+
+	"RotateTarget.Class":  "The class the entry applies to (human or a defined class); not with user.",
+	"RotateTarget.User":   "The IAM user name the entry applies to; not with class.",
+	"RotateTarget.Secret": "A Secrets Manager secret name or ARN, or ssm:/path for an SSM SecureString parameter; {user} is the user's name.",
 }

@@ -104,7 +104,7 @@ func TestJSONSchemaEnums(t *testing.T) {
 		path string
 		want []any
 	}{
-		{"rules.access_key_age.{}[].action", []any{"notify", "disable", "delete"}},
+		{"rules.access_key_age.{}[].action", []any{"notify", "rotate", "disable", "delete"}},
 		{"rules.access_key_age.{}[].severity", []any{"info", "low", "medium", "high", "critical"}},
 		{"rules.access_key_unused.action", []any{"notify", "disable"}},
 		{"rules.password_unused.action", []any{"notify", "remove_password"}},
@@ -309,7 +309,7 @@ func TestJSONSchemaRejects(t *testing.T) {
 		{"rules: {}", "config: missing required key version"},
 		{"version: 2", "config.version: want 1, got 2"},
 		{"version: 1\nrules: {acess_key_age: {}}", "config.rules.acess_key_age: not in the schema"},
-		{"version: 1\nrules: {access_key_age: {human: [{at: 80, action: disabel}]}}", "config.rules.access_key_age.human[0].action: disabel is not one of [notify disable delete]"},
+		{"version: 1\nrules: {access_key_age: {human: [{at: 80, action: disabel}]}}", "config.rules.access_key_age.human[0].action: disabel is not one of [notify rotate disable delete]"},
 		{"version: 1\nrules: {access_key_age: {human: [{action: notify}]}}", "config.rules.access_key_age.human[0]: missing required key at"},
 		{"version: 1\nrules: {access_key_age: {human: [{at: 0, action: notify}]}}", "config.rules.access_key_age.human[0].at: 0 is below 1"},
 		{"version: 1\nrules: {root_access_key: {action: delete}}", "config.rules.root_access_key.action: delete is not one of [notify]"},

@@ -114,6 +114,7 @@ func (c *Config) problems() []*ConfigError {
 	k.notify(&c.Notify, root.key("notify"))
 	k.enforce(&c.Enforce, root.key("enforce"))
 	k.state(&c.State, root.key("state"))
+	k.rotate(&c.Rotate, classes, root.key("rotate"))
 	k.partition(c, root)
 
 	rank := make(map[*ConfigError]int, len(k.probs))
@@ -289,12 +290,31 @@ func (k *checker) rules(r *Rules, classes map[string]bool, p keyPath) {
 
 // stages checks that a class's stages ascend and never disable a deleted
 // credential.
+//
+// A rotate stage (access_key_age only: the constraints refuse it
+// elsewhere) comes before every disable and delete stage of the class, and
+// there is at most one: a rotation needs an active key, and the key it
+// replaces is then retired by the rotation (disabled after the overlap,
+// deleted after the grace), not by later stages; the disable and delete
+// stages after it apply only where the rotation cannot be made (no target,
+// a blocked target).
 func (k *checker) stages(st []Stage, p keyPath) {
-	deleteAt := -1
+	deleteAt, disableAt, rotateAt := -1, -1, -1
 	for i, s := range st {
 		sp := p.idx(i)
 		if i > 0 && s.At <= st[i-1].At && !k.reported(sp.key("at")) {
 			k.add(sp.key("at"), "stages must ascend: %d is not after the previous stage's %d", s.At, st[i-1].At)
+		}
+		switch {
+		case s.Action == ActionRotate && rotateAt >= 0:
+			k.add(sp.key("action"), "a second rotate stage (the first is at %d days); a rotated key is retired by its rotation, so one rotate stage is enough", rotateAt)
+		case s.Action == ActionRotate && (disableAt >= 0 || deleteAt >= 0):
+			k.add(sp.key("action"), "rotate after the %s stage at %d days; a rotation needs an active key: put it before every disable and delete stage",
+				map[bool]string{true: "disable", false: "delete"}[disableAt >= 0], max(disableAt, deleteAt))
+		case s.Action == ActionRotate:
+			rotateAt = s.At
+		case s.Action == ActionDisable && disableAt < 0:
+			disableAt = s.At
 		}
 		if s.Action == ActionDisable && deleteAt >= 0 {
 			k.add(sp.key("action"), "disable after the delete stage at %d days; a deleted credential cannot be disabled", deleteAt)
@@ -408,4 +428,59 @@ func (k *checker) state(s *State, p keyPath) {
 	default:
 		k.add(up, "%v", err)
 	}
+}
+
+// rotate checks the rotate section: secret_name names the user, and each
+// target names a class or a user (one of them; a class that is defined)
+// and a secret whose name fits secret_name.
+func (k *checker) rotate(r *Rotate, classes map[string]bool, p keyPath) {
+	if np := p.key("secret_name"); !k.reported(np) && !strings.Contains(r.SecretName, "{user}") {
+		k.add(np, "%q does not contain {user}: every user's key would go to the same secret", r.SecretName)
+	}
+	for i, t := range r.Targets {
+		tp := p.key("targets").idx(i)
+		switch {
+		case t.Class == "" && t.User == "":
+			k.add(tp, "needs class or user")
+		case t.Class != "" && t.User != "":
+			k.add(tp, "class and user are mutually exclusive; keep one")
+		case t.Class != "" && t.Class != DefaultClass && !classes[t.Class] && !k.reported(tp.key("class")):
+			k.add(tp.key("class"), "unknown class %q (define it under classes, or use human)", t.Class)
+		}
+		sp := tp.key("secret")
+		if k.reported(sp) || k.reported(p.key("secret_name")) || !strings.Contains(r.SecretName, "{user}") {
+			continue
+		}
+		if name, ok := targetName(t.Secret); ok && !secretNameFits(r.SecretName, name, t.User) {
+			want := r.SecretName
+			if strings.HasPrefix(t.Secret, "ssm:") {
+				want = "ssm:/" + want
+			}
+			k.add(sp, "%q does not match rotate.secret_name (want %s): a rotation would refuse it", t.Secret, want)
+		}
+	}
+}
+
+// targetName is the secret name a target names (a name, an ARN's name, an
+// ssm:/path's path without its leading /), and whether it can be told
+// here: an ARN's name may end in Secrets Manager's random suffix, so it
+// is left to the rotation's own check.
+func targetName(target string) (string, bool) {
+	if p, ok := strings.CutPrefix(target, "ssm:/"); ok {
+		return p, true
+	}
+	if strings.HasPrefix(target, "arn:") {
+		return "", false
+	}
+	return target, true
+}
+
+// secretNameFits reports whether name fits the pattern secret_name: equal
+// to it as written ({user} kept, for a class's target), or, for a user's
+// target, with {user} replaced by the user's name.
+func secretNameFits(pattern, name, user string) bool {
+	if name == pattern {
+		return true
+	}
+	return user != "" && strings.ReplaceAll(name, "{user}", user) == strings.ReplaceAll(pattern, "{user}", user)
 }

@@ -23,7 +23,7 @@ func TestValidateWithoutFile(t *testing.T) {
 		{"zero version", func(c *Config) { c.Version = 0 }, "version: required; add `version: 1`"},
 		{"future version", func(c *Config) { c.Version = 3 }, "version: unsupported config version 3 (this keywarden understands 1)"},
 		{"missing stage action", func(c *Config) { c.Rules.AccessKeyAge["machine"][1].Action = "" },
-			"rules.access_key_age.machine[1].action: required (want notify, disable or delete)"},
+			"rules.access_key_age.machine[1].action: required (want notify, rotate, disable or delete)"},
 		{"nil rules are allowed", func(c *Config) { c.Rules = Rules{} }, ""},
 		{"stage without severity is allowed", func(c *Config) { c.Rules.AccessKeyAge["human"][0].Severity = "" }, ""},
 		{"class name that needs quoting in the path", func(c *Config) {
@@ -178,6 +178,8 @@ func TestValidateZeroConfig(t *testing.T) {
 		`enforce.mode: unknown mode "" (want dry_run or apply)`,
 		"enforce.max_fraction: must be more than 0 and at most 1 (got 0)",
 		"state.url: required (want sqlite://PATH or dynamodb://TABLE)",
+		"rotate.secret_name: required (the pattern a rotation target's name must match, e.g. keywarden/{user})",
+		"rotate.overlap_days: must be between 1 and 36500 (got 0)",
 	}
 	if got := err.Error(); got != strings.Join(want, "\n") {
 		t.Errorf("Config{}.Validate() =\n%s\nwant\n%s", got, strings.Join(want, "\n"))

@@ -73,8 +73,8 @@ var adminARNRE = regexp.MustCompile(`^arn:([a-z-]+):iam::([0-9]{12}|\*):(root|(r
 // role. It denies, for every principal but the admins:
 //   - iam:TagUser, iam:UntagUser and iam:CreateUser with any tag key the
 //     config reads (classes[].match.tags, exemptions[].tags,
-//     notify.users.email_tags), compared as IAM compares tag keys, without
-//     case (aws:TagKeys);
+//     notify.users.email_tags, keywarden:secret with a rotate stage),
+//     compared as IAM compares tag keys, without case (aws:TagKeys);
 //   - iam:AddUserToGroup and iam:RemoveUserFromGroup on the groups
 //     classes and exemptions match;
 //   - the changes to the member role (accounts.organization.role_name, the
@@ -149,8 +149,9 @@ func Guardrail(cfg *config.Config, o GuardrailOptions) (*Document, error) {
 }
 
 // TagKeysRead lists the tag keys the config reads to decide a user's class,
-// exemption or owner address, sorted, one spelling of each (IAM tag keys
-// differ by more than case).
+// exemption or owner address — and, with a rotate stage, where a user's
+// new key is written (keywarden:secret) — sorted, one spelling of each
+// (IAM tag keys differ by more than case).
 func TagKeysRead(cfg *config.Config) []string {
 	var all []string
 	for _, c := range cfg.Classes {
@@ -164,6 +165,11 @@ func TagKeysRead(cfg *config.Config) []string {
 		}
 	}
 	all = append(all, cfg.Notify.Users.EmailTags...)
+	if RemediationOf(cfg).Rotate {
+		// The target's own checks (account, name, its keywarden:user tag)
+		// stop a forged tag; the guardrail stops it being set at all.
+		all = append(all, config.TagSecret)
+	}
 	slices.Sort(all)
 	var out []string
 	for _, k := range all {

@@ -26,7 +26,8 @@ const (
 	// role in the other accounts, and reaches notify and state.
 	RoleRunner = "runner"
 	// RoleMember is the role keywarden assumes in each member account of
-	// accounts.organization or accounts.list: IAM only.
+	// accounts.organization or accounts.list: IAM only (and, with a rotate
+	// stage, the secrets and parameters a rotation writes there).
 	RoleMember = "member"
 )
 
@@ -105,9 +106,13 @@ var (
 	certDeleteActions     = []string{"iam:DeleteSigningCertificate"}
 	serviceDisableActions = []string{"iam:UpdateServiceSpecificCredential"}
 	serviceDeleteActions  = []string{"iam:DeleteServiceSpecificCredential"}
-	orgActions            = []string{"organizations:ListAccounts"}
-	orgUnitActions        = []string{"organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"}
-	securityHubAction     = []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"}
+	// rotateActions: a rotation creates the new key, after the re-check
+	// and the free-slot check, and reads when the new key is first used;
+	// it retires the old one with the disable and delete actions above.
+	rotateActions     = []string{"iam:CreateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys"}
+	orgActions        = []string{"organizations:ListAccounts"}
+	orgUnitActions    = []string{"organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"}
+	securityHubAction = []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"}
 	// sesActions: SES authorizes an SES v2 SendEmail with raw MIME content
 	// (keywarden's multipart messages) as ses:SendRawEmail, and a simple
 	// one as ses:SendEmail; AWS's own CDK grant for sending gives both.
@@ -176,6 +181,12 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 	add("ReadIAMCredentials", reads, []string{"*"}, nil)
 	rem := RemediationOf(cfg)
 	var recheck, write []string
+	if rem.Rotate {
+		// The old key is retired by a disable, then a delete, whatever
+		// the class's other stages; a new key whose secret could not be
+		// written is deleted at once.
+		rem.Disable, rem.Delete = true, true
+	}
 	if rem.Disable || rem.Delete {
 		recheck = append(recheck, keyRecheck...)
 		write = append(write, disableActions...) // a delete stage disables an active key first
@@ -217,6 +228,11 @@ func For(cfg *config.Config, o Options) (*Document, error) {
 	add("RemediateCredentials", write, users, nil)
 	add("RemediateSigningCertificates", certWrite, users, nil)
 	add("RemediateServiceCredentials", serviceWrite, users, nil)
+	if rem.Rotate {
+		for _, st := range RotationStatements(cfg, part, acts) {
+			add(st.Sid, st.Action, st.Resource, st.Condition)
+		}
+	}
 	if role == RoleMember {
 		return d, nil
 	}
@@ -381,12 +397,16 @@ func Reach(cfg *config.Config, runner string) (own, member []string) {
 // service-specific credentials (Service…).
 type Remediation struct {
 	Disable, Delete, RemovePassword bool
-	CertDisable, CertDelete         bool
-	ServiceDisable, ServiceDelete   bool
+	// Rotate: an access_key_age stage rotates (a new key written to the
+	// user's secret; the old one disabled, then deleted).
+	Rotate                        bool
+	CertDisable, CertDelete       bool
+	ServiceDisable, ServiceDelete bool
 }
 
-// stagesAct reports whether any class's stages disable, and any delete.
-func stagesAct(byClass map[string][]config.Stage) (disable, del bool) {
+// stagesAct reports whether any class's stages disable, any delete, and
+// any rotate.
+func stagesAct(byClass map[string][]config.Stage) (disable, del, rotate bool) {
 	for _, stages := range byClass {
 		for _, s := range stages {
 			switch s.Action {
@@ -394,20 +414,23 @@ func stagesAct(byClass map[string][]config.Stage) (disable, del bool) {
 				disable = true
 			case config.ActionDelete:
 				del = true
+			case config.ActionRotate:
+				rotate = true
 			}
 		}
 	}
-	return disable, del
+	return disable, del, rotate
 }
 
 // RemediationOf reports which changes cfg's rules can call for, whether or
 // not enforce.mode applies them (--apply can).
 func RemediationOf(cfg *config.Config) Remediation {
 	var r Remediation
-	r.Disable, r.Delete = stagesAct(cfg.Rules.AccessKeyAge)
-	// A class without its own stages for these takes its access keys'.
-	r.CertDisable, r.CertDelete = stagesAct(cfg.StagesByClass(config.RuleSigningCertAge))
-	r.ServiceDisable, r.ServiceDelete = stagesAct(cfg.StagesByClass(config.RuleServiceCredentialAge))
+	r.Disable, r.Delete, r.Rotate = stagesAct(cfg.Rules.AccessKeyAge)
+	// A class without its own stages for these takes its access keys'
+	// (a rotate stage is an access key's only).
+	r.CertDisable, r.CertDelete, _ = stagesAct(cfg.StagesByClass(config.RuleSigningCertAge))
+	r.ServiceDisable, r.ServiceDelete, _ = stagesAct(cfg.StagesByClass(config.RuleServiceCredentialAge))
 	if u := cfg.Rules.AccessKeyUnused; u != nil && (u.Enabled == nil || *u.Enabled) && u.Action == config.ActionDisable {
 		r.Disable = true
 	}

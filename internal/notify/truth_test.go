@@ -3,6 +3,7 @@ package notify_test
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,12 +14,21 @@ import (
 	"github.com/keywarden/keywarden/internal/plan"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/report"
+	"github.com/keywarden/keywarden/internal/state"
 )
 
 // truthAsOf is a Monday, 09:00 UTC.
 var truthAsOf = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
 const truthAcct = "123456789012"
+
+// The rotation scenarios' new key, its secret's ARN, and a secret access
+// key that no message may ever hold (none is ever given to the plan).
+const (
+	truthNewKey      = "AKIANEWKEYEXAMPLE001"
+	truthSecretARN   = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:keywarden/alice-AbCdEf"
+	truthSecretValue = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+)
 
 // truthKey is an active access_key_age finding of the default policy for
 // a key of age days.
@@ -143,6 +153,43 @@ func TestMessagesTellTheTruth(t *testing.T) {
 			in.Findings = append(in.Findings, bot, self)
 		}, never: []string{"will be disabled", "was disabled", "mallory@"}},
 	}
+	// The rotation scenarios: alice's key 1 is a machine key at the rotate
+	// stage (her key 2 left out).
+	rotating := func(in *plan.Input) {
+		in.Findings = slices.DeleteFunc(in.Findings, func(f policy.Finding) bool { return f.User == "alice" && f.Slot == 2 })
+		f := &in.Findings[0]
+		f.Class, f.Action, f.Severity, f.RotateTarget, f.NextStageOn = "machine", config.ActionRotate, config.SeverityMedium, "keywarden/alice", nil
+		f.Reason = "access key 1 is 85 days old (created 2026-08-30) and reached the 80-day stage (rotate, medium)"
+	}
+	rotateCfg := allowed(func(c *config.Config) {
+		c.Rules.AccessKeyAge["machine"] = []config.Stage{{At: 80, Action: config.ActionRotate}}
+	})
+	tests = append(tests, []struct {
+		name  string
+		cfg   *config.Config
+		in    func(*plan.Input)
+		never []string
+	}{
+		{name: "rotated", cfg: rotateCfg, in: func(in *plan.Input) {
+			rotating(in)
+			p := plan.Build(*in)
+			executed := append([]plan.Action(nil), p.Actions...)
+			for i := range executed {
+				if a := &executed[i]; a.Kind == config.ActionRotate {
+					a.ID, a.Status, a.Done, a.NewKeyID = "20261123-1a2b3c4d.1", plan.ActionDone, config.ActionRotate, truthNewKey
+					a.Target, a.Reason = truthSecretARN, "rotated: the new key is written to "+truthSecretARN
+				}
+			}
+			in.Executed = executed
+		}, never: []string{"was disabled", "is to disable", "topped by a guard", truthSecretValue}},
+		{name: "rotation-open", cfg: rotateCfg, in: func(in *plan.Input) {
+			rotating(in)
+			at := truthAsOf.AddDate(0, 0, -3)
+			in.Rotations = []state.Action{{ID: "20261120-5e6f7a8b.1", Run: "20261120-5e6f7a8b", Account: truthAcct, User: "alice",
+				Credential: policy.CredentialAccessKey, KeyID: "AKIAIOSFODNN7EXAMPLE", Kind: state.KindRotate, Rule: config.RuleAccessKeyAge, Stage: 80,
+				FindingID: "alice-1", Status: state.ActionDone, NewKeyID: truthNewKey, SecretTarget: truthSecretARN, At: at, FinishedAt: at}}
+		}, never: []string{"was disabled", "is to rotate", "is to disable", truthSecretValue}},
+	}...)
 	tpl := notify.DefaultTemplates()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,7 +61,7 @@ type Action struct {
 	// ID identifies a recorded action (keywarden history, undo); set by
 	// remediation.
 	ID string `json:"id,omitempty"`
-	// Kind is what the policy calls for: disable, delete or
+	// Kind is what the policy calls for: rotate, disable, delete or
 	// remove_password.
 	Kind         string `json:"action"`
 	FindingID    string `json:"finding_id"`
@@ -78,6 +78,17 @@ type Action struct {
 	KeyCreated time.Time `json:"key_created,omitzero"`
 	Rule       string    `json:"rule"`
 	StageAt    int       `json:"stage_at"`
+	// Target is where a rotate action writes the new key, as the user's
+	// keywarden:secret tag or rotate.targets names it (not yet checked:
+	// remediation checks it before writing).
+	Target string `json:"target,omitempty"`
+	// NewKeyID is a done rotation's new access key (never its secret);
+	// remediation sets it, with Target the secret's ARN or ssm:/path it
+	// wrote.
+	NewKeyID string `json:"new_key_id,omitempty"`
+	// RotationOf is, for a disable or delete that retires a rotated key,
+	// the rotation's action ID.
+	RotationOf string `json:"rotation_of,omitempty"`
 	// Title names the credential: "access key AKIA… (key 1)".
 	Title string `json:"title"`
 	// Status is listed, planned, blocked, waiting, or remediation's done,
@@ -141,7 +152,7 @@ type Guard struct {
 }
 
 // actionRank orders actions on one credential: the strongest is kept.
-var actionRank = map[string]int{config.ActionDisable: 1, config.ActionRemovePassword: 1, config.ActionDelete: 2}
+var actionRank = map[string]int{config.ActionRotate: 1, config.ActionDisable: 2, config.ActionRemovePassword: 2, config.ActionDelete: 3}
 
 // actions lists what the policy calls for — one action per credential,
 // the strongest — and applies the guards; with Executed set it returns
@@ -162,9 +173,15 @@ func (b *builder) actions(items []Item) ([]Action, []Guard) {
 		if !actsOn(it.Credential, it.Action) || it.Rule == config.RuleAccessKeyUnknownAge {
 			continue // notify only; never the root user's credentials, nor on a creation date that cannot be trusted
 		}
+		if b.rotationOn(&it.Finding) != nil {
+			continue // under an open rotation: the rotation retires it (b.retirements)
+		}
 		a := Action{Kind: it.Action, FindingID: it.ID, Account: it.Account, AccountAlias: it.AccountAlias, User: it.User,
 			Credential: it.Credential, KeyID: it.KeyID, Slot: it.Slot, KeyActive: it.KeyActive, KeyCreated: it.KeyCreatedAt, Rule: it.Rule,
 			StageAt: it.StageAt, Title: it.Title, Status: ActionPlanned, Audiences: b.audiences(&it)}
+		if a.Kind == config.ActionRotate {
+			a.Target = it.RotateTarget
+		}
 		cred := a.Account + "/" + a.User + "/" + a.Credential + "/" + fmt.Sprint(a.Slot) + "/" + a.KeyID
 		if i, ok := idx[cred]; ok {
 			if actionRank[a.Kind] > actionRank[out[i].Kind] {
@@ -175,6 +192,7 @@ func (b *builder) actions(items []Item) ([]Action, []Guard) {
 		idx[cred] = len(out)
 		out = append(out, a)
 	}
+	out = append(out, b.retirements(items)...)
 	for i := range out {
 		a := &out[i]
 		switch r := b.actionReason(a.Account); {
@@ -184,6 +202,9 @@ func (b *builder) actions(items []Item) ([]Action, []Guard) {
 			if r := b.protection(a.Account, a.User, a.Credential, a.KeyID); r != "" {
 				a.Status, a.Reason = ActionSkipped, r
 			}
+		}
+		if a.Kind == config.ActionRotate && a.Target == "" && a.Status != ActionSkipped {
+			a.Status, a.Reason = ActionBlocked, ReasonNoRotateTarget
 		}
 	}
 	b.noticeWait(out, items)
@@ -206,7 +227,8 @@ func (b *builder) actions(items []Item) ([]Action, []Guard) {
 func actsOn(credential, action string) bool {
 	switch {
 	case keyLike(credential):
-		return action == config.ActionDisable || action == config.ActionDelete
+		return action == config.ActionDisable || action == config.ActionDelete ||
+			action == config.ActionRotate && credential == policy.CredentialAccessKey
 	case credential == policy.CredentialPassword:
 		return action == config.ActionRemovePassword
 	}
@@ -242,6 +264,9 @@ func (b *builder) guard(actions []Action) []Guard {
 		}
 		c.all++
 		switch {
+		case a.Kind == config.ActionRotate:
+			// A rotation counts toward max_actions_per_run but leaves the
+			// key active: not part of max_fraction.
 		case a.Credential == policy.CredentialAccessKey && a.KeyActive:
 			c.activeKeys++
 		case keyLike(a.Credential) && a.KeyActive:
@@ -283,7 +308,7 @@ func (b *builder) guard(actions []Action) []Guard {
 func (b *builder) guardsOf(actions []Action) []Guard {
 	var guards []Guard
 	for _, a := range actions {
-		if a.Status == ActionBlocked && !slices.ContainsFunc(guards, func(g Guard) bool { return g.Account == a.Account }) {
+		if a.Status == ActionBlocked && a.Reason != ReasonNoRotateTarget && !slices.ContainsFunc(guards, func(g Guard) bool { return g.Account == a.Account }) {
 			guards = append(guards, Guard{Account: a.Account, Reason: a.Reason})
 		}
 	}
@@ -296,10 +321,20 @@ func (b *builder) guardsOf(actions []Action) []Guard {
 func (b *builder) withOutcomes(items []Item, actions []Action) []Item {
 	for i := range items {
 		it := &items[i]
-		if !changes(it.Action) {
+		o := b.rotationOn(&it.Finding)
+		if !changes(it.Action) && o == nil {
 			continue
 		}
 		a := actionOn(it, actions)
+		if a == nil && o != nil {
+			it.Next = b.limit(&it.Finding) + ". " + b.rotationNext(o, "This key")
+			it.Fix = rotateFix(o.rec.SecretTarget, o.rec.NewKeyID)
+			it.rotating = true
+			if o.disabled == nil {
+				it.retireOn = state.AddDays(o.day(), b.overlapDays())
+			}
+			continue
+		}
 		if a == nil {
 			continue
 		}
@@ -309,6 +344,9 @@ func (b *builder) withOutcomes(items []Item, actions []Action) []Item {
 			it.Done = cmp.Or(a.Done, a.Kind)
 			it.doneOn = cmp.Or(a.On, b.day)
 			it.Fix = fixDone(&it.Finding, it.ConsoleURL, it.Done)
+			if it.Done == config.ActionRotate {
+				it.Fix = rotateFix(a.Target, a.NewKeyID)
+			}
 		}
 		if a.Status == ActionDone && a.FindingID == it.ID {
 			it.ActionID = a.ID
@@ -368,6 +406,7 @@ func (a Action) Line() string {
 	if a.ID != "" {
 		fmt.Fprintf(&b, " [%s]", a.ID)
 	}
+	b.WriteString(a.rotationLine())
 	if a.Owed {
 		b.WriteString(" (by an earlier run; not reported until now)")
 	}
@@ -403,6 +442,9 @@ func (d Digest) ActionGroups() []ActionGroup {
 		}
 		if len(g.Actions) == 0 {
 			continue
+		}
+		if st == ActionBlocked && slices.ContainsFunc(g.Actions, func(a Action) bool { return a.Reason == ReasonNoRotateTarget }) {
+			g.Title = "Blocked (a guard, or a rotation without a target), not made"
 		}
 		g.Reason = g.Actions[0].Reason
 		for _, a := range g.Actions[1:] {

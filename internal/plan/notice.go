@@ -11,7 +11,9 @@ import (
 
 // Reasons an action waits for its notice period (enforce.notice_before_action).
 const (
-	reasonNoticeNowFmt  = "%s told of the %d-day stage in this run, and enforce.notice_before_action gives %d days' notice: the first run from %s acts"
+	reasonNoticeNowFmt    = "%s told of the %d-day stage in this run, and enforce.notice_before_action gives %d days' notice: the first run from %s acts"
+	reasonNoticeRetireFmt = "its owner and the admins were told of the deletion on %s, when the rotation's retiring disable (action %s) was made, " +
+		"and enforce.notice_before_action gives %d days' notice: the first run from %s acts"
 	reasonNoticeSentFmt = "%s told of the %d-day stage on %s, and enforce.notice_before_action gives %d days' notice: the first run from %s acts"
 )
 
@@ -38,8 +40,8 @@ func (b *builder) noticeWait(actions []Action, items []Item) {
 	cutoff := state.AddDays(today, -n)
 	for i := range actions {
 		a := &actions[i]
-		if a.Status != ActionPlanned {
-			continue
+		if a.Status != ActionPlanned || a.Kind == config.ActionRotate {
+			continue // a rotation stops nothing working: no notice period (its retiring disable has one)
 		}
 		is, was, audiences := "its owner is", "its owner was", []string(nil)
 		if it := byFinding[a.FindingID]; it != nil {
@@ -52,11 +54,19 @@ func (b *builder) noticeWait(actions []Action, items []Item) {
 			}
 		}
 		first := b.firstTold(a.FindingID, a.StageAt, audiences)
+		retiring := ""
+		if o := b.rotationByID[a.RotationOf]; a.Kind == config.ActionDelete && o != nil && o.disabled != nil {
+			// told the deletion date with the retiring disable
+			first = state.Day(cmp.Or(o.disabled.FinishedAt, o.disabled.At))
+			retiring = o.disabled.ID
+		}
 		if first != "" && first <= cutoff {
 			continue
 		}
 		a.Status, a.ActOn = ActionWaiting, state.AddDays(cmp.Or(first, today), n)
-		if first == "" {
+		if retiring != "" {
+			a.Reason = fmt.Sprintf(reasonNoticeRetireFmt, first, retiring, n, a.ActOn)
+		} else if first == "" {
 			a.Reason = fmt.Sprintf(reasonNoticeNowFmt, is, a.StageAt, n, a.ActOn)
 		} else {
 			a.Reason = fmt.Sprintf(reasonNoticeSentFmt, was, a.StageAt, first, n, a.ActOn)

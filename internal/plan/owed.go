@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/policy"
 	"github.com/keywarden/keywarden/internal/state"
 )
@@ -65,7 +66,8 @@ func (b *builder) earlier(own []Action) []Action {
 func (b *builder) fromRecord(r *state.Action) Action {
 	a := Action{ID: r.ID, Kind: r.Kind, FindingID: r.FindingID, Account: r.Account, AccountAlias: b.ok[r.Account].Alias, User: r.User,
 		Credential: r.Credential, KeyID: r.KeyID, KeyActive: r.Before == state.KeyActive, Rule: r.Rule, StageAt: r.Stage,
-		Status: string(r.Status), Reason: r.Reason, Before: r.Before, After: r.After, Owed: true}
+		Status: string(r.Status), Reason: r.Reason, Before: r.Before, After: r.After, Owed: true,
+		Target: r.SecretTarget, NewKeyID: r.NewKeyID, RotationOf: r.RotationOf}
 	a.Title = b.title(&policy.Finding{Credential: r.Credential, KeyID: r.KeyID})
 	switch {
 	case r.KeyID != "" && r.Credential == policy.CredentialAccessKey:
@@ -99,9 +101,14 @@ func (b *builder) owedItem(a *Action, owner string) Item {
 		KeyID: a.KeyID, Rule: a.Rule, StageAt: a.StageAt, Action: a.Kind, KeyActive: a.KeyActive, Recipients: []string{owner},
 		Reason: fmt.Sprintf("It reached its %d-day %s stage", a.StageAt, a.Rule)}
 	console := ConsoleURL(b.cfg, a.Account, a.AccountAlias)
-	return Item{Finding: f, Title: a.Title, Status: state.StatusNew, ConsoleURL: console, Enforced: true,
+	it := Item{Finding: f, Title: a.Title, Status: state.StatusNew, ConsoleURL: console, Enforced: true,
 		ActionStatus: ActionDone, ActionID: a.ID, Done: a.Done, Fix: fixDone(&f, console, a.Done), owedOnly: true, doneOn: cmp.Or(a.On, b.day),
 		Next: fmt.Sprintf("It was %s on %s by keywarden (action %s).", past(cmp.Or(a.Done, a.Kind)), cmp.Or(a.On, b.day), a.ID)}
+	if a.Kind == config.ActionRotate {
+		it.Next = rotatedText(cmp.Or(a.On, b.day), a.ID, a.NewKeyID, a.Target)
+		it.Fix = rotateFix(a.Target, a.NewKeyID)
+	}
+	return it
 }
 
 // withOwed adds, to each owner's items, the changes owed to them that

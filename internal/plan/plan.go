@@ -85,6 +85,24 @@ type Input struct {
 	// with — the source credentials of a role the SDK assumed for it — by
 	// key ID, with the role each assumes: never acted on, in any account.
 	SourceKeys map[string]string
+	// Rotations are the open rotations of these accounts, from the state:
+	// the records of Kind rotate, done, whose old key is not yet deleted,
+	// with their retiring disable and delete records (RotationOf) and the
+	// undo (enable) records of either. A key under an open rotation gets no
+	// other action: the plan retires it (disable once rotate.overlap_days
+	// have passed, delete after enforce.grace_after_disable) and its
+	// messages tell the rotation.
+	Rotations []state.Action
+	// NewKeyUse is, by rotation ID, what the run read of each open
+	// rotation's new key before planning (GetAccessKeyLastUsed): its use
+	// since the rotation retires the old key at once; a failed read
+	// holds the rotation where it is this run; a new key gone breaks it.
+	NewKeyUse map[string]NewKeyUse
+	// OldKeys is, by rotation ID, what the run read of each retired
+	// rotation's old key that has no finding (its status; the report
+	// carries no key IDs): a retiring delete without a finding is planned
+	// only for a key read inactive (or gone).
+	OldKeys map[string]OldKey
 	// Executed, when set, are this run's actions as remediation left them
 	// (done, skipped, failed, with IDs): Build then reports them instead of
 	// planning anew, tells owners what was done, and the digest lists them.
@@ -190,6 +208,11 @@ type Item struct {
 	owedOnly bool
 	// doneOn is the day keywarden made Done (ChangedOn).
 	doneOn string
+	// rotating: the credential is the old key of an open rotation that no
+	// action of this run touches; retireOn is the day it is disabled at
+	// the latest ("" once it is disabled).
+	rotating bool
+	retireOn string
 }
 
 // Changed sums up what keywarden did to the message's credentials — "1
@@ -205,7 +228,7 @@ func (m Message) Changed() string {
 		}
 	}
 	var parts []string
-	for _, kind := range []string{config.ActionDisable, config.ActionDelete, config.ActionRemovePassword} {
+	for _, kind := range []string{config.ActionRotate, config.ActionDisable, config.ActionDelete, config.ActionRemovePassword} {
 		if n := counts[kind]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, past(kind)))
 		}
@@ -243,6 +266,9 @@ type Digest struct {
 	// Notices are this target's due notices ("always" digests may have
 	// none).
 	Notices []Notice `json:"notices"`
+	// Rotations are the open rotations of the planned accounts: a new key
+	// written, the old one not yet deleted.
+	Rotations []RotationLine `json:"rotations"`
 	// MaxItems is how many entries each section of the rendered digest
 	// lists (notify.admins.max_items); the rest are counted and attached.
 	MaxItems int `json:"max_items,omitempty"`
@@ -289,6 +315,8 @@ func Build(in Input) *Plan {
 	}
 	b := &builder{in: in, cfg: cfg, day: state.Day(in.AsOf), notices: map[state.NoticeKey]*state.Notice{}, owed: owedBy(in.Notices),
 		own: map[string]bool{}}
+	b.rotations, b.rotationByID = openRotations(in.Rotations)
+	b.breakRotations()
 	for i := range in.Notices {
 		b.notices[in.Notices[i].NoticeKey] = &in.Notices[i]
 	}
@@ -311,6 +339,7 @@ func Build(in Input) *Plan {
 			continue
 		}
 		current[f.ID] = true
+		b.see(&f)
 		if f.Exempt {
 			p.Exempt++
 			continue
@@ -348,6 +377,14 @@ type builder struct {
 	// are the IDs of the actions this run carried out.
 	owed map[string][]string
 	own  map[string]bool
+	// rotations are the open rotations by their old key (rotationKey),
+	// rotationByID by the rotation's ID.
+	rotations    map[string]*openRotation
+	rotationByID map[string]*openRotation
+	// seenKeys are the access keys with a finding (exempt ones included),
+	// by rotationKey; exemptUsers the users (account/user) with an exempt
+	// finding: no retiring delete is built from the records for either.
+	seenKeys, exemptUsers map[string]bool
 }
 
 func (b *builder) enforced(account string) bool {
@@ -617,7 +654,7 @@ func (b *builder) digests(items []Item, p *Plan) []Digest {
 		d := Digest{Target: target, Mode: b.in.Mode, Day: b.day, AsOf: b.in.AsOf.UTC(), Accounts: accounts,
 			Exempt: p.Exempt, Undeliverable: p.Undeliverable, AddressProblems: p.AddressProblems, Actions: slices.Clone(p.Actions), Guards: p.Guards, Relaxed: p.Relaxed, Messages: len(p.Messages),
 			Compliant: len(items) == 0 && len(failed) == 0, Findings: make([]Item, len(items)), Notices: []Notice{},
-			MaxItems: cmp.Or(b.cfg.Notify.Admins.MaxItems, config.DefaultDigestMaxItems)}
+			MaxItems: cmp.Or(b.cfg.Notify.Admins.MaxItems, config.DefaultDigestMaxItems), Rotations: b.rotationLines()}
 		if target == TargetEmail || target == TargetOutbox {
 			d.To = slices.Clone(b.cfg.Notify.Admins.Emails)
 		}

@@ -16,6 +16,8 @@ func (it Item) Deadline(day string) string {
 	switch {
 	case it.ActionStatus == ActionDone:
 		return ""
+	case it.rotating:
+		return it.retireOn // the rotation carries the change: the owner's deadline is the old key's end
 	case changes(it.Action):
 		return day
 	case it.NextStageOn != nil:

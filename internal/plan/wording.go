@@ -99,6 +99,8 @@ func past(a string) string {
 		return "deleted"
 	case config.ActionRemovePassword:
 		return "removed"
+	case config.ActionRotate:
+		return "rotated"
 	}
 	return a
 }
@@ -211,6 +213,12 @@ func itVerb(a *Action) string {
 // change only where a run will make it (planned, or an inactive key's
 // deletion after its grace period). f is the item's finding.
 func (b *builder) outcome(f *policy.Finding, a *Action) string {
+	if s, ok := b.rotateOutcome(f, a); ok {
+		return s
+	}
+	if a.RotationOf != "" {
+		return b.retireOutcome(f, a)
+	}
 	lim := b.limit(f) + ". "
 	v := itVerb(a)
 	grace := b.cfg.Enforce.GraceAfterDisable

@@ -302,6 +302,9 @@ func (e *evaluator) add(out []Finding, u *inventory.User, class string, rcpt []s
 	f.Recipients = append([]string{}, rcpt...)
 	f.RecipientProblems = slices.Clone(e.rcptProblems)
 	f.Controls = findingControls(&f, u.IsRoot())
+	if f.Action == config.ActionRotate {
+		f.RotateTarget = e.cfg.Rotate.TargetOf(u.Name, class, u.Tags)
+	}
 	f.Reason += matchExempt(&f, u, e.cfg.Exemptions, e.today)
 	f.ID = FindingID(f.Account, f.User, idCredential(&f), f.Slot, f.KeyCreatedAt, f.Rule)
 	return append(out, f)

@@ -89,6 +89,11 @@ type Finding struct {
 	KeyCreatedAt time.Time `json:"-"`
 	// KeyActive is whether the access key was active in the report.
 	KeyActive bool `json:"-"`
+	// RotateTarget is, for a finding at a rotate stage, where the rotation
+	// writes the new key: the user's keywarden:secret tag, else the
+	// rotate.targets entry for the user or its class ("": none names one).
+	// Not checked here (remediation checks it before writing).
+	RotateTarget string `json:"-"`
 }
 
 // SeverityRank orders severities: info 1, low 2, medium 3, high 4,

@@ -92,7 +92,13 @@ func RuleSettings(cfg *config.Config, rule string) string {
 	}
 	switch rule {
 	case config.RuleAccessKeyAge:
-		return stagesSettings(r.AccessKeyAge)
+		s := stagesSettings(r.AccessKeyAge)
+		for _, stages := range r.AccessKeyAge {
+			if slices.ContainsFunc(stages, func(st config.Stage) bool { return st.Action == config.ActionRotate }) {
+				return s + fmt.Sprintf("; rotate into %s, overlap %s", cfg.Rotate.SecretName, nDays(cfg.Rotate.OverlapDays))
+			}
+		}
+		return s
 	case config.RuleSigningCertAge, config.RuleServiceCredentialAge:
 		own := r.SigningCertAge
 		if rule == config.RuleServiceCredentialAge {

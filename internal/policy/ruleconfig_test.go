@@ -85,6 +85,19 @@ func TestRuleSettings(t *testing.T) {
 	}
 }
 
+// TestRuleSettingsRotate: access_key_age with a rotate stage says where
+// the rotation writes and how long the keys overlap.
+func TestRuleSettingsRotate(t *testing.T) {
+	cfg := &config.Config{
+		Rules:  config.Rules{AccessKeyAge: map[string][]config.Stage{"machine": {{At: 80, Action: config.ActionRotate}}}},
+		Rotate: config.Rotate{SecretName: config.DefaultSecretName, OverlapDays: 7},
+	}
+	want := "machine: 80d rotate medium; rotate into keywarden/{user}, overlap 7 days"
+	if got := RuleSettings(cfg, config.RuleAccessKeyAge); got != want {
+		t.Errorf("RuleSettings(access_key_age) = %q; want %q", got, want)
+	}
+}
+
 // TestControlCoverage: the default config is at the benchmark's
 // thresholds and checks every control but CIS 1.6, which nothing can;
 // each setting laxer than the benchmark, or a rule off, leaves its control

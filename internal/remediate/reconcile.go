@@ -75,6 +75,20 @@ func (e *Executor) Reconcile(ctx context.Context, accounts []string, next []plan
 		// its change, is then not taken for one that did not.
 		stale := e.now().Sub(r.At) > lease
 		unsure := !stale && runEnded(r.Run)
+		if r.Kind == state.KindRotate {
+			if !stale && !unsure {
+				continue // its run may still be at it
+			}
+			o, ok, err := e.reconcileRotation(ctx, client, &r)
+			if err != nil || !ok {
+				e.log().Warn("cannot reconcile an unfinished rotation", "action", r.ID, "error", err)
+				continue
+			}
+			if e.close(ctx, r, o) {
+				out = append(out, fromRecord(finished(r, o)))
+			}
+			continue
+		}
 		made, done, now, err := targetReached(ctx, client, &r)
 		if err != nil {
 			e.log().Warn("cannot reconcile an unfinished action", "action", r.ID, "error", err)
@@ -179,6 +193,7 @@ func (e *Executor) closeSuperseded(ctx context.Context) {
 func finished(r state.Action, o state.Outcome) state.Action {
 	r.Status, r.Reason, r.Before, r.After, r.FinishedAt = o.Status, o.Reason, o.Before, o.After, o.At
 	r.Kind = cmp.Or(o.Kind, r.Kind)
+	r.SecretTarget = cmp.Or(o.SecretTarget, r.SecretTarget)
 	return r
 }
 

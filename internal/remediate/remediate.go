@@ -53,6 +53,8 @@ var _ IAM = (*iam.Client)(nil)
 type Audit interface {
 	RecordAction(ctx context.Context, a state.Action) error
 	FinishAction(ctx context.Context, id string, o state.Outcome) error
+	// ProgressAction records a rotation's new key before it is written.
+	ProgressAction(ctx context.Context, id, newKeyID string) error
 	Actions(ctx context.Context, f state.ActionFilter) ([]state.Action, error)
 	InactiveSince(ctx context.Context, k state.KeyRef) (string, error)
 	RecordInactive(ctx context.Context, k state.KeyRef, day string, replace bool) error
@@ -89,6 +91,11 @@ type Executor struct {
 	Now func() time.Time
 	// Grace is enforce.grace_after_disable, in days.
 	Grace int
+	// Rotate is the rotate config (secret_name, overlap_days,
+	// create_secret), and Targets the Secrets Manager and SSM clients of an
+	// account, where rotations write (nil: no rotation can be made).
+	Rotate  config.Rotate
+	Targets func(ctx context.Context, account string) (Targets, error)
 	// Lease is DefaultLease when zero.
 	Lease time.Duration
 	// OnRecord, when set, sees every record as it is written (the JSON
@@ -182,7 +189,17 @@ func NotStarted(cause error) string {
 func (e *Executor) newRecord(a *plan.Action, st state.ActionStatus, reason string) state.Action {
 	return state.Action{ID: a.ID, Run: e.RunID, Account: a.Account, User: a.User, Credential: a.Credential, KeyID: a.KeyID,
 		Kind: a.Kind, Rule: a.Rule, Stage: a.StageAt, FindingID: a.FindingID, Status: st, Reason: reason,
-		Before: a.Before, After: a.After, At: e.now(), ForcedAsOf: e.ForcedAsOf, Audiences: a.Audiences}
+		Before: a.Before, After: a.After, At: e.now(), ForcedAsOf: e.ForcedAsOf, Audiences: a.Audiences, SecretTarget: a.Target,
+		RotationOf: a.RotationOf}
+}
+
+// retireWhy is why a rotation's retiring step (a.RotationOf, planned by
+// the plan) is taken; ok is false for any other action.
+func retireWhy(a *plan.Action) (string, bool) {
+	if a.RotationOf == "" {
+		return "", false
+	}
+	return "retired by rotation " + a.RotationOf, true
 }
 
 // record writes a finished (skipped) record, or a planned one.
@@ -200,6 +217,9 @@ func (e *Executor) record(ctx context.Context, r state.Action) error {
 // finish closes a planned record with a's outcome.
 func (e *Executor) finish(ctx context.Context, r state.Action, a *plan.Action) {
 	o := state.Outcome{Status: state.ActionStatus(a.Status), Reason: a.Reason, Kind: a.Done, Before: a.Before, After: a.After, At: e.now()}
+	if a.Kind == config.ActionRotate && a.Status == plan.ActionDone {
+		o.Kind, o.SecretTarget = "", a.Target
+	}
 	if err := e.Audit.FinishAction(ctx, r.ID, o); err != nil {
 		e.log().Error("cannot record the outcome of an action", "id", r.ID, "status", o.Status, "error", err)
 		return
@@ -301,6 +321,20 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 	}
 	ref := state.KeyRef{Account: a.Account, User: a.User, KeyID: a.KeyID}
 	active := cur.active()
+	if a.Kind == config.ActionRotate {
+		if !active {
+			a.Status, a.After = plan.ActionSkipped, a.Before
+			a.Reason = fmt.Sprintf("the key is %s: only an active key is rotated; nothing was created", strings.ToLower(string(cur.Status)))
+			return nil
+		}
+		return e.rotate(ctx, c, a)
+	}
+	if a.Kind == config.ActionDelete && a.RotationOf != "" && active {
+		// A retiring delete never disables: the rotation's disable was undone by hand.
+		a.Status, a.After = plan.ActionSkipped, a.Before
+		a.Reason = ReasonRetireReenabled
+		return nil
+	}
 	switch {
 	case a.Kind == config.ActionDisable && !active:
 		// The state moved since the plan (or the report): nothing to disable.
@@ -323,7 +357,9 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 		}
 		a.Status, a.Done, a.After = plan.ActionDone, config.ActionDisable, state.KeyInactive
 		a.Reason = fmt.Sprintf("disabled: the %s reached its %d-day %s stage", k.short, a.StageAt, a.Kind)
-		if a.Kind == config.ActionDelete {
+		if why, ok := retireWhy(a); ok {
+			a.Reason = "disabled: " + why
+		} else if a.Kind == config.ActionDelete {
 			a.DeleteOn = state.AddDays(e.day(), e.Grace)
 			a.Reason += fmt.Sprintf(" while active, so it is disabled first and deleted once inactive for %d days (on %s)", e.Grace, a.DeleteOn)
 		}
@@ -359,6 +395,9 @@ func (e *Executor) act(ctx context.Context, c IAM, a *plan.Action) error {
 	}
 	a.Status, a.Done, a.After = plan.ActionDone, config.ActionDelete, state.KeyDeleted
 	a.Reason = fmt.Sprintf("deleted: inactive since %s, past the %d days of enforce.grace_after_disable", since, e.Grace) + note
+	if why, ok := retireWhy(a); ok {
+		a.Reason = "deleted: " + why + note
+	}
 	if err := e.Audit.ForgetInactive(ctx, ref); err != nil {
 		e.log().Warn(k.short+" deleted, but its inactive record is kept", "key_id", a.KeyID, "error", err)
 	}

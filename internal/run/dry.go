@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/keywarden/keywarden/internal/config"
 	"github.com/keywarden/keywarden/internal/notify"
@@ -60,6 +64,8 @@ func (dryStore) RecordAction(context.Context, state.Action) error { return nil }
 
 func (dryStore) FinishAction(context.Context, string, state.Outcome) error { return nil }
 
+func (dryStore) ProgressAction(context.Context, string, string) error { return nil }
+
 func (dryStore) RecordInactive(context.Context, state.KeyRef, string, bool) error { return nil }
 
 func (dryStore) ForgetInactive(context.Context, state.KeyRef) error { return nil }
@@ -71,7 +77,10 @@ func (dryStore) Close() error { return nil }
 // change succeeds and changes nothing.
 type dryIAM struct{ remediate.Reader }
 
-var _ remediate.IAM = dryIAM{}
+var (
+	_ remediate.IAM        = dryIAM{}
+	_ remediate.KeyCreator = dryIAM{}
+)
 
 func (dryIAM) UpdateAccessKey(context.Context, *iam.UpdateAccessKeyInput, ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error) {
 	return &iam.UpdateAccessKeyOutput{}, nil
@@ -99,6 +108,49 @@ func (dryIAM) UpdateServiceSpecificCredential(context.Context, *iam.UpdateServic
 
 func (dryIAM) DeleteServiceSpecificCredential(context.Context, *iam.DeleteServiceSpecificCredentialInput, ...func(*iam.Options)) (*iam.DeleteServiceSpecificCredentialOutput, error) {
 	return &iam.DeleteServiceSpecificCredentialOutput{}, nil
+}
+
+// DryRunKeyID is what a dry run's CreateAccessKey answers: a placeholder,
+// never a real key (no secret: an empty one).
+const DryRunKeyID = "AKIA-DRY-RUN-NEW-KEY"
+
+func (dryIAM) CreateAccessKey(_ context.Context, in *iam.CreateAccessKeyInput, _ ...func(*iam.Options)) (*iam.CreateAccessKeyOutput, error) {
+	return &iam.CreateAccessKeyOutput{AccessKey: &iamtypes.AccessKey{AccessKeyId: aws.String(DryRunKeyID), UserName: in.UserName,
+		Status: iamtypes.StatusTypeActive}}, nil
+}
+
+// drySecrets and dryParams read the targets and write nothing.
+type drySecrets struct{ remediate.Secrets }
+
+func (drySecrets) CreateSecret(context.Context, *secretsmanager.CreateSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
+	return &secretsmanager.CreateSecretOutput{}, nil
+}
+
+func (drySecrets) PutSecretValue(context.Context, *secretsmanager.PutSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	return &secretsmanager.PutSecretValueOutput{}, nil
+}
+
+type dryParams struct{ remediate.Params }
+
+func (dryParams) PutParameter(context.Context, *ssm.PutParameterInput, ...func(*ssm.Options)) (*ssm.PutParameterOutput, error) {
+	return &ssm.PutParameterOutput{}, nil
+}
+
+// dryTargets are rotation targets whose writes go nowhere.
+func dryTargets(targets func(context.Context, string) (remediate.Targets, error)) func(context.Context, string) (remediate.Targets, error) {
+	return func(ctx context.Context, account string) (remediate.Targets, error) {
+		t, err := targets(ctx, account)
+		if err != nil {
+			return t, err
+		}
+		if t.Secrets != nil {
+			t.Secrets = drySecrets{t.Secrets}
+		}
+		if t.Params != nil {
+			t.Params = dryParams{t.Params}
+		}
+		return t, nil
+	}
 }
 
 // dryClients are clients whose changes go nowhere.

@@ -104,6 +104,10 @@ func (s *stateErrors) FinishAction(ctx context.Context, id string, o state.Outco
 	return err
 }
 
+func (s *stateErrors) ProgressAction(ctx context.Context, id, newKeyID string) error {
+	return stateErr("record a rotation's new key", s.Store.ProgressAction(ctx, id, newKeyID))
+}
+
 func (s *stateErrors) Actions(ctx context.Context, f state.ActionFilter) ([]state.Action, error) {
 	as, err := s.Store.Actions(ctx, f)
 	return as, stateErr("read the actions", err)

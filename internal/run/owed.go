@@ -47,4 +47,10 @@ func (r *runner) rereadNotices(ctx context.Context) {
 		return
 	}
 	r.in.Notices, r.in.OwedActions = notices, owed
+	rotations, err := r.rotations(ctx)
+	if err != nil {
+		r.log.Warn("cannot read the open rotations after remediation; the messages tell them as read before", "error", err)
+		return
+	}
+	r.in.Rotations = rotations // with the retirements remediation recorded
 }

@@ -12,6 +12,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/plan"
@@ -141,6 +144,18 @@ func (s *accountSet) client(_ context.Context, account string) (remediate.IAM, e
 	return c, nil
 }
 
+// targets are the Secrets Manager and SSM clients of a scanned account,
+// from the configuration that scanned it: where rotations write.
+func (s *accountSet) targets(_ context.Context, account string) (remediate.Targets, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cfg, ok := s.configs[account]
+	if !ok {
+		return remediate.Targets{}, fmt.Errorf("account %s was not scanned in this run: nothing is written there", account)
+	}
+	return remediate.Targets{Secrets: secretsmanager.NewFromConfig(cfg), Params: ssm.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg)}, nil
+}
+
 // remediate reconciles what killed runs left unfinished in the scanned
 // accounts, carries out the plan's actions, and builds the plan again with
 // their outcomes, so that the messages say what was done.
@@ -172,7 +187,7 @@ func (r *runner) remediate(ctx context.Context) {
 // run, and reports what it would do as planned (wouldDo).
 func (r *runner) carryOut(ctx context.Context) []plan.Action {
 	e := &remediate.Executor{Clients: r.clients, Audit: r.store, RunID: r.id, AsOf: r.actAt, ForcedAsOf: r.forced, Now: r.clock,
-		Grace: r.cfg.Enforce.GraceAfterDisable, Lease: r.o.Lease, Logger: r.log, Halt: r.work}
+		Grace: r.cfg.Enforce.GraceAfterDisable, Lease: r.o.Lease, Logger: r.log, Halt: r.work, Rotate: r.cfg.Rotate, Targets: r.targets}
 	if name := r.cfg.Enforce.StopParameter; name != "" {
 		e.Stop = r.stopCheck(name)
 	}
@@ -194,21 +209,23 @@ func (r *runner) carryOut(ctx context.Context) []plan.Action {
 	// and records nothing about credentials elsewhere; not by a run
 	// stopped before it acts.
 	var reconciled []plan.Action
-	if r.reconcile && r.work.Err() == nil {
-		var ok []string
-		for _, a := range r.res.Accounts {
-			if a.Status == report.StatusOK && slices.Contains(r.cfg.Enforce.AllowedAccounts, a.ID) {
-				ok = append(ok, a.ID)
-			}
-		}
-		if len(ok) > 0 { // no accounts would be every account to the filter
-			var err error
-			if reconciled, err = e.Reconcile(ctx, ok, r.res.Plan.Actions); err != nil {
-				r.errs = append(r.errs, err)
-			}
+	var ok []string
+	for _, a := range r.res.Accounts {
+		if a.Status == report.StatusOK && slices.Contains(r.cfg.Enforce.AllowedAccounts, a.ID) {
+			ok = append(ok, a.ID)
 		}
 	}
-	executed := r.outcomes(e.Execute(ctx, r.res.Plan.Actions))
+	if r.reconcile && r.work.Err() == nil && len(ok) > 0 { // no accounts would be every account to the filter
+		var err error
+		if reconciled, err = e.Reconcile(ctx, ok, r.res.Plan.Actions); err != nil {
+			r.errs = append(r.errs, err)
+		}
+	}
+	// The plan retires the old keys of open rotations (its disable and
+	// delete actions, RotationOf): remediation carries out planned
+	// actions only.
+	executed := e.Execute(ctx, r.res.Plan.Actions)
+	executed = r.outcomes(executed)
 	for _, a := range executed {
 		if a.Status == plan.ActionDone {
 			r.log.Info("action done", "action", a.ID, "account", a.Account, "user", a.User, "key_id", a.KeyID, "kind", a.Kind,

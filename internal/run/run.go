@@ -78,6 +78,9 @@ type RunOptions struct {
 	// (tests); by default the client is built from the configuration that
 	// scanned the account.
 	Clients func(ctx context.Context, account string) (remediate.IAM, error)
+	// Targets, when set, returns an account's Secrets Manager and SSM
+	// clients for rotations (tests); by default built like Clients.
+	Targets func(ctx context.Context, account string) (remediate.Targets, error)
 }
 
 // Result is what a run planned and did. Its JSON form is the
@@ -230,6 +233,7 @@ type runner struct {
 	store     state.Store
 	stateErrs *stateErrors
 	clients   func(ctx context.Context, account string) (remediate.IAM, error)
+	targets   func(ctx context.Context, account string) (remediate.Targets, error)
 	channels  *Channels
 	// auditFile opens enforce.audit_file to append the action records.
 	auditFile func(path string) (write func(state.Action) error, closeFn func() error, err error)
@@ -336,9 +340,14 @@ func (r *runner) connect(ctx context.Context) error {
 	if r.clients == nil {
 		r.clients = r.accounts.client
 	}
+	r.targets = r.o.Targets
+	if r.targets == nil {
+		r.targets = r.accounts.targets
+	}
 	if r.o.DryRun {
 		r.store = dryStore{r.store}
 		r.clients = dryClients(r.clients)
+		r.targets = dryTargets(r.targets)
 		r.channels = plannedChannels(r.cfg)
 		r.auditFile = dryAuditFile
 		r.reconcile = false // left to the next real run
@@ -369,7 +378,12 @@ func (r *runner) plan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rotations, err := r.rotations(ctx)
+	if err != nil {
+		return err
+	}
 	r.in = plan.Input{Config: r.cfg, AsOf: r.o.Scan.AsOf, Accounts: rep.Accounts, Findings: rep.Findings, Notices: notices, OwedActions: owed,
+		Rotations: rotations, NewKeyUse: r.newKeyUse(ctx, rotations), OldKeys: r.oldKeys(ctx, rotations),
 		Mode: r.mode, Apply: r.apply, Offline: r.offline, ActiveKeys: r.accounts.activeKeys, ActiveOther: r.accounts.activeOther, Self: r.accounts.self(ctx, r.log),
 		ActAt: r.actAt, ClockProblems: r.clockProblems(),
 		SourceKeys: r.accounts.sourceKeys(ctx, r.log)}

@@ -14,6 +14,10 @@ const (
 	KindDelete         = "delete"
 	KindRemovePassword = "remove_password"
 	KindEnable         = "enable"
+	// KindRotate: a new access key created (NewKeyID) and written to
+	// SecretTarget; the old key (KeyID) is retired later, by disable and delete
+	// records whose RotationOf names this one.
+	KindRotate = "rotate"
 )
 
 // ActionStatus is where a recorded action stands.
@@ -44,7 +48,7 @@ const (
 // it (or was killed while it did, until a run reconciles it).
 var ErrActionInFlight = errors.New("another action on this credential has not finished")
 
-// ErrActionNotPlanned is returned by FinishAction when the action is not
+// ErrActionNotPlanned is returned by FinishAction (and ProgressAction) when the action is not
 // (or no longer) planned: unknown, or finished already.
 var ErrActionNotPlanned = errors.New("action is not planned")
 
@@ -75,6 +79,13 @@ type Action struct {
 	After  string `json:"after,omitempty"`
 	// UndoOf is the action an enable undoes.
 	UndoOf string `json:"undo_of,omitempty"`
+	// NewKeyID is a rotation's new access key (never its secret), and
+	// SecretTarget where it was written (a secret's ARN, or ssm:/path).
+	NewKeyID     string `json:"new_key_id,omitempty"`
+	SecretTarget string `json:"secret_target,omitempty"`
+	// RotationOf is the rotation a disable or delete of its old key
+	// retires.
+	RotationOf string `json:"rotation_of,omitempty"`
 	// At is when the action was recorded; FinishedAt when it was finished
 	// (zero while planned).
 	At         time.Time `json:"at"`
@@ -169,6 +180,11 @@ func (a *Action) Validate() error {
 	return nil
 }
 
+// ErrNewKeyRecorded is returned by ProgressAction when the planned
+// rotation records another new key already (it is never replaced: that key
+// would be lost to reconciliation).
+var ErrNewKeyRecorded = errors.New("the rotation records another new key already")
+
 // Outcome finishes a planned action.
 type Outcome struct {
 	Status ActionStatus // done or failed (or skipped, when a re-check says so)
@@ -181,6 +197,9 @@ type Outcome struct {
 	Before string
 	After  string
 	At     time.Time
+	// SecretTarget, when set, is where a rotation wrote its new key (the
+	// secret's ARN, or ssm:/path), replacing what was recorded planned.
+	SecretTarget string
 }
 
 // ActionFilter selects recorded actions; zero fields select everything.
@@ -191,6 +210,9 @@ type ActionFilter struct {
 	KeyID    string
 	Status   ActionStatus
 	Run      string
+	// Kind selects actions of one kind (rotate, …). A store may ignore it
+	// in its query: callers that need it filter the result with Match too.
+	Kind string
 	// Since selects actions recorded at or after it.
 	Since time.Time
 	// Limit bounds the result (most recent first); 0 means no bound.
@@ -207,6 +229,7 @@ func (f *ActionFilter) Match(a *Action) bool {
 		f.KeyID != "" && a.KeyID != f.KeyID,
 		f.Status != "" && a.Status != f.Status,
 		f.Run != "" && a.Run != f.Run,
+		f.Kind != "" && a.Kind != f.Kind,
 		!f.Since.IsZero() && a.At.Before(f.Since):
 		return false
 	}

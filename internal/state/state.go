@@ -148,6 +148,12 @@ type Store interface {
 	// finished) it records the outcome's owed notices (OwedNotices: one per
 	// audience in OwedAudiences, never delivered), unless they exist.
 	FinishAction(ctx context.Context, id string, o Outcome) error
+	// ProgressAction records a planned rotation's new key (NewKeyID, never
+	// its secret) before the key is written anywhere, so that a run killed
+	// after creating it finds it. It returns ErrActionNotPlanned when the
+	// action is unknown or finished, ErrNewKeyRecorded when it records
+	// another new key; setting the same key again succeeds.
+	ProgressAction(ctx context.Context, id, newKeyID string) error
 	// Actions lists the recorded actions f selects, most recent first.
 	Actions(ctx context.Context, f ActionFilter) ([]Action, error)
 	// InactiveSince returns the day keywarden first knew k to be inactive

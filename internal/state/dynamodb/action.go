@@ -49,6 +49,7 @@ func actionItem(a *state.Action, seq int) item {
 		{"key_id", a.KeyID}, {"kind", a.Kind}, {"rule", a.Rule}, {"finding_id", a.FindingID},
 		{"status", string(a.Status)}, {"reason", a.Reason}, {"before", a.Before}, {"after", a.After},
 		{"undo_of", a.UndoOf}, {"target", a.Target()},
+		{"new_key_id", a.NewKeyID}, {"secret_target", a.SecretTarget}, {"rotation_of", a.RotationOf},
 	} {
 		it.put(f.name, f.v)
 	}
@@ -78,6 +79,7 @@ func decodeAction(it item) (state.Action, int) {
 		Reason: it.str("reason"), Before: it.str("before"), After: it.str("after"), UndoOf: it.str("undo_of"),
 		At: it.time("at"), FinishedAt: it.time("finished_at"), ForcedAsOf: it.time("forced_as_of"),
 		Audiences: it.strs("audiences"),
+		NewKeyID:  it.str("new_key_id"), SecretTarget: it.str("secret_target"), RotationOf: it.str("rotation_of"),
 	}, it.num("seq")
 }
 
@@ -275,6 +277,9 @@ func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) er
 	if o.Kind != "" {
 		u.str("kind", o.Kind)
 	}
+	if o.SecretTarget != "" {
+		u.str("secret_target", o.SecretTarget)
+	}
 	if !o.At.IsZero() {
 		u.str("finished_at", fmtTime(o.At))
 	} else {
@@ -308,6 +313,38 @@ func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) er
 		return fmt.Errorf("finish action %s: the lock on %s is held by another action; nothing was changed", id, target)
 	}
 	return fmt.Errorf("finish action %s: %w", id, err)
+}
+
+// ProgressAction implements state.Store: one conditional update of the
+// planned action (a repeat with the same key finds it set and succeeds).
+func (s *Store) ProgressAction(ctx context.Context, id, newKeyID string) error {
+	if err := s.writable("progress action " + id); err != nil {
+		return err
+	}
+	u := newUpdate().str("new_key_id", newKeyID)
+	u.value(":planned", str(string(state.ActionPlanned)))
+	upd := u.String()
+	const cond = `#status = :planned AND (attribute_not_exists(#new_key_id) OR #new_key_id = :new_key_id)`
+	_, err := s.client.UpdateItem(ctx, &ddb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: actionKey(id),
+		UpdateExpression: aws.String(upd), ConditionExpression: aws.String(cond),
+		ExpressionAttributeNames: names(upd, cond), ExpressionAttributeValues: u.values,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &ccf):
+		return fmt.Errorf("progress action %s: %w", id, err)
+	}
+	it, gerr := s.get(ctx, actionKey(id))
+	if gerr != nil {
+		return fmt.Errorf("progress action %s: %w", id, gerr)
+	}
+	if it != nil && it.str("status") == string(state.ActionPlanned) {
+		return fmt.Errorf("progress action %s: %w (%s)", id, state.ErrNewKeyRecorded, it.str("new_key_id"))
+	}
+	return fmt.Errorf("progress action %s: %w", id, state.ErrActionNotPlanned)
 }
 
 // finished reports whether action id was finished with o already

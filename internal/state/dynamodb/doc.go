@@ -32,7 +32,8 @@
 // claimed_at, claim_stage, closed_day, updated_at; id, run, kind, status,
 // reason, before, after, undo_of, target, at, finished_at, seq; since_day;
 // a lock's action_id and run; forced_as_of, on a run and on an action;
-// audiences, a list of strings, on an action). Days are YYYY-MM-DD and times UTC with a
+// audiences, a list of strings, on an action; new_key_id, secret_target and
+// rotation_of on a rotation's records). Days are YYYY-MM-DD and times UTC with a
 // fixed width (2006-01-02T15:04:05.000000000Z), so both compare as strings
 // in conditions and sort keys. Empty values are never written: an absent
 // attribute is "" or 0, so "no claim" is no claim_run, "never delivered" no
@@ -71,6 +72,8 @@
 //	                      (attribute_not_exists) and, when planned, Put its lock (attribute_not_exists)
 //	FinishAction          GetItem (consistent) for the target, then TransactWriteItems: Update the
 //	                      action (status = planned) and Delete its lock (held by this action, or none)
+//	ProgressAction        UpdateItem on the action, conditional on it being planned without
+//	                      another new_key_id (on failure, GetItem to tell which)
 //	Actions(IDs)          GetItem per ID (consistent)
 //	Actions(planned)      Query gsi1 LOCKS, then GetItem per held lock's action (consistent)
 //	Actions(other)        Query gsi1 ACTIONS, newest first, gsi1sk >= Since; filtered with ActionFilter.Match

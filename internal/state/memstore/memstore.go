@@ -199,7 +199,23 @@ func (s *Store) FinishAction(_ context.Context, id string, o state.Outcome) erro
 	}
 	a.Status, a.Reason, a.Before, a.After, a.FinishedAt = o.Status, o.Reason, o.Before, o.After, o.At.UTC()
 	a.Kind = cmp.Or(o.Kind, a.Kind)
+	a.SecretTarget = cmp.Or(o.SecretTarget, a.SecretTarget)
 	s.owe(a, o.Status, o.At)
+	return nil
+}
+
+// ProgressAction implements state.Store.
+func (s *Store) ProgressAction(_ context.Context, id, newKeyID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.actions[id]
+	if a == nil || a.Status != state.ActionPlanned {
+		return fmt.Errorf("progress action %s: %w", id, state.ErrActionNotPlanned)
+	}
+	if a.NewKeyID != "" && a.NewKeyID != newKeyID {
+		return fmt.Errorf("progress action %s: %w (%s)", id, state.ErrNewKeyRecorded, a.NewKeyID)
+	}
+	a.NewKeyID = newKeyID
 	return nil
 }
 

@@ -75,27 +75,8 @@ func TestMigrateFromVersion3(t *testing.T) {
 // owe it to.
 func TestMigrateFromVersion4(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "state.db")
-	db, err := sql.Open("sqlite", dsn(path, false, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v4 := &Store{db: db, path: path}
-	if err := v4.migrate(ctx, migrations[:4]); err != nil {
-		t.Fatal(err)
-	}
 	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	if _, err := v4.db.ExecContext(ctx, `INSERT INTO actions (id, run, account, user_name, credential, key_id, kind, status, target, at, seq)
-		VALUES ('run-1.1', 'run-1', '123456789012', 'alice', 'access_key', 'AKIA1', 'disable', 'planned', '123456789012/alice/AKIA1', ?, 1)`,
-		fmtTime(t0)); err != nil {
-		t.Fatal(err)
-	}
-	v4.Close()
-
-	s, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatalf("Open(version 4) error: %v", err)
-	}
+	s := openPlannedAt(t, 4, t0)
 	defer s.Close()
 	if err := s.FinishAction(ctx, "run-1.1", state.Outcome{Status: state.ActionDone, At: t0}); err != nil {
 		t.Fatalf("FinishAction(a version-4 action) error: %v", err)
@@ -106,4 +87,58 @@ func TestMigrateFromVersion4(t *testing.T) {
 	if acts, err := s.Actions(ctx, state.ActionFilter{}); err != nil || len(acts) != 1 || acts[0].Audiences != nil {
 		t.Errorf("Actions() = %+v, %v; want run-1.1 without audiences", acts, err)
 	}
+}
+
+// TestMigrateFromVersion5: a rotation-less action of schema version 5
+// reads back after the migration without rotation fields, and a rotation
+// recorded after it keeps its new key and target.
+func TestMigrateFromVersion5(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	s := openPlannedAt(t, 5, t0)
+	defer s.Close()
+	if acts, err := s.Actions(ctx, state.ActionFilter{}); err != nil || len(acts) != 1 || acts[0].NewKeyID != "" || acts[0].SecretTarget != "" || acts[0].RotationOf != "" {
+		t.Errorf("Actions() after migration = %+v, %v; want run-1.1 without rotation fields", acts, err)
+	}
+	if err := s.FinishAction(ctx, "run-1.1", state.Outcome{Status: state.ActionDone, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	rot := state.Action{ID: "run-2.1", Run: "run-2", Account: "123456789012", User: "alice", Credential: "access_key", KeyID: "AKIA2",
+		Kind: state.KindRotate, Status: state.ActionPlanned, SecretTarget: "keywarden/alice", At: t0.Add(time.Hour)}
+	if err := s.RecordAction(ctx, rot); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ProgressAction(ctx, rot.ID, "AKIA3"); err != nil {
+		t.Fatalf("ProgressAction after migration error: %v", err)
+	}
+	if acts, err := s.Actions(ctx, state.ActionFilter{IDs: []string{rot.ID}}); err != nil || len(acts) != 1 || acts[0].NewKeyID != "AKIA3" || acts[0].SecretTarget != "keywarden/alice" {
+		t.Errorf("Actions(rotation) = %+v, %v; want new key AKIA3 to keywarden/alice", acts, err)
+	}
+}
+
+// openPlannedAt opens, migrated, a file of schema version v in which a
+// keywarden of that version planned a disable (run-1.1) at t0.
+func openPlannedAt(t *testing.T, v int, t0 time.Time) *Store {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := sql.Open("sqlite", dsn(path, false, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &Store{db: db, path: path}
+	if err := old.migrate(ctx, migrations[:v]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.db.ExecContext(ctx, `INSERT INTO actions (id, run, account, user_name, credential, key_id, kind, status, target, at, seq)
+		VALUES ('run-1.1', 'run-1', '123456789012', 'alice', 'access_key', 'AKIA1', 'disable', 'planned', '123456789012/alice/AKIA1', ?, 1)`,
+		fmtTime(t0)); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("Open(version %d) error: %v", v, err)
+	}
+	return s
 }

@@ -129,6 +129,11 @@ var migrations = []string{
 	// 5: who must hear each action's outcome (a JSON array of audiences):
 	// finishing it records their owed notices.
 	`ALTER TABLE actions ADD COLUMN audiences TEXT NOT NULL DEFAULT '';`,
+	// 6: rotations: the new key (never its secret), where it was written,
+	// and the rotation a disable or delete of the old key retires.
+	`ALTER TABLE actions ADD COLUMN new_key_id TEXT NOT NULL DEFAULT '';
+	ALTER TABLE actions ADD COLUMN secret_target TEXT NOT NULL DEFAULT '';
+	ALTER TABLE actions ADD COLUMN rotation_of TEXT NOT NULL DEFAULT '';`,
 }
 
 // SchemaVersion is the schema version this build writes.
@@ -584,7 +589,7 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]state.Run, error) {
 }
 
 const actionColumns = `id, run, account, user_name, credential, key_id, kind, rule, stage, finding_id, status, reason,
-	before, after, undo_of, at, finished_at, forced_as_of, audiences`
+	before, after, undo_of, at, finished_at, forced_as_of, audiences, new_key_id, secret_target, rotation_of`
 
 func encodeAudiences(a []string) string {
 	if len(a) == 0 {
@@ -630,9 +635,10 @@ func (s *Store) RecordAction(ctx context.Context, a state.Action) error {
 	defer tx.Rollback()
 	_, err = tx.ExecContext(ctx, `
 		INSERT INTO actions (`+actionColumns+`, target, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM actions))`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM actions))`,
 		a.ID, a.Run, a.Account, a.User, a.Credential, a.KeyID, a.Kind, a.Rule, a.Stage, a.FindingID, string(a.Status), a.Reason,
-		a.Before, a.After, a.UndoOf, fmtTime(a.At), fmtTime(a.FinishedAt), fmtTime(a.ForcedAsOf), encodeAudiences(a.Audiences), a.Target())
+		a.Before, a.After, a.UndoOf, fmtTime(a.At), fmtTime(a.FinishedAt), fmtTime(a.ForcedAsOf), encodeAudiences(a.Audiences),
+		a.NewKeyID, a.SecretTarget, a.RotationOf, a.Target())
 	if err == nil {
 		err = owe(ctx, tx, &a, a.Status, a.At)
 	}
@@ -664,9 +670,10 @@ func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) er
 		return fmt.Errorf("finish action %s: %w", id, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE actions SET status = ?, reason = ?, kind = COALESCE(NULLIF(?, ''), kind), before = ?, after = ?, finished_at = ?
+	res, err := tx.ExecContext(ctx, `UPDATE actions SET status = ?, reason = ?, kind = COALESCE(NULLIF(?, ''), kind), before = ?, after = ?, finished_at = ?,
+		secret_target = COALESCE(NULLIF(?, ''), secret_target)
 		WHERE id = ? AND status = 'planned'`,
-		string(o.Status), o.Reason, o.Kind, o.Before, o.After, fmtTime(o.At), id)
+		string(o.Status), o.Reason, o.Kind, o.Before, o.After, fmtTime(o.At), o.SecretTarget, id)
 	if err != nil {
 		return fmt.Errorf("finish action %s: %w", id, err)
 	}
@@ -693,6 +700,28 @@ func (s *Store) FinishAction(ctx context.Context, id string, o state.Outcome) er
 		return fmt.Errorf("finish action %s: %w", id, err)
 	}
 	return nil
+}
+
+// ProgressAction implements state.Store: one conditional update.
+func (s *Store) ProgressAction(ctx context.Context, id, newKeyID string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE actions SET new_key_id = ? WHERE id = ? AND status = 'planned' AND new_key_id IN ('', ?)`,
+		newKeyID, id, newKeyID)
+	if err != nil {
+		return fmt.Errorf("progress action %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("progress action %s: %w", id, err)
+	} else if n == 1 {
+		return nil
+	}
+	got, err := s.Actions(ctx, state.ActionFilter{IDs: []string{id}})
+	if err != nil {
+		return fmt.Errorf("progress action %s: %w", id, err)
+	}
+	if len(got) == 1 && got[0].Status == state.ActionPlanned {
+		return fmt.Errorf("progress action %s: %w (%s)", id, state.ErrNewKeyRecorded, got[0].NewKeyID)
+	}
+	return fmt.Errorf("progress action %s: %w", id, state.ErrActionNotPlanned)
 }
 
 // Actions implements state.Store.
@@ -743,7 +772,8 @@ func (s *Store) Actions(ctx context.Context, f state.ActionFilter) ([]state.Acti
 		var a state.Action
 		var status, at, finished, forced, audiences string
 		if err := rows.Scan(&a.ID, &a.Run, &a.Account, &a.User, &a.Credential, &a.KeyID, &a.Kind, &a.Rule, &a.Stage, &a.FindingID,
-			&status, &a.Reason, &a.Before, &a.After, &a.UndoOf, &at, &finished, &forced, &audiences); err != nil {
+			&status, &a.Reason, &a.Before, &a.After, &a.UndoOf, &at, &finished, &forced, &audiences,
+			&a.NewKeyID, &a.SecretTarget, &a.RotationOf); err != nil {
 			return nil, fmt.Errorf("read actions: %w", err)
 		}
 		a.Audiences = decodeAudiences(audiences)

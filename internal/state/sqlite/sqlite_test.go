@@ -46,8 +46,8 @@ func TestOpenCreatesCurrentSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, err := s.Version(context.Background()); err != nil || v != sqlite.SchemaVersion || v != 5 {
-		t.Errorf("Version() = %d, %v; want %d", v, err, 5)
+	if v, err := s.Version(context.Background()); err != nil || v != sqlite.SchemaVersion || v != 6 {
+		t.Errorf("Version() = %d, %v; want %d", v, err, 6)
 	}
 }
 
@@ -77,7 +77,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 
 	// Read-only (a dry run) refuses to migrate, and says what to do.
 	if _, err := sqlite.Open(context.Background(), path, sqlite.Options{ReadOnly: true}); err == nil ||
-		!strings.Contains(err.Error(), "schema version 1 is older than this keywarden's (5); run keywarden once without --dry-run") {
+		!strings.Contains(err.Error(), "schema version 1 is older than this keywarden's (6); run keywarden once without --dry-run") {
 		t.Errorf("Open(read-only, version 1) error = %v; want the migrate advice", err)
 	}
 	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
@@ -85,8 +85,8 @@ func TestMigrateFromVersion1(t *testing.T) {
 		t.Fatalf("Open(version 1) error: %v", err)
 	}
 	defer s.Close()
-	if v, _ := s.Version(context.Background()); v != 5 {
-		t.Errorf("Version() after migration = %d; want 5", v)
+	if v, _ := s.Version(context.Background()); v != 6 {
+		t.Errorf("Version() after migration = %d; want 6", v)
 	}
 	ns, err := s.Notices(context.Background(), nil)
 	if err != nil || len(ns) != 1 || ns[0].Finding != "f1" || ns[0].LastDay != "2026-11-01" {
@@ -111,7 +111,7 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	}
 	db.Close()
 	_, err = sqlite.Open(context.Background(), path, sqlite.Options{})
-	if err == nil || !strings.Contains(err.Error(), "schema version 9 is newer than this keywarden understands (5)") {
+	if err == nil || !strings.Contains(err.Error(), "schema version 9 is newer than this keywarden understands (6)") {
 		t.Errorf("Open(version 9) error = %v; want it refused", err)
 	}
 }

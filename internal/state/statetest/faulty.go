@@ -183,6 +183,10 @@ func (f *Faulty) FinishAction(ctx context.Context, id string, o state.Outcome) e
 	return f.call("FinishAction", func() error { return f.Store.FinishAction(ctx, id, o) })
 }
 
+func (f *Faulty) ProgressAction(ctx context.Context, id, newKeyID string) error {
+	return f.call("ProgressAction", func() error { return f.Store.ProgressAction(ctx, id, newKeyID) })
+}
+
 func (f *Faulty) Actions(ctx context.Context, fl state.ActionFilter) (as []state.Action, err error) {
 	err = f.call("Actions", func() (err error) { as, err = f.Store.Actions(ctx, fl); return })
 	return as, err

@@ -75,6 +75,8 @@ func Run(t *testing.T, backend Backend) {
 		{"OwedNoticeIsToldOnce", testOwedToldOnce},
 		{"OutcomeLeavesExistingNotices", testOwedLeavesExisting},
 		{"ConcurrentClaimsOfAnOwedNoticeOneWinner", testOwedRace},
+		{"RotationRecord", testRotationRecord},
+		{"ProgressActionUnderFaults", testProgressFaults},
 		{"TransientFaultsChangeNothing", testTransientFaults},
 		{"ErrorsAfterTheWrite", testErrorsAfterWrite},
 		{"RacesBetweenReadAndWrite", testRacesBetweenReadAndWrite},
@@ -822,5 +824,104 @@ func testOwedRace(t *testing.T, open Opener) {
 	}
 	if got := one(t, first, key); got.Count != 1 || got.Owed() {
 		t.Errorf("notice after the race = %+v; want sent once, not owed", got)
+	}
+}
+
+// rotation is a planned rotate record of key AKIA1, its target as named.
+func rotation(id string) state.Action {
+	a := action(id, "run-1", "AKIA1", state.ActionPlanned, t0)
+	a.Kind, a.SecretTarget = state.KindRotate, "keywarden/alice"
+	return a
+}
+
+// testRotationRecord: a rotation records its new key while planned (once:
+// the same key again succeeds, another is refused), is finished with the
+// secret's ARN, and every rotation field reads back from another handle;
+// a retiring disable keeps its RotationOf. A finished or unknown action
+// takes no new key.
+func testRotationRecord(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := context.Background()
+	a := rotation("run-1.1")
+	if err := s.RecordAction(ctx, a); err != nil {
+		t.Fatalf("RecordAction(rotate, planned) error: %v", err)
+	}
+	if err := s.ProgressAction(ctx, a.ID, "AKIANEW1"); err != nil {
+		t.Fatalf("ProgressAction error: %v", err)
+	}
+	if err := s.ProgressAction(ctx, a.ID, "AKIANEW1"); err != nil {
+		t.Errorf("ProgressAction(the same key again) error = %v; want nil (a repeat)", err)
+	}
+	if err := s.ProgressAction(ctx, a.ID, "AKIANEW2"); !errors.Is(err, state.ErrNewKeyRecorded) {
+		t.Errorf("ProgressAction(another key) error = %v; want ErrNewKeyRecorded", err)
+	}
+	if got := actions(t, open(t), state.ActionFilter{IDs: []string{a.ID}}); len(got) != 1 || got[0].NewKeyID != "AKIANEW1" || got[0].Status != state.ActionPlanned {
+		t.Fatalf("Actions(the planned rotation) = %+v; want it planned with new key AKIANEW1", got)
+	}
+	const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:keywarden/alice-AbCdEf"
+	out := state.Outcome{Status: state.ActionDone, Reason: "rotated", Before: state.KeyActive, After: state.KeyActive,
+		At: t0.Add(time.Second), SecretTarget: arn}
+	if err := s.FinishAction(ctx, a.ID, out); err != nil {
+		t.Fatalf("FinishAction(rotate) error: %v", err)
+	}
+	if err := s.ProgressAction(ctx, a.ID, "AKIANEW1"); !errors.Is(err, state.ErrActionNotPlanned) {
+		t.Errorf("ProgressAction(finished) error = %v; want ErrActionNotPlanned", err)
+	}
+	if err := s.ProgressAction(ctx, "nope", "AKIANEW1"); !errors.Is(err, state.ErrActionNotPlanned) {
+		t.Errorf("ProgressAction(unknown) error = %v; want ErrActionNotPlanned", err)
+	}
+	retire := action("run-2.1", "run-2", "AKIA1", state.ActionDone, t0.Add(time.Hour))
+	retire.RotationOf, retire.After = a.ID, state.KeyInactive
+	if err := s.RecordAction(ctx, retire); err != nil {
+		t.Fatalf("RecordAction(retiring disable) error: %v", err)
+	}
+	want := a
+	want.Status, want.Reason, want.Before, want.After, want.FinishedAt = out.Status, out.Reason, out.Before, out.After, out.At
+	want.NewKeyID, want.SecretTarget = "AKIANEW1", arn
+	if diff := cmp.Diff([]state.Action{retire, want}, actions(t, open(t), state.ActionFilter{}), cmpopts.EquateApproxTime(0)); diff != "" {
+		t.Errorf("Actions() from another handle (-want +got):\n%s", diff)
+	}
+	b := rotation("run-3.1")
+	b.KeyID = "AKIA2"
+	if err := s.RecordAction(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishAction(ctx, b.ID, state.Outcome{Status: state.ActionFailed, Reason: "write failed", At: t0.Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(t, s, state.ActionFilter{IDs: []string{b.ID}}); len(got) != 1 || got[0].SecretTarget != "keywarden/alice" || got[0].NewKeyID != "" {
+		t.Errorf("a rotation finished without a target = %+v; want the planned target kept, no new key", got)
+	}
+}
+
+// testProgressFaults: ProgressAction failing before its write records no
+// key; failing after it, the key is there and the call tried again
+// succeeds.
+func testProgressFaults(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := NewFaulty(open(t))
+	a := rotation("run-1.1")
+	if err := s.RecordAction(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	s.Inject(Fault{Op: "ProgressAction", Times: 1})
+	if err := s.ProgressAction(ctx, a.ID, "AKIANEW1"); !errors.Is(err, ErrInjected) {
+		t.Fatalf("ProgressAction under a fault = %v; want the fault", err)
+	}
+	if got := actions(t, s, state.ActionFilter{}); len(got) != 1 || got[0].NewKeyID != "" {
+		t.Fatalf("after a failed ProgressAction: %+v; want no new key", got)
+	}
+	s.Inject(Fault{Op: "ProgressAction", After: true, Times: 1})
+	if err := s.ProgressAction(ctx, a.ID, "AKIANEW1"); !errors.Is(err, ErrInjected) {
+		t.Fatalf("ProgressAction (fails after the write) = %v; want the fault", err)
+	}
+	if got := actions(t, open(t), state.ActionFilter{}); len(got) != 1 || got[0].NewKeyID != "AKIANEW1" {
+		t.Fatalf("after ProgressAction failed after its write: %+v; want new key AKIANEW1", got)
+	}
+	if err := s.ProgressAction(ctx, a.ID, "AKIANEW1"); err != nil {
+		t.Errorf("ProgressAction tried again: %v", err)
+	}
+	if n := s.Failed("ProgressAction"); n != 2 {
+		t.Errorf("%d ProgressAction calls failed; want the 2 injected", n)
 	}
 }

@@ -35,8 +35,11 @@ locals {
   security_hub_actions = ["securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings", "securityhub:GetFindings"]
   arn                  = "arn:${var.partition}"
 
-  disable_keys     = contains(var.remediation, "disable") || contains(var.remediation, "delete")
-  delete_keys      = contains(var.remediation, "delete")
+  # A rotation retires the old key with a disable, then a delete, and
+  # deletes a new key whose secret could not be written.
+  rotate           = var.rotation != null
+  disable_keys     = contains(var.remediation, "disable") || contains(var.remediation, "delete") || local.rotate
+  delete_keys      = contains(var.remediation, "delete") || local.rotate
   remove_passwords = contains(var.remediation, "remove_password")
   disable_certs    = contains(var.remediation, "disable_signing_certificates") || contains(var.remediation, "delete_signing_certificates")
   delete_certs     = contains(var.remediation, "delete_signing_certificates")
@@ -82,6 +85,40 @@ locals {
   )]
   write_accounts = var.role == "member" ? local.member_accounts : local.own_accounts
   users          = [for a in local.write_accounts : "${local.arn}:iam::${a}:user/*"]
+
+  # Rotation (iampolicy.RotationStatements): the secrets and parameters
+  # rotation.secret_name names ({user} as *) in each account keywarden acts
+  # in with this identity. Secrets Manager ends a secret's ARN with a
+  # hyphen and six random characters; a secret that does not exist is
+  # authorized on its name.
+  rotate_accounts = local.rotate ? local.write_accounts : []
+  secret_pattern  = replace(try(var.rotation.secret_name, "keywarden/{user}"), "{user}", "*")
+  secret_name     = "${local.arn}:secretsmanager:*:*:secret:${local.secret_pattern}"
+  rotate_param    = "${local.arn}:ssm:*:*:parameter/${trimprefix(local.secret_pattern, "/")}"
+  create_secrets  = local.rotate && try(var.rotation.create_secret, false)
+  # The accounts by a condition (a list), the name pattern in the ARN.
+  in_accounts = { StringEquals = { "aws:ResourceAccount" = sort(local.rotate_accounts) } }
+  create_condition = merge(local.in_accounts, {
+    StringLike                  = { "aws:RequestTag/keywarden:user" = ["?*"] }
+    "ForAllValues:StringEquals" = { "aws:TagKeys" = ["keywarden:user"] }
+  })
+  any_rotation = length(local.rotate_accounts) > 0
+  rotate_statements = [
+    { sid = "RotateAccessKeys", actions = ["iam:CreateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys"], resources = [for a in local.rotate_accounts : "${local.arn}:iam::${a}:user/*"], condition = local.no_condition },
+    { sid = "DescribeRotationSecrets", actions = ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"], resources = local.any_rotation ? (endswith(local.secret_name, "*") ? [local.secret_name] : [local.secret_name, "${local.secret_name}-??????"]) : [], condition = local.in_accounts },
+    { sid = "WriteRotationSecrets", actions = ["secretsmanager:PutSecretValue"], resources = local.any_rotation ? ["${local.secret_name}-??????"] : [], condition = local.in_accounts },
+    { sid = "CreateRotationSecrets", actions = ["secretsmanager:CreateSecret", "secretsmanager:TagResource"], resources = local.any_rotation && local.create_secrets ? ["${local.secret_name}-??????"] : [], condition = local.create_condition },
+    # DescribeParameters is authorized on "*" only (metadata, never a value).
+    { sid = "DescribeRotationParameters", actions = ["ssm:DescribeParameters"], resources = local.any_rotation ? ["*"] : [], condition = local.no_condition },
+    { sid = "WriteRotationParameters", actions = ["ssm:ListTagsForResource", "ssm:PutParameter"], resources = local.any_rotation ? [local.rotate_param] : [], condition = local.in_accounts },
+    { sid = "CreateRotationParameters", actions = ["ssm:AddTagsToResource"], resources = local.any_rotation && local.create_secrets ? [local.rotate_param] : [], condition = local.create_condition },
+    # A target's KMS key, resolved to its account (keys of the accounts only).
+    { sid = "DescribeRotationKeys", actions = ["kms:DescribeKey"], resources = local.any_rotation ? ["*"] : [], condition = local.in_accounts },
+    # Customer managed keys of the secrets and parameters, in the accounts,
+    # through those services only.
+    { sid = "EncryptRotationSecrets", actions = ["kms:Encrypt", "kms:GenerateDataKey"], resources = local.any_rotation ? ["*"] : [],
+    condition = merge(local.in_accounts, { StringLike = { "kms:ViaService" = ["secretsmanager.*.amazonaws.com", "ssm.*.amazonaws.com"] } }) },
+  ]
 
   ses_address = try(regex("<([^<>]+)>\\s*$", var.ses_from)[0], trimspace(var.ses_from))
   ses_domain  = try(regex("@([^@]+)$", local.ses_address)[0], "")
@@ -134,7 +171,7 @@ locals {
 
   # A statement without actions or resources is left out, as iampolicy does.
   statements = [
-    for s in concat(local.member_statements, var.role == "runner" ? local.runner_statements : []) : merge({
+    for s in concat(local.member_statements, local.rotate_statements, var.role == "runner" ? local.runner_statements : []) : merge({
       Sid      = s.sid
       Effect   = "Allow"
       Action   = sort(distinct(s.actions))

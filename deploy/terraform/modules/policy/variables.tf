@@ -2,7 +2,7 @@
 # from its flags; the README says which config key or flag.
 
 variable "role" {
-  description = "Whose policy: \"runner\" (the identity keywarden runs as: --role runner) or \"member\" (the role it assumes in member accounts: --role member; IAM only)."
+  description = "Whose policy: \"runner\" (the identity keywarden runs as: --role runner) or \"member\" (the role it assumes in member accounts: --role member; IAM only, and with rotation the secrets it writes there)."
   type        = string
   default     = "runner"
   nullable    = false
@@ -58,6 +58,20 @@ variable "remediation" {
   validation {
     condition     = alltrue([for r in var.remediation : contains(["disable", "delete", "remove_password", "disable_signing_certificates", "delete_signing_certificates", "disable_service_credentials", "delete_service_credentials"], r)])
     error_message = "remediation: each item is disable, delete, remove_password, disable_signing_certificates, delete_signing_certificates, disable_service_credentials or delete_service_credentials."
+  }
+}
+
+variable "rotation" {
+  description = "The config's rotate settings, when an access_key_age stage has action: rotate (null: none): secret_name (rotate.secret_name, default keywarden/{user}) and create_secret (rotate.create_secret). Grants iam:CreateAccessKey, the writes of the Secrets Manager secrets and SSM parameters the name allows (their creation only with create_secret), and kms:GenerateDataKey/kms:Encrypt through those two services, in the accounts where the identity acts; a rotation also retires the old key (the disable and delete of remediation)."
+  type = object({
+    secret_name   = optional(string, "keywarden/{user}")
+    create_secret = optional(bool, false)
+  })
+  default = null
+
+  validation {
+    condition     = var.rotation == null || can(regex("^[A-Za-z0-9/_+=.@{}-]+$", var.rotation.secret_name))
+    error_message = "rotation.secret_name: a secret name pattern such as keywarden/{user}."
   }
 }
 

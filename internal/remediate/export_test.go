@@ -1,0 +1,4 @@
+package remediate
+
+// RequestToken is requestToken, for the tests.
+var RequestToken = requestToken
